@@ -1,0 +1,63 @@
+// Per-call authorization (reference §5.4). A session's roles are expanded once, at login, into
+// the set of method names it may call; the per-call check is then one Set lookup.
+
+import type { MethodDef } from "../api/method.js";
+import type { Registry } from "../api/registry.js";
+import type { Session } from "../auth/session.js";
+import { expandRoles, isFullAdmin } from "./roles.js";
+
+export interface Access {
+  roles: ReadonlySet<string>;
+  fullAdmin: boolean;
+  allowedMethods: ReadonlySet<string>;
+  /** Any compound role (FULL/READONLY/SHARING/REPLICATION_ADMIN): may use the web UI. */
+  webuiAccess: boolean;
+}
+
+const COMPOUND = new Set(["FULL_ADMIN", "READONLY_ADMIN", "SHARING_ADMIN", "REPLICATION_ADMIN"]);
+const cache = new Map<string, Access>();
+
+/** Expand raw privilege roles into an Access, memoised by role set and STIG mode. */
+export function accessFor(registry: Registry, rawRoles: Iterable<string>, stig: boolean): Access {
+  const raw = [...new Set(rawRoles)].sort();
+  const key = `${stig ? "S" : "N"}|${raw.join(",")}`;
+  let access = cache.get(key);
+  if (access) return access;
+  const roles = expandRoles(raw, { stig });
+  const fullAdmin = isFullAdmin(roles, stig);
+  const allowed = new Set<string>();
+  for (const def of registry.all()) {
+    if (def.roles.some((r) => roles.has(r as never))) allowed.add(def.name);
+  }
+  access = {
+    roles: roles as ReadonlySet<string>,
+    fullAdmin,
+    allowedMethods: allowed,
+    webuiAccess: raw.some((r) => COMPOUND.has(r) && (!stig || roles.has(r as never))),
+  };
+  cache.set(key, access);
+  return access;
+}
+
+export function clearAccessCache(): void {
+  cache.clear();
+}
+
+export type Decision = "ALLOW" | "NOT_AUTHENTICATED" | "NOT_AUTHORIZED";
+
+export function authorize(def: MethodDef, session: Session | null): Decision {
+  if (!def.authenticationRequired) return "ALLOW";
+  if (!session) return "NOT_AUTHENTICATED";
+  if (session.fullAdmin || session.internal) return "ALLOW";
+  if (!def.authorizationRequired) return "ALLOW";
+  return session.allowedMethods.has(def.name) ? "ALLOW" : "NOT_AUTHORIZED";
+}
+
+/** May the session subscribe to `event`? CRUD query events need the query method's roles. */
+export function canSubscribe(registry: Registry, session: Session, event: string): boolean {
+  if (session.fullAdmin || session.internal) return true;
+  if (event === "*") return false;
+  if (event === "core.get_jobs") return true;
+  const def = registry.get(event);
+  return !!def && authorize(def, session) === "ALLOW";
+}

@@ -1,0 +1,56 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { CallError, ERRNO } from "../../server/errors.js";
+import type { CallContext } from "../context.js";
+import type { Job } from "../../server/jobs.js";
+import { queryRows } from "../../store/query-rows.js";
+
+/** Non-admin user sessions see, wait for and abort only their own jobs (reference §8.4). */
+function visibleJob(ctx: CallContext, job: Job | undefined, id: number): Job {
+  const s = ctx.session!;
+  if (!job) throw new CallError(`${id}: job does not exist.`, ERRNO.ENOENT);
+  if (s.fullAdmin || s.internal) return job;
+  if (job.owner.internal) throw new CallError("Only users with full administrative privileges can access internally ran jobs", ERRNO.EPERM);
+  if (job.owner.sessionId !== s.id) throw new CallError("Job is not owned by current session", ERRNO.EPERM);
+  return job;
+}
+
+export const coreGetJobs = defineMethod({
+  name: "core.get_jobs",
+  description: "Queries jobs (query-filters and query-options as any *.query method).",
+  args: [arg("filters", z.array(z.any()), () => []), arg("options", z.record(z.string(), z.any()), () => ({}))],
+  authorizationRequired: false,
+  handler: (ctx, filters, options) => {
+    const s = ctx.session!;
+    const jobs = ctx.app.jobs.all().filter((j) => s.fullAdmin || s.internal || (!j.owner.internal && j.owner.sessionId === s.id));
+    return queryRows(jobs.map((j) => j.toEntry()), filters, options);
+  },
+});
+
+export const coreJobWait = defineMethod({
+  name: "core.job_wait",
+  description: "Waits for a job to finish and returns its result (itself a job).",
+  args: [arg("id", z.number().int())],
+  authorizationRequired: false,
+  job: true,
+  handler: async (ctx, id) => {
+    const job = visibleJob(ctx, ctx.app.jobs.get(id), id);
+    await job.done;
+    if (job.state === "SUCCESS") return job.publicResult === undefined ? job.result : job.publicResult;
+    throw new CallError(job.error ?? "Job failed", job.excInfo?.errno ?? ERRNO.EFAULT, job.excInfo?.extra ?? null);
+  },
+});
+
+export const coreJobAbort = defineMethod({
+  name: "core.job_abort",
+  description: "Asks a running abortable job to stop.",
+  args: [arg("id", z.number().int())],
+  returns: z.null(),
+  authorizationRequired: false,
+  handler: (ctx, id) => {
+    const job = visibleJob(ctx, ctx.app.jobs.get(id), id);
+    if (!job.abortable) throw new CallError("Job is not abortable", ERRNO.EINVAL);
+    job.requestAbort();
+    return null;
+  },
+});

@@ -1,0 +1,42 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { canSubscribe } from "../../access/authorize.js";
+import { CallError, ERRNO } from "../../server/errors.js";
+import { stringifyWire } from "../../server/ejson.js";
+
+export const coreSubscribe = defineMethod({
+  name: "core.subscribe",
+  description: "Subscribes to an event (e.g. \"user.query\", \"core.get_jobs\"); returns the subscription id. Notifications arrive as collection_update.",
+  args: [arg("name", z.string().min(1))],
+  returns: z.string(),
+  authorizationRequired: false,
+  handler: (ctx, name) => {
+    const session = ctx.session!;
+    if (!canSubscribe(ctx.app.registry, session, name)) throw new CallError("Not authorized", ERRNO.EACCES);
+    const conn = ctx.conn;
+    const ownJobsOnly = name === "core.get_jobs" && !session.fullAdmin && !session.internal;
+    const id = ctx.app.events.subscribe(name, {
+      deliver(_subId, payload) {
+        if (ownJobsOnly) {
+          const job = ctx.app.jobs.get(payload.id as number);
+          if (!job || job.owner.sessionId !== conn.session?.id) return;
+        }
+        conn.send(stringifyWire({ jsonrpc: "2.0", method: "collection_update", params: payload }));
+      },
+    });
+    conn.subscriptions.set(id, name);
+    return id;
+  },
+});
+
+export const coreUnsubscribe = defineMethod({
+  name: "core.unsubscribe",
+  description: "Ends a subscription made with core.subscribe.",
+  args: [arg("id", z.string())],
+  returns: z.null(),
+  authorizationRequired: false,
+  handler: (ctx, id) => {
+    if (ctx.conn.subscriptions.delete(id)) ctx.app.events.unsubscribe(id);
+    return null;
+  },
+});

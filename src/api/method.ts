@@ -1,0 +1,142 @@
+// A method is data: its name, positional argument schemas, result schema, roles, audit label and
+// handler. The dispatcher validates, authorizes and audits from this data; handlers never check
+// roles by hand. The same schemas drive `core.get_methods`.
+
+import { z } from "zod";
+import { ERRNO, ValidationErrors, type FieldError } from "../server/errors.js";
+import type { CallContext } from "./context.js";
+
+export interface ArgSpec<S extends z.ZodType = z.ZodType> {
+  name: string;
+  schema: S;
+  /** Value used when the argument is not sent. Absent ⇒ the argument is required. */
+  default?: () => z.input<S>;
+}
+
+export function arg<S extends z.ZodType>(name: string, schema: S, defaultValue?: () => z.input<S>): ArgSpec<S> {
+  return defaultValue === undefined ? { name, schema } : { name, schema, default: defaultValue };
+}
+
+type ArgOutputs<A extends readonly ArgSpec[]> = { [K in keyof A]: A[K] extends ArgSpec<infer S> ? z.output<S> : never };
+
+export interface MethodOptions<A extends readonly ArgSpec[], R> {
+  name: string;
+  description: string;
+  args: A;
+  returns?: z.ZodType;
+  /**
+   * Roles that may call the method (any one suffices). Empty ⇒ only FULL_ADMIN.
+   * Methods named `*_choices` also accept READONLY_ADMIN automatically.
+   */
+  roles?: readonly string[];
+  /** false ⇒ callable before login (rate limited per IP). */
+  authenticationRequired?: boolean;
+  /** false ⇒ any authenticated user session may call it (handlers apply self-or-admin rules). */
+  authorizationRequired?: boolean;
+  /** Audit label; a function receives the validated arguments. Absent ⇒ no METHOD_CALL entry. */
+  audit?: string | ((...args: ArgOutputs<A>) => string);
+  /** Role whose holders see secret fields of this method's results (default: FULL_ADMIN only). */
+  secretsRole?: string;
+  /** Result fields replaced by "********" for sessions without FULL_ADMIN or `secretsRole`. */
+  secretFields?: readonly string[];
+  /** Runs as a job: the call answers with the job id (legacy_jobs) or the job's result. */
+  job?: boolean | { abortable?: boolean; transient?: boolean; description?: (...args: ArgOutputs<A>) => string };
+  /** Subject to the per-IP limiter when called without authentication (default true). */
+  rateLimit?: boolean;
+  private?: boolean;
+  /** Hidden from API versions at or after this one (e.g. "v27"). */
+  removedIn?: string;
+  handler: (ctx: CallContext, ...args: ArgOutputs<A>) => R | Promise<R>;
+}
+
+export interface MethodDef {
+  name: string;
+  description: string;
+  args: readonly ArgSpec[];
+  returns?: z.ZodType;
+  roles: readonly string[];
+  authenticationRequired: boolean;
+  authorizationRequired: boolean;
+  audit?: string | ((...args: any[]) => string);
+  secretsRole?: string;
+  secretFields?: readonly string[];
+  job: false | { abortable: boolean; transient: boolean; description?: (...args: any[]) => string };
+  rateLimit: boolean;
+  private: boolean;
+  removedIn?: string;
+  handler: (ctx: CallContext, ...args: any[]) => unknown;
+}
+
+export function defineMethod<const A extends readonly ArgSpec[], R>(opts: MethodOptions<A, R>): MethodDef {
+  const roles = [...(opts.roles ?? [])];
+  if (opts.name.endsWith("_choices") && !roles.includes("READONLY_ADMIN")) roles.push("READONLY_ADMIN");
+  const job = opts.job ? { abortable: false, transient: false, ...(opts.job === true ? {} : opts.job) } : false;
+  return {
+    name: opts.name,
+    description: opts.description,
+    args: opts.args,
+    returns: opts.returns,
+    roles,
+    authenticationRequired: opts.authenticationRequired ?? true,
+    authorizationRequired: opts.authorizationRequired ?? true,
+    audit: opts.audit as MethodDef["audit"],
+    secretsRole: opts.secretsRole,
+    secretFields: opts.secretFields,
+    job,
+    rateLimit: opts.rateLimit ?? true,
+    private: opts.private ?? false,
+    removedIn: opts.removedIn,
+    handler: opts.handler as MethodDef["handler"],
+  };
+}
+
+// ---- validation of positional params -------------------------------------------------------
+
+// Field messages as the reference's clients know them.
+z.config({
+  customError: (iss) => {
+    if (iss.code === "invalid_type" && iss.input === undefined) return "Field required";
+    return undefined;
+  },
+});
+
+export function zodIssuesToFieldErrors(prefix: string, issues: readonly z.core.$ZodIssue[]): FieldError[] {
+  const out: FieldError[] = [];
+  for (const iss of issues) {
+    const path = [prefix, ...iss.path.map(String)].filter((p) => p !== "").join(".");
+    if (iss.code === "unrecognized_keys") {
+      for (const key of iss.keys) out.push([`${path}.${key}`, "Extra inputs are not permitted", ERRNO.EINVAL]);
+    } else if (iss.code === "invalid_union" && iss.errors.length) {
+      // Report the branch that got furthest: the one with the fewest problems.
+      const best = [...iss.errors].sort((a, b) => a.length - b.length)[0];
+      out.push(...zodIssuesToFieldErrors(path, best));
+    } else {
+      out.push([path, iss.message, ERRNO.EINVAL]);
+    }
+  }
+  return out;
+}
+
+/** Validate positional params against a method's argument specs; throws ValidationErrors. */
+export function parseArgs(def: MethodDef, params: unknown[]): unknown[] {
+  if (params.length > def.args.length) {
+    throw new ValidationErrors([[def.name, `Too many arguments (expected ${def.args.length}, found ${params.length})`, ERRNO.EINVAL]]);
+  }
+  const errors = new ValidationErrors();
+  const out: unknown[] = [];
+  def.args.forEach((spec, i) => {
+    let value = params[i];
+    if (value === undefined) {
+      if (!spec.default) {
+        errors.add(spec.name, "Field required");
+        return;
+      }
+      value = spec.default();
+    }
+    const r = spec.schema.safeParse(value);
+    if (r.success) out.push(r.data);
+    else errors.errors.push(...zodIssuesToFieldErrors(spec.name, r.error.issues));
+  });
+  errors.check();
+  return out;
+}

@@ -1,0 +1,91 @@
+// The application: configuration, store, method registry, events, jobs, authentication and the
+// listeners that react to account changes (host provisioning). One per server process.
+
+import { EventEmitter } from "node:events";
+import pino, { type Logger } from "pino";
+import type { Config } from "./config.js";
+import { openStore, type Store } from "./store/db.js";
+import { buildRegistry, type Registry } from "./api/registry.js";
+import { EventBus } from "./server/events.js";
+import { JobManager } from "./server/jobs.js";
+import { AuthService } from "./auth/service.js";
+import { sqliteRegexpFunction } from "./store/query.js";
+import { seedBuiltins } from "./accounts/builtins.js";
+
+export type AccountsListener = (reason: string) => void;
+
+export class App {
+  readonly registry: Registry;
+  readonly events = new EventBus();
+  readonly jobs: JobManager;
+  readonly auth: AuthService;
+  inflight = 0;
+  /** Tests may exempt loopback callers from the unauthenticated rate limiter. */
+  rateLimitLoopbackExempt = false;
+  rateLimitDelay: [number, number] = [1000, 10000];
+  private readonly idle = new EventEmitter();
+  private readonly accountsListeners: AccountsListener[] = [];
+  private readonly shutdownHooks: (() => Promise<void>)[] = [];
+
+  private constructor(
+    readonly config: Config,
+    readonly store: Store,
+    readonly log: Logger,
+  ) {
+    this.registry = buildRegistry();
+    this.jobs = new JobManager(this.events);
+    this.auth = new AuthService(this);
+  }
+
+  static async create(config: Config, opts: { log?: Logger; sqliteFile?: string } = {}): Promise<App> {
+    const log = opts.log ?? pino({ level: config.logLevel, redact: ["password", "*.password", "api_key", "*.api_key"] });
+    const store = await openStore({
+      url: config.database,
+      dataDir: config.dataDir,
+      sqliteFile: opts.sqliteFile,
+      sqliteFunctions: (db) => db.function("regexp", { deterministic: true }, (p: unknown, v: unknown) => sqliteRegexpFunction(p as string, v as string | null)),
+    });
+    const app = new App(config, store, log);
+    await seedBuiltins(app);
+    return app;
+  }
+
+  /** Register a listener called after every committed change to accounts (users, groups, privileges). */
+  onAccountsChanged(listener: AccountsListener): void {
+    this.accountsListeners.push(listener);
+  }
+
+  /** Handlers call this after their transaction committed. */
+  accountsChanged(reason: string): void {
+    for (const l of this.accountsListeners) {
+      try {
+        l(reason);
+      } catch (err) {
+        this.log.error({ err }, "accounts listener failed");
+      }
+    }
+  }
+
+  emitIdle(): void {
+    this.idle.emit("idle");
+  }
+
+  /** Wait for in-flight calls and running jobs (graceful shutdown). */
+  async drain(timeoutMs = 30_000): Promise<void> {
+    const calls = this.inflight === 0 ? Promise.resolve() : new Promise<void>((r) => this.idle.once("idle", () => r()));
+    await Promise.race([Promise.all([calls, this.jobs.drain()]), new Promise((r) => setTimeout(r, timeoutMs))]);
+  }
+
+  /** Work to finish before the store closes (e.g. a pending provisioning write). */
+  onShutdown(hook: () => Promise<void>): void {
+    this.shutdownHooks.push(hook);
+  }
+
+  async shutdown(): Promise<void> {
+    for (const h of this.shutdownHooks) await h().catch((err) => this.log.error({ err }, "shutdown hook failed"));
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+}

@@ -1,0 +1,75 @@
+// Audit log (reference §10): AUTHENTICATION, LOGOUT and METHOD_CALL entries in the store.
+// Secrets never reach the log: parameters pass through `redactParams` first.
+
+import { randomUUID } from "node:crypto";
+import type { App } from "../app.js";
+import type { Connection } from "../server/connection.js";
+import type { Session } from "../auth/session.js";
+
+export const REDACTED = "********";
+
+/** Input keys whose values are secrets wherever they appear in a call's parameters. */
+const SECRET_INPUT_KEYS = new Set([
+  "password",
+  "old_password",
+  "new_password",
+  "api_key",
+  "key",
+  "token",
+  "otp_token",
+  "bind_password",
+  "pass",
+  "secret",
+  "code",
+]);
+
+export function redactParams(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactParams);
+  if (value && typeof value === "object" && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = SECRET_INPUT_KEYS.has(k) && v !== null && v !== undefined ? REDACTED : redactParams(v);
+    return out;
+  }
+  return value;
+}
+
+export interface AuditInput {
+  event: "AUTHENTICATION" | "LOGOUT" | "METHOD_CALL" | string;
+  eventData: Record<string, unknown>;
+  success: boolean;
+  conn: Connection | null;
+  session: Session | null;
+  /** Username for AUTHENTICATION entries before a session exists. */
+  username?: string | null;
+}
+
+export async function writeAudit(app: App, input: AuditInput): Promise<void> {
+  const now = Date.now();
+  const session = input.session;
+  const credentials = session ? { credentials: session.credentials, credentials_data: session.credentialsData } : null;
+  try {
+    await app.store.db
+      .insertInto("audit")
+      .values({
+        audit_id: randomUUID(),
+        message_timestamp: Math.floor(now / 1000),
+        timestamp: now,
+        address: input.conn?.remoteAddress ?? "",
+        username: session?.username ?? input.username ?? ".UNAUTHENTICATED",
+        session: session?.id ?? null,
+        service: "MIDDLEWARE",
+        service_data: JSON.stringify({
+          vers: { major: 0, minor: 1 },
+          origin: input.conn?.origin ?? null,
+          protocol: input.conn?.protocol ?? "WEBSOCKET",
+          credentials,
+        }),
+        event: input.event,
+        event_data: JSON.stringify(input.eventData),
+        success: input.success ? 1 : 0,
+      })
+      .execute();
+  } catch (err) {
+    app.log.error({ err }, "audit write failed");
+  }
+}

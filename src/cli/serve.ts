@@ -1,0 +1,33 @@
+// `gatehouse serve`: start the server, print the URL, shut down gracefully on SIGTERM/SIGINT
+// (in-flight calls and jobs finish; nothing committed is lost).
+
+import { App } from "../app.js";
+import type { Config } from "../config.js";
+import { buildHttpServer, closeAllConnections } from "../server/http.js";
+
+export async function serve(config: Config): Promise<void> {
+  const app = await App.create(config);
+  const server = await buildHttpServer(app);
+  await server.listen({ host: config.host, port: config.port });
+  const addr = server.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : config.port;
+  const scheme = config.tlsCert ? "https" : "http";
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  process.stdout.write(`Gatehouse listening on ${scheme}://${host}:${port}/ (store: ${app.store.describe}, host root: ${config.hostRoot})\n`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, "shutting down");
+    // Stop accepting, let in-flight calls and jobs finish, then close sockets and the store.
+    server.server.close();
+    await app.drain();
+    await app.shutdown();
+    closeAllConnections(server);
+    await server.close();
+    await app.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}

@@ -1,0 +1,57 @@
+// Server settings from flags and environment variables (flags win). Every flag has a
+// GATEHOUSE_* variable of the same name.
+
+import path from "node:path";
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  database: string | null;
+  hostRoot: string;
+  storageRoots: string[];
+  tlsCert: string | null;
+  tlsKey: string | null;
+  logLevel: string;
+  /** SHA-512 crypt rounds for new hashes; null ⇒ the stored setting (default 656000). */
+  hashRounds: number | null;
+  /** Milliseconds to delay a failed login (min, max); tests may shorten it. */
+  failDelay: [number, number];
+}
+
+export interface ConfigInput {
+  host?: string;
+  port?: string | number;
+  dataDir?: string;
+  database?: string;
+  hostRoot?: string;
+  storageRoot?: string[] | string;
+  tlsCert?: string;
+  tlsKey?: string;
+  logLevel?: string;
+  hashRounds?: string | number;
+}
+
+export function resolveConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = path.resolve(flags.dataDir ?? env.GATEHOUSE_DATA_DIR ?? ".data");
+  const hostRoot = path.resolve(flags.hostRoot ?? env.GATEHOUSE_HOST_ROOT ?? path.join(dataDir, "root"));
+  const rootsRaw = flags.storageRoot ?? env.GATEHOUSE_STORAGE_ROOTS?.split(":").filter(Boolean);
+  const storageRoots = rootsRaw
+    ? (Array.isArray(rootsRaw) ? rootsRaw : [rootsRaw]).map((r) => path.resolve(r))
+    : [hostRoot === "/" ? "/mnt" : path.join(dataDir, "mnt")];
+  const delay = (env.GATEHOUSE_FAIL_DELAY_MS ?? "1000-2000").split("-").map(Number);
+  const rounds = flags.hashRounds ?? env.GATEHOUSE_HASH_ROUNDS;
+  return {
+    host: flags.host ?? env.GATEHOUSE_HOST ?? "127.0.0.1",
+    port: Number(flags.port ?? env.GATEHOUSE_PORT ?? 8440),
+    dataDir,
+    database: flags.database ?? env.GATEHOUSE_DATABASE_URL ?? null,
+    hostRoot,
+    storageRoots,
+    tlsCert: flags.tlsCert ?? env.GATEHOUSE_TLS_CERT ?? null,
+    tlsKey: flags.tlsKey ?? env.GATEHOUSE_TLS_KEY ?? null,
+    logLevel: flags.logLevel ?? env.GATEHOUSE_LOG_LEVEL ?? "info",
+    hashRounds: rounds === undefined ? null : Number(rounds),
+    failDelay: [delay[0] ?? 1000, delay[1] ?? delay[0] ?? 2000],
+  };
+}

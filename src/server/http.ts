@@ -1,0 +1,123 @@
+// HTTP + WebSocket server (reference §8.1): JSON-RPC over WebSocket at /api/current and the
+// versioned endpoints, one-shot `POST /api/current`, `GET /api/versions`, and the web UI at `/`.
+
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance } from "fastify";
+import websocket from "@fastify/websocket";
+import fastifyStatic from "@fastify/static";
+import type { App } from "../app.js";
+import { Connection } from "./connection.js";
+import { callMethod, errorObject, handleMessage } from "./rpc.js";
+import { stringifyWire } from "./ejson.js";
+import { RpcError } from "./errors.js";
+
+export const API_VERSIONS = ["v25.10.0", "v26.0.0", "v27.0.0"] as const;
+export const CURRENT_VERSION = "v27.0.0";
+
+function originOf(address: string, port: number): string {
+  return address.includes(":") && !address.startsWith("::ffff:") ? `[${address}]:${port}` : `${address.replace(/^::ffff:/, "")}:${port}`;
+}
+
+export function webRoot(): string | null {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const candidate of [path.resolve(here, "../../web/dist"), path.resolve(here, "../../../web/dist")]) {
+    if (existsSync(path.join(candidate, "index.html"))) return candidate;
+  }
+  return null;
+}
+
+export async function buildHttpServer(app: App): Promise<FastifyInstance> {
+  const { tlsCert, tlsKey } = app.config;
+  const https = tlsCert && tlsKey ? { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } : null;
+  const server = Fastify({ logger: false, bodyLimit: 1024 * 1024, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
+  await server.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+  const secure = !!https;
+  const connections = new Set<Connection>();
+  (server as unknown as { gatehouseConnections: Set<Connection> }).gatehouseConnections = connections;
+
+  const wsHandler = (version: string) => (socket: import("ws").WebSocket, req: import("fastify").FastifyRequest) => {
+    const remote = req.socket.remoteAddress ?? "";
+    const conn = new Connection(
+      randomUUID(),
+      originOf(remote, req.socket.remotePort ?? 0),
+      remote.replace(/^::ffff:/, ""),
+      secure,
+      "WEBSOCKET",
+      (text) => socket.send(text),
+      (code, reason) => socket.close(code, reason),
+    );
+    conn.apiVersion = version;
+    connections.add(conn);
+    app.auth.registerConnection(conn);
+    socket.on("message", (data, isBinary) => {
+      void handleMessage(app, conn, isBinary ? Buffer.from(data as Buffer).toString("utf8") : data.toString());
+    });
+    socket.on("close", () => {
+      conn.closed = true;
+      connections.delete(conn);
+      for (const subId of conn.subscriptions.keys()) app.events.unsubscribe(subId);
+      void app.auth.connectionClosed(conn);
+    });
+  };
+
+  server.register(async (scope) => {
+    scope.get("/api/current", { websocket: true }, wsHandler(CURRENT_VERSION));
+    for (const v of API_VERSIONS) scope.get(`/api/${v}`, { websocket: true }, wsHandler(v));
+  });
+
+  server.get("/api/versions", async () => [...API_VERSIONS, "current"]);
+
+  // One-shot call: {"method": "...", "params": [...]} or a JSON-RPC request, authenticated by
+  // `Authorization: Bearer <api key>` or Basic.
+  server.post("/api/current", async (req, reply) => {
+    const remote = req.socket.remoteAddress ?? "";
+    const conn = new Connection(randomUUID(), originOf(remote, req.socket.remotePort ?? 0), remote.replace(/^::ffff:/, ""), secure, "REST", () => {}, () => {});
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const id = (body.id as string | number | undefined) ?? null;
+    try {
+      if (typeof body.method !== "string") throw new RpcError(-32600, "Invalid Request: method must be a string");
+      if (body.params !== undefined && !Array.isArray(body.params)) throw new RpcError(-32600, "Invalid Request: params must be an array");
+      const auth = req.headers.authorization;
+      if (auth) {
+        const ok = await app.auth.httpAuthenticate(conn, auth);
+        if (!ok) {
+          reply.code(401).header("content-type", "application/json");
+          return stringifyWire({ jsonrpc: "2.0", id, error: errorObject(new RpcError(-32001, "Authentication failed", { errname: "ENOTAUTHENTICATED", error: 207 })) });
+        }
+      }
+      conn.options.legacy_jobs = false;
+      const result = await callMethod(app, conn, body.method, (body.params as unknown[]) ?? [], id);
+      reply.header("content-type", "application/json");
+      return stringifyWire({ jsonrpc: "2.0", id, result });
+    } catch (err) {
+      reply.header("content-type", "application/json");
+      return JSON.stringify({ jsonrpc: "2.0", id, error: errorObject(err) });
+    } finally {
+      await app.auth.connectionClosed(conn);
+    }
+  });
+
+  const root = webRoot();
+  if (root) {
+    await server.register(fastifyStatic, { root, prefix: "/", wildcard: false });
+    server.setNotFoundHandler((req, reply) => {
+      if (req.method === "GET" && !req.url.startsWith("/api/")) return reply.sendFile("index.html");
+      reply.code(404).send({ error: "Not Found" });
+    });
+  } else {
+    server.get("/", async (_req, reply) => {
+      reply.type("text/html");
+      return "<!doctype html><title>Gatehouse</title><p>Gatehouse is running. The web UI is not built: run <code>npm run build</code>.</p>";
+    });
+  }
+  return server;
+}
+
+/** Close every WebSocket (graceful shutdown, after in-flight calls finished). */
+export function closeAllConnections(server: FastifyInstance, code = 1001, reason = "Server shutting down"): void {
+  const conns = (server as unknown as { gatehouseConnections?: Set<Connection> }).gatehouseConnections;
+  for (const c of conns ?? []) c.close(code, reason);
+}

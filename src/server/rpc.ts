@@ -1,0 +1,255 @@
+// JSON-RPC 2.0 framing and the dispatcher (reference §8.2, §5.4, §7.9): parse, size and
+// concurrency limits, method lookup, authentication, authorization, validation, audit, jobs,
+// secret redaction, error objects.
+
+import { CallError, ERRNO, RpcError, ValidationErrors, errnameOf } from "./errors.js";
+import { fromWire, stringifyWire } from "./ejson.js";
+import { parseArgs, type MethodDef } from "../api/method.js";
+import { authorize } from "../access/authorize.js";
+import { redactParams, REDACTED, writeAudit } from "../audit/audit.js";
+import type { App } from "../app.js";
+import type { Connection } from "./connection.js";
+import type { CallContext } from "../api/context.js";
+import type { Session } from "../auth/session.js";
+import { checkRateLimit } from "../auth/rate-limit.js";
+
+export const MAX_CONCURRENT_CALLS = 20;
+export const MAX_ANON_MESSAGE = 8192;
+export const MAX_AUTH_MESSAGE = 64 * 1024;
+
+type Id = string | number | null;
+
+export function errorObject(err: unknown): { code: number; message: string; data: Record<string, unknown> } {
+  if (err instanceof ValidationErrors) {
+    return {
+      code: -32602,
+      message: "Invalid params",
+      data: {
+        error: ERRNO.EINVAL,
+        errname: "EINVAL",
+        reason: err.errors.map(([a, m, e]) => `[${errnameOf(e)}] ${a ?? ""}: ${m}`).join("\n"),
+        trace: null,
+        extra: err.errors,
+      },
+    };
+  }
+  if (err instanceof CallError) {
+    return {
+      code: -32001,
+      message: "Method call error",
+      data: { error: err.errno, errname: err.errname, reason: `[${err.errname}] ${err.message}`, trace: null, extra: err.extra ?? null },
+    };
+  }
+  if (err instanceof RpcError) {
+    const data = (err.data as Record<string, unknown> | undefined) ?? {};
+    return {
+      code: err.code,
+      message: err.message,
+      data: { error: ERRNO.EINVAL, errname: "EINVAL", reason: err.message, trace: null, extra: null, ...data },
+    };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return {
+    code: -32001,
+    message: "Method call error",
+    data: { error: ERRNO.EFAULT, errname: "EFAULT", reason: `[EFAULT] ${message}`, trace: null, extra: null },
+  };
+}
+
+function reply(conn: Connection, id: Id, result: unknown): void {
+  conn.send(stringifyWire({ jsonrpc: "2.0", id, result }));
+}
+
+function replyError(conn: Connection, id: Id, err: unknown): void {
+  conn.send(JSON.stringify({ jsonrpc: "2.0", id, error: errorObject(err) }));
+}
+
+/** Handle one WebSocket text frame. Never throws. */
+export async function handleMessage(app: App, conn: Connection, text: string): Promise<void> {
+  const limit = conn.session ? MAX_AUTH_MESSAGE : MAX_ANON_MESSAGE;
+  if (Buffer.byteLength(text) > limit) {
+    if (conn.session) conn.close(1009, "Max message length is 64 kB");
+    else conn.close(1007, "Anonymous connection max message length is 8 kB");
+    return;
+  }
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch (err) {
+    replyError(conn, null, new RpcError(-32700, (err as Error).message));
+    return;
+  }
+  if (Array.isArray(msg)) {
+    replyError(conn, null, new RpcError(-32700, "Batch messages are not supported at this time"));
+    return;
+  }
+  const req = msg as Record<string, unknown>;
+  const hasId = req && typeof req === "object" && "id" in req;
+  const id = hasId ? (req.id as Id) : null;
+  const invalid = validateRequest(req);
+  if (invalid) {
+    replyError(conn, typeof id === "string" || typeof id === "number" ? id : null, new RpcError(-32600, invalid));
+    return;
+  }
+  if (conn.inflight >= MAX_CONCURRENT_CALLS) {
+    if (hasId) replyError(conn, id, new RpcError(-32000, `Maximum number of concurrent calls (${MAX_CONCURRENT_CALLS}) has exceeded`));
+    return;
+  }
+  conn.inflight++;
+  app.inflight++;
+  try {
+    const result = await callMethod(app, conn, req.method as string, (req.params as unknown[] | undefined) ?? [], id);
+    if (hasId) reply(conn, id, result);
+  } catch (err) {
+    if (!(err instanceof ValidationErrors || err instanceof CallError || err instanceof RpcError)) {
+      app.log.error({ err, method: req.method }, "method failed");
+    }
+    if (hasId) replyError(conn, id, err);
+  } finally {
+    conn.inflight--;
+    app.inflight--;
+    if (app.inflight === 0) app.emitIdle();
+  }
+}
+
+function validateRequest(req: Record<string, unknown>): string | null {
+  if (!req || typeof req !== "object") return "Invalid Request";
+  if (req.jsonrpc !== "2.0") return "Invalid Request: jsonrpc must be \"2.0\"";
+  if (typeof req.method !== "string") return "Invalid Request: method must be a string";
+  if ("params" in req && req.params !== undefined && !Array.isArray(req.params)) return "Invalid Request: params must be an array";
+  if ("id" in req && req.id !== null && typeof req.id !== "string" && typeof req.id !== "number") return "Invalid Request: invalid id";
+  return null;
+}
+
+function auditLabel(def: MethodDef, args: unknown[]): string | null {
+  if (!def.audit) return null;
+  try {
+    return typeof def.audit === "string" ? def.audit : def.audit(...args);
+  } catch {
+    return def.name;
+  }
+}
+
+function fallbackLabel(def: MethodDef, params: unknown[]): string | null {
+  if (!def.audit) return null;
+  if (typeof def.audit === "string") return def.audit;
+  try {
+    return def.audit(...params);
+  } catch {
+    return def.name;
+  }
+}
+
+/** Is the session a user session that must not see `def`'s secrets? */
+function mustRedact(def: MethodDef, session: Session | null): boolean {
+  if (!session || session.internal || session.fullAdmin) return false;
+  if (def.secretsRole && session.roles.has(def.secretsRole)) return false;
+  return true;
+}
+
+function redactEntry(entry: unknown, fields: readonly string[]): unknown {
+  if (!entry || typeof entry !== "object") return entry;
+  if (Array.isArray(entry)) return entry.map((e) => redactEntry(e, fields));
+  const out = { ...(entry as Record<string, unknown>) };
+  for (const f of fields) if (f in out) out[f] = REDACTED;
+  return out;
+}
+
+export function redactResult(def: MethodDef, session: Session | null, result: unknown): unknown {
+  if (!def.secretFields?.length || !mustRedact(def, session)) return result;
+  return redactEntry(result, def.secretFields);
+}
+
+/**
+ * Call a method as `conn`'s session. Used by WebSocket frames, one-shot HTTP calls and the CLI.
+ * Throws ValidationErrors / CallError / RpcError.
+ */
+export async function callMethod(app: App, conn: Connection, name: string, rawParams: unknown[], callId: Id): Promise<unknown> {
+  const def = app.registry.get(name);
+  if (!def || (def.private && !conn.options.private_methods) || (def.removedIn && conn.apiVersion >= def.removedIn)) {
+    throw new RpcError(-32601, "Method does not exist");
+  }
+  if (conn.session) await app.auth.refreshSession(conn);
+  const session = conn.session;
+  const params = rawParams.map(fromWire);
+
+  const decision = authorize(def, session);
+  if (decision !== "ALLOW") {
+    const label = fallbackLabel(def, params);
+    if (label !== null) {
+      await writeAudit(app, {
+        event: "METHOD_CALL",
+        eventData: { method: name, params: redactParams(params), description: label, authenticated: !!session, authorized: false },
+        success: false,
+        conn,
+        session,
+      });
+    }
+    if (decision === "NOT_AUTHENTICATED") throw new CallError("Not authenticated", ERRNO.ENOTAUTHENTICATED);
+    throw new CallError("Not authorized", ERRNO.EACCES);
+  }
+  if (!session && def.rateLimit && !conn.rateLimitExempt) await checkRateLimit(app, conn, def.name);
+
+  let args: unknown[];
+  try {
+    args = parseArgs(def, params);
+  } catch (err) {
+    const label = fallbackLabel(def, params);
+    if (label !== null) {
+      await writeAudit(app, {
+        event: "METHOD_CALL",
+        eventData: { method: name, params: redactParams(params), description: label, authenticated: !!session, authorized: true },
+        success: false,
+        conn,
+        session,
+      });
+    }
+    throw err;
+  }
+  const label = auditLabel(def, args);
+  const ctx: CallContext = { app, conn, session, callId };
+  const audit = async (success: boolean) => {
+    if (label === null) return;
+    await writeAudit(app, {
+      event: "METHOD_CALL",
+      eventData: { method: name, params: redactParams(params), description: label, authenticated: !!session, authorized: true },
+      success,
+      conn,
+      session,
+    });
+  };
+
+  if (def.job) {
+    const opts = def.job;
+    const job = app.jobs.start(
+      name,
+      redactParams(params) as unknown[],
+      { sessionId: session?.id ?? null, username: session?.username ?? null, internal: !!session?.internal },
+      { description: opts.description ? opts.description(...args) : null, abortable: opts.abortable, transient: opts.transient, messageId: callId },
+      async (job) => {
+        try {
+          const result = await def.handler({ ...ctx, job }, ...args);
+          job.publicResult = redactResult(def, session, result);
+          await audit(true);
+          return result;
+        } catch (err) {
+          await audit(false);
+          throw err;
+        }
+      },
+    );
+    if (conn.options.legacy_jobs) return job.id;
+    await job.done;
+    if (job.state === "SUCCESS") return redactResult(def, session, job.result);
+    throw new CallError(job.error ?? "Job failed", job.excInfo?.errno ?? ERRNO.EFAULT, job.excInfo?.extra ?? null);
+  }
+
+  try {
+    const result = await def.handler(ctx, ...args);
+    await audit(true);
+    return redactResult(def, session, result);
+  } catch (err) {
+    await audit(false);
+    throw err;
+  }
+}

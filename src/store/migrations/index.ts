@@ -1,0 +1,34 @@
+// Versioned migrations. Each runs once, in order, inside a transaction; the applied versions are
+// recorded in `schema_migrations`. Never edit a released migration: add a new one.
+
+import { sql, type Kysely } from "kysely";
+import type { Dialect } from "../db.js";
+import { m001Initial } from "./001-initial.js";
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Kysely<any>, dialect: Dialect): Promise<void>;
+}
+
+export const MIGRATIONS: Migration[] = [m001Initial];
+
+export async function runMigrations(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  await db.schema
+    .createTable("schema_migrations")
+    .ifNotExists()
+    .addColumn("version", "integer", (c) => c.primaryKey())
+    .addColumn("name", "text", (c) => c.notNull())
+    .addColumn("applied_at", "bigint", (c) => c.notNull())
+    .execute();
+  for (const m of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
+    await db.transaction().execute(async (trx) => {
+      // Serialise concurrent starters on PostgreSQL (several server processes, one database).
+      if (dialect === "postgres") await sql`select pg_advisory_xact_lock(727274)`.execute(trx);
+      const done = await trx.selectFrom("schema_migrations").select("version").where("version", "=", m.version).executeTakeFirst();
+      if (done) return;
+      await m.up(trx, dialect);
+      await trx.insertInto("schema_migrations").values({ version: m.version, name: m.name, applied_at: Date.now() }).execute();
+    });
+  }
+}
