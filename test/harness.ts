@@ -56,6 +56,8 @@ export interface StartOptions {
   databaseUrl?: string;
   dataDir?: string;
   config?: Partial<Config>;
+  /** Apply the per-IP limiter to loopback callers too (off by default: suites log in often). */
+  rateLimitLoopback?: boolean;
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
@@ -69,6 +71,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   };
   const app = await App.create(config, { log: pino({ level: "silent" }) });
   app.rateLimitDelay = [5, 10];
+  app.rateLimitLoopbackExempt = !opts.rateLimitLoopback;
   const server = await buildHttpServer(app);
   await server.listen({ host: "127.0.0.1", port: 0 });
   const addr = server.server.address();

@@ -6,5 +6,6 @@ import { coreGetMethods } from "./get-methods.js";
 import { coreSubscribe, coreUnsubscribe } from "./subscribe.js";
 import { coreSetOptions } from "./set-options.js";
 import { coreGetJobs, coreJobAbort, coreJobWait } from "./jobs.js";
+import { coreBulk } from "./bulk.js";
 
-export const coreMethods: MethodDef[] = [corePing, coreGetMethods, coreSubscribe, coreUnsubscribe, coreSetOptions, coreGetJobs, coreJobWait, coreJobAbort];
+export const coreMethods: MethodDef[] = [corePing, coreGetMethods, coreSubscribe, coreUnsubscribe, coreSetOptions, coreGetJobs, coreJobWait, coreJobAbort, coreBulk];

@@ -1,0 +1,26 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { callMethod, errorObject } from "../../server/rpc.js";
+
+export const coreBulk = defineMethod({
+  name: "core.bulk",
+  description: "Calls one method once per parameter list, as a job with progress; each call is authorized as the caller. Returns [{result, error}] in order.",
+  args: [arg("method", z.string().min(1)), arg("params", z.array(z.array(z.any()))), arg("description", z.string().nullable(), () => null)],
+  authorizationRequired: false,
+  job: { abortable: true, description: (_m: string, _p: unknown[][], d: string | null) => d ?? "" },
+  handler: async (ctx, method, params) => {
+    const job = ctx.job!;
+    const out: { result: unknown; error: string | null; errname: string | null }[] = [];
+    for (let i = 0; i < params.length; i++) {
+      job.checkAborted();
+      try {
+        out.push({ result: await callMethod(ctx.app, ctx.conn, method, params[i]!, null), error: null, errname: null });
+      } catch (err) {
+        const e = errorObject(err);
+        out.push({ result: null, error: String(e.data.reason ?? e.message), errname: String(e.data.errname ?? "") });
+      }
+      job.setProgress(Math.round(((i + 1) / params.length) * 100), `${i + 1}/${params.length}`);
+    }
+    return out;
+  },
+});
