@@ -1,0 +1,170 @@
+// Name, full-name and email validators for users and groups, with the reference's exact messages
+// (reference §1.3 and §2.2; upstream `api/base/types/user.py` and `api/base/validators/base.py`),
+// plus the username suggestion of seed 001.
+//
+// Lengths and "first character" are counted in Unicode code points, as Python's `len(str)` and
+// `str[0]` do, so a name made of astral characters gets the same message as upstream.
+
+import { ERRNO, type ValidationErrors } from "../server/errors.js";
+
+const ASCII_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const DIGITS = "0123456789";
+
+/** Characters allowed anywhere in a user or group name (upstream DEFAULT_VALID_CHARS, in its order). */
+export const NAME_VALID_CHARS = ASCII_LETTERS + DIGITS + "_" + "-" + ".";
+/** Allowed first characters of a username (upstream DEFAULT_VALID_START). */
+export const USERNAME_VALID_START = ASCII_LETTERS + "_";
+/** Allowed first characters of a group name (upstream GROUP_VALID_START). */
+export const GROUP_VALID_START = ASCII_LETTERS + DIGITS + "_" + ".";
+/** Upstream DEFAULT_MAX_LENGTH: UT_NAMESIZE, beyond which utmp accounting breaks. */
+export const USERNAME_MAX_LENGTH = 32;
+/** RFC 5321 path limit minus the enclosing "<>". */
+export const EMAIL_MAX_LENGTH = 254;
+
+/**
+ * Python's `repr()` of a str. Upstream messages interpolate values with `!r`, so clients see
+ * e.g. `Cannot start with "'-'"` and `No paths matching '/usr/bin/x*' exist`; we reproduce the
+ * quoting and escaping rules exactly.
+ */
+export function pyRepr(value: string): string {
+  const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const ch of value) {
+    const cp = ch.codePointAt(0)!;
+    if (ch === quote || ch === "\\") out += "\\" + ch;
+    else if (ch === "\t") out += "\\t";
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (isPyPrintable(ch)) out += ch;
+    else if (cp < 0x100) out += "\\x" + cp.toString(16).padStart(2, "0");
+    else if (cp < 0x10000) out += "\\u" + cp.toString(16).padStart(4, "0");
+    else out += "\\U" + cp.toString(16).padStart(8, "0");
+  }
+  return out + quote;
+}
+
+// Python's str.isprintable(): everything except "Other" and "Separator" categories, but the
+// ASCII space is printable.
+const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+function isPyPrintable(ch: string): boolean {
+  return ch === " " || !NON_PRINTABLE.test(ch);
+}
+
+/**
+ * Upstream `validate_name`: first failing rule wins (it raises), so at most one message is added.
+ * Returns true when the name is valid.
+ */
+function validateName(
+  errors: ValidationErrors,
+  attr: string,
+  value: string,
+  validStart: string | null,
+  maxLength: number | null,
+): boolean {
+  const chars = [...value];
+  let message: string | null = null;
+  if (chars.length === 0) message = "Must be at least 1 character in length";
+  else if (maxLength !== null && chars.length > maxLength) message = `Cannot exceed ${maxLength} charaters in length`; // sic, upstream typo
+  else if (validStart !== null && !validStart.includes(chars[0])) message = `Cannot start with "${pyRepr(chars[0])}"`;
+  else if (!chars.every((c) => c.length === 1 && NAME_VALID_CHARS.includes(c)))
+    message = `Valid characters are: ${pyRepr([...NAME_VALID_CHARS].join(", "))}`;
+  if (message === null) return true;
+  errors.add(attr, message, ERRNO.EINVAL);
+  return false;
+}
+
+/** Local username: 1–32 chars of `[A-Za-z0-9_.-]`, starting with a letter or `_`. */
+export function validateUsername(errors: ValidationErrors, attr: string, value: string): boolean {
+  return validateName(errors, attr, value, USERNAME_VALID_START, USERNAME_MAX_LENGTH);
+}
+
+/** Group name: `[A-Za-z0-9_.-]`, starting with a letter, digit, `_` or `.`; no length limit (§2.2). */
+export function validateGroupName(errors: ValidationErrors, attr: string, value: string): boolean {
+  return validateName(errors, attr, value, GROUP_VALID_START, null);
+}
+
+/**
+ * Full name (GECOS): non-empty (the model's NonEmptyString message), and neither `:` (the passwd
+ * field separator) nor a newline (the record separator). Each forbidden character present gets its
+ * own message, as upstream.
+ */
+export function validateFullName(errors: ValidationErrors, attr: string, value: string): boolean {
+  if (value.length === 0) {
+    errors.add(attr, "String should have at least 1 character", ERRNO.EINVAL);
+    return false;
+  }
+  let ok = true;
+  for (const ch of [":", "\n"]) {
+    if (value.includes(ch)) {
+      errors.add(attr, `The ${pyRepr(ch)} character is not allowed.`, ERRNO.EINVAL);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+/**
+ * Email (upstream `email_validator`): deliberately minimal — the only real check is sending mail.
+ * Null and "" are accepted (the entry normalises "" to null). Splits on the right-most `@`.
+ */
+export function validateEmail(errors: ValidationErrors, attr: string, value: string | null | undefined): boolean {
+  if (!value) return true;
+  let message: string | null = null;
+  const at = value.lastIndexOf("@");
+  if ([...value].length > EMAIL_MAX_LENGTH) message = `Maximum length is ${EMAIL_MAX_LENGTH} characters.`;
+  else if (at === -1) message = "Missing '@' symbol.";
+  else if (at === 0) message = "Missing local part of email string (part before the '@').";
+  else if (at === value.length - 1) message = "Missing domain part of email string (part after the '@').";
+  if (message === null) return true;
+  errors.add(attr, message, ERRNO.EINVAL);
+  return false;
+}
+
+// Letters that NFKD does not decompose into ASCII but have a conventional transliteration.
+const TRANSLITERATE: Record<string, string> = {
+  ß: "ss", æ: "ae", œ: "oe", ø: "o", đ: "d", ð: "d", þ: "th", ł: "l", ı: "i", ħ: "h", ŋ: "n", ĸ: "k",
+};
+
+/** Lower-case ASCII letters and digits of one word ("Ólafsdóttir" → "olafsdottir", "O'Brien" → "obrien"). */
+function foldWord(word: string): string {
+  const lowered = word.toLowerCase();
+  let out = "";
+  for (const ch of lowered) out += TRANSLITERATE[ch] ?? ch;
+  return out
+    .normalize("NFKD")
+    .replace(/[^a-z0-9]/g, "");
+}
+
+/**
+ * Seed 001: "A simplified Username is suggested from the Full Name". We use the common
+ * first-initial + last-name style ("John Smith" → "jsmith"; a single word is used whole;
+ * "Smith, John" is read as last, first). The result is always a valid username: ASCII-folded,
+ * starting with a letter (prefixed "user" otherwise), at most 32 characters, and made unique with
+ * a numeric suffix (2, 3, …) while `taken(name)` says the name is in use.
+ */
+export function suggestUsername(fullName: string, taken: (name: string) => boolean = () => false): string {
+  let text = fullName.trim();
+  // "Last, First [Middle]" — a single comma is the directory-listing order.
+  const commaParts = text.split(",");
+  if (commaParts.length === 2 && commaParts[0].trim() && commaParts[1].trim()) {
+    text = `${commaParts[1].trim()} ${commaParts[0].trim()}`;
+  }
+  const words = text
+    .split(/[\s,]+/u)
+    .map(foldWord)
+    .filter((w) => w.length > 0);
+
+  let base: string;
+  if (words.length === 0) base = "user";
+  else if (words.length === 1) base = words[0];
+  else base = words[0][0] + words[words.length - 1];
+  if (!/^[a-z_]/.test(base)) base = "user" + base;
+  base = base.slice(0, USERNAME_MAX_LENGTH);
+
+  if (!taken(base)) return base;
+  for (let n = 2; ; n++) {
+    const suffix = String(n);
+    const candidate = base.slice(0, USERNAME_MAX_LENGTH - suffix.length) + suffix;
+    if (!taken(candidate)) return candidate;
+  }
+}
