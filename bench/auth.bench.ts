@@ -21,7 +21,7 @@ import { parseArgs } from "../src/api/method.js";
 import { Connection } from "../src/server/connection.js";
 import type { Row } from "./table.js";
 
-const run = promisify(execFile);
+const exec = promisify(execFile);
 const ADMIN_PW = "Bench-admin-pw1";
 
 async function authorizationRows(app: App): Promise<Row[]> {
@@ -89,7 +89,7 @@ if __name__ == "__main__":
     [p.start() for p in ps]; [p.join() for p in ps]
     print(per * procs / (time.time() - t))
 `;
-  const { stdout } = await run("python3", ["-W", "ignore", "-c", script, password, hash, String(n), String(procs)]);
+  const { stdout } = await exec("python3", ["-W", "ignore", "-c", script, password, hash, String(n), String(procs)]);
   return Number(stdout.trim());
 }
 
