@@ -46,7 +46,7 @@ forEachStore("wire protocol", (store) => {
     const c = await ts.client();
     const e = await rpcError(c.call("nope.nothing"));
     assert.equal(e.code, -32601);
-    assert.equal(e.message, "Method does not exist");
+    assert.equal(e.rpcMessage, "Method does not exist");
     for (const k of ["error", "errname", "reason", "trace", "extra"]) assert.ok(k in e.data!, k);
   });
 
@@ -73,7 +73,7 @@ forEachStore("wire protocol", (store) => {
     const a = await ts.adminClient();
     const e = await rpcError(a.call("core.subscribe"));
     assert.equal(e.code, -32602);
-    assert.equal(e.message, "Invalid params");
+    assert.equal(e.rpcMessage, "Invalid params");
     assert.equal(e.data!.error, 22);
     assert.deepEqual(e.extra, [["name", "Field required", 22]]);
     const e2 = await rpcError(a.call("core.ping", 1));

@@ -7,10 +7,11 @@ import { fromWire, stringifyWire } from "../server/ejson.js";
 export class RpcCallError extends Error {
   constructor(
     readonly code: number,
-    message: string,
+    /** The JSON-RPC error message ("Invalid params", "Method does not exist", …). */
+    readonly rpcMessage: string,
     readonly data: { error?: number; errname?: string; reason?: string; extra?: unknown; trace?: unknown } | undefined,
   ) {
-    super(data?.reason ?? message);
+    super(data?.reason ?? rpcMessage);
     this.name = "RpcCallError";
   }
   get errname(): string | undefined {

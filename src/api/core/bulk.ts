@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { callMethod, errorObject } from "../../server/rpc.js";
@@ -12,6 +13,9 @@ export const coreBulk = defineMethod({
     const job = ctx.job!;
     const out: { result: unknown; error: string | null; errname: string | null }[] = [];
     for (let i = 0; i < params.length; i++) {
+      // better-sqlite3 answers synchronously, so without a real yield this loop would run on
+      // microtasks alone and starve every socket (including the job_abort call).
+      await yieldToEventLoop();
       job.checkAborted();
       try {
         out.push({ result: await callMethod(ctx.app, ctx.conn, method, params[i]!, null), error: null, errname: null });
