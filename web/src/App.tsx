@@ -1,0 +1,167 @@
+// The application shell: which screen to show for the session phase, the navigation (only what the
+// caller's roles allow, from auth.me), and the routes.
+
+import { useEffect, useState, type ReactElement } from "react";
+import { api, type ConnState } from "./api";
+import { Link, match, navigate, useLocation } from "./router";
+import { useSession } from "./session";
+import { Forbidden, Loading } from "./ui";
+import { FirstRun } from "./pages/FirstRun";
+import { SignIn, ChangePasswordScreen } from "./pages/SignIn";
+import { UsersPage } from "./pages/Users";
+import { UserForm } from "./pages/UserForm";
+import { GroupsPage } from "./pages/Groups";
+import { PrivilegesPage } from "./pages/Privileges";
+import { ApiKeysPage } from "./pages/ApiKeys";
+import { SessionsPage } from "./pages/Sessions";
+import { AuditPage } from "./pages/Audit";
+import { SettingsPage } from "./pages/Settings";
+import { ProfilePage } from "./pages/Profile";
+
+interface NavItem {
+  to: string;
+  label: string;
+  role?: string;
+  method?: string;
+  /** Shown when any of these methods is callable (instead of role + method). */
+  anyMethod?: string[];
+}
+
+export const NAV: NavItem[] = [
+  { to: "/users", label: "Users", role: "ACCOUNT_READ", method: "user.query" },
+  { to: "/groups", label: "Groups", role: "ACCOUNT_READ", method: "group.query" },
+  { to: "/privileges", label: "Privileges", role: "PRIVILEGE_READ", method: "privilege.query" },
+  { to: "/api-keys", label: "API keys", anyMethod: ["api_key.query", "api_key.my_keys"] },
+  { to: "/sessions", label: "Sessions", role: "AUTH_SESSIONS_READ", method: "auth.sessions" },
+  { to: "/audit", label: "Audit log", role: "SYSTEM_AUDIT_READ", method: "audit.query" },
+  { to: "/settings", label: "Settings", role: "SYSTEM_SECURITY_READ", method: "system.security.config" },
+  { to: "/profile", label: "My profile" },
+];
+
+function useNavItems(): NavItem[] {
+  const s = useSession();
+  return NAV.filter((n) => {
+    if (n.anyMethod) return n.anyMethod.some((m) => s.has(m));
+    return s.allowed(n.method ?? "auth.me", n.role);
+  });
+}
+
+function ConnectionBanner() {
+  const [state, setState] = useState<ConnState>(api.state);
+  useEffect(() => api.onState(setState), []);
+  if (state !== "reconnecting") return null;
+  return (
+    <div className="conn-banner" role="status">
+      Connection to the server lost — reconnecting…
+    </div>
+  );
+}
+
+export function App() {
+  const s = useSession();
+  switch (s.phase) {
+    case "loading":
+      return (
+        <div className="center-screen">
+          <Loading label="Connecting to Gatehouse…" />
+        </div>
+      );
+    case "first-run":
+      return <FirstRun />;
+    case "signed-out":
+    case "otp":
+      return <SignIn />;
+    case "change-password":
+      return <ChangePasswordScreen />;
+    default:
+      return <Shell />;
+  }
+}
+
+function Shell() {
+  const s = useSession();
+  const { path } = useLocation();
+  const items = useNavItems();
+  const [menuOpen, setMenuOpen] = useState(false);
+  useEffect(() => setMenuOpen(false), [path]);
+
+  useEffect(() => {
+    if (path === "/" || path === "/signin" || path === "/setup") navigate(items[0]?.to ?? "/profile", { replace: true });
+  }, [path, items]);
+
+  const readOnly = s.can("ACCOUNT_READ") && !s.can("ACCOUNT_WRITE");
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        Skip to main content
+      </a>
+      <header className="topbar">
+        <button type="button" className="menu-toggle" aria-expanded={menuOpen} aria-controls="nav" onClick={() => setMenuOpen(!menuOpen)}>
+          <span aria-hidden="true">☰</span>
+          <span className="sr-only">Menu</span>
+        </button>
+        <Link to="/" className="brand">
+          <span className="logo" aria-hidden="true">
+            ⌂
+          </span>{" "}
+          Gatehouse
+        </Link>
+        {readOnly && (
+          <span className="badge ro" title="Your roles allow reading but not changing accounts" data-testid="readonly-badge">
+            Read-only access
+          </span>
+        )}
+        <div className="who">
+          <Link to="/profile" className="user-link" data-testid="current-user">
+            {s.me?.pw_name}
+          </Link>
+          <button type="button" onClick={() => void s.logout()}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <ConnectionBanner />
+      <div className="body">
+        <nav id="nav" className={`sidenav ${menuOpen ? "open" : ""}`} aria-label="Main">
+          <ul>
+            {items.map((n) => (
+              <li key={n.to}>
+                <Link to={n.to} aria-current={path === n.to || path.startsWith(n.to + "/") ? "page" : undefined}>
+                  {n.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <main id="main" tabIndex={-1}>
+          <Routes path={path} />
+        </main>
+      </div>
+    </div>
+  );
+}
+
+function Routes({ path }: { path: string }) {
+  const s = useSession();
+  const guard = (role: string, method: string, title: string, el: ReactElement) => (s.allowed(method, role) ? el : <Forbidden what={title} />);
+  let m: Record<string, string> | null;
+  if (path === "/users") return guard("ACCOUNT_READ", "user.query", "Users", <UsersPage />);
+  if (path === "/users/new") return guard("ACCOUNT_WRITE", "user.create", "Add user", <UserForm />);
+  if ((m = match("/users/:id/edit", path))) return guard("ACCOUNT_READ", "user.query", "Edit user", <UserForm key={m.id} id={Number(m.id)} />);
+  if (path === "/groups") return guard("ACCOUNT_READ", "group.query", "Groups", <GroupsPage />);
+  if (path === "/privileges") return guard("PRIVILEGE_READ", "privilege.query", "Privileges", <PrivilegesPage />);
+  if (path === "/api-keys") return <ApiKeysPage />;
+  if (path === "/sessions") return guard("AUTH_SESSIONS_READ", "auth.sessions", "Sessions", <SessionsPage />);
+  if (path === "/audit") return guard("SYSTEM_AUDIT_READ", "audit.query", "Audit log", <AuditPage />);
+  if (path === "/settings") return guard("SYSTEM_SECURITY_READ", "system.security.config", "Settings", <SettingsPage />);
+  if (path === "/profile") return <ProfilePage />;
+  if (path === "/" || path === "/signin" || path === "/setup") return <Loading />;
+  return (
+    <section className="page">
+      <h1>Page not found</h1>
+      <p>
+        There is nothing at <code>{path}</code>. <Link to="/">Go to the start page</Link>.
+      </p>
+    </section>
+  );
+}

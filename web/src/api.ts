@@ -1,0 +1,389 @@
+// A small JSON-RPC 2.0 WebSocket client for the browser (reference §8): one socket to
+// /api/current, extended JSON both ways ({"$date": ms} ⇄ Date, {"$set": [...]} ⇄ Set on the way
+// out / array on the way in), collection_update subscriptions, automatic reconnect with
+// re-authentication (a hook set by the session layer) and re-subscription, and error objects whose
+// `data.extra` `[attribute, message, errno]` triples map onto form fields.
+
+export type Filter = unknown[];
+export interface QueryOptions {
+  limit?: number;
+  offset?: number;
+  order_by?: string[];
+  count?: boolean;
+  get?: boolean;
+  select?: (string | [string, string])[];
+  extra?: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extended JSON
+
+export function toWire(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (value instanceof Date) return { $date: value.getTime() };
+  if (value instanceof Set) return { $set: [...value].map(toWire) };
+  if (Array.isArray(value)) return value.map(toWire);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (v !== undefined) out[k] = toWire(v);
+  return out;
+}
+
+export function fromWire(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map(fromWire);
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  if (keys.length === 1) {
+    if (keys[0] === "$date" && typeof obj.$date === "number") return new Date(obj.$date);
+    if (keys[0] === "$set" && Array.isArray(obj.$set)) return obj.$set.map(fromWire);
+    if (keys[0] === "$time" && typeof obj.$time === "string") return obj.$time;
+  }
+  if (keys.length === 2 && obj.$type === "date" && typeof obj.$value === "string") return obj.$value;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) out[k] = fromWire(obj[k]);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+export type FieldTriple = [attribute: string, message: string, errno: number];
+
+export class RpcError extends Error {
+  readonly code: number;
+  readonly errname: string | undefined;
+  readonly errno: number | undefined;
+  readonly reason: string;
+  readonly extra: FieldTriple[];
+
+  constructor(code: number, message: string, data?: { error?: number; errname?: string; reason?: string; extra?: unknown } | null) {
+    const reason = data?.reason ?? message;
+    super(cleanReason(reason));
+    this.name = "RpcError";
+    this.code = code;
+    this.errname = data?.errname;
+    this.errno = data?.error;
+    this.reason = reason;
+    this.extra = Array.isArray(data?.extra) ? (data!.extra as unknown[]).filter((t): t is FieldTriple => Array.isArray(t) && typeof t[0] === "string") : [];
+  }
+
+  get isValidation(): boolean {
+    return this.code === -32602 && this.extra.length > 0;
+  }
+
+  get methodMissing(): boolean {
+    return this.code === -32601;
+  }
+
+  /**
+   * Field errors keyed by field path without the argument name: `user_create.username` →
+   * `username`, `user_update.groups.0` → `groups` (and also `groups.0`).
+   */
+  fieldErrors(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const [attr, msg] of this.extra) {
+      const parts = attr.split(".");
+      const path = parts.length > 1 ? parts.slice(1) : parts;
+      const keys = new Set<string>([path.join(".")]);
+      const firstNonNumeric = path.filter((p) => !/^\d+$/.test(p));
+      if (firstNonNumeric.length) keys.add(firstNonNumeric.join("."));
+      if (path.length) keys.add(path[0]);
+      // `user.set_password.new_password` style paths (method name as prefix)
+      if (parts.length > 2) keys.add(parts[parts.length - 1]);
+      for (const k of keys) (out[k] ??= []).includes(msg) || out[k].push(msg);
+    }
+    return out;
+  }
+}
+
+export class ConnectionLost extends Error {
+  constructor(message = "The connection to the server was lost.") {
+    super(message);
+    this.name = "ConnectionLost";
+  }
+}
+
+/** "[EINVAL] user_create.username: message" → "message"; "[EACCES] Not authorized" → "Not authorized". */
+export function cleanReason(reason: string): string {
+  return reason
+    .split("\n")
+    .map((l) => l.replace(/^\[[A-Z_]+\]\s*/, ""))
+    .join("\n");
+}
+
+/** Human text for any error thrown by a call. */
+export function errorText(err: unknown): string {
+  if (err instanceof RpcError) {
+    if (err.isValidation) return err.extra.map(([a, m]) => `${a.split(".").slice(1).join(".") || a}: ${m}`).join("\n");
+    if (err.errname === "EACCES" && /not authorized/i.test(err.message)) return "You are not allowed to do this.";
+    return err.message;
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+export type ConnState = "connecting" | "open" | "reconnecting" | "closed";
+
+export interface CollectionUpdate {
+  msg: "added" | "changed" | "removed";
+  collection: string;
+  id: unknown;
+  fields?: Record<string, unknown>;
+  extra?: Record<string, unknown>;
+}
+
+type Handler = (u: CollectionUpdate) => void;
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  method: string;
+}
+
+export function defaultUrl(): string {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${proto}//${location.host}/api/current`;
+}
+
+export class Api {
+  private ws: WebSocket | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly subs = new Map<string, { handlers: Set<Handler>; serverId: string | null }>();
+  private readonly stateListeners = new Set<(s: ConnState) => void>();
+  private readonly lostListeners = new Set<(why: string) => void>();
+  private ready: Promise<void> | null = null;
+  private attempt = 0;
+  private stopped = false;
+  state: ConnState = "closed";
+  /** Set by the session layer: runs after every (re)connect, before queued calls go out. */
+  onConnected: ((api: Api, reconnect: boolean) => Promise<void>) | null = null;
+  /** Whether a session is expected (so ENOTAUTHENTICATED means "your session ended"). */
+  authenticated = false;
+  private everConnected = false;
+
+  constructor(readonly url: string = defaultUrl()) {}
+
+  private setState(s: ConnState): void {
+    this.state = s;
+    for (const l of this.stateListeners) l(s);
+  }
+
+  onState(fn: (s: ConnState) => void): () => void {
+    this.stateListeners.add(fn);
+    return () => this.stateListeners.delete(fn);
+  }
+
+  /** Called when the server says the session is gone (expired, terminated, logged out elsewhere). */
+  onSessionLost(fn: (why: string) => void): () => void {
+    this.lostListeners.add(fn);
+    return () => this.lostListeners.delete(fn);
+  }
+
+  sessionLost(why: string): void {
+    if (!this.authenticated) return;
+    this.authenticated = false;
+    for (const l of this.lostListeners) l(why);
+  }
+
+  /** Open the socket (idempotent); resolves when connected and the onConnected hook ran. */
+  connect(): Promise<void> {
+    if (this.ready) return this.ready;
+    this.stopped = false;
+    this.setState(this.everConnected ? "reconnecting" : "connecting");
+    this.ready = new Promise<void>((resolve) => {
+      const open = () => {
+        if (this.stopped) return;
+        const ws = new WebSocket(this.url);
+        let opened = false;
+        ws.onopen = async () => {
+          opened = true;
+          this.ws = ws;
+          this.attempt = 0;
+          const reconnect = this.everConnected;
+          this.everConnected = true;
+          try {
+            await this.onConnected?.(this, reconnect);
+          } catch {
+            // The hook decides what a failed re-authentication means.
+          }
+          await this.resubscribe();
+          this.setState("open");
+          resolve();
+        };
+        ws.onmessage = (ev) => this.handleMessage(String(ev.data));
+        ws.onclose = () => {
+          if (this.ws === ws) this.ws = null;
+          for (const p of this.pending.values()) p.reject(new ConnectionLost());
+          this.pending.clear();
+          for (const s of this.subs.values()) s.serverId = null;
+          if (this.stopped) return;
+          if (opened) {
+            // Lost an open connection: start over (calls wait on the new `ready`).
+            this.ready = null;
+            void this.connect();
+          } else {
+            this.attempt++;
+            const delay = Math.min(10_000, 250 * 2 ** Math.min(this.attempt, 6));
+            setTimeout(open, delay);
+          }
+        };
+      };
+      open();
+    });
+    return this.ready;
+  }
+
+  /** Close for good (page unload / tests). */
+  close(): void {
+    this.stopped = true;
+    this.ready = null;
+    this.ws?.close();
+    this.setState("closed");
+  }
+
+  /** Drop the socket so that a fresh one (and session) starts — used by sign out. */
+  reset(): void {
+    const ws = this.ws;
+    this.authenticated = false;
+    this.ready = null;
+    this.ws = null;
+    if (ws) {
+      ws.onclose = null;
+      ws.close();
+    }
+    for (const p of this.pending.values()) p.reject(new ConnectionLost());
+    this.pending.clear();
+    for (const s of this.subs.values()) s.serverId = null;
+    this.everConnected = false;
+  }
+
+  private handleMessage(text: string): void {
+    let msg: any;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (msg.id !== undefined && msg.id !== null && this.pending.has(msg.id)) {
+      const p = this.pending.get(msg.id)!;
+      this.pending.delete(msg.id);
+      if (msg.error) {
+        const err = new RpcError(msg.error.code, msg.error.message, msg.error.data);
+        if (err.errname === "ENOTAUTHENTICATED" || (err.errname === "EACCES" && /session is expired/i.test(err.reason))) {
+          this.sessionLost(err.errname === "EACCES" ? "Your session has expired." : "Your session has ended.");
+        }
+        p.reject(err);
+      } else p.resolve(fromWire(msg.result));
+      return;
+    }
+    if (msg.method === "collection_update") {
+      const u = fromWire(msg.params) as CollectionUpdate;
+      const s = this.subs.get(u.collection);
+      if (s) for (const h of s.handlers) h(u);
+      // Subscriptions to "*" see everything.
+      const all = this.subs.get("*");
+      if (all && u.collection !== "*") for (const h of all.handlers) h(u);
+    } else if (msg.method === "notify_unsubscribed") {
+      const name = msg.params?.collection;
+      const s = name ? this.subs.get(name) : undefined;
+      if (s) s.serverId = null;
+    }
+  }
+
+  /** Send without waiting for connect (used by the onConnected hook itself). */
+  rawCall<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new ConnectionLost());
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, method });
+      ws.send(JSON.stringify({ jsonrpc: "2.0", id, method, params: toWire(params) }));
+    });
+  }
+
+  async call<T = any>(method: string, ...params: unknown[]): Promise<T> {
+    if (!this.ws || this.state !== "open") await this.connect();
+    return this.rawCall<T>(method, ...params);
+  }
+
+  /** Count + page in two calls, as the appliance UI does (reference §12). */
+  async page<T = any>(method: string, filters: Filter, opts: QueryOptions): Promise<{ total: number; rows: T[] }> {
+    const [total, rows] = await Promise.all([this.call<number>(method, filters, { count: true }), this.call<T[]>(method, filters, opts)]);
+    return { total, rows };
+  }
+
+  /** Subscribe to an event (e.g. "user.query"); returns an unsubscribe function. */
+  subscribe(name: string, handler: Handler): () => void {
+    let s = this.subs.get(name);
+    if (!s) {
+      s = { handlers: new Set(), serverId: null };
+      this.subs.set(name, s);
+    }
+    s.handlers.add(handler);
+    if (!s.serverId && this.state === "open") void this.subscribeOnServer(name);
+    return () => {
+      const cur = this.subs.get(name);
+      if (!cur) return;
+      cur.handlers.delete(handler);
+      if (!cur.handlers.size) {
+        this.subs.delete(name);
+        if (cur.serverId && this.state === "open") void this.rawCall("core.unsubscribe", cur.serverId).catch(() => {});
+      }
+    };
+  }
+
+  private async subscribeOnServer(name: string): Promise<void> {
+    const s = this.subs.get(name);
+    if (!s || s.serverId) return;
+    s.serverId = "pending";
+    try {
+      const id = await this.rawCall<string>("core.subscribe", name);
+      const cur = this.subs.get(name);
+      if (cur === s) s.serverId = id;
+      else void this.rawCall("core.unsubscribe", id).catch(() => {});
+    } catch {
+      if (this.subs.get(name) === s) s.serverId = null;
+    }
+  }
+
+  async resubscribe(): Promise<void> {
+    if (!this.authenticated) return;
+    await Promise.all([...this.subs.keys()].map((n) => this.subscribeOnServer(n)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query-filter helpers
+
+/** Escape regex metacharacters, but turn the user's `*` into `.*` (reference §12). */
+export function searchPattern(text: string): string {
+  return text
+    .split("*")
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+    .join(".*");
+}
+
+/** Case-insensitive "contains" over several fields: ["OR", [[f,"~","(?i).*x"], …]]. */
+export function quickSearch(fields: string[], text: string): Filter[] {
+  const t = text.trim();
+  if (!t) return [];
+  const pat = `(?i).*${searchPattern(t)}`;
+  if (fields.length === 1) return [[fields[0], "~", pat]];
+  return [["OR", fields.map((f) => [f, "~", pat])]];
+}
+
+/** OR over alternatives, each a filter or a list of filters (AND). */
+export function anyOf(alternatives: (Filter | Filter[])[]): Filter[] {
+  if (!alternatives.length) return [];
+  if (alternatives.length === 1) {
+    const a = alternatives[0];
+    return Array.isArray(a[0]) ? (a as Filter[]) : [a as Filter];
+  }
+  return [["OR", alternatives]];
+}
+
+export const api = new Api();

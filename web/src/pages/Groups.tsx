@@ -1,0 +1,296 @@
+// Credentials > Groups (reference §2, §12): server-paged table with built-ins hidden by default,
+// search, add/edit in a dialog (name, GID from group.get_next_gid, sudo, SMB, members), delete
+// with the "also delete users whose primary group it is" choice. Live via group.query events.
+
+import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { api, quickSearch } from "../api";
+import { useSession } from "../session";
+import { DataTable, type Column } from "../table";
+import { CheckField, ConfirmDialog, Dialog, ErrorBox, ErrorSummary, TextArea, TextField, YesNo, lines, useAsync, useFormErrors, useToast } from "../ui";
+import { roleText } from "./Users";
+
+export interface Group {
+  id: number;
+  gid: number;
+  name: string;
+  builtin: boolean;
+  immutable?: boolean;
+  smb: boolean;
+  sudo_commands: string[];
+  sudo_commands_nopasswd: string[];
+  roles: string[];
+  users: number[];
+  local?: boolean;
+}
+
+export function GroupsPage() {
+  const s = useSession();
+  const toast = useToast();
+  const canWrite = s.can("ACCOUNT_WRITE") && s.has("group.create");
+  const [showBuiltin, setShowBuiltin] = useState(false);
+  const [q, setQ] = useState("");
+  const [dq, setDq] = useState("");
+  const [sort, setSort] = useState("name");
+  const [page, setPage] = useState(0);
+  const [pageSize, setPageSize] = useState(50);
+  const [tick, setTick] = useState(0);
+  const [expanded, setExpanded] = useState<number | null>(null);
+  const [editing, setEditing] = useState<Group | "new" | null>(null);
+  const [deleting, setDeleting] = useState<Group | null>(null);
+  const [deleteUsers, setDeleteUsers] = useState(false);
+
+  useEffect(() => {
+    const t = setTimeout(() => setDq(q), 250);
+    return () => clearTimeout(t);
+  }, [q]);
+  useEffect(() => setPage(0), [dq, showBuiltin, pageSize]);
+  const filters = useMemo(() => [...(showBuiltin ? [] : [["builtin", "=", false]]), ...quickSearch(["name"], dq)], [showBuiltin, dq]);
+  const data = useAsync(() => api.page<Group>("group.query", filters, { limit: pageSize, offset: page * pageSize, order_by: [sort] }), [filters, page, pageSize, sort, tick]);
+
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => {
+    const off = api.subscribe("group.query", () => {
+      if (timer.current) clearTimeout(timer.current);
+      timer.current = setTimeout(() => setTick((t) => t + 1), 200);
+    });
+    return () => {
+      off();
+      if (timer.current) clearTimeout(timer.current);
+    };
+  }, []);
+
+  const columns: Column<Group>[] = [
+    { key: "name", label: "Group", sort: "name", always: true, render: (g) => <strong>{g.name}</strong> },
+    { key: "gid", label: "GID", sort: "gid", render: (g) => g.gid, className: "num" },
+    { key: "builtin", label: "Built-in", sort: "builtin", render: (g) => <YesNo value={g.builtin} /> },
+    { key: "sudo", label: "Allows sudo commands", render: (g) => <YesNo value={g.sudo_commands?.length || g.sudo_commands_nopasswd?.length} /> },
+    { key: "smb", label: "Samba authentication", sort: "smb", render: (g) => <YesNo value={g.smb} /> },
+    { key: "roles", label: "Roles", render: (g) => roleText(g.roles) },
+    { key: "members", label: "Members", render: (g) => g.users?.length ?? 0, className: "num" },
+  ];
+
+  return (
+    <section className="page" aria-labelledby="groups-h">
+      <div className="page-head">
+        <h1 id="groups-h">Groups</h1>
+        {canWrite && (
+          <button type="button" className="primary" onClick={() => setEditing("new")} data-testid="add-group">
+            Add group
+          </button>
+        )}
+      </div>
+      <div className="filters">
+        <div className="field search">
+          <label htmlFor="group-search">Search groups</label>
+          <input id="group-search" type="search" value={q} onChange={(e) => setQ(e.target.value)} />
+        </div>
+        <label className="check">
+          <input type="checkbox" checked={showBuiltin} onChange={(e) => setShowBuiltin(e.target.checked)} /> Show built-in groups
+        </label>
+      </div>
+      <ErrorBox error={data.error} onRetry={data.reload} />
+      <DataTable<Group>
+        id="groups"
+        caption="Groups"
+        columns={columns}
+        rows={data.data?.rows ?? []}
+        total={data.data?.total ?? 0}
+        rowKey={(g) => g.id}
+        rowLabel={(g) => g.name}
+        page={page}
+        pageSize={pageSize}
+        onPage={setPage}
+        onPageSize={setPageSize}
+        sort={sort}
+        onSort={setSort}
+        loading={data.loading}
+        expanded={expanded}
+        onToggle={(k) => setExpanded(expanded === k ? null : Number(k))}
+        renderDetail={(g) => (
+          <div className="detail-panel">
+            <dl className="facts">
+              <div>
+                <dt>Sudo commands</dt>
+                <dd>{g.sudo_commands?.join(", ") || "None"}</dd>
+              </div>
+              <div>
+                <dt>Sudo without password</dt>
+                <dd>{g.sudo_commands_nopasswd?.join(", ") || "None"}</dd>
+              </div>
+              <div>
+                <dt>Members</dt>
+                <dd>{g.users?.length ?? 0}</dd>
+              </div>
+              <div>
+                <dt>Roles</dt>
+                <dd>{roleText(g.roles)}</dd>
+              </div>
+            </dl>
+            <div className="actions left">
+              {canWrite && !g.immutable && (
+                <button type="button" onClick={() => setEditing(g)}>
+                  Edit
+                </button>
+              )}
+              {canWrite && !g.builtin && (
+                <button type="button" className="danger" onClick={() => setDeleting(g)}>
+                  Delete
+                </button>
+              )}
+            </div>
+          </div>
+        )}
+      />
+      {editing && (
+        <GroupDialog
+          group={editing === "new" ? null : editing}
+          onClose={() => setEditing(null)}
+          onSaved={(name) => {
+            toast(`Group ${name} saved.`);
+            setEditing(null);
+            setTick((t) => t + 1);
+          }}
+        />
+      )}
+      {deleting && (
+        <ConfirmDialog
+          title={`Delete group ${deleting.name}?`}
+          confirmLabel="Delete"
+          danger
+          onClose={() => setDeleting(null)}
+          onConfirm={async () => {
+            await api.call("group.delete", deleting.id, { delete_users: deleteUsers });
+            toast(`Group ${deleting.name} deleted.`);
+            setTick((t) => t + 1);
+          }}
+        >
+          <label className="check">
+            <input type="checkbox" checked={deleteUsers} onChange={(e) => setDeleteUsers(e.target.checked)} /> Also delete the users whose primary group this is
+          </label>
+          <p className="hint">Otherwise they move to the group “nogroup”.</p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
+
+function GroupDialog({ group, onClose, onSaved }: { group: Group | null; onClose: () => void; onSaved: (name: string) => void }) {
+  const editing = !!group;
+  const [name, setName] = useState(group?.name ?? "");
+  const [gid, setGid] = useState("");
+  const [smb, setSmb] = useState(group?.smb ?? true);
+  const [sudoAll, setSudoAll] = useState(group?.sudo_commands.includes("ALL") ?? false);
+  const [sudo, setSudo] = useState((group?.sudo_commands ?? []).filter((c) => c !== "ALL").join("\n"));
+  const [nopwAll, setNopwAll] = useState(group?.sudo_commands_nopasswd.includes("ALL") ?? false);
+  const [nopw, setNopw] = useState((group?.sudo_commands_nopasswd ?? []).filter((c) => c !== "ALL").join("\n"));
+  const [members, setMembers] = useState<number[]>(group?.users ?? []);
+  const [memberQ, setMemberQ] = useState("");
+  const [busy, setBusy] = useState(false);
+  const errs = useFormErrors();
+  useEffect(() => {
+    if (!editing) api.call<number>("group.get_next_gid").then((g) => setGid(String(g)), () => {});
+  }, [editing]);
+  const candidates = useAsync(
+    () =>
+      api.call<{ id: number; username: string }[]>("user.query", [["local", "=", true], ...quickSearch(["username"], memberQ)], {
+        limit: 30,
+        order_by: ["username"],
+        select: ["id", "username"],
+      }),
+    [memberQ],
+  );
+  const memberNames = useAsync(
+    () => (members.length ? api.call<{ id: number; username: string }[]>("user.query", [["id", "in", members]], { select: ["id", "username"], limit: 500 }) : Promise.resolve([])),
+    [members.join(",")],
+  );
+  const nameOf = (id: number) => memberNames.data?.find((u) => u.id === id)?.username ?? `#${id}`;
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    errs.clear();
+    setBusy(true);
+    const body: Record<string, unknown> = {
+      name,
+      smb,
+      sudo_commands: sudoAll ? ["ALL"] : lines(sudo),
+      sudo_commands_nopasswd: nopwAll ? ["ALL"] : lines(nopw),
+      users: members,
+    };
+    try {
+      if (editing) {
+        if (group!.builtin) {
+          delete body.name;
+          delete body.smb;
+          delete body.sudo_commands;
+          delete body.sudo_commands_nopasswd;
+        }
+        await api.call("group.update", group!.id, body);
+      } else {
+        if (gid.trim()) body.gid = Number(gid);
+        await api.call("group.create", body);
+      }
+      onSaved(name);
+    } catch (err) {
+      errs.show(err, ["name", "gid", "smb", "sudo_commands", "sudo_commands_nopasswd", "users"]);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const E = errs.fields;
+  const builtin = !!group?.builtin;
+  return (
+    <Dialog title={editing ? `Edit group ${group!.name}` : "Add group"} onClose={onClose} wide testid="group-dialog">
+      <form onSubmit={submit} noValidate>
+        <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
+        <div className="grid2">
+          <TextField label="Name" name="name" required value={name} onValue={setName} errors={E} disabled={builtin} />
+          {!editing && <TextField label="GID" name="gid" type="number" value={gid} onValue={setGid} errors={E} hint="The next free GID is suggested." />}
+        </div>
+        <CheckField label="Samba authentication" name="smb" checked={smb} onValue={setSmb} errors={E} disabled={builtin} />
+        <CheckField label="Allow all sudo commands" name="sudo_all" checked={sudoAll} onValue={setSudoAll} disabled={builtin} />
+        {!sudoAll && <TextArea label="Allowed sudo commands" name="sudo_commands" rows={2} value={sudo} onValue={setSudo} errors={E} disabled={builtin} className="mono" />}
+        <CheckField label="Allow all sudo commands with no password" name="sudo_nopasswd_all" checked={nopwAll} onValue={setNopwAll} disabled={builtin} />
+        {!nopwAll && (
+          <TextArea label="Allowed sudo commands with no password" name="sudo_commands_nopasswd" rows={2} value={nopw} onValue={setNopw} errors={E} disabled={builtin} className="mono" />
+        )}
+        <fieldset className={`field ${E.users ? "invalid" : ""}`} data-field="users" tabIndex={-1}>
+          <legend>Members</legend>
+          <div className="chips">
+            {members.length === 0 && <span className="hint">No members</span>}
+            {members.map((id) => (
+              <button type="button" key={id} className="chip" onClick={() => setMembers(members.filter((m) => m !== id))} aria-label={`Remove ${nameOf(id)}`}>
+                {nameOf(id)} ×
+              </button>
+            ))}
+          </div>
+          <label htmlFor="member-q" className="sr-only">
+            Find users to add
+          </label>
+          <input id="member-q" type="search" placeholder="Find users to add" value={memberQ} onChange={(e) => setMemberQ(e.target.value)} />
+          <div className="pick-list">
+            {(candidates.data ?? [])
+              .filter((u) => !members.includes(u.id))
+              .map((u) => (
+                <button type="button" key={u.id} className="link" onClick={() => setMembers([...members, u.id])}>
+                  + {u.username}
+                </button>
+              ))}
+          </div>
+          {E.users && (
+            <div className="field-error" role="alert">
+              {E.users.join(" ")}
+            </div>
+          )}
+        </fieldset>
+        <div className="actions">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={busy}>
+            Save
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

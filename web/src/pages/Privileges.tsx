@@ -1,0 +1,260 @@
+// Credentials > Privileges (reference §4, §12; seed 004): table of privileges, and a form with a
+// roles picker (the four compound roles first, from privilege.roles), local groups (sent as GIDs),
+// directory groups (GIDs or SIDs) and web shell. Built-in privileges keep name and roles.
+
+import { useMemo, useState, type FormEvent } from "react";
+import { api, quickSearch } from "../api";
+import { useSession } from "../session";
+import { DataTable, type Column } from "../table";
+import { CheckField, ConfirmDialog, Dialog, ErrorBox, ErrorSummary, TextField, YesNo, useAsync, useFormErrors, useToast } from "../ui";
+import { ROLE_LABELS } from "./Users";
+
+interface GroupRef {
+  id?: number;
+  gid: number | null;
+  name?: string | null;
+  group?: string | null;
+  sid?: string | null;
+}
+
+interface Privilege {
+  id: number;
+  builtin_name: string | null;
+  name: string;
+  local_groups: GroupRef[];
+  ds_groups: GroupRef[];
+  roles: string[];
+  web_shell: boolean;
+}
+
+interface Role {
+  name: string;
+  title?: string;
+  includes: string[];
+  builtin: boolean;
+  stig?: string | null;
+}
+
+export function PrivilegesPage() {
+  const s = useSession();
+  const toast = useToast();
+  const canWrite = s.can("PRIVILEGE_WRITE") && s.has("privilege.create");
+  const [q, setQ] = useState("");
+  const [page, setPage] = useState(0);
+  const [sort, setSort] = useState("name");
+  const [tick, setTick] = useState(0);
+  const [editing, setEditing] = useState<Privilege | "new" | null>(null);
+  const [deleting, setDeleting] = useState<Privilege | null>(null);
+  const filters = useMemo(() => quickSearch(["name"], q), [q]);
+  const data = useAsync(() => api.page<Privilege>("privilege.query", filters, { limit: 50, offset: page * 50, order_by: [sort] }), [filters, page, sort, tick]);
+  const groupName = (g: GroupRef) => g.group ?? g.name ?? (g.gid !== null ? `gid ${g.gid}` : (g.sid ?? "?"));
+
+  const columns: Column<Privilege>[] = [
+    { key: "name", label: "Name", sort: "name", always: true, render: (p) => <strong>{p.name}</strong> },
+    { key: "roles", label: "Roles", render: (p) => p.roles.map((r) => ROLE_LABELS[r] ?? r).join(", ") || "—" },
+    { key: "local", label: "Local groups", render: (p) => p.local_groups.map(groupName).join(", ") || "—" },
+    { key: "ds", label: "Directory groups", render: (p) => p.ds_groups.map(groupName).join(", ") || "—" },
+    { key: "web_shell", label: "Web shell", render: (p) => <YesNo value={p.web_shell} /> },
+    {
+      key: "actions",
+      label: "Actions",
+      always: true,
+      render: (p) =>
+        canWrite ? (
+          <span className="row">
+            <button type="button" onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
+              Edit
+            </button>
+            {!p.builtin_name && (
+              <button type="button" className="danger" onClick={() => setDeleting(p)} aria-label={`Delete ${p.name}`}>
+                Delete
+              </button>
+            )}
+          </span>
+        ) : (
+          "—"
+        ),
+    },
+  ];
+
+  return (
+    <section className="page" aria-labelledby="priv-h">
+      <div className="page-head">
+        <h1 id="priv-h">Privileges</h1>
+        {canWrite && (
+          <button type="button" className="primary" onClick={() => setEditing("new")} data-testid="add-privilege">
+            Add privilege
+          </button>
+        )}
+      </div>
+      <p className="hint">A privilege gives its roles to every member of its groups.</p>
+      <div className="filters">
+        <div className="field search">
+          <label htmlFor="priv-search">Search privileges</label>
+          <input id="priv-search" type="search" value={q} onChange={(e) => (setQ(e.target.value), setPage(0))} />
+        </div>
+      </div>
+      <ErrorBox error={data.error} onRetry={data.reload} />
+      <DataTable<Privilege>
+        id="privileges"
+        caption="Privileges"
+        columns={columns}
+        rows={data.data?.rows ?? []}
+        total={data.data?.total ?? 0}
+        rowKey={(p) => p.id}
+        page={page}
+        pageSize={50}
+        onPage={setPage}
+        sort={sort}
+        onSort={setSort}
+        loading={data.loading}
+      />
+      {editing && (
+        <PrivilegeDialog
+          privilege={editing === "new" ? null : editing}
+          onClose={() => setEditing(null)}
+          onSaved={(n) => {
+            toast(`Privilege ${n} saved.`);
+            setEditing(null);
+            setTick((t) => t + 1);
+          }}
+        />
+      )}
+      {deleting && (
+        <ConfirmDialog
+          title={`Delete privilege ${deleting.name}?`}
+          confirmLabel="Delete"
+          danger
+          onClose={() => setDeleting(null)}
+          onConfirm={async () => {
+            await api.call("privilege.delete", deleting.id);
+            toast(`Privilege ${deleting.name} deleted.`);
+            setTick((t) => t + 1);
+          }}
+        >
+          <p>Members of its groups lose its roles.</p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
+
+export function sortRoles(roles: Role[]): Role[] {
+  // The compound (assignable) roles first — builtin=false — then the rest by name.
+  return [...roles].sort((a, b) => Number(a.builtin) - Number(b.builtin) || a.name.localeCompare(b.name));
+}
+
+function PrivilegeDialog({ privilege, onClose, onSaved }: { privilege: Privilege | null; onClose: () => void; onSaved: (name: string) => void }) {
+  const builtin = !!privilege?.builtin_name;
+  const [name, setName] = useState(privilege?.name ?? "");
+  const [roles, setRoles] = useState<string[]>(privilege?.roles ?? []);
+  const [localGids, setLocalGids] = useState<number[]>((privilege?.local_groups ?? []).map((g) => g.gid).filter((g): g is number => g !== null));
+  const [dsText, setDsText] = useState((privilege?.ds_groups ?? []).map((g) => g.sid ?? g.gid).join(", "));
+  const [webShell, setWebShell] = useState(privilege?.web_shell ?? false);
+  const [roleQ, setRoleQ] = useState("");
+  const [groupQ, setGroupQ] = useState("");
+  const [busy, setBusy] = useState(false);
+  const errs = useFormErrors();
+  const allRoles = useAsync(() => api.call<Role[]>("privilege.roles", [], {}).then(sortRoles), []);
+  const groups = useAsync(
+    () => api.call<{ id: number; gid: number; name: string }[]>("group.query", [["local", "=", true], ...quickSearch(["name"], groupQ)], { limit: 200, order_by: ["name"] }),
+    [groupQ],
+  );
+  const rq = roleQ.trim().toLowerCase();
+  const shownRoles = (allRoles.data ?? []).filter((r) => !rq || r.name.toLowerCase().includes(rq));
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    errs.clear();
+    setBusy(true);
+    const ds = dsText
+      .split(/[,\s]+/)
+      .map((x) => x.trim())
+      .filter(Boolean)
+      .map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+    const body: Record<string, unknown> = { name, local_groups: localGids, ds_groups: ds, roles, web_shell: webShell };
+    try {
+      if (privilege) {
+        if (builtin) {
+          delete body.name;
+          delete body.roles;
+        }
+        await api.call("privilege.update", privilege.id, body);
+      } else await api.call("privilege.create", body);
+      onSaved(name);
+    } catch (err) {
+      errs.show(err, ["name", "local_groups", "ds_groups", "roles", "web_shell"]);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const E = errs.fields;
+  return (
+    <Dialog title={privilege ? `Edit privilege ${privilege.name}` : "Add privilege"} onClose={onClose} wide testid="privilege-dialog">
+      <form onSubmit={submit} noValidate>
+        <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
+        <TextField label="Name" name="name" required value={name} onValue={setName} errors={E} disabled={builtin} />
+        <fieldset className={`field ${E.local_groups ? "invalid" : ""}`} data-field="local_groups" tabIndex={-1}>
+          <legend>Local groups</legend>
+          <div className="chips">
+            {localGids.map((gid) => (
+              <button type="button" key={gid} className="chip" onClick={() => setLocalGids(localGids.filter((g) => g !== gid))} aria-label={`Remove group ${gid}`}>
+                {groups.data?.find((g) => g.gid === gid)?.name ?? `gid ${gid}`} ×
+              </button>
+            ))}
+          </div>
+          <label htmlFor="pg-q" className="sr-only">
+            Find local groups
+          </label>
+          <input id="pg-q" type="search" placeholder="Find local groups" value={groupQ} onChange={(e) => setGroupQ(e.target.value)} />
+          <div className="pick-list">
+            {(groups.data ?? [])
+              .filter((g) => !localGids.includes(g.gid))
+              .slice(0, 50)
+              .map((g) => (
+                <button type="button" key={g.id} className="link" onClick={() => setLocalGids([...localGids, g.gid])}>
+                  + {g.name} ({g.gid})
+                </button>
+              ))}
+          </div>
+          {E.local_groups && (
+            <div className="field-error" role="alert">
+              {E.local_groups.join(" ")}
+            </div>
+          )}
+        </fieldset>
+        <TextField label="Directory service groups" name="ds_groups" value={dsText} onValue={setDsText} errors={E} hint="GIDs or SIDs of LDAP / Active Directory groups, separated by commas." />
+        <fieldset className={`field roles-picker ${E.roles ? "invalid" : ""}`} data-field="roles" tabIndex={-1} disabled={builtin}>
+          <legend>Roles</legend>
+          <label htmlFor="role-q" className="sr-only">
+            Filter roles
+          </label>
+          <input id="role-q" type="search" placeholder="Filter roles" value={roleQ} onChange={(e) => setRoleQ(e.target.value)} />
+          <div className="pick-list roles" role="group" aria-label="Roles">
+            {shownRoles.map((r, i) => (
+              <label key={r.name} className={`check ${!r.builtin ? "compound" : ""} ${i > 0 && !shownRoles[i - 1].builtin && r.builtin ? "sep" : ""}`}>
+                <input type="checkbox" checked={roles.includes(r.name)} onChange={(e) => setRoles(e.target.checked ? [...roles, r.name] : roles.filter((x) => x !== r.name))} />{" "}
+                {ROLE_LABELS[r.name] ? <strong>{ROLE_LABELS[r.name]}</strong> : r.name}
+                {r.stig === null && <span className="hint"> (not available in STIG mode)</span>}
+              </label>
+            ))}
+          </div>
+          {E.roles && (
+            <div className="field-error" role="alert">
+              {E.roles.join(" ")}
+            </div>
+          )}
+        </fieldset>
+        <CheckField label="Web shell access" name="web_shell" checked={webShell} onValue={setWebShell} errors={E} />
+        <div className="actions">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={busy}>
+            Save
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,217 @@
+// My profile, for every signed-in user: account summary, change password (user.set_password),
+// two-factor setup (user.renew_2fa_secret → otpauth:// URI shown as a QR code and as text),
+// my API keys, my sessions.
+
+import { useMemo, useState, type FormEvent } from "react";
+import { api } from "../api";
+import { encodeQr, qrSvgPath } from "../qr";
+import { useSession } from "../session";
+import { CopyField, ErrorBox, ErrorSummary, SelectField, TextField, useAsync, useFormErrors, useToast } from "../ui";
+import { ApiKeysPanel } from "./ApiKeys";
+import { SessionsPanel } from "./Sessions";
+import { ROLE_LABELS } from "./Users";
+
+export function QrCode({ text, label }: { text: string; label: string }) {
+  const q = useMemo(() => {
+    try {
+      return encodeQr(text);
+    } catch {
+      return null;
+    }
+  }, [text]);
+  if (!q) return null;
+  const n = q.size + 8;
+  return (
+    <svg className="qr" viewBox={`0 0 ${n} ${n}`} role="img" aria-label={label} shapeRendering="crispEdges" data-testid="totp-qr" data-version={q.version}>
+      <rect width={n} height={n} fill="#fff" />
+      <path d={qrSvgPath(q)} fill="#000" />
+    </svg>
+  );
+}
+
+function secretOf(uri: string): string {
+  try {
+    return new URL(uri).searchParams.get("secret") ?? "";
+  } catch {
+    return /secret=([A-Z2-7]+)/i.exec(uri)?.[1] ?? "";
+  }
+}
+
+export function ProfilePage() {
+  const s = useSession();
+  const me = s.me!;
+  const roles = me.privilege.roles;
+  const compound = roles.filter((r) => ROLE_LABELS[r]);
+  const roleSummary = roles.includes("FULL_ADMIN") ? "Full administrator" : compound.length ? compound.map((r) => ROLE_LABELS[r]).join(", ") : roles.length ? `${roles.length} roles` : "None";
+  return (
+    <section className="page" aria-labelledby="profile-h">
+      <div className="page-head">
+        <h1 id="profile-h">My profile</h1>
+      </div>
+      <section className="card section-card" aria-labelledby="acct-h">
+        <h2 id="acct-h">Account</h2>
+        <dl className="facts">
+          <div>
+            <dt>Username</dt>
+            <dd data-testid="profile-username">{me.pw_name}</dd>
+          </div>
+          <div>
+            <dt>Full name</dt>
+            <dd>{me.pw_gecos || "—"}</dd>
+          </div>
+          <div>
+            <dt>UID</dt>
+            <dd>{me.pw_uid}</dd>
+          </div>
+          <div>
+            <dt>Home directory</dt>
+            <dd>
+              <code>{me.pw_dir}</code>
+            </dd>
+          </div>
+          <div>
+            <dt>Access</dt>
+            <dd>{roleSummary}</dd>
+          </div>
+          <div>
+            <dt>Signed in with</dt>
+            <dd>{me.account_attributes.filter((a) => a !== "LOCAL").join(", ") || "Password"}</dd>
+          </div>
+        </dl>
+      </section>
+      {me.local !== false && <ChangePassword />}
+      {me.local !== false && s.has("user.renew_2fa_secret") && <TwoFactorSetup />}
+      {(s.has("api_key.my_keys") || s.has("api_key.create")) && (
+        <section className="card section-card" aria-labelledby="mykeys-h">
+          <h2 id="mykeys-h">My API keys</h2>
+          <ApiKeysPanel mine />
+        </section>
+      )}
+      <section className="card section-card" aria-labelledby="mysess-h">
+        <h2 id="mysess-h">My sessions</h2>
+        {s.allowed("auth.sessions", "AUTH_SESSIONS_READ") ? <SessionsPanel mine /> : <p className="hint">Your roles do not include viewing sessions. Signing out ends this session.</p>}
+      </section>
+    </section>
+  );
+}
+
+function ChangePassword() {
+  const s = useSession();
+  const toast = useToast();
+  const [old, setOld] = useState("");
+  const [pw, setPw] = useState("");
+  const [confirm, setConfirm] = useState("");
+  const [busy, setBusy] = useState(false);
+  const errs = useFormErrors();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    errs.clear();
+    if (pw !== confirm) {
+      errs.setField("confirm", ["The passwords do not match."]);
+      errs.setGeneral("Please correct the fields marked below.");
+      return;
+    }
+    setBusy(true);
+    try {
+      const body: Record<string, unknown> = { username: s.me!.pw_name, new_password: pw };
+      if (old) body.old_password = old;
+      await api.call("user.set_password", body);
+      setOld("");
+      setPw("");
+      setConfirm("");
+      toast("Your password has been changed.");
+    } catch (err) {
+      errs.show(err, ["old_password", "new_password"]);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section className="card section-card" aria-labelledby="pw-h">
+      <h2 id="pw-h">Change password</h2>
+      <form onSubmit={submit} noValidate data-testid="change-password">
+        <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
+        <div className="grid3">
+          <TextField label="Current password" name="old_password" type="password" autoComplete="current-password" value={old} onValue={setOld} errors={errs.fields} />
+          <TextField label="New password" name="new_password" type="password" autoComplete="new-password" value={pw} onValue={setPw} errors={errs.fields} />
+          <TextField label="Confirm new password" name="confirm" type="password" autoComplete="new-password" value={confirm} onValue={setConfirm} errors={errs.fields} />
+        </div>
+        <div className="actions">
+          <button type="submit" className="primary" disabled={busy || !pw}>
+            Change password
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+function TwoFactorSetup() {
+  const s = useSession();
+  const toast = useToast();
+  const configured = s.me?.two_factor_config?.secret_configured ?? false;
+  const [digits, setDigits] = useState("6");
+  const [interval, setIntervalS] = useState("30");
+  const [uri, setUri] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const errs = useFormErrors();
+  const global = useAsync(
+    () => (s.allowed("auth.twofactor.config", "SYSTEM_SECURITY_READ") ? api.call<{ enabled: boolean }>("auth.twofactor.config").catch(() => null) : Promise.resolve(null)),
+    [],
+  );
+  const renew = async () => {
+    errs.clear();
+    setBusy(true);
+    try {
+      const r = await api.call<any>("user.renew_2fa_secret", s.me!.pw_name, { otp_digits: Number(digits), interval: Number(interval) });
+      let u: string | null = r?.twofactor_config?.provisioning_uri ?? null;
+      if (!u) {
+        const me = await api.call<any>("auth.me");
+        u = me?.two_factor_config?.provisioning_uri ?? null;
+      }
+      setUri(u);
+      await s.refreshMe();
+      toast("A new authenticator secret was created. Add it to your app now.");
+    } catch (err) {
+      errs.show(err, ["otp_digits", "interval"]);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section className="card section-card" aria-labelledby="tf2-h">
+      <h2 id="tf2-h">Two-factor authentication</h2>
+      <p>
+        Status: <strong data-testid="twofactor-status">{configured ? "An authenticator is set up" : "Not set up"}</strong>
+        {global.data && !global.data.enabled && <span className="hint"> — two-factor sign-in is currently turned off for this server, so codes are not asked for yet.</span>}
+      </p>
+      <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
+      <div className="row end wrap">
+        <SelectField label="Code length" name="otp_digits" value={digits} onValue={setDigits} errors={errs.fields}>
+          <option value="6">6 digits</option>
+          <option value="7">7 digits</option>
+          <option value="8">8 digits</option>
+        </SelectField>
+        <SelectField label="Code lifetime" name="interval" value={interval} onValue={setIntervalS} errors={errs.fields}>
+          <option value="30">30 seconds</option>
+          <option value="60">60 seconds</option>
+        </SelectField>
+        <button type="button" className="primary" onClick={() => void renew()} disabled={busy} data-testid="setup-2fa">
+          {configured ? "Replace authenticator secret" : "Set up an authenticator"}
+        </button>
+      </div>
+      {configured && !uri && <p className="hint">Replacing the secret stops codes from your current authenticator app from working.</p>}
+      {uri && (
+        <div className="totp" data-testid="totp-setup">
+          <QrCode text={uri} label="QR code with the authenticator secret" />
+          <div className="grow">
+            <p>Scan the QR code with an authenticator app (or enter the secret by hand). It is shown only now.</p>
+            <CopyField label="Secret" value={secretOf(uri)} testid="totp-secret" />
+            <CopyField label="Provisioning URI" value={uri} testid="totp-uri" />
+          </div>
+        </div>
+      )}
+      <ErrorBox error={global.error} />
+    </section>
+  );
+}

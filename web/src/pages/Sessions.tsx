@@ -1,0 +1,131 @@
+// Sessions (reference §7.5): who is signed in, from where, how; terminate one or all others.
+
+import { useEffect, useState } from "react";
+import { api } from "../api";
+import { useSession } from "../session";
+import { DataTable, type Column } from "../table";
+import { ConfirmDialog, ErrorBox, fmtDate, useAsync, useToast } from "../ui";
+
+interface SessionRow {
+  id: string;
+  current: boolean;
+  internal: boolean;
+  origin: string;
+  credentials: string;
+  credentials_data: { username?: string; login_at?: unknown; api_key?: { id: number; name: string }; parent?: { credentials: string } };
+  created_at: Date | null;
+  secure_transport: boolean;
+}
+
+const CRED_LABELS: Record<string, string> = {
+  LOGIN_PASSWORD: "Password",
+  LOGIN_TWOFACTOR: "Password + 2FA",
+  LOGIN_ONETIME_PASSWORD: "One-time password",
+  API_KEY: "API key",
+  TOKEN: "Token",
+  UNIX_SOCKET: "Local socket",
+};
+
+export function SessionsPage() {
+  return (
+    <section className="page" aria-labelledby="sess-h">
+      <div className="page-head">
+        <h1 id="sess-h">Sessions</h1>
+      </div>
+      <SessionsPanel mine={false} />
+    </section>
+  );
+}
+
+export function SessionsPanel({ mine }: { mine: boolean }) {
+  const s = useSession();
+  const toast = useToast();
+  const self = s.me?.pw_name;
+  const canWrite = s.can("AUTH_SESSIONS_WRITE");
+  const [tick, setTick] = useState(0);
+  const [confirm, setConfirm] = useState<SessionRow | "others" | null>(null);
+  const data = useAsync(async () => {
+    const rows = await api.call<SessionRow[]>("auth.sessions", [], { order_by: ["-created_at"] }).catch(() => api.call<SessionRow[]>("auth.sessions"));
+    return mine ? rows.filter((r) => r.credentials_data?.username === self) : rows;
+  }, [tick, mine, self]);
+  useEffect(() => {
+    const off = api.subscribe("auth.sessions", () => setTick((t) => t + 1));
+    const timer = setInterval(() => setTick((t) => t + 1), 15_000);
+    return () => {
+      off();
+      clearInterval(timer);
+    };
+  }, []);
+
+  const columns: Column<SessionRow>[] = [
+    {
+      key: "user",
+      label: "User",
+      always: true,
+      render: (r) => (
+        <>
+          <strong>{r.credentials_data?.username ?? "—"}</strong>
+          {r.current && <span className="badge">This session</span>}
+        </>
+      ),
+    },
+    {
+      key: "credentials",
+      label: "Signed in with",
+      render: (r) =>
+        `${CRED_LABELS[r.credentials] ?? r.credentials}${r.credentials_data?.api_key ? ` (${r.credentials_data.api_key.name})` : ""}${r.credentials_data?.parent ? ` via ${CRED_LABELS[r.credentials_data.parent.credentials] ?? r.credentials_data.parent.credentials}` : ""}`,
+    },
+    { key: "origin", label: "From", render: (r) => <code>{r.origin}</code> },
+    { key: "created_at", label: "Since", render: (r) => fmtDate(r.created_at ?? r.credentials_data?.login_at) },
+    { key: "secure", label: "Secure transport", hidden: true, render: (r) => (r.secure_transport ? "Yes" : "No") },
+    {
+      key: "actions",
+      label: "Actions",
+      always: true,
+      render: (r) =>
+        canWrite && !r.current && !r.internal ? (
+          <button type="button" className="danger" onClick={() => setConfirm(r)} aria-label={`Terminate session of ${r.credentials_data?.username ?? r.id}`}>
+            Terminate
+          </button>
+        ) : (
+          "—"
+        ),
+    },
+  ];
+  return (
+    <div data-testid={mine ? "my-sessions" : "sessions"}>
+      <div className="filters">
+        <button type="button" onClick={() => setTick((t) => t + 1)}>
+          Refresh
+        </button>
+        {canWrite && !mine && (
+          <button type="button" className="danger" onClick={() => setConfirm("others")} data-testid="terminate-others">
+            Terminate all other sessions
+          </button>
+        )}
+      </div>
+      <ErrorBox error={data.error} onRetry={data.reload} />
+      <DataTable<SessionRow> id={mine ? "mysessions" : "sessions"} caption="Sessions" columns={columns} rows={data.data ?? []} rowKey={(r) => r.id} loading={data.loading} empty="No sessions." />
+      {confirm && (
+        <ConfirmDialog
+          title={confirm === "others" ? "Terminate all other sessions?" : `Terminate the session of ${confirm.credentials_data?.username}?`}
+          confirmLabel="Terminate"
+          danger
+          onClose={() => setConfirm(null)}
+          onConfirm={async () => {
+            if (confirm === "others") {
+              await api.call("auth.terminate_other_sessions");
+              toast("Other sessions terminated.");
+            } else {
+              await api.call("auth.terminate_session", confirm.id);
+              toast("Session terminated.");
+            }
+            setTick((t) => t + 1);
+          }}
+        >
+          <p>{confirm === "others" ? "Everyone else is signed out at once, including other sessions of your own." : "That client is signed out at once."}</p>
+        </ConfirmDialog>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,309 @@
+// Who is signed in and what they may do. Drives the sign-in flows of reference §7.2–7.4
+// (PASSWORD_PLAIN → SUCCESS | OTP_REQUIRED → OTP_TOKEN | AUTH_ERR | EXPIRED | DENIED), keeps a
+// single-use reconnect token in sessionStorage so a reload or a dropped socket signs back in, and
+// turns "session gone" into the sign-in screen without losing the page the user was on.
+
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { api, RpcError, type Api } from "./api";
+
+export interface Me {
+  pw_name: string;
+  pw_gecos: string;
+  pw_dir: string;
+  pw_shell: string;
+  pw_uid: number;
+  pw_gid: number;
+  local: boolean;
+  source?: string;
+  attributes?: Record<string, unknown>;
+  two_factor_config?: { provisioning_uri: string | null; secret_configured: boolean; interval: number; otp_digits: number };
+  privilege: { roles: string[]; allowlist?: unknown[]; web_shell?: boolean; webui_access?: boolean };
+  account_attributes: string[];
+}
+
+export type Phase = "loading" | "first-run" | "signed-out" | "otp" | "change-password" | "signed-in";
+
+export type LoginOutcome =
+  | { kind: "ok" }
+  | { kind: "otp"; username: string }
+  | { kind: "AUTH_ERR" | "DENIED" | "EXPIRED" | "REDIRECT"; urls?: string[] }
+  | { kind: "error"; message: string };
+
+interface SessionValue {
+  phase: Phase;
+  me: Me | null;
+  notice: string | null;
+  setNotice(n: string | null): void;
+  otpUser: string | null;
+  /** Why the password must be changed now (OTPW, PASSWORD_CHANGE_REQUIRED) — forced screen. */
+  changeReason: string | null;
+  can(role: string): boolean;
+  has(method: string): boolean;
+  /** has(method) && can(role) */
+  allowed(method: string, role?: string): boolean;
+  methodAccepts(method: string, argIndex: number, field: string): boolean;
+  login(username: string, password: string): Promise<LoginOutcome>;
+  submitOtp(code: string): Promise<LoginOutcome>;
+  cancelOtp(): void;
+  finishPasswordChange(): Promise<void>;
+  logout(): Promise<void>;
+  refreshMe(): Promise<void>;
+  firstRunDone(): void;
+  /** Password typed at sign-in, kept only for the forced-change step (never stored). */
+  lastPassword: string | null;
+}
+
+const Ctx = createContext<SessionValue | null>(null);
+const TOKEN_KEY = "gatehouse.reconnect";
+
+export function useSession(): SessionValue {
+  const v = useContext(Ctx);
+  if (!v) throw new Error("useSession outside SessionProvider");
+  return v;
+}
+
+export function useApi(): Api {
+  return api;
+}
+
+interface MethodInfo {
+  accepts?: { properties?: Record<string, unknown> }[];
+}
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [phase, setPhase] = useState<Phase>("loading");
+  const [me, setMe] = useState<Me | null>(null);
+  const [methods, setMethods] = useState<Record<string, MethodInfo> | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [otpUser, setOtpUser] = useState<string | null>(null);
+  const [changeReason, setChangeReason] = useState<string | null>(null);
+  const lastPassword = useRef<string | null>(null);
+  const phaseRef = useRef<Phase>("loading");
+  phaseRef.current = phase;
+
+  const loadContext = useCallback(async (userInfo: unknown) => {
+    const m = ((userInfo as Me | null) ?? (await api.call<Me>("auth.me"))) as Me;
+    m.privilege = m.privilege ?? { roles: [] };
+    m.privilege.roles = Array.isArray(m.privilege.roles) ? m.privilege.roles : [];
+    m.account_attributes = m.account_attributes ?? [];
+    let meths: Record<string, MethodInfo> | null = null;
+    try {
+      meths = await api.call<Record<string, MethodInfo>>("core.get_methods");
+    } catch {
+      meths = null;
+    }
+    setMe(m);
+    setMethods(meths);
+    return m;
+  }, []);
+
+  const afterSuccess = useCallback(
+    async (r: { user_info?: unknown; reconnect_token?: string | null }) => {
+      api.authenticated = true;
+      if (r.reconnect_token) sessionStorage.setItem(TOKEN_KEY, r.reconnect_token);
+      else sessionStorage.removeItem(TOKEN_KEY);
+      const m = await loadContext(r.user_info ?? null);
+      await api.resubscribe();
+      setNotice(null);
+      setOtpUser(null);
+      const attrs = m.account_attributes;
+      if (attrs.includes("OTPW")) {
+        setChangeReason("You signed in with a one-time password. Choose a new password to continue.");
+        setPhase("change-password");
+      } else if (attrs.includes("PASSWORD_CHANGE_REQUIRED")) {
+        setChangeReason("Your password is about to expire. Choose a new password to continue.");
+        setPhase("change-password");
+      } else {
+        setChangeReason(null);
+        setPhase("signed-in");
+      }
+    },
+    [loadContext],
+  );
+
+  // Connection hook: per-connection options, then try the stored reconnect token.
+  useEffect(() => {
+    api.onConnected = async (a, reconnect) => {
+      try {
+        await a.rawCall("core.set_options", { legacy_jobs: false });
+      } catch {
+        /* older servers */
+      }
+      const token = sessionStorage.getItem(TOKEN_KEY);
+      const wasSignedIn = a.authenticated || phaseRef.current === "signed-in" || phaseRef.current === "change-password";
+      if (token) {
+        sessionStorage.removeItem(TOKEN_KEY);
+        try {
+          const r = await a.rawCall<any>("auth.login_ex", { mechanism: "TOKEN_PLAIN", token, login_options: { user_info: true, reconnect_token: true } });
+          if (r?.response_type === "SUCCESS") {
+            a.authenticated = true;
+            if (r.reconnect_token) sessionStorage.setItem(TOKEN_KEY, r.reconnect_token);
+            if (phaseRef.current !== "signed-in") void afterSuccess(r);
+            return;
+          }
+        } catch {
+          /* fall through */
+        }
+      }
+      if (wasSignedIn) {
+        a.authenticated = true; // so that sessionLost fires once
+        a.sessionLost(reconnect ? "Your session has ended. Sign in again to continue." : "Sign in to continue.");
+      }
+    };
+    const offLost = api.onSessionLost((why) => {
+      phaseRef.current = "signed-out";
+      sessionStorage.removeItem(TOKEN_KEY);
+      setNotice(why);
+      setMe(null);
+      setPhase("signed-out");
+    });
+    void (async () => {
+      await api.connect();
+      if (api.authenticated) return; // the token hook signed us in
+      try {
+        const done = await api.call<boolean>("user.has_local_administrator_set_up");
+        setPhase(done ? "signed-out" : "first-run");
+      } catch {
+        setPhase("signed-out");
+      }
+    })();
+    return () => {
+      offLost();
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  const login = useCallback(
+    async (username: string, password: string): Promise<LoginOutcome> => {
+      lastPassword.current = password;
+      try {
+        const r = await api.call<any>("auth.login_ex", {
+          mechanism: "PASSWORD_PLAIN",
+          username,
+          password,
+          login_options: { user_info: true, reconnect_token: true },
+        });
+        switch (r.response_type) {
+          case "SUCCESS":
+            await afterSuccess(r);
+            return { kind: "ok" };
+          case "OTP_REQUIRED":
+            setOtpUser(r.username ?? username);
+            setPhase("otp");
+            return { kind: "otp", username: r.username ?? username };
+          case "REDIRECT":
+            return { kind: "REDIRECT", urls: r.urls ?? [] };
+          case "AUTH_ERR":
+          case "DENIED":
+          case "EXPIRED":
+            return { kind: r.response_type };
+          default:
+            return { kind: "error", message: `Unexpected answer from the server: ${String(r.response_type)}` };
+        }
+      } catch (err) {
+        return { kind: "error", message: err instanceof Error ? err.message : String(err) };
+      }
+    },
+    [afterSuccess],
+  );
+
+  const submitOtp = useCallback(
+    async (code: string): Promise<LoginOutcome> => {
+      const body = { mechanism: "OTP_TOKEN", otp_token: code.trim(), login_options: { user_info: true, reconnect_token: true } };
+      try {
+        let r: any;
+        try {
+          r = await api.call<any>("auth.login_ex_continue", body);
+        } catch (err) {
+          if (err instanceof RpcError && err.methodMissing) r = await api.call<any>("auth.login_ex", body);
+          else throw err;
+        }
+        if (r.response_type === "SUCCESS") {
+          await afterSuccess(r);
+          return { kind: "ok" };
+        }
+        if (r.response_type === "OTP_REQUIRED") return { kind: "otp", username: r.username };
+        // A wrong code ends the attempt (reference §7.3): back to the password step.
+        setOtpUser(null);
+        setPhase("signed-out");
+        return { kind: r.response_type };
+      } catch (err) {
+        setOtpUser(null);
+        setPhase("signed-out");
+        return { kind: "error", message: err instanceof Error ? err.message : String(err) };
+      }
+    },
+    [afterSuccess],
+  );
+
+  const cancelOtp = useCallback(() => {
+    setOtpUser(null);
+    setPhase("signed-out");
+  }, []);
+
+  const finishPasswordChange = useCallback(async () => {
+    lastPassword.current = null;
+    setChangeReason(null);
+    try {
+      await loadContext(null);
+    } catch {
+      /* keep going */
+    }
+    setPhase("signed-in");
+  }, [loadContext]);
+
+  const logout = useCallback(async () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    try {
+      await api.call("auth.logout");
+    } catch {
+      /* the socket is reset anyway */
+    }
+    api.reset();
+    phaseRef.current = "signed-out";
+    setMe(null);
+    setMethods(null);
+    setNotice("You have signed out.");
+    setPhase("signed-out");
+    await api.connect();
+  }, []);
+
+  const refreshMe = useCallback(async () => {
+    await loadContext(null);
+  }, [loadContext]);
+
+  const value = useMemo<SessionValue>(() => {
+    const roles = new Set(me?.privilege.roles ?? []);
+    const can = (role: string) => roles.has("FULL_ADMIN") || roles.has(role);
+    const has = (method: string) => (methods ? method in methods : true);
+    return {
+      phase,
+      me,
+      notice,
+      setNotice,
+      otpUser,
+      changeReason,
+      can,
+      has,
+      allowed: (method, role) => has(method) && (!role || can(role)),
+      methodAccepts: (method, argIndex, field) => {
+        const m = methods?.[method];
+        const props = m?.accepts?.[argIndex]?.properties;
+        return !!props && field in props;
+      },
+      login,
+      submitOtp,
+      cancelOtp,
+      finishPasswordChange,
+      logout,
+      refreshMe,
+      firstRunDone: () => {
+        setNotice("The administrator account is ready. Sign in with it.");
+        setPhase("signed-out");
+      },
+      lastPassword: lastPassword.current,
+    };
+  }, [phase, me, methods, notice, otpUser, changeReason, login, submitOtp, cancelOtp, finishPasswordChange, logout, refreshMe]);
+
+  return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
+}

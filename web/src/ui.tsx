@@ -1,0 +1,455 @@
+// Small building blocks shared by the screens: labelled fields that show server validation errors
+// next to themselves, native <dialog> modals (focus trap and Escape for free), toasts in a live
+// region, copy-to-clipboard, downloads, and an async-data hook.
+
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useId,
+  useRef,
+  useState,
+  type ChangeEvent,
+  type InputHTMLAttributes,
+  type ReactNode,
+  type SelectHTMLAttributes,
+  type TextareaHTMLAttributes,
+} from "react";
+import { ConnectionLost, RpcError, errorText } from "./api";
+
+// ---------------------------------------------------------------------------------------------
+// Async data
+
+export function useAsync<T>(fn: () => Promise<T>, deps: unknown[]): { data: T | undefined; error: unknown; loading: boolean; reload: () => void; setData: (t: T) => void } {
+  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({ data: undefined, error: null, loading: true });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true }));
+    fn().then(
+      (data) => live && setState({ data, error: null, loading: false }),
+      (error) => live && setState((s) => ({ data: s.data, error, loading: false })),
+    );
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...deps, tick]);
+  return {
+    ...state,
+    reload: useCallback(() => setTick((t) => t + 1), []),
+    setData: useCallback((data: T) => setState({ data, error: null, loading: false }), []),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Form errors
+
+export type FieldErrors = Record<string, string[]>;
+
+export function useFormErrors() {
+  const [fields, setFields] = useState<FieldErrors>({});
+  const [general, setGeneral] = useState<string | null>(null);
+  const summaryRef = useRef<HTMLDivElement>(null);
+  const clear = useCallback(() => {
+    setFields({});
+    setGeneral(null);
+  }, []);
+  /** Show an error thrown by a call; `known` are the field names the form renders. */
+  const show = useCallback((err: unknown, known: string[] = []) => {
+    if (err instanceof RpcError && err.isValidation) {
+      const fe = err.fieldErrors();
+      setFields(fe);
+      const unplaced = err.extra.filter(([attr]) => {
+        const path = attr.split(".").slice(1);
+        return !known.some((k) => path[0] === k || path.join(".") === k || attr.endsWith("." + k));
+      });
+      setGeneral(unplaced.length ? unplaced.map(([a, m]) => `${a.split(".").slice(1).join(".") || a}: ${m}`).join("\n") : "Please correct the fields marked below.");
+      requestAnimationFrame(() => {
+        const firstKey = known.find((k) => fe[k]);
+        const el = firstKey ? document.querySelector<HTMLElement>(`[data-field="${firstKey}"]`) : null;
+        (el ?? summaryRef.current)?.focus();
+      });
+    } else {
+      setFields({});
+      setGeneral(err instanceof ConnectionLost ? "The connection to the server was lost. Try again." : errorText(err));
+      requestAnimationFrame(() => summaryRef.current?.focus());
+    }
+  }, []);
+  const setField = useCallback((name: string, msgs: string[] | null) => {
+    setFields((f) => {
+      const n = { ...f };
+      if (msgs && msgs.length) n[name] = msgs;
+      else delete n[name];
+      return n;
+    });
+  }, []);
+  return { fields, general, clear, show, setField, setGeneral, summaryRef };
+}
+
+export function ErrorSummary({ general, summaryRef }: { general: string | null; summaryRef?: React.RefObject<HTMLDivElement | null> }) {
+  if (!general) return <div ref={summaryRef} tabIndex={-1} />;
+  return (
+    <div className="alert error" role="alert" ref={summaryRef} tabIndex={-1} data-testid="form-error">
+      {general.split("\n").map((l, i) => (
+        <div key={i}>{l}</div>
+      ))}
+    </div>
+  );
+}
+
+function FieldMessages({ id, errors, hint }: { id: string; errors?: string[]; hint?: ReactNode }) {
+  return (
+    <>
+      {hint && (
+        <div className="hint" id={`${id}-hint`}>
+          {hint}
+        </div>
+      )}
+      {errors && errors.length > 0 && (
+        <div className="field-error" id={`${id}-err`} role="alert">
+          {errors.map((e, i) => (
+            <div key={i}>{e}</div>
+          ))}
+        </div>
+      )}
+    </>
+  );
+}
+
+function describedBy(id: string, errors?: string[], hint?: ReactNode): string | undefined {
+  const ids = [hint ? `${id}-hint` : null, errors?.length ? `${id}-err` : null].filter(Boolean);
+  return ids.length ? ids.join(" ") : undefined;
+}
+
+type BaseProps = { label: ReactNode; name: string; errors?: FieldErrors; hint?: ReactNode; className?: string };
+
+export function TextField(props: BaseProps & Omit<InputHTMLAttributes<HTMLInputElement>, "name"> & { onValue?: (v: string) => void }) {
+  const { label, name, errors, hint, className, onValue, onChange, ...rest } = props;
+  const auto = useId();
+  const id = rest.id ?? `f-${name}-${auto}`;
+  const errs = errors?.[name];
+  return (
+    <div className={`field ${className ?? ""} ${errs ? "invalid" : ""}`}>
+      <span className="label-line">
+        <label htmlFor={id}>{label}</label>
+        {rest.required && (
+          <span className="req" aria-hidden="true">
+            *
+          </span>
+        )}
+      </span>
+      <input
+        id={id}
+        name={name}
+        data-field={name}
+        aria-invalid={errs ? true : undefined}
+        aria-describedby={describedBy(id, errs, hint)}
+        onChange={(e: ChangeEvent<HTMLInputElement>) => {
+          onChange?.(e);
+          onValue?.(e.target.value);
+        }}
+        {...rest}
+      />
+      <FieldMessages id={id} errors={errs} hint={hint} />
+    </div>
+  );
+}
+
+export function TextArea(props: BaseProps & Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, "name"> & { onValue?: (v: string) => void }) {
+  const { label, name, errors, hint, className, onValue, onChange, ...rest } = props;
+  const auto = useId();
+  const id = rest.id ?? `f-${name}-${auto}`;
+  const errs = errors?.[name];
+  return (
+    <div className={`field ${className ?? ""} ${errs ? "invalid" : ""}`}>
+      <label htmlFor={id}>{label}</label>
+      <textarea
+        id={id}
+        name={name}
+        data-field={name}
+        aria-invalid={errs ? true : undefined}
+        aria-describedby={describedBy(id, errs, hint)}
+        onChange={(e) => {
+          onChange?.(e);
+          onValue?.(e.target.value);
+        }}
+        {...rest}
+      />
+      <FieldMessages id={id} errors={errs} hint={hint} />
+    </div>
+  );
+}
+
+export function SelectField(props: BaseProps & Omit<SelectHTMLAttributes<HTMLSelectElement>, "name"> & { onValue?: (v: string) => void; children: ReactNode }) {
+  const { label, name, errors, hint, className, onValue, onChange, children, ...rest } = props;
+  const auto = useId();
+  const id = rest.id ?? `f-${name}-${auto}`;
+  const errs = errors?.[name];
+  return (
+    <div className={`field ${className ?? ""} ${errs ? "invalid" : ""}`}>
+      <label htmlFor={id}>{label}</label>
+      <select
+        id={id}
+        name={name}
+        data-field={name}
+        aria-invalid={errs ? true : undefined}
+        aria-describedby={describedBy(id, errs, hint)}
+        onChange={(e) => {
+          onChange?.(e);
+          onValue?.(e.target.value);
+        }}
+        {...rest}
+      >
+        {children}
+      </select>
+      <FieldMessages id={id} errors={errs} hint={hint} />
+    </div>
+  );
+}
+
+export function CheckField(props: BaseProps & { checked: boolean; onValue: (v: boolean) => void; disabled?: boolean; id?: string }) {
+  const { label, name, errors, hint, className, checked, onValue, disabled } = props;
+  const auto = useId();
+  const id = props.id ?? `f-${name}-${auto}`;
+  const errs = errors?.[name];
+  return (
+    <div className={`field check ${className ?? ""} ${errs ? "invalid" : ""}`}>
+      <input
+        type="checkbox"
+        id={id}
+        name={name}
+        data-field={name}
+        checked={checked}
+        disabled={disabled}
+        aria-invalid={errs ? true : undefined}
+        aria-describedby={describedBy(id, errs, hint)}
+        onChange={(e) => onValue(e.target.checked)}
+      />
+      <label htmlFor={id}>{label}</label>
+      <FieldMessages id={id} errors={errs} hint={hint} />
+    </div>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dialogs
+
+export function Dialog(props: { title: ReactNode; onClose: () => void; children: ReactNode; wide?: boolean; testid?: string }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  const opener = useRef<Element | null>(null);
+  useEffect(() => {
+    opener.current = document.activeElement;
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    return () => {
+      (opener.current as HTMLElement | null)?.focus?.();
+    };
+  }, []);
+  return (
+    <dialog
+      ref={ref}
+      className={props.wide ? "wide" : undefined}
+      aria-labelledby={titleId}
+      data-testid={props.testid}
+      onCancel={(e) => {
+        e.preventDefault();
+        props.onClose();
+      }}
+    >
+      <div className="dialog-head">
+        <h2 id={titleId}>{props.title}</h2>
+        <button type="button" className="icon" aria-label="Close" onClick={props.onClose}>
+          ×
+        </button>
+      </div>
+      <div className="dialog-body">{props.children}</div>
+    </dialog>
+  );
+}
+
+export function ConfirmDialog(props: {
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  danger?: boolean;
+  onConfirm: () => Promise<void> | void;
+  onClose: () => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <Dialog title={props.title} onClose={props.onClose} testid="confirm-dialog">
+      {props.children}
+      {error && (
+        <div className="alert error" role="alert">
+          {error}
+        </div>
+      )}
+      <div className="actions">
+        <button type="button" onClick={props.onClose}>
+          Cancel
+        </button>
+        <button
+          type="button"
+          className={props.danger ? "danger" : "primary"}
+          disabled={busy}
+          onClick={async () => {
+            setBusy(true);
+            setError(null);
+            try {
+              await props.onConfirm();
+              props.onClose();
+            } catch (err) {
+              setError(errorText(err));
+            } finally {
+              setBusy(false);
+            }
+          }}
+        >
+          {props.confirmLabel}
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Toasts
+
+interface Toast {
+  id: number;
+  text: string;
+  kind: "ok" | "error";
+}
+const ToastCtx = createContext<(text: string, kind?: "ok" | "error") => void>(() => {});
+
+export function ToastProvider({ children }: { children: ReactNode }) {
+  const [toasts, setToasts] = useState<Toast[]>([]);
+  const seq = useRef(0);
+  const push = useCallback((text: string, kind: "ok" | "error" = "ok") => {
+    const id = ++seq.current;
+    setToasts((t) => [...t, { id, text, kind }]);
+    setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), kind === "error" ? 9000 : 4500);
+  }, []);
+  return (
+    <ToastCtx.Provider value={push}>
+      {children}
+      <div className="toasts" role="status" aria-live="polite">
+        {toasts.map((t) => (
+          <div key={t.id} className={`toast ${t.kind}`}>
+            {t.text}
+          </div>
+        ))}
+      </div>
+    </ToastCtx.Provider>
+  );
+}
+
+export function useToast() {
+  return useContext(ToastCtx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Misc
+
+export async function copyText(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const ta = document.createElement("textarea");
+    ta.value = text;
+    ta.setAttribute("readonly", "");
+    ta.style.position = "fixed";
+    ta.style.opacity = "0";
+    document.body.appendChild(ta);
+    ta.select();
+    let ok = false;
+    try {
+      ok = document.execCommand("copy");
+    } catch {
+      ok = false;
+    }
+    ta.remove();
+    return ok;
+  }
+}
+
+export function CopyField({ label, value, testid }: { label: string; value: string; testid?: string }) {
+  const id = useId();
+  const [copied, setCopied] = useState<string | null>(null);
+  return (
+    <div className="field copy">
+      <label htmlFor={id}>{label}</label>
+      <div className="row">
+        <input id={id} readOnly value={value} data-testid={testid} onFocus={(e) => e.target.select()} className="mono" />
+        <button type="button" onClick={async () => setCopied((await copyText(value)) ? "Copied" : "Select the text and copy it")}>
+          Copy
+        </button>
+      </div>
+      <div className="hint" aria-live="polite">
+        {copied}
+      </div>
+    </div>
+  );
+}
+
+export function downloadText(filename: string, text: string, mime = "text/plain"): void {
+  const blob = new Blob([text], { type: `${mime};charset=utf-8` });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+export function fmtDate(d: unknown): string {
+  if (d === null || d === undefined) return "—";
+  const date = d instanceof Date ? d : typeof d === "number" ? new Date(d) : new Date(String(d));
+  if (isNaN(date.getTime())) return String(d);
+  return date.toLocaleString(undefined, { year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+}
+
+export function YesNo({ value }: { value: unknown }) {
+  return value ? <span className="yes">Yes</span> : <span className="no">No</span>;
+}
+
+export function Loading({ label = "Loading…" }: { label?: string }) {
+  return (
+    <div className="loading" role="status">
+      {label}
+    </div>
+  );
+}
+
+export function ErrorBox({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
+  if (!error) return null;
+  return (
+    <div className="alert error" role="alert">
+      {errorText(error)} {onRetry && <button type="button" className="link" onClick={onRetry}>Try again</button>}
+    </div>
+  );
+}
+
+export function Forbidden({ what }: { what: string }) {
+  return (
+    <section className="page">
+      <h1>{what}</h1>
+      <p className="alert info">Your account's roles do not include access to this page.</p>
+    </section>
+  );
+}
+
+/** Lines of a textarea → trimmed non-empty entries. */
+export function lines(text: string): string[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
