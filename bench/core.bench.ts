@@ -23,7 +23,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 export const GROUPS = Number(process.env.BENCH_GROUPS ?? 20_000);
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
-const INFLIGHT = 32;
+const INFLIGHT = 16; // below the 20 concurrent calls a connection may have
 const ADMIN_PW = "Bench-admin-pw1";
 
 interface LoadResult {
@@ -33,8 +33,8 @@ interface LoadResult {
   errors: number;
 }
 
-async function load(url: string, requests: { method: string; params: unknown[] }[], calls = CALLS, inflight = INFLIGHT, login = true): Promise<LoadResult> {
-  const spec = { url, calls, inflight, requests, login: login ? { username: "admin", password: ADMIN_PW } : undefined };
+async function load(url: string, requests: { method: string; params: unknown[] }[], calls = CALLS, inflight = INFLIGHT, login = true, warmup = true): Promise<LoadResult> {
+  const spec = { url, calls, inflight, requests, warmup, login: login ? { username: "admin", password: ADMIN_PW } : undefined };
   const { stdout } = await run(process.execPath, ["--import", "tsx", path.join(here, "load-client.ts"), JSON.stringify(spec)], { maxBuffer: 1 << 20 });
   return JSON.parse(stdout) as LoadResult;
 }
@@ -169,7 +169,7 @@ export async function runCore(store: "sqlite" | "postgres", databaseUrl?: string
       method: "user.create",
       params: [{ username: `bench${store[0]}${i}`, full_name: `Bench ${i}`, password: "Bench-pass-123", group_create: true, smb: false }],
     }));
-    const createRes = await load(url, creates, n, 8);
+    const createRes = await load(url, creates, n, 8, true, false);
     if (createRes.errors) throw new Error(`user.create errors: ${createRes.errors}`);
     const insertSql = await timeDirect(n, async (i) => {
       await db.transaction().execute(async (trx) => {

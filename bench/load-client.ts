@@ -10,6 +10,8 @@ const spec = JSON.parse(process.argv[2]!) as {
   calls: number;
   inflight: number;
   requests: { method: string; params: unknown[] }[];
+  /** Replay the first requests before measuring (off for calls that change state). */
+  warmup?: boolean;
 };
 
 const client = await RpcClient.connect(spec.url);
@@ -18,7 +20,7 @@ if (spec.login) {
   if (r.response_type !== "SUCCESS") throw new Error(`login failed ${JSON.stringify(r)}`);
 }
 // Warm-up.
-for (let i = 0; i < Math.min(500, spec.calls); i++) await client.call(spec.requests[i % spec.requests.length]!.method, ...spec.requests[i % spec.requests.length]!.params);
+if (spec.warmup !== false) for (let i = 0; i < Math.min(500, spec.calls); i++) await client.call(spec.requests[i % spec.requests.length]!.method, ...spec.requests[i % spec.requests.length]!.params);
 
 const latencies = new Float64Array(spec.calls);
 let next = 0;

@@ -47,6 +47,7 @@ export class App {
     });
     const app = new App(config, store, log);
     await seedBuiltins(app);
+    (await import("./provision/index.js")).startProvisioner(app);
     return app;
   }
 

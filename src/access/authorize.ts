@@ -61,3 +61,11 @@ export function canSubscribe(registry: Registry, session: Session, event: string
   const def = registry.get(event);
   return !!def && authorize(def, session) === "ALLOW";
 }
+
+/**
+ * Does the session hold FULL_ADMIN (for handlers' "self or FULL_ADMIN" rules)? Unlike
+ * `session.fullAdmin` this stays true under STIG, where FULL_ADMIN is no longer a wildcard.
+ */
+export function holdsFullAdmin(session: Session): boolean {
+  return session.internal || session.fullAdmin || session.roles.has("FULL_ADMIN");
+}

@@ -8,6 +8,7 @@ import path from "node:path";
 import type { App } from "../app.js";
 import type { Tx } from "../store/db.js";
 import { defaultShell } from "./shells.js";
+import { rememberGroup, rememberUser } from "./names-cache.js";
 
 interface BuiltinGroup {
   gid: number;
@@ -101,7 +102,18 @@ export function builtinAccounts(hostRoot: string): { groups: BuiltinGroup[]; use
 export async function seedBuiltins(app: App): Promise<void> {
   const db = app.store.db;
   const seeded = await db.selectFrom("settings").select("key").where("key", "=", "builtins_seeded").executeTakeFirst();
-  if (seeded) return;
+  if (!seeded) await seedOnce(app);
+  await warmNamesCache(db);
+}
+
+/** Audit labels name accounts by id (see names-cache.ts): know every existing name up front. */
+async function warmNamesCache(db: Tx): Promise<void> {
+  for (const u of await db.selectFrom("users").select(["id", "username"]).execute()) rememberUser(u.id, u.username);
+  for (const g of await db.selectFrom("groups").select(["id", "name"]).execute()) rememberGroup(g.id, g.name);
+}
+
+async function seedOnce(app: App): Promise<void> {
+  const db = app.store.db;
   await db.transaction().execute(async (trx) => {
     // Another process may have seeded while we waited for the transaction.
     if (await trx.selectFrom("settings").select("key").where("key", "=", "builtins_seeded").executeTakeFirst()) return;

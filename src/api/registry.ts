@@ -12,6 +12,7 @@ import { auditMethods } from "./audit/index.js";
 import { fleetMethods } from "./fleet/index.js";
 import { ldapMethods } from "./ldap/index.js";
 import { mailMethods } from "./mail/index.js";
+import { filesystemMethods } from "./filesystem/index.js";
 
 export class Registry {
   private readonly byName = new Map<string, MethodDef>();
@@ -49,5 +50,6 @@ export function buildRegistry(): Registry {
     ...fleetMethods,
     ...ldapMethods,
     ...mailMethods,
+    ...filesystemMethods,
   ]);
 }

@@ -1,15 +1,42 @@
-// auth.login_ex mechanisms (reference §7.2–7.3). Each returns a response object; failures that
-// reveal nothing (AUTH_ERR) look the same for an unknown user and a wrong password.
+// auth.login_ex mechanisms (reference §7.2–7.3): PASSWORD_PLAIN (also one-time passwords),
+// API_KEY_PLAIN, TOKEN_PLAIN and the OTP_TOKEN second step. Each returns a response object;
+// failures that reveal nothing (AUTH_ERR) look the same for an unknown user and a wrong password,
+// and are delayed.
 
 import type { App } from "../app.js";
 import type { Connection } from "../server/connection.js";
+import { HEARTBEAT_STALE_MS, type CredentialType, type Session } from "./session.js";
+import type { SessionOptions, SessionUser } from "./service.js";
 import { verifyPassword } from "./password-hash.js";
 import { writeAudit } from "../audit/audit.js";
+import { CallError, ERRNO } from "../server/errors.js";
+import {
+  assuranceLevel,
+  clearLockout,
+  isLockedOut,
+  LEVEL_LIMITS,
+  passwordAging,
+  recordLoginFailure,
+  twoFactorConfig,
+  type SecurityConfig,
+} from "./policy.js";
+import { consumeOnetimePassword, looksLikeOnetimePassword } from "./onetime.js";
+import { verifyTotp } from "./totp.js";
+import { keyMatches, parseApiKey, revokeApiKey } from "./api-keys.js";
+import { createToken, useToken } from "./tokens.js";
+import { buildMe } from "./me.js";
 
 export type LoginResponse =
   | { response_type: "SUCCESS"; user_info: unknown; authenticator: "LEVEL_1" | "LEVEL_2"; reconnect_token: string | null }
   | { response_type: "OTP_REQUIRED"; username: string }
   | { response_type: "AUTH_ERR" | "EXPIRED" | "DENIED" };
+
+export interface LoginOptions {
+  user_info?: boolean;
+  reconnect_token?: boolean;
+  /** Internal: one-shot HTTP calls do not store their session. */
+  ephemeral?: boolean;
+}
 
 export interface LoginRequest {
   mechanism: string;
@@ -18,8 +45,41 @@ export interface LoginRequest {
   api_key?: string;
   token?: string;
   otp_token?: string;
-  login_options?: { user_info?: boolean; reconnect_token?: boolean };
+  login_options?: LoginOptions;
 }
+
+/** GPOS STIG: at most this many concurrent sessions per user (reference §7.8). */
+export const STIG_MAX_SESSIONS = 10;
+
+async function liveSessionsOf(app: App, userId: number): Promise<number> {
+  const now = Date.now();
+  const row = await app.store.db
+    .selectFrom("sessions")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("user_id", "=", userId)
+    .where("terminated", "=", 0)
+    .where("expires_at", ">", now)
+    .where("heartbeat", ">", now - HEARTBEAT_STALE_MS)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+/** How long a pending second factor stays valid. */
+const PENDING_2FA_MS = 5 * 60_000;
+
+const USER_COLUMNS = [
+  "id",
+  "username",
+  "uid",
+  "unixhash",
+  "locked",
+  "password_disabled",
+  "last_password_change",
+  "twofactor_secret",
+  "twofactor_digits",
+  "twofactor_interval",
+  "source",
+] as const;
 
 /** Slow down failed logins by a random 1–2 s (configurable for tests) in every mode. */
 export async function failDelay(app: App): Promise<void> {
@@ -27,37 +87,79 @@ export async function failDelay(app: App): Promise<void> {
   await new Promise((r) => setTimeout(r, lo + Math.random() * Math.max(0, hi - lo)));
 }
 
-export async function loginPassword(app: App, conn: Connection, req: LoginRequest): Promise<LoginResponse> {
-  const username = req.username ?? "";
-  const user = await app.store.db
-    .selectFrom("users")
-    .select(["id", "username", "uid", "unixhash", "locked", "password_disabled"])
-    .where("username", "=", username)
-    .executeTakeFirst();
-  const ok = user && !user.locked && !user.password_disabled ? await verifyPassword(req.password ?? "", user.unixhash) : false;
-  if (!user || !ok) {
-    await writeAudit(app, {
-      event: "AUTHENTICATION",
-      eventData: { credentials: { credentials: "LOGIN_PASSWORD", credentials_data: { username } }, error: user ? "Invalid username or password" : `${username}: user does not exist` },
-      success: false,
-      conn,
-      session: null,
-      username,
-    });
-    await failDelay(app);
-    return { response_type: "AUTH_ERR" };
+function findUser(app: App, where: { username: string } | { id: number }) {
+  const q = app.store.db.selectFrom("users").select(USER_COLUMNS);
+  return ("id" in where ? q.where("id", "=", where.id) : q.where("username", "=", where.username)).executeTakeFirst();
+}
+
+async function auditAuth(app: App, conn: Connection, credentials: string, credentialsData: Record<string, unknown>, error: string): Promise<void> {
+  await writeAudit(app, {
+    event: "AUTHENTICATION",
+    eventData: { credentials: { credentials, credentials_data: credentialsData }, error },
+    success: false,
+    conn,
+    session: null,
+    username: typeof credentialsData.username === "string" ? credentialsData.username : null,
+  });
+}
+
+/** A refused login: audit, delay, answer. */
+async function refuse<T extends "AUTH_ERR" | "EXPIRED" | "DENIED">(
+  app: App,
+  conn: Connection,
+  type: T,
+  credentials: string,
+  credentialsData: Record<string, unknown>,
+  error: string,
+): Promise<{ response_type: T }> {
+  await auditAuth(app, conn, credentials, credentialsData, error);
+  await failDelay(app);
+  return { response_type: type };
+}
+
+export async function loginEx(app: App, conn: Connection, req: LoginRequest): Promise<LoginResponse> {
+  const sec = await app.auth.security();
+  const level = assuranceLevel(sec);
+  if (req.mechanism !== "OTP_TOKEN") {
+    if (conn.pendingTwoFactor) {
+      const p = conn.pendingTwoFactor;
+      conn.pendingTwoFactor = null;
+      await auditAuth(app, conn, "LOGIN_TWOFACTOR", { username: p.username },
+        "Abandoning login attempt after being presented with requirement for second factor for authentication.");
+    }
+    if (!LEVEL_LIMITS[level].mechanisms.includes(req.mechanism)) {
+      throw new CallError(`${req.mechanism}: mechanism is not supported at current authenticator level.`, ERRNO.EOPNOTSUPP);
+    }
   }
-  const session = await app.auth.sessionForUser(user, "LOGIN_PASSWORD", conn);
-  if (!session.roles.size && !session.fullAdmin) {
-    await writeAudit(app, {
-      event: "AUTHENTICATION",
-      eventData: { credentials: { credentials: "LOGIN_PASSWORD", credentials_data: { username } }, error: "User lacks API access." },
-      success: false,
-      conn,
-      session: null,
-      username,
-    });
-    return { response_type: "DENIED" };
+  switch (req.mechanism) {
+    case "PASSWORD_PLAIN":
+      return loginPassword(app, conn, req, sec);
+    case "API_KEY_PLAIN":
+      return loginApiKey(app, conn, req);
+    case "TOKEN_PLAIN":
+      return loginToken(app, conn, req);
+    case "OTP_TOKEN":
+      return loginOtp(app, conn, req, sec);
+    default:
+      throw new CallError(`${req.mechanism}: mechanism is not supported at current authenticator level.`, ERRNO.EOPNOTSUPP);
+  }
+}
+
+/** Build, check and attach the session; answer SUCCESS (or DENIED without any privilege). */
+async function finishLogin(
+  app: App,
+  conn: Connection,
+  user: SessionUser,
+  credentials: CredentialType,
+  options: LoginOptions | undefined,
+  opts: SessionOptions,
+): Promise<LoginResponse> {
+  const session = await app.auth.sessionForUser(user, credentials, conn, { ...opts, ephemeral: !!options?.ephemeral });
+  if (!(await app.auth.hasApiAccess(session))) {
+    return refuse(app, conn, "DENIED", credentials, { username: user.username }, "User lacks API access.");
+  }
+  if (session.level === "LEVEL_2" && !session.ephemeral && (await liveSessionsOf(app, user.id)) >= STIG_MAX_SESSIONS) {
+    return refuse(app, conn, "DENIED", credentials, { username: user.username }, `Maximum number of concurrent sessions (${STIG_MAX_SESSIONS}) reached.`);
   }
   await app.auth.attach(conn, session);
   await writeAudit(app, {
@@ -67,5 +169,189 @@ export async function loginPassword(app: App, conn: Connection, req: LoginReques
     conn,
     session,
   });
-  return { response_type: "SUCCESS", user_info: null, authenticator: "LEVEL_1", reconnect_token: null };
+  let reconnect: string | null = null;
+  if (options?.reconnect_token && !session.attributes.includes("OTPW") && !session.ephemeral) {
+    reconnect = await createToken(app.store.db, session, conn.remoteAddress, {
+      ttl: await reconnectTtl(app, session),
+      attrs: {},
+      matchOrigin: true,
+      singleUse: true,
+      reconnect: true,
+    });
+  }
+  return {
+    response_type: "SUCCESS",
+    user_info: options?.user_info === false ? null : await buildMe(app, session),
+    authenticator: session.level ?? "LEVEL_1",
+    reconnect_token: reconnect,
+  };
+}
+
+/** UI preference `preferences.lifetime` (≥ 60 s) else 600 s, capped by the session's end. */
+async function reconnectTtl(app: App, session: Session): Promise<number> {
+  let ttl = 600;
+  if (session.userId !== null) {
+    const row = await app.store.db.selectFrom("attributes").select("attributes").where("user_id", "=", session.userId).executeTakeFirst();
+    const lifetime = row ? Number(JSON.parse(row.attributes)?.preferences?.lifetime) : NaN;
+    if (Number.isFinite(lifetime) && lifetime >= 60) ttl = Math.floor(lifetime);
+  }
+  return Math.max(1, Math.min(ttl, Math.floor((session.expiresAt - Date.now()) / 1000)));
+}
+
+// ---- PASSWORD_PLAIN ------------------------------------------------------------------------------
+
+async function loginPassword(app: App, conn: Connection, req: LoginRequest, sec: SecurityConfig): Promise<LoginResponse> {
+  const db = app.store.db;
+  const username = req.username ?? "";
+  const password = req.password ?? "";
+  const data = { username };
+  if (await isLockedOut(db, username)) {
+    return refuse(app, conn, "DENIED", "LOGIN_PASSWORD", data, "Account is temporarily locked after too many failed login attempts.");
+  }
+  let user = await findUser(app, { username });
+  let grant: SessionOptions["grant"];
+
+  // Directory users authenticate against the directory.
+  if ((!user || user.source === "LDAP") && app.auth.directoryLogin) {
+    const ds = await app.auth.directoryLogin(username, password);
+    if (ds) {
+      user = await findUser(app, { id: ds.userId });
+      grant = ds.grant;
+      if (user) {
+        await clearLockout(db, username);
+        return afterFirstFactor(app, conn, req, sec, user, "LOGIN_PASSWORD", [], grant);
+      }
+    }
+  }
+
+  if (user && looksLikeOnetimePassword(password)) {
+    const r = await consumeOnetimePassword(db, user.id, password);
+    if (r.ok) {
+      if (user.locked || user.password_disabled) {
+        return refuse(app, conn, "AUTH_ERR", "LOGIN_ONETIME_PASSWORD", data, "One-time password validation failed: account is locked or password disabled.");
+      }
+      await clearLockout(db, username);
+      const attributes = ["OTPW", ...(r.passwordChangeRequired ? ["PASSWORD_CHANGE_REQUIRED"] : [])];
+      return finishLogin(app, conn, user, "LOGIN_ONETIME_PASSWORD", req.login_options, { attributes });
+    }
+    if (r.reason === "EXPIRED") {
+      await recordLoginFailure(db, sec, username);
+      return refuse(app, conn, "EXPIRED", "LOGIN_ONETIME_PASSWORD", data, "One-time password is expired.");
+    }
+  }
+
+  const ok = user && user.source !== "LDAP" && !user.locked && !user.password_disabled ? await verifyPassword(password, user.unixhash) : false;
+  if (!user || !ok) {
+    await recordLoginFailure(db, sec, username);
+    return refuse(app, conn, "AUTH_ERR", "LOGIN_PASSWORD", data, user ? "[PAM_AUTH_ERR]: pam_authenticate() failed" : `${username}: user does not exist`);
+  }
+  await clearLockout(db, username);
+  const aging = passwordAging(sec, user);
+  if (aging.expired) return refuse(app, conn, "EXPIRED", "LOGIN_PASSWORD", data, "Password has expired.");
+  return afterFirstFactor(app, conn, req, sec, user, "LOGIN_PASSWORD", aging.changeRequired ? ["PASSWORD_CHANGE_REQUIRED"] : [], grant);
+}
+
+type UserRow = NonNullable<Awaited<ReturnType<typeof findUser>>>;
+
+/** After a good password: demand the second factor when required, else finish. */
+async function afterFirstFactor(
+  app: App,
+  conn: Connection,
+  req: LoginRequest,
+  sec: SecurityConfig,
+  user: UserRow,
+  credentials: CredentialType,
+  attributes: string[],
+  grant: SessionOptions["grant"],
+): Promise<LoginResponse> {
+  const tf = await twoFactorConfig(app.store.db);
+  const stig = sec.enable_gpos_stig;
+  if (stig && !user.twofactor_secret) {
+    return refuse(app, conn, "AUTH_ERR", credentials, { username: user.username }, "Two-factor authentication is required.");
+  }
+  if ((tf.enabled || stig) && user.twofactor_secret) {
+    conn.pendingTwoFactor = {
+      userId: user.id,
+      username: user.username,
+      mechanism: req.mechanism,
+      options: { login_options: req.login_options ?? {}, attributes, grant },
+      at: Date.now(),
+    };
+    return { response_type: "OTP_REQUIRED", username: user.username };
+  }
+  return finishLogin(app, conn, user, credentials, req.login_options, { attributes, grant });
+}
+
+// ---- OTP_TOKEN -----------------------------------------------------------------------------------
+
+async function loginOtp(app: App, conn: Connection, req: LoginRequest, _sec: SecurityConfig): Promise<LoginResponse> {
+  const pending = conn.pendingTwoFactor;
+  if (!pending || Date.now() - pending.at > PENDING_2FA_MS) {
+    conn.pendingTwoFactor = null;
+    throw new CallError("OTP_TOKEN: no authentication in progress", ERRNO.EINVAL);
+  }
+  conn.pendingTwoFactor = null;
+  const db = app.store.db;
+  const user = await findUser(app, { id: pending.userId });
+  const tf = await twoFactorConfig(db);
+  const data = { username: pending.username };
+  if (!user || !(await verifyTotp(db, user, String(req.otp_token ?? ""), tf.window))) {
+    await recordLoginFailure(db, await app.auth.security(), pending.username);
+    return refuse(app, conn, "AUTH_ERR", "LOGIN_TWOFACTOR", data, "One-time token validation failed: [PAM_AUTH_ERR]: pam_authenticate() failed");
+  }
+  const saved = pending.options as { login_options: LoginOptions; attributes: string[]; grant: SessionOptions["grant"] };
+  const options = { ...saved.login_options, ...(req.login_options ?? {}) };
+  return finishLogin(app, conn, user, "LOGIN_TWOFACTOR", options, { attributes: ["2FA", ...saved.attributes], grant: saved.grant });
+}
+
+// ---- API_KEY_PLAIN -------------------------------------------------------------------------------
+
+async function loginApiKey(app: App, conn: Connection, req: LoginRequest): Promise<LoginResponse> {
+  const db = app.store.db;
+  const raw = String(req.api_key ?? "");
+  const username = req.username ?? "";
+  const parsed = parseApiKey(raw);
+  const key = parsed ? await db.selectFrom("api_keys").selectAll().where("id", "=", parsed.id).executeTakeFirst() : undefined;
+  if (!parsed || !key || !keyMatches(key.salt, parsed.secret, key.keyhash)) {
+    return refuse(app, conn, "AUTH_ERR", "API_KEY", { username, api_key: key ? { id: key.id, name: key.name } : "<INVALID>" }, "Invalid API key");
+  }
+  const data = { username: key.username ?? username, api_key: { id: key.id, name: key.name } };
+  const owner = key.user_id === null ? undefined : await findUser(app, { id: key.user_id });
+  if (!owner || (username && username !== owner.username)) {
+    return refuse(app, conn, "AUTH_ERR", "API_KEY", data, owner ? "API key does not belong to this user" : "User does not exist");
+  }
+  if (key.revoked) return refuse(app, conn, "AUTH_ERR", "API_KEY", data, "Api key is revoked");
+  if (key.expires_at !== null && Number(key.expires_at) <= Date.now()) return refuse(app, conn, "EXPIRED", "API_KEY", data, "Api key is expired");
+  if (!conn.secure && !conn.loopback) {
+    await revokeApiKey(db, key.id, "Attempt to use over an insecure transport");
+    app.log.warn({ key: key.name }, `${key.name}: API key has been revoked and must either be renewed or deleted. Revoke reason: Attempt to use over an insecure transport`);
+    return refuse(app, conn, "EXPIRED", "API_KEY", data, "Attempt to use over an insecure transport");
+  }
+  return finishLogin(app, conn, owner, "API_KEY", req.login_options, {
+    attributes: ["API_KEY"],
+    credentialsData: { username: owner.username, api_key: { id: key.id, name: key.name } },
+    apiKeyId: key.id,
+    keyRoles: key.roles === null ? null : (JSON.parse(key.roles) as string[]),
+  });
+}
+
+// ---- TOKEN_PLAIN ---------------------------------------------------------------------------------
+
+async function loginToken(app: App, conn: Connection, req: LoginRequest): Promise<LoginResponse> {
+  const r = await useToken(app.store.db, String(req.token ?? ""), conn.remoteAddress);
+  if (!r.ok) return refuse(app, conn, "AUTH_ERR", "TOKEN", {}, r.error);
+  const p = r.parent;
+  const user = p.userId === null ? undefined : await findUser(app, { id: p.userId });
+  if (!user) return refuse(app, conn, "AUTH_ERR", "TOKEN", {}, "Invalid token");
+  return finishLogin(app, conn, user, "TOKEN", req.login_options, {
+    attributes: p.attributes,
+    credentialsData: {
+      parent: { credentials: p.credentials, credentials_data: p.credentialsData },
+      username: user.username,
+    },
+    apiKeyId: p.apiKeyId,
+    keyRoles: p.keyRoles,
+    readonly: p.readonly,
+    tokenHash: r.singleUse ? null : r.tokenHash,
+  });
 }

@@ -1,76 +1,73 @@
 // Sessions: who is calling, with which roles. A session row lives in the store so any server
-// process sharing the database accepts it; each connection holds the in-process view.
+// process sharing the database lists, terminates and accepts it (through tokens); each connection
+// holds the in-process view with the precomputed allow set.
 
 import { randomUUID } from "node:crypto";
 import type { App } from "../app.js";
 import type { Connection } from "../server/connection.js";
-import type { Session, CredentialType } from "./session.js";
+import { HEARTBEAT_STALE_MS, type Session, type CredentialType } from "./session.js";
 import { accessFor } from "../access/authorize.js";
-import { getSetting } from "../store/settings.js";
-import { loginPassword, type LoginRequest, type LoginResponse } from "./login.js";
-import type { Tx } from "../store/db.js";
+import { grantOfUser, hasFleetAccess, type Grant } from "../access/privileges.js";
+import { assuranceLevel, LEVEL_LIMITS, securityConfig, type SecurityConfig } from "./policy.js";
+import { loginEx, type LoginRequest, type LoginResponse } from "./login.js";
+import { destroyToken, destroyTokensOf } from "./tokens.js";
 
-export const LEVEL_1_MAX_SESSION_MS = 30 * 24 * 3600 * 1000;
+export { rolesOfUser, gidsOfUser } from "../access/privileges.js";
+
+export const LEVEL_1_MAX_SESSION_MS = LEVEL_LIMITS.LEVEL_1.maxSessionMs;
 /** How often a connection re-reads its session row (termination by another process). */
 const REFRESH_MS = 1000;
+export { HEARTBEAT_STALE_MS };
+const HEARTBEAT_EVERY_MS = 20_000;
+const SWEEP_EVERY_MS = 1000;
 
-export interface SecuritySettings {
-  enable_gpos_stig: boolean;
+export interface SessionUser {
+  id: number;
+  username: string;
+  uid: number;
 }
 
-/** Raw (unexpanded) roles of a user: union over privileges naming their primary or aux groups. */
-export async function rolesOfUser(db: Tx, userId: number): Promise<string[]> {
-  const gids = await gidsOfUser(db, userId);
-  return rolesOfGids(db, gids);
-}
-
-export async function gidsOfUser(db: Tx, userId: number): Promise<number[]> {
-  const primary = await db
-    .selectFrom("users")
-    .innerJoin("groups", "groups.id", "users.group_id")
-    .select("groups.gid")
-    .where("users.id", "=", userId)
-    .executeTakeFirst();
-  const aux = await db
-    .selectFrom("memberships")
-    .innerJoin("groups", "groups.id", "memberships.group_id")
-    .select("groups.gid")
-    .where("memberships.user_id", "=", userId)
-    .execute();
-  return [...(primary ? [primary.gid] : []), ...aux.map((r) => r.gid)];
-}
-
-export async function rolesOfGids(db: Tx, gids: number[]): Promise<string[]> {
-  if (!gids.length) return [];
-  const privileges = await db.selectFrom("privileges").select(["local_groups", "roles"]).execute();
-  const set = new Set(gids);
-  const roles = new Set<string>();
-  for (const p of privileges) {
-    const local = JSON.parse(p.local_groups) as number[];
-    if (local.some((g) => set.has(g))) for (const r of JSON.parse(p.roles) as string[]) roles.add(r);
-  }
-  return [...roles];
+export interface SessionOptions {
+  attributes?: string[];
+  credentialsData?: Record<string, unknown>;
+  apiKeyId?: number | null;
+  /** Roles an API key is limited to (null: all of the owner's). */
+  keyRoles?: readonly string[] | null;
+  readonly?: boolean;
+  tokenHash?: string | null;
+  /** Grant override (directory users: from their directory groups). */
+  grant?: Grant;
+  ephemeral?: boolean;
 }
 
 export class AuthService {
   private readonly lastRefresh = new WeakMap<Connection, number>();
   /** Live connections of this process, so a terminated session's socket can be closed. */
   readonly connections = new Set<Connection>();
+  private sweeper: NodeJS.Timeout | null = null;
+  private lastHeartbeat = 0;
+  /** Session clean-ups of closed connections still running (awaited at shutdown). */
+  private readonly pending = new Set<Promise<void>>();
+  private stopped = false;
+  /** Directory (LDAP) password check, installed by the directory area: returns a local user row id or null. */
+  directoryLogin: ((username: string, password: string) => Promise<{ userId: number; grant?: Grant } | null>) | null = null;
 
-  constructor(private readonly app: App) {}
+  constructor(private readonly app: App) {
+    app.onShutdown(async () => {
+      this.stopped = true;
+      this.stopSweeper();
+      await Promise.allSettled([...this.pending]);
+    });
+  }
 
   /** auth.login_ex: dispatch on the mechanism. */
-  async login(conn: Connection, req: LoginRequest): Promise<LoginResponse> {
-    switch (req.mechanism) {
-      case "PASSWORD_PLAIN":
-        return loginPassword(this.app, conn, req);
-      default:
-        return { response_type: "AUTH_ERR" };
-    }
+  login(conn: Connection, req: LoginRequest): Promise<LoginResponse> {
+    return loginEx(this.app, conn, req);
   }
 
   registerConnection(conn: Connection): void {
     this.connections.add(conn);
+    this.startSweeper();
   }
 
   connectionsOfSession(sessionId: string): Connection[] {
@@ -79,65 +76,87 @@ export class AuthService {
 
   /**
    * One-shot HTTP calls: `Authorization: Basic` (password) or `Bearer <api key>`.
-   * Attaches a session to `conn` and returns true on success.
+   * Attaches an unstored session to `conn` and returns true on success.
    */
   async httpAuthenticate(conn: Connection, header: string): Promise<boolean> {
     const [scheme, value] = header.split(/\s+/, 2);
     if (!value) return false;
+    const login_options = { user_info: false, reconnect_token: false, ephemeral: true };
     if (/^basic$/i.test(scheme)) {
       const text = Buffer.from(value, "base64").toString("utf8");
       const i = text.indexOf(":");
       if (i < 0) return false;
-      const r = await this.login(conn, { mechanism: "PASSWORD_PLAIN", username: text.slice(0, i), password: text.slice(i + 1), login_options: { user_info: false } });
+      const r = await this.login(conn, { mechanism: "PASSWORD_PLAIN", username: text.slice(0, i), password: text.slice(i + 1), login_options });
       return r.response_type === "SUCCESS";
     }
     if (/^bearer$/i.test(scheme)) {
-      const r = await this.login(conn, { mechanism: "API_KEY_PLAIN", username: null, api_key: value, login_options: { user_info: false } });
+      const r = await this.login(conn, { mechanism: "API_KEY_PLAIN", username: "", api_key: value, login_options });
       return r.response_type === "SUCCESS";
     }
     return false;
   }
 
+  security(): Promise<SecurityConfig> {
+    return securityConfig(this.app.store.db);
+  }
+
   async stig(): Promise<boolean> {
-    const sec = await getSetting<SecuritySettings>(this.app.store.db, "system.security", { enable_gpos_stig: false });
-    return !!sec.enable_gpos_stig;
+    return (await this.security()).enable_gpos_stig;
   }
 
   /** Build the in-process session for a user from their current privileges. */
-  async sessionForUser(
-    user: { id: number; username: string; uid: number },
-    credentials: CredentialType,
-    conn: Connection,
-    opts: { attributes?: string[]; credentialsData?: Record<string, unknown>; apiKeyId?: number | null; limitRoles?: string[] | null; id?: string } = {},
-  ): Promise<Session> {
-    const stig = await this.stig();
-    let raw = await rolesOfUser(this.app.store.db, user.id);
-    if (opts.limitRoles) {
-      const ownerAccess = accessFor(this.app.registry, raw, stig);
-      raw = opts.limitRoles.filter((r) => ownerAccess.roles.has(r) || raw.includes(r));
+  async sessionForUser(user: SessionUser, credentials: CredentialType, conn: Connection, opts: SessionOptions = {}): Promise<Session> {
+    const sec = await this.security();
+    const stig = sec.enable_gpos_stig;
+    const level = assuranceLevel(sec);
+    const grant = opts.grant ?? (await grantOfUser(this.app.store.db, user.id));
+    let raw = grant.roles;
+    if (opts.keyRoles) {
+      const owner = accessFor(this.app.registry, raw, stig);
+      raw = opts.keyRoles.filter((r) => owner.roles.has(r));
+    }
+    if (opts.readonly) {
+      const held = accessFor(this.app.registry, raw, stig);
+      raw = held.roles.has("READONLY_ADMIN") ? ["READONLY_ADMIN"] : raw.filter((r) => r.endsWith("_READ"));
     }
     const access = accessFor(this.app.registry, raw, stig);
     const now = Date.now();
+    const limits = LEVEL_LIMITS[level];
     return {
-      id: opts.id ?? randomUUID(),
+      id: randomUUID(),
       credentials,
-      credentialsData: { username: user.username, login_at: new Date(now).toISOString(), ...(opts.credentialsData ?? {}) },
+      credentialsData: { username: user.username, login_id: randomUUID(), login_at: new Date(now), ...(opts.credentialsData ?? {}) },
       userId: user.id,
       username: user.username,
       uid: user.uid,
+      rawRoles: raw,
       roles: access.roles,
       fullAdmin: access.fullAdmin,
       allowedMethods: access.allowedMethods,
       attributes: opts.attributes ?? [],
-      webShell: false,
+      webShell: grant.webShell && !stig && !opts.readonly,
       webuiAccess: access.webuiAccess,
       apiKeyId: opts.apiKeyId ?? null,
+      keyRoles: opts.keyRoles ?? null,
       createdAt: now,
-      expiresAt: now + LEVEL_1_MAX_SESSION_MS,
+      expiresAt: now + limits.maxSessionMs,
+      idleMs: limits.idleMs,
+      lastSeen: now,
+      level,
+      readonly: !!opts.readonly,
+      tokenHash: opts.tokenHash ?? null,
+      ephemeral: !!opts.ephemeral,
       secureTransport: conn.secure || conn.loopback,
       origin: conn.origin,
       internal: false,
     };
+  }
+
+  /** May a user with this session sign in at all (a privilege, or fleet access per SPEC)? */
+  async hasApiAccess(session: Session): Promise<boolean> {
+    if (session.rawRoles.length && session.roles.size) return true;
+    if (session.userId === null) return false;
+    return hasFleetAccess(this.app.store.db, session.userId);
   }
 
   /** A full-power session for the server's own work and the on-host CLI. */
@@ -150,6 +169,7 @@ export class AuthService {
       userId: null,
       username: "root",
       uid: 0,
+      rawRoles: ["FULL_ADMIN"],
       roles: new Set(["FULL_ADMIN"]),
       fullAdmin: true,
       allowedMethods: new Set(),
@@ -162,32 +182,42 @@ export class AuthService {
       secureTransport: true,
       origin: "internal",
       internal: true,
+      ephemeral: true,
     };
   }
 
-  /** Store the session and attach it to the connection. */
+  /** Store the session and attach it to the connection (replacing any earlier session). */
   async attach(conn: Connection, session: Session): Promise<void> {
-    await this.app.store.db
-      .insertInto("sessions")
-      .values({
-        id: session.id,
-        user_id: session.userId,
-        username: session.username,
-        credentials: session.credentials,
-        credentials_data: JSON.stringify(session.credentialsData),
-        origin: session.origin,
-        secure_transport: session.secureTransport ? 1 : 0,
-        attributes: JSON.stringify(session.attributes),
-        readonly: 0,
-        api_key_id: session.apiKeyId,
-        created_at: session.createdAt,
-        last_seen: session.createdAt,
-        expires_at: session.expiresAt,
-        terminated: 0,
-      })
-      .execute();
+    if (conn.session) await this.logout(conn);
+    if (!session.ephemeral) {
+      await this.app.store.db
+        .insertInto("sessions")
+        .values({
+          id: session.id,
+          user_id: session.userId,
+          username: session.username,
+          credentials: session.credentials,
+          credentials_data: JSON.stringify(session.credentialsData),
+          origin: session.origin,
+          secure_transport: session.secureTransport ? 1 : 0,
+          attributes: JSON.stringify(session.attributes),
+          readonly: session.readonly ? 1 : 0,
+          api_key_id: session.apiKeyId,
+          created_at: session.createdAt,
+          last_seen: session.createdAt,
+          expires_at: session.expiresAt,
+          terminated: 0,
+          heartbeat: session.createdAt,
+        })
+        .execute();
+    }
     conn.session = session;
     this.lastRefresh.set(conn, Date.now());
+  }
+
+  /** Persist a change of the session's roles (privilege.become_readonly). */
+  async markReadonly(session: Session): Promise<void> {
+    if (!session.ephemeral) await this.app.store.db.updateTable("sessions").set({ readonly: 1 }).where("id", "=", session.id).execute();
   }
 
   /** Drop the connection's session if it was terminated (possibly by another process) or expired. */
@@ -195,25 +225,106 @@ export class AuthService {
     const s = conn.session;
     if (!s || s.internal) return;
     const now = Date.now();
-    if (now > s.expiresAt) {
-      conn.session = null;
+    if (now > s.expiresAt || (s.idleMs && s.lastSeen && now - s.lastSeen > s.idleMs)) {
+      await this.logout(conn);
       return;
     }
-    if (now - (this.lastRefresh.get(conn) ?? 0) < REFRESH_MS) return;
+    s.lastSeen = now;
+    if (s.ephemeral || now - (this.lastRefresh.get(conn) ?? 0) < REFRESH_MS) return;
     this.lastRefresh.set(conn, now);
-    const row = await this.app.store.db.selectFrom("sessions").select(["terminated", "expires_at"]).where("id", "=", s.id).executeTakeFirst();
-    if (!row || row.terminated || now > row.expires_at) conn.session = null;
+    const db = this.app.store.db;
+    const row = await db.selectFrom("sessions").select(["terminated", "expires_at"]).where("id", "=", s.id).executeTakeFirst();
+    if (!row || row.terminated || now > Number(row.expires_at)) {
+      conn.session = null;
+      if (row) await db.deleteFrom("sessions").where("id", "=", s.id).execute();
+      return;
+    }
+    await db.updateTable("sessions").set({ last_seen: now }).where("id", "=", s.id).execute();
   }
 
-  async logout(conn: Connection): Promise<void> {
+  /** End the connection's session. `explicit` (auth.logout) also destroys its reconnect tokens. */
+  async logout(conn: Connection, opts: { explicit?: boolean } = {}): Promise<void> {
     const s = conn.session;
     if (!s) return;
     conn.session = null;
-    if (!s.internal) await this.app.store.db.deleteFrom("sessions").where("id", "=", s.id).execute();
+    if (s.internal) return;
+    const db = this.app.store.db;
+    if (s.tokenHash && opts.explicit) await destroyToken(db, s.tokenHash);
+    if (s.ephemeral) return;
+    await db.deleteFrom("sessions").where("id", "=", s.id).execute();
+    await destroyTokensOf(db, s.id, { keepReconnect: !opts.explicit });
+  }
+
+  /**
+   * Terminate a session of any process: mark it, destroy its tokens and close its sockets here;
+   * other processes close theirs on their next sweep. False if there is no such live session.
+   */
+  async terminateSession(id: string): Promise<boolean> {
+    const db = this.app.store.db;
+    const r = await db.updateTable("sessions").set({ terminated: 1 }).where("id", "=", id).where("terminated", "=", 0).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) return false;
+    await destroyTokensOf(db, id);
+    const local = this.connectionsOfSession(id);
+    for (const c of local) this.closeTerminated(c);
+    if (local.length) await db.deleteFrom("sessions").where("id", "=", id).execute();
+    return true;
+  }
+
+  private closeTerminated(conn: Connection): void {
+    conn.session = null;
+    conn.close(1000, "Session terminated");
   }
 
   async connectionClosed(conn: Connection): Promise<void> {
     this.connections.delete(conn);
-    await this.logout(conn);
+    if (this.stopped) return;
+    const p = this.logout(conn).catch((err) => this.app.log.error({ err }, "session clean-up failed"));
+    this.pending.add(p);
+    try {
+      await p;
+    } finally {
+      this.pending.delete(p);
+    }
+  }
+
+  private startSweeper(): void {
+    if (this.sweeper || this.stopped) return;
+    this.sweeper = setInterval(() => void this.sweep().catch((err) => this.app.log.error({ err }, "session sweep failed")), SWEEP_EVERY_MS);
+    this.sweeper.unref();
+  }
+
+  stopSweeper(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+  }
+
+  /** Close sockets of sessions terminated elsewhere; confirm our live sessions now and then. */
+  private async sweep(): Promise<void> {
+    const mine = new Map<string, Connection>();
+    for (const c of this.connections) if (c.session && !c.session.ephemeral && !c.session.internal) mine.set(c.session.id, c);
+    if (!mine.size) return;
+    const db = this.app.store.db;
+    const ids = [...mine.keys()];
+    const now = Date.now();
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const dead = await db.selectFrom("sessions").select("id").where("id", "in", chunk).where("terminated", "=", 1).execute();
+      for (const d of dead) {
+        const c = mine.get(d.id);
+        if (c) this.closeTerminated(c);
+        await db.deleteFrom("sessions").where("id", "=", d.id).execute();
+      }
+      if (now - this.lastHeartbeat >= HEARTBEAT_EVERY_MS) {
+        await db.updateTable("sessions").set({ heartbeat: now }).where("id", "in", chunk).execute();
+      }
+    }
+    if (now - this.lastHeartbeat >= HEARTBEAT_EVERY_MS) {
+      this.lastHeartbeat = now;
+      // Rows of expired sessions and of processes that stopped confirming theirs.
+      await db
+        .deleteFrom("sessions")
+        .where((eb) => eb.or([eb("expires_at", "<", now), eb("heartbeat", "<", now - 10 * HEARTBEAT_STALE_MS)]))
+        .execute();
+    }
   }
 }

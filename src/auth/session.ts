@@ -11,6 +11,12 @@ export type CredentialType =
   | "UNIX_SOCKET"
   | "INTERNAL";
 
+/** Sessions whose server process stopped confirming them for this long are not listed. */
+export const HEARTBEAT_STALE_MS = 60_000;
+
+/** NIST 800-63B authenticator assurance level (reference §7.5); LEVEL_2 under STIG. */
+export type AssuranceLevel = "LEVEL_1" | "LEVEL_2";
+
 export interface Session {
   id: string;
   credentials: CredentialType;
@@ -18,6 +24,8 @@ export interface Session {
   userId: number | null;
   username: string;
   uid: number | null;
+  /** The privilege roles the session was granted, before expansion (after key limits / read-only). */
+  rawRoles: readonly string[];
   /** Expanded roles (transitive closure, STIG-filtered). */
   roles: ReadonlySet<string>;
   /** FULL_ADMIN outside STIG: every method and event allowed. */
@@ -29,8 +37,20 @@ export interface Session {
   webShell: boolean;
   webuiAccess: boolean;
   apiKeyId: number | null;
+  /** Roles the API key was limited to (null: all of the owner's). Kept so tokens inherit them. */
+  keyRoles?: readonly string[] | null;
   createdAt: number;
   expiresAt: number;
+  /** Inactivity limit (LEVEL_2: 30 min); null = none. */
+  idleMs?: number | null;
+  lastSeen?: number;
+  level?: AssuranceLevel;
+  /** privilege.become_readonly was called. */
+  readonly?: boolean;
+  /** TOKEN sessions: hash of the token used, destroyed on logout. */
+  tokenHash?: string | null;
+  /** Not stored in the sessions table (one-shot HTTP calls). */
+  ephemeral?: boolean;
   secureTransport: boolean;
   origin: string;
   /** Internal sessions (the server itself, break-glass CLI) are never redacted nor audited as users. */

@@ -26,6 +26,9 @@ program
   });
 
 registerCallCommands(program);
+(await import("./accounts.js")).registerAccountCommands(program);
+(await import("./provision.js")).registerProvisionCommand(program);
+(await import("./reset-admin.js")).registerResetAdmin(program);
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

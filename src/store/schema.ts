@@ -102,6 +102,8 @@ export interface SessionTable {
   last_seen: number;
   expires_at: number;
   terminated: Bool;
+  /** Last time the owning server process confirmed the connection is open (migration 002). */
+  heartbeat: Generated<number>;
 }
 
 export interface TokenTable {

@@ -327,6 +327,82 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     assert.equal(u.locked, false);
   });
 
+  test("home directory browser: browse the storage roots, make a folder, select it, home created there", async (t) => {
+    if (!need(t, "user.create", "filesystem.storage_roots", "filesystem.listdir", "filesystem.mkdir")) return;
+    const mnt = ts.config.storageRoots[0];
+    for (const d of ["homes", "projects", "shared"]) mkdirSync(path.join(mnt, d), { recursive: true });
+    const folder = `team-${randomBytes(2).toString("hex")}`;
+    const username = `hbrowse${randomBytes(2).toString("hex")}`;
+    await ensureAdmin("/users/new");
+    await heading(admin, "Add user");
+    await admin.getByLabel("Full name").fill("Home Browser");
+    await admin.locator("input[name=username]").fill(username);
+    await admin.locator("input[name=password]").fill(PASSWORD);
+    await admin.getByLabel("Confirm password").fill(PASSWORD);
+
+    // Escape closes the dialog and focus returns to the button that opened it.
+    const dlg = admin.getByRole("dialog", { name: "Choose the home directory" });
+    await admin.getByTestId("browse-home").click();
+    await dlg.getByRole("listbox", { name: "Storage roots" }).getByRole("option", { name: mnt }).waitFor();
+    await admin.keyboard.press("Escape");
+    await dlg.waitFor({ state: "detached" });
+    await admin.waitForFunction(() => (globalThis as any).document.activeElement?.dataset?.testid === "browse-home");
+
+    // Reopen: the roots are listed; the keyboard opens the highlighted one (Enter) and Tab stays inside.
+    await admin.getByTestId("browse-home").click();
+    const roots = dlg.getByRole("listbox", { name: "Storage roots" });
+    await roots.getByRole("option", { name: mnt }).click();
+    assert.equal(await roots.getByRole("option", { name: mnt }).getAttribute("aria-selected"), "true");
+    for (let i = 0; i < 12; i++) {
+      await admin.keyboard.press("Tab");
+      assert.ok(await admin.evaluate(() => !!(globalThis as any).document.activeElement?.closest("dialog")), "focus stays in the dialog");
+    }
+    await roots.focus();
+    await admin.keyboard.press("Enter");
+    const inMnt = dlg.getByRole("listbox", { name: `Folders in ${mnt}` });
+    await inMnt.getByRole("option", { name: "projects" }).waitFor();
+    assert.equal(await dlg.getByTestId("dir-crumbs").locator("[aria-current]").textContent(), mnt);
+    await admin.keyboard.press("End");
+    assert.equal(await inMnt.locator("[aria-selected=true] .dir-name").textContent(), "shared");
+    await admin.keyboard.press("Home");
+    assert.equal(await inMnt.locator("[aria-selected=true] .dir-name").textContent(), "homes");
+
+    // New folder (filesystem.mkdir); it appears highlighted.
+    await dlg.getByTestId("dir-new-folder").click();
+    await dlg.getByTestId("dir-new-name").fill("a/b");
+    await admin.keyboard.press("Enter");
+    await dlg.getByRole("alert").getByText(/may not contain/).waitFor();
+    await dlg.getByTestId("dir-new-name").fill(folder);
+    await admin.keyboard.press("Enter");
+    await inMnt.getByRole("option", { name: folder, selected: true }).waitFor();
+    assert.equal(await dlg.getByTestId("dir-chosen").textContent(), path.join(mnt, folder));
+    const made = await api.call<any[]>("filesystem.listdir", mnt, [["name", "=", folder]]);
+    assert.equal(made[0]?.type, "DIRECTORY", "folder exists on the server");
+    await shot(admin, "home-browser");
+
+    // Into the new folder (empty), breadcrumbs follow; Left goes back up with it highlighted.
+    await admin.keyboard.press("Enter");
+    await dlg.getByRole("listbox", { name: `Folders in ${path.join(mnt, folder)}` }).getByText("No folders here.").waitFor();
+    assert.equal(await dlg.getByTestId("dir-crumbs").locator("[aria-current]").textContent(), folder);
+    await admin.keyboard.press("ArrowLeft");
+    await inMnt.getByRole("option", { name: folder, selected: true }).waitFor();
+    await dlg.getByTestId("dir-select").click();
+    await dlg.waitFor({ state: "detached" });
+    assert.equal(await admin.getByLabel("Home directory", { exact: true }).inputValue(), path.join(mnt, folder));
+
+    await admin.getByLabel("Create home directory").check();
+    await admin.getByTestId("save-user").click();
+    await heading(admin, "Users");
+    const u = await userByName(username);
+    assert.ok(u, "user exists");
+    assert.equal(u.home, path.join(mnt, folder, username));
+    const homes = await api.call<any[]>("filesystem.listdir", path.join(mnt, folder), [["name", "=", username]]);
+    assert.equal(homes.length, 1, "home directory exists inside the new folder");
+    assert.equal(homes[0].type, "DIRECTORY");
+    assert.equal(homes[0].uid, u.uid);
+    assert.equal(homes[0].mode & 0o777, 0o700);
+  });
+
   test("edit, lock, live update and delete from the detail panel", async (t) => {
     if (!need(t, "user.update", "user.delete")) return;
     await ensureAdmin("/users");

@@ -236,7 +236,25 @@ export function CheckField(props: BaseProps & { checked: boolean; onValue: (v: b
 // ---------------------------------------------------------------------------------------------
 // Dialogs
 
-export function Dialog(props: { title: ReactNode; onClose: () => void; children: ReactNode; wide?: boolean; testid?: string }) {
+/** Tab and Shift+Tab wrap around inside `container` instead of leaving it. */
+export function trapTab(e: React.KeyboardEvent, container: HTMLElement | null): void {
+  if (e.key !== "Tab" || !container) return;
+  const items = [...container.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])')].filter(
+    (el) => !(el as HTMLButtonElement).disabled && el.getClientRects().length > 0,
+  );
+  if (!items.length) return;
+  const first = items[0];
+  const last = items[items.length - 1];
+  if (e.shiftKey && (document.activeElement === first || !container.contains(document.activeElement))) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && document.activeElement === last) {
+    e.preventDefault();
+    first.focus();
+  }
+}
+
+export function Dialog(props: { title: ReactNode; onClose: () => void; children: ReactNode; wide?: boolean; testid?: string; trapFocus?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   const opener = useRef<Element | null>(null);
@@ -254,6 +272,7 @@ export function Dialog(props: { title: ReactNode; onClose: () => void; children:
       className={props.wide ? "wide" : undefined}
       aria-labelledby={titleId}
       data-testid={props.testid}
+      onKeyDown={props.trapFocus ? (e) => trapTab(e, ref.current) : undefined}
       onCancel={(e) => {
         e.preventDefault();
         props.onClose();

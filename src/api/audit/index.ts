@@ -1,5 +1,7 @@
-// Methods of the audit area. Add each method file here.
+// Methods of the audit area.
 
 import type { MethodDef } from "../method.js";
+import { auditQuery } from "./query.js";
+import { auditExport } from "./export.js";
 
-export const auditMethods: MethodDef[] = [];
+export const auditMethods: MethodDef[] = [auditQuery, auditExport];

@@ -1,13 +1,15 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 
-const LoginOptions = z.strictObject({ user_info: z.boolean().default(true), reconnect_token: z.boolean().default(false) }).default({ user_info: true, reconnect_token: false });
+export const LoginOptions = z
+  .strictObject({ user_info: z.boolean().default(true), reconnect_token: z.boolean().default(false) })
+  .default({ user_info: true, reconnect_token: false });
 
 export const LoginData = z.discriminatedUnion("mechanism", [
   z.strictObject({ mechanism: z.literal("PASSWORD_PLAIN"), username: z.string(), password: z.string(), login_options: LoginOptions }),
-  z.strictObject({ mechanism: z.literal("API_KEY_PLAIN"), username: z.string(), api_key: z.string(), login_options: LoginOptions }),
+  z.strictObject({ mechanism: z.literal("API_KEY_PLAIN"), username: z.string().default(""), api_key: z.string(), login_options: LoginOptions }),
   z.strictObject({ mechanism: z.literal("TOKEN_PLAIN"), token: z.string(), login_options: LoginOptions }),
-  z.strictObject({ mechanism: z.literal("OTP_TOKEN"), otp_token: z.string(), login_options: LoginOptions }),
+  z.strictObject({ mechanism: z.literal("OTP_TOKEN"), otp_token: z.string(), login_options: LoginOptions.optional() }),
 ]);
 
 export const authLoginEx = defineMethod({

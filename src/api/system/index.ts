@@ -1,5 +1,7 @@
-// Methods of the system area. Add each method file here.
+// Methods of the system area (security settings).
 
 import type { MethodDef } from "../method.js";
+import { systemSecurityConfig } from "./security-config.js";
+import { systemSecurityUpdate } from "./security-update.js";
 
-export const systemMethods: MethodDef[] = [];
+export const systemMethods: MethodDef[] = [systemSecurityConfig, systemSecurityUpdate];

@@ -10,8 +10,9 @@ import { api, RpcError } from "../api";
 import { navigate } from "../router";
 import { useSession } from "../session";
 import { checkSshKeys } from "../sshkey";
-import { CheckField, Dialog, ErrorBox, ErrorSummary, Loading, SelectField, TextArea, TextField, downloadText, lines, useAsync, useFormErrors, useToast } from "../ui";
+import { CheckField, ErrorBox, ErrorSummary, Loading, SelectField, TextArea, TextField, downloadText, lines, useAsync, useFormErrors, useToast } from "../ui";
 import type { User } from "./Users";
+import { HomeBrowser } from "./HomeBrowser";
 
 interface Group {
   id: number;
@@ -194,65 +195,6 @@ function ModeGrid({ mode, onChange, disabled }: { mode: string; onChange: (m: st
         Mode <code data-testid="home-mode">{mode}</code>
       </div>
     </fieldset>
-  );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Directory browser over filesystem.listdir
-
-function DirBrowser({ start, onPick, onClose }: { start: string; onPick: (p: string) => void; onClose: () => void }) {
-  const [path, setPath] = useState(start);
-  const [typed, setTyped] = useState(start);
-  const { data, error, loading } = useAsync(async () => {
-    const entries = await api.call<any[]>("filesystem.listdir", path, [["type", "=", "DIRECTORY"]], { order_by: ["name"], limit: 1000 });
-    return entries.filter((e) => (e.type ?? "DIRECTORY") === "DIRECTORY");
-  }, [path]);
-  const parent = path.replace(/\/[^/]+\/?$/, "") || "/";
-  return (
-    <Dialog title="Choose the home directory" onClose={onClose} testid="dir-browser">
-      <form
-        className="row"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setPath(typed);
-        }}
-      >
-        <label className="grow">
-          <span className="sr-only">Path</span>
-          <input value={typed} onChange={(e) => setTyped(e.target.value)} className="mono" />
-        </label>
-        <button type="submit">Go</button>
-      </form>
-      <ErrorBox error={error} />
-      <ul className="dir-list" aria-busy={loading}>
-        {path !== "/" && (
-          <li>
-            <button type="button" className="link" onClick={() => (setPath(parent), setTyped(parent))}>
-              .. (up)
-            </button>
-          </li>
-        )}
-        {(data ?? []).map((e) => {
-          const p = e.path ?? `${path.replace(/\/$/, "")}/${e.name}`;
-          return (
-            <li key={p}>
-              <button type="button" className="link" onClick={() => (setPath(p), setTyped(p))}>
-                📁 {e.name}
-              </button>
-            </li>
-          );
-        })}
-        {!loading && data && !data.length && <li className="hint">No subdirectories.</li>}
-      </ul>
-      <div className="actions">
-        <button type="button" onClick={onClose}>
-          Cancel
-        </button>
-        <button type="button" className="primary" onClick={() => onPick(path)}>
-          Use {path}
-        </button>
-      </div>
-    </Dialog>
   );
 }
 
@@ -690,14 +632,15 @@ function UserFormInner(props: {
                 hint={`Inside a storage root, or ${NO_HOME} for none.`}
               />
               {s.has("filesystem.listdir") && !immutable && (
-                <button type="button" onClick={() => setBrowse(true)} data-testid="browse-home">
+                <button type="button" onClick={() => setBrowse(true)} data-testid="browse-home" aria-haspopup="dialog">
                   Browse…
                 </button>
               )}
             </div>
             {browse && (
-              <DirBrowser
-                start={f.home && f.home !== NO_HOME ? f.home : "/mnt"}
+              <HomeBrowser
+                value={f.home && f.home !== NO_HOME ? f.home : ""}
+                canCreate={s.has("filesystem.mkdir") && (s.can("ACCOUNT_WRITE") || s.can("FILESYSTEM_DATA_WRITE"))}
                 onClose={() => setBrowse(false)}
                 onPick={(p) => {
                   set("home", p);

@@ -1,0 +1,121 @@
+// Privileges link roles to groups (reference §4). A user's roles are the union over the
+// privileges naming their primary or auxiliary local groups (by GID) or, for directory users,
+// their directory groups (by gid, SID or name).
+
+import type { Tx } from "../store/db.js";
+import type { PrivilegeTable } from "../store/schema.js";
+import type { Selectable } from "kysely";
+import { buildGroupEntries, type GroupEntry } from "../accounts/group-entry.js";
+
+export type PrivilegeRow = Selectable<PrivilegeTable>;
+
+export interface Grant {
+  /** Raw (unexpanded) privilege roles. */
+  roles: string[];
+  webShell: boolean;
+}
+
+export async function gidsOfUser(db: Tx, userId: number): Promise<number[]> {
+  const primary = await db
+    .selectFrom("users")
+    .innerJoin("groups", "groups.id", "users.group_id")
+    .select("groups.gid")
+    .where("users.id", "=", userId)
+    .executeTakeFirst();
+  const aux = await db
+    .selectFrom("memberships")
+    .innerJoin("groups", "groups.id", "memberships.group_id")
+    .select("groups.gid")
+    .where("memberships.user_id", "=", userId)
+    .execute();
+  return [...(primary ? [primary.gid] : []), ...aux.map((r) => r.gid)];
+}
+
+function grantOf(privileges: PrivilegeRow[], matches: (p: PrivilegeRow) => boolean): Grant {
+  const roles = new Set<string>();
+  let webShell = false;
+  for (const p of privileges) {
+    if (!matches(p)) continue;
+    for (const r of JSON.parse(p.roles) as string[]) roles.add(r);
+    webShell ||= !!p.web_shell;
+  }
+  return { roles: [...roles], webShell };
+}
+
+/** Privileges naming any of the local `gids`. */
+export async function grantOfGids(db: Tx, gids: readonly number[]): Promise<Grant> {
+  if (!gids.length) return { roles: [], webShell: false };
+  const set = new Set(gids);
+  const privileges = await db.selectFrom("privileges").selectAll().execute();
+  return grantOf(privileges, (p) => (JSON.parse(p.local_groups) as number[]).some((g) => set.has(g)));
+}
+
+/** Privileges naming any of a directory user's groups (gids, SIDs or group names). */
+export async function grantOfDsGroups(db: Tx, ids: readonly (number | string)[]): Promise<Grant> {
+  if (!ids.length) return { roles: [], webShell: false };
+  const set = new Set(ids.map(String));
+  const privileges = await db.selectFrom("privileges").selectAll().execute();
+  return grantOf(privileges, (p) => (JSON.parse(p.ds_groups) as (number | string)[]).some((g) => set.has(String(g))));
+}
+
+export async function grantOfUser(db: Tx, userId: number): Promise<Grant> {
+  return grantOfGids(db, await gidsOfUser(db, userId));
+}
+
+/** Raw (unexpanded) roles of a local user. */
+export async function rolesOfUser(db: Tx, userId: number): Promise<string[]> {
+  return (await grantOfUser(db, userId)).roles;
+}
+
+/** Does the user have any fleet access entry (own, or through a team)? Such users may sign in without a privilege (SPEC). */
+export async function hasFleetAccess(db: Tx, userId: number): Promise<boolean> {
+  const own = await db
+    .selectFrom("fleet_access")
+    .select("id")
+    .where("owner_kind", "=", "USER")
+    .where("owner_id", "=", userId)
+    .executeTakeFirst();
+  if (own) return true;
+  const team = await db
+    .selectFrom("fleet_access")
+    .innerJoin("team_members", "team_members.team_id", "fleet_access.owner_id")
+    .select("fleet_access.id")
+    .where("fleet_access.owner_kind", "=", "TEAM")
+    .where("team_members.user_id", "=", userId)
+    .executeTakeFirst();
+  return !!team;
+}
+
+// ---- entries -----------------------------------------------------------------------------------
+
+export interface PrivilegeEntry {
+  id: number;
+  builtin_name: string | null;
+  name: string;
+  local_groups: Record<string, unknown>[];
+  ds_groups: Record<string, unknown>[];
+  roles: string[];
+  web_shell: boolean;
+}
+
+/** Every privilege with its local groups expanded to group entries (a missing gid: `{gid, sid: null, group: null}`). */
+export async function privilegeEntries(db: Tx, where: { id?: number } = {}): Promise<PrivilegeEntry[]> {
+  let q = db.selectFrom("privileges").selectAll().orderBy("id");
+  if (where.id !== undefined) q = q.where("id", "=", where.id);
+  const privileges = await q.execute();
+  const gids = [...new Set(privileges.flatMap((p) => JSON.parse(p.local_groups) as number[]))];
+  const rows = gids.length ? await db.selectFrom("groups").selectAll().where("gid", "in", gids).orderBy("id").execute() : [];
+  const byGid = new Map<number, GroupEntry>();
+  for (const g of await buildGroupEntries(db, rows)) if (!byGid.has(g.gid)) byGid.set(g.gid, g);
+  return privileges.map((p) => ({
+    id: p.id,
+    builtin_name: p.builtin_name,
+    name: p.name,
+    local_groups: (JSON.parse(p.local_groups) as number[]).map((gid) => (byGid.get(gid) as unknown as Record<string, unknown>) ?? { gid, sid: null, group: null }),
+    ds_groups: (JSON.parse(p.ds_groups) as (number | string)[]).map((g) =>
+      typeof g === "number" ? { gid: g, sid: null, group: null } : /^S-\d/.test(g) ? { gid: null, sid: g, group: null } : { gid: null, sid: null, group: g },
+    ),
+    roles: JSON.parse(p.roles) as string[],
+    web_shell: !!p.web_shell,
+  }));
+}

@@ -1,0 +1,76 @@
+// What the account services need from the caller, and host-dependent paths they share.
+
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import type { App } from "../app.js";
+import type { Session } from "../auth/session.js";
+import { NO_HOME } from "./home.js";
+import { REDACTED } from "../audit/audit.js";
+
+export interface AccountContext {
+  app: App;
+  /** The caller (null: the server itself, e.g. setup_local_administrator before any login). */
+  session: Session | null;
+}
+
+const posix = path.posix;
+
+export function insideStorageRoot(app: App, home: string): boolean {
+  const h = posix.normalize(home).replace(/\/+$/, "");
+  return app.config.storageRoots.some((r) => {
+    const root = posix.normalize(r).replace(/\/+$/, "");
+    return h !== root && h.startsWith(root === "" ? "/" : root + "/");
+  });
+}
+
+/**
+ * Where a home lives on this machine. Homes in storage roots are real paths; the built-in
+ * accounts' homes (`/root`, `/home/admin`) belong to the provisioned host, so they are resolved
+ * inside the host root — which is `/` on a real host and a scratch directory in the demo, so the
+ * demo never touches the machine's own `/root`.
+ */
+export function hostPathOfHome(app: App, home: string): string | null {
+  if (!home || posix.normalize(home) === NO_HOME || !home.startsWith("/")) return null;
+  if (insideStorageRoot(app, home)) return home;
+  return posix.join(app.config.hostRoot, home);
+}
+
+/** Skeleton files for new homes: the host root's /etc/skel, else this machine's. */
+export function skelDir(app: App): string | null {
+  for (const dir of [posix.join(app.config.hostRoot, "etc/skel"), "/etc/skel"]) {
+    try {
+      if (statSync(dir).isDirectory()) return dir;
+    } catch {
+      // try the next one
+    }
+  }
+  return null;
+}
+
+/**
+ * Where sudo executables are looked up: the host root when it is a real system (has /usr), else
+ * this machine (the demo host root holds only the provisioned account files).
+ */
+export function sudoRoot(app: App): string {
+  return existsSync(posix.join(app.config.hostRoot, "usr")) ? app.config.hostRoot : "/";
+}
+
+/** Event payloads go to every subscriber; secrets never travel in them. */
+export function redactSecrets<T extends object>(entry: T, fields: readonly string[]): T {
+  const out = { ...entry } as Record<string, unknown>;
+  for (const f of fields) if (f in out) out[f] = REDACTED;
+  return out as T;
+}
+
+export const USER_SECRET_FIELDS = ["unixhash", "smbhash", "password_history"] as const;
+
+/**
+ * The reason passed to app.accountsChanged, with the rows it touched (`user:1,2 group:3`) so the
+ * host provisioner can re-render only those (src/provision/provisioner.ts parseHints).
+ */
+export function changeReason(method: string, users: Iterable<number | null | undefined>, groups: Iterable<number | null | undefined>): string {
+  const ids = (it: Iterable<number | null | undefined>) => [...new Set([...it].filter((x): x is number => typeof x === "number"))];
+  const u = ids(users);
+  const g = ids(groups);
+  return [method, u.length ? `user:${u.join(",")}` : "", g.length ? `group:${g.join(",")}` : ""].filter(Boolean).join(" ");
+}

@@ -1,0 +1,86 @@
+// `<ns>.query` over a table whose entries are built from rows: filters on stored columns and
+// order_by/offset/limit run in SQL (the indexes exist for that); filters on computed fields are
+// applied afterwards to the built entries. Only the rows that survive SQL become entries, and when
+// nothing is left for memory only the requested page is built.
+
+import { CompiledQuery } from "kysely";
+import type { Db } from "../store/db.js";
+import { ValidationErrors } from "../server/errors.js";
+import {
+  applyOptions,
+  filterFields,
+  compileFilters,
+  compileOrderBy,
+  matchRow,
+  parseFilters,
+  parseOptions,
+  type ColumnMap,
+  type Dialect,
+} from "../store/query.js";
+
+export interface EntitySpec<Row, Entry> {
+  /** `SELECT … FROM …` without WHERE / ORDER / LIMIT. */
+  selectSql: string;
+  /** `SELECT count(*) AS n FROM …` over the same FROM clause. */
+  countSql: string;
+  /** Stable default order (e.g. the id column). */
+  defaultOrder: string;
+  columns: ColumnMap;
+  /** Every top-level field of an entry: filters on anything else are refused. */
+  fields: ReadonlySet<string>;
+  build(rows: Row[]): Promise<Entry[]>;
+}
+
+export interface QueryArgs {
+  filters: unknown;
+  options: unknown;
+  /** Attribute names for validation errors (e.g. "filters", "options"). */
+  attrs?: { filters?: string; options?: string };
+}
+
+export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec: EntitySpec<Row, Entry>, args: QueryArgs): Promise<unknown> {
+  const filtersAttr = args.attrs?.filters ?? "filters";
+  const filters = parseFilters(args.filters, filtersAttr);
+  // A typo'd field would otherwise silently match nothing (or everything, with !=).
+  const unknown = new ValidationErrors();
+  filters.forEach((f, i) => {
+    for (const field of filterFields([f])) if (!spec.fields.has(field)) unknown.add(`${filtersAttr}.${i}`, `${field}: unknown field`);
+  });
+  unknown.check();
+  const opts = parseOptions(args.options, args.attrs?.options ?? "options");
+  const compiled = compileFilters(filters, spec.columns, dialect);
+  const whereSql = compiled.where ? ` WHERE ${compiled.where}` : "";
+  const params = [...compiled.params];
+  const inMemory = compiled.residual.length > 0;
+  const orderSql = compileOrderBy(opts.order_by, spec.columns, dialect);
+
+  // Everything decided in SQL: a count needs no entries at all.
+  if (!inMemory && opts.count) {
+    const r = await db.executeQuery<{ n: number | string }>(CompiledQuery.raw(`${spec.countSql}${whereSql}`, params));
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  const sortedInSql = orderSql !== null;
+  // With a WHERE, SQLite would otherwise walk the id index to honour the tiebreaker order and
+  // test every row, instead of using the filter's index (e.g. username) and sorting the few
+  // matches; a unary `+` keeps it from using the index for ordering.
+  const tiebreak = dialect === "sqlite" && whereSql ? `+${spec.defaultOrder}` : spec.defaultOrder;
+  const order = orderSql ? `${orderSql}, ${tiebreak}` : tiebreak;
+  let text = `${spec.selectSql}${whereSql} ORDER BY ${order}`;
+  const pagedInSql = !inMemory && sortedInSql && (opts.limit > 0 || opts.offset > 0 || opts.get);
+  if (pagedInSql) {
+    // Literal integers (validated by parseOptions): SQLite runs a bound LIMIT markedly slower.
+    const limit = opts.get ? 1 : opts.limit;
+    text += dialect === "postgres" ? ` LIMIT ${limit > 0 ? limit : "ALL"}` : ` LIMIT ${limit > 0 ? limit : -1}`;
+    if (opts.offset) text += ` OFFSET ${Math.trunc(opts.offset)}`;
+  }
+  const rows = (await db.executeQuery<Row>(CompiledQuery.raw(text, params))).rows;
+  let entries = await spec.build(rows);
+  if (inMemory) entries = entries.filter((e) => matchRow(e, compiled.residual));
+  if (pagedInSql) {
+    // The page is already cut; `get` still wants a single object (or MatchNotFound).
+    return applyOptions(entries, { ...opts, offset: 0, limit: 0 }, { sorted: true, paged: true });
+  }
+  // Filtering in memory keeps the SQL order.
+  return applyOptions(entries, opts, { sorted: sortedInSql });
+}

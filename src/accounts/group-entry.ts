@@ -1,0 +1,135 @@
+// Group entries (reference §2.1) for a page of rows, with batched member and role lookups.
+
+import type { Selectable } from "kysely";
+import type { Store, Tx } from "../store/db.js";
+import type { ColumnMap } from "../store/query.js";
+import { runEntityQuery } from "./entity-query.js";
+import type { GroupTable } from "../store/schema.js";
+import { serverSid } from "./account-settings.js";
+import { rememberGroup } from "./names-cache.js";
+import { accountSnapshot, rolesForGids, type AccountSnapshot } from "./privileges.js";
+import { parseIdmap } from "./user-entry.js";
+
+/** Builtin groups whose membership and settings stay editable (reference §1.3, §2.1). */
+export const EDITABLE_BUILTIN_GIDS = new Set([14, 445, 544, 545, 568, 951, 952]);
+export const BUILTIN_ADMINISTRATORS_GID = 544;
+export const BUILTIN_USERS_GID = 545;
+export const BUILTIN_GUESTS_GID = 546;
+
+export interface GroupEntry {
+  id: number;
+  gid: number;
+  name: string;
+  group: string;
+  builtin: boolean;
+  sudo_commands: string[];
+  sudo_commands_nopasswd: string[];
+  smb: boolean;
+  userns_idmap: "DIRECT" | number | null;
+  local: boolean;
+  sid: string | null;
+  roles: string[];
+  users: number[];
+  immutable: boolean;
+}
+
+export type GroupRow = Selectable<GroupTable>;
+
+function jsonList(text: string): string[] {
+  try {
+    const v = JSON.parse(text);
+    return Array.isArray(v) ? v : [];
+  } catch {
+    return [];
+  }
+}
+
+export function groupSid(serverSidValue: string, row: { id: number; gid: number; smb: number | boolean }): string | null {
+  if (!row.smb) return null;
+  if (row.gid === BUILTIN_ADMINISTRATORS_GID) return `${serverSidValue}-512`;
+  if (row.gid === BUILTIN_GUESTS_GID) return `${serverSidValue}-514`;
+  return `${serverSidValue}-${200000 + row.id}`;
+}
+
+export async function buildGroupEntries(db: Tx, rows: GroupRow[], snapshot?: AccountSnapshot): Promise<GroupEntry[]> {
+  if (!rows.length) return [];
+  const ids = rows.map((r) => r.id);
+  const [aux, primary, snap, sid] = await Promise.all([
+    db.selectFrom("memberships").select(["group_id", "user_id"]).where("group_id", "in", ids).execute(),
+    db.selectFrom("users").select(["id", "group_id"]).where("group_id", "in", ids).execute(),
+    snapshot ?? accountSnapshot(db),
+    serverSid(db),
+  ]);
+  const privileges = snap.privileges;
+  const policy = snap.security;
+  const members = new Map<number, Set<number>>();
+  for (const m of [...aux, ...primary.map((u) => ({ group_id: u.group_id, user_id: u.id }))]) {
+    let set = members.get(m.group_id);
+    if (!set) members.set(m.group_id, (set = new Set()));
+    set.add(m.user_id);
+  }
+  const stig = !!policy.enable_gpos_stig;
+  return rows.map((r) => {
+    rememberGroup(r.id, r.name);
+    const smb = !!r.smb && !stig;
+    return {
+      id: r.id,
+      gid: r.gid,
+      name: r.name,
+      group: r.name,
+      builtin: !!r.builtin,
+      sudo_commands: jsonList(r.sudo_commands),
+      sudo_commands_nopasswd: jsonList(r.sudo_commands_nopasswd),
+      smb,
+      userns_idmap: parseIdmap(r.userns_idmap),
+      local: true,
+      sid: groupSid(sid, { ...r, smb }),
+      roles: rolesForGids(privileges, [r.gid]),
+      users: [...(members.get(r.id) ?? [])].sort((a, b) => a - b),
+      immutable: !!r.builtin && !EDITABLE_BUILTIN_GIDS.has(r.gid),
+    };
+  });
+}
+
+export async function groupEntryById(db: Tx, id: number): Promise<GroupEntry | undefined> {
+  const rows = await db.selectFrom("groups").selectAll().where("id", "=", id).execute();
+  return (await buildGroupEntries(db, rows))[0];
+}
+
+// ---- group.query: SQL push-down ------------------------------------------------------------
+
+const G = (c: string) => `"groups"."${c}"`;
+const IMMUTABLE_SQL = `(CASE WHEN ${G("builtin")} = 1 AND ${G("gid")} NOT IN (${[...EDITABLE_BUILTIN_GIDS].join(", ")}) THEN 1 ELSE 0 END)`;
+
+export const GROUP_COLUMNS: ColumnMap = {
+  id: { sql: G("id"), kind: "int" },
+  gid: { sql: G("gid"), kind: "int" },
+  name: { sql: G("name"), kind: "text" },
+  group: { sql: G("name"), kind: "text" },
+  builtin: { sql: G("builtin"), kind: "bool" },
+  smb: { sql: G("smb"), kind: "bool" },
+  immutable: { sql: IMMUTABLE_SQL, kind: "bool" },
+};
+const GROUP_COLUMNS_STIG: ColumnMap = Object.fromEntries(Object.entries(GROUP_COLUMNS).filter(([k]) => k !== "smb"));
+
+export const GROUP_FIELDS: ReadonlySet<string> = new Set([
+  "id", "gid", "name", "group", "builtin", "sudo_commands", "sudo_commands_nopasswd", "smb", "userns_idmap", "local", "sid", "roles", "users", "immutable",
+] satisfies (keyof GroupEntry)[]);
+
+/** `group.query(filters, options)`. */
+export async function queryGroups(store: Store, filters: unknown, options: unknown): Promise<unknown> {
+  const snapshot = await accountSnapshot(store.db);
+  return runEntityQuery<GroupRow, GroupEntry>(
+    store.db,
+    store.dialect,
+    {
+      selectSql: `SELECT * FROM "groups"`,
+      countSql: `SELECT count(*) AS "n" FROM "groups"`,
+      defaultOrder: G("id"),
+      columns: snapshot.security.enable_gpos_stig ? GROUP_COLUMNS_STIG : GROUP_COLUMNS,
+      fields: GROUP_FIELDS,
+      build: (rows) => buildGroupEntries(store.db, rows, snapshot),
+    },
+    { filters, options },
+  );
+}

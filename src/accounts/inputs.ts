@@ -1,0 +1,58 @@
+// Input models of user.create / user.update / group.create / group.update (reference §1.3, §1.4,
+// §2.2). They check shapes only — unknown keys, types, ranges — so bad input fails with the
+// field's path before any rule runs; the rules and their messages live in the services.
+
+import { z } from "zod";
+import { MAX_LOCAL_ID } from "./account-settings.js";
+
+const idmap = z.union([z.literal("DIRECT"), z.number().int().min(1).max(4294967294)]).nullable();
+const commands = z.array(z.string());
+const nullableString = z.string().nullable();
+
+export const userCreateSchema = z.strictObject({
+  username: z.string(),
+  full_name: z.string(),
+  uid: z.number().int().min(0).max(MAX_LOCAL_ID).nullable().optional(),
+  group: z.number().int().nullable().optional(),
+  group_create: z.boolean().optional(),
+  groups: z.array(z.number().int()).max(64).optional(),
+  home: z.string().optional(),
+  home_create: z.boolean().optional(),
+  home_mode: z.string().optional(),
+  shell: z.string().optional(),
+  email: nullableString.optional(),
+  password: nullableString.optional(),
+  random_password: z.boolean().optional(),
+  password_disabled: z.boolean().optional(),
+  ssh_password_enabled: z.boolean().optional(),
+  sshpubkey: nullableString.optional(),
+  locked: z.boolean().optional(),
+  smb: z.boolean().optional(),
+  webshare: z.boolean().optional(),
+  userns_idmap: idmap.optional(),
+  sudo_commands: commands.optional(),
+  sudo_commands_nopasswd: commands.optional(),
+  microsoft_account: z.boolean().optional(),
+});
+export type UserCreateInput = z.output<typeof userCreateSchema>;
+
+// Same fields minus uid and group_create (rejected as unknown keys), every one optional.
+export const userUpdateSchema = userCreateSchema.omit({ uid: true, group_create: true }).partial();
+export type UserUpdateInput = z.output<typeof userUpdateSchema>;
+
+export const groupCreateSchema = z.strictObject({
+  name: z.string(),
+  gid: z.number().int().min(0).max(MAX_LOCAL_ID).nullable().optional(),
+  smb: z.boolean().optional(),
+  sudo_commands: commands.optional(),
+  sudo_commands_nopasswd: commands.optional(),
+  userns_idmap: idmap.optional(),
+  users: z.array(z.number().int()).optional(),
+});
+export type GroupCreateInput = z.output<typeof groupCreateSchema>;
+
+export const groupUpdateSchema = groupCreateSchema.omit({ gid: true }).partial();
+export type GroupUpdateInput = z.output<typeof groupUpdateSchema>;
+
+export const userDeleteOptions = z.strictObject({ delete_group: z.boolean().default(true) });
+export const groupDeleteOptions = z.strictObject({ delete_users: z.boolean().default(false) });

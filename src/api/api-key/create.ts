@@ -1,0 +1,46 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { hashKey, newKeySalt, newKeySecret } from "../../auth/api-keys.js";
+import { API_KEY_SECRETS, ApiKeyFields, apiKeyById, checkMayChange, validateKey } from "./common.js";
+
+const Create = z.strictObject({
+  name: ApiKeyFields.name,
+  username: ApiKeyFields.username,
+  expires_at: ApiKeyFields.expires_at.default(null),
+  roles: ApiKeyFields.roles.default(null),
+});
+
+export const apiKeyCreate = defineMethod({
+  name: "api_key.create",
+  description: "Creates an API key for a user (optionally limited to some of their roles); the key is returned only here.",
+  args: [arg("api_key_create", Create)],
+  roles: ["READONLY_ADMIN", "API_KEY_WRITE"],
+  audit: (data) => `Create API key ${data.name}`,
+  secretFields: API_KEY_SECRETS,
+  secretsRole: "API_KEY_WRITE",
+  handler: async (ctx, data) => {
+    await checkMayChange(ctx, data.username);
+    const userId = await validateKey(ctx, "api_key_create", data, null, { expires_at: true });
+    const secret = newKeySecret();
+    const salt = newKeySalt();
+    const row = await ctx.app.store.db
+      .insertInto("api_keys")
+      .values({
+        name: data.name,
+        user_id: userId,
+        username: data.username,
+        salt,
+        keyhash: hashKey(salt, secret),
+        created_at: Date.now(),
+        expires_at: data.expires_at ? data.expires_at.getTime() : null,
+        revoked: 0,
+        revoked_reason: null,
+        roles: data.roles ? JSON.stringify(data.roles) : null,
+      })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    const entry = await apiKeyById(ctx.app.store.db, row.id);
+    ctx.app.events.publish("api_key.query", "added", entry.id, { ...entry, keyhash: "********", salt: "********" });
+    return { ...entry, key: `${row.id}-${secret}` };
+  },
+});

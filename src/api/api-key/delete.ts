@@ -1,0 +1,20 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { apiKeyById, checkMayChange } from "./common.js";
+
+export const apiKeyDelete = defineMethod({
+  name: "api_key.delete",
+  description: "Deletes an API key.",
+  args: [arg("id", z.number().int())],
+  returns: z.literal(true),
+  roles: ["READONLY_ADMIN", "API_KEY_WRITE"],
+  audit: (id) => `Delete API key ${id}`,
+  handler: async (ctx, id) => {
+    const db = ctx.app.store.db;
+    const old = await apiKeyById(db, id);
+    await checkMayChange(ctx, old.username);
+    await db.deleteFrom("api_keys").where("id", "=", id).execute();
+    ctx.app.events.publish("api_key.query", "removed", id);
+    return true as const;
+  },
+});

@@ -1,0 +1,18 @@
+import { defineMethod } from "../method.js";
+import { CallError, ERRNO } from "../../server/errors.js";
+import { apiKeyEntries } from "../../auth/api-keys.js";
+import { API_KEY_SECRETS } from "./common.js";
+
+export const apiKeyMyKeys = defineMethod({
+  name: "api_key.my_keys",
+  description: "The API keys of the logged-in user.",
+  args: [],
+  roles: ["READONLY_ADMIN", "API_KEY_READ"],
+  secretFields: API_KEY_SECRETS,
+  secretsRole: "API_KEY_WRITE",
+  handler: async (ctx) => {
+    const userId = ctx.session!.userId;
+    if (userId === null) throw new CallError("Not a user session", ERRNO.EINVAL);
+    return apiKeyEntries(ctx.app.store.db, { userId });
+  },
+});

@@ -1,0 +1,48 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { hashKey, newKeySalt, newKeySecret } from "../../auth/api-keys.js";
+import { API_KEY_SECRETS, ApiKeyFields, apiKeyById, checkMayChange, validateKey } from "./common.js";
+
+const Update = z.strictObject({
+  name: ApiKeyFields.name.optional(),
+  expires_at: ApiKeyFields.expires_at.optional(),
+  roles: ApiKeyFields.roles.optional(),
+  reset: z.boolean().default(false),
+});
+
+export const apiKeyUpdate = defineMethod({
+  name: "api_key.update",
+  description: "Renames a key, changes its expiry or roles, or (reset) issues a new key and lifts a revocation.",
+  args: [arg("id", z.number().int()), arg("api_key_update", Update)],
+  roles: ["READONLY_ADMIN", "API_KEY_WRITE"],
+  audit: (id, data) => `Update API key ${data.name ?? id}`,
+  secretFields: API_KEY_SECRETS,
+  secretsRole: "API_KEY_WRITE",
+  handler: async (ctx, id, data) => {
+    const db = ctx.app.store.db;
+    const old = await apiKeyById(db, id);
+    await checkMayChange(ctx, old.username);
+    const next = {
+      name: data.name ?? old.name,
+      username: old.username ?? "",
+      expires_at: data.expires_at === undefined ? old.expires_at : data.expires_at,
+      roles: data.roles === undefined ? old.roles : data.roles,
+    };
+    await validateKey(ctx, "api_key_update", next, id, { expires_at: data.expires_at !== undefined });
+    const secret = data.reset ? newKeySecret() : null;
+    const salt = newKeySalt();
+    await db
+      .updateTable("api_keys")
+      .set({
+        name: next.name,
+        expires_at: next.expires_at ? next.expires_at.getTime() : null,
+        roles: next.roles ? JSON.stringify(next.roles) : null,
+        ...(secret ? { salt, keyhash: hashKey(salt, secret), revoked: 0, revoked_reason: null } : {}),
+      })
+      .where("id", "=", id)
+      .execute();
+    const entry = await apiKeyById(db, id);
+    ctx.app.events.publish("api_key.query", "changed", id, { ...entry, keyhash: "********", salt: "********" });
+    return secret ? { ...entry, key: `${id}-${secret}` } : entry;
+  },
+});

@@ -1,0 +1,39 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { CallError, ERRNO, validationError } from "../../server/errors.js";
+import { createToken } from "../../auth/tokens.js";
+import { holdsFullAdmin } from "../../access/authorize.js";
+
+const MAX_TTL = 30 * 24 * 3600;
+
+export const authGenerateToken = defineMethod({
+  name: "auth.generate_token",
+  description: "Mints a 64-character token for this session's identity (sliding ttl in seconds; attrs make a download/upload token).",
+  args: [
+    arg("ttl", z.number().int().min(1).max(MAX_TTL).nullable(), () => 600),
+    arg("attrs", z.record(z.string(), z.any()), () => ({})),
+    arg("match_origin", z.boolean(), () => true),
+    arg("single_use", z.boolean(), () => false),
+  ],
+  returns: z.string(),
+  authorizationRequired: false,
+  audit: "Generate authentication token for session",
+  handler: async (ctx, ttl, attrs, match_origin, single_use) => {
+    const s = ctx.session!;
+    if (s.attributes.includes("OTPW")) throw new CallError("Onetime password sessions may not generate authentication tokens", ERRNO.EOPNOTSUPP);
+    if (s.level === "LEVEL_2" && !single_use) {
+      throw new CallError("Multi-use authentication tokens are not supported at current authenticator level.", ERRNO.EOPNOTSUPP);
+    }
+    if (attrs.job !== undefined) {
+      const job = ctx.app.jobs.get(Number(attrs.job));
+      if (!job) validationError("attrs.job", `${attrs.job}: job does not exist.`, ERRNO.ENOENT);
+      if (!holdsFullAdmin(s) && job.owner.sessionId !== s.id) validationError("attrs.job", "Job is not owned by current session", ERRNO.EPERM);
+    }
+    return createToken(ctx.app.store.db, s, ctx.conn.remoteAddress, {
+      ttl: Math.min(ttl ?? 600, Math.max(1, Math.floor((s.expiresAt - Date.now()) / 1000))),
+      attrs,
+      matchOrigin: match_origin,
+      singleUse: single_use,
+    });
+  },
+});

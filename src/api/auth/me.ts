@@ -1,0 +1,10 @@
+import { defineMethod } from "../method.js";
+import { buildMe } from "../../auth/me.js";
+
+export const authMe = defineMethod({
+  name: "auth.me",
+  description: "The logged-in user: passwd fields, UI attributes, two-factor state, expanded roles and account attributes.",
+  args: [],
+  authorizationRequired: false,
+  handler: (ctx) => buildMe(ctx.app, ctx.session!),
+});

@@ -1,0 +1,39 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { queryRows } from "../../store/query-rows.js";
+import { HEARTBEAT_STALE_MS } from "../../auth/service.js";
+
+function revive(data: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...data };
+  if (typeof out.login_at === "string") out.login_at = new Date(out.login_at);
+  return out;
+}
+
+export const authSessions = defineMethod({
+  name: "auth.sessions",
+  description: "Lists the active sessions of every server process sharing the store.",
+  args: [arg("filters", z.array(z.any()), () => []), arg("options", z.record(z.string(), z.any()), () => ({}))],
+  roles: ["AUTH_SESSIONS_READ"],
+  handler: async (ctx, filters, options) => {
+    const now = Date.now();
+    const rows = await ctx.app.store.db
+      .selectFrom("sessions")
+      .selectAll()
+      .where("terminated", "=", 0)
+      .where("expires_at", ">", now)
+      .where("heartbeat", ">", now - HEARTBEAT_STALE_MS)
+      .orderBy("created_at")
+      .execute();
+    const entries = rows.map((r) => ({
+      id: r.id,
+      current: r.id === ctx.session?.id,
+      internal: false,
+      origin: r.origin,
+      credentials: r.credentials,
+      credentials_data: revive(JSON.parse(r.credentials_data)),
+      created_at: new Date(Number(r.created_at)),
+      secure_transport: !!r.secure_transport,
+    }));
+    return queryRows(entries, filters, options);
+  },
+});

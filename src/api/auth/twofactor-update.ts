@@ -1,0 +1,33 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { ValidationErrors } from "../../server/errors.js";
+import { TWOFACTOR_KEY, twoFactorConfig } from "../../auth/policy.js";
+import { setSetting } from "../../store/settings.js";
+
+const Update = z.strictObject({
+  enabled: z.boolean().optional(),
+  window: z.number().int().min(0).optional(),
+  services: z.strictObject({ ssh: z.boolean().optional() }).optional(),
+});
+
+export const authTwofactorUpdate = defineMethod({
+  name: "auth.twofactor.update",
+  description: "Updates the global two-factor settings.",
+  args: [arg("auth_twofactor_update", Update)],
+  roles: ["SYSTEM_SECURITY_WRITE"],
+  audit: "Update two-factor authentication service configuration",
+  handler: async (ctx, data) => {
+    const db = ctx.app.store.db;
+    const old = await twoFactorConfig(db);
+    const next = { ...old, ...data, id: 1, services: { ...old.services, ...(data.services ?? {}) } };
+    if (await ctx.app.auth.stig()) {
+      const errors = new ValidationErrors();
+      if (!next.enabled) errors.add("auth_twofactor_update.enable", "Two factor authentication may not be disabled in General Purpose OS STIG compatibility mode.");
+      if (!next.services.ssh) errors.add("auth_twofactor_update.services.ssh", "Two factor authentication for SSH may not be disabled in General Purpose OS STIG compatibility mode.");
+      errors.check();
+    }
+    await setSetting(db, TWOFACTOR_KEY, next);
+    ctx.app.accountsChanged("twofactor");
+    return next;
+  },
+});

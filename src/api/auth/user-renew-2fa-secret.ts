@@ -1,0 +1,42 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { CallError, ERRNO, validationError } from "../../server/errors.js";
+import { newTotpSecret, provisioningUri } from "../../auth/totp.js";
+import { userEntryById } from "../../accounts/user-entry.js";
+import { holdsFullAdmin } from "../../access/authorize.js";
+
+export const userRenew2faSecret = defineMethod({
+  name: "user.renew_2fa_secret",
+  description: "Creates a new TOTP secret for a user (yourself, or anyone as FULL_ADMIN); returns the user entry with twofactor_config.",
+  args: [
+    arg("username", z.string()),
+    arg(
+      "twofactor_options",
+      z.strictObject({ otp_digits: z.number().int().min(6).max(8).optional(), interval: z.union([z.literal(30), z.literal(60)]).optional() }),
+      () => ({}),
+    ),
+  ],
+  authorizationRequired: false,
+  audit: (username) => `Renew two-factor authentication secret: ${username}`,
+  secretFields: ["unixhash", "smbhash", "password_history"],
+  secretsRole: "ACCOUNT_WRITE",
+  handler: async (ctx, username, opts) => {
+    const s = ctx.session!;
+    if (!holdsFullAdmin(s) && username !== s.username) {
+      throw new CallError(`${s.username}: renewing the two-factor secret of another user requires the FULL_ADMIN role.`, ERRNO.EPERM);
+    }
+    const db = ctx.app.store.db;
+    const user = await db.selectFrom("users").select(["id", "twofactor_digits", "twofactor_interval"]).where("username", "=", username).executeTakeFirst();
+    if (!user) validationError("username", `${username}: user does not exist.`, ERRNO.ENOENT);
+    const secret = newTotpSecret();
+    const digits = opts.otp_digits ?? user.twofactor_digits ?? 6;
+    const interval = opts.interval ?? user.twofactor_interval ?? 30;
+    await db.updateTable("users").set({ twofactor_secret: secret, twofactor_digits: digits, twofactor_interval: interval }).where("id", "=", user.id).execute();
+    ctx.app.accountsChanged("user.renew_2fa_secret");
+    const entry = await userEntryById(db, user.id);
+    return {
+      ...entry,
+      twofactor_config: { provisioning_uri: provisioningUri(username, secret, digits, interval), secret_configured: true, interval, otp_digits: digits },
+    };
+  },
+});

@@ -1,0 +1,65 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { CallError, ERRNO, ValidationErrors, validationError } from "../../server/errors.js";
+import { hashPassword, ntHash, verifyPassword } from "../../auth/password-hash.js";
+import { minAgeBlocks, nextHistory, passwordPolicyErrors, securityConfig } from "../../auth/policy.js";
+import { hashRounds } from "../../accounts/account-settings.js";
+import { holdsFullAdmin } from "../../access/authorize.js";
+
+const ARG = "user.set_password";
+
+export const userSetPassword = defineMethod({
+  name: "user.set_password",
+  description: "Changes a password: your own (old password required unless signed in with a one-time password) or, as FULL_ADMIN, anyone's.",
+  args: [
+    arg(ARG, z.strictObject({ username: z.string(), old_password: z.string().nullable().default(null), new_password: z.string().min(1) })),
+  ],
+  returns: z.null(),
+  authorizationRequired: false,
+  audit: (data) => `Set account password ${data.username}`,
+  handler: async (ctx, { username, old_password, new_password }) => {
+    const s = ctx.session!;
+    const admin = holdsFullAdmin(s);
+    if (!admin && username !== s.username) {
+      throw new CallError(`${s.username}: changing the password of another user requires the FULL_ADMIN role.`, ERRNO.EPERM);
+    }
+    const db = ctx.app.store.db;
+    const user = await db
+      .selectFrom("users")
+      .select(["id", "unixhash", "smb", "locked", "password_disabled", "password_history", "last_password_change", "source"])
+      .where("username", "=", username)
+      .executeTakeFirst();
+    if (!user) validationError(`${ARG}.username`, `${username}: user does not exist.`, ERRNO.ENOENT);
+    if (user.source !== "LOCAL") validationError(`${ARG}.username`, `${username}: passwords of directory users are changed in the directory.`);
+    const otpw = s.attributes.includes("OTPW");
+    if (!admin && !otpw) {
+      if (old_password === null) validationError(`${ARG}.old_password`, "FULL_ADMIN role is required in order to bypass check for current password.");
+      if (!(await verifyPassword(old_password, user.unixhash))) validationError(`${ARG}.old_password`, `${username}: failed to validate password.`);
+    }
+    const history = JSON.parse(user.password_history) as string[];
+    const errors = new ValidationErrors(
+      await passwordPolicyErrors(db, `${ARG}.new_password`, new_password, user.unixhash ? [...history, user.unixhash] : history),
+    );
+    errors.check();
+    const sec = await securityConfig(db);
+    if (!admin && !s.attributes.includes("PASSWORD_CHANGE_REQUIRED") && minAgeBlocks(sec, user.last_password_change === null ? null : Number(user.last_password_change))) {
+      validationError(`${ARG}.new_password`, `${username}: password changed too recently. Minimum password age is: ${sec.min_password_age}`);
+    }
+    if (user.password_disabled) validationError(`${ARG}.username`, `${username}: password authentication is disabled for account.`);
+    if (user.locked) validationError(`${ARG}.username`, `${username}: user account is locked.`);
+    const unixhash = await hashPassword(new_password, await hashRounds(ctx.app));
+    await db
+      .updateTable("users")
+      .set({
+        unixhash,
+        smbhash: user.smb ? await ntHash(new_password) : "*",
+        password_history: JSON.stringify(nextHistory(history, user.unixhash)),
+        last_password_change: Date.now(),
+      })
+      .where("id", "=", user.id)
+      .execute();
+    if (username === s.username) s.attributes = s.attributes.filter((a) => a !== "PASSWORD_CHANGE_REQUIRED");
+    ctx.app.accountsChanged("user.set_password");
+    return null;
+  },
+});

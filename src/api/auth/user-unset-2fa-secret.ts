@@ -1,0 +1,22 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { CallError, ERRNO, validationError } from "../../server/errors.js";
+
+export const userUnset2faSecret = defineMethod({
+  name: "user.unset_2fa_secret",
+  description: "Removes a user's TOTP secret (they then sign in without a second factor).",
+  args: [arg("username", z.string())],
+  returns: z.null(),
+  roles: ["ACCOUNT_WRITE"],
+  audit: (username) => `Unset two-factor authentication secret: ${username}`,
+  handler: async (ctx, username) => {
+    if (await ctx.app.auth.stig()) {
+      throw new CallError("Two-factor authentication may not be removed in General Purpose OS STIG compatibility mode.", ERRNO.EPERM);
+    }
+    const db = ctx.app.store.db;
+    const r = await db.updateTable("users").set({ twofactor_secret: null }).where("username", "=", username).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) validationError("username", `${username}: user does not exist.`, ERRNO.ENOENT);
+    ctx.app.accountsChanged("user.unset_2fa_secret");
+    return null;
+  },
+});

@@ -1,0 +1,150 @@
+// What the filesystem.* methods share: the storage roots (configured and resolved), the rule that
+// a path is usable only when it lies inside a root both by name and after resolving symlinks, and
+// the listdir/stat entry of one directory entry.
+
+import type { Stats } from "node:fs";
+import { lstat, realpath } from "node:fs/promises";
+import path from "node:path";
+import type { App } from "../../app.js";
+import { ERRNO, validationError } from "../../server/errors.js";
+
+const posix = path.posix;
+
+export type EntryType = "DIRECTORY" | "FILE" | "SYMLINK" | "OTHER";
+
+export interface FsEntry {
+  name: string;
+  path: string;
+  realpath: string;
+  type: EntryType;
+  size: number;
+  allocation_size: number;
+  mode: number;
+  acl: false;
+  uid: number;
+  gid: number;
+  is_mountpoint: boolean;
+  is_ctldir: false;
+}
+
+/** The configured storage roots, normalized, without trailing slashes. */
+export function storageRoots(app: App): string[] {
+  return app.config.storageRoots.map((r) => posix.normalize(r).replace(/(.)\/+$/, "$1"));
+}
+
+/** `p` equals `root` or lies below it (both normalized, absolute). */
+export function within(p: string, root: string): boolean {
+  return p === root || p.startsWith(root === "/" ? "/" : `${root}/`);
+}
+
+export interface Roots {
+  /** Configured roots (normalized). */
+  named: string[];
+  /** Their real paths (null when a root does not exist). */
+  real: (string | null)[];
+}
+
+export async function resolveRoots(app: App): Promise<Roots> {
+  const named = storageRoots(app);
+  const real = await Promise.all(named.map((r) => realpath(r).catch(() => null)));
+  return { named, real };
+}
+
+export function insideReal(p: string, roots: Roots): boolean {
+  return roots.real.some((r) => r !== null && within(p, r));
+}
+
+function errnoOf(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | null)?.code;
+}
+
+/**
+ * The real path of the longest existing prefix of `p` (whose missing tail cannot hide a symlink),
+ * joined with that tail. Used to judge where a path that does not exist yet would land.
+ */
+export async function realpathOfExistingPrefix(p: string): Promise<string> {
+  let head = p;
+  const tail: string[] = [];
+  for (;;) {
+    try {
+      return posix.join(await realpath(head), ...tail);
+    } catch (e) {
+      const code = errnoOf(e);
+      if ((code !== "ENOENT" && code !== "ENOTDIR") || head === "/") throw e;
+      tail.unshift(posix.basename(head));
+      head = posix.dirname(head);
+    }
+  }
+}
+
+export function outsideMessage(roots: Roots): string {
+  return roots.named.length ? `Path must be inside a storage root: ${roots.named.join(", ")}` : "Path must be inside a storage root: no storage roots are configured";
+}
+
+/**
+ * Check that `given` names a place inside a storage root: by name after resolving `..`, and by
+ * real path after resolving symlinks (for a missing path, the real path of its existing part).
+ * Returns the normalized path and its real path (null when it does not exist). Refusals are
+ * validation errors on `attr`; a path outside the roots is refused before its existence is told.
+ */
+export async function confine(given: string, attr: string, roots: Roots, opts: { allowRoot: boolean }): Promise<{ path: string; real: string | null }> {
+  if (!given.startsWith("/")) validationError(attr, "Path must be absolute", ERRNO.EINVAL);
+  if (given.includes("\0")) validationError(attr, "Path must not contain NUL characters", ERRNO.EINVAL);
+  const norm = posix.normalize(given).replace(/(.)\/+$/, "$1");
+  const byName = roots.named.some((r) => within(norm, r));
+  if (!byName) validationError(attr, outsideMessage(roots), ERRNO.EINVAL);
+  let real: string | null;
+  try {
+    real = await realpath(norm);
+  } catch (e) {
+    if (errnoOf(e) !== "ENOENT" && errnoOf(e) !== "ENOTDIR") throw e;
+    real = null;
+  }
+  const landing = real ?? (await realpathOfExistingPrefix(norm).catch(() => norm));
+  if (!insideReal(landing, roots)) validationError(attr, outsideMessage(roots), ERRNO.EINVAL);
+  if (!opts.allowRoot && roots.real.some((r) => r === landing)) {
+    validationError(attr, `Path may not be a storage root itself: ${norm}`, ERRNO.EINVAL);
+  }
+  return { path: norm, real };
+}
+
+export function typeOf(st: Stats): EntryType {
+  if (st.isSymbolicLink()) return "SYMLINK";
+  if (st.isDirectory()) return "DIRECTORY";
+  if (st.isFile()) return "FILE";
+  return "OTHER";
+}
+
+/**
+ * The entry for `entryPath` (as the caller named it) whose real location is `onDisk`. Symlinks
+ * are not followed for the stat; their realpath is reported only when it stays inside the storage
+ * roots, otherwise the link's own path is given.
+ */
+export async function entryOf(entryPath: string, onDisk: string, roots: Roots, parentDev: number | null): Promise<FsEntry | null> {
+  let st: Stats;
+  try {
+    st = await lstat(onDisk);
+  } catch {
+    return null; // vanished since it was listed
+  }
+  let real = onDisk;
+  if (st.isSymbolicLink()) {
+    const target = await realpath(onDisk).catch(() => null);
+    real = target !== null && insideReal(target, roots) ? target : onDisk;
+  }
+  const type = typeOf(st);
+  return {
+    name: posix.basename(entryPath),
+    path: entryPath,
+    realpath: real,
+    type,
+    size: st.size,
+    allocation_size: st.blocks * 512,
+    mode: st.mode,
+    acl: false,
+    uid: st.uid,
+    gid: st.gid,
+    is_mountpoint: type === "DIRECTORY" && parentDev !== null && st.dev !== parentDev,
+    is_ctldir: false,
+  };
+}

@@ -1,0 +1,11 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { queryGroups } from "../../accounts/group-entry.js";
+
+export const groupQuery = defineMethod({
+  name: "group.query",
+  description: "Lists local groups (reference group entry), with query-filters and query-options; filters on stored fields run in the database.",
+  args: [arg("filters", z.array(z.any()), () => []), arg("options", z.record(z.string(), z.any()), () => ({}))],
+  roles: ["ACCOUNT_READ"],
+  handler: (ctx, filters, options) => queryGroups(ctx.app.store, filters, options),
+});

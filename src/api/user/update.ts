@@ -1,0 +1,17 @@
+import { z } from "zod";
+import { defineMethod, arg } from "../method.js";
+import { userUpdateSchema } from "../../accounts/inputs.js";
+import { updateUser } from "../../accounts/user-update.js";
+import { USER_SECRET_FIELDS } from "../../accounts/context.js";
+import { userLabel } from "../../accounts/names-cache.js";
+
+export const userUpdate = defineMethod({
+  name: "user.update",
+  description: "Updates a local user (partial); returns the user entry plus `password` (set only when one was sent or generated).",
+  args: [arg("id", z.number().int()), arg("user_update", userUpdateSchema, () => ({}))],
+  roles: ["ACCOUNT_WRITE"],
+  audit: (id) => `Update user ${userLabel(id)}`,
+  secretFields: USER_SECRET_FIELDS,
+  secretsRole: "ACCOUNT_WRITE",
+  handler: (ctx, id, data) => updateUser(ctx, id, data),
+});

@@ -1,0 +1,86 @@
+// Reading the audit log (reference §10): rows as audit entries, filters and ordering pushed down
+// to SQL on the stored columns (the table grows without bound), the rest in memory.
+
+import type { Db } from "../store/db.js";
+import type { Dialect } from "../store/db.js";
+import type { ColumnMap } from "../store/query.js";
+import { runEntityQuery } from "../accounts/entity-query.js";
+import type { AuditTable } from "../store/schema.js";
+import type { Selectable } from "kysely";
+
+export const AUDIT_SERVICES = ["MIDDLEWARE", "SMB", "SUDO", "SYSTEM"] as const;
+
+export const AUDIT_FIELDS = [
+  "audit_id",
+  "message_timestamp",
+  "timestamp",
+  "address",
+  "username",
+  "session",
+  "service",
+  "service_data",
+  "event",
+  "event_data",
+  "success",
+] as const;
+
+const AUDIT_FIELD_SET: ReadonlySet<string> = new Set(AUDIT_FIELDS);
+
+const C = (c: string) => `"audit"."${c}"`;
+const AUDIT_COLUMNS: ColumnMap = {
+  audit_id: { sql: C("audit_id"), kind: "text" },
+  message_timestamp: { sql: C("message_timestamp"), kind: "int" },
+  timestamp: { sql: C("timestamp"), kind: "datetime" },
+  address: { sql: C("address"), kind: "text" },
+  username: { sql: C("username"), kind: "text" },
+  session: { sql: C("session"), kind: "text" },
+  service: { sql: C("service"), kind: "text" },
+  event: { sql: C("event"), kind: "text" },
+  success: { sql: C("success"), kind: "bool" },
+};
+
+export interface AuditEntry {
+  audit_id: string;
+  message_timestamp: number;
+  timestamp: Date;
+  address: string;
+  username: string;
+  session: string | null;
+  service: string;
+  service_data: unknown;
+  event: string;
+  event_data: unknown;
+  success: boolean;
+}
+
+export function auditEntry(r: Selectable<AuditTable>): AuditEntry {
+  return {
+    audit_id: r.audit_id,
+    message_timestamp: Number(r.message_timestamp),
+    timestamp: new Date(Number(r.timestamp)),
+    address: r.address,
+    username: r.username,
+    session: r.session,
+    service: r.service,
+    service_data: JSON.parse(r.service_data),
+    event: r.event,
+    event_data: JSON.parse(r.event_data),
+    success: !!r.success,
+  };
+}
+
+export function queryAudit(db: Db, dialect: Dialect, filters: unknown, options: unknown, attrs: { filters: string; options: string }): Promise<unknown> {
+  return runEntityQuery<Selectable<AuditTable>, AuditEntry>(
+    db,
+    dialect,
+    {
+      selectSql: `SELECT * FROM "audit"`,
+      countSql: `SELECT count(*) AS n FROM "audit"`,
+      defaultOrder: C("id"),
+      columns: AUDIT_COLUMNS,
+      fields: AUDIT_FIELD_SET,
+      build: async (rows) => rows.map(auditEntry),
+    },
+    { filters, options, attrs },
+  );
+}

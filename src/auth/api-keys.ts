@@ -1,0 +1,92 @@
+// API keys (reference §6 as adapted by SPEC): `<id>-<64 letters and digits>`, shown once, stored
+// as a salted SHA-256 (fast, so a key check is cheap) compared in constant time.
+
+import type { Tx } from "../store/db.js";
+import { randomPassword } from "./password-hash.js";
+import { safeEqual, sha256 } from "./secrets.js";
+
+export const KEY_SECRET_LENGTH = 64;
+
+export function newKeySecret(): string {
+  return randomPassword(KEY_SECRET_LENGTH);
+}
+
+export function newKeySalt(): string {
+  return randomPassword(16);
+}
+
+export function hashKey(salt: string, secret: string): string {
+  return sha256(`${salt}${secret}`);
+}
+
+export function keyMatches(salt: string, secret: string, keyhash: string): boolean {
+  return safeEqual(hashKey(salt, secret), keyhash);
+}
+
+/** Split `<id>-<secret>`; null when malformed. */
+export function parseApiKey(raw: string): { id: number; secret: string } | null {
+  const m = /^(\d{1,12})-([A-Za-z0-9]{64})$/.exec(raw.trim());
+  return m ? { id: Number(m[1]), secret: m[2] } : null;
+}
+
+export interface ApiKeyEntry {
+  id: number;
+  name: string;
+  username: string | null;
+  user_identifier: number | null;
+  keyhash: string;
+  salt: string;
+  created_at: Date;
+  expires_at: Date | null;
+  local: boolean;
+  revoked: boolean;
+  revoked_reason: string | null;
+  /** Gatehouse: the roles the key is limited to (null = all of its owner's roles). */
+  roles: string[] | null;
+}
+
+export const API_KEY_SECRET_FIELDS = ["keyhash", "salt"] as const;
+
+/** Entries of every API key (or of one owner); keys whose owner is gone are reported revoked. */
+export async function apiKeyEntries(db: Tx, opts: { userId?: number } = {}): Promise<ApiKeyEntry[]> {
+  let q = db
+    .selectFrom("api_keys")
+    .leftJoin("users", "users.id", "api_keys.user_id")
+    .select([
+      "api_keys.id",
+      "api_keys.name",
+      "api_keys.user_id",
+      "api_keys.salt",
+      "api_keys.keyhash",
+      "api_keys.created_at",
+      "api_keys.expires_at",
+      "api_keys.revoked",
+      "api_keys.revoked_reason",
+      "api_keys.roles",
+      "users.username as owner",
+    ])
+    .orderBy("api_keys.id");
+  if (opts.userId !== undefined) q = q.where("api_keys.user_id", "=", opts.userId);
+  const rows = await q.execute();
+  return rows.map((r) => {
+    const orphan = !r.owner;
+    return {
+      id: r.id,
+      name: r.name,
+      username: r.owner ?? null,
+      user_identifier: orphan ? null : r.user_id,
+      keyhash: r.keyhash,
+      salt: r.salt,
+      created_at: new Date(Number(r.created_at)),
+      expires_at: r.expires_at === null ? null : new Date(Number(r.expires_at)),
+      local: true,
+      revoked: orphan || !!r.revoked,
+      revoked_reason: orphan ? "User does not exist" : r.revoked_reason,
+      roles: r.roles === null ? null : (JSON.parse(r.roles) as string[]),
+    };
+  });
+}
+
+export async function revokeApiKey(db: Tx, id: number, reason: string): Promise<void> {
+  await db.updateTable("api_keys").set({ revoked: 1, revoked_reason: reason }).where("id", "=", id).execute();
+}

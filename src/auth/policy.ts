@@ -1,0 +1,211 @@
+// Security settings shared by every server process (store `settings`): the password policy and
+// STIG switch of `system.security` (reference §7.8, SPEC lock-out), and the global two-factor
+// configuration of `auth.twofactor` (§7.7). Plus the checks that apply them: password rules,
+// password aging, and the failed-login lock-out counters.
+
+import type { Tx } from "../store/db.js";
+import { getSetting } from "../store/settings.js";
+import { verifyPassword } from "./password-hash.js";
+import type { FieldError } from "../server/errors.js";
+import { ERRNO } from "../server/errors.js";
+import type { AssuranceLevel } from "./session.js";
+
+export const COMPLEXITY_CLASSES = ["UPPER", "LOWER", "NUMBER", "SPECIAL"] as const;
+export type ComplexityClass = (typeof COMPLEXITY_CLASSES)[number];
+
+export interface SecurityConfig {
+  id: number;
+  enable_fips: boolean;
+  enable_gpos_stig: boolean;
+  min_password_age: number | null;
+  max_password_age: number | null;
+  password_complexity_ruleset: ComplexityClass[] | null;
+  min_password_length: number | null;
+  password_history_length: number | null;
+  /** Consecutive failed logins before the account is locked out (0 = off). */
+  lockout_threshold: number;
+  /** Lock-out length in seconds (0 = off). */
+  lockout_duration: number;
+}
+
+export const SECURITY_DEFAULTS: SecurityConfig = {
+  id: 1,
+  enable_fips: false,
+  enable_gpos_stig: false,
+  min_password_age: null,
+  max_password_age: null,
+  password_complexity_ruleset: null,
+  min_password_length: null,
+  password_history_length: null,
+  lockout_threshold: 0,
+  lockout_duration: 0,
+};
+
+/** What GPOS STIG forces (reference §7.8). */
+export const STIG_POLICY = {
+  min_password_age: 1,
+  max_password_age: 60,
+  password_history_length: 5,
+  password_complexity_ruleset: [...COMPLEXITY_CLASSES],
+  min_password_length: 15,
+  lockout_threshold: 3,
+  lockout_duration: 900,
+};
+
+export interface TwoFactorConfig {
+  id: number;
+  enabled: boolean;
+  window: number;
+  services: { ssh: boolean };
+}
+
+export const TWOFACTOR_DEFAULTS: TwoFactorConfig = { id: 1, enabled: false, window: 0, services: { ssh: false } };
+
+export const SECURITY_KEY = "system.security";
+export const TWOFACTOR_KEY = "auth.twofactor";
+
+export function securityConfig(db: Tx): Promise<SecurityConfig> {
+  return getSetting<SecurityConfig>(db, SECURITY_KEY, SECURITY_DEFAULTS);
+}
+
+export function twoFactorConfig(db: Tx): Promise<TwoFactorConfig> {
+  return getSetting<TwoFactorConfig>(db, TWOFACTOR_KEY, TWOFACTOR_DEFAULTS);
+}
+
+export function assuranceLevel(sec: SecurityConfig): AssuranceLevel {
+  return sec.enable_gpos_stig ? "LEVEL_2" : "LEVEL_1";
+}
+
+export const LEVEL_LIMITS: Record<AssuranceLevel, { maxSessionMs: number; idleMs: number | null; mechanisms: string[] }> = {
+  LEVEL_1: { maxSessionMs: 30 * 24 * 3600_000, idleMs: null, mechanisms: ["API_KEY_PLAIN", "TOKEN_PLAIN", "PASSWORD_PLAIN"] },
+  LEVEL_2: { maxSessionMs: 12 * 3600_000, idleMs: 30 * 60_000, mechanisms: ["PASSWORD_PLAIN"] },
+};
+
+// ---- password rules ------------------------------------------------------------------------
+
+const SPECIAL = /[!-/:-@[-`{-~]/;
+
+export function absentClasses(password: string, ruleset: readonly ComplexityClass[]): ComplexityClass[] {
+  const has: Record<ComplexityClass, boolean> = {
+    UPPER: /\p{Lu}/u.test(password),
+    LOWER: /\p{Ll}/u.test(password),
+    NUMBER: /\p{Nd}/u.test(password),
+    SPECIAL: SPECIAL.test(password),
+  };
+  return COMPLEXITY_CLASSES.filter((c) => ruleset.includes(c) && !has[c]);
+}
+
+/**
+ * Policy problems with a new password, as field errors on `attribute`. `history` holds the
+ * account's previous hashes, newest last, with the current hash as the final element.
+ */
+export async function passwordPolicyErrors(
+  db: Tx,
+  attribute: string,
+  password: string,
+  history: readonly string[] = [],
+): Promise<FieldError[]> {
+  const sec = await securityConfig(db);
+  const errors: FieldError[] = [];
+  const minLen = sec.min_password_length;
+  if (minLen && [...password].length < minLen) {
+    errors.push([attribute, `The specified password is too short. The minimum password length is ${minLen} characters.`, ERRNO.EINVAL]);
+  }
+  if (sec.password_complexity_ruleset?.length) {
+    const absent = absentClasses(password, sec.password_complexity_ruleset);
+    if (absent.length) {
+      errors.push([
+        attribute,
+        `The specified password does not meet minimum complexity requirements. The following character types are absent: ${absent.join(", ")}`,
+        ERRNO.EINVAL,
+      ]);
+    }
+  }
+  const n = sec.password_history_length;
+  if (n && history.length) {
+    for (const old of history.slice(-n)) {
+      if (await verifyPassword(password, old)) {
+        errors.push([attribute, `The specified password must not match any of the last ${n} passwords for this account.`, ERRNO.EINVAL]);
+        break;
+      }
+    }
+  }
+  return errors;
+}
+
+/** New password history after a change: previous hashes plus the one being replaced (max 10). */
+export function nextHistory(history: readonly string[], replacedHash: string | null): string[] {
+  const out = [...history];
+  if (replacedHash && replacedHash.startsWith("$")) out.push(replacedHash);
+  return out.slice(-10);
+}
+
+// ---- aging -----------------------------------------------------------------------------------
+
+const DAY = 24 * 3600_000;
+/** Within this many days of expiry a password must be changed (PASSWORD_CHANGE_REQUIRED). */
+export const EXPIRY_WARNING_DAYS = 6;
+
+export interface AgingState {
+  expired: boolean;
+  changeRequired: boolean;
+}
+
+export function passwordAging(
+  sec: SecurityConfig,
+  user: { uid: number; password_disabled: number; last_password_change: number | null },
+  now = Date.now(),
+): AgingState {
+  const max = sec.max_password_age;
+  if (!max || user.uid === 0 || user.password_disabled) return { expired: false, changeRequired: false };
+  const last = user.last_password_change ?? 0;
+  const expiresAt = last + max * DAY;
+  return { expired: now >= expiresAt, changeRequired: now >= expiresAt - EXPIRY_WARNING_DAYS * DAY };
+}
+
+export function minAgeBlocks(sec: SecurityConfig, lastChange: number | null, now = Date.now()): boolean {
+  const min = sec.min_password_age;
+  return !!min && lastChange !== null && now - lastChange < min * DAY;
+}
+
+// ---- lock-out --------------------------------------------------------------------------------
+// One counter row per username (also for unknown names, so a lock-out reveals nothing), shared by
+// every server process through the store.
+
+export function lockoutSettings(sec: SecurityConfig): { threshold: number; durationMs: number } | null {
+  let threshold = sec.lockout_threshold;
+  let duration = sec.lockout_duration;
+  if (sec.enable_gpos_stig) {
+    threshold ||= STIG_POLICY.lockout_threshold;
+    duration ||= STIG_POLICY.lockout_duration;
+  }
+  return threshold > 0 && duration > 0 ? { threshold, durationMs: duration * 1000 } : null;
+}
+
+const lockKey = (username: string) => `lockout:${username}`;
+
+export async function isLockedOut(db: Tx, username: string, now = Date.now()): Promise<boolean> {
+  const row = await db.selectFrom("counters").select("locked_until").where("key", "=", lockKey(username)).executeTakeFirst();
+  return !!row?.locked_until && Number(row.locked_until) > now;
+}
+
+/** Count a failed login; locks the name out when the threshold is reached. */
+export async function recordLoginFailure(db: Tx, sec: SecurityConfig, username: string, now = Date.now()): Promise<void> {
+  const lock = lockoutSettings(sec);
+  if (!lock) return;
+  const key = lockKey(username);
+  const row = await db
+    .insertInto("counters")
+    .values({ key, count: 1, window_start: now, locked_until: null })
+    .onConflict((oc) => oc.column("key").doUpdateSet((eb) => ({ count: eb("counters.count", "+", 1) })))
+    .returning("count")
+    .executeTakeFirstOrThrow();
+  if (Number(row.count) >= lock.threshold) {
+    await db.updateTable("counters").set({ count: 0, locked_until: now + lock.durationMs }).where("key", "=", key).execute();
+  }
+}
+
+/** Successful login or an administrator's update of the account: forget the failures. */
+export async function clearLockout(db: Tx, username: string): Promise<void> {
+  await db.deleteFrom("counters").where("key", "=", lockKey(username)).execute();
+}

@@ -1,0 +1,394 @@
+// The writer: after committed account changes (debounced), one run at a time, bring the host
+// files in line with the store.
+//
+// - A *full* run reads a consistent snapshot of every user, group and membership, rebuilds the
+//   model and writes each file whose bytes, owner or mode differ from the disk. It happens at
+//   start, on `provisionNow`, after an error, and whenever a change arrives without hints.
+// - An *incremental* run re-reads only the rows a change names. A change names them through its
+//   reason: `app.accountsChanged("user.update user:12")`, `"group.delete group:7"`,
+//   `"user.create user:40 group:41"` (ids comma-separated allowed: `user:1,2,3`). Only the
+//   blocks of the files that hold those rows are re-rendered. A full run follows some seconds
+//   after the last incremental one (`reconcileMs`), so a hint that missed something is repaired.
+//
+// Files are replaced atomically (./atomic.ts), in the order groups → users; directories are
+// fsynced once per run.
+
+import path from "node:path";
+import type { Db, Dialect } from "../store/db.js";
+import { IS_ROOT, ensureDir, fsyncDir, lstatOrNull, partsEqual, prepareReplace, removeStaleTemps, sameContent, sameStat, statKey, type WrittenStat } from "./atomic.js";
+import { FILES, generateAll, index, primaryGid, shadowGid, type FileId, type FileSpec } from "./generate.js";
+import { keysPlacement, syncAuthorizedKeys } from "./keys.js";
+import { HostModel } from "./model.js";
+import { readGroups, readMemberships, readPolicy, readSnapshot, readTransaction, readUsers } from "./snapshot.js";
+import type { ProvUser } from "./types.js";
+
+export interface ProvisionLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface ProvisionContext {
+  db: Db;
+  dialect: Dialect;
+  hostRoot: string;
+  storageRoots: readonly string[];
+  log: ProvisionLog;
+}
+
+export interface ProvisionerOptions {
+  /** Delay between the first change and the run that writes it. */
+  debounceMs?: number;
+  /** Full run this long after the last incremental one (0 = never). */
+  reconcileMs?: number;
+}
+
+export interface RunResult {
+  full: boolean;
+  /** Absolute paths written (or removed). */
+  written: string[];
+  ms: number;
+}
+
+interface Hints {
+  users: number[];
+  groups: number[];
+}
+
+/** `user:1,2 group:3` tokens of a change reason; null when it names nothing. */
+export function parseHints(reason: string): Hints | null {
+  const users: number[] = [];
+  const groups: number[] = [];
+  for (const m of reason.matchAll(/\b(user|group)s?:(\d+(?:,\d+)*)\b/g)) {
+    const ids = m[2].split(",").map(Number);
+    (m[1] === "user" ? users : groups).push(...ids);
+  }
+  return users.length || groups.length ? { users, groups } : null;
+}
+
+export function absPath(hostRoot: string, rel: string): string {
+  return path.join(hostRoot, rel);
+}
+
+function ownerOf(spec: FileSpec, shadowGidValue: number) {
+  return { uid: 0, gid: spec.group === "shadow" ? shadowGidValue : 0, mode: spec.mode };
+}
+
+function metaOk(st: { mode: number; uid: number; gid: number }, owner: { uid: number; gid: number; mode: number }): boolean {
+  return (st.mode & 0o7777) === owner.mode && (!IS_ROOT || (st.uid === owner.uid && st.gid === owner.gid));
+}
+
+export class Provisioner {
+  private readonly debounceMs: number;
+  private readonly reconcileMs: number;
+  private model: HostModel | null = null;
+  /** What this process last wrote (or found identical) per file. */
+  private readonly written = new Map<FileId, { parts: Buffer[]; stat: WrittenStat }>();
+  private pendingFull = false;
+  private readonly pendingUsers = new Set<number>();
+  private readonly pendingGroups = new Set<number>();
+  private timer: NodeJS.Timeout | null = null;
+  private reconcileTimer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private failures = 0;
+  private stopping = false;
+  private stopped = false;
+  private fullWaiters: { resolve: (r: RunResult) => void; reject: (e: unknown) => void }[] = [];
+  private tempsCleaned = false;
+  lastResult: RunResult | null = null;
+  lastError: unknown = null;
+
+  constructor(
+    readonly ctx: ProvisionContext,
+    opts: ProvisionerOptions = {},
+  ) {
+    this.debounceMs = opts.debounceMs ?? 25;
+    this.reconcileMs = opts.reconcileMs ?? 3000;
+  }
+
+  /** A committed change to accounts. */
+  notify(reason = ""): void {
+    if (this.stopping) return;
+    const hints = parseHints(reason);
+    if (!hints) this.pendingFull = true;
+    else {
+      for (const id of hints.users) this.pendingUsers.add(id);
+      for (const id of hints.groups) this.pendingGroups.add(id);
+    }
+    this.schedule(this.debounceMs);
+  }
+
+  requestFull(): void {
+    this.pendingFull = true;
+    this.schedule(0);
+  }
+
+  private hasPending(): boolean {
+    return this.pendingFull || this.pendingUsers.size > 0 || this.pendingGroups.size > 0;
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopping || this.running || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.running = this.runOnce().finally(() => {
+        this.running = null;
+        if (this.stopping) return;
+        if (this.failures) {
+          // Waiters learn about the failure (lastError); the retry backs off.
+          this.wakeIdle();
+          this.schedule(Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7)));
+        } else if (this.hasPending()) this.schedule(this.debounceMs);
+        else this.wakeIdle();
+      });
+    }, delay);
+  }
+
+  private wakeIdle(): void {
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const r of w) r();
+  }
+
+  /** Resolves when nothing is pending or running, after a failed run, or once stopped. */
+  whenIdle(): Promise<void> {
+    if (this.stopped || (!this.running && !this.timer && !this.hasPending())) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** A full run now (after any run in progress); resolves with its result, rejects with its error. */
+  provisionNow(): Promise<RunResult> {
+    if (this.stopping) return Promise.reject(new Error("the provisioner is stopped"));
+    return new Promise((resolve, reject) => {
+      this.fullWaiters.push({ resolve, reject });
+      this.requestFull();
+    });
+  }
+
+  /** Write what is pending (one last run, no retries), then stop reacting to changes. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
+    this.reconcileTimer = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.running) await this.running;
+    if (this.hasPending()) await this.runOnce();
+    this.stopped = true;
+    for (const w of this.fullWaiters.splice(0)) w.reject(new Error("the provisioner stopped"));
+    this.wakeIdle();
+  }
+
+  private async runOnce(): Promise<void> {
+    const full = this.pendingFull || !this.model;
+    const waiters = full ? this.fullWaiters.splice(0) : [];
+    const users = [...this.pendingUsers];
+    const groups = [...this.pendingGroups];
+    this.pendingFull = false;
+    this.pendingUsers.clear();
+    this.pendingGroups.clear();
+    const t0 = performance.now();
+    try {
+      const written = full ? await this.fullRun() : await this.incrementalRun(users, groups);
+      const ms = performance.now() - t0;
+      this.lastResult = { full, written, ms };
+      this.lastError = null;
+      this.failures = 0;
+      if (written.length) this.ctx.log.info({ full, files: written.length, ms: Math.round(ms) }, "host files provisioned");
+      if (full) {
+        if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
+        this.reconcileTimer = null;
+      } else this.scheduleReconcile();
+      for (const w of waiters) w.resolve(this.lastResult);
+    } catch (err) {
+      this.failures++;
+      this.lastError = err;
+      this.model = null;
+      this.pendingFull = true;
+      this.ctx.log.error({ err }, "host provisioning failed");
+      for (const w of waiters) w.reject(err);
+    }
+  }
+
+  private scheduleReconcile(): void {
+    if (!this.reconcileMs || this.stopping) return;
+    if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
+    this.reconcileTimer = setTimeout(() => {
+      this.reconcileTimer = null;
+      this.pendingFull = true;
+      this.schedule(0);
+    }, this.reconcileMs);
+    this.reconcileTimer.unref?.();
+  }
+
+  private async fullRun(): Promise<string[]> {
+    const snap = await readSnapshot(this.ctx.db, this.ctx.dialect);
+    if (!snap.users.some((u) => u.uid === 0 && u.username === "root")) {
+      throw new Error("the store has no root account; refusing to write host account files");
+    }
+    this.model = HostModel.fromSnapshot(snap);
+    const written = await this.writeFiles(true);
+    // authorized_keys of every user with a home in a storage root
+    const { groupsById } = index(snap);
+    for (const u of snap.users) {
+      const r = await this.keys(u, primaryGid(u, groupsById));
+      if (r) written.push(r);
+    }
+    return written;
+  }
+
+  private async incrementalRun(userIds: number[], groupIds: number[]): Promise<string[]> {
+    const model = this.model!;
+    const changedUsers: ProvUser[] = [];
+    await readTransaction(this.ctx.db, this.ctx.dialect, async (trx) => {
+      model.setPolicy(await readPolicy(trx));
+      // Groups first, so users that move to a new group find it.
+      if (groupIds.length) {
+        const rows = await readGroups(trx, groupIds);
+        const mem = await readMemberships(trx, { groupIds });
+        model.applyGroups(groupIds, rows, mem);
+      }
+      const reloadUsers = new Set<number>([...userIds, ...model.usersWithPrimary(groupIds)]);
+      const byGroup = groupIds.length ? await readUsers(trx, { groupIds }) : [];
+      for (const u of byGroup) reloadUsers.add(u.id);
+      if (reloadUsers.size) {
+        const ids = [...reloadUsers];
+        const rows = await readUsers(trx, { ids });
+        const missingGroups = [...new Set(rows.map((r) => r.group_id))].filter((g) => !model.groups.has(g));
+        if (missingGroups.length) {
+          model.applyGroups(missingGroups, await readGroups(trx, missingGroups), await readMemberships(trx, { groupIds: missingGroups }));
+        }
+        model.applyUsers(ids, rows, await readMemberships(trx, { userIds: ids }));
+        changedUsers.push(...rows);
+      }
+    });
+    const written = await this.writeFiles(false);
+    for (const u of changedUsers) {
+      const r = await this.keys(u, model.groups.get(u.group_id)?.gid ?? 65534);
+      if (r) written.push(r);
+    }
+    return written;
+  }
+
+  private async keys(u: ProvUser, gid: number): Promise<string | null> {
+    const pl = keysPlacement(u, this.ctx.storageRoots, this.ctx.hostRoot);
+    if (!pl) return null;
+    try {
+      const r = await syncAuthorizedKeys(u, gid, pl);
+      return r === "written" || r === "removed" ? path.join(pl.dir, ".ssh/authorized_keys") : null;
+    } catch (err) {
+      this.ctx.log.warn({ err, user: u.username }, "could not write authorized_keys");
+      return null;
+    }
+  }
+
+  /** Render every file from the model and replace those that differ. */
+  private async writeFiles(full: boolean): Promise<string[]> {
+    const model = this.model!;
+    const root = this.ctx.hostRoot;
+    const sgid = model.shadowGid();
+    const rendered = model.renderAll();
+    const dirs = new Set<string>();
+    const jobs: { spec: FileSpec; file: string; parts: Buffer[] }[] = [];
+    for (const spec of FILES) {
+      const file = absPath(root, spec.rel);
+      const parts = rendered[spec.id];
+      const owner = ownerOf(spec, sgid);
+      const prev = this.written.get(spec.id);
+      const st = await lstatOrNull(file);
+      const diskKnown = sameStat(prev?.stat, st ? statKey(st) : null) && metaOk(st!, owner);
+      if (diskKnown && (prev!.parts === parts || partsEqual(prev!.parts, parts))) {
+        this.written.set(spec.id, { parts, stat: prev!.stat });
+        continue;
+      }
+      if ((full || !diskKnown) && st && st.isFile() && metaOk(st, owner) && (await sameContent(file, parts, st))) {
+        this.written.set(spec.id, { parts, stat: statKey(st) });
+        continue;
+      }
+      jobs.push({ spec, file, parts });
+    }
+    if (!this.tempsCleaned) {
+      for (const spec of FILES) await removeStaleTemps(path.dirname(absPath(root, spec.rel)));
+      this.tempsCleaned = true;
+    }
+    if (!jobs.length) return [];
+    for (const j of jobs) {
+      const dir = path.dirname(j.file);
+      if (!dirs.has(dir)) {
+        await ensureDir(dir);
+        dirs.add(dir);
+      }
+    }
+    // Temporary files are written and synced in parallel; the renames happen in FILES order.
+    const prepared = jobs.map((j) =>
+      prepareReplace(j.file, j.parts, ownerOf(j.spec, sgid)).then(
+        (commit) => ({ j, commit, err: null as unknown }),
+        (err: unknown) => ({ j, commit: null, err }),
+      ),
+    );
+    const out: string[] = [];
+    let firstErr: unknown = null;
+    for (const p of prepared) {
+      const { j, commit, err } = await p;
+      if (!commit) {
+        firstErr ??= err;
+        this.written.delete(j.spec.id);
+        continue;
+      }
+      if (firstErr) {
+        await commit.abort();
+        continue;
+      }
+      try {
+        this.written.set(j.spec.id, { parts: j.parts, stat: await commit.rename() });
+        out.push(j.file);
+      } catch (e) {
+        firstErr ??= e;
+        this.written.delete(j.spec.id);
+      }
+    }
+    await Promise.all([...dirs].map((d) => fsyncDir(d).catch(() => undefined)));
+    if (firstErr) throw firstErr;
+    return out;
+  }
+
+}
+
+// ---------------------------------------------------------------------------------------------
+// drift
+
+export interface DriftEntry {
+  path: string;
+  reason: "missing" | "content" | "mode" | "owner" | "keys";
+}
+
+/** Compare the files on disk with what the store says they should be. Writes nothing. */
+export async function detectDrift(ctx: ProvisionContext): Promise<DriftEntry[]> {
+  const snap = await readSnapshot(ctx.db, ctx.dialect);
+  const want = generateAll(snap);
+  const sgid = shadowGid(snap.groups);
+  const out: DriftEntry[] = [];
+  for (const spec of FILES) {
+    const file = absPath(ctx.hostRoot, spec.rel);
+    const owner = ownerOf(spec, sgid);
+    const st = await lstatOrNull(file);
+    if (!st || !st.isFile()) {
+      out.push({ path: file, reason: "missing" });
+      continue;
+    }
+    if (!(await sameContent(file, [Buffer.from(want[spec.id])], st))) out.push({ path: file, reason: "content" });
+    else if ((st.mode & 0o7777) !== owner.mode) out.push({ path: file, reason: "mode" });
+    else if (IS_ROOT && (st.uid !== owner.uid || st.gid !== owner.gid)) out.push({ path: file, reason: "owner" });
+  }
+  const { groupsById } = index(snap);
+  for (const u of snap.users) {
+    const pl = keysPlacement(u, ctx.storageRoots, ctx.hostRoot);
+    if (!pl) continue;
+    const r = await syncAuthorizedKeys(u, primaryGid(u, groupsById), pl, true).catch(() => "drift" as const);
+    if (r === "drift") out.push({ path: path.join(pl.dir, ".ssh/authorized_keys"), reason: "keys" });
+  }
+  return out;
+}

@@ -1,0 +1,148 @@
+// Reading what provisioning needs from the store, in one read-only transaction so the files are
+// generated from a consistent state (a user never references a group the same snapshot lacks).
+//
+// The full read is the hot part at 100,000 users: the rows are aggregated into one JSON text by
+// the database (json_group_array on SQLite, json_agg on PostgreSQL) and parsed once, which is
+// several times faster than materialising 100,000 row objects through the driver.
+
+import { sql, type Transaction } from "kysely";
+import type { Db, Dialect, Tx } from "../store/db.js";
+import type { Database } from "../store/schema.js";
+import { getSetting } from "../store/settings.js";
+import { DEFAULT_POLICY, type ProvGroup, type ProvPolicy, type ProvUser, type Snapshot } from "./types.js";
+
+const USER_COLS = [
+  "id", "uid", "username", "unixhash", "smbhash", "home", "shell", "full_name", "builtin", "smb", "group_id",
+  "password_disabled", "ssh_password_enabled", "sshpubkey", "locked", "sudo_commands", "sudo_commands_nopasswd",
+  "last_password_change", "created_at",
+] as const;
+const GROUP_COLS = ["id", "gid", "name", "builtin", "sudo_commands", "sudo_commands_nopasswd"] as const;
+
+type Cell = string | number | null;
+
+function list(v: unknown): string[] {
+  if (v == null || v === "[]" || v === "") return [];
+  try {
+    const parsed = typeof v === "string" ? JSON.parse(v) : v;
+    return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
+const numOrNull = (v: unknown): number | null => (v == null ? null : Number(v));
+const str = (v: unknown): string => (v == null ? "" : String(v));
+const strOrNull = (v: unknown): string | null => (v == null ? null : String(v));
+const bool = (v: unknown): boolean => v === 1 || v === true || v === "1" || v === "true";
+
+function userFromCells(c: Cell[]): ProvUser {
+  return {
+    id: num(c[0]), uid: num(c[1]), username: str(c[2]), unixhash: strOrNull(c[3]), smbhash: strOrNull(c[4]),
+    home: str(c[5]), shell: str(c[6]), full_name: str(c[7]), builtin: bool(c[8]), smb: bool(c[9]), group_id: num(c[10]),
+    password_disabled: bool(c[11]), ssh_password_enabled: bool(c[12]), sshpubkey: strOrNull(c[13]), locked: bool(c[14]),
+    sudo_commands: list(c[15]), sudo_commands_nopasswd: list(c[16]), last_password_change: numOrNull(c[17]),
+    created_at: num(c[18] ?? 0),
+  };
+}
+
+function groupFromCells(c: Cell[]): ProvGroup {
+  return { id: num(c[0]), gid: num(c[1]), name: str(c[2]), builtin: bool(c[3]), sudo_commands: list(c[4]), sudo_commands_nopasswd: list(c[5]) };
+}
+
+const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
+
+async function jsonRows(db: Tx, dialect: Dialect, table: "users" | "groups" | "memberships", cols: readonly string[]): Promise<Cell[][]> {
+  const colList = sql.raw(cols.map((c) => `"${c}"`).join(", "));
+  const tbl = sql.table(table);
+  const q =
+    dialect === "postgres"
+      ? sql<{ j: string }>`select coalesce(json_agg(json_build_array(${colList})), '[]')::text as j from ${tbl}`
+      : sql<{ j: string }>`select json_group_array(json_array(${colList})) as j from ${tbl}`;
+  const r = await q.execute(db);
+  const text = r.rows[0]?.j;
+  return text ? (JSON.parse(text) as Cell[][]) : [];
+}
+
+export async function readPolicy(db: Tx): Promise<ProvPolicy> {
+  const s = await getSetting<Partial<ProvPolicy>>(db, "system.security", {});
+  const age = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? Math.floor(v) : null);
+  return {
+    min_password_age: age(s.min_password_age),
+    max_password_age: age(s.max_password_age),
+    enable_gpos_stig: s.enable_gpos_stig === true,
+  };
+}
+
+/** Run `fn` in one read transaction (repeatable read on PostgreSQL). */
+export function readTransaction<T>(db: Db, dialect: Dialect, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  const tb = db.transaction();
+  return (dialect === "postgres" ? tb.setIsolationLevel("repeatable read") : tb).execute(fn);
+}
+
+/** Everything, in one transaction. */
+export async function readSnapshot(db: Db, dialect: Dialect): Promise<Snapshot> {
+  return readTransaction(db, dialect, async (trx) => {
+    const [u, g, m, policy] = [
+      await jsonRows(trx, dialect, "users", USER_COLS),
+      await jsonRows(trx, dialect, "groups", GROUP_COLS),
+      await jsonRows(trx, dialect, "memberships", ["group_id", "user_id"]),
+      await readPolicy(trx).catch(() => DEFAULT_POLICY),
+    ];
+    const users = u.map(userFromCells).sort(byId);
+    const groups = g.map(groupFromCells).sort(byId);
+    const members = new Map<number, number[]>();
+    for (const [gidRaw, uidRaw] of m) {
+      const gid = num(gidRaw);
+      let arr = members.get(gid);
+      if (!arr) members.set(gid, (arr = []));
+      arr.push(num(uidRaw));
+    }
+    for (const arr of members.values()) arr.sort((a, b) => a - b);
+    return { users, groups, members, policy };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// partial reads for incremental updates
+
+const chunks = <T>(xs: T[], n = 500): T[][] => {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+};
+
+export async function readUsers(db: Tx, where: { ids?: number[]; groupIds?: number[] }): Promise<ProvUser[]> {
+  const out: ProvUser[] = [];
+  const run = async (col: "id" | "group_id", vals: number[]) => {
+    for (const part of chunks(vals)) {
+      const rows = await db.selectFrom("users").select([...USER_COLS]).where(col, "in", part).execute();
+      for (const r of rows) out.push(userFromCells(USER_COLS.map((c) => (r as Record<string, Cell>)[c])));
+    }
+  };
+  if (where.ids?.length) await run("id", where.ids);
+  if (where.groupIds?.length) await run("group_id", where.groupIds);
+  return out;
+}
+
+export async function readGroups(db: Tx, ids: number[]): Promise<ProvGroup[]> {
+  const out: ProvGroup[] = [];
+  for (const part of chunks(ids)) {
+    const rows = await db.selectFrom("groups").select([...GROUP_COLS]).where("id", "in", part).execute();
+    for (const r of rows) out.push(groupFromCells(GROUP_COLS.map((c) => (r as Record<string, Cell>)[c])));
+  }
+  return out;
+}
+
+export async function readMemberships(db: Tx, where: { userIds?: number[]; groupIds?: number[] }): Promise<{ group_id: number; user_id: number }[]> {
+  const out: { group_id: number; user_id: number }[] = [];
+  const run = async (col: "user_id" | "group_id", vals: number[]) => {
+    for (const part of chunks(vals)) {
+      const rows = await db.selectFrom("memberships").select(["group_id", "user_id"]).where(col, "in", part).execute();
+      for (const r of rows) out.push({ group_id: num(r.group_id), user_id: num(r.user_id) });
+    }
+  };
+  if (where.userIds?.length) await run("user_id", where.userIds);
+  if (where.groupIds?.length) await run("group_id", where.groupIds);
+  return out;
+}
