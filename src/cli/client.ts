@@ -36,14 +36,17 @@ export class RpcClient {
 
   private constructor(readonly ws: WebSocket) {
     ws.on("message", (data) => {
-      const msg = JSON.parse(data.toString());
+      const text = data.toString();
+      const msg = JSON.parse(text);
+      // Most replies carry no extended JSON; skip the decoding walk for them.
+      const decode = text.includes('"$') ? fromWire : (v: unknown) => v;
       if (msg.id !== undefined && msg.id !== null && this.pending.has(msg.id)) {
         const p = this.pending.get(msg.id)!;
         this.pending.delete(msg.id);
         if (msg.error) p.reject(new RpcCallError(msg.error.code, msg.error.message, msg.error.data));
-        else p.resolve(fromWire(msg.result));
+        else p.resolve(decode(msg.result));
       } else if (msg.method) {
-        const n = { method: msg.method, params: fromWire(msg.params) };
+        const n = { method: msg.method, params: decode(msg.params) };
         this.notifications.push(n);
         for (const l of this.listeners) l(n);
       }
