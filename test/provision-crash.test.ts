@@ -198,7 +198,7 @@ describe("host files survive SIGKILL during a burst of account changes", { timeo
       const killTime = new Promise<void>((r) => (killed = r));
       const ops: Promise<void>[] = [];
       const worker = async () => {
-        while (!stop && next < CHANGES) {
+        while (!stop && !client.closeInfo && next < CHANGES) {
           const i = next++;
           attempted++;
           const roll = Math.random();

@@ -461,6 +461,38 @@ describe("provisioner on a store", () => {
     }
   });
 
+  test("ids announced on user.query / group.query make user changes incremental; other reasons run full", async () => {
+    const ts = await startServer();
+    try {
+      const app = ts.app;
+      const p = provisionerOf(app);
+      await p.whenIdle();
+      const db = app.store.db;
+      const g = await insertGroup(db, { name: "ann", gid: 3300 });
+      const id = await insertUser(db, { username: "announced", uid: 3300, group_id: g });
+      app.events.publish("user.query", "added", id, {});
+      app.accountsChanged("user.create");
+      await p.whenIdle();
+      assert.equal(p.lastResult?.full, false);
+      assert.match(readFileSync(path.join(ts.config.hostRoot, "etc/passwd"), "utf8"), /^announced:x:3300:3300:/m);
+      // a group change nobody announced: full run, even with announced ids pending
+      await db.updateTable("groups").set({ sudo_commands: '["/usr/bin/id"]' }).where("id", "=", g).execute();
+      app.events.publish("user.query", "changed", id, {});
+      app.accountsChanged("group.update");
+      await p.whenIdle();
+      assert.equal(p.lastResult?.full, true);
+      assert.match(readFileSync(path.join(ts.config.hostRoot, "etc/sudoers.d/gatehouse"), "utf8"), /^%ann ALL=\(ALL\) \/usr\/bin\/id$/m);
+      // a user change without announced ids: full run
+      await db.updateTable("users").set({ full_name: "Quiet" }).where("id", "=", id).execute();
+      app.accountsChanged("user.update");
+      await p.whenIdle();
+      assert.equal(p.lastResult?.full, true);
+      assert.match(readFileSync(path.join(ts.config.hostRoot, "etc/passwd"), "utf8"), /^announced:x:3300:3300:Quiet:/m);
+    } finally {
+      await ts.stop();
+    }
+  });
+
   test("debounce: a burst of changes becomes few runs; shutdown writes what is pending", async () => {
     const dataDir = tmp("gh-prov-data-");
     const ts = await startServer({ dataDir });

@@ -7,7 +7,7 @@
 //   checkDrift(app)         files that differ from what the store says (writes nothing)
 
 import type { App } from "../app.js";
-import { Provisioner, detectDrift, type DriftEntry, type ProvisionContext, type ProvisionerOptions, type RunResult } from "./provisioner.js";
+import { Provisioner, detectDrift, type DriftEntry, type Hints, type ProvisionContext, type ProvisionerOptions, type RunResult } from "./provisioner.js";
 
 export { Provisioner, detectDrift, parseHints, type DriftEntry, type ProvisionContext, type RunResult } from "./provisioner.js";
 export * from "./generate.js";
@@ -32,6 +32,14 @@ function envMs(name: string): number | undefined {
 }
 
 /**
+ * Changes whose rows are exactly those announced on the `user.query` / `group.query` event
+ * collections just before `accountsChanged` (the accounts service publishes, then notifies):
+ * for these the announced ids are enough for an incremental run. Any other reason — or one of
+ * these without announced ids — gets a full run.
+ */
+const ANNOUNCED = /^(user\.(create|update|delete)|group\.delete)\b/;
+
+/**
  * Attach the writer to the app: every committed account change schedules a run, shutdown writes
  * what is pending, and a first full run brings the host root in line with the store.
  * Tunable with GATEHOUSE_PROVISION_DEBOUNCE_MS (default 25) and GATEHOUSE_PROVISION_RECONCILE_MS
@@ -45,7 +53,21 @@ export function startProvisioner(app: App, opts: ProvisionerOptions = {}): Provi
     reconcileMs: opts.reconcileMs ?? envMs("GATEHOUSE_PROVISION_RECONCILE_MS"),
   });
   provisioners.set(app, p);
-  app.onAccountsChanged((reason) => p.notify(reason));
+  // ids announced on the event bus since the last accountsChanged
+  const announced = { users: new Set<number>(), groups: new Set<number>() };
+  const collect = (set: Set<number>) => ({
+    deliver(_sub: string, payload: { id: unknown }) {
+      if (typeof payload.id === "number" && Number.isInteger(payload.id)) set.add(payload.id);
+    },
+  });
+  app.events.subscribe("user.query", collect(announced.users));
+  app.events.subscribe("group.query", collect(announced.groups));
+  app.onAccountsChanged((reason) => {
+    const hints: Hints | null = ANNOUNCED.test(reason) ? { users: [...announced.users], groups: [...announced.groups] } : null;
+    announced.users.clear();
+    announced.groups.clear();
+    p.notify(reason, hints);
+  });
   app.onShutdown(() => p.stop());
   p.requestFull();
   return p;

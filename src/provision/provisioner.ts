@@ -51,7 +51,7 @@ export interface RunResult {
   ms: number;
 }
 
-interface Hints {
+export interface Hints {
   users: number[];
   groups: number[];
 }
@@ -108,10 +108,16 @@ export class Provisioner {
     this.reconcileMs = opts.reconcileMs ?? 3000;
   }
 
-  /** A committed change to accounts. */
-  notify(reason = ""): void {
+  /**
+   * A committed change to accounts. Without hints (in `reason` or `extra`) the next run is full;
+   * with them, only the named rows are re-read.
+   */
+  notify(reason = "", extra: Hints | null = null): void {
     if (this.stopping) return;
-    const hints = parseHints(reason);
+    let hints = parseHints(reason);
+    if (extra && (extra.users.length || extra.groups.length)) {
+      hints = { users: [...(hints?.users ?? []), ...extra.users], groups: [...(hints?.groups ?? []), ...extra.groups] };
+    }
     if (!hints) this.pendingFull = true;
     else {
       for (const id of hints.users) this.pendingUsers.add(id);

@@ -142,7 +142,8 @@ function fallbackLabel(def: MethodDef, params: unknown[]): string | null {
 
 /** Is the session a user session that must not see `def`'s secrets? */
 function mustRedact(def: MethodDef, session: Session | null): boolean {
-  if (!session || session.internal || session.fullAdmin) return false;
+  // Holding FULL_ADMIN shows secrets even under STIG, where it no longer acts as a wildcard.
+  if (!session || session.internal || session.fullAdmin || session.roles.has("FULL_ADMIN")) return false;
   if (def.secretsRole && session.roles.has(def.secretsRole)) return false;
   return true;
 }
