@@ -6,29 +6,24 @@
 //     change names its rows (`accountsChanged("user.update user:<id>")`), and, for comparison,
 //     when it does not (a full run).
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { App } from "../src/app.js";
 import { resolveConfig } from "../src/config.js";
+import { buildHttpServer, closeAllConnections } from "../src/server/http.js";
+import { RpcClient } from "../src/cli/client.js";
 import { FILES } from "../src/provision/generate.js";
 import { HostModel } from "../src/provision/model.js";
 import { Provisioner, absPath } from "../src/provision/provisioner.js";
 import { contextOf, provisionerOf } from "../src/provision/index.js";
 import { readSnapshot } from "../src/provision/snapshot.js";
 import { prepareReplace, fsyncDir } from "../src/provision/atomic.js";
+import type { Row } from "./table.js";
 
-export interface Row {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: number | null;
-  baselineUnit: string | null;
-  ratio: number | null;
-  aim: string;
-}
+export type { Row };
 
 const USERS = Number(process.env.GATEHOUSE_BENCH_PROVISION_USERS ?? 100_000);
 const HASH = "$6$rounds=656000$abcdefghijklmnop$" + "x".repeat(86);
@@ -64,55 +59,92 @@ async function populate(app: App, n: number): Promise<number[]> {
   return ids;
 }
 
+async function db_groupId(app: App): Promise<number> {
+  const g = await app.store.db.selectFrom("groups").select("id").where("name", "=", "user500").executeTakeFirstOrThrow();
+  return g.id;
+}
+
 async function removeFiles(hostRoot: string): Promise<void> {
   for (const f of FILES) await rm(absPath(hostRoot, f.rel), { force: true });
+}
+
+/** Plain fs.writeFile of `bufs` into a fresh directory (median of `n`). */
+async function plainWrite(dir: string, bufs: Buffer[], n = 5): Promise<number> {
+  const times: number[] = [];
+  for (let r = 0; r < n; r++) {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const t = performance.now();
+    for (let i = 0; i < bufs.length; i++) await writeFile(path.join(dir, String(i)), bufs[i]);
+    times.push(performance.now() - t);
+  }
+  return median(times);
 }
 
 export async function run(): Promise<Row[]> {
   process.env.GATEHOUSE_PROVISION_RECONCILE_MS = "0";
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "gh-bench-prov-"));
-  const config = resolveConfig({ dataDir, host: "127.0.0.1", port: 0, logLevel: "silent" }, {});
+  const config = resolveConfig({ dataDir, host: "127.0.0.1", port: 0, logLevel: "silent", hashRounds: 1000 }, {});
   const app = await App.create(config, { log: pino({ level: "silent" }) });
+  const server = await buildHttpServer(app);
   const rows: Row[] = [];
+  let client: RpcClient | null = null;
   try {
     const prov = provisionerOf(app);
     await prov.whenIdle();
     const ids = await populate(app, USERS);
     await prov.provisionNow();
     const ctx = contextOf(app);
+    const sizeMb = (FILES.reduce((n, f) => n + statSync(absPath(config.hostRoot, f.rel)).size, 0) / 1e6).toFixed(1);
 
     // --- the bytes, and plain fs.writeFile of them -----------------------------------------
     const snap = await readSnapshot(ctx.db, ctx.dialect);
-    const texts = HostModel.fromSnapshot(snap).renderAll();
-    const bytes = FILES.map((f) => Buffer.concat(texts[f.id]));
-    const total = bytes.reduce((n, b) => n + b.length, 0);
-    const plainDir = path.join(dataDir, "plain");
-    await rm(plainDir, { recursive: true, force: true });
-    const { mkdir } = await import("node:fs/promises");
-    await mkdir(plainDir, { recursive: true });
-    const plain: number[] = [];
-    for (let r = 0; r < 5; r++) {
-      await rm(plainDir, { recursive: true, force: true });
-      await mkdir(plainDir, { recursive: true });
-      const t = performance.now();
-      for (let i = 0; i < FILES.length; i++) await writeFile(path.join(plainDir, FILES[i].id), bytes[i]);
-      plain.push(performance.now() - t);
-    }
-    const base = median(plain);
+    const bytes = await Promise.all(FILES.map((f) => readFile(absPath(config.hostRoot, f.rel))));
+    const base = await plainWrite(path.join(dataDir, "plain"), bytes);
 
-    // --- full regeneration (store read + render + atomic replace of every file) --------------
-    const full: number[] = [];
-    for (let r = 0; r < 5; r++) {
-      await removeFiles(config.hostRoot);
-      const t = performance.now();
-      const res = await prov.provisionNow();
-      full.push(performance.now() - t);
-      if (res.written.length < FILES.length) throw new Error(`full run wrote ${res.written.length} files`);
-    }
-    const fullMs = median(full);
+    // --- full regeneration: store read, render, atomic replace of every file ---------------------
+    const fullRun = async (cold: boolean) => {
+      const times: number[] = [];
+      for (let r = 0; r < 5; r++) {
+        await removeFiles(config.hostRoot);
+        const p = cold ? new Provisioner(ctx, { reconcileMs: 0 }) : prov;
+        const t = performance.now();
+        const res = await p.provisionNow();
+        times.push(performance.now() - t);
+        if (cold) await p.stop();
+        if (res.written.length < FILES.length) throw new Error(`full run wrote ${res.written.length} files`);
+      }
+      return median(times);
+    };
+    const cold = await fullRun(true);
     rows.push({
-      name: `provision: full regeneration, ${USERS} users (${(total / 1e6).toFixed(1)} MB, store read included)`,
-      value: fullMs, unit: "ms", baseline: base, baselineUnit: "ms (fs.writeFile of the same bytes)", ratio: fullMs / base, aim: "≤ 3×",
+      name: `provision: full regeneration of ${USERS.toLocaleString("en-US")} users, ${sizeMb} MB: store read, render, atomic replace + fsync (cold: new process)`,
+      value: cold, unit: "ms", baseline: base, baselineName: "fs.writeFile of the same bytes", ratio: cold / base, aim: "≤ 3×",
+    });
+    const warm = await fullRun(false);
+    rows.push({
+      name: `provision: full regeneration of ${USERS.toLocaleString("en-US")} users (running server: rows diffed, unchanged blocks reused)`,
+      value: warm, unit: "ms", baseline: base, baselineName: "fs.writeFile of the same bytes", ratio: warm / base, aim: "≤ 3×",
+    });
+
+    // --- the writer alone: atomic replace (temp file, one writev, fsync, rename, dir fsync) -------
+    const dir3 = path.join(dataDir, "atomic");
+    const atomic: number[] = [];
+    const model = HostModel.fromSnapshot(snap);
+    const rendered = model.renderAll();
+    for (let r = 0; r < 5; r++) {
+      await rm(dir3, { recursive: true, force: true });
+      await mkdir(dir3, { recursive: true });
+      const t = performance.now();
+      const prepared = await Promise.all(FILES.map((f) => prepareReplace(path.join(dir3, f.id), rendered[f.id], { uid: 0, gid: 0, mode: f.mode })));
+      for (const p of prepared) await p.rename();
+      await fsyncDir(dir3);
+      atomic.push(performance.now() - t);
+    }
+    const atomicMs = median(atomic);
+    rows.push({
+      name: `provision: writer alone — atomic replace of the ${sizeMb} MB (temp file, writev, fsync, rename)`,
+      value: atomicMs, unit: "ms", baseline: base, baselineName: "fs.writeFile of the same bytes", ratio: atomicMs / base, aim: "≤ 3×",
     });
 
     // --- render + atomic replace from a loaded snapshot ----------------------------------------
@@ -122,8 +154,7 @@ export async function run(): Promise<Row[]> {
       await rm(dir2, { recursive: true, force: true });
       await mkdir(dir2, { recursive: true });
       const t = performance.now();
-      const m = HostModel.fromSnapshot(snap);
-      const parts = m.renderAll();
+      const parts = HostModel.fromSnapshot(snap).renderAll();
       const prepared = await Promise.all(FILES.map((f) => prepareReplace(path.join(dir2, f.id), parts[f.id], { uid: 0, gid: 0, mode: f.mode })));
       for (const p of prepared) await p.rename();
       await fsyncDir(dir2);
@@ -131,37 +162,63 @@ export async function run(): Promise<Row[]> {
     }
     const rwMs = median(renderWrite);
     rows.push({
-      name: `provision: render + atomic replace (fsync), ${USERS} users, snapshot in memory`,
-      value: rwMs, unit: "ms", baseline: base, baselineUnit: "ms (fs.writeFile of the same bytes)", ratio: rwMs / base, aim: "≤ 3×",
+      name: `provision: render + atomic replace + fsync of ${USERS.toLocaleString("en-US")} users, rows already in memory`,
+      value: rwMs, unit: "ms", baseline: base, baselineName: "fs.writeFile of the same bytes", ratio: rwMs / base, aim: "≤ 3×",
     });
 
-    // --- committed single-user change → files on disk ------------------------------------------
-    const db = app.store.db;
-    const latency = async (hint: boolean) => {
-      const out: number[] = [];
-      for (let r = 0; r < 7; r++) {
-        const id = ids[Math.floor((r + 0.5) * (ids.length / 7))];
-        const newHash = `$6$rounds=656000$bench${r}${hint ? "h" : "f"}xxxxxxx$${"y".repeat(86)}`;
-        await db.updateTable("users").set({ unixhash: newHash, last_password_change: Date.now() }).where("id", "=", id).execute();
-        const t = performance.now();
-        app.accountsChanged(hint ? `user.update user:${id}` : "user.update");
-        await prov.whenIdle();
-        out.push(performance.now() - t);
-        if (prov.lastError) throw prov.lastError;
-      }
-      return median(out);
-    };
-    const hinted = await latency(true);
-    rows.push({
-      name: `provision: committed single-user change → files on disk, ${USERS} users (change names its row)`,
-      value: hinted, unit: "ms", baseline: null, baselineUnit: null, ratio: hinted / 200, aim: "≤ 200 ms",
+    // --- committed single-user change (user.update through the API) → files on disk ------------
+    await server.listen({ host: "127.0.0.1", port: 0 });
+    const addr = server.server.address();
+    client = await RpcClient.connect(`ws://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}/api/current`);
+    await client.call("user.setup_local_administrator", "admin", "Bench-admin-pw1");
+    await client.login("admin", "Bench-admin-pw1");
+    await prov.provisionNow();
+    let t0 = 0;
+    let done: Promise<number> | null = null;
+    // registered after the provisioner's own listener: the run it waits for is already scheduled
+    app.onAccountsChanged(() => {
+      t0 = performance.now();
+      done = prov.whenIdle().then(() => performance.now() - t0);
     });
-    const unhinted = await latency(false);
+    const latency = async (change: (r: number) => Promise<unknown>) => {
+      const out: number[] = [];
+      let written: string[] = [];
+      let full = false;
+      for (let r = 0; r < 7; r++) {
+        await prov.whenIdle();
+        done = null;
+        await change(r);
+        if (!done) throw new Error("the change did not announce itself (accountsChanged)");
+        out.push(await (done as Promise<number>));
+        if (prov.lastError) throw prov.lastError;
+        written = prov.lastResult?.written ?? [];
+        full = prov.lastResult?.full ?? false;
+      }
+      return { ms: median(out), written, full };
+    };
+    const pick = (r: number) => ids[Math.floor((r + 0.5) * (ids.length / 7))];
+    const names = (w: string[]) => w.map((f) => path.basename(f)).join(", ");
+    const pw = await latency((r) => client!.call("user.update", pick(r), { password: `Changed-pass-${r}-x` }));
+    const pwBase = await plainWrite(path.join(dataDir, "plain2"), await Promise.all(pw.written.map((f) => readFile(f))));
     rows.push({
-      name: `provision: committed single-user change → files on disk, ${USERS} users (no hint: full run)`,
-      value: unhinted, unit: "ms", baseline: null, baselineUnit: null, ratio: unhinted / 200, aim: "≤ 200 ms",
+      name: `provision: user.update (password) committed → ${names(pw.written)} on disk, ${USERS.toLocaleString("en-US")} users${pw.full ? " (full run)" : ""}`,
+      value: pw.ms, unit: "ms", baseline: pwBase, baselineName: "fs.writeFile of the same files", ratio: pw.ms / pwBase, aim: "≤ 200 ms",
+    });
+    const fn = await latency((r) => client!.call("user.update", pick(r), { full_name: `Renamed ${r}` }));
+    rows.push({
+      name: `provision: user.update (full_name) committed → ${names(fn.written)} on disk, ${USERS.toLocaleString("en-US")} users${fn.full ? " (full run)" : ""}`,
+      value: fn.ms, unit: "ms", baseline: null, ratio: null, aim: "≤ 200 ms",
+    });
+    const grp = await db_groupId(app);
+    const gu = await latency((r) => client!.call("group.update", grp, { sudo_commands: r % 2 ? ["/usr/bin/id"] : [] }));
+    rows.push({
+      name: `provision: group.update (sudo) committed → ${names(gu.written)} on disk, ${USERS.toLocaleString("en-US")} users${gu.full ? " (full run: no ids announced)" : ""}`,
+      value: gu.ms, unit: "ms", baseline: null, ratio: null, aim: "≤ 200 ms",
     });
   } finally {
+    await client?.close().catch(() => undefined);
+    closeAllConnections(server);
+    await server.close();
     await app.shutdown();
     await app.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -171,13 +228,7 @@ export async function run(): Promise<Row[]> {
 
 // `node --import tsx bench/provision.bench.ts` prints the rows.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const r of await run()) {
-    const ratio = r.ratio === null ? "" : `  ratio ${r.ratio.toFixed(2)}`;
-    const base = r.baseline === null ? "" : `  (baseline ${r.baseline.toFixed(1)} ${r.baselineUnit})`;
-    process.stdout.write(`${r.name}: ${r.value.toFixed(1)} ${r.unit}${base}${ratio}  aim ${r.aim}\n`);
-  }
+  const { printTable } = await import("./table.js");
+  printTable("Host provisioning (issue 4)", await run());
+  process.exit(0);
 }
-
-// Keep the Provisioner type referenced for readers of this file: the bench drives the same
-// instance the app registered (provisionerOf), not a separate one.
-export type { Provisioner };

@@ -31,7 +31,7 @@ forEachStore("filesystem", (store) => {
     symlinkSync(path.join(mnt, "alpha"), path.join(mnt, "to-alpha"));
     symlinkSync(outside, path.join(mnt, "escape"));
     symlinkSync(path.join(base, "nowhere"), path.join(mnt, "dangling"));
-    ts = await startServer({ store, config: { storageRoots: [mnt, tank] } });
+    ts = await startServer({ store, config: { storageRoots: [mnt, tank, path.join(base, "not-yet")] } });
     a = await ts.adminClient();
   });
   after(async () => {
@@ -50,10 +50,10 @@ forEachStore("filesystem", (store) => {
     else assert.match(e.extra[0][1], message);
     assert.equal(e.extra[0][2], ERRNO[errname], `errno ${errname}`);
   };
-  const outsideMsg = () => `Path must be inside a storage root: ${mnt}, ${tank}`;
+  const outsideMsg = () => `Path must be inside a storage root: ${mnt}, ${tank}, ${path.join(base, "not-yet")}`;
 
   it("storage_roots lists the configured roots", async () => {
-    assert.deepEqual(await a.call("filesystem.storage_roots"), [mnt, tank]);
+    assert.deepEqual(await a.call("filesystem.storage_roots"), [mnt, tank, path.join(base, "not-yet")]);
   });
 
   it("listdir: entries of a storage root, symlinks not followed", async () => {
@@ -124,6 +124,9 @@ forEachStore("filesystem", (store) => {
     await refusal(p(path.join(mnt, "notes.txt")), "path", "Path is not a directory", "ENOTDIR");
     await refusal(p(path.join(mnt, "missing")), "path", "Directory does not exist", "ENOENT");
     await refusal(p(path.join(mnt, "dangling")), "path", "Directory does not exist", "ENOENT");
+    // A configured root that does not exist yet reads as missing, not as outside.
+    await refusal(p(path.join(base, "not-yet")), "path", "Directory does not exist", "ENOENT");
+    await refusal(p(path.join(base, "not-yet", "x")), "path", "Directory does not exist", "ENOENT");
     const noArg = await rpcError(a.call("filesystem.listdir"));
     assert.deepEqual(noArg.extra[0].slice(0, 2), ["path", "Field required"]);
   });
@@ -149,6 +152,7 @@ forEachStore("filesystem", (store) => {
     await refusal(m(target), attr, "Path already exists", "EEXIST");
     await refusal(m(path.join(mnt, "dangling")), attr, "Path already exists", "EEXIST");
     await refusal(m(path.join(mnt, "missing", "child")), attr, "Parent directory does not exist", "ENOENT");
+    await refusal(m(path.join(base, "not-yet", "child")), attr, "Parent directory does not exist", "ENOENT");
     await refusal(m(path.join(outside, "made")), attr, outsideMsg(), "EINVAL");
     await refusal(m(`${mnt}/../made`), attr, outsideMsg(), "EINVAL");
     await refusal(m(path.join(mnt, "escape", "made")), attr, outsideMsg(), "EINVAL");
@@ -171,7 +175,7 @@ forEachStore("filesystem", (store) => {
 
   it("roles: a read-only administrator lists but may not mkdir; ACCOUNT_WRITE may", async () => {
     const ro = await clientWithRoles(ts, ["READONLY_ADMIN"]);
-    assert.deepEqual(await ro.client.call("filesystem.storage_roots"), [mnt, tank]);
+    assert.deepEqual(await ro.client.call("filesystem.storage_roots"), [mnt, tank, path.join(base, "not-yet")]);
     assert.ok((await ro.client.call<any[]>("filesystem.listdir", mnt)).length > 0);
     const denied = await rpcError(ro.client.call("filesystem.mkdir", { path: path.join(mnt, "ro-made") }));
     assert.equal(denied.errname, "EACCES");
@@ -183,7 +187,7 @@ forEachStore("filesystem", (store) => {
     assert.equal((await rpcError(reader.client.call("filesystem.mkdir", { path: path.join(mnt, "r-made") }))).errname, "EACCES");
 
     const attrs = await clientWithRoles(ts, ["FILESYSTEM_ATTRS_READ"]);
-    assert.deepEqual(await attrs.client.call("filesystem.storage_roots"), [mnt, tank]);
+    assert.deepEqual(await attrs.client.call("filesystem.storage_roots"), [mnt, tank, path.join(base, "not-yet")]);
 
     const writer = await clientWithRoles(ts, ["ACCOUNT_WRITE"]);
     const made = await writer.client.call<any>("filesystem.mkdir", { path: path.join(tank, "w-made") });

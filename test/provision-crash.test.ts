@@ -271,6 +271,16 @@ describe("host files survive SIGKILL during a burst of account changes", { timeo
     await exited(server.child);
     server = null;
     await cliCheck();
+    // with the server down: a hand edit is drift (exit 1), `gatehouse provision` repairs it
+    const passwd = path.join(hostRoot, "etc/passwd");
+    writeFileSync(passwd, readFileSync(passwd, "utf8").replace(/^root:x:0:0:/m, "root:x:0:0:edited "));
+    const check = await run(process.execPath, [...CLI, "provision", "--check", "--data-dir", dataDir], { cwd: REPO, timeoutMs: 60_000 });
+    assert.equal(check.code, 1, check.stdout + check.stderr);
+    assert.equal(check.stdout.trim(), `content\t${passwd}`);
+    const fix = await run(process.execPath, [...CLI, "provision", "--data-dir", dataDir], { cwd: REPO, timeoutMs: 60_000 });
+    assert.equal(fix.code, 0, fix.stdout + fix.stderr);
+    assert.equal(fix.stdout.trim(), `wrote\t${passwd}`);
+    await cliCheck();
     for (const d of ["etc", "etc/samba", "etc/sudoers.d", "etc/ssh/sshd_config.d"]) {
       assert.deepEqual(readdirSync(path.join(hostRoot, d)).filter((n) => n.endsWith(".tmp")), [], `stale temporary files in ${d}`);
     }

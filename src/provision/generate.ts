@@ -92,14 +92,15 @@ export function shadowLine(u: ProvUser, policy: ProvPolicy): string {
 // ---------------------------------------------------------------------------------------------
 // group / gshadow
 
-export function groupLine(g: ProvGroup, memberNames: readonly string[]): string {
+/** `members`: the aux members' names, comma-separated. */
+export function groupLine(g: ProvGroup, members: string): string {
   if (!safeName(g.name)) return "";
-  return `${g.name}:x:${g.gid}:${memberNames.join(",")}\n`;
+  return `${g.name}:x:${g.gid}:${members}\n`;
 }
 
-export function gshadowLine(g: ProvGroup, memberNames: readonly string[]): string {
+export function gshadowLine(g: ProvGroup, members: string): string {
   if (!safeName(g.name)) return "";
-  return `${g.name}:!::${memberNames.join(",")}\n`;
+  return `${g.name}:!::${members}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,7 +305,7 @@ export function shadowGid(groups: Iterable<ProvGroup>): number {
 /** Every generated file, by id, as text. */
 export function generateAll(s: Snapshot): Record<FileId, string> {
   const { usersById, groupsById } = index(s);
-  const names = (g: ProvGroup) => memberNames(s.members.get(g.id), usersById);
+  const names = (g: ProvGroup) => memberNames(s.members.get(g.id), usersById).join(",");
   let group = "", gshadow = "", passwd = "", shadow = "", smbpasswd = "", sudoUsers = "", sudoGroups = "";
   for (const g of s.groups) {
     const m = names(g);

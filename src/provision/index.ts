@@ -42,8 +42,10 @@ const ANNOUNCED = /^(user\.(create|update|delete)|group\.delete)\b/;
 /**
  * Attach the writer to the app: every committed account change schedules a run, shutdown writes
  * what is pending, and a first full run brings the host root in line with the store.
- * Tunable with GATEHOUSE_PROVISION_DEBOUNCE_MS (default 25) and GATEHOUSE_PROVISION_RECONCILE_MS
- * (default 3000; 0 = no reconciling full run after incremental ones).
+ * Tunable with GATEHOUSE_PROVISION_DEBOUNCE_MS (default 25), GATEHOUSE_PROVISION_RECONCILE_MS
+ * (default 3000; 0 = no reconciling full run after incremental ones) and
+ * GATEHOUSE_PROVISION_INTERVAL_MS (periodic full run; default 5 minutes on PostgreSQL, where
+ * other server processes may change accounts without this one hearing of it; 0 = off).
  */
 export function startProvisioner(app: App, opts: ProvisionerOptions = {}): Provisioner {
   const existing = provisioners.get(app);
@@ -51,6 +53,7 @@ export function startProvisioner(app: App, opts: ProvisionerOptions = {}): Provi
   const p = new Provisioner(contextOf(app), {
     debounceMs: opts.debounceMs ?? envMs("GATEHOUSE_PROVISION_DEBOUNCE_MS"),
     reconcileMs: opts.reconcileMs ?? envMs("GATEHOUSE_PROVISION_RECONCILE_MS"),
+    intervalMs: opts.intervalMs ?? envMs("GATEHOUSE_PROVISION_INTERVAL_MS") ?? (app.store.dialect === "postgres" ? 300_000 : 0),
   });
   provisioners.set(app, p);
   // ids announced on the event bus since the last accountsChanged

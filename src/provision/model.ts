@@ -25,7 +25,7 @@ class Section {
   allDirty = true;
   constructor(
     readonly kind: Kind,
-    readonly render: (id: number) => string,
+    readonly render: (entity: any) => string,
   ) {}
 }
 
@@ -53,6 +53,25 @@ class BlockIndex {
   }
 }
 
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+function sameUser(a: ProvUser, b: ProvUser): boolean {
+  return (
+    a.uid === b.uid && a.username === b.username && a.unixhash === b.unixhash && a.smbhash === b.smbhash && a.home === b.home &&
+    a.shell === b.shell && a.full_name === b.full_name && a.builtin === b.builtin && a.smb === b.smb && a.group_id === b.group_id &&
+    a.password_disabled === b.password_disabled && a.ssh_password_enabled === b.ssh_password_enabled && a.sshpubkey === b.sshpubkey &&
+    a.locked === b.locked && a.last_password_change === b.last_password_change && a.created_at === b.created_at &&
+    sameList(a.sudo_commands, b.sudo_commands) && sameList(a.sudo_commands_nopasswd, b.sudo_commands_nopasswd)
+  );
+}
+
+/** What the sshd snippet depends on. */
+const sshdFields = (u: ProvUser) => `${u.username}\0${u.locked}\0${u.ssh_password_enabled}\0${u.password_disabled}`;
+
+function sameGroup(a: ProvGroup, b: ProvGroup): boolean {
+  return a.gid === b.gid && a.name === b.name && a.builtin === b.builtin && sameList(a.sudo_commands, b.sudo_commands) && sameList(a.sudo_commands_nopasswd, b.sudo_commands_nopasswd);
+}
+
 function setsEqualPolicy(a: ProvPolicy, b: ProvPolicy): boolean {
   return a.min_password_age === b.min_password_age && a.max_password_age === b.max_password_age && a.enable_gpos_stig === b.enable_gpos_stig;
 }
@@ -64,8 +83,7 @@ export class HostModel {
   private readonly auxOfUser = new Map<number, Set<number>>();
   /** group id → aux member user ids */
   private readonly membersOfGroup = new Map<number, Set<number>>();
-  /** group id → ids of users whose primary group it is */
-  private readonly primaryOf = new Map<number, Set<number>>();
+  private readonly namesCache = new Map<number, string>();
   private readonly userBlocks = new BlockIndex();
   private readonly groupBlocks = new BlockIndex();
   policy: ProvPolicy;
@@ -76,8 +94,8 @@ export class HostModel {
 
   private constructor(policy: ProvPolicy) {
     this.policy = policy;
-    const u = (render: (x: ProvUser) => string) => new Section("user", (id) => render(this.users.get(id)!));
-    const g = (render: (x: ProvGroup) => string) => new Section("group", (id) => render(this.groups.get(id)!));
+    const u = (render: (x: ProvUser) => string) => new Section("user", render);
+    const g = (render: (x: ProvGroup) => string) => new Section("group", render);
     this.sections = {
       group: [g((x) => groupLine(x, this.memberNamesOf(x.id)))],
       gshadow: [g((x) => gshadowLine(x, this.memberNamesOf(x.id)))],
@@ -108,27 +126,25 @@ export class HostModel {
     return s;
   }
 
-  private memberNamesOf(groupId: number): string[] {
+  /** Comma-separated aux member names (cached until the group is marked). */
+  private memberNamesOf(groupId: number): string {
     const set = this.membersOfGroup.get(groupId);
-    if (!set || set.size === 0) return [];
-    return memberNames([...set].sort((a, b) => a - b), this.users);
+    if (!set || set.size === 0) return "";
+    let names = this.namesCache.get(groupId);
+    if (names === undefined) {
+      names = memberNames([...set].sort((a, b) => a - b), this.users).join(",");
+      this.namesCache.set(groupId, names);
+    }
+    return names;
   }
 
   private putUser(u: ProvUser): void {
-    const old = this.users.get(u.id);
-    if (old) this.primaryOf.get(old.group_id)?.delete(u.id);
-    else this.userBlocks.add(u.id);
+    if (!this.users.has(u.id)) this.userBlocks.add(u.id);
     this.users.set(u.id, u);
-    let p = this.primaryOf.get(u.group_id);
-    if (!p) this.primaryOf.set(u.group_id, (p = new Set()));
-    p.add(u.id);
   }
 
   private dropUser(id: number): void {
-    const old = this.users.get(id);
-    if (!old) return;
-    this.primaryOf.get(old.group_id)?.delete(id);
-    this.users.delete(id);
+    if (!this.users.delete(id)) return;
     this.userBlocks.remove(id);
   }
 
@@ -143,12 +159,13 @@ export class HostModel {
   }
 
   private mark(kind: Kind, id: number): void {
+    if (kind === "group") this.namesCache.delete(id);
     const b = id >> SHIFT;
     for (const secs of Object.values(this.sections)) for (const s of secs) if (s.kind === kind && !s.allDirty) s.dirty.add(b);
-    if (kind === "user") this.sshdBuf = null;
   }
 
   private markAll(kind: Kind, files?: FileId[]): void {
+    if (kind === "group") this.namesCache.clear();
     for (const [file, secs] of Object.entries(this.sections)) {
       if (files && !files.includes(file as FileId)) continue;
       for (const s of secs) if (s.kind === kind) s.allDirty = true;
@@ -156,10 +173,11 @@ export class HostModel {
     if (kind === "user") this.sshdBuf = null;
   }
 
-  /** Users whose primary group is one of `groupIds` (as the model knows them). */
+  /** Users whose primary group is one of `groupIds` (as the model knows them): one scan. */
   usersWithPrimary(groupIds: Iterable<number>): number[] {
+    const want = new Set(groupIds);
     const out: number[] = [];
-    for (const g of groupIds) for (const u of this.primaryOf.get(g) ?? []) out.push(u);
+    if (want.size) for (const u of this.users.values()) if (want.has(u.group_id)) out.push(u.id);
     return out;
   }
 
@@ -191,6 +209,7 @@ export class HostModel {
       const nu = rowById.get(id);
       if (!old && !nu) continue;
       this.mark("user", id);
+      if (!old || !nu || sshdFields(old) !== sshdFields(nu)) this.sshdBuf = null;
       const oldAux = this.auxOfUser.get(id) ?? new Set<number>();
       const nuAux = nu ? (newAux.get(id) ?? new Set<number>()) : new Set<number>();
       const renamed = !old || !nu || old.username !== nu.username;
@@ -210,8 +229,16 @@ export class HostModel {
     }
   }
 
-  /** Replace groups `ids` with `rows` (missing = deleted) and their complete aux member lists. */
-  applyGroups(ids: Iterable<number>, rows: ProvGroup[], memberships: { group_id: number; user_id: number }[]): void {
+  /** Aux members of a group, as the model knows them. */
+  memberCount(groupId: number): number {
+    return this.membersOfGroup.get(groupId)?.size ?? 0;
+  }
+
+  /**
+   * Replace groups `ids` with `rows` (missing = deleted). Their aux member lists are replaced by
+   * `memberships` for the groups in `membersFor` (default: all of `ids`); the others keep theirs.
+   */
+  applyGroups(ids: Iterable<number>, rows: ProvGroup[], memberships: { group_id: number; user_id: number }[], membersFor?: ReadonlySet<number>): void {
     const rowById = new Map(rows.map((r) => [r.id, r]));
     const newMembers = new Map<number, Set<number>>();
     for (const m of memberships) {
@@ -219,20 +246,66 @@ export class HostModel {
       if (!s) newMembers.set(m.group_id, (s = new Set()));
       s.add(m.user_id);
     }
+    const regid: number[] = []; // groups whose gid appeared, vanished or changed
     for (const id of new Set(ids)) {
       const old = this.groups.get(id);
       const nu = rowById.get(id);
-      this.mark("group", id);
-      if (!old || !nu || old.gid !== nu.gid) for (const u of this.primaryOf.get(id) ?? []) this.mark("user", u);
+      if (!old && !nu) continue;
+      if (!old || !nu || !sameGroup(old, nu)) this.mark("group", id);
+      if (!old || !nu || old.gid !== nu.gid) regid.push(id);
       if (nu) this.putGroup(nu);
       else this.dropGroup(id);
+      if (nu && membersFor && !membersFor.has(id)) continue;
       const oldM = this.membersOfGroup.get(id) ?? new Set<number>();
       const nuM = nu ? (newMembers.get(id) ?? new Set<number>()) : new Set<number>();
+      if (oldM.size !== nuM.size || [...nuM].some((u) => !oldM.has(u))) this.mark("group", id);
       for (const u of oldM) if (!nuM.has(u)) this.auxOfUser.get(u)?.delete(id);
       for (const u of nuM) if (!oldM.has(u)) this.auxSet(u).add(id);
       if (nuM.size) this.membersOfGroup.set(id, nuM);
       else this.membersOfGroup.delete(id);
     }
+    // passwd lines carry the primary gid
+    for (const u of this.usersWithPrimary(regid)) this.mark("user", u);
+  }
+
+  /**
+   * Bring the model to `snap` (a full read of the store), marking only what differs, so a full
+   * run with a warm model re-renders the blocks of changed rows instead of everything. Returns
+   * the ids of the users that changed.
+   */
+  reconcile(snap: Snapshot): number[] {
+    this.setPolicy(snap.policy);
+    const snapGroups = new Map(snap.groups.map((g) => [g.id, g]));
+    const groupIds = new Set<number>();
+    for (const g of snap.groups) {
+      const old = this.groups.get(g.id);
+      if (!old || !sameGroup(old, g)) groupIds.add(g.id);
+    }
+    for (const id of this.groups.keys()) if (!snapGroups.has(id)) groupIds.add(id);
+    for (const [g, ids] of snap.members) {
+      const cur = this.membersOfGroup.get(g);
+      if (!cur || cur.size !== ids.length || ids.some((u) => !cur.has(u))) groupIds.add(g);
+    }
+    for (const [g, cur] of this.membersOfGroup) if (cur.size && !snap.members.has(g)) groupIds.add(g);
+    if (groupIds.size) {
+      const mem: { group_id: number; user_id: number }[] = [];
+      for (const g of groupIds) for (const u of snap.members.get(g) ?? []) mem.push({ group_id: g, user_id: u });
+      this.applyGroups(groupIds, [...groupIds].map((id) => snapGroups.get(id)).filter((g): g is ProvGroup => !!g), mem);
+    }
+    const snapUsers = new Map(snap.users.map((u) => [u.id, u]));
+    const userIds: number[] = [];
+    for (const u of snap.users) {
+      const old = this.users.get(u.id);
+      if (!old || !sameUser(old, u)) userIds.push(u.id);
+    }
+    for (const id of this.users.keys()) if (!snapUsers.has(id)) userIds.push(id);
+    if (userIds.length) {
+      const want = new Set(userIds);
+      const mem: { group_id: number; user_id: number }[] = [];
+      for (const [g, ids] of snap.members) for (const u of ids) if (want.has(u)) mem.push({ group_id: g, user_id: u });
+      this.applyUsers(userIds, userIds.map((id) => snapUsers.get(id)).filter((u): u is ProvUser => !!u), mem);
+    }
+    return userIds;
   }
 
   // ---- rendering -----------------------------------------------------------------------------
@@ -249,7 +322,7 @@ export class HostModel {
   }
 
   private renderSection(s: Section): Buffer[] {
-    const map: Map<number, unknown> = s.kind === "user" ? this.users : this.groups;
+    const map: Map<number, ProvUser | ProvGroup> = s.kind === "user" ? this.users : this.groups;
     const blocks = (s.kind === "user" ? this.userBlocks : this.groupBlocks).list();
     const redo = s.allDirty ? null : s.dirty;
     const out: Buffer[] = [];
@@ -260,7 +333,10 @@ export class HostModel {
       if (!buf || !redo || redo.has(b)) {
         let text = "";
         const lo = b << SHIFT;
-        for (let id = lo; id < lo + BLOCK; id++) if (map.has(id)) text += s.render(id);
+        for (let id = lo; id < lo + BLOCK; id++) {
+          const e = map.get(id);
+          if (e !== undefined) text += s.render(e);
+        }
         const fresh = text === "" ? EMPTY : Buffer.from(text);
         if (!buf || !buf.equals(fresh)) {
           buf = fresh;

@@ -19,7 +19,7 @@ import { IS_ROOT, ensureDir, fsyncDir, lstatOrNull, partsEqual, prepareReplace, 
 import { FILES, generateAll, index, primaryGid, shadowGid, type FileId, type FileSpec } from "./generate.js";
 import { keysPlacement, syncAuthorizedKeys } from "./keys.js";
 import { HostModel } from "./model.js";
-import { readGroups, readMemberships, readPolicy, readSnapshot, readTransaction, readUsers } from "./snapshot.js";
+import { memberCounts, readGroups, readMemberships, readPolicy, readSnapshot, readTransaction, readUsers } from "./snapshot.js";
 import type { ProvUser } from "./types.js";
 
 export interface ProvisionLog {
@@ -42,6 +42,11 @@ export interface ProvisionerOptions {
   debounceMs?: number;
   /** Full run this long after the last incremental one (0 = never). */
   reconcileMs?: number;
+  /**
+   * Full run at this interval regardless (0 = never): picks up changes committed by another
+   * server process sharing the same PostgreSQL, whose notifications this process never sees.
+   */
+  intervalMs?: number;
 }
 
 export interface RunResult {
@@ -90,6 +95,7 @@ export class Provisioner {
   private readonly pendingGroups = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
+  private intervalTimer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
   private failures = 0;
@@ -97,6 +103,8 @@ export class Provisioner {
   private stopped = false;
   private fullWaiters: { resolve: (r: RunResult) => void; reject: (e: unknown) => void }[] = [];
   private tempsCleaned = false;
+  /** The next full run checks every user's authorized_keys. */
+  private allKeys = true;
   lastResult: RunResult | null = null;
   lastError: unknown = null;
 
@@ -106,6 +114,13 @@ export class Provisioner {
   ) {
     this.debounceMs = opts.debounceMs ?? 25;
     this.reconcileMs = opts.reconcileMs ?? 3000;
+    const interval = opts.intervalMs ?? 0;
+    if (interval > 0) {
+      this.intervalTimer = setInterval(() => {
+        if (!this.stopping && !this.running && !this.hasPending()) this.requestFull();
+      }, interval);
+      this.intervalTimer.unref?.();
+    }
   }
 
   /**
@@ -169,6 +184,7 @@ export class Provisioner {
     if (this.stopping) return Promise.reject(new Error("the provisioner is stopped"));
     return new Promise((resolve, reject) => {
       this.fullWaiters.push({ resolve, reject });
+      this.allKeys = true;
       this.requestFull();
     });
   }
@@ -177,6 +193,7 @@ export class Provisioner {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    if (this.intervalTimer) clearInterval(this.intervalTimer);
     if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
     this.reconcileTimer = null;
     if (this.timer) clearTimeout(this.timer);
@@ -203,7 +220,11 @@ export class Provisioner {
       this.lastResult = { full, written, ms };
       this.lastError = null;
       this.failures = 0;
-      if (written.length) this.ctx.log.info({ full, files: written.length, ms: Math.round(ms) }, "host files provisioned");
+      if (written.length) {
+        const entry = { full, files: written.map((f) => path.relative(this.ctx.hostRoot, f)), ms: Math.round(ms) };
+        if (full) this.ctx.log.info(entry, "host files provisioned");
+        else this.ctx.log.debug(entry, "host files provisioned");
+      }
       if (full) {
         if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
         this.reconcileTimer = null;
@@ -213,6 +234,7 @@ export class Provisioner {
       this.failures++;
       this.lastError = err;
       this.model = null;
+      this.allKeys = true;
       this.pendingFull = true;
       this.ctx.log.error({ err }, "host provisioning failed");
       for (const w of waiters) w.reject(err);
@@ -235,11 +257,18 @@ export class Provisioner {
     if (!snap.users.some((u) => u.uid === 0 && u.username === "root")) {
       throw new Error("the store has no root account; refusing to write host account files");
     }
-    this.model = HostModel.fromSnapshot(snap);
+    // A warm model is reconciled (only changed rows re-render); a cold one is built.
+    let changed: Set<number> | null = null;
+    if (this.model && !this.allKeys) changed = new Set(this.model.reconcile(snap));
+    else if (this.model) this.model.reconcile(snap);
+    else this.model = HostModel.fromSnapshot(snap);
+    this.allKeys = false;
     const written = await this.writeFiles(true);
-    // authorized_keys of every user with a home in a storage root
+    // authorized_keys: every user's on a cold start or an explicit provisionNow, else those of
+    // the users whose rows changed (a home full of keys is not re-read every few seconds)
     const { groupsById } = index(snap);
     for (const u of snap.users) {
+      if (changed && !changed.has(u.id)) continue;
       const r = await this.keys(u, primaryGid(u, groupsById));
       if (r) written.push(r);
     }
@@ -254,8 +283,13 @@ export class Provisioner {
       // Groups first, so users that move to a new group find it.
       if (groupIds.length) {
         const rows = await readGroups(trx, groupIds);
-        const mem = await readMemberships(trx, { groupIds });
-        model.applyGroups(groupIds, rows, mem);
+        // A group's whole member list is re-read only when its size changed (or the group is new):
+        // members that joined or left are re-read with their users below, and re-reading
+        // builtin_users' 100,000 members for every SMB user's change would cost more than the rest.
+        const counts = await memberCounts(trx, groupIds);
+        const reload = new Set(groupIds.filter((g) => !model.groups.has(g) || (counts.get(g) ?? 0) !== model.memberCount(g)));
+        const mem = reload.size ? await readMemberships(trx, { groupIds: [...reload] }) : [];
+        model.applyGroups(groupIds, rows, mem, reload);
       }
       const reloadUsers = new Set<number>([...userIds, ...model.usersWithPrimary(groupIds)]);
       const byGroup = groupIds.length ? await readUsers(trx, { groupIds }) : [];

@@ -146,3 +146,18 @@ export async function readMemberships(db: Tx, where: { userIds?: number[]; group
   if (where.groupIds?.length) await run("group_id", where.groupIds);
   return out;
 }
+
+/** Aux member counts of `groupIds` (groups without members are absent). */
+export async function memberCounts(db: Tx, groupIds: number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const part of chunks(groupIds)) {
+    const rows = await db
+      .selectFrom("memberships")
+      .select(["group_id", (eb) => eb.fn.countAll<number>().as("n")])
+      .where("group_id", "in", part)
+      .groupBy("group_id")
+      .execute();
+    for (const r of rows) out.set(num(r.group_id), num(r.n));
+  }
+  return out;
+}

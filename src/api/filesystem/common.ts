@@ -40,13 +40,16 @@ export function within(p: string, root: string): boolean {
 export interface Roots {
   /** Configured roots (normalized). */
   named: string[];
-  /** Their real paths (null when a root does not exist). */
+  /**
+   * Their real paths; for a root that does not exist (yet), where it would be (so that it reads
+   * as missing rather than outside); null when even that cannot be resolved.
+   */
   real: (string | null)[];
 }
 
 export async function resolveRoots(app: App): Promise<Roots> {
   const named = storageRoots(app);
-  const real = await Promise.all(named.map((r) => realpath(r).catch(() => null)));
+  const real = await Promise.all(named.map((r) => realpath(r).catch(() => realpathOfExistingPrefix(r).catch(() => null))));
   return { named, real };
 }
 
