@@ -68,6 +68,9 @@ export class RpcClient {
 
   call<T = any>(method: string, ...params: unknown[]): Promise<T> {
     const id = this.nextId++;
+    if (this.ws.readyState !== WebSocket.OPEN) {
+      return Promise.reject(new Error(`connection closed (${this.closeInfo?.code ?? "not open"})`));
+    }
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.ws.send(stringifyWire({ jsonrpc: "2.0", id, method, params }));

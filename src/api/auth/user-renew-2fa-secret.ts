@@ -4,6 +4,7 @@ import { CallError, ERRNO, validationError } from "../../server/errors.js";
 import { newTotpSecret, provisioningUri } from "../../auth/totp.js";
 import { userEntryById } from "../../accounts/user-entry.js";
 import { holdsFullAdmin } from "../../access/authorize.js";
+import { changeReason } from "../../accounts/context.js";
 
 export const userRenew2faSecret = defineMethod({
   name: "user.renew_2fa_secret",
@@ -32,7 +33,7 @@ export const userRenew2faSecret = defineMethod({
     const digits = opts.otp_digits ?? user.twofactor_digits ?? 6;
     const interval = opts.interval ?? user.twofactor_interval ?? 30;
     await db.updateTable("users").set({ twofactor_secret: secret, twofactor_digits: digits, twofactor_interval: interval }).where("id", "=", user.id).execute();
-    ctx.app.accountsChanged("user.renew_2fa_secret");
+    ctx.app.accountsChanged(changeReason("user.renew_2fa_secret", [user.id], []));
     const entry = await userEntryById(db, user.id);
     return {
       ...entry,

@@ -5,6 +5,7 @@ import { hashPassword, ntHash, verifyPassword } from "../../auth/password-hash.j
 import { minAgeBlocks, nextHistory, passwordPolicyErrors, securityConfig } from "../../auth/policy.js";
 import { hashRounds } from "../../accounts/account-settings.js";
 import { holdsFullAdmin } from "../../access/authorize.js";
+import { changeReason } from "../../accounts/context.js";
 
 const ARG = "user.set_password";
 
@@ -59,7 +60,7 @@ export const userSetPassword = defineMethod({
       .where("id", "=", user.id)
       .execute();
     if (username === s.username) s.attributes = s.attributes.filter((a) => a !== "PASSWORD_CHANGE_REQUIRED");
-    ctx.app.accountsChanged("user.set_password");
+    ctx.app.accountsChanged(changeReason("user.set_password", [user.id], []));
     return null;
   },
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { CallError, ERRNO, validationError } from "../../server/errors.js";
+import { changeReason } from "../../accounts/context.js";
 
 export const userUnset2faSecret = defineMethod({
   name: "user.unset_2fa_secret",
@@ -14,9 +15,10 @@ export const userUnset2faSecret = defineMethod({
       throw new CallError("Two-factor authentication may not be removed in General Purpose OS STIG compatibility mode.", ERRNO.EPERM);
     }
     const db = ctx.app.store.db;
-    const r = await db.updateTable("users").set({ twofactor_secret: null }).where("username", "=", username).executeTakeFirst();
-    if (Number(r.numUpdatedRows) === 0) validationError("username", `${username}: user does not exist.`, ERRNO.ENOENT);
-    ctx.app.accountsChanged("user.unset_2fa_secret");
+    const user = await db.selectFrom("users").select("id").where("username", "=", username).executeTakeFirst();
+    if (!user) validationError("username", `${username}: user does not exist.`, ERRNO.ENOENT);
+    await db.updateTable("users").set({ twofactor_secret: null }).where("id", "=", user.id).execute();
+    ctx.app.accountsChanged(changeReason("user.unset_2fa_secret", [user.id], []));
     return null;
   },
 });
