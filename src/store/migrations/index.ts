@@ -4,6 +4,7 @@
 import { sql, type Kysely } from "kysely";
 import type { Dialect } from "../db.js";
 import { m001Initial } from "./001-initial.js";
+import { m003Indexes } from "./003-indexes.js";
 import { m002Auth } from "./002-auth.js";
 
 export interface Migration {
@@ -12,7 +13,7 @@ export interface Migration {
   up(db: Kysely<any>, dialect: Dialect): Promise<void>;
 }
 
-export const MIGRATIONS: Migration[] = [m001Initial, m002Auth];
+export const MIGRATIONS: Migration[] = [m001Initial, m002Auth, m003Indexes];
 
 export async function runMigrations(db: Kysely<any>, dialect: Dialect): Promise<void> {
   await db.schema
