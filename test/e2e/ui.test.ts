@@ -129,7 +129,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await ts?.stop();
   });
 
-  test("first run sets up the local administrator", async (t) => {
+  test("first run sets up the local administrator", { timeout: 180_000 }, async (t) => {
     if (!need(t, "user.has_local_administrator_set_up", "user.setup_local_administrator")) return;
     await admin.goto(ts.httpUrl + "/");
     await heading(admin, "Welcome to Gatehouse");
@@ -146,7 +146,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     api = await ts.adminClient();
   });
 
-  test("sign in: wrong password, DENIED, then success and sign out", async (t) => {
+  test("sign in: wrong password, DENIED, then success and sign out", { timeout: 180_000 }, async (t) => {
     api ??= await ts.adminClient();
     const { ctx, page } = await newPage();
     try {
@@ -169,7 +169,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     }
   });
 
-  test("sign in with TOTP (codes from otpauth), wrong code in clear words", async (t) => {
+  test("sign in with TOTP (codes from otpauth), wrong code in clear words", { timeout: 180_000 }, async (t) => {
     if (!need(t, "user.renew_2fa_secret", "auth.twofactor.update", "privilege.create")) return;
     api ??= await ts.adminClient();
     const u = await clientWithRoles(ts, ["READONLY_ADMIN"], { password: PASSWORD });
@@ -216,7 +216,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     }
   });
 
-  test("add a user with every field and see it through the API", async (t) => {
+  test("add a user with every field and see it through the API", { timeout: 180_000 }, async (t) => {
     if (!need(t, "user.create", "user.query", "group.query")) return;
     const mnt = ts.config.storageRoots[0];
     mkdirSync(path.join(mnt, "homes"), { recursive: true });
@@ -298,7 +298,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     roAdmin = { username, password: PASSWORD };
   });
 
-  test("disable password hides password, lock and sudo; server errors show next to fields", async (t) => {
+  test("disable password hides password, lock and sudo; server errors show next to fields", { timeout: 180_000 }, async (t) => {
     if (!need(t, "user.create")) return;
     await ensureAdmin("/users/new");
     await heading(admin, "Add user");
@@ -327,7 +327,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     assert.equal(u.locked, false);
   });
 
-  test("home directory browser: browse the storage roots, make a folder, select it, home created there", async (t) => {
+  test("home directory browser: browse the storage roots, make a folder, select it, home created there", { timeout: 180_000 }, async (t) => {
     if (!need(t, "user.create", "filesystem.storage_roots", "filesystem.listdir", "filesystem.mkdir")) return;
     const mnt = ts.config.storageRoots[0];
     for (const d of ["homes", "projects", "shared"]) mkdirSync(path.join(mnt, d), { recursive: true });
@@ -403,7 +403,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     assert.equal(homes[0].mode & 0o777, 0o700);
   });
 
-  test("edit, lock, live update and delete from the detail panel", async (t) => {
+  test("edit, lock, live update and delete from the detail panel", { timeout: 180_000 }, async (t) => {
     if (!need(t, "user.update", "user.delete")) return;
     await ensureAdmin("/users");
     const name = `edit${randomBytes(2).toString("hex")}`;
@@ -442,7 +442,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await row(admin, name).waitFor({ state: "detached" });
   });
 
-  test("one-time password from the panel, then forced password change", async (t) => {
+  test("one-time password from the panel, then forced password change", { timeout: 180_000 }, async (t) => {
     if (!need(t, "auth.generate_onetime_password", "user.set_password")) return;
     await ensureAdmin("/users");
     const u = await clientWithRoles(ts, ["READONLY_ADMIN"], { password: PASSWORD });
@@ -468,7 +468,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     }
   });
 
-  test("filter, sort and search at 1,000 users", async (t) => {
+  test("filter, sort and search at 1,000 users", { timeout: 180_000 }, async (t) => {
     if (!need(t, "user.query")) return;
     await insertUsers(ts.app, 1000, { prefix: "bulk", uidStart: 500_000 });
     await ensureAdmin("/users");
@@ -531,7 +531,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await shot(admin, "users");
   });
 
-  test("read-only administrator: no write controls, no secrets", async (t) => {
+  test("read-only administrator: no write controls, no secrets", { timeout: 180_000 }, async (t) => {
     if (!roAdmin) return t.skip("needs the read-only administrator from the add-user test");
     const { ctx, page } = await newPage();
     try {
@@ -574,7 +574,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     }
   });
 
-  test("API key: create, use from a test client, revoke", async (t) => {
+  test("API key: create, use from a test client, revoke", { timeout: 180_000 }, async (t) => {
     if (!need(t, "api_key.create", "api_key.query")) return;
     await ensureAdmin("/api-keys");
     await heading(admin, "API keys");
@@ -617,7 +617,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await c2.close();
   });
 
-  test("session termination, and session expiry returns to sign-in and back to the page", async (t) => {
+  test("session termination, and session expiry returns to sign-in and back to the page", { timeout: 180_000 }, async (t) => {
     if (!need(t, "auth.sessions", "auth.terminate_session", "auth.terminate_other_sessions")) return;
     api ??= await ts.adminClient();
     const other = await ts.adminClient();
@@ -650,7 +650,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     api = await ts.adminClient();
   });
 
-  test("password policy errors are shown on the field", async (t) => {
+  test("password policy errors are shown on the field", { timeout: 180_000 }, async (t) => {
     if (!need(t, "system.security.update", "user.set_password")) return;
     await ensureAdmin("/settings");
     await heading(admin, "Settings");
@@ -679,7 +679,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     }
   });
 
-  test("expired password: told in clear words and offered a change", async (t) => {
+  test("expired password: told in clear words and offered a change", { timeout: 180_000 }, async (t) => {
     if (!need(t, "system.security.update")) return;
     api ??= await ts.adminClient();
     const u = await clientWithRoles(ts, ["READONLY_ADMIN"], { password: PASSWORD });
@@ -700,7 +700,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     }
   });
 
-  test("groups and privileges through their forms", async (t) => {
+  test("groups and privileges through their forms", { timeout: 180_000 }, async (t) => {
     if (!need(t, "group.create", "privilege.create", "privilege.roles")) return;
     await ensureAdmin("/groups");
     await heading(admin, "Groups");
@@ -740,7 +740,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await pd.getByRole("button", { name: "Cancel" }).click();
   });
 
-  test("main screens render; audit log filters and exports", async (t) => {
+  test("main screens render; audit log filters and exports", { timeout: 180_000 }, async (t) => {
     await ensureAdmin("/groups");
     for (const [p, title, name] of [
       ["/groups", "Groups", "groups"],
@@ -786,7 +786,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     assert.equal(csv.trim().split("\n").length - 1, total, "the export holds every filtered entry");
   });
 
-  test("keyboard only: sign in, skip link, expand a row, close a dialog with Escape", async () => {
+  test("keyboard only: sign in, skip link, expand a row, close a dialog with Escape", { timeout: 180_000 }, async () => {
     const { ctx, page } = await newPage();
     try {
       await page.goto(ts.httpUrl + "/users");
@@ -820,7 +820,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     }
   });
 
-  test("phone-sized window: menu toggles, tables become cards", async () => {
+  test("phone-sized window: menu toggles, tables become cards", { timeout: 180_000 }, async () => {
     const { ctx, page } = await newPage({ width: 390, height: 844 });
     try {
       await signIn(page, "admin", ADMIN_PASSWORD, "/users");
