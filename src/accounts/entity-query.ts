@@ -74,6 +74,23 @@ export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec:
     text += dialect === "postgres" ? ` LIMIT ${limit > 0 ? limit : "ALL"}` : ` LIMIT ${limit > 0 ? limit : -1}`;
     if (opts.offset) text += ` OFFSET ${Math.trunc(opts.offset)}`;
   }
+  if (inMemory && sortedInSql && (opts.limit > 0 || opts.get)) {
+    // Filters left for memory, but SQL can order: read ordered chunks until the page is full
+    // instead of building an entry for every row the SQL prefilter let through (a (?i) search on
+    // PostgreSQL keeps an exact re-check in memory and would otherwise build thousands).
+    const want = opts.get ? 1 : opts.offset + opts.limit;
+    const matched: Entry[] = [];
+    let chunk = Math.max(2 * want, 100);
+    for (let dbOffset = 0; ; ) {
+      const page = ` LIMIT ${chunk} OFFSET ${dbOffset}`;
+      const rows = (await db.executeQuery<Row>(CompiledQuery.raw(text + page, params))).rows;
+      for (const e of await spec.build(rows)) if (matchRow(e, compiled.residual)) matched.push(e);
+      if (matched.length >= want || rows.length < chunk) break;
+      dbOffset += rows.length;
+      chunk *= 4;
+    }
+    return applyOptions(matched, opts, { sorted: true });
+  }
   const rows = (await db.executeQuery<Row>(CompiledQuery.raw(text, params))).rows;
   let entries = await spec.build(rows);
   if (inMemory) entries = entries.filter((e) => matchRow(e, compiled.residual));
