@@ -5,18 +5,14 @@ import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { forEachStore, rpcError, type TestServer } from "./harness.js";
-import { PASSWORD, clientFor, loginAs, makeAdmin, makeUser, randomName, start, type TestUser } from "./auth-helpers.js";
+import { PASSWORD, clientFor, loginAs, makeUser, randomName, startAsAdmin, type TestUser } from "./auth-helpers.js";
 import type { RpcClient } from "../src/cli/client.js";
 
 forEachStore("audit", (store) => {
   let ts: TestServer;
   let admin: TestUser;
   let a: RpcClient;
-  before(async () => {
-    ts = await start(store);
-    admin = await makeAdmin(ts);
-    a = await loginAs(ts, admin);
-  });
+  before(async () => ({ ts, admin, a } = await startAsAdmin(store)));
   after(() => ts.stop());
 
   const q = (filters: unknown[], options: Record<string, unknown> = { limit: 1000 }) =>

@@ -87,6 +87,16 @@ export async function loginAs(ts: TestServer, user: { username: string; password
   return c;
 }
 
+/**
+ * The usual suite setup: a server on `store`, a fresh local administrator and a client logged in
+ * as them (`before(async () => ({ ts, admin, a } = await startAsAdmin(store)))`).
+ */
+export async function startAsAdmin(store: StoreKind): Promise<{ ts: TestServer; admin: TestUser; a: RpcClient }> {
+  const ts = await start(store);
+  const admin = await makeAdmin(ts);
+  return { ts, admin, a: await loginAs(ts, admin) };
+}
+
 /** A logged-in client whose only privilege grants `roles`. */
 export async function clientFor(ts: TestServer, roles: string[]): Promise<{ client: RpcClient; user: TestUser }> {
   const user = await makeUser(ts, { roles });

@@ -4,7 +4,7 @@
 import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { forEachStore, rpcError, startServer, type TestServer } from "./harness.js";
-import { PASSWORD, clientFor, loginAs, makeAdmin, makeUser, randomName, start, totpFromUri, type TestUser } from "./auth-helpers.js";
+import { PASSWORD, clientFor, loginAs, makeUser, randomName, startAsAdmin, totpFromUri, type TestUser } from "./auth-helpers.js";
 import type { RpcClient } from "../src/cli/client.js";
 import { ALL_ROLE_NAMES, ROLES } from "../src/access/roles.js";
 
@@ -15,9 +15,7 @@ forEachStore("password policy and lock-out", (store) => {
   let admin: TestUser;
   let a: RpcClient;
   before(async () => {
-    ts = await start(store);
-    admin = await makeAdmin(ts);
-    a = await loginAs(ts, admin);
+    ({ ts, admin, a } = await startAsAdmin(store));
     await a.call("core.set_options", { legacy_jobs: false });
   });
   after(() => ts.stop());
@@ -131,9 +129,7 @@ forEachStore("GPOS STIG", (store) => {
   let uri: string;
   let a: RpcClient;
   before(async () => {
-    ts = await start(store);
-    admin = await makeAdmin(ts);
-    a = await loginAs(ts, admin);
+    ({ ts, admin, a } = await startAsAdmin(store));
     await a.call("core.set_options", { legacy_jobs: false });
   });
   after(() => ts.stop());

@@ -7,7 +7,7 @@ import { runEntityQuery } from "./entity-query.js";
 import type { GroupTable } from "../store/schema.js";
 import { serverSid } from "./account-settings.js";
 import { rememberGroup } from "./names-cache.js";
-import { accountSnapshot, rolesForGids, type AccountSnapshot } from "./privileges.js";
+import { accountSnapshot, jsonList, rolesForGids, type AccountSnapshot } from "./privileges.js";
 import { parseIdmap } from "./user-entry.js";
 
 /** Builtin groups whose membership and settings stay editable (reference §1.3, §2.1). */
@@ -34,15 +34,6 @@ export interface GroupEntry {
 }
 
 export type GroupRow = Selectable<GroupTable>;
-
-function jsonList(text: string): string[] {
-  try {
-    const v = JSON.parse(text);
-    return Array.isArray(v) ? v : [];
-  } catch {
-    return [];
-  }
-}
 
 export function groupSid(serverSidValue: string, row: { id: number; gid: number; smb: number | boolean }): string | null {
   if (!row.smb) return null;

@@ -21,7 +21,8 @@ export interface AccountSnapshot {
   security: SecurityConfig;
 }
 
-function parseList<T>(text: string | null): T[] {
+/** A JSON list column: null, empty or malformed text reads as []. */
+export function jsonList<T>(text: string | null): T[] {
   if (!text) return [];
   try {
     const v = JSON.parse(text);
@@ -62,7 +63,7 @@ export async function accountSnapshot(db: Tx): Promise<AccountSnapshot> {
         // unreadable setting: defaults
       }
     } else {
-      privileges.push({ id: r.id, name: r.name, builtinName: r.builtin_name, gids: new Set(parseList<number>(r.a)), roles: parseList<string>(r.b) });
+      privileges.push({ id: r.id, name: r.name, builtinName: r.builtin_name, gids: new Set(jsonList<number>(r.a)), roles: jsonList<string>(r.b) });
     }
   }
   const snapshot = { privileges, security };

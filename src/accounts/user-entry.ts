@@ -12,7 +12,7 @@ import type { UserTable } from "../store/schema.js";
 import { serverSid } from "./account-settings.js";
 import type { SecurityConfig } from "../auth/policy.js";
 import { rememberUser } from "./names-cache.js";
-import { accountSnapshot, rolesForGids, type AccountSnapshot, type PrivilegeGids } from "./privileges.js";
+import { accountSnapshot, jsonList, rolesForGids, type AccountSnapshot, type PrivilegeGids } from "./privileges.js";
 
 /** uid of the local administrator `admin` (the reference's truenas_admin): always immutable. */
 export const ADMIN_UID = 950;
@@ -103,16 +103,6 @@ export function parseIdmap(v: string | null): "DIRECT" | number | null {
   if (v === "DIRECT") return "DIRECT";
   const n = Number(v);
   return Number.isFinite(n) ? n : null;
-}
-
-function jsonList<T>(text: string | null): T[] {
-  if (!text) return [];
-  try {
-    const v = JSON.parse(text);
-    return Array.isArray(v) ? v : [];
-  } catch {
-    return [];
-  }
 }
 
 /** Whole days since the last password change; null when never or in the future (§1.2). */

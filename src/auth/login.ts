@@ -135,9 +135,9 @@ export async function loginEx(app: App, conn: Connection, req: LoginRequest): Pr
     case "PASSWORD_PLAIN":
       return loginPassword(app, conn, req, sec);
     case "API_KEY_PLAIN":
-      return loginApiKey(app, conn, req);
+      return loginApiKey(app, conn, req, sec);
     case "TOKEN_PLAIN":
-      return loginToken(app, conn, req);
+      return loginToken(app, conn, req, sec);
     case "OTP_TOKEN":
       return loginOtp(app, conn, req, sec);
     default:
@@ -149,12 +149,13 @@ export async function loginEx(app: App, conn: Connection, req: LoginRequest): Pr
 async function finishLogin(
   app: App,
   conn: Connection,
+  sec: SecurityConfig,
   user: SessionUser,
   credentials: CredentialType,
   options: LoginOptions | undefined,
   opts: SessionOptions,
 ): Promise<LoginResponse> {
-  const session = await app.auth.sessionForUser(user, credentials, conn, { ...opts, ephemeral: !!options?.ephemeral });
+  const session = await app.auth.sessionForUser(user, credentials, conn, { ...opts, ephemeral: !!options?.ephemeral }, sec);
   if (!(await app.auth.hasApiAccess(session))) {
     return refuse(app, conn, "DENIED", credentials, { username: user.username }, "User lacks API access.");
   }
@@ -232,7 +233,7 @@ async function loginPassword(app: App, conn: Connection, req: LoginRequest, sec:
       }
       await clearLockout(db, username);
       const attributes = ["OTPW", ...(r.passwordChangeRequired ? ["PASSWORD_CHANGE_REQUIRED"] : [])];
-      return finishLogin(app, conn, user, "LOGIN_ONETIME_PASSWORD", req.login_options, { attributes });
+      return finishLogin(app, conn, sec, user, "LOGIN_ONETIME_PASSWORD", req.login_options, { attributes });
     }
     if (r.reason === "EXPIRED") {
       await recordLoginFailure(db, sec, username);
@@ -279,12 +280,12 @@ async function afterFirstFactor(
     };
     return { response_type: "OTP_REQUIRED", username: user.username };
   }
-  return finishLogin(app, conn, user, credentials, req.login_options, { attributes, grant });
+  return finishLogin(app, conn, sec, user, credentials, req.login_options, { attributes, grant });
 }
 
 // ---- OTP_TOKEN -----------------------------------------------------------------------------------
 
-async function loginOtp(app: App, conn: Connection, req: LoginRequest, _sec: SecurityConfig): Promise<LoginResponse> {
+async function loginOtp(app: App, conn: Connection, req: LoginRequest, sec: SecurityConfig): Promise<LoginResponse> {
   const pending = conn.pendingTwoFactor;
   if (!pending || Date.now() - pending.at > PENDING_2FA_MS) {
     conn.pendingTwoFactor = null;
@@ -296,17 +297,17 @@ async function loginOtp(app: App, conn: Connection, req: LoginRequest, _sec: Sec
   const tf = await twoFactorConfig(db);
   const data = { username: pending.username };
   if (!user || !(await verifyTotp(db, user, String(req.otp_token ?? ""), tf.window))) {
-    await recordLoginFailure(db, await app.auth.security(), pending.username);
+    await recordLoginFailure(db, sec, pending.username);
     return refuse(app, conn, "AUTH_ERR", "LOGIN_TWOFACTOR", data, "One-time token validation failed: [PAM_AUTH_ERR]: pam_authenticate() failed");
   }
   const saved = pending.options as { login_options: LoginOptions; attributes: string[]; grant: SessionOptions["grant"] };
   const options = { ...saved.login_options, ...(req.login_options ?? {}) };
-  return finishLogin(app, conn, user, "LOGIN_TWOFACTOR", options, { attributes: ["2FA", ...saved.attributes], grant: saved.grant });
+  return finishLogin(app, conn, sec, user, "LOGIN_TWOFACTOR", options, { attributes: ["2FA", ...saved.attributes], grant: saved.grant });
 }
 
 // ---- API_KEY_PLAIN -------------------------------------------------------------------------------
 
-async function loginApiKey(app: App, conn: Connection, req: LoginRequest): Promise<LoginResponse> {
+async function loginApiKey(app: App, conn: Connection, req: LoginRequest, sec: SecurityConfig): Promise<LoginResponse> {
   const db = app.store.db;
   const raw = String(req.api_key ?? "");
   const username = req.username ?? "";
@@ -327,7 +328,7 @@ async function loginApiKey(app: App, conn: Connection, req: LoginRequest): Promi
     app.log.warn({ key: key.name }, `${key.name}: API key has been revoked and must either be renewed or deleted. Revoke reason: Attempt to use over an insecure transport`);
     return refuse(app, conn, "EXPIRED", "API_KEY", data, "Attempt to use over an insecure transport");
   }
-  return finishLogin(app, conn, owner, "API_KEY", req.login_options, {
+  return finishLogin(app, conn, sec, owner, "API_KEY", req.login_options, {
     attributes: ["API_KEY"],
     credentialsData: { username: owner.username, api_key: { id: key.id, name: key.name } },
     apiKeyId: key.id,
@@ -337,13 +338,13 @@ async function loginApiKey(app: App, conn: Connection, req: LoginRequest): Promi
 
 // ---- TOKEN_PLAIN ---------------------------------------------------------------------------------
 
-async function loginToken(app: App, conn: Connection, req: LoginRequest): Promise<LoginResponse> {
+async function loginToken(app: App, conn: Connection, req: LoginRequest, sec: SecurityConfig): Promise<LoginResponse> {
   const r = await useToken(app.store.db, String(req.token ?? ""), conn.remoteAddress);
   if (!r.ok) return refuse(app, conn, "AUTH_ERR", "TOKEN", {}, r.error);
   const p = r.parent;
   const user = p.userId === null ? undefined : await findUser(app, { id: p.userId });
   if (!user) return refuse(app, conn, "AUTH_ERR", "TOKEN", {}, "Invalid token");
-  return finishLogin(app, conn, user, "TOKEN", req.login_options, {
+  return finishLogin(app, conn, sec, user, "TOKEN", req.login_options, {
     attributes: p.attributes,
     credentialsData: {
       parent: { credentials: p.credentials, credentials_data: p.credentialsData },

@@ -104,9 +104,8 @@ export class AuthService {
     return (await this.security()).enable_gpos_stig;
   }
 
-  /** Build the in-process session for a user from their current privileges. */
-  async sessionForUser(user: SessionUser, credentials: CredentialType, conn: Connection, opts: SessionOptions = {}): Promise<Session> {
-    const sec = await this.security();
+  /** Build the in-process session for a user from their current privileges (`sec`: as the login read it). */
+  async sessionForUser(user: SessionUser, credentials: CredentialType, conn: Connection, opts: SessionOptions, sec: SecurityConfig): Promise<Session> {
     const stig = sec.enable_gpos_stig;
     const level = assuranceLevel(sec);
     const grant = opts.grant ?? (await grantOfUser(this.app.store.db, user.id));

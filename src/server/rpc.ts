@@ -5,7 +5,7 @@
 import { CallError, ERRNO, RpcError, ValidationErrors, errnameOf } from "./errors.js";
 import { fromWire, stringifyWire } from "./ejson.js";
 import { parseArgs, type MethodDef } from "../api/method.js";
-import { authorize } from "../access/authorize.js";
+import { authorize, holdsFullAdmin } from "../access/authorize.js";
 import { redactParams, REDACTED, writeAudit } from "../audit/audit.js";
 import type { App } from "../app.js";
 import type { Connection } from "./connection.js";
@@ -121,6 +121,7 @@ function validateRequest(req: Record<string, unknown>): string | null {
   return null;
 }
 
+/** The call's audit description (from parsed args, or raw params when they did not parse); null: not audited. */
 function auditLabel(def: MethodDef, args: unknown[]): string | null {
   if (!def.audit) return null;
   try {
@@ -130,20 +131,31 @@ function auditLabel(def: MethodDef, args: unknown[]): string | null {
   }
 }
 
-function fallbackLabel(def: MethodDef, params: unknown[]): string | null {
-  if (!def.audit) return null;
-  if (typeof def.audit === "string") return def.audit;
-  try {
-    return def.audit(...params);
-  } catch {
-    return def.name;
-  }
+/** Write the METHOD_CALL audit entry of a call, when it has a label. */
+async function auditCall(
+  app: App,
+  conn: Connection,
+  session: Session | null,
+  name: string,
+  params: unknown[],
+  label: string | null,
+  authorized: boolean,
+  success: boolean,
+): Promise<void> {
+  if (label === null) return;
+  await writeAudit(app, {
+    event: "METHOD_CALL",
+    eventData: { method: name, params: redactParams(params), description: label, authenticated: !!session, authorized },
+    success,
+    conn,
+    session,
+  });
 }
 
 /** Is the session a user session that must not see `def`'s secrets? */
 function mustRedact(def: MethodDef, session: Session | null): boolean {
   // Holding FULL_ADMIN shows secrets even under STIG, where it no longer acts as a wildcard.
-  if (!session || session.internal || session.fullAdmin || session.roles.has("FULL_ADMIN")) return false;
+  if (!session || holdsFullAdmin(session)) return false;
   if (def.secretsRole && session.roles.has(def.secretsRole)) return false;
   return true;
 }
@@ -176,16 +188,7 @@ export async function callMethod(app: App, conn: Connection, name: string, rawPa
 
   const decision = authorize(def, session);
   if (decision !== "ALLOW") {
-    const label = fallbackLabel(def, params);
-    if (label !== null) {
-      await writeAudit(app, {
-        event: "METHOD_CALL",
-        eventData: { method: name, params: redactParams(params), description: label, authenticated: !!session, authorized: false },
-        success: false,
-        conn,
-        session,
-      });
-    }
+    await auditCall(app, conn, session, name, params, auditLabel(def, params), false, false);
     if (decision === "NOT_AUTHENTICATED") throw new CallError("Not authenticated", ERRNO.ENOTAUTHENTICATED);
     throw new CallError("Not authorized", ERRNO.EACCES);
   }
@@ -195,30 +198,12 @@ export async function callMethod(app: App, conn: Connection, name: string, rawPa
   try {
     args = parseArgs(def, params);
   } catch (err) {
-    const label = fallbackLabel(def, params);
-    if (label !== null) {
-      await writeAudit(app, {
-        event: "METHOD_CALL",
-        eventData: { method: name, params: redactParams(params), description: label, authenticated: !!session, authorized: true },
-        success: false,
-        conn,
-        session,
-      });
-    }
+    await auditCall(app, conn, session, name, params, auditLabel(def, params), true, false);
     throw err;
   }
   const label = auditLabel(def, args);
   const ctx: CallContext = { app, conn, session, callId };
-  const audit = async (success: boolean) => {
-    if (label === null) return;
-    await writeAudit(app, {
-      event: "METHOD_CALL",
-      eventData: { method: name, params: redactParams(params), description: label, authenticated: !!session, authorized: true },
-      success,
-      conn,
-      session,
-    });
-  };
+  const audit = (success: boolean) => auditCall(app, conn, session, name, params, label, true, success);
 
   if (def.job) {
     const opts = def.job;
@@ -241,7 +226,8 @@ export async function callMethod(app: App, conn: Connection, name: string, rawPa
     );
     if (conn.options.legacy_jobs) return job.id;
     await job.done;
-    if (job.state === "SUCCESS") return redactResult(def, session, job.result);
+    // The job already redacted its result for listings: the same session, the same copy.
+    if (job.state === "SUCCESS") return job.publicResult;
     throw new CallError(job.error ?? "Job failed", job.excInfo?.errno ?? ERRNO.EFAULT, job.excInfo?.extra ?? null);
   }
 

@@ -383,18 +383,21 @@ const other = fc.oneof(str, numeric, fc.constant(null));
 const valueFor = (text: boolean): fc.Arbitrary<unknown> =>
   fc.oneof({ weight: 4, arbitrary: text ? str : numeric }, { weight: 1, arbitrary: other });
 
+/** Patterns the translator accepts (generators drop the ones it refuses). */
+function translatable(p: string): boolean {
+  try {
+    pythonRegexToJs(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const REGEX_PARTS = ["a", "A", "b", "k", "ss", "K", "\u212a", "ſ", "s", "ß", "é", "😀", ".", ".*", "\\.", "%", "_", "\\*", "[ab]", "[^a]", "[a-c]", "(a|b)", "x?", "a+", "\\d", "\\w", "\\s", "$", "\\Z", "^", "(?:ab)*", "\\n", "b{1,2}", "\\\\"];
 const pattern = fc
   .tuple(fc.constantFrom("", "", "(?i)", "(?i)", "(?s)", "^"), fc.array(fc.constantFrom(...REGEX_PARTS), { maxLength: 3 }))
   .map(([prefix, parts]) => prefix + parts.join(""))
-  .filter((p) => {
-    try {
-      pythonRegexToJs(p);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  .filter(translatable);
 
 const FIELDS = ["name", "name", "name", "tag", "uid", "uid", "flag", "ts", "ts", "meta.x", "groups.*.name", "nope"];
 const TEXT_FIELDS = new Set(["name", "tag", "meta.x", "groups.*.name", "nope"]);
@@ -449,14 +452,7 @@ const sortedIds = (ids: Iterable<number>): number[] => [...ids].sort((a, b) => a
 const SWEEP_VALUES: unknown[] = [...POOL, null, 0, 1, -1, 2, 0.5, true, false, new Date(1000), { $date: 2000 }];
 const SWEEP_PATTERNS = [...POOL, ...REGEX_PARTS]
   .flatMap((p) => [p, `(?i)${p}`, `${p}\\Z`, `.*${p}`, `${p}.*`, `^${p}`])
-  .filter((p) => {
-    try {
-      pythonRegexToJs(p);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  .filter(translatable);
 const SWEEP_ROWS: Row[] = [...POOL, null].map((v, i) => ({
   id: i + 1,
   name: v,
