@@ -47,6 +47,9 @@ export function useAsync<T>(fn: () => Promise<T>, deps: unknown[]): { data: T | 
 // Form errors
 
 export type FieldErrors = Record<string, string[]>;
+export type FormErrors = ReturnType<typeof useFormErrors>;
+
+export const CORRECT_FIELDS = "Please correct the fields marked below.";
 
 export function useFormErrors() {
   const [fields, setFields] = useState<FieldErrors>({});
@@ -65,7 +68,7 @@ export function useFormErrors() {
         const path = attr.split(".").slice(1);
         return !known.some((k) => path[0] === k || path.join(".") === k || attr.endsWith("." + k));
       });
-      setGeneral(unplaced.length ? unplaced.map(([a, m]) => `${a.split(".").slice(1).join(".") || a}: ${m}`).join("\n") : "Please correct the fields marked below.");
+      setGeneral(unplaced.length ? unplaced.map(([a, m]) => `${a.split(".").slice(1).join(".") || a}: ${m}`).join("\n") : CORRECT_FIELDS);
       requestAnimationFrame(() => {
         const firstKey = known.find((k) => fe[k]);
         const el = firstKey ? document.querySelector<HTMLElement>(`[data-field="${firstKey}"]`) : null;
@@ -123,113 +126,130 @@ function describedBy(id: string, errors?: string[], hint?: ReactNode): string | 
   return ids.length ? ids.join(" ") : undefined;
 }
 
-type BaseProps = { label: ReactNode; name: string; errors?: FieldErrors; hint?: ReactNode; className?: string };
+type BaseProps = { label: ReactNode; name: string; errors?: FieldErrors; hint?: ReactNode; className?: string; id?: string };
+
+/** One place ties a control to its label, hint and server errors, so the field kinds cannot drift apart in what screen readers hear. */
+function useField(props: BaseProps, kind = "") {
+  const auto = useId();
+  const id = props.id ?? `f-${props.name}-${auto}`;
+  const errs = props.errors?.[props.name];
+  return {
+    id,
+    wrapperClass: `field ${kind}${props.className ?? ""} ${errs ? "invalid" : ""}`,
+    control: {
+      id,
+      name: props.name,
+      "data-field": props.name,
+      "aria-invalid": errs ? true : undefined,
+      "aria-describedby": describedBy(id, errs, props.hint),
+    },
+    messages: <FieldMessages id={id} errors={errs} hint={props.hint} />,
+  };
+}
+
+function changeHandler<E extends HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement>(onChange?: (e: ChangeEvent<E>) => void, onValue?: (v: string) => void) {
+  return (e: ChangeEvent<E>) => {
+    onChange?.(e);
+    onValue?.(e.target.value);
+  };
+}
 
 export function TextField(props: BaseProps & Omit<InputHTMLAttributes<HTMLInputElement>, "name"> & { onValue?: (v: string) => void }) {
   const { label, name, errors, hint, className, onValue, onChange, ...rest } = props;
-  const auto = useId();
-  const id = rest.id ?? `f-${name}-${auto}`;
-  const errs = errors?.[name];
+  const f = useField(props);
   return (
-    <div className={`field ${className ?? ""} ${errs ? "invalid" : ""}`}>
+    <div className={f.wrapperClass}>
       <span className="label-line">
-        <label htmlFor={id}>{label}</label>
+        <label htmlFor={f.id}>{label}</label>
         {rest.required && (
           <span className="req" aria-hidden="true">
             *
           </span>
         )}
       </span>
-      <input
-        id={id}
-        name={name}
-        data-field={name}
-        aria-invalid={errs ? true : undefined}
-        aria-describedby={describedBy(id, errs, hint)}
-        onChange={(e: ChangeEvent<HTMLInputElement>) => {
-          onChange?.(e);
-          onValue?.(e.target.value);
-        }}
-        {...rest}
-      />
-      <FieldMessages id={id} errors={errs} hint={hint} />
+      <input {...f.control} onChange={changeHandler(onChange, onValue)} {...rest} />
+      {f.messages}
     </div>
   );
 }
 
 export function TextArea(props: BaseProps & Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, "name"> & { onValue?: (v: string) => void }) {
   const { label, name, errors, hint, className, onValue, onChange, ...rest } = props;
-  const auto = useId();
-  const id = rest.id ?? `f-${name}-${auto}`;
-  const errs = errors?.[name];
+  const f = useField(props);
   return (
-    <div className={`field ${className ?? ""} ${errs ? "invalid" : ""}`}>
-      <label htmlFor={id}>{label}</label>
-      <textarea
-        id={id}
-        name={name}
-        data-field={name}
-        aria-invalid={errs ? true : undefined}
-        aria-describedby={describedBy(id, errs, hint)}
-        onChange={(e) => {
-          onChange?.(e);
-          onValue?.(e.target.value);
-        }}
-        {...rest}
-      />
-      <FieldMessages id={id} errors={errs} hint={hint} />
+    <div className={f.wrapperClass}>
+      <label htmlFor={f.id}>{label}</label>
+      <textarea {...f.control} onChange={changeHandler(onChange, onValue)} {...rest} />
+      {f.messages}
     </div>
   );
 }
 
 export function SelectField(props: BaseProps & Omit<SelectHTMLAttributes<HTMLSelectElement>, "name"> & { onValue?: (v: string) => void; children: ReactNode }) {
   const { label, name, errors, hint, className, onValue, onChange, children, ...rest } = props;
-  const auto = useId();
-  const id = rest.id ?? `f-${name}-${auto}`;
-  const errs = errors?.[name];
+  const f = useField(props);
   return (
-    <div className={`field ${className ?? ""} ${errs ? "invalid" : ""}`}>
-      <label htmlFor={id}>{label}</label>
-      <select
-        id={id}
-        name={name}
-        data-field={name}
-        aria-invalid={errs ? true : undefined}
-        aria-describedby={describedBy(id, errs, hint)}
-        onChange={(e) => {
-          onChange?.(e);
-          onValue?.(e.target.value);
-        }}
-        {...rest}
-      >
+    <div className={f.wrapperClass}>
+      <label htmlFor={f.id}>{label}</label>
+      <select {...f.control} onChange={changeHandler(onChange, onValue)} {...rest}>
         {children}
       </select>
-      <FieldMessages id={id} errors={errs} hint={hint} />
+      {f.messages}
     </div>
   );
 }
 
-export function CheckField(props: BaseProps & { checked: boolean; onValue: (v: boolean) => void; disabled?: boolean; id?: string }) {
-  const { label, name, errors, hint, className, checked, onValue, disabled } = props;
-  const auto = useId();
-  const id = props.id ?? `f-${name}-${auto}`;
-  const errs = errors?.[name];
+export function CheckField(props: BaseProps & { checked: boolean; onValue: (v: boolean) => void; disabled?: boolean }) {
+  const f = useField(props, "check ");
   return (
-    <div className={`field check ${className ?? ""} ${errs ? "invalid" : ""}`}>
-      <input
-        type="checkbox"
-        id={id}
-        name={name}
-        data-field={name}
-        checked={checked}
-        disabled={disabled}
-        aria-invalid={errs ? true : undefined}
-        aria-describedby={describedBy(id, errs, hint)}
-        onChange={(e) => onValue(e.target.checked)}
-      />
-      <label htmlFor={id}>{label}</label>
-      <FieldMessages id={id} errors={errs} hint={hint} />
+    <div className={f.wrapperClass}>
+      <input type="checkbox" {...f.control} checked={props.checked} disabled={props.disabled} onChange={(e) => props.onValue(e.target.checked)} />
+      <label htmlFor={f.id}>{props.label}</label>
+      {f.messages}
     </div>
+  );
+}
+
+/** For fields made of several controls (pickers, checkbox groups), which have no single control to describe. */
+export function FieldError({ errors }: { errors?: string[] }) {
+  if (!errors) return null;
+  return (
+    <div className="field-error" role="alert">
+      {errors.join(" ")}
+    </div>
+  );
+}
+
+/** Several controls validated as one field: focusable by name when the server rejects it, like a single control. */
+export function FieldGroup(props: { name: string; legend: ReactNode; errors: FieldErrors; className?: string; disabled?: boolean; children: ReactNode }) {
+  const errs = props.errors[props.name];
+  return (
+    <fieldset className={["field", props.className, errs && "invalid"].filter(Boolean).join(" ")} data-field={props.name} tabIndex={-1} disabled={props.disabled}>
+      <legend>{props.legend}</legend>
+      {props.children}
+      <FieldError errors={errs} />
+    </fieldset>
+  );
+}
+
+export function SearchField({ id, label, onValue, ...rest }: { id: string; label: string; onValue: (v: string) => void } & Omit<InputHTMLAttributes<HTMLInputElement>, "id" | "type" | "onChange">) {
+  return (
+    <div className="field search">
+      <label htmlFor={id}>{label}</label>
+      <input id={id} type="search" onChange={(e) => onValue(e.target.value)} {...rest} />
+    </div>
+  );
+}
+
+/** The search box above a pick list: the placeholder says what it is, the label says it to screen readers. */
+export function FilterInput({ id, label, value, onValue }: { id: string; label: string; value: string; onValue: (v: string) => void }) {
+  return (
+    <>
+      <label htmlFor={id} className="sr-only">
+        {label}
+      </label>
+      <input id={id} type="search" placeholder={label} value={value} onChange={(e) => onValue(e.target.value)} />
+    </>
   );
 }
 

@@ -2,12 +2,13 @@
 // newest first), "My API keys" for everyone (api_key.my_keys). Create with an expiry date or
 // non-expiring; the key is shown once with a copy button; edit, reset, revoke, delete.
 
-import { useEffect, useMemo, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { api, quickSearch, RpcError } from "../api";
 import { setSearch, useLocation } from "../router";
 import { useSession } from "../session";
 import { DataTable, type Column } from "../table";
-import { CheckField, ConfirmDialog, CopyField, Dialog, ErrorBox, ErrorSummary, TextField, fmtDate, useAsync, useFormErrors, useToast } from "../ui";
+import { FormDialog, useSubmit } from "../forms";
+import { CheckField, ConfirmDialog, CopyField, Dialog, ErrorBox, FieldGroup, FilterInput, SearchField, TextField, fmtDate, useAsync, useToast } from "../ui";
 import { sortRoles } from "./Privileges";
 import { ROLE_LABELS } from "./Users";
 
@@ -164,19 +165,16 @@ export function ApiKeysPanel({ mine, userFilter = "", openNewFor = null }: { min
   return (
     <div data-testid={mine ? "my-keys" : "all-keys"}>
       <div className="filters">
-        <div className="field search">
-          <label htmlFor={`key-search-${mine}`}>Search keys</label>
-          <input
-            id={`key-search-${mine}`}
-            type="search"
-            value={q}
-            onChange={(e) => {
-              setQ(e.target.value);
-              setPage(0);
-              if (!mine && userFilter) setSearch({ username: null });
-            }}
-          />
-        </div>
+        <SearchField
+          id={`key-search-${mine}`}
+          label="Search keys"
+          value={q}
+          onValue={(v) => {
+            setQ(v);
+            setPage(0);
+            if (!mine && userFilter) setSearch({ username: null });
+          }}
+        />
         {canWrite && (
           <button type="button" className="primary" onClick={() => setCreating(mine ? self : "")} data-testid="add-api-key">
             Add API key
@@ -270,14 +268,13 @@ function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initial
   const [username, setUsername] = useState(props.fixedUser ?? props.initialUser);
   const [nonExpiring, setNonExpiring] = useState(ex ? !ex.expires_at : true);
   const [expires, setExpires] = useState(dateInputValue(ex?.expires_at ?? null));
-  const [busy, setBusy] = useState(false);
   const s = useSession();
   const rolesSupported = s.methodAccepts("api_key.create", 0, "roles");
   const [limit, setLimit] = useState(!!ex?.roles?.length);
   const [roles, setRoles] = useState<string[]>(ex?.roles ?? []);
   const [roleQ, setRoleQ] = useState("");
   const allRoles = useAsync(() => (rolesSupported && limit ? api.call<any[]>("privilege.roles").then(sortRoles) : Promise.resolve([])), [rolesSupported, limit]);
-  const errs = useFormErrors();
+  const { errs, busy, onSubmit } = useSubmit(["name", "username", "expires_at", "roles"]);
   const users = useAsync(
     () =>
       props.fixedUser !== null
@@ -291,16 +288,9 @@ function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initial
             .catch(() => []),
     [username],
   );
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    errs.clear();
-    if (!nonExpiring && !expires) {
-      errs.setField("expires_at", ["Choose an expiry date, or check “Non-expiring”."]);
-      return;
-    }
-    setBusy(true);
-    const expires_at = nonExpiring ? null : expiryFromInput(expires);
-    try {
+  const submit = onSubmit(
+    async () => {
+      const expires_at = nonExpiring ? null : expiryFromInput(expires);
       const extra = rolesSupported ? { roles: limit ? roles : null } : {};
       if (ex) {
         await api.call("api_key.update", ex.id, { name, expires_at, ...extra });
@@ -309,91 +299,83 @@ function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initial
         const r = await api.call<ApiKey & { key: string }>("api_key.create", { name, username, expires_at, ...extra });
         props.onSaved(name, r.key);
       }
-    } catch (err) {
-      if (err instanceof RpcError && !err.isValidation && err.errname === "EACCES") errs.setGeneral(err.message);
-      else errs.show(err, ["name", "username", "expires_at", "roles"]);
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+    {
+      check: () => {
+        if (nonExpiring || expires) return true;
+        errs.setField("expires_at", ["Choose an expiry date, or check “Non-expiring”."]);
+        return false;
+      },
+      explain: (err) => (err instanceof RpcError && !err.isValidation && err.errname === "EACCES" ? err.message : null),
+    },
+  );
   const E = errs.fields;
   return (
-    <Dialog title={ex ? `Edit API key ${ex.name}` : "Add API key"} onClose={props.onClose} testid="api-key-form">
-      <form onSubmit={submit} noValidate>
-        <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
-        <TextField label="Name" name="name" required value={name} onValue={setName} errors={E} maxLength={200} />
-        {props.fixedUser !== null ? (
-          <div className="field">
-            <span className="label">User</span>
-            <div className="static">{props.fixedUser}</div>
-          </div>
-        ) : (
-          <>
-            <TextField label="Username" name="username" required value={username} onValue={setUsername} errors={E} list="key-users" autoComplete="off" hint="Only users with a role can have keys." />
-            <datalist id="key-users">
-              {(users.data ?? []).map((u) => (
-                <option key={u.username} value={u.username} />
-              ))}
-            </datalist>
-          </>
-        )}
-        <CheckField label="Non-expiring" name="non_expiring" checked={nonExpiring} onValue={setNonExpiring} />
-        {!nonExpiring && (
-          <TextField
-            label="Expires on"
-            name="expires_at"
-            type="date"
-            value={expires}
-            min={dateInputValue(new Date())}
-            onValue={setExpires}
-            errors={E}
-            hint="The key stops working at the end of this day."
-          />
-        )}
-        {rolesSupported && (
-          <>
-            <CheckField
-              label="Limit the key to some of the owner's roles"
-              name="limit_roles"
-              checked={limit}
-              onValue={setLimit}
-              hint="Without a limit the key has every role of its owner."
-            />
-            {limit && (
-              <fieldset className={`field ${E.roles ? "invalid" : ""}`} data-field="roles" tabIndex={-1}>
-                <legend>Roles of this key</legend>
-                <label htmlFor="key-role-q" className="sr-only">
-                  Filter roles
-                </label>
-                <input id="key-role-q" type="search" placeholder="Filter roles" value={roleQ} onChange={(e) => setRoleQ(e.target.value)} />
-                <div className="pick-list roles" role="group" aria-label="Key roles">
-                  {(allRoles.data ?? [])
-                    .filter((r) => !roleQ.trim() || r.name.toLowerCase().includes(roleQ.trim().toLowerCase()))
-                    .map((r) => (
-                      <label key={r.name} className={`check ${!r.builtin ? "compound" : ""}`}>
-                        <input type="checkbox" checked={roles.includes(r.name)} onChange={(e) => setRoles(e.target.checked ? [...roles, r.name] : roles.filter((x) => x !== r.name))} />{" "}
-                        {ROLE_LABELS[r.name] ?? r.name}
-                      </label>
-                    ))}
-                </div>
-                {E.roles && (
-                  <div className="field-error" role="alert">
-                    {E.roles.join(" ")}
-                  </div>
-                )}
-              </fieldset>
-            )}
-          </>
-        )}
-        <div className="actions">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy} data-testid="save-api-key">
-            {ex ? "Save" : "Create key"}
-          </button>
+    <FormDialog
+      title={ex ? `Edit API key ${ex.name}` : "Add API key"}
+      onClose={props.onClose}
+      onSubmit={submit}
+      errs={errs}
+      busy={busy}
+      testid="api-key-form"
+      submitLabel={ex ? "Save" : "Create key"}
+      submitTestid="save-api-key"
+    >
+      <TextField label="Name" name="name" required value={name} onValue={setName} errors={E} maxLength={200} />
+      {props.fixedUser !== null ? (
+        <div className="field">
+          <span className="label">User</span>
+          <div className="static">{props.fixedUser}</div>
         </div>
-      </form>
-    </Dialog>
+      ) : (
+        <>
+          <TextField label="Username" name="username" required value={username} onValue={setUsername} errors={E} list="key-users" autoComplete="off" hint="Only users with a role can have keys." />
+          <datalist id="key-users">
+            {(users.data ?? []).map((u) => (
+              <option key={u.username} value={u.username} />
+            ))}
+          </datalist>
+        </>
+      )}
+      <CheckField label="Non-expiring" name="non_expiring" checked={nonExpiring} onValue={setNonExpiring} />
+      {!nonExpiring && (
+        <TextField
+          label="Expires on"
+          name="expires_at"
+          type="date"
+          value={expires}
+          min={dateInputValue(new Date())}
+          onValue={setExpires}
+          errors={E}
+          hint="The key stops working at the end of this day."
+        />
+      )}
+      {rolesSupported && (
+        <>
+          <CheckField
+            label="Limit the key to some of the owner's roles"
+            name="limit_roles"
+            checked={limit}
+            onValue={setLimit}
+            hint="Without a limit the key has every role of its owner."
+          />
+          {limit && (
+            <FieldGroup name="roles" legend="Roles of this key" errors={E}>
+              <FilterInput id="key-role-q" label="Filter roles" value={roleQ} onValue={setRoleQ} />
+              <div className="pick-list roles" role="group" aria-label="Key roles">
+                {(allRoles.data ?? [])
+                  .filter((r) => !roleQ.trim() || r.name.toLowerCase().includes(roleQ.trim().toLowerCase()))
+                  .map((r) => (
+                    <label key={r.name} className={`check ${!r.builtin ? "compound" : ""}`}>
+                      <input type="checkbox" checked={roles.includes(r.name)} onChange={(e) => setRoles(e.target.checked ? [...roles, r.name] : roles.filter((x) => x !== r.name))} />{" "}
+                      {ROLE_LABELS[r.name] ?? r.name}
+                    </label>
+                  ))}
+              </div>
+            </FieldGroup>
+          )}
+        </>
+      )}
+    </FormDialog>
   );
 }

@@ -1,38 +1,26 @@
 // First start: no local administrator has a password yet (user.has_local_administrator_set_up is
 // false), so set one up with user.setup_local_administrator(username, password), then sign in.
 
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { api } from "../api";
+import { NewPasswordFields, passwordsMatch, usePasswordPair, useSubmit } from "../forms";
 import { useSession } from "../session";
-import { ErrorSummary, SelectField, TextField, useFormErrors } from "../ui";
+import { ErrorSummary, SelectField } from "../ui";
 
 export function FirstRun() {
   const s = useSession();
   const [username, setUsername] = useState("admin");
-  const [password, setPassword] = useState("");
-  const [confirm, setConfirm] = useState("");
-  const [busy, setBusy] = useState(false);
-  const errs = useFormErrors();
+  const pw = usePasswordPair();
+  const { errs, busy, onSubmit } = useSubmit(["username", "password"]);
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    errs.clear();
-    if (password !== confirm) {
-      errs.setField("confirm", ["The passwords do not match."]);
-      errs.setGeneral("Please correct the fields marked below.");
-      return;
-    }
-    setBusy(true);
-    try {
-      await api.call("user.setup_local_administrator", username, password);
-      const r = await s.login(username, password);
+  const submit = onSubmit(
+    async () => {
+      await api.call("user.setup_local_administrator", username, pw.value);
+      const r = await s.login(username, pw.value);
       if (r.kind !== "ok" && r.kind !== "otp") s.firstRunDone();
-    } catch (err) {
-      errs.show(err, ["username", "password"]);
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+    { check: () => passwordsMatch(pw, errs) },
+  );
 
   return (
     <div className="center-screen">
@@ -45,27 +33,8 @@ export function FirstRun() {
             <option value="admin">admin</option>
             <option value="root">root</option>
           </SelectField>
-          <TextField
-            label="Password"
-            name="password"
-            type="password"
-            autoComplete="new-password"
-            required
-            value={password}
-            onValue={setPassword}
-            errors={errs.fields}
-          />
-          <TextField
-            label="Confirm password"
-            name="confirm"
-            type="password"
-            autoComplete="new-password"
-            required
-            value={confirm}
-            onValue={setConfirm}
-            errors={errs.fields}
-          />
-          <button type="submit" className="primary wide" disabled={busy || !password}>
+          <NewPasswordFields pair={pw} errors={errs.fields} name="password" label="Password" confirmLabel="Confirm password" required confirmRequired />
+          <button type="submit" className="primary wide" disabled={busy || !pw.value}>
             {busy ? "Setting up…" : "Create administrator"}
           </button>
         </form>

@@ -2,11 +2,12 @@
 // search, add/edit in a dialog (name, GID from group.get_next_gid, sudo, SMB, members), delete
 // with the "also delete users whose primary group it is" choice. Live via group.query events.
 
-import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { api, quickSearch } from "../api";
 import { useSession } from "../session";
 import { DataTable, type Column } from "../table";
-import { CheckField, ConfirmDialog, Dialog, ErrorBox, ErrorSummary, TextArea, TextField, YesNo, lines, useAsync, useFormErrors, useToast } from "../ui";
+import { FormDialog, useSubmit } from "../forms";
+import { CheckField, ConfirmDialog, ErrorBox, FieldGroup, FilterInput, SearchField, TextArea, TextField, YesNo, lines, useAsync, useToast } from "../ui";
 import { roleText } from "./Users";
 
 export interface Group {
@@ -80,10 +81,7 @@ export function GroupsPage() {
         )}
       </div>
       <div className="filters">
-        <div className="field search">
-          <label htmlFor="group-search">Search groups</label>
-          <input id="group-search" type="search" value={q} onChange={(e) => setQ(e.target.value)} />
-        </div>
+        <SearchField id="group-search" label="Search groups" value={q} onValue={setQ} />
         <label className="check">
           <input type="checkbox" checked={showBuiltin} onChange={(e) => setShowBuiltin(e.target.checked)} /> Show built-in groups
         </label>
@@ -185,8 +183,7 @@ function GroupDialog({ group, onClose, onSaved }: { group: Group | null; onClose
   const [nopw, setNopw] = useState((group?.sudo_commands_nopasswd ?? []).filter((c) => c !== "ALL").join("\n"));
   const [members, setMembers] = useState<number[]>(group?.users ?? []);
   const [memberQ, setMemberQ] = useState("");
-  const [busy, setBusy] = useState(false);
-  const errs = useFormErrors();
+  const { errs, busy, onSubmit } = useSubmit(["name", "gid", "smb", "sudo_commands", "sudo_commands_nopasswd", "users"]);
   useEffect(() => {
     if (!editing) api.call<number>("group.get_next_gid").then((g) => setGid(String(g)), () => {});
   }, [editing]);
@@ -205,10 +202,7 @@ function GroupDialog({ group, onClose, onSaved }: { group: Group | null; onClose
   );
   const nameOf = (id: number) => memberNames.data?.find((u) => u.id === id)?.username ?? `#${id}`;
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    errs.clear();
-    setBusy(true);
+  const submit = onSubmit(async () => {
     const body: Record<string, unknown> = {
       name,
       smb,
@@ -216,81 +210,55 @@ function GroupDialog({ group, onClose, onSaved }: { group: Group | null; onClose
       sudo_commands_nopasswd: nopwAll ? ["ALL"] : lines(nopw),
       users: members,
     };
-    try {
-      if (editing) {
-        if (group!.builtin) {
-          delete body.name;
-          delete body.smb;
-          delete body.sudo_commands;
-          delete body.sudo_commands_nopasswd;
-        }
-        await api.call("group.update", group!.id, body);
-      } else {
-        if (gid.trim()) body.gid = Number(gid);
-        await api.call("group.create", body);
+    if (editing) {
+      if (group!.builtin) {
+        delete body.name;
+        delete body.smb;
+        delete body.sudo_commands;
+        delete body.sudo_commands_nopasswd;
       }
-      onSaved(name);
-    } catch (err) {
-      errs.show(err, ["name", "gid", "smb", "sudo_commands", "sudo_commands_nopasswd", "users"]);
-    } finally {
-      setBusy(false);
+      await api.call("group.update", group!.id, body);
+    } else {
+      if (gid.trim()) body.gid = Number(gid);
+      await api.call("group.create", body);
     }
-  };
+    onSaved(name);
+  });
   const E = errs.fields;
   const builtin = !!group?.builtin;
   return (
-    <Dialog title={editing ? `Edit group ${group!.name}` : "Add group"} onClose={onClose} wide testid="group-dialog">
-      <form onSubmit={submit} noValidate>
-        <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
-        <div className="grid2">
-          <TextField label="Name" name="name" required value={name} onValue={setName} errors={E} disabled={builtin} />
-          {!editing && <TextField label="GID" name="gid" type="number" value={gid} onValue={setGid} errors={E} hint="The next free GID is suggested." />}
+    <FormDialog title={editing ? `Edit group ${group!.name}` : "Add group"} onClose={onClose} onSubmit={submit} errs={errs} busy={busy} wide testid="group-dialog">
+      <div className="grid2">
+        <TextField label="Name" name="name" required value={name} onValue={setName} errors={E} disabled={builtin} />
+        {!editing && <TextField label="GID" name="gid" type="number" value={gid} onValue={setGid} errors={E} hint="The next free GID is suggested." />}
+      </div>
+      <CheckField label="Samba authentication" name="smb" checked={smb} onValue={setSmb} errors={E} disabled={builtin} />
+      <CheckField label="Allow all sudo commands" name="sudo_all" checked={sudoAll} onValue={setSudoAll} disabled={builtin} />
+      {!sudoAll && <TextArea label="Allowed sudo commands" name="sudo_commands" rows={2} value={sudo} onValue={setSudo} errors={E} disabled={builtin} className="mono" />}
+      <CheckField label="Allow all sudo commands with no password" name="sudo_nopasswd_all" checked={nopwAll} onValue={setNopwAll} disabled={builtin} />
+      {!nopwAll && (
+        <TextArea label="Allowed sudo commands with no password" name="sudo_commands_nopasswd" rows={2} value={nopw} onValue={setNopw} errors={E} disabled={builtin} className="mono" />
+      )}
+      <FieldGroup name="users" legend="Members" errors={E}>
+        <div className="chips">
+          {members.length === 0 && <span className="hint">No members</span>}
+          {members.map((id) => (
+            <button type="button" key={id} className="chip" onClick={() => setMembers(members.filter((m) => m !== id))} aria-label={`Remove ${nameOf(id)}`}>
+              {nameOf(id)} ×
+            </button>
+          ))}
         </div>
-        <CheckField label="Samba authentication" name="smb" checked={smb} onValue={setSmb} errors={E} disabled={builtin} />
-        <CheckField label="Allow all sudo commands" name="sudo_all" checked={sudoAll} onValue={setSudoAll} disabled={builtin} />
-        {!sudoAll && <TextArea label="Allowed sudo commands" name="sudo_commands" rows={2} value={sudo} onValue={setSudo} errors={E} disabled={builtin} className="mono" />}
-        <CheckField label="Allow all sudo commands with no password" name="sudo_nopasswd_all" checked={nopwAll} onValue={setNopwAll} disabled={builtin} />
-        {!nopwAll && (
-          <TextArea label="Allowed sudo commands with no password" name="sudo_commands_nopasswd" rows={2} value={nopw} onValue={setNopw} errors={E} disabled={builtin} className="mono" />
-        )}
-        <fieldset className={`field ${E.users ? "invalid" : ""}`} data-field="users" tabIndex={-1}>
-          <legend>Members</legend>
-          <div className="chips">
-            {members.length === 0 && <span className="hint">No members</span>}
-            {members.map((id) => (
-              <button type="button" key={id} className="chip" onClick={() => setMembers(members.filter((m) => m !== id))} aria-label={`Remove ${nameOf(id)}`}>
-                {nameOf(id)} ×
+        <FilterInput id="member-q" label="Find users to add" value={memberQ} onValue={setMemberQ} />
+        <div className="pick-list">
+          {(candidates.data ?? [])
+            .filter((u) => !members.includes(u.id))
+            .map((u) => (
+              <button type="button" key={u.id} className="link" onClick={() => setMembers([...members, u.id])}>
+                + {u.username}
               </button>
             ))}
-          </div>
-          <label htmlFor="member-q" className="sr-only">
-            Find users to add
-          </label>
-          <input id="member-q" type="search" placeholder="Find users to add" value={memberQ} onChange={(e) => setMemberQ(e.target.value)} />
-          <div className="pick-list">
-            {(candidates.data ?? [])
-              .filter((u) => !members.includes(u.id))
-              .map((u) => (
-                <button type="button" key={u.id} className="link" onClick={() => setMembers([...members, u.id])}>
-                  + {u.username}
-                </button>
-              ))}
-          </div>
-          {E.users && (
-            <div className="field-error" role="alert">
-              {E.users.join(" ")}
-            </div>
-          )}
-        </fieldset>
-        <div className="actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy}>
-            Save
-          </button>
         </div>
-      </form>
-    </Dialog>
+      </FieldGroup>
+    </FormDialog>
   );
 }

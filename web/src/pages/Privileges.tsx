@@ -2,11 +2,12 @@
 // roles picker (the four compound roles first, from privilege.roles), local groups (sent as GIDs),
 // directory groups (GIDs or SIDs) and web shell. Built-in privileges keep name and roles.
 
-import { useMemo, useState, type FormEvent } from "react";
+import { useMemo, useState } from "react";
 import { api, quickSearch } from "../api";
 import { useSession } from "../session";
 import { DataTable, type Column } from "../table";
-import { CheckField, ConfirmDialog, Dialog, ErrorBox, ErrorSummary, TextField, YesNo, useAsync, useFormErrors, useToast } from "../ui";
+import { FormDialog, useSubmit } from "../forms";
+import { CheckField, ConfirmDialog, ErrorBox, FieldGroup, FilterInput, SearchField, TextField, YesNo, useAsync, useToast } from "../ui";
 import { ROLE_LABELS } from "./Users";
 
 interface GroupRef {
@@ -89,10 +90,7 @@ export function PrivilegesPage() {
       </div>
       <p className="hint">A privilege gives its roles to every member of its groups.</p>
       <div className="filters">
-        <div className="field search">
-          <label htmlFor="priv-search">Search privileges</label>
-          <input id="priv-search" type="search" value={q} onChange={(e) => (setQ(e.target.value), setPage(0))} />
-        </div>
+        <SearchField id="priv-search" label="Search privileges" value={q} onValue={(v) => (setQ(v), setPage(0))} />
       </div>
       <ErrorBox error={data.error} onRetry={data.reload} />
       <DataTable<Privilege>
@@ -153,8 +151,7 @@ function PrivilegeDialog({ privilege, onClose, onSaved }: { privilege: Privilege
   const [webShell, setWebShell] = useState(privilege?.web_shell ?? false);
   const [roleQ, setRoleQ] = useState("");
   const [groupQ, setGroupQ] = useState("");
-  const [busy, setBusy] = useState(false);
-  const errs = useFormErrors();
+  const { errs, busy, onSubmit } = useSubmit(["name", "local_groups", "ds_groups", "roles", "web_shell"]);
   const allRoles = useAsync(() => api.call<Role[]>("privilege.roles", [], {}).then(sortRoles), []);
   const groups = useAsync(
     () => api.call<{ id: number; gid: number; name: string }[]>("group.query", [["local", "=", true], ...quickSearch(["name"], groupQ)], { limit: 200, order_by: ["name"] }),
@@ -163,98 +160,60 @@ function PrivilegeDialog({ privilege, onClose, onSaved }: { privilege: Privilege
   const rq = roleQ.trim().toLowerCase();
   const shownRoles = (allRoles.data ?? []).filter((r) => !rq || r.name.toLowerCase().includes(rq));
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    errs.clear();
-    setBusy(true);
+  const submit = onSubmit(async () => {
     const ds = dsText
       .split(/[,\s]+/)
       .map((x) => x.trim())
       .filter(Boolean)
       .map((x) => (/^\d+$/.test(x) ? Number(x) : x));
     const body: Record<string, unknown> = { name, local_groups: localGids, ds_groups: ds, roles, web_shell: webShell };
-    try {
-      if (privilege) {
-        if (builtin) {
-          delete body.name;
-          delete body.roles;
-        }
-        await api.call("privilege.update", privilege.id, body);
-      } else await api.call("privilege.create", body);
-      onSaved(name);
-    } catch (err) {
-      errs.show(err, ["name", "local_groups", "ds_groups", "roles", "web_shell"]);
-    } finally {
-      setBusy(false);
-    }
-  };
+    if (privilege) {
+      if (builtin) {
+        delete body.name;
+        delete body.roles;
+      }
+      await api.call("privilege.update", privilege.id, body);
+    } else await api.call("privilege.create", body);
+    onSaved(name);
+  });
   const E = errs.fields;
   return (
-    <Dialog title={privilege ? `Edit privilege ${privilege.name}` : "Add privilege"} onClose={onClose} wide testid="privilege-dialog">
-      <form onSubmit={submit} noValidate>
-        <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
-        <TextField label="Name" name="name" required value={name} onValue={setName} errors={E} disabled={builtin} />
-        <fieldset className={`field ${E.local_groups ? "invalid" : ""}`} data-field="local_groups" tabIndex={-1}>
-          <legend>Local groups</legend>
-          <div className="chips">
-            {localGids.map((gid) => (
-              <button type="button" key={gid} className="chip" onClick={() => setLocalGids(localGids.filter((g) => g !== gid))} aria-label={`Remove group ${gid}`}>
-                {groups.data?.find((g) => g.gid === gid)?.name ?? `gid ${gid}`} ×
+    <FormDialog title={privilege ? `Edit privilege ${privilege.name}` : "Add privilege"} onClose={onClose} onSubmit={submit} errs={errs} busy={busy} wide testid="privilege-dialog">
+      <TextField label="Name" name="name" required value={name} onValue={setName} errors={E} disabled={builtin} />
+      <FieldGroup name="local_groups" legend="Local groups" errors={E}>
+        <div className="chips">
+          {localGids.map((gid) => (
+            <button type="button" key={gid} className="chip" onClick={() => setLocalGids(localGids.filter((g) => g !== gid))} aria-label={`Remove group ${gid}`}>
+              {groups.data?.find((g) => g.gid === gid)?.name ?? `gid ${gid}`} ×
+            </button>
+          ))}
+        </div>
+        <FilterInput id="pg-q" label="Find local groups" value={groupQ} onValue={setGroupQ} />
+        <div className="pick-list">
+          {(groups.data ?? [])
+            .filter((g) => !localGids.includes(g.gid))
+            .slice(0, 50)
+            .map((g) => (
+              <button type="button" key={g.id} className="link" onClick={() => setLocalGids([...localGids, g.gid])}>
+                + {g.name} ({g.gid})
               </button>
             ))}
-          </div>
-          <label htmlFor="pg-q" className="sr-only">
-            Find local groups
-          </label>
-          <input id="pg-q" type="search" placeholder="Find local groups" value={groupQ} onChange={(e) => setGroupQ(e.target.value)} />
-          <div className="pick-list">
-            {(groups.data ?? [])
-              .filter((g) => !localGids.includes(g.gid))
-              .slice(0, 50)
-              .map((g) => (
-                <button type="button" key={g.id} className="link" onClick={() => setLocalGids([...localGids, g.gid])}>
-                  + {g.name} ({g.gid})
-                </button>
-              ))}
-          </div>
-          {E.local_groups && (
-            <div className="field-error" role="alert">
-              {E.local_groups.join(" ")}
-            </div>
-          )}
-        </fieldset>
-        <TextField label="Directory service groups" name="ds_groups" value={dsText} onValue={setDsText} errors={E} hint="GIDs or SIDs of LDAP / Active Directory groups, separated by commas." />
-        <fieldset className={`field roles-picker ${E.roles ? "invalid" : ""}`} data-field="roles" tabIndex={-1} disabled={builtin}>
-          <legend>Roles</legend>
-          <label htmlFor="role-q" className="sr-only">
-            Filter roles
-          </label>
-          <input id="role-q" type="search" placeholder="Filter roles" value={roleQ} onChange={(e) => setRoleQ(e.target.value)} />
-          <div className="pick-list roles" role="group" aria-label="Roles">
-            {shownRoles.map((r, i) => (
-              <label key={r.name} className={`check ${!r.builtin ? "compound" : ""} ${i > 0 && !shownRoles[i - 1].builtin && r.builtin ? "sep" : ""}`}>
-                <input type="checkbox" checked={roles.includes(r.name)} onChange={(e) => setRoles(e.target.checked ? [...roles, r.name] : roles.filter((x) => x !== r.name))} />{" "}
-                {ROLE_LABELS[r.name] ? <strong>{ROLE_LABELS[r.name]}</strong> : r.name}
-                {r.stig === null && <span className="hint"> (not available in STIG mode)</span>}
-              </label>
-            ))}
-          </div>
-          {E.roles && (
-            <div className="field-error" role="alert">
-              {E.roles.join(" ")}
-            </div>
-          )}
-        </fieldset>
-        <CheckField label="Web shell access" name="web_shell" checked={webShell} onValue={setWebShell} errors={E} />
-        <div className="actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy}>
-            Save
-          </button>
         </div>
-      </form>
-    </Dialog>
+      </FieldGroup>
+      <TextField label="Directory service groups" name="ds_groups" value={dsText} onValue={setDsText} errors={E} hint="GIDs or SIDs of LDAP / Active Directory groups, separated by commas." />
+      <FieldGroup name="roles" legend="Roles" errors={E} className="roles-picker" disabled={builtin}>
+        <FilterInput id="role-q" label="Filter roles" value={roleQ} onValue={setRoleQ} />
+        <div className="pick-list roles" role="group" aria-label="Roles">
+          {shownRoles.map((r, i) => (
+            <label key={r.name} className={`check ${!r.builtin ? "compound" : ""} ${i > 0 && !shownRoles[i - 1].builtin && r.builtin ? "sep" : ""}`}>
+              <input type="checkbox" checked={roles.includes(r.name)} onChange={(e) => setRoles(e.target.checked ? [...roles, r.name] : roles.filter((x) => x !== r.name))} />{" "}
+              {ROLE_LABELS[r.name] ? <strong>{ROLE_LABELS[r.name]}</strong> : r.name}
+              {r.stig === null && <span className="hint"> (not available in STIG mode)</span>}
+            </label>
+          ))}
+        </div>
+      </FieldGroup>
+      <CheckField label="Web shell access" name="web_shell" checked={webShell} onValue={setWebShell} errors={E} />
+    </FormDialog>
   );
 }

@@ -2,11 +2,12 @@
 // two-factor setup (user.renew_2fa_secret → otpauth:// URI shown as a QR code and as text),
 // my API keys, my sessions.
 
-import { useMemo, useState, type FormEvent } from "react";
+import { useMemo, useState } from "react";
 import { api } from "../api";
 import { encodeQr, qrSvgPath } from "../qr";
 import { useSession } from "../session";
-import { CopyField, ErrorBox, ErrorSummary, SelectField, TextField, useAsync, useFormErrors, useToast } from "../ui";
+import { NewPasswordFields, passwordsMatch, usePasswordPair, useSubmit } from "../forms";
+import { CopyField, ErrorBox, ErrorSummary, SelectField, TextField, useAsync, useToast } from "../ui";
 import { ApiKeysPanel } from "./ApiKeys";
 import { SessionsPanel } from "./Sessions";
 import { ROLE_LABELS } from "./Users";
@@ -99,33 +100,19 @@ function ChangePassword() {
   const s = useSession();
   const toast = useToast();
   const [old, setOld] = useState("");
-  const [pw, setPw] = useState("");
-  const [confirm, setConfirm] = useState("");
-  const [busy, setBusy] = useState(false);
-  const errs = useFormErrors();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    errs.clear();
-    if (pw !== confirm) {
-      errs.setField("confirm", ["The passwords do not match."]);
-      errs.setGeneral("Please correct the fields marked below.");
-      return;
-    }
-    setBusy(true);
-    try {
-      const body: Record<string, unknown> = { username: s.me!.pw_name, new_password: pw };
+  const pw = usePasswordPair();
+  const { errs, busy, onSubmit } = useSubmit(["old_password", "new_password"]);
+  const submit = onSubmit(
+    async () => {
+      const body: Record<string, unknown> = { username: s.me!.pw_name, new_password: pw.value };
       if (old) body.old_password = old;
       await api.call("user.set_password", body);
       setOld("");
-      setPw("");
-      setConfirm("");
+      pw.reset();
       toast("Your password has been changed.");
-    } catch (err) {
-      errs.show(err, ["old_password", "new_password"]);
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+    { check: () => passwordsMatch(pw, errs) },
+  );
   return (
     <section className="card section-card" aria-labelledby="pw-h">
       <h2 id="pw-h">Change password</h2>
@@ -133,11 +120,10 @@ function ChangePassword() {
         <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
         <div className="grid3">
           <TextField label="Current password" name="old_password" type="password" autoComplete="current-password" value={old} onValue={setOld} errors={errs.fields} />
-          <TextField label="New password" name="new_password" type="password" autoComplete="new-password" value={pw} onValue={setPw} errors={errs.fields} />
-          <TextField label="Confirm new password" name="confirm" type="password" autoComplete="new-password" value={confirm} onValue={setConfirm} errors={errs.fields} />
+          <NewPasswordFields pair={pw} errors={errs.fields} />
         </div>
         <div className="actions">
-          <button type="submit" className="primary" disabled={busy || !pw}>
+          <button type="submit" className="primary" disabled={busy || !pw.value}>
             Change password
           </button>
         </div>
@@ -153,16 +139,13 @@ function TwoFactorSetup() {
   const [digits, setDigits] = useState("6");
   const [interval, setIntervalS] = useState("30");
   const [uri, setUri] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const errs = useFormErrors();
+  const { errs, busy, run } = useSubmit(["otp_digits", "interval"]);
   const global = useAsync(
     () => (s.allowed("auth.twofactor.config", "SYSTEM_SECURITY_READ") ? api.call<{ enabled: boolean }>("auth.twofactor.config").catch(() => null) : Promise.resolve(null)),
     [],
   );
-  const renew = async () => {
-    errs.clear();
-    setBusy(true);
-    try {
+  const renew = () =>
+    run(async () => {
       const r = await api.call<any>("user.renew_2fa_secret", s.me!.pw_name, { otp_digits: Number(digits), interval: Number(interval) });
       let u: string | null = r?.twofactor_config?.provisioning_uri ?? null;
       if (!u) {
@@ -172,12 +155,7 @@ function TwoFactorSetup() {
       setUri(u);
       await s.refreshMe();
       toast("A new authenticator secret was created. Add it to your app now.");
-    } catch (err) {
-      errs.show(err, ["otp_digits", "interval"]);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <section className="card section-card" aria-labelledby="tf2-h">
       <h2 id="tf2-h">Two-factor authentication</h2>

@@ -2,10 +2,11 @@
 // (system.security), two-factor authentication (auth.twofactor), and STIG mode with its
 // preconditions checked live and explained.
 
-import { useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import { api } from "../api";
 import { useSession } from "../session";
-import { CheckField, ErrorBox, ErrorSummary, Loading, TextField, useAsync, useFormErrors, useToast } from "../ui";
+import { useSubmit } from "../forms";
+import { CheckField, ErrorBox, ErrorSummary, Loading, TextField, useAsync, useToast } from "../ui";
 
 interface Security {
   id?: number;
@@ -66,8 +67,15 @@ function PolicySection() {
   const cfg = useAsync(() => api.call<Security>("system.security.config"), []);
   const [form, setForm] = useState<Record<string, string>>({});
   const [classes, setClasses] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
-  const errs = useFormErrors();
+  const { errs, busy, onSubmit } = useSubmit([
+    "min_password_length",
+    "password_history_length",
+    "min_password_age",
+    "max_password_age",
+    "password_complexity_ruleset",
+    "lockout_threshold",
+    "lockout_duration",
+  ]);
   useEffect(() => {
     const c = cfg.data;
     if (!c) return;
@@ -85,10 +93,7 @@ function PolicySection() {
   if (!cfg.data) return <ErrorBox error={cfg.error} onRetry={cfg.reload} />;
   const hasLockout = "lockout_threshold" in cfg.data;
   const set = (k: string) => (v: string) => setForm((f) => ({ ...f, [k]: v }));
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    errs.clear();
-    setBusy(true);
+  const submit = onSubmit(async () => {
     const body: Record<string, unknown> = {
       min_password_length: num(form.min_password_length),
       password_history_length: num(form.password_history_length),
@@ -100,16 +105,10 @@ function PolicySection() {
       body.lockout_threshold = num(form.lockout_threshold) ?? 0;
       body.lockout_duration = num(form.lockout_duration) ?? 0;
     }
-    try {
-      await api.call("system.security.update", body);
-      toast("Password policy saved.");
-      cfg.reload();
-    } catch (err) {
-      errs.show(err, ["min_password_length", "password_history_length", "min_password_age", "max_password_age", "password_complexity_ruleset", "lockout_threshold", "lockout_duration"]);
-    } finally {
-      setBusy(false);
-    }
-  };
+    await api.call("system.security.update", body);
+    toast("Password policy saved.");
+    cfg.reload();
+  });
   const E = errs.fields;
   return (
     <Card title="Password policy and lock-out" id="policy-h">
@@ -160,27 +159,17 @@ function TwoFactorSection() {
   const canWrite = s.can("SYSTEM_SECURITY_WRITE") && s.has("auth.twofactor.update");
   const cfg = useAsync(() => (readable ? api.call<TwoFactor>("auth.twofactor.config") : Promise.resolve(null)), [readable]);
   const [tf, setTf] = useState<TwoFactor | null>(null);
-  const [busy, setBusy] = useState(false);
-  const errs = useFormErrors();
+  const { errs, busy, onSubmit } = useSubmit(["enabled", "enable", "window", "services"]);
   useEffect(() => {
     if (cfg.data) setTf({ ...cfg.data, services: { ssh: !!cfg.data.services?.ssh } });
   }, [cfg.data]);
   if (!readable) return null;
   if (!tf) return cfg.error ? <ErrorBox error={cfg.error} onRetry={cfg.reload} /> : <Loading />;
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    errs.clear();
-    setBusy(true);
-    try {
-      await api.call("auth.twofactor.update", { enabled: tf.enabled, window: Number(tf.window), services: tf.services });
-      toast("Two-factor settings saved.");
-      cfg.reload();
-    } catch (err) {
-      errs.show(err, ["enabled", "enable", "window", "services"]);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const submit = onSubmit(async () => {
+    await api.call("auth.twofactor.update", { enabled: tf.enabled, window: Number(tf.window), services: tf.services });
+    toast("Two-factor settings saved.");
+    cfg.reload();
+  });
   const E = errs.fields;
   return (
     <Card title="Two-factor authentication" id="tf-h">
@@ -228,8 +217,7 @@ function StigSection() {
     ]);
     return { sec, tf, admins2fa, pwAdmins };
   }, []);
-  const [busy, setBusy] = useState(false);
-  const errs = useFormErrors();
+  const { errs, busy, run } = useSubmit(["enable_gpos_stig"]);
   if (!checks.data) return checks.error ? <ErrorBox error={checks.error} /> : <Loading />;
   const { sec, tf, admins2fa, pwAdmins } = checks.data;
   const on = sec.enable_gpos_stig;
@@ -244,20 +232,13 @@ function StigSection() {
     },
   ];
   const ready = pre.every((p) => p.ok !== false);
-  const toggle = async () => {
-    errs.clear();
-    setBusy(true);
-    try {
+  const toggle = () =>
+    run(async () => {
       await api.call("system.security.update", { enable_gpos_stig: !on });
       toast(on ? "STIG mode turned off." : "STIG mode turned on.");
       checks.reload();
       await s.refreshMe();
-    } catch (err) {
-      errs.show(err, ["enable_gpos_stig"]);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <Card title="STIG mode" id="stig-h">
       <p>

@@ -6,7 +6,8 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api, RpcError } from "../api";
 import { useSession, type LoginOutcome } from "../session";
-import { ErrorSummary, TextField, useFormErrors } from "../ui";
+import { NewPasswordFields, passwordsMatch, usePasswordPair, useSubmit } from "../forms";
+import { ErrorSummary, TextField } from "../ui";
 
 const MESSAGES: Record<string, string> = {
   AUTH_ERR: "The username or password is incorrect.",
@@ -206,44 +207,33 @@ function ForgotPassword({ initial, onBack }: { initial: string; onBack: () => vo
 
 function ExpiredPassword({ username, oldPassword, onDone }: { username: string; oldPassword: string; onDone: () => void }) {
   const s = useSession();
-  const [pw, setPw] = useState("");
-  const [confirm, setConfirm] = useState("");
-  const [busy, setBusy] = useState(false);
-  const errs = useFormErrors();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    errs.clear();
-    if (pw !== confirm) {
-      errs.setField("confirm", ["The passwords do not match."]);
-      return;
-    }
-    setBusy(true);
-    try {
-      await api.call("user.set_password", { username, old_password: oldPassword, new_password: pw });
-      const r = await s.login(username, pw);
+  const pw = usePasswordPair();
+  const { errs, busy, onSubmit } = useSubmit(["new_password", "old_password"]);
+  const submit = onSubmit(
+    async () => {
+      await api.call("user.set_password", { username, old_password: oldPassword, new_password: pw.value });
+      const r = await s.login(username, pw.value);
       if (r.kind !== "ok" && r.kind !== "otp") {
         errs.setGeneral("Your password was changed. Sign in with the new password.");
         onDone();
       }
-    } catch (err) {
-      if (err instanceof RpcError && err.errname === "ENOTAUTHENTICATED") {
-        errs.setGeneral(
-          "This server does not allow changing an expired password before signing in. Ask an administrator for a one-time password, or use “Forgot password”.",
-        );
-      } else errs.show(err, ["new_password", "old_password"]);
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+    {
+      check: () => passwordsMatch(pw, errs, false),
+      explain: (err) =>
+        err instanceof RpcError && err.errname === "ENOTAUTHENTICATED"
+          ? "This server does not allow changing an expired password before signing in. Ask an administrator for a one-time password, or use “Forgot password”."
+          : null,
+    },
+  );
   return (
     <form onSubmit={submit} data-testid="expired-form">
       <p className="alert info" role="status">
         The password of <strong>{username}</strong> has expired. Choose a new password to continue.
       </p>
       <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
-      <TextField label="New password" name="new_password" type="password" autoComplete="new-password" value={pw} onValue={setPw} errors={errs.fields} />
-      <TextField label="Confirm new password" name="confirm" type="password" autoComplete="new-password" value={confirm} onValue={setConfirm} errors={errs.fields} />
-      <button type="submit" className="primary wide" disabled={busy || !pw}>
+      <NewPasswordFields pair={pw} errors={errs.fields} />
+      <button type="submit" className="primary wide" disabled={busy || !pw.value}>
         Change password and sign in
       </button>
       <button type="button" className="link" onClick={onDone}>
@@ -258,32 +248,19 @@ export function ChangePasswordScreen() {
   const s = useSession();
   const otpw = s.me?.account_attributes.includes("OTPW") ?? false;
   const [old, setOld] = useState("");
-  const [pw, setPw] = useState("");
-  const [confirm, setConfirm] = useState("");
-  const [busy, setBusy] = useState(false);
-  const errs = useFormErrors();
+  const pw = usePasswordPair();
+  const { errs, busy, onSubmit } = useSubmit(["new_password", "old_password"]);
   const knownOld = s.lastPassword;
   const needOld = !otpw && !knownOld && !s.can("FULL_ADMIN");
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    errs.clear();
-    if (pw !== confirm) {
-      errs.setField("confirm", ["The passwords do not match."]);
-      errs.setGeneral("Please correct the fields marked below.");
-      return;
-    }
-    setBusy(true);
-    try {
-      const body: Record<string, unknown> = { username: s.me!.pw_name, new_password: pw };
+  const submit = onSubmit(
+    async () => {
+      const body: Record<string, unknown> = { username: s.me!.pw_name, new_password: pw.value };
       if (!otpw) body.old_password = needOld ? old : knownOld;
       await api.call("user.set_password", body);
       await s.finishPasswordChange();
-    } catch (err) {
-      errs.show(err, ["new_password", "old_password"]);
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+    { check: () => passwordsMatch(pw, errs) },
+  );
   return (
     <div className="center-screen">
       <main className="card auth-card" id="main">
@@ -294,9 +271,8 @@ export function ChangePasswordScreen() {
         <form onSubmit={submit} data-testid="change-password-form">
           <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
           {needOld && <TextField label="Current password" name="old_password" type="password" autoComplete="current-password" value={old} onValue={setOld} errors={errs.fields} />}
-          <TextField label="New password" name="new_password" type="password" autoComplete="new-password" value={pw} onValue={setPw} errors={errs.fields} />
-          <TextField label="Confirm new password" name="confirm" type="password" autoComplete="new-password" value={confirm} onValue={setConfirm} errors={errs.fields} />
-          <button type="submit" className="primary wide" disabled={busy || !pw}>
+          <NewPasswordFields pair={pw} errors={errs.fields} />
+          <button type="submit" className="primary wide" disabled={busy || !pw.value}>
             Save new password
           </button>
           <button type="button" className="link" onClick={() => void s.logout()}>

@@ -5,12 +5,13 @@
 // sudo, SMB, Microsoft account and the administrator role. Server validation errors appear next
 // to their fields.
 
-import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { api, RpcError } from "../api";
 import { navigate } from "../router";
 import { useSession } from "../session";
 import { checkSshKeys } from "../sshkey";
-import { CheckField, ErrorBox, ErrorSummary, Loading, SelectField, TextArea, TextField, downloadText, lines, useAsync, useFormErrors, useToast } from "../ui";
+import { NewPasswordFields, useSubmit } from "../forms";
+import { CORRECT_FIELDS, CheckField, ErrorBox, ErrorSummary, FieldError, FilterInput, Loading, SelectField, TextArea, TextField, downloadText, lines, useAsync, useToast } from "../ui";
 import type { User } from "./Users";
 import { HomeBrowser } from "./HomeBrowser";
 
@@ -34,6 +35,29 @@ interface Privilege {
 const NO_HOME = "/var/empty";
 const NOLOGIN = "/usr/sbin/nologin";
 const ADMIN_GIDS: Record<number, string> = { 544: "Full administrator", 951: "Read-only administrator", 952: "Sharing administrator" };
+/** The form's fields that server validation errors are shown next to. */
+const KNOWN = [
+  "full_name",
+  "username",
+  "email",
+  "password",
+  "password_disabled",
+  "uid",
+  "group",
+  "group_create",
+  "groups",
+  "home",
+  "home_create",
+  "home_mode",
+  "sshpubkey",
+  "shell",
+  "ssh_password_enabled",
+  "locked",
+  "sudo_commands",
+  "sudo_commands_nopasswd",
+  "smb",
+  "microsoft_account",
+];
 /** Built-in groups a user may join (reference §1.3). */
 const JOINABLE_BUILTIN_GIDS = new Set([14, 445, 544, 545, 568, 951, 952]);
 
@@ -64,6 +88,8 @@ interface FormState {
   smb: boolean;
   microsoft_account: boolean;
 }
+
+type KeysOf<V> = { [K in keyof FormState]: FormState[K] extends V ? K : never }[keyof FormState];
 
 function emptyForm(): FormState {
   return {
@@ -221,10 +247,7 @@ function GroupPicker({ groups, selected, onChange, errors }: { groups: Group[]; 
           );
         })}
       </div>
-      <label className="sr-only" htmlFor="group-filter">
-        Filter groups
-      </label>
-      <input id="group-filter" type="search" placeholder="Filter groups" value={filter} onChange={(e) => setFilter(e.target.value)} />
+      <FilterInput id="group-filter" label="Filter groups" value={filter} onValue={setFilter} />
       <div className="pick-list" role="group" aria-label="Groups">
         {shown.map((g) => (
           <label key={g.id} className="check">
@@ -328,8 +351,10 @@ function UserFormInner(props: {
   }, [user, roleGroupIds, props.nextUid]);
   const [f, setF] = useState<FormState>(initial);
   const set = <K extends keyof FormState>(k: K, v: FormState[K]) => setF((x) => ({ ...x, [k]: v }));
-  const errs = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  // Controls are named after their key in the form state: the server reports errors under the same names.
+  const field = (k: KeysOf<string>) => ({ name: k, value: f[k], onValue: (v: string) => set(k, v) });
+  const checkbox = (k: KeysOf<boolean>) => ({ name: k, checked: f[k], onValue: (v: boolean) => set(k, v) });
+  const { errs, busy, onSubmit } = useSubmit(KNOWN);
   const [browse, setBrowse] = useState(false);
   const [keyCheck, setKeyCheck] = useState<ReturnType<typeof checkSshKeys> | null>(null);
   const usernameTouched = useRef(editing);
@@ -377,29 +402,6 @@ function UserFormInner(props: {
   const primaryChoices = useMemo(() => groups.filter((g) => g.local !== false), [groups]);
   const showShell = f.shell_access || f.ssh_password_enabled || !!f.sshpubkey.trim();
   const msAccepted = !s.methodAccepts("user.create", 0, "username") || s.methodAccepts("user.create", 0, "microsoft_account");
-
-  const KNOWN = [
-    "full_name",
-    "username",
-    "email",
-    "password",
-    "password_disabled",
-    "uid",
-    "group",
-    "group_create",
-    "groups",
-    "home",
-    "home_create",
-    "home_mode",
-    "sshpubkey",
-    "shell",
-    "ssh_password_enabled",
-    "locked",
-    "sudo_commands",
-    "sudo_commands_nopasswd",
-    "smb",
-    "microsoft_account",
-  ];
 
   const buildPayload = (): Record<string, unknown> => {
     const sudo = f.password_disabled ? [] : f.sudo_all ? ["ALL"] : lines(f.sudo_commands);
@@ -469,41 +471,38 @@ function UserFormInner(props: {
     return out;
   };
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    errs.clear();
+  const check = () => {
     const local: Record<string, string[]> = {};
     if (!f.password_disabled && (f.password || f.confirm) && f.password !== f.confirm) local.confirm = ["The passwords do not match."];
     if (!f.password_disabled && !editing && !f.password) local.password = ["Password is required (or check “Disable password”)."];
     if (!f.full_name.trim()) local.full_name = ["Full name is required."];
     if (!f.group_create && !f.group && !editing) local.group = ["Choose a primary group or create a new one."];
-    if (Object.keys(local).length) {
-      for (const [k, v] of Object.entries(local)) errs.setField(k, v);
-      errs.setGeneral("Please correct the fields marked below.");
-      requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-field="${Object.keys(local)[0]}"]`)?.focus());
-      return;
-    }
-    setBusy(true);
-    try {
+    if (!Object.keys(local).length) return true;
+    for (const [k, v] of Object.entries(local)) errs.setField(k, v);
+    errs.setGeneral(CORRECT_FIELDS);
+    requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-field="${Object.keys(local)[0]}"]`)?.focus());
+    return false;
+  };
+  const submit = onSubmit(
+    async () => {
       const payload = buildPayload();
-      if (editing) {
-        if (Object.keys(payload).length) await api.call("user.update", user!.id, payload);
-        props.toast(`User ${f.username} saved.`);
-      } else {
-        await api.call("user.create", payload);
-        props.toast(`User ${f.username} created.`);
+      try {
+        if (editing) {
+          if (Object.keys(payload).length) await api.call("user.update", user!.id, payload);
+          props.toast(`User ${f.username} saved.`);
+        } else {
+          await api.call("user.create", payload);
+          props.toast(`User ${f.username} created.`);
+        }
+      } catch (err) {
+        // Keep the shell row visible when it has an error.
+        if (err instanceof RpcError && err.isValidation && err.fieldErrors().shell) set("shell_access", true);
+        throw err;
       }
       navigate("/users");
-    } catch (err) {
-      errs.show(err, KNOWN);
-      if (err instanceof RpcError && err.isValidation) {
-        // Keep the shell row visible when it has an error.
-        if (err.fieldErrors().shell) set("shell_access", true);
-      }
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+    { check },
+  );
 
   const E = errs.fields;
   const ro = props.readOnly;
@@ -518,7 +517,7 @@ function UserFormInner(props: {
         <fieldset disabled={ro || busy} className="plain">
           <Section title="Identification">
             <div className="grid2">
-              <TextField label="Full name" name="full_name" required value={f.full_name} onValue={(v) => set("full_name", v)} errors={E} autoComplete="off" />
+              <TextField label="Full name" {...field("full_name")} required errors={E} autoComplete="off" />
               <TextField
                 label="Username"
                 name="username"
@@ -535,9 +534,9 @@ function UserFormInner(props: {
                 spellCheck={false}
                 hint={!editing ? "Suggested from the full name; you can change it." : undefined}
               />
-              <TextField label="Email" name="email" type="email" value={f.email} onValue={(v) => set("email", v)} errors={E} autoComplete="off" />
+              <TextField label="Email" {...field("email")} type="email" errors={E} autoComplete="off" />
               {!editing && (
-                <TextField label="UID" name="uid" type="number" min={0} value={f.uid} onValue={(v) => set("uid", v)} errors={E} hint="The next free UID is suggested." />
+                <TextField label="UID" {...field("uid")} type="number" min={0} errors={E} hint="The next free UID is suggested." />
               )}
               {editing && (
                 <div className="field">
@@ -551,26 +550,21 @@ function UserFormInner(props: {
           <Section title="Password">
             <CheckField
               label="Disable password"
-              name="password_disabled"
-              checked={f.password_disabled}
-              onValue={(v) => set("password_disabled", v)}
+              {...checkbox("password_disabled")}
               errors={E}
               hint="No password-based logins (SMB, SSH, web). Also removes “Lock user” and sudo."
             />
             {!f.password_disabled && (
               <div className="grid2" data-testid="password-fields">
-                <TextField
-                  label={editing ? "New password" : "Password"}
-                  name="password"
-                  type="password"
-                  autoComplete="new-password"
-                  required={!editing}
-                  value={f.password}
-                  onValue={(v) => set("password", v)}
+                <NewPasswordFields
+                  pair={{ value: f.password, setValue: (v) => set("password", v), confirm: f.confirm, setConfirm: (v) => set("confirm", v) }}
                   errors={E}
+                  name="password"
+                  label={editing ? "New password" : "Password"}
+                  confirmLabel="Confirm password"
+                  required={!editing}
                   hint={editing ? "Leave empty to keep the current password." : undefined}
                 />
-                <TextField label="Confirm password" name="confirm" type="password" autoComplete="new-password" value={f.confirm} onValue={(v) => set("confirm", v)} errors={E} />
               </div>
             )}
           </Section>
@@ -588,7 +582,7 @@ function UserFormInner(props: {
               </div>
             )}
             {(!f.group_create || editing) && (
-              <SelectField label="Primary group" name="group" value={f.group} onValue={(v) => set("group", v)} errors={E} disabled={immutable}>
+              <SelectField label="Primary group" {...field("group")} errors={E} disabled={immutable}>
                 <option value="">Choose a group</option>
                 {primaryChoices.map((g) => (
                   <option key={g.id} value={g.id}>
@@ -600,14 +594,7 @@ function UserFormInner(props: {
             {E.group_create && <div className="field-error">{E.group_create.join(" ")}</div>}
             <GroupPicker groups={auxGroups} selected={f.groups} onChange={(ids) => set("groups", ids)} errors={E} />
             {props.showRole && (
-              <SelectField
-                label="Administrator role"
-                name="role"
-                value={f.role}
-                onValue={(v) => set("role", v)}
-                errors={E}
-                hint="Makes the account a member of the group linked to the role's privilege."
-              >
+              <SelectField label="Administrator role" {...field("role")} errors={E} hint="Makes the account a member of the group linked to the role's privilege.">
                 <option value="">None (regular user)</option>
                 {roleOptions.map((o) => (
                   <option key={o.id} value={o.id}>
@@ -623,9 +610,7 @@ function UserFormInner(props: {
               <TextField
                 className="grow"
                 label="Home directory"
-                name="home"
-                value={f.home}
-                onValue={(v) => set("home", v)}
+                {...field("home")}
                 errors={E}
                 disabled={immutable}
                 spellCheck={false}
@@ -650,33 +635,20 @@ function UserFormInner(props: {
             )}
             <CheckField
               label="Create home directory"
-              name="home_create"
-              checked={f.home_create}
-              onValue={(v) => set("home_create", v)}
+              {...checkbox("home_create")}
               errors={E}
               disabled={immutable}
               hint="A directory named after the user is created inside the path, unless the path already ends with the username."
             />
             {!immutable && <ModeGrid mode={f.home_mode} onChange={(m) => set("home_mode", m)} />}
-            {E.home_mode && (
-              <div className="field-error" role="alert">
-                {E.home_mode.join(" ")}
-              </div>
-            )}
+            <FieldError errors={E.home_mode} />
           </Section>
 
           <Section title="Shell and SSH">
-            <CheckField label="Shell access" name="shell_access" checked={f.shell_access} onValue={(v) => set("shell_access", v)} hint="Without it the shell is nologin." />
-            <CheckField
-              label="Allow SSH login with password"
-              name="ssh_password_enabled"
-              checked={f.ssh_password_enabled}
-              onValue={(v) => set("ssh_password_enabled", v)}
-              errors={E}
-              hint="Needs a home directory and a login shell."
-            />
+            <CheckField label="Shell access" {...checkbox("shell_access")} hint="Without it the shell is nologin." />
+            <CheckField label="Allow SSH login with password" {...checkbox("ssh_password_enabled")} errors={E} hint="Needs a home directory and a login shell." />
             {showShell && (
-              <SelectField label="Shell" name="shell" value={f.shell} onValue={(v) => set("shell", v)} errors={E}>
+              <SelectField label="Shell" {...field("shell")} errors={E}>
                 {!shellList.some(([p]) => p === f.shell) && <option value={f.shell}>{f.shell}</option>}
                 {shellList.map(([p, label]) => (
                   <option key={p} value={p}>
@@ -741,43 +713,19 @@ function UserFormInner(props: {
 
           <Section title="Access">
             {!f.password_disabled && (
-              <CheckField label="Lock user" name="locked" checked={f.locked} onValue={(v) => set("locked", v)} errors={E} hint="Disables all password-based logins until unlocked." />
+              <CheckField label="Lock user" {...checkbox("locked")} errors={E} hint="Disables all password-based logins until unlocked." />
             )}
-            <CheckField label="SMB user" name="smb" checked={f.smb} onValue={(v) => set("smb", v)} errors={E} disabled={immutable} hint="Use these credentials for SMB shares (needs a password)." />
-            <CheckField
-              label="Microsoft account"
-              name="microsoft_account"
-              checked={f.microsoft_account}
-              onValue={(v) => set("microsoft_account", v)}
-              errors={E}
-              hint="The user signs in from Windows 8 or newer with a Microsoft account."
-            />
+            <CheckField label="SMB user" {...checkbox("smb")} errors={E} disabled={immutable} hint="Use these credentials for SMB shares (needs a password)." />
+            <CheckField label="Microsoft account" {...checkbox("microsoft_account")} errors={E} hint="The user signs in from Windows 8 or newer with a Microsoft account." />
             {!f.password_disabled && (
               <div className="sudo" data-testid="sudo-fields">
-                <CheckField label="Allow all sudo commands" name="sudo_all" checked={f.sudo_all} onValue={(v) => set("sudo_all", v)} />
+                <CheckField label="Allow all sudo commands" {...checkbox("sudo_all")} />
                 {!f.sudo_all && (
-                  <TextArea
-                    label="Allowed sudo commands"
-                    name="sudo_commands"
-                    rows={2}
-                    className="mono"
-                    value={f.sudo_commands}
-                    onValue={(v) => set("sudo_commands", v)}
-                    errors={E}
-                    hint="One absolute command path per line."
-                  />
+                  <TextArea label="Allowed sudo commands" {...field("sudo_commands")} rows={2} className="mono" errors={E} hint="One absolute command path per line." />
                 )}
-                <CheckField label="Allow all sudo commands with no password" name="sudo_nopasswd_all" checked={f.sudo_nopasswd_all} onValue={(v) => set("sudo_nopasswd_all", v)} />
+                <CheckField label="Allow all sudo commands with no password" {...checkbox("sudo_nopasswd_all")} />
                 {!f.sudo_nopasswd_all && (
-                  <TextArea
-                    label="Allowed sudo commands with no password"
-                    name="sudo_commands_nopasswd"
-                    rows={2}
-                    className="mono"
-                    value={f.sudo_commands_nopasswd}
-                    onValue={(v) => set("sudo_commands_nopasswd", v)}
-                    errors={E}
-                  />
+                  <TextArea label="Allowed sudo commands with no password" {...field("sudo_commands_nopasswd")} rows={2} className="mono" errors={E} />
                 )}
               </div>
             )}

@@ -9,7 +9,7 @@ import { anyOf, api, quickSearch, type Filter } from "../api";
 import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import { DataTable, type Column } from "../table";
-import { ConfirmDialog, CopyField, Dialog, ErrorBox, YesNo, fmtDate, useToast } from "../ui";
+import { ConfirmDialog, CopyField, Dialog, ErrorBox, SearchField, YesNo, fmtDate, useToast } from "../ui";
 
 export interface User {
   id: number;
@@ -382,10 +382,7 @@ export function UsersPage() {
         ) : null}
       </div>
       <div className="filters">
-        <div className="field search">
-          <label htmlFor="user-search">Search users</label>
-          <input id="user-search" type="search" placeholder="Username or full name" value={q} onChange={(e) => setQ(e.target.value)} data-testid="user-search" />
-        </div>
+        <SearchField id="user-search" label="Search users" placeholder="Username or full name" value={q} onValue={setQ} data-testid="user-search" />
         <fieldset className="type-filter">
           <legend>Filter by type</legend>
           {(
