@@ -69,7 +69,7 @@ m = g(r.sub, p.sub) && r.obj == p.obj`);
   const casbinNs = (Number(process.hrtime.bigint() - t1) / M);
   if (agree !== M) throw new Error(`casbin and Gatehouse disagree on ${M - agree} of ${M} checks`);
   return [
-    { name: "authorization check per call", value: ours, unit: "ns", baseline: casbinNs, baselineName: "casbin enforceSync, same graph", baselineUnit: "ns", ratio: casbinNs / ours, ratioNote: "× faster (as fraction ×100)", aim: "≥ 100× faster" },
+    { name: "authorization check per call", value: ours, unit: "ns", baseline: casbinNs, baselineName: "casbin enforceSync, same graph", baselineUnit: "ns", ratio: casbinNs / ours, ratioAsTimes: true, ratioNote: "faster", aim: "≥ 100× faster" },
   ];
 }
 

@@ -94,6 +94,9 @@ export async function seedAccounts(db: Db, users = USERS, groups = GROUPS): Prom
       await trx.insertInto("memberships").values(rows).execute();
     }
   });
+  // A store in use has planner statistics (PostgreSQL's autovacuum gathers them); a table bulk-
+  // loaded a second ago has none, and the planner then walks whole indexes for a one-row lookup.
+  await sql`analyze`.execute(db);
 }
 
 /** Time `fn` `n` times; returns per-call ms percentiles and calls/s. */

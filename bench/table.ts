@@ -10,6 +10,8 @@ export interface Row {
   /** value / baseline (or baseline / value for "lower is better" figures, as stated in `ratioNote`). */
   ratio: number | null;
   ratioNote?: string;
+  /** Show the ratio as "N×" rather than a percentage. */
+  ratioAsTimes?: boolean;
   aim?: string;
 }
 
@@ -25,7 +27,7 @@ export function printTable(title: string, rows: Row[]): void {
     r.name,
     `${fmt(r.value)} ${r.unit}`,
     r.baseline === null ? "-" : `${fmt(r.baseline)} ${r.baselineUnit ?? r.unit}${r.baselineName ? ` (${r.baselineName})` : ""}`,
-    r.ratio === null ? "-" : `${(r.ratio * 100).toFixed(1)}%${r.ratioNote ? ` ${r.ratioNote}` : ""}`,
+    r.ratio === null ? "-" : r.ratioAsTimes ? `${fmt(r.ratio)}×${r.ratioNote ? ` ${r.ratioNote}` : ""}` : `${(r.ratio * 100).toFixed(1)}%${r.ratioNote ? ` ${r.ratioNote}` : ""}`,
     r.aim ?? "",
   ]);
   const header = ["figure", "value", "baseline (same run)", "ratio", "aim"];
