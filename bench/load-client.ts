@@ -12,6 +12,8 @@ const spec = JSON.parse(process.argv[2]!) as {
   requests: { method: string; params: unknown[] }[];
   /** Replay the first requests before measuring (off for calls that change state). */
   warmup?: boolean;
+  /** Count a result whose response_type differs as an error (login benchmarks). */
+  expectResponseType?: string;
 };
 
 const client = await RpcClient.connect(spec.url);
@@ -33,7 +35,8 @@ async function worker() {
     const req = spec.requests[i % spec.requests.length]!;
     const t0 = process.hrtime.bigint();
     try {
-      await client.call(req.method, ...req.params);
+      const r = await client.call(req.method, ...req.params);
+      if (spec.expectResponseType && r?.response_type !== spec.expectResponseType) errors++;
     } catch {
       errors++;
     }
