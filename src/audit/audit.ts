@@ -3,6 +3,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { App } from "../app.js";
+import type { Tx } from "../store/db.js";
 import type { Connection } from "../server/connection.js";
 import type { Session } from "../auth/session.js";
 
@@ -43,12 +44,13 @@ export interface AuditInput {
   username?: string | null;
 }
 
-export async function writeAudit(app: App, input: AuditInput): Promise<void> {
+/** Write one entry; `db` lets a caller put it in its own transaction. */
+export async function writeAudit(app: App, input: AuditInput, db: Tx = app.store.db): Promise<void> {
   const now = Date.now();
   const session = input.session;
   const credentials = session ? { credentials: session.credentials, credentials_data: session.credentialsData } : null;
   try {
-    await app.store.db
+    await db
       .insertInto("audit")
       .values({
         audit_id: randomUUID(),

@@ -162,14 +162,19 @@ async function finishLogin(
   if (session.level === "LEVEL_2" && !session.ephemeral && (await liveSessionsOf(app, user.id)) >= STIG_MAX_SESSIONS) {
     return refuse(app, conn, "DENIED", credentials, { username: user.username }, `Maximum number of concurrent sessions (${STIG_MAX_SESSIONS}) reached.`);
   }
-  await app.auth.attach(conn, session);
-  await writeAudit(app, {
-    event: "AUTHENTICATION",
-    eventData: { credentials: { credentials: session.credentials, credentials_data: session.credentialsData }, error: null },
-    success: true,
-    conn,
-    session,
-  });
+  await app.auth.attach(conn, session, (trx) =>
+    writeAudit(
+      app,
+      {
+        event: "AUTHENTICATION",
+        eventData: { credentials: { credentials: session.credentials, credentials_data: session.credentialsData }, error: null },
+        success: true,
+        conn,
+        session,
+      },
+      trx,
+    ),
+  );
   let reconnect: string | null = null;
   if (options?.reconnect_token && !session.attributes.includes("OTPW") && !session.ephemeral) {
     reconnect = await createToken(app.store.db, session, conn.remoteAddress, {

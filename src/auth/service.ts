@@ -11,6 +11,7 @@ import { grantOfUser, hasFleetAccess, type Grant } from "../access/privileges.js
 import { assuranceLevel, LEVEL_LIMITS, securityConfig, type SecurityConfig } from "./policy.js";
 import { loginEx, type LoginRequest, type LoginResponse } from "./login.js";
 import { destroyToken, destroyTokensOf } from "./tokens.js";
+import type { Tx } from "../store/db.js";
 
 export { rolesOfUser, gidsOfUser } from "../access/privileges.js";
 
@@ -186,30 +187,40 @@ export class AuthService {
   }
 
   /** Store the session and attach it to the connection (replacing any earlier session). */
-  async attach(conn: Connection, session: Session): Promise<void> {
-    if (conn.session) await this.logout(conn);
-    if (!session.ephemeral) {
-      await this.app.store.db
-        .insertInto("sessions")
-        .values({
-          id: session.id,
-          user_id: session.userId,
-          username: session.username,
-          credentials: session.credentials,
-          credentials_data: JSON.stringify(session.credentialsData),
-          origin: session.origin,
-          secure_transport: session.secureTransport ? 1 : 0,
-          attributes: JSON.stringify(session.attributes),
-          readonly: session.readonly ? 1 : 0,
-          api_key_id: session.apiKeyId,
-          created_at: session.createdAt,
-          last_seen: session.createdAt,
-          expires_at: session.expiresAt,
-          terminated: 0,
-          heartbeat: session.createdAt,
-        })
-        .execute();
-    }
+  /**
+   * Make `session` the connection's session. The previous session's rows go, the new row comes,
+   * and `alsoInTransaction` (the login's audit entry) is written in the same transaction: one
+   * commit per login, and never a session without its AUTHENTICATION entry.
+   */
+  async attach(conn: Connection, session: Session, alsoInTransaction?: (trx: Tx) => Promise<void>): Promise<void> {
+    const previous = conn.session;
+    conn.session = null;
+    await this.app.store.db.transaction().execute(async (trx) => {
+      if (previous && !previous.internal) await this.dropSessionRows(previous, trx, false);
+      if (!session.ephemeral) {
+        await trx
+          .insertInto("sessions")
+          .values({
+            id: session.id,
+            user_id: session.userId,
+            username: session.username,
+            credentials: session.credentials,
+            credentials_data: JSON.stringify(session.credentialsData),
+            origin: session.origin,
+            secure_transport: session.secureTransport ? 1 : 0,
+            attributes: JSON.stringify(session.attributes),
+            readonly: session.readonly ? 1 : 0,
+            api_key_id: session.apiKeyId,
+            created_at: session.createdAt,
+            last_seen: session.createdAt,
+            expires_at: session.expiresAt,
+            terminated: 0,
+            heartbeat: session.createdAt,
+          })
+          .execute();
+      }
+      if (alsoInTransaction) await alsoInTransaction(trx);
+    });
     conn.session = session;
     this.lastRefresh.set(conn, Date.now());
   }
@@ -247,11 +258,15 @@ export class AuthService {
     if (!s) return;
     conn.session = null;
     if (s.internal) return;
-    const db = this.app.store.db;
-    if (s.tokenHash && opts.explicit) await destroyToken(db, s.tokenHash);
+    await this.dropSessionRows(s, this.app.store.db, !!opts.explicit);
+  }
+
+  /** Remove a session's row and its tokens (an explicit logout also ends the token it used). */
+  private async dropSessionRows(s: Session, db: Tx, explicit: boolean): Promise<void> {
+    if (s.tokenHash && explicit) await destroyToken(db, s.tokenHash);
     if (s.ephemeral) return;
     await db.deleteFrom("sessions").where("id", "=", s.id).execute();
-    await destroyTokensOf(db, s.id, { keepReconnect: !opts.explicit });
+    await destroyTokensOf(db, s.id, { keepReconnect: !explicit });
   }
 
   /**
