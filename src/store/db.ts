@@ -8,6 +8,7 @@ import pg from "pg";
 import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from "kysely";
 import type { Database as Schema } from "./schema.js";
 import { runMigrations } from "./migrations/index.js";
+import { QueryCache } from "./query-cache.js";
 
 export type Dialect = "sqlite" | "postgres";
 export type Db = Kysely<Schema>;
@@ -18,6 +19,8 @@ export interface Store {
   dialect: Dialect;
   /** Human description for logs (never includes a password). */
   describe: string;
+  /** Reusable query results (embedded store only; null on PostgreSQL, shared by many processes). */
+  queryCache: QueryCache | null;
   close(): Promise<void>;
 }
 
@@ -28,16 +31,34 @@ pg.types.setTypeParser(20, (v) => Number(v));
  * better-sqlite3 compiles a statement on every `prepare`. Kysely prepares each query it runs, so
  * cache compiled statements by SQL text: the hot lookups then cost one bound execution.
  */
-function cachingSqlite(db: Database.Database): Database.Database {
+function cachingSqlite(db: Database.Database, onWrite: () => void): Database.Database {
   const cache = new Map<string, Database.Statement>();
   const prepare = db.prepare.bind(db);
   return new Proxy(db, {
     get(target, prop, receiver) {
+      if (prop === "exec") {
+        return (sql: string) => {
+          onWrite();
+          return target.exec(sql);
+        };
+      }
       if (prop === "prepare") {
         return (sql: string) => {
           let st = cache.get(sql);
           if (!st) {
             st = prepare(sql);
+            if (!st.readonly) {
+              // Every statement that changes data invalidates cached query results, however it
+              // is run (INSERT … RETURNING is run with all()).
+              const target = st as unknown as Record<"run" | "all" | "get" | "iterate", (...a: unknown[]) => unknown>;
+              for (const m of ["run", "all", "get", "iterate"] as const) {
+                const original = target[m].bind(st);
+                target[m] = (...args: unknown[]) => {
+                  onWrite();
+                  return original(...args);
+                };
+              }
+            }
             if (cache.size > 2000) cache.clear();
             cache.set(sql, st);
           }
@@ -66,7 +87,7 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
     const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
     const u = new URL(opts.url);
-    store = { db, dialect: "postgres", describe: `postgres://${u.host}${u.pathname}`, close: () => db.destroy() };
+    store = { db, dialect: "postgres", describe: `postgres://${u.host}${u.pathname}`, queryCache: null, close: () => db.destroy() };
   } else {
     const file = opts.sqliteFile ?? path.join(opts.dataDir, "gatehouse.db");
     if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
@@ -76,8 +97,11 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
     raw.pragma("foreign_keys = ON");
     raw.pragma("busy_timeout = 5000");
     opts.sqliteFunctions?.(raw);
-    const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingSqlite(raw) }) });
-    store = { db, dialect: "sqlite", describe: `sqlite:${file}`, close: () => db.destroy() };
+    let localWrites = 0;
+    const dataVersion = raw.prepare("PRAGMA data_version").pluck();
+    const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingSqlite(raw, () => localWrites++) }) });
+    const queryCache = new QueryCache(() => `${localWrites}:${dataVersion.get() as number}`);
+    store = { db, dialect: "sqlite", describe: `sqlite:${file}`, queryCache, close: () => db.destroy() };
   }
   await runMigrations(store.db, store.dialect);
   return store;

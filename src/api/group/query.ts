@@ -7,5 +7,9 @@ export const groupQuery = defineMethod({
   description: "Lists local groups (reference group entry), with query-filters and query-options; filters on stored fields run in the database.",
   args: [arg("filters", z.array(z.any()), () => []), arg("options", z.record(z.string(), z.any()), () => ({}))],
   roles: ["ACCOUNT_READ"],
-  handler: (ctx, filters, options) => queryGroups(ctx.app.store, filters, options),
+  handler: (ctx, filters, options) => {
+    const { store } = ctx.app;
+    const run = () => queryGroups(store, filters, options);
+    return store.queryCache ? store.queryCache.get(`group.query\0${JSON.stringify([filters, options])}`, run) : run();
+  },
 });

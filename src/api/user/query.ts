@@ -10,5 +10,9 @@ export const userQuery = defineMethod({
   roles: ["ACCOUNT_READ"],
   secretFields: USER_SECRET_FIELDS,
   secretsRole: "ACCOUNT_WRITE",
-  handler: (ctx, filters, options) => queryUsers(ctx.app.store, filters, options),
+  handler: (ctx, filters, options) => {
+    const { store } = ctx.app;
+    const run = () => queryUsers(store, filters, options);
+    return store.queryCache ? store.queryCache.get(`user.query\0${JSON.stringify([filters, options])}`, run) : run();
+  },
 });
