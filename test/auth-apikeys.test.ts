@@ -120,6 +120,24 @@ forEachStore("api keys", (store) => {
     assert.equal((await keyLogin(k.key)).r.response_type, "AUTH_ERR");
   });
 
+  it("api_key.revoke: the key stops at once with its reason; reset revives it; owners only", async () => {
+    const k = await a.call("api_key.create", { name: randomName(), username: admin.username });
+    assert.equal((await keyLogin(k.key)).r.response_type, "SUCCESS");
+    const revoked = await a.call("api_key.revoke", k.id, "leaked in a log");
+    assert.equal(revoked.revoked, true);
+    assert.equal(revoked.revoked_reason, "leaked in a log");
+    assert.equal((await keyLogin(k.key)).r.response_type, "AUTH_ERR");
+    const byDefault = await a.call("api_key.create", { name: randomName(), username: admin.username });
+    assert.equal((await a.call("api_key.revoke", byDefault.id)).revoked_reason, `Revoked by ${admin.username}`);
+    const reset = await a.call("api_key.update", k.id, { reset: true });
+    assert.equal(reset.revoked, false);
+    assert.equal((await keyLogin(reset.key)).r.response_type, "SUCCESS");
+    const { client } = await clientFor(ts, ["SHARING_ADMIN"]);
+    assert.equal((await rpcError(client.call("api_key.revoke", k.id))).errname, "EACCES");
+    const entry = await lastAudit(ts, (e) => e.event === "METHOD_CALL" && e.event_data.method === "api_key.revoke" && e.success);
+    assert.equal(entry?.event_data.description, `Revoke API key ${byDefault.id}`);
+  });
+
   it("ownership rule: limited users manage only their own keys", async () => {
     const { client, user } = await clientFor(ts, ["SHARING_ADMIN"]);
     const e = await rpcError(client.call("api_key.create", { name: randomName(), username: admin.username }));

@@ -7,5 +7,6 @@ import { apiKeyCreate } from "./create.js";
 import { apiKeyUpdate } from "./update.js";
 import { apiKeyDelete } from "./delete.js";
 import { apiKeyMyKeys } from "./my-keys.js";
+import { apiKeyRevoke } from "./revoke.js";
 
-export const apiKeyMethods: MethodDef[] = [apiKeyQuery, apiKeyGetInstance, apiKeyCreate, apiKeyUpdate, apiKeyDelete, apiKeyMyKeys];
+export const apiKeyMethods: MethodDef[] = [apiKeyQuery, apiKeyGetInstance, apiKeyCreate, apiKeyUpdate, apiKeyDelete, apiKeyMyKeys, apiKeyRevoke];

@@ -1,0 +1,26 @@
+import { z } from "zod";
+import { arg, defineMethod } from "../method.js";
+import { revokeApiKey } from "../../auth/api-keys.js";
+import { API_KEY_SECRETS, apiKeyById, checkMayChange } from "./common.js";
+
+// Beyond the reference, where keys are revoked only when sent over an insecure transport: an
+// owner or key administrator can revoke a key on purpose (a leak, a departed script). The key then
+// answers AUTH_ERR until `api_key.update(id, {reset: true})` issues a new secret.
+export const apiKeyRevoke = defineMethod({
+  name: "api_key.revoke",
+  description: "Revokes an API key (it stops working at once and shows revoked_reason); reset issues a new one.",
+  args: [arg("id", z.number().int()), arg("reason", z.string().min(1).max(200).nullable(), () => null)],
+  roles: ["READONLY_ADMIN", "API_KEY_WRITE"],
+  audit: (id) => `Revoke API key ${id}`,
+  secretFields: API_KEY_SECRETS,
+  secretsRole: "API_KEY_WRITE",
+  handler: async (ctx, id, reason) => {
+    const db = ctx.app.store.db;
+    const key = await apiKeyById(db, id);
+    await checkMayChange(ctx, key.username);
+    await revokeApiKey(db, id, reason ?? `Revoked by ${ctx.session!.username}`);
+    const entry = await apiKeyById(db, id);
+    ctx.app.events.publish("api_key.query", "changed", id, { ...entry, keyhash: "********", salt: "********" });
+    return entry;
+  },
+});
