@@ -2,7 +2,7 @@
 // bare JSON-RPC echo on the same WebSocket library and the same SQL run directly on the store.
 
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -35,8 +35,14 @@ interface LoadResult {
 
 async function load(url: string, requests: { method: string; params: unknown[] }[], calls = CALLS, inflight = INFLIGHT, login = true, warmup = true): Promise<LoadResult> {
   const spec = { url, calls, inflight, requests, warmup, login: login ? { username: "admin", password: ADMIN_PW } : undefined };
-  const { stdout } = await run(process.execPath, ["--import", "tsx", path.join(here, "load-client.ts"), JSON.stringify(spec)], { maxBuffer: 1 << 20 });
-  return JSON.parse(stdout) as LoadResult;
+  const file = path.join(os.tmpdir(), `gatehouse-load-${process.pid}-${Date.now()}.json`);
+  writeFileSync(file, JSON.stringify(spec));
+  try {
+    const { stdout } = await run(process.execPath, ["--import", "tsx", path.join(here, "load-client.ts"), `@${file}`], { maxBuffer: 1 << 20 });
+    return JSON.parse(stdout) as LoadResult;
+  } finally {
+    rmSync(file, { force: true });
+  }
 }
 
 /** A bare JSON-RPC echo server on the same WebSocket stack: the ceiling for one connection. */

@@ -1,10 +1,12 @@
 // Load generator, run as a separate process so client and server don't share a core's time.
-// argv: JSON {url, login?: {username, password}, calls, inflight, requests: [{method, params}] (cycled)}
+// argv: JSON (or @file) {url, login?: {username, password}, calls, inflight, requests: [{method, params}] (cycled)}
 // prints JSON {callsPerSec, p50, p99, errors}.
 
 import { RpcClient } from "../src/cli/client.js";
 
-const spec = JSON.parse(process.argv[2]!) as {
+// The spec comes as JSON text or, for large request lists, as "@<file>".
+const arg = process.argv[2]!;
+const spec = JSON.parse(arg.startsWith("@") ? (await import("node:fs")).readFileSync(arg.slice(1), "utf8") : arg) as {
   url: string;
   login?: { username: string; password: string };
   calls: number;
