@@ -9,6 +9,7 @@ import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from "kysely
 import type { Database as Schema } from "./schema.js";
 import { runMigrations } from "./migrations/index.js";
 import { QueryCache } from "./query-cache.js";
+import { changesWatchedTables, endsTransaction, PgChangeFeed, SqliteChangeFeed, type ChangeFeed } from "./change-feed.js";
 
 export type Dialect = "sqlite" | "postgres";
 export type Db = Kysely<Schema>;
@@ -19,7 +20,9 @@ export interface Store {
   dialect: Dialect;
   /** Human description for logs (never includes a password). */
   describe: string;
-  /** Reusable query results (embedded store only; null on PostgreSQL, shared by many processes). */
+  /** Tells whether the store changed since a stamp was taken (./change-feed.ts). */
+  changes: ChangeFeed;
+  /** Reusable query results, valid while `changes` says nothing changed. */
   queryCache: QueryCache | null;
   close(): Promise<void>;
 }
@@ -32,13 +35,15 @@ pg.types.setTypeParser(20, (v) => Number(v));
  * cache compiled statements by SQL text: the hot lookups then cost one bound execution.
  */
 function cachingSqlite(db: Database.Database, onWrite: () => void): Database.Database {
+  // One connection, and Kysely runs nothing else while a transaction is open: counting a write
+  // when it runs (even if it is rolled back later) is enough.
   const cache = new Map<string, Database.Statement>();
   const prepare = db.prepare.bind(db);
   return new Proxy(db, {
     get(target, prop, receiver) {
       if (prop === "exec") {
         return (sql: string) => {
-          onWrite();
+          if (changesWatchedTables(sql)) onWrite();
           return target.exec(sql);
         };
       }
@@ -47,9 +52,9 @@ function cachingSqlite(db: Database.Database, onWrite: () => void): Database.Dat
           let st = cache.get(sql);
           if (!st) {
             st = prepare(sql);
-            if (!st.readonly) {
-              // Every statement that changes data invalidates cached query results, however it
-              // is run (INSERT … RETURNING is run with all()).
+            if (!st.readonly && changesWatchedTables(sql)) {
+              // Every statement that changes a watched table invalidates cached query results,
+              // however it is run (INSERT … RETURNING is run with all()).
               const target = st as unknown as Record<"run" | "all" | "get" | "iterate", (...a: unknown[]) => unknown>;
               for (const m of ["run", "all", "get", "iterate"] as const) {
                 const original = target[m].bind(st);
@@ -71,6 +76,36 @@ function cachingSqlite(db: Database.Database, onWrite: () => void): Database.Dat
   });
 }
 
+/**
+ * A pooled PostgreSQL client moves the change feed when a statement that changes a watched table
+ * completes, and again when the transaction it ran in ends (before the caller resumes): this
+ * process then never serves a cached result older than a write it has seen commit, even before
+ * the write's own NOTIFY arrives.
+ */
+function countWrites(client: pg.PoolClient, onWrite: () => void): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  let dirty = false;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const first = args[0] as string | { text?: unknown } | undefined;
+    const text = typeof first === "string" ? first : typeof first?.text === "string" ? first.text : null;
+    const result = query(...args);
+    let after: (() => void) | null = null;
+    if (text !== null && changesWatchedTables(text)) {
+      dirty = true;
+      after = onWrite;
+    } else if (dirty && text !== null && endsTransaction(text)) {
+      after = () => {
+        dirty = false;
+        onWrite();
+      };
+    }
+    if (!after) return result;
+    if (result && typeof (result as Promise<unknown>).finally === "function") return (result as Promise<unknown>).finally(after);
+    after();
+    return result;
+  };
+}
+
 export interface OpenOptions {
   /** postgres://… URL; absent ⇒ SQLite file in dataDir. */
   url?: string | null;
@@ -85,9 +120,22 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
   let store: Store;
   if (opts.url && /^postgres(ql)?:\/\//.test(opts.url)) {
     const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
+    const changes = new PgChangeFeed(opts.url);
+    pool.on("connect", (client) => countWrites(client, () => changes.localWrite()));
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
     const u = new URL(opts.url);
-    store = { db, dialect: "postgres", describe: `postgres://${u.host}${u.pathname}`, queryCache: null, close: () => db.destroy() };
+    const queryCache = new QueryCache(() => changes.stamp());
+    store = {
+      db,
+      dialect: "postgres",
+      describe: `postgres://${u.host}${u.pathname}`,
+      changes,
+      queryCache,
+      close: async () => {
+        await changes.close();
+        await db.destroy();
+      },
+    };
   } else {
     const file = opts.sqliteFile ?? path.join(opts.dataDir, "gatehouse.db");
     if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
@@ -97,13 +145,14 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
     raw.pragma("foreign_keys = ON");
     raw.pragma("busy_timeout = 5000");
     opts.sqliteFunctions?.(raw);
-    let localWrites = 0;
     const dataVersion = raw.prepare("PRAGMA data_version").pluck();
-    const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingSqlite(raw, () => localWrites++) }) });
-    const queryCache = new QueryCache(() => `${localWrites}:${dataVersion.get() as number}`);
-    store = { db, dialect: "sqlite", describe: `sqlite:${file}`, queryCache, close: () => db.destroy() };
+    const changes = new SqliteChangeFeed(() => dataVersion.get() as number);
+    const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingSqlite(raw, () => changes.localWrite()) }) });
+    const queryCache = new QueryCache(() => changes.stamp());
+    store = { db, dialect: "sqlite", describe: `sqlite:${file}`, changes, queryCache, close: () => db.destroy() };
   }
   await runMigrations(store.db, store.dialect);
+  if (store.changes instanceof PgChangeFeed) await store.changes.start();
   return store;
 }
 

@@ -4,15 +4,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
+import pg from "pg";
 import pino from "pino";
 import { App } from "../app.js";
 import { resolveConfig } from "../config.js";
 import { callMethod } from "../server/rpc.js";
 import { Connection } from "../server/connection.js";
+import { freshPgDatabase } from "../../test/harness.js";
+import { changesWatchedTables } from "./change-feed.js";
 
-async function withApp(fn: (app: App, dataDir: string, call: (m: string, ...p: unknown[]) => Promise<any>) => Promise<void>) {
+async function withApp(fn: (app: App, dataDir: string, call: (m: string, ...p: unknown[]) => Promise<any>) => Promise<void>, database?: string) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "gh-qc-"));
-  const app = await App.create({ ...resolveConfig({ dataDir, port: 0, hashRounds: 1000, logLevel: "silent" }, {}), failDelay: [0, 0] }, { log: pino({ level: "silent" }) });
+  const app = await App.create({ ...resolveConfig({ dataDir, database, port: 0, hashRounds: 1000, logLevel: "silent" }, {}), failDelay: [0, 0] }, { log: pino({ level: "silent" }) });
   const conn = new Connection("t", "127.0.0.1:1", "127.0.0.1", false, "WEBSOCKET", () => {}, () => {});
   conn.session = app.auth.internalSession();
   try {
@@ -24,7 +27,9 @@ async function withApp(fn: (app: App, dataDir: string, call: (m: string, ...p: u
   }
 }
 
-test("user.query results are reused until this process writes (INSERT … RETURNING included)", async () => {
+const STORES = process.env.GATEHOUSE_TEST_PG ? ["sqlite", "postgres"] : ["sqlite"];
+
+for (const store of STORES) test(`[${store}] user.query results are reused until this process writes (INSERT … RETURNING included)`, async () => {
   await withApp(async (app, _dir, call) => {
     const cache = app.store.queryCache!;
     assert.ok(cache, "the embedded store has a query cache");
@@ -41,8 +46,73 @@ test("user.query results are reused until this process writes (INSERT … RETURN
     assert.throws(() => {
       (entry as any).full_name = "mutated";
     }, "cached results are frozen");
-  });
+    // Logins, sessions and audit entries write other tables: the cached result survives them.
+    const before = cache.hits;
+    await call("auth.generate_token", 60);
+    await q();
+    assert.equal(cache.hits, before + 1, "a write outside the account tables keeps the cache");
+  }, store === "postgres" ? await freshPgDatabase() : undefined);
 });
+
+test("statements that change account tables are told apart from the rest", () => {
+  assert.equal(changesWatchedTables(`update "users" set "full_name" = ? where "id" = ?`), true);
+  assert.equal(changesWatchedTables(`insert into "memberships" ("group_id", "user_id") values ($1, $2)`), true);
+  assert.equal(changesWatchedTables(`delete from groups where id = 3`), true);
+  assert.equal(changesWatchedTables(`select * from "users" where "username" = ?`), false);
+  assert.equal(changesWatchedTables(`insert into "sessions" ("id") values (?)`), false);
+  assert.equal(changesWatchedTables(`insert into "audit" ("event") values (?)`), false);
+});
+
+if (process.env.GATEHOUSE_TEST_PG) {
+  test("[postgres] another process's commit invalidates through NOTIFY; a dropped listener disables reuse", async () => {
+    const url = await freshPgDatabase();
+    await withApp(async (app, _dir, call) => {
+      const cache = app.store.queryCache!;
+      await call("user.create", { username: "qcpg", full_name: "Before", password: "Qc-pass-1234", group_create: true, smb: false });
+      const q = async () => (await call("user.query", [["username", "=", "qcpg"]]))[0].full_name;
+      assert.equal(await q(), "Before");
+      const hits = cache.hits;
+      assert.equal(await q(), "Before");
+      assert.equal(cache.hits, hits + 1, "the repeated lookup is a hit");
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        await other.query("update users set full_name = 'After' where username = 'qcpg'");
+        // The NOTIFY is delivered at commit: allow it a moment to arrive.
+        const deadline = Date.now() + 2000;
+        let seen = await q();
+        while (seen !== "After" && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 5));
+          seen = await q();
+        }
+        assert.equal(seen, "After", "the other connection's commit is seen");
+        // Without the listening connection nothing is reused.
+        await other.query("select pg_terminate_backend(pid) from pg_stat_activity where query = 'LISTEN gatehouse_changes'");
+        const until = Date.now() + 2000;
+        while (app.store.changes.stamp() !== null && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+        assert.equal(app.store.changes.stamp(), null, "no stamp while nobody listens");
+        const misses = cache.misses;
+        await q();
+        await q();
+        assert.equal(cache.misses, misses + 2, "every lookup recomputed while nobody listens");
+        // It reconnects by itself.
+        const back = Date.now() + 5000;
+        while (app.store.changes.stamp() === null && Date.now() < back) await new Promise((r) => setTimeout(r, 20));
+        assert.notEqual(app.store.changes.stamp(), null, "listening again");
+        await other.query("update users set full_name = 'Again' where username = 'qcpg'");
+        const d2 = Date.now() + 2000;
+        let again = await q();
+        while (again !== "Again" && Date.now() < d2) {
+          await new Promise((r) => setTimeout(r, 5));
+          again = await q();
+        }
+        assert.equal(again, "Again", "changes are seen after reconnecting");
+      } finally {
+        await other.end();
+      }
+    }, url);
+  });
+}
 
 test("a commit by another connection (the CLI, another process) invalidates through data_version", async () => {
   await withApp(async (app, dataDir, call) => {

@@ -1,7 +1,8 @@
-// Results of user.query / group.query reused while the store has not changed. Only the embedded
-// store offers a change stamp cheap enough to check on every call: a counter of this process's
-// writes plus SQLite's `PRAGMA data_version`, which moves whenever another connection (the CLI,
-// another process) commits. The day is part of the key because password_age counts days.
+// Results of user.query / group.query reused while the store has not changed, as the change feed
+// (./change-feed.ts) tells without a round trip: on SQLite exactly, on PostgreSQL from this
+// process's writes and the other processes' NOTIFYs. Without a stamp (PostgreSQL's listening
+// connection is down) nothing is reused. The day is part of the key because password_age counts
+// days.
 
 const DAY_MS = 86_400_000;
 
@@ -19,13 +20,18 @@ export class QueryCache {
   misses = 0;
 
   constructor(
-    private readonly changeStamp: () => string,
+    private readonly changeStamp: () => string | null,
     private readonly max = 5000,
   ) {}
 
   /** The cached result for `key`, or `compute()`'s (frozen: callers must copy before changing it). */
   async get(key: string, compute: () => Promise<unknown>): Promise<unknown> {
-    const stamp = `${this.changeStamp()}:${Math.floor(Date.now() / DAY_MS)}`;
+    const current = this.changeStamp();
+    if (current === null) {
+      this.misses++;
+      return compute();
+    }
+    const stamp = `${current}:${Math.floor(Date.now() / DAY_MS)}`;
     const hit = this.entries.get(key);
     if (hit && hit.stamp === stamp) {
       this.hits++;

@@ -1,0 +1,131 @@
+// "Has the store changed?" — asked on every cached lookup, so it must be answered without a
+// round trip to the database.
+//
+// - SQLite: a counter of this process's writing statements plus `PRAGMA data_version`, which
+//   moves whenever another connection (the CLI, another process) commits. Exact and synchronous.
+// - PostgreSQL: a counter moved (a) when a writing statement of this process completes — so a
+//   caller that saw its write commit never reads an older cached result — and (b) on every
+//   `NOTIFY gatehouse_changes`, which triggers on the watched tables send at commit (migration
+//   004). A change committed by another process is therefore seen here one notification later
+//   (well under a millisecond on one host). While the listening connection is down nothing can
+//   be known, so `stamp()` answers null and callers must not reuse anything; reconnecting moves
+//   the counter, as notifications may have been missed meanwhile.
+
+import pg from "pg";
+import { CHANGE_CHANNEL, WATCHED_TABLES } from "./migrations/004-change-notify.js";
+
+export interface ChangeFeed {
+  /** Differs after every change; null when changes cannot be tracked right now. */
+  stamp(): string | null;
+  /** Called after a change committed by another connection or process is announced. */
+  onRemoteChange(listener: () => void): () => void;
+  close(): Promise<void>;
+}
+
+/** Statements that do not change data. */
+const READ_ONLY = /^\s*(select|begin|start\s+transaction|set|show|listen|savepoint|release)\b/i;
+const WATCHED = new RegExp(`\\b(${WATCHED_TABLES.join("|")})\\b`, "i");
+const TX_END = /^\s*(commit|rollback|end)\b/i;
+
+/**
+ * Whether a statement may change what entries are built from: a writing statement that names a
+ * watched table (logins and audit entries write elsewhere, and must not empty the caches).
+ * Erring towards true only costs a recomputation.
+ */
+export function changesWatchedTables(text: string): boolean {
+  return !READ_ONLY.test(text) && WATCHED.test(text);
+}
+
+export function endsTransaction(text: string): boolean {
+  return TX_END.test(text);
+}
+
+export class SqliteChangeFeed implements ChangeFeed {
+  private local = 0;
+  constructor(private readonly dataVersion: () => number) {}
+  /** A writing statement of this process ran (or is about to). */
+  localWrite(): void {
+    this.local++;
+  }
+  stamp(): string {
+    return `${this.local}:${this.dataVersion()}`;
+  }
+  onRemoteChange(): () => void {
+    // Another connection's commit is only noticed when asked (data_version); nothing to push.
+    return () => {};
+  }
+  async close(): Promise<void> {}
+}
+
+export class PgChangeFeed implements ChangeFeed {
+  private counter = 0;
+  private listening = false;
+  private client: pg.Client | null = null;
+  private closed = false;
+  private retry: NodeJS.Timeout | null = null;
+  private readonly listeners = new Set<() => void>();
+  private firstConnect: Promise<void> | null = null;
+
+  constructor(private readonly url: string) {}
+
+  /** Starts listening; resolves once the first LISTEN succeeded (or failed: then retried). */
+  start(): Promise<void> {
+    this.firstConnect ??= this.connect();
+    return this.firstConnect;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    const client = new pg.Client({ connectionString: this.url });
+    const down = () => {
+      if (this.client !== client) return;
+      this.client = null;
+      this.listening = false;
+      this.counter++;
+      client.end().catch(() => undefined);
+      if (!this.closed) this.retry = setTimeout(() => void this.connect(), 500);
+      this.retry?.unref?.();
+    };
+    client.on("error", down);
+    client.on("end", down);
+    client.on("notification", (msg) => {
+      if (msg.channel !== CHANGE_CHANNEL) return;
+      this.counter++;
+      for (const l of this.listeners) l();
+    });
+    this.client = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+      if (this.client !== client) return;
+      // Whatever happened while nobody listened is unknown: everything counts as changed.
+      this.counter++;
+      this.listening = true;
+    } catch {
+      down();
+    }
+  }
+
+  /** A writing statement of this process completed. */
+  localWrite(): void {
+    this.counter++;
+  }
+
+  stamp(): string | null {
+    return this.listening ? String(this.counter) : null;
+  }
+
+  onRemoteChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    const c = this.client;
+    this.client = null;
+    this.listening = false;
+    await c?.end().catch(() => undefined);
+  }
+}
