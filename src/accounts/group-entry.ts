@@ -7,7 +7,7 @@ import { runEntityQuery } from "./entity-query.js";
 import type { GroupTable } from "../store/schema.js";
 import { serverSid } from "./account-settings.js";
 import { rememberGroup } from "./names-cache.js";
-import { accountSnapshot, jsonList, rolesForGids, type AccountSnapshot } from "./privileges.js";
+import { accountSnapshot, storeSnapshot, jsonList, rolesForGids, type AccountSnapshot } from "./privileges.js";
 import { parseIdmap } from "./user-entry.js";
 
 /** Builtin groups whose membership and settings stay editable (reference §1.3, §2.1). */
@@ -109,7 +109,7 @@ export const GROUP_FIELDS: ReadonlySet<string> = new Set([
 
 /** `group.query(filters, options)`. */
 export async function queryGroups(store: Store, filters: unknown, options: unknown): Promise<unknown> {
-  const snapshot = await accountSnapshot(store.db);
+  const snapshot = await storeSnapshot(store);
   return runEntityQuery<GroupRow, GroupEntry>(
     store.db,
     store.dialect,

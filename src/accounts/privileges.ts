@@ -1,11 +1,11 @@
 // What the account area derives entries from besides the account rows: the privileges table
 // (which GIDs carry which raw roles) and the system.security setting (STIG hides SMB, password
-// aging). Both are read together in one small query on every lookup — never cached across calls,
-// so every server process sharing the database sees a change at once — and parsed only when the
-// stored text changed since the last call.
+// aging). Both are read together in one small query, parsed only when the stored text changed;
+// queries through the store reuse the result while the change feed says no account table changed
+// (`storeSnapshot`), exactly like cached query results.
 
 import { CompiledQuery } from "kysely";
-import type { Tx } from "../store/db.js";
+import type { Store, Tx } from "../store/db.js";
 import { SECURITY_DEFAULTS, SECURITY_KEY, type SecurityConfig } from "../auth/policy.js";
 
 export interface PrivilegeGids {
@@ -68,6 +68,19 @@ export async function accountSnapshot(db: Tx): Promise<AccountSnapshot> {
   }
   const snapshot = { privileges, security };
   last = { text, snapshot };
+  return snapshot;
+}
+
+const byStore = new WeakMap<Store, { stamp: string; snapshot: AccountSnapshot }>();
+
+/** `accountSnapshot` of the store itself (not a transaction), reused until the store changes. */
+export async function storeSnapshot(store: Store): Promise<AccountSnapshot> {
+  const stamp = store.changes.stamp();
+  const hit = byStore.get(store);
+  if (stamp !== null && hit && hit.stamp === stamp) return hit.snapshot;
+  const snapshot = await accountSnapshot(store.db);
+  // Taken before the read: a change during the read makes the next call read again.
+  if (stamp !== null) byStore.set(store, { stamp, snapshot });
   return snapshot;
 }
 

@@ -12,7 +12,7 @@ import type { UserTable } from "../store/schema.js";
 import { serverSid } from "./account-settings.js";
 import type { SecurityConfig } from "../auth/policy.js";
 import { rememberUser } from "./names-cache.js";
-import { accountSnapshot, jsonList, rolesForGids, type AccountSnapshot, type PrivilegeGids } from "./privileges.js";
+import { accountSnapshot, storeSnapshot, jsonList, rolesForGids, type AccountSnapshot, type PrivilegeGids } from "./privileges.js";
 
 /** uid of the local administrator `admin` (the reference's truenas_admin): always immutable. */
 export const ADMIN_UID = 950;
@@ -310,7 +310,7 @@ export const USER_FIELDS: ReadonlySet<string> = new Set([
 
 /** `user.query(filters, options)`. */
 export async function queryUsers(store: Store, filters: unknown, options: unknown): Promise<unknown> {
-  const snapshot = await accountSnapshot(store.db);
+  const snapshot = await storeSnapshot(store);
   return runEntityQuery<UserRow, UserEntry>(
     store.db,
     store.dialect,

@@ -42,13 +42,26 @@ export function endsTransaction(text: string): boolean {
 
 export class SqliteChangeFeed implements ChangeFeed {
   private local = 0;
+  /**
+   * data_version as read earlier in this turn of the event loop. A stamp may be older than the
+   * data read after it, never newer, so reusing it within a turn (where a burst of calls is
+   * handled) is safe; asking SQLite costs microseconds per call.
+   */
+  private version: number | null = null;
+  private readonly forget = () => {
+    this.version = null;
+  };
   constructor(private readonly dataVersion: () => number) {}
   /** A writing statement of this process ran (or is about to). */
   localWrite(): void {
     this.local++;
   }
   stamp(): string {
-    return `${this.local}:${this.dataVersion()}`;
+    if (this.version === null) {
+      this.version = this.dataVersion();
+      setImmediate(this.forget);
+    }
+    return `${this.local}:${this.version}`;
   }
   onRemoteChange(): () => void {
     // Another connection's commit is only noticed when asked (data_version); nothing to push.
