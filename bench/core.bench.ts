@@ -17,6 +17,7 @@ import { buildHttpServer, closeAllConnections } from "../src/server/http.js";
 import { RpcClient } from "../src/cli/client.js";
 import type { Row } from "./table.js";
 import type { Db } from "../src/store/db.js";
+import { provisionerOf } from "../src/provision/index.js";
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -136,6 +137,9 @@ export async function runCore(store: "sqlite" | "postgres", databaseUrl?: string
     const admin = await RpcClient.connect(url);
     await admin.call("user.setup_local_administrator", "admin", ADMIN_PW);
     await admin.close();
+    // The host files of the 100,000 seeded users are written now, as a running server would have
+    // long done, rather than by a reconcile run in the middle of a measurement.
+    await provisionerOf(app).provisionNow();
     const echo = await startEcho();
 
     const pick = (i: number) => (i * 7919) % USERS;
