@@ -1,6 +1,7 @@
 // The store: Kysely over better-sqlite3 (embedded, default) or pg (PostgreSQL). One schema,
 // built by the versioned migrations in ./migrations. Every change runs in one transaction.
 
+import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -76,19 +77,56 @@ function cachingSqlite(db: Database.Database, onWrite: () => void): Database.Dat
   });
 }
 
+/** Statement kinds PostgreSQL can prepare under a name. */
+const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
+/** Named statements one pooled connection keeps at most (each costs the server some memory). */
+const MAX_NAMED_PER_CLIENT = 500;
+const statementNames = new Map<string, string>();
+
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `gh_${createHash("sha1").update(text).digest("hex")}`;
+    if (statementNames.size > 5000) statementNames.clear();
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
 /**
- * A pooled PostgreSQL client moves the change feed when a statement that changes a watched table
- * completes, and again when the transaction it ran in ends (before the caller resumes): this
- * process then never serves a cached result older than a write it has seen commit, even before
- * the write's own NOTIFY arrives.
+ * Two things on every pooled PostgreSQL client:
+ *
+ * - Statements run as named prepared statements, so the server parses and plans each distinct
+ *   text once per connection instead of on every call (the user lookup spends 1.2 ms planning
+ *   and 0.2 ms executing). Texts are parameterised (values are always bound), so their number is
+ *   bounded by the query shapes in use; a connection names at most MAX_NAMED_PER_CLIENT of them.
+ * - The change feed moves when a statement that changes a watched table completes, and again when
+ *   the transaction it ran in ends (before the caller resumes): this process then never serves a
+ *   cached result older than a write it has seen commit, even before the write's NOTIFY arrives.
  */
-function countWrites(client: pg.PoolClient, onWrite: () => void): void {
+function instrumentPgClient(client: pg.PoolClient, onWrite: () => void): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const named = new Set<string>();
+  const unnamed = new Set<string>();
   let dirty = false;
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
     const first = args[0] as string | { text?: unknown } | undefined;
     const text = typeof first === "string" ? first : typeof first?.text === "string" ? first.text : null;
-    const result = query(...args);
+    let result: unknown;
+    const plain = typeof first === "string" && args.length <= 2 && (args[1] === undefined || Array.isArray(args[1]));
+    if (plain && PREPARABLE.test(first) && !unnamed.has(first)) {
+      const name = statementName(first as string);
+      if (named.has(name) || named.size < MAX_NAMED_PER_CLIENT) {
+        named.add(name);
+        result = (query({ name, text: first as string, values: (args[1] as unknown[] | undefined) ?? [] }) as Promise<unknown>).catch((err: { code?: string }) => {
+          // A table changed under a prepared plan (another process migrated): run this text
+          // unnamed on this connection from now on.
+          if (err?.code === "0A000") unnamed.add(first as string);
+          throw err;
+        });
+      }
+    }
+    result ??= query(...args);
     let after: (() => void) | null = null;
     if (text !== null && changesWatchedTables(text)) {
       dirty = true;
@@ -121,7 +159,7 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
   if (opts.url && /^postgres(ql)?:\/\//.test(opts.url)) {
     const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
     const changes = new PgChangeFeed(opts.url);
-    pool.on("connect", (client) => countWrites(client, () => changes.localWrite()));
+    pool.on("connect", (client) => instrumentPgClient(client, () => changes.localWrite()));
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
     const u = new URL(opts.url);
     const queryCache = new QueryCache(() => changes.stamp());
