@@ -63,6 +63,17 @@ test("statements that change account tables are told apart from the rest", () =>
   assert.equal(changesWatchedTables(`insert into "audit" ("event") values (?)`), false);
 });
 
+/** `read()` until `done(value)` or `ms` have passed; the last value. */
+async function settle<T>(read: () => Promise<T>, done: (v: T) => boolean, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  let v = await read();
+  while (!done(v) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+    v = await read();
+  }
+  return v;
+}
+
 if (process.env.GATEHOUSE_TEST_PG) {
   test("[postgres] another process's commit invalidates through NOTIFY; a dropped listener disables reuse", async () => {
     const url = await freshPgDatabase();
@@ -79,34 +90,18 @@ if (process.env.GATEHOUSE_TEST_PG) {
       try {
         await other.query("update users set full_name = 'After' where username = 'qcpg'");
         // The NOTIFY is delivered at commit: allow it a moment to arrive.
-        const deadline = Date.now() + 2000;
-        let seen = await q();
-        while (seen !== "After" && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 5));
-          seen = await q();
-        }
-        assert.equal(seen, "After", "the other connection's commit is seen");
+        assert.equal(await settle(q, (v) => v === "After", 2000), "After", "the other connection's commit is seen");
         // Without the listening connection nothing is reused.
         await other.query("select pg_terminate_backend(pid) from pg_stat_activity where query = 'LISTEN gatehouse_changes'");
-        const until = Date.now() + 2000;
-        while (app.store.changes.stamp() !== null && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
-        assert.equal(app.store.changes.stamp(), null, "no stamp while nobody listens");
+        assert.equal(await settle(async () => app.store.changes.stamp(), (v) => v === null, 2000), null, "no stamp while nobody listens");
         const misses = cache.misses;
         await q();
         await q();
         assert.equal(cache.misses, misses + 2, "every lookup recomputed while nobody listens");
         // It reconnects by itself.
-        const back = Date.now() + 5000;
-        while (app.store.changes.stamp() === null && Date.now() < back) await new Promise((r) => setTimeout(r, 20));
-        assert.notEqual(app.store.changes.stamp(), null, "listening again");
+        assert.notEqual(await settle(async () => app.store.changes.stamp(), (v) => v !== null, 5000), null, "listening again");
         await other.query("update users set full_name = 'Again' where username = 'qcpg'");
-        const d2 = Date.now() + 2000;
-        let again = await q();
-        while (again !== "Again" && Date.now() < d2) {
-          await new Promise((r) => setTimeout(r, 5));
-          again = await q();
-        }
-        assert.equal(again, "Again", "changes are seen after reconnecting");
+        assert.equal(await settle(q, (v) => v === "Again", 2000), "Again", "changes are seen after reconnecting");
       } finally {
         await other.end();
       }
