@@ -49,13 +49,15 @@ export const SSHD_HEADER =
  * validated long before they get here; this is the last line of defence for the file format.
  */
 function field(s: string): string {
-  return /[:\n\r]/.test(s) ? s.replace(/[:\n\r]/g, " ") : s;
+  return FIELD_BREAKS.test(s) ? s.replace(/[:\n\r]/g, " ") : s;
 }
+const FIELD_BREAKS = /[:\n\r]/;
 
 /** Names that can be written to the colon files as they are; anything else is left out. */
 export function safeName(name: string): boolean {
-  return name.length > 0 && !/[:\s,]/.test(name) && !/[\x00-\x1f\x7f]/.test(name);
+  return name.length > 0 && !UNSAFE_NAME.test(name);
 }
+const UNSAFE_NAME = /[:\s,\x00-\x1f\x7f]/;
 
 export function hasPassword(u: ProvUser): boolean {
   return !u.password_disabled && !!u.unixhash && u.unixhash !== NO_PASSWORD;
@@ -242,28 +244,45 @@ function sshdName(name: string): boolean {
   return /^[A-Za-z0-9_.][A-Za-z0-9_.$-]*$/.test(name);
 }
 
+/** sshdFlags bits: the user is listed in `DenyUsers` / in the `Match User` without passwords. */
+export const SSHD_DENY = 1;
+export const SSHD_NO_PASSWORD = 2;
+
 /**
  * - `DenyUsers` for locked accounts: no login by any method (also with `UsePAM yes`, where sshd
  *   does not look at the `!` in shadow itself).
  * - `Match User …` with `PasswordAuthentication no` (and keyboard-interactive, which carries
  *   passwords through PAM) for every account that may not use a password over SSH:
  *   `ssh_password_enabled` off, password disabled, or locked. Public keys keep working.
- * The Match block ends with this file: sshd keeps an included file's Match state to itself.
+ * A name sshd would not read literally is never listed.
  */
+export function sshdFlags(u: ProvUser): number {
+  const noPassword = !u.ssh_password_enabled || u.password_disabled || u.locked;
+  if (!noPassword || !sshdName(u.username)) return 0;
+  return (u.locked ? SSHD_DENY : 0) | SSHD_NO_PASSWORD;
+}
+
+/**
+ * The snippet from its two lists, already joined: `denied` space-separated, `noPassword`
+ * comma-separated (each in user id order). The Match block ends with this file: sshd keeps an
+ * included file's Match state to itself.
+ */
+export function sshdText(denied: string, noPassword: string): string {
+  let s = SSHD_HEADER;
+  if (denied) s += `DenyUsers ${denied}\n`;
+  if (noPassword) s += `Match User ${noPassword}\n\tPasswordAuthentication no\n\tKbdInteractiveAuthentication no\n`;
+  return s;
+}
+
 export function sshdConfig(users: Iterable<ProvUser>): string {
   const denied: string[] = [];
   const noPassword: string[] = [];
   for (const u of users) {
-    if (!sshdName(u.username)) continue;
-    if (u.locked) denied.push(u.username);
-    if (!u.ssh_password_enabled || u.password_disabled || u.locked) noPassword.push(u.username);
+    const f = sshdFlags(u);
+    if (f & SSHD_DENY) denied.push(u.username);
+    if (f & SSHD_NO_PASSWORD) noPassword.push(u.username);
   }
-  let s = SSHD_HEADER;
-  if (denied.length) s += `DenyUsers ${denied.join(" ")}\n`;
-  if (noPassword.length) {
-    s += `Match User ${noPassword.join(",")}\n\tPasswordAuthentication no\n\tKbdInteractiveAuthentication no\n`;
-  }
-  return s;
+  return sshdText(denied.join(" "), noPassword.join(","));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ export interface KeysPlacement {
 export function keysPlacement(u: ProvUser, storageRoots: readonly string[], hostRoot: string): KeysPlacement | null {
   const root = storageRootOf(u.home, storageRoots);
   if (root) return { dir: path.posix.normalize(u.home), within: root, mayRemove: true };
-  if (!u.home.startsWith("/") || path.posix.normalize(u.home) === NO_HOME || authorizedKeys(u) === null) return null;
+  if (authorizedKeys(u) === null || !u.home.startsWith("/") || path.posix.normalize(u.home) === NO_HOME) return null;
   return { dir: path.posix.join(hostRoot, u.home), within: hostRoot, mayRemove: false };
 }
 

@@ -4,12 +4,14 @@
 // block of 256 ids, as one Buffer. A change to one user re-renders only that user's block in each
 // file (plus the lines of the groups it joins or leaves), and a block whose bytes did not change
 // keeps its Buffer object, so "did this file change?" is a comparison of references. Writing a
-// file is one writev of its blocks. The bytes are exactly those of the pure generators in
-// ./generate.ts, which render every line.
+// file is one writev of its blocks. A block is rendered for every file in one pass over its ids
+// (users: passwd, shadow, smbpasswd, sudoers and the block's share of the sshd snippet's lists;
+// groups: group, gshadow, sudoers). The bytes are exactly those of the pure generators in
+// ./generate.ts, whose line renderers are used here (./model.test.ts compares the two).
 
 import {
-  FILES, SUDOERS_HEADER, groupLine, gshadowLine, memberNames, passwdLine, shadowLine, shadowGid, smbpasswdLine,
-  sshdConfig, sudoGroupLines, sudoUserLines, type FileId,
+  FILES, SSHD_DENY, SSHD_NO_PASSWORD, SUDOERS_HEADER, groupLine, gshadowLine, memberNames, passwdLine, shadowLine, shadowGid, smbpasswdLine,
+  sshdFlags, sshdText, sudoGroupLines, sudoUserLines, type FileId,
 } from "./generate.js";
 import type { ProvGroup, ProvPolicy, ProvUser, Snapshot } from "./types.js";
 
@@ -19,15 +21,71 @@ const EMPTY = Buffer.alloc(0);
 
 type Kind = "user" | "group";
 
-class Section {
-  readonly blocks = new Map<number, Buffer>();
-  readonly dirty = new Set<number>();
-  allDirty = true;
-  constructor(
-    readonly kind: Kind,
-    readonly render: (entity: any) => string,
-  ) {}
+/** The rendered lines of the users whose ids fall into one block, per file. */
+interface UserBlock {
+  passwd: Buffer;
+  shadow: Buffer;
+  smbpasswd: Buffer;
+  sudoers: Buffer;
+  /** The block's names in the sshd snippet's DenyUsers list (space-separated) … */
+  deny: string;
+  /** … and in its Match User list (comma-separated). */
+  noPassword: string;
 }
+
+/** The rendered lines of the groups whose ids fall into one block, per file. */
+interface GroupBlock {
+  group: Buffer;
+  gshadow: Buffer;
+  sudoers: Buffer;
+}
+
+/** Blocks of one id space that must be rendered again. */
+class Dirty {
+  all = true;
+  readonly blocks = new Set<number>();
+  mark(block: number): void {
+    if (!this.all) this.blocks.add(block);
+  }
+  any(): boolean {
+    return this.all || this.blocks.size > 0;
+  }
+  has(block: number): boolean {
+    return this.all || this.blocks.has(block);
+  }
+  clear(): void {
+    this.all = false;
+    this.blocks.clear();
+  }
+}
+
+const SLAB = 1 << 20;
+
+/**
+ * Where a block's text becomes bytes. Blocks rendered from scratch (the first render, after a
+ * cold build) are packed into shared 1 MB slabs: one allocation per MB instead of one per block
+ * per file, which the garbage collector notices. A slab lives while any block in it does, so
+ * later re-renders (one block at a time) get buffers of their own.
+ */
+class Bytes {
+  private slab = EMPTY;
+  private off = 0;
+  constructor(private readonly packed: boolean) {}
+  of(s: string): Buffer {
+    if (s === "") return EMPTY;
+    if (!this.packed || s.length > SLAB / 8) return Buffer.from(s);
+    if (this.slab.length - this.off < s.length * 3) {
+      this.slab = Buffer.allocUnsafe(SLAB);
+      this.off = 0;
+    }
+    const n = this.slab.write(s, this.off);
+    const out = this.slab.subarray(this.off, this.off + n);
+    this.off += n;
+    return out;
+  }
+}
+/** `fresh`, or `old` when it holds the same bytes (so unchanged blocks keep their object). */
+const keep = (old: Buffer, fresh: Buffer): Buffer => (old === fresh || old.equals(fresh) ? old : fresh);
 
 /** Keeps the sorted list of non-empty blocks of one id space. */
 class BlockIndex {
@@ -65,9 +123,6 @@ function sameUser(a: ProvUser, b: ProvUser): boolean {
   );
 }
 
-/** What the sshd snippet depends on. */
-const sshdFields = (u: ProvUser) => `${u.username}\0${u.locked}\0${u.ssh_password_enabled}\0${u.password_disabled}`;
-
 function sameGroup(a: ProvGroup, b: ProvGroup): boolean {
   return a.gid === b.gid && a.name === b.name && a.builtin === b.builtin && sameList(a.sudo_commands, b.sudo_commands) && sameList(a.sudo_commands_nopasswd, b.sudo_commands_nopasswd);
 }
@@ -79,8 +134,8 @@ function setsEqualPolicy(a: ProvPolicy, b: ProvPolicy): boolean {
 export class HostModel {
   readonly users = new Map<number, ProvUser>();
   readonly groups = new Map<number, ProvGroup>();
-  /** user id → aux group ids */
-  private readonly auxOfUser = new Map<number, Set<number>>();
+  /** user id → aux group ids; derived from membersOfGroup when first needed (not by a full build) */
+  private auxOfUser: Map<number, Set<number>> | null = null;
   /** group id → aux member user ids */
   private readonly membersOfGroup = new Map<number, Set<number>>();
   private readonly namesCache = new Map<number, string>();
@@ -88,41 +143,46 @@ export class HostModel {
   private readonly groupBlocks = new BlockIndex();
   policy: ProvPolicy;
 
-  private readonly sections: Record<Exclude<FileId, "sshd">, Section[]>;
+  private readonly userOut = new Map<number, UserBlock>();
+  private readonly groupOut = new Map<number, GroupBlock>();
+  private readonly userDirty = new Dirty();
+  private readonly groupDirty = new Dirty();
   private sshdBuf: Buffer | null = null;
   private readonly headerBuf = Buffer.from(SUDOERS_HEADER);
 
   private constructor(policy: ProvPolicy) {
     this.policy = policy;
-    const u = (render: (x: ProvUser) => string) => new Section("user", render);
-    const g = (render: (x: ProvGroup) => string) => new Section("group", render);
-    this.sections = {
-      group: [g((x) => groupLine(x, this.memberNamesOf(x.id)))],
-      gshadow: [g((x) => gshadowLine(x, this.memberNamesOf(x.id)))],
-      passwd: [u((x) => passwdLine(x, this.groups.get(x.group_id)?.gid ?? 65534))],
-      shadow: [u((x) => shadowLine(x, this.policy))],
-      smbpasswd: [u((x) => smbpasswdLine(x, this.policy))],
-      sudoers: [u(sudoUserLines), g(sudoGroupLines)],
-    };
   }
 
   static fromSnapshot(s: Snapshot): HostModel {
     const m = new HostModel(s.policy);
     for (const g of s.groups) m.putGroup(g);
     for (const u of s.users) m.putUser(u);
-    for (const [gid, ids] of s.members) {
-      const set = new Set(ids);
-      m.membersOfGroup.set(gid, set);
-      for (const uid of ids) m.auxSet(uid).add(gid);
-    }
+    for (const [gid, ids] of s.members) if (ids.length) m.membersOfGroup.set(gid, new Set(ids));
     return m;
   }
 
   // ---- structure helpers ---------------------------------------------------------------------
 
+  private aux(): Map<number, Set<number>> {
+    if (!this.auxOfUser) {
+      const aux = new Map<number, Set<number>>();
+      for (const [gid, members] of this.membersOfGroup) {
+        for (const uid of members) {
+          let s = aux.get(uid);
+          if (!s) aux.set(uid, (s = new Set()));
+          s.add(gid);
+        }
+      }
+      this.auxOfUser = aux;
+    }
+    return this.auxOfUser;
+  }
+
   private auxSet(userId: number): Set<number> {
-    let s = this.auxOfUser.get(userId);
-    if (!s) this.auxOfUser.set(userId, (s = new Set()));
+    const aux = this.aux();
+    let s = aux.get(userId);
+    if (!s) aux.set(userId, (s = new Set()));
     return s;
   }
 
@@ -132,7 +192,16 @@ export class HostModel {
     if (!set || set.size === 0) return "";
     let names = this.namesCache.get(groupId);
     if (names === undefined) {
-      names = memberNames([...set].sort((a, b) => a - b), this.users).join(",");
+      const ids = [...set];
+      let sorted = true;
+      for (let i = 1; i < ids.length; i++) {
+        if (ids[i - 1] > ids[i]) {
+          sorted = false;
+          break;
+        }
+      }
+      if (!sorted) ids.sort((a, b) => a - b);
+      names = memberNames(ids, this.users).join(",");
       this.namesCache.set(groupId, names);
     }
     return names;
@@ -159,18 +228,17 @@ export class HostModel {
   }
 
   private mark(kind: Kind, id: number): void {
-    if (kind === "group") this.namesCache.delete(id);
-    const b = id >> SHIFT;
-    for (const secs of Object.values(this.sections)) for (const s of secs) if (s.kind === kind && !s.allDirty) s.dirty.add(b);
+    if (kind === "group") {
+      this.namesCache.delete(id);
+      this.groupDirty.mark(id >> SHIFT);
+    } else this.userDirty.mark(id >> SHIFT);
   }
 
-  private markAll(kind: Kind, files?: FileId[]): void {
-    if (kind === "group") this.namesCache.clear();
-    for (const [file, secs] of Object.entries(this.sections)) {
-      if (files && !files.includes(file as FileId)) continue;
-      for (const s of secs) if (s.kind === kind) s.allDirty = true;
-    }
-    if (kind === "user") this.sshdBuf = null;
+  private markAll(kind: Kind): void {
+    if (kind === "group") {
+      this.namesCache.clear();
+      this.groupDirty.all = true;
+    } else this.userDirty.all = true;
   }
 
   /** Users whose primary group is one of `groupIds` (as the model knows them): one scan. */
@@ -186,7 +254,7 @@ export class HostModel {
   setPolicy(p: ProvPolicy): void {
     if (setsEqualPolicy(p, this.policy)) return;
     this.policy = p;
-    this.markAll("user", ["shadow", "smbpasswd"]);
+    this.markAll("user"); // shadow and smbpasswd lines depend on it
   }
 
   /**
@@ -209,8 +277,8 @@ export class HostModel {
       const nu = rowById.get(id);
       if (!old && !nu) continue;
       this.mark("user", id);
-      if (!old || !nu || sshdFields(old) !== sshdFields(nu)) this.sshdBuf = null;
-      const oldAux = this.auxOfUser.get(id) ?? new Set<number>();
+      const aux = this.aux();
+      const oldAux = aux.get(id) ?? new Set<number>();
       const nuAux = nu ? (newAux.get(id) ?? new Set<number>()) : new Set<number>();
       const renamed = !old || !nu || old.username !== nu.username;
       for (const g of new Set([...oldAux, ...nuAux])) {
@@ -222,8 +290,8 @@ export class HostModel {
           s.add(id);
         }
       }
-      if (nuAux.size) this.auxOfUser.set(id, nuAux);
-      else this.auxOfUser.delete(id);
+      if (nuAux.size) aux.set(id, nuAux);
+      else aux.delete(id);
       if (nu) this.putUser(nu);
       else this.dropUser(id);
     }
@@ -259,7 +327,7 @@ export class HostModel {
       const oldM = this.membersOfGroup.get(id) ?? new Set<number>();
       const nuM = nu ? (newMembers.get(id) ?? new Set<number>()) : new Set<number>();
       if (oldM.size !== nuM.size || [...nuM].some((u) => !oldM.has(u))) this.mark("group", id);
-      for (const u of oldM) if (!nuM.has(u)) this.auxOfUser.get(u)?.delete(id);
+      for (const u of oldM) if (!nuM.has(u)) this.aux().get(u)?.delete(id);
       for (const u of nuM) if (!oldM.has(u)) this.auxSet(u).add(id);
       if (nuM.size) this.membersOfGroup.set(id, nuM);
       else this.membersOfGroup.delete(id);
@@ -311,57 +379,149 @@ export class HostModel {
   // ---- rendering -----------------------------------------------------------------------------
 
   /** Users by ascending id (block by block: no sort of the whole map). */
-  *usersInOrder(): Generator<ProvUser> {
+  usersInOrder(): ProvUser[] {
+    const out: ProvUser[] = [];
     for (const b of this.userBlocks.list()) {
       const lo = b << SHIFT;
       for (let id = lo; id < lo + BLOCK; id++) {
         const u = this.users.get(id);
-        if (u) yield u;
+        if (u !== undefined) out.push(u);
       }
     }
-  }
-
-  private renderSection(s: Section): Buffer[] {
-    const map: Map<number, ProvUser | ProvGroup> = s.kind === "user" ? this.users : this.groups;
-    const blocks = (s.kind === "user" ? this.userBlocks : this.groupBlocks).list();
-    const redo = s.allDirty ? null : s.dirty;
-    const out: Buffer[] = [];
-    const live = new Set<number>();
-    for (const b of blocks) {
-      live.add(b);
-      let buf = s.blocks.get(b);
-      if (!buf || !redo || redo.has(b)) {
-        let text = "";
-        const lo = b << SHIFT;
-        for (let id = lo; id < lo + BLOCK; id++) {
-          const e = map.get(id);
-          if (e !== undefined) text += s.render(e);
-        }
-        const fresh = text === "" ? EMPTY : Buffer.from(text);
-        if (!buf || !buf.equals(fresh)) {
-          buf = fresh;
-          s.blocks.set(b, buf);
-        }
-      }
-      if (buf.length) out.push(buf);
-    }
-    if (s.blocks.size !== live.size) for (const b of s.blocks.keys()) if (!live.has(b)) s.blocks.delete(b);
-    s.dirty.clear();
-    s.allDirty = false;
     return out;
   }
 
   /**
-   * The file's content as a list of buffers. Unchanged blocks come back as the same Buffer
-   * objects as last time.
+   * Render the users of one block into every user file at once (one pass, one lookup per id).
+   * Each line comes from the generators in ./generate.ts.
+   */
+  private renderUserBlock(b: number, bytes: Bytes): UserBlock {
+    const users = this.users;
+    const groups = this.groups;
+    const policy = this.policy;
+    let passwd = "", shadow = "", smbpasswd = "", sudoers = "", deny = "", noPassword = "";
+    const lo = b << SHIFT;
+    for (let id = lo; id < lo + BLOCK; id++) {
+      const u = users.get(id);
+      if (u === undefined) continue;
+      passwd += passwdLine(u, groups.get(u.group_id)?.gid ?? 65534);
+      shadow += shadowLine(u, policy);
+      smbpasswd += smbpasswdLine(u, policy);
+      sudoers += sudoUserLines(u);
+      const f = sshdFlags(u);
+      if (f & SSHD_DENY) deny = deny === "" ? u.username : `${deny} ${u.username}`;
+      if (f & SSHD_NO_PASSWORD) noPassword = noPassword === "" ? u.username : `${noPassword},${u.username}`;
+    }
+    return { passwd: bytes.of(passwd), shadow: bytes.of(shadow), smbpasswd: bytes.of(smbpasswd), sudoers: bytes.of(sudoers), deny, noPassword };
+  }
+
+  private renderGroupBlock(b: number, bytes: Bytes): GroupBlock {
+    const groups = this.groups;
+    let group = "", gshadow = "", sudoers = "";
+    const lo = b << SHIFT;
+    for (let id = lo; id < lo + BLOCK; id++) {
+      const g = groups.get(id);
+      if (g === undefined) continue;
+      const members = this.memberNamesOf(id);
+      group += groupLine(g, members);
+      gshadow += gshadowLine(g, members);
+      sudoers += sudoGroupLines(g);
+    }
+    return { group: bytes.of(group), gshadow: bytes.of(gshadow), sudoers: bytes.of(sudoers) };
+  }
+
+  /** Re-render the dirty user blocks; a block whose bytes did not change keeps its Buffers. */
+  private renderUsers(): void {
+    const dirty = this.userDirty;
+    if (!dirty.any()) return;
+    const blocks = this.userBlocks.list();
+    const bytes = new Bytes(this.userOut.size === 0);
+    let sshdChanged = false;
+    for (const b of blocks) {
+      if (!dirty.has(b)) continue;
+      const fresh = this.renderUserBlock(b, bytes);
+      const old = this.userOut.get(b);
+      if (old) {
+        fresh.passwd = keep(old.passwd, fresh.passwd);
+        fresh.shadow = keep(old.shadow, fresh.shadow);
+        fresh.smbpasswd = keep(old.smbpasswd, fresh.smbpasswd);
+        fresh.sudoers = keep(old.sudoers, fresh.sudoers);
+        if (old.deny !== fresh.deny || old.noPassword !== fresh.noPassword) sshdChanged = true;
+      } else sshdChanged = true;
+      this.userOut.set(b, fresh);
+    }
+    if (this.userOut.size !== blocks.length) {
+      const live = new Set(blocks);
+      for (const b of this.userOut.keys()) {
+        if (!live.has(b)) {
+          this.userOut.delete(b);
+          sshdChanged = true;
+        }
+      }
+    }
+    dirty.clear();
+    if (sshdChanged) this.sshdBuf = null;
+  }
+
+  private renderGroups(): void {
+    const dirty = this.groupDirty;
+    if (!dirty.any()) return;
+    const blocks = this.groupBlocks.list();
+    const bytes = new Bytes(this.groupOut.size === 0);
+    for (const b of blocks) {
+      if (!dirty.has(b)) continue;
+      const fresh = this.renderGroupBlock(b, bytes);
+      const old = this.groupOut.get(b);
+      if (old) {
+        fresh.group = keep(old.group, fresh.group);
+        fresh.gshadow = keep(old.gshadow, fresh.gshadow);
+        fresh.sudoers = keep(old.sudoers, fresh.sudoers);
+      }
+      this.groupOut.set(b, fresh);
+    }
+    if (this.groupOut.size !== blocks.length) {
+      const live = new Set(blocks);
+      for (const b of this.groupOut.keys()) if (!live.has(b)) this.groupOut.delete(b);
+    }
+    dirty.clear();
+  }
+
+  private sshd(): Buffer {
+    this.renderUsers();
+    if (!this.sshdBuf) {
+      const deny: string[] = [];
+      const noPassword: string[] = [];
+      for (const b of this.userBlocks.list()) {
+        const ub = this.userOut.get(b)!;
+        if (ub.deny !== "") deny.push(ub.deny);
+        if (ub.noPassword !== "") noPassword.push(ub.noPassword);
+      }
+      this.sshdBuf = Buffer.from(sshdText(deny.join(" "), noPassword.join(",")));
+    }
+    return this.sshdBuf;
+  }
+
+  /**
+   * The file's content as a list of buffers (empty blocks left out). Unchanged blocks come back
+   * as the same Buffer objects as last time.
    */
   render(file: FileId): Buffer[] {
-    if (file === "sshd") {
-      this.sshdBuf ??= Buffer.from(sshdConfig(this.usersInOrder()));
-      return [this.sshdBuf];
+    if (file === "sshd") return [this.sshd()];
+    const parts: Buffer[] = [];
+    const add = (buf: Buffer) => {
+      if (buf.length) parts.push(buf);
+    };
+    if (file === "group" || file === "gshadow" || file === "sudoers") this.renderGroups();
+    if (file !== "group" && file !== "gshadow") this.renderUsers();
+    if (file === "group" || file === "gshadow") {
+      for (const b of this.groupBlocks.list()) add(this.groupOut.get(b)![file]);
+    } else if (file === "sudoers") {
+      parts.push(this.headerBuf);
+      for (const b of this.userBlocks.list()) add(this.userOut.get(b)!.sudoers);
+      for (const b of this.groupBlocks.list()) add(this.groupOut.get(b)!.sudoers);
+    } else {
+      for (const b of this.userBlocks.list()) add(this.userOut.get(b)![file]);
     }
-    const parts: Buffer[] = file === "sudoers" ? [this.headerBuf] : [];
-    for (const s of this.sections[file]) for (const b of this.renderSection(s)) parts.push(b);
     return parts;
   }
 

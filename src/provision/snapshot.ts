@@ -1,9 +1,10 @@
 // Reading what provisioning needs from the store, in one read-only transaction so the files are
 // generated from a consistent state (a user never references a group the same snapshot lacks).
 //
-// The full read is the hot part at 100,000 users: the rows are aggregated into one JSON text by
-// the database (json_group_array on SQLite, json_agg on PostgreSQL) and parsed once, which is
-// several times faster than materialising 100,000 row objects through the driver.
+// The full read is the hot part at 100,000 users. On SQLite the rows are aggregated into one JSON
+// text (json_group_array) and parsed once, several times faster than materialising 100,000 row
+// objects through the driver. On PostgreSQL it is the other way round: building the JSON
+// (json_agg) costs the server more than sending plain rows, so plain rows are read.
 
 import { sql, type Transaction } from "kysely";
 import type { Db, Dialect, Tx } from "../store/db.js";
@@ -52,16 +53,30 @@ function groupFromCells(c: Cell[]): ProvGroup {
 
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
 
-async function jsonRows(db: Tx, dialect: Dialect, table: "users" | "groups" | "memberships", cols: readonly string[]): Promise<Cell[][]> {
+/** Every row of `table`, as arrays of cells in `cols` order. */
+async function allRows(db: Tx, dialect: Dialect, table: "users" | "groups" | "memberships", cols: readonly string[]): Promise<Cell[][]> {
   const colList = sql.raw(cols.map((c) => `"${c}"`).join(", "));
   const tbl = sql.table(table);
-  const q =
-    dialect === "postgres"
-      ? sql<{ j: string }>`select coalesce(json_agg(json_build_array(${colList})), '[]')::text as j from ${tbl}`
-      : sql<{ j: string }>`select json_group_array(json_array(${colList})) as j from ${tbl}`;
-  const r = await q.execute(db);
+  if (dialect === "postgres") {
+    const r = await sql<Record<string, Cell>>`select ${colList} from ${tbl}`.execute(db);
+    const out: Cell[][] = new Array(r.rows.length);
+    for (let i = 0; i < r.rows.length; i++) {
+      const row = r.rows[i];
+      const cells: Cell[] = new Array(cols.length);
+      for (let k = 0; k < cols.length; k++) cells[k] = row[cols[k]];
+      out[i] = cells;
+    }
+    return out;
+  }
+  const r = await sql<{ j: string }>`select json_group_array(json_array(${colList})) as j from ${tbl}`.execute(db);
   const text = r.rows[0]?.j;
   return text ? (JSON.parse(text) as Cell[][]) : [];
+}
+
+/** Sort by id unless already sorted (rows usually arrive in primary key order). */
+function sortById<T extends { id: number }>(xs: T[]): T[] {
+  for (let i = 1; i < xs.length; i++) if (xs[i - 1].id > xs[i].id) return xs.sort(byId);
+  return xs;
 }
 
 export async function readPolicy(db: Tx): Promise<ProvPolicy> {
@@ -83,23 +98,37 @@ export function readTransaction<T>(db: Db, dialect: Dialect, fn: (trx: Transacti
 /** Everything, in one transaction. */
 export async function readSnapshot(db: Db, dialect: Dialect): Promise<Snapshot> {
   return readTransaction(db, dialect, async (trx) => {
-    const [u, g, m, policy] = [
-      await jsonRows(trx, dialect, "users", USER_COLS),
-      await jsonRows(trx, dialect, "groups", GROUP_COLS),
-      await jsonRows(trx, dialect, "memberships", ["group_id", "user_id"]),
-      await readPolicy(trx).catch(() => DEFAULT_POLICY),
-    ];
-    const users = u.map(userFromCells).sort(byId);
-    const groups = g.map(groupFromCells).sort(byId);
+    // one table at a time: each table's cells become garbage before the next is read
+    const u = await allRows(trx, dialect, "users", USER_COLS);
+    const users: ProvUser[] = new Array(u.length);
+    for (let i = 0; i < u.length; i++) users[i] = userFromCells(u[i]);
+    const g = await allRows(trx, dialect, "groups", GROUP_COLS);
+    const groups: ProvGroup[] = new Array(g.length);
+    for (let i = 0; i < g.length; i++) groups[i] = groupFromCells(g[i]);
+    const m = await allRows(trx, dialect, "memberships", ["group_id", "user_id"]);
     const members = new Map<number, number[]>();
-    for (const [gidRaw, uidRaw] of m) {
-      const gid = num(gidRaw);
-      let arr = members.get(gid);
-      if (!arr) members.set(gid, (arr = []));
-      arr.push(num(uidRaw));
+    let lastGid = NaN;
+    let arr: number[] = [];
+    for (let i = 0; i < m.length; i++) {
+      const gid = num(m[i][0]);
+      if (gid !== lastGid) {
+        lastGid = gid;
+        let a = members.get(gid);
+        if (!a) members.set(gid, (a = []));
+        arr = a;
+      }
+      arr.push(num(m[i][1]));
     }
-    for (const arr of members.values()) arr.sort((a, b) => a - b);
-    return { users, groups, members, policy };
+    for (const ids of members.values()) {
+      for (let i = 1; i < ids.length; i++) {
+        if (ids[i - 1] > ids[i]) {
+          ids.sort((a, b) => a - b);
+          break;
+        }
+      }
+    }
+    const policy = await readPolicy(trx).catch(() => DEFAULT_POLICY);
+    return { users: sortById(users), groups: sortById(groups), members, policy };
   });
 }
 
