@@ -23,6 +23,7 @@ export function contextOf(app: App): ProvisionContext {
     hostRoot: app.config.hostRoot,
     storageRoots: app.config.storageRoots,
     log: app.log,
+    changes: app.store.changes,
   };
 }
 
@@ -43,9 +44,12 @@ const ANNOUNCED = /^(user\.(create|update|delete)|group\.delete)\b/;
  * Attach the writer to the app: every committed account change schedules a run, shutdown writes
  * what is pending, and a first full run brings the host root in line with the store.
  * Tunable with GATEHOUSE_PROVISION_DEBOUNCE_MS (default 25), GATEHOUSE_PROVISION_RECONCILE_MS
- * (default 3000; 0 = no reconciling full run after incremental ones) and
- * GATEHOUSE_PROVISION_INTERVAL_MS (periodic full run; default 5 minutes on PostgreSQL, where
- * other server processes may change accounts without this one hearing of it; 0 = off).
+ * (default 3000; 0 = no reconciling full run after incremental ones),
+ * GATEHOUSE_PROVISION_REMOTE_MS (full run this long after another process announced a commit on
+ * PostgreSQL; default 3000; 0 = ignore announcements) and GATEHOUSE_PROVISION_INTERVAL_MS
+ * (periodic full run; default 5 minutes on PostgreSQL, for changes made while this process could
+ * not listen for announcements; 0 = off). A full run with nothing changed since the last one
+ * skips the store read (the change feed's stamp).
  */
 export function startProvisioner(app: App, opts: ProvisionerOptions = {}): Provisioner {
   const existing = provisioners.get(app);
@@ -54,6 +58,7 @@ export function startProvisioner(app: App, opts: ProvisionerOptions = {}): Provi
     debounceMs: opts.debounceMs ?? envMs("GATEHOUSE_PROVISION_DEBOUNCE_MS"),
     reconcileMs: opts.reconcileMs ?? envMs("GATEHOUSE_PROVISION_RECONCILE_MS"),
     intervalMs: opts.intervalMs ?? envMs("GATEHOUSE_PROVISION_INTERVAL_MS") ?? (app.store.dialect === "postgres" ? 300_000 : 0),
+    remoteMs: opts.remoteMs ?? envMs("GATEHOUSE_PROVISION_REMOTE_MS"),
   });
   provisioners.set(app, p);
   // ids announced on the event bus since the last accountsChanged

@@ -12,12 +12,19 @@
 //
 // Files are replaced atomically (./atomic.ts), in the order groups → users; directories are
 // fsynced once per run.
+//
+// A full run skips the store read when the store's change feed (src/store/change-feed.ts) shows
+// no change since the stamp taken just before the model's last full read, and no incremental
+// run has touched the model since: the model then equals the store, and the run goes straight
+// to render (unchanged blocks are reused), comparison with the disk and writing. On PostgreSQL a
+// change announced by another process schedules a full run (`remoteMs`).
 
 import path from "node:path";
 import type { Db, Dialect } from "../store/db.js";
+import type { ChangeFeed } from "../store/change-feed.js";
 import { IS_ROOT, ensureDir, fsyncDir, lstatOrNull, partsEqual, prepareReplace, removeStaleTemps, sameContent, sameStat, statKey, type WrittenStat } from "./atomic.js";
 import { FILES, generateAll, index, primaryGid, shadowGid, type FileId, type FileSpec } from "./generate.js";
-import { keysPlacement, syncAuthorizedKeys } from "./keys.js";
+import { keysPlacement, syncAuthorizedKeys, type KeysPlacement } from "./keys.js";
 import { HostModel } from "./model.js";
 import { memberCounts, readGroups, readMemberships, readPolicy, readSnapshot, readTransaction, readUsers } from "./snapshot.js";
 import type { ProvUser } from "./types.js";
@@ -35,6 +42,11 @@ export interface ProvisionContext {
   hostRoot: string;
   storageRoots: readonly string[];
   log: ProvisionLog;
+  /**
+   * The store's change feed. With it a full run skips the store read when nothing changed since
+   * the model was last read in full, and changes announced by other processes start a full run.
+   */
+  changes?: ChangeFeed;
 }
 
 export interface ProvisionerOptions {
@@ -44,9 +56,16 @@ export interface ProvisionerOptions {
   reconcileMs?: number;
   /**
    * Full run at this interval regardless (0 = never): picks up changes committed by another
-   * server process sharing the same PostgreSQL, whose notifications this process never sees.
+   * server process sharing the same PostgreSQL while this one could not hear their announcements
+   * (listener down). It skips the store read when the change stamp has not moved.
    */
   intervalMs?: number;
+  /**
+   * A change committed by another process and announced through the change feed (PostgreSQL)
+   * starts a full run this long after the announcement (0 = ignore announcements). Announcements
+   * of this process's own commits cannot be told apart; they fold into the reconciling run.
+   */
+  remoteMs?: number;
 }
 
 export interface RunResult {
@@ -54,6 +73,11 @@ export interface RunResult {
   /** Absolute paths written (or removed). */
   written: string[];
   ms: number;
+  /**
+   * A full run that did not read the store: the change stamp had not moved since the model's
+   * last full read (and no incremental run touched the model since).
+   */
+  skippedRead: boolean;
 }
 
 export interface Hints {
@@ -87,7 +111,16 @@ function metaOk(st: { mode: number; uid: number; gid: number }, owner: { uid: nu
 export class Provisioner {
   private readonly debounceMs: number;
   private readonly reconcileMs: number;
+  private readonly remoteMs: number;
   private model: HostModel | null = null;
+  /**
+   * The change stamp taken just before the full snapshot read the model was last brought to;
+   * null when unknown, or once anything but such a read changed the model (an incremental run,
+   * a failure). While `changes.stamp()` still returns it, the model equals the store.
+   */
+  private syncedStamp: string | null = null;
+  private remoteTimer: NodeJS.Timeout | null = null;
+  private readonly unsubscribe: (() => void) | null = null;
   /** What this process last wrote (or found identical) per file. */
   private readonly written = new Map<FileId, { parts: Buffer[]; stat: WrittenStat }>();
   private pendingFull = false;
@@ -114,6 +147,8 @@ export class Provisioner {
   ) {
     this.debounceMs = opts.debounceMs ?? 25;
     this.reconcileMs = opts.reconcileMs ?? 3000;
+    this.remoteMs = opts.remoteMs ?? 3000;
+    if (ctx.changes && this.remoteMs > 0) this.unsubscribe = ctx.changes.onRemoteChange(() => this.remoteChanged());
     const interval = opts.intervalMs ?? 0;
     if (interval > 0) {
       this.intervalTimer = setInterval(() => {
@@ -144,6 +179,21 @@ export class Provisioner {
   requestFull(): void {
     this.pendingFull = true;
     this.schedule(0);
+  }
+
+  /**
+   * Another process announced a commit: a full run follows within `remoteMs` (not postponed by
+   * further announcements). Nothing to add while a reconciling run is due anyway: it will read,
+   * as the stamp moved.
+   */
+  private remoteChanged(): void {
+    if (this.stopping || this.remoteTimer || this.reconcileTimer) return;
+    this.remoteTimer = setTimeout(() => {
+      this.remoteTimer = null;
+      this.pendingFull = true;
+      this.schedule(0);
+    }, this.remoteMs);
+    this.remoteTimer.unref?.();
   }
 
   private hasPending(): boolean {
@@ -194,6 +244,9 @@ export class Provisioner {
     if (this.stopping) return;
     this.stopping = true;
     if (this.intervalTimer) clearInterval(this.intervalTimer);
+    this.unsubscribe?.();
+    if (this.remoteTimer) clearTimeout(this.remoteTimer);
+    this.remoteTimer = null;
     if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
     this.reconcileTimer = null;
     if (this.timer) clearTimeout(this.timer);
@@ -215,13 +268,13 @@ export class Provisioner {
     this.pendingGroups.clear();
     const t0 = performance.now();
     try {
-      const written = full ? await this.fullRun() : await this.incrementalRun(users, groups);
+      const { written, skippedRead } = full ? await this.fullRun() : { written: await this.incrementalRun(users, groups), skippedRead: false };
       const ms = performance.now() - t0;
-      this.lastResult = { full, written, ms };
+      this.lastResult = { full, written, ms, skippedRead };
       this.lastError = null;
       this.failures = 0;
       if (written.length) {
-        const entry = { full, files: written.map((f) => path.relative(this.ctx.hostRoot, f)), ms: Math.round(ms) };
+        const entry = { full, skippedRead, files: written.map((f) => path.relative(this.ctx.hostRoot, f)), ms: Math.round(ms) };
         if (full) this.ctx.log.info(entry, "host files provisioned");
         else this.ctx.log.debug(entry, "host files provisioned");
       }
@@ -234,6 +287,7 @@ export class Provisioner {
       this.failures++;
       this.lastError = err;
       this.model = null;
+      this.syncedStamp = null;
       this.allKeys = true;
       this.pendingFull = true;
       this.ctx.log.error({ err }, "host provisioning failed");
@@ -252,31 +306,48 @@ export class Provisioner {
     this.reconcileTimer.unref?.();
   }
 
-  private async fullRun(): Promise<string[]> {
-    const snap = await readSnapshot(this.ctx.db, this.ctx.dialect);
-    if (!snap.users.some((u) => u.uid === 0 && u.username === "root")) {
-      throw new Error("the store has no root account; refusing to write host account files");
-    }
-    // A warm model is reconciled (only changed rows re-render); a cold one is built.
+  private async fullRun(): Promise<{ written: string[]; skippedRead: boolean }> {
+    // Taken before the read: a change committed while the read runs moves the stamp past it, so
+    // comparing with it later can only err towards reading again.
+    const stamp = this.ctx.changes?.stamp() ?? null;
+    const skippedRead = this.model !== null && stamp !== null && stamp === this.syncedStamp;
+    // users whose authorized_keys are checked; null = all
     let changed: Set<number> | null = null;
-    if (this.model && !this.allKeys) changed = new Set(this.model.reconcile(snap));
-    else if (this.model) this.model.reconcile(snap);
-    else this.model = HostModel.fromSnapshot(snap);
+    if (skippedRead) {
+      // The model equals the store: nothing to re-read or diff.
+      if (!this.allKeys) changed = new Set();
+    } else {
+      this.syncedStamp = null;
+      const snap = await readSnapshot(this.ctx.db, this.ctx.dialect);
+      if (!snap.users.some((u) => u.uid === 0 && u.username === "root")) {
+        throw new Error("the store has no root account; refusing to write host account files");
+      }
+      // A warm model is reconciled (only changed rows re-render); a cold one is built.
+      if (this.model && !this.allKeys) changed = new Set(this.model.reconcile(snap));
+      else if (this.model) this.model.reconcile(snap);
+      else this.model = HostModel.fromSnapshot(snap);
+      this.syncedStamp = stamp;
+    }
     this.allKeys = false;
     const written = await this.writeFiles(true);
     // authorized_keys: every user's on a cold start or an explicit provisionNow, else those of
     // the users whose rows changed (a home full of keys is not re-read every few seconds)
-    const { groupsById } = index(snap);
-    for (const u of snap.users) {
-      if (changed && !changed.has(u.id)) continue;
-      const r = await this.keys(u, primaryGid(u, groupsById));
+    const model = this.model!;
+    const users = changed === null ? model.usersInOrder() : [...changed].sort((a, b) => a - b).map((id) => model.users.get(id));
+    for (const u of users) {
+      if (!u) continue;
+      const pl = keysPlacement(u, this.ctx.storageRoots, this.ctx.hostRoot);
+      if (!pl) continue; // most users: no home with keys to look after (no await per user)
+      const r = await this.keysAt(u, model.groups.get(u.group_id)?.gid ?? 65534, pl);
       if (r) written.push(r);
     }
-    return written;
+    return { written, skippedRead };
   }
 
   private async incrementalRun(userIds: number[], groupIds: number[]): Promise<string[]> {
     const model = this.model!;
+    // From here on the model holds rows read after the last full read: the next full run reads.
+    this.syncedStamp = null;
     const changedUsers: ProvUser[] = [];
     await readTransaction(this.ctx.db, this.ctx.dialect, async (trx) => {
       model.setPolicy(await readPolicy(trx));
@@ -315,7 +386,10 @@ export class Provisioner {
 
   private async keys(u: ProvUser, gid: number): Promise<string | null> {
     const pl = keysPlacement(u, this.ctx.storageRoots, this.ctx.hostRoot);
-    if (!pl) return null;
+    return pl ? this.keysAt(u, gid, pl) : null;
+  }
+
+  private async keysAt(u: ProvUser, gid: number, pl: KeysPlacement): Promise<string | null> {
     try {
       const r = await syncAuthorizedKeys(u, gid, pl);
       return r === "written" || r === "removed" ? path.join(pl.dir, ".ssh/authorized_keys") : null;
