@@ -4,8 +4,9 @@
 
 import type { Tx } from "../store/db.js";
 import type { PrivilegeTable } from "../store/schema.js";
-import type { Selectable } from "kysely";
+import { sql, type Selectable } from "kysely";
 import { buildGroupEntries, type GroupEntry } from "../accounts/group-entry.js";
+import { param, prepare } from "../auth/prepared.js";
 
 export type PrivilegeRow = Selectable<PrivilegeTable>;
 
@@ -31,7 +32,7 @@ export async function gidsOfUser(db: Tx, userId: number): Promise<number[]> {
   return [...(primary ? [primary.gid] : []), ...aux.map((r) => r.gid)];
 }
 
-function grantOf(privileges: PrivilegeRow[], matches: (p: PrivilegeRow) => boolean): Grant {
+function grantOf<P extends Pick<PrivilegeRow, "roles" | "web_shell">>(privileges: readonly P[], matches: (p: P) => boolean): Grant {
   const roles = new Set<string>();
   let webShell = false;
   for (const p of privileges) {
@@ -58,8 +59,32 @@ export async function grantOfDsGroups(db: Tx, ids: readonly (number | string)[])
   return grantOf(privileges, (p) => (JSON.parse(p.ds_groups) as (number | string)[]).some((g) => set.has(String(g))));
 }
 
+/**
+ * A local user's primary and auxiliary GIDs (rows "g") and every privilege (rows "p"), in one
+ * statement: a login reads them all.
+ */
+const userGrantRows = prepare<[number, number]>()(2, (db) =>
+  sql<{ k: "g" | "p"; gid: number | null; local_groups: string | null; roles: string | null; web_shell: number | null }>`
+    select 'g' as "k", "g"."gid" as "gid", cast(null as text) as "local_groups", cast(null as text) as "roles", cast(null as integer) as "web_shell"
+      from "users" as "u" inner join "groups" as "g" on "g"."id" = "u"."group_id" where "u"."id" = ${param(0)}
+    union all
+    select 'g', "g"."gid", cast(null as text), cast(null as text), cast(null as integer)
+      from "memberships" as "m" inner join "groups" as "g" on "g"."id" = "m"."group_id" where "m"."user_id" = ${param(1)}
+    union all
+    select 'p', cast(null as integer), "p"."local_groups", "p"."roles", "p"."web_shell" from "privileges" as "p"`.compile(db),
+);
+
+/** The grant of a local user: the privileges naming their primary or auxiliary groups (as `grantOfGids(gidsOfUser)`). */
 export async function grantOfUser(db: Tx, userId: number): Promise<Grant> {
-  return grantOfGids(db, await gidsOfUser(db, userId));
+  const rows = await userGrantRows.rows(db, userId, userId);
+  const gids = new Set<number>();
+  const privileges: Pick<PrivilegeRow, "local_groups" | "roles" | "web_shell">[] = [];
+  for (const r of rows) {
+    if (r.k === "g") gids.add(Number(r.gid));
+    else privileges.push({ local_groups: r.local_groups!, roles: r.roles!, web_shell: Number(r.web_shell) });
+  }
+  if (!gids.size) return { roles: [], webShell: false };
+  return grantOf(privileges, (p) => (JSON.parse(p.local_groups) as number[]).some((g) => gids.has(g)));
 }
 
 /** Raw (unexpanded) roles of a local user. */

@@ -6,6 +6,7 @@ import type { App } from "../app.js";
 import type { Tx } from "../store/db.js";
 import type { Connection } from "../server/connection.js";
 import type { Session } from "../auth/session.js";
+import { param, prepare } from "../auth/prepared.js";
 
 export const REDACTED = "********";
 
@@ -44,33 +45,50 @@ export interface AuditInput {
   username?: string | null;
 }
 
+const insertAudit = prepare<[string, number, number, string, string, string | null, string, string, string, string, number]>()(11, (db) =>
+  db
+    .insertInto("audit")
+    .values({
+      audit_id: param(0),
+      message_timestamp: param(1),
+      timestamp: param(2),
+      address: param(3),
+      username: param(4),
+      session: param(5),
+      service: param(6),
+      service_data: param(7),
+      event: param(8),
+      event_data: param(9),
+      success: param(10),
+    })
+    .compile(),
+);
+
 /** Write one entry; `db` lets a caller put it in its own transaction. */
 export async function writeAudit(app: App, input: AuditInput, db: Tx = app.store.db): Promise<void> {
   const now = Date.now();
   const session = input.session;
   const credentials = session ? { credentials: session.credentials, credentials_data: session.credentialsData } : null;
   try {
-    await db
-      .insertInto("audit")
-      .values({
-        audit_id: randomUUID(),
-        message_timestamp: Math.floor(now / 1000),
-        timestamp: now,
-        address: input.conn?.remoteAddress ?? "",
-        username: session?.username ?? input.username ?? ".UNAUTHENTICATED",
-        session: session?.id ?? null,
-        service: "MIDDLEWARE",
-        service_data: JSON.stringify({
-          vers: { major: 0, minor: 1 },
-          origin: input.conn?.origin ?? null,
-          protocol: input.conn?.protocol ?? "WEBSOCKET",
-          credentials,
-        }),
-        event: input.event,
-        event_data: JSON.stringify(input.eventData),
-        success: input.success ? 1 : 0,
-      })
-      .execute();
+    await insertAudit.execute(
+      db,
+      randomUUID(),
+      Math.floor(now / 1000),
+      now,
+      input.conn?.remoteAddress ?? "",
+      session?.username ?? input.username ?? ".UNAUTHENTICATED",
+      session?.id ?? null,
+      "MIDDLEWARE",
+      JSON.stringify({
+        vers: { major: 0, minor: 1 },
+        origin: input.conn?.origin ?? null,
+        protocol: input.conn?.protocol ?? "WEBSOCKET",
+        credentials,
+      }),
+      input.event,
+      JSON.stringify(input.eventData),
+      input.success ? 1 : 0,
+    );
   } catch (err) {
     app.log.error({ err }, "audit write failed");
   }

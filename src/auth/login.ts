@@ -24,7 +24,8 @@ import { consumeOnetimePassword, looksLikeOnetimePassword } from "./onetime.js";
 import { verifyTotp } from "./totp.js";
 import { keyMatches, parseApiKey, revokeApiKey } from "./api-keys.js";
 import { createToken, useToken } from "./tokens.js";
-import { buildMe } from "./me.js";
+import { buildMe, PROFILE_COLUMNS, type MeProfile } from "./me.js";
+import { param, prepare } from "./prepared.js";
 
 export type LoginResponse =
   | { response_type: "SUCCESS"; user_info: unknown; authenticator: "LEVEL_1" | "LEVEL_2"; reconnect_token: string | null }
@@ -67,19 +68,51 @@ async function liveSessionsOf(app: App, userId: number): Promise<number> {
 /** How long a pending second factor stays valid. */
 const PENDING_2FA_MS = 5 * 60_000;
 
-const USER_COLUMNS = [
-  "id",
-  "username",
-  "uid",
-  "unixhash",
-  "locked",
-  "password_disabled",
-  "last_password_change",
-  "twofactor_secret",
-  "twofactor_digits",
-  "twofactor_interval",
-  "source",
-] as const;
+/** The account as a login sees it: its credentials and state, and what auth.me shows of it. */
+const USER_COLUMNS = [...PROFILE_COLUMNS, "users.unixhash", "users.locked"] as const;
+
+export type UserRow = MeProfile & { unixhash: string; locked: number };
+
+const userById = prepare<[number]>()(1, (db) =>
+  db
+    .selectFrom("users")
+    .leftJoin("groups", "groups.id", "users.group_id")
+    .leftJoin("attributes", "attributes.user_id", "users.id")
+    .select(USER_COLUMNS)
+    .where("users.id", "=", param<number>(0))
+    .compile(),
+);
+const userByName = prepare<[string]>()(1, (db) =>
+  db
+    .selectFrom("users")
+    .leftJoin("groups", "groups.id", "users.group_id")
+    .leftJoin("attributes", "attributes.user_id", "users.id")
+    .select(USER_COLUMNS)
+    .where("users.username", "=", param<string>(0))
+    .compile(),
+);
+/** An API key and its owner (all owner columns null when the owner is gone), in one statement. */
+const apiKeyWithOwner = prepare<[number]>()(1, (db) =>
+  db
+    .selectFrom("api_keys")
+    .leftJoin("users", "users.id", "api_keys.user_id")
+    .leftJoin("groups", "groups.id", "users.group_id")
+    .leftJoin("attributes", "attributes.user_id", "users.id")
+    .select([
+      "api_keys.id as key_id",
+      "api_keys.name as key_name",
+      "api_keys.user_id as key_user_id",
+      "api_keys.username as key_username",
+      "api_keys.salt as key_salt",
+      "api_keys.keyhash as key_keyhash",
+      "api_keys.expires_at as key_expires_at",
+      "api_keys.revoked as key_revoked",
+      "api_keys.roles as key_roles",
+      ...USER_COLUMNS,
+    ])
+    .where("api_keys.id", "=", param<number>(0))
+    .compile(),
+);
 
 /** Slow down failed logins by a random 1–2 s (configurable for tests) in every mode. */
 export async function failDelay(app: App): Promise<void> {
@@ -87,9 +120,9 @@ export async function failDelay(app: App): Promise<void> {
   await new Promise((r) => setTimeout(r, lo + Math.random() * Math.max(0, hi - lo)));
 }
 
-function findUser(app: App, where: { username: string } | { id: number }) {
-  const q = app.store.db.selectFrom("users").select(USER_COLUMNS);
-  return ("id" in where ? q.where("id", "=", where.id) : q.where("username", "=", where.username)).executeTakeFirst();
+async function findUser(app: App, where: { username: string } | { id: number }): Promise<UserRow | undefined> {
+  const row = "id" in where ? await userById.first(app.store.db, where.id) : await userByName.first(app.store.db, where.username);
+  return row as UserRow | undefined;
 }
 
 async function auditAuth(app: App, conn: Connection, credentials: string, credentialsData: Record<string, unknown>, error: string): Promise<void> {
@@ -150,7 +183,7 @@ async function finishLogin(
   app: App,
   conn: Connection,
   sec: SecurityConfig,
-  user: SessionUser,
+  user: SessionUser & Partial<MeProfile>,
   credentials: CredentialType,
   options: LoginOptions | undefined,
   opts: SessionOptions,
@@ -187,10 +220,14 @@ async function finishLogin(
   }
   return {
     response_type: "SUCCESS",
-    user_info: options?.user_info === false ? null : await buildMe(app, session),
+    user_info: options?.user_info === false ? null : await buildMe(app, session, { sec, profile: isProfile(user) ? user : undefined }),
     authenticator: session.level ?? "LEVEL_1",
     reconnect_token: reconnect,
   };
+}
+
+function isProfile(user: SessionUser & Partial<MeProfile>): user is MeProfile {
+  return user.full_name !== undefined && user.gid !== undefined && user.attributes !== undefined;
 }
 
 /** UI preference `preferences.lifetime` (≥ 60 s) else 600 s, capped by the session's end. */
@@ -257,8 +294,6 @@ async function loginPassword(app: App, conn: Connection, req: LoginRequest, sec:
   return afterFirstFactor(app, conn, req, sec, user, "LOGIN_PASSWORD", aging.changeRequired ? ["PASSWORD_CHANGE_REQUIRED"] : [], grant);
 }
 
-type UserRow = NonNullable<Awaited<ReturnType<typeof findUser>>>;
-
 /** After a good password: demand the second factor when required, else finish. */
 async function afterFirstFactor(
   app: App,
@@ -317,17 +352,18 @@ async function loginApiKey(app: App, conn: Connection, req: LoginRequest, sec: S
   const raw = String(req.api_key ?? "");
   const username = req.username ?? "";
   const parsed = parseApiKey(raw);
-  const key = parsed ? await db.selectFrom("api_keys").selectAll().where("id", "=", parsed.id).executeTakeFirst() : undefined;
-  if (!parsed || !key || !keyMatches(key.salt, parsed.secret, key.keyhash)) {
-    return refuse(app, conn, "AUTH_ERR", "API_KEY", { username, api_key: key ? { id: key.id, name: key.name } : "<INVALID>" }, "Invalid API key");
+  const row = parsed ? await apiKeyWithOwner.first(db, parsed.id) : undefined;
+  if (!parsed || !row || !keyMatches(row.key_salt, parsed.secret, row.key_keyhash)) {
+    return refuse(app, conn, "AUTH_ERR", "API_KEY", { username, api_key: row ? { id: row.key_id, name: row.key_name } : "<INVALID>" }, "Invalid API key");
   }
-  const data = { username: key.username ?? username, api_key: { id: key.id, name: key.name } };
-  const owner = key.user_id === null ? undefined : await findUser(app, { id: key.user_id });
+  const key = { id: row.key_id, name: row.key_name };
+  const data = { username: row.key_username ?? username, api_key: key };
+  const owner = row.key_user_id === null || row.id === null ? undefined : (row as unknown as UserRow);
   if (!owner || (username && username !== owner.username)) {
     return refuse(app, conn, "AUTH_ERR", "API_KEY", data, owner ? "API key does not belong to this user" : "User does not exist");
   }
-  if (key.revoked) return refuse(app, conn, "AUTH_ERR", "API_KEY", data, "Api key is revoked");
-  if (key.expires_at !== null && Number(key.expires_at) <= Date.now()) return refuse(app, conn, "EXPIRED", "API_KEY", data, "Api key is expired");
+  if (row.key_revoked) return refuse(app, conn, "AUTH_ERR", "API_KEY", data, "Api key is revoked");
+  if (row.key_expires_at !== null && Number(row.key_expires_at) <= Date.now()) return refuse(app, conn, "EXPIRED", "API_KEY", data, "Api key is expired");
   if (!conn.secure && !conn.loopback) {
     await revokeApiKey(db, key.id, "Attempt to use over an insecure transport");
     app.log.warn({ key: key.name }, `${key.name}: API key has been revoked and must either be renewed or deleted. Revoke reason: Attempt to use over an insecure transport`);
@@ -337,7 +373,7 @@ async function loginApiKey(app: App, conn: Connection, req: LoginRequest, sec: S
     attributes: ["API_KEY"],
     credentialsData: { username: owner.username, api_key: { id: key.id, name: key.name } },
     apiKeyId: key.id,
-    keyRoles: key.roles === null ? null : (JSON.parse(key.roles) as string[]),
+    keyRoles: row.key_roles === null ? null : (JSON.parse(row.key_roles) as string[]),
   });
 }
 

@@ -5,7 +5,8 @@ import type { Session } from "./session.js";
 import { CallError, ERRNO } from "../server/errors.js";
 import { WireSet } from "../server/ejson.js";
 import { provisioningUri } from "./totp.js";
-import { passwordAging } from "./policy.js";
+import { passwordAging, type SecurityConfig } from "./policy.js";
+import { param, prepare } from "./prepared.js";
 
 /** `account_attributes`: the stored session attributes plus the ones computed from the account. */
 export function accountAttributes(session: Session, user: { uid: number; source: string }): string[] {
@@ -19,33 +20,69 @@ export function accountAttributes(session: Session, user: { uid: number; source:
   return [...out];
 }
 
-export async function buildMe(app: App, session: Session): Promise<Record<string, unknown>> {
-  if (session.userId === null) throw new CallError(`You are logged in using ${session.credentials}`, ERRNO.EINVAL);
-  const db = app.store.db;
-  const user = await db
+/** What auth.me shows of the account: the user with their primary GID and UI attributes (JSON). */
+export interface MeProfile {
+  id: number;
+  username: string;
+  full_name: string;
+  home: string;
+  shell: string;
+  uid: number;
+  /** null: the primary group is missing (auth.me then answers ENOENT). */
+  gid: number | null;
+  source: string;
+  password_disabled: number;
+  last_password_change: number | null;
+  twofactor_secret: string | null;
+  twofactor_digits: number;
+  twofactor_interval: number;
+  /** The `attributes` row's JSON text, null when the user has none. */
+  attributes: string | null;
+}
+
+/** Columns of a MeProfile, for a query of `users` left-joined with `groups` and `attributes`. */
+export const PROFILE_COLUMNS = [
+  "users.id",
+  "users.username",
+  "users.full_name",
+  "users.home",
+  "users.shell",
+  "users.uid",
+  "groups.gid",
+  "users.source",
+  "users.password_disabled",
+  "users.last_password_change",
+  "users.twofactor_secret",
+  "users.twofactor_digits",
+  "users.twofactor_interval",
+  "attributes.attributes",
+] as const;
+
+const profileOf = prepare<[number]>()(1, (db) =>
+  db
     .selectFrom("users")
-    .innerJoin("groups", "groups.id", "users.group_id")
-    .select([
-      "users.id",
-      "users.username",
-      "users.full_name",
-      "users.home",
-      "users.shell",
-      "users.uid",
-      "groups.gid",
-      "users.source",
-      "users.password_disabled",
-      "users.last_password_change",
-      "users.twofactor_secret",
-      "users.twofactor_digits",
-      "users.twofactor_interval",
-    ])
-    .where("users.id", "=", session.userId)
-    .executeTakeFirst();
-  if (!user) throw new CallError("User does not exist", ERRNO.ENOENT);
-  const attrRow = await db.selectFrom("attributes").select("attributes").where("user_id", "=", user.id).executeTakeFirst();
+    .leftJoin("groups", "groups.id", "users.group_id")
+    .leftJoin("attributes", "attributes.user_id", "users.id")
+    .select(PROFILE_COLUMNS)
+    .where("users.id", "=", param<number>(0))
+    .compile(),
+);
+
+/**
+ * The auth.me object of `session`. A login passes what it has already read: the security settings
+ * and the account's profile (read in the login's own query), so they are not read twice.
+ */
+export async function buildMe(
+  app: App,
+  session: Session,
+  known: { sec?: SecurityConfig; profile?: MeProfile } = {},
+): Promise<Record<string, unknown>> {
+  if (session.userId === null) throw new CallError(`You are logged in using ${session.credentials}`, ERRNO.EINVAL);
+  const user = known.profile?.id === session.userId ? known.profile : ((await profileOf.first(app.store.db, session.userId)) as MeProfile | undefined);
+  if (!user || user.gid === null) throw new CallError("User does not exist", ERRNO.ENOENT);
+  const sec = known.sec ?? (await app.auth.security());
   const accountAttrs = accountAttributes(session, user);
-  const aging = passwordAging(await app.auth.security(), user);
+  const aging = passwordAging(sec, user);
   if (aging.changeRequired && !accountAttrs.includes("PASSWORD_CHANGE_REQUIRED")) accountAttrs.push("PASSWORD_CHANGE_REQUIRED");
   const allowlist = session.fullAdmin
     ? [{ method: "*", resource: "*" }]
@@ -61,7 +98,7 @@ export async function buildMe(app: App, session: Session): Promise<Record<string
     sid: null,
     source: user.source === "LDAP" ? "LDAP" : "LOCAL",
     local: user.source !== "LDAP",
-    attributes: attrRow ? JSON.parse(attrRow.attributes) : {},
+    attributes: user.attributes !== null ? JSON.parse(user.attributes) : {},
     two_factor_config: {
       provisioning_uri: user.twofactor_secret ? provisioningUri(user.username, user.twofactor_secret, user.twofactor_digits, user.twofactor_interval) : null,
       secret_configured: !!user.twofactor_secret,

@@ -5,6 +5,7 @@
 
 import type { Tx } from "../store/db.js";
 import { getSetting } from "../store/settings.js";
+import { param, prepare } from "./prepared.js";
 import { verifyPassword } from "./password-hash.js";
 import type { FieldError } from "../server/errors.js";
 import { ERRNO } from "../server/errors.js";
@@ -64,8 +65,14 @@ export const TWOFACTOR_DEFAULTS: TwoFactorConfig = { id: 1, enabled: false, wind
 export const SECURITY_KEY = "system.security";
 export const TWOFACTOR_KEY = "auth.twofactor";
 
-export function securityConfig(db: Tx): Promise<SecurityConfig> {
-  return getSetting<SecurityConfig>(db, SECURITY_KEY, SECURITY_DEFAULTS);
+const settingValue = prepare<[string]>()(1, (db) => db.selectFrom("settings").select("value").where("key", "=", param<string>(0)).compile());
+
+/** `system.security` (read on every login: a prepared statement; the same defaults as getSetting). */
+export async function securityConfig(db: Tx): Promise<SecurityConfig> {
+  const row = await settingValue.first(db, SECURITY_KEY);
+  if (!row) return SECURITY_DEFAULTS;
+  const stored = JSON.parse(row.value) as SecurityConfig;
+  return stored && typeof stored === "object" && !Array.isArray(stored) ? { ...SECURITY_DEFAULTS, ...stored } : stored;
 }
 
 export function twoFactorConfig(db: Tx): Promise<TwoFactorConfig> {

@@ -12,6 +12,31 @@ import { assuranceLevel, LEVEL_LIMITS, securityConfig, type SecurityConfig } fro
 import { loginEx, type LoginRequest, type LoginResponse } from "./login.js";
 import { destroyToken, destroyTokensOf } from "./tokens.js";
 import type { Tx } from "../store/db.js";
+import { param, prepare } from "./prepared.js";
+
+const insertSession = prepare<[string, number | null, string, string, string, string, number, string, number, number | null, number, number, number]>()(13, (db) =>
+  db
+    .insertInto("sessions")
+    .values({
+      id: param(0),
+      user_id: param(1),
+      username: param(2),
+      credentials: param(3),
+      credentials_data: param(4),
+      origin: param(5),
+      secure_transport: param(6),
+      attributes: param(7),
+      readonly: param(8),
+      api_key_id: param(9),
+      created_at: param(10),
+      last_seen: param(10),
+      expires_at: param(11),
+      terminated: 0,
+      heartbeat: param(12),
+    })
+    .compile(),
+);
+const deleteSession = prepare<[string]>()(1, (db) => db.deleteFrom("sessions").where("id", "=", param<string>(0)).compile());
 
 export { rolesOfUser, gidsOfUser } from "../access/privileges.js";
 
@@ -198,26 +223,22 @@ export class AuthService {
     await this.app.store.db.transaction().execute(async (trx) => {
       if (previous && !previous.internal) await this.dropSessionRows(previous, trx, false);
       if (!session.ephemeral) {
-        await trx
-          .insertInto("sessions")
-          .values({
-            id: session.id,
-            user_id: session.userId,
-            username: session.username,
-            credentials: session.credentials,
-            credentials_data: JSON.stringify(session.credentialsData),
-            origin: session.origin,
-            secure_transport: session.secureTransport ? 1 : 0,
-            attributes: JSON.stringify(session.attributes),
-            readonly: session.readonly ? 1 : 0,
-            api_key_id: session.apiKeyId,
-            created_at: session.createdAt,
-            last_seen: session.createdAt,
-            expires_at: session.expiresAt,
-            terminated: 0,
-            heartbeat: session.createdAt,
-          })
-          .execute();
+        await insertSession.execute(
+          trx,
+          session.id,
+          session.userId,
+          session.username,
+          session.credentials,
+          JSON.stringify(session.credentialsData),
+          session.origin,
+          session.secureTransport ? 1 : 0,
+          JSON.stringify(session.attributes),
+          session.readonly ? 1 : 0,
+          session.apiKeyId,
+          session.createdAt,
+          session.expiresAt,
+          session.createdAt,
+        );
       }
       if (alsoInTransaction) await alsoInTransaction(trx);
     });
@@ -265,7 +286,7 @@ export class AuthService {
   private async dropSessionRows(s: Session, db: Tx, explicit: boolean): Promise<void> {
     if (s.tokenHash && explicit) await destroyToken(db, s.tokenHash);
     if (s.ephemeral) return;
-    await db.deleteFrom("sessions").where("id", "=", s.id).execute();
+    await deleteSession.execute(db, s.id);
     await destroyTokensOf(db, s.id, { keepReconnect: !explicit });
   }
 

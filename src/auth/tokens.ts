@@ -7,6 +7,7 @@
 import type { Tx } from "../store/db.js";
 import type { Session } from "./session.js";
 import { sha256, urlSafeToken } from "./secrets.js";
+import { param, prepare } from "./prepared.js";
 
 export interface TokenOptions {
   ttl: number; // seconds
@@ -92,10 +93,13 @@ export async function useToken(db: Tx, token: string, remoteAddress: string, now
 }
 
 /** Tokens minted by a session die with it (logout, termination); reconnect tokens survive a closed socket. */
+const deleteTokensOf = prepare<[string]>()(1, (db) => db.deleteFrom("tokens").where("session_id", "=", param<string>(0)).compile());
+const deleteTokensOfKeepReconnect = prepare<[string]>()(1, (db) =>
+  db.deleteFrom("tokens").where("session_id", "=", param<string>(0)).where("reconnect", "=", 0).compile(),
+);
+
 export async function destroyTokensOf(db: Tx, sessionId: string, opts: { keepReconnect?: boolean } = {}): Promise<void> {
-  let q = db.deleteFrom("tokens").where("session_id", "=", sessionId);
-  if (opts.keepReconnect) q = q.where("reconnect", "=", 0);
-  await q.execute();
+  await (opts.keepReconnect ? deleteTokensOfKeepReconnect : deleteTokensOf).execute(db, sessionId);
 }
 
 export async function destroyToken(db: Tx, tokenHash: string): Promise<void> {
