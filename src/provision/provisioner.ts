@@ -62,8 +62,9 @@ export interface ProvisionerOptions {
   intervalMs?: number;
   /**
    * A change committed by another process and announced through the change feed (PostgreSQL)
-   * starts a full run this long after the announcement (0 = ignore announcements). Announcements
-   * of this process's own commits cannot be told apart; they fold into the reconciling run.
+   * starts a full run this long after the announcement (0 = ignore announcements). This
+   * process's own commits are announced too and cannot be told apart: after a burst of them
+   * this run and the reconciling run fall together, and the later of the two skips the read.
    */
   remoteMs?: number;
 }
@@ -183,11 +184,11 @@ export class Provisioner {
 
   /**
    * Another process announced a commit: a full run follows within `remoteMs` (not postponed by
-   * further announcements). Nothing to add while a reconciling run is due anyway: it will read,
-   * as the stamp moved.
+   * further announcements). It reads the store unless a full run since the announcement already
+   * did (the stamp moved with the announcement).
    */
   private remoteChanged(): void {
-    if (this.stopping || this.remoteTimer || this.reconcileTimer) return;
+    if (this.stopping || this.remoteTimer) return;
     this.remoteTimer = setTimeout(() => {
       this.remoteTimer = null;
       this.pendingFull = true;
