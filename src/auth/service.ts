@@ -251,18 +251,23 @@ export class AuthService {
     if (!session.ephemeral) await this.app.store.db.updateTable("sessions").set({ readonly: 1 }).where("id", "=", session.id).execute();
   }
 
-  /** Drop the connection's session if it was terminated (possibly by another process) or expired. */
-  async refreshSession(conn: Connection): Promise<void> {
+  /**
+   * Drop the connection's session if it was terminated (possibly by another process) or expired.
+   * Returns a promise only when there is store work to wait for (at most once a second per
+   * connection), so the dispatcher's common case costs no await.
+   */
+  refreshSession(conn: Connection): Promise<void> | undefined {
     const s = conn.session;
-    if (!s || s.internal) return;
+    if (!s || s.internal) return undefined;
     const now = Date.now();
-    if (now > s.expiresAt || (s.idleMs && s.lastSeen && now - s.lastSeen > s.idleMs)) {
-      await this.logout(conn);
-      return;
-    }
+    if (now > s.expiresAt || (s.idleMs && s.lastSeen && now - s.lastSeen > s.idleMs)) return this.logout(conn);
     s.lastSeen = now;
-    if (s.ephemeral || now - (this.lastRefresh.get(conn) ?? 0) < REFRESH_MS) return;
+    if (s.ephemeral || now - (this.lastRefresh.get(conn) ?? 0) < REFRESH_MS) return undefined;
     this.lastRefresh.set(conn, now);
+    return this.recheckSession(conn, s, now);
+  }
+
+  private async recheckSession(conn: Connection, s: Session, now: number): Promise<void> {
     const db = this.app.store.db;
     const row = await db.selectFrom("sessions").select(["terminated", "expires_at"]).where("id", "=", s.id).executeTakeFirst();
     if (!row || row.terminated || now > Number(row.expires_at)) {

@@ -21,3 +21,20 @@ test("inbound $date becomes a Date and $set an array", () => {
   assert.deepEqual(v.y, [1, 2]);
   assert.equal(v.z, "2024-01-02");
 });
+
+test("inbound values without extended JSON come back as the same objects; a change copies only its path", () => {
+  const plain = [[["username", "=", "a"]], { limit: 5, select: ["id"] }];
+  assert.equal(fromWire(plain), plain, "nothing to decode: the same array");
+  const shared = { k: [1, 2] };
+  const input = [shared, { when: { $date: 7 }, other: { x: 1 } }, "s"];
+  const out = fromWire(input) as any[];
+  assert.notEqual(out, input, "a decoded value copies the array it is in");
+  assert.deepEqual(input[1], { when: { $date: 7 }, other: { x: 1 } }, "the input is not changed");
+  assert.equal(out[0], shared, "untouched siblings are shared");
+  assert.ok(out[1].when instanceof Date && out[1].when.getTime() === 7, "the $date is decoded");
+  assert.equal(out[1].other, (input[1] as any).other, "untouched keys are shared");
+  assert.deepEqual(Object.keys(out[1]), ["when", "other"], "key order is kept");
+  assert.equal(out[2], "s", "later elements follow");
+  const late = { a: 1, b: 2, c: { $set: [3] } };
+  assert.deepEqual(fromWire(late), { a: 1, b: 2, c: [3] }, "keys before the first change are copied");
+});

@@ -41,9 +41,22 @@ export function toWire(value: unknown): unknown {
   return out ?? value;
 }
 
+/**
+ * Decode extended JSON. Copy on change, like `toWire`: a value without any `$date`/`$set`/…
+ * inside comes back as the same object (inbound values are freshly parsed JSON).
+ */
 export function fromWire(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
-  if (Array.isArray(value)) return value.map(fromWire);
+  if (Array.isArray(value)) {
+    let out: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const w = fromWire(v);
+      if (w !== v && !out) out = value.slice(0, i);
+      if (out) out.push(w);
+    }
+    return out ?? value;
+  }
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj);
   if (keys.length === 1) {
@@ -52,9 +65,18 @@ export function fromWire(value: unknown): unknown {
     if (keys[0] === "$time" && typeof obj.$time === "string") return obj.$time;
   }
   if (keys.length === 2 && obj.$type === "date" && typeof obj.$value === "string") return obj.$value;
-  const out: Record<string, unknown> = {};
-  for (const k of keys) out[k] = fromWire(obj[k]);
-  return out;
+  let out: Record<string, unknown> | null = null;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = obj[k];
+    const w = fromWire(v);
+    if (w !== v && !out) {
+      out = {};
+      for (let j = 0; j < i; j++) out[keys[j]!] = obj[keys[j]!];
+    }
+    if (out) out[k] = w;
+  }
+  return out ?? value;
 }
 
 export function stringifyWire(value: unknown): string {

@@ -168,24 +168,93 @@ function redactEntry(entry: unknown, fields: readonly string[]): unknown {
   return out;
 }
 
+/**
+ * Does `redactEntry(value)` depend only on frozen containers? It reads the arrays it walks and the
+ * own fields of their objects (nested values are shared, not read), so then its output for this
+ * value can never change.
+ */
+function redactionIsFixed(value: unknown): boolean {
+  if (!value || typeof value !== "object") return true;
+  if (!Object.isFrozen(value)) return false;
+  if (Array.isArray(value)) {
+    for (const e of value) if (e && typeof e === "object" && !redactionIsFixed(e)) return false;
+  }
+  return true;
+}
+
+/** Freeze the containers `redactEntry` created (the rest of a fixed value is frozen already). */
+function freezeRedacted(value: unknown): unknown {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    if (Array.isArray(value)) for (const e of value) freezeRedacted(e);
+  }
+  return value;
+}
+
+/**
+ * Redacted copies of frozen results (the query cache hands out deep-frozen results), by the set of
+ * secret fields and the result. The copy of an immutable value is itself frozen, so it can be
+ * handed to every caller that may not see the secrets.
+ */
+const redactedCopies = new WeakMap<readonly string[], WeakMap<object, unknown>>();
+
+function redactedCopy(result: unknown, fields: readonly string[]): unknown {
+  if (!result || typeof result !== "object" || !Object.isFrozen(result)) return redactEntry(result, fields);
+  let byResult = redactedCopies.get(fields);
+  const hit = byResult?.get(result);
+  if (hit !== undefined) return hit;
+  const copy = redactEntry(result, fields);
+  if (!redactionIsFixed(result)) return copy;
+  if (!byResult) redactedCopies.set(fields, (byResult = new WeakMap()));
+  byResult.set(result, freezeRedacted(copy));
+  return copy;
+}
+
 export function redactResult(def: MethodDef, session: Session | null, result: unknown): unknown {
   if (!def.secretFields?.length || !mustRedact(def, session)) return result;
-  return redactEntry(result, def.secretFields);
+  return redactedCopy(result, def.secretFields);
 }
 
 /**
  * Call a method as `conn`'s session. Used by WebSocket frames, one-shot HTTP calls and the CLI.
- * Throws ValidationErrors / CallError / RpcError.
+ * Rejects with ValidationErrors / CallError / RpcError.
+ *
+ * Not an async function: the common call (a session that may call the method, valid arguments, no
+ * audit entry, no job) goes from lookup to handler without an async frame or an await of its own;
+ * anything else continues in `dispatchSlow`, which does exactly what this fast path skips.
  */
-export async function callMethod(app: App, conn: Connection, name: string, rawParams: unknown[], callId: Id): Promise<unknown> {
-  const def = app.registry.get(name);
-  if (!def || (def.private && !conn.options.private_methods) || (def.removedIn && conn.apiVersion >= def.removedIn)) {
-    throw new RpcError(-32601, "Method does not exist");
+export function callMethod(app: App, conn: Connection, name: string, rawParams: unknown[], callId: Id): Promise<unknown> {
+  try {
+    const def = app.registry.get(name);
+    if (!def || (def.private && !conn.options.private_methods) || (def.removedIn && conn.apiVersion >= def.removedIn)) {
+      throw new RpcError(-32601, "Method does not exist");
+    }
+    const refreshing = conn.session ? app.auth.refreshSession(conn) : undefined;
+    if (refreshing) return refreshing.then(() => dispatch(app, conn, def, rawParams, callId));
+    return dispatch(app, conn, def, rawParams, callId);
+  } catch (err) {
+    return Promise.reject(err);
   }
-  if (conn.session) await app.auth.refreshSession(conn);
-  const session = conn.session;
-  const params = rawParams.map(fromWire);
+}
 
+/** After the session check: authorize, validate, run, audit, redact. */
+function dispatch(app: App, conn: Connection, def: MethodDef, rawParams: unknown[], callId: Id): Promise<unknown> {
+  const session = conn.session;
+  const params = fromWire(rawParams) as unknown[];
+  if (!session || def.job || def.audit || authorize(def, session) !== "ALLOW") return dispatchSlow(app, conn, def, session, params, callId);
+  let args: unknown[];
+  try {
+    args = parseArgs(def, params);
+  } catch {
+    // Invalid arguments: the slow path validates again and answers (unaudited methods write nothing).
+    return dispatchSlow(app, conn, def, session, params, callId);
+  }
+  const result = Promise.resolve(def.handler({ app, conn, session, callId }, ...args));
+  return def.secretFields?.length && mustRedact(def, session) ? result.then((r) => redactResult(def, session, r)) : result;
+}
+
+async function dispatchSlow(app: App, conn: Connection, def: MethodDef, session: Session | null, params: unknown[], callId: Id): Promise<unknown> {
+  const name = def.name;
   const decision = authorize(def, session);
   if (decision !== "ALLOW") {
     await auditCall(app, conn, session, name, params, auditLabel(def, params), false, false);
@@ -203,40 +272,54 @@ export async function callMethod(app: App, conn: Connection, name: string, rawPa
   }
   const label = auditLabel(def, args);
   const ctx: CallContext = { app, conn, session, callId };
-  const audit = (success: boolean) => auditCall(app, conn, session, name, params, label, true, success);
+  if (def.job) return runAsJob(app, conn, def, def.job, ctx, params, args, label);
 
-  if (def.job) {
-    const opts = def.job;
-    const job = app.jobs.start(
-      name,
-      redactParams(params) as unknown[],
-      { sessionId: session?.id ?? null, username: session?.username ?? null, internal: !!session?.internal },
-      { description: opts.description ? opts.description(...args) : null, abortable: opts.abortable, transient: opts.transient, messageId: callId },
-      async (job) => {
-        try {
-          const result = await def.handler({ ...ctx, job }, ...args);
-          job.publicResult = redactResult(def, session, result);
-          await audit(true);
-          return result;
-        } catch (err) {
-          await audit(false);
-          throw err;
-        }
-      },
-    );
-    if (conn.options.legacy_jobs) return job.id;
-    await job.done;
-    // The job already redacted its result for listings: the same session, the same copy.
-    if (job.state === "SUCCESS") return job.publicResult;
-    throw new CallError(job.error ?? "Job failed", job.excInfo?.errno ?? ERRNO.EFAULT, job.excInfo?.extra ?? null);
-  }
-
+  if (label === null) return redactResult(def, session, await def.handler(ctx, ...args));
+  let result: unknown;
   try {
-    const result = await def.handler(ctx, ...args);
-    await audit(true);
-    return redactResult(def, session, result);
+    result = await def.handler(ctx, ...args);
   } catch (err) {
-    await audit(false);
+    await auditCall(app, conn, session, name, params, label, true, false);
     throw err;
   }
+  await auditCall(app, conn, session, name, params, label, true, true);
+  return redactResult(def, session, result);
+}
+
+/** A method that runs as a job: answers with the job id (legacy_jobs) or its (redacted) result. */
+async function runAsJob(
+  app: App,
+  conn: Connection,
+  def: MethodDef,
+  opts: Exclude<MethodDef["job"], false>,
+  ctx: CallContext,
+  params: unknown[],
+  args: unknown[],
+  label: string | null,
+): Promise<unknown> {
+  const { session, callId } = ctx;
+  const name = def.name;
+  const audit = (success: boolean) => auditCall(app, conn, session, name, params, label, true, success);
+  const job = app.jobs.start(
+    name,
+    redactParams(params) as unknown[],
+    { sessionId: session?.id ?? null, username: session?.username ?? null, internal: !!session?.internal },
+    { description: opts.description ? opts.description(...args) : null, abortable: opts.abortable, transient: opts.transient, messageId: callId },
+    async (job) => {
+      try {
+        const result = await def.handler({ ...ctx, job }, ...args);
+        job.publicResult = redactResult(def, session, result);
+        await audit(true);
+        return result;
+      } catch (err) {
+        await audit(false);
+        throw err;
+      }
+    },
+  );
+  if (conn.options.legacy_jobs) return job.id;
+  await job.done;
+  // The job already redacted its result for listings: the same session, the same copy.
+  if (job.state === "SUCCESS") return job.publicResult;
+  throw new CallError(job.error ?? "Job failed", job.excInfo?.errno ?? ERRNO.EFAULT, job.excInfo?.extra ?? null);
 }
