@@ -201,6 +201,40 @@ forEachStore("api keys", (store) => {
     assert.equal((await keyLogin(k.key)).r.response_type, "AUTH_ERR");
   });
 
+  it("a key login reads the owner's grant from primary and auxiliary groups, as a password login does, and sees changes at once", async () => {
+    // READONLY_ADMIN through the primary group, SHARING_ADMIN through an auxiliary group.
+    const sharing = await makeUser(ts, { roles: ["SHARING_ADMIN"] });
+    const u = await makeUser(ts, { roles: ["READONLY_ADMIN"], auxGids: [sharing.gid] });
+    const k = await a.call("api_key.create", { name: randomName(), username: u.username });
+    const { client: kc, r } = await keyLogin(k.key, u.username);
+    assert.equal(r.response_type, "SUCCESS", "key login");
+    const pw = await (await ts.client()).login(u.username, PASSWORD);
+    assert.equal(pw.response_type, "SUCCESS", "password login");
+    assert.deepEqual(r.user_info.privilege, pw.user_info.privilege, "the same privilege object (roles, allowlist, web shell, web UI)");
+    const { account_attributes: keyAttrs, ...keyInfo } = r.user_info;
+    const { account_attributes: pwAttrs, ...pwInfo } = pw.user_info;
+    assert.deepEqual(keyInfo, pwInfo, "the same user_info apart from the session's attributes");
+    assert.deepEqual(keyAttrs.filter((x: string) => x !== "API_KEY"), pwAttrs, "API_KEY is the only extra attribute");
+    assert.ok(r.user_info.privilege.roles.includes("SHARING_ADMIN") && r.user_info.privilege.roles.includes("READONLY_ADMIN"), "both grants");
+    assert.equal(r.user_info.pw_gid, u.gid, "primary GID");
+    assert.ok(Array.isArray(await kc.call("privilege.query")), "READONLY_ADMIN works on the key session");
+
+    // UI attributes and group changes show at the next key login.
+    const uc = await loginAs(ts, u);
+    await uc.call("auth.set_attribute", "preferences", { lifetime: 300 });
+    await a.call("user.update", u.id, { groups: [] });
+    const again = (await keyLogin(k.key)).r;
+    assert.equal(again.response_type, "SUCCESS", "still a READONLY_ADMIN");
+    assert.ok(!again.user_info.privilege.roles.includes("SHARING_ADMIN"), "the auxiliary grant is gone");
+    assert.deepEqual(again.user_info.attributes, { preferences: { lifetime: 300 } }, "UI attributes as stored now");
+    // Through the auxiliary group only (no privilege on the primary group).
+    const v = await makeUser(ts, { auxGids: [sharing.gid] });
+    const kv = await a.call("api_key.create", { name: randomName(), username: v.username });
+    const rv = (await keyLogin(kv.key)).r;
+    assert.equal(rv.response_type, "SUCCESS", "a grant through an auxiliary group alone");
+    assert.ok(rv.user_info.privilege.roles.includes("SHARING_ADMIN"), "SHARING_ADMIN");
+  });
+
   it("password changes do not affect keys", async () => {
     const u = await makeUser(ts, { roles: ["READONLY_ADMIN"] });
     const k = await a.call("api_key.create", { name: randomName(), username: u.username });

@@ -7,6 +7,7 @@ import { forEachStore, rpcError, startServer, type TestServer } from "./harness.
 import { PASSWORD, clientFor, loginAs, makeUser, randomName, startAsAdmin, totpFromUri, type TestUser } from "./auth-helpers.js";
 import type { RpcClient } from "../src/cli/client.js";
 import { ALL_ROLE_NAMES, ROLES } from "../src/access/roles.js";
+import { hashKey, newKeySalt, newKeySecret } from "../src/auth/api-keys.js";
 
 const DAY = 86_400_000;
 
@@ -181,6 +182,20 @@ forEachStore("GPOS STIG", (store) => {
     const e = await rpcError(c.call("auth.login_ex", { mechanism: "API_KEY_PLAIN", username: "", api_key: "1-x" }));
     assert.equal(e.errname, "EOPNOTSUPP");
     assert.match(e.data?.reason ?? "", /API_KEY_PLAIN: mechanism is not supported at current authenticator level\./);
+    // A well-formed, valid key is refused the same way, before it is looked at.
+    const secret = newKeySecret();
+    const salt = newKeySalt();
+    const stored = await ts.app.store.db
+      .insertInto("api_keys")
+      .values({ name: randomName("stigkey"), user_id: admin.id, username: admin.username, salt, keyhash: hashKey(salt, secret), created_at: Date.now(), expires_at: null, revoked: 0, revoked_reason: null, roles: null })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    const k = await ts.client();
+    const ek = await rpcError(k.call("auth.login_ex", { mechanism: "API_KEY_PLAIN", username: admin.username, api_key: `${stored.id}-${secret}` }));
+    assert.equal(ek.errname, "EOPNOTSUPP", "a valid key is refused under STIG");
+    assert.equal((await rpcError(k.call("auth.me"))).errname, "ENOTAUTHENTICATED", "and the connection has no session");
+    const keyRow = await ts.app.store.db.selectFrom("api_keys").select("revoked").where("id", "=", stored.id).executeTakeFirstOrThrow();
+    assert.equal(keyRow.revoked, 0, "the key is left as it was");
     // Without a TOTP secret a password alone is not enough.
     const plain = await makeUser(ts, { roles: ["READONLY_ADMIN"] });
     assert.equal((await c.login(plain.username, PASSWORD)).response_type, "AUTH_ERR");

@@ -78,11 +78,19 @@ const userGrantRows = prepare<[number, number]>()(2, (db) =>
 export async function grantOfUser(db: Tx, userId: number): Promise<Grant> {
   const rows = await userGrantRows.rows(db, userId, userId);
   const gids = new Set<number>();
-  const privileges: Pick<PrivilegeRow, "local_groups" | "roles" | "web_shell">[] = [];
+  const privileges: LocalGrantSource[] = [];
   for (const r of rows) {
     if (r.k === "g") gids.add(Number(r.gid));
     else privileges.push({ local_groups: r.local_groups!, roles: r.roles!, web_shell: Number(r.web_shell) });
   }
+  return grantOfLocalGroups(gids, privileges);
+}
+
+/** What a local user's grant is made of: each privilege's local GIDs (JSON), roles (JSON) and web shell flag. */
+export type LocalGrantSource = Pick<PrivilegeRow, "local_groups" | "roles" | "web_shell">;
+
+/** The grant of a user in the local groups `gids` (as `grantOfGids`, from privileges already read). */
+export function grantOfLocalGroups(gids: ReadonlySet<number>, privileges: readonly LocalGrantSource[]): Grant {
   if (!gids.size) return { roles: [], webShell: false };
   return grantOf(privileges, (p) => (JSON.parse(p.local_groups) as number[]).some((g) => gids.has(g)));
 }

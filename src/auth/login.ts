@@ -17,6 +17,8 @@ import {
   LEVEL_LIMITS,
   passwordAging,
   recordLoginFailure,
+  SECURITY_KEY,
+  securityFromStored,
   twoFactorConfig,
   type SecurityConfig,
 } from "./policy.js";
@@ -25,7 +27,9 @@ import { verifyTotp } from "./totp.js";
 import { keyMatches, parseApiKey, revokeApiKey } from "./api-keys.js";
 import { createToken, useToken } from "./tokens.js";
 import { buildMe, PROFILE_COLUMNS, type MeProfile } from "./me.js";
-import { param, prepare } from "./prepared.js";
+import { isPostgres, param, prepare } from "./prepared.js";
+import { sql } from "kysely";
+import { grantOfLocalGroups, type Grant } from "../access/privileges.js";
 
 export type LoginResponse =
   | { response_type: "SUCCESS"; user_info: unknown; authenticator: "LEVEL_1" | "LEVEL_2"; reconnect_token: string | null }
@@ -91,28 +95,65 @@ const userByName = prepare<[string]>()(1, (db) =>
     .where("users.username", "=", param<string>(0))
     .compile(),
 );
-/** An API key and its owner (all owner columns null when the owner is gone), in one statement. */
-const apiKeyWithOwner = prepare<[number]>()(1, (db) =>
-  db
-    .selectFrom("api_keys")
-    .leftJoin("users", "users.id", "api_keys.user_id")
-    .leftJoin("groups", "groups.id", "users.group_id")
-    .leftJoin("attributes", "attributes.user_id", "users.id")
-    .select([
-      "api_keys.id as key_id",
-      "api_keys.name as key_name",
-      "api_keys.user_id as key_user_id",
-      "api_keys.username as key_username",
-      "api_keys.salt as key_salt",
-      "api_keys.keyhash as key_keyhash",
-      "api_keys.expires_at as key_expires_at",
-      "api_keys.revoked as key_revoked",
-      "api_keys.roles as key_roles",
-      ...USER_COLUMNS,
-    ])
-    .where("api_keys.id", "=", param<number>(0))
-    .compile(),
-);
+/** What an API-key login reads, in one row (owner columns null when there is no key or no owner). */
+type ApiKeyLoginRow = Partial<Record<keyof UserRow, unknown>> & {
+  /** The stored `system.security` JSON (null: defaults). */
+  security: string | null;
+  key_id: number | null;
+  key_name: string;
+  key_user_id: number | null;
+  key_username: string | null;
+  key_salt: string;
+  key_keyhash: string;
+  key_expires_at: number | null;
+  key_revoked: number;
+  key_roles: string | null;
+  id: number | null;
+  /** The owner's auxiliary GIDs, comma-separated (null: none). */
+  aux_gids: string | null;
+  /** Every privilege as JSON `[[local_groups, roles, web_shell], …]` (PostgreSQL: null when none). */
+  privileges: string | null;
+};
+
+/**
+ * Everything an API-key login reads, in one statement: the security settings, the key, its owner
+ * (as `findUser` reads them) and what the owner's grant is made of (their auxiliary GIDs and the
+ * privileges). The one-row base keeps the settings when there is no such key.
+ */
+const apiKeyLogin = prepare<[string, number]>()(2, (db) => {
+  const pgsql = isPostgres(db);
+  const auxGids = pgsql ? sql`string_agg(cast("mg"."gid" as text), ',')` : sql`group_concat("mg"."gid")`;
+  const privileges = pgsql
+    ? sql`cast(json_agg(json_build_array("p"."local_groups", "p"."roles", "p"."web_shell")) as text)`
+    : sql`json_group_array(json_array("p"."local_groups", "p"."roles", "p"."web_shell"))`;
+  return sql<ApiKeyLoginRow>`select
+      (select "value" from "settings" where "key" = ${param(0)}) as "security",
+      "k"."id" as "key_id", "k"."name" as "key_name", "k"."user_id" as "key_user_id", "k"."username" as "key_username",
+      "k"."salt" as "key_salt", "k"."keyhash" as "key_keyhash", "k"."expires_at" as "key_expires_at",
+      "k"."revoked" as "key_revoked", "k"."roles" as "key_roles",
+      ${sql.join(USER_COLUMNS.map((c) => sql.ref(c)))},
+      (select ${auxGids} from "memberships" as "m" inner join "groups" as "mg" on "mg"."id" = "m"."group_id"
+        where "m"."user_id" = "users"."id") as "aux_gids",
+      (select ${privileges} from "privileges" as "p") as "privileges"
+    from (select 1 as "one") as "base"
+    left join "api_keys" as "k" on "k"."id" = ${param(1)}
+    left join "users" on "users"."id" = "k"."user_id"
+    left join "groups" on "groups"."id" = "users"."group_id"
+    left join "attributes" on "attributes"."user_id" = "users"."id"`.compile(db);
+});
+
+/** The owner's grant from the login row: privileges naming their primary or auxiliary groups. */
+function grantOfKeyOwner(row: ApiKeyLoginRow): Grant {
+  const gids = new Set<number>();
+  if (row.gid !== null && row.gid !== undefined) gids.add(Number(row.gid));
+  if (row.aux_gids) for (const g of row.aux_gids.split(",")) gids.add(Number(g));
+  const privileges = (row.privileges ? (JSON.parse(row.privileges) as [string, string, number][]) : []).map(([local_groups, roles, web_shell]) => ({
+    local_groups,
+    roles,
+    web_shell: Number(web_shell),
+  }));
+  return grantOfLocalGroups(gids, privileges);
+}
 
 /** Slow down failed logins by a random 1–2 s (configurable for tests) in every mode. */
 export async function failDelay(app: App): Promise<void> {
@@ -151,30 +192,32 @@ async function refuse<T extends "AUTH_ERR" | "EXPIRED" | "DENIED">(
 }
 
 export async function loginEx(app: App, conn: Connection, req: LoginRequest): Promise<LoginResponse> {
-  const sec = await app.auth.security();
-  const level = assuranceLevel(sec);
-  if (req.mechanism !== "OTP_TOKEN") {
-    if (conn.pendingTwoFactor) {
-      const p = conn.pendingTwoFactor;
-      conn.pendingTwoFactor = null;
-      await auditAuth(app, conn, "LOGIN_TWOFACTOR", { username: p.username },
-        "Abandoning login attempt after being presented with requirement for second factor for authentication.");
-    }
-    if (!LEVEL_LIMITS[level].mechanisms.includes(req.mechanism)) {
-      throw new CallError(`${req.mechanism}: mechanism is not supported at current authenticator level.`, ERRNO.EOPNOTSUPP);
-    }
+  if (req.mechanism !== "OTP_TOKEN" && conn.pendingTwoFactor) {
+    const p = conn.pendingTwoFactor;
+    conn.pendingTwoFactor = null;
+    await auditAuth(app, conn, "LOGIN_TWOFACTOR", { username: p.username },
+      "Abandoning login attempt after being presented with requirement for second factor for authentication.");
   }
+  // API keys read the security settings in the key's own statement.
+  if (req.mechanism === "API_KEY_PLAIN") return loginApiKey(app, conn, req);
+  const sec = await app.auth.security();
+  if (req.mechanism !== "OTP_TOKEN") checkMechanism(sec, req.mechanism);
   switch (req.mechanism) {
     case "PASSWORD_PLAIN":
       return loginPassword(app, conn, req, sec);
-    case "API_KEY_PLAIN":
-      return loginApiKey(app, conn, req, sec);
     case "TOKEN_PLAIN":
       return loginToken(app, conn, req, sec);
     case "OTP_TOKEN":
       return loginOtp(app, conn, req, sec);
     default:
       throw new CallError(`${req.mechanism}: mechanism is not supported at current authenticator level.`, ERRNO.EOPNOTSUPP);
+  }
+}
+
+/** Is the mechanism allowed at the current authenticator assurance level (LEVEL_2 under STIG: passwords only)? */
+function checkMechanism(sec: SecurityConfig, mechanism: string): void {
+  if (!LEVEL_LIMITS[assuranceLevel(sec)].mechanisms.includes(mechanism)) {
+    throw new CallError(`${mechanism}: mechanism is not supported at current authenticator level.`, ERRNO.EOPNOTSUPP);
   }
 }
 
@@ -347,14 +390,17 @@ async function loginOtp(app: App, conn: Connection, req: LoginRequest, sec: Secu
 
 // ---- API_KEY_PLAIN -------------------------------------------------------------------------------
 
-async function loginApiKey(app: App, conn: Connection, req: LoginRequest, sec: SecurityConfig): Promise<LoginResponse> {
+async function loginApiKey(app: App, conn: Connection, req: LoginRequest): Promise<LoginResponse> {
   const db = app.store.db;
   const raw = String(req.api_key ?? "");
   const username = req.username ?? "";
   const parsed = parseApiKey(raw);
-  const row = parsed ? await apiKeyWithOwner.first(db, parsed.id) : undefined;
-  if (!parsed || !row || !keyMatches(row.key_salt, parsed.secret, row.key_keyhash)) {
-    return refuse(app, conn, "AUTH_ERR", "API_KEY", { username, api_key: row ? { id: row.key_id, name: row.key_name } : "<INVALID>" }, "Invalid API key");
+  // A malformed key still reads the settings (no key has id 0).
+  const row = (await apiKeyLogin.first(db, SECURITY_KEY, parsed?.id ?? 0))!;
+  const sec = securityFromStored(row.security);
+  checkMechanism(sec, "API_KEY_PLAIN");
+  if (!parsed || row.key_id === null || !keyMatches(row.key_salt, parsed.secret, row.key_keyhash)) {
+    return refuse(app, conn, "AUTH_ERR", "API_KEY", { username, api_key: row.key_id !== null ? { id: row.key_id, name: row.key_name } : "<INVALID>" }, "Invalid API key");
   }
   const key = { id: row.key_id, name: row.key_name };
   const data = { username: row.key_username ?? username, api_key: key };
@@ -374,6 +420,7 @@ async function loginApiKey(app: App, conn: Connection, req: LoginRequest, sec: S
     credentialsData: { username: owner.username, api_key: { id: key.id, name: key.name } },
     apiKeyId: key.id,
     keyRoles: row.key_roles === null ? null : (JSON.parse(row.key_roles) as string[]),
+    grant: grantOfKeyOwner(row),
   });
 }
 

@@ -69,9 +69,13 @@ const settingValue = prepare<[string]>()(1, (db) => db.selectFrom("settings").se
 
 /** `system.security` (read on every login: a prepared statement; the same defaults as getSetting). */
 export async function securityConfig(db: Tx): Promise<SecurityConfig> {
-  const row = await settingValue.first(db, SECURITY_KEY);
-  if (!row) return SECURITY_DEFAULTS;
-  const stored = JSON.parse(row.value) as SecurityConfig;
+  return securityFromStored((await settingValue.first(db, SECURITY_KEY))?.value);
+}
+
+/** The `system.security` setting from its stored JSON text (absent: the defaults), as getSetting reads it. */
+export function securityFromStored(value: string | null | undefined): SecurityConfig {
+  if (value === null || value === undefined) return SECURITY_DEFAULTS;
+  const stored = JSON.parse(value) as SecurityConfig;
   return stored && typeof stored === "object" && !Array.isArray(stored) ? { ...SECURITY_DEFAULTS, ...stored } : stored;
 }
 

@@ -4,7 +4,7 @@
 // is the same on every call. The SQL is compiled with placeholders `param(i)` standing for the
 // i-th argument; every other value stays as compiled.
 
-import type { CompiledQuery, QueryResult } from "kysely";
+import { PostgresAdapter, type CompiledQuery, type QueryResult } from "kysely";
 import type { Db, Tx } from "../store/db.js";
 
 const MARK = "\u0000gatehouse-param:";
@@ -72,6 +72,11 @@ export class Prepared<A extends readonly unknown[], R> {
   async first(db: Tx, ...args: A): Promise<R | undefined> {
     return (await this.execute(db, ...args)).rows[0];
   }
+}
+
+/** Is `db` a PostgreSQL store (for the few statements whose SQL differs by dialect)? */
+export function isPostgres(db: Tx): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
 /** A prepared query of `arity` arguments (types given by `A`). */
