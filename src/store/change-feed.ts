@@ -17,7 +17,7 @@ import { CHANGE_CHANNEL, WATCHED_TABLES } from "./migrations/004-change-notify.j
 export interface ChangeFeed {
   /** Differs after every change; null when changes cannot be tracked right now. */
   stamp(): string | null;
-  /** Called after a change committed by another connection or process is announced. */
+  /** Called after a change committed by another process is announced (not for this one's own). */
   onRemoteChange(listener: () => void): () => void;
   close(): Promise<void>;
 }
@@ -78,6 +78,8 @@ export class PgChangeFeed implements ChangeFeed {
   private retry: NodeJS.Timeout | null = null;
   private readonly listeners = new Set<() => void>();
   private firstConnect: Promise<void> | null = null;
+  /** Server process ids of this process's pooled connections. */
+  private readonly ownBackends = new Set<number>();
 
   constructor(private readonly url: string) {}
 
@@ -104,6 +106,8 @@ export class PgChangeFeed implements ChangeFeed {
     client.on("notification", (msg) => {
       if (msg.channel !== CHANGE_CHANNEL) return;
       this.counter++;
+      // This process's own commits were counted when they completed; only others' are news.
+      if (this.ownBackends.has(msg.processId)) return;
       for (const l of this.listeners) l();
     });
     this.client = client;
@@ -122,6 +126,13 @@ export class PgChangeFeed implements ChangeFeed {
   /** A writing statement of this process completed. */
   localWrite(): void {
     this.counter++;
+  }
+
+  /** A pooled connection of this process opened (its backend's pid) or closed. */
+  ownBackend(pid: number | null | undefined, open: boolean): void {
+    if (typeof pid !== "number") return;
+    if (open) this.ownBackends.add(pid);
+    else this.ownBackends.delete(pid);
   }
 
   stamp(): string | null {

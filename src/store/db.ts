@@ -159,7 +159,11 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
   if (opts.url && /^postgres(ql)?:\/\//.test(opts.url)) {
     const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
     const changes = new PgChangeFeed(opts.url);
-    pool.on("connect", (client) => instrumentPgClient(client, () => changes.localWrite()));
+    pool.on("connect", (client) => {
+      instrumentPgClient(client, () => changes.localWrite());
+      changes.ownBackend((client as unknown as { processID?: number }).processID, true);
+    });
+    pool.on("remove", (client) => changes.ownBackend((client as unknown as { processID?: number }).processID, false));
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
     const u = new URL(opts.url);
     const queryCache = new QueryCache(() => changes.stamp());

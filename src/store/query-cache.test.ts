@@ -85,10 +85,17 @@ if (process.env.GATEHOUSE_TEST_PG) {
       const hits = cache.hits;
       assert.equal(await q(), "Before");
       assert.equal(cache.hits, hits + 1, "the repeated lookup is a hit");
+      let remote = 0;
+      const stop = app.store.changes.onRemoteChange(() => remote++);
       const other = new pg.Client({ connectionString: url });
       await other.connect();
       try {
+        // This process's own commits are not announced to it as someone else's.
+        await call("user.update", (await call("user.query", [["username", "=", "qcpg"]]))[0].id, { email: "qcpg@example.test" });
+        await new Promise((r) => setTimeout(r, 200));
+        assert.equal(remote, 0, "own commit not reported as remote");
         await other.query("update users set full_name = 'After' where username = 'qcpg'");
+        assert.equal(await settle(async () => remote, (v) => v > 0, 2000), 1, "another connection's commit is reported once");
         // The NOTIFY is delivered at commit: allow it a moment to arrive.
         assert.equal(await settle(q, (v) => v === "After", 2000), "After", "the other connection's commit is seen");
         // Without the listening connection nothing is reused.
@@ -103,6 +110,7 @@ if (process.env.GATEHOUSE_TEST_PG) {
         await other.query("update users set full_name = 'Again' where username = 'qcpg'");
         assert.equal(await settle(q, (v) => v === "Again", 2000), "Again", "changes are seen after reconnecting");
       } finally {
+        stop();
         await other.end();
       }
     }, url);
