@@ -96,7 +96,7 @@ const userByName = prepare<[string]>()(1, (db) =>
     .compile(),
 );
 /** What an API-key login reads, in one row (owner columns null when there is no key or no owner). */
-type ApiKeyLoginRow = Partial<Record<keyof UserRow, unknown>> & {
+type ApiKeyLoginRow = Partial<Record<keyof MeProfile, unknown>> & {
   /** The stored `system.security` JSON (null: defaults). */
   security: string | null;
   key_id: number | null;
@@ -117,7 +117,7 @@ type ApiKeyLoginRow = Partial<Record<keyof UserRow, unknown>> & {
 
 /**
  * Everything an API-key login reads, in one statement: the security settings, the key, its owner
- * (as `findUser` reads them) and what the owner's grant is made of (their auxiliary GIDs and the
+ * (what auth.me shows; a key login needs no password hash) and what the owner's grant is made of (their auxiliary GIDs and the
  * privileges). The one-row base keeps the settings when there is no such key.
  */
 const apiKeyLogin = prepare<[string, number]>()(2, (db) => {
@@ -131,7 +131,7 @@ const apiKeyLogin = prepare<[string, number]>()(2, (db) => {
       "k"."id" as "key_id", "k"."name" as "key_name", "k"."user_id" as "key_user_id", "k"."username" as "key_username",
       "k"."salt" as "key_salt", "k"."keyhash" as "key_keyhash", "k"."expires_at" as "key_expires_at",
       "k"."revoked" as "key_revoked", "k"."roles" as "key_roles",
-      ${sql.join(USER_COLUMNS.map((c) => sql.ref(c)))},
+      ${sql.join(PROFILE_COLUMNS.map((c) => sql.ref(c)))},
       (select ${auxGids} from "memberships" as "m" inner join "groups" as "mg" on "mg"."id" = "m"."group_id"
         where "m"."user_id" = "users"."id") as "aux_gids",
       (select ${privileges} from "privileges" as "p") as "privileges"
@@ -404,7 +404,7 @@ async function loginApiKey(app: App, conn: Connection, req: LoginRequest): Promi
   }
   const key = { id: row.key_id, name: row.key_name };
   const data = { username: row.key_username ?? username, api_key: key };
-  const owner = row.key_user_id === null || row.id === null ? undefined : (row as unknown as UserRow);
+  const owner = row.key_user_id === null || row.id === null ? undefined : (row as unknown as MeProfile);
   if (!owner || (username && username !== owner.username)) {
     return refuse(app, conn, "AUTH_ERR", "API_KEY", data, owner ? "API key does not belong to this user" : "User does not exist");
   }

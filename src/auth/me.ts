@@ -68,6 +68,23 @@ const profileOf = prepare<[number]>()(1, (db) =>
     .compile(),
 );
 
+// A session's role and method sets are shared, never-changed values (accessFor memoises them per
+// role set), so their sorted forms are computed once per set rather than on every login.
+const sortedRoleLists = new WeakMap<ReadonlySet<string>, readonly string[]>();
+const allowlists = new WeakMap<ReadonlySet<string>, readonly { method: string; resource: string }[]>();
+
+function sortedRoles(roles: ReadonlySet<string>): readonly string[] {
+  let list = sortedRoleLists.get(roles);
+  if (!list) sortedRoleLists.set(roles, (list = Object.freeze([...roles].sort())));
+  return list;
+}
+
+function allowlistOf(methods: ReadonlySet<string>): readonly { method: string; resource: string }[] {
+  let list = allowlists.get(methods);
+  if (!list) allowlists.set(methods, (list = Object.freeze([...methods].sort().map((m) => Object.freeze({ method: "CALL", resource: m })))));
+  return list;
+}
+
 /**
  * The auth.me object of `session`. A login passes what it has already read: the security settings
  * and the account's profile (read in the login's own query), so they are not read twice.
@@ -84,9 +101,7 @@ export async function buildMe(
   const accountAttrs = accountAttributes(session, user);
   const aging = passwordAging(sec, user);
   if (aging.changeRequired && !accountAttrs.includes("PASSWORD_CHANGE_REQUIRED")) accountAttrs.push("PASSWORD_CHANGE_REQUIRED");
-  const allowlist = session.fullAdmin
-    ? [{ method: "*", resource: "*" }]
-    : [...session.allowedMethods].sort().map((m) => ({ method: "CALL", resource: m }));
+  const allowlist = session.fullAdmin ? [{ method: "*", resource: "*" }] : allowlistOf(session.allowedMethods).slice();
   return {
     pw_name: user.username,
     pw_gecos: user.full_name,
@@ -106,7 +121,7 @@ export async function buildMe(
       otp_digits: user.twofactor_digits,
     },
     privilege: {
-      roles: new WireSet([...session.roles].sort()),
+      roles: new WireSet(sortedRoles(session.roles).slice()),
       allowlist,
       web_shell: session.webShell,
       webui_access: session.webuiAccess,

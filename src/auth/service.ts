@@ -66,6 +66,18 @@ export interface SessionOptions {
   ephemeral?: boolean;
 }
 
+/** One login's writes: drop the previous session's rows, store the new one, and its audit entry. */
+interface SessionSwap {
+  previous: Session | null;
+  session: Session;
+  also?: (trx: Tx) => Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Upper bound of logins committed together (keeps one transaction short). */
+const MAX_SWAPS_PER_TRANSACTION = 64;
+
 export class AuthService {
   private readonly lastRefresh = new WeakMap<Connection, number>();
   /** Live connections of this process, so a terminated session's socket can be closed. */
@@ -211,39 +223,86 @@ export class AuthService {
     };
   }
 
-  /** Store the session and attach it to the connection (replacing any earlier session). */
   /**
    * Make `session` the connection's session. The previous session's rows go, the new row comes,
-   * and `alsoInTransaction` (the login's audit entry) is written in the same transaction: one
-   * commit per login, and never a session without its AUTHENTICATION entry.
+   * and `alsoInTransaction` (the login's audit entry) is written in the same transaction: never a
+   * session without its AUTHENTICATION entry. Logins that arrive while another's swap is being
+   * written share the next transaction (group commit: one commit for the lot instead of one each);
+   * should that transaction fail, each of them is retried in a transaction of its own, so one
+   * login's failure is never another's.
    */
   async attach(conn: Connection, session: Session, alsoInTransaction?: (trx: Tx) => Promise<void>): Promise<void> {
     const previous = conn.session;
     conn.session = null;
-    await this.app.store.db.transaction().execute(async (trx) => {
-      if (previous && !previous.internal) await this.dropSessionRows(previous, trx, false);
-      if (!session.ephemeral) {
-        await insertSession.execute(
-          trx,
-          session.id,
-          session.userId,
-          session.username,
-          session.credentials,
-          JSON.stringify(session.credentialsData),
-          session.origin,
-          session.secureTransport ? 1 : 0,
-          JSON.stringify(session.attributes),
-          session.readonly ? 1 : 0,
-          session.apiKeyId,
-          session.createdAt,
-          session.expiresAt,
-          session.createdAt,
-        );
-      }
-      if (alsoInTransaction) await alsoInTransaction(trx);
+    await new Promise<void>((resolve, reject) => {
+      this.swaps.push({ previous, session, also: alsoInTransaction, resolve, reject });
+      if (!this.writingSwaps) void this.writeSwaps();
     });
     conn.session = session;
     this.lastRefresh.set(conn, Date.now());
+  }
+
+  /** Session swaps waiting for the next transaction, and whether one is being written. */
+  private readonly swaps: SessionSwap[] = [];
+  private writingSwaps = false;
+
+  private async writeSwaps(): Promise<void> {
+    this.writingSwaps = true;
+    const db = this.app.store.db;
+    try {
+      while (this.swaps.length) {
+        let batch: SessionSwap[] = [];
+        try {
+          await db.transaction().execute(async (trx) => {
+            // Taken once the transaction has the connection: logins whose reads were queued ahead
+            // of it have reached this queue by now and share its commit.
+            batch = this.swaps.splice(0, MAX_SWAPS_PER_TRANSACTION);
+            for (const swap of batch) await this.writeSwap(trx, swap);
+          });
+          for (const swap of batch) swap.resolve();
+        } catch (err) {
+          // The transaction could not even begin: fail the oldest swap, so the queue moves on.
+          if (!batch.length) batch = this.swaps.splice(0, 1);
+          if (batch.length === 1) {
+            batch[0]!.reject(err);
+            continue;
+          }
+          for (const swap of batch) {
+            try {
+              await db.transaction().execute((trx) => this.writeSwap(trx, swap));
+              swap.resolve();
+            } catch (e) {
+              swap.reject(e);
+            }
+          }
+        }
+      }
+    } finally {
+      this.writingSwaps = false;
+    }
+  }
+
+  private async writeSwap(trx: Tx, { previous, session, also }: SessionSwap): Promise<void> {
+    if (previous && !previous.internal) await this.dropSessionRows(previous, trx, false);
+    if (!session.ephemeral) {
+      await insertSession.execute(
+        trx,
+        session.id,
+        session.userId,
+        session.username,
+        session.credentials,
+        JSON.stringify(session.credentialsData),
+        session.origin,
+        session.secureTransport ? 1 : 0,
+        JSON.stringify(session.attributes),
+        session.readonly ? 1 : 0,
+        session.apiKeyId,
+        session.createdAt,
+        session.expiresAt,
+        session.createdAt,
+      );
+    }
+    if (also) await also(trx);
   }
 
   /** Persist a change of the session's roles (privilege.become_readonly). */

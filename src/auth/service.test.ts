@@ -1,0 +1,94 @@
+// Session swaps share transactions (group commit) without sharing failures; each login's session
+// row and its AUTHENTICATION entry commit together.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { randomUUID } from "node:crypto";
+import pino from "pino";
+import { App } from "../app.js";
+import { resolveConfig } from "../config.js";
+import { Connection } from "../server/connection.js";
+import { writeAudit } from "../audit/audit.js";
+import { freshPgDatabase } from "../../test/harness.js";
+import type { Session } from "./session.js";
+
+const STORES = process.env.GATEHOUSE_TEST_PG ? ["sqlite", "postgres"] : ["sqlite"];
+
+async function withApp(database: string | undefined, fn: (app: App) => Promise<void>): Promise<void> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "gh-swap-"));
+  const app = await App.create({ ...resolveConfig({ dataDir, database, port: 0, hashRounds: 1000, logLevel: "silent" }, {}), failDelay: [0, 0] }, { log: pino({ level: "silent" }) });
+  try {
+    await fn(app);
+  } finally {
+    await app.shutdown();
+    await app.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function userSession(id: string = randomUUID()): Session {
+  const now = Date.now();
+  return {
+    id, credentials: "API_KEY", credentialsData: { username: "root" }, userId: 1, username: "root", uid: 0, rawRoles: ["FULL_ADMIN"],
+    roles: new Set(["FULL_ADMIN"]), fullAdmin: true, allowedMethods: new Set(), attributes: ["API_KEY"], webShell: false, webuiAccess: true,
+    apiKeyId: null, createdAt: now, expiresAt: now + 3600_000, secureTransport: true, origin: "t", internal: false,
+  };
+}
+
+function connection(i: number): Connection {
+  return new Connection(`c${i}`, `127.0.0.1:${1000 + i}`, "127.0.0.1", false, "WEBSOCKET", () => {}, () => {});
+}
+
+for (const store of STORES) {
+  test(`[${store}] concurrent session swaps: each session with its audit entry, previous sessions dropped, one failure stays one`, async () => {
+    await withApp(store === "postgres" ? await freshPgDatabase() : undefined, async (app) => {
+      const db = app.store.db;
+      const audit = (conn: Connection, session: Session) => (trx: Parameters<NonNullable<Parameters<App["auth"]["attach"]>[2]>>[0]) =>
+        writeAudit(app, { event: "AUTHENTICATION", eventData: { test: true }, success: true, conn, session }, trx);
+
+      let transactions = 0;
+      const begin = db.transaction.bind(db);
+      (db as { transaction: typeof db.transaction }).transaction = () => {
+        transactions++;
+        return begin();
+      };
+
+      // Twenty logins at once, on twenty connections that each had a session already.
+      const conns = Array.from({ length: 20 }, (_, i) => connection(i));
+      const first = conns.map(() => userSession());
+      await Promise.all(conns.map((c, i) => app.auth.attach(c, first[i]!, audit(c, first[i]!))));
+      const second = conns.map(() => userSession());
+      transactions = 0;
+      await Promise.all(conns.map((c, i) => app.auth.attach(c, second[i]!, audit(c, second[i]!))));
+      assert.ok(transactions < conns.length, `logins arriving together share commits (${transactions} transactions for ${conns.length})`);
+      conns.forEach((c, i) => assert.equal(c.session, second[i], `connection ${i} holds its new session`));
+      const rows = await db.selectFrom("sessions").select("id").where("id", "in", [...first, ...second].map((s) => s.id)).execute();
+      assert.deepEqual(new Set(rows.map((r) => r.id)), new Set(second.map((s) => s.id)), "exactly the new sessions are stored: the previous ones are gone");
+      const entries = await db.selectFrom("audit").select("session").where("event", "=", "AUTHENTICATION").execute();
+      for (const s of [...first, ...second]) assert.equal(entries.filter((e) => e.session === s.id).length, 1, "one AUTHENTICATION entry per session");
+
+      // Swaps queued together, one of which cannot be written (its id is taken): that one fails
+      // alone, with no audit entry; the others are stored with theirs.
+      const taken = second[0]!.id;
+      const more = Array.from({ length: 6 }, (_, i) => connection(100 + i));
+      const sessions = more.map((_, i) => userSession(i === 3 ? taken : randomUUID()));
+      transactions = 0;
+      const results = await Promise.allSettled(more.map((c, i) => app.auth.attach(c, sessions[i]!, audit(c, sessions[i]!))));
+      assert.ok(transactions > more.length, `the failed shared transaction was retried one swap at a time (${transactions})`);
+      results.forEach((r, i) => assert.equal(r.status, i === 3 ? "rejected" : "fulfilled", `swap ${i}`));
+      assert.equal(more[3]!.session, null, "the failed login attached nothing");
+      for (const [i, s] of sessions.entries()) {
+        if (i === 3) continue;
+        assert.ok(await db.selectFrom("sessions").select("id").where("id", "=", s.id).executeTakeFirst(), `session ${i} stored`);
+        assert.equal(more[i]!.session, s, `connection ${i} holds its session`);
+      }
+      const after = await db.selectFrom("audit").select("session").where("event", "=", "AUTHENTICATION").where("session", "=", taken).execute();
+      assert.equal(after.length, 1, "the failed swap's audit entry was rolled back with it");
+      const others = await db.selectFrom("audit").select("session").where("session", "in", sessions.filter((_, i) => i !== 3).map((s) => s.id)).execute();
+      assert.equal(others.length, 5, "every other swap has its entry");
+    });
+  });
+}
