@@ -192,21 +192,26 @@ function freezeRedacted(value: unknown): unknown {
 }
 
 /**
- * Redacted copies of frozen results (the query cache hands out deep-frozen results), by the set of
- * secret fields and the result. The copy of an immutable value is itself frozen, so it can be
- * handed to every caller that may not see the secrets.
+ * Redacted copies of frozen results (the query cache hands out deep-frozen results), by result and
+ * set of secret fields. The copy of an immutable value is itself frozen, so it can be handed to
+ * every caller that may not see the secrets.
  */
-const redactedCopies = new WeakMap<readonly string[], WeakMap<object, unknown>>();
+const redactedCopies = new WeakMap<object, { fields: readonly string[]; copy: unknown; more?: Map<readonly string[], unknown> }>();
 
 function redactedCopy(result: unknown, fields: readonly string[]): unknown {
   if (!result || typeof result !== "object" || !Object.isFrozen(result)) return redactEntry(result, fields);
-  let byResult = redactedCopies.get(fields);
-  const hit = byResult?.get(result);
-  if (hit !== undefined) return hit;
+  const memo = redactedCopies.get(result);
+  if (memo) {
+    if (memo.fields === fields) return memo.copy;
+    const other = memo.more?.get(fields);
+    if (other !== undefined) return other;
+  }
   const copy = redactEntry(result, fields);
   if (!redactionIsFixed(result)) return copy;
-  if (!byResult) redactedCopies.set(fields, (byResult = new WeakMap()));
-  byResult.set(result, freezeRedacted(copy));
+  freezeRedacted(copy);
+  // Usually one set of secret fields per result (the method that produced it); others go aside.
+  if (!memo) redactedCopies.set(result, { fields, copy });
+  else (memo.more ??= new Map()).set(fields, copy);
   return copy;
 }
 
@@ -250,7 +255,8 @@ function dispatch(app: App, conn: Connection, def: MethodDef, rawParams: unknown
     return dispatchSlow(app, conn, def, session, params, callId);
   }
   const result = Promise.resolve(def.handler({ app, conn, session, callId }, ...args));
-  return def.secretFields?.length && mustRedact(def, session) ? result.then((r) => redactResult(def, session, r)) : result;
+  const fields = def.secretFields;
+  return fields?.length && mustRedact(def, session) ? result.then((r) => redactedCopy(r, fields)) : result;
 }
 
 async function dispatchSlow(app: App, conn: Connection, def: MethodDef, session: Session | null, params: unknown[], callId: Id): Promise<unknown> {
