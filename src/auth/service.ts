@@ -236,7 +236,11 @@ export class AuthService {
     conn.session = null;
     await new Promise<void>((resolve, reject) => {
       this.swaps.push({ previous, session, also: alsoInTransaction, resolve, reject });
-      if (!this.writingSwaps) void this.writeSwaps();
+      if (!this.writingSwaps) {
+        // Started after this turn's other work, so logins finishing in the same turn join it.
+        this.writingSwaps = true;
+        setImmediate(() => void this.writeSwaps());
+      }
     });
     conn.session = session;
     this.lastRefresh.set(conn, Date.now());
