@@ -148,7 +148,7 @@ export async function run(): Promise<Row[]> {
     const acc = accessFor(app.registry, ["READONLY_ADMIN"], false);
     conn.session = { ...app.auth.internalSession(), internal: false, fullAdmin: false, roles: acc.roles, allowedMethods: acc.allowedMethods, expiresAt: Date.now() + 3600e3 };
     const params = [[["username", "=", "admin"]]];
-    const N = 100_000;
+    const N = 200_000;
     const bareCall = async () => def.handler({ app, conn, session: conn.session, callId: 1 }, ...parseArgs(def, params));
     const fullCall = () => callMethod(app, conn, "user.query", params, 1);
     const gc = (globalThis as { gc?: () => void }).gc;
@@ -161,10 +161,10 @@ export async function run(): Promise<Row[]> {
     };
     for (let i = 0; i < 2000; i++) await bareCall();
     for (let i = 0; i < 2000; i++) await fullCall();
-    // N calls each, in alternating rounds (either one first in turn), so a change in the machine's
+    // N calls each, in 40 alternating rounds (either one first in turn), so a change in the machine's
     // load during the measurement falls on both alike; each figure is the mean over its N calls
     // (a 2 µs call × 20,000 was 40 ms: one GC pause moved the ratio by 5–10 points).
-    const ROUNDS = 20;
+    const ROUNDS = 40;
     let bareNs = 0;
     let fullNs = 0;
     for (let r = 0; r < ROUNDS; r++) {

@@ -51,7 +51,7 @@ export function fromWire(value: unknown): unknown {
     let out: unknown[] | null = null;
     for (let i = 0; i < value.length; i++) {
       const v = value[i];
-      const w = fromWire(v);
+      const w = v !== null && typeof v === "object" ? fromWire(v) : v;
       if (w !== v && !out) out = value.slice(0, i);
       if (out) out.push(w);
     }
@@ -69,7 +69,7 @@ export function fromWire(value: unknown): unknown {
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     const v = obj[k];
-    const w = fromWire(v);
+    const w = v !== null && typeof v === "object" ? fromWire(v) : v;
     if (w !== v && !out) {
       out = {};
       for (let j = 0; j < i; j++) out[keys[j]!] = obj[keys[j]!];
