@@ -64,7 +64,7 @@ const insertAudit = prepare<[string, number, number, string, string, string | nu
     .compile(),
 );
 
-/** Write one entry; `db` lets a caller put it in its own transaction. */
+/** Write one entry; `db` lets a caller put it in its own transaction (a failure then throws). */
 export async function writeAudit(app: App, input: AuditInput, db: Tx = app.store.db): Promise<void> {
   const now = Date.now();
   const session = input.session;
@@ -91,5 +91,8 @@ export async function writeAudit(app: App, input: AuditInput, db: Tx = app.store
     );
   } catch (err) {
     app.log.error({ err }, "audit write failed");
+    // In a caller's transaction (a login's session swap) the failure is the caller's: its change
+    // must not commit without its entry (and on PostgreSQL that transaction cannot go on anyway).
+    if (db !== app.store.db) throw err;
   }
 }

@@ -117,8 +117,9 @@ type ApiKeyLoginRow = Partial<Record<keyof MeProfile, unknown>> & {
 
 /**
  * Everything an API-key login reads, in one statement: the security settings, the key, its owner
- * (what auth.me shows; a key login needs no password hash) and what the owner's grant is made of (their auxiliary GIDs and the
- * privileges). The one-row base keeps the settings when there is no such key.
+ * (what auth.me shows; a key login needs no password hash) and what the owner's grant is made of
+ * (their auxiliary GIDs and the privileges). The one-row base keeps the settings when there is no
+ * such key.
  */
 const apiKeyLogin = prepare<[string, number]>()(2, (db) => {
   const pgsql = isPostgres(db);

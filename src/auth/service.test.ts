@@ -89,6 +89,18 @@ for (const store of STORES) {
       assert.equal(after.length, 1, "the failed swap's audit entry was rolled back with it");
       const others = await db.selectFrom("audit").select("session").where("session", "in", sessions.filter((_, i) => i !== 3).map((s) => s.id)).execute();
       assert.equal(others.length, 5, "every other swap has its entry");
+
+      // An audit entry that cannot be written fails its login (no session without its entry),
+      // and only that one, wherever it is in the shared transaction.
+      for (const bad of [0, 2, 4]) {
+        const conns3 = Array.from({ length: 5 }, (_, i) => connection(200 + i));
+        Object.defineProperty(conns3[bad]!, "remoteAddress", { get: () => { throw new Error("no address"); } });
+        const s3 = conns3.map(() => userSession());
+        const r3 = await Promise.allSettled(conns3.map((c, i) => app.auth.attach(c, s3[i]!, audit(c, s3[i]!))));
+        r3.forEach((r, i) => assert.equal(r.status, i === bad ? "rejected" : "fulfilled", `audit failure at ${bad}: swap ${i}`));
+        const stored3 = await db.selectFrom("sessions").select("id").where("id", "in", s3.map((s) => s.id)).execute();
+        assert.deepEqual(new Set(stored3.map((r) => r.id)), new Set(s3.filter((_, i) => i !== bad).map((s) => s.id)), `audit failure at ${bad}: the others are stored, not that one`);
+      }
     });
   });
 }
