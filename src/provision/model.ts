@@ -13,6 +13,7 @@ import {
   FILES, SSHD_DENY, SSHD_NO_PASSWORD, SUDOERS_HEADER, groupLine, gshadowLine, memberNames, passwdLine, shadowLine, shadowGid, smbpasswdLine,
   sshdFlags, sshdText, sudoGroupLines, sudoUserLines, type FileId,
 } from "./generate.js";
+import { NO_HOME } from "./keys.js";
 import type { ProvGroup, ProvPolicy, ProvUser, Snapshot } from "./types.js";
 
 const SHIFT = 8;
@@ -133,6 +134,8 @@ function setsEqualPolicy(a: ProvPolicy, b: ProvPolicy): boolean {
 
 export class HostModel {
   readonly users = new Map<number, ProvUser>();
+  /** Ids of users whose home is not NO_HOME. */
+  private readonly withHome = new Set<number>();
   readonly groups = new Map<number, ProvGroup>();
   /** user id → aux group ids; derived from membersOfGroup when first needed (not by a full build) */
   private auxOfUser: Map<number, Set<number>> | null = null;
@@ -210,11 +213,14 @@ export class HostModel {
   private putUser(u: ProvUser): void {
     if (!this.users.has(u.id)) this.userBlocks.add(u.id);
     this.users.set(u.id, u);
+    if (u.home !== NO_HOME) this.withHome.add(u.id);
+    else this.withHome.delete(u.id);
   }
 
   private dropUser(id: number): void {
     if (!this.users.delete(id)) return;
     this.userBlocks.remove(id);
+    this.withHome.delete(id);
   }
 
   private putGroup(g: ProvGroup): void {
@@ -377,6 +383,16 @@ export class HostModel {
   }
 
   // ---- rendering -----------------------------------------------------------------------------
+
+  /**
+   * Users, by ascending id, whose home is anything but /var/empty: the only ones that can have an
+   * authorized_keys file to write or remove (see keysPlacement), so a check of "every user's keys"
+   * does not walk the accounts that have no home at all.
+   */
+  usersWithHome(): ProvUser[] {
+    const ids = [...this.withHome].sort((a, b) => a - b);
+    return ids.map((id) => this.users.get(id)!);
+  }
 
   /** Users by ascending id (block by block: no sort of the whole map). */
   usersInOrder(): ProvUser[] {

@@ -334,7 +334,7 @@ export class Provisioner {
     // authorized_keys: every user's on a cold start or an explicit provisionNow, else those of
     // the users whose rows changed (a home full of keys is not re-read every few seconds)
     const model = this.model!;
-    const users = changed === null ? model.usersInOrder() : [...changed].sort((a, b) => a - b).map((id) => model.users.get(id));
+    const users = changed === null ? model.usersWithHome() : [...changed].sort((a, b) => a - b).map((id) => model.users.get(id));
     for (const u of users) {
       if (!u) continue;
       const pl = keysPlacement(u, this.ctx.storageRoots, this.ctx.hostRoot);
