@@ -101,6 +101,17 @@ for (const store of STORES) {
         const stored3 = await db.selectFrom("sessions").select("id").where("id", "in", s3.map((s) => s.id)).execute();
         assert.deepEqual(new Set(stored3.map((r) => r.id)), new Set(s3.filter((_, i) => i !== bad).map((s) => s.id)), `audit failure at ${bad}: the others are stored, not that one`);
       }
+
+      // Several logins at once on ONE connection: the connection ends with the last session, and
+      // only that one is stored (none is left behind without a connection).
+      const one = connection(300);
+      const s0 = userSession();
+      await app.auth.attach(one, s0, audit(one, s0));
+      const burst = Array.from({ length: 5 }, () => userSession());
+      await Promise.all(burst.map((s) => app.auth.attach(one, s, audit(one, s))));
+      assert.equal(one.session, burst[4], "the last login's session is the connection's");
+      const kept = await db.selectFrom("sessions").select("id").where("id", "in", [s0, ...burst].map((s) => s.id)).execute();
+      assert.deepEqual(kept.map((r) => r.id), [burst[4]!.id], "only the connection's session is stored");
     });
   });
 }

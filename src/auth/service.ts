@@ -232,7 +232,11 @@ export class AuthService {
    * login's failure is never another's.
    */
   async attach(conn: Connection, session: Session, alsoInTransaction?: (trx: Tx) => Promise<void>): Promise<void> {
-    const previous = conn.session;
+    // Several logins may run at once on one connection: each replaces the one attached before it,
+    // whose swap may not have been written yet (its rows then go in the same or a later
+    // transaction, after they were written), so no session is left behind without a connection.
+    const previous = conn.session ?? this.attaching.get(conn) ?? null;
+    this.attaching.set(conn, session);
     conn.session = null;
     await new Promise<void>((resolve, reject) => {
       this.swaps.push({ previous, session, also: alsoInTransaction, resolve, reject });
@@ -242,9 +246,13 @@ export class AuthService {
         setImmediate(() => void this.writeSwaps());
       }
     });
+    if (this.attaching.get(conn) === session) this.attaching.delete(conn);
     conn.session = session;
     this.lastRefresh.set(conn, Date.now());
   }
+
+  /** The session each connection is being given by a login whose swap is not written yet. */
+  private readonly attaching = new WeakMap<Connection, Session>();
 
   /** Session swaps waiting for the next transaction, and whether one is being written. */
   private readonly swaps: SessionSwap[] = [];
