@@ -37,6 +37,22 @@ export async function freshPgDatabase(): Promise<string> {
   return u.toString();
 }
 
+/**
+ * An App without an HTTP server, on a fresh data dir and SQLite — or on `database` (PostgreSQL) —
+ * shut down and removed after `fn`. For unit tests of code that needs a whole application.
+ */
+export async function withTestApp(database: string | undefined, fn: (app: App) => Promise<void>): Promise<void> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "gh-app-"));
+  const app = await App.create({ ...resolveConfig({ dataDir, database, port: 0, hashRounds: 1000, logLevel: "silent" }, {}), failDelay: [0, 0] }, { log: pino({ level: "silent" }) });
+  try {
+    await fn(app);
+  } finally {
+    await app.shutdown();
+    await app.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 export interface TestServer {
   app: App;
   config: Config;

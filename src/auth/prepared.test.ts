@@ -1,28 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { sql } from "kysely";
-import pino from "pino";
-import { App } from "../app.js";
-import { resolveConfig } from "../config.js";
-import { freshPgDatabase } from "../../test/harness.js";
+import { freshPgDatabase, withTestApp } from "../../test/harness.js";
 import { param, prepare } from "./prepared.js";
 
 const STORES = process.env.GATEHOUSE_TEST_PG ? ["sqlite", "postgres"] : ["sqlite"];
 
-async function withApp(database: string | undefined, fn: (app: App) => Promise<void>): Promise<void> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "gh-prep-"));
-  const app = await App.create({ ...resolveConfig({ dataDir, database, port: 0, hashRounds: 1000, logLevel: "silent" }, {}), failDelay: [0, 0] }, { log: pino({ level: "silent" }) });
-  try {
-    await fn(app);
-  } finally {
-    await app.shutdown();
-    await app.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-}
 
 const insertCounter = prepare<[string, number, number]>()(3, (db) =>
   db.insertInto("counters").values({ key: param(0), count: param(1), window_start: param(2), locked_until: null }).compile(),
@@ -42,7 +25,7 @@ const countersBetween = prepare<[number, number]>()(2, (db) =>
 
 for (const store of STORES) {
   test(`[${store}] prepared queries: arguments bound by position, constants kept, in and out of transactions`, async () => {
-    await withApp(store === "postgres" ? await freshPgDatabase() : undefined, async (app) => {
+    await withTestApp(store === "postgres" ? await freshPgDatabase() : undefined, async (app) => {
       const db = app.store.db;
       await insertCounter.execute(db, "a", 1, 7);
       await insertCounter.execute(db, "b", 5, 7);
@@ -83,8 +66,8 @@ for (const store of STORES) {
 
 test("prepared queries compile once per store, so SQLite and PostgreSQL stores in one process each get their own SQL", { skip: !process.env.GATEHOUSE_TEST_PG }, async () => {
   const one = prepare<[string]>()(1, (d) => d.selectFrom("settings").select("key").where("key", "=", param<string>(0)).compile());
-  await withApp(undefined, async (lite) => {
-    await withApp(await freshPgDatabase(), async (pgApp) => {
+  await withTestApp(undefined, async (lite) => {
+    await withTestApp(await freshPgDatabase(), async (pgApp) => {
       for (const app of [lite, pgApp, lite, pgApp]) {
         assert.equal((await one.first(app.store.db, "system.security"))?.key ?? null, (await app.store.db.selectFrom("settings").select("key").where("key", "=", "system.security").executeTakeFirst())?.key ?? null, `same answer as the builder on ${app.store.dialect}`);
       }

@@ -3,31 +3,15 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { randomUUID } from "node:crypto";
-import pino from "pino";
-import { App } from "../app.js";
-import { resolveConfig } from "../config.js";
+import type { App } from "../app.js";
 import { Connection } from "../server/connection.js";
 import { writeAudit } from "../audit/audit.js";
-import { freshPgDatabase } from "../../test/harness.js";
+import { freshPgDatabase, withTestApp } from "../../test/harness.js";
 import type { Session } from "./session.js";
 
 const STORES = process.env.GATEHOUSE_TEST_PG ? ["sqlite", "postgres"] : ["sqlite"];
 
-async function withApp(database: string | undefined, fn: (app: App) => Promise<void>): Promise<void> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "gh-swap-"));
-  const app = await App.create({ ...resolveConfig({ dataDir, database, port: 0, hashRounds: 1000, logLevel: "silent" }, {}), failDelay: [0, 0] }, { log: pino({ level: "silent" }) });
-  try {
-    await fn(app);
-  } finally {
-    await app.shutdown();
-    await app.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-}
 
 function userSession(id: string = randomUUID()): Session {
   const now = Date.now();
@@ -44,7 +28,7 @@ function connection(i: number): Connection {
 
 for (const store of STORES) {
   test(`[${store}] concurrent session swaps: each session with its audit entry, previous sessions dropped, one failure stays one`, async () => {
-    await withApp(store === "postgres" ? await freshPgDatabase() : undefined, async (app) => {
+    await withTestApp(store === "postgres" ? await freshPgDatabase() : undefined, async (app) => {
       const db = app.store.db;
       const audit = (conn: Connection, session: Session) => (trx: Parameters<NonNullable<Parameters<App["auth"]["attach"]>[2]>>[0]) =>
         writeAudit(app, { event: "AUTHENTICATION", eventData: { test: true }, success: true, conn, session }, trx);

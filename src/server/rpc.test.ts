@@ -2,14 +2,10 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import pino from "pino";
-import { App } from "../app.js";
-import { resolveConfig } from "../config.js";
+import type { App } from "../app.js";
 import { callMethod, redactResult } from "./rpc.js";
 import { Connection } from "./connection.js";
+import { withTestApp } from "../../test/harness.js";
 import { accessFor } from "../access/authorize.js";
 import { defineMethod, type MethodDef } from "../api/method.js";
 import { Registry } from "../api/registry.js";
@@ -77,20 +73,9 @@ test("a frozen array of entries that can still change is redacted anew each time
   assert.deepEqual(redactResult(def, reader, list), [{ id: 1, username: "changed" }], "the change shows: no stale copy");
 });
 
-async function withApp(fn: (app: App) => Promise<void>): Promise<void> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "gh-rpc-"));
-  const app = await App.create({ ...resolveConfig({ dataDir, port: 0, hashRounds: 1000, logLevel: "silent" }, {}), failDelay: [0, 0] }, { log: pino({ level: "silent" }) });
-  try {
-    await fn(app);
-  } finally {
-    await app.shutdown();
-    await app.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-}
 
 test("user.query through the dispatcher: redacted for a reader, the same frozen copy while cached, fresh after a change", async () => {
-  await withApp(async (app) => {
+  await withTestApp(undefined, async (app) => {
     const root = new Connection("r", "127.0.0.1:1", "127.0.0.1", false, "WEBSOCKET", () => {}, () => {});
     root.session = app.auth.internalSession();
     await callMethod(app, root, "user.create", [{ username: "rpcu", full_name: "R", password: "Rpc-pass-12345", group_create: true, smb: true }], 1);
@@ -114,7 +99,7 @@ test("user.query through the dispatcher: redacted for a reader, the same frozen 
 });
 
 test("dispatcher: every outcome is a promise (never a synchronous throw), errors as before", async () => {
-  await withApp(async (app) => {
+  await withTestApp(undefined, async (app) => {
     const conn = new Connection("c", "127.0.0.1:2", "127.0.0.1", false, "WEBSOCKET", () => {}, () => {});
     const call = (m: string, ...p: unknown[]) => {
       let result: Promise<unknown>;
