@@ -39,6 +39,28 @@ export interface TableProps<T> {
   rowLabel?: (row: T) => string;
 }
 
+/**
+ * Paging, sorting and row expansion of one server-paged DataTable, and `tableProps`, the props
+ * that wire them to it (a page may still pass its own `onSort` after the spread).
+ */
+export function useTableState(init: { sort: string; pageSize?: number }) {
+  const [page, setPage] = useState(0);
+  const [pageSize, setPageSize] = useState(init.pageSize ?? 50);
+  const [sort, setSort] = useState(init.sort);
+  const [expanded, setExpanded] = useState<string | number | null>(null);
+  const tableProps = {
+    page,
+    pageSize,
+    onPage: setPage,
+    onPageSize: setPageSize,
+    sort,
+    onSort: setSort,
+    expanded,
+    onToggle: (key: string | number) => setExpanded((e) => (e === key ? null : key)),
+  };
+  return { page, setPage, pageSize, sort, setSort, expanded, setExpanded, tableProps };
+}
+
 function loadCols(id: string, columns: Column<unknown>[]): Set<string> {
   try {
     const saved = localStorage.getItem(`gatehouse.cols.${id}`);

@@ -3,7 +3,7 @@
 
 import { useMemo, useState } from "react";
 import { api, searchPattern, type Filter } from "../api";
-import { DataTable, type Column } from "../table";
+import { DataTable, useTableState, type Column } from "../table";
 import { useSession } from "../session";
 import { ErrorBox, downloadText, fmtDate, useAsync, useToast } from "../ui";
 
@@ -53,10 +53,7 @@ export function AuditPage() {
   const [to, setTo] = useState("");
   const [text, setText] = useState("");
   const [applied, setApplied] = useState<Filter[]>([]);
-  const [page, setPage] = useState(0);
-  const [pageSize, setPageSize] = useState(50);
-  const [sort, setSort] = useState("-message_timestamp");
-  const [expanded, setExpanded] = useState<string | null>(null);
+  const { page, setPage, pageSize, sort, tableProps } = useTableState({ sort: "-message_timestamp" });
   const [exporting, setExporting] = useState<string | null>(null);
   const [exportErr, setExportErr] = useState<unknown>(null);
 
@@ -206,15 +203,8 @@ export function AuditPage() {
         rows={data.data?.rows ?? []}
         total={data.data?.total ?? 0}
         rowKey={(r) => r.audit_id}
-        page={page}
-        pageSize={pageSize}
-        onPage={setPage}
-        onPageSize={setPageSize}
-        sort={sort}
-        onSort={setSort}
+        {...tableProps}
         loading={data.loading}
-        expanded={expanded}
-        onToggle={(k) => setExpanded(expanded === k ? null : String(k))}
         rowLabel={(r) => `${r.event} ${fmtDate(when(r))}`}
         renderDetail={(r) => <pre className="json">{JSON.stringify({ ...r, timestamp: when(r).toISOString() }, null, 2)}</pre>}
         empty="No audit entries match."

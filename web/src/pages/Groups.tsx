@@ -5,7 +5,7 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 import { api, quickSearch } from "../api";
 import { useSession } from "../session";
-import { DataTable, type Column } from "../table";
+import { DataTable, useTableState, type Column } from "../table";
 import { FormDialog, useSubmit } from "../forms";
 import { CheckField, ConfirmDialog, ErrorBox, FieldGroup, FilterInput, SearchField, TextArea, TextField, YesNo, lines, useAsync, useToast } from "../ui";
 import { roleText } from "./Users";
@@ -31,11 +31,8 @@ export function GroupsPage() {
   const [showBuiltin, setShowBuiltin] = useState(false);
   const [q, setQ] = useState("");
   const [dq, setDq] = useState("");
-  const [sort, setSort] = useState("name");
-  const [page, setPage] = useState(0);
-  const [pageSize, setPageSize] = useState(50);
+  const { page, setPage, pageSize, sort, tableProps } = useTableState({ sort: "name" });
   const [tick, setTick] = useState(0);
-  const [expanded, setExpanded] = useState<number | null>(null);
   const [editing, setEditing] = useState<Group | "new" | null>(null);
   const [deleting, setDeleting] = useState<Group | null>(null);
   const [deleteUsers, setDeleteUsers] = useState(false);
@@ -95,15 +92,8 @@ export function GroupsPage() {
         total={data.data?.total ?? 0}
         rowKey={(g) => g.id}
         rowLabel={(g) => g.name}
-        page={page}
-        pageSize={pageSize}
-        onPage={setPage}
-        onPageSize={setPageSize}
-        sort={sort}
-        onSort={setSort}
+        {...tableProps}
         loading={data.loading}
-        expanded={expanded}
-        onToggle={(k) => setExpanded(expanded === k ? null : Number(k))}
         renderDetail={(g) => (
           <div className="detail-panel">
             <dl className="facts">

@@ -8,7 +8,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { anyOf, api, quickSearch, type Filter } from "../api";
 import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
-import { DataTable, type Column } from "../table";
+import { DataTable, useTableState, type Column } from "../table";
 import { ConfirmDialog, CopyField, Dialog, ErrorBox, SearchField, YesNo, fmtDate, useToast } from "../ui";
 
 export interface User {
@@ -283,16 +283,13 @@ export function UsersPage() {
   const [types, setTypes] = useState<Types>(saved.types ?? { builtin: false, local: true, ds: true });
   const [q, setQ] = useState<string>(search.get("q") ?? saved.q ?? "");
   const [debouncedQ, setDebouncedQ] = useState(q);
-  const [sort, setSort] = useState<string>(saved.sort ?? "username");
-  const [page, setPage] = useState(0);
-  const [pageSize, setPageSize] = useState<number>(saved.pageSize ?? 50);
+  const { page, setPage, pageSize, sort, setSort, setExpanded, tableProps } = useTableState({ sort: saved.sort ?? "username", pageSize: saved.pageSize });
   const [adv, setAdv] = useState<{ filters: Filter[]; conds: Cond[]; any: boolean }>({ filters: [], conds: [], any: false });
   const [showAdv, setShowAdv] = useState(false);
   const [rows, setRows] = useState<User[]>([]);
   const [total, setTotal] = useState(0);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>(null);
-  const [expanded, setExpanded] = useState<number | null>(null);
   const [tick, setTick] = useState(0);
   const canWrite = s.can("ACCOUNT_WRITE") && s.has("user.create");
 
@@ -412,18 +409,12 @@ export function UsersPage() {
         rowKey={(u) => u.id}
         rowLabel={(u) => u.username}
         total={total}
-        page={page}
-        pageSize={pageSize}
-        onPage={setPage}
-        onPageSize={setPageSize}
-        sort={sort}
+        {...tableProps}
         onSort={(s2) => {
           setSort(s2);
           setPage(0);
         }}
         loading={loading}
-        expanded={expanded}
-        onToggle={(k) => setExpanded(expanded === k ? null : Number(k))}
         renderDetail={(u) => <UserDetail user={u} onChanged={() => setTick((t) => t + 1)} toast={toast} />}
         empty="No users match."
       />
