@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { ERRNO, ValidationErrors, type FieldError } from "../server/errors.js";
 import type { CallContext } from "./context.js";
+import type { RoleName } from "../access/roles.js";
 
 export interface ArgSpec<S extends z.ZodType = z.ZodType> {
   name: string;
@@ -19,6 +20,36 @@ export function arg<S extends z.ZodType>(name: string, schema: S, defaultValue?:
 
 type ArgOutputs<A extends readonly ArgSpec[]> = { [K in keyof A]: A[K] extends ArgSpec<infer S> ? z.output<S> : never };
 
+/**
+ * Whose data a method acts on, beyond "the caller holds one of `roles`":
+ * - `"any"`: no ownership rule (the roles decide alone).
+ * - `"self"`: only the caller's own account (its `targets` must name the caller).
+ * - `"self-or-role"`: the caller's own account without any role; another account needs one of
+ *   `roles` (the method is then callable by every authenticated session).
+ */
+export type OwnerRule = "any" | "self" | "self-or-role";
+
+/**
+ * The accounts a call acts on, computed from its validated arguments. The dispatcher requires the
+ * caller to hold every role each target holds (credentials, 2FA, keys, home, lock of an account
+ * are as powerful as the account), so a lesser role cannot act on a greater account.
+ */
+export interface CallTargets {
+  /** Local user ids. */
+  users?: readonly number[];
+  /** Usernames (resolved by the dispatcher; unknown names are left to the handler). */
+  usernames?: readonly string[];
+  /** API key ids (their owners are the targets). */
+  apiKeys?: readonly number[];
+}
+
+/**
+ * A secret argument, as a path into the positional arguments: an argument's name
+ * (`"password"`) or a field of an object argument (`"user_create.password"`). Secret arguments are
+ * replaced by "********" in audit rows, logs, job listings and error messages.
+ */
+export type SecretArg = string;
+
 export interface MethodOptions<A extends readonly ArgSpec[], R> {
   name: string;
   description: string;
@@ -28,7 +59,13 @@ export interface MethodOptions<A extends readonly ArgSpec[], R> {
    * Roles that may call the method (any one suffices). Empty ⇒ only FULL_ADMIN.
    * Methods named `*_choices` also accept READONLY_ADMIN automatically.
    */
-  roles?: readonly string[];
+  roles?: readonly RoleName[];
+  /** Ownership rule (default `"any"`). */
+  owner?: OwnerRule;
+  /** The accounts the call acts on (see CallTargets); the dispatcher enforces the rule. */
+  targets?: (...args: ArgOutputs<A>) => CallTargets;
+  /** Arguments that are secrets (see SecretArg). */
+  secretArgs?: readonly SecretArg[];
   /** false ⇒ callable before login (rate limited per IP). */
   authenticationRequired?: boolean;
   /** false ⇒ any authenticated user session may call it (handlers apply self-or-admin rules). */
@@ -36,7 +73,7 @@ export interface MethodOptions<A extends readonly ArgSpec[], R> {
   /** Audit label; a function receives the validated arguments. Absent ⇒ no METHOD_CALL entry. */
   audit?: string | ((...args: ArgOutputs<A>) => string);
   /** Role whose holders see secret fields of this method's results (default: FULL_ADMIN only). */
-  secretsRole?: string;
+  secretsRole?: RoleName;
   /** Result fields replaced by "********" for sessions without FULL_ADMIN or `secretsRole`. */
   secretFields?: readonly string[];
   /** Runs as a job: the call answers with the job id (legacy_jobs) or the job's result. */
@@ -54,11 +91,14 @@ export interface MethodDef {
   description: string;
   args: readonly ArgSpec[];
   returns?: z.ZodType;
-  roles: readonly string[];
+  roles: readonly RoleName[];
+  owner: OwnerRule;
+  targets?: (...args: any[]) => CallTargets;
+  secretArgs: readonly SecretArg[];
   authenticationRequired: boolean;
   authorizationRequired: boolean;
   audit?: string | ((...args: any[]) => string);
-  secretsRole?: string;
+  secretsRole?: RoleName;
   secretFields?: readonly string[];
   job: false | { abortable: boolean; transient: boolean; description?: (...args: any[]) => string };
   rateLimit: boolean;
@@ -68,7 +108,7 @@ export interface MethodDef {
 }
 
 export function defineMethod<const A extends readonly ArgSpec[], R>(opts: MethodOptions<A, R>): MethodDef {
-  const roles = [...(opts.roles ?? [])];
+  const roles: RoleName[] = [...(opts.roles ?? [])];
   if (opts.name.endsWith("_choices") && !roles.includes("READONLY_ADMIN")) roles.push("READONLY_ADMIN");
   const job = opts.job ? { abortable: false, transient: false, ...(opts.job === true ? {} : opts.job) } : false;
   return {
@@ -77,6 +117,9 @@ export function defineMethod<const A extends readonly ArgSpec[], R>(opts: Method
     args: opts.args,
     returns: opts.returns,
     roles,
+    owner: opts.owner ?? "any",
+    targets: opts.targets as MethodDef["targets"],
+    secretArgs: opts.secretArgs ?? [],
     authenticationRequired: opts.authenticationRequired ?? true,
     authorizationRequired: opts.authorizationRequired ?? true,
     audit: opts.audit as MethodDef["audit"],
