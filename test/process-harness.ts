@@ -1,0 +1,135 @@
+// Real server processes for cross-process tests: `gatehouse serve` started as a child process
+// from the TypeScript sources through tsx (the code under test, never a stale build), on its own
+// data dir and port, on SQLite or a shared PostgreSQL. Stopped by its pid, never by name.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { RpcClient } from "../src/cli/client.js";
+import { ADMIN_PASSWORD, freshPgDatabase, type StoreKind } from "./harness.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+export interface ServerProcess {
+  pid: number;
+  url: string;
+  httpUrl: string;
+  port: number;
+  dataDir: string;
+  /** The PostgreSQL URL (undefined on SQLite): pass it to another process to share the store. */
+  databaseUrl: string | undefined;
+  client(): Promise<RpcClient>;
+  /** A client logged in as the local administrator (set up on first use). */
+  adminClient(): Promise<RpcClient>;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface ProcessOptions {
+  store?: StoreKind;
+  /** Share this PostgreSQL database (another process's `databaseUrl`). */
+  databaseUrl?: string;
+  dataDir?: string;
+  /** Extra environment (e.g. GATEHOUSE_* settings). */
+  env?: Record<string, string>;
+  /** Extra `serve` flags. */
+  args?: string[];
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(httpUrl: string, child: ChildProcess, output: () => string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server process exited (${child.exitCode}):\n${output()}`);
+    try {
+      const r = await fetch(`${httpUrl}/api/versions`);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server process not ready after ${timeoutMs} ms:\n${output()}`);
+}
+
+export async function startServerProcess(opts: ProcessOptions = {}): Promise<ServerProcess> {
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "gatehouse-proc-"));
+  const databaseUrl = opts.databaseUrl ?? (opts.store === "postgres" ? await freshPgDatabase() : undefined);
+  const port = await freePort();
+  const args = ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn"];
+  if (databaseUrl) args.push("--database", databaseUrl);
+  args.push(...(opts.args ?? []));
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, GATEHOUSE_HASH_ROUNDS: "1000", ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const output = () => out;
+  const httpUrl = `http://127.0.0.1:${port}`;
+  const url = `ws://127.0.0.1:${port}/api/current`;
+  const clients: RpcClient[] = [];
+  let adminReady: Promise<void> | null = null;
+  const stop = async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitReady(httpUrl, child, output);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const sp: ServerProcess = {
+    pid: child.pid!,
+    url,
+    httpUrl,
+    port,
+    dataDir,
+    databaseUrl,
+    async client() {
+      const c = await RpcClient.connect(url);
+      clients.push(c);
+      return c;
+    },
+    async adminClient() {
+      const c = await sp.client();
+      adminReady ??= (async () => {
+        if (!(await c.call<boolean>("user.has_local_administrator_set_up"))) {
+          await c.call("user.setup_local_administrator", "admin", ADMIN_PASSWORD);
+        }
+      })();
+      await adminReady;
+      const r = await c.login("admin", ADMIN_PASSWORD);
+      if (r.response_type !== "SUCCESS") throw new Error(`admin login failed: ${JSON.stringify(r)}`);
+      return c;
+    },
+    output,
+    stop,
+  };
+  return sp;
+}
