@@ -11,6 +11,8 @@ import { JobManager } from "./server/jobs.js";
 import { AuthService } from "./auth/service.js";
 import { sqliteRegexpFunction } from "./store/query.js";
 import { seedBuiltins } from "./accounts/builtins.js";
+import { preparePrivateDir } from "./store/private-dir.js";
+import { openSecretBox, type SecretBox } from "./store/secret-box.js";
 
 export type AccountsListener = (reason: string) => void;
 
@@ -26,6 +28,8 @@ export class App {
   private readonly idle = new EventEmitter();
   private readonly accountsListeners: AccountsListener[] = [];
   private readonly shutdownHooks: (() => Promise<void>)[] = [];
+  /** Seals stored credentials of other systems (src/store/secret-box.ts); set in create(). */
+  secretBox!: SecretBox;
 
   private constructor(
     readonly config: Config,
@@ -39,13 +43,20 @@ export class App {
 
   static async create(config: Config, opts: { log?: Logger; sqliteFile?: string } = {}): Promise<App> {
     const log = opts.log ?? pino({ level: config.logLevel, redact: ["password", "*.password", "api_key", "*.api_key"] });
+    // The store and the secret-box key live in <data-dir>/private (0700, files 0600).
+    const privateDir = preparePrivateDir(config.dataDir, log);
     const store = await openStore({
       url: config.database,
       dataDir: config.dataDir,
       sqliteFile: opts.sqliteFile,
       sqliteFunctions: (db) => db.function("regexp", { deterministic: true }, (p: unknown, v: unknown) => sqliteRegexpFunction(p as string, v as string | null)),
     });
+    const secretBox = await openSecretBox(store.db, privateDir).catch(async (err) => {
+      await store.close();
+      throw err;
+    });
     const app = new App(config, store, log);
+    app.secretBox = secretBox;
     await seedBuiltins(app);
     (await import("./provision/index.js")).startProvisioner(app);
     return app;

@@ -39,7 +39,7 @@ function countingDb(db: Db): { db: Db; reads: () => number } {
 /** Run `sql` on a connection of its own (not this process's pool): no hint reaches the server. */
 async function otherConnection(ts: TestServer, store: string, statement: string): Promise<void> {
   if (store === "sqlite") {
-    const db = new Database(path.join(ts.dataDir, "gatehouse.db"));
+    const db = new Database(path.join(ts.dataDir, "private", "gatehouse.db"));
     try {
       db.pragma("busy_timeout = 5000");
       db.prepare(statement).run();

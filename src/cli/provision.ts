@@ -9,6 +9,7 @@ import type { Command } from "commander";
 import pino from "pino";
 import { resolveConfig } from "../config.js";
 import { openStore } from "../store/db.js";
+import { preparePrivateDir, sqlitePathOf, SQLITE_FILE } from "../store/private-dir.js";
 import { Provisioner, detectDrift, type ProvisionContext } from "../provision/index.js";
 
 interface ProvisionFlags {
@@ -39,11 +40,13 @@ export function registerProvisionCommand(program: Command): void {
 
 export async function provisionCommand(opts: ProvisionFlags): Promise<number> {
   const config = resolveConfig({ dataDir: opts.dataDir, database: opts.database, hostRoot: opts.hostRoot, storageRoot: opts.storageRoot });
-  if (!config.database && !existsSync(path.join(config.dataDir, "gatehouse.db"))) {
-    process.stderr.write(`no store at ${path.join(config.dataDir, "gatehouse.db")} (give --data-dir or --database)\n`);
+  const log = pino({ level: opts.logLevel ?? "warn" }, pino.destination(2));
+  const hasStore = existsSync(sqlitePathOf(config.dataDir)) || existsSync(path.join(config.dataDir, SQLITE_FILE));
+  if (!config.database && !hasStore) {
+    process.stderr.write(`no store at ${sqlitePathOf(config.dataDir)} (give --data-dir or --database)\n`);
     return 2;
   }
-  const log = pino({ level: opts.logLevel ?? "warn" }, pino.destination(2));
+  if (!config.database) preparePrivateDir(config.dataDir, log);
   const store = await openStore({ url: config.database, dataDir: config.dataDir });
   const ctx: ProvisionContext = { db: store.db, dialect: store.dialect, hostRoot: config.hostRoot, storageRoots: config.storageRoots, log };
   try {

@@ -11,6 +11,7 @@ import type { Database as Schema } from "./schema.js";
 import { runMigrations } from "./migrations/index.js";
 import { QueryCache } from "./query-cache.js";
 import { changesWatchedTables, endsTransaction, PgChangeFeed, SqliteChangeFeed, type ChangeFeed } from "./change-feed.js";
+import { ensurePrivateSqliteFile, sqlitePathOf } from "./private-dir.js";
 
 export type Dialect = "sqlite" | "postgres";
 export type Db = Kysely<Schema>;
@@ -145,7 +146,7 @@ function instrumentPgClient(client: pg.PoolClient, onWrite: () => void): void {
 }
 
 export interface OpenOptions {
-  /** postgres://… URL; absent ⇒ SQLite file in dataDir. */
+  /** postgres://… URL; absent ⇒ SQLite file in dataDir's private directory (./private-dir.ts). */
   url?: string | null;
   dataDir: string;
   /** SQLite file name override (":memory:" for tests). */
@@ -179,8 +180,13 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
       },
     };
   } else {
-    const file = opts.sqliteFile ?? path.join(opts.dataDir, "gatehouse.db");
-    if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
+    const file = opts.sqliteFile ?? sqlitePathOf(opts.dataDir);
+    if (file !== ":memory:") {
+      // Callers normally prepared (and repaired) the private directory first; a new one is 0700,
+      // and the store file 0600 whatever the umask (SQLite gives -wal/-shm the same mode).
+      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      ensurePrivateSqliteFile(file);
+    }
     const raw = new Database(file);
     raw.pragma("journal_mode = WAL");
     raw.pragma("synchronous = NORMAL");

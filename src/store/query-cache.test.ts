@@ -123,7 +123,7 @@ test("a commit by another connection (the CLI, another process) invalidates thro
     const q = () => call("user.query", [["username", "=", "qc2"]]);
     assert.equal((await q())[0].full_name, "Before");
     assert.equal((await q())[0].full_name, "Before");
-    const other = new Database(path.join(dataDir, "gatehouse.db"));
+    const other = new Database(path.join(dataDir, "private", "gatehouse.db"));
     other.prepare("update users set full_name = 'After' where username = 'qc2'").run();
     other.close();
     // data_version is read once per turn of the event loop (a request that arrives later is a
