@@ -142,7 +142,7 @@ forEachStore("api keys", (store) => {
     const { client, user } = await clientFor(ts, ["SHARING_ADMIN"]);
     const e = await rpcError(client.call("api_key.create", { name: randomName(), username: admin.username }));
     assert.equal(e.errname, "EACCES");
-    assert.match(e.data?.reason ?? "", /authenticated user lacks privileges to create or modify API keys of other users/);
+    assert.match(e.data?.reason ?? "", /authenticated user lacks privileges to call api_key.create on another account/);
     const own = await client.call("api_key.create", { name: randomName(), username: user.username });
     assert.match(own.key, /^\d+-/);
     assert.equal(own.keyhash, "********");

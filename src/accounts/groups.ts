@@ -15,6 +15,9 @@ import { afterUserDeleted, deleteUserRows, type DeletedUser } from "./user-delet
 import { isUniqueViolation } from "./user-create.js";
 import { checkSudo, DS_ID_BASE } from "./user-rules.js";
 import type { GroupCreateInput, GroupUpdateInput } from "./inputs.js";
+import { accountGrants, grantDelta, sudoFieldNeeds } from "./grant-delta.js";
+import { assertMayGrant } from "../access/grant-check.js";
+import { jsonList } from "./privileges.js";
 
 const SMB_BUILTIN_NAMES = new Set(["administrators", "guests", "users"]);
 const NOGROUP_GID = 65534;
@@ -90,6 +93,7 @@ export async function createGroup(ctx: AccountContext, input: GroupCreateInput):
   let id: number;
   try {
     id = await db.transaction().execute(async (trx) => {
+      const grantsBefore = await accountGrants(trx, users);
       const gid = gidGiven ?? (await lowestFreeId(trx, "gid"));
       const row = await trx
         .insertInto("groups")
@@ -106,6 +110,9 @@ export async function createGroup(ctx: AccountContext, input: GroupCreateInput):
         .executeTakeFirstOrThrow();
       const members = [...new Set(users)];
       if (members.length) await trx.insertInto("memberships").values(members.map((user_id) => ({ group_id: row.id, user_id }))).execute();
+      // Nobody grants what they do not hold: the members' new roles and sudo rights.
+      const delta = grantDelta(grantsBefore, await accountGrants(trx, members), `${schema}.users`);
+      assertMayGrant(ctx.session, { ...delta, fullAdmin: [...sudoFieldNeeds(schema, input, null), ...delta.fullAdmin!] });
       await releaseReservation(trx, "gid", gid);
       return row.id;
     });
@@ -181,6 +188,8 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
 
   try {
     await db.transaction().execute(async (trx) => {
+      const touched = [...primary.map((p) => p.id), ...currentAux, ...(newAux ?? [])];
+      const grantsBefore = await accountGrants(trx, touched);
       const set: Record<string, unknown> = {};
       if (sent("name")) set.name = name;
       if (sent("smb")) set.smb = smb ? 1 : 0;
@@ -196,6 +205,11 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
         if (removed.length) await trx.deleteFrom("memberships").where("group_id", "=", id).where("user_id", "in", removed).execute();
         if (added.length) await trx.insertInto("memberships").values(added.map((user_id) => ({ group_id: id, user_id }))).execute();
       }
+      // Nobody grants (or takes away) what they do not hold: members' roles, sudo rights, and
+      // membership of a built-in group.
+      const delta = grantDelta(grantsBefore, await accountGrants(trx, touched), `${schema}.users`);
+      const current = { sudo_commands: jsonList<string>(group.sudo_commands), sudo_commands_nopasswd: jsonList<string>(group.sudo_commands_nopasswd) };
+      assertMayGrant(ctx.session, { ...delta, fullAdmin: [...sudoFieldNeeds(schema, input, current), ...delta.fullAdmin!] });
     });
   } catch (err) {
     if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.name`, `A Group with the name "${name}" already exists.`, ERRNO.EEXIST]]);
@@ -220,6 +234,9 @@ export async function deleteGroup(ctx: AccountContext, id: number, opts: { delet
     const primaryUsers = await trx.selectFrom("users").select("id").where("group_id", "=", id).orderBy("id").execute();
     touchedUsers.push(...primaryUsers.map((u) => u.id));
     touchedUsers.push(...(await trx.selectFrom("memberships").select("user_id").where("group_id", "=", id).execute()).map((m) => m.user_id));
+    // Deleting users (delete_users) or moving them to nogroup changes what they may do: the
+    // caller must hold every role and power they lose (a deleted user loses all of them).
+    const grantsBefore = await accountGrants(trx, touchedUsers);
     if (primaryUsers.length) {
       if (opts.delete_users) {
         for (const u of primaryUsers) deletedUsers.push(await deleteUserRows(ctx, trx, u.id, false));
@@ -233,6 +250,7 @@ export async function deleteGroup(ctx: AccountContext, id: number, opts: { delet
     }
     await trx.deleteFrom("memberships").where("group_id", "=", id).execute();
     await trx.deleteFrom("groups").where("id", "=", id).execute();
+    assertMayGrant(ctx.session, grantDelta(grantsBefore, await accountGrants(trx, touchedUsers), "group_delete"));
   });
   for (const d of deletedUsers) await afterUserDeleted(ctx, d);
   app.events.publish("group.query", "removed", id);

@@ -20,6 +20,8 @@ import { privilegeRows } from "./privileges.js";
 import { ADMIN_UID, userEntryById, type UserEntry } from "./user-entry.js";
 import { BUILTIN_USERS_GID } from "./group-entry.js";
 import type { UserCreateInput } from "./inputs.js";
+import { accountGrants, grantDelta } from "./grant-delta.js";
+import { assertMayGrant } from "../access/grant-check.js";
 import {
   checkAuxGroups,
   checkPasswordText,
@@ -251,6 +253,9 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
       if (webshareGroup) aux.add(webshareGroup.id);
       aux.delete(groupId!);
       if (aux.size) await trx.insertInto("memberships").values([...aux].map((group_id) => ({ group_id, user_id: row.id }))).execute();
+      // Nobody grants what they do not hold: the new account's roles, sudo rights and built-in
+      // groups (primary too, e.g. a reused group_create group) must be the caller's to give.
+      assertMayGrant(ctx.session, grantDelta(new Map(), await accountGrants(trx, [row.id]), schema));
 
       // Filesystem last, still inside the transaction: a failure here rolls the rows back.
       if (home !== NO_HOME) {

@@ -18,6 +18,8 @@ import { ADMIN_UID, buildUserEntries, selectUserRows, userEntryById, type UserRo
 import { BUILTIN_ADMINISTRATORS_GID, BUILTIN_USERS_GID } from "./group-entry.js";
 import { isFullAdminUser, otherUnlockedFullAdminExists, wouldOrphanLocalAdministrator } from "./admins.js";
 import type { UserUpdateInput } from "./inputs.js";
+import { accountGrants, grantDelta } from "./grant-delta.js";
+import { assertMayGrant } from "../access/grant-check.js";
 import { isUniqueViolation, otherHomes, WEBSHARE_GROUP, type UserWithPassword } from "./user-create.js";
 import { checkAuxGroups, checkPasswordText, checkShell, checkSmbNameClash, checkSudo, checkUserIdmap, isLoginShell } from "./user-rules.js";
 
@@ -206,6 +208,7 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
   let copyFrom: string | null = null;
   try {
     await db.transaction().execute(async (trx) => {
+      const grantsBefore = await accountGrants(trx, [id]);
       const set: Record<string, unknown> = {};
       if (sent("username")) set.username = next.username;
       if (sent("full_name")) set.full_name = input.full_name;
@@ -254,6 +257,8 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
       const removed = [...before].filter((g) => !aux.has(g));
       if (removed.length) await trx.deleteFrom("memberships").where("user_id", "=", id).where("group_id", "in", removed).execute();
       if (added.length) await trx.insertInto("memberships").values(added.map((group_id) => ({ group_id, user_id: id }))).execute();
+      // Nobody grants (or takes away) what they do not hold: roles, sudo rights, built-in groups.
+      assertMayGrant(session, grantDelta(grantsBefore, await accountGrants(trx, [id]), schema));
 
       // Any update clears a lock-out (reference §1.4, §7.8).
       await clearLockout(trx, current.username);

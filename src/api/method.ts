@@ -121,7 +121,8 @@ export function defineMethod<const A extends readonly ArgSpec[], R>(opts: Method
     targets: opts.targets as MethodDef["targets"],
     secretArgs: opts.secretArgs ?? [],
     authenticationRequired: opts.authenticationRequired ?? true,
-    authorizationRequired: opts.authorizationRequired ?? true,
+    // "self-or-role": every session may call it; the dispatcher then applies the ownership rule.
+    authorizationRequired: opts.authorizationRequired ?? opts.owner !== "self-or-role",
     audit: opts.audit as MethodDef["audit"],
     secretsRole: opts.secretsRole,
     secretFields: opts.secretFields,

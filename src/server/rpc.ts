@@ -6,6 +6,7 @@ import { CallError, ERRNO, RpcError, ValidationErrors, errnameOf } from "./error
 import { fromWire, stringifyWire } from "./ejson.js";
 import { parseArgs, type MethodDef } from "../api/method.js";
 import { authorize, holdsFullAdmin } from "../access/authorize.js";
+import { enforceOwnership, hasOwnershipRule } from "../access/targets.js";
 import { redactParams, REDACTED, writeAudit } from "../audit/audit.js";
 import type { App } from "../app.js";
 import type { Connection } from "./connection.js";
@@ -246,7 +247,7 @@ export function callMethod(app: App, conn: Connection, name: string, rawParams: 
 function dispatch(app: App, conn: Connection, def: MethodDef, rawParams: unknown[], callId: Id): Promise<unknown> {
   const session = conn.session;
   const params = fromWire(rawParams) as unknown[];
-  if (!session || def.job || def.audit || authorize(def, session) !== "ALLOW") return dispatchSlow(app, conn, def, session, params, callId);
+  if (!session || def.job || def.audit || hasOwnershipRule(def) || authorize(def, session) !== "ALLOW") return dispatchSlow(app, conn, def, session, params, callId);
   let args: unknown[];
   try {
     args = parseArgs(def, params);
@@ -274,6 +275,13 @@ async function dispatchSlow(app: App, conn: Connection, def: MethodDef, session:
     args = parseArgs(def, params);
   } catch (err) {
     await auditCall(app, conn, session, name, params, auditLabel(def, params), true, false);
+    throw err;
+  }
+  // Ownership (`owner`, `targets`): who the call acts on, checked on the validated arguments.
+  try {
+    await enforceOwnership(app, def, session, args);
+  } catch (err) {
+    await auditCall(app, conn, session, name, params, auditLabel(def, args), false, false);
     throw err;
   }
   const label = auditLabel(def, args);

@@ -1,12 +1,13 @@
-// Shared by the api_key.* methods: the ownership rule, role limits and validation of reference §6
-// (as adapted by SPEC: optional `roles`, a subset of what both the owner and the caller hold).
+// Shared by the api_key.* methods: validation of reference §6 (as adapted by SPEC: optional
+// `roles`, a subset of what both the owner and the caller hold — src/access/api-key-grants.ts).
+// Who may manage whose keys is declared on the methods (`owner: "self-or-role"`, `targets`).
 
 import { z } from "zod";
 import type { CallContext } from "../context.js";
 import type { Tx } from "../../store/db.js";
 import { CallError, ERRNO, ValidationErrors, instanceNotFound } from "../../server/errors.js";
-import { accessFor, holdsFullAdmin } from "../../access/authorize.js";
-import { isRoleName } from "../../access/roles.js";
+import { accessFor } from "../../access/authorize.js";
+import { checkKeyRoles } from "../../access/api-key-grants.js";
 import { rolesOfUser } from "../../access/privileges.js";
 import { apiKeyEntries, type ApiKeyEntry } from "../../auth/api-keys.js";
 
@@ -26,14 +27,9 @@ export async function apiKeyById(db: Tx, id: number): Promise<ApiKeyEntry> {
   return entry;
 }
 
-/** STIG refuses every change; a caller without API_KEY_WRITE may only touch their own keys. */
-export async function checkMayChange(ctx: CallContext, ownerUsername: string | null): Promise<void> {
+/** STIG refuses every change to API keys. */
+export async function checkMayChange(ctx: CallContext): Promise<void> {
   if (await ctx.app.auth.stig()) throw new CallError("Changes to API keys are not permitted in GPOS STIG mode", ERRNO.EACCES);
-  const s = ctx.session!;
-  if (holdsFullAdmin(s) || s.roles.has("API_KEY_WRITE")) return;
-  if (ownerUsername !== s.username) {
-    throw new CallError(`${s.username}: authenticated user lacks privileges to create or modify API keys of other users.`, ERRNO.EACCES);
-  }
 }
 
 /** Validate name, owner, expiry and roles; returns the owner's user id. */
@@ -61,18 +57,7 @@ export async function validateKey(
   const ownerRaw = await rolesOfUser(db, owner.id);
   const ownerRoles = accessFor(ctx.app.registry, ownerRaw, stig).roles;
   if (!ownerRoles.size) errors.add(`${schema}.username`, "User lacks privilege role membership.");
-  const s = ctx.session!;
-  const callerHolds = (r: string) => s.fullAdmin || s.internal || s.roles.has(r); // FULL_ADMIN's closure holds every role
-  if (data.roles) {
-    data.roles.forEach((r, i) => {
-      const attr = `${schema}.roles.${i}`;
-      if (!isRoleName(r)) errors.add(attr, "Invalid role");
-      else if (!callerHolds(r)) errors.add(attr, `${r}: you cannot grant a role you do not hold.`, ERRNO.EPERM);
-      else if (!ownerRoles.has(r)) errors.add(attr, `${r}: role is not held by the key's owner.`);
-    });
-  } else if (ownerRoles.size && ![...ownerRoles].every(callerHolds)) {
-    errors.add(`${schema}.roles`, "The key's owner holds roles you do not hold: limit the key to roles you hold.", ERRNO.EPERM);
-  }
+  checkKeyRoles(errors, schema, ctx.session, data.roles, ownerRoles);
   errors.check();
   return owner.id;
 }

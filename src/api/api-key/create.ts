@@ -14,12 +14,15 @@ export const apiKeyCreate = defineMethod({
   name: "api_key.create",
   description: "Creates an API key for a user (optionally limited to some of their roles); the key is returned only here.",
   args: [arg("api_key_create", Create)],
-  roles: ["READONLY_ADMIN", "API_KEY_WRITE"],
+  // Your own keys without a role (not from a key-limited session); others' need API_KEY_WRITE.
+  owner: "self-or-role",
+  roles: ["API_KEY_WRITE"],
+  targets: (data) => ({ usernames: [data.username] }),
   audit: (data) => `Create API key ${data.name}`,
   secretFields: API_KEY_SECRETS,
   secretsRole: "API_KEY_WRITE",
   handler: async (ctx, data) => {
-    await checkMayChange(ctx, data.username);
+    await checkMayChange(ctx);
     const userId = await validateKey(ctx, "api_key_create", data, null, { expires_at: true });
     const secret = newKeySecret();
     const salt = newKeySalt();

@@ -7,12 +7,15 @@ export const apiKeyDelete = defineMethod({
   description: "Deletes an API key.",
   args: [arg("id", z.number().int())],
   returns: z.literal(true),
-  roles: ["READONLY_ADMIN", "API_KEY_WRITE"],
+  // Your own keys without a role (not from a key-limited session); others' need API_KEY_WRITE.
+  owner: "self-or-role",
+  roles: ["API_KEY_WRITE"],
+  targets: (id) => ({ apiKeys: [id] }),
   audit: (id) => `Delete API key ${id}`,
   handler: async (ctx, id) => {
     const db = ctx.app.store.db;
     const old = await apiKeyById(db, id);
-    await checkMayChange(ctx, old.username);
+    await checkMayChange(ctx);
     await db.deleteFrom("api_keys").where("id", "=", id).execute();
     ctx.app.events.publish("api_key.query", "removed", id);
     return true as const;

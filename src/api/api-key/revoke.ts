@@ -10,14 +10,17 @@ export const apiKeyRevoke = defineMethod({
   name: "api_key.revoke",
   description: "Revokes an API key (it stops working at once and shows revoked_reason); reset issues a new one.",
   args: [arg("id", z.number().int()), arg("reason", z.string().min(1).max(200).nullable(), () => null)],
-  roles: ["READONLY_ADMIN", "API_KEY_WRITE"],
+  // Your own keys without a role (not from a key-limited session); others' need API_KEY_WRITE.
+  owner: "self-or-role",
+  roles: ["API_KEY_WRITE"],
+  targets: (id) => ({ apiKeys: [id] }),
   audit: (id) => `Revoke API key ${id}`,
   secretFields: API_KEY_SECRETS,
   secretsRole: "API_KEY_WRITE",
   handler: async (ctx, id, reason) => {
     const db = ctx.app.store.db;
     const key = await apiKeyById(db, id);
-    await checkMayChange(ctx, key.username);
+    await checkMayChange(ctx);
     await revokeApiKey(db, id, reason ?? `Revoked by ${ctx.session!.username}`);
     const entry = await apiKeyById(db, id);
     ctx.app.events.publish("api_key.query", "changed", id, { ...entry, keyhash: "********", salt: "********" });

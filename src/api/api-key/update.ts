@@ -14,14 +14,17 @@ export const apiKeyUpdate = defineMethod({
   name: "api_key.update",
   description: "Renames a key, changes its expiry or roles, or (reset) issues a new key and lifts a revocation.",
   args: [arg("id", z.number().int()), arg("api_key_update", Update)],
-  roles: ["READONLY_ADMIN", "API_KEY_WRITE"],
+  // Your own keys without a role (not from a key-limited session); others' need API_KEY_WRITE.
+  owner: "self-or-role",
+  roles: ["API_KEY_WRITE"],
+  targets: (id) => ({ apiKeys: [id] }),
   audit: (id, data) => `Update API key ${data.name ?? id}`,
   secretFields: API_KEY_SECRETS,
   secretsRole: "API_KEY_WRITE",
   handler: async (ctx, id, data) => {
     const db = ctx.app.store.db;
     const old = await apiKeyById(db, id);
-    await checkMayChange(ctx, old.username);
+    await checkMayChange(ctx);
     const next = {
       name: data.name ?? old.name,
       username: old.username ?? "",

@@ -9,6 +9,8 @@ export const authGenerateOnetimePassword = defineMethod({
   args: [arg("data", z.strictObject({ username: z.string() }))],
   returns: z.string(),
   roles: ["ACCOUNT_WRITE"],
+  // A one-time password signs in as the account: only for accounts holding no role you lack.
+  targets: (data) => ({ usernames: [data.username] }),
   audit: "Generate onetime password for user",
   handler: async (ctx, { username }) => {
     const db = ctx.app.store.db;

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { CallError, ERRNO, validationError } from "../../server/errors.js";
 import { createToken } from "../../auth/tokens.js";
-import { holdsFullAdmin } from "../../access/authorize.js";
+import { mayUseJob } from "../../access/grant-check.js";
 
 const MAX_TTL = 30 * 24 * 3600;
 
@@ -27,7 +27,7 @@ export const authGenerateToken = defineMethod({
     if (attrs.job !== undefined) {
       const job = ctx.app.jobs.get(Number(attrs.job));
       if (!job) validationError("attrs.job", `${attrs.job}: job does not exist.`, ERRNO.ENOENT);
-      if (!holdsFullAdmin(s) && job.owner.sessionId !== s.id) validationError("attrs.job", "Job is not owned by current session", ERRNO.EPERM);
+      if (!mayUseJob(s, job.owner)) validationError("attrs.job", "Job is not owned by current session", ERRNO.EPERM);
     }
     return createToken(ctx.app.store.db, s, ctx.conn.remoteAddress, {
       ttl: Math.min(ttl ?? 600, Math.max(1, Math.floor((s.expiresAt - Date.now()) / 1000))),

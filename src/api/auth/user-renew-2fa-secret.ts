@@ -3,7 +3,6 @@ import { arg, defineMethod } from "../method.js";
 import { CallError, ERRNO, validationError } from "../../server/errors.js";
 import { newTotpSecret, provisioningUri } from "../../auth/totp.js";
 import { userEntryById } from "../../accounts/user-entry.js";
-import { holdsFullAdmin } from "../../access/authorize.js";
 import { changeReason } from "../../accounts/context.js";
 
 export const userRenew2faSecret = defineMethod({
@@ -17,15 +16,14 @@ export const userRenew2faSecret = defineMethod({
       () => ({}),
     ),
   ],
-  authorizationRequired: false,
+  // Your own secret without a role; another account's needs FULL_ADMIN (and every role it holds).
+  owner: "self-or-role",
+  roles: [],
+  targets: (username) => ({ usernames: [username] }),
   audit: (username) => `Renew two-factor authentication secret: ${username}`,
   secretFields: ["unixhash", "smbhash", "password_history"],
   secretsRole: "ACCOUNT_WRITE",
   handler: async (ctx, username, opts) => {
-    const s = ctx.session!;
-    if (!holdsFullAdmin(s) && username !== s.username) {
-      throw new CallError(`${s.username}: renewing the two-factor secret of another user requires the FULL_ADMIN role.`, ERRNO.EPERM);
-    }
     const db = ctx.app.store.db;
     const user = await db.selectFrom("users").select(["id", "twofactor_digits", "twofactor_interval"]).where("username", "=", username).executeTakeFirst();
     if (!user) validationError("username", `${username}: user does not exist.`, ERRNO.ENOENT);

@@ -4,7 +4,7 @@ import { CallError, ERRNO, ValidationErrors, validationError } from "../../serve
 import { hashPassword, ntHash, verifyPassword } from "../../auth/password-hash.js";
 import { minAgeBlocks, nextHistory, passwordPolicyErrors, securityConfig } from "../../auth/policy.js";
 import { hashRounds } from "../../accounts/account-settings.js";
-import { holdsFullAdmin } from "../../access/authorize.js";
+import { bypassesPasswordAge, mayBypassOldPassword } from "../../access/grant-check.js";
 import { changeReason } from "../../accounts/context.js";
 
 const ARG = "user.set_password";
@@ -16,14 +16,13 @@ export const userSetPassword = defineMethod({
     arg(ARG, z.strictObject({ username: z.string(), old_password: z.string().nullable().default(null), new_password: z.string().min(1) })),
   ],
   returns: z.null(),
-  authorizationRequired: false,
+  // Your own password without a role; another account's needs FULL_ADMIN (and every role it holds).
+  owner: "self-or-role",
+  roles: [],
+  targets: (data) => ({ usernames: [data.username] }),
   audit: (data) => `Set account password ${data.username}`,
   handler: async (ctx, { username, old_password, new_password }) => {
     const s = ctx.session!;
-    const admin = holdsFullAdmin(s);
-    if (!admin && username !== s.username) {
-      throw new CallError(`${s.username}: changing the password of another user requires the FULL_ADMIN role.`, ERRNO.EPERM);
-    }
     const db = ctx.app.store.db;
     const user = await db
       .selectFrom("users")
@@ -32,8 +31,7 @@ export const userSetPassword = defineMethod({
       .executeTakeFirst();
     if (!user) validationError(`${ARG}.username`, `${username}: user does not exist.`, ERRNO.ENOENT);
     if (user.source !== "LOCAL") validationError(`${ARG}.username`, `${username}: passwords of directory users are changed in the directory.`);
-    const otpw = s.attributes.includes("OTPW");
-    if (!admin && !otpw) {
+    if (!mayBypassOldPassword(s)) {
       if (old_password === null) validationError(`${ARG}.old_password`, "FULL_ADMIN role is required in order to bypass check for current password.");
       if (!(await verifyPassword(old_password, user.unixhash))) validationError(`${ARG}.old_password`, `${username}: failed to validate password.`);
     }
@@ -43,7 +41,7 @@ export const userSetPassword = defineMethod({
     );
     errors.check();
     const sec = await securityConfig(db);
-    if (!admin && !s.attributes.includes("PASSWORD_CHANGE_REQUIRED") && minAgeBlocks(sec, user.last_password_change === null ? null : Number(user.last_password_change))) {
+    if (!bypassesPasswordAge(s) && !s.attributes.includes("PASSWORD_CHANGE_REQUIRED") && minAgeBlocks(sec, user.last_password_change === null ? null : Number(user.last_password_change))) {
       validationError(`${ARG}.new_password`, `${username}: password changed too recently. Minimum password age is: ${sec.min_password_age}`);
     }
     if (user.password_disabled) validationError(`${ARG}.username`, `${username}: password authentication is disabled for account.`);

@@ -9,6 +9,7 @@ export const userUnset2faSecret = defineMethod({
   args: [arg("username", z.string())],
   returns: z.null(),
   roles: ["ACCOUNT_WRITE"],
+  targets: (username) => ({ usernames: [username] }),
   audit: (username) => `Unset two-factor authentication secret: ${username}`,
   handler: async (ctx, username) => {
     if (await ctx.app.auth.stig()) {

@@ -1,5 +1,6 @@
 import { arg, defineMethod } from "../method.js";
-import { PrivilegeCreate, privilegeById, validatePrivilege } from "./common.js";
+import { PrivilegeCreate } from "./common.js";
+import { createPrivilege } from "../../accounts/privilege-write.js";
 
 export const privilegeCreate = defineMethod({
   name: "privilege.create",
@@ -7,25 +8,5 @@ export const privilegeCreate = defineMethod({
   args: [arg("privilege_create", PrivilegeCreate)],
   roles: ["PRIVILEGE_WRITE"],
   audit: (data) => `Create privilege ${data.name}`,
-  handler: async (ctx, data) => {
-    const entry = await ctx.app.store.db.transaction().execute(async (trx) => {
-      await validatePrivilege(trx, "privilege_create", data, null);
-      const row = await trx
-        .insertInto("privileges")
-        .values({
-          builtin_name: null,
-          name: data.name,
-          local_groups: JSON.stringify(data.local_groups),
-          ds_groups: JSON.stringify(data.ds_groups),
-          roles: JSON.stringify(data.roles),
-          web_shell: data.web_shell ? 1 : 0,
-        })
-        .returning("id")
-        .executeTakeFirstOrThrow();
-      return privilegeById(trx, row.id);
-    });
-    ctx.app.events.publish("privilege.query", "added", entry.id, entry);
-    ctx.app.accountsChanged("privilege.create");
-    return entry;
-  },
+  handler: (ctx, data) => createPrivilege(ctx, data),
 });

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
-import { CallError, ERRNO } from "../../server/errors.js";
-import { privilegeById } from "./common.js";
+import { deletePrivilege } from "../../accounts/privilege-write.js";
 
 export const privilegeDelete = defineMethod({
   name: "privilege.delete",
@@ -10,14 +9,5 @@ export const privilegeDelete = defineMethod({
   returns: z.literal(true),
   roles: ["PRIVILEGE_WRITE"],
   audit: (id) => `Delete privilege ${id}`,
-  handler: async (ctx, id) => {
-    await ctx.app.store.db.transaction().execute(async (trx) => {
-      const old = await privilegeById(trx, id);
-      if (old.builtin_name) throw new CallError("Unable to delete built-in privilege", ERRNO.EPERM);
-      await trx.deleteFrom("privileges").where("id", "=", id).execute();
-    });
-    ctx.app.events.publish("privilege.query", "removed", id);
-    ctx.app.accountsChanged("privilege.delete");
-    return true as const;
-  },
+  handler: (ctx, id) => deletePrivilege(ctx, id),
 });

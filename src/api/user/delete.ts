@@ -10,6 +10,7 @@ export const userDelete = defineMethod({
   args: [arg("id", z.number().int()), arg("options", userDeleteOptions, () => ({}))],
   returns: z.number().int(),
   roles: ["ACCOUNT_WRITE"],
+  targets: (id) => ({ users: [id] }),
   audit: (id) => `Delete user ${userLabel(id)}`,
   handler: (ctx, id, options) => deleteUser(ctx, id, options),
 });

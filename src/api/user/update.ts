@@ -10,6 +10,8 @@ export const userUpdate = defineMethod({
   description: "Updates a local user (partial); returns the user entry plus `password` (set only when one was sent or generated).",
   args: [arg("id", z.number().int()), arg("user_update", userUpdateSchema, () => ({}))],
   roles: ["ACCOUNT_WRITE"],
+  // Password, lock, keys, home, 2FA of an account: only one holding no role you lack.
+  targets: (id) => ({ users: [id] }),
   audit: (id) => `Update user ${userLabel(id)}`,
   secretFields: USER_SECRET_FIELDS,
   secretsRole: "ACCOUNT_WRITE",

@@ -1,0 +1,78 @@
+// The dispatcher's ownership check (method metadata `owner` and `targets`, src/api/method.ts):
+// after authorization and validation, before the handler. The rule logic is in grant-check.ts.
+//
+// - owner "any": the roles decided who may call; each target account must hold no role the
+//   caller lacks (acting on an account is as powerful as the account).
+// - owner "self": every target must be the caller's own account.
+// - owner "self-or-role": the caller's own account needs no role (unless the session is limited to
+//   an API key's roles or became read-only: then it acts only within its roles); another account
+//   needs one of the method's roles (none declared: FULL_ADMIN) and every role that account holds.
+
+import type { App } from "../app.js";
+import type { MethodDef, CallTargets } from "../api/method.js";
+import type { Session } from "../auth/session.js";
+import { CallError, ERRNO } from "../server/errors.js";
+import { effectiveRolesOfUsers } from "../accounts/grant-delta.js";
+import { assertMayActOn, callerHolds, mayActAsSelf } from "./grant-check.js";
+
+/** Does the method have an ownership rule the dispatcher must check? */
+export function hasOwnershipRule(def: MethodDef): boolean {
+  return def.owner !== "any" || def.targets !== undefined;
+}
+
+/** Local user ids named by the targets (unknown names and keys are left to the handler). */
+async function targetUserIds(app: App, t: CallTargets): Promise<{ id: number; label: string }[]> {
+  const db = app.store.db;
+  const out = new Map<number, string>();
+  for (const id of t.users ?? []) out.set(id, `user ${id}`);
+  const names = [...new Set(t.usernames ?? [])];
+  if (names.length) {
+    for (const r of await db.selectFrom("users").select(["id", "username"]).where("username", "in", names).execute()) out.set(r.id, `user ${r.username}`);
+  }
+  const keys = [...new Set(t.apiKeys ?? [])];
+  if (keys.length) {
+    for (const r of await db.selectFrom("api_keys").select(["id", "user_id"]).where("id", "in", keys).execute()) {
+      if (r.user_id !== null) out.set(r.user_id, `the owner of API key ${r.id}`);
+    }
+  }
+  return [...out].map(([id, label]) => ({ id, label }));
+}
+
+/**
+ * Lacking the method's role for another account: EACCES when the method names roles (as a role
+ * check answers, e.g. api_key.* in the reference), EPERM when it needs FULL_ADMIN (user.set_password,
+ * user.renew_2fa_secret in the reference).
+ */
+function refuseOthers(def: MethodDef, session: Session, whose: string): never {
+  const need = def.roles.length ? def.roles.join(" or ") : "FULL_ADMIN";
+  throw new CallError(`${session.username}: authenticated user lacks privileges to call ${def.name} on ${whose} (it requires the ${need} role).`, def.roles.length ? ERRNO.EACCES : ERRNO.EPERM);
+}
+
+function mayCallForOthers(def: MethodDef, session: Session): boolean {
+  if (!def.roles.length) return callerHolds(session, "FULL_ADMIN");
+  return def.roles.some((r) => callerHolds(session, r));
+}
+
+/** Throws EPERM when the call's targets break the method's ownership rule. */
+export async function enforceOwnership(app: App, def: MethodDef, session: Session | null, args: unknown[]): Promise<void> {
+  if (!session || session.internal || !hasOwnershipRule(def)) return;
+  const named = def.targets ? def.targets(...args) : {};
+  // An unknown other account is refused like a known one (the reference answers EPERM first).
+  if (def.owner === "self-or-role" && !mayCallForOthers(def, session) && (named.usernames ?? []).some((n) => n !== session.username)) {
+    refuseOthers(def, session, "another account");
+  }
+  const targets = await targetUserIds(app, named);
+  if (!targets.length) return;
+  const roles = await effectiveRolesOfUsers(app.store.db, targets.map((t) => t.id));
+  for (const t of targets) {
+    const self = session.userId !== null && t.id === session.userId;
+    if (def.owner === "self" && !self) {
+      throw new CallError(`${session.username}: ${def.name} may only act on your own account.`, ERRNO.EPERM);
+    }
+    if (def.owner === "self-or-role") {
+      if (self && mayActAsSelf(session)) continue;
+      if (!mayCallForOthers(def, session)) refuseOthers(def, session, self ? "your own account from a session limited to some roles" : "another account");
+    }
+    assertMayActOn(session, roles.get(t.id) ?? [], t.label);
+  }
+}
