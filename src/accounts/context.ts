@@ -62,7 +62,8 @@ export function redactSecrets<T extends object>(entry: T, fields: readonly strin
   return out as T;
 }
 
-export const USER_SECRET_FIELDS = ["unixhash", "smbhash", "password_history"] as const;
+// twofactor_secret is never part of an entry; declared so that no query may name it either.
+export const USER_SECRET_FIELDS = ["unixhash", "smbhash", "password_history", "twofactor_secret"] as const;
 
 /**
  * The reason passed to app.accountsChanged, with the rows it touched (`user:1,2 group:3`) so the

@@ -7,6 +7,7 @@ import type { Tx } from "../store/db.js";
 import type { Connection } from "../server/connection.js";
 import type { Session } from "../auth/session.js";
 import { param, prepare } from "../auth/prepared.js";
+import { bumpCounter } from "../auth/rate-limit.js";
 
 export const REDACTED = "********";
 
@@ -33,6 +34,72 @@ export function redactParams(value: unknown): unknown {
     return out;
   }
   return value;
+}
+
+// ---- unauthenticated entries ------------------------------------------------------------------
+// Anyone can reach the server, so what an unauthenticated caller sends is kept small and inert:
+// strings cut to 256 characters, at most 4 levels and 16 keys (or items) a level, at most 2 KiB an
+// entry, control characters escaped (a log viewer or CSV reader must not be steered by them).
+
+export const ANON_LIMITS = { string: 256, depth: 4, keys: 16, entryBytes: 2048 } as const;
+
+// C0, DEL, C1, line/paragraph separators and the bidirectional overrides and isolates.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** Control characters as `\uXXXX` text, then cut to 256 characters. */
+export function boundString(s: string): string {
+  const escaped = s.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return escaped.length > ANON_LIMITS.string ? `${escaped.slice(0, ANON_LIMITS.string - 1)}…` : escaped;
+}
+
+/** A bounded copy of an unauthenticated caller's value (see ANON_LIMITS). */
+export function boundValue(value: unknown, depth = 1): unknown {
+  if (typeof value === "string") return boundString(value);
+  if (value === null || typeof value === "number" || typeof value === "boolean") return value;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value !== "object") return boundString(String(value));
+  if (depth > ANON_LIMITS.depth) return "…";
+  if (Array.isArray(value)) {
+    const out = value.slice(0, ANON_LIMITS.keys).map((v) => boundValue(v, depth + 1));
+    if (value.length > ANON_LIMITS.keys) out.push(`… ${value.length - ANON_LIMITS.keys} more`);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  const keys = Object.keys(value);
+  for (const k of keys.slice(0, ANON_LIMITS.keys)) out[boundString(k)] = boundValue((value as Record<string, unknown>)[k], depth + 1);
+  if (keys.length > ANON_LIMITS.keys) out["…"] = `${keys.length - ANON_LIMITS.keys} more keys`;
+  return out;
+}
+
+/** Event data of an unauthenticated entry: every value bounded, the whole at most 2 KiB. */
+export function boundEventData(data: Record<string, unknown>): Record<string, unknown> {
+  const out = boundValue(data, 0) as Record<string, unknown>;
+  if (Buffer.byteLength(JSON.stringify(out)) <= ANON_LIMITS.entryBytes) return out;
+  // Too big as a whole: the parameters give way to a short, marked preview.
+  const rest = { ...out, params: null, params_truncated: true };
+  const room = ANON_LIMITS.entryBytes - Buffer.byteLength(JSON.stringify(rest)) - 64;
+  const preview = room > 0 ? JSON.stringify(out.params ?? null).slice(0, room) : "";
+  const withPreview = { ...rest, params_preview: preview };
+  while (Buffer.byteLength(JSON.stringify(withPreview)) > ANON_LIMITS.entryBytes && withPreview.params_preview.length) {
+    withPreview.params_preview = withPreview.params_preview.slice(0, Math.floor(withPreview.params_preview.length / 2));
+  }
+  return withPreview;
+}
+
+/** METHOD_CALL entries written for unauthenticated calls, per source address and minute. */
+export const ANON_AUDIT_PER_MINUTE = 30;
+const ANON_AUDIT_WINDOW_MS = 60_000;
+
+/**
+ * May an unauthenticated call from `conn` be audited now? Calls that need a login are refused
+ * without touching the per-method limiter, so without this budget anyone could fill the audit log.
+ * "note": the budget just ran out — write one entry saying so, then nothing until the window ends.
+ * Test-only limiter exemptions do not apply: the budget protects the log, not the caller.
+ */
+export async function anonymousAuditBudget(app: App, conn: Connection | null): Promise<"yes" | "note" | "no"> {
+  const count = await bumpCounter(app, `audit-anon:${conn?.remoteAddress ?? ""}`, ANON_AUDIT_WINDOW_MS);
+  return count <= ANON_AUDIT_PER_MINUTE ? "yes" : count === ANON_AUDIT_PER_MINUTE + 1 ? "note" : "no";
 }
 
 export interface AuditInput {
@@ -68,6 +135,9 @@ const insertAudit = prepare<[string, number, number, string, string, string | nu
 export async function writeAudit(app: App, input: AuditInput, db: Tx = app.store.db): Promise<void> {
   const now = Date.now();
   const session = input.session;
+  const anonymous = !session;
+  const eventData = anonymous ? boundEventData(input.eventData) : input.eventData;
+  const username = session?.username ?? (input.username === null || input.username === undefined ? ".UNAUTHENTICATED" : anonymous ? boundString(input.username) : input.username);
   const credentials = session ? { credentials: session.credentials, credentials_data: session.credentialsData } : null;
   try {
     await insertAudit.execute(
@@ -76,7 +146,7 @@ export async function writeAudit(app: App, input: AuditInput, db: Tx = app.store
       Math.floor(now / 1000),
       now,
       input.conn?.remoteAddress ?? "",
-      session?.username ?? input.username ?? ".UNAUTHENTICATED",
+      username,
       session?.id ?? null,
       "MIDDLEWARE",
       JSON.stringify({
@@ -86,7 +156,7 @@ export async function writeAudit(app: App, input: AuditInput, db: Tx = app.store
         credentials,
       }),
       input.event,
-      JSON.stringify(input.eventData),
+      JSON.stringify(eventData),
       input.success ? 1 : 0,
     );
   } catch (err) {

@@ -7,6 +7,8 @@ import type { ColumnMap } from "../store/query.js";
 import { runEntityQuery } from "../accounts/entity-query.js";
 import type { AuditTable } from "../store/schema.js";
 import type { Selectable } from "kysely";
+import { redactCallParams, type MethodLookup } from "./secret-args.js";
+import { redactParams } from "./audit.js";
 
 export const AUDIT_SERVICES = ["MIDDLEWARE", "SMB", "SUDO", "SYSTEM"] as const;
 
@@ -69,7 +71,27 @@ export function auditEntry(r: Selectable<AuditTable>): AuditEntry {
   };
 }
 
-export function queryAudit(db: Db, dialect: Dialect, filters: unknown, options: unknown, attrs: { filters: string; options: string }): Promise<unknown> {
+/**
+ * A METHOD_CALL entry's parameters redacted again on the way out, by today's declarations: rows
+ * written before a method declared a secret argument (or by an older version) must not show it in
+ * a query, a filter match or an export.
+ */
+export function redactStoredEntry(entry: AuditEntry, methods: MethodLookup): AuditEntry {
+  const data = entry.event_data as { method?: unknown; params?: unknown } | null;
+  if (entry.event !== "METHOD_CALL" || !data || typeof data !== "object" || !Array.isArray(data.params)) return entry;
+  const def = typeof data.method === "string" ? methods.get(data.method) : undefined;
+  const params = def ? redactCallParams(methods, def, data.params) : redactParams(data.params);
+  return { ...entry, event_data: { ...data, params } };
+}
+
+export function queryAudit(
+  db: Db,
+  dialect: Dialect,
+  filters: unknown,
+  options: unknown,
+  attrs: { filters: string; options: string },
+  methods: MethodLookup,
+): Promise<unknown> {
   return runEntityQuery<Selectable<AuditTable>, AuditEntry>(
     db,
     dialect,
@@ -79,7 +101,7 @@ export function queryAudit(db: Db, dialect: Dialect, filters: unknown, options: 
       defaultOrder: C("id"),
       columns: AUDIT_COLUMNS,
       fields: AUDIT_FIELD_SET,
-      build: async (rows) => rows.map(auditEntry),
+      build: async (rows) => rows.map((r) => redactStoredEntry(auditEntry(r), methods)),
     },
     { filters, options, attrs },
   );

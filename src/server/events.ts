@@ -2,6 +2,9 @@
 // each connection keeps its own subscriptions and receives `collection_update` notifications.
 
 import { randomUUID } from "node:crypto";
+import type { MethodDef } from "../api/method.js";
+import type { Session } from "../auth/session.js";
+import { redactResult } from "./rpc.js";
 
 export type EventMessage = "added" | "changed" | "removed";
 
@@ -65,4 +68,26 @@ export class EventBus {
   subscriberCount(name: string): number {
     return this.byName.get(name)?.size ?? 0;
   }
+}
+
+/**
+ * A payload as `session` may see it: a collection named after a method (`user.query`) is redacted
+ * by that method's secret fields, a job (`core.get_jobs`) by the secret fields of the method it ran.
+ * Publishers redact too, but this is the one place every notification passes, so a publisher that
+ * forgets cannot leak. null: nobody is signed in on the connection any more — deliver nothing.
+ */
+export function redactEventPayload(methods: { get(name: string): MethodDef | undefined }, session: Session | null, payload: EventPayload): EventPayload | null {
+  if (!session) return null;
+  if (payload.fields === undefined) return payload;
+  if (payload.collection === "core.get_jobs") {
+    const entry = payload.fields as { method?: unknown; result?: unknown } | null;
+    const def = entry && typeof entry.method === "string" ? methods.get(entry.method) : undefined;
+    if (!def || entry!.result === null || entry!.result === undefined) return payload;
+    const result = redactResult(def, session, entry!.result);
+    return result === entry!.result ? payload : { ...payload, fields: { ...entry, result } };
+  }
+  const def = methods.get(payload.collection);
+  if (!def) return payload;
+  const fields = redactResult(def, session, payload.fields);
+  return fields === payload.fields ? payload : { ...payload, fields };
 }

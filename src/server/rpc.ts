@@ -7,7 +7,10 @@ import { fromWire, stringifyWire } from "./ejson.js";
 import { parseArgs, type MethodDef } from "../api/method.js";
 import { authorize, holdsFullAdmin } from "../access/authorize.js";
 import { enforceOwnership, hasOwnershipRule } from "../access/targets.js";
-import { redactParams, REDACTED, writeAudit } from "../audit/audit.js";
+import { REDACTED } from "../audit/audit.js";
+import { auditMethodCall } from "../audit/method-call.js";
+import { redactCallParams, scrubError, secretArgValues } from "../audit/secret-args.js";
+import { findSecretReference } from "../store/query-secrets.js";
 import type { App } from "../app.js";
 import type { Connection } from "./connection.js";
 import type { CallContext } from "../api/context.js";
@@ -144,13 +147,7 @@ async function auditCall(
   success: boolean,
 ): Promise<void> {
   if (label === null) return;
-  await writeAudit(app, {
-    event: "METHOD_CALL",
-    eventData: { method: name, params: redactParams(params), description: label, authenticated: !!session, authorized },
-    success,
-    conn,
-    session,
-  });
+  await auditMethodCall(app, conn, session, name, params, label, authorized, success);
 }
 
 /** Is the session a user session that must not see `def`'s secrets? */
@@ -221,6 +218,32 @@ export function redactResult(def: MethodDef, session: Session | null, result: un
   return redactedCopy(result, def.secretFields);
 }
 
+/** Positions of a query method's `filters` and `options` arguments (the *.query convention). */
+const queryArgCache = new WeakMap<MethodDef, { filters: number; options: number }>();
+
+/**
+ * A session that may not see `def`'s secret fields may not name them in the query either (select
+ * with any alias, order_by, any filter): redaction decides by the source field, and a filter on a
+ * hash would answer questions about its value. Throws EPERM naming the field.
+ */
+function refuseSecretQuery(def: MethodDef, args: unknown[]): void {
+  let at = queryArgCache.get(def);
+  if (!at) {
+    at = { filters: def.args.findIndex((a) => a.name === "filters"), options: def.args.findIndex((a) => a.name === "options") };
+    queryArgCache.set(def, at);
+  }
+  if (at.filters < 0 && at.options < 0) return;
+  const field = findSecretReference(def.secretFields!, at.filters < 0 ? undefined : args[at.filters], at.options < 0 ? undefined : args[at.options]);
+  if (field !== null) {
+    throw new CallError(`${field}: secret field; filtering, ordering or selecting by it requires the ${def.secretsRole ?? "FULL_ADMIN"} role`, ERRNO.EPERM);
+  }
+}
+
+/** The error of a failed call with its secret arguments' values taken out (see scrubError). */
+function scrubCallError(app: App, def: MethodDef, rawParams: unknown[], err: unknown): unknown {
+  return scrubError(err, def, secretArgValues(app.registry, def, Array.isArray(rawParams) ? rawParams : []));
+}
+
 /**
  * Call a method as `conn`'s session. Used by WebSocket frames, one-shot HTTP calls and the CLI.
  * Rejects with ValidationErrors / CallError / RpcError.
@@ -230,16 +253,19 @@ export function redactResult(def: MethodDef, session: Session | null, result: un
  * anything else continues in `dispatchSlow`, which does exactly what this fast path skips.
  */
 export function callMethod(app: App, conn: Connection, name: string, rawParams: unknown[], callId: Id): Promise<unknown> {
+  let def: MethodDef | undefined;
   try {
-    const def = app.registry.get(name);
+    def = app.registry.get(name);
     if (!def || (def.private && !conn.options.private_methods) || (def.removedIn && conn.apiVersion >= def.removedIn)) {
       throw new RpcError(-32601, "Method does not exist");
     }
+    const d = def;
     const refreshing = conn.session ? app.auth.refreshSession(conn) : undefined;
-    if (refreshing) return refreshing.then(() => dispatch(app, conn, def, rawParams, callId));
-    return dispatch(app, conn, def, rawParams, callId);
+    const running = refreshing ? refreshing.then(() => dispatch(app, conn, d, rawParams, callId)) : dispatch(app, conn, d, rawParams, callId);
+    // Errors leave with the call's secret arguments taken out: answers, logs, core.bulk results.
+    return d.secretArgs?.length ? running.catch((err) => Promise.reject(scrubCallError(app, d, rawParams, err))) : running;
   } catch (err) {
-    return Promise.reject(err);
+    return Promise.reject(def?.secretArgs?.length ? scrubCallError(app, def, rawParams, err) : err);
   }
 }
 
@@ -255,9 +281,11 @@ function dispatch(app: App, conn: Connection, def: MethodDef, rawParams: unknown
     // Invalid arguments: the slow path validates again and answers (unaudited methods write nothing).
     return dispatchSlow(app, conn, def, session, params, callId);
   }
-  const result = Promise.resolve(def.handler({ app, conn, session, callId }, ...args));
   const fields = def.secretFields;
-  return fields?.length && mustRedact(def, session) ? result.then((r) => redactedCopy(r, fields)) : result;
+  const redact = !!fields?.length && mustRedact(def, session);
+  if (redact) refuseSecretQuery(def, args);
+  const result = Promise.resolve(def.handler({ app, conn, session, callId }, ...args));
+  return redact ? result.then((r) => redactedCopy(r, fields!)) : result;
 }
 
 async function dispatchSlow(app: App, conn: Connection, def: MethodDef, session: Session | null, params: unknown[], callId: Id): Promise<unknown> {
@@ -286,6 +314,14 @@ async function dispatchSlow(app: App, conn: Connection, def: MethodDef, session:
   }
   const label = auditLabel(def, args);
   const ctx: CallContext = { app, conn, session, callId };
+  if (def.secretFields?.length && mustRedact(def, session)) {
+    try {
+      refuseSecretQuery(def, args);
+    } catch (err) {
+      await auditCall(app, conn, session, name, params, label, true, false);
+      throw err;
+    }
+  }
   if (def.job) return runAsJob(app, conn, def, def.job, ctx, params, args, label);
 
   if (label === null) return redactResult(def, session, await def.handler(ctx, ...args));
@@ -316,7 +352,7 @@ async function runAsJob(
   const audit = (success: boolean) => auditCall(app, conn, session, name, params, label, true, success);
   const job = app.jobs.start(
     name,
-    redactParams(params) as unknown[],
+    redactCallParams(app.registry, def, params),
     { sessionId: session?.id ?? null, username: session?.username ?? null, internal: !!session?.internal },
     { description: opts.description ? opts.description(...args) : null, abortable: opts.abortable, transient: opts.transient, messageId: callId },
     async (job) => {
@@ -327,7 +363,8 @@ async function runAsJob(
         return result;
       } catch (err) {
         await audit(false);
-        throw err;
+        // The job keeps its error for listings and events: without the secret arguments.
+        throw def.secretArgs?.length ? scrubError(err, def, secretArgValues(app.registry, def, params)) : err;
       }
     },
   );

@@ -33,7 +33,7 @@ export const auditExport = defineMethod({
         ? ((await queryAudit(ctx.app.store.db, ctx.app.store.dialect, data["query-filters"], options, {
             filters: "data.query-filters",
             options: "data.query-options",
-          })) as AuditEntry[])
+          }, ctx.app.registry)) as AuditEntry[])
         : [];
     ctx.job?.setProgress(50, `Writing ${entries.length} entries`);
     const dir = path.join(ctx.app.config.dataDir, "audit-reports");

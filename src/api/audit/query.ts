@@ -27,6 +27,6 @@ export const auditQuery = defineMethod({
     return queryAudit(ctx.app.store.db, ctx.app.store.dialect, data["query-filters"], options, {
       filters: `${ATTR}.query-filters`,
       options: `${ATTR}.query-options`,
-    });
+    }, ctx.app.registry);
   },
 });

@@ -7,5 +7,6 @@ export const authLoginExContinue = defineMethod({
   description: "Continues a login that answered OTP_REQUIRED with the second factor (mechanism OTP_TOKEN).",
   args: [arg("login_data", z.strictObject({ mechanism: z.literal("OTP_TOKEN"), otp_token: z.string(), login_options: LoginOptions.optional() }))],
   authenticationRequired: false,
+  secretArgs: ["login_data.otp_token"],
   handler: (ctx, data) => ctx.app.auth.login(ctx.conn, data),
 });

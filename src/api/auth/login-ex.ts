@@ -17,5 +17,6 @@ export const authLoginEx = defineMethod({
   description: "Authenticates the connection with a password, API key, token or OTP (second step).",
   args: [arg("login_data", LoginData)],
   authenticationRequired: false,
+  secretArgs: ["login_data.password", "login_data.api_key", "login_data.token", "login_data.otp_token"],
   handler: (ctx, data) => ctx.app.auth.login(ctx.conn, data),
 });

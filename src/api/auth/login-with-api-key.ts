@@ -8,6 +8,7 @@ export const authLoginWithApiKey = defineMethod({
   returns: z.boolean(),
   authenticationRequired: false,
   removedIn: "v27",
+  secretArgs: ["api_key"],
   handler: async (ctx, api_key) => {
     const r = await ctx.app.auth.login(ctx.conn, { mechanism: "API_KEY_PLAIN", username: "", api_key, login_options: { user_info: false } });
     return r.response_type === "SUCCESS";

@@ -7,6 +7,7 @@ export const authLoginWithToken = defineMethod({
   args: [arg("token", z.string())],
   returns: z.boolean(),
   authenticationRequired: false,
+  secretArgs: ["token"],
   handler: async (ctx, token) => {
     const r = await ctx.app.auth.login(ctx.conn, { mechanism: "TOKEN_PLAIN", token, login_options: { user_info: false } });
     return r.response_type === "SUCCESS";

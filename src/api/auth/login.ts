@@ -8,6 +8,7 @@ export const authLogin = defineMethod({
   returns: z.boolean(),
   authenticationRequired: false,
   removedIn: "v27",
+  secretArgs: ["password", "otp_token"],
   handler: async (ctx, username, password, otp_token) => {
     const r = await ctx.app.auth.login(ctx.conn, { mechanism: "PASSWORD_PLAIN", username, password, login_options: { user_info: false } });
     if (r.response_type === "OTP_REQUIRED" && otp_token !== null) {

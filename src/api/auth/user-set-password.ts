@@ -21,6 +21,7 @@ export const userSetPassword = defineMethod({
   roles: [],
   targets: (data) => ({ usernames: [data.username] }),
   audit: (data) => `Set account password ${data.username}`,
+  secretArgs: ["user.set_password.old_password", "user.set_password.new_password"],
   handler: async (ctx, { username, old_password, new_password }) => {
     const s = ctx.session!;
     const db = ctx.app.store.db;

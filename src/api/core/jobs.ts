@@ -4,6 +4,7 @@ import { CallError, ERRNO } from "../../server/errors.js";
 import type { CallContext } from "../context.js";
 import type { Job } from "../../server/jobs.js";
 import { queryRows } from "../../store/query-rows.js";
+import { redactResult } from "../../server/rpc.js";
 
 /** Non-admin user sessions see, wait for and abort only their own jobs (reference §8.4). */
 function visibleJob(ctx: CallContext, job: Job | undefined, id: number): Job {
@@ -23,7 +24,14 @@ export const coreGetJobs = defineMethod({
   handler: (ctx, filters, options) => {
     const s = ctx.session!;
     const jobs = ctx.app.jobs.all().filter((j) => s.fullAdmin || s.internal || (!j.owner.internal && j.owner.sessionId === s.id));
-    return queryRows(jobs.map((j) => j.toEntry()), filters, options);
+    // Each result as this session may see it (by the secret fields of the method the job ran),
+    // before filtering, so a filter on a result's secret field matches only the redacted value.
+    const entries = jobs.map((j) => {
+      const entry = j.toEntry();
+      const def = ctx.app.registry.get(j.method);
+      return def && entry.result !== null ? { ...entry, result: redactResult(def, s, entry.result) } : entry;
+    });
+    return queryRows(entries, filters, options);
   },
 });
 

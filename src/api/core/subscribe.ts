@@ -3,6 +3,7 @@ import { arg, defineMethod } from "../method.js";
 import { canSubscribe } from "../../access/authorize.js";
 import { CallError, ERRNO } from "../../server/errors.js";
 import { stringifyWire } from "../../server/ejson.js";
+import { redactEventPayload } from "../../server/events.js";
 
 export const coreSubscribe = defineMethod({
   name: "core.subscribe",
@@ -21,7 +22,9 @@ export const coreSubscribe = defineMethod({
           const job = ctx.app.jobs.get(payload.id as number);
           if (!job || job.owner.sessionId !== conn.session?.id) return;
         }
-        conn.send(stringifyWire({ jsonrpc: "2.0", method: "collection_update", params: payload }));
+        // Secret fields as this session may see them, decided at delivery (rights change).
+        const visible = redactEventPayload(ctx.app.registry, conn.session, payload);
+        if (visible) conn.send(stringifyWire({ jsonrpc: "2.0", method: "collection_update", params: visible }));
       },
     });
     conn.subscriptions.set(id, name);

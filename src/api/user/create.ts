@@ -11,5 +11,6 @@ export const userCreate = defineMethod({
   audit: (data) => `Create user ${data.username}`,
   secretFields: USER_SECRET_FIELDS,
   secretsRole: "ACCOUNT_WRITE",
+  secretArgs: ["user_create.password"],
   handler: (ctx, data) => createUser(ctx, data),
 });

@@ -13,6 +13,7 @@ export const userSetupLocalAdministrator = defineMethod({
   returns: z.null(),
   authenticationRequired: false,
   audit: (username) => `Set up local administrator ${username}`,
+  secretArgs: ["password"],
   handler: async (ctx, username, password) => {
     await setupLocalAdministrator(ctx, username, password);
     return null;

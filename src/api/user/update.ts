@@ -15,5 +15,6 @@ export const userUpdate = defineMethod({
   audit: (id) => `Update user ${userLabel(id)}`,
   secretFields: USER_SECRET_FIELDS,
   secretsRole: "ACCOUNT_WRITE",
+  secretArgs: ["user_update.password"],
   handler: (ctx, id, data) => updateUser(ctx, id, data),
 });
