@@ -1,31 +1,38 @@
-// Core figures (issue 2): user.query at 100,000 users / 20,000 groups over one WebSocket, beside a
-// bare JSON-RPC echo on the same WebSocket library and the same SQL run directly on the store.
+// Core figures (issues 2, 15): user.query over one WebSocket at --users users / a fifth as many
+// groups, beside a bare JSON-RPC echo on the same WebSocket library, the same SQL run directly on
+// the store and (PostgreSQL) a bare node-pg prepared lookup at the same concurrency; searches,
+// counts, creates and the resident memory of a production server. Every figure and its baseline
+// are measured in the same alternating rounds (bench/measure.ts).
 
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import Fastify from "fastify";
 import websocket from "@fastify/websocket";
+import pg from "pg";
 import pino from "pino";
 import { sql } from "kysely";
 import { App } from "../src/app.js";
 import { resolveConfig } from "../src/config.js";
 import { buildHttpServer, closeAllConnections } from "../src/server/http.js";
 import { RpcClient } from "../src/cli/client.js";
-import type { Row } from "./table.js";
 import type { Db } from "../src/store/db.js";
 import { provisionerOf } from "../src/provision/index.js";
+import { freshPgDatabase } from "../test/harness.js";
+import { alternate, figure, type BenchOptions, type Row } from "./measure.js";
+import type { Section } from "./table.js";
 
-const run = promisify(execFile);
+const execP = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const USERS = Number(process.env.BENCH_USERS ?? 100_000);
-export const GROUPS = Number(process.env.BENCH_GROUPS ?? 20_000);
-const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
 const INFLIGHT = 16; // below the 20 concurrent calls a connection may have
 const ADMIN_PW = "Bench-admin-pw1";
+/** user.create calls per round. */
+const CREATES = 200;
+const FIRST = ["Ada", "Grace", "Linus", "Ken", "Barbara", "Edsger", "Donald", "Radia", "Frances", "Alan"];
+const LAST = ["Lovelace", "Hopper", "Torvalds", "Thompson", "Liskov", "Dijkstra", "Knuth", "Perlman", "Allen", "Turing"];
 
 interface LoadResult {
   callsPerSec: number;
@@ -33,21 +40,25 @@ interface LoadResult {
   p99: number;
   errors: number;
 }
+type Req = { method: string; params: unknown[] };
 
-async function load(url: string, requests: { method: string; params: unknown[] }[], calls = CALLS, inflight = INFLIGHT, login = true, warmup = true): Promise<LoadResult> {
+/** `calls` API calls, `inflight` at a time, from a separate process (bench/load-client.ts). */
+async function load(url: string, requests: Req[], calls: number, inflight = INFLIGHT, login = true, warmup = true): Promise<LoadResult> {
   const spec = { url, calls, inflight, requests, warmup, login: login ? { username: "admin", password: ADMIN_PW } : undefined };
   const file = path.join(os.tmpdir(), `gatehouse-load-${process.pid}-${Date.now()}.json`);
   writeFileSync(file, JSON.stringify(spec));
   try {
-    const { stdout } = await run(process.execPath, ["--import", "tsx", path.join(here, "load-client.ts"), `@${file}`], { maxBuffer: 1 << 20 });
-    return JSON.parse(stdout) as LoadResult;
+    const { stdout } = await execP(process.execPath, ["--import", "tsx", path.join(here, "load-client.ts"), `@${file}`], { maxBuffer: 1 << 20 });
+    const res = JSON.parse(stdout) as LoadResult;
+    if (res.errors) throw new Error(`${requests[0]?.method}: ${res.errors} errors in ${calls} calls`);
+    return res;
   } finally {
     rmSync(file, { force: true });
   }
 }
 
 /** A bare JSON-RPC echo server on the same WebSocket stack: the ceiling for one connection. */
-async function startEcho(): Promise<{ url: string; close: () => Promise<void> }> {
+export async function startEcho(): Promise<{ url: string; close: () => Promise<void> }> {
   const server = Fastify();
   await server.register(websocket);
   server.register(async (scope) => {
@@ -64,8 +75,12 @@ async function startEcho(): Promise<{ url: string; close: () => Promise<void> }>
   return { url: `ws://127.0.0.1:${addr.port}/echo`, close: () => server.close() };
 }
 
-/** Insert `USERS` users and `GROUPS` groups directly (fast), each user with one aux group. */
-export async function seedAccounts(db: Db, users = USERS, groups = GROUPS, dialect: "sqlite" | "postgres" = "sqlite"): Promise<void> {
+/**
+ * Insert `users` users and `groups` groups directly (fast), each user with one aux group; two
+ * thirds of them SMB users and one in 97 locked, as on a file server (the filters the count and
+ * search rows use then select something).
+ */
+export async function seedAccounts(db: Db, users: number, groups: number, dialect: "sqlite" | "postgres" = "sqlite"): Promise<void> {
   const now = Date.now();
   await db.transaction().execute(async (trx) => {
     const batch = 500;
@@ -77,16 +92,14 @@ export async function seedAccounts(db: Db, users = USERS, groups = GROUPS, diale
       await trx.insertInto("groups").values(rows).execute();
     }
     const firstGroup = (await trx.selectFrom("groups").select("id").where("name", "=", "grp000000").executeTakeFirstOrThrow()).id;
-    const first = ["Ada", "Grace", "Linus", "Ken", "Barbara", "Edsger", "Donald", "Radia", "Frances", "Alan"];
-    const last = ["Lovelace", "Hopper", "Torvalds", "Thompson", "Liskov", "Dijkstra", "Knuth", "Perlman", "Allen", "Turing"];
     for (let i = 0; i < users; i += batch) {
       const rows = [];
       for (let j = i; j < Math.min(users, i + batch); j++) {
         rows.push({
-          uid: 10000 + j, username: `user${String(j).padStart(6, "0")}`, unixhash: "*", smbhash: "*", home: "/var/empty",
-          shell: "/usr/bin/bash", full_name: `${first[j % 10]} ${last[Math.floor(j / 10) % 10]} ${j}`, builtin: 0, smb: 0,
+          uid: 10000 + j, username: userName(j), unixhash: "*", smbhash: "*", home: "/var/empty",
+          shell: "/usr/bin/bash", full_name: `${FIRST[j % 10]} ${LAST[Math.floor(j / 10) % 10]} ${j}`, builtin: 0, smb: j % 3 === 0 ? 0 : 1,
           microsoft_account: 0, userns_idmap: null, group_id: firstGroup + (j % groups), password_disabled: 1,
-          ssh_password_enabled: 0, sshpubkey: null, locked: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]",
+          ssh_password_enabled: 0, sshpubkey: null, locked: j % 97 === 0 ? 1 : 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]",
           email: `user${j}@example.test`, email_verified: 0, last_password_change: null, password_history: "[]",
           source: "LOCAL", home_mode: null, twofactor_secret: null, twofactor_digits: 6, twofactor_interval: 30,
           twofactor_email: 0, created_at: now,
@@ -94,7 +107,7 @@ export async function seedAccounts(db: Db, users = USERS, groups = GROUPS, diale
       }
       await trx.insertInto("users").values(rows).execute();
     }
-    const firstUser = (await trx.selectFrom("users").select("id").where("username", "=", "user000000").executeTakeFirstOrThrow()).id;
+    const firstUser = (await trx.selectFrom("users").select("id").where("username", "=", userName(0)).executeTakeFirstOrThrow()).id;
     for (let i = 0; i < users; i += batch) {
       const rows = [];
       for (let j = i; j < Math.min(users, i + batch); j++) rows.push({ user_id: firstUser + j, group_id: firstGroup + ((j * 7 + 3) % groups) });
@@ -108,127 +121,238 @@ export async function seedAccounts(db: Db, users = USERS, groups = GROUPS, diale
   if (dialect === "postgres") await sql`analyze`.execute(db);
 }
 
-/** Time `fn` `n` times; returns per-call ms percentiles and calls/s. */
-async function timeDirect(n: number, fn: (i: number) => Promise<unknown>): Promise<LoadResult> {
-  const lat: number[] = [];
+const userName = (j: number) => `user${String(j).padStart(6, "0")}`;
+
+/** Time `fn` `n` times, `inflight` at a time; per-call ms percentiles and calls/s. */
+async function timeDirect(n: number, fn: (i: number) => Promise<unknown>, inflight = 1): Promise<LoadResult> {
+  const lat = new Float64Array(n);
+  let next = 0;
   const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn(i);
-    lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
+  await Promise.all(Array.from({ length: inflight }, async () => {
+    for (let i = next++; i < n; i = next++) {
+      const t0 = process.hrtime.bigint();
+      await fn(i);
+      lat[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+    }
+  }));
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  lat.sort((a, b) => a - b);
+  lat.sort();
   return { callsPerSec: n / seconds, p50: lat[Math.floor(n * 0.5)]!, p99: lat[Math.min(n - 1, Math.floor(n * 0.99))]!, errors: 0 };
 }
 
-export async function runCore(store: "sqlite" | "postgres", databaseUrl?: string): Promise<Row[]> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-bench-"));
-  const config = { ...resolveConfig({ dataDir, database: databaseUrl, port: 0, hashRounds: 1000, logLevel: "silent" }, {}), failDelay: [0, 0] as [number, number] };
-  const app = await App.create(config, { log: pino({ level: "silent" }) });
-  const rows: Row[] = [];
-  const label = (s: string) => `${s} [${store}]`;
+const pick = <T, K extends keyof T>(xs: T[], k: K) => xs.map((x) => x[k]) as number[];
+
+/** Lookups: cycled (cache), new users (no cache), by uid, direct SQL, and on PostgreSQL bare node-pg. */
+async function lookupRows(ctx: CoreCtx): Promise<Row[]> {
+  const { url, echoUrl, users, opts, label, db, databaseUrl } = ctx;
+  const calls = opts.calls;
+  const spread = (i: number) => (i * 7919) % users;
+  const byName: Req[] = Array.from({ length: 1000 }, (_, i) => ({ method: "user.query", params: [[["username", "=", userName(spread(i))]]] }));
+  const byUid: Req[] = Array.from({ length: 1000 }, (_, i) => ({ method: "user.query", params: [[["uid", "=", 10000 + spread(i)]]] }));
+  // Every call a different username, and none used in an earlier round (while users allow):
+  // nothing can be reused from an earlier call.
+  const fresh = (r: number, i: number) => userName(((r * calls + i) * 7919 + 13) % users);
+  const distinct = (r: number): Req[] => Array.from({ length: calls }, (_, i) => ({ method: "user.query", params: [[["username", "=", fresh(r, i)]]] }));
+  const direct = Math.min(calls, 5000);
+  const pool = databaseUrl ? new pg.Pool({ connectionString: databaseUrl, max: 10 }) : null; // Gatehouse's own pool size
   try {
-    const rssBefore = process.memoryUsage().rss;
-    await seedAccounts(app.store.db, USERS, GROUPS, app.store.dialect);
-    const server = await buildHttpServer(app);
-    await server.listen({ host: "127.0.0.1", port: 0 });
-    const url = `ws://127.0.0.1:${(server.server.address() as { port: number }).port}/api/current`;
-    const admin = await RpcClient.connect(url);
-    await admin.call("user.setup_local_administrator", "admin", ADMIN_PW);
-    await admin.close();
-    // The host files of the 100,000 seeded users are written now, as a running server would have
-    // long done, rather than by a reconcile run in the middle of a measurement.
-    await provisionerOf(app).provisionNow();
-    const echo = await startEcho();
+    const m = await alternate(opts.rounds, {
+      echo: () => load(echoUrl, byName, calls, INFLIGHT, false),
+      cold: (r) => load(url, distinct(r), calls, INFLIGHT, true, false),
+      ...(pool
+        ? {
+          // A bare node-pg named (prepared) statement, the same 16 in flight, each a new user.
+          pgBare: (r: number) => timeDirect(calls, (i) => pool.query({ name: "bench-lookup", text: "select * from users where username = $1", values: [fresh(r, i)] }), INFLIGHT),
+        }
+        : {}),
+      name: () => load(url, byName, calls),
+      uid: () => load(url, byUid, calls),
+      // The same lookup on the store through the app's own query builder, no server in between.
+      sqlName: (r) => timeDirect(direct, (i) => db.selectFrom("users").selectAll().where("username", "=", fresh(r, i)).execute()),
+    });
+    const echo = { baseline: pick(m.echo, "callsPerSec"), baselineName: "JSON-RPC echo, same WebSocket stack" };
+    const latency = (name: string, res: LoadResult[], p: "p50" | "p99"): Row =>
+      figure({ name: label(`  ${p} latency, ${name}`), unit: "ms", value: pick(res, p), baseline: pick(m.echo, p), baselineName: "echo", better: "lower", ratioAsTimes: true });
+    const rows = [
+      figure({ name: label("user.query by username (1,000 users cycled: answers reused while the store is unchanged)"), unit: "calls/s", value: pick(m.name, "callsPerSec"), ...echo, better: "higher", aim: "≥ 50% of echo" }),
+      latency("cycled users", m.name, "p50"),
+      latency("cycled users", m.name, "p99"),
+      figure({ name: label("user.query by username (every call a new user)"), unit: "calls/s", value: pick(m.cold, "callsPerSec"), ...echo, better: "higher" }),
+      latency("new users", m.cold, "p50"),
+      latency("new users", m.cold, "p99"),
+      figure({ name: label("user.query by uid (1,000 uids cycled)"), unit: "calls/s", value: pick(m.uid, "callsPerSec"), ...echo, better: "higher" }),
+      latency("by uid", m.uid, "p99"),
+      figure({
+        name: label(`user.query by username, new user each call (${INFLIGHT} in flight), vs direct SQL`), unit: "calls/s", value: pick(m.cold, "callsPerSec"),
+        baseline: pick(m.sqlName, "callsPerSec"), baselineName: "SELECT by username through the store's query builder, one at a time", better: "higher",
+      }),
+    ];
+    if (m.pgBare) {
+      rows.push(figure({
+        name: label(`uncached lookups: user.query by username, new user each call, ${INFLIGHT} in flight`), unit: "calls/s", value: pick(m.cold, "callsPerSec"),
+        baseline: pick(m.pgBare as LoadResult[], "callsPerSec"), baselineName: `bare node-pg prepared SELECT by username, ${INFLIGHT} in flight, pool of 10`, better: "higher", aim: "≥ 50%",
+      }));
+    }
+    return rows;
+  } finally {
+    await pool?.end();
+  }
+}
 
-    const pick = (i: number) => (i * 7919) % USERS;
-    const byName = Array.from({ length: 1000 }, (_, i) => ({ method: "user.query", params: [[["username", "=", `user${String(pick(i)).padStart(6, "0")}`]]] }));
-    const byUid = Array.from({ length: 1000 }, (_, i) => ({ method: "user.query", params: [[["uid", "=", 10000 + pick(i)]]] }));
+/** A (?i) regex search like the UI's quick search, and a count with filters; nothing cached. */
+async function searchRows(ctx: CoreCtx): Promise<Row[]> {
+  const { url, opts, label, db } = ctx;
+  // Every call searches for a different text: the 676 two-letter prefixes (most matching nothing:
+  // a walk over every row), dealt out to the rounds so no text repeats (the cache would answer it).
+  const letters = "abcdefghijklmnopqrstuvwxyz";
+  const prefixes = Array.from({ length: 676 }, (_, i) => letters[Math.floor(i / 26)]! + letters[i % 26]!);
+  const dealt = (r: number) => prefixes.filter((_, i) => i % opts.rounds === r % opts.rounds);
+  const regexReq = (p: string): Req => ({
+    method: "user.query",
+    params: [[["OR", [["username", "~", `(?i)${p}`], ["full_name", "~", `(?i)${p}`]]]], { limit: 50, order_by: ["username"] }],
+  });
+  // A count with the search peer's filters (locked = false, smb = true) and a name prefix that
+  // differs on every call (again dealt out to the rounds), so no count comes from the cache.
+  const countPrefixes = Array.from({ length: 1000 }, (_, i) => `${FIRST[i % 10]} ${LAST[Math.floor(i / 10) % 10]} ${Math.floor(i / 100) + 1}`);
+  const countDealt = (r: number) => countPrefixes.filter((_, i) => i % opts.rounds === r % opts.rounds).slice(0, 200);
+  const countReq = (p: string): Req => ({ method: "user.query", params: [[["locked", "=", false], ["smb", "=", true], ["full_name", "^", p]], { count: true }] });
+  const m = await alternate(opts.rounds, {
+    regex: (r) => load(url, dealt(r).map(regexReq), dealt(r).length, 1, true, false),
+    regexSql: (r) => {
+      const ps = dealt(r);
+      return timeDirect(ps.length, (i) => sql`select * from users where lower(username) like ${ps[i]! + "%"} or lower(full_name) like ${ps[i]! + "%"} order by username limit 50`.execute(db));
+    },
+    count: (r) => load(url, countDealt(r).map(countReq), countDealt(r).length, 1, true, false),
+    countSql: (r) => {
+      const ps = countDealt(r);
+      return timeDirect(ps.length, (i) => sql`select count(*) from users where locked = 0 and smb = 1 and full_name like ${ps[i]! + "%"}`.execute(db));
+    },
+  });
+  const apiVsSql = { ratio: (v: number, b: number) => b / v, ratioNote: "(SQL ÷ API)", better: "higher" as const, baselineName: "same SQL direct" };
+  return [
+    figure({ name: label("(?i) regex search on username or full name, limit 50, order_by, a new two-letter text each call: p99"), unit: "ms", value: pick(m.regex, "p99"), baseline: pick(m.regexSql, "p99"), ...apiVsSql, aim: "< 100 ms p99" }),
+    figure({ name: label("  the same: p50"), unit: "ms", value: pick(m.regex, "p50"), baseline: pick(m.regexSql, "p50"), ...apiVsSql }),
+    figure({ name: label("count, locked = false, smb = true, full_name ^ a new prefix each call: p50"), unit: "ms", value: pick(m.count, "p50"), baseline: pick(m.countSql, "p50"), ...apiVsSql }),
+  ];
+}
 
-    // Every call a different username: nothing can be reused from an earlier call.
-    const distinct = Array.from({ length: CALLS }, (_, i) => ({ method: "user.query", params: [[["username", "=", `user${String((i * 7919 + 13) % USERS).padStart(6, "0")}`]]] }));
-
-    const echoRes = await load(echo.url, byName, CALLS, INFLIGHT, false);
-    const coldRes = await load(url, distinct, CALLS, INFLIGHT, true, false);
-    const nameRes = await load(url, byName);
-    const uidRes = await load(url, byUid);
-    if (nameRes.errors || uidRes.errors || coldRes.errors) throw new Error(`user.query errors: ${nameRes.errors + uidRes.errors + coldRes.errors}`);
-    rows.push({ name: label("user.query by username (1,000 users cycled: answers reused while the store is unchanged)"), value: nameRes.callsPerSec, unit: "calls/s", baseline: echoRes.callsPerSec, baselineName: "JSON-RPC echo", ratio: nameRes.callsPerSec / echoRes.callsPerSec, aim: "≥ 50% of echo" });
-    rows.push({ name: label("user.query by username (every call a new user)"), value: coldRes.callsPerSec, unit: "calls/s", baseline: echoRes.callsPerSec, baselineName: "JSON-RPC echo", ratio: coldRes.callsPerSec / echoRes.callsPerSec });
-    rows.push({ name: label("  p50 / p99 latency, new users"), value: coldRes.p50, unit: `ms / ${coldRes.p99.toFixed(2)} ms`, baseline: echoRes.p50, baselineUnit: `ms / ${echoRes.p99.toFixed(2)} ms`, ratio: null });
-    rows.push({ name: label("  p50 / p99 latency"), value: nameRes.p50, unit: `ms / ${nameRes.p99.toFixed(2)} ms`, baseline: echoRes.p50, baselineUnit: `ms / ${echoRes.p99.toFixed(2)} ms`, ratio: null });
-    rows.push({ name: label("user.query by uid"), value: uidRes.callsPerSec, unit: "calls/s", baseline: echoRes.callsPerSec, baselineName: "JSON-RPC echo", ratio: uidRes.callsPerSec / echoRes.callsPerSec });
-    rows.push({ name: label("  p50 / p99 latency"), value: uidRes.p50, unit: `ms / ${uidRes.p99.toFixed(2)} ms`, baseline: echoRes.p50, baselineUnit: `ms / ${echoRes.p99.toFixed(2)} ms`, ratio: null });
-
-    // Direct SQL: the same lookup on the store, no server in between, each call a new user — beside
-    // the API's lookups of new users (the repeated ones above are mostly answered from the cache).
-    const db = app.store.db;
-    const sqlName = await timeDirect(5000, (i) => db.selectFrom("users").selectAll().where("username", "=", `user${String((i * 7919 + 13) % USERS).padStart(6, "0")}`).execute());
-    rows.push({ name: label("user.query by username, new user each call, vs direct SQL"), value: coldRes.callsPerSec, unit: "calls/s", baseline: sqlName.callsPerSec, baselineName: "SELECT by username, one at a time", ratio: coldRes.callsPerSec / sqlName.callsPerSec });
-
-    // A (?i) regex search like the UI's quick search, limit 50, ordered. Every call searches for a
-    // different text (676 two-letter prefixes, most matching nothing: a walk over every row), so
-    // no result can come from the cache.
-    const letters = "abcdefghijklmnopqrstuvwxyz";
-    const prefixes = Array.from({ length: 676 }, (_, i) => letters[Math.floor(i / 26)]! + letters[i % 26]!);
-    const regexReqs = prefixes.map((p) => ({
-      method: "user.query",
-      params: [[["OR", [["username", "~", `(?i)${p}`], ["full_name", "~", `(?i)${p}`]]]], { limit: 50, order_by: ["username"] }],
-    }));
-    const regexRes = await load(url, regexReqs, regexReqs.length, 1, true, false);
-    const regexSql = await timeDirect(regexReqs.length, (i) =>
-      sql`select * from users where lower(username) like ${prefixes[i]! + "%"} or lower(full_name) like ${prefixes[i]! + "%"} order by username limit 50`.execute(db),
-    );
-    rows.push({ name: label("(?i) regex search, limit 50, order_by, 676 different texts: p99"), value: regexRes.p99, unit: "ms", baseline: regexSql.p99, baselineName: "same SQL direct", ratio: regexSql.p99 / regexRes.p99, ratioNote: "(SQL/API)", aim: "< 100 ms p99" });
-
-    // A count with two filters, a different name prefix each call (300 calls, none cached).
-    const countPrefixes = Array.from({ length: 300 }, (_, i) => `${["Ada", "Grace", "Linus", "Ken", "Barbara", "Edsger", "Donald", "Radia", "Frances", "Alan"][i % 10]} ${["Lovelace", "Hopper", "Torvalds", "Thompson", "Liskov", "Dijkstra", "Knuth", "Perlman", "Allen", "Turing"][Math.floor(i / 10) % 10]} ${Math.floor(i / 100) + 1}`);
-    const countReqs = countPrefixes.map((p) => ({ method: "user.query", params: [[["locked", "=", false], ["full_name", "^", p]], { count: true }] }));
-    const countRes = await load(url, countReqs, countReqs.length, 1, true, false);
-    const countSql = await timeDirect(countReqs.length, (i) => sql`select count(*) from users where locked = 0 and full_name like ${countPrefixes[i]! + "%"}`.execute(db));
-    rows.push({ name: label("count with two filters (300 different prefixes): p50"), value: countRes.p50, unit: "ms", baseline: countSql.p50, baselineName: "same SQL direct", ratio: countSql.p50 / countRes.p50, ratioNote: "(SQL/API)" });
-
-    // user.create throughput at 1,000 hash rounds (the minimum sha512crypt allows).
-    const n = Number(process.env.BENCH_CREATES ?? 400);
-    const creates = Array.from({ length: n }, (_, i) => ({
-      method: "user.create",
-      params: [{ username: `bench${store[0]}${i}`, full_name: `Bench ${i}`, password: "Bench-pass-123", group_create: true, smb: false }],
-    }));
-    const createRes = await load(url, creates, n, 8, true, false);
-    if (createRes.errors) throw new Error(`user.create errors: ${createRes.errors}`);
-    const insertSql = await timeDirect(n, async (i) => {
+/** user.create at 1,000 hash rounds (the minimum sha512crypt allows) beside raw INSERTs. */
+async function createRows(ctx: CoreCtx): Promise<Row[]> {
+  const { url, opts, label, db, store } = ctx;
+  const m = await alternate(opts.rounds, {
+    create: (r) => {
+      const reqs = Array.from({ length: CREATES }, (_, i) => ({
+        method: "user.create",
+        params: [{ username: `bench${store[0]}${r}x${i}`, full_name: `Bench ${i}`, password: "Bench-pass-123", group_create: true, smb: false }],
+      }));
+      return load(url, reqs, CREATES, 8, true, false);
+    },
+    insert: (r) => timeDirect(CREATES, async (i) => {
+      const k = r * CREATES + i;
       await db.transaction().execute(async (trx) => {
-        const g = await trx.insertInto("groups").values({ gid: 900000 + i, name: `rawg${i}`, builtin: 0, smb: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", userns_idmap: null }).returning("id").executeTakeFirstOrThrow();
+        const g = await trx.insertInto("groups").values({ gid: 900000 + k, name: `rawg${k}`, builtin: 0, smb: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", userns_idmap: null }).returning("id").executeTakeFirstOrThrow();
         await trx.insertInto("users").values({
-          uid: 900000 + i, username: `raw${i}`, unixhash: "*", smbhash: "*", home: "/var/empty", shell: "/usr/bin/bash", full_name: "raw",
+          uid: 900000 + k, username: `raw${k}`, unixhash: "*", smbhash: "*", home: "/var/empty", shell: "/usr/bin/bash", full_name: "raw",
           builtin: 0, smb: 0, microsoft_account: 0, userns_idmap: null, group_id: g.id, password_disabled: 0, ssh_password_enabled: 0,
           sshpubkey: null, locked: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", email: null, email_verified: 0,
           last_password_change: null, password_history: "[]", source: "LOCAL", home_mode: null, twofactor_secret: null,
           twofactor_digits: 6, twofactor_interval: 30, twofactor_email: 0, created_at: Date.now(),
         }).execute();
       });
-    });
-    rows.push({ name: label("user.create (1,000 hash rounds)"), value: createRes.callsPerSec, unit: "creates/s", baseline: insertSql.callsPerSec, baselineName: "raw INSERT group+user", ratio: createRes.callsPerSec / insertSql.callsPerSec });
+    }),
+  });
+  return [
+    figure({ name: label(`user.create (1,000 hash rounds, 8 in flight, ${CREATES} a round)`), unit: "creates/s", value: pick(m.create, "callsPerSec"), baseline: pick(m.insert, "callsPerSec"), baselineName: "raw INSERT group+user, one at a time", better: "higher" }),
+  ];
+}
 
+interface CoreCtx {
+  store: "sqlite" | "postgres";
+  url: string;
+  echoUrl: string;
+  users: number;
+  opts: BenchOptions;
+  label: (s: string) => string;
+  db: Db;
+  databaseUrl?: string;
+}
+
+async function runCore(store: "sqlite" | "postgres", opts: BenchOptions, databaseUrl?: string): Promise<Section> {
+  const users = store === "postgres" ? opts.pgUsers : opts.users;
+  const groups = Math.max(1, Math.round(users / 5));
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-bench-"));
+  const config = { ...resolveConfig({ dataDir, database: databaseUrl, port: 0, hashRounds: 1000, logLevel: "silent" }, {}), failDelay: [0, 0] as [number, number] };
+  const app = await App.create(config, { log: pino({ level: "silent" }) });
+  const rows: Row[] = [];
+  const label = (s: string) => `${s} [${store}]`;
+  const title = `Core [${store}], ${users.toLocaleString("en-US")} users, ${groups.toLocaleString("en-US")} groups: store, query engine, WebSocket API (issues 2, 15)`;
+  try {
+    await seedAccounts(app.store.db, users, groups, app.store.dialect);
+    const server = await buildHttpServer(app);
+    await server.listen({ host: "127.0.0.1", port: 0 });
+    const url = `ws://127.0.0.1:${(server.server.address() as { port: number }).port}/api/current`;
+    const admin = await RpcClient.connect(url);
+    await admin.call("user.setup_local_administrator", "admin", ADMIN_PW);
+    await admin.close();
+    // The host files of the seeded users are written now, as a running server would have long
+    // done, rather than by a reconcile run in the middle of a measurement.
+    await provisionerOf(app).provisionNow();
+    const echo = await startEcho();
+    const ctx: CoreCtx = { store, url, echoUrl: echo.url, users, opts, label, db: app.store.db, databaseUrl };
+    rows.push(...(await lookupRows(ctx)), ...(await searchRows(ctx)), ...(await createRows(ctx)));
     await echo.close();
     closeAllConnections(server);
     await server.close();
     await app.shutdown();
     await app.close();
-
-    // Resident memory of a production server (compiled JS, as `npm start` runs it) on this store,
-    // after it provisioned the host files and served a lookup load.
-    const rss = await serverRss(dataDir, databaseUrl, byName);
-    rows.push({ name: label("resident memory, gatehouse serve with users loaded"), value: rss / 1048576, unit: "MB", baseline: rssBefore / 1048576, baselineName: "this bench process before seeding", ratio: null, aim: "< 300 MB" });
+    rows.push(await memoryRow(dataDir, databaseUrl, users, opts, label));
   } finally {
     await app.close().catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
   }
-  return rows;
+  return { title, rows };
 }
 
-async function serverRss(dataDir: string, databaseUrl: string | undefined, requests: { method: string; params: unknown[] }[]): Promise<number> {
+/**
+ * Resident memory of a production server (compiled JS, as `npm start` runs it) on this store,
+ * after it provisioned the host files and served a lookup load — beside a bare Node process
+ * (what any Node server costs before it holds anything), measured in the same rounds.
+ */
+async function memoryRow(dataDir: string, databaseUrl: string | undefined, users: number, opts: BenchOptions, label: (s: string) => string): Promise<Row> {
+  const built = existsSync(path.join(here, "..", "dist", "cli", "main.js"));
+  const requests: Req[] = Array.from({ length: 1000 }, (_, i) => ({ method: "user.query", params: [[["username", "=", userName((i * 7919) % users)]]] }));
+  const m = await alternate(opts.rounds, {
+    server: () => serverRss(dataDir, databaseUrl, requests),
+    bare: () => bareNodeRss(),
+  });
+  return figure({
+    name: label(`resident memory, gatehouse serve (${built ? "compiled: dist/" : "NOT BUILT: sources through tsx — run npm run build"}) after start, provisioning and 5,000 lookups`),
+    unit: "MB", value: m.server.map((b) => b / 1048576), baseline: m.bare.map((b) => b / 1048576), baselineName: "bare Node process, idle", better: "lower", ratioAsTimes: true, aim: "≤ 300 MB at 100,000 users",
+  });
+}
+
+function rssOf(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
+}
+
+async function stopChild(child: ReturnType<typeof spawn>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+async function bareNodeRss(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    return rssOf(child.pid!);
+  } finally {
+    await stopChild(child);
+  }
+}
+
+async function serverRss(dataDir: string, databaseUrl: string | undefined, requests: Req[]): Promise<number> {
   const bin = path.join(here, "..", "bin", "gatehouse.js");
   const args = [bin, "serve", "--data-dir", dataDir, "--port", "0", "--log-level", "warn", ...(databaseUrl ? ["--database", databaseUrl] : [])];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
@@ -240,10 +364,35 @@ async function serverRss(dataDir: string, databaseUrl: string | undefined, reque
     const hostPort = /http:\/\/([^/ ]+)\//.exec(line)![1]!;
     await load(`ws://${hostPort}/api/current`, requests, 5000, INFLIGHT);
     await new Promise((r) => setTimeout(r, 3000));
-    const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
-    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+    return rssOf(child.pid!);
   } finally {
-    child.kill("SIGTERM");
-    await new Promise((r) => child.once("exit", r));
+    await stopChild(child);
   }
+}
+
+/** Drops a database freshPgDatabase created, so the bench leaves the server as it found it. */
+async function dropPgDatabase(databaseUrl: string): Promise<void> {
+  const name = new URL(databaseUrl).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: process.env.GATEHOUSE_TEST_PG });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists ${name} with (force)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function run(opts: BenchOptions): Promise<Section[]> {
+  const sections = [await runCore("sqlite", opts)];
+  if (opts.pgUrl) {
+    const databaseUrl = await freshPgDatabase();
+    try {
+      sections.push(await runCore("postgres", opts, databaseUrl));
+    } finally {
+      await dropPgDatabase(databaseUrl).catch((err) => process.stderr.write(`could not drop ${databaseUrl}: ${err}\n`));
+    }
+  } else {
+    process.stdout.write("\n(GATEHOUSE_TEST_PG not set: no PostgreSQL rows — scripts/bench starts a throwaway server)\n");
+  }
+  return sections;
 }

@@ -1,4 +1,5 @@
-// Host provisioning at 100,000 users (issue 4):
+// Host provisioning at --users users (issues 4, 15), every figure beside its baseline in the same
+// alternating rounds (bench/measure.ts):
 //  1. full regeneration of every file beside plain fs.writeFile of the same bytes — aim ≤ 3× —
 //     measured three ways, each with the files removed first so every file is really written:
 //     cold (a new provisioner without a model: store read, model build, render), on a running
@@ -25,15 +26,11 @@ import { Provisioner, absPath } from "../src/provision/provisioner.js";
 import { contextOf, provisionerOf } from "../src/provision/index.js";
 import { readSnapshot } from "../src/provision/snapshot.js";
 import { prepareReplace, fsyncDir } from "../src/provision/atomic.js";
-import type { Row } from "./table.js";
+import { alternate, figure, DEFAULT_OPTIONS, type BenchOptions, type Row } from "./measure.js";
+import type { Section } from "./table.js";
 
-export type { Row };
-
-const USERS = Number(process.env.GATEHOUSE_BENCH_PROVISION_USERS ?? 100_000);
 const HASH = "$6$rounds=656000$abcdefghijklmnop$" + "x".repeat(86);
 const NT = "8846F7EAEE8FB117AD06BDD830B7586C";
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function populate(app: App, n: number): Promise<number[]> {
   const db = app.store.db;
@@ -72,162 +69,168 @@ async function removeFiles(hostRoot: string): Promise<void> {
   for (const f of FILES) await rm(absPath(hostRoot, f.rel), { force: true });
 }
 
-/** Plain fs.writeFile of `bufs` into a fresh directory (median of `n`). */
-async function plainWrite(dir: string, bufs: Buffer[], n = 9): Promise<number> {
-  const times: number[] = [];
-  for (let r = 0; r < n; r++) {
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    const t = performance.now();
-    for (let i = 0; i < bufs.length; i++) await writeFile(path.join(dir, String(i)), bufs[i]);
-    times.push(performance.now() - t);
-  }
-  return median(times);
+/** Plain fs.writeFile of `bufs` into a fresh directory: ms. */
+async function plainWrite(dir: string, bufs: Buffer[]): Promise<number> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const t = performance.now();
+  for (let i = 0; i < bufs.length; i++) await writeFile(path.join(dir, String(i)), bufs[i]);
+  return performance.now() - t;
 }
 
-export async function run(): Promise<Row[]> {
+/** Atomic replace of every file (temp file, one writev, fsync, rename, dir fsync) into a fresh `dir`. */
+async function atomicWrite(dir: string, parts: Record<string, Parameters<typeof prepareReplace>[1]>): Promise<void> {
+  await Promise.all(FILES.map(async (f) => (await prepareReplace(path.join(dir, f.id), parts[f.id], { uid: 0, gid: 0, mode: f.mode })).rename()));
+  await fsyncDir(dir);
+}
+
+interface ProvCtx {
+  app: App;
+  prov: Provisioner;
+  ctx: ReturnType<typeof contextOf>;
+  hostRoot: string;
+  dataDir: string;
+  ids: number[];
+  rounds: number;
+}
+
+/** Full regeneration of every file, three ways, and its parts, beside fs.writeFile of the same bytes. */
+async function fullRows(c: ProvCtx): Promise<{ rows: Row[]; notes: string[] }> {
+  const { prov, ctx, hostRoot, dataDir, ids, app } = c;
+  const sizeMb = (FILES.reduce((n, f) => n + statSync(absPath(hostRoot, f.rel)).size, 0) / 1e6).toFixed(1);
+  const snap = await readSnapshot(ctx.db, ctx.dialect);
+  const bytes = await Promise.all(FILES.map((f) => readFile(absPath(hostRoot, f.rel))));
+  const rendered = HostModel.fromSnapshot(snap).renderAll();
+  // Each full run with the files removed first, so every file is really written.
+  const fullRun = async (kind: "cold" | "unchanged" | "changed", r: number) => {
+    if (kind === "unchanged") await prov.provisionNow(); // the running server's model in line with the store
+    await removeFiles(hostRoot);
+    // a row changed since the running server's last read (no hint: the next full run must find it)
+    if (kind === "changed") await app.store.db.updateTable("users").set({ full_name: `Bench change ${r}` }).where("id", "=", ids[(r * 997) % ids.length]).execute();
+    const p = kind === "cold" ? new Provisioner(ctx, { reconcileMs: 0 }) : prov;
+    const t = performance.now();
+    const res = await p.provisionNow();
+    const ms = performance.now() - t;
+    if (kind === "cold") await p.stop();
+    if (res.written.length < FILES.length) throw new Error(`full run wrote ${res.written.length} files`);
+    if (res.skippedRead !== (kind === "unchanged")) throw new Error(`${kind} full run: skippedRead ${res.skippedRead}`);
+    return ms;
+  };
+  const timed = async (fn: () => Promise<unknown>) => {
+    const t = performance.now();
+    await fn();
+    return performance.now() - t;
+  };
+  const freshDir = async (name: string) => {
+    const d = path.join(dataDir, name);
+    await rm(d, { recursive: true, force: true });
+    await mkdir(d, { recursive: true });
+    return d;
+  };
+  const m = await alternate(c.rounds, {
+    plain: () => plainWrite(path.join(dataDir, "plain"), bytes),
+    cold: (r) => fullRun("cold", r),
+    unchanged: (r) => fullRun("unchanged", r),
+    changed: (r) => fullRun("changed", r),
+    read: () => timed(() => readSnapshot(ctx.db, ctx.dialect)),
+    atomic: async () => {
+      const d = await freshDir("atomic");
+      return timed(() => atomicWrite(d, rendered));
+    },
+    renderWrite: async () => {
+      const d = await freshDir("render");
+      return timed(() => atomicWrite(d, HostModel.fromSnapshot(snap).renderAll()));
+    },
+  });
+  const row = (name: string, value: number[], aim?: string): Row => figure({
+    name, unit: "ms", value, baseline: m.plain, baselineName: "fs.writeFile of the same bytes", ratioAsTimes: true, better: "lower", aim,
+  });
+  const memberships = [...snap.members.values()].reduce((n, x) => n + x.length, 0);
+  return {
+    rows: [
+      row("provision: full regeneration, cold (new provisioner, no model — as after a restart): store read, model build, render, atomic replace + fsync", m.cold, "≤ 3×"),
+      row("provision: full regeneration, running server, store unchanged since its last read (change stamp): no store read; render from the in-memory model (unchanged blocks reused) + atomic replace + fsync of every file", m.unchanged, "≤ 3×"),
+      row("provision: full regeneration, running server, one user row changed since its last read (no hint): store read, rows diffed, changed blocks re-rendered, atomic replace + fsync of every file", m.changed, "≤ 3×"),
+      row("provision: of which the store read alone (one read transaction: users, groups, memberships, policy)", m.read),
+      row("provision: of which the writer alone — atomic replace (temp file, writev, fsync, rename, directory fsync)", m.atomic),
+      row("provision: model build + render of every block from scratch + atomic replace + fsync, rows already in memory (no store read)", m.renderWrite),
+    ],
+    notes: [`the host files: ${FILES.length} files, ${sizeMb} MB; the store: ${snap.users.length.toLocaleString("en-US")} users, ${snap.groups.length.toLocaleString("en-US")} groups, ${memberships.toLocaleString("en-US")} memberships (${ctx.dialect})`],
+  };
+}
+
+/** Committed single-user changes (through the API) → their files on disk, beside fs.writeFile of those files. */
+async function latencyRows(c: ProvCtx, client: RpcClient): Promise<Row[]> {
+  const { app, prov, dataDir, ids } = c;
+  await prov.provisionNow();
+  let t0 = 0;
+  let done: Promise<number> | null = null;
+  // registered after the provisioner's own listener: the run it waits for is already scheduled
+  app.onAccountsChanged(() => {
+    t0 = performance.now();
+    done = prov.whenIdle().then(() => performance.now() - t0);
+  });
+  const once = async (change: () => Promise<unknown>) => {
+    await prov.whenIdle();
+    done = null;
+    await change();
+    if (!done) throw new Error("the change did not announce itself (accountsChanged)");
+    const ms = await (done as Promise<number>);
+    if (prov.lastError) throw prov.lastError;
+    return { ms, written: prov.lastResult?.written ?? [], full: prov.lastResult?.full ?? false };
+  };
+  const pick = (r: number) => ids[Math.floor(((r % 7) + 0.5) * (ids.length / 7))];
+  const names = (w: string[]) => w.map((f) => path.basename(f)).join(", ");
+  const grp = await db_groupId(app);
+  const kinds = [
+    { what: "user.update (password)", change: (r: number) => client.call("user.update", pick(r), { password: `Changed-pass-${r}-x` }) },
+    { what: "user.update (full_name)", change: (r: number) => client.call("user.update", pick(r), { full_name: `Renamed ${r}` }) },
+    { what: "group.update (sudo)", change: (r: number) => client.call("group.update", grp, { sudo_commands: r % 2 ? ["/usr/bin/id"] : [] }) },
+  ];
+  const rows: Row[] = [];
+  let seq = 1000; // each change differs from the last, so it really changes a row
+  for (const k of kinds) {
+    // A first change tells which files such a change writes: the baseline writes the same files.
+    let last = await once(() => k.change(seq++));
+    let full = last.full;
+    const m = await alternate(c.rounds, {
+      change: async () => {
+        last = await once(() => k.change(seq++));
+        full ||= last.full;
+        return last.ms;
+      },
+      plain: async () => plainWrite(path.join(dataDir, "plain2"), await Promise.all(last.written.map((f) => readFile(f)))),
+    });
+    rows.push(figure({
+      name: `provision: ${k.what} committed → ${names(last.written)} on disk${full ? " (full run)" : ""}`,
+      unit: "ms", value: m.change, baseline: m.plain, baselineName: "fs.writeFile of the same files", ratioAsTimes: true, better: "lower", aim: "≤ 200 ms",
+    }));
+  }
+  return rows;
+}
+
+export async function run(opts: BenchOptions): Promise<Section[]> {
   process.env.GATEHOUSE_PROVISION_RECONCILE_MS = "0";
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "gh-bench-prov-"));
   const config = resolveConfig({ dataDir, host: "127.0.0.1", port: 0, logLevel: "silent", hashRounds: 1000 }, {});
   const app = await App.create(config, { log: pino({ level: "silent" }) });
   const server = await buildHttpServer(app);
-  const rows: Row[] = [];
   let client: RpcClient | null = null;
   try {
     const prov = provisionerOf(app);
     await prov.whenIdle();
-    const ids = await populate(app, USERS);
+    const ids = await populate(app, opts.users);
     await prov.provisionNow();
-    const ctx = contextOf(app);
-    const sizeMb = (FILES.reduce((n, f) => n + statSync(absPath(config.hostRoot, f.rel)).size, 0) / 1e6).toFixed(1);
+    const c: ProvCtx = { app, prov, ctx: contextOf(app), hostRoot: config.hostRoot, dataDir, ids, rounds: opts.rounds };
+    const full = await fullRows(c);
 
-    // --- the bytes, and plain fs.writeFile of them -----------------------------------------
-    const snap = await readSnapshot(ctx.db, ctx.dialect);
-    const bytes = await Promise.all(FILES.map((f) => readFile(absPath(config.hostRoot, f.rel))));
-    const base = await plainWrite(path.join(dataDir, "plain"), bytes);
-
-    // --- full regeneration of every file (files removed first) ---------------------------------
-    const users = USERS.toLocaleString("en-US");
-    const row = (name: string, ms: number): Row => ({
-      name, value: ms, unit: "ms", baseline: base, baselineName: "fs.writeFile of the same bytes", ratio: ms / base, ratioAsTimes: true, aim: "≤ 3×",
-    });
-    const fullRun = async (kind: "cold" | "unchanged" | "changed") => {
-      const times: number[] = [];
-      // The cheap runs are repeated more often (as the baseline is): a median of 9, not of 5.
-      for (let r = 0; r < (kind === "unchanged" ? 9 : 5); r++) {
-        await removeFiles(config.hostRoot);
-        // a row changed since the running server's last read (no hint: the next full run must find it)
-        if (kind === "changed") await app.store.db.updateTable("users").set({ full_name: `Bench change ${r}` }).where("id", "=", ids[r * 997]).execute();
-        const p = kind === "cold" ? new Provisioner(ctx, { reconcileMs: 0 }) : prov;
-        const t = performance.now();
-        const res = await p.provisionNow();
-        times.push(performance.now() - t);
-        if (kind === "cold") await p.stop();
-        if (res.written.length < FILES.length) throw new Error(`full run wrote ${res.written.length} files`);
-        if (res.skippedRead !== (kind === "unchanged")) throw new Error(`${kind} full run: skippedRead ${res.skippedRead}`);
-      }
-      return median(times);
-    };
-    const cold = await fullRun("cold");
-    rows.push(row(`provision: full regeneration of ${users} users, ${sizeMb} MB, cold (new provisioner, no model — as after a restart): store read, model build, render, atomic replace + fsync`, cold));
-    await prov.provisionNow(); // the running server's model in line with the store
-    const unchanged = await fullRun("unchanged");
-    rows.push(row(`provision: full regeneration, running server, store unchanged since its last read (change stamp): no store read; render from the in-memory model (unchanged blocks reused) + atomic replace + fsync of every file`, unchanged));
-    const changed = await fullRun("changed");
-    rows.push(row(`provision: full regeneration, running server, one user row changed since its last read (no hint): store read, rows diffed, changed blocks re-rendered, atomic replace + fsync of every file`, changed));
-
-    // --- the store read alone (one read transaction: users, groups, memberships, policy) --------
-    const reads: number[] = [];
-    for (let r = 0; r < 5; r++) {
-      const t = performance.now();
-      await readSnapshot(ctx.db, ctx.dialect);
-      reads.push(performance.now() - t);
-    }
-    const readMs = median(reads);
-    rows.push(row(`provision: of which the store read alone — ${users} users, ${snap.groups.length.toLocaleString("en-US")} groups, ${[...snap.members.values()].reduce((n, m) => n + m.length, 0).toLocaleString("en-US")} memberships (SQLite)`, readMs));
-
-    // --- the writer alone: atomic replace (temp file, one writev, fsync, rename, dir fsync) -------
-    const dir3 = path.join(dataDir, "atomic");
-    const atomic: number[] = [];
-    const model = HostModel.fromSnapshot(snap);
-    const rendered = model.renderAll();
-    for (let r = 0; r < 5; r++) {
-      await rm(dir3, { recursive: true, force: true });
-      await mkdir(dir3, { recursive: true });
-      const t = performance.now();
-      const prepared = await Promise.all(FILES.map((f) => prepareReplace(path.join(dir3, f.id), rendered[f.id], { uid: 0, gid: 0, mode: f.mode })));
-      for (const p of prepared) await p.rename();
-      await fsyncDir(dir3);
-      atomic.push(performance.now() - t);
-    }
-    const atomicMs = median(atomic);
-    rows.push(row(`provision: of which the writer alone — atomic replace of the ${sizeMb} MB (temp file, writev, fsync, rename, directory fsync)`, atomicMs));
-
-    // --- model build + render from scratch + atomic replace, rows in memory ------------------------
-    const renderWrite: number[] = [];
-    const dir2 = path.join(dataDir, "render");
-    for (let r = 0; r < 5; r++) {
-      await rm(dir2, { recursive: true, force: true });
-      await mkdir(dir2, { recursive: true });
-      const t = performance.now();
-      const parts = HostModel.fromSnapshot(snap).renderAll();
-      const prepared = await Promise.all(FILES.map((f) => prepareReplace(path.join(dir2, f.id), parts[f.id], { uid: 0, gid: 0, mode: f.mode })));
-      for (const p of prepared) await p.rename();
-      await fsyncDir(dir2);
-      renderWrite.push(performance.now() - t);
-    }
-    const rwMs = median(renderWrite);
-    rows.push(row(`provision: model build + render of every block from scratch + atomic replace + fsync, ${users} users, rows already in memory (no store read)`, rwMs));
-
-    // --- committed single-user change (user.update through the API) → files on disk ------------
     await server.listen({ host: "127.0.0.1", port: 0 });
     const addr = server.server.address();
     client = await RpcClient.connect(`ws://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}/api/current`);
     await client.call("user.setup_local_administrator", "admin", "Bench-admin-pw1");
     await client.login("admin", "Bench-admin-pw1");
-    await prov.provisionNow();
-    let t0 = 0;
-    let done: Promise<number> | null = null;
-    // registered after the provisioner's own listener: the run it waits for is already scheduled
-    app.onAccountsChanged(() => {
-      t0 = performance.now();
-      done = prov.whenIdle().then(() => performance.now() - t0);
-    });
-    const latency = async (change: (r: number) => Promise<unknown>) => {
-      const out: number[] = [];
-      let written: string[] = [];
-      let full = false;
-      for (let r = 0; r < 7; r++) {
-        await prov.whenIdle();
-        done = null;
-        await change(r);
-        if (!done) throw new Error("the change did not announce itself (accountsChanged)");
-        out.push(await (done as Promise<number>));
-        if (prov.lastError) throw prov.lastError;
-        written = prov.lastResult?.written ?? [];
-        full = prov.lastResult?.full ?? false;
-      }
-      return { ms: median(out), written, full };
-    };
-    const pick = (r: number) => ids[Math.floor((r + 0.5) * (ids.length / 7))];
-    const names = (w: string[]) => w.map((f) => path.basename(f)).join(", ");
-    const pw = await latency((r) => client!.call("user.update", pick(r), { password: `Changed-pass-${r}-x` }));
-    const pwBase = await plainWrite(path.join(dataDir, "plain2"), await Promise.all(pw.written.map((f) => readFile(f))));
-    rows.push({
-      name: `provision: user.update (password) committed → ${names(pw.written)} on disk, ${USERS.toLocaleString("en-US")} users${pw.full ? " (full run)" : ""}`,
-      value: pw.ms, unit: "ms", baseline: pwBase, baselineName: "fs.writeFile of the same files", ratio: pw.ms / pwBase, aim: "≤ 200 ms",
-    });
-    const fn = await latency((r) => client!.call("user.update", pick(r), { full_name: `Renamed ${r}` }));
-    rows.push({
-      name: `provision: user.update (full_name) committed → ${names(fn.written)} on disk, ${USERS.toLocaleString("en-US")} users${fn.full ? " (full run)" : ""}`,
-      value: fn.ms, unit: "ms", baseline: null, ratio: null, aim: "≤ 200 ms",
-    });
-    const grp = await db_groupId(app);
-    const gu = await latency((r) => client!.call("group.update", grp, { sudo_commands: r % 2 ? ["/usr/bin/id"] : [] }));
-    rows.push({
-      name: `provision: group.update (sudo) committed → ${names(gu.written)} on disk, ${USERS.toLocaleString("en-US")} users${gu.full ? " (full run: no ids announced)" : ""}`,
-      value: gu.ms, unit: "ms", baseline: null, ratio: null, aim: "≤ 200 ms",
-    });
+    const latency = await latencyRows(c, client);
+    return [{ title: `Host provisioning [sqlite], ${opts.users.toLocaleString("en-US")} users (issues 4, 15)`, rows: [...full.rows, ...latency], notes: full.notes }];
   } finally {
     await client?.close().catch(() => undefined);
     closeAllConnections(server);
@@ -236,12 +239,12 @@ export async function run(): Promise<Row[]> {
     await app.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
-  return rows;
 }
 
-// `node --import tsx bench/provision.bench.ts` prints the rows.
+// `node --import tsx --expose-gc bench/provision.bench.ts` prints the rows at the defaults
+// (bench/run.ts provision takes the flags).
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { printTable } = await import("./table.js");
-  printTable("Host provisioning (issue 4)", await run());
+  for (const sec of await run(DEFAULT_OPTIONS)) printTable(sec.title, sec.rows, sec.notes);
   process.exit(0);
 }

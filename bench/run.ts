@@ -1,35 +1,122 @@
-// npm run bench: every figure the issues ask for, each beside its baseline from the same run.
-// Areas: core (issue 2), auth (issue 3), provision (issue 4), ui (issue 5). Pass area names to
-// run a subset, e.g. `npm run bench -- core`.
+// npm run bench: every figure the issues ask for, each the median of alternating rounds beside its
+// baseline measured in the same rounds, with min and max. `npm run bench -- --help` lists the flags.
 
-import { existsSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { printTable, type Row } from "./table.js";
-import { freshPgDatabase } from "../test/harness.js";
-import { runCore, USERS, GROUPS } from "./core.bench.js";
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { parseArgs } from "node:util";
+import { printTable, type Section } from "./table.js";
+import type { BenchOptions } from "./measure.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const wanted = new Set(process.argv.slice(2));
-const want = (a: string) => !wanted.size || wanted.has(a);
+const AREAS = {
+  core: "store, query engine, WebSocket API (issues 2, 15)",
+  auth: "access control (issues 3, 15)",
+  provision: "host provisioning (issues 4, 15)",
+  ui: "web UI (issue 5)",
+} as const;
+type Area = keyof typeof AREAS;
+/** Tiers above this many users run only the store-sized areas, and PostgreSQL at this size. */
+const LARGE = 100_000;
 
-process.stdout.write(`Gatehouse benchmarks — ${USERS.toLocaleString("en-US")} users, ${GROUPS.toLocaleString("en-US")} groups, Node ${process.version}, ${(await import("node:os")).cpus().length} cores\n`);
+const HELP = `usage: npm run bench -- [area…] [options]
+       node --import tsx --expose-gc bench/run.ts [area…] [options]
 
-if (want("core")) {
-  const rows: Row[] = [...(await runCore("sqlite"))];
-  if (process.env.GATEHOUSE_TEST_PG) rows.push(...(await runCore("postgres", await freshPgDatabase())));
-  printTable("Core: store, query engine, WebSocket API (issue 2)", rows);
+areas (default: all; with --users above ${LARGE.toLocaleString("en-US")}: core and provision):
+${Object.entries(AREAS).map(([a, d]) => `  ${a.padEnd(10)} ${d}`).join("\n")}
+
+options:
+  --users N     users in the store (default 100,000; groups: a fifth of them). The 1,000,000 tier:
+                --users 1000000 (SQLite; PostgreSQL rows stay at --pg-users)
+  --pg-users N  users for the PostgreSQL rows (default: --users, at most ${LARGE.toLocaleString("en-US")})
+  --rounds N    alternating rounds per figure (default 5): each figure and its baseline measured
+                A B, B A, A B…; printed as median (min–max), the ratio computed round by round
+  --calls N     API calls per round of a throughput figure (default 10,000)
+  --json FILE   also write the figures as JSON (compare two with bench/compare.ts)
+  --help        this text
+
+PostgreSQL rows run when GATEHOUSE_TEST_PG is set (scripts/bench starts a throwaway server).`;
+
+function positiveInt(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text.replace(/[_,]/g, ""));
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`--${name}: expected a positive integer, got ${JSON.stringify(text)}\n`);
+    process.exit(2);
+  }
+  return n;
 }
 
-for (const [area, title] of [
-  ["auth", "Access control (issue 3)"],
-  ["provision", "Host provisioning (issue 4)"],
-  ["ui", "Web UI (issue 5)"],
-] as const) {
-  if (!want(area)) continue;
-  const file = path.join(here, `${area}.bench.ts`);
-  if (!existsSync(file)) continue;
-  const mod = (await import(pathToFileURL(file).href)) as { run: () => Promise<Row[]> };
-  printTable(title, await mod.run());
+function parse(): { opts: BenchOptions; areas: Area[]; json: string | null } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        users: { type: "string" },
+        "pg-users": { type: "string" },
+        rounds: { type: "string" },
+        calls: { type: "string" },
+        json: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}\n`);
+    process.exit(2);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help) {
+    process.stdout.write(`${HELP}\n`);
+    process.exit(0);
+  }
+  const unknown = positionals.filter((p) => !(p in AREAS));
+  if (unknown.length) {
+    process.stderr.write(`unknown area ${unknown.join(", ")} (areas: ${Object.keys(AREAS).join(", ")})\n`);
+    process.exit(2);
+  }
+  const users = positiveInt("users", v.users, 100_000);
+  const rounds = positiveInt("rounds", v.rounds, 5);
+  const areas = positionals.length ? [...new Set(positionals as Area[])] : users > LARGE ? (["core", "provision"] as Area[]) : (Object.keys(AREAS) as Area[]);
+  const opts: BenchOptions = {
+    users,
+    groups: Math.max(1, Math.round(users / 5)),
+    rounds,
+    calls: positiveInt("calls", v.calls, 10_000),
+    pgUrl: process.env.GATEHOUSE_TEST_PG ?? null,
+    pgUsers: positiveInt("pg-users", v["pg-users"], Math.min(users, LARGE)),
+  };
+  return { opts, areas, json: v.json ?? null };
+}
+
+function commit(): string | null {
+  try {
+    const head = execFileSync("git", ["rev-parse", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return dirty ? `${head} (with uncommitted changes)` : head;
+  } catch {
+    return null;
+  }
+}
+
+const { opts, areas, json } = parse();
+const n = (x: number) => x.toLocaleString("en-US");
+const meta = {
+  users: opts.users, groups: opts.groups, pgUsers: opts.pgUsers, rounds: opts.rounds, calls: opts.calls, areas,
+  node: process.version, cores: os.cpus().length, commit: commit(), started: new Date().toISOString(),
+};
+process.stdout.write(`Gatehouse benchmarks — ${n(opts.users)} users, ${n(opts.groups)} groups, ${opts.rounds} alternating rounds per figure, Node ${process.version}, ${meta.cores} cores\n`);
+if (opts.rounds < 5) process.stdout.write(`(fewer than 5 rounds: figures for a smoke test, not for comparison)\n`);
+if (!(globalThis as { gc?: unknown }).gc) process.stdout.write(`(run with --expose-gc, as scripts/bench does: blocks are then measured after a GC)\n`);
+
+const sections: Section[] = [];
+// Written after every area, so a run stopped part-way leaves the figures it finished.
+const save = () => json && writeFileSync(json, JSON.stringify({ meta, sections }, null, 2) + "\n");
+for (const area of areas) {
+  const mod = (await import(`./${area}.bench.js`)) as { run: (o: BenchOptions) => Promise<Section[]> };
+  for (const s of await mod.run(opts)) {
+    printTable(s.title, s.rows, s.notes);
+    sections.push(s);
+  }
+  save();
 }
 process.exit(0);

@@ -1,23 +1,18 @@
-// Web UI figures (issue 5): the time from opening the Users page to its first rows, with 100,000
+// Web UI figures (issue 5): the time from opening the Users page to its first rows, with --users
 // users in the store (inserted directly, no hashing), in headless Chromium; beside a static page
-// with a 50-row table loaded in the same browser. Times are taken inside the page: a
-// MutationObserver installed before any script notes performance.now() when the first row exists.
+// with a 50-row table loaded in the same browser, in the same alternating rounds (bench/measure.ts).
+// Times are taken inside the page: a MutationObserver installed before any script notes
+// performance.now() when the first row exists.
 
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Page } from "playwright-core";
 import { ADMIN_PASSWORD, startServer } from "../test/harness.js";
 import { ensureUiBuilt, insertUsers, launchChromium } from "../test/e2e/browser.js";
-import type { Row } from "./table.js";
+import { alternate, figure, DEFAULT_OPTIONS, type BenchOptions } from "./measure.js";
+import type { Section } from "./table.js";
 
-const USERS = Number(process.env.GATEHOUSE_BENCH_UI_USERS ?? 100_000);
-const RUNS = 9;
 const USERS_ROW = '[data-testid="table-users"] tr[data-row]';
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
 /** Records, in the page, when the first element matching `selector` appears. */
 function observeFirst(selector: string): string {
@@ -50,7 +45,8 @@ async function waitFirstRow(page: Page): Promise<number> {
   return page.evaluate(() => (globalThis as any).__firstRowAt - (globalThis as any).__firstRowStart);
 }
 
-export async function run(): Promise<Row[]> {
+export async function run(opts: BenchOptions): Promise<Section[]> {
+  const users = opts.users;
   ensureUiBuilt();
   const ts = await startServer();
   const browser = await launchChromium();
@@ -64,77 +60,59 @@ export async function run(): Promise<Row[]> {
   try {
     const admin = await ts.adminClient(); // sets up the administrator
     await admin.close();
-    await insertUsers(ts.app, USERS, { prefix: "bench", uidStart: 1_000_000 });
+    await insertUsers(ts.app, users, { prefix: "bench", uidStart: 1_000_000 });
 
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     await ctx.addInitScript(observeFirst(USERS_ROW));
     const page = await ctx.newPage();
     page.setDefaultTimeout(60_000);
 
-    // Baseline: a static page with a 50-row table, same browser, loaded over HTTP.
-    const base: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      await page.goto(staticUrl);
-      base.push(await waitFirstRow(page));
-    }
-
-    // Sign in once.
+    // Sign in once; the later page loads sign in by the token the UI keeps.
     await page.goto(ts.httpUrl + "/groups");
     await page.locator("#username").fill("admin");
     await page.locator("#password").fill(ADMIN_PASSWORD);
     await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByRole("heading", { level: 1, name: "Groups" }).waitFor();
 
-    // In-app: from another page, open Users from the navigation → first rows.
-    const nav: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Groups" }).click();
-      await page.getByRole("heading", { level: 1, name: "Groups" }).waitFor();
-      await page.evaluate(() => (globalThis as any).__armFirstRow());
-      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).click();
-      nav.push(await waitFirstRow(page));
-      await page.evaluate(() => (globalThis as any).__stopFirstRow?.());
-    }
-
-    // Cold: load /users in the browser (document, bundle, WebSocket, token sign-in, queries).
-    const cold: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      await page.goto(ts.httpUrl + "/users");
-      cold.push(await waitFirstRow(page));
-    }
+    const nav = page.getByRole("navigation", { name: "Main" });
+    const m = await alternate(opts.rounds, {
+      // Baseline: a static page with a 50-row table, same browser, loaded over HTTP.
+      base: async () => {
+        await page.goto(staticUrl);
+        return waitFirstRow(page);
+      },
+      // In-app: from another page, open Users from the navigation → first rows.
+      nav: async () => {
+        if (!page.url().startsWith(ts.httpUrl)) await page.goto(ts.httpUrl + "/groups");
+        else await nav.getByRole("link", { name: "Groups" }).click();
+        await page.getByRole("heading", { level: 1, name: "Groups" }).waitFor();
+        await page.evaluate(() => (globalThis as any).__armFirstRow());
+        await nav.getByRole("link", { name: "Users" }).click();
+        const ms = await waitFirstRow(page);
+        await page.evaluate(() => (globalThis as any).__stopFirstRow?.());
+        return ms;
+      },
+      // Cold: load /users in the browser (document, bundle, WebSocket, token sign-in, queries).
+      cold: async () => {
+        await page.goto(ts.httpUrl + "/users");
+        return waitFirstRow(page);
+      },
+    });
+    await page.goto(ts.httpUrl + "/users");
+    await waitFirstRow(page);
     const total = await page.getByTestId("pager-info").textContent();
     const shown = Number(total?.split(" of ")[1]?.replace(/,/g, ""));
-    if (!(shown >= USERS)) throw new Error(`the Users page did not list every user: ${total}`);
+    if (!(shown >= users)) throw new Error(`the Users page did not list every user: ${total}`);
     await ctx.close();
 
-    const b = median(base);
-    const n = median(nav);
-    const c = median(cold);
-    const label = `${USERS.toLocaleString("en-US")} users`;
-    return [
-      {
-        name: `UI: open Users → first rows (${label}, from the navigation)`,
-        value: n,
-        unit: "ms",
-        baseline: b,
-        baselineName: "static 50-row page load",
-        baselineUnit: "ms",
-        ratio: b / n,
-        ratioNote: "(baseline ÷ value)",
-        aim: "≤ 1,000 ms",
-      },
-      {
-        name: `UI: load /users → first rows (${label}, page load + sign-in by token)`,
-        value: c,
-        unit: "ms",
-        baseline: b,
-        baselineName: "static 50-row page load",
-        baselineUnit: "ms",
-        ratio: b / c,
-        ratioNote: "(baseline ÷ value)",
-        aim: "≤ 1,000 ms",
-      },
-    ];
+    const vs = { unit: "ms", baseline: m.base, baselineName: "static 50-row page load", baselineUnit: "ms", ratio: (v: number, b: number) => b / v, ratioNote: "(baseline ÷ value)", better: "higher" as const, aim: "≤ 1,000 ms" };
+    return [{
+      title: `Web UI, ${users.toLocaleString("en-US")} users (issue 5)`,
+      rows: [
+        figure({ name: "UI: open Users → first rows (from the navigation)", value: m.nav, ...vs }),
+        figure({ name: "UI: load /users → first rows (page load + sign-in by token)", value: m.cold, ...vs }),
+      ],
+    }];
   } finally {
     staticServer.close();
     await browser.close();
@@ -144,6 +122,7 @@ export async function run(): Promise<Row[]> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { printTable } = await import("./table.js");
-  printTable("Web UI (issue 5)", await run());
+  const users = Number(process.env.GATEHOUSE_BENCH_UI_USERS ?? DEFAULT_OPTIONS.users);
+  for (const sec of await run({ ...DEFAULT_OPTIONS, users })) printTable(sec.title, sec.rows);
   process.exit(0);
 }
