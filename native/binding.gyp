@@ -1,7 +1,9 @@
-# Gatehouse's password-hashing addon: libxcrypt's crypt_rn() behind plain Node-API, run on the
-# libuv thread pool. Built by `npm install` (package.json "install" script) or by hand with
+# Gatehouse's native addons: gatehouse_crypt (libxcrypt's crypt_rn() behind plain Node-API, run on
+# the libuv thread pool) and gatehouse_fsat (fd-relative file calls, see fsat.c).
+# Built by `npm install` (package.json "install" script) or by hand with
 #   npx node-gyp rebuild -C native
-# Output: native/build/Release/gatehouse_crypt.node (loaded by src/auth/password-hash.ts).
+# Output: native/build/Release/gatehouse_crypt.node (loaded by src/auth/password-hash.ts) and
+# gatehouse_fsat.node (loaded by src/accounts/safe-fs.ts).
 {
   "targets": [
     {
@@ -12,6 +14,15 @@
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-O2"],
       "libraries": ["-lcrypt"]
+    },
+    {
+      # Directory-fd-relative file calls (openat2 / openat walk, mkdirat, renameat2, ...) for
+      # root's work inside storage roots: native/build/Release/gatehouse_fsat.node, loaded by
+      # src/accounts/safe-fs.ts. Mandatory for home operations (they refuse without it).
+      "target_name": "gatehouse_fsat",
+      "sources": ["fsat.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]
 }

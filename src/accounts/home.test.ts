@@ -162,8 +162,12 @@ describe("validateHome", () => {
     assert.deepEqual((await validate({ home: `${mnt}/tank/escape`, homeCreate: true, storageRoots: roots })).errors, [[A, outside, ERRNO.EINVAL]]);
     assert.deepEqual((await validate({ home: mnt, storageRoots: roots })).errors, [[A, `"Home Directory" cannot be at root of "${mnt}"`, ERRNO.EINVAL]]);
     assert.deepEqual((await validate({ home: `${mnt2}/to-mnt-root`, storageRoots: roots })).errors, [[A, `"Home Directory" cannot be at root of "${mnt}"`, ERRNO.EINVAL]]);
-    // Moving between roots through a symlink is fine as long as it stays inside one.
-    assert.deepEqual((await validate({ home: `${mnt2}/to-mnt-root/tank/alice`, storageRoots: roots })).errors, []);
+    // A home reached through a symlink below a root is refused, even one that stays inside the
+    // roots: root never follows a link below a storage root (docs/security/path-safety.md).
+    assert.deepEqual((await validate({ home: `${mnt2}/to-mnt-root/tank/alice`, storageRoots: roots })).errors, [
+      [A, `"Home Directory" must not pass through a symbolic link (${mnt2}/to-mnt-root).`, ERRNO.EINVAL],
+    ]);
+    assert.deepEqual((await validate({ home: `${mnt}/tank/alice`, storageRoots: roots })).errors, []);
     assert.deepEqual((await validate({ home: `${mnt}/tank/alice`, storageRoots: [] })).errors, [
       [A, '"Home Directory" must be set to /var/empty: no storage roots are configured.', ERRNO.EINVAL],
     ]);
@@ -234,6 +238,12 @@ describe("validateHome", () => {
 describe("filesystem operations", { skip: !isRoot && "needs root to give files away" }, () => {
   const mode = (p: string) => lstatSync(p).mode & 0o7777;
   const owner = (p: string) => [lstatSync(p).uid, lstatSync(p).gid];
+  /** createHome then commit; whether the call made the directory. */
+  const made = async (home: string, opts: Parameters<typeof createHome>[1]) => {
+    const h = await createHome(home, opts);
+    assert.equal(await h.commit(), true);
+    return h.created;
+  };
 
   test("createHome creates the directory, owner, mode and skeleton", async () => {
     const skel = path.join(tmp, "skel");
@@ -246,7 +256,12 @@ describe("filesystem operations", { skip: !isRoot && "needs root to give files a
     symlinkSync(".profile", path.join(skel, ".link"));
 
     const home = path.join(mnt, "tank/carol");
-    assert.equal(await createHome(home, { uid: UID, gid: GID, mode: "750", skelDir: skel }), true);
+    // Made under a temporary name, renamed into place by commit().
+    const pending = await createHome(home, { uid: UID, gid: GID, mode: "750", skelDir: skel });
+    assert.equal(pending.created, true);
+    assert.equal(existsSync(home), false);
+    assert.equal(readdirSync(path.join(mnt, "tank")).filter((n) => n.startsWith(".gatehouse-home.")).length, 1);
+    assert.equal(await pending.commit(), true);
     assert.equal(mode(home), 0o750);
     assert.deepEqual(owner(home), [UID, GID]);
     assert.deepEqual(readdirSync(home).sort(), [".bashrc", ".config", ".cshrc", ".link", ".profile"]);
@@ -262,15 +277,21 @@ describe("filesystem operations", { skip: !isRoot && "needs root to give files a
 
     // An existing directory is taken over; the user's files are not overwritten.
     writeFileSync(path.join(home, ".profile"), "mine\n");
-    assert.equal(await createHome(home, { uid: UID + 1, gid: GID + 1, skelDir: skel }), false);
+    assert.equal(await made(home, { uid: UID + 1, gid: GID + 1, skelDir: skel }), false);
     assert.equal(readFileSync(path.join(home, ".profile"), "utf8"), "mine\n");
     assert.equal(mode(home), 0o700); // the default mode
     assert.deepEqual(owner(home), [UID + 1, GID + 1]);
 
     // Missing skeleton directory: just the home.
     const bare = path.join(mnt, "tank/dave");
-    assert.equal(await createHome(bare, { uid: UID, gid: GID, skelDir: path.join(tmp, "no-skel") }), true);
+    assert.equal(await made(bare, { uid: UID, gid: GID, skelDir: path.join(tmp, "no-skel") }), true);
     assert.deepEqual(readdirSync(bare), []);
+
+    // discard() leaves nothing behind.
+    const gone = await createHome(path.join(mnt, "tank/gone"), { uid: UID, gid: GID, skelDir: skel });
+    await gone.discard();
+    assert.equal(existsSync(path.join(mnt, "tank/gone")), false);
+    assert.deepEqual(readdirSync(path.join(mnt, "tank")).filter((n) => n.startsWith(".gatehouse-home.")), []);
   });
 
   test("createHome failures", async () => {
@@ -280,7 +301,7 @@ describe("filesystem operations", { skip: !isRoot && "needs root to give files a
       assert.equal(e.errno, ERRNO.EEXIST);
       return true;
     });
-    await assert.rejects(createHome(path.join(mnt, "nope/erin"), { uid: UID, gid: GID }), /Failed to create the home directory/);
+    await assert.rejects(createHome(path.join(mnt, "nope/erin"), { uid: UID, gid: GID }), /parent path of the home directory does not exist/);
     await assert.rejects(createHome(path.join(mnt, "tank/erin"), { uid: UID, gid: GID, mode: "abc" }), /Invalid home directory mode/);
     assert.equal(existsSync(path.join(mnt, "tank/erin")), false);
   });
@@ -405,11 +426,13 @@ describe("filesystem operations", { skip: !isRoot && "needs root to give files a
     assert.equal(await readAuthorizedKeys(other), null);
     rmSync(path.join(tmp, "other/authorized_keys"));
 
-    // A home reached through a symlink is fine.
+    // A home reached through a symlink is not followed: nothing is written or read through it.
     const viaLink = path.join(mnt, "tank/gina-link");
     symlinkSync(home, viaLink);
-    assert.equal(await writeAuthorizedKeys(viaLink, keys, UID, GID), true);
-    assert.equal(await readAuthorizedKeys(viaLink), keys);
+    assert.equal(await writeAuthorizedKeys(viaLink, "ssh-ed25519 AAAAother", UID, GID), false);
+    assert.equal(existsSync(file), false);
+    await writeAuthorizedKeys(home, keys, UID, GID);
+    assert.equal(await readAuthorizedKeys(viaLink), null);
     assert.equal(await readAuthorizedKeys(home), keys);
 
     // No home directory: nothing to do.

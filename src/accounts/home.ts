@@ -10,14 +10,20 @@
 //   than of ZFS properties.
 //
 // Everything here runs as the server's user (root on a real host). Paths under a home are
-// controlled by its owner, so the filesystem helpers never follow a symlink they did not expect:
-// they lchown, open with O_NOFOLLOW / O_EXCL, and replace files by rename.
+// controlled by its owner, so the filesystem helpers work relative to directory fds opened
+// without following symlinks (./safe-fs.ts, docs/security/path-safety.md): no link below a
+// storage root is ever followed, whenever the user swaps it in.
 
-import { constants as fsConstants, createReadStream, type Stats } from "node:fs";
-import { access, chmod, chown, lchown, lstat, lutimes, mkdir, open, readFile, readdir, readlink, realpath, rename, rm, stat, symlink, unlink, utimes } from "node:fs/promises";
+import { closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, read, readSync, write, writeSync, type Stats } from "node:fs";
+import { access, lstat, readdir, readFile, readlink, realpath, stat } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { CallError, ERRNO, type ValidationErrors } from "../server/errors.js";
+import { serialised, writeKeysIn } from "../provision/keys.js";
+import type { Tx } from "../store/db.js";
+import {
+  SAFE_FS_AVAILABLE, SafeDir, afterResolve, errCode, fsat, isDir, isFile, isLink, locateHome, openHomeParent, type SafeStat,
+} from "./safe-fs.js";
 
 /** The "no home" value: skips every check and is never created. */
 export const NO_HOME = "/var/empty";
@@ -83,6 +89,19 @@ export interface HomeValidationInput {
   storageRoots: readonly string[];
   /** Homes of every *other* user: home path → username. */
   otherUserHomes: ReadonlyMap<string, string>;
+}
+
+/** The first symlink on the way from the storage root `root` to `p` (missing tail ignored), or null. */
+async function linkBelowRoot(p: string, root: string): Promise<string | null> {
+  const rel = p.slice(root.length).replace(/^\/+/, "");
+  let cur = root;
+  for (const part of rel.split("/").filter(Boolean)) {
+    cur = posix.join(cur, part);
+    const st = await lstat(cur).catch(() => null);
+    if (!st) return null;
+    if (st.isSymbolicLink()) return cur;
+  }
+  return null;
 }
 
 /** Strip trailing slashes and collapse `//`, `.` and `..` (lexically). */
@@ -224,6 +243,12 @@ export async function validateHome(errors: ValidationErrors, attr: string, input
       errors.add(attr, `"Home Directory" cannot be at root of "${roots[realRoots.indexOf(real)]}"`, ERRNO.EINVAL);
     } else if (!realRoots.some((r) => isInside(real, r))) {
       errors.add(attr, outside, ERRNO.EINVAL);
+    } else {
+      // Root works below a storage root without following any link (safe-fs.ts): a home
+      // reached through one could not be created, chmod-ed or given keys, so say it now.
+      const root = roots.filter((r) => isInside(effective, r)).sort((a, b) => b.length - a.length)[0];
+      const link = await linkBelowRoot(effective, root);
+      if (link) errors.add(attr, `"Home Directory" must not pass through a symbolic link (${link}).`, ERRNO.EINVAL);
     }
   }
   return effective;
@@ -231,6 +256,14 @@ export async function validateHome(errors: ValidationErrors, attr: string, input
 
 // ---------------------------------------------------------------------------------------------
 // filesystem operations
+//
+// Every one of them works relative to directory fds opened without following symlinks below a
+// trusted base (src/accounts/safe-fs.ts): a storage root for homes inside one, the system
+// directory above a host home otherwise. `roots` are the configured storage roots.
+
+/** Temporary names of homes being created: `.gatehouse-home.<pid>.<random>`. */
+const HOME_TMP_PREFIX = ".gatehouse-home.";
+const HOME_TMP_RE = /^\.gatehouse-home\.(\d+)\.[0-9a-f]{12}$/;
 
 export interface CreateHomeOptions {
   uid: number;
@@ -239,41 +272,195 @@ export interface CreateHomeOptions {
   mode?: number | string;
   /** Skeleton directory whose contents are copied into the home (e.g. `<host root>/etc/skel`). */
   skelDir?: string | null;
+  /** Configured storage roots (homes inside one are resolved from it without links). */
+  roots?: readonly string[];
 }
 
 /**
- * Create (or take over) a home directory: mkdir if missing, give it to the user with `mode`, then
- * copy the skeleton files that are not already there. Returns true when the directory was
- * created by this call, so the caller can remove it if the rest of the create fails.
+ * A home set up inside a transaction. A new home lives under a temporary name in its parent
+ * until `commit()` renames it into place (after the store's commit); `discard()` removes it.
+ * For a home that already existed both only release the directory.
  */
-export async function createHome(home: string, { uid, gid, mode = DEFAULT_HOME_MODE, skelDir = null }: CreateHomeOptions): Promise<boolean> {
-  const finalMode = modeNumber(mode);
-  let created = false;
-  try {
-    // Private until the final mode is applied.
-    await mkdir(home, { mode: 0o700 });
-    created = true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
-      throw new CallError(`Failed to create the home directory (${home}) for user: ${(e as Error).message}`, ERRNO.EFAULT);
-    }
-    if (!(await lstat(home)).isDirectory() && !(await statOrNull(home))?.isDirectory()) {
-      throw new CallError("Path for home directory already exists and is not a directory", ERRNO.EEXIST);
-    }
-  }
-  try {
-    await chown(home, uid, gid);
-    await chmod(home, finalMode);
-    if (skelDir) await copySkeleton(skelDir, home, uid, gid);
-  } catch (e) {
-    if (created) await rm(home, { recursive: true, force: true });
-    throw e;
-  }
-  return created;
+export interface HomeHandle {
+  readonly path: string;
+  /** True when this call made the directory. */
+  readonly created: boolean;
+  /** The home's directory (under its temporary name until commit). */
+  readonly dir: SafeDir;
+  /** Write `<home>/.ssh/authorized_keys` (the one writer, src/provision/keys.ts). */
+  writeKeys(keys: string | readonly string[] | null, uid: number, gid: number): Promise<boolean>;
+  /** Rename a new home into place; false when that failed (the temporary home is removed). */
+  commit(): Promise<boolean>;
+  discard(): Promise<void>;
 }
 
-/** Copy `skelDir` into `dest` without overwriting anything; copies are owned by the user. */
-async function copySkeleton(skelDir: string, dest: string, uid: number, gid: number): Promise<void> {
+/** A file-system error as the call's error: a link where a directory was expected is refused. */
+function homeError(home: string, e: unknown): never {
+  if (e instanceof CallError) throw e;
+  const code = errCode(e);
+  if (code === "ELOOP" || code === "EXDEV") {
+    throw new CallError(`${home}: refusing to follow a symbolic link below the storage root`, ERRNO.EPERM);
+  }
+  if (code === "ENOTDIR") throw new CallError(`${home}: a component of the path is not a directory`, ERRNO.ENOTDIR);
+  if (code === "ENOSYS") throw e;
+  throw new CallError(`${home}: ${(e as Error).message}`, ERRNO.EFAULT);
+}
+
+/** The parent of `home` opened safely, or a CallError. */
+function parentOf(home: string, roots: readonly string[]): { parent: SafeDir; name: string } {
+  const loc = locateHome(home, roots);
+  try {
+    return { parent: openHomeParent(loc), name: loc.name };
+  } catch (e) {
+    if (errCode(e) === "ENOENT") throw new CallError(`${home}: parent path of the home directory does not exist`, ERRNO.ENOENT);
+    return homeError(home, e);
+  }
+}
+
+/** Open an existing home directory (no link followed), or a CallError. */
+export function openHomeDir(home: string, roots: readonly string[] = []): SafeDir {
+  const { parent, name } = parentOf(home, roots);
+  try {
+    return parent.openDir(name);
+  } catch (e) {
+    if (errCode(e) === "ENOENT") throw new CallError(`${home}: home directory does not exist`, ERRNO.ENOENT);
+    return homeError(home, e);
+  } finally {
+    parent.close();
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errCode(e) === "EPERM";
+  }
+}
+
+/** Remove temporary homes in `dir` left by a process that is gone (a crash between mkdir and rename). */
+function removeLeftoversIn(dir: SafeDir): number {
+  let removed = 0;
+  for (const name of dir.list()) {
+    const m = HOME_TMP_RE.exec(name);
+    if (!m || pidAlive(Number(m[1]))) continue;
+    dir.removeTree(name);
+    removed++;
+  }
+  return removed;
+}
+
+/**
+ * Startup: remove temporary homes a crashed process left, in the storage roots and the parent
+ * directories of the given homes — only names of the `.gatehouse-home.<pid>.<random>` form whose
+ * process is gone. Returns how many were removed.
+ */
+export function removeHomeLeftovers(roots: readonly string[], homes: Iterable<string>): number {
+  if (!SAFE_FS_AVAILABLE) return 0;
+  const parents = new Set<string>(roots.map(normalizeDir));
+  for (const h of homes) if (h.startsWith("/") && normalizeDir(h) !== NO_HOME) parents.add(posix.dirname(normalizeDir(h)));
+  let removed = 0;
+  for (const p of parents) {
+    try {
+      const loc = locateHome(posix.join(p, "x"), roots);
+      const dir = openHomeParent(loc);
+      try {
+        removed += removeLeftoversIn(dir);
+      } finally {
+        dir.close();
+      }
+    } catch {
+      // a parent that is missing or reached through a link: nothing of ours in it
+    }
+  }
+  return removed;
+}
+
+/**
+ * Create (or take over) a home directory, inside the caller's transaction: a new one is made under
+ * a temporary name in its parent, filled with the skeleton and given to the user with `mode`;
+ * the caller renames it into place with `commit()` after the store's commit. An existing
+ * directory is given to the user with `mode` and the missing skeleton files.
+ */
+export async function createHome(home: string, opts: CreateHomeOptions): Promise<HomeHandle> {
+  const { uid, gid, mode = DEFAULT_HOME_MODE, skelDir = null, roots = [] } = opts;
+  const finalMode = modeNumber(mode);
+  const { parent, name } = parentOf(home, roots);
+  let dir: SafeDir | null = null;
+  let tmp: string | null = null;
+  try {
+    removeLeftoversIn(parent);
+    const st = parent.lstat(name);
+    if (st && !isDir(st)) throw new CallError("Path for home directory already exists and is not a directory", ERRNO.EEXIST);
+    if (st) {
+      dir = parent.openDir(name);
+    } else {
+      tmp = `${HOME_TMP_PREFIX}${process.pid}.${randomBytes(6).toString("hex")}`;
+      parent.mkdir(tmp, 0o700); // root's and private until the contents are in
+      dir = parent.openDir(tmp);
+    }
+    await afterResolve("home.create", home);
+    if (skelDir) await copySkeleton(skelDir, dir, uid, gid);
+    dir.chown(uid, gid);
+    dir.chmod(finalMode);
+  } catch (e) {
+    dir?.close();
+    if (tmp) removeQuietly(parent, tmp);
+    parent.close();
+    return homeError(home, e);
+  }
+  return homeHandle(home, parent, dir, name, tmp);
+}
+
+function removeQuietly(parent: SafeDir, name: string): void {
+  try {
+    parent.removeTree(name);
+  } catch {
+    // startup removes what is left
+  }
+}
+
+function homeHandle(home: string, parent: SafeDir, dir: SafeDir, name: string, tmp: string | null): HomeHandle {
+  let open = true;
+  const release = () => {
+    if (!open) return;
+    open = false;
+    dir.close();
+    parent.close();
+  };
+  return {
+    path: home,
+    created: tmp !== null,
+    dir,
+    writeKeys: async (keys, uid, gid) => writeKeysToDir(dir, home, keys, uid, gid),
+    async commit() {
+      if (!open) return false;
+      try {
+        if (tmp) parent.rename(tmp, parent, name, fsat().RENAME_NOREPLACE);
+        return true;
+      } catch {
+        if (tmp) removeQuietly(parent, tmp); // the name was taken meanwhile: keep what is there
+        return false;
+      } finally {
+        release();
+      }
+    },
+    async discard() {
+      if (!open) return;
+      if (tmp) removeQuietly(parent, tmp);
+      release();
+    },
+  };
+}
+
+/**
+ * Copy `skelDir` (the host's skeleton: the system's, read by path) into `dest` without
+ * overwriting anything; copies are owned by the user. Created with O_EXCL / mkdirat: a name that
+ * appeared meanwhile (even as a symlink) is never written through.
+ */
+async function copySkeleton(skelDir: string, dest: SafeDir, uid: number, gid: number): Promise<void> {
   let names: string[];
   try {
     names = await readdir(skelDir);
@@ -283,38 +470,52 @@ async function copySkeleton(skelDir: string, dest: string, uid: number, gid: num
   for (const name of names) {
     const src = posix.join(skelDir, name);
     // BSD-style skeletons name dotfiles "dot.profile"; they become ".profile".
-    const target = posix.join(dest, name.startsWith("dot.") ? name.slice(3) : name);
+    const target = name.startsWith("dot.") ? name.slice(3) : name;
     const st = await lstat(src);
-    if (await lstat(target).then(() => true, () => false)) continue;
+    if (!target || dest.lstat(target)) continue;
     if (st.isDirectory()) {
-      await mkdir(target, { mode: 0o700 });
-      await copySkeleton(src, target, uid, gid);
-      await lchown(target, uid, gid);
-      await chmod(target, st.mode & 0o7777);
-    } else if (st.isFile()) {
-      // O_EXCL: a name that appeared meanwhile (even as a symlink) is never written through.
-      const fh = await open(target, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+      dest.mkdir(target, 0o700);
+      const sub = dest.openDir(target);
       try {
-        await fh.writeFile(await readFile(src));
-        await fh.chown(uid, gid);
-        await fh.chmod(st.mode & 0o7777);
+        await copySkeleton(src, sub, uid, gid);
+        sub.chown(uid, gid);
+        sub.chmod(st.mode & 0o7777);
       } finally {
-        await fh.close();
+        sub.close();
+      }
+    } else if (st.isFile()) {
+      const fd = dest.createFile(target, 0o600);
+      try {
+        const body = await readFile(src);
+        for (let off = 0; off < body.length; ) off += writeSync(fd, body, off);
+        fchownSync(fd, uid, gid);
+        fchmodSync(fd, st.mode & 0o7777);
+      } finally {
+        closeSync(fd);
       }
     } else if (st.isSymbolicLink()) {
-      await symlink(await readlink(src), target);
-      await lchown(target, uid, gid);
+      dest.symlink(await readlink(src), target);
+      dest.lchown(target, uid, gid);
     }
   }
 }
 
 /**
  * Apply `home_mode` to an existing home (non-recursive), and ownership when uid/gid are given
- * (-1 keeps that id).
+ * (-1 keeps that id) — on the directory's fd, opened without following links.
  */
-export async function applyHomeMode(home: string, mode: number | string, uid = -1, gid = -1): Promise<void> {
-  if (uid !== -1 || gid !== -1) await chown(home, uid, gid);
-  await chmod(home, modeNumber(mode));
+export async function applyHomeMode(home: string, mode: number | string, uid = -1, gid = -1, roots: readonly string[] = []): Promise<void> {
+  const m = modeNumber(mode);
+  const dir = openHomeDir(home, roots);
+  try {
+    await afterResolve("home.chmod", home);
+    if (uid !== -1 || gid !== -1) dir.chown(uid, gid);
+    dir.chmod(m);
+  } catch (e) {
+    homeError(home, e);
+  } finally {
+    dir.close();
+  }
 }
 
 export interface CopyHomeOptions {
@@ -324,6 +525,7 @@ export interface CopyHomeOptions {
   mode?: number | string;
   /** Progress for the job: percent 0–100 and what is being done. */
   onProgress?: (percent: number, description: string) => void;
+  roots?: readonly string[];
 }
 
 export interface CopyHomeResult {
@@ -331,180 +533,302 @@ export interface CopyHomeResult {
   files: number;
   symlinks: number;
   bytes: number;
-  /** Special files, other filesystems' mount points and `.zfs` are not copied. */
+  /** Special files, other filesystems' mount points, `.zfs` and entries swapped since the scan. */
   skipped: number;
 }
 
-interface CopyEntry {
-  rel: string;
-  st: Stats;
+/** One scanned entry; directories carry their children. */
+interface ScanNode {
+  name: string;
+  st: SafeStat;
+  children?: ScanNode[];
+}
+
+interface CopyState {
+  result: CopyHomeResult;
+  total: number;
+  done: number;
+  lastPercent: number;
+  onProgress?: (percent: number, description: string) => void;
+  from: string;
 }
 
 /**
  * Move a home's contents (`user.update` with a new home, run as a job): copies everything under
  * `from` into `to`, keeping modes, ownership and modification times, replacing what is already
  * there. Like upstream it stays on `from`'s filesystem (does not descend into mounts) and skips
- * `.zfs`. `to` is created if needed and given to the user with the old home's mode (or `mode`).
- * The old home is left in place.
+ * `.zfs`. `to` must exist; it is given to the user with the old home's mode (or `mode`). The old
+ * home is left in place.
+ *
+ * Both trees are walked through directory fds opened without following links; each file is
+ * opened O_NOFOLLOW|O_NONBLOCK and copied only when its fstat is the regular file the scan saw
+ * (same device and inode), so an entry swapped for a link, a FIFO or a device is skipped, never
+ * followed and never waited on. Symlinks are copied as links.
  */
-export async function copyHome(from: string, to: string, { uid, gid, mode, onProgress }: CopyHomeOptions): Promise<CopyHomeResult> {
+export async function copyHome(from: string, to: string, { uid, gid, mode, onProgress, roots = [] }: CopyHomeOptions): Promise<CopyHomeResult> {
   const result: CopyHomeResult = { directories: 0, files: 0, symlinks: 0, bytes: 0, skipped: 0 };
-  const rootStat = await stat(from);
-  if (!rootStat.isDirectory()) throw new CallError(`${from}: old home directory is not a directory`, ERRNO.ENOTDIR);
-
-  onProgress?.(0, `Scanning ${from}`);
-  // A new home inside the old one must not be copied into itself.
-  const target = normalizeDir(to);
-  const entries: CopyEntry[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    for (const name of (await readdir(posix.join(from, rel))).sort()) {
-      const childRel = rel ? posix.join(rel, name) : name;
-      const st = await lstat(posix.join(from, childRel));
-      const skip =
-        (rel === "" && name === ".zfs") ||
-        (st.isDirectory() && st.dev !== rootStat.dev) ||
-        normalizeDir(posix.join(from, childRel)) === target;
-      if (skip) {
-        result.skipped++;
-        continue;
-      }
-      entries.push({ rel: childRel, st });
-      if (st.isDirectory()) await walk(childRel);
+  const src = openHomeDir(from, roots);
+  try {
+    const rootStat = src.stat();
+    const dst = openHomeDir(to, roots);
+    try {
+      const dstStat = dst.stat();
+      onProgress?.(0, `Scanning ${from}`);
+      const tree = scanDir(src, rootStat.dev, { dev: dstStat.dev, ino: dstStat.ino }, true, result);
+      await afterResolve("copy.start", to);
+      dst.chown(uid, gid);
+      dst.chmod(mode === undefined ? rootStat.mode & 0o7777 : modeNumber(mode));
+      const state: CopyState = { result, total: countNodes(tree), done: 0, lastPercent: -1, onProgress, from };
+      await copyLevel(src, dst, tree, "", state);
+    } finally {
+      dst.close();
     }
-  };
-  await walk("");
-
-  await mkdir(to, { recursive: true, mode: 0o700 });
-  await chown(to, uid, gid);
-  await chmod(to, mode === undefined ? rootStat.mode & 0o7777 : modeNumber(mode));
-
-  let lastPercent = -1;
-  const directories: CopyEntry[] = [];
-  for (const [index, entry] of entries.entries()) {
-    const src = posix.join(from, entry.rel);
-    const dest = posix.join(to, entry.rel);
-    const { st } = entry;
-    const existing = await lstat(dest).catch(() => null);
-    if (st.isDirectory()) {
-      if (existing && !existing.isDirectory()) await rm(dest, { force: true });
-      if (!existing || !existing.isDirectory()) await mkdir(dest, { mode: 0o700 });
-      directories.push(entry); // mode, owner and times are applied after the contents
-      result.directories++;
-    } else if (st.isFile()) {
-      if (existing && !existing.isFile()) await rm(dest, { recursive: true, force: true });
-      await copyFileNoFollow(src, dest, st);
-      result.files++;
-      result.bytes += st.size;
-    } else if (st.isSymbolicLink()) {
-      if (existing) await rm(dest, { recursive: true, force: true });
-      await symlink(await readlink(src), dest);
-      await lchownBestEffort(dest, st.uid, st.gid);
-      await lutimes(dest, st.atime, st.mtime).catch(() => undefined);
-      result.symlinks++;
-    } else {
-      result.skipped++; // sockets, fifos, devices
-    }
-    const percent = Math.floor(((index + 1) * 100) / entries.length);
-    if (percent !== lastPercent) {
-      lastPercent = percent;
-      onProgress?.(Math.min(percent, 99), `Copying ${entry.rel}`);
-    }
-  }
-  // Deepest first, so a read-only directory is locked only after its contents are in.
-  for (const { rel, st } of directories.reverse()) {
-    const dest = posix.join(to, rel);
-    await lchownBestEffort(dest, st.uid, st.gid);
-    await chmod(dest, st.mode & 0o7777);
-    await utimes(dest, st.atime, st.mtime);
+  } catch (e) {
+    homeError(from, e);
+  } finally {
+    src.close();
   }
   onProgress?.(100, `Copied ${result.files} files and ${result.directories} directories to ${to}`);
   return result;
 }
 
-async function lchownBestEffort(p: string, uid: number, gid: number): Promise<void> {
+function countNodes(nodes: ScanNode[]): number {
+  let n = 0;
+  for (const c of nodes) n += 1 + (c.children ? countNodes(c.children) : 0);
+  return n;
+}
+
+/** The entries below `dir`, sorted; mounts, `.zfs` at the top and the destination itself skipped. */
+function scanDir(dir: SafeDir, dev: number, target: { dev: number; ino: number }, top: boolean, result: CopyHomeResult): ScanNode[] {
+  const out: ScanNode[] = [];
+  for (const name of dir.list().sort()) {
+    const st = dir.lstat(name);
+    if (!st) continue; // vanished since it was listed
+    const skip = (top && name === ".zfs") || (isDir(st) && st.dev !== dev) || (st.dev === target.dev && st.ino === target.ino);
+    if (skip) {
+      result.skipped++;
+      continue;
+    }
+    const node: ScanNode = { name, st };
+    if (isDir(st)) {
+      let sub: SafeDir;
+      try {
+        sub = dir.openDir(name);
+      } catch {
+        result.skipped++; // swapped for something else since the lstat
+        continue;
+      }
+      try {
+        if (sub.stat().ino !== st.ino) {
+          result.skipped++;
+          continue;
+        }
+        node.children = scanDir(sub, dev, target, false, result);
+      } finally {
+        sub.close();
+      }
+    }
+    out.push(node);
+  }
+  return out;
+}
+
+function progress(state: CopyState, rel: string): void {
+  state.done++;
+  const percent = Math.floor((state.done * 100) / Math.max(state.total, 1));
+  if (percent !== state.lastPercent) {
+    state.lastPercent = percent;
+    state.onProgress?.(Math.min(percent, 99), `Copying ${rel}`);
+  }
+}
+
+/** Copy the scanned `nodes` from `src` into `dst`; directories get mode, owner and times after their contents. */
+async function copyLevel(src: SafeDir, dst: SafeDir, nodes: ScanNode[], rel: string, state: CopyState): Promise<void> {
+  for (const node of nodes) {
+    const childRel = rel ? `${rel}/${node.name}` : node.name;
+    const { st } = node;
+    await afterResolve("copy.entry", posix.join(state.from, childRel));
+    if (isDir(st)) await copyDirEntry(src, dst, node, childRel, state);
+    else if (isFile(st)) await copyFileEntry(src, dst, node, state);
+    else if (isLink(st)) copyLinkEntry(src, dst, node, state.result);
+    else state.result.skipped++; // sockets, fifos, devices
+    progress(state, childRel);
+  }
+}
+
+/** Make room for `name` in `dst`: whatever is there that is not a directory (when keepDir) goes. */
+function clearName(dst: SafeDir, name: string, keepDir: boolean): SafeStat | null {
+  const existing = dst.lstat(name);
+  if (!existing) return null;
+  if (keepDir && isDir(existing)) return existing;
+  dst.removeTree(name);
+  return null;
+}
+
+async function copyDirEntry(src: SafeDir, dst: SafeDir, node: ScanNode, rel: string, state: CopyState): Promise<void> {
+  let from: SafeDir;
   try {
-    await lchown(p, uid, gid);
+    from = src.openDir(node.name);
+  } catch {
+    state.result.skipped++; // swapped for a link or a file since the scan
+    return;
+  }
+  try {
+    if (from.stat().ino !== node.st.ino) {
+      state.result.skipped++;
+      return;
+    }
+    if (!clearName(dst, node.name, true)) dst.mkdir(node.name, 0o700);
+    const to = dst.openDir(node.name);
+    try {
+      await copyLevel(from, to, node.children ?? [], rel, state);
+      chownBestEffort(() => to.chown(node.st.uid, node.st.gid));
+      to.chmod(node.st.mode & 0o7777);
+      futimesSync(to.fd, toDate(node.st.atime), toDate(node.st.mtime));
+    } finally {
+      to.close();
+    }
+    state.result.directories++;
+  } finally {
+    from.close();
+  }
+}
+
+const toDate = (t: [number, number]) => t[0] + t[1] / 1e9;
+
+async function copyFileEntry(src: SafeDir, dst: SafeDir, node: ScanNode, state: CopyState): Promise<void> {
+  let opened: { fd: number; st: SafeStat };
+  try {
+    opened = src.openRead(node.name);
+  } catch {
+    state.result.skipped++; // now a link (ELOOP), gone, or unopenable
+    return;
+  }
+  const tmp = `.gh-copy.${process.pid}.${randomBytes(6).toString("hex")}`;
+  let out = -1;
+  try {
+    const { st } = opened;
+    // Only the regular file the scan saw: a FIFO, a device or another file swapped in is skipped.
+    if (!isFile(st) || st.dev !== node.st.dev || st.ino !== node.st.ino) {
+      state.result.skipped++;
+      return;
+    }
+    out = dst.createFile(tmp, 0o600);
+    const bytes = await pump(opened.fd, out);
+    chownBestEffort(() => fchownSync(out, st.uid, st.gid));
+    fchmodSync(out, st.mode & 0o7777);
+    futimesSync(out, toDate(st.atime), toDate(st.mtime));
+    closeSync(out);
+    out = -1;
+    clearName(dst, node.name, false);
+    dst.rename(tmp, dst, node.name);
+    state.result.files++;
+    state.result.bytes += bytes;
+  } catch (e) {
+    if (out !== -1) closeSync(out);
+    try {
+      dst.unlink(tmp);
+    } catch {
+      // not created or already renamed
+    }
+    throw e;
+  } finally {
+    closeSync(opened.fd);
+  }
+}
+
+/** Copy an fd's contents to another (chunked, on the thread pool). */
+async function pump(from: number, to: number): Promise<number> {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let total = 0;
+  for (;;) {
+    const n = await new Promise<number>((res, rej) => read(from, buf, 0, buf.length, null, (e, b) => (e ? rej(e) : res(b))));
+    if (n === 0) return total;
+    for (let off = 0; off < n; ) {
+      off += await new Promise<number>((res, rej) => write(to, buf, off, n - off, null, (e, b) => (e ? rej(e) : res(b))));
+    }
+    total += n;
+  }
+}
+
+function copyLinkEntry(src: SafeDir, dst: SafeDir, node: ScanNode, result: CopyHomeResult): void {
+  let target: string;
+  try {
+    target = src.readlink(node.name);
+  } catch {
+    result.skipped++; // no longer a link
+    return;
+  }
+  clearName(dst, node.name, false);
+  dst.symlink(target, node.name);
+  chownBestEffort(() => dst.lchown(node.name, node.st.uid, node.st.gid));
+  try {
+    dst.lutimes(node.name, node.st);
+  } catch {
+    // times of a link are cosmetic
+  }
+  result.symlinks++;
+}
+
+function chownBestEffort(fn: () => void): void {
+  try {
+    fn();
   } catch (e) {
     // An unprivileged server (demo mode) cannot give files away; the content still moves.
-    if ((e as NodeJS.ErrnoException).code !== "EPERM") throw e;
+    if (errCode(e) !== "EPERM") throw e;
   }
 }
 
-async function copyFileNoFollow(src: string, dest: string, st: Stats): Promise<void> {
-  const fh = await open(dest, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o600);
-  try {
-    // Streamed in chunks: homes may hold large files.
-    for await (const chunk of createReadStream(src)) {
-      const buf = chunk as Buffer;
-      for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off)).bytesWritten;
-    }
-    try {
-      await fh.chown(st.uid, st.gid);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EPERM") throw e;
-    }
-    await fh.chmod(st.mode & 0o7777);
-    await fh.utimes(st.atime, st.mtime);
-  } finally {
-    await fh.close();
-  }
-}
-
-/** `user.delete` keeps the home but removes `<home>/.ssh` (best effort, as upstream). */
-export async function removeSshDir(home: string): Promise<void> {
+/** `user.delete` keeps the home but removes `<home>/.ssh` (best effort, as upstream), never through a link. */
+export async function removeSshDir(home: string, roots: readonly string[] = []): Promise<void> {
   if (!home.startsWith("/") || normalizeDir(home) === NO_HOME) return;
-  await rm(posix.join(home, ".ssh"), { recursive: true, force: true }).catch(() => undefined);
+  let dir: SafeDir;
+  try {
+    dir = openHomeDir(home, roots);
+  } catch (e) {
+    if (errCode(e) === "ENOSYS") throw e; // the addon is missing: say so
+    return;
+  }
+  // Serialised with the keys writer of this home, so a concurrent write does not interleave.
+  await serialised(normalizeDir(home), async () => {
+    try {
+      await afterResolve("home.remove_ssh", home);
+      dir.removeTree(".ssh");
+    } catch {
+      // best effort
+    } finally {
+      dir.close();
+    }
+  });
 }
 
 /**
  * Write the `sshpubkey` field to `<home>/.ssh/authorized_keys` (`.ssh` 0700, file 0600, both owned
- * by the user), atomically: temp file, fsync, rename, fsync of the directory. Empty keys remove the
- * file. Nothing happens when the home is not a directory (as upstream). Returns true when the
- * file was written or removed.
+ * by the user), atomically, through the one writer (src/provision/keys.ts). Empty keys remove the
+ * file. Nothing happens when the home is not a directory (as upstream); a `.ssh` that is not a
+ * real directory is refused (ENOTDIR). Returns true when the file was written or removed.
  */
-export async function writeAuthorizedKeys(home: string, keys: string | readonly string[] | null, uid: number, gid: number): Promise<boolean> {
-  // The home itself may be reached through a symlink (validateHome checked where it leads);
-  // below it, only real directories and files are trusted.
-  if (normalizeDir(home) === NO_HOME || !(await statOrNull(home))?.isDirectory()) return false;
-  const text = (typeof keys === "string" ? keys : (keys ?? []).join("\n")).trim();
-  const sshDir = posix.join(home, ".ssh");
-  const file = posix.join(sshDir, "authorized_keys");
-  if (text === "") {
-    await unlink(file).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== "ENOENT") throw e;
-    });
-    return true;
-  }
-
-  const dirStat = await lstat(sshDir).catch(() => null);
-  if (!dirStat) await mkdir(sshDir, { mode: 0o700 });
-  else if (!dirStat.isDirectory()) throw new CallError(`${sshDir} is not a directory`, ERRNO.ENOTDIR); // incl. a symlink
-  await lchown(sshDir, uid, gid);
-  await chmod(sshDir, 0o700);
-
-  const tmp = posix.join(sshDir, `.authorized_keys.${randomBytes(6).toString("hex")}.tmp`);
-  const fh = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+export async function writeAuthorizedKeys(home: string, keys: string | readonly string[] | null, uid: number, gid: number, roots: readonly string[] = []): Promise<boolean> {
+  if (normalizeDir(home) === NO_HOME) return false;
+  let dir: SafeDir;
   try {
-    try {
-      await fh.writeFile(text + "\n");
-      await fh.chmod(0o600);
-      await fh.chown(uid, gid);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
+    dir = openHomeDir(home, roots);
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
+    if (e instanceof CallError && (e.errno === ERRNO.ENOENT || e.errno === ERRNO.ENOTDIR || e.errno === ERRNO.EPERM)) return false;
     throw e;
   }
-  const dh = await open(sshDir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
   try {
-    await dh.sync();
+    return await writeKeysToDir(dir, home, keys, uid, gid);
   } finally {
-    await dh.close();
+    dir.close();
   }
-  return true;
+}
+
+async function writeKeysToDir(dir: SafeDir, home: string, keys: string | readonly string[] | null, uid: number, gid: number): Promise<boolean> {
+  const text = (typeof keys === "string" ? keys : (keys ?? []).join("\n")).trim();
+  const want = text === "" ? null : Buffer.from(text + "\n");
+  const r = await writeKeysIn(dir, normalizeDir(home), { want, uid, gid, mayRemove: true, strict: true });
+  return r !== "none" || want === null;
 }
 
 /** authorized_keys files bigger than this are not shown (sshd itself reads lines of at most 16 KiB). */
@@ -512,23 +836,55 @@ const AUTHORIZED_KEYS_MAX_BYTES = 1024 * 1024;
 
 /**
  * The user entry's `sshpubkey`: `<home>/.ssh/authorized_keys` trimmed, or null when missing,
- * unreadable or not valid UTF-8 (reference §1.2). A symlinked `.ssh` or authorized_keys is not
- * followed: the user owns both names and could otherwise make the server show any file.
+ * unreadable or not valid UTF-8 (reference §1.2). Neither the home, `.ssh` nor the file is
+ * followed when it is a link: the user owns those names and could otherwise make the server
+ * show any file.
  */
-export async function readAuthorizedKeys(home: string): Promise<string | null> {
+export async function readAuthorizedKeys(home: string, roots: readonly string[] = []): Promise<string | null> {
   if (normalizeDir(home) === NO_HOME) return null;
   try {
-    const sshDir = posix.join(home, ".ssh");
-    if (!(await lstat(sshDir)).isDirectory()) return null;
-    const fh = await open(posix.join(sshDir, "authorized_keys"), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    const dir = openHomeDir(home, roots);
     try {
-      const st = await fh.stat();
-      if (!st.isFile() || st.size > AUTHORIZED_KEYS_MAX_BYTES) return null;
-      return new TextDecoder("utf-8", { fatal: true }).decode(await fh.readFile()).trim();
+      const ssh = dir.openDir(".ssh");
+      try {
+        const { fd, st } = ssh.openRead("authorized_keys");
+        try {
+          if (!isFile(st) || st.size > AUTHORIZED_KEYS_MAX_BYTES) return null;
+          const buf = Buffer.alloc(st.size);
+          let off = 0;
+          while (off < buf.length) {
+            const n = readSync(fd, buf, off, buf.length - off, off);
+            if (n === 0) break;
+            off += n;
+          }
+          return new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(0, off)).trim();
+        } finally {
+          closeSync(fd);
+        }
+      } finally {
+        ssh.close();
+      }
     } finally {
-      await fh.close();
+      dir.close();
     }
   } catch {
     return null;
+  }
+}
+
+/**
+ * Server startup: remove the temporary homes a crashed process left behind (see
+ * removeHomeLeftovers) in the storage roots and the parents of every stored home. Never fails
+ * the startup; returns how many were removed.
+ */
+export async function removeHomeLeftoversAtStartup(app: { store: { db: Tx }; config: { storageRoots: string[] }; log: { warn: (o: object, m: string) => void; info: (o: object, m: string) => void } }): Promise<number> {
+  try {
+    const rows = await app.store.db.selectFrom("users").select("home").where("home", "!=", NO_HOME).execute();
+    const removed = removeHomeLeftovers(app.config.storageRoots, rows.map((r) => r.home));
+    if (removed) app.log.info({ removed }, "removed temporary home directories left by an interrupted create");
+    return removed;
+  } catch (err) {
+    app.log.warn({ err }, "could not look for temporary home directories left by an interrupted create");
+    return 0;
   }
 }

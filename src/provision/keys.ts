@@ -1,15 +1,21 @@
-// `<home>/.ssh/authorized_keys` from the user's `sshpubkey`, for homes inside a storage root.
+// `<home>/.ssh/authorized_keys`: the one writer of every user's keys file, used by the account
+// services (user.create / user.update) and by host provisioning alike.
 //
-// A home belongs to its user, who may replace `.ssh` or the keys file with a symlink at any time.
-// So the directories are opened with O_NOFOLLOW and everything below is addressed through
-// `/proc/self/fd/<dir fd>/…`: root never writes, chowns or unlinks through a link the user made.
+// A home belongs to its user, who may replace `.ssh` or the keys file with a symlink, a FIFO or
+// another directory at any time. So the home is opened relative to a trusted base without
+// following any link (src/accounts/safe-fs.ts), `.ssh` beneath it the same way, the file is
+// written under a fresh O_EXCL name and renamed over `authorized_keys`, and every chown/chmod
+// goes through an fd root opened itself: root never reads, writes, chowns or unlinks through a
+// link the user made. Writers of the same home are serialised in this process.
 
-import { constants as C, type Stats } from "node:fs";
-import { mkdir, open, readFile, realpath, unlink, type FileHandle } from "node:fs/promises";
+import { closeSync, fchmodSync, fchownSync, fsyncSync, read, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { IS_ROOT, fsyncDir, lstatOrNull, replaceFile } from "./atomic.js";
+import { IS_ROOT } from "./atomic.js";
 import { authorizedKeys } from "./generate.js";
 import type { ProvUser } from "./types.js";
+import { CallError, ERRNO } from "../server/errors.js";
+import { SafeDir, afterResolve, errCode, isDir, isFile, locateHome, openHomeParent, type SafeStat } from "../accounts/safe-fs.js";
 
 export const NO_HOME = "/var/empty";
 
@@ -45,30 +51,185 @@ export function keysPlacement(u: ProvUser, storageRoots: readonly string[], host
   return { dir: path.posix.join(hostRoot, u.home), within: hostRoot, mayRemove: false };
 }
 
-/** A real directory at `dir` (not a link), really inside `within`. */
-async function homeDir(pl: KeysPlacement): Promise<string | null> {
-  const st = await lstatOrNull(pl.dir);
-  if (!st || !st.isDirectory()) return null;
-  try {
-    const [realHome, realWithin] = await Promise.all([realpath(pl.dir), realpath(pl.within)]);
-    if (realWithin !== "/" && !realHome.startsWith(`${realWithin}/`)) return null;
-  } catch {
-    return null;
-  }
-  return pl.dir;
-}
-
-async function openDir(p: string): Promise<FileHandle | null> {
-  try {
-    return await open(p, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
-  } catch {
-    return null;
-  }
-}
-
-const fdPath = (fh: FileHandle, name = "") => `/proc/self/fd/${fh.fd}${name ? `/${name}` : ""}`;
-
 export type KeysOutcome = "none" | "same" | "written" | "removed" | "drift";
+
+/** Errors that mean "the home (or .ssh) is not a real directory here": nothing to do. */
+const NOT_A_DIR = new Set(["ENOENT", "ENOTDIR", "ELOOP", "EXDEV"]);
+
+/**
+ * Open a home directory (no link followed below its base, see locateHome), or null when it is
+ * missing or not a real directory. The caller closes it.
+ */
+export function openHome(home: string, storageRoots: readonly string[]): SafeDir | null {
+  const loc = locateHome(home, storageRoots);
+  let parent: SafeDir;
+  try {
+    parent = openHomeParent(loc);
+  } catch (e) {
+    if (NOT_A_DIR.has(errCode(e) ?? "")) return null;
+    throw e;
+  }
+  try {
+    return parent.openDir(loc.name);
+  } catch (e) {
+    if (NOT_A_DIR.has(errCode(e) ?? "")) return null;
+    throw e;
+  } finally {
+    parent.close();
+  }
+}
+
+// One chain per home: the account services and provisioning never interleave on one file.
+const chains = new Map<string, Promise<unknown>>();
+
+/** Run `fn` alone among the writers of the keys of the home `key` (a normalised path). */
+export function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const prev = chains.get(key) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  const tail = run.catch(() => undefined);
+  chains.set(key, tail);
+  void tail.then(() => {
+    if (chains.get(key) === tail) chains.delete(key);
+  });
+  return run;
+}
+
+export interface KeysWrite {
+  /** The file's wanted content, or null for "no keys" (the file is removed when `mayRemove`). */
+  want: Buffer | null;
+  uid: number;
+  gid: number;
+  mayRemove: boolean;
+  /** Only report whether the file is as wanted ("same" / "drift"); change nothing. */
+  checkOnly?: boolean;
+  /** A `.ssh` that is not a real directory is an error (ENOTDIR) rather than "none". */
+  strict?: boolean;
+}
+
+/**
+ * Bring `<home>/.ssh/authorized_keys` in line with `w`, `home` being an open home directory
+ * named `label` (for the lock, messages and the test hook). The one place that writes the file.
+ */
+export function writeKeysIn(home: SafeDir, label: string, w: KeysWrite): Promise<KeysOutcome> {
+  return serialised(label, () => keysIn(home, label, w));
+}
+
+async function keysIn(home: SafeDir, label: string, w: KeysWrite): Promise<KeysOutcome> {
+  const sshLabel = path.posix.join(label, ".ssh");
+  const refuse = (): KeysOutcome => {
+    if (w.strict) throw new CallError(`${sshLabel} is not a directory`, ERRNO.ENOTDIR);
+    return "none";
+  };
+  const sshSt = home.lstat(".ssh");
+  if (sshSt && !isDir(sshSt)) return refuse(); // a file or a link: leave it to the owner
+  if (w.want === null) {
+    if (!sshSt || !w.mayRemove) return "none";
+    const sh = openSsh(home);
+    if (!sh) return refuse();
+    try {
+      if (!sh.lstat("authorized_keys")) return "none";
+      if (w.checkOnly) return "drift";
+      await afterResolve("keys.remove", sshLabel);
+      try {
+        sh.unlink("authorized_keys");
+      } catch (e) {
+        if (errCode(e) !== "ENOENT") throw e;
+      }
+      sh.sync();
+      return "removed";
+    } finally {
+      sh.close();
+    }
+  }
+  if (!sshSt) {
+    if (w.checkOnly) return "drift";
+    try {
+      home.mkdir(".ssh", 0o700);
+    } catch (e) {
+      if (errCode(e) !== "EEXIST") throw e;
+    }
+  }
+  const sh = openSsh(home);
+  if (!sh) return refuse();
+  try {
+    await afterResolve("keys.write", sshLabel);
+    let ok = dirOk(sh.stat(), w.uid, w.gid);
+    if (!ok && !w.checkOnly) {
+      if (IS_ROOT) sh.chown(w.uid, w.gid);
+      sh.chmod(0o700);
+      ok = true;
+    }
+    const same = await sameFile(sh, w.want, w.uid, w.gid);
+    if (same && ok) return "same";
+    if (w.checkOnly) return "drift";
+    if (!same) {
+      await afterResolve("keys.replace", sshLabel);
+      replaceKeysFile(sh, w.want, w.uid, w.gid);
+    }
+    return "written";
+  } finally {
+    sh.close();
+  }
+}
+
+function openSsh(home: SafeDir): SafeDir | null {
+  try {
+    return home.openDir(".ssh");
+  } catch (e) {
+    if (NOT_A_DIR.has(errCode(e) ?? "")) return null;
+    throw e;
+  }
+}
+
+/** The keys file is a regular file with the wanted owner, mode and bytes (read without following links). */
+async function sameFile(sh: SafeDir, want: Buffer, uid: number, gid: number): Promise<boolean> {
+  const f = sh.lstat("authorized_keys");
+  if (!f || !isFile(f) || !fileOk(f, uid, gid) || f.size !== want.length) return false;
+  let opened: { fd: number; st: SafeStat };
+  try {
+    opened = sh.openRead("authorized_keys");
+  } catch {
+    return false; // swapped meanwhile: rewrite it
+  }
+  try {
+    if (!isFile(opened.st) || opened.st.ino !== f.ino || opened.st.size !== want.length) return false;
+    const buf = Buffer.alloc(want.length);
+    let off = 0;
+    while (off < buf.length) {
+      const n = await new Promise<number>((res, rej) => read(opened.fd, buf, off, buf.length - off, off, (e, b) => (e ? rej(e) : res(b))));
+      if (n === 0) return false;
+      off += n;
+    }
+    return buf.equals(want);
+  } finally {
+    closeSync(opened.fd);
+  }
+}
+
+/** New content under a fresh O_EXCL name (owner and mode set on the fd), fsync, rename over the file. */
+function replaceKeysFile(sh: SafeDir, body: Buffer, uid: number, gid: number): void {
+  const tmp = `.authorized_keys.gh-${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
+  const fd = sh.createFile(tmp, 0o600);
+  try {
+    try {
+      if (IS_ROOT) fchownSync(fd, uid, gid);
+      fchmodSync(fd, 0o600);
+      for (let off = 0; off < body.length; ) off += writeSync(fd, body, off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    sh.rename(tmp, sh, "authorized_keys");
+  } catch (e) {
+    try {
+      sh.unlink(tmp);
+    } catch {
+      // already renamed or gone
+    }
+    throw e;
+  }
+  sh.sync();
+}
 
 /**
  * Bring one user's authorized_keys in line with the store (or, with `checkOnly`, report whether
@@ -76,66 +237,21 @@ export type KeysOutcome = "none" | "same" | "written" | "removed" | "drift";
  */
 export async function syncAuthorizedKeys(u: ProvUser, gid: number, pl: KeysPlacement | null, checkOnly = false): Promise<KeysOutcome> {
   if (!pl) return "none";
-  const home = await homeDir(pl);
-  if (!home) return "none";
   const want = authorizedKeys(u);
   if (want === null && !pl.mayRemove) return "none";
-  const hh = await openDir(home);
-  if (!hh) return "none";
+  const home = openHome(pl.dir, pl.mayRemove ? [pl.within] : []);
+  if (!home) return "none";
   try {
-    const sshSt = await lstatOrNull(fdPath(hh, ".ssh"));
-    if (sshSt && !sshSt.isDirectory()) return "none"; // a file or a link: leave it to the owner
-    if (want === null) {
-      if (!sshSt) return "none";
-      const sh = await openDir(fdPath(hh, ".ssh"));
-      if (!sh) return "none";
-      try {
-        const f = await lstatOrNull(fdPath(sh, "authorized_keys"));
-        if (!f) return "none";
-        if (checkOnly) return "drift";
-        await unlink(fdPath(sh, "authorized_keys"));
-        await fsyncDir(fdPath(sh));
-        return "removed";
-      } finally {
-        await sh.close();
-      }
-    }
-    if (!sshSt) {
-      if (checkOnly) return "drift";
-      await mkdir(fdPath(hh, ".ssh"), { mode: 0o700 });
-    }
-    const sh = await openDir(fdPath(hh, ".ssh"));
-    if (!sh) return "none";
-    try {
-      const body = Buffer.from(want);
-      let ok = await dirOk(sh, u.uid, gid);
-      if (!ok && !checkOnly) {
-        if (IS_ROOT) await sh.chown(u.uid, gid);
-        await sh.chmod(0o700);
-        ok = true;
-      }
-      const f = await lstatOrNull(fdPath(sh, "authorized_keys"));
-      const same = !!f && f.isFile() && fileOk(f, u.uid, gid) && (await readFile(fdPath(sh, "authorized_keys")).then((b) => b.equals(body), () => false));
-      if (same && ok) return "same";
-      if (checkOnly) return "drift";
-      if (!same) {
-        await replaceFile(path.join(home, ".ssh", "authorized_keys"), [body], { uid: u.uid, gid, mode: 0o600 }, fdPath(sh));
-        await fsyncDir(fdPath(sh));
-      }
-      return "written";
-    } finally {
-      await sh.close();
-    }
+    return await writeKeysIn(home, pl.dir, { want: want === null ? null : Buffer.from(want), uid: u.uid, gid, mayRemove: pl.mayRemove, checkOnly });
   } finally {
-    await hh.close();
+    home.close();
   }
 }
 
-async function dirOk(sh: FileHandle, uid: number, gid: number): Promise<boolean> {
-  const st = await sh.stat();
+function dirOk(st: SafeStat, uid: number, gid: number): boolean {
   return (st.mode & 0o7777) === 0o700 && (!IS_ROOT || (st.uid === uid && st.gid === gid));
 }
 
-function fileOk(st: Stats, uid: number, gid: number): boolean {
+function fileOk(st: SafeStat, uid: number, gid: number): boolean {
   return (st.mode & 0o7777) === 0o600 && (!IS_ROOT || (st.uid === uid && st.gid === gid));
 }
