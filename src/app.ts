@@ -58,6 +58,8 @@ export class App {
     const app = new App(config, store, log);
     app.secretBox = secretBox;
     await seedBuiltins(app);
+    // Temporary homes of a create interrupted by a crash (docs/security/path-safety.md).
+    await (await import("./accounts/home.js")).removeHomeLeftoversAtStartup(app);
     (await import("./provision/index.js")).startProvisioner(app);
     return app;
   }

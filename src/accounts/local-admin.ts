@@ -5,7 +5,6 @@
 // group admin 950, member of builtin_administrators, sudo ALL, immutable) and root's password is
 // disabled.
 
-import { rm } from "node:fs/promises";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { CallError, ERRNO, ValidationErrors } from "../server/errors.js";
@@ -15,7 +14,7 @@ import type { AccountContext } from "./context.js";
 import { hostPathOfHome, redactSecrets, skelDir, USER_SECRET_FIELDS } from "./context.js";
 import { hashRounds } from "./account-settings.js";
 import { defaultShell } from "./shells.js";
-import { createHome } from "./home.js";
+import { createHome, type HomeHandle } from "./home.js";
 import { localAdministratorGids, membersOfGids } from "./admins.js";
 import { ADMIN_UID, userEntryById } from "./user-entry.js";
 import { BUILTIN_ADMINISTRATORS_GID } from "./group-entry.js";
@@ -49,7 +48,7 @@ export async function setupLocalAdministrator(ctx: AccountContext, username: "ro
 
   const unixhash = await hashPassword(password, await hashRounds(app));
   const now = Date.now();
-  const created: string[] = [];
+  const created: HomeHandle[] = []; // renamed into place after the commit
   let changedIds: number[] = [];
   try {
     changedIds = await db.transaction().execute(async (trx) => {
@@ -91,14 +90,15 @@ export async function setupLocalAdministrator(ctx: AccountContext, username: "ro
       const home = hostPathOfHome(app, ADMIN_HOME);
       if (home) {
         await mkdir(path.posix.dirname(home), { recursive: true, mode: 0o755 });
-        if (await createHome(home, { uid: ADMIN_UID, gid: group.gid, mode: "700", skelDir: skelDir(app) })) created.push(home);
+        created.push(await createHome(home, { uid: ADMIN_UID, gid: group.gid, mode: "700", skelDir: skelDir(app), roots: app.config.storageRoots }));
       }
       return [user.id, root.id];
     });
   } catch (err) {
-    for (const dir of created) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    for (const h of created) await h.discard();
     throw err;
   }
+  for (const h of created) if (!(await h.commit())) app.log.warn({ home: h.path }, "new home directory could not be renamed into place");
   for (const [i, id] of changedIds.entries()) {
     const entry = await userEntryById(db, id);
     if (entry) app.events.publish("user.query", username === "admin" && i === 0 ? "added" : "changed", id, redactSecrets(entry, USER_SECRET_FIELDS));

@@ -3,7 +3,6 @@
 // any transaction; then one transaction inserts the rows and does the filesystem work before
 // committing, so a failing mkdir or key write rolls the whole create back.
 
-import { rm, stat } from "node:fs/promises";
 import { CallError, ERRNO, ValidationErrors } from "../server/errors.js";
 import { hashPassword, ntHash, randomPassword } from "../auth/password-hash.js";
 import { passwordPolicyErrors, securityConfig, twoFactorConfig } from "../auth/policy.js";
@@ -11,7 +10,7 @@ import type { Tx } from "../store/db.js";
 import type { AccountContext } from "./context.js";
 import { changeReason, hostPathOfHome, insideStorageRoot, redactSecrets, skelDir, USER_SECRET_FIELDS } from "./context.js";
 import { validateEmail, validateFullName, validateUsername } from "./names.js";
-import { applyHomeMode, createHome, NO_HOME, validateHome, validateHomeMode, writeAuthorizedKeys } from "./home.js";
+import { createHome, NO_HOME, validateHome, validateHomeMode, writeAuthorizedKeys, type HomeHandle } from "./home.js";
 import { validateSshPubkey } from "./ssh-key.js";
 import { defaultShell } from "./shells.js";
 import { hashRounds } from "./account-settings.js";
@@ -181,7 +180,7 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
   const unixhash = password && !data.password_disabled ? await hashPassword(password, await hashRounds(app)) : "*";
   const smbhash = password && data.smb && !data.password_disabled ? await ntHash(password) : "*";
 
-  const createdDirs: string[] = [];
+  const homes: HomeHandle[] = [];
   let userId: number;
   try {
     userId = await db.transaction().execute(async (trx) => {
@@ -257,23 +256,22 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
       // groups (primary too, e.g. a reused group_create group) must be the caller's to give.
       assertMayGrant(ctx.session, grantDelta(new Map(), await accountGrants(trx, [row.id]), schema));
 
-      // Filesystem last, still inside the transaction: a failure here rolls the rows back.
+      // Filesystem last, still inside the transaction: a failure here rolls the rows back. A new
+      // home is made under a temporary name and renamed into place after the commit
+      // (docs/security/path-safety.md); an existing one is given to the user.
+      for (const h of homes.splice(0)) await h.discard(); // an earlier attempt's
       if (home !== NO_HOME) {
-        const exists = await stat(home).then((s) => s.isDirectory(), () => false);
-        if (exists) {
-          await applyHomeMode(home, data.home_mode, uid, gid!);
-        } else {
-          if (await createHome(home, { uid, gid: gid!, mode: data.home_mode, skelDir: skelDir(app) })) createdDirs.push(home);
-        }
+        homes.push(await createHome(home, { uid, gid: gid!, mode: data.home_mode, skelDir: skelDir(app), roots: app.config.storageRoots }));
       }
       if (data.sshpubkey) {
         const target = hostPathOfHome(app, home);
-        if (target) await writeAuthorizedKeys(target, data.sshpubkey, uid, gid!);
+        if (homes[0]) await homes[0].writeKeys(data.sshpubkey, uid, gid!);
+        else if (target) await writeAuthorizedKeys(target, data.sshpubkey, uid, gid!, app.config.storageRoots);
       }
       return row.id;
     });
   } catch (err) {
-    for (const dir of createdDirs) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    for (const h of homes) await h.discard();
     if (isUniqueViolation(err)) {
       throw new ValidationErrors([[`${schema}.username`, `The username "${username}" already exists.`, ERRNO.EEXIST]]);
     }
@@ -281,6 +279,7 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
     throw new CallError(`Failed to create user ${username}: ${(err as Error).message}`, ERRNO.EFAULT);
   }
 
+  for (const h of homes) if (!(await h.commit())) app.log.warn({ home: h.path }, "new home directory could not be renamed into place");
   const entry = (await userEntryById(db, userId))!;
   app.events.publish("user.query", "added", entry.id, redactSecrets(entry, USER_SECRET_FIELDS));
   app.accountsChanged(changeReason("user.create", [entry.id], [entry.group.id, ...entry.groups]));

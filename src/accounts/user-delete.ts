@@ -66,7 +66,7 @@ export async function afterUserDeleted(ctx: AccountContext, deleted: DeletedUser
   const { app } = ctx;
   const target = hostPathOfHome(app, deleted.home);
   if (target) {
-    await removeSshDir(target);
+    await removeSshDir(target, app.config.storageRoots);
     // A provisioning run that read the store before this delete committed may still write the
     // keys file after us; once provisioning settles, remove `.ssh` again — unless the directory
     // has become someone else's home meanwhile.
@@ -74,7 +74,7 @@ export async function afterUserDeleted(ctx: AccountContext, deleted: DeletedUser
       .whenIdle()
       .then(async () => {
         const owner = await app.store.db.selectFrom("users").select("id").where("home", "=", deleted.home).executeTakeFirst();
-        if (!owner) await removeSshDir(target);
+        if (!owner) await removeSshDir(target, app.config.storageRoots);
       })
       .catch(() => undefined);
   }

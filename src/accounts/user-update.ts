@@ -3,7 +3,7 @@
 // filesystem work (home creation / mode / authorized_keys) runs inside it. Copying an old home's
 // contents to a new home is a background job started after the commit (`user.do_home_copy`).
 
-import { rm, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { CallError, ERRNO, ValidationErrors, instanceNotFound } from "../server/errors.js";
 import { hashPassword, ntHash, randomPassword } from "../auth/password-hash.js";
@@ -11,7 +11,7 @@ import { clearLockout, nextHistory, passwordPolicyErrors, securityConfig, twoFac
 import type { AccountContext } from "./context.js";
 import { changeReason, hostPathOfHome, insideStorageRoot, redactSecrets, skelDir, USER_SECRET_FIELDS } from "./context.js";
 import { validateEmail, validateFullName, validateUsername } from "./names.js";
-import { applyHomeMode, copyHome, createHome, NO_HOME, validateHome, validateHomeMode, writeAuthorizedKeys } from "./home.js";
+import { applyHomeMode, copyHome, createHome, NO_HOME, validateHome, validateHomeMode, writeAuthorizedKeys, type HomeHandle } from "./home.js";
 import { validateSshPubkey } from "./ssh-key.js";
 import { hashRounds } from "./account-settings.js";
 import { ADMIN_UID, buildUserEntries, selectUserRows, userEntryById, type UserRow } from "./user-entry.js";
@@ -204,7 +204,7 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
   const oldHome = normHome(current.home);
   const moved = newHome !== oldHome;
   const homeMode = input.home_mode ?? row.home_mode ?? "700";
-  const createdDirs: string[] = [];
+  const homes: HomeHandle[] = []; // new homes: renamed into place after the commit
   let copyFrom: string | null = null;
   try {
     await db.transaction().execute(async (trx) => {
@@ -271,7 +271,7 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
           // nothing will be copied over from an old home.
           const oldReal = moved && oldHome !== NO_HOME && (await stat(oldHome).then((s) => s.isDirectory(), () => false));
           try {
-            if (await createHome(newHome, { uid: current.uid, gid, mode: homeMode, skelDir: oldReal ? null : skelDir(app) })) createdDirs.push(newHome);
+            homes.push(await createHome(newHome, { uid: current.uid, gid, mode: homeMode, skelDir: oldReal ? null : skelDir(app), roots: app.config.storageRoots }));
           } catch (e) {
             if (e instanceof CallError) throw e;
             throw new CallError(`Failed recreating home directory ${newHome}: ${(e as Error).message}`, ERRNO.EFAULT);
@@ -279,26 +279,28 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
           if (oldReal) copyFrom = oldHome;
         } else if (moved) {
           const oldReal = oldHome !== NO_HOME && (await stat(oldHome).then((s) => s.isDirectory(), () => false));
-          await applyHomeMode(newHome, homeMode, current.uid, gid);
+          await applyHomeMode(newHome, homeMode, current.uid, gid, app.config.storageRoots);
           if (oldReal) copyFrom = oldHome;
         } else if (sent("home_mode")) {
-          await applyHomeMode(newHome, homeMode, current.uid, gid);
+          await applyHomeMode(newHome, homeMode, current.uid, gid, app.config.storageRoots);
         } else if (gid !== current.group.bsdgrp_gid) {
-          await applyHomeMode(newHome, homeMode, current.uid, gid);
+          await applyHomeMode(newHome, homeMode, current.uid, gid, app.config.storageRoots);
         }
       }
       if (sent("sshpubkey")) {
         const target = hostPathOfHome(app, newHome);
-        if (target) await writeAuthorizedKeys(target, sshpubkey ?? "", current.uid, gid);
+        if (homes[0]) await homes[0].writeKeys(sshpubkey ?? "", current.uid, gid);
+        else if (target) await writeAuthorizedKeys(target, sshpubkey ?? "", current.uid, gid, app.config.storageRoots);
       }
     });
   } catch (err) {
-    for (const dir of createdDirs) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    for (const h of homes) await h.discard();
     if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.username`, `The username "${next.username}" already exists.`, ERRNO.EEXIST]]);
     if (err instanceof ValidationErrors || err instanceof CallError) throw err;
     throw new CallError(`Failed to update user ${current.username}: ${(err as Error).message}`, ERRNO.EFAULT);
   }
 
+  for (const h of homes) if (!(await h.commit())) app.log.warn({ home: h.path }, "new home directory could not be renamed into place");
   if (copyFrom) startHomeCopy(ctx, next.username, copyFrom, newHome, current.uid, gid, input.home_mode);
   const entry = (await userEntryById(db, id))!;
   app.events.publish("user.query", "changed", id, redactSecrets(entry, USER_SECRET_FIELDS));
@@ -313,7 +315,7 @@ function startHomeCopy(ctx: AccountContext, username: string, from: string, to: 
     [from, to, mode ?? null, username],
     { sessionId: null, username: null, internal: true },
     { description: `Copying home directory of ${username} from ${from} to ${to}` },
-    async (job) => copyHome(from, to, { uid, gid, mode, onProgress: (percent, description) => job.setProgress(percent, description) }),
+    async (job) => copyHome(from, to, { uid, gid, mode, roots: ctx.app.config.storageRoots, onProgress: (percent, description) => job.setProgress(percent, description) }),
   );
 }
 
