@@ -7,6 +7,7 @@ import { lstat, realpath } from "node:fs/promises";
 import path from "node:path";
 import type { App } from "../../app.js";
 import { ERRNO, validationError } from "../../server/errors.js";
+import { SafeDir, afterResolve } from "../../accounts/safe-fs.js";
 
 const posix = path.posix;
 
@@ -150,4 +151,38 @@ export async function entryOf(entryPath: string, onDisk: string, roots: Roots, p
     is_mountpoint: type === "DIRECTORY" && parentDev !== null && st.dev !== parentDev,
     is_ctldir: false,
   };
+}
+
+/**
+ * Make `name` (mode `mode`) in the directory whose real path is `parentReal`: the parent is opened
+ * beneath the real storage root holding it with no link followed (ELOOP/EXDEV when one was
+ * swapped in), the directory made with mkdirat and its mode set through its own fd. A chmod
+ * failure is thrown with code "CHMOD" when `raiseChmod`, otherwise ignored.
+ */
+export async function mkdirBeneath(roots: Roots, parentReal: string, name: string, mode: number, raiseChmod: boolean): Promise<void> {
+  const root = roots.real
+    .filter((r): r is string => r !== null && within(parentReal, r))
+    .sort((a, b) => b.length - a.length)[0];
+  if (root === undefined) throw Object.assign(new Error("outside the storage roots"), { code: "EXDEV" });
+  const base = SafeDir.openBase(root);
+  let parent: SafeDir;
+  try {
+    parent = base.openDir(posix.relative(root, parentReal));
+  } finally {
+    base.close();
+  }
+  try {
+    await afterResolve("filesystem.mkdir", posix.join(parentReal, name));
+    parent.mkdir(name, 0o700);
+    const dir = parent.openDir(name);
+    try {
+      dir.chmod(mode);
+    } catch (e) {
+      if (raiseChmod) throw Object.assign(new Error((e as Error).message), { code: "CHMOD" });
+    } finally {
+      dir.close();
+    }
+  } finally {
+    parent.close();
+  }
 }

@@ -1,9 +1,10 @@
-import { chmod, lstat, mkdir, realpath, rmdir } from "node:fs/promises";
+import { lstat, realpath } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { CallError, ERRNO, validationError } from "../../server/errors.js";
-import { confine, entryOf, insideReal, outsideMessage, resolveRoots } from "./common.js";
+import { confine, entryOf, insideReal, mkdirBeneath, outsideMessage, resolveRoots } from "./common.js";
+import { errCode } from "../../accounts/safe-fs.js";
 
 const posix = path.posix;
 const ARG = "filesystem_mkdir";
@@ -35,26 +36,20 @@ export const filesystemMkdir = defineMethod({
     if (!insideReal(parentReal, roots)) validationError(attr, outsideMessage(roots), ERRNO.EINVAL);
     const onDisk = posix.join(parentReal, name);
     const mode = parseInt(data.options.mode, 8);
+    // The checks above named the parent by path; the directory is made relative to the parent's
+    // fd, opened beneath its storage root without following any link, so a parent swapped for a
+    // symlink meanwhile makes the call fail instead of creating or chmod-ing outside the roots.
     try {
-      await mkdir(onDisk, { mode: 0o700 });
+      await mkdirBeneath(roots, parentReal, name, mode, data.options.raise_chmod_error);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      const code = errCode(e);
       if (code === "EEXIST") validationError(attr, "Path already exists", ERRNO.EEXIST);
       if (code === "ENOTDIR") validationError(attr, "Parent path is not a directory", ERRNO.ENOTDIR);
+      if (code === "ELOOP" || code === "EXDEV") validationError(attr, outsideMessage(roots), ERRNO.EINVAL);
+      if (code === "ENOENT") validationError(attr, "Parent directory does not exist", ERRNO.ENOENT);
       if (code === "EACCES" || code === "EPERM") throw new CallError(`${target}: permission denied`, ERRNO.EACCES);
+      if (code === "CHMOD") throw new CallError(`${target}: failed to set mode ${data.options.mode}: ${(e as Error).message}`, ERRNO.EFAULT);
       throw e;
-    }
-    // A parent swapped for a symlink between the checks and mkdir must not leave a directory
-    // outside the roots.
-    const createdReal = await realpath(onDisk).catch(() => null);
-    if (createdReal === null || !insideReal(createdReal, roots)) {
-      await rmdir(onDisk).catch(() => {});
-      validationError(attr, outsideMessage(roots), ERRNO.EINVAL);
-    }
-    try {
-      await chmod(onDisk, mode);
-    } catch (e) {
-      if (data.options.raise_chmod_error) throw new CallError(`${target}: failed to set mode ${data.options.mode}: ${(e as Error).message}`, ERRNO.EFAULT);
     }
     const parentDev = (await lstat(parentReal)).dev;
     const entry = await entryOf(target, onDisk, roots, parentDev);
