@@ -38,9 +38,11 @@ test("validateUsername messages (upstream validate_name, first failure only)", (
   assert.equal(run(validateUsername, "😀".repeat(16))[0][1], `Cannot start with "'😀'"`);
 });
 
-test("validateGroupName: digits and dots may start a group name, no length limit", () => {
+test("validateGroupName: digits and dots may start a group name; shadow-utils bounds (32 characters, not . or .., not all digits)", () => {
   const attr = "group_create.name";
-  for (const name of ["1group", ".hidden", "_g", "g".repeat(200)]) assert.deepEqual(run(validateGroupName, name, attr), [], name);
+  for (const name of ["1group", ".hidden", "_g", "g".repeat(32), "1.2"]) assert.deepEqual(run(validateGroupName, name, attr), [], name);
+  assert.deepEqual(run(validateGroupName, "g".repeat(33), attr), [[attr, "Cannot exceed 32 charaters in length", ERRNO.EINVAL]]);
+  for (const name of [".", "..", "0", "1234"]) assert.equal(run(validateGroupName, name, attr).length, 1, name);
   assert.deepEqual(run(validateGroupName, "", attr), [[attr, "Must be at least 1 character in length", ERRNO.EINVAL]]);
   assert.deepEqual(run(validateGroupName, "-g", attr), [[attr, `Cannot start with "'-'"`, ERRNO.EINVAL]]);
   assert.deepEqual(run(validateGroupName, "a:b", attr), [[attr, VALID_CHARS_MSG, ERRNO.EINVAL]]);
@@ -68,7 +70,11 @@ test("validateEmail", () => {
   assert.deepEqual(check(null), []);
   assert.deepEqual(check(""), []);
   assert.deepEqual(check("a@b"), []);
-  assert.deepEqual(check('"odd@local"@example.com'), []); // right-most "@" splits
+  assert.deepEqual(check("first.last+tag@mail.example.com"), []);
+  // WHATWG syntax (beyond the reference): quoted local parts, spaces, controls, bad labels.
+  for (const bad of ['"odd@local"@example.com', "a b@c.d", "a@b\nc", "a@-b.c", "a@b..c", "a@b_c.d", "é@b.c"]) {
+    assert.deepEqual(check(bad), ["Not a valid email address."], bad);
+  }
   assert.deepEqual(check("x".repeat(250) + "@b.cd"), ["Maximum length is 254 characters."]);
   assert.deepEqual(check("nobody"), ["Missing '@' symbol."]);
   assert.deepEqual(check("@example.com"), ["Missing local part of email string (part before the '@')."]);

@@ -20,6 +20,47 @@ export const GROUP_VALID_START = ASCII_LETTERS + DIGITS + "_" + ".";
 export const USERNAME_MAX_LENGTH = 32;
 /** RFC 5321 path limit minus the enclosing "<>". */
 export const EMAIL_MAX_LENGTH = 254;
+/** groupadd(8): "Groupnames may only be up to 32 characters long" (shadow-utils GROUP_NAME_MAX_LENGTH). */
+export const GROUP_NAME_MAX_LENGTH = 32;
+/** A full name (GECOS) longer than this is not a name (the reference has no bound). */
+export const FULL_NAME_MAX_LENGTH = 256;
+
+/**
+ * Characters that cannot be rendered faithfully in a host file or a UI: C0/C1 controls and DEL
+ * (NUL ends a C string, CR/LF end a record), line/paragraph separators, bidirectional overrides and
+ * isolates (they make a name display as another), and lone surrogates (not encodable as UTF-8).
+ */
+const UNRENDERABLE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]|\p{Cs}/u;
+
+/** The first unrenderable character of `value`, or null. */
+export function unrenderableChar(value: string): string | null {
+  const m = UNRENDERABLE.exec(value);
+  return m ? m[0] : null;
+}
+
+/**
+ * Common bound for a free-text field: no unrenderable character and at most `max` code points.
+ * Returns true when the value is acceptable; otherwise one message on `attr`.
+ */
+export function checkText(errors: ValidationErrors, attr: string, value: string, max: number): boolean {
+  const bad = unrenderableChar(value);
+  if (bad !== null) {
+    errors.add(attr, `Control and formatting characters are not allowed (found ${pyRepr(bad)}).`, ERRNO.EINVAL);
+    return false;
+  }
+  if (countCodePoints(value, max + 1) > max) {
+    errors.add(attr, `Cannot exceed ${max} characters in length.`, ERRNO.EINVAL);
+    return false;
+  }
+  return true;
+}
+
+/** Code points in `value`, counting no further than `stop`. */
+function countCodePoints(value: string, stop: number): number {
+  let n = 0;
+  for (const _ of value) if (++n >= stop) break;
+  return n;
+}
 
 /**
  * Python's `repr()` of a str. Upstream messages interpolate values with `!r`, so clients see
@@ -78,9 +119,19 @@ export function validateUsername(errors: ValidationErrors, attr: string, value: 
   return validateName(errors, attr, value, USERNAME_VALID_START, USERNAME_MAX_LENGTH);
 }
 
-/** Group name: `[A-Za-z0-9_.-]`, starting with a letter, digit, `_` or `.`; no length limit (§2.2). */
+/**
+ * Group name: `[A-Za-z0-9_.-]`, starting with a letter, digit, `_` or `.` (§2.2), and — shadow-utils'
+ * `is_valid_name` rules, which the reference does not apply — at most 32 characters, neither `.`
+ * nor `..` (they name directories, not groups) nor all digits (read as a gid by chgrp, find, sudo).
+ */
 export function validateGroupName(errors: ValidationErrors, attr: string, value: string): boolean {
-  return validateName(errors, attr, value, GROUP_VALID_START, null);
+  if (!validateName(errors, attr, value, GROUP_VALID_START, GROUP_NAME_MAX_LENGTH)) return false;
+  let message: string | null = null;
+  if (value === "." || value === "..") message = `${pyRepr(value)} is not a valid group name`;
+  else if (/^[0-9]+$/.test(value)) message = "A group name may not consist of digits only (it would be read as a GID)";
+  if (message === null) return true;
+  errors.add(attr, message, ERRNO.EINVAL);
+  return false;
 }
 
 /**
@@ -100,12 +151,21 @@ export function validateFullName(errors: ValidationErrors, attr: string, value: 
       ok = false;
     }
   }
+  // Beyond the reference: every other control character (NUL, CR, …) and a length bound.
+  if (ok) ok = checkText(errors, attr, value, FULL_NAME_MAX_LENGTH);
   return ok;
 }
 
 /**
- * Email (upstream `email_validator`): deliberately minimal — the only real check is sending mail.
- * Null and "" are accepted (the entry normalises "" to null). Splits on the right-most `@`.
+ * WHATWG HTML "valid e-mail address" (input type=email): a deliberate, syntax-only subset of
+ * RFC 5322 — dot-atom local part characters, `@`, then dot-separated LDH labels of 1–63 characters.
+ */
+const WHATWG_EMAIL =
+  /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+/**
+ * Email (upstream `email_validator`): the upstream messages for the length and a missing part, then
+ * the WHATWG syntax (syntax only: the only real check is sending mail). Null and "" are accepted (the entry normalises "" to null). Splits on the right-most `@`.
  */
 export function validateEmail(errors: ValidationErrors, attr: string, value: string | null | undefined): boolean {
   if (!value) return true;
@@ -115,6 +175,8 @@ export function validateEmail(errors: ValidationErrors, attr: string, value: str
   else if (at === -1) message = "Missing '@' symbol.";
   else if (at === 0) message = "Missing local part of email string (part before the '@').";
   else if (at === value.length - 1) message = "Missing domain part of email string (part after the '@').";
+  // Beyond the reference (which checks only the '@'): the WHATWG address syntax.
+  else if (!WHATWG_EMAIL.test(value)) message = "Not a valid email address.";
   if (message === null) return true;
   errors.add(attr, message, ERRNO.EINVAL);
   return false;

@@ -39,7 +39,9 @@ test("valid command lists", () => {
     ["ALL"],
     ["/usr/bin/id"],
     ["/usr/bin/id -u", "/usr/bin/tool-a --flag 'with space'"],
-    ["ALL anything"], // only the exact entry "ALL" is special; its executable is "ALL"
+    ["sudoedit /etc/hostname"], // sudo's built-in editor, written without a path (sudoers(5))
+    ["sudoedit"],
+    ["/usr/bin/id \"\""], // a lone "" is sudoers' "no arguments"
     ["'/usr/bin/we ird' x"],
     ["/usr/bin/link"], // symlink to an executable
     ["/usr/bin/tool-*"],
@@ -52,6 +54,19 @@ test("valid command lists", () => {
   ]) {
     assert.deepEqual(check(commands), [], JSON.stringify(commands));
   }
+});
+
+test("entries sudoers cannot hold as written are refused, not dropped when rendered (beyond the reference)", () => {
+  const one = (c: string) => check([c]).map((e) => e[1]);
+  assert.deepEqual(one("ALL anything"), ["ALL takes no arguments"]); // the reference accepted it; nothing could render it
+  assert.match(one("/usr/bin/sudoedit /etc/hostname")[0], /written without a path/);
+  assert.deepEqual(one("sudoedit etc/hostname"), ["sudoedit arguments must be absolute paths"]);
+  assert.deepEqual(one("sudoedit /etc/../etc/hostname"), ["sudoedit arguments must be normalized paths"]);
+  for (const c of ["/usr/bin/id\n/usr/bin/tool-a", "/usr/bin/id \u0000", "/usr/bin/id\r", "/usr/bin/id\t-u", "/usr/bin/id \u202e"]) {
+    assert.match(one(c)[0], /^Control characters cannot be written to sudoers/, JSON.stringify(c));
+  }
+  assert.match(one("/usr/bin/id " + "x".repeat(1100))[0], /Cannot exceed 1024/);
+  assert.match(one(`/usr/bin/id "" -u`)[0], /empty argument/);
 });
 
 test("ALL mixed with other commands: one error, on the first ALL", () => {

@@ -8,7 +8,10 @@
 import { readdirSync, statSync, lstatSync, accessSync, constants as fsConstants } from "node:fs";
 import path from "node:path";
 import { ERRNO, type ValidationErrors } from "../server/errors.js";
-import { pyRepr } from "./names.js";
+import { pyRepr, unrenderableChar } from "./names.js";
+
+/** Longest accepted entry (sudo itself has no fixed bound; a longer one is not a command line). */
+export const SUDO_COMMAND_MAX_LENGTH = 1024;
 
 export interface SudoValidationOptions {
   /** Directory that stands for "/" when resolving executables. Default "/". */
@@ -42,6 +45,11 @@ export function validateSudoCommands(
 function checkCommand(command: string, root: string): string | null {
   // The API model types entries as NonEmptyString.
   if (command.length === 0) return "String should have at least 1 character";
+  // Beyond the reference: an entry sudoers cannot hold as written is refused here, never dropped
+  // (or mangled) when the file is rendered.
+  if (command.length > SUDO_COMMAND_MAX_LENGTH) return `Cannot exceed ${SUDO_COMMAND_MAX_LENGTH} characters in length`;
+  const bad = unrenderableChar(command);
+  if (bad !== null) return `Control characters cannot be written to sudoers (found ${pyRepr(bad)})`;
   let tokens: string[];
   try {
     tokens = shlexSplit(command);
@@ -51,8 +59,12 @@ function checkCommand(command: string, root: string): string | null {
   const executable = tokens[0];
   // Whitespace only: there is no executable, so it certainly is not an absolute one.
   if (executable === undefined) return "Executable must be an absolute path";
-  if (executable === "ALL") return null;
+  if (executable === "ALL") return tokens.length === 1 ? null : "ALL takes no arguments";
+  if (executable === "sudoedit") return checkSudoedit(tokens.slice(1));
+  if (executable.endsWith("/sudoedit")) return "sudoedit is built into sudo and is written without a path (sudoers(5)): use \"sudoedit <file>\"";
   if (!executable.startsWith("/")) return "Executable must be an absolute path";
+  const emptyAt = tokens.indexOf("", 1);
+  if (emptyAt !== -1 && tokens.length > 2) return "An empty argument can only stand alone (sudoers reads \"\" as \"no arguments\")";
   if (stripTrailingSlashes(pyNormpath(executable)) !== stripTrailingSlashes(executable)) {
     return "Executable path must be normalized";
   }
@@ -63,6 +75,37 @@ function checkCommand(command: string, root: string): string | null {
     return `None of the paths matching ${pyRepr(executable)} is executable`;
   }
   return null;
+}
+
+/** `sudoedit file…`: sudo's built-in editor; each file an absolute, normalised path. */
+function checkSudoedit(files: string[]): string | null {
+  for (const f of files) {
+    if (!f.startsWith("/")) return "sudoedit arguments must be absolute paths";
+    if (pyNormpath(f) !== f) return "sudoedit arguments must be normalized paths";
+  }
+  return null;
+}
+
+/**
+ * One entry of `sudo_commands` as a sudoers Cmnd: split like the shell, then each word escaped
+ * for the sudoers lexer (`\`, `,`, `:`, `=`, `#` and spaces take a backslash; a leading `^` too,
+ * so an argument is never taken for a regular expression). A lone empty argument is written `""`
+ * (sudoers: no arguments allowed). Returns null for an entry validation refuses; the provisioner
+ * renders only validated entries, so null there means a store written by something else.
+ */
+export function renderSudoCommand(command: string): string | null {
+  if (command.length > SUDO_COMMAND_MAX_LENGTH || unrenderableChar(command) !== null) return null;
+  let words: string[];
+  try {
+    words = shlexSplit(command);
+  } catch {
+    return null;
+  }
+  if (words.length === 0) return null;
+  if (words[0] === "ALL") return words.length === 1 ? "ALL" : null;
+  if (words[0] !== "sudoedit" && (!words[0].startsWith("/") || words[0].endsWith("/sudoedit"))) return null;
+  if (words.indexOf("", 1) !== -1 && words.length > 2) return null;
+  return words.map((w) => (w === "" ? '""' : w.replace(/[\\,:=# ]/g, (c) => `\\${c}`).replace(/^\^/, "\\^"))).join(" ");
 }
 
 function stripTrailingSlashes(p: string): string {

@@ -9,6 +9,7 @@
 // "full generation" and "incremental update" cannot disagree.
 
 import type { ProvGroup, ProvPolicy, ProvUser, Snapshot } from "./types.js";
+import { renderSudoCommand } from "../accounts/sudo.js";
 
 export type FileId = "group" | "gshadow" | "passwd" | "shadow" | "smbpasswd" | "sudoers" | "sshd";
 
@@ -181,27 +182,10 @@ export function shellSplit(s: string): string[] | null {
 }
 
 /**
- * One entry of `sudo_commands` as a sudoers Cmnd: split like the shell, then each word escaped
- * for the sudoers lexer (`\`, `,`, `:`, `=`, `#` and spaces take a backslash; a leading `^` too,
- * so an argument is never taken for a regular expression). An empty word is written `""`.
- * Returns null for an entry that cannot be expressed (control characters, unbalanced quotes).
+ * One entry of `sudo_commands` as a sudoers Cmnd (src/accounts/sudo.ts, which validation uses too:
+ * an entry is accepted only when it renders faithfully). Null for an entry that cannot be expressed.
  */
-export function sudoCommand(command: string): string | null {
-  const words = shellSplit(command);
-  if (!words || words.length === 0) return null;
-  if (words.length === 1 && words[0] === "ALL") return "ALL";
-  if (!words[0].startsWith("/")) return null;
-  const out: string[] = [];
-  for (const w of words) {
-    if (/[\x00-\x1f\x7f]/.test(w)) return null;
-    if (w === "") {
-      out.push('""');
-      continue;
-    }
-    out.push(w.replace(/[\\,:=# ]/g, (c) => `\\${c}`).replace(/^\^/, "\\^"));
-  }
-  return out.join(" ");
-}
+export const sudoCommand = renderSudoCommand;
 
 const SUDO_RESERVED = new Set(["ALL", "Defaults", "Cmnd_Alias", "Cmd_Alias", "Host_Alias", "Runas_Alias", "User_Alias"]);
 

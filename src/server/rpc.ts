@@ -4,6 +4,7 @@
 
 import { CallError, ERRNO, RpcError, ValidationErrors, errnameOf } from "./errors.js";
 import { fromWire, stringifyWire } from "./ejson.js";
+import { paramsDepthError } from "./input-bounds.js";
 import { parseArgs, type MethodDef } from "../api/method.js";
 import { authorize, holdsFullAdmin } from "../access/authorize.js";
 import { enforceOwnership, hasOwnershipRule } from "../access/targets.js";
@@ -260,6 +261,9 @@ export function callMethod(app: App, conn: Connection, name: string, rawParams: 
       throw new RpcError(-32601, "Method does not exist");
     }
     const d = def;
+    // Nesting bounded before any recursive walk (decoders, validators): EINVAL, not a stack overflow.
+    const tooDeep = rawParams.length ? paramsDepthError(d.args.map((a) => a.name), rawParams) : null;
+    if (tooDeep) throw tooDeep;
     const refreshing = conn.session ? app.auth.refreshSession(conn) : undefined;
     const running = refreshing ? refreshing.then(() => dispatch(app, conn, d, rawParams, callId)) : dispatch(app, conn, d, rawParams, callId);
     // Errors leave with the call's secret arguments taken out: answers, logs, core.bulk results.

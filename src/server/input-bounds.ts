@@ -1,0 +1,57 @@
+// Bounds on the shape of call parameters, checked before anything walks them: every decoder,
+// validator and filter compiler after this point recurses, and a value nested thousands of levels
+// deep would otherwise end as a stack overflow (answered EFAULT, an internal error). Here it is a
+// validation error (EINVAL) naming the offending field. The size of a call is bounded already by
+// the message limit (64 kB for a session, 8 kB anonymous; 1 MiB for an HTTP body).
+
+import { ERRNO, ValidationErrors } from "./errors.js";
+
+/**
+ * Deepest nesting of arrays/objects accepted in a call's parameters. A query filter may nest 16
+ * `OR` levels (src/store/query-filters.ts), three array levels each, plus the call's own levels:
+ * 64 leaves room for every valid query and is far below where recursion gets near the stack limit.
+ */
+export const MAX_PARAM_DEPTH = 64;
+
+/**
+ * The path (keys and indices) of the first value nested deeper than `max`, or null. Iterative, so a
+ * hostile depth cannot overflow the stack here either.
+ */
+export function tooDeepPath(value: unknown, max: number): (string | number)[] | null {
+  if (value === null || typeof value !== "object") return null;
+  const stack: { v: unknown; depth: number; path: (string | number)[] }[] = [{ v: value, depth: 1, path: [] }];
+  while (stack.length) {
+    const { v, depth, path } = stack.pop()!;
+    if (depth > max) return path;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) {
+        const c = v[i];
+        if (c !== null && typeof c === "object") stack.push({ v: c, depth: depth + 1, path: [...path, i] });
+      }
+    } else {
+      for (const k of Object.keys(v as object)) {
+        const c = (v as Record<string, unknown>)[k];
+        if (c !== null && typeof c === "object") stack.push({ v: c, depth: depth + 1, path: [...path, k] });
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * A validation error for parameters nested deeper than MAX_PARAM_DEPTH (null when they are not).
+ * The attribute is the argument's name followed by the first few keys of the path.
+ */
+export function paramsDepthError(argNames: readonly string[], params: readonly unknown[]): ValidationErrors | null {
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i];
+    if (p === null || typeof p !== "object") continue;
+    // The positional level counts as the first: params[i] itself is depth 1.
+    const path = tooDeepPath(p, MAX_PARAM_DEPTH);
+    if (path === null) continue;
+    const shown = path.slice(0, 4).join(".");
+    const attr = [argNames[i] ?? String(i), shown].filter(Boolean).join(".") + (path.length > 4 ? ".…" : "");
+    return new ValidationErrors().add(attr, `Value is nested too deeply (at most ${MAX_PARAM_DEPTH} levels)`, ERRNO.EINVAL);
+  }
+  return null;
+}
