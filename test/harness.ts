@@ -74,6 +74,8 @@ export interface StartOptions {
   config?: Partial<Config>;
   /** Apply the per-IP limiter to loopback callers too (off by default: suites log in often). */
   rateLimitLoopback?: boolean;
+  /** The server's logger (default: silent), e.g. to capture what it logs. */
+  log?: pino.Logger;
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
@@ -85,7 +87,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     failDelay: [5, 10],
     ...opts.config,
   };
-  const app = await App.create(config, { log: pino({ level: "silent" }) });
+  const app = await App.create(config, { log: opts.log ?? pino({ level: "silent" }) });
   app.rateLimitDelay = [5, 10];
   app.rateLimitLoopbackExempt = !opts.rateLimitLoopback;
   const server = await buildHttpServer(app);

@@ -61,14 +61,17 @@ export function boundValue(value: unknown, depth = 1): unknown {
   if (typeof value !== "object") return boundString(String(value));
   if (depth > ANON_LIMITS.depth) return "…";
   if (Array.isArray(value)) {
-    const out = value.slice(0, ANON_LIMITS.keys).map((v) => boundValue(v, depth + 1));
-    if (value.length > ANON_LIMITS.keys) out.push(`… ${value.length - ANON_LIMITS.keys} more`);
+    // Over the limit: the first 15 and a marker, 16 in all.
+    const keep = value.length > ANON_LIMITS.keys ? ANON_LIMITS.keys - 1 : value.length;
+    const out = value.slice(0, keep).map((v) => boundValue(v, depth + 1));
+    if (keep < value.length) out.push(`… ${value.length - keep} more`);
     return out;
   }
   const out: Record<string, unknown> = {};
   const keys = Object.keys(value);
-  for (const k of keys.slice(0, ANON_LIMITS.keys)) out[boundString(k)] = boundValue((value as Record<string, unknown>)[k], depth + 1);
-  if (keys.length > ANON_LIMITS.keys) out["…"] = `${keys.length - ANON_LIMITS.keys} more keys`;
+  const keep = keys.length > ANON_LIMITS.keys ? ANON_LIMITS.keys - 1 : keys.length;
+  for (const k of keys.slice(0, keep)) out[boundString(k)] = boundValue((value as Record<string, unknown>)[k], depth + 1);
+  if (keep < keys.length) out["…"] = `${keys.length - keep} more keys`;
   return out;
 }
 
@@ -79,7 +82,7 @@ export function boundEventData(data: Record<string, unknown>): Record<string, un
   // Too big as a whole: the parameters give way to a short, marked preview.
   const rest = { ...out, params: null, params_truncated: true };
   const room = ANON_LIMITS.entryBytes - Buffer.byteLength(JSON.stringify(rest)) - 64;
-  const preview = room > 0 ? JSON.stringify(out.params ?? null).slice(0, room) : "";
+  const preview = room > 0 ? JSON.stringify(out.params ?? null).slice(0, Math.min(room, ANON_LIMITS.string)) : "";
   const withPreview = { ...rest, params_preview: preview };
   while (Buffer.byteLength(JSON.stringify(withPreview)) > ANON_LIMITS.entryBytes && withPreview.params_preview.length) {
     withPreview.params_preview = withPreview.params_preview.slice(0, Math.floor(withPreview.params_preview.length / 2));
