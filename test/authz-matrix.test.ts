@@ -1,8 +1,11 @@
 // The authorization matrix: every registered method called as each kind of caller, checked
 // against the roles the method declares (allowed / EACCES / ENOTAUTHENTICATED). Calls carry one
 // argument too many, so an authorized call stops at validation and no handler runs. Then every
-// read-style response to a non-FULL_ADMIN session is scanned for secret values.
+// read-style response to a non-FULL_ADMIN session is scanned for secret values. A second pass
+// (below; table in authz-valid-args.ts) calls every method with valid arguments, so ownership and
+// grant rules (issue 9 point 4) are checked where the handler would run.
 
+import { mkdirSync } from "node:fs";
 import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { forEachStore, type TestServer } from "./harness.js";
@@ -10,6 +13,7 @@ import { PASSWORD, loginAs, makeAdmin, makeUser, randomName, start, type TestUse
 import { RpcClient } from "../src/cli/client.js";
 import { expandRoles } from "../src/access/roles.js";
 import type { MethodDef } from "../src/api/method.js";
+import { VALID_ARGS, runValidArgsPass, type ValidCaller } from "./authz-valid-args.js";
 
 type Outcome = "ALLOWED" | "EACCES" | "ENOTAUTHENTICATED" | "NO_METHOD";
 
@@ -168,5 +172,70 @@ forEachStore("authorization matrix", (store) => {
       }
     }
     assert.ok(scanned > 20);
+  });
+});
+
+forEachStore("authorization matrix, valid arguments", (store) => {
+  let ts: TestServer;
+  const callers: ValidCaller[] = [];
+  let fx: Parameters<typeof runValidArgsPass>[0];
+
+  /** A fresh client with job results inline and private methods visible. */
+  const connect = async (login: (c: RpcClient) => Promise<unknown>) => {
+    const c = await ts.client();
+    await c.call("core.set_options", { legacy_jobs: false, private_methods: true });
+    await login(c);
+    return c;
+  };
+  const userCaller = (name: string, user: TestUser, raw: string[]): ValidCaller => ({
+    name,
+    raw,
+    user,
+    ownRaw: raw,
+    key: false,
+    fresh: () => connect(async (c) => assert.equal((await c.login(user.username, user.password)).response_type, "SUCCESS", name)),
+  });
+
+  before(async () => {
+    ts = await start(store);
+    const adminUser = await makeAdmin(ts);
+    const a = await loginAs(ts, adminUser);
+    fx = { ts, a, adminUser, storageRoot: ts.config.storageRoots[0]! };
+    mkdirSync(fx.storageRoot, { recursive: true }); // inside the test's data dir, removed with it
+
+    callers.push({ name: "anonymous", raw: null, user: null, ownRaw: [], key: false, fresh: () => connect(async () => undefined) });
+    const fleetOnly = await makeUser(ts);
+    await ts.app.store.db.insertInto("fleet_access").values({ owner_kind: "USER", owner_id: fleetOnly.id, target_kind: "SYSTEM", target_id: 1, access: "READ" }).execute();
+    callers.push(userCaller("no privilege (fleet access)", fleetOnly, []));
+    callers.push(userCaller("READONLY_ADMIN", await makeUser(ts, { auxGids: [951] }), ["READONLY_ADMIN"]));
+    callers.push(userCaller("ACCOUNT_WRITE", await makeUser(ts, { roles: ["ACCOUNT_WRITE"] }), ["ACCOUNT_WRITE"]));
+    callers.push(userCaller("PRIVILEGE_WRITE", await makeUser(ts, { roles: ["PRIVILEGE_WRITE"] }), ["PRIVILEGE_WRITE"]));
+    const keyOwner = await makeAdmin(ts);
+    const keyRoles = ["ACCOUNT_WRITE", "SYSTEM_AUDIT_READ"];
+    const key = await a.call<any>("api_key.create", { name: randomName(), username: keyOwner.username, roles: keyRoles });
+    callers.push({
+      name: "API key ACCOUNT_WRITE+SYSTEM_AUDIT_READ of a full admin",
+      raw: keyRoles,
+      user: keyOwner,
+      ownRaw: ["FULL_ADMIN"],
+      key: true,
+      fresh: () => connect(async (c) => assert.equal((await c.loginApiKey(key.key)).response_type, "SUCCESS", "key login")),
+    });
+    // Last: its auth.terminate_other_sessions ends every other session.
+    callers.push(userCaller("FULL_ADMIN", await makeAdmin(ts), ["FULL_ADMIN"]));
+  });
+  after(() => ts.stop());
+
+  it("every registered method has valid arguments in the table", () => {
+    const missing = ts.app.registry.all().map((d) => d.name).filter((n) => !VALID_ARGS[n]);
+    assert.deepEqual(missing, [], "add an entry to test/authz-valid-args.ts VALID_ARGS");
+    const stale = Object.keys(VALID_ARGS).filter((n) => !ts.app.registry.get(n));
+    assert.deepEqual(stale, [], "entries for methods that no longer exist");
+  });
+
+  it("every method, called with valid arguments, answers as its roles and ownership rules say, for every caller", async () => {
+    const { mismatches, calls } = await runValidArgsPass(fx, ts.app.registry.all(), callers);
+    assert.deepEqual(mismatches, []);
+    assert.ok(calls > ts.app.registry.all().length * callers.length, `${calls} calls`);
   });
 });
