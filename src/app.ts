@@ -22,7 +22,11 @@ export class App {
   readonly jobs: JobManager;
   readonly auth: AuthService;
   inflight = 0;
-  /** Tests may exempt loopback callers from the unauthenticated rate limiter. */
+  /**
+   * TEST ONLY: loopback callers skip the login limiter (lock-out, per-account delay) and the
+   * anonymous rate limit. Set by GATEHOUSE_TEST_LIMITER_EXEMPT=1 at startup (logged loudly) or by
+   * the test harness; never by any API call (core.set_options cannot exempt a connection).
+   */
   rateLimitLoopbackExempt = false;
   rateLimitDelay: [number, number] = [1000, 10000];
   private readonly idle = new EventEmitter();
@@ -56,6 +60,11 @@ export class App {
       throw err;
     });
     const app = new App(config, store, log);
+    if (config.testLimiterExempt) {
+      // Test-only (README "Test-only limiter exemption"): never set on a real deployment.
+      app.rateLimitLoopbackExempt = true;
+      log.warn("GATEHOUSE_TEST_LIMITER_EXEMPT=1: TEST ONLY — loopback callers skip the login lock-out, the per-account delay and the anonymous rate limit");
+    }
     app.secretBox = secretBox;
     await seedBuiltins(app);
     // Temporary homes of a create interrupted by a crash (docs/security/path-safety.md).

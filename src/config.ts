@@ -17,7 +17,26 @@ export interface Config {
   hashRounds: number | null;
   /** Milliseconds to delay a failed login (min, max); tests may shorten it. */
   failDelay: [number, number];
+  /** Proxies whose X-Forwarded-For names the client (addresses or CIDR blocks; src/auth/source.ts). */
+  trustedProxies: string[];
+  /** Login limiter windows and per-account delay (src/auth/limiter.ts); tests may shorten them. */
+  loginLimits: LoginLimits;
+  /** TEST ONLY: loopback callers skip the login and anonymous-call limiters (GATEHOUSE_TEST_LIMITER_EXEMPT=1). */
+  testLimiterExempt: boolean;
 }
+
+export interface LoginLimits {
+  /** Failures of one account from one source count within this window (ms). */
+  windowMs: number;
+  /** Failures of one account from all sources that cost no extra delay. */
+  accountFreeFailures: number;
+  /** First per-account delay (ms); doubles with each further failure in the window. */
+  accountDelayBaseMs: number;
+  /** Per-account delay cap (ms): never a hard lock. */
+  accountDelayMaxMs: number;
+}
+
+export const LOGIN_LIMIT_DEFAULTS: LoginLimits = { windowMs: 15 * 60_000, accountFreeFailures: 5, accountDelayBaseMs: 1000, accountDelayMaxMs: 30_000 };
 
 export interface ConfigInput {
   host?: string;
@@ -53,5 +72,13 @@ export function resolveConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = 
     logLevel: flags.logLevel ?? env.GATEHOUSE_LOG_LEVEL ?? "info",
     hashRounds: rounds === undefined ? null : Number(rounds),
     failDelay: [delay[0] ?? 1000, delay[1] ?? delay[0] ?? 2000],
+    trustedProxies: (env.GATEHOUSE_TRUSTED_PROXIES ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    loginLimits: {
+      windowMs: Number(env.GATEHOUSE_LOGIN_WINDOW_MS ?? LOGIN_LIMIT_DEFAULTS.windowMs),
+      accountFreeFailures: Number(env.GATEHOUSE_LOGIN_ACCOUNT_FREE_FAILURES ?? LOGIN_LIMIT_DEFAULTS.accountFreeFailures),
+      accountDelayBaseMs: Number(env.GATEHOUSE_LOGIN_ACCOUNT_DELAY_MS ?? LOGIN_LIMIT_DEFAULTS.accountDelayBaseMs),
+      accountDelayMaxMs: Number(env.GATEHOUSE_LOGIN_ACCOUNT_DELAY_MAX_MS ?? LOGIN_LIMIT_DEFAULTS.accountDelayMaxMs),
+    },
+    testLimiterExempt: env.GATEHOUSE_TEST_LIMITER_EXEMPT === "1",
   };
 }

@@ -40,6 +40,11 @@ async function setupClient(ts: TestServer): Promise<RpcClient> {
 }
 const setupClients = new WeakMap<TestServer, RpcClient>();
 
+/** Set things up through `client` from now on (e.g. once `admin`'s password is disabled, which ends its sessions). */
+export function useSetupClient(ts: TestServer, client: RpcClient): void {
+  setupClients.set(ts, client);
+}
+
 async function groupIdOfGid(admin: RpcClient, gid: number): Promise<number> {
   const [g] = await admin.call<any[]>("group.query", [["gid", "=", gid]]);
   if (!g) throw new Error(`no group with gid ${gid}`);

@@ -62,6 +62,16 @@ describe("two server processes on one PostgreSQL", { skip: !process.env.GATEHOUS
   });
 
   it("a lock-out counted on one holds on the other", async () => {
+    // The limiter itself is under test: no test-only loopback exemption.
+    for (const ts of [one, two]) ts.app.rateLimitLoopbackExempt = false;
+    try {
+      await lockOutAcrossProcesses();
+    } finally {
+      for (const ts of [one, two]) ts.app.rateLimitLoopbackExempt = true;
+    }
+  });
+
+  async function lockOutAcrossProcesses(): Promise<void> {
     await a1.call("core.set_options", { legacy_jobs: false });
     await a1.call("system.security.update", { lockout_threshold: 3, lockout_duration: 300 });
     const u = await makeUser(one, { roles: ["READONLY_ADMIN"] });
@@ -73,7 +83,7 @@ describe("two server processes on one PostgreSQL", { skip: !process.env.GATEHOUS
     assert.equal((await c2.login(u.username, PASSWORD)).response_type, "DENIED");
     assert.equal((await c1.login(u.username, PASSWORD)).response_type, "DENIED");
     await a1.call("system.security.update", { lockout_threshold: 0, lockout_duration: 0 });
-  });
+  }
 
   it("one-time passwords and TOTP codes are single-use across processes", async () => {
     const u = await makeUser(one, { roles: ["READONLY_ADMIN"] });

@@ -7,16 +7,16 @@ import type { App } from "../app.js";
 import type { Connection } from "../server/connection.js";
 import { HEARTBEAT_STALE_MS, type CredentialType, type Session } from "./session.js";
 import type { SessionOptions, SessionUser } from "./service.js";
-import { verifyPassword } from "./password-hash.js";
+import { hashPassword, randomPassword, verifyPassword } from "./password-hash.js";
+import { hashRounds } from "../accounts/account-settings.js";
+import { clearSourceFailures, loginRefused, recordFailure } from "./limiter.js";
+import { credentialStamp, judgeSession, readSessionCheck } from "./revalidate.js";
 import { writeAudit } from "../audit/audit.js";
 import { CallError, ERRNO } from "../server/errors.js";
 import {
   assuranceLevel,
-  clearLockout,
-  isLockedOut,
   LEVEL_LIMITS,
   passwordAging,
-  recordLoginFailure,
   SECURITY_KEY,
   securityFromStored,
   twoFactorConfig,
@@ -109,6 +109,9 @@ type ApiKeyLoginRow = Partial<Record<keyof MeProfile, unknown>> & {
   key_revoked: number;
   key_roles: string | null;
   id: number | null;
+  /** The owner's password hash (only its fingerprint is kept: ./revalidate.ts credentialStamp) and lock. */
+  unixhash: string | null;
+  locked: number | null;
   /** The owner's auxiliary GIDs, comma-separated (null: none). */
   aux_gids: string | null;
   /** Every privilege as JSON `[[local_groups, roles, web_shell], …]` (PostgreSQL: null when none). */
@@ -132,7 +135,7 @@ const apiKeyLogin = prepare<[string, number]>()(2, (db) => {
       "k"."id" as "key_id", "k"."name" as "key_name", "k"."user_id" as "key_user_id", "k"."username" as "key_username",
       "k"."salt" as "key_salt", "k"."keyhash" as "key_keyhash", "k"."expires_at" as "key_expires_at",
       "k"."revoked" as "key_revoked", "k"."roles" as "key_roles",
-      ${sql.join(PROFILE_COLUMNS.map((c) => sql.ref(c)))},
+      ${sql.join(PROFILE_COLUMNS.map((c) => sql.ref(c)))}, "users"."unixhash" as "unixhash", "users"."locked" as "locked",
       (select ${auxGids} from "memberships" as "m" inner join "groups" as "mg" on "mg"."id" = "m"."group_id"
         where "m"."user_id" = "users"."id") as "aux_gids",
       (select ${privileges} from "privileges" as "p") as "privileges"
@@ -154,6 +157,22 @@ function grantOfKeyOwner(row: ApiKeyLoginRow): Grant {
     web_shell: Number(web_shell),
   }));
   return grantOfLocalGroups(gids, privileges);
+}
+
+/**
+ * A hash of a random password at the rounds new passwords get, checked instead of a real one
+ * when there is none to check (unknown, password-disabled or directory account), so such a
+ * login costs the same time as a known account's wrong password.
+ */
+const dummyHashes = new Map<number, Promise<string>>();
+async function dummyHash(app: App): Promise<string> {
+  const rounds = await hashRounds(app);
+  let h = dummyHashes.get(rounds);
+  if (!h) {
+    h = hashPassword(randomPassword(24), rounds);
+    dummyHashes.set(rounds, h);
+  }
+  return h;
 }
 
 /** Slow down failed logins by a random 1–2 s (configurable for tests) in every mode. */
@@ -232,7 +251,10 @@ async function finishLogin(
   options: LoginOptions | undefined,
   opts: SessionOptions,
 ): Promise<LoginResponse> {
-  const session = await app.auth.sessionForUser(user, credentials, conn, { ...opts, ephemeral: !!options?.ephemeral }, sec);
+  // The password state the session begins with: a later change or disabling of it ends the session.
+  const held = user as { unixhash?: string | null; password_disabled?: unknown };
+  const credStamp = opts.credStamp !== undefined ? opts.credStamp : "unixhash" in held ? credentialStamp(held.unixhash, held.password_disabled) : null;
+  const session = await app.auth.sessionForUser(user, credentials, conn, { ...opts, credStamp, ephemeral: !!options?.ephemeral }, sec);
   if (!(await app.auth.hasApiAccess(session))) {
     return refuse(app, conn, "DENIED", credentials, { username: user.username }, "User lacks API access.");
   }
@@ -292,7 +314,8 @@ async function loginPassword(app: App, conn: Connection, req: LoginRequest, sec:
   const username = req.username ?? "";
   const password = req.password ?? "";
   const data = { username };
-  if (await isLockedOut(db, username)) {
+  // Locked out for this source (whatever the password); else wait the account's current delay.
+  if (await loginRefused(app, conn, username)) {
     return refuse(app, conn, "DENIED", "LOGIN_PASSWORD", data, "Account is temporarily locked after too many failed login attempts.");
   }
   let user = await findUser(app, { username });
@@ -304,8 +327,8 @@ async function loginPassword(app: App, conn: Connection, req: LoginRequest, sec:
     if (ds) {
       user = await findUser(app, { id: ds.userId });
       grant = ds.grant;
-      if (user) {
-        await clearLockout(db, username);
+      if (user && !user.locked) {
+        await clearSourceFailures(app, conn, username);
         return afterFirstFactor(app, conn, req, sec, user, "LOGIN_PASSWORD", [], grant);
       }
     }
@@ -315,24 +338,27 @@ async function loginPassword(app: App, conn: Connection, req: LoginRequest, sec:
     const r = await consumeOnetimePassword(db, user.id, password);
     if (r.ok) {
       if (user.locked || user.password_disabled) {
+        await recordFailure(app, conn, sec, username, "LOGIN_ONETIME_PASSWORD");
         return refuse(app, conn, "AUTH_ERR", "LOGIN_ONETIME_PASSWORD", data, "One-time password validation failed: account is locked or password disabled.");
       }
-      await clearLockout(db, username);
+      await clearSourceFailures(app, conn, username);
       const attributes = ["OTPW", ...(r.passwordChangeRequired ? ["PASSWORD_CHANGE_REQUIRED"] : [])];
-      return finishLogin(app, conn, sec, user, "LOGIN_ONETIME_PASSWORD", req.login_options, { attributes });
+      return finishLogin(app, conn, sec, user, "LOGIN_ONETIME_PASSWORD", req.login_options, { attributes, credStamp: credentialStamp(user.unixhash, user.password_disabled) });
     }
     if (r.reason === "EXPIRED") {
-      await recordLoginFailure(db, sec, username);
+      await recordFailure(app, conn, sec, username, "LOGIN_ONETIME_PASSWORD");
       return refuse(app, conn, "EXPIRED", "LOGIN_ONETIME_PASSWORD", data, "One-time password is expired.");
     }
   }
 
-  const ok = user && user.source !== "LDAP" && !user.locked && !user.password_disabled ? await verifyPassword(password, user.unixhash) : false;
-  if (!user || !ok) {
-    await recordLoginFailure(db, sec, username);
+  // Always one hash check: the account's own, or a dummy one (same cost) when it has none to check.
+  const usable = !!user && user.source !== "LDAP" && !user.password_disabled && /^\$/.test(user.unixhash ?? "");
+  const matches = await verifyPassword(password, usable ? user!.unixhash : await dummyHash(app));
+  if (!user || !usable || !matches || user.locked) {
+    await recordFailure(app, conn, sec, username, "LOGIN_PASSWORD");
     return refuse(app, conn, "AUTH_ERR", "LOGIN_PASSWORD", data, user ? "[PAM_AUTH_ERR]: pam_authenticate() failed" : `${username}: user does not exist`);
   }
-  await clearLockout(db, username);
+  await clearSourceFailures(app, conn, username);
   const aging = passwordAging(sec, user);
   if (aging.expired) return refuse(app, conn, "EXPIRED", "LOGIN_PASSWORD", data, "Password has expired.");
   return afterFirstFactor(app, conn, req, sec, user, "LOGIN_PASSWORD", aging.changeRequired ? ["PASSWORD_CHANGE_REQUIRED"] : [], grant);
@@ -380,8 +406,11 @@ async function loginOtp(app: App, conn: Connection, req: LoginRequest, sec: Secu
   const user = await findUser(app, { id: pending.userId });
   const tf = await twoFactorConfig(db);
   const data = { username: pending.username };
-  if (!user || !(await verifyTotp(db, user, String(req.otp_token ?? ""), tf.window))) {
-    await recordLoginFailure(db, sec, pending.username);
+  if (await loginRefused(app, conn, pending.username)) {
+    return refuse(app, conn, "DENIED", "LOGIN_TWOFACTOR", data, "Account is temporarily locked after too many failed login attempts.");
+  }
+  if (!user || user.locked || !(await verifyTotp(db, user, String(req.otp_token ?? ""), tf.window))) {
+    await recordFailure(app, conn, sec, pending.username, "LOGIN_TWOFACTOR");
     return refuse(app, conn, "AUTH_ERR", "LOGIN_TWOFACTOR", data, "One-time token validation failed: [PAM_AUTH_ERR]: pam_authenticate() failed");
   }
   const saved = pending.options as { login_options: LoginOptions; attributes: string[]; grant: SessionOptions["grant"] };
@@ -400,15 +429,23 @@ async function loginApiKey(app: App, conn: Connection, req: LoginRequest): Promi
   const row = (await apiKeyLogin.first(db, SECURITY_KEY, parsed?.id ?? 0))!;
   const sec = securityFromStored(row.security);
   checkMechanism(sec, "API_KEY_PLAIN");
+  // Failures count against the key's owner when the key exists (else the name given, or the key id).
+  const account = row.key_username ?? (username || `api_key:${parsed?.id ?? "invalid"}`);
+  if (await loginRefused(app, conn, account)) {
+    return refuse(app, conn, "DENIED", "API_KEY", { username: account }, "Account is temporarily locked after too many failed login attempts.");
+  }
   if (!parsed || row.key_id === null || !keyMatches(row.key_salt, parsed.secret, row.key_keyhash)) {
+    await recordFailure(app, conn, sec, account, "API_KEY");
     return refuse(app, conn, "AUTH_ERR", "API_KEY", { username, api_key: row.key_id !== null ? { id: row.key_id, name: row.key_name } : "<INVALID>" }, "Invalid API key");
   }
   const key = { id: row.key_id, name: row.key_name };
   const data = { username: row.key_username ?? username, api_key: key };
-  const owner = row.key_user_id === null || row.id === null ? undefined : (row as unknown as MeProfile);
+  const owner = row.key_user_id === null || row.id === null ? undefined : (row as unknown as MeProfile & { unixhash: string | null });
   if (!owner || (username && username !== owner.username)) {
+    await recordFailure(app, conn, sec, account, "API_KEY");
     return refuse(app, conn, "AUTH_ERR", "API_KEY", data, owner ? "API key does not belong to this user" : "User does not exist");
   }
+  if (Number(row.locked)) return refuse(app, conn, "AUTH_ERR", "API_KEY", data, "Account is locked");
   if (row.key_revoked) return refuse(app, conn, "AUTH_ERR", "API_KEY", data, "Api key is revoked");
   if (row.key_expires_at !== null && Number(row.key_expires_at) <= Date.now()) return refuse(app, conn, "EXPIRED", "API_KEY", data, "Api key is expired");
   if (!conn.secure && !conn.loopback) {
@@ -433,6 +470,16 @@ async function loginToken(app: App, conn: Connection, req: LoginRequest, sec: Se
   const p = r.parent;
   const user = p.userId === null ? undefined : await findUser(app, { id: p.userId });
   if (!user) return refuse(app, conn, "AUTH_ERR", "TOKEN", {}, "Invalid token");
+  const data = { username: user.username };
+  if (await loginRefused(app, conn, user.username)) {
+    return refuse(app, conn, "DENIED", "TOKEN", data, "Account is temporarily locked after too many failed login attempts.");
+  }
+  // The token dies with what its session would have died of: a locked, deleted or re-passworded
+  // account, a revoked or deleted key (tokens minted before a change cannot outlive it).
+  const credStamp = p.credStamp ?? credentialStamp(user.unixhash, user.password_disabled);
+  const check = await readSessionCheck(app, { id: p.sessionId, userId: user.id, apiKeyId: p.apiKeyId });
+  const verdict = await judgeSession(app, { userId: user.id, apiKeyId: p.apiKeyId, keyRoles: p.keyRoles, readonly: p.readonly }, check, { stored: false, credStamp });
+  if ("end" in verdict) return refuse(app, conn, "AUTH_ERR", "TOKEN", data, `Invalid token: ${verdict.end}`);
   return finishLogin(app, conn, sec, user, "TOKEN", req.login_options, {
     attributes: p.attributes,
     credentialsData: {
@@ -440,8 +487,9 @@ async function loginToken(app: App, conn: Connection, req: LoginRequest, sec: Se
       username: user.username,
     },
     apiKeyId: p.apiKeyId,
-    keyRoles: p.keyRoles,
+    keyRoles: verdict.keyRoles,
     readonly: p.readonly,
     tokenHash: r.singleUse ? null : r.tokenHash,
+    credStamp,
   });
 }

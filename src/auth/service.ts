@@ -6,13 +6,15 @@ import { randomUUID } from "node:crypto";
 import type { App } from "../app.js";
 import type { Connection } from "../server/connection.js";
 import { HEARTBEAT_STALE_MS, type Session, type CredentialType } from "./session.js";
-import { accessFor } from "../access/authorize.js";
 import { grantOfUser, hasFleetAccess, type Grant } from "../access/privileges.js";
 import { assuranceLevel, LEVEL_LIMITS, securityConfig, type SecurityConfig } from "./policy.js";
 import { loginEx, type LoginRequest, type LoginResponse } from "./login.js";
 import { destroyToken, destroyTokensOf } from "./tokens.js";
 import type { Tx } from "../store/db.js";
 import { param, prepare } from "./prepared.js";
+import { applyRights, credentialStamp, END_REASONS, judgeSession, readSessionCheck, rightsOf } from "./revalidate.js";
+import { writeAudit } from "../audit/audit.js";
+import { checkHttpAuthLimit, countHttpAuthFailure } from "./rate-limit.js";
 
 const insertSession = prepare<[string, number | null, string, string, string, string, number, string, number, number | null, number, number, number]>()(13, (db) =>
   db
@@ -41,8 +43,10 @@ const deleteSession = prepare<[string]>()(1, (db) => db.deleteFrom("sessions").w
 export { rolesOfUser, gidsOfUser } from "../access/privileges.js";
 
 export const LEVEL_1_MAX_SESSION_MS = LEVEL_LIMITS.LEVEL_1.maxSessionMs;
-/** How often a connection re-reads its session row (termination by another process). */
+/** How often a connection records that it is still in use (the session row's last_seen). */
 const REFRESH_MS = 1000;
+/** WebSocket close code for a session the server ended (terminated, or its account changed); the reason says why. */
+export const SESSION_ENDED_CLOSE_CODE = 4001;
 export { HEARTBEAT_STALE_MS };
 const HEARTBEAT_EVERY_MS = 20_000;
 const SWEEP_EVERY_MS = 1000;
@@ -64,6 +68,8 @@ export interface SessionOptions {
   /** Grant override (directory users: from their directory groups). */
   grant?: Grant;
   ephemeral?: boolean;
+  /** The account's password-state fingerprint read at sign-in (./revalidate.ts credentialStamp). */
+  credStamp?: string | null;
 }
 
 /** One login's writes: drop the previous session's rows, store the new one, and its audit entry. */
@@ -94,8 +100,11 @@ export class AuthService {
     app.onShutdown(async () => {
       this.stopped = true;
       this.stopSweeper();
-      await Promise.allSettled([...this.pending]);
+      await Promise.allSettled([...this.pending, this.sweeping]);
     });
+    // A change committed here or announced by another process: tell idle connections at once.
+    app.store.changes.onRemoteChange(() => this.scheduleSweep());
+    app.onAccountsChanged(() => this.scheduleSweep());
   }
 
   /** auth.login_ex: dispatch on the mechanism. */
@@ -114,9 +123,18 @@ export class AuthService {
 
   /**
    * One-shot HTTP calls: `Authorization: Basic` (password) or `Bearer <api key>`.
-   * Attaches an unstored session to `conn` and returns true on success.
+   * Attaches an unstored session to `conn` and returns true on success. Failures count toward the
+   * same limits as WebSocket logins (the per-source anonymous limit of auth.login_ex, and through
+   * the login itself the per-account lock-out and delay); successes are never limited.
    */
   async httpAuthenticate(conn: Connection, header: string): Promise<boolean> {
+    await checkHttpAuthLimit(this.app, conn);
+    const ok = await this.httpLogin(conn, header);
+    if (!ok) await countHttpAuthFailure(this.app, conn);
+    return ok;
+  }
+
+  private async httpLogin(conn: Connection, header: string): Promise<boolean> {
     const [scheme, value] = header.split(/\s+/, 2);
     if (!value) return false;
     const login_options = { user_info: false, reconnect_token: false, ephemeral: true };
@@ -147,16 +165,9 @@ export class AuthService {
     const stig = sec.enable_gpos_stig;
     const level = assuranceLevel(sec);
     const grant = opts.grant ?? (await grantOfUser(this.app.store.db, user.id));
-    let raw = grant.roles;
-    if (opts.keyRoles) {
-      const owner = accessFor(this.app.registry, raw, stig);
-      raw = opts.keyRoles.filter((r) => owner.roles.has(r));
-    }
-    if (opts.readonly) {
-      const held = accessFor(this.app.registry, raw, stig);
-      raw = held.roles.has("READONLY_ADMIN") ? ["READONLY_ADMIN"] : raw.filter((r) => r.endsWith("_READ"));
-    }
-    const access = accessFor(this.app.registry, raw, stig);
+    const rights = rightsOf(this.app, grant, opts.keyRoles, !!opts.readonly, stig);
+    const raw = rights.rawRoles;
+    const access = rights.access;
     const now = Date.now();
     const limits = LEVEL_LIMITS[level];
     return {
@@ -171,7 +182,7 @@ export class AuthService {
       fullAdmin: access.fullAdmin,
       allowedMethods: access.allowedMethods,
       attributes: opts.attributes ?? [],
-      webShell: grant.webShell && !stig && !opts.readonly,
+      webShell: rights.webShell,
       webuiAccess: access.webuiAccess,
       apiKeyId: opts.apiKeyId ?? null,
       keyRoles: opts.keyRoles ?? null,
@@ -186,6 +197,10 @@ export class AuthService {
       secureTransport: conn.secure || conn.loopback,
       origin: conn.origin,
       internal: false,
+      credStamp: opts.credStamp ?? null,
+      grantFixed: !!opts.grant,
+      // Checked against the store on its first call (what the login read may have changed since).
+      checkedStamp: null,
     };
   }
 
@@ -323,9 +338,25 @@ export class AuthService {
   }
 
   /**
-   * Drop the connection's session if it was terminated (possibly by another process) or expired.
-   * Returns a promise only when there is store work to wait for (at most once a second per
-   * connection), so the dispatcher's common case costs no await.
+   * Where the store stands for session checks: the change feed's stamp (moves on every committed
+   * change to accounts, groups, privileges, keys and settings, and on every session terminated by
+   * any process — migration 007) plus this process's own terminations. Null while the change feed
+   * cannot tell (PostgreSQL listener down): then every call re-reads.
+   */
+  authStamp(): string | null {
+    const stamp = this.app.store.changes.stamp();
+    return stamp === null ? null : `${stamp}/${this.localEnds}`;
+  }
+
+  /** Sessions this process ended (moves the stamp: SQLite's feed does not see the sessions table). */
+  private localEnds = 0;
+
+  /**
+   * Before each call: end the connection's session if it expired, or if it was terminated or its
+   * account changed (./revalidate.ts) since it was last checked, and recompute its rights after
+   * any other change. The check reads the store only when the change feed moved (or cannot tell),
+   * so the common call costs no await; a call that starts after a change's commit has returned
+   * sees it once this process has the change's notification.
    */
   refreshSession(conn: Connection): Promise<void> | undefined {
     const s = conn.session;
@@ -333,20 +364,114 @@ export class AuthService {
     const now = Date.now();
     if (now > s.expiresAt || (s.idleMs && s.lastSeen && now - s.lastSeen > s.idleMs)) return this.logout(conn);
     s.lastSeen = now;
-    if (s.ephemeral || now - (this.lastRefresh.get(conn) ?? 0) < REFRESH_MS) return undefined;
-    this.lastRefresh.set(conn, now);
-    return this.recheckSession(conn, s, now);
+    // One-shot HTTP sessions were authenticated against the store by this very request.
+    if (s.ephemeral) return undefined;
+    const stamp = this.authStamp();
+    if (stamp !== null && stamp === s.checkedStamp) {
+      if (now - (this.lastRefresh.get(conn) ?? 0) < REFRESH_MS) return undefined;
+      this.lastRefresh.set(conn, now);
+      return this.touchSession(s, now);
+    }
+    return this.revalidate(conn, s, stamp);
   }
 
-  private async recheckSession(conn: Connection, s: Session, now: number): Promise<void> {
-    const db = this.app.store.db;
-    const row = await db.selectFrom("sessions").select(["terminated", "expires_at"]).where("id", "=", s.id).executeTakeFirst();
-    if (!row || row.terminated || now > Number(row.expires_at)) {
-      conn.session = null;
-      if (row) await db.deleteFrom("sessions").where("id", "=", s.id).execute();
-      return;
+  /** Record that the session is in use (shown by auth.sessions; stale rows are swept). */
+  private async touchSession(s: Session, now: number): Promise<void> {
+    await this.app.store.db.updateTable("sessions").set({ last_seen: now }).where("id", "=", s.id).execute();
+  }
+
+  /** Checks in flight, so concurrent calls of one connection share one read. */
+  private readonly checking = new WeakMap<Session, { stamp: string | null; done: Promise<void> }>();
+
+  /** Check the connection's session against the store as of `stamp` (taken before the read). */
+  revalidate(conn: Connection, s: Session, stamp: string | null): Promise<void> {
+    const running = this.checking.get(s);
+    if (running && running.stamp === stamp && stamp !== null) return running.done;
+    const done = (async () => {
+      const row = await readSessionCheck(this.app, s);
+      const verdict = await judgeSession(this.app, s, row, { stored: true, keepCredentials: (s.ownPasswordChanges ?? 0) > 0 });
+      if (conn.session !== s) return; // logged out or replaced meanwhile
+      if ("end" in verdict) {
+        await this.endSession(conn, s, verdict.end);
+        return;
+      }
+      if (verdict.rights) applyRights(s, verdict.rights, verdict.keyRoles);
+      // A password change of its own in progress: checked again once it is over.
+      if (!(s.ownPasswordChanges ?? 0)) s.checkedStamp = stamp;
+    })();
+    this.checking.set(s, { stamp, done });
+    void done.finally(() => {
+      if (this.checking.get(s)?.done === done) this.checking.delete(s);
+    }).catch(() => undefined);
+    return done;
+  }
+
+  /**
+   * End a session because it was terminated or its account changed: its row, its tokens and
+   * reconnect tokens go (every process then refuses them), the audit log says why, and the
+   * connection is closed with the reason (SESSION_ENDED_CLOSE_CODE), which the UI shows.
+   */
+  async endSession(conn: Connection | null, s: Session, reason: string): Promise<void> {
+    if (conn && conn.session === s) conn.session = null;
+    this.localEnds++;
+    if (!s.ephemeral && !s.internal) {
+      await this.app.store.db.transaction().execute(async (trx) => {
+        await deleteSession.execute(trx, s.id);
+        await destroyTokensOf(trx, s.id);
+        if (s.tokenHash) await destroyToken(trx, s.tokenHash);
+        await writeAudit(
+          this.app,
+          {
+            event: "LOGOUT",
+            eventData: { credentials: { credentials: s.credentials, credentials_data: s.credentialsData }, ended_by: "SERVER", reason },
+            success: true,
+            conn,
+            session: s,
+          },
+          trx,
+        );
+      });
     }
-    await db.updateTable("sessions").set({ last_seen: now }).where("id", "=", s.id).execute();
+    this.app.log.info({ session: s.id, username: s.username, reason }, "session ended");
+    if (conn) {
+      for (const id of conn.subscriptions.keys()) this.app.events.unsubscribe(id);
+      conn.subscriptions.clear();
+      conn.close(SESSION_ENDED_CLOSE_CODE, reason);
+    }
+  }
+
+  /**
+   * Run a change of `userId`'s password made by `session` (user.set_password, user.update): when
+   * it is the session's own account, the session survives the change (its others end) and its
+   * tokens follow the new password state. Call with the whole change, commit included.
+   */
+  async ownPasswordChange<T>(session: Session | null, userId: number, change: () => Promise<T>): Promise<T> {
+    if (!session || session.internal || session.userId !== userId) return change();
+    session.ownPasswordChanges = (session.ownPasswordChanges ?? 0) + 1;
+    try {
+      return await change();
+    } finally {
+      await this.adoptCredentials(session).catch((err) => this.app.log.error({ err }, "session credential update failed"));
+      session.ownPasswordChanges! -= 1;
+    }
+  }
+
+  /** The session takes its account's current password state (and so do the tokens it minted). */
+  private async adoptCredentials(s: Session): Promise<void> {
+    const db = this.app.store.db;
+    const u = await db.selectFrom("users").select(["unixhash", "password_disabled"]).where("id", "=", s.userId!).executeTakeFirst();
+    if (!u) return;
+    const stamp = credentialStamp(u.unixhash, u.password_disabled);
+    if (stamp === s.credStamp) return;
+    s.credStamp = stamp;
+    s.checkedStamp = null;
+    if (s.ephemeral) return;
+    const tokens = await db.selectFrom("tokens").select(["token_hash", "attrs"]).where("session_id", "=", s.id).execute();
+    for (const t of tokens) {
+      const attrs = JSON.parse(t.attrs) as { parent?: { credStamp?: string | null } };
+      if (attrs.parent) attrs.parent.credStamp = stamp;
+      await db.updateTable("tokens").set({ attrs: JSON.stringify(attrs) }).where("token_hash", "=", t.token_hash).execute();
+    }
   }
 
   /** End the connection's session. `explicit` (auth.logout) also destroys its reconnect tokens. */
@@ -375,15 +500,9 @@ export class AuthService {
     const r = await db.updateTable("sessions").set({ terminated: 1 }).where("id", "=", id).where("terminated", "=", 0).executeTakeFirst();
     if (Number(r.numUpdatedRows) === 0) return false;
     await destroyTokensOf(db, id);
-    const local = this.connectionsOfSession(id);
-    for (const c of local) this.closeTerminated(c);
-    if (local.length) await db.deleteFrom("sessions").where("id", "=", id).execute();
+    // Other processes hear of it at once (migration 007's NOTIFY; SQLite: data_version).
+    for (const c of this.connectionsOfSession(id)) await this.endSession(c, c.session!, END_REASONS.terminated);
     return true;
-  }
-
-  private closeTerminated(conn: Connection): void {
-    conn.session = null;
-    conn.close(1000, "Session terminated");
   }
 
   async connectionClosed(conn: Connection): Promise<void> {
@@ -400,7 +519,7 @@ export class AuthService {
 
   private startSweeper(): void {
     if (this.sweeper || this.stopped) return;
-    this.sweeper = setInterval(() => void this.sweep().catch((err) => this.app.log.error({ err }, "session sweep failed")), SWEEP_EVERY_MS);
+    this.sweeper = setInterval(() => this.scheduleSweep(), SWEEP_EVERY_MS);
     this.sweeper.unref();
   }
 
@@ -410,11 +529,45 @@ export class AuthService {
   }
 
   /** Close sockets of sessions terminated elsewhere; confirm our live sessions now and then. */
+  /** A sweep running now, and whether another was asked for meanwhile. */
+  private sweeping: Promise<void> | null = null;
+  private sweepAgain = false;
+
+  /**
+   * Check every session of this process soon (an account changed, here or — announced by the
+   * change feed — on another process), so idle connections too are told at once that theirs ended.
+   */
+  scheduleSweep(): void {
+    if (this.stopped) return;
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return;
+    }
+    this.sweeping = (async () => {
+      try {
+        do {
+          this.sweepAgain = false;
+          await this.sweep();
+        } while (this.sweepAgain && !this.stopped);
+      } catch (err) {
+        this.app.log.error({ err }, "session sweep failed");
+      } finally {
+        this.sweeping = null;
+      }
+    })();
+  }
+
   private async sweep(): Promise<void> {
     const mine = new Map<string, Connection>();
     for (const c of this.connections) if (c.session && !c.session.ephemeral && !c.session.internal) mine.set(c.session.id, c);
     if (!mine.size) return;
     const db = this.app.store.db;
+    // Sessions not yet checked against the store as it is now (one read each, one at a time).
+    const stamp = this.authStamp();
+    for (const c of mine.values()) {
+      const s = c.session;
+      if (s && (stamp === null || s.checkedStamp !== stamp)) await this.revalidate(c, s, stamp);
+    }
     const ids = [...mine.keys()];
     const now = Date.now();
     for (let i = 0; i < ids.length; i += 500) {
@@ -422,8 +575,8 @@ export class AuthService {
       const dead = await db.selectFrom("sessions").select("id").where("id", "in", chunk).where("terminated", "=", 1).execute();
       for (const d of dead) {
         const c = mine.get(d.id);
-        if (c) this.closeTerminated(c);
-        await db.deleteFrom("sessions").where("id", "=", d.id).execute();
+        if (c?.session?.id === d.id) await this.endSession(c, c.session, END_REASONS.terminated);
+        else await db.deleteFrom("sessions").where("id", "=", d.id).execute();
       }
       if (now - this.lastHeartbeat >= HEARTBEAT_EVERY_MS) {
         await db.updateTable("sessions").set({ heartbeat: now }).where("id", "in", chunk).execute();

@@ -55,4 +55,12 @@ export interface Session {
   origin: string;
   /** Internal sessions (the server itself, break-glass CLI) are never redacted nor audited as users. */
   internal: boolean;
+  /** Fingerprint of the account's password state at sign-in (./revalidate.ts credentialStamp). */
+  credStamp?: string | null;
+  /** Rights fixed at sign-in (directory users: from their directory groups), not recomputed. */
+  grantFixed?: boolean;
+  /** Change-feed stamp at which the session was last checked against its account (./service.ts). */
+  checkedStamp?: string | null;
+  /** Password changes by this session on its own account in progress (it survives them). */
+  ownPasswordChanges?: number;
 }

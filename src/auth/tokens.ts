@@ -28,6 +28,8 @@ export interface TokenParent {
   apiKeyId: number | null;
   keyRoles: readonly string[] | null;
   readonly: boolean;
+  /** The account's password state when the token was minted (absent on tokens of older versions). */
+  credStamp?: string | null;
 }
 
 export function parentOf(session: Session): TokenParent {
@@ -41,6 +43,7 @@ export function parentOf(session: Session): TokenParent {
     apiKeyId: session.apiKeyId,
     keyRoles: session.keyRoles ?? null,
     readonly: !!session.readonly,
+    credStamp: session.credStamp ?? null,
   };
 }
 

@@ -17,8 +17,6 @@ export class Connection {
   closed = false;
   /** Pending second factor after OTP_REQUIRED (reference §7.3). */
   pendingTwoFactor: { userId: number; username: string; mechanism: string; options: Record<string, unknown>; at: number } | null = null;
-  /** Opt-out of the unauthenticated rate limiter (core.set_options) — reference §7.9. */
-  rateLimitExempt = false;
   /** API version of the endpoint ("v27.0.0" for /api/current); hides methods removed by then. */
   apiVersion = "v27.0.0";
 

@@ -13,6 +13,7 @@ import { Connection } from "./connection.js";
 import { callMethod, errorObject, handleMessage } from "./rpc.js";
 import { stringifyWire } from "./ejson.js";
 import { RpcError } from "./errors.js";
+import { clientAddress, trustedProxyList } from "../auth/source.js";
 
 export const API_VERSIONS = ["v25.10.0", "v26.0.0", "v27.0.0"] as const;
 export const CURRENT_VERSION = "v27.0.0";
@@ -48,15 +49,18 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
   const server = Fastify({ logger: false, bodyLimit: 1024 * 1024, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
   await server.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   const secure = !!https;
+  // The client behind a trusted proxy is named by X-Forwarded-For; anyone else's header is ignored.
+  const trusted = app.config.trustedProxies?.length ? trustedProxyList(app.config.trustedProxies) : null;
+  const clientOf = (req: import("fastify").FastifyRequest) => clientAddress(req.socket.remoteAddress ?? "", req.headers["x-forwarded-for"], trusted);
   const connections = new Set<Connection>();
   (server as unknown as { gatehouseConnections: Set<Connection> }).gatehouseConnections = connections;
 
   const wsHandler = (version: string) => (socket: import("ws").WebSocket, req: import("fastify").FastifyRequest) => {
-    const remote = req.socket.remoteAddress ?? "";
+    const remote = clientOf(req);
     const conn = new Connection(
       randomUUID(),
       originOf(remote, req.socket.remotePort ?? 0),
-      remote.replace(/^::ffff:/, ""),
+      remote,
       secure,
       "WEBSOCKET",
       (text) => sendCorked(socket, text),
@@ -86,8 +90,8 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
   // One-shot call: {"method": "...", "params": [...]} or a JSON-RPC request, authenticated by
   // `Authorization: Bearer <api key>` or Basic.
   server.post("/api/current", async (req, reply) => {
-    const remote = req.socket.remoteAddress ?? "";
-    const conn = new Connection(randomUUID(), originOf(remote, req.socket.remotePort ?? 0), remote.replace(/^::ffff:/, ""), secure, "REST", () => {}, () => {});
+    const remote = clientOf(req);
+    const conn = new Connection(randomUUID(), originOf(remote, req.socket.remotePort ?? 0), remote, secure, "REST", () => {}, () => {});
     const body = (req.body ?? {}) as Record<string, unknown>;
     const id = (body.id as string | number | undefined) ?? null;
     try {

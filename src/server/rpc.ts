@@ -300,7 +300,7 @@ async function dispatchSlow(app: App, conn: Connection, def: MethodDef, session:
     if (decision === "NOT_AUTHENTICATED") throw new CallError("Not authenticated", ERRNO.ENOTAUTHENTICATED);
     throw new CallError("Not authorized", ERRNO.EACCES);
   }
-  if (!session && def.rateLimit && !conn.rateLimitExempt) await checkRateLimit(app, conn, def.name);
+  if (!session && def.rateLimit) await checkRateLimit(app, conn, def.name);
 
   let args: unknown[];
   try {

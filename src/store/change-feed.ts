@@ -13,6 +13,7 @@
 
 import pg from "pg";
 import { CHANGE_CHANNEL, WATCHED_TABLES } from "./migrations/004-change-notify.js";
+import { SESSION_WATCHED_TABLES } from "./migrations/007-session-notify.js";
 
 export interface ChangeFeed {
   /** Differs after every change; null when changes cannot be tracked right now. */
@@ -24,7 +25,8 @@ export interface ChangeFeed {
 
 /** Statements that do not change data. */
 const READ_ONLY = /^\s*(select|begin|start\s+transaction|set|show|listen|savepoint|release)\b/i;
-const WATCHED = new RegExp(`\\b(${WATCHED_TABLES.join("|")})\\b`, "i");
+// Fleet access decides whether an account without privileges may sign in (migration 007).
+const WATCHED = new RegExp(`\\b(${[...WATCHED_TABLES, ...SESSION_WATCHED_TABLES].join("|")})\\b`, "i");
 const TX_END = /^\s*(commit|rollback|end)\b/i;
 
 /**

@@ -148,6 +148,9 @@ export function defaultUrl(): string {
   return `${proto}//${location.host}/api/current`;
 }
 
+/** WebSocket close code of a session the server ended; the close reason says why (src/auth/service.ts). */
+export const SESSION_ENDED_CLOSE_CODE = 4001;
+
 export class Api {
   private ws: WebSocket | null = null;
   private nextId = 1;
@@ -164,6 +167,15 @@ export class Api {
   /** Whether a session is expected (so ENOTAUTHENTICATED means "your session ended"). */
   authenticated = false;
   private everConnected = false;
+  /** Why the server last ended this client's session (close code 4001), until taken. */
+  private endReason: string | null = null;
+
+  /** The server's reason for ending the session, once (null when it gave none). */
+  takeEndReason(): string | null {
+    const r = this.endReason;
+    this.endReason = null;
+    return r;
+  }
 
   constructor(readonly url: string = defaultUrl()) {}
 
@@ -215,8 +227,10 @@ export class Api {
           resolve();
         };
         ws.onmessage = (ev) => this.handleMessage(String(ev.data));
-        ws.onclose = () => {
+        ws.onclose = (ev) => {
           if (this.ws === ws) this.ws = null;
+          // The server ended the session (terminated, or the account changed) and says why.
+          if (ev.code === SESSION_ENDED_CLOSE_CODE && ev.reason) this.endReason = ev.reason;
           for (const p of this.pending.values()) p.reject(new ConnectionLost());
           this.pending.clear();
           for (const s of this.subs.values()) s.serverId = null;

@@ -147,7 +147,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       }
       if (wasSignedIn) {
         a.authenticated = true; // so that sessionLost fires once
-        a.sessionLost(reconnect ? "Your session has ended. Sign in again to continue." : "Sign in to continue.");
+        const why = a.takeEndReason();
+        a.sessionLost(why ? `Your session ended: ${why} Sign in again to continue.` : reconnect ? "Your session has ended. Sign in again to continue." : "Sign in to continue.");
       }
     };
     const offLost = api.onSessionLost((why) => {

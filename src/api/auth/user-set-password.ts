@@ -48,16 +48,20 @@ export const userSetPassword = defineMethod({
     if (user.password_disabled) validationError(`${ARG}.username`, `${username}: password authentication is disabled for account.`);
     if (user.locked) validationError(`${ARG}.username`, `${username}: user account is locked.`);
     const unixhash = await hashPassword(new_password, await hashRounds(ctx.app));
-    await db
-      .updateTable("users")
-      .set({
-        unixhash,
-        smbhash: user.smb ? await ntHash(new_password) : "*",
-        password_history: JSON.stringify(nextHistory(history, user.unixhash)),
-        last_password_change: Date.now(),
-      })
-      .where("id", "=", user.id)
-      .execute();
+    // The account's other sessions end (their password state changed); the caller's own survives.
+    const smbhash = user.smb ? await ntHash(new_password) : "*";
+    await ctx.app.auth.ownPasswordChange(s, user.id, () =>
+      db
+        .updateTable("users")
+        .set({
+          unixhash,
+          smbhash,
+          password_history: JSON.stringify(nextHistory(history, user.unixhash)),
+          last_password_change: Date.now(),
+        })
+        .where("id", "=", user.id)
+        .execute(),
+    );
     if (username === s.username) s.attributes = s.attributes.filter((a) => a !== "PASSWORD_CHANGE_REQUIRED");
     ctx.app.accountsChanged(changeReason("user.set_password", [user.id], []));
     return null;

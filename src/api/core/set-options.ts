@@ -8,9 +8,10 @@ export const coreSetOptions = defineMethod({
   returns: z.null(),
   authenticationRequired: false,
   rateLimit: false,
+  // Unlike the reference, setting options never exempts the connection from the anonymous rate
+  // limit or the login limiter (docs/departures-auth.md): anyone may call this before logging in.
   handler: (ctx, options) => {
     Object.assign(ctx.conn.options, options);
-    ctx.conn.rateLimitExempt = true;
     return null;
   },
 });

@@ -16,5 +16,6 @@ export const userUpdate = defineMethod({
   secretFields: USER_SECRET_FIELDS,
   secretsRole: "ACCOUNT_WRITE",
   secretArgs: ["user_update.password"],
-  handler: (ctx, id, data) => updateUser(ctx, id, data),
+  // A password change of the caller's own account keeps the caller's session (its others end).
+  handler: (ctx, id, data) => ctx.app.auth.ownPasswordChange(ctx.session, id, () => updateUser(ctx, id, data)),
 });

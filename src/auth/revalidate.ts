@@ -1,0 +1,167 @@
+// What a live session is checked against when its account may have changed: its own row (ended
+// elsewhere?), the account (deleted, locked, password changed or disabled), the API key it came
+// from (deleted, revoked, expired), and what the account may now do (privileges, groups, the key's
+// roles, STIG). One statement reads all of it; `judgeSession` decides whether the session ends
+// (and why) or which rights it has from now on. Used on every call after the change feed moved
+// (./service.ts) and by token logins, so no path that changes an account is missed.
+
+import { sql } from "kysely";
+import type { App } from "../app.js";
+import type { Session } from "./session.js";
+import { accessFor, type Access } from "../access/authorize.js";
+import { grantOfLocalGroups, hasFleetAccess, type Grant } from "../access/privileges.js";
+import { isPostgres, param, prepare } from "./prepared.js";
+import { SECURITY_KEY, securityFromStored } from "./policy.js";
+import { sha256 } from "./secrets.js";
+
+/** Why sessions end when their account changes (told to the connection, written to the audit log). */
+export const END_REASONS = {
+  terminated: "Session terminated.",
+  expired: "Session expired.",
+  deleted: "The account was deleted.",
+  locked: "The account was locked.",
+  password: "The account's password was changed or disabled.",
+  noAccess: "The account no longer has any access.",
+  keyDeleted: "The API key this session signed in with was deleted.",
+  keyRevoked: "The API key this session signed in with was revoked.",
+  keyExpired: "The API key this session signed in with expired.",
+} as const;
+
+/**
+ * A short fingerprint of an account's password state: changes whenever the password is changed
+ * (any path: API, CLI, import) or disabled. Sessions and tokens remember the one they began with.
+ */
+export function credentialStamp(unixhash: string | null | undefined, passwordDisabled: unknown): string {
+  return sha256(`${Number(passwordDisabled) ? 1 : 0}:${unixhash ?? ""}`).slice(0, 24);
+}
+
+export interface SessionCheckRow {
+  security: string | null;
+  /** Session row (null: there is none — removed, or an ephemeral / not yet stored session). */
+  s_id: string | null;
+  s_terminated: number | null;
+  s_expires_at: number | null;
+  /** Account (null: deleted). */
+  u_id: number | null;
+  u_locked: number | null;
+  u_password_disabled: number | null;
+  u_unixhash: string | null;
+  gid: number | null;
+  aux_gids: string | null;
+  privileges: string | null;
+  /** API key (null: none asked for, or deleted). */
+  k_id: number | null;
+  k_revoked: number | null;
+  k_expires_at: number | null;
+  k_roles: string | null;
+}
+
+const sessionCheck = prepare<[string, string, number, number]>()(4, (db) => {
+  const pgsql = isPostgres(db);
+  const auxGids = pgsql ? sql`string_agg(cast("mg"."gid" as text), ',')` : sql`group_concat("mg"."gid")`;
+  const privileges = pgsql
+    ? sql`cast(json_agg(json_build_array("p"."local_groups", "p"."roles", "p"."web_shell")) as text)`
+    : sql`json_group_array(json_array("p"."local_groups", "p"."roles", "p"."web_shell"))`;
+  return sql<SessionCheckRow>`select
+      (select "value" from "settings" where "key" = ${param(0)}) as "security",
+      "s"."id" as "s_id", "s"."terminated" as "s_terminated", "s"."expires_at" as "s_expires_at",
+      "u"."id" as "u_id", "u"."locked" as "u_locked", "u"."password_disabled" as "u_password_disabled",
+      "u"."unixhash" as "u_unixhash", "g"."gid" as "gid",
+      (select ${auxGids} from "memberships" as "m" inner join "groups" as "mg" on "mg"."id" = "m"."group_id"
+        where "m"."user_id" = "u"."id") as "aux_gids",
+      (select ${privileges} from "privileges" as "p") as "privileges",
+      "k"."id" as "k_id", "k"."revoked" as "k_revoked", "k"."expires_at" as "k_expires_at", "k"."roles" as "k_roles"
+    from (select 1 as "one") as "base"
+    left join "sessions" as "s" on "s"."id" = ${param(1)}
+    left join "users" as "u" on "u"."id" = ${param(2)}
+    left join "groups" as "g" on "g"."id" = "u"."group_id"
+    left join "api_keys" as "k" on "k"."id" = ${param(3)}`.compile(db);
+});
+
+/** Read everything a session's validity depends on (one statement). */
+export async function readSessionCheck(app: App, s: Pick<Session, "id" | "userId" | "apiKeyId">): Promise<SessionCheckRow> {
+  return (await sessionCheck.first(app.store.db, SECURITY_KEY, s.id, s.userId ?? 0, s.apiKeyId ?? 0))!;
+}
+
+/** The grant from the check row: privileges naming the account's primary or auxiliary groups. */
+export function grantOfCheckRow(row: { gid: unknown; aux_gids: string | null; privileges: string | null }): Grant {
+  const gids = new Set<number>();
+  if (row.gid !== null && row.gid !== undefined) gids.add(Number(row.gid));
+  if (row.aux_gids) for (const g of row.aux_gids.split(",")) gids.add(Number(g));
+  const privileges = (row.privileges ? (JSON.parse(row.privileges) as [string, string, number][]) : []).map(([local_groups, roles, web_shell]) => ({
+    local_groups,
+    roles,
+    web_shell: Number(web_shell),
+  }));
+  return grantOfLocalGroups(gids, privileges);
+}
+
+export interface Rights {
+  rawRoles: readonly string[];
+  access: Access;
+  webShell: boolean;
+}
+
+/** What a session may do: the account's grant, narrowed by the key's roles and by read-only mode. */
+export function rightsOf(app: App, grant: Grant, keyRoles: readonly string[] | null | undefined, readonly: boolean, stig: boolean): Rights {
+  let raw: readonly string[] = grant.roles;
+  if (keyRoles) {
+    const owner = accessFor(app.registry, raw, stig);
+    raw = keyRoles.filter((r) => owner.roles.has(r));
+  }
+  if (readonly) {
+    const held = accessFor(app.registry, raw, stig);
+    raw = held.roles.has("READONLY_ADMIN") ? ["READONLY_ADMIN"] : raw.filter((r) => r.endsWith("_READ"));
+  }
+  return { rawRoles: raw, access: accessFor(app.registry, raw, stig), webShell: grant.webShell && !stig && !readonly };
+}
+
+/** What a verdict depends on: a live session, or the snapshot a token carries of its session. */
+export type SessionLike = Pick<Session, "userId" | "apiKeyId" | "keyRoles" | "readonly" | "grantFixed" | "credStamp">;
+
+export type Verdict = { end: string } | { rights: Rights | null; keyRoles: readonly string[] | null };
+
+/**
+ * Does the session survive the account's current state? `stored`: the session has a row to check
+ * (ephemeral and token-login candidates do not). `keepCredentials`: a password change by this very
+ * session is under way (its own session survives it).
+ */
+export async function judgeSession(
+  app: App,
+  s: SessionLike,
+  row: SessionCheckRow,
+  opts: { stored: boolean; now?: number; credStamp?: string | null; keepCredentials?: boolean },
+): Promise<Verdict> {
+  const now = opts.now ?? Date.now();
+  if (opts.stored && (row.s_id === null || Number(row.s_terminated))) return { end: END_REASONS.terminated };
+  if (opts.stored && now > Number(row.s_expires_at)) return { end: END_REASONS.expired };
+  if (s.userId === null) return { rights: null, keyRoles: s.keyRoles ?? null };
+  if (row.u_id === null) return { end: END_REASONS.deleted };
+  if (Number(row.u_locked)) return { end: END_REASONS.locked };
+  const stamp = opts.credStamp === undefined ? s.credStamp : opts.credStamp;
+  if (stamp && stamp !== credentialStamp(row.u_unixhash, row.u_password_disabled) && !opts.keepCredentials) return { end: END_REASONS.password };
+  let keyRoles = s.keyRoles ?? null;
+  if (s.apiKeyId !== null && s.apiKeyId !== undefined) {
+    if (row.k_id === null) return { end: END_REASONS.keyDeleted };
+    if (Number(row.k_revoked)) return { end: END_REASONS.keyRevoked };
+    if (row.k_expires_at !== null && Number(row.k_expires_at) <= now) return { end: END_REASONS.keyExpired };
+    keyRoles = row.k_roles === null ? null : (JSON.parse(row.k_roles) as string[]);
+  }
+  // Directory users' rights come from their directory groups, read at login: kept as they are.
+  if (s.grantFixed) return { rights: null, keyRoles };
+  const stig = securityFromStored(row.security).enable_gpos_stig;
+  const rights = rightsOf(app, grantOfCheckRow(row), keyRoles, !!s.readonly, stig);
+  if (!(rights.rawRoles.length && rights.access.roles.size) && !(await hasFleetAccess(app.store.db, s.userId))) return { end: END_REASONS.noAccess };
+  return { rights, keyRoles };
+}
+
+/** Give the session the rights it has now (in place: every holder of the session object sees them). */
+export function applyRights(s: Session, rights: Rights, keyRoles: readonly string[] | null): void {
+  s.rawRoles = rights.rawRoles;
+  s.roles = rights.access.roles;
+  s.fullAdmin = rights.access.fullAdmin;
+  s.allowedMethods = rights.access.allowedMethods;
+  s.webuiAccess = rights.access.webuiAccess;
+  s.webShell = rights.webShell;
+  s.keyRoles = keyRoles;
+}
