@@ -32,8 +32,16 @@ export interface AccountGrant {
 
 const NONE: AccountGrant = { roles: new Set(), powers: new Map(), root: false };
 
+/**
+ * Group names a host's own configuration may give power to whatever their gid (sudoers' `%sudo`,
+ * `%wheel`, `%admin`; pam_wheel; log, disk and container access), so a non-built-in group under one
+ * of these names (a host without it, or a rename) counts as a built-in group too.
+ */
+const HOST_POWER_GROUP_NAMES: ReadonlySet<string> = new Set(["root", "sudo", "wheel", "admin", "adm", "shadow", "disk", "kmem", "docker", "lxd", "libvirt", "systemd-journal"]);
+
 /** Is a group one whose membership only FULL_ADMIN may give (restricted built-in group)? */
-export function isRestrictedBuiltinGroup(g: { builtin: number | boolean; gid: number }): boolean {
+export function isRestrictedBuiltinGroup(g: { builtin: number | boolean; gid: number; name?: string }): boolean {
+  if (g.name !== undefined && HOST_POWER_GROUP_NAMES.has(g.name)) return true;
   return !!g.builtin && !FREE_BUILTIN_GIDS.has(g.gid);
 }
 

@@ -130,6 +130,20 @@ forEachStore("escalation", (store) => {
       assert.deepEqual(await a.call("user.query", [["username", "=", "shadow"]]), []);
     });
 
+    it("ACCOUNT_WRITE cannot join a group the host's sudoers honours by name (wheel, admin), by creating or renaming one", async () => {
+      const wheel = await a.call<any[]>("group.query", [["name", "=", "wheel"]]);
+      if (!wheel.length) {
+        await refused(aw.call("group.create", { name: "wheel", smb: false, users: [me.id] }));
+        const gid = await aw.call<number>("group.create", { name: randomName("g"), smb: false, users: [me.id] });
+        await refused(aw.call("group.update", gid, { name: "wheel" }));
+        assert.deepEqual(await a.call("group.query", [["name", "=", "wheel"]]), []);
+      }
+      // The local administrator's own group is named admin (Ubuntu's sudoers: %admin ALL=(ALL) ALL).
+      const [adminGroup] = await a.call<any[]>("group.query", [["name", "=", "admin"]]);
+      if (adminGroup) await refused(aw.call("user.update", me.id, { groups: [...(await auxGroups(me.id)), adminGroup.id] }));
+      assert.ok(!(await auxGroups(me.id)).includes(adminGroup?.id));
+    });
+
     it("ACCOUNT_WRITE cannot hand out other built-in groups either (ftp)", async () => {
       const ftp = await groupIdOf("ftp");
       const plain = await makeUser(ts);
