@@ -6,7 +6,9 @@ import { z } from "zod";
 import { MAX_LOCAL_ID } from "./account-settings.js";
 
 const idmap = z.union([z.literal("DIRECT"), z.number().int().min(1).max(4294967294)]).nullable();
-const commands = z.array(z.string());
+// Bounds beyond the reference: a sudoers rule of more than 256 commands, or authorized_keys text
+// of more than 32 KiB, is not something an administrator types; each entry's own rules are in the services.
+const commands = z.array(z.string()).max(256);
 const nullableString = z.string().nullable();
 
 export const userCreateSchema = z.strictObject({
@@ -25,7 +27,7 @@ export const userCreateSchema = z.strictObject({
   random_password: z.boolean().optional(),
   password_disabled: z.boolean().optional(),
   ssh_password_enabled: z.boolean().optional(),
-  sshpubkey: nullableString.optional(),
+  sshpubkey: z.string().max(32 * 1024).nullable().optional(),
   locked: z.boolean().optional(),
   smb: z.boolean().optional(),
   webshare: z.boolean().optional(),

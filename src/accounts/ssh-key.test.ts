@@ -195,3 +195,22 @@ test("validateSshPubkey adds one error per bad line on the field", () => {
     [attr, "Invalid SSH public key. Line 3: malformed ssh-rsa key data", ERRNO.EINVAL],
   ]);
 });
+
+test("authorized_keys options: only sshd's, well-formed and bounded; no control characters in a line", () => {
+  const { publicKey } = generateKeyPairSync("ed25519");
+  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+  const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32]), raw]);
+  const key = `ssh-ed25519 ${blob.toString("base64")} me@host`;
+  const ok = (opts: string) => parseSshPublicKeys(`${opts} ${key}`).errors;
+  assert.deepEqual(ok(`no-pty,command="/usr/bin/rsync --server \\"x\\"",from="10.0.0.0/8"`), []);
+  assert.deepEqual(ok("restrict,pty"), []);
+  assert.match(ok("no-ptyy")[0], /unsupported key type|unknown key option/);
+  assert.match(ok(`bogus="x",no-pty`)[0], /unknown key option "bogus"/);
+  assert.match(ok(`no-pty="x"`)[0], /takes no value/);
+  assert.match(ok(`command=/bin/sh`)[0], /double quotes/);
+  assert.match(ok(`command`)[0], /needs a value/);
+  assert.match(ok(`no-pty,`)[0], /end with a comma/);
+  assert.match(parseSshPublicKeys(`${key}\u0000evil`).errors[0], /control character U\+0000/);
+  assert.match(parseSshPublicKeys(`${key}\rcommand="x" ${key}`).errors[0], /control character U\+000D/);
+  assert.deepEqual(parseSshPublicKeys(`${key}\r\n${key}\n`).errors, []); // CRLF line ends are fine
+});

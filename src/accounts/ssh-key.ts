@@ -178,8 +178,62 @@ function splitOptions(line: string): { options: string; rest: string } | { error
   return { options: line, rest: "" };
 }
 
+/**
+ * authorized_keys options sshd knows (sshd(8) "AUTHORIZED_KEYS FILE FORMAT"): flags, and options
+ * taking a double-quoted value. sshd refuses a line with any other option, so a key written with
+ * one would silently never log in.
+ */
+const KEY_FLAGS = new Set([
+  "agent-forwarding", "cert-authority", "no-agent-forwarding", "no-port-forwarding", "no-pty", "no-user-rc",
+  "no-X11-forwarding", "port-forwarding", "pty", "restrict", "user-rc", "X11-forwarding", "no-touch-required",
+  "touch-required", "verify-required",
+]);
+const KEY_VALUED = new Set(["command", "environment", "expiry-time", "from", "permitlisten", "permitopen", "principals", "tunnel"]);
+/** Bounds on one options prefix: sshd has none, a line of authorized_keys should. */
+export const MAX_KEY_OPTIONS = 32;
+export const MAX_KEY_OPTIONS_LENGTH = 4096;
+
+/** Check an options prefix option by option; returns a message or null. */
+export function checkKeyOptions(options: string): string | null {
+  if (options.length > MAX_KEY_OPTIONS_LENGTH) return `key options exceed ${MAX_KEY_OPTIONS_LENGTH} characters`;
+  let i = 0;
+  let count = 0;
+  while (i < options.length) {
+    if (++count > MAX_KEY_OPTIONS) return `more than ${MAX_KEY_OPTIONS} key options`;
+    const m = /^[A-Za-z0-9-]+/.exec(options.slice(i));
+    if (!m) return `malformed key options near ${JSON.stringify(options.slice(i, i + 20))}`;
+    const name = m[0];
+    i += name.length;
+    const lower = name.toLowerCase();
+    const flag = [...KEY_FLAGS].some((f) => f.toLowerCase() === lower);
+    const valued = KEY_VALUED.has(lower);
+    if (!flag && !valued) return `unknown key option ${JSON.stringify(name)}`;
+    if (options[i] === "=") {
+      if (!valued) return `key option ${JSON.stringify(name)} takes no value`;
+      if (options[i + 1] !== '"') return `the value of key option ${JSON.stringify(name)} must be in double quotes`;
+      let j = i + 2;
+      while (j < options.length && options[j] !== '"') j += options[j] === "\\" && options[j + 1] === '"' ? 2 : 1;
+      if (j >= options.length) return "unterminated quoted string in key options";
+      i = j + 1;
+    } else if (valued) {
+      return `key option ${JSON.stringify(name)} needs a value`;
+    }
+    if (i < options.length) {
+      if (options[i] !== ",") return `malformed key options near ${JSON.stringify(options.slice(i, i + 20))}`;
+      i++;
+      if (i === options.length) return "key options end with a comma";
+    }
+  }
+  return null;
+}
+
+/** Control characters other than the tab (a separator sshd accepts) cannot be written to authorized_keys. */
+const KEY_LINE_CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/;
+
 function parseLine(text: string, lineNo: number): ParsedKey | string {
   const fail = (msg: string) => `Line ${lineNo}: ${msg}`;
+  const control = KEY_LINE_CONTROL.exec(text);
+  if (control) return fail(`control character U+${control[0].codePointAt(0)!.toString(16).padStart(4, "0").toUpperCase()} is not allowed`);
   let options: string | null = null;
   let rest = text;
   const first = text.split(/[ \t]+/, 1)[0];
@@ -196,6 +250,8 @@ function parseLine(text: string, lineNo: number): ParsedKey | string {
     }
     options = split.options;
     rest = split.rest;
+    const bad = checkKeyOptions(options);
+    if (bad !== null) return fail(bad);
   }
   const [typeWord, base64 = "", ...commentWords] = rest.split(/[ \t]+/);
   const type = typeWord as SshKeyType;

@@ -8,6 +8,11 @@ import { Secret, TOTP } from "otpauth";
 import type { Tx } from "../store/db.js";
 
 export const TOTP_ISSUER = "Gatehouse";
+/**
+ * Most time steps accepted either side of now (a departure: the reference has no bound). Each step
+ * widens what a guess may hit: window 10 already accepts 21 codes of 10^6.
+ */
+export const MAX_TOTP_WINDOW = 10;
 
 export function newTotpSecret(): string {
   return new Secret({ size: 20 }).base32; // 32 base32 characters, like pyotp.random_base32
@@ -40,7 +45,8 @@ export interface TotpUser {
 export async function verifyTotp(db: Tx, user: TotpUser, token: string, window: number, now = Date.now()): Promise<boolean> {
   if (!user.twofactor_secret || !/^\d{6,8}$/.test(token)) return false;
   const totp = totpOf(user.username, user.twofactor_secret, user.twofactor_digits, user.twofactor_interval);
-  const delta = totp.validate({ token, timestamp: now, window });
+  // A window stored before the bound existed is read as the bound.
+  const delta = totp.validate({ token, timestamp: now, window: Math.min(Math.max(0, window), MAX_TOTP_WINDOW) });
   if (delta === null) return false;
   const step = Math.floor(now / 1000 / user.twofactor_interval) + delta;
   // Secret and step identify the code: renewing the secret starts a fresh history.

@@ -55,3 +55,16 @@ export function paramsDepthError(argNames: readonly string[], params: readonly u
   }
   return null;
 }
+
+/** Linux PATH_MAX (4096, with the terminating NUL) and NAME_MAX, in bytes. */
+export const PATH_MAX_BYTES = 4095;
+export const NAME_MAX_BYTES = 255;
+
+/** Why `p` cannot be a Linux path (too long as a whole or in one component), or null. */
+export function pathLengthProblem(p: string): string | null {
+  if (Buffer.byteLength(p, "utf8") > PATH_MAX_BYTES) return `Path is too long (at most ${PATH_MAX_BYTES} bytes)`;
+  for (const c of p.split("/")) {
+    if (Buffer.byteLength(c, "utf8") > NAME_MAX_BYTES) return `A path component is too long (at most ${NAME_MAX_BYTES} bytes)`;
+  }
+  return null;
+}

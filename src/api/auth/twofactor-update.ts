@@ -3,10 +3,11 @@ import { arg, defineMethod } from "../method.js";
 import { ValidationErrors } from "../../server/errors.js";
 import { TWOFACTOR_KEY, twoFactorConfig } from "../../auth/policy.js";
 import { setSetting } from "../../store/settings.js";
+import { MAX_TOTP_WINDOW } from "../../auth/totp.js";
 
 const Update = z.strictObject({
   enabled: z.boolean().optional(),
-  window: z.number().int().min(0).optional(),
+  window: z.number().int().min(0).max(MAX_TOTP_WINDOW).optional(),
   services: z.strictObject({ ssh: z.boolean().optional() }).optional(),
 });
 

@@ -5,6 +5,13 @@ import { arg, defineMethod } from "../method.js";
 import { queryRows } from "../../store/query-rows.js";
 import { ERRNO, validationError } from "../../server/errors.js";
 import { confine, entryOf, resolveRoots, type FsEntry } from "./common.js";
+import { pathLengthProblem } from "../../server/input-bounds.js";
+
+/** A path longer than Linux allows answers EINVAL (bounded input), not a lookup error. */
+const boundedPath = z.string().superRefine((p, ctx) => {
+  const problem = pathLengthProblem(p);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 /** Entries are stat-ed this many at a time. */
 const BATCH = 64;
@@ -13,7 +20,7 @@ export const filesystemListdir = defineMethod({
   name: "filesystem.listdir",
   description:
     "Lists a directory inside a storage root (symlinks not followed), with query-filters and query-options, e.g. [[\"type\", \"=\", \"DIRECTORY\"]] and {\"order_by\": [\"name\"]}.",
-  args: [arg("path", z.string()), arg("filters", z.array(z.any()), () => []), arg("options", z.record(z.string(), z.any()), () => ({}))],
+  args: [arg("path", boundedPath), arg("filters", z.array(z.any()), () => []), arg("options", z.record(z.string(), z.any()), () => ({}))],
   roles: ["FILESYSTEM_ATTRS_READ", "ACCOUNT_READ"],
   handler: async (ctx, given, filters, options) => {
     const roots = await resolveRoots(ctx.app);

@@ -2,6 +2,8 @@ import { lstat, realpath } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
+import { pathLengthProblem } from "../../server/input-bounds.js";
+import { unrenderableChar } from "../../accounts/names.js";
 import { CallError, ERRNO, validationError } from "../../server/errors.js";
 import { confine, entryOf, insideReal, mkdirBeneath, outsideMessage, resolveRoots } from "./common.js";
 import { errCode } from "../../accounts/safe-fs.js";
@@ -9,11 +11,44 @@ import { errCode } from "../../accounts/safe-fs.js";
 const posix = path.posix;
 const ARG = "filesystem_mkdir";
 
+/**
+ * Modes a directory made through the API may have (beyond the reference): no setuid, setgid or
+ * sticky bit (they change who files inside belong to or who may remove them) and no write for
+ * others (anyone could plant files in a directory the administrator made).
+ */
+function modeProblem(mode: string): string | null {
+  const m = parseInt(mode, 8);
+  if (m & 0o7000) return "Mode may not set the setuid, setgid or sticky bit";
+  if (m & 0o002) return "Mode may not make the directory writable by others";
+  return null;
+}
+
+/** The path as a whole and the new directory's name: bounded, renderable, a real name. */
+function pathProblem(p: string): string | null {
+  const long = pathLengthProblem(p);
+  if (long) return long;
+  const bad = unrenderableChar(p);
+  if (bad !== null) return "Path may not contain control or formatting characters";
+  const name = p.replace(/\/+$/, "").split("/").pop() ?? "";
+  if (name === "." || name === "..") return "The new directory needs a name (not . or ..)";
+  return null;
+}
+
 const MkdirArgs = z.strictObject({
-  path: z.string(),
+  path: z.string().superRefine((p, ctx) => {
+    const problem = pathProblem(p);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }),
   options: z
     .strictObject({
-      mode: z.string().regex(/^[0-7]{3,4}$/, "Mode must be an octal string such as 755").default("755"),
+      mode: z
+        .string()
+        .regex(/^[0-7]{3,4}$/, "Mode must be an octal string such as 755")
+        .superRefine((m, ctx) => {
+          const problem = /^[0-7]{3,4}$/.test(m) ? modeProblem(m) : null;
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+        })
+        .default("755"),
       raise_chmod_error: z.boolean().default(true),
     })
     .default({ mode: "755", raise_chmod_error: true }),
