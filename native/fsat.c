@@ -169,6 +169,24 @@ static int open_beneath(int dirfd, const char *rel, int flags, mode_t mode) {
   return walk_open(dirfd, rel, flags, mode);
 }
 
+/* O_DIRECTORY|O_NOFOLLOW on a trailing symlink answers ENOTDIR; say ELOOP when the name is a link
+ * (the link itself opened with O_PATH|O_NOFOLLOW, never followed), so callers can tell a swapped
+ * link from a file. */
+static int open_beneath_dir_aware(int dirfd, const char *rel, int flags, mode_t mode) {
+  int fd = open_beneath(dirfd, rel, flags, mode);
+  if (fd >= 0 || errno != ENOTDIR || !(flags & O_DIRECTORY)) return fd;
+  int probe = open_beneath(dirfd, rel, O_PATH, 0);
+  if (probe >= 0) {
+    struct stat st;
+    int link = fstat(probe, &st) == 0 && S_ISLNK(st.st_mode);
+    close(probe);
+    errno = link ? ELOOP : ENOTDIR;
+  } else {
+    errno = errno == ELOOP ? ELOOP : ENOTDIR;
+  }
+  return -1;
+}
+
 /* openBeneath(dirfd, rel, flags, mode) -> fd. O_NOFOLLOW and O_CLOEXEC are always added. */
 static napi_value js_open_beneath(napi_env env, napi_callback_info info) {
   ARGS(4);
@@ -177,7 +195,7 @@ static napi_value js_open_beneath(napi_env env, napi_callback_info info) {
   if (get_int(env, argv[0], &dirfd) || get_path(env, argv[1], rel) || get_int(env, argv[2], &flags) || get_int(env, argv[3], &mode))
     return throw_type(env, "openBeneath(dirfd: number, rel: string, flags: number, mode: number)");
   if (rel[0] == '/') return throw_errno(env, EXDEV, "openBeneath");
-  int fd = open_beneath(dirfd, rel, flags, (mode_t)mode);
+  int fd = open_beneath_dir_aware(dirfd, rel, flags, (mode_t)mode);
   if (fd < 0) return throw_errno(env, errno, "openBeneath");
   return make_int(env, fd);
 }

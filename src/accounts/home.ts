@@ -786,7 +786,7 @@ export async function removeSshDir(home: string, roots: readonly string[] = []):
   try {
     dir = openHomeDir(home, roots);
   } catch (e) {
-    if (errCode(e) === "ENOSYS") throw e; // the addon is missing: say so
+    if (e instanceof CallError && e.errno === ERRNO.ENOSYS) throw e; // the addon is missing: say so
     return;
   }
   // Serialised with the keys writer of this home, so a concurrent write does not interleave.

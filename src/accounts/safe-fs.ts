@@ -56,21 +56,6 @@ function loadAddon(): { addon: FsatAddon | null; error: string | null } {
   }
 }
 
-const loaded = loadAddon();
-
-/** True when the native addon is present (home operations can run). */
-export const SAFE_FS_AVAILABLE = loaded.addon !== null;
-
-/** The addon, or a refusal: root's home operations never fall back to path-based calls. */
-export function fsat(): FsatAddon {
-  if (loaded.addon) return loaded.addon;
-  throw new CallError(
-    "Home directory operations need the native addon gatehouse_fsat (build it with `npx node-gyp rebuild -C native`); " +
-      `refusing to work on home directories without it (${loaded.error})`,
-    ERRNO.ENOSYS,
-  );
-}
-
 // ---------------------------------------------------------------------------------------------
 // test hook
 
@@ -79,7 +64,26 @@ export function fsat(): FsatAddon {
  * the operation and the path the server means, so a test can swap names at exactly that moment.
  * Never set outside tests.
  */
-export const __testHooks: { afterResolve: ((op: string, path: string) => void | Promise<void>) | null } = { afterResolve: null };
+export const __testHooks: {
+  afterResolve: ((op: string, path: string) => void | Promise<void>) | null;
+  /** Behave as if the addon were missing (to prove that home operations then refuse). */
+  addonMissing: boolean;
+} = { afterResolve: null, addonMissing: false };
+
+const loaded = loadAddon();
+
+/** True when the native addon is present (home operations can run). */
+export const SAFE_FS_AVAILABLE = loaded.addon !== null;
+
+/** The addon, or a refusal: root's home operations never fall back to path-based calls. */
+export function fsat(): FsatAddon {
+  if (loaded.addon && !__testHooks.addonMissing) return loaded.addon;
+  throw new CallError(
+    "Home directory operations need the native addon gatehouse_fsat (build it with `npx node-gyp rebuild -C native`); " +
+      `refusing to work on home directories without it (${loaded.error ?? "disabled"})`,
+    ERRNO.ENOSYS,
+  );
+}
 
 /** Run the test hook if one is set (no await, no cost otherwise). */
 export function afterResolve(op: string, p: string): void | Promise<void> {
