@@ -49,7 +49,12 @@ function main(): void {
   if (before.meta.rounds < 5) process.stdout.write("WARNING: the old run has fewer than 5 rounds: its spread is a weak yardstick\n");
 
   const old = new Map<string, Row>();
-  for (const s of before.sections) for (const r of s.rows) old.set(key(s, r), r);
+  for (const s of before.sections) {
+    for (const r of s.rows) {
+      if (old.has(key(s, r))) process.stdout.write(`WARNING: two figures named ${key(s, r)} in the old run: the last one is compared\n`);
+      old.set(key(s, r), r);
+    }
+  }
   const seen = new Set<string>();
   let worse = 0;
   for (const s of after.sections) {

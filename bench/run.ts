@@ -114,6 +114,9 @@ const save = () => json && writeFileSync(json, JSON.stringify({ meta, sections }
 for (const area of areas) {
   const mod = (await import(`./${area}.bench.js`)) as { run: (o: BenchOptions) => Promise<Section[]> };
   for (const s of await mod.run(opts)) {
+    // compare.ts matches figures by section title and name: each must be unique.
+    const dup = s.rows.find((r, i) => s.rows.findIndex((o) => o.name === r.name) !== i);
+    if (dup) throw new Error(`two figures named "${dup.name}" in "${s.title}"`);
     printTable(s.title, s.rows, s.notes);
     sections.push(s);
   }
