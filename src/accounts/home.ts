@@ -382,7 +382,7 @@ export function removeHomeLeftovers(roots: readonly string[], homes: Iterable<st
  * Create (or take over) a home directory, inside the caller's transaction: a new one is made under
  * a temporary name in its parent, filled with the skeleton and given to the user with `mode`;
  * the caller renames it into place with `commit()` after the store's commit. An existing
- * directory is given to the user with `mode` and the missing skeleton files.
+ * directory is given to the user with `mode` (its contents are left alone).
  */
 export async function createHome(home: string, opts: CreateHomeOptions): Promise<HomeHandle> {
   const { uid, gid, mode = DEFAULT_HOME_MODE, skelDir = null, roots = [] } = opts;
@@ -402,7 +402,8 @@ export async function createHome(home: string, opts: CreateHomeOptions): Promise
       dir = parent.openDir(tmp);
     }
     await afterResolve("home.create", home);
-    if (skelDir) await copySkeleton(skelDir, dir, uid, gid);
+    // Skeleton files only into a new home: an existing directory keeps what it holds.
+    if (skelDir && tmp) await copySkeleton(skelDir, dir, uid, gid);
     dir.chown(uid, gid);
     dir.chmod(finalMode);
   } catch (e) {
