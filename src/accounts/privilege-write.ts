@@ -24,7 +24,7 @@ export interface PrivilegeData {
 
 export type PrivilegeUpdateData = Partial<PrivilegeData>;
 
-type Grants = Pick<PrivilegeData, "local_groups" | "ds_groups" | "roles">;
+type Grants = Pick<PrivilegeData, "local_groups" | "ds_groups" | "roles"> & { web_shell?: boolean };
 
 /**
  * The roles a privilege change gives or takes away (expanded). `old` null: created; `next` null:
@@ -41,7 +41,10 @@ export function privilegeDelta(old: Grants | null, next: Grants | null, stig: bo
   const groupRemoved = [...oldGroups].some((g) => !newGroups.has(g));
   const gained = groupAdded ? [...newRoles] : [...newRoles].filter((r) => !oldRoles.has(r));
   const lost = !oldGroups.size ? [] : groupRemoved ? [...oldRoles] : [...oldRoles].filter((r) => !newRoles.has(r));
-  return { gained, lost, attr };
+  // A web shell is a shell on the host: giving it (turning it on, or a group joining a privilege
+  // that has it) is for FULL_ADMIN, like sudo rights.
+  const shellGiven = !!next?.web_shell && (!old?.web_shell || groupAdded);
+  return { gained, lost, attr, fullAdmin: shellGiven ? [{ attr, what: "giving web shell access" }] : [] };
 }
 
 /** Validate a complete privilege (after merging an update); `schema` is privilege_create / privilege_update. */
@@ -101,6 +104,7 @@ function grantsOf(entry: PrivilegeEntry): Grants {
     local_groups: entry.local_groups.map((g) => g.gid as number),
     ds_groups: entry.ds_groups.map((g) => (g.gid ?? g.sid ?? g.group) as number | string),
     roles: entry.roles,
+    web_shell: entry.web_shell,
   };
 }
 

@@ -218,6 +218,13 @@ forEachStore("escalation", (store) => {
       assert.ok((await roleNames(victim.id)).includes("FULL_ADMIN"));
     });
 
+    it("PRIVILEGE_WRITE cannot give itself a web shell on the host", async () => {
+      const [own] = await a.call<any[]>("privilege.query", [["name", "=", `${me.username}_priv`]]);
+      await refused(pw.call("privilege.update", own.id, { web_shell: true }));
+      await refused(pw.call("privilege.create", { name: randomName("p"), local_groups: [me.gid], roles: [], web_shell: true }));
+      assert.equal((await a.call<any>("privilege.get_instance", own.id)).web_shell, false);
+    });
+
     it("PRIVILEGE_WRITE still grants the roles it holds", async () => {
       const g = await a.call<any>("group.get_instance", await a.call<number>("group.create", { name: randomName("g"), smb: false }));
       const p = await pw.call<any>("privilege.create", { name: randomName("p"), local_groups: [g.gid], roles: ["PRIVILEGE_READ"], web_shell: false });
