@@ -7,6 +7,16 @@
 {
   "targets": [
     {
+      # Directory-fd-relative file calls (openat2 / openat walk, mkdirat, renameat2, ...) for
+      # root's work inside storage roots: native/build/Release/gatehouse_fsat.node, loaded by
+      # src/accounts/safe-fs.ts. Mandatory for home operations (they refuse without it);
+      # needs only libc and the kernel headers (linux/openat2.h).
+      "target_name": "gatehouse_fsat",
+      "sources": ["fsat.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
       "target_name": "gatehouse_crypt",
       "sources": ["crypt.c"],
       # NAPI_VERSION 8 is available on every Node >= 12.22; pinning it keeps the ABI stable
@@ -14,15 +24,6 @@
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-O2"],
       "libraries": ["-lcrypt"]
-    },
-    {
-      # Directory-fd-relative file calls (openat2 / openat walk, mkdirat, renameat2, ...) for
-      # root's work inside storage roots: native/build/Release/gatehouse_fsat.node, loaded by
-      # src/accounts/safe-fs.ts. Mandatory for home operations (they refuse without it).
-      "target_name": "gatehouse_fsat",
-      "sources": ["fsat.c"],
-      "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]
 }
