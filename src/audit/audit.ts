@@ -8,6 +8,7 @@ import type { Connection } from "../server/connection.js";
 import type { Session } from "../auth/session.js";
 import { param, prepare } from "../auth/prepared.js";
 import { bumpCounter } from "../auth/rate-limit.js";
+import { sourceKey } from "../auth/source.js";
 
 export const REDACTED = "********";
 
@@ -90,7 +91,7 @@ export function boundEventData(data: Record<string, unknown>): Record<string, un
   return withPreview;
 }
 
-/** METHOD_CALL entries written for unauthenticated calls, per source address and minute. */
+/** METHOD_CALL entries written for unauthenticated calls, per source (address, IPv6 /64) and minute. */
 export const ANON_AUDIT_PER_MINUTE = 30;
 const ANON_AUDIT_WINDOW_MS = 60_000;
 
@@ -101,7 +102,8 @@ const ANON_AUDIT_WINDOW_MS = 60_000;
  * Test-only limiter exemptions do not apply: the budget protects the log, not the caller.
  */
 export async function anonymousAuditBudget(app: App, conn: Connection | null): Promise<"yes" | "note" | "no"> {
-  const count = await bumpCounter(app, `audit-anon:${conn?.remoteAddress ?? ""}`, ANON_AUDIT_WINDOW_MS);
+  // Per source as the limiters count it (IPv6 per /64), so hopping addresses does not reset it.
+  const count = await bumpCounter(app, `audit-anon:${sourceKey(conn?.remoteAddress ?? "")}`, ANON_AUDIT_WINDOW_MS);
   return count <= ANON_AUDIT_PER_MINUTE ? "yes" : count === ANON_AUDIT_PER_MINUTE + 1 ? "note" : "no";
 }
 

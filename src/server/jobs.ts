@@ -118,6 +118,10 @@ export class JobManager {
 
   constructor(private readonly events: EventBus) {}
 
+  /**
+   * `args` are listed by core.get_jobs and sent in job events as given: callers pass them already
+   * redacted (the dispatcher, by the method's declared secret arguments).
+   */
   start(
     method: string,
     args: unknown[],

@@ -11,7 +11,7 @@ import { enforceOwnership, hasOwnershipRule } from "../access/targets.js";
 import { REDACTED } from "../audit/audit.js";
 import { auditMethodCall } from "../audit/method-call.js";
 import { redactCallParams, scrubError, secretArgValues } from "../audit/secret-args.js";
-import { findSecretReference } from "../store/query-secrets.js";
+import { findSecretReference, secretSet, type SecretSet } from "../store/query-secrets.js";
 import type { App } from "../app.js";
 import type { Connection } from "./connection.js";
 import type { CallContext } from "../api/context.js";
@@ -220,7 +220,7 @@ export function redactResult(def: MethodDef, session: Session | null, result: un
 }
 
 /** Positions of a query method's `filters` and `options` arguments (the *.query convention). */
-const queryArgCache = new WeakMap<MethodDef, { filters: number; options: number }>();
+const queryArgCache = new WeakMap<MethodDef, { filters: number; options: number; secrets: SecretSet }>();
 
 /**
  * A session that may not see `def`'s secret fields may not name them in the query either (select
@@ -230,11 +230,11 @@ const queryArgCache = new WeakMap<MethodDef, { filters: number; options: number 
 function refuseSecretQuery(def: MethodDef, args: unknown[]): void {
   let at = queryArgCache.get(def);
   if (!at) {
-    at = { filters: def.args.findIndex((a) => a.name === "filters"), options: def.args.findIndex((a) => a.name === "options") };
+    at = { filters: def.args.findIndex((a) => a.name === "filters"), options: def.args.findIndex((a) => a.name === "options"), secrets: secretSet(def.secretFields!) };
     queryArgCache.set(def, at);
   }
   if (at.filters < 0 && at.options < 0) return;
-  const field = findSecretReference(def.secretFields!, at.filters < 0 ? undefined : args[at.filters], at.options < 0 ? undefined : args[at.options]);
+  const field = findSecretReference(at.secrets, at.filters < 0 ? undefined : args[at.filters], at.options < 0 ? undefined : args[at.options]);
   if (field !== null) {
     throw new CallError(`${field}: secret field; filtering, ordering or selecting by it requires the ${def.secretsRole ?? "FULL_ADMIN"} role`, ERRNO.EPERM);
   }

@@ -12,7 +12,7 @@ import { parseOrderKey, splitPath } from "./query-filters.js";
 /** Filters nest at most this deep in the engine (query-filters.ts MAX_DEPTH); deeper is refused there. */
 const MAX_WALK_DEPTH = 20;
 
-interface SecretSet {
+export interface SecretSet {
   /** Secret fields without a dot: the common case, checked by one Set lookup. */
   top: ReadonlySet<string>;
   /** Dotted secret fields (e.g. `twofactor_config.provisioning_uri`), as path segments. */
@@ -21,7 +21,8 @@ interface SecretSet {
 
 const compiled = new WeakMap<readonly string[], SecretSet>();
 
-function secretSet(fields: readonly string[]): SecretSet {
+/** The compiled form of a method's secret fields (memoised per array; keep it to skip the lookup). */
+export function secretSet(fields: readonly string[]): SecretSet {
   let s = compiled.get(fields);
   if (!s) {
     s = { top: new Set(fields.filter((f) => !f.includes("."))), nested: fields.filter((f) => f.includes(".")).map((name) => ({ name, path: splitPath(name) })) };
@@ -78,8 +79,8 @@ function walkFilter(set: SecretSet, f: unknown, depth: number): string | null {
  * The first secret field that `filters` or `options` (select, order_by) of a query names, or null.
  * Malformed parts are skipped: the engine refuses them anyway, after this check.
  */
-export function findSecretReference(fields: readonly string[], filters: unknown, options: unknown): string | null {
-  const set = secretSet(fields);
+export function findSecretReference(fields: readonly string[] | SecretSet, filters: unknown, options: unknown): string | null {
+  const set = Array.isArray(fields) ? secretSet(fields) : (fields as SecretSet);
   if (Array.isArray(filters)) {
     for (const f of filters) {
       const hit = walkFilter(set, f, 0);
