@@ -7,7 +7,7 @@ import { lstat, realpath } from "node:fs/promises";
 import path from "node:path";
 import type { App } from "../../app.js";
 import { ERRNO, validationError } from "../../server/errors.js";
-import { SafeDir, afterResolve } from "../../accounts/safe-fs.js";
+import { SafeDir, afterResolve, isDir, isFile, isLink, type SafeStat } from "../../accounts/safe-fs.js";
 
 const posix = path.posix;
 
@@ -160,17 +160,7 @@ export async function entryOf(entryPath: string, onDisk: string, roots: Roots, p
  * failure is thrown with code "CHMOD" when `raiseChmod`, otherwise ignored.
  */
 export async function mkdirBeneath(roots: Roots, parentReal: string, name: string, mode: number, raiseChmod: boolean): Promise<void> {
-  const root = roots.real
-    .filter((r): r is string => r !== null && within(parentReal, r))
-    .sort((a, b) => b.length - a.length)[0];
-  if (root === undefined) throw Object.assign(new Error("outside the storage roots"), { code: "EXDEV" });
-  const base = SafeDir.openBase(root);
-  let parent: SafeDir;
-  try {
-    parent = base.openDir(posix.relative(root, parentReal));
-  } finally {
-    base.close();
-  }
+  const parent = openBeneathRoot(roots, parentReal);
   try {
     await afterResolve("filesystem.mkdir", posix.join(parentReal, name));
     parent.mkdir(name, 0o700);
@@ -185,4 +175,56 @@ export async function mkdirBeneath(roots: Roots, parentReal: string, name: strin
   } finally {
     parent.close();
   }
+}
+
+/**
+ * Open the directory whose real path is `real`, beneath the (innermost) real storage root holding
+ * it, following no link on the way (ELOOP when one was swapped in since `real` was resolved).
+ */
+export function openBeneathRoot(roots: Roots, real: string): SafeDir {
+  const root = roots.real
+    .filter((r): r is string => r !== null && within(real, r))
+    .sort((a, b) => b.length - a.length)[0];
+  if (root === undefined) throw Object.assign(new Error("outside the storage roots"), { code: "EXDEV" });
+  const base = SafeDir.openBase(root);
+  try {
+    return base.openDir(posix.relative(root, real));
+  } finally {
+    base.close();
+  }
+}
+
+/**
+ * The entry for `name` in the open directory `dir` (named `entryPath` by the caller, at `onDisk`
+ * on disk): stat-ed through the fd without following a link. A link's realpath is reported only
+ * when it stays inside the storage roots, otherwise the link's own path is given.
+ */
+export async function entryAt(dir: SafeDir, name: string, entryPath: string, onDisk: string, roots: Roots, parentDev: number): Promise<FsEntry | null> {
+  let st: SafeStat | null;
+  try {
+    st = dir.lstat(name);
+  } catch {
+    st = null;
+  }
+  if (!st) return null; // vanished since it was listed
+  let real = onDisk;
+  const type: EntryType = isLink(st) ? "SYMLINK" : isDir(st) ? "DIRECTORY" : isFile(st) ? "FILE" : "OTHER";
+  if (type === "SYMLINK") {
+    const target = await realpath(onDisk).catch(() => null);
+    real = target !== null && insideReal(target, roots) ? target : onDisk;
+  }
+  return {
+    name: posix.basename(entryPath),
+    path: entryPath,
+    realpath: real,
+    type,
+    size: st.size,
+    allocation_size: st.blocks * 512,
+    mode: st.mode,
+    acl: false,
+    uid: st.uid,
+    gid: st.gid,
+    is_mountpoint: type === "DIRECTORY" && st.dev !== parentDev,
+    is_ctldir: false,
+  };
 }

@@ -1,10 +1,10 @@
-import { opendir, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { queryRows } from "../../store/query-rows.js";
 import { ERRNO, validationError } from "../../server/errors.js";
-import { confine, entryOf, resolveRoots, type FsEntry } from "./common.js";
+import { confine, entryAt, openBeneathRoot, outsideMessage, resolveRoots, type FsEntry } from "./common.js";
+import { errCode } from "../../accounts/safe-fs.js";
 import { pathLengthProblem } from "../../server/input-bounds.js";
 
 /** A path longer than Linux allows answers EINVAL (bounded input), not a lookup error. */
@@ -26,18 +26,28 @@ export const filesystemListdir = defineMethod({
     const roots = await resolveRoots(ctx.app);
     const { path: dir, real } = await confine(given, "path", roots, { allowRoot: true });
     if (real === null) validationError("path", "Directory does not exist", ERRNO.ENOENT);
-    const st = await stat(real);
-    if (!st.isDirectory()) validationError("path", "Path is not a directory", ERRNO.ENOTDIR);
-
-    const names: string[] = [];
-    const handle = await opendir(real);
-    for await (const d of handle) names.push(d.name);
+    // Listed through an fd opened beneath its real storage root without following links: a
+    // directory swapped for a link after the checks is not listed (nor stat-ed) through it.
+    let opened;
+    try {
+      opened = openBeneathRoot(roots, real);
+    } catch (e) {
+      const code = errCode(e);
+      if (code === "ENOTDIR") validationError("path", "Path is not a directory", ERRNO.ENOTDIR);
+      if (code === "ENOENT") validationError("path", "Directory does not exist", ERRNO.ENOENT);
+      if (code === "ELOOP" || code === "EXDEV") validationError("path", outsideMessage(roots), ERRNO.EINVAL);
+      throw e;
+    }
     const rows: FsEntry[] = [];
-    for (let i = 0; i < names.length; i += BATCH) {
-      const batch = await Promise.all(
-        names.slice(i, i + BATCH).map((n) => entryOf(path.posix.join(dir, n), path.posix.join(real, n), roots, st.dev)),
-      );
-      for (const e of batch) if (e) rows.push(e);
+    try {
+      const dev = opened.stat().dev;
+      const names = opened.list();
+      for (let i = 0; i < names.length; i += BATCH) {
+        const batch = await Promise.all(names.slice(i, i + BATCH).map((n) => entryAt(opened, n, path.posix.join(dir, n), path.posix.join(real, n), roots, dev)));
+        for (const e of batch) if (e) rows.push(e);
+      }
+    } finally {
+      opened.close();
     }
     return queryRows(rows, filters, options);
   },
