@@ -18,8 +18,8 @@ import { ADMIN_UID, buildUserEntries, selectUserRows, userEntryById, type UserRo
 import { BUILTIN_ADMINISTRATORS_GID, BUILTIN_USERS_GID } from "./group-entry.js";
 import { isFullAdminUser, otherUnlockedFullAdminExists, wouldOrphanLocalAdministrator } from "./admins.js";
 import type { UserUpdateInput } from "./inputs.js";
-import { accountGrants, grantDelta } from "./grant-delta.js";
-import { assertMayGrant } from "../access/grant-check.js";
+import { accountGrants, effectiveRoles, grantDelta } from "./grant-delta.js";
+import { assertMayActOn, assertMayGrant } from "../access/grant-check.js";
 import { isUniqueViolation, otherHomes, WEBSHARE_GROUP, type UserWithPassword } from "./user-create.js";
 import { checkAuxGroups, checkPasswordText, checkShell, checkSmbNameClash, checkSudo, checkUserIdmap, isLoginShell } from "./user-rules.js";
 
@@ -209,6 +209,9 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
   try {
     await db.transaction().execute(async (trx) => {
       const grantsBefore = await accountGrants(trx, [id]);
+      // The dispatcher checked the target before the call; again here, where it cannot be raced.
+      const was = grantsBefore.get(id);
+      if (was) assertMayActOn(session, effectiveRoles(was), `user ${current.username}`);
       const set: Record<string, unknown> = {};
       if (sent("username")) set.username = next.username;
       if (sent("full_name")) set.full_name = input.full_name;
