@@ -377,6 +377,21 @@ for (const resolver of ["openat2", "openat"] as const) {
       assert.equal(statSync(path.join(aside, "made")).mode & 0o7777, 0o750);
       assertCanariesUntouched("mkdir");
     });
+
+    test("filesystem.listdir of a directory swapped for a symlink after it was opened lists nothing outside the root", async () => {
+      const dir = path.join(mnt, uniq("ls"));
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, "mine.txt"), "x");
+      let aside = "";
+      const hook = swapAt("filesystem.listdir", (p) => p === dir, () => {
+        aside = replaceWithLink(dir, canaryDir);
+      });
+      const rows = await admin.call<any[]>("filesystem.listdir", dir);
+      assert.ok(hook.fired());
+      assert.deepEqual(rows.map((r) => r.name), ["mine.txt"]);
+      assert.ok(existsSync(aside));
+      assertCanariesUntouched("listdir");
+    });
   });
 }
 

@@ -4,7 +4,7 @@ import { arg, defineMethod } from "../method.js";
 import { queryRows } from "../../store/query-rows.js";
 import { ERRNO, validationError } from "../../server/errors.js";
 import { confine, entryAt, openBeneathRoot, outsideMessage, resolveRoots, type FsEntry } from "./common.js";
-import { errCode } from "../../accounts/safe-fs.js";
+import { afterResolve, errCode } from "../../accounts/safe-fs.js";
 import { pathLengthProblem } from "../../server/input-bounds.js";
 
 /** A path longer than Linux allows answers EINVAL (bounded input), not a lookup error. */
@@ -40,6 +40,7 @@ export const filesystemListdir = defineMethod({
     }
     const rows: FsEntry[] = [];
     try {
+      await afterResolve("filesystem.listdir", real);
       const dev = opened.stat().dev;
       const names = opened.list();
       for (let i = 0; i < names.length; i += BATCH) {
