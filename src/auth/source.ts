@@ -23,6 +23,11 @@ function plain(address: string): string {
   return address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
 }
 
+/** Is the socket's peer one of the trusted proxies? */
+export function isTrustedPeer(list: net.BlockList, peer: string): boolean {
+  return isTrusted(list, plain(peer));
+}
+
 function isTrusted(list: net.BlockList, address: string): boolean {
   const type = net.isIP(address);
   return type !== 0 && list.check(address, type === 6 ? "ipv6" : "ipv4");

@@ -13,7 +13,7 @@ import { Connection } from "./connection.js";
 import { callMethod, errorObject, handleMessage } from "./rpc.js";
 import { stringifyWire } from "./ejson.js";
 import { RpcError } from "./errors.js";
-import { clientAddress, trustedProxyList } from "../auth/source.js";
+import { clientAddress, isTrustedPeer, trustedProxyList } from "../auth/source.js";
 
 export const API_VERSIONS = ["v25.10.0", "v26.0.0", "v27.0.0"] as const;
 export const CURRENT_VERSION = "v27.0.0";
@@ -52,6 +52,9 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
   // The client behind a trusted proxy is named by X-Forwarded-For; anyone else's header is ignored.
   const trusted = app.config.trustedProxies?.length ? trustedProxyList(app.config.trustedProxies) : null;
   const clientOf = (req: import("fastify").FastifyRequest) => clientAddress(req.socket.remoteAddress ?? "", req.headers["x-forwarded-for"], trusted);
+  // A trusted proxy that terminated TLS says so; from anyone else only our own TLS counts.
+  const secureOf = (req: import("fastify").FastifyRequest) =>
+    secure || (!!trusted && isTrustedPeer(trusted, req.socket.remoteAddress ?? "") && /^\s*https\s*(,|$)/i.test(String(req.headers["x-forwarded-proto"] ?? "")));
   const connections = new Set<Connection>();
   (server as unknown as { gatehouseConnections: Set<Connection> }).gatehouseConnections = connections;
 
@@ -61,7 +64,7 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
       randomUUID(),
       originOf(remote, req.socket.remotePort ?? 0),
       remote,
-      secure,
+      secureOf(req),
       "WEBSOCKET",
       (text) => sendCorked(socket, text),
       (code, reason) => socket.close(code, reason),
@@ -91,7 +94,7 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
   // `Authorization: Bearer <api key>` or Basic.
   server.post("/api/current", async (req, reply) => {
     const remote = clientOf(req);
-    const conn = new Connection(randomUUID(), originOf(remote, req.socket.remotePort ?? 0), remote, secure, "REST", () => {}, () => {});
+    const conn = new Connection(randomUUID(), originOf(remote, req.socket.remotePort ?? 0), remote, secureOf(req), "REST", () => {}, () => {});
     const body = (req.body ?? {}) as Record<string, unknown>;
     const id = (body.id as string | number | undefined) ?? null;
     try {

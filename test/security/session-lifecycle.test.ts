@@ -7,10 +7,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ADMIN_PASSWORD, forEachStore, rpcError, startServer, uniq, type TestServer } from "../harness.js";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { startServerProcess, type ServerProcess } from "../process-harness.js";
+import { startSecondProcess } from "./process-pair.js";
 import type { RpcClient } from "../../src/cli/client.js";
 import { SESSION_ENDED_CLOSE_CODE } from "../../src/auth/service.js";
 import { END_REASONS } from "../../src/auth/revalidate.js";
@@ -73,28 +71,6 @@ async function timeUntil(probe: () => Promise<boolean>, limitMs = 2000): Promise
     const start = performance.now() - t0;
     if (await probe()) return start;
     if (performance.now() - t0 > limitMs) assert.fail(`new state not seen after ${limitMs} ms`);
-  }
-}
-
-/**
- * A second server process on `first`'s PostgreSQL: every process sharing a store holds the same
- * secret key (files at rest), so its data dir starts with a copy of the first one's.
- */
-export async function startSecondProcess(first: ServerProcess, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-proc2-"));
-  try {
-    mkdirSync(path.join(dataDir, "private"), { mode: 0o700 });
-    copyFileSync(path.join(first.dataDir, "private", "secret.key"), path.join(dataDir, "private", "secret.key"));
-    const sp = await startServerProcess({ databaseUrl: first.databaseUrl, dataDir, env });
-    const stop = sp.stop;
-    sp.stop = async () => {
-      await stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    };
-    return sp;
-  } catch (err) {
-    rmSync(dataDir, { recursive: true, force: true });
-    throw err;
   }
 }
 
