@@ -66,7 +66,8 @@ function redactAt(value: unknown, path: string[]): unknown {
 /**
  * The call's positional parameters as they may be stored or shown: every declared secret argument
  * replaced by REDACTED, then every value under a well-known secret key name too. `core.bulk`'s
- * inner parameter lists are redacted by the declarations of the method they call.
+ * inner parameter lists are redacted by the declarations of the method they call (a bulk of bulks
+ * too: the recursion is bounded by the parameters' nesting, which the dispatcher limits).
  */
 export function redactCallParams(methods: MethodLookup, def: MethodDef, params: unknown[]): unknown[] {
   let out: unknown[] = params;
@@ -78,7 +79,7 @@ export function redactCallParams(methods: MethodLookup, def: MethodDef, params: 
   }
   if (def.name === "core.bulk" && typeof out[0] === "string" && Array.isArray(out[1])) {
     const inner = methods.get(out[0]);
-    if (inner && inner.name !== "core.bulk") {
+    if (inner) {
       out = [...out];
       out[1] = (out[1] as unknown[]).map((p) => (Array.isArray(p) ? redactCallParams(methods, inner, p) : p));
     }
@@ -103,7 +104,7 @@ export function secretArgValues(methods: MethodLookup, def: MethodDef, params: u
   for (const { index, path } of secretArgLocations(def)) collect(params[index], path);
   if (def.name === "core.bulk" && typeof params[0] === "string" && Array.isArray(params[1])) {
     const inner = methods.get(params[0]);
-    if (inner && inner.name !== "core.bulk") for (const p of params[1]) if (Array.isArray(p)) out.push(...secretArgValues(methods, inner, p));
+    if (inner) for (const p of params[1]) if (Array.isArray(p)) out.push(...secretArgValues(methods, inner, p));
   }
   return out;
 }

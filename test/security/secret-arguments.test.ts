@@ -119,6 +119,8 @@ forEachStore("security: secret arguments", (store) => {
     const bulkPw = "Bulk-Positional-Secret-33";
     const viaBulk = await a.call<any[]>("core.bulk", "user.setup_local_administrator", [["admin", bulkPw]]);
     assert.ok(viaBulk[0].error, "already set up: the inner call fails");
+    const nestedPw = "Nested-Bulk-Secret-61";
+    await a.call("core.bulk", "core.bulk", [["user.setup_local_administrator", [["admin", nestedPw]]]]);
     const reader = await makeUser(ts, { roles: ["READONLY_ADMIN"] });
     const b = await RpcClient.connect(ts.url.replace("/api/current", "/api/v25.10.0"));
     assert.equal((await b.login(reader.username, reader.password)).response_type, "SUCCESS");
@@ -131,9 +133,11 @@ forEachStore("security: secret arguments", (store) => {
     await new Promise((r) => setTimeout(r, 100));
     await b.close();
     const text = JSON.stringify([jobs, a.notifications, viaBulk]);
-    assertNone(text, [bulkPw, bogusKey, "Q".repeat(64)], "job listings, job events and bulk results");
+    assertNone(text, [bulkPw, nestedPw, bogusKey, "Q".repeat(64)], "job listings, job events and bulk results");
+    const nested = jobs.find((j) => j.arguments[0] === "core.bulk");
+    assert.deepEqual(nested.arguments[1], [["user.setup_local_administrator", [["admin", REDACTED]]]], "a bulk of bulks is redacted by the innermost declaration");
     const audit = await everyAuditView();
-    assertNone(audit, [bulkPw, bogusKey, "Q".repeat(64)], "the audit log");
+    assertNone(audit, [bulkPw, nestedPw, bogusKey, "Q".repeat(64)], "the audit log");
   });
 
   it("a handler error that echoes a password is answered, logged and kept in jobs without it", async () => {
