@@ -31,6 +31,12 @@ const DATE_SUFFIX = ".$date";
 const DATE_OPS = new Set(["=", "!=", ">", ">=", "<", "<="]);
 // The appliance allows 3 levels; we are more generous but still bound recursion on untrusted input.
 const MAX_DEPTH = 16;
+/**
+ * Conditions (leaves and OR nodes) in one call's filters. SQL engines bound expression depth
+ * (SQLite: 1000), and `a AND b AND …` nests one level per term: without this a wide filter list
+ * failed as an internal error (EFAULT) instead of a validation error. No real query comes close.
+ */
+export const MAX_FILTER_TERMS = 256;
 
 class FilterError extends Error {}
 
@@ -42,9 +48,11 @@ export function parseFilters(raw: unknown, attr = "filters"): Filter[] {
   if (!Array.isArray(raw)) validationError(attr, "Input should be a valid list");
   const errors = new ValidationErrors();
   const out: Filter[] = [];
+  const budget = { left: MAX_FILTER_TERMS };
   raw.forEach((f, i) => {
+    if (budget.left < 0) return; // reported once, on the filter that went over
     try {
-      out.push(parseOne(f, 0));
+      out.push(parseOne(f, 0, budget));
     } catch (e) {
       if (!(e instanceof FilterError)) throw e;
       errors.add(`${attr}.${i}`, e.message);
@@ -54,8 +62,9 @@ export function parseFilters(raw: unknown, attr = "filters"): Filter[] {
   return out;
 }
 
-function parseOne(f: unknown, depth: number): Filter {
+function parseOne(f: unknown, depth: number, budget: { left: number }): Filter {
   if (!Array.isArray(f)) throw new FilterError("Invalid filter");
+  if (--budget.left < 0) throw new FilterError(`query-filters: too many conditions (at most ${MAX_FILTER_TERMS})`);
   if (f.length === 2) {
     const [op, branches] = f;
     if (op !== "OR") throw new FilterError(`Invalid operator: ${describe(op)}`);
@@ -65,7 +74,7 @@ function parseOne(f: unknown, depth: number): Filter {
       or: branches.map((b: unknown) => {
         if (!Array.isArray(b) || b.length === 0) throw new FilterError("Invalid filter");
         // A branch whose first element is itself a list is an AND group, otherwise a single filter.
-        return Array.isArray(b[0]) ? b.map((x: unknown) => parseOne(x, depth + 1)) : [parseOne(b, depth + 1)];
+        return Array.isArray(b[0]) ? b.map((x: unknown) => parseOne(x, depth + 1, budget)) : [parseOne(b, depth + 1, budget)];
       }),
     };
   }
