@@ -126,7 +126,8 @@ async function seedInto(trx: Tx, hostRoot: string): Promise<void> {
   const { groups, users } = builtinAccounts(hostRoot);
   const groupIdByGid = new Map<number, number>();
   for (const g of groups) {
-    const exists = await trx.selectFrom("groups").select("id").where("name", "=", g.name).executeTakeFirst();
+    // gids are unique (migration 005): of host groups sharing a gid, the first one is kept.
+    const exists = await trx.selectFrom("groups").select("id").where((eb) => eb.or([eb("name", "=", g.name), eb("gid", "=", g.gid)])).executeTakeFirst();
     if (exists) continue;
     const row = await trx
       .insertInto("groups")
@@ -155,7 +156,8 @@ async function seedInto(trx: Tx, hostRoot: string): Promise<void> {
     await trx
       .insertInto("users")
       .values({ ...base, uid: u.uid, username: u.name, home: u.home, shell: u.shell, full_name: u.gecos.split(",")[0] || u.name, userns_idmap: u.userns_idmap ?? null, group_id: gid })
-      .onConflict((oc) => oc.column("username").doNothing())
+      // A taken name or uid (uids are unique, migration 005): the first host entry is kept.
+      .onConflict((oc) => oc.doNothing())
       .execute();
   }
   for (const p of BUILTIN_PRIVILEGES) {

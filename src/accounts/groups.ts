@@ -7,7 +7,8 @@ import type { Tx } from "../store/db.js";
 import { changeReason, type AccountContext } from "./context.js";
 import { validateGroupName } from "./names.js";
 import { rememberGroup } from "./names-cache.js";
-import { lowestFreeId, releaseReservation } from "./ids.js";
+import { allocateId, claimExplicitId, releaseReservation } from "./ids.js";
+import { groupConflictError, violatedKey, withIdRetry } from "./uniqueness.js";
 import { privilegeRows, rolesForGids } from "./privileges.js";
 import { BUILTIN_ADMINISTRATORS_GID, EDITABLE_BUILTIN_GIDS } from "./group-entry.js";
 import { localAdministratorGids, membersOfGids, usersByIds, type MemberRow } from "./admins.js";
@@ -92,9 +93,16 @@ export async function createGroup(ctx: AccountContext, input: GroupCreateInput):
 
   let id: number;
   try {
-    id = await db.transaction().execute(async (trx) => {
+    // Uniqueness under concurrency (docs/security/concurrency.md): the gid is claimed inside the
+    // transaction; an automatic one is tried again if a writer that does not claim took it.
+    id = await withIdRetry((k) => k === "gid" && gidGiven === null, () => db.transaction().execute(async (trx) => {
       const grantsBefore = await accountGrants(trx, users);
-      const gid = gidGiven ?? (await lowestFreeId(trx, "gid"));
+      const dialect = app.store.dialect;
+      if (gidGiven !== null) {
+        const owner = await claimExplicitId(trx, dialect, "gid", gidGiven);
+        if (owner !== null) throw new ValidationErrors([[`${schema}.gid`, `Gid ${gidGiven} is already used (group ${owner} has it)`, ERRNO.EEXIST]]);
+      }
+      const gid = gidGiven ?? (await allocateId(trx, dialect, "gid"));
       const row = await trx
         .insertInto("groups")
         .values({
@@ -115,8 +123,11 @@ export async function createGroup(ctx: AccountContext, input: GroupCreateInput):
       assertMayGrant(ctx.session, { ...delta, fullAdmin: [...sudoFieldNeeds(schema, input, null), ...delta.fullAdmin!] });
       await releaseReservation(trx, "gid", gid);
       return row.id;
-    });
+    }));
   } catch (err) {
+    const key = violatedKey(err);
+    const conflict = key && (await groupConflictError(db, schema, key, { name: input.name, gid: gidGiven }));
+    if (conflict) throw conflict;
     if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.name`, `A Group with the name "${input.name}" already exists.`, ERRNO.EEXIST]]);
     throw err;
   }
@@ -212,6 +223,9 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
       assertMayGrant(ctx.session, { ...delta, fullAdmin: [...sudoFieldNeeds(schema, input, current), ...delta.fullAdmin!] });
     });
   } catch (err) {
+    const key = violatedKey(err);
+    const conflict = key && (await groupConflictError(db, schema, key, { name }));
+    if (conflict) throw conflict;
     if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.name`, `A Group with the name "${name}" already exists.`, ERRNO.EEXIST]]);
     throw err;
   }

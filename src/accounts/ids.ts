@@ -2,14 +2,25 @@
 // The lowest free id at or above the start is handed out, filling gaps. Ids handed out by
 // get_next_uid / get_next_gid are reserved for a few minutes in the shared `counters` table, so
 // successive calls — from any server process — never return the same value before it is used.
+//
+// Uniqueness (docs/security/concurrency.md): the store's unique indexes (migration 005) make a
+// duplicate uid or gid impossible; claiming an id inside the writing transaction keeps concurrent
+// creates from even trying one. On PostgreSQL a claim is a transaction-scoped advisory lock on
+// the id: an automatic allocation *tries* it and moves on to the next free id when another
+// transaction holds it (no waiting, so creates stay parallel); an explicit id waits for it, then
+// sees the other's committed row. On SQLite one connection runs one transaction at a time and
+// SQLite transactions are serialisable, so a read inside the transaction is already the truth.
 
-import { CompiledQuery } from "kysely";
-import type { Db, Tx } from "../store/db.js";
+import { sql } from "kysely";
+import type { Db, Dialect, Tx } from "../store/db.js";
 import { idStart } from "./account-settings.js";
 import { privilegeRows } from "./privileges.js";
 
 const RESERVATION_MS = 5 * 60_000;
-type Kind = "uid" | "gid";
+export type Kind = "uid" | "gid";
+
+/** Advisory-lock namespaces (first key of pg_advisory_xact_lock(int4, int4)). */
+export const LOCK_NAMESPACE = { uid: 0x47480001, gid: 0x47480002, home: 0x47480003 } as const;
 const prefix = (kind: Kind) => `reserve.${kind}.`;
 
 async function reserved(db: Tx, kind: Kind, now: number): Promise<Set<number>> {
@@ -24,10 +35,10 @@ async function reserved(db: Tx, kind: Kind, now: number): Promise<Set<number>> {
 
 const TABLE = { uid: { table: "users", column: "uid" }, gid: { table: "groups", column: "gid" } } as const;
 
-/** Is `id` taken in the table itself (one index probe)? */
+/** Is `id` taken in the table itself (one index probe)? Values are bound: one statement text. */
 async function takenInTable(db: Tx, kind: Kind, id: number): Promise<boolean> {
   const { table, column } = TABLE[kind];
-  const r = await db.executeQuery(CompiledQuery.raw(`SELECT 1 FROM "${table}" WHERE "${column}" = ${Number(id)} LIMIT 1`));
+  const r = await sql`SELECT 1 FROM ${sql.table(table)} WHERE ${sql.ref(column)} = ${Number(id)} LIMIT 1`.execute(db);
   return r.rows.length > 0;
 }
 
@@ -38,12 +49,9 @@ async function takenInTable(db: Tx, kind: Kind, id: number): Promise<boolean> {
  */
 async function nextGapAfter(db: Tx, kind: Kind, from: number): Promise<number> {
   const { table, column } = TABLE[kind];
-  const r = await db.executeQuery<{ x: number }>(
-    CompiledQuery.raw(
-      `SELECT "t"."${column}" + 1 AS "x" FROM "${table}" AS "t" WHERE "t"."${column}" >= ${Number(from)} ` +
-        `AND NOT EXISTS (SELECT 1 FROM "${table}" AS "u" WHERE "u"."${column}" = "t"."${column}" + 1) ORDER BY "t"."${column}" LIMIT 1`,
-    ),
-  );
+  const t = sql.ref(`t.${column}`);
+  const u = sql.ref(`u.${column}`);
+  const r = await sql<{ x: number }>`SELECT ${t} + 1 AS "x" FROM ${sql.table(table)} AS "t" WHERE ${t} >= ${Number(from)} AND NOT EXISTS (SELECT 1 FROM ${sql.table(table)} AS "u" WHERE ${u} = ${t} + 1) ORDER BY ${t} LIMIT 1`.execute(db);
   return r.rows.length ? Number(r.rows[0].x) : from + 1;
 }
 
@@ -64,10 +72,79 @@ async function lowestFreeFrom(db: Tx, kind: Kind, start: number, held: Set<numbe
   }
 }
 
-/** Lowest free id (not reserving it): used inside the create transaction for automatic ids. */
+/** Lowest free id (not reserving it, not claiming it). */
 export async function lowestFreeId(db: Tx, kind: Kind, opts: { honourReservations?: boolean } = {}): Promise<number> {
   const held = await heldIds(db, kind, Date.now(), opts.honourReservations !== false);
   return lowestFreeFrom(db, kind, await idStart(db), held);
+}
+
+/** PostgreSQL: take `id`'s claim for this transaction, waiting for it or only if free now. */
+async function lockId(db: Tx, kind: Kind, id: number, wait: boolean): Promise<boolean> {
+  // Ids are below 2^31 (MAX_LOCAL_ID); `| 0` keeps any other value a valid int4 key.
+  const key = id | 0;
+  if (wait) {
+    await sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE[kind]}::int4, ${key}::int4)`.execute(db);
+    return true;
+  }
+  const r = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${LOCK_NAMESPACE[kind]}::int4, ${key}::int4) as ok`.execute(db);
+  return r.rows[0]?.ok === true;
+}
+
+/**
+ * Claim an automatic id inside the writing transaction `trx`: the lowest free one (or `prefer`
+ * when it is free, e.g. a user-private group's gid equal to the uid), which no concurrent
+ * transaction — in this process or another sharing the store — can be handed too.
+ */
+export async function allocateId(trx: Tx, dialect: Dialect, kind: Kind, prefer?: number): Promise<number> {
+  const held = await heldIds(trx, kind, Date.now(), true);
+  if (prefer !== undefined && !held.has(prefer) && (await claim(trx, dialect, kind, prefer, false)) === "won") return prefer;
+  let id = await lowestFreeFrom(trx, kind, await idStart(trx), held);
+  for (;;) {
+    const outcome = await claim(trx, dialect, kind, id, true);
+    if (outcome === "won") return id;
+    held.add(id);
+    if (outcome === "busy") {
+      // Another create is committing this id; the next ones are most likely free (or being
+      // claimed too): try them without reading the table first — the claim reads it anyway.
+      do id++;
+      while (held.has(id));
+    } else {
+      id = await lowestFreeFrom(trx, kind, id + 1, held);
+    }
+  }
+}
+
+/**
+ * Claim `id`: "won" (ours until the commit), "busy" (a concurrent transaction holds its claim)
+ * or "taken" (a row uses it). `readFree`: the caller just read the table and found it free.
+ */
+async function claim(trx: Tx, dialect: Dialect, kind: Kind, id: number, readFree: boolean): Promise<"won" | "busy" | "taken"> {
+  if (dialect !== "postgres") {
+    // SQLite: this transaction is the only one running; a read made inside it is the truth.
+    return readFree || !(await takenInTable(trx, kind, id)) ? "won" : "taken";
+  }
+  if (!(await lockId(trx, kind, id, false))) return "busy";
+  // Read after the lock: a transaction that held it before us has committed its row by now
+  // (PostgreSQL makes a transaction visible before it releases its locks).
+  return (await takenInTable(trx, kind, id)) ? "taken" : "won";
+}
+
+/**
+ * Claim an id the caller chose, inside the writing transaction: waits while a concurrent
+ * transaction holds it, then answers who has it (`null`: it is now this transaction's).
+ */
+export async function claimExplicitId(trx: Tx, dialect: Dialect, kind: Kind, id: number): Promise<string | null> {
+  if (dialect === "postgres") await lockId(trx, kind, id, true);
+  return idOwner(trx, kind, id);
+}
+
+/** The name of the user (uid) or group (gid) that has `id`, if any. */
+export async function idOwner(db: Tx, kind: Kind, id: number): Promise<string | null> {
+  const row =
+    kind === "uid"
+      ? await db.selectFrom("users").select("username as owner").where("uid", "=", id).executeTakeFirst()
+      : await db.selectFrom("groups").select("name as owner").where("gid", "=", id).executeTakeFirst();
+  return row?.owner ?? null;
 }
 
 /** get_next_uid / get_next_gid: the lowest free id, reserved for this caller. */

@@ -14,8 +14,8 @@ import { createHome, NO_HOME, validateHome, validateHomeMode, writeAuthorizedKey
 import { validateSshPubkey } from "./ssh-key.js";
 import { defaultShell } from "./shells.js";
 import { hashRounds } from "./account-settings.js";
-import { lowestFreeId, releaseReservation } from "./ids.js";
-import { privilegeRows } from "./privileges.js";
+import { allocateId, claimExplicitId, releaseReservation } from "./ids.js";
+import { claimHome, homeHolderError, userConflictError, violatedKey, withIdRetry } from "./uniqueness.js";
 import { ADMIN_UID, userEntryById, type UserEntry } from "./user-entry.js";
 import { BUILTIN_USERS_GID } from "./group-entry.js";
 import type { UserCreateInput } from "./inputs.js";
@@ -183,8 +183,21 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
   const homes: HomeHandle[] = [];
   let userId: number;
   try {
-    userId = await db.transaction().execute(async (trx) => {
-      const uid = data.uid ?? (await lowestFreeId(trx, "uid"));
+    // Retried when a concurrent writer took an automatic id or the user's new group name first.
+    const retriable = (k: string) => (k === "uid" && data.uid === null) || (data.group_create && (k === "gid" || k === "group_name"));
+    userId = await withIdRetry(retriable, () => db.transaction().execute(async (trx) => {
+      // Uniqueness under concurrency (docs/security/concurrency.md): claims in a fixed order —
+      // home, uid, gid — each seeing every concurrent create that claimed before it.
+      const dialect = app.store.dialect;
+      if (home !== NO_HOME) {
+        const holder = await claimHome(trx, dialect, home, null);
+        if (holder) throw homeHolderError(`${schema}.home`, home, holder);
+      }
+      if (data.uid !== null) {
+        const owner = await claimExplicitId(trx, dialect, "uid", data.uid);
+        if (owner !== null) throw new ValidationErrors([[`${schema}.uid`, `Uid ${data.uid} is already used (user ${owner} has it)`, ERRNO.EEXIST]]);
+      }
+      const uid = data.uid ?? (await allocateId(trx, dialect, "uid"));
       let groupId = data.group;
       let gid = primaryGid;
       if (data.group_create) {
@@ -195,7 +208,7 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
           gid = existing.gid;
         } else {
           // Same number as the uid when free (the usual user-private-group layout).
-          gid = (await gidIsFree(trx, uid)) ? uid : await lowestFreeId(trx, "gid");
+          gid = await allocateId(trx, dialect, "gid", uid);
           const row = await trx
             .insertInto("groups")
             .values({ gid, name: username, builtin: 0, smb: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", userns_idmap: null })
@@ -269,9 +282,12 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
         else if (target) await writeAuthorizedKeys(target, data.sshpubkey, uid, gid!, app.config.storageRoots);
       }
       return row.id;
-    });
+    }));
   } catch (err) {
     for (const h of homes) await h.discard();
+    const key = violatedKey(err);
+    const conflict = key && (await userConflictError(db, schema, key, { username, uid: data.uid, home }));
+    if (conflict) throw conflict;
     if (isUniqueViolation(err)) {
       throw new ValidationErrors([[`${schema}.username`, `The username "${username}" already exists.`, ERRNO.EEXIST]]);
     }
@@ -286,8 +302,3 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
   return { ...entry, password: password ?? null };
 }
 
-/** No group has `gid` and no privilege names it. */
-async function gidIsFree(db: Tx, gid: number): Promise<boolean> {
-  if (await db.selectFrom("groups").select("id").where("gid", "=", gid).executeTakeFirst()) return false;
-  return !(await privilegeRows(db)).some((p) => p.gids.has(gid));
-}

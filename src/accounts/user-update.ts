@@ -21,6 +21,7 @@ import type { UserUpdateInput } from "./inputs.js";
 import { accountGrants, effectiveRoles, grantDelta } from "./grant-delta.js";
 import { assertMayActOn, assertMayGrant } from "../access/grant-check.js";
 import { isUniqueViolation, otherHomes, WEBSHARE_GROUP, type UserWithPassword } from "./user-create.js";
+import { claimHome, homeHolderError, userConflictError, violatedKey } from "./uniqueness.js";
 import { checkAuxGroups, checkPasswordText, checkShell, checkSmbNameClash, checkSudo, checkUserIdmap, isLoginShell } from "./user-rules.js";
 
 const posix = path.posix;
@@ -208,6 +209,11 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
   let copyFrom: string | null = null;
   try {
     await db.transaction().execute(async (trx) => {
+      // A new home: serialised with every other write giving a home (docs/security/concurrency.md).
+      if (moved && newHome !== NO_HOME) {
+        const holder = await claimHome(trx, app.store.dialect, newHome, id);
+        if (holder) throw homeHolderError(`${schema}.home`, newHome, holder);
+      }
       const grantsBefore = await accountGrants(trx, [id]);
       // The dispatcher checked the target before the call; again here, where it cannot be raced.
       const was = grantsBefore.get(id);
@@ -298,6 +304,9 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
     });
   } catch (err) {
     for (const h of homes) await h.discard();
+    const key = violatedKey(err);
+    const conflict = key && (await userConflictError(db, schema, key, { username: next.username, home: newHome }));
+    if (conflict) throw conflict;
     if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.username`, `The username "${next.username}" already exists.`, ERRNO.EEXIST]]);
     if (err instanceof ValidationErrors || err instanceof CallError) throw err;
     throw new CallError(`Failed to update user ${current.username}: ${(err as Error).message}`, ERRNO.EFAULT);

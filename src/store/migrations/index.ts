@@ -8,6 +8,7 @@ import { m003Indexes } from "./003-indexes.js";
 import { m002Auth } from "./002-auth.js";
 import { m004ChangeNotify } from "./004-change-notify.js";
 import { m007SessionNotify } from "./007-session-notify.js";
+import { m005UniqueIds } from "./005-unique-ids.js";
 
 export interface Migration {
   version: number;
@@ -15,7 +16,7 @@ export interface Migration {
   up(db: Kysely<any>, dialect: Dialect): Promise<void>;
 }
 
-export const MIGRATIONS: Migration[] = [m001Initial, m002Auth, m003Indexes, m004ChangeNotify, m007SessionNotify];
+export const MIGRATIONS: Migration[] = [m001Initial, m002Auth, m003Indexes, m004ChangeNotify, m005UniqueIds, m007SessionNotify];
 
 export async function runMigrations(db: Kysely<any>, dialect: Dialect): Promise<void> {
   await db.schema
