@@ -136,24 +136,40 @@ function aboutSecret(attr: string | null, def: MethodDef): boolean {
 }
 
 /**
- * Remove the call's secret argument values from an error before it is answered, logged or kept in a
- * job: validation messages that echo input, a handler's message, a stack trace. Changes `err` in
- * place (it belongs to this call) and returns it.
+ * The error without the call's secret argument values, before it is answered, logged or kept in a
+ * job: validation messages that echo input, a handler's message, a stack trace, `extra` / `data`.
+ * Returns `err` itself when nothing had to change, otherwise a copy of the same class (an error
+ * object might be shared, so it is never changed in place).
  */
 export function scrubError(err: unknown, def: MethodDef, values: readonly string[]): unknown {
   if (!values.length || !err || typeof err !== "object") return err;
   if (err instanceof ValidationErrors) {
-    err.errors.forEach((e, i) => {
-      const [attr, message, errno] = e;
+    let changed = false;
+    const errors = err.errors.map(([attr, message, errno]): [string, string, number] => {
       const clean = scrub(scrub(message, values, true), aboutSecret(attr, def) ? values : [], false);
       const cleanAttr = attr === null ? attr : scrub(attr, values, true);
-      if (clean !== message || cleanAttr !== attr) err.errors[i] = [cleanAttr, clean, errno];
+      if (clean !== message || cleanAttr !== attr) changed = true;
+      return [cleanAttr, clean, errno];
     });
-  } else if (err instanceof Error) {
-    err.message = scrub(err.message, values, true);
-    if (err.stack) err.stack = scrub(err.stack, values, true);
-    if (err instanceof CallError) (err as { extra: unknown }).extra = scrubDeep(err.extra, values);
-    if (err instanceof RpcError) (err as { data: unknown }).data = scrubDeep(err.data, values);
+    return changed ? new ValidationErrors(errors) : err;
   }
-  return err;
+  if (!(err instanceof Error)) return err;
+  const message = scrub(err.message, values, true);
+  const stack = err.stack === undefined ? undefined : scrub(err.stack, values, true);
+  let out: Error;
+  if (err instanceof CallError) {
+    const extra = scrubDeep(err.extra, values);
+    if (message === err.message && stack === err.stack && JSON.stringify(extra) === JSON.stringify(err.extra)) return err;
+    out = new CallError(message, err.errno, extra);
+  } else if (err instanceof RpcError) {
+    const data = scrubDeep(err.data, values);
+    if (message === err.message && stack === err.stack && JSON.stringify(data) === JSON.stringify(err.data)) return err;
+    out = new RpcError(err.code, message, data);
+  } else {
+    if (message === err.message && stack === err.stack) return err;
+    out = new Error(message);
+    out.name = err.name;
+  }
+  out.stack = stack;
+  return out;
 }
