@@ -290,15 +290,6 @@ export class SafeDir {
   }
 }
 
-/** Run `fn` with `dir`, closing it afterwards. */
-export async function withDir<T>(dir: SafeDir, fn: (d: SafeDir) => Promise<T> | T): Promise<T> {
-  try {
-    return await fn(dir);
-  } finally {
-    dir.close();
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // locating a home
 
