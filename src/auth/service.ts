@@ -50,6 +50,8 @@ export const SESSION_ENDED_CLOSE_CODE = 4001;
 export { HEARTBEAT_STALE_MS };
 const HEARTBEAT_EVERY_MS = 20_000;
 const SWEEP_EVERY_MS = 1000;
+/** A change's sweep of idle connections waits this long for the rest of a burst of changes. */
+const SWEEP_DEBOUNCE_MS = 10;
 
 export interface SessionUser {
   id: number;
@@ -100,11 +102,12 @@ export class AuthService {
     app.onShutdown(async () => {
       this.stopped = true;
       this.stopSweeper();
+      if (this.sweepSoon) clearTimeout(this.sweepSoon);
       await Promise.allSettled([...this.pending, this.sweeping]);
     });
     // A change committed here or announced by another process: tell idle connections at once.
-    app.store.changes.onRemoteChange(() => this.scheduleSweep());
-    app.onAccountsChanged(() => this.scheduleSweep());
+    app.store.changes.onRemoteChange(() => this.requestSweep());
+    app.onAccountsChanged(() => this.requestSweep());
   }
 
   /** auth.login_ex: dispatch on the mechanism. */
@@ -338,18 +341,15 @@ export class AuthService {
   }
 
   /**
-   * Where the store stands for session checks: the change feed's stamp (moves on every committed
-   * change to accounts, groups, privileges, keys and settings, and on every session terminated by
-   * any process — migration 007) plus this process's own terminations. Null while the change feed
-   * cannot tell (PostgreSQL listener down): then every call re-reads.
+   * Where the store stands for session checks: the change feed's stamp, which moves on every
+   * committed change to accounts, groups, privileges, keys, settings and fleet access, and on every
+   * session terminated by another process (migration 007; this process ends its own sessions
+   * directly). Null while the change feed cannot tell (PostgreSQL listener down): then every call
+   * re-reads.
    */
   authStamp(): string | null {
-    const stamp = this.app.store.changes.stamp();
-    return stamp === null ? null : `${stamp}/${this.localEnds}`;
+    return this.app.store.changes.stamp();
   }
-
-  /** Sessions this process ended (moves the stamp: SQLite's feed does not see the sessions table). */
-  private localEnds = 0;
 
   /**
    * Before each call: end the connection's session if it expired, or if it was terminated or its
@@ -413,7 +413,6 @@ export class AuthService {
    */
   async endSession(conn: Connection | null, s: Session, reason: string): Promise<void> {
     if (conn && conn.session === s) conn.session = null;
-    this.localEnds++;
     if (!s.ephemeral && !s.internal) {
       await this.app.store.db.transaction().execute(async (trx) => {
         await deleteSession.execute(trx, s.id);
@@ -529,15 +528,26 @@ export class AuthService {
   }
 
   /** Close sockets of sessions terminated elsewhere; confirm our live sessions now and then. */
-  /** A sweep running now, and whether another was asked for meanwhile. */
+  /** A sweep running now, whether another was asked for meanwhile, and one due shortly. */
   private sweeping: Promise<void> | null = null;
   private sweepAgain = false;
+  private sweepSoon: NodeJS.Timeout | null = null;
 
   /**
    * Check every session of this process soon (an account changed, here or — announced by the
    * change feed — on another process), so idle connections too are told at once that theirs ended.
+   * A burst of changes makes one sweep (calls do not wait for it: each checks its own session).
    */
-  scheduleSweep(): void {
+  requestSweep(): void {
+    if (this.stopped || this.sweepSoon) return;
+    this.sweepSoon = setTimeout(() => {
+      this.sweepSoon = null;
+      this.scheduleSweep();
+    }, SWEEP_DEBOUNCE_MS);
+    this.sweepSoon.unref();
+  }
+
+  private scheduleSweep(): void {
     if (this.stopped) return;
     if (this.sweeping) {
       this.sweepAgain = true;

@@ -74,6 +74,39 @@ async function timeUntil(probe: () => Promise<boolean>, limitMs = 2000): Promise
   }
 }
 
+/**
+ * Probe every `cadenceMs` (pipelined on one connection, at most 15 in flight) until a probe sees the
+ * new state; milliseconds from now to the start of the earliest probe that saw it. Finer than
+ * waiting for each probe's answer before sending the next, whose round trip on a loaded machine
+ * would otherwise be what is measured.
+ */
+async function timeUntilPipelined(probe: () => Promise<boolean>, cadenceMs = 2, limitMs = 2000): Promise<number> {
+  const t0 = performance.now();
+  const outstanding = new Set<Promise<unknown>>();
+  let seenAt = Infinity;
+  let failure: unknown = null;
+  while (seenAt === Infinity && failure === null) {
+    const start = performance.now() - t0;
+    if (start > limitMs) assert.fail(`new state not seen after ${limitMs} ms`);
+    if (outstanding.size < 15) {
+      const p: Promise<unknown> = probe().then(
+        (seen) => {
+          if (seen) seenAt = Math.min(seenAt, start);
+        },
+        (err) => {
+          failure = err;
+        },
+      );
+      outstanding.add(p);
+      void p.finally(() => outstanding.delete(p));
+    }
+    await new Promise((r) => setTimeout(r, cadenceMs));
+  }
+  await Promise.all(outstanding);
+  if (failure !== null) throw failure;
+  return seenAt;
+}
+
 forEachStore("session lifecycle", (store) => {
   let ts: TestServer;
   let admin: RpcClient;
@@ -274,7 +307,7 @@ describe("session lifecycle across real server processes [postgres]", { skip: !p
     for (let i = 0; i < 100; i++) {
       const grant = i % 2 === 1;
       await admin1.call("privilege.update", u.privilegeId, { roles: grant ? ["READONLY_ADMIN"] : ["ACCOUNT_READ"] });
-      times.push(await timeUntil(async () => (await allowed()) === grant));
+      times.push(await timeUntilPipelined(async () => (await allowed()) === grant));
     }
     times.sort((a, b) => a - b);
     const p99 = times[98]!;
