@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { MethodDef } from "../api/method.js";
 import type { Session } from "../auth/session.js";
-import { redactResult } from "./rpc.js";
+import { redactAlways, redactResult } from "./rpc.js";
 
 export type EventMessage = "added" | "changed" | "removed";
 
@@ -72,7 +72,8 @@ export class EventBus {
 
 /**
  * A payload as `session` may see it: a collection named after a method (`user.query`) is redacted
- * by that method's secret fields, a job (`core.get_jobs`) by the secret fields of the method it ran.
+ * by that method's secret fields for this session, a job (`core.get_jobs`) by the secret fields of
+ * the method it ran, for every session.
  * Publishers redact too, but this is the one place every notification passes, so a publisher that
  * forgets cannot leak. null: nobody is signed in on the connection any more — deliver nothing.
  */
@@ -80,14 +81,46 @@ export function redactEventPayload(methods: { get(name: string): MethodDef | und
   if (!session) return null;
   if (payload.fields === undefined) return payload;
   if (payload.collection === "core.get_jobs") {
-    const entry = payload.fields as { method?: unknown; result?: unknown } | null;
-    const def = entry && typeof entry.method === "string" ? methods.get(entry.method) : undefined;
-    if (!def || entry!.result === null || entry!.result === undefined) return payload;
-    const result = redactResult(def, session, entry!.result);
-    return result === entry!.result ? payload : { ...payload, fields: { ...entry, result } };
+    const entry = payload.fields as { method?: unknown; arguments?: unknown; result?: unknown } | null;
+    if (!entry || typeof entry.method !== "string") return payload;
+    // Job events carry results redacted whoever receives them (as core.get_jobs lists them).
+    const result = redactJobResult(methods, entry.method, entry.arguments, entry.result, redactAlways);
+    return result === entry.result ? payload : { ...payload, fields: { ...entry, result } };
   }
   const def = methods.get(payload.collection);
   if (!def) return payload;
   const fields = redactResult(def, session, payload.fields);
   return fields === payload.fields ? payload : { ...payload, fields };
+}
+
+/**
+ * A job's result with the secret fields of the method it ran redacted by `redact`; a `core.bulk`
+ * job's per-call results by the method it called (a bulk of bulks too).
+ */
+export function redactJobResult(
+  methods: { get(name: string): MethodDef | undefined },
+  method: string,
+  args: unknown,
+  result: unknown,
+  redact: (def: MethodDef, value: unknown) => unknown,
+  depth = 0,
+): unknown {
+  if (result === null || result === undefined) return result;
+  const def = methods.get(method);
+  if (!def) return result;
+  if (method === "core.bulk" && Array.isArray(args) && typeof args[0] === "string" && Array.isArray(result) && depth < 8) {
+    const inner = args[0];
+    const innerArgs = Array.isArray(args[1]) ? args[1] : [];
+    let changed = false;
+    const out = result.map((item: unknown, i) => {
+      if (!item || typeof item !== "object" || !("result" in item)) return item;
+      const r = (item as { result: unknown }).result;
+      const red = redactJobResult(methods, inner, innerArgs[i], r, redact, depth + 1);
+      if (red === r) return item;
+      changed = true;
+      return { ...(item as object), result: red };
+    });
+    return changed ? out : result;
+  }
+  return redact(def, result);
 }

@@ -219,6 +219,14 @@ export function redactResult(def: MethodDef, session: Session | null, result: un
   return redactedCopy(result, def.secretFields);
 }
 
+/**
+ * `def`'s secret fields redacted whoever asks: job listings and job events (reference §9: always
+ * redacted, unless a session that may see them asks for `extra.raw_result`).
+ */
+export function redactAlways(def: MethodDef, result: unknown): unknown {
+  return def.secretFields?.length ? redactedCopy(result, def.secretFields) : result;
+}
+
 /** Positions of a query method's `filters` and `options` arguments (the *.query convention). */
 const queryArgCache = new WeakMap<MethodDef, { filters: number; options: number; secrets: SecretSet }>();
 

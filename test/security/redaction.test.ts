@@ -172,6 +172,10 @@ forEachStore("security: redaction", (store) => {
     assert.ok(forgotten.length >= 2 && forgotten.every((n) => n.params.fields.unixhash === REDACTED));
   });
 
+  const assertNoHashIn = (text: string): void => {
+    for (const s of [hash, nthash]) assert.ok(!text.includes(s), "no hash");
+  };
+
   it("job results: core.bulk cannot carry a hash out through core.get_jobs, its filters or job events", async () => {
     const { client: ro } = await clientFor(ts, ["READONLY_ADMIN"]);
     await ro.call("core.set_options", { legacy_jobs: false });
@@ -185,8 +189,19 @@ forEachStore("security: redaction", (store) => {
     assert.ok(jobs.length >= 1);
     assert.deepEqual(await ro.call<any[]>("core.get_jobs", [["result.0.result.unixhash", "^", "$6$"]]), [], "a filter on the result sees the redacted value");
     // A job run by a full administrator, listed to a full administrator, is not the reader's.
-    await a.call("core.bulk", "user.query", [[[["id", "=", victim.id]]]]);
+    await a.call("core.subscribe", "core.get_jobs");
+    const adminOut = await a.call<any[]>("core.bulk", "user.query", [[[["id", "=", victim.id]], { get: true }]]);
+    assert.equal(adminOut[0].result.unixhash, hash, "the caller itself gets its result as it may see it");
     await new Promise((r) => setTimeout(r, 100));
+    // Listings and job events redact whoever asks (reference: core.get_jobs always redacts) …
+    const listed = await a.call<any[]>("core.get_jobs", [["method", "=", "core.bulk"], ["arguments.0", "=", "user.query"]]);
+    assert.ok(listed.length >= 1);
+    assertNoHashIn(JSON.stringify([listed, a.notifications.filter((n) => n.params?.collection === "core.get_jobs")]));
+    // … unless a session that may see the secrets asks for the raw result.
+    const rawListed = await a.call<any[]>("core.get_jobs", [["method", "=", "core.bulk"], ["arguments.0", "=", "user.query"]], { extra: { raw_result: true } });
+    assert.ok(JSON.stringify(rawListed).includes(hash));
+    const rawForReader = await ro.call<any[]>("core.get_jobs", [], { extra: { raw_result: true } });
+    assertNoHashIn(JSON.stringify(rawForReader));
     const text = JSON.stringify([await ro.call("core.get_jobs"), ro.notifications]);
     for (const s of [hash, nthash]) assert.ok(!text.includes(s), "no hash in job listings or job events");
   });

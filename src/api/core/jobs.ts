@@ -4,7 +4,9 @@ import { CallError, ERRNO } from "../../server/errors.js";
 import type { CallContext } from "../context.js";
 import type { Job } from "../../server/jobs.js";
 import { queryRows } from "../../store/query-rows.js";
-import { redactResult } from "../../server/rpc.js";
+import { redactAlways, redactResult } from "../../server/rpc.js";
+import { redactJobResult } from "../../server/events.js";
+import type { MethodDef } from "../method.js";
 
 /** Non-admin user sessions see, wait for and abort only their own jobs (reference §8.4). */
 function visibleJob(ctx: CallContext, job: Job | undefined, id: number): Job {
@@ -24,12 +26,15 @@ export const coreGetJobs = defineMethod({
   handler: (ctx, filters, options) => {
     const s = ctx.session!;
     const jobs = ctx.app.jobs.all().filter((j) => s.fullAdmin || s.internal || (!j.owner.internal && j.owner.sessionId === s.id));
-    // Each result as this session may see it (by the secret fields of the method the job ran),
-    // before filtering, so a filter on a result's secret field matches only the redacted value.
+    // Results are redacted by the secret fields of the method each job ran — always, as in the
+    // reference, unless `extra.raw_result` asks for what this session may see — before filtering,
+    // so a filter on a result's secret field only ever matches the redacted value.
+    const raw = !!(options as { extra?: { raw_result?: unknown } }).extra?.raw_result;
     const entries = jobs.map((j) => {
       const entry = j.toEntry();
-      const def = ctx.app.registry.get(j.method);
-      return def && entry.result !== null ? { ...entry, result: redactResult(def, s, entry.result) } : entry;
+      const redact = raw ? (def: MethodDef, v: unknown) => redactResult(def, s, v) : redactAlways;
+      const result = redactJobResult(ctx.app.registry, j.method, j.args, entry.result, redact);
+      return result === entry.result ? entry : { ...entry, result };
     });
     return queryRows(entries, filters, options);
   },
