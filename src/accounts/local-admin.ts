@@ -19,6 +19,7 @@ import { localAdministratorGids, membersOfGids } from "./admins.js";
 import { ADMIN_UID, userEntryById } from "./user-entry.js";
 import { BUILTIN_ADMINISTRATORS_GID } from "./group-entry.js";
 import { checkPasswordText } from "./user-rules.js";
+import { passwordPolicyErrors } from "../auth/policy.js";
 
 export const ADMIN_USERNAME = "admin";
 export const ADMIN_HOME = "/home/admin";
@@ -44,6 +45,8 @@ export async function setupLocalAdministrator(ctx: AccountContext, username: "ro
   const v = new ValidationErrors();
   if (!password) v.add("password", "Password is required");
   else checkPasswordText(v, "password", password);
+  // The password policy (minimum length 8 by default) applies to the first administrator too.
+  if (!v.size) v.errors.push(...(await passwordPolicyErrors(db, "password", password)));
   v.check();
 
   const unixhash = await hashPassword(password, await hashRounds(app));

@@ -4,7 +4,9 @@
 // validation error (EINVAL) naming the offending field. The size of a call is bounded already by
 // the message limit (64 kB for a session, 8 kB anonymous; 1 MiB for an HTTP body).
 
+import { z } from "zod";
 import { ERRNO, ValidationErrors } from "./errors.js";
+import { unrenderableChar } from "../accounts/names.js";
 
 /**
  * Deepest nesting of arrays/objects accepted in a call's parameters. A query filter may nest 16
@@ -67,4 +69,16 @@ export function pathLengthProblem(p: string): string | null {
     if (Buffer.byteLength(c, "utf8") > NAME_MAX_BYTES) return `A path component is too long (at most ${NAME_MAX_BYTES} bytes)`;
   }
   return null;
+}
+
+/**
+ * A name or label shown in the UI and written to logs: `min`–`max` characters, none of them a
+ * control or formatting character (see src/accounts/names.ts `unrenderableChar`).
+ */
+export function renderableText(min: number, max: number) {
+  return z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((s) => unrenderableChar(s) === null, "Control and formatting characters are not allowed");
 }

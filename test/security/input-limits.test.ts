@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { forEachStore, rpcError, uniq, type TestServer } from "../harness.js";
+import { forEachStore, rpcError, startServer, uniq, type TestServer } from "../harness.js";
 import { PASSWORD, startAsAdmin } from "../auth-helpers.js";
 import { RpcClient } from "../../src/cli/client.js";
 import { provisionNow } from "../../src/provision/index.js";
@@ -198,6 +198,24 @@ forEachStore("security: input limits", (store) => {
     await refusedOn(a.call("user.update", u.id, { password: "Qz-9" }), "user_update.password", /minimum/);
     await refusedOn(a.call("user.set_password", { username: u.username, new_password: "Qz-9" }), "user.set_password.new_password", /minimum/);
     assert.equal((await a.call("system.security.config")).min_password_length, 8);
+  });
+
+  it("the first administrator cannot be set up with a short password (the policy applies before any login)", async () => {
+    const fresh = await startServer({ store });
+    try {
+      const anon = await fresh.client();
+      await refusedOn(anon.call("user.setup_local_administrator", "admin", "Ab-1"), "password", /minimum password length is 8/);
+      assert.equal(await anon.call("user.has_local_administrator_set_up"), false, "nothing was half-written");
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it("a privilege or API key name with a control or bidi character cannot disguise itself in the UI and logs", async () => {
+    for (const bad of ["ops\nFULL_ADMIN", "x\u202e", "x\u0000"]) {
+      await refusedOn(a.call("privilege.create", { name: bad, local_groups: [], ds_groups: [], roles: [], web_shell: false }), "privilege_create.name");
+      await refusedOn(a.call("api_key.create", { name: bad, username: "admin" }), "api_key_create.name");
+    }
   });
 
   it("after every refused attack the provisioned passwd, group, shadow and sudoers stay well-formed", async () => {

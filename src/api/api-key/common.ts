@@ -3,6 +3,7 @@
 // Who may manage whose keys is declared on the methods (`owner: "self-or-role"`, `targets`).
 
 import { z } from "zod";
+import { renderableText } from "../../server/input-bounds.js";
 import type { CallContext } from "../context.js";
 import type { Tx } from "../../store/db.js";
 import { CallError, ERRNO, ValidationErrors, instanceNotFound } from "../../server/errors.js";
@@ -14,7 +15,7 @@ import { apiKeyEntries, type ApiKeyEntry } from "../../auth/api-keys.js";
 export const API_KEY_SECRETS = ["keyhash", "salt"];
 
 export const ApiKeyFields = {
-  name: z.string().min(1).max(200),
+  name: renderableText(1, 200),
   username: z.string().min(1),
   // {"$date": ms} arrives as a Date; ISO-8601 text (CLI) is accepted too.
   expires_at: z.preprocess((v) => (typeof v === "string" ? new Date(v) : v), z.date()).nullable(),

@@ -1,9 +1,10 @@
 // Shared by the privilege.* methods: input schemas (the rules live in src/accounts/privilege-write.ts).
 
 import { z } from "zod";
+import { renderableText } from "../../server/input-bounds.js";
 
 export const PrivilegeFields = {
-  name: z.string().min(1).max(200),
+  name: renderableText(1, 200),
   local_groups: z.array(z.number().int()),
   ds_groups: z.array(z.union([z.number().int(), z.string().min(1)])),
   roles: z.array(z.string()),
