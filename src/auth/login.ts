@@ -10,7 +10,7 @@ import type { SessionOptions, SessionUser } from "./service.js";
 import { hashPassword, randomPassword, verifyPassword } from "./password-hash.js";
 import { hashRounds } from "../accounts/account-settings.js";
 import { clearSourceFailures, loginRefused, recordFailure } from "./limiter.js";
-import { credentialStamp, judgeSession, readSessionCheck } from "./revalidate.js";
+import { credentialStamp, grantOfCheckRow, judgeSession, readSessionCheck } from "./revalidate.js";
 import { writeAudit } from "../audit/audit.js";
 import { CallError, ERRNO } from "../server/errors.js";
 import {
@@ -29,7 +29,6 @@ import { createToken, useToken } from "./tokens.js";
 import { buildMe, PROFILE_COLUMNS, type MeProfile } from "./me.js";
 import { isPostgres, param, prepare } from "./prepared.js";
 import { sql } from "kysely";
-import { grantOfLocalGroups, type Grant } from "../access/privileges.js";
 
 export type LoginResponse =
   | { response_type: "SUCCESS"; user_info: unknown; authenticator: "LEVEL_1" | "LEVEL_2"; reconnect_token: string | null }
@@ -146,18 +145,6 @@ const apiKeyLogin = prepare<[string, number]>()(2, (db) => {
     left join "attributes" on "attributes"."user_id" = "users"."id"`.compile(db);
 });
 
-/** The owner's grant from the login row: privileges naming their primary or auxiliary groups. */
-function grantOfKeyOwner(row: ApiKeyLoginRow): Grant {
-  const gids = new Set<number>();
-  if (row.gid !== null && row.gid !== undefined) gids.add(Number(row.gid));
-  if (row.aux_gids) for (const g of row.aux_gids.split(",")) gids.add(Number(g));
-  const privileges = (row.privileges ? (JSON.parse(row.privileges) as [string, string, number][]) : []).map(([local_groups, roles, web_shell]) => ({
-    local_groups,
-    roles,
-    web_shell: Number(web_shell),
-  }));
-  return grantOfLocalGroups(gids, privileges);
-}
 
 /**
  * A hash of a random password at the rounds new passwords get, checked instead of a real one
@@ -390,7 +377,8 @@ async function afterFirstFactor(
     };
     return { response_type: "OTP_REQUIRED", username: user.username };
   }
-  return finishLogin(app, conn, sec, user, credentials, req.login_options, { attributes, grant });
+  // A grant given here came from the directory: kept as it is for the session's life.
+  return finishLogin(app, conn, sec, user, credentials, req.login_options, { attributes, grant, grantFixed: grant !== undefined });
 }
 
 // ---- OTP_TOKEN -----------------------------------------------------------------------------------
@@ -415,7 +403,7 @@ async function loginOtp(app: App, conn: Connection, req: LoginRequest, sec: Secu
   }
   const saved = pending.options as { login_options: LoginOptions; attributes: string[]; grant: SessionOptions["grant"] };
   const options = { ...saved.login_options, ...(req.login_options ?? {}) };
-  return finishLogin(app, conn, sec, user, "LOGIN_TWOFACTOR", options, { attributes: ["2FA", ...saved.attributes], grant: saved.grant });
+  return finishLogin(app, conn, sec, user, "LOGIN_TWOFACTOR", options, { attributes: ["2FA", ...saved.attributes], grant: saved.grant, grantFixed: saved.grant !== undefined });
 }
 
 // ---- API_KEY_PLAIN -------------------------------------------------------------------------------
@@ -458,7 +446,8 @@ async function loginApiKey(app: App, conn: Connection, req: LoginRequest): Promi
     credentialsData: { username: owner.username, api_key: { id: key.id, name: key.name } },
     apiKeyId: key.id,
     keyRoles: row.key_roles === null ? null : (JSON.parse(row.key_roles) as string[]),
-    grant: grantOfKeyOwner(row),
+    // The owner's grant, from the same row (recomputed on later calls as the account changes).
+    grant: grantOfCheckRow(row),
   });
 }
 

@@ -84,7 +84,7 @@ export async function readSessionCheck(app: App, s: Pick<Session, "id" | "userId
 }
 
 /** The grant from the check row: privileges naming the account's primary or auxiliary groups. */
-export function grantOfCheckRow(row: { gid: unknown; aux_gids: string | null; privileges: string | null }): Grant {
+export function grantOfCheckRow(row: { gid?: unknown; aux_gids: string | null; privileges: string | null }): Grant {
   const gids = new Set<number>();
   if (row.gid !== null && row.gid !== undefined) gids.add(Number(row.gid));
   if (row.aux_gids) for (const g of row.aux_gids.split(",")) gids.add(Number(g));

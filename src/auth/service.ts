@@ -67,8 +67,10 @@ export interface SessionOptions {
   keyRoles?: readonly string[] | null;
   readonly?: boolean;
   tokenHash?: string | null;
-  /** Grant override (directory users: from their directory groups). */
+  /** Grant override (directory users: from their directory groups; API keys: read with the key). */
   grant?: Grant;
+  /** The grant cannot be recomputed from the store (directory groups): kept for the session's life. */
+  grantFixed?: boolean;
   ephemeral?: boolean;
   /** The account's password-state fingerprint read at sign-in (./revalidate.ts credentialStamp). */
   credStamp?: string | null;
@@ -201,7 +203,7 @@ export class AuthService {
       origin: conn.origin,
       internal: false,
       credStamp: opts.credStamp ?? null,
-      grantFixed: !!opts.grant,
+      grantFixed: !!opts.grantFixed,
       // Checked against the store on its first call (what the login read may have changed since).
       checkedStamp: null,
     };

@@ -211,11 +211,19 @@ forEachStore("session lifecycle", (store) => {
   it("a role taken away stops working on the session's next call; a role given starts working", async () => {
     const u = await makeUser(admin, ["READONLY_ADMIN"]);
     const { c } = await signIn(ts, u);
-    assert.ok(Array.isArray(await c.call("privilege.query")));
+    // An API-key session of the same owner follows the owner's rights too.
+    const key = await admin.call<any>("api_key.create", { name: uniq("k"), username: u.username });
+    const k = await ts.client();
+    assert.equal((await k.loginApiKey(key.key)).response_type, "SUCCESS");
+    for (const s of [c, k]) assert.ok(Array.isArray(await s.call("privilege.query")));
     await admin.call("privilege.update", u.privilegeId, { roles: ["ACCOUNT_READ"] });
-    assert.equal((await rpcError(c.call("privilege.query"))).errname, "EACCES");
+    for (const s of [c, k]) assert.equal((await rpcError(s.call("privilege.query"))).errname, "EACCES");
     assert.ok(Array.isArray(await c.call("user.query", [["id", "=", u.id]])));
     await admin.call("privilege.update", u.privilegeId, { roles: ["READONLY_ADMIN"] });
+    for (const s of [c, k]) assert.ok(Array.isArray(await s.call("privilege.query")));
+    // Narrowing the key's own roles narrows its session at once.
+    await admin.call("api_key.update", key.id, { roles: ["ACCOUNT_READ"] });
+    assert.equal((await rpcError(k.call("privilege.query"))).errname, "EACCES");
     assert.ok(Array.isArray(await c.call("privilege.query")));
     // Through a group: membership in a group with a privilege counts at once too.
     const extra = await makeUser(admin, []);
