@@ -7,7 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { forEachStore, rpcError, type TestServer } from "../harness.js";
-import { PASSWORD, clientFor, loginAs, makeAdmin, makeUser, randomName, startAsAdmin, type TestUser } from "../auth-helpers.js";
+import { PASSWORD, clientFor, lastAudit, loginAs, makeAdmin, makeUser, randomName, startAsAdmin, type TestUser } from "../auth-helpers.js";
 import type { RpcClient } from "../../src/cli/client.js";
 
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl attacker@example";
@@ -158,6 +158,14 @@ forEachStore("escalation", (store) => {
       const g = await groupIdOf("truenas_readonly_administrators");
       await refused(aw.call("group.update", g, { users: [] }));
       assert.ok((await roleNames(ro.id)).includes("READONLY_ADMIN"));
+    });
+
+    it("A refused attempt on a full admin is audited as an unauthorized call", async () => {
+      await refused(aw.call("user.update", victim.id, { locked: true }));
+      const entry = await lastAudit(ts, (e) => e.event === "METHOD_CALL" && e.event_data.method === "user.update" && e.username === me.username);
+      assert.ok(entry, "audit entry");
+      assert.equal(entry.success, false);
+      assert.equal(entry.event_data.authorized, false);
     });
 
     it("ACCOUNT_WRITE still manages plain users (no role, no sudo, no built-in group)", async () => {
