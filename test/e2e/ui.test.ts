@@ -646,6 +646,8 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     const killer = await ts.adminClient();
     await killer.call("auth.terminate_other_sessions");
     await admin.getByTestId("signin-notice").waitFor();
+    // The page says why (the server's close reason).
+    await admin.getByTestId("signin-notice").getByText("Your session ended: Session terminated.", { exact: false }).waitFor();
     assert.equal(new URL(admin.url()).pathname, "/groups");
     await admin.locator("#username").fill("admin");
     await admin.locator("#password").fill(ADMIN_PASSWORD);
