@@ -21,19 +21,26 @@ export const MAX_PARAM_DEPTH = 64;
  */
 export function tooDeepPath(value: unknown, max: number): (string | number)[] | null {
   if (value === null || typeof value !== "object") return null;
-  const stack: { v: unknown; depth: number; path: (string | number)[] }[] = [{ v: value, depth: 1, path: [] }];
+  // Each entry links to its parent: the path is built only for the one value that is too deep.
+  interface Node { v: object; depth: number; parent: Node | null; key: string | number }
+  const stack: Node[] = [{ v: value, depth: 1, parent: null, key: "" }];
   while (stack.length) {
-    const { v, depth, path } = stack.pop()!;
-    if (depth > max) return path;
+    const node = stack.pop()!;
+    if (node.depth > max) {
+      const path: (string | number)[] = [];
+      for (let n: Node | null = node; n && n.parent; n = n.parent) path.unshift(n.key);
+      return path;
+    }
+    const v = node.v;
     if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) {
         const c = v[i];
-        if (c !== null && typeof c === "object") stack.push({ v: c, depth: depth + 1, path: [...path, i] });
+        if (c !== null && typeof c === "object") stack.push({ v: c, depth: node.depth + 1, parent: node, key: i });
       }
     } else {
-      for (const k of Object.keys(v as object)) {
+      for (const k of Object.keys(v)) {
         const c = (v as Record<string, unknown>)[k];
-        if (c !== null && typeof c === "object") stack.push({ v: c, depth: depth + 1, path: [...path, k] });
+        if (c !== null && typeof c === "object") stack.push({ v: c as object, depth: node.depth + 1, parent: node, key: k });
       }
     }
   }

@@ -6,7 +6,7 @@ import { renderableText } from "../../server/input-bounds.js";
 export const PrivilegeFields = {
   name: renderableText(1, 200),
   local_groups: z.array(z.number().int()),
-  ds_groups: z.array(z.union([z.number().int(), z.string().min(1)])),
+  ds_groups: z.array(z.union([z.number().int(), renderableText(1, 256)])),
   roles: z.array(z.string()),
   web_shell: z.boolean(),
 };
