@@ -378,6 +378,8 @@ export function removeHomeLeftovers(roots: readonly string[], homes: Iterable<st
   return removed;
 }
 
+const sweptParents = new Set<string>();
+
 /**
  * Create (or take over) a home directory, inside the caller's transaction: a new one is made under
  * a temporary name in its parent, filled with the skeleton and given to the user with `mode`;
@@ -391,7 +393,12 @@ export async function createHome(home: string, opts: CreateHomeOptions): Promise
   let dir: SafeDir | null = null;
   let tmp: string | null = null;
   try {
-    removeLeftoversIn(parent);
+    // Once per parent and process (a parent may hold thousands of homes): the startup sweep
+    // covers parents of stored homes, this one a parent whose only home was never committed.
+    if (!sweptParents.has(parent.path)) {
+      sweptParents.add(parent.path);
+      removeLeftoversIn(parent);
+    }
     const st = parent.lstat(name);
     if (st && !isDir(st)) throw new CallError("Path for home directory already exists and is not a directory", ERRNO.EEXIST);
     if (st) {
