@@ -86,6 +86,7 @@ for (const dialect of STORES) {
       const carolUpper = await addUser(db, "Carol", 3003, "/var/empty", g1, 1);
       const carol = await addUser(db, "carol", 3004, "/var/empty", g1, 1);
       await addUser(db, "dave", 3005, "/var/empty", g1); // /var/empty is shared freely
+      const hal = await addUser(db, "hal", 3006, "/mnt/p//solo/", g1); // held once, stored unnormalised
 
       const dups = await findDuplicates(db);
       assert.deepEqual(
@@ -127,6 +128,8 @@ for (const dialect of STORES) {
       const store = await f.open();
       try {
         const s = store.db as unknown as Kysely<any>;
+        const halHome = await s.selectFrom("users").select("home").where("id", "=", hal).executeTakeFirstOrThrow();
+        assert.equal(halHome.home, "/mnt/p/solo", "stored local homes are normalised");
         const refused = async (write: Promise<unknown>) => {
           try {
             await write;

@@ -56,11 +56,7 @@ export async function findDuplicates(db: Kysely<any>): Promise<Duplicate[]> {
     `select id, name, lower(name) as value from groups where smb = 1 and lower(name) in ` +
       `(select lower(name) from groups where smb = 1 group by lower(name) having count(*) > 1) order by lower(name), id`,
   );
-  // Homes are compared normalised, which SQL cannot do: read the local users' homes.
-  const homes = (await q(`select id, username as name, home as value from users where builtin = 0 and home <> '${SHARED_HOME}' order by id`))
-    .map((r) => ({ ...r, value: normalizeHome(String(r.value)) }))
-    .filter((r) => r.value !== SHARED_HOME);
-  homes.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.id - b.id));
+  const homes = await homeDuplicates(db);
   return [
     ...grouped("uid", uids.map((r) => ({ ...r, value: Number(r.value) }))),
     ...grouped("gid", gids.map((r) => ({ ...r, value: Number(r.value) }))),
@@ -68,6 +64,36 @@ export async function findDuplicates(db: Kysely<any>): Promise<Duplicate[]> {
     ...grouped("smb_name", smbUsers),
     ...grouped("group_smb_name", smbGroups),
   ];
+}
+
+/** Local users' homes that are not stored normalised (validateHome stores them so: few or none). */
+async function unnormalisedHomes(db: Kysely<any>): Promise<{ id: number; name: string; value: string }[]> {
+  const odd = ["%/", "%//%", "%/./%", "%/../%", "%/.", "%/.."].map((p) => `home like '${p}'`).join(" or ");
+  return (await sql.raw<{ id: number; name: string; value: string }>(`select id, username as name, home as value from users where builtin = 0 and (${odd})`).execute(db)).rows;
+}
+
+/**
+ * Local homes held more than once, compared normalised. Without reading every user (a store may
+ * hold a million): exact duplicates come from SQL; each home stored unnormalised is then
+ * compared, normalised, with the homes equal to that form.
+ */
+async function homeDuplicates(db: Kysely<any>): Promise<{ id: number; name: string; value: string }[]> {
+  const local = `builtin = 0 and home <> '${SHARED_HOME}'`;
+  const exact = (
+    await sql.raw<{ id: number; name: string; value: string }>(
+      `select id, username as name, home as value from users where ${local} and home in (select home from users where ${local} group by home having count(*) > 1)`,
+    ).execute(db)
+  ).rows;
+  const odd = (await unnormalisedHomes(db)).map((r) => ({ ...r, value: normalizeHome(r.value) }));
+  const rows = new Map<number, { id: number; name: string; value: string }>();
+  for (const r of [...exact, ...odd]) rows.set(Number(r.id), { ...r, id: Number(r.id) });
+  for (const n of new Set(odd.map((r) => r.value))) {
+    const same = await sql<{ id: number; name: string }>`select id, username as name from users where builtin = 0 and home = ${n}`.execute(db);
+    for (const r of same.rows) rows.set(Number(r.id), { id: Number(r.id), name: r.name, value: n });
+  }
+  return [...rows.values()]
+    .filter((r) => r.value !== SHARED_HOME)
+    .sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.id - b.id));
 }
 
 const LABEL: Record<DuplicateKind, (v: string | number, n: number) => string> = {
@@ -103,10 +129,9 @@ export const m005UniqueIds: Migration = {
     const dups = await findDuplicates(db);
     if (dups.length) throw new DuplicateAccountsError(dups);
     // Store local homes the way they are compared (none differ unless written by hand).
-    const rows = (await sql.raw<{ id: number; home: string }>(`select id, home from users where builtin = 0`).execute(db)).rows;
-    for (const r of rows) {
-      const n = normalizeHome(r.home);
-      if (n !== r.home) await sql`update users set home = ${n} where id = ${r.id}`.execute(db);
+    for (const r of await unnormalisedHomes(db)) {
+      const n = normalizeHome(r.value);
+      if (n !== r.value) await sql`update users set home = ${n} where id = ${r.id}`.execute(db);
     }
     // PostgreSQL: the home index in byte order, so it also serves the nested-home range scan
     // (src/accounts/uniqueness.ts claimHome) whatever the database's collation.
