@@ -25,7 +25,7 @@ import {
 import { consumeOnetimePassword, looksLikeOnetimePassword } from "./onetime.js";
 import { verifyTotp } from "./totp.js";
 import { keyMatches, parseApiKey, revokeApiKey } from "./api-keys.js";
-import { createToken, useToken } from "./tokens.js";
+import { createToken, destroyToken, useToken } from "./tokens.js";
 import { buildMe, PROFILE_COLUMNS, type MeProfile } from "./me.js";
 import { isPostgres, param, prepare } from "./prepared.js";
 import { sql } from "kysely";
@@ -468,7 +468,11 @@ async function loginToken(app: App, conn: Connection, req: LoginRequest, sec: Se
   const credStamp = p.credStamp ?? credentialStamp(user.unixhash, user.password_disabled);
   const check = await readSessionCheck(app, { id: p.sessionId, userId: user.id, apiKeyId: p.apiKeyId });
   const verdict = await judgeSession(app, { userId: user.id, apiKeyId: p.apiKeyId, keyRoles: p.keyRoles, readonly: p.readonly }, check, { stored: false, credStamp });
-  if ("end" in verdict) return refuse(app, conn, "AUTH_ERR", "TOKEN", data, `Invalid token: ${verdict.end}`);
+  if ("end" in verdict) {
+    // Dead for good: gone from the store (single-use tokens already are).
+    await destroyToken(app.store.db, r.tokenHash);
+    return refuse(app, conn, "AUTH_ERR", "TOKEN", data, `Invalid token: ${verdict.end}`);
+  }
   return finishLogin(app, conn, sec, user, "TOKEN", req.login_options, {
     attributes: p.attributes,
     credentialsData: {
