@@ -99,12 +99,16 @@ export function parseOptions(raw: unknown, attr = "options"): QueryOptions {
         break;
       case "order_by":
         if (!Array.isArray(v)) err(key, "Input should be a valid list");
+        // Bounded input: SQLite refuses more ORDER BY terms than its column limit (an internal
+        // error, EFAULT); no sort needs more keys than a row has fields.
+        else if (v.length > MAX_ORDER_KEYS) err(key, `At most ${MAX_ORDER_KEYS} sort keys`);
         else if (v.every((o, i) => typeof o === "string" || void err(`${key}.${i}`, "Input should be a valid string"))) {
           opts.order_by = v as string[];
         }
         break;
       case "select":
         if (!Array.isArray(v)) err(key, "Input should be a valid list");
+        else if (v.length > MAX_SELECT_ITEMS) err(key, `At most ${MAX_SELECT_ITEMS} selected fields`);
         else if (v.every((s, i) => selectItemError(s) === null || void err(`${key}.${i}`, selectItemError(s)!))) {
           opts.select = v.length ? (v as SelectItem[]) : null;
         }
@@ -119,6 +123,10 @@ export function parseOptions(raw: unknown, attr = "options"): QueryOptions {
   errors.check();
   return opts;
 }
+
+/** Bounds on query-options lists (beyond the reference, which has none). */
+export const MAX_ORDER_KEYS = 64;
+export const MAX_SELECT_ITEMS = 256;
 
 function selectItemError(s: unknown): string | null {
   if (typeof s === "string") return null;

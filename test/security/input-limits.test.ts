@@ -182,6 +182,15 @@ forEachStore("security: input limits", (store) => {
     }
   });
 
+  it("a query with thousands of sort keys or selected fields answers EINVAL, not an internal error", async () => {
+    const e1 = await rpcError(a.call("user.query", [], { order_by: Array(3000).fill("username") }));
+    assert.equal(e1.data?.errname, "EINVAL");
+    assert.match(e1.extra[0][1], /sort keys/);
+    const e2 = await rpcError(a.call("user.query", [], { select: Array.from({ length: 3000 }, (_, i) => ["username", `a${i}`]) }));
+    assert.equal(e2.data?.errname, "EINVAL");
+    assert.ok((await a.call<any[]>("user.query", [], { order_by: ["-uid", "username"], select: ["username"] })).length > 0);
+  });
+
   it("over-long paths answer EINVAL on filesystem.listdir, filesystem.mkdir and a home directory", async () => {
     const longName = `${root}/${"a".repeat(300)}`; // one component over NAME_MAX
     const longPath = root + "/aaaaaaaa".repeat(520); // over PATH_MAX
