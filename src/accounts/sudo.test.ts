@@ -6,7 +6,7 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import fc from "fast-check";
 import { ValidationErrors, ERRNO } from "../server/errors.js";
-import { fnmatchRegExp, pyGlob, pyNormpath, shlexSplit, validateSudoCommands } from "./sudo.js";
+import { fnmatchRegExp, pyGlob, pyNormpath, renderSudoCommand, shlexSplit, validateSudoCommands } from "./sudo.js";
 
 let root: string;
 
@@ -172,4 +172,25 @@ test("pyGlob agrees with Python's glob.glob", { skip: !python && "python3 not in
   const samples = fc.sample(fc.array(component, { minLength: 1, maxLength: 4 }), 300).map((parts) => root + "/" + parts.join("/"));
   const expected = pythonMap("    print(json.dumps(sorted(glob.glob(s))))", samples);
   samples.forEach((s, i) => assert.deepEqual(pyGlob(s).sort(), expected[i], s));
+});
+
+test("every entry validation accepts renders to a line visudo accepts (property, printable ASCII arguments)", () => {
+  const file = path.join(root, "sudoers-check");
+  let checked = 0;
+  fc.assert(
+    fc.property(fc.array(fc.string({ unit: "grapheme-ascii", maxLength: 8 }), { maxLength: 4 }), (args) => {
+      const cmd = ["/usr/bin/id", ...args].join(" ");
+      const errors = new ValidationErrors();
+      if (!validateSudoCommands(errors, A, [cmd], { root })) return;
+      const rendered = renderSudoCommand(cmd);
+      assert.ok(rendered !== null, `accepted but not renderable: ${JSON.stringify(cmd)}`);
+      rmSync(file, { force: true }); // it is 0440: rewrite, do not reopen
+      writeFileSync(file, `alice ALL=(ALL) ${rendered}\nalice ALL=(ALL) NOPASSWD: ${rendered}, /usr/bin/true\n`, { mode: 0o440 });
+      const r = spawnSync("visudo", ["-cf", file], { encoding: "utf8" });
+      assert.equal(r.status, 0, `${JSON.stringify(cmd)} → ${rendered}: ${r.stdout}${r.stderr}`);
+      checked++;
+    }),
+    { numRuns: 200 },
+  );
+  assert.ok(checked > 100, `only ${checked} accepted samples`);
 });
