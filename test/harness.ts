@@ -2,7 +2,7 @@
 // SQLite or on the throwaway PostgreSQL that scripts/test starts (GATEHOUSE_TEST_PG), and real
 // WebSocket clients. `forEachStore` runs a suite once per store.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -21,6 +21,29 @@ export const ADMIN_PASSWORD = "Adm1n-pass-word";
 /** Run `fn` as a describe block once per available store. */
 export function forEachStore(name: string, fn: (store: StoreKind) => void): void {
   for (const store of STORES) describe(`${name} [${store}]`, () => fn(store));
+}
+
+/**
+ * Every server sharing a store must hold the same secret key (files at rest): the key of the
+ * first server on each PostgreSQL database, by URL, so a second server (in this process or a real
+ * process) on the same database starts with a copy of it.
+ */
+const storeKeys = new Map<string, Buffer>();
+
+/** Remember the key of the first server on `database` (no-op on SQLite or when already known). */
+export function rememberStoreKey(database: string | undefined, dataDir: string): void {
+  if (!database || storeKeys.has(database)) return;
+  const file = path.join(dataDir, "private", "secret.key");
+  if (existsSync(file)) storeKeys.set(database, readFileSync(file));
+}
+
+/** Give a new server's data dir the key of the store it joins, unless it has one of its own. */
+export function shareStoreKey(database: string | undefined, dataDir: string): void {
+  const key = database ? storeKeys.get(database) : undefined;
+  const file = path.join(dataDir, "private", "secret.key");
+  if (!key || existsSync(file)) return;
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, key, { mode: 0o600 });
 }
 
 /** A fresh, empty PostgreSQL database on the test server; returns its URL. */
@@ -87,7 +110,9 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     failDelay: [5, 10],
     ...opts.config,
   };
+  shareStoreKey(database, dataDir);
   const app = await App.create(config, { log: opts.log ?? pino({ level: "silent" }) });
+  rememberStoreKey(database, dataDir);
   app.rateLimitDelay = [5, 10];
   app.rateLimitLoopbackExempt = !opts.rateLimitLoopback;
   const server = await buildHttpServer(app);

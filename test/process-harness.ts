@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { RpcClient } from "../src/cli/client.js";
-import { ADMIN_PASSWORD, freshPgDatabase, type StoreKind } from "./harness.js";
+import { ADMIN_PASSWORD, freshPgDatabase, rememberStoreKey, shareStoreKey, type StoreKind } from "./harness.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -70,6 +70,7 @@ async function waitReady(httpUrl: string, child: ChildProcess, output: () => str
 export async function startServerProcess(opts: ProcessOptions = {}): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "gatehouse-proc-"));
   const databaseUrl = opts.databaseUrl ?? (opts.store === "postgres" ? await freshPgDatabase() : undefined);
+  shareStoreKey(databaseUrl, dataDir);
   const port = await freePort();
   const args = ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn"];
   if (databaseUrl) args.push("--database", databaseUrl);
@@ -102,6 +103,7 @@ export async function startServerProcess(opts: ProcessOptions = {}): Promise<Ser
   };
   try {
     await waitReady(httpUrl, child, output);
+    rememberStoreKey(databaseUrl, dataDir);
   } catch (err) {
     await stop();
     throw err;

@@ -160,7 +160,7 @@ function uniquenessAttacks(get: () => { clients: RpcClient[]; storageRoot: strin
   it("10 parallel user.update calls moving different users onto one home: one succeeds", async () => {
     const { clients, storageRoot } = get();
     const p = uniq("mv");
-    const users = [];
+    const users: any[] = [];
     for (let i = 0; i < 10; i++) users.push(await clients[0]!.call<any>("user.create", plainUser(`${p}_${i}`)));
     const home = path.join(storageRoot, p);
     mkdirSync(home, { recursive: true });

@@ -155,10 +155,10 @@ forEachStore("security: secret arguments", (store) => {
       assert.equal(e1.data?.errname, "EFAULT");
       assert.match(String(e1.data?.reason), /cannot hash \*{8}: boom/);
       const e2 = await rpcError(c.call("auth.login_ex", { mechanism: "PASSWORD_PLAIN", username: "x", password: short }));
-      assert.equal(e2.data?.extra?.[0]?.[1], `'${REDACTED}' is not a valid password`);
+      assert.equal((e2.data?.extra as any)?.[0]?.[1], `'${REDACTED}' is not a valid password`);
       const other = "Other-Echo-Secret-1187";
       const e3 = await rpcError(c.call("auth.login_ex", { mechanism: "PASSWORD_PLAIN", username: "bob", password: other }));
-      assert.equal(e3.data?.extra?.[0]?.[1], `no user bob; password ${REDACTED} refused`);
+      assert.equal((e3.data?.extra as any)?.[0]?.[1], `no user bob; password ${REDACTED} refused`);
       const res = await fetch(`${ts.httpUrl}/api/current`, { method: "POST", body: JSON.stringify({ method: "auth.login_ex", params: [{ mechanism: "PASSWORD_PLAIN", username: "x", password: pw }] }), headers: { "content-type": "application/json" } });
       assertNone(await res.text(), [pw], "the HTTP answer");
       const out = await a.call<any[]>("core.bulk", "auth.login_ex", [[{ mechanism: "PASSWORD_PLAIN", username: "x", password: pw }]]);
