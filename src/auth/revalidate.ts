@@ -136,23 +136,75 @@ export async function judgeSession(
   if (opts.stored && (row.s_id === null || Number(row.s_terminated))) return { end: END_REASONS.terminated };
   if (opts.stored && now > Number(row.s_expires_at)) return { end: END_REASONS.expired };
   if (s.userId === null) return { rights: null, keyRoles: s.keyRoles ?? null };
-  if (row.u_id === null) return { end: END_REASONS.deleted };
-  if (Number(row.u_locked)) return { end: END_REASONS.locked };
-  const stamp = opts.credStamp === undefined ? s.credStamp : opts.credStamp;
-  if (stamp && stamp !== credentialStamp(row.u_unixhash, row.u_password_disabled) && !opts.keepCredentials) return { end: END_REASONS.password };
+  const ended = accountEndReason(s, row, { now, credStamp: opts.credStamp, keepCredentials: opts.keepCredentials });
+  if (ended) return { end: ended };
   let keyRoles = s.keyRoles ?? null;
-  if (s.apiKeyId !== null && s.apiKeyId !== undefined) {
-    if (row.k_id === null) return { end: END_REASONS.keyDeleted };
-    if (Number(row.k_revoked)) return { end: END_REASONS.keyRevoked };
-    if (row.k_expires_at !== null && Number(row.k_expires_at) <= now) return { end: END_REASONS.keyExpired };
-    keyRoles = row.k_roles === null ? null : (JSON.parse(row.k_roles) as string[]);
-  }
+  if (s.apiKeyId !== null && s.apiKeyId !== undefined) keyRoles = row.k_roles === null ? null : (JSON.parse(row.k_roles) as string[]);
   // Directory users' rights come from their directory groups, read at login: kept as they are.
   if (s.grantFixed) return { rights: null, keyRoles };
   const stig = securityFromStored(row.security).enable_gpos_stig;
   const rights = rightsOf(app, grantOfCheckRow(row), keyRoles, !!s.readonly, stig);
   if (!(rights.rawRoles.length && rights.access.roles.size) && !(await hasFleetAccess(app.store.db, s.userId))) return { end: END_REASONS.noAccess };
   return { rights, keyRoles };
+}
+
+/** The account and key columns an ending decision needs (null columns: no such row). */
+export type AccountState = Pick<SessionCheckRow, "u_id" | "u_locked" | "u_password_disabled" | "u_unixhash" | "k_id" | "k_revoked" | "k_expires_at">;
+
+/**
+ * Why the session ends because of its account or key (deleted, locked, password changed or
+ * disabled; key deleted, revoked or expired), or null. Shared by the per-call check, the sweep of
+ * idle connections and token logins.
+ */
+export function accountEndReason(
+  s: SessionLike,
+  row: AccountState,
+  opts: { now?: number; credStamp?: string | null; keepCredentials?: boolean } = {},
+): string | null {
+  if (s.userId === null) return null;
+  if (row.u_id === null) return END_REASONS.deleted;
+  if (Number(row.u_locked)) return END_REASONS.locked;
+  const stamp = opts.credStamp === undefined ? s.credStamp : opts.credStamp;
+  if (stamp && stamp !== credentialStamp(row.u_unixhash, row.u_password_disabled) && !opts.keepCredentials) return END_REASONS.password;
+  if (s.apiKeyId !== null && s.apiKeyId !== undefined) {
+    if (row.k_id === null) return END_REASONS.keyDeleted;
+    if (Number(row.k_revoked)) return END_REASONS.keyRevoked;
+    if (row.k_expires_at !== null && Number(row.k_expires_at) <= (opts.now ?? Date.now())) return END_REASONS.keyExpired;
+  }
+  return null;
+}
+
+/**
+ * The account state of many sessions in two statements (the sweep of a process's idle
+ * connections after a change: bounded work whatever the number of sessions).
+ */
+export async function readAccountStates(app: App, sessions: readonly SessionLike[]): Promise<(s: SessionLike) => AccountState> {
+  const db = app.store.db;
+  const userIds = [...new Set(sessions.map((s) => s.userId).filter((id): id is number => id !== null))];
+  const keyIds = [...new Set(sessions.map((s) => s.apiKeyId).filter((id): id is number => id !== null && id !== undefined))];
+  const users = new Map<number, { locked: number; password_disabled: number; unixhash: string | null }>();
+  const keys = new Map<number, { revoked: number; expires_at: number | null }>();
+  for (let i = 0; i < userIds.length; i += 500) {
+    const rows = await db.selectFrom("users").select(["id", "locked", "password_disabled", "unixhash"]).where("id", "in", userIds.slice(i, i + 500)).execute();
+    for (const r of rows) users.set(r.id, r);
+  }
+  for (let i = 0; i < keyIds.length; i += 500) {
+    const rows = await db.selectFrom("api_keys").select(["id", "revoked", "expires_at"]).where("id", "in", keyIds.slice(i, i + 500)).execute();
+    for (const r of rows) keys.set(r.id, r);
+  }
+  return (s) => {
+    const u = s.userId === null ? undefined : users.get(s.userId);
+    const k = s.apiKeyId === null || s.apiKeyId === undefined ? undefined : keys.get(s.apiKeyId);
+    return {
+      u_id: u ? s.userId : null,
+      u_locked: u?.locked ?? null,
+      u_password_disabled: u?.password_disabled ?? null,
+      u_unixhash: u?.unixhash ?? null,
+      k_id: k ? s.apiKeyId! : null,
+      k_revoked: k?.revoked ?? null,
+      k_expires_at: k?.expires_at ?? null,
+    };
+  };
 }
 
 /** Give the session the rights it has now (in place: every holder of the session object sees them). */

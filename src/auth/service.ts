@@ -12,7 +12,7 @@ import { loginEx, type LoginRequest, type LoginResponse } from "./login.js";
 import { destroyToken, destroyTokensOf } from "./tokens.js";
 import type { Tx } from "../store/db.js";
 import { param, prepare } from "./prepared.js";
-import { applyRights, credentialStamp, END_REASONS, judgeSession, readSessionCheck, rightsOf } from "./revalidate.js";
+import { accountEndReason, applyRights, credentialStamp, END_REASONS, judgeSession, readAccountStates, readSessionCheck, rightsOf } from "./revalidate.js";
 import { writeAudit } from "../audit/audit.js";
 import { checkHttpAuthLimit, countHttpAuthFailure } from "./rate-limit.js";
 
@@ -574,11 +574,19 @@ export class AuthService {
     for (const c of this.connections) if (c.session && !c.session.ephemeral && !c.session.internal) mine.set(c.session.id, c);
     if (!mine.size) return;
     const db = this.app.store.db;
-    // Sessions not yet checked against the store as it is now (one read each, one at a time).
+    // Sessions not checked against the store as it is now: whether their account or key change
+    // ends them, for all of them in two statements. (Their rights are recomputed by their next
+    // call's own check, which this leaves due; so is ending one that lost all access.)
     const stamp = this.authStamp();
-    for (const c of mine.values()) {
-      const s = c.session;
-      if (s && (stamp === null || s.checkedStamp !== stamp)) await this.revalidate(c, s, stamp);
+    const stale = [...mine.values()].filter((c) => c.session && (stamp === null || c.session.checkedStamp !== stamp));
+    if (stale.length) {
+      const stateOf = await readAccountStates(this.app, stale.map((c) => c.session!));
+      for (const c of stale) {
+        const s = c.session;
+        if (!s) continue;
+        const reason = accountEndReason(s, stateOf(s), { keepCredentials: (s.ownPasswordChanges ?? 0) > 0 });
+        if (reason && c.session === s) await this.endSession(c, s, reason);
+      }
     }
     const ids = [...mine.keys()];
     const now = Date.now();

@@ -60,6 +60,14 @@ async function assertEnded(c: RpcClient, reason: string): Promise<void> {
   assert.equal(c.closeInfo?.reason, reason);
 }
 
+/** The server closes the connection on its own (no call made), saying why. */
+async function assertToldWithoutCall(c: RpcClient, reason: string, withinMs = 3000): Promise<void> {
+  const t0 = Date.now();
+  while (!c.closeInfo && Date.now() - t0 < withinMs) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(c.closeInfo?.code, SESSION_ENDED_CLOSE_CODE, "the idle connection was closed");
+  assert.equal(c.closeInfo?.reason, reason);
+}
+
 /**
  * Poll `probe` until it reports the new state: milliseconds from now to the start of the first
  * call that saw it (a call starting then sees the change; the call's own round trip, which on a
@@ -237,6 +245,13 @@ forEachStore("session lifecycle", (store) => {
     assert.ok(g);
   });
 
+  it("an idle connection whose account is locked is closed and told why without making a call", async () => {
+    const u = await makeUser(admin, ["READONLY_ADMIN"]);
+    const { c } = await signIn(ts, u);
+    await admin.call("user.update", u.id, { locked: true });
+    await assertToldWithoutCall(c, END_REASONS.locked);
+  });
+
   it("a session terminated by an administrator stops answering on its very next call", async () => {
     const u = await makeUser(admin, ["READONLY_ADMIN"]);
     const { c } = await signIn(ts, u);
@@ -273,6 +288,15 @@ describe("session lifecycle across real server processes [postgres]", { skip: !p
       assert.equal(await tokenLogin(server, token), "AUTH_ERR");
       assert.equal(await tokenLogin(server, r.reconnect_token), "AUTH_ERR");
     }
+  });
+
+  it("an idle connection on one process is closed and told why when its key is revoked on the other", async () => {
+    const u = await makeUser(admin1, ["READONLY_ADMIN"]);
+    const key = await admin1.call<any>("api_key.create", { name: uniq("k"), username: u.username });
+    const k = await two.client();
+    assert.equal((await k.loginApiKey(key.key)).response_type, "SUCCESS");
+    await admin1.call("api_key.revoke", key.id, "test");
+    await assertToldWithoutCall(k, END_REASONS.keyRevoked);
   });
 
   it("a token minted on one process by a user locked meanwhile is refused on the other", async () => {
