@@ -67,6 +67,7 @@ test("entries sudoers cannot hold as written are refused, not dropped when rende
   }
   assert.match(one("/usr/bin/id " + "x".repeat(1100))[0], /Cannot exceed 1024/);
   assert.match(one(`/usr/bin/id "" -u`)[0], /empty argument/);
+  assert.match(one(`/usr/bin/id "a "`)[0], /begin or end with a space/); // visudo cannot parse `a\ ` at a word's end
 });
 
 test("ALL mixed with other commands: one error, on the first ALL", () => {

@@ -59,6 +59,7 @@ function checkCommand(command: string, root: string): string | null {
   const executable = tokens[0];
   // Whitespace only: there is no executable, so it certainly is not an absolute one.
   if (executable === undefined) return "Executable must be an absolute path";
+  if (tokens.some((t) => t !== t.trim())) return "An argument may not begin or end with a space (sudo matches arguments joined by spaces)";
   if (executable === "ALL") return tokens.length === 1 ? null : "ALL takes no arguments";
   if (executable === "sudoedit") return checkSudoedit(tokens.slice(1));
   if (executable.endsWith("/sudoedit")) return "sudoedit is built into sudo and is written without a path (sudoers(5)): use \"sudoedit <file>\"";
@@ -105,6 +106,7 @@ export function renderSudoCommand(command: string): string | null {
   if (words[0] === "ALL") return words.length === 1 ? "ALL" : null;
   if (words[0] !== "sudoedit" && (!words[0].startsWith("/") || words[0].endsWith("/sudoedit"))) return null;
   if (words.indexOf("", 1) !== -1 && words.length > 2) return null;
+  if (words.some((w) => w !== w.trim())) return null; // sudoers cannot end a word with an escaped space
   return words.map((w) => (w === "" ? '""' : w.replace(/[\\,:=# ]/g, (c) => `\\${c}`).replace(/^\^/, "\\^"))).join(" ");
 }
 
