@@ -12,7 +12,6 @@ import { once } from "node:events";
 import WebSocket from "ws";
 import { ADMIN_PASSWORD, forEachStore, startServer, uniq, type TestServer } from "../harness.js";
 import { startServerProcess, type ServerProcess } from "../process-harness.js";
-import { startSecondProcess } from "./process-pair.js";
 import type { RpcClient } from "../../src/cli/client.js";
 import { sourceKey } from "../../src/auth/source.js";
 
@@ -276,7 +275,7 @@ describe("brute force across real server processes [postgres]", { skip: !process
     // The limiter on (no test-only exemption) and 127.0.0.1 trusted as a proxy, set the way an operator would.
     const env = { GATEHOUSE_TEST_LIMITER_EXEMPT: "0", GATEHOUSE_TRUSTED_PROXIES: "127.0.0.1", GATEHOUSE_FAIL_DELAY_MS: "5-10" };
     one = await startServerProcess({ store: "postgres", env });
-    two = await startSecondProcess(one, env);
+    two = await startServerProcess({ databaseUrl: one.databaseUrl, env });
   });
   after(async () => {
     await two?.stop();

@@ -8,7 +8,6 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ADMIN_PASSWORD, forEachStore, rpcError, startServer, uniq, type TestServer } from "../harness.js";
 import { startServerProcess, type ServerProcess } from "../process-harness.js";
-import { startSecondProcess } from "./process-pair.js";
 import type { RpcClient } from "../../src/cli/client.js";
 import { SESSION_ENDED_CLOSE_CODE } from "../../src/auth/service.js";
 import { END_REASONS } from "../../src/auth/revalidate.js";
@@ -267,7 +266,7 @@ describe("session lifecycle across real server processes [postgres]", { skip: !p
   let admin1: RpcClient;
   before(async () => {
     one = await startServerProcess({ store: "postgres" });
-    two = await startSecondProcess(one);
+    two = await startServerProcess({ databaseUrl: one.databaseUrl });
     admin1 = await one.adminClient();
     await admin1.call("core.set_options", { legacy_jobs: false });
   });
