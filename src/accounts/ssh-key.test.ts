@@ -214,3 +214,18 @@ test("authorized_keys options: only sshd's, well-formed and bounded; no control 
   assert.match(parseSshPublicKeys(`${key}\rcommand="x" ${key}`).errors[0], /control character U\+000D/);
   assert.deepEqual(parseSshPublicKeys(`${key}\r\n${key}\n`).errors, []); // CRLF line ends are fine
 });
+
+test("authorized_keys option values in the forms sshd parses", () => {
+  const { publicKey } = generateKeyPairSync("ed25519");
+  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+  const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32]), raw]);
+  const key = `ssh-ed25519 ${blob.toString("base64")}`;
+  const errs = (opts: string) => parseSshPublicKeys(`${opts} ${key}`).errors;
+  for (const ok of [`environment="A_1=x y"`, `expiry-time="20301231"`, `expiry-time="203012312359Z"`, `from="10.0.0.0/8,!*.bad,host?.example.com"`,
+    `permitopen="localhost:8080"`, `permitopen="[::1]:22"`, `permitlisten="8080"`, `permitopen="*:*"`, `tunnel="0"`, `principals="a,b"`, `command=""`]) {
+    assert.deepEqual(errs(ok), [], ok);
+  }
+  for (const bad of [`environment="=x"`, `expiry-time="tomorrow"`, `from="a b"`, `from=""`, `permitopen="host:port"`, `tunnel="tun0"`, `principals=""`]) {
+    assert.equal(errs(bad).length, 1, bad);
+  }
+});

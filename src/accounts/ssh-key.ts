@@ -193,6 +193,30 @@ const KEY_VALUED = new Set(["command", "environment", "expiry-time", "from", "pe
 export const MAX_KEY_OPTIONS = 32;
 export const MAX_KEY_OPTIONS_LENGTH = 4096;
 
+/**
+ * The value of a valued option, in the forms sshd accepts (sshd(8)); one it cannot parse makes
+ * sshd ignore the whole key line. `command` and `principals` take any text.
+ */
+function checkOptionValue(name: string, value: string): string | null {
+  switch (name) {
+    case "environment":
+      return /^[A-Za-z_][A-Za-z0-9_]*=/.test(value) ? null : "must be NAME=value";
+    case "expiry-time":
+      return /^\d{8}(\d{4}(\d{2})?)?Z?$/.test(value) ? null : "must be YYYYMMDD[HHMM[SS]][Z]";
+    case "from":
+      return /^[^\s,]+(,[^\s,]+)*$/.test(value) ? null : "must be a comma-separated list of host patterns";
+    case "permitopen":
+    case "permitlisten":
+      return /^(\[[^\]\s]+\]|[^\s:]+)?:?(\d{1,5}|\*)$/.test(value) ? null : "must be [host:]port";
+    case "tunnel":
+      return /^\d{1,10}$/.test(value) ? null : "must be a tunnel device number";
+    case "command":
+      return null;
+    default:
+      return value.length ? null : "needs a value";
+  }
+}
+
 /** Check an options prefix option by option; returns a message or null. */
 export function checkKeyOptions(options: string): string | null {
   if (options.length > MAX_KEY_OPTIONS_LENGTH) return `key options exceed ${MAX_KEY_OPTIONS_LENGTH} characters`;
@@ -214,6 +238,8 @@ export function checkKeyOptions(options: string): string | null {
       let j = i + 2;
       while (j < options.length && options[j] !== '"') j += options[j] === "\\" && options[j + 1] === '"' ? 2 : 1;
       if (j >= options.length) return "unterminated quoted string in key options";
+      const bad = checkOptionValue(lower, options.slice(i + 2, j).replace(/\\"/g, '"'));
+      if (bad !== null) return `key option ${JSON.stringify(name)}: ${bad}`;
       i = j + 1;
     } else if (valued) {
       return `key option ${JSON.stringify(name)} needs a value`;
