@@ -220,11 +220,16 @@ async function apiKeyRows(url: string, admin: RpcClient, rounds: number): Promis
   }
 }
 
-/** A connection whose session holds `roles`, as a WebSocket login would leave it. */
-function benchConnection(app: App, roles: string[]): Connection {
+/**
+ * A connection whose session holds `roles`, as a WebSocket login leaves it: stored (attached, not
+ * ephemeral), so the dispatcher's session checks (expiry, revalidation after a change) run as for
+ * a real client.
+ */
+async function benchConnection(app: App, roles: string[]): Promise<Connection> {
   const conn = new Connection("bench", "127.0.0.1:1", "127.0.0.1", false, "WEBSOCKET", () => {}, () => {});
   const acc = accessFor(app.registry, roles, false);
-  conn.session = { ...app.auth.internalSession(), internal: false, fullAdmin: false, roles: acc.roles, allowedMethods: acc.allowedMethods, expiresAt: Date.now() + 3600e3 };
+  const session = { ...app.auth.internalSession(), internal: false, ephemeral: false, fullAdmin: false, roles: acc.roles, allowedMethods: acc.allowedMethods, expiresAt: Date.now() + 3600e3 };
+  await app.auth.attach(conn, session);
   return conn;
 }
 
@@ -247,7 +252,7 @@ async function overheadRows(app: App, admin: RpcClient, rounds: number): Promise
   // validation, audit entry) beside the same handler called directly plus a direct audit insert.
   const gid = await admin.call<number>("group.create", { name: "benchaudit" });
   const upd = app.registry.get("group.update")! as MethodDef;
-  const conn = benchConnection(app, ["ACCOUNT_WRITE"]);
+  const conn = await benchConnection(app, ["ACCOUNT_WRITE"]);
   const session = conn.session!;
   const updParams = [gid, { sudo_commands: [] }];
   const updFull = () => callMethod(app, conn, "group.update", updParams, 1);
@@ -265,7 +270,7 @@ async function overheadRows(app: App, admin: RpcClient, rounds: number): Promise
   // beside the same handler called directly (a 2 µs call: many calls per round, so one GC pause
   // does not move the ratio).
   const q = app.registry.get("user.query")! as MethodDef;
-  const qConn = benchConnection(app, ["READONLY_ADMIN"]);
+  const qConn = await benchConnection(app, ["READONLY_ADMIN"]);
   const qParams = [[["username", "=", "admin"]]];
   const qBare = async () => q.handler({ app, conn: qConn, session: qConn.session!, callId: 1 }, ...parseArgs(q, qParams));
   const qFull = () => callMethod(app, qConn, "user.query", qParams, 1);
