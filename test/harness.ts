@@ -37,7 +37,10 @@ export function rememberStoreKey(database: string | undefined, dataDir: string):
   if (existsSync(file)) storeKeys.set(database, readFileSync(file));
 }
 
-/** Give a new server's data dir the key of the store it joins, unless it has one of its own. */
+/**
+ * Give a new server's data dir (one the harness made) the key of the store it joins, unless it
+ * has one of its own.
+ */
 export function shareStoreKey(database: string | undefined, dataDir: string): void {
   const key = database ? storeKeys.get(database) : undefined;
   const file = path.join(dataDir, "private", "secret.key");
@@ -110,7 +113,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     failDelay: [5, 10],
     ...opts.config,
   };
-  shareStoreKey(database, dataDir);
+  if (!opts.dataDir) shareStoreKey(database, dataDir); // a caller's own data dir is used as given
   const app = await App.create(config, { log: opts.log ?? pino({ level: "silent" }) });
   rememberStoreKey(database, dataDir);
   app.rateLimitDelay = [5, 10];

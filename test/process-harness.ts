@@ -70,7 +70,8 @@ async function waitReady(httpUrl: string, child: ChildProcess, output: () => str
 export async function startServerProcess(opts: ProcessOptions = {}): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "gatehouse-proc-"));
   const databaseUrl = opts.databaseUrl ?? (opts.store === "postgres" ? await freshPgDatabase() : undefined);
-  shareStoreKey(databaseUrl, dataDir);
+  // A data dir the caller made is used as given (tests of the key rule bring their own).
+  if (!opts.dataDir) shareStoreKey(databaseUrl, dataDir);
   const port = await freePort();
   const args = ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn"];
   if (databaseUrl) args.push("--database", databaseUrl);
