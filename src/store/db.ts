@@ -13,7 +13,9 @@ import { QueryCache } from "./query-cache.js";
 import { changesWatchedTables, endsTransaction, PgChangeFeed, SqliteChangeFeed, type ChangeFeed } from "./change-feed.js";
 import { ensurePrivateSqliteFile, sqlitePathOf } from "./private-dir.js";
 
-export type Dialect = "sqlite" | "postgres";
+import type { Dialect } from "./migrations/migration.js";
+
+export type { Dialect };
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema> | Kysely<Schema>;
 

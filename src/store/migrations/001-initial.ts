@@ -1,8 +1,7 @@
 // The initial schema: accounts, access control, sessions, audit, fleet and directory tables.
 
 import type { Kysely, CreateTableBuilder } from "kysely";
-import type { Dialect } from "../db.js";
-import type { Migration } from "./index.js";
+import type { Dialect, Migration } from "./migration.js";
 
 function withId<T extends string>(t: CreateTableBuilder<T, never>, dialect: Dialect): CreateTableBuilder<T, "id"> {
   return dialect === "postgres"

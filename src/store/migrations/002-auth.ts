@@ -3,8 +3,7 @@
 // when two server processes accept the same code at once.
 
 import { sql, type Kysely } from "kysely";
-import type { Dialect } from "../db.js";
-import type { Migration } from "./index.js";
+import type { Dialect, Migration } from "./migration.js";
 
 export const m002Auth: Migration = {
   version: 2,

@@ -2,7 +2,7 @@
 // used by another user" looks users up by home.
 
 import type { Kysely } from "kysely";
-import type { Migration } from "./index.js";
+import type { Migration } from "./migration.js";
 
 export const m003Indexes: Migration = {
   version: 3,

@@ -5,8 +5,7 @@
 // `PRAGMA data_version` tells a connection that another one committed.
 
 import { sql, type Kysely } from "kysely";
-import type { Dialect } from "../db.js";
-import type { Migration } from "./index.js";
+import type { Dialect, Migration } from "./migration.js";
 
 export const CHANGE_CHANNEL = "gatehouse_changes";
 /** Tables whose rows end up in user, group, privilege or API key entries, or in host files. */

@@ -14,8 +14,7 @@
 
 import { sql, type Kysely } from "kysely";
 import { posix } from "node:path";
-import type { Dialect } from "../db.js";
-import type { Migration } from "./index.js";
+import type { Dialect, Migration } from "./migration.js";
 
 const SHARED_HOME = "/var/empty";
 

@@ -6,8 +6,7 @@
 // SQLite needs none: `PRAGMA data_version` tells a connection that another one committed.
 
 import { sql, type Kysely } from "kysely";
-import type { Dialect } from "../db.js";
-import type { Migration } from "./index.js";
+import type { Dialect, Migration } from "./migration.js";
 
 /** Tables beyond migration 004's whose changes can end or narrow a session. */
 export const SESSION_WATCHED_TABLES = ["fleet_access", "team_members"] as const;

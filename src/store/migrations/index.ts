@@ -2,7 +2,7 @@
 // recorded in `schema_migrations`. Never edit a released migration: add a new one.
 
 import { sql, type Kysely } from "kysely";
-import type { Dialect } from "../db.js";
+import type { Dialect, Migration } from "./migration.js";
 import { m001Initial } from "./001-initial.js";
 import { m003Indexes } from "./003-indexes.js";
 import { m002Auth } from "./002-auth.js";
@@ -10,11 +10,7 @@ import { m004ChangeNotify } from "./004-change-notify.js";
 import { m007SessionNotify } from "./007-session-notify.js";
 import { m005UniqueIds } from "./005-unique-ids.js";
 
-export interface Migration {
-  version: number;
-  name: string;
-  up(db: Kysely<any>, dialect: Dialect): Promise<void>;
-}
+export type { Migration } from "./migration.js";
 
 export const MIGRATIONS: Migration[] = [m001Initial, m002Auth, m003Indexes, m004ChangeNotify, m005UniqueIds, m007SessionNotify];
 
