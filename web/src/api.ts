@@ -4,6 +4,8 @@
 // re-authentication (a hook set by the session layer) and re-subscription, and error objects whose
 // `data.extra` `[attribute, message, errno]` triples map onto form fields.
 
+import { fromWire, toWire } from "../../src/shared/ejson";
+
 export type Filter = unknown[];
 export interface QueryOptions {
   limit?: number;
@@ -16,33 +18,9 @@ export interface QueryOptions {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Extended JSON
+// Extended JSON: the server's own codec (one module, src/shared/ejson.ts, shared by both builds).
 
-export function toWire(value: unknown): unknown {
-  if (value === null || typeof value !== "object") return value;
-  if (value instanceof Date) return { $date: value.getTime() };
-  if (value instanceof Set) return { $set: [...value].map(toWire) };
-  if (Array.isArray(value)) return value.map(toWire);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (v !== undefined) out[k] = toWire(v);
-  return out;
-}
-
-export function fromWire(value: unknown): unknown {
-  if (value === null || typeof value !== "object") return value;
-  if (Array.isArray(value)) return value.map(fromWire);
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj);
-  if (keys.length === 1) {
-    if (keys[0] === "$date" && typeof obj.$date === "number") return new Date(obj.$date);
-    if (keys[0] === "$set" && Array.isArray(obj.$set)) return obj.$set.map(fromWire);
-    if (keys[0] === "$time" && typeof obj.$time === "string") return obj.$time;
-  }
-  if (keys.length === 2 && obj.$type === "date" && typeof obj.$value === "string") return obj.$value;
-  const out: Record<string, unknown> = {};
-  for (const k of keys) out[k] = fromWire(obj[k]);
-  return out;
-}
+export { fromWire, toWire };
 
 // ---------------------------------------------------------------------------------------------
 // Errors

@@ -1,0 +1,93 @@
+// Extended JSON (reference §8.6): datetimes travel as {"$date": ms}, sets as {"$set": [...]},
+// dates as {"$type":"date","$value":"YYYY-MM-DD"}, times as {"$time":"HH:MM:SS"}, in both directions.
+// Inbound sets become plain arrays (every schema takes lists); inbound $date becomes a Date.
+// The one codec of the server and the web UI (web/src/api.ts imports it): no imports and no
+// Node-only API here, so both builds take it as it is.
+
+/** Wrap a value that must be sent as `{"$set": [...]}` (e.g. auth.me privilege.roles). */
+export class WireSet<T = unknown> {
+  constructor(readonly items: T[]) {}
+}
+
+export function toWire(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (value instanceof Date) return { $date: value.getTime() };
+  if (value instanceof WireSet) return { $set: value.items.map(toWire) };
+  if (value instanceof Set) return { $set: [...value].map(toWire) };
+  if (Array.isArray(value)) {
+    let out: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const w = toWire(v);
+      if (w !== v && !out) out = value.slice(0, i);
+      if (out) out.push(w);
+    }
+    return out ?? value;
+  }
+  if (value instanceof Uint8Array) return base64(value);
+  const src = value as Record<string, unknown>;
+  let out: Record<string, unknown> | null = null;
+  for (const key in src) {
+    const v = src[key];
+    if (v === undefined) continue;
+    const w = toWire(v);
+    if (w !== v && !out) {
+      out = {};
+      for (const k in src) {
+        if (k === key) break;
+        if (src[k] !== undefined) out[k] = src[k];
+      }
+    }
+    if (out) out[key] = w;
+  }
+  return out ?? value;
+}
+
+/**
+ * Decode extended JSON. Copy on change, like `toWire`: a value without any `$date`/`$set`/…
+ * inside comes back as the same object (inbound values are freshly parsed JSON).
+ */
+export function fromWire(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const w = v !== null && typeof v === "object" ? fromWire(v) : v;
+      if (w !== v && !out) out = value.slice(0, i);
+      if (out) out.push(w);
+    }
+    return out ?? value;
+  }
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  if (keys.length === 1) {
+    if (keys[0] === "$date" && typeof obj.$date === "number") return new Date(obj.$date);
+    if (keys[0] === "$set" && Array.isArray(obj.$set)) return obj.$set.map(fromWire);
+    if (keys[0] === "$time" && typeof obj.$time === "string") return obj.$time;
+  }
+  if (keys.length === 2 && obj.$type === "date" && typeof obj.$value === "string") return obj.$value;
+  let out: Record<string, unknown> | null = null;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = obj[k];
+    const w = v !== null && typeof v === "object" ? fromWire(v) : v;
+    if (w !== v && !out) {
+      out = {};
+      for (let j = 0; j < i; j++) out[keys[j]!] = obj[keys[j]!];
+    }
+    if (out) out[k] = w;
+  }
+  return out ?? value;
+}
+
+/** Bytes (a Node Buffer included) travel as base64, without Node's Buffer API. */
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+export function stringifyWire(value: unknown): string {
+  return JSON.stringify(toWire(value));
+}
