@@ -1,10 +1,26 @@
 // Per-call authorization (reference §5.4). A session's roles are expanded once, at login, into
 // the set of method names it may call; the per-call check is then one Set lookup.
 
-import type { MethodDef } from "../api/method.js";
-import type { Registry } from "../api/registry.js";
 import type { Session } from "../auth/session.js";
 import { expandRoles, isFullAdmin } from "./roles.js";
+
+/**
+ * What authorization reads of a method definition (src/api/method.ts MethodDef satisfies it):
+ * access is decided from declared data, so this module needs neither the method files nor the
+ * registry that lists them.
+ */
+export interface MethodAccess {
+  name: string;
+  roles: readonly string[];
+  authenticationRequired: boolean;
+  authorizationRequired: boolean;
+}
+
+/** The published methods, by name (src/api/registry.ts Registry satisfies it). */
+export interface MethodTable {
+  get(name: string): MethodAccess | undefined;
+  all(): Iterable<MethodAccess>;
+}
 
 export interface Access {
   roles: ReadonlySet<string>;
@@ -18,7 +34,7 @@ const COMPOUND = new Set(["FULL_ADMIN", "READONLY_ADMIN", "SHARING_ADMIN", "REPL
 const cache = new Map<string, Access>();
 
 /** Expand raw privilege roles into an Access, memoised by role set and STIG mode. */
-export function accessFor(registry: Registry, rawRoles: Iterable<string>, stig: boolean): Access {
+export function accessFor(registry: MethodTable, rawRoles: Iterable<string>, stig: boolean): Access {
   const raw = [...new Set(rawRoles)].sort();
   const key = `${stig ? "S" : "N"}|${raw.join(",")}`;
   let access = cache.get(key);
@@ -45,7 +61,7 @@ export function clearAccessCache(): void {
 
 export type Decision = "ALLOW" | "NOT_AUTHENTICATED" | "NOT_AUTHORIZED";
 
-export function authorize(def: MethodDef, session: Session | null): Decision {
+export function authorize(def: MethodAccess, session: Session | null): Decision {
   if (!def.authenticationRequired) return "ALLOW";
   if (!session) return "NOT_AUTHENTICATED";
   if (session.fullAdmin || session.internal) return "ALLOW";
@@ -54,7 +70,7 @@ export function authorize(def: MethodDef, session: Session | null): Decision {
 }
 
 /** May the session subscribe to `event`? CRUD query events need the query method's roles. */
-export function canSubscribe(registry: Registry, session: Session, event: string): boolean {
+export function canSubscribe(registry: MethodTable, session: Session, event: string): boolean {
   if (session.fullAdmin || session.internal) return true;
   if (event === "*") return false;
   if (event === "core.get_jobs") return true;

@@ -8,20 +8,33 @@
 //   an API key's roles or became read-only: then it acts only within its roles); another account
 //   needs one of the method's roles (none declared: FULL_ADMIN) and every role that account holds.
 
-import type { App } from "../app.js";
-import type { MethodDef, CallTargets } from "../api/method.js";
+import type { Store } from "../store/db.js";
+import type { CallTargets, OwnerRule } from "./ownership.js";
 import type { Session } from "../auth/session.js";
 import { CallError, ERRNO } from "../server/errors.js";
 import { effectiveRolesOfUsers } from "../accounts/grant-delta.js";
 import { assertMayActOn, callerHolds, mayActAsSelf } from "./grant-check.js";
 
+/** What the ownership check reads of a method definition (src/api/method.ts MethodDef satisfies it). */
+export interface OwnedMethod {
+  name: string;
+  roles: readonly string[];
+  owner: OwnerRule;
+  targets?: (...args: any[]) => CallTargets;
+}
+
+/** What the ownership check needs of the application: the store, to resolve targets. */
+export interface TargetsContext {
+  readonly store: Pick<Store, "db">;
+}
+
 /** Does the method have an ownership rule the dispatcher must check? */
-export function hasOwnershipRule(def: MethodDef): boolean {
+export function hasOwnershipRule(def: OwnedMethod): boolean {
   return def.owner !== "any" || def.targets !== undefined;
 }
 
 /** Local user ids named by the targets (unknown names and keys are left to the handler). */
-async function targetUserIds(app: App, t: CallTargets): Promise<{ id: number; label: string }[]> {
+async function targetUserIds(app: TargetsContext, t: CallTargets): Promise<{ id: number; label: string }[]> {
   const db = app.store.db;
   const out = new Map<number, string>();
   for (const id of t.users ?? []) out.set(id, `user ${id}`);
@@ -43,18 +56,18 @@ async function targetUserIds(app: App, t: CallTargets): Promise<{ id: number; la
  * check answers, e.g. api_key.* in the reference), EPERM when it needs FULL_ADMIN (user.set_password,
  * user.renew_2fa_secret in the reference).
  */
-function refuseOthers(def: MethodDef, session: Session, whose: string): never {
+function refuseOthers(def: OwnedMethod, session: Session, whose: string): never {
   const need = def.roles.length ? def.roles.join(" or ") : "FULL_ADMIN";
   throw new CallError(`${session.username}: authenticated user lacks privileges to call ${def.name} on ${whose} (it requires the ${need} role).`, def.roles.length ? ERRNO.EACCES : ERRNO.EPERM);
 }
 
-function mayCallForOthers(def: MethodDef, session: Session): boolean {
+function mayCallForOthers(def: OwnedMethod, session: Session): boolean {
   if (!def.roles.length) return callerHolds(session, "FULL_ADMIN");
   return def.roles.some((r) => callerHolds(session, r));
 }
 
 /** Throws EPERM when the call's targets break the method's ownership rule. */
-export async function enforceOwnership(app: App, def: MethodDef, session: Session | null, args: unknown[]): Promise<void> {
+export async function enforceOwnership(app: TargetsContext, def: OwnedMethod, session: Session | null, args: unknown[]): Promise<void> {
   if (!session || session.internal || !hasOwnershipRule(def)) return;
   const named = def.targets ? def.targets(...args) : {};
   // An unknown other account is refused like a known one (the reference answers EPERM first).

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { ERRNO, ValidationErrors, type FieldError } from "../server/errors.js";
 import type { CallContext } from "./context.js";
 import type { RoleName } from "../access/roles.js";
+import type { CallTargets, OwnerRule } from "../access/ownership.js";
 
 export interface ArgSpec<S extends z.ZodType = z.ZodType> {
   name: string;
@@ -20,28 +21,9 @@ export function arg<S extends z.ZodType>(name: string, schema: S, defaultValue?:
 
 type ArgOutputs<A extends readonly ArgSpec[]> = { [K in keyof A]: A[K] extends ArgSpec<infer S> ? z.output<S> : never };
 
-/**
- * Whose data a method acts on, beyond "the caller holds one of `roles`":
- * - `"any"`: no ownership rule (the roles decide alone).
- * - `"self"`: only the caller's own account (its `targets` must name the caller).
- * - `"self-or-role"`: the caller's own account without any role; another account needs one of
- *   `roles` (the method is then callable by every authenticated session).
- */
-export type OwnerRule = "any" | "self" | "self-or-role";
-
-/**
- * The accounts a call acts on, computed from its validated arguments. The dispatcher requires the
- * caller to hold every role each target holds (credentials, 2FA, keys, home, lock of an account
- * are as powerful as the account), so a lesser role cannot act on a greater account.
- */
-export interface CallTargets {
-  /** Local user ids. */
-  users?: readonly number[];
-  /** Usernames (resolved by the dispatcher; unknown names are left to the handler). */
-  usernames?: readonly string[];
-  /** API key ids (their owners are the targets). */
-  apiKeys?: readonly number[];
-}
+// The ownership rule and the call targets are declared here and checked by src/access/targets.ts;
+// their types live there (access needs no method definitions).
+export type { CallTargets, OwnerRule } from "../access/ownership.js";
 
 /**
  * A secret argument, as a path into the positional arguments: an argument's name

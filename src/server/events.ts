@@ -2,9 +2,8 @@
 // each connection keeps its own subscriptions and receives `collection_update` notifications.
 
 import { randomUUID } from "node:crypto";
-import type { MethodDef } from "../api/method.js";
 import type { Session } from "../auth/session.js";
-import { redactAlways, redactResult } from "./rpc.js";
+import { redactAlways, redactResult, type Redactable } from "./redact.js";
 
 export type EventMessage = "added" | "changed" | "removed";
 
@@ -77,7 +76,7 @@ export class EventBus {
  * Publishers redact too, but this is the one place every notification passes, so a publisher that
  * forgets cannot leak. null: nobody is signed in on the connection any more — deliver nothing.
  */
-export function redactEventPayload(methods: { get(name: string): MethodDef | undefined }, session: Session | null, payload: EventPayload): EventPayload | null {
+export function redactEventPayload(methods: { get(name: string): Redactable | undefined }, session: Session | null, payload: EventPayload): EventPayload | null {
   if (!session) return null;
   if (payload.fields === undefined) return payload;
   if (payload.collection === "core.get_jobs") {
@@ -98,11 +97,11 @@ export function redactEventPayload(methods: { get(name: string): MethodDef | und
  * job's per-call results by the method it called (a bulk of bulks too).
  */
 export function redactJobResult(
-  methods: { get(name: string): MethodDef | undefined },
+  methods: { get(name: string): Redactable | undefined },
   method: string,
   args: unknown,
   result: unknown,
-  redact: (def: MethodDef, value: unknown) => unknown,
+  redact: (def: Redactable, value: unknown) => unknown,
   depth = 0,
 ): unknown {
   if (result === null || result === undefined) return result;

@@ -6,9 +6,8 @@ import { CallError, ERRNO, RpcError, ValidationErrors, errnameOf } from "./error
 import { fromWire, stringifyWire } from "./ejson.js";
 import { paramsDepthError } from "./input-bounds.js";
 import { parseArgs, type MethodDef } from "../api/method.js";
-import { authorize, holdsFullAdmin } from "../access/authorize.js";
+import { authorize } from "../access/authorize.js";
 import { enforceOwnership, hasOwnershipRule } from "../access/targets.js";
-import { REDACTED } from "../audit/audit.js";
 import { auditMethodCall } from "../audit/method-call.js";
 import { redactCallParams, scrubError, secretArgValues } from "../audit/secret-args.js";
 import { findSecretReference, secretSet, type SecretSet } from "../store/query-secrets.js";
@@ -17,6 +16,9 @@ import type { Connection } from "./connection.js";
 import type { CallContext } from "../api/context.js";
 import type { Session } from "../auth/session.js";
 import { checkRateLimit } from "../auth/rate-limit.js";
+import { mustRedact, redactAlways, redactedCopy, redactResult } from "./redact.js";
+
+export { redactAlways, redactResult };
 
 export const MAX_CONCURRENT_CALLS = 20;
 export const MAX_ANON_MESSAGE = 8192;
@@ -149,82 +151,6 @@ async function auditCall(
 ): Promise<void> {
   if (label === null) return;
   await auditMethodCall(app, conn, session, name, params, label, authorized, success);
-}
-
-/** Is the session a user session that must not see `def`'s secrets? */
-function mustRedact(def: MethodDef, session: Session | null): boolean {
-  // Holding FULL_ADMIN shows secrets even under STIG, where it no longer acts as a wildcard.
-  if (!session || holdsFullAdmin(session)) return false;
-  if (def.secretsRole && session.roles.has(def.secretsRole)) return false;
-  return true;
-}
-
-function redactEntry(entry: unknown, fields: readonly string[]): unknown {
-  if (!entry || typeof entry !== "object") return entry;
-  if (Array.isArray(entry)) return entry.map((e) => redactEntry(e, fields));
-  const out = { ...(entry as Record<string, unknown>) };
-  for (const f of fields) if (f in out) out[f] = REDACTED;
-  return out;
-}
-
-/**
- * Does `redactEntry(value)` depend only on frozen containers? It reads the arrays it walks and the
- * own fields of their objects (nested values are shared, not read), so then its output for this
- * value can never change.
- */
-function redactionIsFixed(value: unknown): boolean {
-  if (!value || typeof value !== "object") return true;
-  if (!Object.isFrozen(value)) return false;
-  if (Array.isArray(value)) {
-    for (const e of value) if (e && typeof e === "object" && !redactionIsFixed(e)) return false;
-  }
-  return true;
-}
-
-/** Freeze the containers `redactEntry` created (the rest of a fixed value is frozen already). */
-function freezeRedacted(value: unknown): unknown {
-  if (value && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    if (Array.isArray(value)) for (const e of value) freezeRedacted(e);
-  }
-  return value;
-}
-
-/**
- * Redacted copies of frozen results (the query cache hands out deep-frozen results), by result and
- * set of secret fields. The copy of an immutable value is itself frozen, so it can be handed to
- * every caller that may not see the secrets.
- */
-const redactedCopies = new WeakMap<object, { fields: readonly string[]; copy: unknown; more?: Map<readonly string[], unknown> }>();
-
-function redactedCopy(result: unknown, fields: readonly string[]): unknown {
-  if (!result || typeof result !== "object" || !Object.isFrozen(result)) return redactEntry(result, fields);
-  const memo = redactedCopies.get(result);
-  if (memo) {
-    if (memo.fields === fields) return memo.copy;
-    const other = memo.more?.get(fields);
-    if (other !== undefined) return other;
-  }
-  const copy = redactEntry(result, fields);
-  if (!redactionIsFixed(result)) return copy;
-  freezeRedacted(copy);
-  // Usually one set of secret fields per result (the method that produced it); others go aside.
-  if (!memo) redactedCopies.set(result, { fields, copy });
-  else (memo.more ??= new Map()).set(fields, copy);
-  return copy;
-}
-
-export function redactResult(def: MethodDef, session: Session | null, result: unknown): unknown {
-  if (!def.secretFields?.length || !mustRedact(def, session)) return result;
-  return redactedCopy(result, def.secretFields);
-}
-
-/**
- * `def`'s secret fields redacted whoever asks: job listings and job events (reference §9: always
- * redacted, unless a session that may see them asks for `extra.raw_result`).
- */
-export function redactAlways(def: MethodDef, result: unknown): unknown {
-  return def.secretFields?.length ? redactedCopy(result, def.secretFields) : result;
 }
 
 /** Positions of a query method's `filters` and `options` arguments (the *.query convention). */

@@ -4,9 +4,8 @@ import { CallError, ERRNO } from "../../server/errors.js";
 import type { CallContext } from "../context.js";
 import type { Job } from "../../server/jobs.js";
 import { queryRows } from "../../store/query-rows.js";
-import { redactAlways, redactResult } from "../../server/rpc.js";
+import { redactAlways, redactResult, type Redactable } from "../../server/redact.js";
 import { redactJobResult } from "../../server/events.js";
-import type { MethodDef } from "../method.js";
 
 /** Non-admin user sessions see, wait for and abort only their own jobs (reference §8.4). */
 function visibleJob(ctx: CallContext, job: Job | undefined, id: number): Job {
@@ -32,7 +31,7 @@ export const coreGetJobs = defineMethod({
     const raw = !!(options as { extra?: { raw_result?: unknown } }).extra?.raw_result;
     const entries = jobs.map((j) => {
       const entry = j.toEntry();
-      const redact = raw ? (def: MethodDef, v: unknown) => redactResult(def, s, v) : redactAlways;
+      const redact = raw ? (def: Redactable, v: unknown) => redactResult(def, s, v) : redactAlways;
       const result = redactJobResult(ctx.app.registry, j.method, j.args, entry.result, redact);
       return result === entry.result ? entry : { ...entry, result };
     });

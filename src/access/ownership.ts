@@ -1,0 +1,25 @@
+// The shape of an ownership rule, as a method declares it (src/api/method.ts) and the dispatcher
+// checks it (./targets.ts). A leaf, so that access control needs no method definitions.
+
+/**
+ * Whose data a method acts on, beyond "the caller holds one of `roles`":
+ * - `"any"`: no ownership rule (the roles decide alone).
+ * - `"self"`: only the caller's own account (its `targets` must name the caller).
+ * - `"self-or-role"`: the caller's own account without any role; another account needs one of
+ *   `roles` (the method is then callable by every authenticated session).
+ */
+export type OwnerRule = "any" | "self" | "self-or-role";
+
+/**
+ * The accounts a call acts on, computed from its validated arguments. The dispatcher requires the
+ * caller to hold every role each target holds (credentials, 2FA, keys, home, lock of an account
+ * are as powerful as the account), so a lesser role cannot act on a greater account.
+ */
+export interface CallTargets {
+  /** Local user ids. */
+  users?: readonly number[];
+  /** Usernames (resolved by the dispatcher; unknown names are left to the handler). */
+  usernames?: readonly string[];
+  /** API key ids (their owners are the targets). */
+  apiKeys?: readonly number[];
+}
