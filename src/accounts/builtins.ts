@@ -8,7 +8,6 @@ import path from "node:path";
 import type { App } from "../app.js";
 import type { Tx } from "../store/db.js";
 import { defaultShell } from "./shells.js";
-import { rememberGroup, rememberUser } from "./names-cache.js";
 
 interface BuiltinGroup {
   gid: number;
@@ -103,13 +102,6 @@ export async function seedBuiltins(app: App): Promise<void> {
   const db = app.store.db;
   const seeded = await db.selectFrom("settings").select("key").where("key", "=", "builtins_seeded").executeTakeFirst();
   if (!seeded) await seedOnce(app);
-  await warmNamesCache(db);
-}
-
-/** Audit labels name accounts by id (see names-cache.ts): know every existing name up front. */
-async function warmNamesCache(db: Tx): Promise<void> {
-  for (const u of await db.selectFrom("users").select(["id", "username"]).execute()) rememberUser(u.id, u.username);
-  for (const g of await db.selectFrom("groups").select(["id", "name"]).execute()) rememberGroup(g.id, g.name);
 }
 
 async function seedOnce(app: App): Promise<void> {

@@ -11,6 +11,8 @@ export interface AccountContext {
   app: App;
   /** The caller (null: the server itself, e.g. setup_local_administrator before any login). */
   session: Session | null;
+  /** Set here for the audit label: the name of the account acted on, as read from the store (AuditFacts). */
+  auditSubject?: string;
 }
 
 const posix = path.posix;

@@ -6,7 +6,6 @@ import type { ColumnMap } from "../store/query.js";
 import { runEntityQuery } from "./entity-query.js";
 import type { GroupTable } from "../store/schema.js";
 import { serverSid } from "./account-settings.js";
-import { rememberGroup } from "./names-cache.js";
 import { accountSnapshot, storeSnapshot, jsonList, rolesForGids, type AccountSnapshot } from "./privileges.js";
 import { parseIdmap } from "./user-entry.js";
 
@@ -61,7 +60,6 @@ export async function buildGroupEntries(db: Tx, rows: GroupRow[], snapshot?: Acc
   }
   const stig = !!policy.enable_gpos_stig;
   return rows.map((r) => {
-    rememberGroup(r.id, r.name);
     const smb = !!r.smb && !stig;
     return {
       id: r.id,

@@ -6,7 +6,6 @@ import { CallError, ERRNO, ValidationErrors, instanceNotFound } from "../server/
 import type { Tx } from "../store/db.js";
 import { changeReason, type AccountContext } from "./context.js";
 import { validateGroupName } from "./names.js";
-import { rememberGroup } from "./names-cache.js";
 import { allocateId, claimExplicitId, releaseReservation } from "./ids.js";
 import { groupConflictError, violatedKey, withIdRetry } from "./uniqueness.js";
 import { privilegeRows, rolesForGids } from "./privileges.js";
@@ -131,7 +130,6 @@ export async function createGroup(ctx: AccountContext, input: GroupCreateInput):
     if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.name`, `A Group with the name "${input.name}" already exists.`, ERRNO.EEXIST]]);
     throw err;
   }
-  rememberGroup(id, input.name);
   app.accountsChanged(changeReason("group.create", users, [id]));
   return id;
 }
@@ -142,6 +140,7 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
   const schema = "group_update";
   const group = await db.selectFrom("groups").selectAll().where("id", "=", id).executeTakeFirst();
   if (!group) instanceNotFound("Group", id);
+  ctx.auditSubject = group.name;
   const v = new ValidationErrors();
   const builtin = !!group.builtin;
   if (builtin && !EDITABLE_BUILTIN_GIDS.has(group.gid)) {
@@ -229,7 +228,6 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
     if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.name`, `A Group with the name "${name}" already exists.`, ERRNO.EEXIST]]);
     throw err;
   }
-  rememberGroup(id, name);
   app.accountsChanged(changeReason("group.update", [...primary.map((p) => p.id), ...currentAux, ...(newAux ?? [])], [id]));
   return id;
 }
@@ -242,6 +240,7 @@ export async function deleteGroup(ctx: AccountContext, id: number, opts: { delet
   await app.store.db.transaction().execute(async (trx) => {
     const group = await trx.selectFrom("groups").selectAll().where("id", "=", id).executeTakeFirst();
     if (!group) instanceNotFound("Group", id);
+    ctx.auditSubject = group.name;
     if (group.builtin) throw new CallError("A built-in group cannot be deleted.", ERRNO.EACCES);
     const p = (await privilegeRows(trx)).find((x) => x.gids.has(group.gid));
     if (p) throw new CallError(`This group is used by privilege '${p.name}'. Please remove it from that privilege first, then delete the group.`, ERRNO.EACCES);

@@ -83,7 +83,11 @@ export async function afterUserDeleted(ctx: AccountContext, deleted: DeletedUser
 }
 
 export async function deleteUser(ctx: AccountContext, id: number, opts: { delete_group: boolean }): Promise<number> {
-  const deleted = await ctx.app.store.db.transaction().execute((trx) => deleteUserRows(ctx, trx, id, opts.delete_group));
+  const deleted = await ctx.app.store.db.transaction().execute(async (trx) => {
+    const user = await trx.selectFrom("users").select("username").where("id", "=", id).executeTakeFirst();
+    if (user) ctx.auditSubject = user.username; // the label names it even when the delete is refused
+    return deleteUserRows(ctx, trx, id, opts.delete_group);
+  });
   await afterUserDeleted(ctx, deleted);
   ctx.app.accountsChanged(changeReason("user.delete", [id], deleted.touchedGroups));
   return id;

@@ -11,7 +11,6 @@ import { runEntityQuery } from "./entity-query.js";
 import type { UserTable } from "../store/schema.js";
 import { serverSid } from "./account-settings.js";
 import type { SecurityConfig } from "../auth/policy.js";
-import { rememberUser } from "./names-cache.js";
 import { accountSnapshot, storeSnapshot, jsonList, rolesForGids, type AccountSnapshot, type PrivilegeGids } from "./privileges.js";
 
 /** uid of the local administrator `admin` (the reference's truenas_admin): always immutable. */
@@ -181,7 +180,6 @@ function userEntryOf(
   serverSidValue: string,
   now: number,
 ): UserEntry {
-  rememberUser(r.id, r.username);
   const roles = rolesForGids(privileges, [r.g_gid, ...aux.map((a) => a.gid)]);
   const stig = !!policy.enable_gpos_stig;
   const local = r.source === "LOCAL";

@@ -38,6 +38,7 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
   const row = (await selectUserRows(db).where("users.id", "=", id).executeTakeFirst()) as UserRow | undefined;
   if (!row) instanceNotFound("User", id);
   const [current] = await buildUserEntries(db, [row]);
+  ctx.auditSubject = current.username;
   const v = new ValidationErrors();
   const sent = <K extends keyof UserUpdateInput>(k: K): boolean => input[k] !== undefined;
   const immutable = current.immutable;

@@ -14,4 +14,6 @@ export interface CallContext {
   /** JSON-RPC id of the request (null for notifications and internal calls). */
   callId: string | number | null;
   job?: Job;
+  /** Set by the handler (its domain function): the name of the account it acted on, for the audit label (AuditFacts). */
+  auditSubject?: string;
 }

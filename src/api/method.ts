@@ -32,6 +32,16 @@ export type { CallTargets, OwnerRule } from "../access/ownership.js";
  */
 export type SecretArg = string;
 
+/**
+ * What a handler recorded for its audit label, after it ran. `subject`: the name of the account
+ * the call acted on as the handler read it from the store (ctx.auditSubject) — not a per-process
+ * id→name map, which another server process sharing the store makes stale. Undefined when the
+ * call failed before the handler read it; labels then name the id.
+ */
+export interface AuditFacts {
+  subject?: string;
+}
+
 export interface MethodOptions<A extends readonly ArgSpec[], R> {
   name: string;
   description: string;
@@ -52,8 +62,11 @@ export interface MethodOptions<A extends readonly ArgSpec[], R> {
   authenticationRequired?: boolean;
   /** false ⇒ any authenticated user session may call it (handlers apply self-or-admin rules). */
   authorizationRequired?: boolean;
-  /** Audit label; a function receives the validated arguments. Absent ⇒ no METHOD_CALL entry. */
-  audit?: string | ((...args: ArgOutputs<A>) => string);
+  /**
+   * Audit label; a function receives the validated arguments and then AuditFacts (what the handler
+   * recorded: the name of the account it acted on). Absent ⇒ no METHOD_CALL entry.
+   */
+  audit?: string | ((...args: [...ArgOutputs<A>, AuditFacts]) => string);
   /** Role whose holders see secret fields of this method's results (default: FULL_ADMIN only). */
   secretsRole?: RoleName;
   /** Result fields replaced by "********" for sessions without FULL_ADMIN or `secretsRole`. */

@@ -5,7 +5,7 @@
 import { CallError, ERRNO, RpcError, ValidationErrors, errnameOf } from "./errors.js";
 import { fromWire, stringifyWire } from "./ejson.js";
 import { paramsDepthError } from "./input-bounds.js";
-import { parseArgs, type MethodDef } from "../api/method.js";
+import { parseArgs, type AuditFacts, type MethodDef } from "../api/method.js";
 import { authorize } from "../access/authorize.js";
 import { enforceOwnership, hasOwnershipRule } from "../access/targets.js";
 import { auditMethodCall } from "../audit/method-call.js";
@@ -128,11 +128,15 @@ function validateRequest(req: Record<string, unknown>): string | null {
   return null;
 }
 
-/** The call's audit description (from parsed args, or raw params when they did not parse); null: not audited. */
-function auditLabel(def: MethodDef, args: unknown[]): string | null {
+/**
+ * The call's audit description (from parsed args, or raw params when they did not parse, then what
+ * the handler recorded: AuditFacts); null: not audited.
+ */
+function auditLabel(def: MethodDef, args: unknown[], facts: AuditFacts = {}): string | null {
   if (!def.audit) return null;
   try {
-    return typeof def.audit === "string" ? def.audit : def.audit(...args);
+    // One slot per declared argument, so the facts always follow them.
+    return typeof def.audit === "string" ? def.audit : def.audit(...def.args.map((_, i) => args[i]), facts);
   } catch {
     return def.name;
   }
@@ -263,14 +267,15 @@ async function dispatchSlow(app: App, conn: Connection, def: MethodDef, session:
   if (def.job) return runAsJob(app, conn, def, def.job, ctx, params, args, label);
 
   if (label === null) return redactResult(def, session, await def.handler(ctx, ...args));
+  // The label is made after the handler ran, from what it recorded (the account's name as read).
   let result: unknown;
   try {
     result = await def.handler(ctx, ...args);
   } catch (err) {
-    await auditCall(app, conn, session, name, params, label, true, false);
+    await auditCall(app, conn, session, name, params, auditLabel(def, args, { subject: ctx.auditSubject }), true, false);
     throw err;
   }
-  await auditCall(app, conn, session, name, params, label, true, true);
+  await auditCall(app, conn, session, name, params, auditLabel(def, args, { subject: ctx.auditSubject }), true, true);
   return redactResult(def, session, result);
 }
 
@@ -287,7 +292,9 @@ async function runAsJob(
 ): Promise<unknown> {
   const { session, callId } = ctx;
   const name = def.name;
-  const audit = (success: boolean) => auditCall(app, conn, session, name, params, label, true, success);
+  let jobCtx: CallContext | undefined;
+  const audit = (success: boolean) =>
+    auditCall(app, conn, session, name, params, label === null ? null : auditLabel(def, args, { subject: jobCtx?.auditSubject }), true, success);
   const job = app.jobs.start(
     name,
     redactCallParams(app.registry, def, params),
@@ -295,7 +302,8 @@ async function runAsJob(
     { description: opts.description ? opts.description(...args) : null, abortable: opts.abortable, transient: opts.transient, messageId: callId },
     async (job) => {
       try {
-        const result = await def.handler({ ...ctx, job }, ...args);
+        jobCtx = { ...ctx, job };
+        const result = await def.handler(jobCtx, ...args);
         job.publicResult = redactResult(def, session, result);
         await audit(true);
         return result;

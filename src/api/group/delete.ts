@@ -2,7 +2,6 @@ import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { groupDeleteOptions } from "../../accounts/inputs.js";
 import { deleteGroup } from "../../accounts/groups.js";
-import { groupLabel } from "../../accounts/names-cache.js";
 
 export const groupDelete = defineMethod({
   name: "group.delete",
@@ -10,7 +9,7 @@ export const groupDelete = defineMethod({
   args: [arg("id", z.number().int()), arg("options", groupDeleteOptions, () => ({}))],
   returns: z.number().int(),
   roles: ["ACCOUNT_WRITE"],
-  audit: (id, options) =>
-    `Delete group ${groupLabel(id)}${options.delete_users ? " and all users that have this group as their primary group" : ""}`,
+  audit: (id, options, { subject }) =>
+    `Delete group ${subject ?? id}${options.delete_users ? " and all users that have this group as their primary group" : ""}`,
   handler: (ctx, id, options) => deleteGroup(ctx, id, options),
 });

@@ -2,7 +2,6 @@ import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { groupUpdateSchema } from "../../accounts/inputs.js";
 import { updateGroup } from "../../accounts/groups.js";
-import { groupLabel } from "../../accounts/names-cache.js";
 
 export const groupUpdate = defineMethod({
   name: "group.update",
@@ -10,6 +9,6 @@ export const groupUpdate = defineMethod({
   args: [arg("id", z.number().int()), arg("group_update", groupUpdateSchema, () => ({}))],
   returns: z.number().int(),
   roles: ["ACCOUNT_WRITE"],
-  audit: (id) => `Update group ${groupLabel(id)}`,
+  audit: (id, _data, { subject }) => `Update group ${subject ?? id}`,
   handler: (ctx, id, data) => updateGroup(ctx, id, data),
 });

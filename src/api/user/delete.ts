@@ -2,7 +2,6 @@ import { z } from "zod";
 import { defineMethod, arg } from "../method.js";
 import { userDeleteOptions } from "../../accounts/inputs.js";
 import { deleteUser } from "../../accounts/user-delete.js";
-import { userLabel } from "../../accounts/names-cache.js";
 
 export const userDelete = defineMethod({
   name: "user.delete",
@@ -11,6 +10,6 @@ export const userDelete = defineMethod({
   returns: z.number().int(),
   roles: ["ACCOUNT_WRITE"],
   targets: (id) => ({ users: [id] }),
-  audit: (id) => `Delete user ${userLabel(id)}`,
+  audit: (id, _options, { subject }) => `Delete user ${subject ?? id}`,
   handler: (ctx, id, options) => deleteUser(ctx, id, options),
 });

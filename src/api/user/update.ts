@@ -3,7 +3,6 @@ import { defineMethod, arg } from "../method.js";
 import { userUpdateSchema } from "../../accounts/inputs.js";
 import { updateUser } from "../../accounts/user-update.js";
 import { USER_SECRET_FIELDS } from "../../accounts/context.js";
-import { userLabel } from "../../accounts/names-cache.js";
 
 export const userUpdate = defineMethod({
   name: "user.update",
@@ -12,7 +11,7 @@ export const userUpdate = defineMethod({
   roles: ["ACCOUNT_WRITE"],
   // Password, lock, keys, home, 2FA of an account: only one holding no role you lack.
   targets: (id) => ({ users: [id] }),
-  audit: (id) => `Update user ${userLabel(id)}`,
+  audit: (id, _data, { subject }) => `Update user ${subject ?? id}`,
   secretFields: USER_SECRET_FIELDS,
   secretsRole: "ACCOUNT_WRITE",
   secretArgs: ["user_update.password"],
