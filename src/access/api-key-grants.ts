@@ -11,11 +11,11 @@ export function checkKeyRoles(errors: ValidationErrors, schema: string, caller: 
   if (roles) {
     roles.forEach((r, i) => {
       const attr = `${schema}.roles.${i}`;
-      if (!isRoleName(r)) errors.add(attr, "Invalid role");
-      else if (missingRoles(caller, [r]).length) errors.add(attr, `${r}: you cannot grant a role you do not hold.`, ERRNO.EPERM);
-      else if (!ownerRoles.has(r)) errors.add(attr, `${r}: role is not held by the key's owner.`);
+      if (!isRoleName(r)) errors.add(attr, "Invalid role", "access.invalid_role");
+      else if (missingRoles(caller, [r]).length) errors.add(attr, `${r}: you cannot grant a role you do not hold.`, "access.role_not_held");
+      else if (!ownerRoles.has(r)) errors.add(attr, `${r}: role is not held by the key's owner.`, "api_key.role_not_held_by_owner");
     });
   } else if (ownerRoles.size && missingRoles(caller, ownerRoles).length) {
-    errors.add(`${schema}.roles`, "The key's owner holds roles you do not hold: limit the key to roles you hold.", ERRNO.EPERM);
+    errors.add(`${schema}.roles`, "The key's owner holds roles you do not hold: limit the key to roles you hold.", "access.role_not_held");
   }
 }

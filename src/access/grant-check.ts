@@ -63,17 +63,17 @@ export function assertMayGrant(caller: Caller | null, delta: GrantDelta): void {
   if (!caller || caller.internal) return;
   for (const need of delta.fullAdmin ?? []) {
     if (!callerHolds(caller, "FULL_ADMIN")) {
-      throw new CallError(`${need.attr}: ${need.what} requires the FULL_ADMIN role.`, ERRNO.EPERM);
+      throw new CallError(`${need.attr}: ${need.what} requires the FULL_ADMIN role.`, "access.full_admin_required");
     }
   }
   const gained = missingRoles(caller, delta.gained);
   const attr = delta.attr ? `${delta.attr}: ` : "";
   if (gained.length) {
-    throw new CallError(`${attr}this change would grant ${describe(gained)}, which you do not hold: nobody grants a role they do not hold.`, ERRNO.EPERM);
+    throw new CallError(`${attr}this change would grant ${describe(gained)}, which you do not hold: nobody grants a role they do not hold.`, "access.role_not_held");
   }
   const lost = missingRoles(caller, delta.lost ?? []);
   if (lost.length) {
-    throw new CallError(`${attr}this change would take away ${describe(lost)} from an account, which you do not hold.`, ERRNO.EPERM);
+    throw new CallError(`${attr}this change would take away ${describe(lost)} from an account, which you do not hold.`, "access.role_not_held");
   }
 }
 
@@ -82,7 +82,7 @@ export function assertMayActOn(caller: Caller | null, targetRoles: Iterable<stri
   if (!caller || caller.internal) return;
   const missing = missingRoles(caller, targetRoles);
   if (missing.length) {
-    throw new CallError(`${caller.username}: acting on ${target} requires ${describe(missing)} (every role that account holds).`, ERRNO.EPERM);
+    throw new CallError(`${caller.username}: acting on ${target} requires ${describe(missing)} (every role that account holds).`, "access.target_outranks");
   }
 }
 

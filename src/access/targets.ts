@@ -58,7 +58,7 @@ async function targetUserIds(app: TargetsContext, t: CallTargets): Promise<{ id:
  */
 function refuseOthers(def: OwnedMethod, session: Session, whose: string): never {
   const need = def.roles.length ? def.roles.join(" or ") : "FULL_ADMIN";
-  throw new CallError(`${session.username}: authenticated user lacks privileges to call ${def.name} on ${whose} (it requires the ${need} role).`, def.roles.length ? ERRNO.EACCES : ERRNO.EPERM);
+  throw new CallError(`${session.username}: authenticated user lacks privileges to call ${def.name} on ${whose} (it requires the ${need} role).`, def.roles.length ? "access.target_not_authorized" : "access.target_not_permitted");
 }
 
 function mayCallForOthers(def: OwnedMethod, session: Session): boolean {
@@ -80,7 +80,7 @@ export async function enforceOwnership(app: TargetsContext, def: OwnedMethod, se
   for (const t of targets) {
     const self = session.userId !== null && t.id === session.userId;
     if (def.owner === "self" && !self) {
-      throw new CallError(`${session.username}: ${def.name} may only act on your own account.`, ERRNO.EPERM);
+      throw new CallError(`${session.username}: ${def.name} may only act on your own account.`, "access.own_account_only");
     }
     if (def.owner === "self-or-role") {
       if (self && mayActAsSelf(session)) continue;

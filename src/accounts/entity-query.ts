@@ -44,7 +44,7 @@ export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec:
   // A typo'd field would otherwise silently match nothing (or everything, with !=).
   const unknown = new ValidationErrors();
   filters.forEach((f, i) => {
-    for (const field of filterFields([f])) if (!spec.fields.has(field)) unknown.add(`${filtersAttr}.${i}`, `${field}: unknown field`);
+    for (const field of filterFields([f])) if (!spec.fields.has(field)) unknown.add(`${filtersAttr}.${i}`, `${field}: unknown field`, "query.unknown_field");
   });
   unknown.check();
   const opts = parseOptions(args.options, args.attrs?.options ?? "options");

@@ -26,45 +26,45 @@ async function checkName(db: Tx, v: ValidationErrors, schema: string, name: stri
   if (nameChanged) {
     if (!validateGroupName(v, `${schema}.name`, name)) return;
     const taken = await db.selectFrom("groups").select("id").where("name", "=", name).executeTakeFirst();
-    if (taken && taken.id !== selfId) v.add(`${schema}.name`, `A Group with the name "${name}" already exists.`, ERRNO.EEXIST);
+    if (taken && taken.id !== selfId) v.add(`${schema}.name`, `A Group with the name "${name}" already exists.`, "group.name_taken");
   }
   if (!smb) return;
   // Samba maps group names case-insensitively and reserves its BUILTIN names.
   if (SMB_BUILTIN_NAMES.has(name.toLowerCase())) {
-    v.add(`${schema}.name`, `${name}: group name conflicts with existing SMB Builtin entry. SMB group mapping is not permitted for this group.`);
+    v.add(`${schema}.name`, `${name}: group name conflicts with existing SMB Builtin entry. SMB group mapping is not permitted for this group.`, "group.name_smb_builtin");
     return;
   }
   let q = db.selectFrom("groups").select(["id", "name"]).where("smb", "=", 1).where((eb) => eb(eb.fn("lower", ["name"]), "=", name.toLowerCase()));
   if (selfId !== null) q = q.where("id", "!=", selfId);
   const clash = await q.executeTakeFirst();
-  if (clash && clash.name !== name) v.add(`${schema}.name`, `${name}: group name conflicts with existing groupmap entry (${clash.name}).`, ERRNO.EEXIST);
+  if (clash && clash.name !== name) v.add(`${schema}.name`, `${name}: group name conflicts with existing groupmap entry (${clash.name}).`, "group.name_groupmap_conflict");
 }
 
 /** Members given as user ids: local, existing, and root only in builtin_administrators. */
 async function checkUsers(db: Tx, v: ValidationErrors, schema: string, users: number[], gid: number | null, currentMembers: ReadonlySet<number>): Promise<Map<number, { id: number; uid: number; username: string }>> {
   const attr = `${schema}.users`;
-  if (users.some((u) => u >= DS_ID_BASE)) v.add(attr, "Directory services users may not be added as members of local groups.");
+  if (users.some((u) => u >= DS_ID_BASE)) v.add(attr, "Directory services users may not be added as members of local groups.", "group.member_directory_user");
   const local = users.filter((u) => u < DS_ID_BASE);
   const rows = local.length ? await db.selectFrom("users").select(["id", "uid", "username"]).where("id", "in", local).execute() : [];
   const byId = new Map(rows.map((r) => [r.id, r]));
   const missing = [...new Set(local.filter((u) => !byId.has(u)))];
-  if (missing.length) v.add(attr, `Following users do not exist: ${missing.join(", ")}`, ERRNO.ENOENT);
+  if (missing.length) v.add(attr, `Following users do not exist: ${missing.join(", ")}`, "group.member_not_found");
   const root = rows.find((r) => r.uid === 0);
-  if (root && gid !== BUILTIN_ADMINISTRATORS_GID && !currentMembers.has(root.id)) v.add(attr, "Cannot add the root user to this group");
+  if (root && gid !== BUILTIN_ADMINISTRATORS_GID && !currentMembers.has(root.id)) v.add(attr, "Cannot add the root user to this group", "group.member_root");
   return byId;
 }
 
 async function checkGroupIdmap(db: Tx, v: ValidationErrors, attr: string, value: "DIRECT" | number | null | undefined, gid: number | null, selfId: number | null, builtin: boolean): Promise<void> {
   if (value === null || value === undefined) return;
-  if (builtin) return void v.add(attr, "User namespace idmaps may not be configured for builtin accounts.");
+  if (builtin) return void v.add(attr, "User namespace idmaps may not be configured for builtin accounts.", "idmap.builtin_account");
   if (gid !== null && rolesForGids(await privilegeRows(db), [gid]).length) {
-    return void v.add(attr, "User namespace idmaps may not be configured for privileged accounts.");
+    return void v.add(attr, "User namespace idmaps may not be configured for privileged accounts.", "idmap.privileged_account");
   }
   if (typeof value === "number") {
     let q = db.selectFrom("groups").select(["id", "name"]).where("userns_idmap", "=", String(value));
     if (selfId !== null) q = q.where("id", "!=", selfId);
     const other = await q.executeTakeFirst();
-    if (other) v.add(attr, `Group '${other.name}' already maps to container GID ${value}.`, ERRNO.EEXIST);
+    if (other) v.add(attr, `Group '${other.name}' already maps to container GID ${value}.`, "idmap.container_id_taken");
   }
 }
 
@@ -79,10 +79,10 @@ export async function createGroup(ctx: AccountContext, input: GroupCreateInput):
   const gidGiven = input.gid ?? null;
   if (gidGiven !== null) {
     const owner = await db.selectFrom("groups").select("name").where("gid", "=", gidGiven).executeTakeFirst();
-    if (owner) v.add(`${schema}.gid`, `Gid ${gidGiven} is already used (group ${owner.name} has it)`, ERRNO.EEXIST);
+    if (owner) v.add(`${schema}.gid`, `Gid ${gidGiven} is already used (group ${owner.name} has it)`, "group.gid_taken");
     else {
       const p = (await privilegeRows(db)).find((x) => x.gids.has(gidGiven));
-      if (p) v.add(`${schema}.gid`, `A privilege '${p.name}' already uses this group ID.`);
+      if (p) v.add(`${schema}.gid`, `A privilege '${p.name}' already uses this group ID.`, "group.gid_used_by_privilege");
     }
   }
   await checkUsers(db, v, schema, users, gidGiven, new Set());
@@ -99,7 +99,7 @@ export async function createGroup(ctx: AccountContext, input: GroupCreateInput):
       const dialect = app.store.dialect;
       if (gidGiven !== null) {
         const owner = await claimExplicitId(trx, dialect, "gid", gidGiven);
-        if (owner !== null) throw new ValidationErrors([[`${schema}.gid`, `Gid ${gidGiven} is already used (group ${owner} has it)`, ERRNO.EEXIST]]);
+        if (owner !== null) throw new ValidationErrors([[`${schema}.gid`, `Gid ${gidGiven} is already used (group ${owner} has it)`, "group.gid_taken"]]);
       }
       const gid = gidGiven ?? (await allocateId(trx, dialect, "gid"));
       const row = await trx
@@ -127,7 +127,7 @@ export async function createGroup(ctx: AccountContext, input: GroupCreateInput):
     const key = violatedKey(err);
     const conflict = key && (await groupConflictError(db, schema, key, { name: input.name, gid: gidGiven }));
     if (conflict) throw conflict;
-    if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.name`, `A Group with the name "${input.name}" already exists.`, ERRNO.EEXIST]]);
+    if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.name`, `A Group with the name "${input.name}" already exists.`, "group.name_taken"]]);
     throw err;
   }
   app.accountsChanged(changeReason("group.create", users, [id]));
@@ -139,12 +139,12 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
   const db = app.store.db;
   const schema = "group_update";
   const group = await db.selectFrom("groups").selectAll().where("id", "=", id).executeTakeFirst();
-  if (!group) instanceNotFound("Group", id);
+  if (!group) instanceNotFound("Group", id, "group.not_found");
   ctx.auditSubject = group.name;
   const v = new ValidationErrors();
   const builtin = !!group.builtin;
   if (builtin && !EDITABLE_BUILTIN_GIDS.has(group.gid)) {
-    v.add(`${schema}.id`, "Immutable groups cannot be changed");
+    v.add(`${schema}.id`, "Immutable groups cannot be changed", "group.immutable");
     v.check();
   }
   const sent = <K extends keyof GroupUpdateInput>(k: K) => input[k] !== undefined;
@@ -152,10 +152,10 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
   const smb = input.smb ?? !!group.smb;
   if (builtin) {
     const fixed = "This configuration parameter may not be changed for builtin groups.";
-    if (sent("name") && input.name !== group.name) v.add(`${schema}.name`, fixed);
-    if (sent("smb") && input.smb !== !!group.smb) v.add(`${schema}.smb`, fixed);
+    if (sent("name") && input.name !== group.name) v.add(`${schema}.name`, fixed, "group.builtin_field");
+    if (sent("smb") && input.smb !== !!group.smb) v.add(`${schema}.smb`, fixed, "group.builtin_field");
     for (const k of ["sudo_commands", "sudo_commands_nopasswd"] as const) {
-      if (sent(k) && JSON.stringify(input[k]) !== group[k]) v.add(`${schema}.${k}`, fixed);
+      if (sent(k) && JSON.stringify(input[k]) !== group[k]) v.add(`${schema}.${k}`, fixed, "group.builtin_field");
     }
   } else if (sent("name") || (sent("smb") && input.smb && !group.smb)) {
     await checkName(db, v, schema, name, smb, id, sent("name") && name !== group.name);
@@ -169,11 +169,11 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
     const wanted = new Set(users);
     const rows = await checkUsers(db, v, schema, users, group.gid, new Set([...currentAux, ...primary.map((p) => p.id)]));
     const dropped = primary.filter((p) => !wanted.has(p.id));
-    if (dropped.length) v.add(`${schema}.users`, `This group is primary for the following users: ${dropped.map((p) => p.username).join(", ")}`);
+    if (dropped.length) v.add(`${schema}.users`, `This group is primary for the following users: ${dropped.map((p) => p.username).join(", ")}`, "group.primary_for_members");
     if (group.gid === BUILTIN_ADMINISTRATORS_GID) {
       const root = await db.selectFrom("users").select("id").where("uid", "=", 0).where("builtin", "=", 1).executeTakeFirst();
       if (root && currentAux.includes(root.id) && !wanted.has(root.id)) {
-        v.add(`${schema}.users`, "The root user must remain a member of the builtin_administrators group.");
+        v.add(`${schema}.users`, "The root user must remain a member of the builtin_administrators group.", "group.root_must_stay_admin");
       }
     }
     const primaryIds = new Set(primary.map((p) => p.id));
@@ -186,7 +186,7 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
       const others = (await membersOfGids(db, adminGids.filter((g) => g !== group.gid))).filter(usable);
       const after = (await usersByIds(db, [...primaryIds, ...newAux])).filter(usable);
       if (before.length && !others.length && !after.length) {
-        v.add(`${schema}.users`, "After this change no password-enabled local user will have built-in privilege 'Local Administrator'.");
+        v.add(`${schema}.users`, "After this change no password-enabled local user will have built-in privilege 'Local Administrator'.", "access.last_local_administrator");
       }
     }
   }
@@ -225,7 +225,7 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
     const key = violatedKey(err);
     const conflict = key && (await groupConflictError(db, schema, key, { name }));
     if (conflict) throw conflict;
-    if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.name`, `A Group with the name "${name}" already exists.`, ERRNO.EEXIST]]);
+    if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.name`, `A Group with the name "${name}" already exists.`, "group.name_taken"]]);
     throw err;
   }
   app.accountsChanged(changeReason("group.update", [...primary.map((p) => p.id), ...currentAux, ...(newAux ?? [])], [id]));
@@ -239,11 +239,11 @@ export async function deleteGroup(ctx: AccountContext, id: number, opts: { delet
   const touchedGroups: number[] = [id];
   await app.store.db.transaction().execute(async (trx) => {
     const group = await trx.selectFrom("groups").selectAll().where("id", "=", id).executeTakeFirst();
-    if (!group) instanceNotFound("Group", id);
+    if (!group) instanceNotFound("Group", id, "group.not_found");
     ctx.auditSubject = group.name;
-    if (group.builtin) throw new CallError("A built-in group cannot be deleted.", ERRNO.EACCES);
+    if (group.builtin) throw new CallError("A built-in group cannot be deleted.", "group.builtin_delete");
     const p = (await privilegeRows(trx)).find((x) => x.gids.has(group.gid));
-    if (p) throw new CallError(`This group is used by privilege '${p.name}'. Please remove it from that privilege first, then delete the group.`, ERRNO.EACCES);
+    if (p) throw new CallError(`This group is used by privilege '${p.name}'. Please remove it from that privilege first, then delete the group.`, "group.used_by_privilege");
     const primaryUsers = await trx.selectFrom("users").select("id").where("group_id", "=", id).orderBy("id").execute();
     touchedUsers.push(...primaryUsers.map((u) => u.id));
     touchedUsers.push(...(await trx.selectFrom("memberships").select("user_id").where("group_id", "=", id).execute()).map((m) => m.user_id));
@@ -257,7 +257,7 @@ export async function deleteGroup(ctx: AccountContext, id: number, opts: { delet
         // Users keep existing with the catch-all group (reference §2.2).
         const nogroup = await trx.selectFrom("groups").select("id").where("gid", "=", NOGROUP_GID).orderBy("id").executeTakeFirst();
         if (nogroup) touchedGroups.push(nogroup.id);
-        if (!nogroup) throw new CallError("The nogroup group does not exist; cannot re-assign the users of this group.", ERRNO.ENOENT);
+        if (!nogroup) throw new CallError("The nogroup group does not exist; cannot re-assign the users of this group.", "group.nogroup_missing");
         await trx.updateTable("users").set({ group_id: nogroup.id }).where("group_id", "=", id).execute();
       }
     }

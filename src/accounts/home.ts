@@ -54,16 +54,16 @@ export function parseHomeMode(value: unknown): number | null {
 export function validateHomeMode(errors: ValidationErrors, attr: string, value: unknown): number | null {
   const mode = parseHomeMode(value);
   if (mode === null) {
-    errors.add(attr, "Please provide a valid value for home_mode attribute", ERRNO.EINVAL);
+    errors.add(attr, "Please provide a valid value for home_mode attribute", "home.mode_invalid");
     return null;
   }
   let ok = true;
   if ((mode & 0o400) === 0) {
-    errors.add(attr, "Home directory must be readable by User.", ERRNO.EINVAL);
+    errors.add(attr, "Home directory must be readable by User.", "home.mode_unreadable");
     ok = false;
   }
   if ((mode & 0o100) === 0) {
-    errors.add(attr, "Home directory must be executable by User.", ERRNO.EINVAL);
+    errors.add(attr, "Home directory must be executable by User.", "home.mode_unsearchable");
     ok = false;
   }
   return ok ? mode : null;
@@ -72,7 +72,7 @@ export function validateHomeMode(errors: ValidationErrors, attr: string, value: 
 function modeNumber(mode: number | string): number {
   if (typeof mode === "number") return mode & 0o7777;
   const parsed = parseHomeMode(mode);
-  if (parsed === null) throw new CallError(`Invalid home directory mode ${JSON.stringify(mode)}`, ERRNO.EINVAL);
+  if (parsed === null) throw new CallError(`Invalid home directory mode ${JSON.stringify(mode)}`, "home.mode_invalid");
   return parsed;
 }
 
@@ -152,22 +152,22 @@ export async function validateHome(errors: ValidationErrors, attr: string, input
   if (normalizeDir(home) === NO_HOME) return NO_HOME;
 
   if (!home.startsWith("/")) {
-    errors.add(attr, '"Home Directory" must be an absolute path.', ERRNO.EINVAL);
+    errors.add(attr, '"Home Directory" must be an absolute path.', "home.not_absolute");
     return home;
   }
   // Before any filesystem call: a NUL byte would make node's fs throw.
   if (/[\u0000-\u001f\u007f]/.test(home)) {
-    errors.add(attr, '"Home Directory" cannot contain control characters.', ERRNO.EINVAL);
+    errors.add(attr, '"Home Directory" cannot contain control characters.', "home.control_characters");
     return home;
   }
   const given = normalizeDir(home);
   const givenStat = await statOrNull(given);
   if (givenStat && !givenStat.isDirectory()) {
-    errors.add(attr, '"Home Directory" cannot be a file.', ERRNO.EINVAL);
+    errors.add(attr, '"Home Directory" cannot be a file.', "home.is_file");
     return given;
   }
   if (home.includes(":")) {
-    errors.add(attr, '"Home Directory" cannot contain colons (:).', ERRNO.EINVAL);
+    errors.add(attr, '"Home Directory" cannot contain colons (:).', "home.colon");
     return given;
   }
 
@@ -186,19 +186,19 @@ export async function validateHome(errors: ValidationErrors, attr: string, input
         attr,
         `${home}: path specified to use for home directory creation does not exist. Gatehouse uses the ` +
           "provided path as the parent directory of the newly-created home directory.",
-        ERRNO.EINVAL,
+        "home.parent_not_found",
       );
     } else if (!homeCreate) {
-      errors.add(attr, `${home}: path specified to use as home directory does not exist.`, ERRNO.EINVAL);
+      errors.add(attr, `${home}: path specified to use as home directory does not exist.`, "home.parent_not_found");
     }
     const parent = posix.dirname(given);
     if (!(await statOrNull(parent))?.isDirectory()) {
-      errors.add(attr, `${parent}: parent path of specified home directory does not exist.`, ERRNO.EINVAL);
+      errors.add(attr, `${parent}: parent path of specified home directory does not exist.`, "home.parent_not_found");
     }
   } else if (appendUser) {
     const target = await statOrNull(effective);
     if (target && !target.isDirectory()) {
-      errors.add(attr, "Path for home directory already exists and is not a directory", ERRNO.EEXIST);
+      errors.add(attr, "Path for home directory already exists and is not a directory", "home.not_a_directory");
     }
   }
 
@@ -209,8 +209,8 @@ export async function validateHome(errors: ValidationErrors, attr: string, input
       await access(existing, fsConstants.W_OK);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === "EROFS") errors.add(attr, "Path is on a read-only filesystem.", ERRNO.EINVAL);
-      else if (code === "EPERM") errors.add(attr, `${existing}: home directory path is immutable.`, ERRNO.EINVAL);
+      if (code === "EROFS") errors.add(attr, "Path is on a read-only filesystem.", "home.read_only");
+      else if (code === "EPERM") errors.add(attr, `${existing}: home directory path is immutable.`, "home.immutable");
       // EACCES only means this process is unprivileged (demo mode); provisioning will say more.
     }
   }
@@ -220,7 +220,7 @@ export async function validateHome(errors: ValidationErrors, attr: string, input
   for (const candidate of effective === given ? [given] : [effective, given]) {
     const owner = homes.get(candidate);
     if (owner !== undefined) {
-      errors.add(attr, `${candidate}: homedir already used by ${owner}.`, ERRNO.EEXIST);
+      errors.add(attr, `${candidate}: homedir already used by ${owner}.`, "home.taken");
       break;
     }
   }
@@ -232,23 +232,23 @@ export async function validateHome(errors: ValidationErrors, attr: string, input
     : `"Home Directory" must be set to ${NO_HOME}: no storage roots are configured.`;
   const atRoot = roots.find((r) => r === effective);
   if (atRoot !== undefined) {
-    errors.add(attr, `"Home Directory" cannot be at root of "${atRoot}"`, ERRNO.EINVAL);
+    errors.add(attr, `"Home Directory" cannot be at root of "${atRoot}"`, "home.storage_root_itself");
   } else if (!roots.some((r) => isInside(effective, r))) {
-    errors.add(attr, outside, ERRNO.EINVAL);
+    errors.add(attr, outside, "home.outside_storage_roots");
   } else {
     // Lexically inside; make sure no symlink on the way leads out of the storage roots.
     const real = await resolveExisting(effective);
     const realRoots = await Promise.all(roots.map(resolveExisting));
     if (realRoots.some((r) => r === real)) {
-      errors.add(attr, `"Home Directory" cannot be at root of "${roots[realRoots.indexOf(real)]}"`, ERRNO.EINVAL);
+      errors.add(attr, `"Home Directory" cannot be at root of "${roots[realRoots.indexOf(real)]}"`, "home.storage_root_itself");
     } else if (!realRoots.some((r) => isInside(real, r))) {
-      errors.add(attr, outside, ERRNO.EINVAL);
+      errors.add(attr, outside, "home.outside_storage_roots");
     } else {
       // Root works below a storage root without following any link (safe-fs.ts): a home
       // reached through one could not be created, chmod-ed or given keys, so say it now.
       const root = roots.filter((r) => isInside(effective, r)).sort((a, b) => b.length - a.length)[0];
       const link = await linkBelowRoot(effective, root);
-      if (link) errors.add(attr, `"Home Directory" must not pass through a symbolic link (${link}).`, ERRNO.EINVAL);
+      if (link) errors.add(attr, `"Home Directory" must not pass through a symbolic link (${link}).`, "home.symlink");
     }
   }
   return effective;
@@ -299,11 +299,11 @@ function homeError(home: string, e: unknown): never {
   if (e instanceof CallError) throw e;
   const code = errCode(e);
   if (code === "ELOOP" || code === "EXDEV") {
-    throw new CallError(`${home}: refusing to follow a symbolic link below the storage root`, ERRNO.EPERM);
+    throw new CallError(`${home}: refusing to follow a symbolic link below the storage root`, "home.symlink_refused");
   }
-  if (code === "ENOTDIR") throw new CallError(`${home}: a component of the path is not a directory`, ERRNO.ENOTDIR);
+  if (code === "ENOTDIR") throw new CallError(`${home}: a component of the path is not a directory`, "home.path_component_not_directory");
   if (code === "ENOSYS") throw e;
-  throw new CallError(`${home}: ${(e as Error).message}`, ERRNO.EFAULT);
+  throw new CallError(`${home}: ${(e as Error).message}`, "home.operation_failed");
 }
 
 /** The parent of `home` opened safely, or a CallError. */
@@ -312,7 +312,7 @@ function parentOf(home: string, roots: readonly string[]): { parent: SafeDir; na
   try {
     return { parent: openHomeParent(loc), name: loc.name };
   } catch (e) {
-    if (errCode(e) === "ENOENT") throw new CallError(`${home}: parent path of the home directory does not exist`, ERRNO.ENOENT);
+    if (errCode(e) === "ENOENT") throw new CallError(`${home}: parent path of the home directory does not exist`, "home.not_found");
     return homeError(home, e);
   }
 }
@@ -323,7 +323,7 @@ export function openHomeDir(home: string, roots: readonly string[] = []): SafeDi
   try {
     return parent.openDir(name);
   } catch (e) {
-    if (errCode(e) === "ENOENT") throw new CallError(`${home}: home directory does not exist`, ERRNO.ENOENT);
+    if (errCode(e) === "ENOENT") throw new CallError(`${home}: home directory does not exist`, "home.not_found");
     return homeError(home, e);
   } finally {
     parent.close();
@@ -400,7 +400,7 @@ export async function createHome(home: string, opts: CreateHomeOptions): Promise
       removeLeftoversIn(parent);
     }
     const st = parent.lstat(name);
-    if (st && !isDir(st)) throw new CallError("Path for home directory already exists and is not a directory", ERRNO.EEXIST);
+    if (st && !isDir(st)) throw new CallError("Path for home directory already exists and is not a directory", "home.not_a_directory");
     if (st) {
       dir = parent.openDir(name);
     } else {

@@ -41,9 +41,9 @@ export async function localAdministratorSetUp(db: Tx): Promise<boolean> {
 export async function setupLocalAdministrator(ctx: AccountContext, username: "root" | "admin", password: string): Promise<void> {
   const { app } = ctx;
   const db = app.store.db;
-  if (await localAdministratorSetUp(db)) throw new CallError("Local administrator is already set up", ERRNO.EEXIST);
+  if (await localAdministratorSetUp(db)) throw new CallError("Local administrator is already set up", "user.local_admin_exists");
   const v = new ValidationErrors();
-  if (!password) v.add("password", "Password is required");
+  if (!password) v.add("password", "Password is required", "user.password_required");
   else checkPasswordText(v, "password", password);
   // The password policy (minimum length 8 by default) applies to the first administrator too.
   if (!v.size) v.errors.push(...(await passwordPolicyErrors(db, "password", password)));
@@ -56,7 +56,7 @@ export async function setupLocalAdministrator(ctx: AccountContext, username: "ro
   try {
     changedIds = await db.transaction().execute(async (trx) => {
       // Another process may have won the race while we hashed.
-      if (await localAdministratorSetUp(trx)) throw new CallError("Local administrator is already set up", ERRNO.EEXIST);
+      if (await localAdministratorSetUp(trx)) throw new CallError("Local administrator is already set up", "user.local_admin_exists");
       const root = await trx.selectFrom("users").select(["id"]).where("uid", "=", 0).where("builtin", "=", 1).executeTakeFirstOrThrow();
       if (username === "root") {
         await trx.updateTable("users").set({ unixhash, password_disabled: 0, locked: 0, last_password_change: now }).where("id", "=", root.id).execute();
@@ -64,7 +64,7 @@ export async function setupLocalAdministrator(ctx: AccountContext, username: "ro
       }
       const admins = await trx.selectFrom("groups").select("id").where("gid", "=", BUILTIN_ADMINISTRATORS_GID).where("builtin", "=", 1).executeTakeFirstOrThrow();
       const uidOwner = await trx.selectFrom("users").select("username").where("uid", "=", ADMIN_UID).executeTakeFirst();
-      if (uidOwner) throw new CallError(`Uid ${ADMIN_UID} is already used (user ${uidOwner.username} has it)`, ERRNO.EEXIST);
+      if (uidOwner) throw new CallError(`Uid ${ADMIN_UID} is already used (user ${uidOwner.username} has it)`, "user.uid_taken");
       let group = await trx.selectFrom("groups").select(["id", "gid"]).where("name", "=", ADMIN_USERNAME).executeTakeFirst();
       if (!group) {
         group = await trx

@@ -45,11 +45,11 @@ export function unrenderableChar(value: string): string | null {
 export function checkText(errors: ValidationErrors, attr: string, value: string, max: number): boolean {
   const bad = unrenderableChar(value);
   if (bad !== null) {
-    errors.add(attr, `Control and formatting characters are not allowed (found ${pyRepr(bad)}).`, ERRNO.EINVAL);
+    errors.add(attr, `Control and formatting characters are not allowed (found ${pyRepr(bad)}).`, "name.control_characters");
     return false;
   }
   if (countCodePoints(value, max + 1) > max) {
-    errors.add(attr, `Cannot exceed ${max} characters in length.`, ERRNO.EINVAL);
+    errors.add(attr, `Cannot exceed ${max} characters in length.`, "name.too_long");
     return false;
   }
   return true;
@@ -110,7 +110,7 @@ function validateName(
   else if (!chars.every((c) => c.length === 1 && NAME_VALID_CHARS.includes(c)))
     message = `Valid characters are: ${pyRepr([...NAME_VALID_CHARS].join(", "))}`;
   if (message === null) return true;
-  errors.add(attr, message, ERRNO.EINVAL);
+  errors.add(attr, message, "name.invalid");
   return false;
 }
 
@@ -130,7 +130,7 @@ export function validateGroupName(errors: ValidationErrors, attr: string, value:
   if (value === "." || value === "..") message = `${pyRepr(value)} is not a valid group name`;
   else if (/^[0-9]+$/.test(value)) message = "A group name may not consist of digits only (it would be read as a GID)";
   if (message === null) return true;
-  errors.add(attr, message, ERRNO.EINVAL);
+  errors.add(attr, message, "name.invalid");
   return false;
 }
 
@@ -141,13 +141,13 @@ export function validateGroupName(errors: ValidationErrors, attr: string, value:
  */
 export function validateFullName(errors: ValidationErrors, attr: string, value: string): boolean {
   if (value.length === 0) {
-    errors.add(attr, "String should have at least 1 character", ERRNO.EINVAL);
+    errors.add(attr, "String should have at least 1 character", "name.full_name_empty");
     return false;
   }
   let ok = true;
   for (const ch of [":", "\n"]) {
     if (value.includes(ch)) {
-      errors.add(attr, `The ${pyRepr(ch)} character is not allowed.`, ERRNO.EINVAL);
+      errors.add(attr, `The ${pyRepr(ch)} character is not allowed.`, "name.full_name_character");
       ok = false;
     }
   }
@@ -178,7 +178,7 @@ export function validateEmail(errors: ValidationErrors, attr: string, value: str
   // Beyond the reference (which checks only the '@'): the WHATWG address syntax.
   else if (!WHATWG_EMAIL.test(value)) message = "Not a valid email address.";
   if (message === null) return true;
-  errors.add(attr, message, ERRNO.EINVAL);
+  errors.add(attr, message, "name.email_invalid");
   return false;
 }
 

@@ -22,8 +22,8 @@ export async function getUserObj(db: Tx, q: UserObjQuery) {
   const v = new ValidationErrors();
   const hasName = !!q.username;
   const hasUid = q.uid !== null && q.uid !== undefined;
-  if (!hasName && !hasUid) v.add("get_user_obj.username", 'Either "username" or "uid" must be specified.');
-  if (hasName && hasUid) v.add("get_user_obj.username", '"username" and "uid" may not be simultaneously specified');
+  if (!hasName && !hasUid) v.add("get_user_obj.username", 'Either "username" or "uid" must be specified.', "core.argument_conflict");
+  if (hasName && hasUid) v.add("get_user_obj.username", '"username" and "uid" may not be simultaneously specified', "core.argument_conflict");
   v.check();
   let query = db
     .selectFrom("users")
@@ -32,7 +32,7 @@ export async function getUserObj(db: Tx, q: UserObjQuery) {
   query = hasName ? query.where("users.username", "=", q.username!) : query.where("users.uid", "=", q.uid!).orderBy("users.id");
   const u = await query.executeTakeFirst();
   if (!u) {
-    throw new CallError(hasName ? `${q.username}: user with this name does not exist` : `${q.uid}: user with this id does not exist`, ERRNO.ENOENT);
+    throw new CallError(hasName ? `${q.username}: user with this name does not exist` : `${q.uid}: user with this id does not exist`, "user.not_found");
   }
   let grouplist: number[] | null = null;
   if (q.get_groups) {
@@ -70,14 +70,14 @@ export async function getGroupObj(db: Tx, q: GroupObjQuery) {
   const v = new ValidationErrors();
   const hasName = !!q.groupname;
   const hasGid = q.gid !== null && q.gid !== undefined;
-  if (!hasName && !hasGid) v.add("get_group_obj.groupname", 'Either "groupname" or "gid" must be specified.');
-  if (hasName && hasGid) v.add("get_group_obj.groupname", '"groupname" and "gid" may not be simultaneously specified');
+  if (!hasName && !hasGid) v.add("get_group_obj.groupname", 'Either "groupname" or "gid" must be specified.', "core.argument_conflict");
+  if (hasName && hasGid) v.add("get_group_obj.groupname", '"groupname" and "gid" may not be simultaneously specified', "core.argument_conflict");
   v.check();
   let query = db.selectFrom("groups").selectAll();
   query = hasName ? query.where("name", "=", q.groupname!) : query.where("gid", "=", q.gid!).orderBy("id");
   const g = await query.executeTakeFirst();
   if (!g) {
-    throw new CallError(hasName ? `${q.groupname}: group with this name does not exist` : `${q.gid}: group with this id does not exist`, ERRNO.ENOENT);
+    throw new CallError(hasName ? `${q.groupname}: group with this name does not exist` : `${q.gid}: group with this id does not exist`, "group.not_found");
   }
   // gr_mem lists auxiliary members, as getgrnam(3) does.
   const members = await db

@@ -51,29 +51,29 @@ export function privilegeDelta(old: Grants | null, next: Grants | null, stig: bo
 export async function validatePrivilege(db: Tx, schema: string, data: PrivilegeData, old: PrivilegeEntry | null): Promise<void> {
   const errors = new ValidationErrors();
   const dup = await db.selectFrom("privileges").select("id").where("name", "=", data.name).executeTakeFirst();
-  if (dup && dup.id !== old?.id) errors.add(`${schema}.name`, "Object with this name already exists", ERRNO.EEXIST);
+  if (dup && dup.id !== old?.id) errors.add(`${schema}.name`, "Object with this name already exists", "privilege.name_taken");
   for (const [i, gid] of data.local_groups.entries()) {
     const g = await db.selectFrom("groups").select(["id", "userns_idmap"]).where("gid", "=", gid).executeTakeFirst();
-    if (!g) errors.add(`${schema}.local_groups.${i}`, `${gid}: local group does not exist. Only local groups may be assigned with local_groups.`, ERRNO.ENOENT);
+    if (!g) errors.add(`${schema}.local_groups.${i}`, `${gid}: local group does not exist. Only local groups may be assigned with local_groups.`, "privilege.group_not_found");
     // The appliance always spells this attribute privilege_update (reference §14).
-    else if (g.userns_idmap) errors.add(`privilege_update.local_groups.${i}`, `${gid}: group has a user namespace idmap configured.`);
+    else if (g.userns_idmap) errors.add(`privilege_update.local_groups.${i}`, `${gid}: group has a user namespace idmap configured.`, "privilege.group_has_idmap");
   }
   data.roles.forEach((r, i) => {
-    if (!isRoleName(r)) errors.add(`${schema}.roles.${i}`, "Invalid role");
+    if (!isRoleName(r)) errors.add(`${schema}.roles.${i}`, "Invalid role", "access.invalid_role");
   });
   if (old?.builtin_name) {
     const ro = "This field is read-only for built-in privileges";
-    if (data.name !== old.name) errors.add(`${schema}.name`, ro);
-    if (JSON.stringify([...data.roles].sort()) !== JSON.stringify([...old.roles].sort())) errors.add(`${schema}.roles`, ro);
+    if (data.name !== old.name) errors.add(`${schema}.name`, ro, "privilege.builtin_field");
+    if (JSON.stringify([...data.roles].sort()) !== JSON.stringify([...old.roles].sort())) errors.add(`${schema}.roles`, ro, "privilege.builtin_field");
     if (old.builtin_name === "LOCAL_ADMINISTRATOR") {
       if (!data.local_groups.includes(BUILTIN_ADMINISTRATORS_GID)) {
-        errors.add(`${schema}.local_groups`, `The ${old.name} privilege must include the builtin_administrators group (gid ${BUILTIN_ADMINISTRATORS_GID}).`);
+        errors.add(`${schema}.local_groups`, `The ${old.name} privilege must include the builtin_administrators group (gid ${BUILTIN_ADMINISTRATORS_GID}).`, "privilege.builtin_admins_required");
       } else if (!(await hasPasswordMember(db, data.local_groups))) {
-        errors.add(`${schema}.local_groups`, `At least one member of the ${old.name} privilege must have a password.`);
+        errors.add(`${schema}.local_groups`, `At least one member of the ${old.name} privilege must have a password.`, "privilege.member_password_required");
       }
     }
     if (old.builtin_name === "READONLY_ADMINISTRATOR" && data.web_shell) {
-      errors.add(`${schema}.web_shell`, "Web shell access may not be granted to the read-only administrator privilege.");
+      errors.add(`${schema}.web_shell`, "Web shell access may not be granted to the read-only administrator privilege.", "privilege.readonly_web_shell");
     }
   }
   errors.check();
@@ -95,7 +95,7 @@ async function hasPasswordMember(db: Tx, gids: number[]): Promise<boolean> {
 
 export async function privilegeById(db: Tx, id: number): Promise<PrivilegeEntry> {
   const [entry] = await privilegeEntries(db, { id });
-  if (!entry) instanceNotFound("Privilege", id);
+  if (!entry) instanceNotFound("Privilege", id, "privilege.not_found");
   return entry;
 }
 
@@ -158,7 +158,7 @@ export async function updatePrivilege(ctx: AccountContext, id: number, data: Pri
 export async function deletePrivilege(ctx: AccountContext, id: number): Promise<true> {
   await ctx.app.store.db.transaction().execute(async (trx) => {
     const old = await privilegeById(trx, id);
-    if (old.builtin_name) throw new CallError("Unable to delete built-in privilege", ERRNO.EPERM);
+    if (old.builtin_name) throw new CallError("Unable to delete built-in privilege", "privilege.builtin_delete");
     assertMayGrant(ctx.session, privilegeDelta(grantsOf(old), null, await stigOf(trx), "privilege_delete"));
     await trx.deleteFrom("privileges").where("id", "=", id).execute();
   });

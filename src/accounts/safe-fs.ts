@@ -81,7 +81,7 @@ export function fsat(): FsatAddon {
   throw new CallError(
     "Home directory operations need the native addon gatehouse_fsat (build it with `npx node-gyp rebuild -C native`); " +
       `refusing to work on home directories without it (${loaded.error ?? "disabled"})`,
-    ERRNO.ENOSYS,
+    "home.native_addon_missing",
   );
 }
 
@@ -127,7 +127,7 @@ export function errCode(e: unknown): string | undefined {
 /** A single path component we may hand to a *at call. */
 function checkName(name: string): string {
   if (!name || name === "." || name === ".." || name.includes("/") || name.includes("\0")) {
-    throw new CallError(`invalid file name ${JSON.stringify(name)}`, ERRNO.EINVAL);
+    throw new CallError(`invalid file name ${JSON.stringify(name)}`, "home.invalid_file_name");
   }
   return name;
 }
@@ -314,7 +314,7 @@ function normalizeDir(p: string): string {
  */
 export function locateHome(home: string, storageRoots: readonly string[]): HomeLocation {
   const h = normalizeDir(home);
-  if (!h.startsWith("/") || h === "/") throw new CallError(`${home}: not a home directory path`, ERRNO.EINVAL);
+  if (!h.startsWith("/") || h === "/") throw new CallError(`${home}: not a home directory path`, "home.invalid_path");
   for (const r of storageRoots) {
     const root = normalizeDir(r);
     if (h !== root && h.startsWith(root === "/" ? "/" : `${root}/`)) {

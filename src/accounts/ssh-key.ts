@@ -325,7 +325,7 @@ export function parseSshPublicKeys(text: string): ParseResult {
 export function validateSshPubkey(errors: ValidationErrors, attr: string, text: string | null | undefined): ParsedKey[] {
   if (!text) return [];
   const result = parseSshPublicKeys(text);
-  for (const message of result.errors) errors.add(attr, `Invalid SSH public key. ${message}`, ERRNO.EINVAL);
+  for (const message of result.errors) errors.add(attr, `Invalid SSH public key. ${message}`, "ssh_key.invalid");
   return result.keys;
 }
 

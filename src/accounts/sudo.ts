@@ -32,12 +32,12 @@ export function validateSudoCommands(
   // "ALL" grants everything, so mixing it with specific commands is meaningless; upstream reports
   // it once, on the first "ALL", and checks nothing else.
   if (commands.includes("ALL") && commands.length !== 1) {
-    errors.add(`${attr}.${commands.indexOf("ALL")}`, "ALL cannot be used with other commands", ERRNO.EINVAL);
+    errors.add(`${attr}.${commands.indexOf("ALL")}`, "ALL cannot be used with other commands", "sudo.all_with_others");
     return false;
   }
   commands.forEach((command, i) => {
     const message = checkCommand(command, root);
-    if (message !== null) errors.add(`${attr}.${i}`, message, ERRNO.EINVAL);
+    if (message !== null) errors.add(`${attr}.${i}`, message, "sudo.invalid_command");
   });
   return errors.size === before;
 }

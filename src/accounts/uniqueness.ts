@@ -90,9 +90,9 @@ export async function claimHome(trx: Tx, dialect: Dialect, home: string, exceptU
 /** The validation error for a home another user holds (validateHome's message when exact). */
 export function homeHolderError(attr: string, home: string, holder: HomeHolder): ValidationErrors {
   const h = normalizeHome(home);
-  if (holder.relation === "exact") return new ValidationErrors([[attr, `${h}: homedir already used by ${holder.username}.`, ERRNO.EEXIST]]);
+  if (holder.relation === "exact") return new ValidationErrors([[attr, `${h}: homedir already used by ${holder.username}.`, "home.taken"]]);
   const how = holder.relation === "inside" ? `is inside ${holder.home}, the home directory of` : `contains ${holder.home}, the home directory of`;
-  return new ValidationErrors([[attr, `${h}: ${how} ${holder.username}; a home directory may not be nested in another user's.`, ERRNO.EEXIST]]);
+  return new ValidationErrors([[attr, `${h}: ${how} ${holder.username}; a home directory may not be nested in another user's.`, "home.taken"]]);
 }
 
 /** What a failed user write tried to set. */
@@ -110,11 +110,11 @@ export interface UserKeys {
 export async function userConflictError(db: Tx, schema: string, key: UniqueKey, u: UserKeys): Promise<ValidationErrors | null> {
   switch (key) {
     case "username":
-      return new ValidationErrors([[`${schema}.username`, `The username "${u.username}" already exists.`, ERRNO.EEXIST]]);
+      return new ValidationErrors([[`${schema}.username`, `The username "${u.username}" already exists.`, "user.username_taken"]]);
     case "uid": {
       if (u.uid == null) return null;
       const owner = await idOwner(db, "uid", u.uid);
-      return new ValidationErrors([[`${schema}.uid`, `Uid ${u.uid} is already used${owner ? ` (user ${owner} has it)` : ""}`, ERRNO.EEXIST]]);
+      return new ValidationErrors([[`${schema}.uid`, `Uid ${u.uid} is already used${owner ? ` (user ${owner} has it)` : ""}`, "user.uid_taken"]]);
     }
     case "home": {
       if (!u.home) return null;
@@ -124,7 +124,7 @@ export async function userConflictError(db: Tx, schema: string, key: UniqueKey, 
     case "smb_name": {
       const clash = await db.selectFrom("users").select("username").where("smb", "=", 1).where((eb) => eb(eb.fn("lower", ["username"]), "=", u.username.toLowerCase())).where("username", "!=", u.username).executeTakeFirst();
       const other = clash?.username ?? "of another case";
-      return new ValidationErrors([[`${schema}.smb`, `${u.username}: username conflicts with existing SMB user ${other}.`, ERRNO.EEXIST]]);
+      return new ValidationErrors([[`${schema}.smb`, `${u.username}: username conflicts with existing SMB user ${other}.`, "user.smb_name_conflict"]]);
     }
     default:
       return null;
@@ -135,15 +135,15 @@ export async function userConflictError(db: Tx, schema: string, key: UniqueKey, 
 export async function groupConflictError(db: Tx, schema: string, key: UniqueKey, g: { name: string; gid?: number | null }): Promise<ValidationErrors | null> {
   switch (key) {
     case "group_name":
-      return new ValidationErrors([[`${schema}.name`, `A Group with the name "${g.name}" already exists.`, ERRNO.EEXIST]]);
+      return new ValidationErrors([[`${schema}.name`, `A Group with the name "${g.name}" already exists.`, "group.name_taken"]]);
     case "gid": {
       if (g.gid == null) return null;
       const owner = await idOwner(db, "gid", g.gid);
-      return new ValidationErrors([[`${schema}.gid`, `Gid ${g.gid} is already used${owner ? ` (group ${owner} has it)` : ""}`, ERRNO.EEXIST]]);
+      return new ValidationErrors([[`${schema}.gid`, `Gid ${g.gid} is already used${owner ? ` (group ${owner} has it)` : ""}`, "group.gid_taken"]]);
     }
     case "group_smb_name": {
       const clash = await db.selectFrom("groups").select("name").where("smb", "=", 1).where((eb) => eb(eb.fn("lower", ["name"]), "=", g.name.toLowerCase())).where("name", "!=", g.name).executeTakeFirst();
-      return new ValidationErrors([[`${schema}.name`, `${g.name}: group name conflicts with existing groupmap entry (${clash?.name ?? "another case"}).`, ERRNO.EEXIST]]);
+      return new ValidationErrors([[`${schema}.name`, `${g.name}: group name conflicts with existing groupmap entry (${clash?.name ?? "another case"}).`, "group.name_groupmap_conflict"]]);
     }
     default:
       return null;

@@ -88,19 +88,19 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
   // ---- names
   if (validateUsername(v, `${schema}.username`, username)) {
     const taken = await db.selectFrom("users").select("id").where("username", "=", username).executeTakeFirst();
-    if (taken) v.add(`${schema}.username`, `The username "${username}" already exists.`, ERRNO.EEXIST);
+    if (taken) v.add(`${schema}.username`, `The username "${username}" already exists.`, "user.username_taken");
   }
   validateFullName(v, `${schema}.full_name`, input.full_name);
   validateEmail(v, `${schema}.email`, data.email);
 
   // ---- password
   if (data.random_password && data.password) {
-    v.add(`${schema}.random_password`, "Requesting a randomized password while simultaneously supplying an explicit password is not permitted.");
+    v.add(`${schema}.random_password`, "Requesting a randomized password while simultaneously supplying an explicit password is not permitted.", "user.password_conflict");
   }
   if (data.password_disabled && data.password) {
-    v.add(`${schema}.password_disabled`, 'Leave "Password" blank when "Disable password login" is checked.');
+    v.add(`${schema}.password_disabled`, 'Leave "Password" blank when "Disable password login" is checked.', "user.password_with_disabled");
   } else if (!data.password_disabled && !data.password && !data.random_password) {
-    v.add(`${schema}.password`, "Password is required");
+    v.add(`${schema}.password`, "Password is required", "user.password_required");
   }
   if (data.password) {
     checkPasswordText(v, `${schema}.password`, data.password);
@@ -108,38 +108,38 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
   }
   // Seed 001: with the password disabled the Lock and (password) sudo options do not apply.
   if (data.password_disabled && data.locked) {
-    v.add(`${schema}.locked`, 'The user cannot be locked when "Disable Password" is checked.');
+    v.add(`${schema}.locked`, 'The user cannot be locked when "Disable Password" is checked.', "user.lock_password_disabled");
   }
   if (data.password_disabled && data.sudo_commands.length) {
-    v.add(`${schema}.sudo_commands`, 'Sudo commands that ask for a password cannot be allowed when "Disable Password" is checked.');
+    v.add(`${schema}.sudo_commands`, 'Sudo commands that ask for a password cannot be allowed when "Disable Password" is checked.', "user.sudo_needs_password");
   }
 
   // ---- SMB
   const security = await securityConfig(db);
   if (data.smb) {
     if (security.enable_gpos_stig) {
-      v.add(`${schema}.smb`, "SMB authentication for local user accounts is not permitted when General Purpose OS STIG compatibility is enabled.");
+      v.add(`${schema}.smb`, "SMB authentication for local user accounts is not permitted when General Purpose OS STIG compatibility is enabled.", "user.smb_stig");
     }
-    if (data.password_disabled) v.add(`${schema}.password_disabled`, "Password authentication may not be disabled for SMB users.");
+    if (data.password_disabled) v.add(`${schema}.password_disabled`, "Password authentication may not be disabled for SMB users.", "user.smb_password_disabled");
     if (!v.has(`${schema}.username`)) await checkSmbNameClash(db, v, `${schema}.smb`, username, null);
   }
 
   // ---- ids and groups
   if (data.uid !== null) {
     const owner = await db.selectFrom("users").select("username").where("uid", "=", data.uid).executeTakeFirst();
-    if (owner) v.add(`${schema}.uid`, `Uid ${data.uid} is already used (user ${owner.username} has it)`, ERRNO.EEXIST);
+    if (owner) v.add(`${schema}.uid`, `Uid ${data.uid} is already used (user ${owner.username} has it)`, "user.uid_taken");
   }
   let primaryGid: number | null = null;
   if ((data.group === null) === !data.group_create) {
-    v.add(`${schema}.group`, "Enter either a group name or create a new group to continue.");
+    v.add(`${schema}.group`, "Enter either a group name or create a new group to continue.", "user.group_required");
   } else if (data.group !== null) {
     const g = await db.selectFrom("groups").select(["gid"]).where("id", "=", data.group).executeTakeFirst();
-    if (!g) v.add(`${schema}.group`, `Group ${data.group} not found`, ERRNO.ENOENT);
+    if (!g) v.add(`${schema}.group`, `Group ${data.group} not found`, "user.group_not_found");
     else primaryGid = g.gid;
   }
   const auxRows = await checkAuxGroups(db, v, schema, data.groups, new Set());
   const webshareGroup = data.webshare ? await db.selectFrom("groups").select(["id"]).where("name", "=", WEBSHARE_GROUP).executeTakeFirst() : undefined;
-  if (data.webshare && !webshareGroup) v.add(`${schema}.webshare`, `The ${WEBSHARE_GROUP} group does not exist.`, ERRNO.ENOENT);
+  if (data.webshare && !webshareGroup) v.add(`${schema}.webshare`, `The ${WEBSHARE_GROUP} group does not exist.`, "user.webshare_group_missing");
   const gids = [...(primaryGid !== null ? [primaryGid] : []), ...[...auxRows.values()].map((g) => g.gid)];
   await checkUserIdmap(db, v, `${schema}.userns_idmap`, data.userns_idmap, gids, null);
 
@@ -160,16 +160,16 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
   if (data.sshpubkey) {
     const privilegedHome = data.uid === 0 || data.uid === ADMIN_UID;
     if (!privilegedHome && (home === NO_HOME || !insideStorageRoot(app, home))) {
-      v.add(`${schema}.sshpubkey`, "The home directory is not writable: to store an SSH public key the user home directory must be set to a writable path located within a storage root.");
+      v.add(`${schema}.sshpubkey`, "The home directory is not writable: to store an SSH public key the user home directory must be set to a writable path located within a storage root.", "user.sshpubkey_needs_home");
     }
     validateSshPubkey(v, `${schema}.sshpubkey`, data.sshpubkey);
   }
   if (data.ssh_password_enabled) {
-    if (home === NO_HOME) v.add(`${schema}.home`, "SSH password login requires a valid home path.");
-    if (!isLoginShell(data.shell)) v.add(`${schema}.shell`, "SSH password login requires a login shell.");
+    if (home === NO_HOME) v.add(`${schema}.home`, "SSH password login requires a valid home path.", "user.ssh_password_needs_home_shell");
+    if (!isLoginShell(data.shell)) v.add(`${schema}.shell`, "SSH password login requires a login shell.", "user.ssh_password_needs_home_shell");
     const tf = await twoFactorConfig(db);
     if (tf.enabled && tf.services?.ssh) {
-      v.add(`${schema}.ssh_password_enabled`, "2FA for this user needs to be explicitly configured before password based SSH access is enabled.");
+      v.add(`${schema}.ssh_password_enabled`, "2FA for this user needs to be explicitly configured before password based SSH access is enabled.", "user.ssh_password_needs_2fa");
     }
   }
   checkSudo(app, v, schema, data);
@@ -195,7 +195,7 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
       }
       if (data.uid !== null) {
         const owner = await claimExplicitId(trx, dialect, "uid", data.uid);
-        if (owner !== null) throw new ValidationErrors([[`${schema}.uid`, `Uid ${data.uid} is already used (user ${owner} has it)`, ERRNO.EEXIST]]);
+        if (owner !== null) throw new ValidationErrors([[`${schema}.uid`, `Uid ${data.uid} is already used (user ${owner} has it)`, "user.uid_taken"]]);
       }
       const uid = data.uid ?? (await allocateId(trx, dialect, "uid"));
       let groupId = data.group;
@@ -289,10 +289,10 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
     const conflict = key && (await userConflictError(db, schema, key, { username, uid: data.uid, home }));
     if (conflict) throw conflict;
     if (isUniqueViolation(err)) {
-      throw new ValidationErrors([[`${schema}.username`, `The username "${username}" already exists.`, ERRNO.EEXIST]]);
+      throw new ValidationErrors([[`${schema}.username`, `The username "${username}" already exists.`, "user.username_taken"]]);
     }
     if (err instanceof ValidationErrors || err instanceof CallError) throw err;
-    throw new CallError(`Failed to create user ${username}: ${(err as Error).message}`, ERRNO.EFAULT);
+    throw new CallError(`Failed to create user ${username}: ${(err as Error).message}`, "user.create_failed");
   }
 
   for (const h of homes) if (!(await h.commit())) app.log.warn({ home: h.path }, "new home directory could not be renamed into place");

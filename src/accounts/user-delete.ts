@@ -28,12 +28,12 @@ export interface DeletedUser {
  */
 export async function deleteUserRows(ctx: AccountContext, trx: Tx, id: number, deleteGroup: boolean): Promise<DeletedUser> {
   const user = await trx.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
-  if (!user) instanceNotFound("User", id);
-  if (ctx.session?.userId === id) throw new CallError("Cannot delete the currently active user", ERRNO.EINVAL);
-  if (user.builtin) throw new CallError("Cannot delete a built-in user", ERRNO.EINVAL);
-  if (user.uid === ADMIN_UID) throw new CallError("Cannot delete an immutable user", ERRNO.EINVAL);
+  if (!user) instanceNotFound("User", id, "user.not_found");
+  if (ctx.session?.userId === id) throw new CallError("Cannot delete the currently active user", "user.delete_self");
+  if (user.builtin) throw new CallError("Cannot delete a built-in user", "user.delete_builtin");
+  if (user.uid === ADMIN_UID) throw new CallError("Cannot delete an immutable user", "user.delete_immutable");
   if (await wouldOrphanLocalAdministrator(trx, id)) {
-    throw new CallError("After deleting this user no local user will have built-in privilege 'Local Administrator'.", ERRNO.EACCES);
+    throw new CallError("After deleting this user no local user will have built-in privilege 'Local Administrator'.", "user.delete_last_local_administrator");
   }
 
   const aux = (await trx.selectFrom("memberships").select("group_id").where("user_id", "=", id).execute()).map((m) => m.group_id);

@@ -19,13 +19,13 @@ export function shellChoices(app: App): Record<string, string> {
 }
 
 export function checkShell(app: App, v: ValidationErrors, attr: string, shell: string): void {
-  if (!Object.hasOwn(shellChoices(app), shell)) v.add(attr, "Please select a valid shell.");
+  if (!Object.hasOwn(shellChoices(app), shell)) v.add(attr, "Please select a valid shell.", "user.shell_invalid");
 }
 
 /** Password text that crypt(3) can take (a C string of bounded length). */
 export function checkPasswordText(v: ValidationErrors, attr: string, password: string): void {
-  if (password.includes("\0")) v.add(attr, "Password may not contain NUL characters.");
-  else if (Buffer.byteLength(password, "utf8") > MAX_PASSWORD_BYTES) v.add(attr, `Password may not exceed ${MAX_PASSWORD_BYTES} bytes.`);
+  if (password.includes("\0")) v.add(attr, "Password may not contain NUL characters.", "password.nul");
+  else if (Buffer.byteLength(password, "utf8") > MAX_PASSWORD_BYTES) v.add(attr, `Password may not exceed ${MAX_PASSWORD_BYTES} bytes.`, "password.too_long");
 }
 
 export function checkSudo(app: App, v: ValidationErrors, schema: string, data: { sudo_commands?: string[]; sudo_commands_nopasswd?: string[] }): void {
@@ -44,11 +44,11 @@ export async function checkAuxGroups(db: Tx, v: ValidationErrors, schema: string
   const byId = new Map(rows.map((r) => [r.id, r]));
   groups.forEach((id, i) => {
     const attr = `${schema}.groups.${i}`;
-    if (id >= DS_ID_BASE) return void v.add(attr, "Local users may not be members of directory services groups.");
+    if (id >= DS_ID_BASE) return void v.add(attr, "Local users may not be members of directory services groups.", "user.group_directory");
     const g = byId.get(id);
-    if (!g) return void v.add(attr, "This group does not exist.");
+    if (!g) return void v.add(attr, "This group does not exist.", "user.aux_group_not_found");
     if (g.builtin && !EDITABLE_BUILTIN_GIDS.has(g.gid) && !currentAux.has(id)) {
-      v.add(attr, `${g.name}: membership of this builtin group may not be altered.`);
+      v.add(attr, `${g.name}: membership of this builtin group may not be altered.`, "user.group_builtin");
     }
   });
   return byId;
@@ -61,14 +61,14 @@ export async function checkAuxGroups(db: Tx, v: ValidationErrors, schema: string
 export async function checkUserIdmap(db: Tx, v: ValidationErrors, attr: string, value: "DIRECT" | number | null | undefined, gids: number[], userId: number | null): Promise<void> {
   if (value === null || value === undefined) return;
   if (rolesForGids(await privilegeRows(db), gids).length) {
-    v.add(attr, "User namespace idmaps may not be configured for privileged accounts.");
+    v.add(attr, "User namespace idmaps may not be configured for privileged accounts.", "idmap.privileged_account");
     return;
   }
   if (typeof value === "number") {
     let q = db.selectFrom("users").select(["id", "username"]).where("userns_idmap", "=", String(value));
     if (userId !== null) q = q.where("id", "!=", userId);
     const other = await q.executeTakeFirst();
-    if (other) v.add(attr, `User '${other.username}' already maps to container UID ${value}.`, ERRNO.EEXIST);
+    if (other) v.add(attr, `User '${other.username}' already maps to container UID ${value}.`, "idmap.container_id_taken");
   }
 }
 
@@ -77,7 +77,7 @@ export async function checkSmbNameClash(db: Tx, v: ValidationErrors, attr: strin
   let q = db.selectFrom("users").select(["id", "username"]).where("smb", "=", 1).where((eb) => eb(eb.fn("lower", ["username"]), "=", username.toLowerCase()));
   if (userId !== null) q = q.where("id", "!=", userId);
   const clash = await q.executeTakeFirst();
-  if (clash && clash.username !== username) v.add(attr, `${username}: username conflicts with existing SMB user ${clash.username}.`, ERRNO.EEXIST);
+  if (clash && clash.username !== username) v.add(attr, `${username}: username conflicts with existing SMB user ${clash.username}.`, "user.smb_name_conflict");
 }
 
 export function isLoginShell(shell: string): boolean {

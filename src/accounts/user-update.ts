@@ -36,7 +36,7 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
   const db = app.store.db;
   const schema = "user_update";
   const row = (await selectUserRows(db).where("users.id", "=", id).executeTakeFirst()) as UserRow | undefined;
-  if (!row) instanceNotFound("User", id);
+  if (!row) instanceNotFound("User", id, "user.not_found");
   const [current] = await buildUserEntries(db, [row]);
   ctx.auditSubject = current.username;
   const v = new ValidationErrors();
@@ -46,12 +46,12 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
 
   // ---- immutable accounts (built-in, and admin uid 950): identity fields are fixed
   if (immutable) {
-    if (sent("home_mode")) v.add(`${schema}.home_mode`, CANNOT_CHANGE);
-    if (sent("group") && input.group !== current.group.id) v.add(`${schema}.group`, CANNOT_CHANGE);
-    if (sent("home") && normHome(input.home!) !== normHome(current.home)) v.add(`${schema}.home`, CANNOT_CHANGE);
-    if (sent("username") && input.username !== current.username) v.add(`${schema}.username`, CANNOT_CHANGE);
-    if (sent("smb") && input.smb !== current.smb) v.add(`${schema}.smb`, CANNOT_CHANGE);
-    if (input.userns_idmap !== undefined && input.userns_idmap !== current.userns_idmap) v.add(`${schema}.userns_idmap`, CANNOT_CHANGE);
+    if (sent("home_mode")) v.add(`${schema}.home_mode`, CANNOT_CHANGE, "user.immutable_field");
+    if (sent("group") && input.group !== current.group.id) v.add(`${schema}.group`, CANNOT_CHANGE, "user.immutable_field");
+    if (sent("home") && normHome(input.home!) !== normHome(current.home)) v.add(`${schema}.home`, CANNOT_CHANGE, "user.immutable_field");
+    if (sent("username") && input.username !== current.username) v.add(`${schema}.username`, CANNOT_CHANGE, "user.immutable_field");
+    if (sent("smb") && input.smb !== current.smb) v.add(`${schema}.smb`, CANNOT_CHANGE, "user.immutable_field");
+    if (input.userns_idmap !== undefined && input.userns_idmap !== current.userns_idmap) v.add(`${schema}.userns_idmap`, CANNOT_CHANGE, "user.immutable_field");
   }
 
   // The state after the update.
@@ -74,7 +74,7 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
   // ---- names
   if (sent("username") && input.username !== current.username && validateUsername(v, `${schema}.username`, input.username!)) {
     const taken = await db.selectFrom("users").select("id").where("username", "=", input.username!).executeTakeFirst();
-    if (taken) v.add(`${schema}.username`, `The username "${input.username}" already exists.`, ERRNO.EEXIST);
+    if (taken) v.add(`${schema}.username`, `The username "${input.username}" already exists.`, "user.username_taken");
   }
   if (sent("full_name")) validateFullName(v, `${schema}.full_name`, input.full_name!);
   if (sent("email")) validateEmail(v, `${schema}.email`, input.email);
@@ -82,10 +82,10 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
   // ---- primary and auxiliary groups
   let primaryGid = current.group.bsdgrp_gid;
   if (sent("group") || input.group === null) {
-    if (input.group === null) v.add(`${schema}.group`, "User must have a primary group");
+    if (input.group === null) v.add(`${schema}.group`, "User must have a primary group", "user.primary_group_required");
     else if (input.group !== current.group.id) {
       const g = await db.selectFrom("groups").select("gid").where("id", "=", input.group!).executeTakeFirst();
-      if (!g) v.add(`${schema}.group`, `Group ${input.group} not found`, ERRNO.ENOENT);
+      if (!g) v.add(`${schema}.group`, `Group ${input.group} not found`, "user.group_not_found");
       else primaryGid = g.gid;
     }
   }
@@ -96,25 +96,25 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
     auxGids = [...rows.values()].map((g) => g.gid);
     if (isRoot && adminsGroup) {
       // Root is the break-glass administrator: exactly builtin_administrators (reference §1.4).
-      if (!input.groups!.includes(adminsGroup.id)) v.add(`${schema}.groups`, "The root user must remain a member of the builtin_administrators group.");
-      else if (input.groups!.some((g) => g !== adminsGroup.id)) v.add(`${schema}.groups`, "The root user may only be a member of the builtin_administrators group.");
+      if (!input.groups!.includes(adminsGroup.id)) v.add(`${schema}.groups`, "The root user must remain a member of the builtin_administrators group.", "user.root_must_stay_admin");
+      else if (input.groups!.some((g) => g !== adminsGroup.id)) v.add(`${schema}.groups`, "The root user may only be a member of the builtin_administrators group.", "user.root_must_stay_admin");
     }
   } else {
     auxGids = (await db.selectFrom("memberships").innerJoin("groups", "groups.id", "memberships.group_id").select("groups.gid").where("memberships.user_id", "=", id).execute()).map((r) => r.gid);
   }
-  if (sent("webshare") && input.webshare && isRoot) v.add(`${schema}.webshare`, `The root user may not be a member of the ${WEBSHARE_GROUP} group.`);
+  if (sent("webshare") && input.webshare && isRoot) v.add(`${schema}.webshare`, `The root user may not be a member of the ${WEBSHARE_GROUP} group.`, "user.root_webshare");
   const webshareGroup = sent("webshare") ? await db.selectFrom("groups").select("id").where("name", "=", WEBSHARE_GROUP).executeTakeFirst() : undefined;
-  if (input.webshare && !webshareGroup) v.add(`${schema}.webshare`, `The ${WEBSHARE_GROUP} group does not exist.`, ERRNO.ENOENT);
+  if (input.webshare && !webshareGroup) v.add(`${schema}.webshare`, `The ${WEBSHARE_GROUP} group does not exist.`, "user.webshare_group_missing");
   if (input.userns_idmap !== undefined && input.userns_idmap !== current.userns_idmap && !immutable) {
     await checkUserIdmap(db, v, `${schema}.userns_idmap`, input.userns_idmap, [primaryGid, ...auxGids], id);
   }
 
   // ---- password, lock, SMB
   if (input.random_password && password) {
-    v.add(`${schema}.random_password`, "Requesting a randomized password while simultaneously supplying an explicit password is not permitted.");
+    v.add(`${schema}.random_password`, "Requesting a randomized password while simultaneously supplying an explicit password is not permitted.", "user.password_conflict");
   }
   if (next.password_disabled && (password || input.random_password)) {
-    v.add(`${schema}.password_disabled`, 'Leave "Password" blank when "Disable password login" is checked.');
+    v.add(`${schema}.password_disabled`, 'Leave "Password" blank when "Disable password login" is checked.', "user.password_with_disabled");
   }
   if (password) {
     checkPasswordText(v, `${schema}.password`, password);
@@ -127,29 +127,29 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
   // be set together with it. Separate later edits are not refused: an administrator may still
   // lock a password-less account, e.g. root.
   if (input.password_disabled === true && next.locked) {
-    v.add(`${schema}.locked`, 'The user cannot be locked when "Disable Password" is checked.');
+    v.add(`${schema}.locked`, 'The user cannot be locked when "Disable Password" is checked.', "user.lock_password_disabled");
   }
   if (input.password_disabled === true && next.sudo_commands.length) {
-    v.add(`${schema}.sudo_commands`, 'Sudo commands that ask for a password cannot be allowed when "Disable Password" is checked.');
+    v.add(`${schema}.sudo_commands`, 'Sudo commands that ask for a password cannot be allowed when "Disable Password" is checked.', "user.sudo_needs_password");
   }
   if (input.locked === true && !current.locked && (await isFullAdminUser(db, id)) && !(await otherUnlockedFullAdminExists(db, id))) {
-    v.add(`${schema}.locked`, "After locking this user no local users will have FULL_ADMIN role");
+    v.add(`${schema}.locked`, "After locking this user no local users will have FULL_ADMIN role", "access.last_full_admin");
   }
   if (input.password_disabled === true && !current.password_disabled && (await wouldOrphanLocalAdministrator(db, id))) {
     v.add(
       `${schema}.password_disabled`,
-      "After disabling password for this user no password-enabled local user will have built-in privilege 'Local Administrator'.",
+      "After disabling password for this user no password-enabled local user will have built-in privilege 'Local Administrator'.", "access.last_local_administrator",
     );
   }
   const security = await securityConfig(db);
   if (sent("smb") && input.smb && !current.smb && !immutable) {
-    if (!password && !input.random_password) v.add(`${schema}.smb`, "Password must be reset in order to enable SMB authentication");
+    if (!password && !input.random_password) v.add(`${schema}.smb`, "Password must be reset in order to enable SMB authentication", "user.smb_needs_password_reset");
     if (security.enable_gpos_stig) {
-      v.add(`${schema}.smb`, "SMB authentication for local user accounts is not permitted when General Purpose OS STIG compatibility is enabled.");
+      v.add(`${schema}.smb`, "SMB authentication for local user accounts is not permitted when General Purpose OS STIG compatibility is enabled.", "user.smb_stig");
     }
   }
   if (next.smb && (sent("smb") || sent("password_disabled")) && next.password_disabled && !immutable) {
-    v.add(`${schema}.password_disabled`, "Password authentication may not be disabled for SMB users.");
+    v.add(`${schema}.password_disabled`, "Password authentication may not be disabled for SMB users.", "user.smb_password_disabled");
   }
   if (next.smb && (sent("smb") || sent("username")) && !v.has(`${schema}.username`)) {
     await checkSmbNameClash(db, v, `${schema}.smb`, next.username, id);
@@ -158,10 +158,10 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
   // ---- two-factor rules
   const tf = await twoFactorConfig(db);
   if (tf.enabled && session?.userId === id && !current.twofactor_auth_configured) {
-    v.add(`${schema}.renew_twofactor_secret`, "Two-factor authentication is enabled on this system: configure a two-factor secret for this account (user.renew_2fa_secret) before editing it.");
+    v.add(`${schema}.renew_twofactor_secret`, "Two-factor authentication is enabled on this system: configure a two-factor secret for this account (user.renew_2fa_secret) before editing it.", "user.twofactor_secret_required");
   }
   if (input.ssh_password_enabled && !current.ssh_password_enabled && tf.enabled && tf.services?.ssh && !current.twofactor_auth_configured) {
-    v.add(`${schema}.ssh_password_enabled`, "2FA for this user needs to be explicitly configured before password based SSH access is enabled.");
+    v.add(`${schema}.ssh_password_enabled`, "2FA for this user needs to be explicitly configured before password based SSH access is enabled.", "user.ssh_password_needs_2fa");
   }
 
   // ---- shell, home, keys, sudo
@@ -180,17 +180,17 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
   if (sent("home_mode") && !immutable) validateHomeMode(v, `${schema}.home_mode`, input.home_mode);
   if (next.ssh_password_enabled) {
     if (input.ssh_password_enabled && !current.ssh_password_enabled && (newHome === NO_HOME || !isLoginShell(next.shell))) {
-      v.add(`${schema}.ssh_password_enabled`, "Cannot be enabled without a valid home path and login shell.");
+      v.add(`${schema}.ssh_password_enabled`, "Cannot be enabled without a valid home path and login shell.", "user.ssh_password_needs_home_shell");
     } else {
-      if (homeSent && newHome === NO_HOME) v.add(`${schema}.home`, "SSH password login requires a valid home path.");
-      if (sent("shell") && !isLoginShell(next.shell)) v.add(`${schema}.shell`, "SSH password login requires a login shell.");
+      if (homeSent && newHome === NO_HOME) v.add(`${schema}.home`, "SSH password login requires a valid home path.", "user.ssh_password_needs_home_shell");
+      if (sent("shell") && !isLoginShell(next.shell)) v.add(`${schema}.shell`, "SSH password login requires a login shell.", "user.ssh_password_needs_home_shell");
     }
   }
   const sshpubkey = sent("sshpubkey") ? input.sshpubkey?.trim() || "" : null;
   if (sshpubkey) {
     const privilegedHome = current.uid === 0 || current.uid === ADMIN_UID;
     if (!privilegedHome && (newHome === NO_HOME || !insideStorageRoot(app, newHome))) {
-      v.add(`${schema}.sshpubkey`, "Home directory is not writable: to store an SSH public key the home directory must be a path inside a storage root.");
+      v.add(`${schema}.sshpubkey`, "Home directory is not writable: to store an SSH public key the home directory must be a path inside a storage root.", "user.sshpubkey_needs_home");
     }
     validateSshPubkey(v, `${schema}.sshpubkey`, sshpubkey);
   }
@@ -284,7 +284,7 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
             homes.push(await createHome(newHome, { uid: current.uid, gid, mode: homeMode, skelDir: oldReal ? null : skelDir(app), roots: app.config.storageRoots }));
           } catch (e) {
             if (e instanceof CallError) throw e;
-            throw new CallError(`Failed recreating home directory ${newHome}: ${(e as Error).message}`, ERRNO.EFAULT);
+            throw new CallError(`Failed recreating home directory ${newHome}: ${(e as Error).message}`, "home.recreate_failed");
           }
           if (oldReal) copyFrom = oldHome;
         } else if (moved) {
@@ -308,9 +308,9 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
     const key = violatedKey(err);
     const conflict = key && (await userConflictError(db, schema, key, { username: next.username, home: newHome }));
     if (conflict) throw conflict;
-    if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.username`, `The username "${next.username}" already exists.`, ERRNO.EEXIST]]);
+    if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.username`, `The username "${next.username}" already exists.`, "user.username_taken"]]);
     if (err instanceof ValidationErrors || err instanceof CallError) throw err;
-    throw new CallError(`Failed to update user ${current.username}: ${(err as Error).message}`, ERRNO.EFAULT);
+    throw new CallError(`Failed to update user ${current.username}: ${(err as Error).message}`, "user.update_failed");
   }
 
   for (const h of homes) if (!(await h.commit())) app.log.warn({ home: h.path }, "new home directory could not be renamed into place");

@@ -3,7 +3,7 @@
 // roles by hand. The same schemas drive `core.get_methods`.
 
 import { z } from "zod";
-import { ERRNO, ValidationErrors, type FieldError } from "../server/errors.js";
+import { ERRNO, ValidationErrors, fieldError, type FieldError } from "../server/errors.js";
 import type { CallContext } from "./context.js";
 import type { RoleName } from "../access/roles.js";
 import type { CallTargets, OwnerRule } from "../access/ownership.js";
@@ -144,13 +144,13 @@ export function zodIssuesToFieldErrors(prefix: string, issues: readonly z.core.$
   for (const iss of issues) {
     const path = [prefix, ...iss.path.map(String)].filter((p) => p !== "").join(".");
     if (iss.code === "unrecognized_keys") {
-      for (const key of iss.keys) out.push([`${path}.${key}`, "Extra inputs are not permitted", ERRNO.EINVAL]);
+      for (const key of iss.keys) out.push(fieldError(`${path}.${key}`, "Extra inputs are not permitted", "core.extra_field"));
     } else if (iss.code === "invalid_union" && iss.errors.length) {
       // Report the branch that got furthest: the one with the fewest problems.
       const best = [...iss.errors].sort((a, b) => a.length - b.length)[0];
       out.push(...zodIssuesToFieldErrors(path, best));
     } else {
-      out.push([path, iss.message, ERRNO.EINVAL]);
+      out.push(fieldError(path, iss.message, "core.invalid_argument"));
     }
   }
   return out;
@@ -159,7 +159,7 @@ export function zodIssuesToFieldErrors(prefix: string, issues: readonly z.core.$
 /** Validate positional params against a method's argument specs; throws ValidationErrors. */
 export function parseArgs(def: MethodDef, params: unknown[]): unknown[] {
   if (params.length > def.args.length) {
-    throw new ValidationErrors([[def.name, `Too many arguments (expected ${def.args.length}, found ${params.length})`, ERRNO.EINVAL]]);
+    throw new ValidationErrors([[def.name, `Too many arguments (expected ${def.args.length}, found ${params.length})`, "core.too_many_arguments"]]);
   }
   const errors = new ValidationErrors();
   const out: unknown[] = [];
@@ -167,7 +167,7 @@ export function parseArgs(def: MethodDef, params: unknown[]): unknown[] {
     let value = params[i];
     if (value === undefined) {
       if (!spec.default) {
-        errors.add(spec.name, "Field required");
+        errors.add(spec.name, "Field required", "core.field_required");
         return;
       }
       value = spec.default();

@@ -5,7 +5,7 @@
 // "…")`) has no key name to guess from. `redactParams`'s key-name list stays as a second net.
 
 import type { MethodDef } from "../api/method.js";
-import { CallError, RpcError, ValidationErrors } from "../server/errors.js";
+import { CallError, RpcError, ValidationErrors, fieldError, fieldErrorCode } from "../server/errors.js";
 import { REDACTED, redactParams } from "./audit.js";
 
 /** What the dispatcher needs to resolve inner calls (core.bulk names the method it calls). */
@@ -145,11 +145,13 @@ export function scrubError(err: unknown, def: MethodDef, values: readonly string
   if (!values.length || !err || typeof err !== "object") return err;
   if (err instanceof ValidationErrors) {
     let changed = false;
-    const errors = err.errors.map(([attr, message, errno]): [string, string, number] => {
+    const errors = err.errors.map((triple) => {
+      const [attr, message, errno] = triple;
       const clean = scrub(scrub(message, values, true), aboutSecret(attr, def) ? values : [], false);
       const cleanAttr = attr === null ? attr : scrub(attr, values, true);
       if (clean !== message || cleanAttr !== attr) changed = true;
-      return [cleanAttr, clean, errno];
+      // The copy keeps the triple's code (and its errno, even where that is not the code's own).
+      return fieldError(cleanAttr, clean, errno, fieldErrorCode(triple));
     });
     return changed ? new ValidationErrors(errors) : err;
   }
@@ -160,11 +162,11 @@ export function scrubError(err: unknown, def: MethodDef, values: readonly string
   if (err instanceof CallError) {
     const extra = scrubDeep(err.extra, values);
     if (message === err.message && stack === err.stack && JSON.stringify(extra) === JSON.stringify(err.extra)) return err;
-    out = new CallError(message, err.errno, extra);
+    out = new CallError(message, err.errno, extra, err.code);
   } else if (err instanceof RpcError) {
     const data = scrubDeep(err.data, values);
     if (message === err.message && stack === err.stack && JSON.stringify(data) === JSON.stringify(err.data)) return err;
-    out = new RpcError(err.code, message, data);
+    out = new RpcError(err.code, message, data, err.errorCode);
   } else {
     if (message === err.message && stack === err.stack) return err;
     out = new Error(message);

@@ -217,14 +217,14 @@ export async function loginEx(app: App, conn: Connection, req: LoginRequest): Pr
     case "OTP_TOKEN":
       return loginOtp(app, conn, req, sec);
     default:
-      throw new CallError(`${req.mechanism}: mechanism is not supported at current authenticator level.`, ERRNO.EOPNOTSUPP);
+      throw new CallError(`${req.mechanism}: mechanism is not supported at current authenticator level.`, "auth.mechanism_not_supported");
   }
 }
 
 /** Is the mechanism allowed at the current authenticator assurance level (LEVEL_2 under STIG: passwords only)? */
 function checkMechanism(sec: SecurityConfig, mechanism: string): void {
   if (!LEVEL_LIMITS[assuranceLevel(sec)].mechanisms.includes(mechanism)) {
-    throw new CallError(`${mechanism}: mechanism is not supported at current authenticator level.`, ERRNO.EOPNOTSUPP);
+    throw new CallError(`${mechanism}: mechanism is not supported at current authenticator level.`, "auth.mechanism_not_supported");
   }
 }
 
@@ -387,7 +387,7 @@ async function loginOtp(app: App, conn: Connection, req: LoginRequest, sec: Secu
   const pending = conn.pendingTwoFactor;
   if (!pending || Date.now() - pending.at > PENDING_2FA_MS) {
     conn.pendingTwoFactor = null;
-    throw new CallError("OTP_TOKEN: no authentication in progress", ERRNO.EINVAL);
+    throw new CallError("OTP_TOKEN: no authentication in progress", "auth.otp_not_in_progress");
   }
   conn.pendingTwoFactor = null;
   const db = app.store.db;

@@ -94,9 +94,9 @@ export async function buildMe(
   session: Session,
   known: { sec?: SecurityConfig; profile?: MeProfile } = {},
 ): Promise<Record<string, unknown>> {
-  if (session.userId === null) throw new CallError(`You are logged in using ${session.credentials}`, ERRNO.EINVAL);
+  if (session.userId === null) throw new CallError(`You are logged in using ${session.credentials}`, "auth.not_a_user_session");
   const user = known.profile?.id === session.userId ? known.profile : ((await profileOf.first(app.store.db, session.userId)) as MeProfile | undefined);
-  if (!user || user.gid === null) throw new CallError("User does not exist", ERRNO.ENOENT);
+  if (!user || user.gid === null) throw new CallError("User does not exist", "user.not_found");
   const sec = known.sec ?? (await app.auth.security());
   const accountAttrs = accountAttributes(session, user);
   const aging = passwordAging(sec, user);

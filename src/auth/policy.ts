@@ -7,8 +7,7 @@ import type { Tx } from "../store/db.js";
 import { getSetting } from "../store/settings.js";
 import { param, prepare } from "./prepared.js";
 import { verifyPassword } from "./password-hash.js";
-import type { FieldError } from "../server/errors.js";
-import { ERRNO } from "../server/errors.js";
+import { fieldError, type FieldError } from "../server/errors.js";
 import type { AssuranceLevel } from "./session.js";
 
 export const COMPLEXITY_CLASSES = ["UPPER", "LOWER", "NUMBER", "SPECIAL"] as const;
@@ -124,23 +123,25 @@ export async function passwordPolicyErrors(
   const errors: FieldError[] = [];
   const minLen = sec.min_password_length;
   if (minLen && [...password].length < minLen) {
-    errors.push([attribute, `The specified password is too short. The minimum password length is ${minLen} characters.`, ERRNO.EINVAL]);
+    errors.push(fieldError(attribute, `The specified password is too short. The minimum password length is ${minLen} characters.`, "password.too_short"));
   }
   if (sec.password_complexity_ruleset?.length) {
     const absent = absentClasses(password, sec.password_complexity_ruleset);
     if (absent.length) {
-      errors.push([
-        attribute,
-        `The specified password does not meet minimum complexity requirements. The following character types are absent: ${absent.join(", ")}`,
-        ERRNO.EINVAL,
-      ]);
+      errors.push(
+        fieldError(
+          attribute,
+          `The specified password does not meet minimum complexity requirements. The following character types are absent: ${absent.join(", ")}`,
+          "password.too_simple",
+        ),
+      );
     }
   }
   const n = sec.password_history_length;
   if (n && history.length) {
     for (const old of history.slice(-n)) {
       if (await verifyPassword(password, old)) {
-        errors.push([attribute, `The specified password must not match any of the last ${n} passwords for this account.`, ERRNO.EINVAL]);
+        errors.push(fieldError(attribute, `The specified password must not match any of the last ${n} passwords for this account.`, "password.reused"));
         break;
       }
     }

@@ -37,7 +37,7 @@ const rateKey = (method: string, conn: Connection) => `rl:${method}:${sourceKey(
 async function overLimit(app: App): Promise<never> {
   const [lo, hi] = app.rateLimitDelay;
   await new Promise((r) => setTimeout(r, lo + Math.random() * (hi - lo)));
-  throw new CallError("Rate Limit Exceeded", ERRNO.EBUSY);
+  throw new CallError("Rate Limit Exceeded", "auth.rate_limited");
 }
 
 export async function checkRateLimit(app: App, conn: Connection, method: string): Promise<void> {

@@ -117,7 +117,7 @@ export function writeKeysIn(home: SafeDir, label: string, w: KeysWrite): Promise
 async function keysIn(home: SafeDir, label: string, w: KeysWrite): Promise<KeysOutcome> {
   const sshLabel = path.posix.join(label, ".ssh");
   const refuse = (): KeysOutcome => {
-    if (w.strict) throw new CallError(`${sshLabel} is not a directory`, ERRNO.ENOTDIR);
+    if (w.strict) throw new CallError(`${sshLabel} is not a directory`, "provision.ssh_dir_not_directory");
     return "none";
   };
   const sshSt = home.lstat(".ssh");

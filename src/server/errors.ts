@@ -1,50 +1,52 @@
 // Typed errors with stable errno names. These map one-to-one onto the JSON-RPC error objects the
 // appliance's clients expect (reference §8.2): ValidationErrors → -32602, CallError → -32001.
 
-export const ERRNO = {
-  EPERM: 1,
-  ENOENT: 2,
-  EINTR: 4,
-  EIO: 5,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  EACCES: 13,
-  EFAULT: 14,
-  EBUSY: 16,
-  EEXIST: 17,
-  ENOTDIR: 20,
-  EISDIR: 21,
-  EINVAL: 22,
-  ENOSPC: 28,
-  EROFS: 30,
-  ERANGE: 34,
-  ENOSYS: 38,
-  ENOTEMPTY: 39,
-  ETIMEDOUT: 110,
-  ECONNREFUSED: 111,
-  EHOSTUNREACH: 113,
-  EOPNOTSUPP: 95,
-  ENOMETHOD: 201,
-  EREMOTENODEERROR: 204,
-  ENOTAUTHENTICATED: 207,
-  ESSLCERTVERIFICATIONERROR: 208,
-} as const;
+import { ERRNO, errnameOf } from "./errno.js";
+import { ERROR_CODES, genericCode, type ErrorCode } from "./error-codes.js";
 
-export type ErrName = keyof typeof ERRNO;
+export { ERRNO, errnameOf, type ErrName } from "./errno.js";
+export type { ErrorCode } from "./error-codes.js";
 
-export function errnameOf(errno: number): string {
-  for (const [name, value] of Object.entries(ERRNO)) if (value === errno) return name;
-  return `E${errno}`;
+/**
+ * What a throw site names: a catalogued code (src/server/error-codes.ts; its errno comes from the
+ * catalogue, so the two cannot disagree) or, for code not yet converted, a bare errno (the code is
+ * then that errno's generic one, e.g. `core.invalid_argument`).
+ */
+export type CodeOrErrno = ErrorCode | number;
+
+function resolve(c: CodeOrErrno): { errno: number; code: ErrorCode } {
+  return typeof c === "number" ? { errno: c, code: genericCode(c) } : { errno: ERROR_CODES[c].errno, code: c };
 }
 
 /** One field problem: `[attribute, message, errno]` as on the wire. */
 export type FieldError = [attribute: string, message: string, errno: number];
 
+/** A field problem as a throw site writes it: the third element may be a catalogued code. */
+export type FieldErrorInput = FieldError | [attribute: string, message: string, code: ErrorCode];
+
+// Each triple's code rides beside it, not in it: `extra` stays exactly `[attribute, message, errno]`
+// (the official client reads it), and a triple keeps its code however it is passed around (pushed
+// from one collector into another, kept by a job). A copy made by hand gets its errno's generic code.
+const fieldCodes = new WeakMap<FieldError, ErrorCode>();
+
+/** Make a wire triple tagged with its code (`code` only to pass on a triple's settled errno and code). */
+export function fieldError(attribute: string, message: string, c: CodeOrErrno = "core.invalid_argument", code?: ErrorCode): FieldError {
+  const r = resolve(c);
+  const triple: FieldError = [attribute, message, r.errno];
+  fieldCodes.set(triple, code ?? r.code);
+  return triple;
+}
+
+/** The code of one triple (its errno's generic code when it was made without one). */
+export function fieldErrorCode(triple: FieldError): ErrorCode {
+  return fieldCodes.get(triple) ?? genericCode(triple[2]);
+}
+
 /** A set of field errors. Collect with `add`, then `check()` throws if anything was added. */
 export class ValidationErrors extends Error {
   readonly errors: FieldError[] = [];
 
-  constructor(errors: FieldError[] = []) {
+  constructor(errors: readonly FieldErrorInput[] = []) {
     // Collectors are made on every call, usually to stay empty: capturing a stack trace for each
     // cost ~8% of a user.query lookup. Validation errors are about input, not code paths.
     const limit = Error.stackTraceLimit;
@@ -52,17 +54,22 @@ export class ValidationErrors extends Error {
     super("Invalid params");
     Error.stackTraceLimit = limit;
     this.name = "ValidationErrors";
-    this.errors.push(...errors);
+    for (const e of errors) this.errors.push(typeof e[2] === "string" ? fieldError(e[0], e[1], e[2]) : (e as FieldError));
   }
 
-  add(attribute: string, message: string, errno: number = ERRNO.EINVAL): this {
-    this.errors.push([attribute, message, errno]);
+  add(attribute: string, message: string, c: CodeOrErrno = "core.invalid_argument"): this {
+    this.errors.push(fieldError(attribute, message, c));
     return this;
   }
 
   extend(other: ValidationErrors): this {
     this.errors.push(...other.errors);
     return this;
+  }
+
+  /** One stable code per triple of `errors`, in the same order (`data.codes` on the wire). */
+  get codes(): ErrorCode[] {
+    return this.errors.map(fieldErrorCode);
   }
 
   get size(): number {
@@ -83,19 +90,30 @@ export class ValidationErrors extends Error {
 }
 
 /** Throw a single-field validation error. */
-export function validationError(attribute: string, message: string, errno: number = ERRNO.EINVAL): never {
-  throw new ValidationErrors([[attribute, message, errno]]);
+export function validationError(attribute: string, message: string, c: CodeOrErrno = "core.invalid_argument"): never {
+  throw new ValidationErrors([fieldError(attribute, message, c)]);
 }
 
 /** A failed call that is not about one input field (reference: CallError). */
 export class CallError extends Error {
+  readonly errno: number;
+  readonly code: ErrorCode;
+
+  /**
+   * `c` names the error (its errno comes from the catalogue). `code` is only for passing on an
+   * error whose errno and code were already settled (a job's failure, a scrubbed copy).
+   */
   constructor(
     message: string,
-    readonly errno: number = ERRNO.EFAULT,
+    c: CodeOrErrno = "core.internal",
     readonly extra: unknown = null,
+    code?: ErrorCode,
   ) {
     super(message);
     this.name = "CallError";
+    const r = resolve(c);
+    this.errno = r.errno;
+    this.code = code ?? r.code;
   }
 
   get errname(): string {
@@ -104,8 +122,8 @@ export class CallError extends Error {
 }
 
 /** `<VerboseName> <id> does not exist` — reference §0 InstanceNotFound (a validation error). */
-export function instanceNotFound(verboseName: string, id: unknown): never {
-  throw new ValidationErrors([[null as unknown as string, `${verboseName} ${String(id)} does not exist`, ERRNO.ENOENT]]);
+export function instanceNotFound(verboseName: string, id: unknown, code: ErrorCode = "core.not_found"): never {
+  throw new ValidationErrors([fieldError(null as unknown as string, `${verboseName} ${String(id)} does not exist`, code)]);
 }
 
 /** JSON-RPC level failure with a fixed code (parse error, invalid request, method not found…). */
@@ -114,6 +132,8 @@ export class RpcError extends Error {
     readonly code: number,
     message: string,
     readonly data: unknown = undefined,
+    /** The stable code (`data.code`); `code` above is the JSON-RPC one. */
+    readonly errorCode: ErrorCode = "core.invalid_request",
   ) {
     super(message);
     this.name = "RpcError";

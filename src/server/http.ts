@@ -98,14 +98,14 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const id = (body.id as string | number | undefined) ?? null;
     try {
-      if (typeof body.method !== "string") throw new RpcError(-32600, "Invalid Request: method must be a string");
-      if (body.params !== undefined && !Array.isArray(body.params)) throw new RpcError(-32600, "Invalid Request: params must be an array");
+      if (typeof body.method !== "string") throw new RpcError(-32600, "Invalid Request: method must be a string", undefined, "core.invalid_request");
+      if (body.params !== undefined && !Array.isArray(body.params)) throw new RpcError(-32600, "Invalid Request: params must be an array", undefined, "core.invalid_request");
       const auth = req.headers.authorization;
       if (auth) {
         const ok = await app.auth.httpAuthenticate(conn, auth);
         if (!ok) {
           reply.code(401).header("content-type", "application/json");
-          return stringifyWire({ jsonrpc: "2.0", id, error: errorObject(new RpcError(-32001, "Authentication failed", { errname: "ENOTAUTHENTICATED", error: 207 })) });
+          return stringifyWire({ jsonrpc: "2.0", id, error: errorObject(new RpcError(-32001, "Authentication failed", { errname: "ENOTAUTHENTICATED", error: 207 }, "auth.http_authentication_failed")) });
         }
       }
       conn.options.legacy_jobs = false;

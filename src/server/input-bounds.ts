@@ -60,7 +60,7 @@ export function paramsDepthError(argNames: readonly string[], params: readonly u
     if (path === null) continue;
     const shown = path.slice(0, 4).join(".");
     const attr = [argNames[i] ?? String(i), shown].filter(Boolean).join(".") + (path.length > 4 ? ".…" : "");
-    return new ValidationErrors().add(attr, `Value is nested too deeply (at most ${MAX_PARAM_DEPTH} levels)`, ERRNO.EINVAL);
+    return new ValidationErrors().add(attr, `Value is nested too deeply (at most ${MAX_PARAM_DEPTH} levels)`, "core.params_too_deep");
   }
   return null;
 }

@@ -1,7 +1,7 @@
 // Long-running calls (reference §8.4). A job runs its function in the background, reports
 // progress, and publishes `core.get_jobs` collection events on every state or progress change.
 
-import { CallError, ERRNO, ValidationErrors, errnameOf } from "./errors.js";
+import { CallError, ERRNO, ValidationErrors, errnameOf, type ErrorCode } from "./errors.js";
 import type { EventBus } from "./events.js";
 
 export type JobState = "WAITING" | "RUNNING" | "SUCCESS" | "FAILED" | "ABORTED";
@@ -26,6 +26,8 @@ export class Job {
   error: string | null = null;
   exception: string | null = null;
   excInfo: { repr: string; type: string; errno: number | null; extra: unknown } | null = null;
+  /** The failure's stable code, answered with the error when the call is awaited (not in listings). */
+  errorCode: ErrorCode | null = null;
   timeStarted = new Date();
   timeFinished: Date | null = null;
   readonly messageIds: (string | number)[] = [];
@@ -77,6 +79,7 @@ export class Job {
       const extra = err instanceof ValidationErrors ? err.errors : err instanceof CallError ? err.extra : null;
       const message = err instanceof ValidationErrors ? err.errors.map(([a, m]) => `[${errnameOf(ERRNO.EINVAL)}] ${a}: ${m}`).join("\n") : String((err as Error).message ?? err);
       this.error = state === "ABORTED" ? "Job aborted" : message;
+      this.errorCode = state === "ABORTED" ? "job.aborted" : err instanceof CallError ? err.code : err instanceof ValidationErrors ? (err.codes[0] ?? "core.invalid_argument") : "core.internal";
       this.exception = (err as Error).stack ?? String(err);
       this.excInfo = { repr: `${(err as Error).name ?? "Error"}(${JSON.stringify(message)})`, type: err instanceof ValidationErrors ? "VALIDATION" : state === "ABORTED" ? "ABORTED" : "CALL", errno, extra };
     }

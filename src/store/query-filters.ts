@@ -45,7 +45,7 @@ class FilterError extends Error {}
 
 export function parseFilters(raw: unknown, attr = "filters"): Filter[] {
   if (raw === undefined) return [];
-  if (!Array.isArray(raw)) validationError(attr, "Input should be a valid list");
+  if (!Array.isArray(raw)) validationError(attr, "Input should be a valid list", "query.invalid_filters");
   const errors = new ValidationErrors();
   const out: Filter[] = [];
   const budget = { left: MAX_FILTER_TERMS };
@@ -55,7 +55,7 @@ export function parseFilters(raw: unknown, attr = "filters"): Filter[] {
       out.push(parseOne(f, 0, budget));
     } catch (e) {
       if (!(e instanceof FilterError)) throw e;
-      errors.add(`${attr}.${i}`, e.message);
+      errors.add(`${attr}.${i}`, e.message, "query.invalid_filters");
     }
   });
   errors.check();

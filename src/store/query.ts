@@ -68,9 +68,9 @@ export function defaultQueryOptions(): QueryOptions {
 export function parseOptions(raw: unknown, attr = "options"): QueryOptions {
   const opts = defaultQueryOptions();
   if (raw === undefined || raw === null) return opts;
-  if (!isPlainObject(raw)) validationError(attr, "Input should be a valid dictionary");
+  if (!isPlainObject(raw)) validationError(attr, "Input should be a valid dictionary", "query.invalid_options");
   const errors = new ValidationErrors();
-  const err = (key: string, msg: string): void => void errors.add(`${attr}.${key}`, msg);
+  const err = (key: string, msg: string): void => void errors.add(`${attr}.${key}`, msg, "query.invalid_options");
   const bool = (key: "count" | "get" | "force_sql_filters", v: unknown): void => {
     if (typeof v === "boolean") opts[key] = v;
     else err(key, "Input should be a valid boolean");
@@ -118,7 +118,7 @@ export function parseOptions(raw: unknown, attr = "options"): QueryOptions {
     }
   }
   if (opts.get && (opts.limit > 1 || opts.offset > 0)) {
-    errors.add(attr, "Invalid options combination. `get` implies a single result.");
+    errors.add(attr, "Invalid options combination. `get` implies a single result.", "query.invalid_options");
   }
   errors.check();
   return opts;
@@ -154,7 +154,7 @@ export function applyOptions<T>(
   let out = sorted || !opts.order_by.length ? rows : sortRows(rows, opts.order_by);
   const project = (row: T): unknown => (opts.select ? selectFields(row, opts.select) : row);
   if (opts.get) {
-    if (!out.length) throw new CallError("MatchNotFound()", ERRNO.ENOENT);
+    if (!out.length) throw new CallError("MatchNotFound()", "query.match_not_found");
     return project(out[0]);
   }
   if (!paged) {

@@ -24,13 +24,13 @@ export const ApiKeyFields = {
 
 export async function apiKeyById(db: Tx, id: number): Promise<ApiKeyEntry> {
   const entry = (await apiKeyEntries(db)).find((k) => k.id === id);
-  if (!entry) instanceNotFound("ApiKey", id);
+  if (!entry) instanceNotFound("ApiKey", id, "api_key.not_found");
   return entry;
 }
 
 /** STIG refuses every change to API keys. */
 export async function checkMayChange(ctx: CallContext): Promise<void> {
-  if (await ctx.app.auth.stig()) throw new CallError("Changes to API keys are not permitted in GPOS STIG mode", ERRNO.EACCES);
+  if (await ctx.app.auth.stig()) throw new CallError("Changes to API keys are not permitted in GPOS STIG mode", "api_key.stig_forbids");
 }
 
 /** Validate name, owner, expiry and roles; returns the owner's user id. */
@@ -44,20 +44,20 @@ export async function validateKey(
   const db = ctx.app.store.db;
   const errors = new ValidationErrors();
   const dup = await db.selectFrom("api_keys").select("id").where("name", "=", data.name).executeTakeFirst();
-  if (dup && dup.id !== ownId) errors.add(`${schema}.name`, "name must be unique", ERRNO.EEXIST);
+  if (dup && dup.id !== ownId) errors.add(`${schema}.name`, "name must be unique", "api_key.name_taken");
   if (changed.expires_at && data.expires_at && data.expires_at.getTime() <= Date.now()) {
-    errors.add(`${schema}.expires_at`, "Expiration date is in the past");
+    errors.add(`${schema}.expires_at`, "Expiration date is in the past", "api_key.expired");
   }
   const owner = await db.selectFrom("users").select(["id"]).where("username", "=", data.username).executeTakeFirst();
   if (!owner) {
-    errors.add(`${schema}.username`, "User does not exist.", ERRNO.ENOENT);
+    errors.add(`${schema}.username`, "User does not exist.", "user.not_found");
     errors.check();
     return 0;
   }
   const stig = await ctx.app.auth.stig();
   const ownerRaw = await rolesOfUser(db, owner.id);
   const ownerRoles = accessFor(ctx.app.registry, ownerRaw, stig).roles;
-  if (!ownerRoles.size) errors.add(`${schema}.username`, "User lacks privilege role membership.");
+  if (!ownerRoles.size) errors.add(`${schema}.username`, "User lacks privilege role membership.", "api_key.owner_without_roles");
   checkKeyRoles(errors, schema, ctx.session, data.roles, ownerRoles);
   errors.check();
   return owner.id;

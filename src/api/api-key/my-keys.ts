@@ -12,7 +12,7 @@ export const apiKeyMyKeys = defineMethod({
   secretsRole: "API_KEY_WRITE",
   handler: async (ctx) => {
     const userId = ctx.session!.userId;
-    if (userId === null) throw new CallError("Not a user session", ERRNO.EINVAL);
+    if (userId === null) throw new CallError("Not a user session", "auth.not_a_user_session");
     return apiKeyEntries(ctx.app.store.db, { userId });
   },
 });

@@ -15,12 +15,12 @@ export const auditQuery = defineMethod({
     const options = data["query-options"];
     const errors = new ValidationErrors();
     if (!options.limit && !options.count && !options.get) {
-      errors.add(`${ATTR}.query-options`, "query-options must be set to either gather row count or contain a limit on the rows returned.");
+      errors.add(`${ATTR}.query-options`, "query-options must be set to either gather row count or contain a limit on the rows returned.", "audit.query_unbounded");
     }
     const select = Array.isArray(options.select) ? options.select : [];
     for (const [i, item] of select.entries()) {
       const name = String(Array.isArray(item) ? item[0] : item).split(".")[0];
-      if (!(AUDIT_FIELDS as readonly string[]).includes(name)) errors.add(`${ATTR}.query-options.select.${i}`, `${name}: unknown column`);
+      if (!(AUDIT_FIELDS as readonly string[]).includes(name)) errors.add(`${ATTR}.query-options.select.${i}`, `${name}: unknown column`, "audit.unknown_column");
     }
     errors.check();
     if (data.services[0] !== "MIDDLEWARE") return options.count ? 0 : options.get ? null : [];

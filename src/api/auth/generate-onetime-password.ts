@@ -16,9 +16,9 @@ export const authGenerateOnetimePassword = defineMethod({
     const db = ctx.app.store.db;
     const attr = "auth_generate_onetime_password.username";
     const user = await db.selectFrom("users").select(["id", "locked", "password_disabled", "source"]).where("username", "=", username).executeTakeFirst();
-    if (!user) validationError(attr, `${username}: user does not exist.`);
-    if (user.password_disabled) validationError(attr, `${username}: password authentication is disabled for account.`);
-    if (user.locked) validationError(attr, `${username}: account is locked.`);
+    if (!user) validationError(attr, `${username}: user does not exist.`, "auth.otp_user_not_found");
+    if (user.password_disabled) validationError(attr, `${username}: password authentication is disabled for account.`, "auth.password_disabled");
+    if (user.locked) validationError(attr, `${username}: account is locked.`, "auth.account_locked");
     return createOnetimePassword(db, user.id, { passwordChangeRequired: user.source !== "LDAP" });
   },
 });

@@ -20,14 +20,14 @@ export const authGenerateToken = defineMethod({
   audit: "Generate authentication token for session",
   handler: async (ctx, ttl, attrs, match_origin, single_use) => {
     const s = ctx.session!;
-    if (s.attributes.includes("OTPW")) throw new CallError("Onetime password sessions may not generate authentication tokens", ERRNO.EOPNOTSUPP);
+    if (s.attributes.includes("OTPW")) throw new CallError("Onetime password sessions may not generate authentication tokens", "auth.token_from_otp_session");
     if (s.level === "LEVEL_2" && !single_use) {
-      throw new CallError("Multi-use authentication tokens are not supported at current authenticator level.", ERRNO.EOPNOTSUPP);
+      throw new CallError("Multi-use authentication tokens are not supported at current authenticator level.", "auth.multi_use_token_not_supported");
     }
     if (attrs.job !== undefined) {
       const job = ctx.app.jobs.get(Number(attrs.job));
-      if (!job) validationError("attrs.job", `${attrs.job}: job does not exist.`, ERRNO.ENOENT);
-      if (!mayUseJob(s, job.owner)) validationError("attrs.job", "Job is not owned by current session", ERRNO.EPERM);
+      if (!job) validationError("attrs.job", `${attrs.job}: job does not exist.`, "auth.token_job_not_found");
+      if (!mayUseJob(s, job.owner)) validationError("attrs.job", "Job is not owned by current session", "auth.token_job_not_owned");
     }
     return createToken(ctx.app.store.db, s, ctx.conn.remoteAddress, {
       ttl: Math.min(ttl ?? 600, Math.max(1, Math.floor((s.expiresAt - Date.now()) / 1000))),

@@ -25,14 +25,14 @@ export const authSetAttribute = defineMethod({
   authorizationRequired: false,
   handler: async (ctx, key, value) => {
     const userId = ctx.session!.userId;
-    if (userId === null) throw new CallError(`You are logged in using ${ctx.session!.credentials}`, ERRNO.EINVAL);
+    if (userId === null) throw new CallError(`You are logged in using ${ctx.session!.credentials}`, "auth.not_a_user_session");
     const size = Buffer.byteLength(JSON.stringify(value ?? null), "utf8");
-    if (size > MAX_ATTRIBUTE_BYTES) throw new ValidationErrors().add("value", `Value exceeds ${MAX_ATTRIBUTE_BYTES} bytes as JSON (${size})`, ERRNO.EINVAL);
+    if (size > MAX_ATTRIBUTE_BYTES) throw new ValidationErrors().add("value", `Value exceeds ${MAX_ATTRIBUTE_BYTES} bytes as JSON (${size})`, "auth.attribute_too_large");
     await ctx.app.store.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom("attributes").select("attributes").where("user_id", "=", userId).executeTakeFirst();
       const attrs = row ? (JSON.parse(row.attributes) as Record<string, unknown>) : {};
       if (!Object.hasOwn(attrs, key) && Object.keys(attrs).length >= MAX_ATTRIBUTES) {
-        throw new ValidationErrors().add("key", `At most ${MAX_ATTRIBUTES} attributes may be stored per user`, ERRNO.EINVAL);
+        throw new ValidationErrors().add("key", `At most ${MAX_ATTRIBUTES} attributes may be stored per user`, "auth.too_many_attributes");
       }
       // defineProperty: a key such as "__proto__" is stored as a key, never sets the prototype.
       Object.defineProperty(attrs, key, { value: value ?? null, enumerable: true, writable: true, configurable: true });

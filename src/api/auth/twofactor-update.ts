@@ -23,8 +23,8 @@ export const authTwofactorUpdate = defineMethod({
     const next = { ...old, ...data, id: 1, services: { ...old.services, ...(data.services ?? {}) } };
     if (await ctx.app.auth.stig()) {
       const errors = new ValidationErrors();
-      if (!next.enabled) errors.add("auth_twofactor_update.enable", "Two factor authentication may not be disabled in General Purpose OS STIG compatibility mode.");
-      if (!next.services.ssh) errors.add("auth_twofactor_update.services.ssh", "Two factor authentication for SSH may not be disabled in General Purpose OS STIG compatibility mode.");
+      if (!next.enabled) errors.add("auth_twofactor_update.enable", "Two factor authentication may not be disabled in General Purpose OS STIG compatibility mode.", "auth.twofactor_stig_required");
+      if (!next.services.ssh) errors.add("auth_twofactor_update.services.ssh", "Two factor authentication for SSH may not be disabled in General Purpose OS STIG compatibility mode.", "auth.twofactor_stig_required");
       errors.check();
     }
     await setSetting(db, TWOFACTOR_KEY, next);

@@ -26,7 +26,7 @@ export const userRenew2faSecret = defineMethod({
   handler: async (ctx, username, opts) => {
     const db = ctx.app.store.db;
     const user = await db.selectFrom("users").select(["id", "twofactor_digits", "twofactor_interval"]).where("username", "=", username).executeTakeFirst();
-    if (!user) validationError("username", `${username}: user does not exist.`, ERRNO.ENOENT);
+    if (!user) validationError("username", `${username}: user does not exist.`, "user.not_found");
     const secret = newTotpSecret();
     const digits = opts.otp_digits ?? user.twofactor_digits ?? 6;
     const interval = opts.interval ?? user.twofactor_interval ?? 30;

@@ -30,11 +30,11 @@ export const userSetPassword = defineMethod({
       .select(["id", "unixhash", "smb", "locked", "password_disabled", "password_history", "last_password_change", "source"])
       .where("username", "=", username)
       .executeTakeFirst();
-    if (!user) validationError(`${ARG}.username`, `${username}: user does not exist.`, ERRNO.ENOENT);
-    if (user.source !== "LOCAL") validationError(`${ARG}.username`, `${username}: passwords of directory users are changed in the directory.`);
+    if (!user) validationError(`${ARG}.username`, `${username}: user does not exist.`, "user.not_found");
+    if (user.source !== "LOCAL") validationError(`${ARG}.username`, `${username}: passwords of directory users are changed in the directory.`, "auth.directory_user_password");
     if (!mayBypassOldPassword(s)) {
-      if (old_password === null) validationError(`${ARG}.old_password`, "FULL_ADMIN role is required in order to bypass check for current password.");
-      if (!(await verifyPassword(old_password, user.unixhash))) validationError(`${ARG}.old_password`, `${username}: failed to validate password.`);
+      if (old_password === null) validationError(`${ARG}.old_password`, "FULL_ADMIN role is required in order to bypass check for current password.", "auth.old_password_required");
+      if (!(await verifyPassword(old_password, user.unixhash))) validationError(`${ARG}.old_password`, `${username}: failed to validate password.`, "auth.old_password_wrong");
     }
     const history = JSON.parse(user.password_history) as string[];
     const errors = new ValidationErrors(
@@ -43,10 +43,10 @@ export const userSetPassword = defineMethod({
     errors.check();
     const sec = await securityConfig(db);
     if (!bypassesPasswordAge(s) && !s.attributes.includes("PASSWORD_CHANGE_REQUIRED") && minAgeBlocks(sec, user.last_password_change === null ? null : Number(user.last_password_change))) {
-      validationError(`${ARG}.new_password`, `${username}: password changed too recently. Minimum password age is: ${sec.min_password_age}`);
+      validationError(`${ARG}.new_password`, `${username}: password changed too recently. Minimum password age is: ${sec.min_password_age}`, "password.changed_too_recently");
     }
-    if (user.password_disabled) validationError(`${ARG}.username`, `${username}: password authentication is disabled for account.`);
-    if (user.locked) validationError(`${ARG}.username`, `${username}: user account is locked.`);
+    if (user.password_disabled) validationError(`${ARG}.username`, `${username}: password authentication is disabled for account.`, "auth.password_disabled");
+    if (user.locked) validationError(`${ARG}.username`, `${username}: user account is locked.`, "auth.account_locked");
     const unixhash = await hashPassword(new_password, await hashRounds(ctx.app));
     // The account's other sessions end (their password state changed); the caller's own survives.
     const smbhash = user.smb ? await ntHash(new_password) : "*";

@@ -13,11 +13,11 @@ export const userUnset2faSecret = defineMethod({
   audit: (username) => `Unset two-factor authentication secret: ${username}`,
   handler: async (ctx, username) => {
     if (await ctx.app.auth.stig()) {
-      throw new CallError("Two-factor authentication may not be removed in General Purpose OS STIG compatibility mode.", ERRNO.EPERM);
+      throw new CallError("Two-factor authentication may not be removed in General Purpose OS STIG compatibility mode.", "auth.twofactor_removal_stig");
     }
     const db = ctx.app.store.db;
     const user = await db.selectFrom("users").select("id").where("username", "=", username).executeTakeFirst();
-    if (!user) validationError("username", `${username}: user does not exist.`, ERRNO.ENOENT);
+    if (!user) validationError("username", `${username}: user does not exist.`, "user.not_found");
     await db.updateTable("users").set({ twofactor_secret: null }).where("id", "=", user.id).execute();
     ctx.app.accountsChanged(changeReason("user.unset_2fa_secret", [user.id], []));
     return null;

@@ -10,10 +10,10 @@ import { redactJobResult } from "../../server/events.js";
 /** Non-admin user sessions see, wait for and abort only their own jobs (reference §8.4). */
 function visibleJob(ctx: CallContext, job: Job | undefined, id: number): Job {
   const s = ctx.session!;
-  if (!job) throw new CallError(`${id}: job does not exist.`, ERRNO.ENOENT);
+  if (!job) throw new CallError(`${id}: job does not exist.`, "job.not_found");
   if (s.fullAdmin || s.internal) return job;
-  if (job.owner.internal) throw new CallError("Only users with full administrative privileges can access internally ran jobs", ERRNO.EPERM);
-  if (job.owner.sessionId !== s.id) throw new CallError("Job is not owned by current session", ERRNO.EPERM);
+  if (job.owner.internal) throw new CallError("Only users with full administrative privileges can access internally ran jobs", "job.internal");
+  if (job.owner.sessionId !== s.id) throw new CallError("Job is not owned by current session", "job.not_owned");
   return job;
 }
 
@@ -49,7 +49,7 @@ export const coreJobWait = defineMethod({
     const job = visibleJob(ctx, ctx.app.jobs.get(id), id);
     await job.done;
     if (job.state === "SUCCESS") return job.publicResult === undefined ? job.result : job.publicResult;
-    throw new CallError(job.error ?? "Job failed", job.excInfo?.errno ?? ERRNO.EFAULT, job.excInfo?.extra ?? null);
+    throw new CallError(job.error ?? "Job failed", job.excInfo?.errno ?? ERRNO.EFAULT, job.excInfo?.extra ?? null, job.errorCode ?? "core.internal");
   },
 });
 
@@ -61,7 +61,7 @@ export const coreJobAbort = defineMethod({
   authorizationRequired: false,
   handler: (ctx, id) => {
     const job = visibleJob(ctx, ctx.app.jobs.get(id), id);
-    if (!job.abortable) throw new CallError("Job is not abortable", ERRNO.EINVAL);
+    if (!job.abortable) throw new CallError("Job is not abortable", "job.not_abortable");
     job.requestAbort();
     return null;
   },

@@ -13,7 +13,7 @@ export const coreSubscribe = defineMethod({
   authorizationRequired: false,
   handler: (ctx, name) => {
     const session = ctx.session!;
-    if (!canSubscribe(ctx.app.registry, session, name)) throw new CallError("Not authorized", ERRNO.EACCES);
+    if (!canSubscribe(ctx.app.registry, session, name)) throw new CallError("Not authorized", "core.not_authorized");
     const conn = ctx.conn;
     const ownJobsOnly = name === "core.get_jobs" && !session.fullAdmin && !session.internal;
     const id = ctx.app.events.subscribe(name, {

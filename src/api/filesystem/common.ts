@@ -92,11 +92,11 @@ export function outsideMessage(roots: Roots): string {
  * validation errors on `attr`; a path outside the roots is refused before its existence is told.
  */
 export async function confine(given: string, attr: string, roots: Roots, opts: { allowRoot: boolean }): Promise<{ path: string; real: string | null }> {
-  if (!given.startsWith("/")) validationError(attr, "Path must be absolute", ERRNO.EINVAL);
-  if (given.includes("\0")) validationError(attr, "Path must not contain NUL characters", ERRNO.EINVAL);
+  if (!given.startsWith("/")) validationError(attr, "Path must be absolute", "filesystem.path_not_absolute");
+  if (given.includes("\0")) validationError(attr, "Path must not contain NUL characters", "filesystem.path_has_nul");
   const norm = posix.normalize(given).replace(/(.)\/+$/, "$1");
   const byName = roots.named.some((r) => within(norm, r));
-  if (!byName) validationError(attr, outsideMessage(roots), ERRNO.EINVAL);
+  if (!byName) validationError(attr, outsideMessage(roots), "filesystem.outside_storage_roots");
   let real: string | null;
   try {
     real = await realpath(norm);
@@ -105,9 +105,9 @@ export async function confine(given: string, attr: string, roots: Roots, opts: {
     real = null;
   }
   const landing = real ?? (await realpathOfExistingPrefix(norm).catch(() => norm));
-  if (!insideReal(landing, roots)) validationError(attr, outsideMessage(roots), ERRNO.EINVAL);
+  if (!insideReal(landing, roots)) validationError(attr, outsideMessage(roots), "filesystem.outside_storage_roots");
   if (!opts.allowRoot && roots.real.some((r) => r === landing)) {
-    validationError(attr, `Path may not be a storage root itself: ${norm}`, ERRNO.EINVAL);
+    validationError(attr, `Path may not be a storage root itself: ${norm}`, "filesystem.storage_root_itself");
   }
   return { path: norm, real };
 }

@@ -25,7 +25,7 @@ export const filesystemListdir = defineMethod({
   handler: async (ctx, given, filters, options) => {
     const roots = await resolveRoots(ctx.app);
     const { path: dir, real } = await confine(given, "path", roots, { allowRoot: true });
-    if (real === null) validationError("path", "Directory does not exist", ERRNO.ENOENT);
+    if (real === null) validationError("path", "Directory does not exist", "filesystem.not_found");
     // Listed through an fd opened beneath its real storage root without following links: a
     // directory swapped for a link after the checks is not listed (nor stat-ed) through it.
     let opened;
@@ -33,9 +33,9 @@ export const filesystemListdir = defineMethod({
       opened = openBeneathRoot(roots, real);
     } catch (e) {
       const code = errCode(e);
-      if (code === "ENOTDIR") validationError("path", "Path is not a directory", ERRNO.ENOTDIR);
-      if (code === "ENOENT") validationError("path", "Directory does not exist", ERRNO.ENOENT);
-      if (code === "ELOOP" || code === "EXDEV") validationError("path", outsideMessage(roots), ERRNO.EINVAL);
+      if (code === "ENOTDIR") validationError("path", "Path is not a directory", "filesystem.not_a_directory");
+      if (code === "ENOENT") validationError("path", "Directory does not exist", "filesystem.not_found");
+      if (code === "ELOOP" || code === "EXDEV") validationError("path", outsideMessage(roots), "filesystem.outside_storage_roots");
       throw e;
     }
     const rows: FsEntry[] = [];

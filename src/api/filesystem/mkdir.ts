@@ -64,11 +64,11 @@ export const filesystemMkdir = defineMethod({
     const attr = `${ARG}.path`;
     const roots = await resolveRoots(ctx.app);
     const { path: target, real } = await confine(data.path, attr, roots, { allowRoot: false });
-    if (real !== null || (await lstat(target).catch(() => null))) validationError(attr, "Path already exists", ERRNO.EEXIST);
+    if (real !== null || (await lstat(target).catch(() => null))) validationError(attr, "Path already exists", "filesystem.exists");
     const name = posix.basename(target);
     const parentReal = await realpath(posix.dirname(target)).catch(() => null);
-    if (parentReal === null) validationError(attr, "Parent directory does not exist", ERRNO.ENOENT);
-    if (!insideReal(parentReal, roots)) validationError(attr, outsideMessage(roots), ERRNO.EINVAL);
+    if (parentReal === null) validationError(attr, "Parent directory does not exist", "filesystem.not_found");
+    if (!insideReal(parentReal, roots)) validationError(attr, outsideMessage(roots), "filesystem.outside_storage_roots");
     const onDisk = posix.join(parentReal, name);
     const mode = parseInt(data.options.mode, 8);
     // The checks above named the parent by path; the directory is made relative to the parent's
@@ -78,17 +78,17 @@ export const filesystemMkdir = defineMethod({
       await mkdirBeneath(roots, parentReal, name, mode, data.options.raise_chmod_error);
     } catch (e) {
       const code = errCode(e);
-      if (code === "EEXIST") validationError(attr, "Path already exists", ERRNO.EEXIST);
-      if (code === "ENOTDIR") validationError(attr, "Parent path is not a directory", ERRNO.ENOTDIR);
-      if (code === "ELOOP" || code === "EXDEV") validationError(attr, outsideMessage(roots), ERRNO.EINVAL);
-      if (code === "ENOENT") validationError(attr, "Parent directory does not exist", ERRNO.ENOENT);
-      if (code === "EACCES" || code === "EPERM") throw new CallError(`${target}: permission denied`, ERRNO.EACCES);
-      if (code === "CHMOD") throw new CallError(`${target}: failed to set mode ${data.options.mode}: ${(e as Error).message}`, ERRNO.EFAULT);
+      if (code === "EEXIST") validationError(attr, "Path already exists", "filesystem.exists");
+      if (code === "ENOTDIR") validationError(attr, "Parent path is not a directory", "filesystem.not_a_directory");
+      if (code === "ELOOP" || code === "EXDEV") validationError(attr, outsideMessage(roots), "filesystem.outside_storage_roots");
+      if (code === "ENOENT") validationError(attr, "Parent directory does not exist", "filesystem.not_found");
+      if (code === "EACCES" || code === "EPERM") throw new CallError(`${target}: permission denied`, "filesystem.permission_denied");
+      if (code === "CHMOD") throw new CallError(`${target}: failed to set mode ${data.options.mode}: ${(e as Error).message}`, "filesystem.chmod_failed");
       throw e;
     }
     const parentDev = (await lstat(parentReal)).dev;
     const entry = await entryOf(target, onDisk, roots, parentDev);
-    if (!entry) throw new CallError(`${target}: directory vanished after creation`, ERRNO.ENOENT);
+    if (!entry) throw new CallError(`${target}: directory vanished after creation`, "filesystem.vanished");
     return entry;
   },
 });

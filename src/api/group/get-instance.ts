@@ -10,7 +10,7 @@ export const groupGetInstance = defineMethod({
   roles: ["ACCOUNT_READ"],
   handler: async (ctx, id, options) => {
     const rows = (await queryGroups(ctx.app.store, [["id", "=", id]], { ...options, get: false, limit: 1, offset: 0 })) as unknown[];
-    if (!rows.length) instanceNotFound("Group", id);
+    if (!rows.length) instanceNotFound("Group", id, "group.not_found");
     return rows[0];
   },
 });

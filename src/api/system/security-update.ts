@@ -59,7 +59,7 @@ async function stigProblem(ctx: CallContext): Promise<string | null> {
 /** STIG minimums: fill unset values, refuse weaker ones. */
 function applyStigPolicy(next: SecurityConfig, sent: z.infer<typeof Update>): void {
   const errors = new ValidationErrors();
-  const weak = (field: string) => errors.add(`${ATTR}.${field}`, "Value does not meet General Purpose OS STIG requirements.");
+  const weak = (field: string) => errors.add(`${ATTR}.${field}`, "Value does not meet General Purpose OS STIG requirements.", "system.stig_requirement");
   if (sent.min_password_age !== undefined && (sent.min_password_age ?? 0) < STIG_POLICY.min_password_age) weak("min_password_age");
   if (sent.max_password_age !== undefined && (sent.max_password_age === null || sent.max_password_age > STIG_POLICY.max_password_age)) weak("max_password_age");
   if (sent.password_history_length !== undefined && (sent.password_history_length ?? 0) < STIG_POLICY.password_history_length) weak("password_history_length");
@@ -87,14 +87,14 @@ export const systemSecurityUpdate = defineMethod({
     const old = await securityConfig(db);
     const next: SecurityConfig = { ...old, ...data, id: 1 };
     if (next.password_complexity_ruleset) next.password_complexity_ruleset = COMPLEXITY_CLASSES.filter((c) => next.password_complexity_ruleset!.includes(c));
-    if (next.enable_fips) validationError(`${ATTR}.enable_fips`, "FIPS mode is not supported.");
+    if (next.enable_fips) validationError(`${ATTR}.enable_fips`, "FIPS mode is not supported.", "system.fips_not_supported");
     if (next.min_password_age && next.max_password_age && next.min_password_age >= next.max_password_age) {
-      validationError(`${ATTR}.min_password_age`, "Minimum password age must be lower than the maximum password age.");
+      validationError(`${ATTR}.min_password_age`, "Minimum password age must be lower than the maximum password age.", "system.password_age_order");
     }
     const enabling = next.enable_gpos_stig && !old.enable_gpos_stig;
     if (enabling) {
       const problem = await stigProblem(ctx);
-      if (problem) validationError(`${ATTR}.enable_gpos_stig`, problem);
+      if (problem) validationError(`${ATTR}.enable_gpos_stig`, problem, "system.stig_requirement");
     }
     if (next.enable_gpos_stig) applyStigPolicy(next, data);
     ctx.job?.setProgress(50, "Saving settings");

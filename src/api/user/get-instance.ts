@@ -13,7 +13,7 @@ export const userGetInstance = defineMethod({
   secretsRole: "ACCOUNT_WRITE",
   handler: async (ctx, id, options) => {
     const rows = (await queryUsers(ctx.app.store, [["id", "=", id]], { ...options, get: false, limit: 1, offset: 0 })) as unknown[];
-    if (!rows.length) instanceNotFound("User", id);
+    if (!rows.length) instanceNotFound("User", id, "user.not_found");
     return rows[0];
   },
 });
