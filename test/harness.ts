@@ -105,6 +105,8 @@ export interface StartOptions {
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
+  // Every result is checked against its method's declared schema (src/server/result-check.ts).
+  process.env.GATEHOUSE_CHECK_RESULTS ??= "1";
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "gatehouse-test-"));
   const store = opts.store ?? "sqlite";
   const database = opts.databaseUrl ?? (store === "postgres" ? await freshPgDatabase() : undefined);

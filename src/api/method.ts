@@ -46,7 +46,12 @@ export interface MethodOptions<A extends readonly ArgSpec[], R> {
   name: string;
   description: string;
   args: A;
-  returns?: z.ZodType;
+  /**
+   * The result's schema (required): published by core.get_methods, docs/api.md and the web UI's
+   * types, and checked by the dispatcher under GATEHOUSE_CHECK_RESULTS=1 (tests). Entities come
+   * from their area's schemas module (src/accounts/schemas.ts, src/auth/schemas.ts, ...).
+   */
+  returns: z.ZodType;
   /**
    * Roles that may call the method (any one suffices). Empty ⇒ only FULL_ADMIN.
    * Methods named `*_choices` also accept READONLY_ADMIN automatically.
@@ -85,7 +90,7 @@ export interface MethodDef {
   name: string;
   description: string;
   args: readonly ArgSpec[];
-  returns?: z.ZodType;
+  returns: z.ZodType;
   roles: readonly RoleName[];
   owner: OwnerRule;
   targets?: (...args: any[]) => CallTargets;

@@ -1,5 +1,6 @@
 // The dispatcher's fast path and the redacted copies of frozen results.
 
+import { z } from "zod";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { App } from "../app.js";
@@ -115,8 +116,8 @@ test("dispatcher: every outcome is a promise (never a synchronous throw), errors
     await assert.rejects(call("user.create", { username: "x" }), (e: any) => e instanceof CallError && e.errname === "EACCES", "not authorized");
 
     // A handler that throws synchronously, and one that returns a plain value.
-    const boom = defineMethod({ name: "test.boom", description: "", args: [], roles: ["READONLY_ADMIN"], handler: () => { throw new CallError("boom", 22); } });
-    const plain = defineMethod({ name: "test.plain", description: "", args: [], roles: ["READONLY_ADMIN"], secretFields: ["s"], handler: () => ({ s: "secret", t: 1 }) });
+    const boom = defineMethod({ name: "test.boom", description: "", args: [], returns: z.never(), roles: ["READONLY_ADMIN"], handler: () => { throw new CallError("boom", 22); } });
+    const plain = defineMethod({ name: "test.plain", description: "", args: [], returns: z.object({ s: z.string(), t: z.number() }), roles: ["READONLY_ADMIN"], secretFields: ["s"], handler: () => ({ s: "secret", t: 1 }) });
     const withTestMethods = Object.create(app, { registry: { value: new Registry([boom, plain]) } }) as App;
     const allowed = new Set(["test.boom", "test.plain"]);
     const conn2 = new Connection("d", "127.0.0.1:3", "127.0.0.1", false, "WEBSOCKET", () => {}, () => {});

@@ -17,6 +17,7 @@ import type { Connection } from "./connection.js";
 import type { CallContext } from "../api/context.js";
 import type { Session } from "../auth/session.js";
 import { checkRateLimit } from "../auth/rate-limit.js";
+import { checkResult, resultChecksEnabled } from "./result-check.js";
 import { mustRedact, redactAlways, redactedCopy, redactResult } from "./redact.js";
 
 export { redactAlways, redactResult };
@@ -221,7 +222,9 @@ export function callMethod(app: App, conn: Connection, name: string, rawParams: 
     const tooDeep = rawParams.length ? paramsDepthError(d.args.map((a) => a.name), rawParams) : null;
     if (tooDeep) throw tooDeep;
     const refreshing = conn.session ? app.auth.refreshSession(conn) : undefined;
-    const running = refreshing ? refreshing.then(() => dispatch(app, conn, d, rawParams, callId)) : dispatch(app, conn, d, rawParams, callId);
+    let running = refreshing ? refreshing.then(() => dispatch(app, conn, d, rawParams, callId)) : dispatch(app, conn, d, rawParams, callId);
+    // Tests only (GATEHOUSE_CHECK_RESULTS=1): the result must match the method's `returns`.
+    if (resultChecksEnabled() && !(d.job && conn.options.legacy_jobs)) running = running.then((r) => checkResult(d, r));
     // Errors leave with the call's secret arguments taken out: answers, logs, core.bulk results.
     return d.secretArgs?.length ? running.catch((err) => Promise.reject(scrubCallError(app, d, rawParams, err))) : running;
   } catch (err) {

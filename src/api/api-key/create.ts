@@ -2,6 +2,7 @@ import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { hashKey, newKeySalt, newKeySecret } from "../../auth/api-keys.js";
 import { API_KEY_SECRETS, ApiKeyFields, apiKeyById, checkMayChange, validateKey } from "./common.js";
+import { ApiKeyWithKeySchema } from "../../auth/schemas.js";
 
 const Create = z.strictObject({
   name: ApiKeyFields.name,
@@ -15,6 +16,7 @@ export const apiKeyCreate = defineMethod({
   description: "Creates an API key for a user (optionally limited to some of their roles); the key is returned only here.",
   args: [arg("api_key_create", Create)],
   // Your own keys without a role (not from a key-limited session); others' need API_KEY_WRITE.
+  returns: ApiKeyWithKeySchema,
   owner: "self-or-role",
   roles: ["API_KEY_WRITE"],
   targets: (data) => ({ usernames: [data.username] }),

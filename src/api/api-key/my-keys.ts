@@ -2,11 +2,14 @@ import { defineMethod } from "../method.js";
 import { CallError, ERRNO } from "../../server/errors.js";
 import { apiKeyEntries } from "../../auth/api-keys.js";
 import { API_KEY_SECRETS } from "./common.js";
+import { z } from "zod";
+import { ApiKeyEntrySchema } from "../../auth/schemas.js";
 
 export const apiKeyMyKeys = defineMethod({
   name: "api_key.my_keys",
   description: "The API keys of the logged-in user.",
   args: [],
+  returns: z.array(ApiKeyEntrySchema),
   roles: ["READONLY_ADMIN", "API_KEY_READ"],
   secretFields: API_KEY_SECRETS,
   secretsRole: "API_KEY_WRITE",

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { hashKey, newKeySalt, newKeySecret } from "../../auth/api-keys.js";
 import { API_KEY_SECRETS, ApiKeyFields, apiKeyById, checkMayChange, validateKey } from "./common.js";
+import { ApiKeyEntrySchema, ApiKeyWithKeySchema } from "../../auth/schemas.js";
 
 const Update = z.strictObject({
   name: ApiKeyFields.name.optional(),
@@ -15,6 +16,7 @@ export const apiKeyUpdate = defineMethod({
   description: "Renames a key, changes its expiry or roles, or (reset) issues a new key and lifts a revocation.",
   args: [arg("id", z.number().int()), arg("api_key_update", Update)],
   // Your own keys without a role (not from a key-limited session); others' need API_KEY_WRITE.
+  returns: z.union([ApiKeyWithKeySchema, ApiKeyEntrySchema]),
   owner: "self-or-role",
   roles: ["API_KEY_WRITE"],
   targets: (id) => ({ apiKeys: [id] }),

@@ -24,6 +24,7 @@ export const auditExport = defineMethod({
   name: "audit.export",
   description: "Exports audit entries as CSV or JSON into the data directory (a job); returns the report's path.",
   args: [arg("data", z.strictObject({ export_format: z.enum(["CSV", "JSON"]).default("JSON"), ...AuditQueryFields }), () => ({}))],
+  returns: z.string().describe("Path of the report written."),
   roles: ["SYSTEM_AUDIT_READ"],
   job: { description: (data) => `Exporting audit log as ${data.export_format}` },
   handler: async (ctx, data) => {

@@ -3,6 +3,8 @@ import { arg, defineMethod } from "../method.js";
 import { ValidationErrors } from "../../server/errors.js";
 import { AUDIT_FIELDS, queryAudit } from "../../audit/query.js";
 import { AuditQueryFields } from "./common.js";
+import { queryResult } from "../../server/wire-schema.js";
+import { AuditEntrySchema } from "../../audit/schemas.js";
 
 const ATTR = "audit_query";
 
@@ -10,6 +12,7 @@ export const auditQuery = defineMethod({
   name: "audit.query",
   description: "Queries the audit log (AUTHENTICATION, LOGOUT and METHOD_CALL entries of the MIDDLEWARE service).",
   args: [arg(ATTR, z.strictObject(AuditQueryFields), () => ({}))],
+  returns: z.union([queryResult(AuditEntrySchema), z.null().describe("get on a service other than MIDDLEWARE")]),
   roles: ["SYSTEM_AUDIT_READ"],
   handler: async (ctx, data) => {
     const options = data["query-options"];

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
+import { LoginResultSchema } from "../../auth/schemas.js";
 
 export const LoginOptions = z
   .strictObject({ user_info: z.boolean().default(true), reconnect_token: z.boolean().default(false) })
@@ -16,6 +17,7 @@ export const authLoginEx = defineMethod({
   name: "auth.login_ex",
   description: "Authenticates the connection with a password, API key, token or OTP (second step).",
   args: [arg("login_data", LoginData)],
+  returns: LoginResultSchema,
   authenticationRequired: false,
   secretArgs: ["login_data.password", "login_data.api_key", "login_data.token", "login_data.otp_token"],
   handler: (ctx, data) => ctx.app.auth.login(ctx.conn, data),

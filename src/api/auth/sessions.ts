@@ -2,6 +2,8 @@ import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { queryRows } from "../../store/query-rows.js";
 import { HEARTBEAT_STALE_MS } from "../../auth/service.js";
+import { queryResult } from "../../server/wire-schema.js";
+import { SessionEntrySchema } from "../../auth/schemas.js";
 
 function revive(data: Record<string, unknown>): Record<string, unknown> {
   const out = { ...data };
@@ -13,6 +15,7 @@ export const authSessions = defineMethod({
   name: "auth.sessions",
   description: "Lists the active sessions of every server process sharing the store.",
   args: [arg("filters", z.array(z.any()), () => []), arg("options", z.record(z.string(), z.any()), () => ({}))],
+  returns: queryResult(SessionEntrySchema),
   roles: ["AUTH_SESSIONS_READ"],
   handler: async (ctx, filters, options) => {
     const now = Date.now();

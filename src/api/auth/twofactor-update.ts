@@ -4,6 +4,7 @@ import { ValidationErrors } from "../../server/errors.js";
 import { TWOFACTOR_KEY, twoFactorConfig } from "../../auth/policy.js";
 import { setSetting } from "../../store/settings.js";
 import { MAX_TOTP_WINDOW } from "../../auth/totp.js";
+import { TwofactorGlobalConfigSchema } from "../../auth/schemas.js";
 
 const Update = z.strictObject({
   enabled: z.boolean().optional(),
@@ -15,6 +16,7 @@ export const authTwofactorUpdate = defineMethod({
   name: "auth.twofactor.update",
   description: "Updates the global two-factor settings.",
   args: [arg("auth_twofactor_update", Update)],
+  returns: TwofactorGlobalConfigSchema,
   roles: ["SYSTEM_SECURITY_WRITE"],
   audit: "Update two-factor authentication service configuration",
   handler: async (ctx, data) => {

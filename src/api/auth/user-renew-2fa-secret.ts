@@ -4,6 +4,7 @@ import { CallError, ERRNO, validationError } from "../../server/errors.js";
 import { newTotpSecret, provisioningUri } from "../../auth/totp.js";
 import { userEntryById } from "../../accounts/user-entry.js";
 import { changeReason } from "../../accounts/context.js";
+import { UserWithTwofactorSchema } from "../../accounts/schemas.js";
 
 export const userRenew2faSecret = defineMethod({
   name: "user.renew_2fa_secret",
@@ -17,6 +18,7 @@ export const userRenew2faSecret = defineMethod({
     ),
   ],
   // Your own secret without a role; another account's needs FULL_ADMIN (and every role it holds).
+  returns: UserWithTwofactorSchema,
   owner: "self-or-role",
   roles: [],
   targets: (username) => ({ usernames: [username] }),

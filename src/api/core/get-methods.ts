@@ -1,21 +1,13 @@
 import { z } from "zod";
-import { defineMethod, type MethodDef } from "../method.js";
+import { defineMethod } from "../method.js";
 import { authorize } from "../../access/authorize.js";
-
-function schemaOf(def: MethodDef): unknown[] {
-  return def.args.map((a) => {
-    try {
-      return { _name_: a.name, ...(z.toJSONSchema(a.schema, { unrepresentable: "any", io: "input" }) as object) };
-    } catch {
-      return { _name_: a.name };
-    }
-  });
-}
+import { MethodDocSchema, methodDoc } from "../method-docs.js";
 
 export const coreGetMethods = defineMethod({
   name: "core.get_methods",
-  description: "Lists the methods the caller may call, with their arguments (JSON Schema), roles and flags.",
+  description: "Lists the methods the caller may call, with their arguments and result (JSON Schema, with field descriptions), roles, ownership rule and flags.",
   args: [],
+  returns: z.record(z.string(), MethodDocSchema).describe("By method name."),
   authorizationRequired: false,
   handler: (ctx) => {
     const out: Record<string, unknown> = {};
@@ -23,22 +15,7 @@ export const coreGetMethods = defineMethod({
       if (def.private && !ctx.conn.options.private_methods) continue;
       if (def.removedIn && ctx.conn.apiVersion >= def.removedIn) continue;
       if (authorize(def, ctx.session) !== "ALLOW") continue;
-      let returns: unknown = null;
-      try {
-        returns = def.returns ? z.toJSONSchema(def.returns, { unrepresentable: "any", io: "output" }) : null;
-      } catch {
-        returns = null;
-      }
-      out[def.name] = {
-        description: def.description,
-        roles: def.roles,
-        require_authentication: def.authenticationRequired,
-        require_authorization: def.authorizationRequired,
-        audit: typeof def.audit === "string" ? def.audit : def.audit ? "dynamic" : null,
-        job: !!def.job,
-        accepts: schemaOf(def),
-        returns,
-      };
+      out[def.name] = methodDoc(def);
     }
     return out;
   },

@@ -6,6 +6,8 @@ import type { Job } from "../../server/jobs.js";
 import { queryRows } from "../../store/query-rows.js";
 import { redactAlways, redactResult, type Redactable } from "../../server/redact.js";
 import { redactJobResult } from "../../server/events.js";
+import { queryResult } from "../../server/wire-schema.js";
+import { JobEntrySchema } from "../../server/job-schema.js";
 
 /** Non-admin user sessions see, wait for and abort only their own jobs (reference §8.4). */
 function visibleJob(ctx: CallContext, job: Job | undefined, id: number): Job {
@@ -21,6 +23,7 @@ export const coreGetJobs = defineMethod({
   name: "core.get_jobs",
   description: "Queries jobs (query-filters and query-options as any *.query method).",
   args: [arg("filters", z.array(z.any()), () => []), arg("options", z.record(z.string(), z.any()), () => ({}))],
+  returns: queryResult(JobEntrySchema),
   authorizationRequired: false,
   handler: (ctx, filters, options) => {
     const s = ctx.session!;
@@ -43,6 +46,7 @@ export const coreJobWait = defineMethod({
   name: "core.job_wait",
   description: "Waits for a job to finish and returns its result (itself a job).",
   args: [arg("id", z.number().int())],
+  returns: z.unknown().describe("The job's result (its method's result, secret fields redacted)."),
   authorizationRequired: false,
   job: true,
   handler: async (ctx, id) => {

@@ -6,6 +6,8 @@ import { ERRNO, validationError } from "../../server/errors.js";
 import { confine, entryAt, openBeneathRoot, outsideMessage, resolveRoots, type FsEntry } from "./common.js";
 import { afterResolve, errCode } from "../../accounts/safe-fs.js";
 import { pathLengthProblem } from "../../server/input-bounds.js";
+import { queryResult } from "../../server/wire-schema.js";
+import { FsEntrySchema } from "./schemas.js";
 
 /** A path longer than Linux allows answers EINVAL (bounded input), not a lookup error. */
 const boundedPath = z.string().superRefine((p, ctx) => {
@@ -21,6 +23,7 @@ export const filesystemListdir = defineMethod({
   description:
     "Lists a directory inside a storage root (symlinks not followed), with query-filters and query-options, e.g. [[\"type\", \"=\", \"DIRECTORY\"]] and {\"order_by\": [\"name\"]}.",
   args: [arg("path", boundedPath), arg("filters", z.array(z.any()), () => []), arg("options", z.record(z.string(), z.any()), () => ({}))],
+  returns: queryResult(FsEntrySchema),
   roles: ["FILESYSTEM_ATTRS_READ", "ACCOUNT_READ"],
   handler: async (ctx, given, filters, options) => {
     const roots = await resolveRoots(ctx.app);

@@ -7,6 +7,7 @@ import { unrenderableChar } from "../../accounts/names.js";
 import { CallError, ERRNO, validationError } from "../../server/errors.js";
 import { confine, entryOf, insideReal, mkdirBeneath, outsideMessage, resolveRoots } from "./common.js";
 import { errCode } from "../../accounts/safe-fs.js";
+import { FsEntrySchema } from "./schemas.js";
 
 const posix = path.posix;
 const ARG = "filesystem_mkdir";
@@ -58,6 +59,7 @@ export const filesystemMkdir = defineMethod({
   name: "filesystem.mkdir",
   description: "Creates one directory inside a storage root (its parent must exist) with the given mode; returns its listdir entry.",
   args: [arg(ARG, MkdirArgs)],
+  returns: FsEntrySchema,
   roles: ["FILESYSTEM_DATA_WRITE", "ACCOUNT_WRITE"],
   audit: (data) => `Filesystem mkdir ${data.path}`,
   handler: async (ctx, data) => {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { getGroupObj } from "../../accounts/nss.js";
+import { GroupObjSchema } from "../../accounts/schemas.js";
 
 export const groupGetGroupObj = defineMethod({
   name: "group.get_group_obj",
@@ -12,6 +13,7 @@ export const groupGetGroupObj = defineMethod({
       () => ({}),
     ),
   ],
+  returns: GroupObjSchema,
   roles: ["ACCOUNT_READ"],
   handler: (ctx, data) => getGroupObj(ctx.app.store.db, data),
 });

@@ -2,11 +2,13 @@ import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { PrivilegeUpdate } from "./common.js";
 import { updatePrivilege } from "../../accounts/privilege-write.js";
+import { PrivilegeEntrySchema } from "../../access/schemas.js";
 
 export const privilegeUpdate = defineMethod({
   name: "privilege.update",
   description: "Updates a privilege (built-in privileges keep their name and roles).",
   args: [arg("id", z.number().int()), arg("privilege_update", PrivilegeUpdate)],
+  returns: PrivilegeEntrySchema,
   roles: ["PRIVILEGE_WRITE"],
   audit: (id, data) => `Update privilege ${data.name ?? id}`,
   handler: (ctx, id, data) => updatePrivilege(ctx, id, data),

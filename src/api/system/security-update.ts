@@ -7,6 +7,7 @@ import { COMPLEXITY_CLASSES, SECURITY_KEY, STIG_POLICY, securityConfig, twoFacto
 import { securityEntry } from "./security-config.js";
 import { accessFor } from "../../access/authorize.js";
 import { rolesOfUser } from "../../access/privileges.js";
+import { SecurityConfigSchema } from "../../auth/schemas.js";
 
 const ATTR = "system_security_update";
 
@@ -79,6 +80,7 @@ export const systemSecurityUpdate = defineMethod({
   name: "system.security.update",
   description: "Updates the password policy, lock-out and GPOS STIG settings (a job).",
   args: [arg(ATTR, Update)],
+  returns: SecurityConfigSchema,
   roles: ["SYSTEM_SECURITY_WRITE"],
   audit: "System security update",
   job: { description: () => "Updating system security settings" },

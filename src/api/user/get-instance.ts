@@ -3,11 +3,14 @@ import { arg, defineMethod } from "../method.js";
 import { instanceNotFound } from "../../server/errors.js";
 import { queryUsers } from "../../accounts/user-entry.js";
 import { USER_SECRET_FIELDS } from "../../accounts/context.js";
+import { instanceResult } from "../../server/wire-schema.js";
+import { UserEntrySchema } from "../../accounts/schemas.js";
 
 export const userGetInstance = defineMethod({
   name: "user.get_instance",
   description: "One user by DB id (options as in user.query, e.g. select).",
   args: [arg("id", z.number().int()), arg("options", z.record(z.string(), z.any()), () => ({}))],
+  returns: instanceResult(UserEntrySchema),
   roles: ["ACCOUNT_READ"],
   secretFields: USER_SECRET_FIELDS,
   secretsRole: "ACCOUNT_WRITE",

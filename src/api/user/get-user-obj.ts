@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { getUserObj } from "../../accounts/nss.js";
+import { UserObjSchema } from "../../accounts/schemas.js";
 
 export const userGetUserObj = defineMethod({
   name: "user.get_user_obj",
@@ -17,6 +18,7 @@ export const userGetUserObj = defineMethod({
       () => ({}),
     ),
   ],
+  returns: UserObjSchema,
   roles: ["ACCOUNT_READ"],
   handler: (ctx, data) => getUserObj(ctx.app.store.db, data),
 });

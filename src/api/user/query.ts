@@ -2,11 +2,14 @@ import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { queryUsers } from "../../accounts/user-entry.js";
 import { USER_SECRET_FIELDS } from "../../accounts/context.js";
+import { queryResult } from "../../server/wire-schema.js";
+import { UserEntrySchema } from "../../accounts/schemas.js";
 
 export const userQuery = defineMethod({
   name: "user.query",
   description: "Lists local users (reference user entry), with query-filters and query-options; filters on stored fields run in the database.",
   args: [arg("filters", z.array(z.any()), () => []), arg("options", z.record(z.string(), z.any()), () => ({}))],
+  returns: queryResult(UserEntrySchema),
   roles: ["ACCOUNT_READ"],
   secretFields: USER_SECRET_FIELDS,
   secretsRole: "ACCOUNT_WRITE",

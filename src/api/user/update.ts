@@ -3,11 +3,13 @@ import { defineMethod, arg } from "../method.js";
 import { userUpdateSchema } from "../../accounts/inputs.js";
 import { updateUser } from "../../accounts/user-update.js";
 import { USER_SECRET_FIELDS } from "../../accounts/context.js";
+import { UserWithPasswordSchema } from "../../accounts/schemas.js";
 
 export const userUpdate = defineMethod({
   name: "user.update",
   description: "Updates a local user (partial); returns the user entry plus `password` (set only when one was sent or generated).",
   args: [arg("id", z.number().int()), arg("user_update", userUpdateSchema, () => ({}))],
+  returns: UserWithPasswordSchema,
   roles: ["ACCOUNT_WRITE"],
   // Password, lock, keys, home, 2FA of an account: only one holding no role you lack.
   targets: (id) => ({ users: [id] }),
