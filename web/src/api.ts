@@ -27,6 +27,15 @@ export { fromWire, toWire };
 
 export type FieldTriple = [attribute: string, message: string, errno: number];
 
+/** A JSON-RPC message from the server: a reply (id with result or error) or a notification. */
+interface WireMessage {
+  id?: number | null;
+  result?: unknown;
+  error?: { code: number; message: string; data?: { error?: number; errname?: string; reason?: string; extra?: unknown } | null };
+  method?: string;
+  params?: unknown;
+}
+
 export class RpcError extends Error {
   readonly code: number;
   readonly errname: string | undefined;
@@ -254,7 +263,7 @@ export class Api {
   }
 
   private handleMessage(text: string): void {
-    let msg: any;
+    let msg: WireMessage;
     try {
       msg = JSON.parse(text);
     } catch {
@@ -280,7 +289,7 @@ export class Api {
       const all = this.subs.get("*");
       if (all && u.collection !== "*") for (const h of all.handlers) h(u);
     } else if (msg.method === "notify_unsubscribed") {
-      const name = msg.params?.collection;
+      const name = (msg.params as { collection?: string } | undefined)?.collection;
       const s = name ? this.subs.get(name) : undefined;
       if (s) s.serverId = null;
     }
@@ -297,13 +306,13 @@ export class Api {
     });
   }
 
-  async call<T = any>(method: string, ...params: unknown[]): Promise<T> {
+  async call<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
     if (!this.ws || this.state !== "open") await this.connect();
     return this.rawCall<T>(method, ...params);
   }
 
   /** Count + page in two calls, as the appliance UI does (reference §12). */
-  async page<T = any>(method: string, filters: Filter, opts: QueryOptions): Promise<{ total: number; rows: T[] }> {
+  async page<T = unknown>(method: string, filters: Filter, opts: QueryOptions): Promise<{ total: number; rows: T[] }> {
     const [total, rows] = await Promise.all([this.call<number>(method, filters, { count: true }), this.call<T[]>(method, filters, opts)]);
     return { total, rows };
   }

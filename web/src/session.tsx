@@ -21,6 +21,15 @@ export interface Me {
   account_attributes: string[];
 }
 
+/** What auth.login_ex and auth.login_ex_continue answer (the fields the UI reads). */
+interface LoginReply {
+  response_type: "SUCCESS" | "OTP_REQUIRED" | "REDIRECT" | "AUTH_ERR" | "DENIED" | "EXPIRED";
+  username?: string;
+  urls?: string[];
+  user_info?: unknown;
+  reconnect_token?: string | null;
+}
+
 export type Phase = "loading" | "first-run" | "signed-out" | "otp" | "change-password" | "signed-in";
 
 export type LoginOutcome =
@@ -134,7 +143,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       if (token) {
         sessionStorage.removeItem(TOKEN_KEY);
         try {
-          const r = await a.rawCall<any>("auth.login_ex", { mechanism: "TOKEN_PLAIN", token, login_options: { user_info: true, reconnect_token: true } });
+          const r = await a.rawCall<LoginReply | null>("auth.login_ex", { mechanism: "TOKEN_PLAIN", token, login_options: { user_info: true, reconnect_token: true } });
           if (r?.response_type === "SUCCESS") {
             a.authenticated = true;
             if (r.reconnect_token) sessionStorage.setItem(TOKEN_KEY, r.reconnect_token);
@@ -178,7 +187,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     async (username: string, password: string): Promise<LoginOutcome> => {
       lastPassword.current = password;
       try {
-        const r = await api.call<any>("auth.login_ex", {
+        const r = await api.call<LoginReply>("auth.login_ex", {
           mechanism: "PASSWORD_PLAIN",
           username,
           password,
@@ -212,18 +221,18 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     async (code: string): Promise<LoginOutcome> => {
       const body = { mechanism: "OTP_TOKEN", otp_token: code.trim(), login_options: { user_info: true, reconnect_token: true } };
       try {
-        let r: any;
+        let r: LoginReply;
         try {
-          r = await api.call<any>("auth.login_ex_continue", body);
+          r = await api.call<LoginReply>("auth.login_ex_continue", body);
         } catch (err) {
-          if (err instanceof RpcError && err.methodMissing) r = await api.call<any>("auth.login_ex", body);
+          if (err instanceof RpcError && err.methodMissing) r = await api.call<LoginReply>("auth.login_ex", body);
           else throw err;
         }
         if (r.response_type === "SUCCESS") {
           await afterSuccess(r);
           return { kind: "ok" };
         }
-        if (r.response_type === "OTP_REQUIRED") return { kind: "otp", username: r.username };
+        if (r.response_type === "OTP_REQUIRED") return { kind: "otp", username: r.username ?? "" };
         // A wrong code ends the attempt (reference §7.3): back to the password step.
         setOtpUser(null);
         setPhase("signed-out");

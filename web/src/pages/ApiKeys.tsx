@@ -9,7 +9,7 @@ import { useSession } from "../session";
 import { DataTable, type Column } from "../table";
 import { FormDialog, useSubmit } from "../forms";
 import { CheckField, ConfirmDialog, CopyField, Dialog, ErrorBox, FieldGroup, FilterInput, SearchField, TextField, fmtDate, useAsync, useToast } from "../ui";
-import { sortRoles } from "./Privileges";
+import { type Role, sortRoles } from "./Privileges";
 import { ROLE_LABELS } from "./Users";
 
 export interface ApiKey {
@@ -97,8 +97,14 @@ export function ApiKeysPanel({ mine, userFilter = "", openNewFor = null }: { min
       const desc = sort.startsWith("-");
       const f = sort.replace(/^-/, "") as keyof ApiKey;
       rows.sort((a, b) => {
-        const x = a[f] instanceof Date ? (a[f] as Date).getTime() : (a[f] as any);
-        const y = b[f] instanceof Date ? (b[f] as Date).getTime() : (b[f] as any);
+        const key = (k: ApiKey): number | string => {
+          const v = k[f];
+          if (v instanceof Date) return v.getTime();
+          if (typeof v === "boolean") return Number(v);
+          return typeof v === "number" || typeof v === "string" ? v : -Infinity; // null: first
+        };
+        const x = key(a);
+        const y = key(b);
         return (x > y ? 1 : x < y ? -1 : 0) * (desc ? -1 : 1);
       });
       return { total: rows.length, rows: rows.slice(page * 50, page * 50 + 50) };
@@ -273,7 +279,7 @@ function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initial
   const [limit, setLimit] = useState(!!ex?.roles?.length);
   const [roles, setRoles] = useState<string[]>(ex?.roles ?? []);
   const [roleQ, setRoleQ] = useState("");
-  const allRoles = useAsync(() => (rolesSupported && limit ? api.call<any[]>("privilege.roles").then(sortRoles) : Promise.resolve([])), [rolesSupported, limit]);
+  const allRoles = useAsync(() => (rolesSupported && limit ? api.call<Role[]>("privilege.roles").then(sortRoles) : Promise.resolve([])), [rolesSupported, limit]);
   const { errs, busy, onSubmit } = useSubmit(["name", "username", "expires_at", "roles"]);
   const users = useAsync(
     () =>

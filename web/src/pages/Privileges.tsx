@@ -28,7 +28,7 @@ interface Privilege {
   web_shell: boolean;
 }
 
-interface Role {
+export interface Role {
   name: string;
   title?: string;
   includes: string[];

@@ -146,10 +146,10 @@ function TwoFactorSetup() {
   );
   const renew = () =>
     run(async () => {
-      const r = await api.call<any>("user.renew_2fa_secret", s.me!.pw_name, { otp_digits: Number(digits), interval: Number(interval) });
+      const r = await api.call<{ twofactor_config?: { provisioning_uri?: string | null } } | null>("user.renew_2fa_secret", s.me!.pw_name, { otp_digits: Number(digits), interval: Number(interval) });
       let u: string | null = r?.twofactor_config?.provisioning_uri ?? null;
       if (!u) {
-        const me = await api.call<any>("auth.me");
+        const me = await api.call<{ two_factor_config?: { provisioning_uri?: string | null } } | null>("auth.me");
         u = me?.two_factor_config?.provisioning_uri ?? null;
       }
       setUri(u);
