@@ -5,6 +5,7 @@ import path from "node:path";
 import type { App } from "../app.js";
 import type { Session } from "../auth/session.js";
 import { NO_HOME } from "./home.js";
+import { storageRootOf } from "./storage-root.js";
 import { REDACTED } from "../audit/audit.js";
 
 export interface AccountContext {
@@ -18,11 +19,7 @@ export interface AccountContext {
 const posix = path.posix;
 
 export function insideStorageRoot(app: App, home: string): boolean {
-  const h = posix.normalize(home).replace(/\/+$/, "");
-  return app.config.storageRoots.some((r) => {
-    const root = posix.normalize(r).replace(/\/+$/, "");
-    return h !== root && h.startsWith(root === "" ? "/" : root + "/");
-  });
+  return storageRootOf(home, app.config.storageRoots) !== null;
 }
 
 /**

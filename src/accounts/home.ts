@@ -21,6 +21,7 @@ import path from "node:path";
 import { CallError, ERRNO, type ValidationErrors } from "../server/errors.js";
 import { serialised, writeKeysIn } from "../provision/keys.js";
 import type { Tx } from "../store/db.js";
+import { isWithin, normalizeDir } from "./storage-root.js";
 import {
   SAFE_FS_AVAILABLE, SafeDir, afterResolve, errCode, fsat, isDir, isFile, isLink, locateHome, openHomeParent, type SafeStat,
 } from "./safe-fs.js";
@@ -104,22 +105,12 @@ async function linkBelowRoot(p: string, root: string): Promise<string | null> {
   return null;
 }
 
-/** Strip trailing slashes and collapse `//`, `.` and `..` (lexically). */
-function normalizeDir(p: string): string {
-  const n = posix.normalize(p);
-  return n.length > 1 ? n.replace(/\/+$/, "") : n;
-}
-
 async function statOrNull(p: string): Promise<Stats | null> {
   try {
     return await stat(p);
   } catch {
     return null;
   }
-}
-
-function isInside(child: string, root: string): boolean {
-  return child === root || child.startsWith(root === "/" ? "/" : root + "/");
 }
 
 /** realpath of `p`, resolving the deepest existing ancestor and re-appending the rest. */
@@ -233,7 +224,7 @@ export async function validateHome(errors: ValidationErrors, attr: string, input
   const atRoot = roots.find((r) => r === effective);
   if (atRoot !== undefined) {
     errors.add(attr, `"Home Directory" cannot be at root of "${atRoot}"`, "home.storage_root_itself");
-  } else if (!roots.some((r) => isInside(effective, r))) {
+  } else if (!roots.some((r) => isWithin(effective, r))) {
     errors.add(attr, outside, "home.outside_storage_roots");
   } else {
     // Lexically inside; make sure no symlink on the way leads out of the storage roots.
@@ -241,12 +232,12 @@ export async function validateHome(errors: ValidationErrors, attr: string, input
     const realRoots = await Promise.all(roots.map(resolveExisting));
     if (realRoots.some((r) => r === real)) {
       errors.add(attr, `"Home Directory" cannot be at root of "${roots[realRoots.indexOf(real)]}"`, "home.storage_root_itself");
-    } else if (!realRoots.some((r) => isInside(real, r))) {
+    } else if (!realRoots.some((r) => isWithin(real, r))) {
       errors.add(attr, outside, "home.outside_storage_roots");
     } else {
       // Root works below a storage root without following any link (safe-fs.ts): a home
       // reached through one could not be created, chmod-ed or given keys, so say it now.
-      const root = roots.filter((r) => isInside(effective, r)).sort((a, b) => b.length - a.length)[0];
+      const root = roots.filter((r) => isWithin(effective, r)).sort((a, b) => b.length - a.length)[0];
       const link = await linkBelowRoot(effective, root);
       if (link) errors.add(attr, `"Home Directory" must not pass through a symbolic link (${link}).`, "home.symlink");
     }

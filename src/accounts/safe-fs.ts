@@ -17,6 +17,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { CallError, ERRNO } from "../server/errors.js";
+import { normalizeDir, storageRootOf } from "./storage-root.js";
 
 const posix = path.posix;
 
@@ -302,11 +303,6 @@ export interface HomeLocation {
   name: string;
 }
 
-function normalizeDir(p: string): string {
-  const n = posix.normalize(p);
-  return n.length > 1 ? n.replace(/\/+$/, "") : n;
-}
-
 /**
  * Where a home is resolved from: for a home inside a storage root, the root (everything below
  * it belongs to users and is resolved without links); for any other home (the built-in accounts'
@@ -315,12 +311,10 @@ function normalizeDir(p: string): string {
 export function locateHome(home: string, storageRoots: readonly string[]): HomeLocation {
   const h = normalizeDir(home);
   if (!h.startsWith("/") || h === "/") throw new CallError(`${home}: not a home directory path`, "home.invalid_path");
-  for (const r of storageRoots) {
-    const root = normalizeDir(r);
-    if (h !== root && h.startsWith(root === "/" ? "/" : `${root}/`)) {
-      const rel = h.slice(root.length).replace(/^\/+/, "");
-      return { base: root, parentRel: posix.dirname(rel) === "." ? "" : posix.dirname(rel), name: posix.basename(rel) };
-    }
+  const root = storageRootOf(h, storageRoots);
+  if (root !== null) {
+    const rel = h.slice(root.length).replace(/^\/+/, "");
+    return { base: root, parentRel: posix.dirname(rel) === "." ? "" : posix.dirname(rel), name: posix.basename(rel) };
   }
   return { base: posix.dirname(h), parentRel: "", name: posix.basename(h) };
 }

@@ -16,18 +16,14 @@ import { authorizedKeys } from "./generate.js";
 import type { ProvUser } from "./types.js";
 import { CallError, ERRNO } from "../server/errors.js";
 import { SafeDir, afterResolve, errCode, isDir, isFile, locateHome, openHomeParent, type SafeStat } from "../accounts/safe-fs.js";
+import { storageRootOf } from "../accounts/storage-root.js";
 
 export const NO_HOME = "/var/empty";
 
 /** The storage root `home` lies strictly inside (by path), or null. */
-export function storageRootOf(home: string, storageRoots: readonly string[]): string | null {
+function homeStorageRoot(home: string, storageRoots: readonly string[]): string | null {
   if (!home.startsWith("/") || home === NO_HOME) return null;
-  const h = path.posix.normalize(home).replace(/\/+$/, "");
-  for (const r of storageRoots) {
-    const root = path.posix.normalize(r).replace(/\/+$/, "");
-    if (h !== root && h.startsWith(`${root}/`)) return root;
-  }
-  return null;
+  return storageRootOf(home, storageRoots);
 }
 
 /**
@@ -45,7 +41,7 @@ export interface KeysPlacement {
 }
 
 export function keysPlacement(u: ProvUser, storageRoots: readonly string[], hostRoot: string): KeysPlacement | null {
-  const root = storageRootOf(u.home, storageRoots);
+  const root = homeStorageRoot(u.home, storageRoots);
   if (root) return { dir: path.posix.normalize(u.home), within: root, mayRemove: true };
   if (authorizedKeys(u) === null || !u.home.startsWith("/") || path.posix.normalize(u.home) === NO_HOME) return null;
   return { dir: path.posix.join(hostRoot, u.home), within: hostRoot, mayRemove: false };

@@ -8,6 +8,7 @@ import path from "node:path";
 import type { App } from "../../app.js";
 import { ERRNO, validationError } from "../../server/errors.js";
 import { SafeDir, afterResolve, isDir, isFile, isLink, type SafeStat } from "../../accounts/safe-fs.js";
+import { isWithin, normalizeDir } from "../../accounts/storage-root.js";
 
 const posix = path.posix;
 
@@ -30,12 +31,7 @@ export interface FsEntry {
 
 /** The configured storage roots, normalized, without trailing slashes. */
 export function storageRoots(app: App): string[] {
-  return app.config.storageRoots.map((r) => posix.normalize(r).replace(/(.)\/+$/, "$1"));
-}
-
-/** `p` equals `root` or lies below it (both normalized, absolute). */
-export function within(p: string, root: string): boolean {
-  return p === root || p.startsWith(root === "/" ? "/" : `${root}/`);
+  return app.config.storageRoots.map(normalizeDir);
 }
 
 export interface Roots {
@@ -55,7 +51,7 @@ export async function resolveRoots(app: App): Promise<Roots> {
 }
 
 export function insideReal(p: string, roots: Roots): boolean {
-  return roots.real.some((r) => r !== null && within(p, r));
+  return roots.real.some((r) => r !== null && isWithin(p, r));
 }
 
 function errnoOf(e: unknown): string | undefined {
@@ -94,8 +90,8 @@ export function outsideMessage(roots: Roots): string {
 export async function confine(given: string, attr: string, roots: Roots, opts: { allowRoot: boolean }): Promise<{ path: string; real: string | null }> {
   if (!given.startsWith("/")) validationError(attr, "Path must be absolute", "filesystem.path_not_absolute");
   if (given.includes("\0")) validationError(attr, "Path must not contain NUL characters", "filesystem.path_has_nul");
-  const norm = posix.normalize(given).replace(/(.)\/+$/, "$1");
-  const byName = roots.named.some((r) => within(norm, r));
+  const norm = normalizeDir(given);
+  const byName = roots.named.some((r) => isWithin(norm, r));
   if (!byName) validationError(attr, outsideMessage(roots), "filesystem.outside_storage_roots");
   let real: string | null;
   try {
@@ -183,7 +179,7 @@ export async function mkdirBeneath(roots: Roots, parentReal: string, name: strin
  */
 export function openBeneathRoot(roots: Roots, real: string): SafeDir {
   const root = roots.real
-    .filter((r): r is string => r !== null && within(real, r))
+    .filter((r): r is string => r !== null && isWithin(real, r))
     .sort((a, b) => b.length - a.length)[0];
   if (root === undefined) throw Object.assign(new Error("outside the storage roots"), { code: "EXDEV" });
   const base = SafeDir.openBase(root);
