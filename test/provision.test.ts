@@ -11,8 +11,9 @@ import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import {
-  FILES, generateAll, passwdLine, shadowLine, smbpasswdLine, sshdConfig, sudoCommand, sudoGroupLines, sudoUserLines, shellSplit,
+  FILES, generateAll, passwdLine, shadowLine, smbpasswdLine, sshdConfig, sudoCommand, sudoGroupLines, sudoUserLines,
 } from "../src/provision/generate.js";
+import { shlexSplit } from "../src/accounts/sudo.js";
 import { HostModel } from "../src/provision/model.js";
 import { Provisioner, detectDrift, parseHints, type ProvisionContext } from "../src/provision/provisioner.js";
 import { prepareReplace, replaceFile, removeStaleTemps, sameContent } from "../src/provision/atomic.js";
@@ -88,12 +89,12 @@ describe("generators", () => {
     assert.equal(f.passwd, "root:x:0:0:root:/var/empty:/usr/bin/bash\nbob:x:1002:50:bob:/var/empty:/usr/bin/bash\ncarol:x:1003:50:carol:/var/empty:/usr/bin/bash\n");
   });
 
-  test("shellSplit follows Python's shlex.split", () => {
-    assert.deepEqual(shellSplit(`/bin/echo "a b" 'c d' e\\ f ""`), ["/bin/echo", "a b", "c d", "e f", ""]);
-    assert.deepEqual(shellSplit(`a"b"c`), ["abc"]);
-    assert.deepEqual(shellSplit(`"x\\"y\\\\z\\n"`), ['x"y\\z\\n']);
-    assert.equal(shellSplit(`"unclosed`), null);
-    assert.equal(shellSplit(`trailing\\`), null);
+  test("sudoers rendering splits words as Python's shlex.split (the one splitter, accounts/sudo.ts)", () => {
+    assert.deepEqual(shlexSplit(`/bin/echo "a b" 'c d' e\\ f ""`), ["/bin/echo", "a b", "c d", "e f", ""]);
+    assert.deepEqual(shlexSplit(`a"b"c`), ["abc"]);
+    assert.deepEqual(shlexSplit(`"x\\"y\\\\z\\n"`), ['x"y\\z\\n']);
+    assert.throws(() => shlexSplit(`"unclosed`), /No closing quotation/);
+    assert.throws(() => shlexSplit(`trailing\\`), /No escaped character/);
   });
 
   test("sudoers commands are escaped for the sudoers lexer", () => {

@@ -129,58 +129,6 @@ export function smbpasswdLine(u: ProvUser, policy: ProvPolicy): string {
 // ---------------------------------------------------------------------------------------------
 // sudoers
 
-/** Python's shlex.split (POSIX mode), which the sudo command validation also uses. */
-export function shellSplit(s: string): string[] | null {
-  const out: string[] = [];
-  let cur = "";
-  let inToken = false;
-  let i = 0;
-  while (i < s.length) {
-    const c = s[i];
-    if (c === " " || c === "\t" || c === "\n" || c === "\r") {
-      if (inToken) out.push(cur);
-      cur = "";
-      inToken = false;
-      i++;
-    } else if (c === "'") {
-      const end = s.indexOf("'", i + 1);
-      if (end < 0) return null;
-      cur += s.slice(i + 1, end);
-      inToken = true;
-      i = end + 1;
-    } else if (c === '"') {
-      i++;
-      inToken = true;
-      for (;;) {
-        if (i >= s.length) return null;
-        const d = s[i];
-        if (d === '"') {
-          i++;
-          break;
-        }
-        if (d === "\\" && (s[i + 1] === '"' || s[i + 1] === "\\")) {
-          cur += s[i + 1];
-          i += 2;
-        } else {
-          cur += d;
-          i++;
-        }
-      }
-    } else if (c === "\\") {
-      if (i + 1 >= s.length) return null;
-      cur += s[i + 1];
-      inToken = true;
-      i += 2;
-    } else {
-      cur += c;
-      inToken = true;
-      i++;
-    }
-  }
-  if (inToken) out.push(cur);
-  return out;
-}
-
 /**
  * One entry of `sudo_commands` as a sudoers Cmnd (src/accounts/sudo.ts, which validation uses too:
  * an entry is accepted only when it renders faithfully). Null for an entry that cannot be expressed.
