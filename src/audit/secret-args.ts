@@ -151,7 +151,7 @@ export function scrubError(err: unknown, def: MethodDef, values: readonly string
       const cleanAttr = attr === null ? attr : scrub(attr, values, true);
       if (clean !== message || cleanAttr !== attr) changed = true;
       // The copy keeps the triple's code (and its errno, even where that is not the code's own).
-      return fieldError(cleanAttr, clean, errno, fieldErrorCode(triple));
+      return fieldError(cleanAttr, clean, { errno, code: fieldErrorCode(triple) });
     });
     return changed ? new ValidationErrors(errors) : err;
   }
@@ -162,7 +162,7 @@ export function scrubError(err: unknown, def: MethodDef, values: readonly string
   if (err instanceof CallError) {
     const extra = scrubDeep(err.extra, values);
     if (message === err.message && stack === err.stack && JSON.stringify(extra) === JSON.stringify(err.extra)) return err;
-    out = new CallError(message, err.errno, extra, err.code);
+    out = new CallError(message, { errno: err.errno, code: err.code }, extra);
   } else if (err instanceof RpcError) {
     const data = scrubDeep(err.data, values);
     if (message === err.message && stack === err.stack && JSON.stringify(data) === JSON.stringify(err.data)) return err;

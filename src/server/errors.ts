@@ -1,21 +1,22 @@
 // Typed errors with stable errno names. These map one-to-one onto the JSON-RPC error objects the
 // appliance's clients expect (reference §8.2): ValidationErrors → -32602, CallError → -32001.
 
-import { ERRNO, errnameOf } from "./errno.js";
+import { errnameOf } from "./errno.js";
 import { ERROR_CODES, genericCode, type ErrorCode } from "./error-codes.js";
 
 export { ERRNO, errnameOf, type ErrName } from "./errno.js";
 export type { ErrorCode } from "./error-codes.js";
 
 /**
- * What a throw site names: a catalogued code (src/server/error-codes.ts; its errno comes from the
- * catalogue, so the two cannot disagree) or, for code not yet converted, a bare errno (the code is
- * then that errno's generic one, e.g. `core.invalid_argument`).
+ * What a throw site names: a catalogued code (src/server/error-codes.ts). Its errno comes from the
+ * catalogue, so the two cannot disagree, and a site without a code does not compile. The object
+ * form only passes on an error whose errno and code were settled elsewhere (a job's failure, a
+ * copy with secrets scrubbed), where the errno may not be the code's own.
  */
-export type CodeOrErrno = ErrorCode | number;
+export type ErrorSpec = ErrorCode | { readonly errno: number; readonly code: ErrorCode };
 
-function resolve(c: CodeOrErrno): { errno: number; code: ErrorCode } {
-  return typeof c === "number" ? { errno: c, code: genericCode(c) } : { errno: ERROR_CODES[c].errno, code: c };
+function resolve(c: ErrorSpec): { errno: number; code: ErrorCode } {
+  return typeof c === "string" ? { errno: ERROR_CODES[c].errno, code: c } : c;
 }
 
 /** One field problem: `[attribute, message, errno]` as on the wire. */
@@ -29,15 +30,15 @@ export type FieldErrorInput = FieldError | [attribute: string, message: string, 
 // from one collector into another, kept by a job). A copy made by hand gets its errno's generic code.
 const fieldCodes = new WeakMap<FieldError, ErrorCode>();
 
-/** Make a wire triple tagged with its code (`code` only to pass on a triple's settled errno and code). */
-export function fieldError(attribute: string, message: string, c: CodeOrErrno = "core.invalid_argument", code?: ErrorCode): FieldError {
-  const r = resolve(c);
-  const triple: FieldError = [attribute, message, r.errno];
-  fieldCodes.set(triple, code ?? r.code);
+/** Make a wire triple tagged with its code. */
+export function fieldError(attribute: string, message: string, c: ErrorSpec): FieldError {
+  const { errno, code } = resolve(c);
+  const triple: FieldError = [attribute, message, errno];
+  fieldCodes.set(triple, code);
   return triple;
 }
 
-/** The code of one triple (its errno's generic code when it was made without one). */
+/** The code of one triple (its errno's generic code when it was made by hand, without one). */
 export function fieldErrorCode(triple: FieldError): ErrorCode {
   return fieldCodes.get(triple) ?? genericCode(triple[2]);
 }
@@ -57,7 +58,7 @@ export class ValidationErrors extends Error {
     for (const e of errors) this.errors.push(typeof e[2] === "string" ? fieldError(e[0], e[1], e[2]) : (e as FieldError));
   }
 
-  add(attribute: string, message: string, c: CodeOrErrno = "core.invalid_argument"): this {
+  add(attribute: string, message: string, c: ErrorSpec): this {
     this.errors.push(fieldError(attribute, message, c));
     return this;
   }
@@ -90,7 +91,7 @@ export class ValidationErrors extends Error {
 }
 
 /** Throw a single-field validation error. */
-export function validationError(attribute: string, message: string, c: CodeOrErrno = "core.invalid_argument"): never {
+export function validationError(attribute: string, message: string, c: ErrorSpec): never {
   throw new ValidationErrors([fieldError(attribute, message, c)]);
 }
 
@@ -99,21 +100,16 @@ export class CallError extends Error {
   readonly errno: number;
   readonly code: ErrorCode;
 
-  /**
-   * `c` names the error (its errno comes from the catalogue). `code` is only for passing on an
-   * error whose errno and code were already settled (a job's failure, a scrubbed copy).
-   */
   constructor(
     message: string,
-    c: CodeOrErrno = "core.internal",
+    c: ErrorSpec,
     readonly extra: unknown = null,
-    code?: ErrorCode,
   ) {
     super(message);
     this.name = "CallError";
-    const r = resolve(c);
-    this.errno = r.errno;
-    this.code = code ?? r.code;
+    const { errno, code } = resolve(c);
+    this.errno = errno;
+    this.code = code;
   }
 
   get errname(): string {
@@ -122,7 +118,7 @@ export class CallError extends Error {
 }
 
 /** `<VerboseName> <id> does not exist` — reference §0 InstanceNotFound (a validation error). */
-export function instanceNotFound(verboseName: string, id: unknown, code: ErrorCode = "core.not_found"): never {
+export function instanceNotFound(verboseName: string, id: unknown, code: ErrorCode): never {
   throw new ValidationErrors([fieldError(null as unknown as string, `${verboseName} ${String(id)} does not exist`, code)]);
 }
 
@@ -133,7 +129,7 @@ export class RpcError extends Error {
     message: string,
     readonly data: unknown = undefined,
     /** The stable code (`data.code`); `code` above is the JSON-RPC one. */
-    readonly errorCode: ErrorCode = "core.invalid_request",
+    readonly errorCode: ErrorCode,
   ) {
     super(message);
     this.name = "RpcError";

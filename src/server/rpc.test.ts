@@ -116,7 +116,7 @@ test("dispatcher: every outcome is a promise (never a synchronous throw), errors
     await assert.rejects(call("user.create", { username: "x" }), (e: any) => e instanceof CallError && e.errname === "EACCES", "not authorized");
 
     // A handler that throws synchronously, and one that returns a plain value.
-    const boom = defineMethod({ name: "test.boom", description: "", args: [], returns: z.never(), roles: ["READONLY_ADMIN"], handler: () => { throw new CallError("boom", 22); } });
+    const boom = defineMethod({ name: "test.boom", description: "", args: [], returns: z.never(), roles: ["READONLY_ADMIN"], handler: () => { throw new CallError("boom", "core.invalid_argument"); } });
     const plain = defineMethod({ name: "test.plain", description: "", args: [], returns: z.object({ s: z.string(), t: z.number() }), roles: ["READONLY_ADMIN"], secretFields: ["s"], handler: () => ({ s: "secret", t: 1 }) });
     const withTestMethods = Object.create(app, { registry: { value: new Registry([boom, plain]) } }) as App;
     const allowed = new Set(["test.boom", "test.plain"]);

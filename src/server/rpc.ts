@@ -339,5 +339,5 @@ async function runAsJob(
   await job.done;
   // The job already redacted its result for listings: the same session, the same copy.
   if (job.state === "SUCCESS") return job.publicResult;
-  throw new CallError(job.error ?? "Job failed", job.excInfo?.errno ?? ERRNO.EFAULT, job.excInfo?.extra ?? null, job.errorCode ?? "core.internal");
+  throw new CallError(job.error ?? "Job failed", { errno: job.excInfo?.errno ?? ERRNO.EFAULT, code: job.errorCode ?? "core.internal" }, job.excInfo?.extra ?? null);
 }

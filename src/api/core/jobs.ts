@@ -53,7 +53,7 @@ export const coreJobWait = defineMethod({
     const job = visibleJob(ctx, ctx.app.jobs.get(id), id);
     await job.done;
     if (job.state === "SUCCESS") return job.publicResult === undefined ? job.result : job.publicResult;
-    throw new CallError(job.error ?? "Job failed", job.excInfo?.errno ?? ERRNO.EFAULT, job.excInfo?.extra ?? null, job.errorCode ?? "core.internal");
+    throw new CallError(job.error ?? "Job failed", { errno: job.excInfo?.errno ?? ERRNO.EFAULT, code: job.errorCode ?? "core.internal" }, job.excInfo?.extra ?? null);
   },
 });
 
