@@ -18,5 +18,5 @@ export function checkResult(def: MethodDef, result: unknown): unknown {
   const r = def.returns.safeParse(result);
   if (r.success) return result;
   const problems = zodIssuesToFieldErrors("result", r.error.issues).slice(0, 5).map(([path, message]) => `${path}: ${message}`);
-  throw new CallError(`${def.name}: result does not match its declared schema (GATEHOUSE_CHECK_RESULTS): ${problems.join("; ")}`, ERRNO.EFAULT);
+  throw new CallError(`${def.name}: result does not match its declared schema (GATEHOUSE_CHECK_RESULTS): ${problems.join("; ")}`, "core.result_mismatch");
 }
