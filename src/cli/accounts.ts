@@ -48,17 +48,48 @@ function printRecord(record: Record<string, unknown>, skip: string[] = []): void
   for (const k of keys) process.stdout.write(`${k.padEnd(width)}  ${formatValue(record[k])}\n`);
 }
 
+/** The fields of a user.query entry the CLI reads (--json prints the whole entry). */
+interface UserRow {
+  id: number;
+  username: string;
+  uid: number;
+  full_name: string;
+  builtin: boolean;
+  immutable?: boolean;
+  locked: boolean;
+  password_disabled: boolean;
+  smb: boolean;
+  roles: string[];
+  group: { bsdgrp_group: string; bsdgrp_gid: number };
+  /** Only in user.create's answer with random_password. */
+  password?: string;
+  [field: string]: unknown;
+}
+
+/** The fields of a group.query entry the CLI reads. */
+interface GroupRow {
+  id: number;
+  name: string;
+  gid: number;
+  smb: boolean;
+  sudo_commands: string[];
+  sudo_commands_nopasswd: string[];
+  roles: string[];
+  users: number[];
+  [field: string]: unknown;
+}
+
 const isId = (s: string) => /^\d+$/.test(s);
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean);
 
-async function resolveUser(c: RpcClient, ref: string): Promise<any> {
-  const rows = await c.call<any[]>("user.query", [isId(ref) ? ["id", "=", Number(ref)] : ["username", "=", ref]]);
+async function resolveUser(c: RpcClient, ref: string): Promise<UserRow> {
+  const rows = await c.call<UserRow[]>("user.query", [isId(ref) ? ["id", "=", Number(ref)] : ["username", "=", ref]]);
   if (!rows.length) throw new Error(`no such user: ${ref}`);
   return rows[0];
 }
 
-async function resolveGroup(c: RpcClient, ref: string): Promise<any> {
-  const rows = await c.call<any[]>("group.query", [isId(ref) ? ["id", "=", Number(ref)] : ["name", "=", ref]]);
+async function resolveGroup(c: RpcClient, ref: string): Promise<GroupRow> {
+  const rows = await c.call<GroupRow[]>("group.query", [isId(ref) ? ["id", "=", Number(ref)] : ["name", "=", ref]]);
   if (!rows.length) throw new Error(`no such group: ${ref}`);
   return rows[0];
 }
@@ -121,8 +152,11 @@ async function userPayload(c: RpcClient, o: Opts, forAdd: boolean): Promise<Reco
   return p;
 }
 
-function printUserResult(entry: any, o: Opts): void {
-  if (o.json) return printJson(entry);
+function printUserResult(entry: UserRow, o: Opts): void {
+  if (o.json) {
+    printJson(entry);
+    return;
+  }
   process.stdout.write(`${entry.username} (id ${entry.id}, uid ${entry.uid}, group ${entry.group?.bsdgrp_group})\n`);
   if (entry.password && o.randomPassword) process.stdout.write(`password: ${entry.password}\n`);
 }
@@ -139,9 +173,9 @@ function registerUser(program: Command): void {
   ).action((o: Opts) =>
     withClient(o, async (c) => {
       const filters = o.all ? [] : [["OR", [["builtin", "=", false], ["username", "=", "root"]]]];
-      const rows = await c.call<any[]>("user.query", filters, { order_by: ["uid"] });
+      const rows = await c.call<UserRow[]>("user.query", filters, { order_by: ["uid"] });
       if (o.json) return printJson(rows);
-      const flags = (u: any) =>
+      const flags = (u: UserRow) =>
         [u.builtin && "builtin", u.immutable && !u.builtin && "immutable", u.locked && "locked", u.password_disabled && "no-password", u.smb && "smb"].filter(Boolean).join(",") || "-";
       process.stdout.write(
         formatTable(
@@ -166,14 +200,14 @@ function registerUser(program: Command): void {
       p.username = username;
       p.full_name ??= username;
       if (p.group === undefined) p.group_create = true;
-      printUserResult(await c.call("user.create", p), o);
+      printUserResult(await c.call<UserRow>("user.create", p), o);
     }),
   );
 
   addClientOptions(userOptions(user.command("edit <user>").description("Change a user (name or id); only the given options change"), false)).action((ref: string, o: Opts) =>
     withClient(o, async (c) => {
       const u = await resolveUser(c, ref);
-      printUserResult(await c.call("user.update", u.id, await userPayload(c, o, false)), o);
+      printUserResult(await c.call<UserRow>("user.update", u.id, await userPayload(c, o, false)), o);
     }),
   );
 
@@ -229,9 +263,9 @@ function registerGroup(program: Command): void {
       .option("--json", "print JSON"),
   ).action((o: Opts) =>
     withClient(o, async (c) => {
-      const rows = await c.call<any[]>("group.query", o.all ? [] : [["builtin", "=", false]], { order_by: ["gid"] });
+      const rows = await c.call<GroupRow[]>("group.query", o.all ? [] : [["builtin", "=", false]], { order_by: ["gid"] });
       if (o.json) return printJson(rows);
-      const names = new Map((await c.call<any[]>("user.query", [], { select: ["id", "username"] })).map((u) => [u.id, u.username]));
+      const names = new Map((await c.call<Pick<UserRow, "id" | "username">[]>("user.query", [], { select: ["id", "username"] })).map((u) => [u.id, u.username]));
       process.stdout.write(
         formatTable(
           ["ID", "NAME", "GID", "SMB", "SUDO", "ROLES", "MEMBERS"],
@@ -260,7 +294,7 @@ function registerGroup(program: Command): void {
   addClientOptions(groupOptions(group.command("add <name>").description("Create a group"), true)).action((name: string, o: Opts) =>
     withClient(o, async (c) => {
       const id = await c.call<number>("group.create", { name, ...(await groupPayload(c, o, true)) });
-      const g = await c.call<any>("group.get_instance", id);
+      const g = await c.call<GroupRow>("group.get_instance", id);
       if (o.json) printJson(g);
       else process.stdout.write(`${g.name} (id ${g.id}, gid ${g.gid})\n`);
     }),
@@ -271,7 +305,7 @@ function registerGroup(program: Command): void {
       withClient(o, async (c) => {
         const before = await resolveGroup(c, ref);
         const id = await c.call<number>("group.update", before.id, await groupPayload(c, o, false));
-        const g = await c.call<any>("group.get_instance", id);
+        const g = await c.call<GroupRow>("group.get_instance", id);
         if (o.json) printJson(g);
         else process.stdout.write(`${g.name} (id ${g.id}, gid ${g.gid})\n`);
       }),

@@ -1,7 +1,7 @@
 // The initial schema: accounts, access control, sessions, audit, fleet and directory tables.
 
-import type { Kysely, CreateTableBuilder } from "kysely";
-import type { Dialect, Migration } from "./migration.js";
+import type { CreateTableBuilder } from "kysely";
+import type { Dialect, Migration, MigrationDb } from "./migration.js";
 
 function withId<T extends string>(t: CreateTableBuilder<T, never>, dialect: Dialect): CreateTableBuilder<T, "id"> {
   return dialect === "postgres"
@@ -12,7 +12,7 @@ function withId<T extends string>(t: CreateTableBuilder<T, never>, dialect: Dial
 export const m001Initial: Migration = {
   version: 1,
   name: "initial",
-  async up(db: Kysely<any>, dialect: Dialect) {
+  async up(db: MigrationDb, dialect: Dialect) {
     const s = db.schema;
     await withId(s.createTable("groups"), dialect)
       .addColumn("gid", "integer", (c) => c.notNull())

@@ -4,8 +4,8 @@
 // and PostgreSQL folds identical notifications of one transaction into one. SQLite needs none:
 // `PRAGMA data_version` tells a connection that another one committed.
 
-import { sql, type Kysely } from "kysely";
-import type { Dialect, Migration } from "./migration.js";
+import { sql, } from "kysely";
+import type { Dialect, Migration, MigrationDb } from "./migration.js";
 
 export const CHANGE_CHANNEL = "gatehouse_changes";
 /** Tables whose rows end up in user, group, privilege or API key entries, or in host files. */
@@ -14,7 +14,7 @@ export const WATCHED_TABLES = ["users", "groups", "memberships", "privileges", "
 export const m004ChangeNotify: Migration = {
   version: 4,
   name: "change-notify",
-  async up(db: Kysely<any>, dialect: Dialect) {
+  async up(db: MigrationDb, dialect: Dialect) {
     if (dialect !== "postgres") return;
     await sql
       .raw(

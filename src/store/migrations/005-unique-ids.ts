@@ -12,9 +12,9 @@
 // A store that already holds duplicates cannot get these indexes: the migration lists every
 // duplicate (value and accounts) and fails, so the server refuses to start until they are fixed.
 
-import { sql, type Kysely } from "kysely";
+import { sql, } from "kysely";
 import { posix } from "node:path";
-import type { Dialect, Migration } from "./migration.js";
+import type { Dialect, Migration, MigrationDb } from "./migration.js";
 
 const SHARED_HOME = "/var/empty";
 
@@ -43,7 +43,7 @@ function grouped(kind: DuplicateKind, rows: { id: number; name: string; value: s
 }
 
 /** Every value that more than one account holds, per rule this migration enforces. */
-export async function findDuplicates(db: Kysely<any>): Promise<Duplicate[]> {
+export async function findDuplicates(db: MigrationDb): Promise<Duplicate[]> {
   const q = async (text: string) => (await sql.raw<{ id: number; name: string; value: string | number }>(text).execute(db)).rows;
   const uids = await q(`select id, username as name, uid as value from users where uid in (select uid from users group by uid having count(*) > 1) order by uid, id`);
   const gids = await q(`select id, name, gid as value from groups where gid in (select gid from groups group by gid having count(*) > 1) order by gid, id`);
@@ -66,7 +66,7 @@ export async function findDuplicates(db: Kysely<any>): Promise<Duplicate[]> {
 }
 
 /** Local users' homes that are not stored normalised (validateHome stores them so: few or none). */
-async function unnormalisedHomes(db: Kysely<any>): Promise<{ id: number; name: string; value: string }[]> {
+async function unnormalisedHomes(db: MigrationDb): Promise<{ id: number; name: string; value: string }[]> {
   const odd = ["%/", "%//%", "%/./%", "%/../%", "%/.", "%/.."].map((p) => `home like '${p}'`).join(" or ");
   return (await sql.raw<{ id: number; name: string; value: string }>(`select id, username as name, home as value from users where builtin = 0 and (${odd})`).execute(db)).rows;
 }
@@ -76,7 +76,7 @@ async function unnormalisedHomes(db: Kysely<any>): Promise<{ id: number; name: s
  * hold a million): exact duplicates come from SQL; each home stored unnormalised is then
  * compared, normalised, with the homes equal to that form.
  */
-async function homeDuplicates(db: Kysely<any>): Promise<{ id: number; name: string; value: string }[]> {
+async function homeDuplicates(db: MigrationDb): Promise<{ id: number; name: string; value: string }[]> {
   const local = `builtin = 0 and home <> '${SHARED_HOME}'`;
   const exact = (
     await sql.raw<{ id: number; name: string; value: string }>(
@@ -124,7 +124,7 @@ export class DuplicateAccountsError extends Error {
 export const m005UniqueIds: Migration = {
   version: 5,
   name: "unique-ids",
-  async up(db: Kysely<any>, dialect: Dialect) {
+  async up(db: MigrationDb, dialect: Dialect) {
     const dups = await findDuplicates(db);
     if (dups.length) throw new DuplicateAccountsError(dups);
     // Store local homes the way they are compared (none differ unless written by hand).

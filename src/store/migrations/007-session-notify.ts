@@ -5,8 +5,8 @@
 // Only statements that set `terminated` notify: logins, heartbeats and last_seen updates do not.
 // SQLite needs none: `PRAGMA data_version` tells a connection that another one committed.
 
-import { sql, type Kysely } from "kysely";
-import type { Dialect, Migration } from "./migration.js";
+import { sql, } from "kysely";
+import type { Dialect, Migration, MigrationDb } from "./migration.js";
 
 /** Tables beyond migration 004's whose changes can end or narrow a session. */
 export const SESSION_WATCHED_TABLES = ["fleet_access", "team_members"] as const;
@@ -14,7 +14,7 @@ export const SESSION_WATCHED_TABLES = ["fleet_access", "team_members"] as const;
 export const m007SessionNotify: Migration = {
   version: 7,
   name: "session-notify",
-  async up(db: Kysely<any>, dialect: Dialect) {
+  async up(db: MigrationDb, dialect: Dialect) {
     if (dialect !== "postgres") return;
     // gatehouse_notify_change() comes from migration 004.
     await sql

@@ -1,8 +1,8 @@
 // Versioned migrations. Each runs once, in order, inside a transaction; the applied versions are
 // recorded in `schema_migrations`. Never edit a released migration: add a new one.
 
-import { sql, type Kysely } from "kysely";
-import type { Dialect, Migration } from "./migration.js";
+import { sql, } from "kysely";
+import type { Dialect, Migration, MigrationDb } from "./migration.js";
 import { m001Initial } from "./001-initial.js";
 import { m003Indexes } from "./003-indexes.js";
 import { m002Auth } from "./002-auth.js";
@@ -14,7 +14,7 @@ export type { Migration } from "./migration.js";
 
 export const MIGRATIONS: Migration[] = [m001Initial, m002Auth, m003Indexes, m004ChangeNotify, m005UniqueIds, m007SessionNotify];
 
-export async function runMigrations(db: Kysely<any>, dialect: Dialect): Promise<void> {
+export async function runMigrations(db: MigrationDb, dialect: Dialect): Promise<void> {
   await db.schema
     .createTable("schema_migrations")
     .ifNotExists()

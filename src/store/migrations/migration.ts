@@ -5,8 +5,13 @@ import type { Kysely } from "kysely";
 
 export type Dialect = "sqlite" | "postgres";
 
+/** The database a migration sees: untyped, because a migration runs against the schema of its own
+ * time, not today's table types (Kysely's advice for migrations). */
+// biome-ignore lint/suspicious/noExplicitAny: a migration's schema is the one it creates, not src/store/schema.ts
+export type MigrationDb = Kysely<any>;
+
 export interface Migration {
   version: number;
   name: string;
-  up(db: Kysely<any>, dialect: Dialect): Promise<void>;
+  up(db: MigrationDb, dialect: Dialect): Promise<void>;
 }
