@@ -35,6 +35,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const ADMIN_PW = "Bench-admin-pw1";
 const ADDON = path.join(here, "..", "native", "build", "Release", "gatehouse_crypt.node");
 
+// biome-ignore lint/correctness/noUnusedVariables: written in the loop so it cannot be optimised away
 let sink = 0;
 
 const CASBIN_MODEL = `
@@ -167,7 +168,7 @@ async function hostCryptRate(password: string, hash: string, perProc: number, pr
   return runs.reduce((a, r) => a + r.n, 0) / (Number(end - start) / 1e9);
 }
 
-async function loginRows(app: App, url: string, admin: RpcClient, rounds: number): Promise<Row[]> {
+async function loginRows(_app: App, url: string, admin: RpcClient, rounds: number): Promise<Row[]> {
   // Password logins at the default rounds: two connections per core logging in back to back.
   const cores = os.cpus().length;
   const conns = await Promise.all(Array.from({ length: cores * 2 }, () => RpcClient.connect(url)));

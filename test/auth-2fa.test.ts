@@ -4,7 +4,7 @@
 import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { forEachStore, rpcError, type TestServer } from "./harness.js";
-import { PASSWORD, clientFor, lastAudit, loginAs, makeUser, startAsAdmin, totpFromUri, type TestUser } from "./auth-helpers.js";
+import { PASSWORD, clientFor, lastAudit, makeUser, startAsAdmin, totpFromUri, type TestUser } from "./auth-helpers.js";
 import type { RpcClient } from "../src/cli/client.js";
 
 forEachStore("auth two-factor", (store) => {

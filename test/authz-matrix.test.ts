@@ -10,7 +10,7 @@ import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { forEachStore, type TestServer } from "./harness.js";
 import { PASSWORD, loginAs, makeAdmin, makeUser, randomName, start, type TestUser } from "./auth-helpers.js";
-import { RpcClient } from "../src/cli/client.js";
+import type { RpcClient } from "../src/cli/client.js";
 import { expandRoles } from "../src/access/roles.js";
 import type { MethodDef } from "../src/api/method.js";
 import { VALID_ARGS, runValidArgsPass, type ValidCaller } from "./authz-valid-args.js";

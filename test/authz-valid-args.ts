@@ -337,7 +337,7 @@ export async function observe(client: RpcClient, method: string, args: unknown[]
     const errname = err.data?.errname;
     if (errname === "ENOTAUTHENTICATED") return "ENOTAUTHENTICATED";
     if (errname === "EACCES" || errname === "EPERM") return "DENIED";
-    if (reached && reached.test(String(err.data?.reason ?? err.message))) return "OK";
+    if (reached?.test(String(err.data?.reason ?? err.message))) return "OK";
     return `ERROR ${errname}: ${String(err.data?.reason ?? err.message).slice(0, 200)}`;
   }
 }

@@ -2,7 +2,7 @@
 // gives a key a role they do not hold — an unlimited key carries all of its owner's roles, so
 // the caller must hold those. (Who may manage whose keys is the methods' `owner`/`targets` data.)
 
-import { ERRNO, type ValidationErrors } from "../server/errors.js";
+import type { ValidationErrors } from "../server/errors.js";
 import { isRoleName } from "./roles.js";
 import { missingRoles, type Caller } from "./grant-check.js";
 

@@ -11,7 +11,7 @@
 import type { Store } from "../store/db.js";
 import type { CallTargets, OwnerRule } from "./ownership.js";
 import type { Session } from "../auth/session.js";
-import { CallError, ERRNO } from "../server/errors.js";
+import { CallError, } from "../server/errors.js";
 import { effectiveRolesOfUsers } from "../accounts/grant-delta.js";
 import { assertMayActOn, callerHolds, mayActAsSelf } from "./grant-check.js";
 
@@ -20,7 +20,7 @@ export interface OwnedMethod {
   name: string;
   roles: readonly string[];
   owner: OwnerRule;
-  targets?: (...args: any[]) => CallTargets;
+  targets?: (...args: unknown[]) => CallTargets;
 }
 
 /** What the ownership check needs of the application: the store, to resolve targets. */

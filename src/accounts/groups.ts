@@ -2,7 +2,7 @@
 // validate everything, then one transaction. Groups have no filesystem side, so nothing but rows
 // changes here (host files follow through app.accountsChanged).
 
-import { CallError, ERRNO, ValidationErrors, instanceNotFound } from "../server/errors.js";
+import { CallError, ValidationErrors, instanceNotFound } from "../server/errors.js";
 import type { Tx } from "../store/db.js";
 import { changeReason, type AccountContext } from "./context.js";
 import { validateGroupName } from "./names.js";

@@ -23,7 +23,7 @@ import { serialised, writeKeysIn } from "../provision/keys.js";
 import type { Tx } from "../store/db.js";
 import { isWithin, normalizeDir } from "./storage-root.js";
 import {
-  SAFE_FS_AVAILABLE, SafeDir, afterResolve, errCode, fsat, isDir, isFile, isLink, locateHome, openHomeParent, type SafeStat,
+  SAFE_FS_AVAILABLE, type SafeDir, afterResolve, errCode, fsat, isDir, isFile, isLink, locateHome, openHomeParent, type SafeStat,
 } from "./safe-fs.js";
 
 /** The "no home" value: skips every check and is never created. */

@@ -7,7 +7,7 @@
 
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { CallError, ERRNO, ValidationErrors } from "../server/errors.js";
+import { CallError, ValidationErrors } from "../server/errors.js";
 import { hashPassword } from "../auth/password-hash.js";
 import type { Tx } from "../store/db.js";
 import type { AccountContext } from "./context.js";

@@ -1,7 +1,7 @@
 // user.get_user_obj / group.get_group_obj (reference §1.9, §2): passwd- and group-style records,
 // looked up by name or numeric id like getpwnam/getpwuid and getgrnam/getgrgid.
 
-import { CallError, ERRNO, ValidationErrors } from "../server/errors.js";
+import { CallError, ValidationErrors } from "../server/errors.js";
 import type { Tx } from "../store/db.js";
 import { serverSid } from "./account-settings.js";
 import { groupSid } from "./group-entry.js";

@@ -5,7 +5,7 @@
 // write's transaction.
 
 import type { Tx } from "../store/db.js";
-import { CallError, ERRNO, ValidationErrors, instanceNotFound } from "../server/errors.js";
+import { CallError, ValidationErrors, instanceNotFound } from "../server/errors.js";
 import { isRoleName } from "../access/roles.js";
 import { privilegeEntries, type PrivilegeEntry } from "../access/privileges.js";
 import { assertMayGrant, type GrantDelta } from "../access/grant-check.js";

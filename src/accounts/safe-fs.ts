@@ -16,7 +16,7 @@ import { closeSync, constants as C, fchmodSync, fchownSync, fsyncSync, openSync 
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import { CallError, ERRNO } from "../server/errors.js";
+import { CallError, } from "../server/errors.js";
 import { normalizeDir, storageRootOf } from "./storage-root.js";
 
 const posix = path.posix;

@@ -9,7 +9,7 @@
 // instead of leaving a silently ignored line in authorized_keys.
 
 import { createHash, createPublicKey } from "node:crypto";
-import { ERRNO, type ValidationErrors } from "../server/errors.js";
+import type { ValidationErrors } from "../server/errors.js";
 
 export const SSH_KEY_TYPES = [
   "ssh-rsa",

@@ -7,7 +7,7 @@
 
 import { readdirSync, statSync, lstatSync, accessSync, constants as fsConstants } from "node:fs";
 import path from "node:path";
-import { ERRNO, type ValidationErrors } from "../server/errors.js";
+import type { ValidationErrors } from "../server/errors.js";
 import { pyRepr, unrenderableChar } from "./names.js";
 
 /** Longest accepted entry (sudo itself has no fixed bound; a longer one is not a command line). */

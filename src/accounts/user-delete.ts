@@ -2,7 +2,7 @@
 // removes the user, its memberships and per-user records, and — with delete_group — its primary
 // group when nobody else uses it.
 
-import { CallError, ERRNO, instanceNotFound } from "../server/errors.js";
+import { CallError, instanceNotFound } from "../server/errors.js";
 import type { Tx } from "../store/db.js";
 import type { AccountContext } from "./context.js";
 import { changeReason, hostPathOfHome } from "./context.js";

@@ -152,7 +152,7 @@ export async function passwordPolicyErrors(
 /** New password history after a change: previous hashes plus the one being replaced (max 10). */
 export function nextHistory(history: readonly string[], replacedHash: string | null): string[] {
   const out = [...history];
-  if (replacedHash && replacedHash.startsWith("$")) out.push(replacedHash);
+  if (replacedHash?.startsWith("$")) out.push(replacedHash);
   return out.slice(-10);
 }
 

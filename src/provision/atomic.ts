@@ -139,7 +139,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 /** Does the file at `file` hold exactly `parts`? (false when missing) */
 export async function sameContent(file: string, parts: readonly Buffer[], st?: Stats | null): Promise<boolean> {
   const s = st === undefined ? await lstatOrNull(file) : st;
-  if (!s || !s.isFile() || s.size !== totalLength(parts)) return false;
+  if (!s?.isFile() || s.size !== totalLength(parts)) return false;
   const disk = await readFile(file);
   if (disk.length !== s.size) return false;
   let off = 0;

@@ -14,8 +14,8 @@ import path from "node:path";
 import { IS_ROOT } from "./atomic.js";
 import { authorizedKeys } from "./generate.js";
 import type { ProvUser } from "./types.js";
-import { CallError, ERRNO } from "../server/errors.js";
-import { SafeDir, afterResolve, errCode, isDir, isFile, locateHome, openHomeParent, type SafeStat } from "../accounts/safe-fs.js";
+import { CallError, } from "../server/errors.js";
+import { type SafeDir, afterResolve, errCode, isDir, isFile, locateHome, openHomeParent, type SafeStat } from "../accounts/safe-fs.js";
 import { storageRootOf } from "../accounts/storage-root.js";
 
 export const NO_HOME = "/var/empty";

@@ -490,7 +490,7 @@ export async function detectDrift(ctx: ProvisionContext): Promise<DriftEntry[]> 
     const file = absPath(ctx.hostRoot, spec.rel);
     const owner = ownerOf(spec, sgid);
     const st = await lstatOrNull(file);
-    if (!st || !st.isFile()) {
+    if (!st?.isFile()) {
       out.push({ path: file, reason: "missing" });
       continue;
     }

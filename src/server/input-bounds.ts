@@ -5,7 +5,7 @@
 // the message limit (64 kB for a session, 8 kB anonymous; 1 MiB for an HTTP body).
 
 import { z } from "zod";
-import { ERRNO, ValidationErrors } from "./errors.js";
+import { ValidationErrors } from "./errors.js";
 import { unrenderableChar } from "../accounts/names.js";
 
 /**
@@ -28,7 +28,7 @@ export function tooDeepPath(value: unknown, max: number): (string | number)[] | 
     const node = stack.pop()!;
     if (node.depth > max) {
       const path: (string | number)[] = [];
-      for (let n: Node | null = node; n && n.parent; n = n.parent) path.unshift(n.key);
+      for (let n: Node | null = node; n?.parent; n = n.parent) path.unshift(n.key);
       return path;
     }
     const v = node.v;

@@ -4,7 +4,7 @@
 // the web UI's types promise fails loudly in the tests instead of surprising a client.
 
 import { zodIssuesToFieldErrors, type MethodDef } from "../api/method.js";
-import { CallError, ERRNO } from "./errors.js";
+import { CallError, } from "./errors.js";
 
 let enabled: boolean | undefined;
 

@@ -118,7 +118,7 @@ if (process.env.GATEHOUSE_TEST_PG) {
 }
 
 test("a commit by another connection (the CLI, another process) invalidates through data_version", async () => {
-  await withApp(async (app, dataDir, call) => {
+  await withApp(async (_app, dataDir, call) => {
     await call("user.create", { username: "qc2", full_name: "Before", password: "Qc-pass-1234", group_create: true, smb: false });
     const q = () => call("user.query", [["username", "=", "qc2"]]);
     assert.equal((await q())[0].full_name, "Before");

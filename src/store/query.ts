@@ -9,7 +9,7 @@
 //    instead of raising;
 //  * rows are sorted and paged before `select` is applied (Python selects first).
 
-import { CallError, ERRNO, ValidationErrors, validationError } from "../server/errors.js";
+import { CallError, ValidationErrors, validationError } from "../server/errors.js";
 import {
   compareForSort,
   isPlainObject,

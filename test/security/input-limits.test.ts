@@ -244,6 +244,6 @@ forEachStore("security: input limits", (store) => {
     const sudoers = path.join(etc, "sudoers.d/gatehouse");
     const r = spawnSync("visudo", ["-cf", sudoers], { encoding: "utf8" });
     assert.equal(r.status, 0, `visudo: ${r.stdout}${r.stderr}`);
-    assert.doesNotMatch(readFileSync(sudoers, "utf8"), /NOPASSWD: ALL\n[^]*ALL ALL=/);
+    assert.doesNotMatch(readFileSync(sudoers, "utf8"), /NOPASSWD: ALL\n[\s\S]*ALL ALL=/);
   });
 });

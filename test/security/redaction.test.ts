@@ -9,7 +9,7 @@
 import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { forEachStore, rpcError, type TestServer } from "../harness.js";
-import { clientFor, loginAs, makeUser, startAsAdmin, type TestUser } from "../auth-helpers.js";
+import { clientFor, makeUser, startAsAdmin, type TestUser } from "../auth-helpers.js";
 import type { RpcClient } from "../../src/cli/client.js";
 import { findSecretReference } from "../../src/store/query-secrets.js";
 

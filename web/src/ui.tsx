@@ -83,7 +83,7 @@ export function useFormErrors() {
   const setField = useCallback((name: string, msgs: string[] | null) => {
     setFields((f) => {
       const n = { ...f };
-      if (msgs && msgs.length) n[name] = msgs;
+      if (msgs?.length) n[name] = msgs;
       else delete n[name];
       return n;
     });
@@ -451,7 +451,7 @@ export function downloadText(filename: string, text: string, mime = "text/plain"
 export function fmtDate(d: unknown): string {
   if (d === null || d === undefined) return "—";
   const date = d instanceof Date ? d : typeof d === "number" ? new Date(d) : new Date(String(d));
-  if (isNaN(date.getTime())) return String(d);
+  if (Number.isNaN(date.getTime())) return String(d);
   return date.toLocaleString(undefined, { year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit" });
 }
 

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { renderableText } from "../../server/input-bounds.js";
 import type { CallContext } from "../context.js";
 import type { Tx } from "../../store/db.js";
-import { CallError, ERRNO, ValidationErrors, instanceNotFound } from "../../server/errors.js";
+import { CallError, ValidationErrors, instanceNotFound } from "../../server/errors.js";
 import { accessFor } from "../../access/authorize.js";
 import { checkKeyRoles } from "../../access/api-key-grants.js";
 import { rolesOfUser } from "../../access/privileges.js";

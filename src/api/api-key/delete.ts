@@ -14,7 +14,7 @@ export const apiKeyDelete = defineMethod({
   audit: (id) => `Delete API key ${id}`,
   handler: async (ctx, id) => {
     const db = ctx.app.store.db;
-    const old = await apiKeyById(db, id);
+    await apiKeyById(db, id); // no such key: ENOENT
     await checkMayChange(ctx);
     await db.deleteFrom("api_keys").where("id", "=", id).execute();
     ctx.app.events.publish("api_key.query", "removed", id);

@@ -21,7 +21,7 @@ export const apiKeyRevoke = defineMethod({
   secretsRole: "API_KEY_WRITE",
   handler: async (ctx, id, reason) => {
     const db = ctx.app.store.db;
-    const key = await apiKeyById(db, id);
+    await apiKeyById(db, id); // no such key: ENOENT
     await checkMayChange(ctx);
     await revokeApiKey(db, id, reason ?? `Revoked by ${ctx.session!.username}`);
     const entry = await apiKeyById(db, id);

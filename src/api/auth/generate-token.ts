@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
-import { CallError, ERRNO, validationError } from "../../server/errors.js";
+import { CallError, validationError } from "../../server/errors.js";
 import { createToken } from "../../auth/tokens.js";
 import { mayUseJob } from "../../access/grant-check.js";
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
-import { CallError, ERRNO, ValidationErrors } from "../../server/errors.js";
+import { CallError, ValidationErrors } from "../../server/errors.js";
 import { unrenderableChar } from "../../accounts/names.js";
 
 /**

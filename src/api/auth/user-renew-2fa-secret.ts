@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
-import { CallError, ERRNO, validationError } from "../../server/errors.js";
+import { validationError } from "../../server/errors.js";
 import { newTotpSecret, provisioningUri } from "../../auth/totp.js";
 import { userEntryById } from "../../accounts/user-entry.js";
 import { changeReason } from "../../accounts/context.js";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
-import { CallError, ERRNO, ValidationErrors, validationError } from "../../server/errors.js";
+import { ValidationErrors, validationError } from "../../server/errors.js";
 import { hashPassword, ntHash, verifyPassword } from "../../auth/password-hash.js";
 import { minAgeBlocks, nextHistory, passwordPolicyErrors, securityConfig } from "../../auth/policy.js";
 import { hashRounds } from "../../accounts/account-settings.js";

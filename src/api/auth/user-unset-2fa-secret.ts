@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
-import { CallError, ERRNO, validationError } from "../../server/errors.js";
+import { CallError, validationError } from "../../server/errors.js";
 import { changeReason } from "../../accounts/context.js";
 
 export const userUnset2faSecret = defineMethod({

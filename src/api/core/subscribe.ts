@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { canSubscribe } from "../../access/authorize.js";
-import { CallError, ERRNO } from "../../server/errors.js";
+import { CallError, } from "../../server/errors.js";
 import { stringifyWire } from "../../server/ejson.js";
 import { redactEventPayload } from "../../server/events.js";
 

@@ -2,7 +2,7 @@ import path from "node:path";
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { queryRows } from "../../store/query-rows.js";
-import { ERRNO, validationError } from "../../server/errors.js";
+import { validationError } from "../../server/errors.js";
 import { confine, entryAt, openBeneathRoot, outsideMessage, resolveRoots, type FsEntry } from "./common.js";
 import { afterResolve, errCode } from "../../accounts/safe-fs.js";
 import { pathLengthProblem } from "../../server/input-bounds.js";

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { pathLengthProblem } from "../../server/input-bounds.js";
 import { unrenderableChar } from "../../accounts/names.js";
-import { CallError, ERRNO, validationError } from "../../server/errors.js";
+import { CallError, validationError } from "../../server/errors.js";
 import { confine, entryOf, insideReal, mkdirBeneath, outsideMessage, resolveRoots } from "./common.js";
 import { errCode } from "../../accounts/safe-fs.js";
 import { FsEntrySchema } from "./schemas.js";
