@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { forEachStore, rpcError, startServer, uniq, type TestServer } from "./harness.js";
 import type { RpcClient, RpcCallError } from "../src/cli/client.js";
+import { ERROR_CODES, type ErrorCode } from "../src/server/error-codes.js";
 
 const PW = "Test-pass-1234";
 
@@ -14,15 +15,19 @@ function triples(e: RpcCallError): [string, string, number][] {
   return e.extra;
 }
 
-function hasError(e: RpcCallError, attr: string, message: string, errno?: number): void {
-  const hit = triples(e).find(([a, m]) => a === attr && m.includes(message));
-  assert.ok(hit, `no ${attr} ~ ${message} in ${JSON.stringify(e.extra)}`);
-  if (errno !== undefined) assert.equal(hit[2], errno);
+/** A field error on `attr` with the stable `code` (docs/errors.md), answered with the code's errno. */
+function hasError(e: RpcCallError, attr: string, code: ErrorCode, errno?: number): void {
+  const list = triples(e);
+  const i = list.findIndex(([a], k) => a === attr && e.codes[k] === code);
+  assert.ok(i >= 0, `no ${attr} with ${code} in ${JSON.stringify(list)} (codes ${JSON.stringify(e.codes)})`);
+  assert.equal(list[i][2], errno ?? ERROR_CODES[code].errno);
 }
 
-function callError(e: RpcCallError, message: string, errname?: string): void {
+/** A call error (-32001) with the stable `code` (docs/errors.md). */
+function callError(e: RpcCallError, code: ErrorCode, errname?: string): void {
   assert.equal(e.code, -32001, `expected a call error, got ${e.code} ${JSON.stringify(e.data)}`);
-  assert.ok(e.data?.reason?.includes(message), `reason ${e.data?.reason} lacks ${message}`);
+  assert.equal(e.errorCode, code, `reason: ${e.data?.reason}`);
+  assert.equal(e.data?.error, ERROR_CODES[code].errno);
   if (errname) assert.equal(e.errname, errname);
 }
 
@@ -71,23 +76,23 @@ forEachStore("groups", (store) => {
     test("name rules and duplicates", async () => {
       const name = uniq("g");
       await newGroup({ name });
-      hasError(await rpcError(newGroup({ name })), "group_create.name", `A Group with the name "${name}" already exists.`, 17);
-      hasError(await rpcError(newGroup({ name: "bad name" })), "group_create.name", "Valid characters are:");
-      hasError(await rpcError(newGroup({ name: "-x" })), "group_create.name", "Cannot start with");
-      hasError(await rpcError(newGroup({ gid: 5, bogus: true })), "group_create.bogus", "Extra inputs are not permitted");
+      hasError(await rpcError(newGroup({ name })), "group_create.name", "group.name_taken", 17);
+      hasError(await rpcError(newGroup({ name: "bad name" })), "group_create.name", "name.invalid_characters");
+      hasError(await rpcError(newGroup({ name: "-x" })), "group_create.name", "name.invalid_start");
+      hasError(await rpcError(newGroup({ gid: 5, bogus: true })), "group_create.bogus", "core.extra_field");
       // Group names may start with a digit or a dot; at most 32 characters (shadow-utils; the
       // reference has no limit — docs/departures-input.md).
       await newGroup({ name: `9${uniq("g")}` });
-      hasError(await rpcError(newGroup({ name: `9${"x".repeat(40)}` })), "group_create.name", "Cannot exceed 32");
+      hasError(await rpcError(newGroup({ name: `9${"x".repeat(40)}` })), "group_create.name", "name.too_long");
     });
 
     test("SMB names: built-in entries and case-insensitive clashes", async () => {
       for (const n of ["Administrators", "guests", "USERS"]) {
-        hasError(await rpcError(newGroup({ name: n, smb: true })), "group_create.name", "conflicts with existing SMB Builtin entry");
+        hasError(await rpcError(newGroup({ name: n, smb: true })), "group_create.name", "group.name_smb_builtin");
       }
       const name = uniq("Smb");
       await newGroup({ name, smb: true });
-      hasError(await rpcError(newGroup({ name: name.toLowerCase(), smb: true })), "group_create.name", "conflicts with existing groupmap entry", 17);
+      hasError(await rpcError(newGroup({ name: name.toLowerCase(), smb: true })), "group_create.name", "group.name_groupmap_conflict", 17);
       await newGroup({ name: name.toUpperCase(), smb: false });
     });
 
@@ -105,13 +110,13 @@ forEachStore("groups", (store) => {
       await a.call("privilege.create", { name: privName, local_groups: [holderGid], ds_groups: [], roles: ["READONLY_ADMIN"], web_shell: false });
       const held = holderGid + 100000;
       await ts.app.store.db.updateTable("privileges").set({ local_groups: JSON.stringify([holderGid, held]) }).where("name", "=", privName).execute();
-      hasError(await rpcError(newGroup({ gid: held })), "group_create.gid", `A privilege '${privName}' already uses this group ID.`);
+      hasError(await rpcError(newGroup({ gid: held })), "group_create.gid", "group.gid_used_by_privilege");
     });
 
     test("members: directory ids, unknown users, root", async () => {
-      hasError(await rpcError(newGroup({ users: [100000001] })), "group_create.users", "Directory services users may not be added as members of local groups.");
-      hasError(await rpcError(newGroup({ users: [999991, 999992] })), "group_create.users", "Following users do not exist: 999991, 999992");
-      hasError(await rpcError(newGroup({ users: [1] })), "group_create.users", "Cannot add the root user to this group");
+      hasError(await rpcError(newGroup({ users: [100000001] })), "group_create.users", "group.member_directory_user");
+      hasError(await rpcError(newGroup({ users: [999991, 999992] })), "group_create.users", "group.member_not_found");
+      hasError(await rpcError(newGroup({ users: [1] })), "group_create.users", "group.member_root");
       const u = await newUser();
       const id = await newGroup({ users: [u.id] });
       assert.deepEqual((await get(id)).users, [u.id]);
@@ -119,8 +124,8 @@ forEachStore("groups", (store) => {
     });
 
     test("sudo validation", async () => {
-      hasError(await rpcError(newGroup({ sudo_commands: ["ALL", "/usr/bin/id"] })), "group_create.sudo_commands.0", "ALL cannot be used with other commands");
-      hasError(await rpcError(newGroup({ sudo_commands_nopasswd: ["id"] })), "group_create.sudo_commands_nopasswd.0", "Executable must be an absolute path");
+      hasError(await rpcError(newGroup({ sudo_commands: ["ALL", "/usr/bin/id"] })), "group_create.sudo_commands.0", "sudo.all_with_others");
+      hasError(await rpcError(newGroup({ sudo_commands_nopasswd: ["id"] })), "group_create.sudo_commands_nopasswd.0", "sudo.invalid_command");
       const id = await newGroup({ sudo_commands: ["/usr/bin/id"], sudo_commands_nopasswd: ["ALL"] });
       const g = await get(id);
       assert.deepEqual(g.sudo_commands, ["/usr/bin/id"]);
@@ -132,7 +137,7 @@ forEachStore("groups", (store) => {
       assert.equal((await get(id)).userns_idmap, "DIRECT");
       const name = uniq("g");
       await newGroup({ name, userns_idmap: 80001 });
-      hasError(await rpcError(newGroup({ userns_idmap: 80001 })), "group_create.userns_idmap", `Group '${name}' already maps to container GID 80001.`);
+      hasError(await rpcError(newGroup({ userns_idmap: 80001 })), "group_create.userns_idmap", "idmap.container_id_taken");
     });
   });
 
@@ -142,19 +147,19 @@ forEachStore("groups", (store) => {
       const name = uniq("g");
       assert.equal(await a.call("group.update", id, { name }), id);
       assert.equal((await get(id)).name, name);
-      hasError(await rpcError(a.call("group.update", id, { gid: 5 })), "group_update.gid", "Extra inputs are not permitted");
+      hasError(await rpcError(a.call("group.update", id, { gid: 5 })), "group_update.gid", "core.extra_field");
       assert.deepEqual(triples(await rpcError(a.call("group.update", 9999999, {}))), [[null, "Group 9999999 does not exist", 2]]);
     });
 
     test("immutable and built-in groups", async () => {
       const shadow = await byGid(42);
-      hasError(await rpcError(a.call("group.update", shadow.id, { sudo_commands: [] })), "group_update.id", "Immutable groups cannot be changed");
+      hasError(await rpcError(a.call("group.update", shadow.id, { sudo_commands: [] })), "group_update.id", "group.immutable");
       const bu = await byGid(545);
-      hasError(await rpcError(a.call("group.update", bu.id, { smb: false })), "group_update.smb", "This configuration parameter may not be changed for builtin groups.");
-      hasError(await rpcError(a.call("group.update", bu.id, { name: "x" })), "group_update.name", "This configuration parameter may not be changed for builtin groups.");
-      hasError(await rpcError(a.call("group.update", bu.id, { userns_idmap: "DIRECT" })), "group_update.userns_idmap", "User namespace idmaps may not be configured for builtin accounts.");
+      hasError(await rpcError(a.call("group.update", bu.id, { smb: false })), "group_update.smb", "group.builtin_field");
+      hasError(await rpcError(a.call("group.update", bu.id, { name: "x" })), "group_update.name", "group.builtin_field");
+      hasError(await rpcError(a.call("group.update", bu.id, { userns_idmap: "DIRECT" })), "group_update.userns_idmap", "idmap.builtin_account");
       const ro = await byGid(951);
-      hasError(await rpcError(a.call("group.update", ro.id, { userns_idmap: "DIRECT" })), "group_update.userns_idmap", "builtin accounts");
+      hasError(await rpcError(a.call("group.update", ro.id, { userns_idmap: "DIRECT" })), "group_update.userns_idmap", "idmap.builtin_account");
     });
 
     test("privileged groups cannot get an idmap", async () => {
@@ -162,7 +167,7 @@ forEachStore("groups", (store) => {
       const g = await get(id);
       await a.call("privilege.create", { name: uniq("p"), local_groups: [g.gid], ds_groups: [], roles: ["READONLY_ADMIN"], web_shell: false });
       assert.deepEqual((await get(id)).roles, ["READONLY_ADMIN"]);
-      hasError(await rpcError(a.call("group.update", id, { userns_idmap: "DIRECT" })), "group_update.userns_idmap", "User namespace idmaps may not be configured for privileged accounts.");
+      hasError(await rpcError(a.call("group.update", id, { userns_idmap: "DIRECT" })), "group_update.userns_idmap", "idmap.privileged_account");
     });
 
     test("members: users lists aux plus primary members; primary members cannot be dropped", async () => {
@@ -171,41 +176,41 @@ forEachStore("groups", (store) => {
       const aux = await newUser();
       assert.equal(await a.call("group.update", id, { users: [primary.id, aux.id] }), id);
       assert.deepEqual((await get(id)).users, [primary.id, aux.id].sort((x, y) => x - y));
-      hasError(await rpcError(a.call("group.update", id, { users: [aux.id] })), "group_update.users", `This group is primary for the following users: ${primary.username}`);
+      hasError(await rpcError(a.call("group.update", id, { users: [aux.id] })), "group_update.users", "group.primary_for_members");
       await a.call("group.update", id, { users: [primary.id] });
       assert.ok(!(await a.call<any>("user.get_instance", aux.id)).groups.includes(id));
     });
 
     test("root: cannot join other groups nor leave builtin_administrators", async () => {
       const id = await newGroup();
-      hasError(await rpcError(a.call("group.update", id, { users: [1] })), "group_update.users", "Cannot add the root user to this group");
+      hasError(await rpcError(a.call("group.update", id, { users: [1] })), "group_update.users", "group.member_root");
       const ba = await byGid(544);
       const without = ba.users.filter((u: number) => u !== 1);
-      hasError(await rpcError(a.call("group.update", ba.id, { users: without })), "group_update.users", "root user must remain a member of the builtin_administrators group");
+      hasError(await rpcError(a.call("group.update", ba.id, { users: without })), "group_update.users", "group.root_must_stay_admin");
     });
 
     test("the Local Administrator privilege keeps a password-enabled member", async () => {
       const ba = await byGid(544);
-      hasError(await rpcError(a.call("group.update", ba.id, { users: [1] })), "group_update.users", "no password-enabled local user");
+      hasError(await rpcError(a.call("group.update", ba.id, { users: [1] })), "group_update.users", "access.last_local_administrator");
     });
 
     test("SMB rename clash", async () => {
       const name = uniq("Smb");
       await newGroup({ name, smb: true });
       const id = await newGroup({ smb: true });
-      hasError(await rpcError(a.call("group.update", id, { name: name.toLowerCase() })), "group_update.name", "conflicts with existing groupmap entry");
+      hasError(await rpcError(a.call("group.update", id, { name: name.toLowerCase() })), "group_update.name", "group.name_groupmap_conflict");
     });
   });
 
   describe("group.delete", () => {
     test("built-in and privilege-held groups cannot be deleted", async () => {
       const bu = await byGid(545);
-      callError(await rpcError(a.call("group.delete", bu.id)), "A built-in group cannot be deleted.", "EACCES");
+      callError(await rpcError(a.call("group.delete", bu.id)), "group.builtin_delete", "EACCES");
       const id = await newGroup();
       const g = await get(id);
       const p = uniq("p");
       await a.call("privilege.create", { name: p, local_groups: [g.gid], ds_groups: [], roles: [], web_shell: false });
-      callError(await rpcError(a.call("group.delete", id)), `This group is used by privilege '${p}'. Please remove it from that privilege first, then delete the group.`, "EACCES");
+      callError(await rpcError(a.call("group.delete", id)), "group.used_by_privilege", "EACCES");
     });
 
     test("primary members move to nogroup, or are deleted with delete_users (aux members stay)", async () => {
@@ -245,10 +250,10 @@ forEachStore("groups", (store) => {
 
   describe("lookups", () => {
     test("get_group_obj", async () => {
-      hasError(await rpcError(a.call("group.get_group_obj", {})), "get_group_obj.groupname", 'Either "groupname" or "gid" must be specified.');
-      hasError(await rpcError(a.call("group.get_group_obj", { groupname: "root", gid: 0 })), "get_group_obj.groupname", "may not be simultaneously specified");
-      callError(await rpcError(a.call("group.get_group_obj", { groupname: "no-such-group" })), "no-such-group: group with this name does not exist");
-      callError(await rpcError(a.call("group.get_group_obj", { gid: 77777777 })), "77777777: group with this id does not exist");
+      hasError(await rpcError(a.call("group.get_group_obj", {})), "get_group_obj.groupname", "core.argument_conflict");
+      hasError(await rpcError(a.call("group.get_group_obj", { groupname: "root", gid: 0 })), "get_group_obj.groupname", "core.argument_conflict");
+      callError(await rpcError(a.call("group.get_group_obj", { groupname: "no-such-group" })), "group.not_found");
+      callError(await rpcError(a.call("group.get_group_obj", { gid: 77777777 })), "group.not_found");
       const ba = await a.call<any>("group.get_group_obj", { groupname: "builtin_administrators", sid_info: true });
       assert.equal(ba.gr_gid, 544);
       assert.ok(ba.gr_mem.includes("root") && ba.gr_mem.includes("admin"));

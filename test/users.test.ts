@@ -8,6 +8,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, wr
 import path from "node:path";
 import { clientWithRoles, forEachStore, rpcError, startServer, uniq, type TestServer } from "./harness.js";
 import type { RpcClient, RpcCallError } from "../src/cli/client.js";
+import { ERROR_CODES, type ErrorCode } from "../src/server/error-codes.js";
 import { setSetting } from "../src/store/settings.js";
 import { provisionerOf } from "../src/provision/index.js";
 
@@ -20,16 +21,19 @@ function triples(e: RpcCallError): [string, string, number][] {
   return e.extra;
 }
 
-function hasError(e: RpcCallError, attr: string, message: string | RegExp, errno?: number): void {
+/** A field error on `attr` with the stable `code` (docs/errors.md), answered with the code's errno. */
+function hasError(e: RpcCallError, attr: string, code: ErrorCode, errno?: number): void {
   const list = triples(e);
-  const hit = list.find(([a, m]) => a === attr && (typeof message === "string" ? m.includes(message) : message.test(m)));
-  assert.ok(hit, `no ${attr} ~ ${message} in ${JSON.stringify(list)}`);
-  if (errno !== undefined) assert.equal(hit[2], errno);
+  const i = list.findIndex(([a], k) => a === attr && e.codes[k] === code);
+  assert.ok(i >= 0, `no ${attr} with ${code} in ${JSON.stringify(list)} (codes ${JSON.stringify(e.codes)})`);
+  assert.equal(list[i][2], errno ?? ERROR_CODES[code].errno);
 }
 
-function callError(e: RpcCallError, message: string, errname?: string): void {
+/** A call error (-32001) with the stable `code` (docs/errors.md). */
+function callError(e: RpcCallError, code: ErrorCode, errname?: string): void {
   assert.equal(e.code, -32001, `expected a call error, got ${e.code} ${JSON.stringify(e.data)}`);
-  assert.ok(e.data?.reason?.includes(message), `reason ${e.data?.reason} lacks ${message}`);
+  assert.equal(e.errorCode, code, `reason: ${e.data?.reason}`);
+  assert.equal(e.data?.error, ERROR_CODES[code].errno);
   if (errname) assert.equal(e.errname, errname);
 }
 
@@ -55,7 +59,7 @@ forEachStore("users", (store) => {
     test("local administrator is set up once", async () => {
       assert.equal(await a.call("user.has_local_administrator_set_up"), true);
       const c = await ts.client();
-      callError(await rpcError(c.call("user.setup_local_administrator", "admin", "Other-pass-1")), "Local administrator is already set up", "EEXIST");
+      callError(await rpcError(c.call("user.setup_local_administrator", "admin", "Other-pass-1")), "user.local_admin_exists", "EEXIST");
     });
 
     test("admin is uid 950, immutable, sudo ALL, in builtin_administrators; root's password is disabled", async () => {
@@ -126,36 +130,36 @@ forEachStore("users", (store) => {
 
     test("duplicate username and uid (exact triples)", async () => {
       const u = await newUser({ uid: 4321 });
-      hasError(await rpcError(newUser({ username: u.username })), "user_create.username", `The username "${u.username}" already exists.`, 17);
+      hasError(await rpcError(newUser({ username: u.username })), "user_create.username", "user.username_taken", 17);
       const e = await rpcError(newUser({ uid: 4321 }));
       assert.deepEqual(triples(e), [["user_create.uid", `Uid 4321 is already used (user ${u.username} has it)`, 17]]);
     });
 
     test("username rules", async () => {
-      hasError(await rpcError(newUser({ username: "bad name" })), "user_create.username", "Valid characters are:");
-      hasError(await rpcError(newUser({ username: "usér" })), "user_create.username", "Valid characters are:");
-      hasError(await rpcError(newUser({ username: "-x" })), "user_create.username", "Cannot start with");
-      hasError(await rpcError(newUser({ username: "" })), "user_create.username", "Must be at least 1 character in length");
-      hasError(await rpcError(newUser({ username: "a".repeat(33) })), "user_create.username", "Cannot exceed 32 charaters in length");
+      hasError(await rpcError(newUser({ username: "bad name" })), "user_create.username", "name.invalid_characters");
+      hasError(await rpcError(newUser({ username: "usér" })), "user_create.username", "name.invalid_characters");
+      hasError(await rpcError(newUser({ username: "-x" })), "user_create.username", "name.invalid_start");
+      hasError(await rpcError(newUser({ username: "" })), "user_create.username", "name.empty");
+      hasError(await rpcError(newUser({ username: "a".repeat(33) })), "user_create.username", "name.too_long");
     });
 
     test("input model: unknown keys, missing fields, types", async () => {
-      hasError(await rpcError(newUser({ bogus: 1 })), "user_create.bogus", "Extra inputs are not permitted");
-      hasError(await rpcError(newUser({ id: 5 })), "user_create.id", "Extra inputs are not permitted");
-      hasError(await rpcError(a.call("user.create", { full_name: "x", password: PW, group_create: true })), "user_create.username", "Field required");
+      hasError(await rpcError(newUser({ bogus: 1 })), "user_create.bogus", "core.extra_field");
+      hasError(await rpcError(newUser({ id: 5 })), "user_create.id", "core.extra_field");
+      hasError(await rpcError(a.call("user.create", { full_name: "x", password: PW, group_create: true })), "user_create.username", "core.invalid_argument");
       assert.ok(triples(await rpcError(newUser({ uid: "x" }))).some(([attr]) => attr === "user_create.uid"));
       assert.ok(triples(await rpcError(newUser({ uid: 90000001 }))).some(([attr]) => attr === "user_create.uid"));
     });
 
     test("password rules", async () => {
-      hasError(await rpcError(newUser({ password: undefined })), "user_create.password", "Password is required");
-      hasError(await rpcError(newUser({ password_disabled: true })), "user_create.password_disabled", 'Leave "Password" blank when "Disable password login" is checked.');
-      hasError(await rpcError(newUser({ random_password: true })), "user_create.random_password", "Requesting a randomized password");
-      hasError(await rpcError(newUser({ password: "a\u0000b" })), "user_create.password", "NUL");
-      hasError(await rpcError(newUser({ password: undefined, password_disabled: true, smb: true })), "user_create.password_disabled", "Password authentication may not be disabled for SMB users.");
+      hasError(await rpcError(newUser({ password: undefined })), "user_create.password", "user.password_required");
+      hasError(await rpcError(newUser({ password_disabled: true })), "user_create.password_disabled", "user.password_with_disabled");
+      hasError(await rpcError(newUser({ random_password: true })), "user_create.random_password", "user.password_conflict");
+      hasError(await rpcError(newUser({ password: "a\u0000b" })), "user_create.password", "password.nul");
+      hasError(await rpcError(newUser({ password: undefined, password_disabled: true, smb: true })), "user_create.password_disabled", "user.smb_password_disabled");
       // Seed 001: with the password disabled, Lock and (password) sudo are not available.
-      hasError(await rpcError(newUser({ password: undefined, password_disabled: true, locked: true })), "user_create.locked", "Disable Password");
-      hasError(await rpcError(newUser({ password: undefined, password_disabled: true, sudo_commands: ["ALL"] })), "user_create.sudo_commands", "Disable Password");
+      hasError(await rpcError(newUser({ password: undefined, password_disabled: true, locked: true })), "user_create.locked", "user.lock_password_disabled");
+      hasError(await rpcError(newUser({ password: undefined, password_disabled: true, sudo_commands: ["ALL"] })), "user_create.sudo_commands", "user.sudo_needs_password");
       const ok = await newUser({ password: undefined, password_disabled: true, sudo_commands_nopasswd: ["ALL"] });
       assert.equal(ok.unixhash, "*");
       assert.equal(ok.password, null);
@@ -175,13 +179,13 @@ forEachStore("users", (store) => {
     });
 
     test("full name, email, shell, home_mode", async () => {
-      hasError(await rpcError(newUser({ full_name: "a:b" })), "user_create.full_name", "The ':' character is not allowed.");
-      hasError(await rpcError(newUser({ full_name: "" })), "user_create.full_name", "at least 1 character");
-      hasError(await rpcError(newUser({ email: "nope" })), "user_create.email", "Missing '@' symbol.");
-      hasError(await rpcError(newUser({ shell: "/bin/nonexistent" })), "user_create.shell", "Please select a valid shell.");
-      hasError(await rpcError(newUser({ home_mode: "qqq" })), "user_create.home_mode", "Please provide a valid value for home_mode attribute");
-      hasError(await rpcError(newUser({ home_mode: "077" })), "user_create.home_mode", "Home directory must be readable by User.");
-      hasError(await rpcError(newUser({ home_mode: "600" })), "user_create.home_mode", "Home directory must be executable by User.");
+      hasError(await rpcError(newUser({ full_name: "a:b" })), "user_create.full_name", "name.full_name_character");
+      hasError(await rpcError(newUser({ full_name: "" })), "user_create.full_name", "name.full_name_empty");
+      hasError(await rpcError(newUser({ email: "nope" })), "user_create.email", "name.email_invalid");
+      hasError(await rpcError(newUser({ shell: "/bin/nonexistent" })), "user_create.shell", "user.shell_invalid");
+      hasError(await rpcError(newUser({ home_mode: "qqq" })), "user_create.home_mode", "home.mode_invalid");
+      hasError(await rpcError(newUser({ home_mode: "077" })), "user_create.home_mode", "home.mode_unreadable");
+      hasError(await rpcError(newUser({ home_mode: "600" })), "user_create.home_mode", "home.mode_unsearchable");
       const u = await newUser({ email: "", microsoft_account: true });
       assert.equal(u.email, null);
       assert.equal(u.microsoft_account, true);
@@ -191,14 +195,14 @@ forEachStore("users", (store) => {
 
     test("ssh_password_enabled needs a home and a login shell", async () => {
       const e = await rpcError(newUser({ ssh_password_enabled: true, shell: "/usr/sbin/nologin" }));
-      hasError(e, "user_create.shell", "SSH password login requires a login shell.");
-      hasError(e, "user_create.home", "SSH password login requires a valid home path.");
+      hasError(e, "user_create.shell", "user.ssh_password_needs_home_shell");
+      hasError(e, "user_create.home", "user.ssh_password_needs_home_shell");
     });
 
     test("primary group: exactly one of group / group_create; unknown id; reuse of a same-named group", async () => {
-      hasError(await rpcError(newUser({ group_create: false })), "user_create.group", "Enter either a group name or create a new group to continue.");
-      hasError(await rpcError(newUser({ group: 999999 })), "user_create.group", "Enter either a group name");
-      hasError(await rpcError(newUser({ group_create: false, group: 999999 })), "user_create.group", "Group 999999 not found", 2);
+      hasError(await rpcError(newUser({ group_create: false })), "user_create.group", "user.group_required");
+      hasError(await rpcError(newUser({ group: 999999 })), "user_create.group", "user.group_required");
+      hasError(await rpcError(newUser({ group_create: false, group: 999999 })), "user_create.group", "user.group_not_found", 2);
       const name = uniq("g");
       const gid = await a.call<number>("group.create", { name, smb: false });
       const u = await newUser({ username: name });
@@ -209,10 +213,10 @@ forEachStore("users", (store) => {
     });
 
     test("auxiliary groups: existence, directory ids, built-in restrictions, limit", async () => {
-      hasError(await rpcError(newUser({ groups: [999999] })), "user_create.groups.0", "This group does not exist.");
-      hasError(await rpcError(newUser({ groups: [100000001] })), "user_create.groups.0", "Local users may not be members of directory services groups.");
+      hasError(await rpcError(newUser({ groups: [999999] })), "user_create.groups.0", "user.aux_group_not_found");
+      hasError(await rpcError(newUser({ groups: [100000001] })), "user_create.groups.0", "user.group_directory");
       const shadow = await groupByGid(42);
-      hasError(await rpcError(newUser({ groups: [shadow.id] })), "user_create.groups.0", "shadow: membership of this builtin group may not be altered.");
+      hasError(await rpcError(newUser({ groups: [shadow.id] })), "user_create.groups.0", "user.group_builtin");
       const many = Array.from({ length: 65 }, (_, i) => i + 1);
       assert.ok(triples(await rpcError(newUser({ groups: many }))).some(([attr]) => attr === "user_create.groups"));
       const ro = await groupByGid(951);
@@ -223,11 +227,11 @@ forEachStore("users", (store) => {
 
     test("sudo command validation", async () => {
       for (const field of ["sudo_commands", "sudo_commands_nopasswd"]) {
-        hasError(await rpcError(newUser({ [field]: ["ALL", "/usr/bin/id"] })), `user_create.${field}.0`, "ALL cannot be used with other commands");
-        hasError(await rpcError(newUser({ [field]: ["id"] })), `user_create.${field}.0`, "Executable must be an absolute path");
-        hasError(await rpcError(newUser({ [field]: ["/usr/bin/../bin/id"] })), `user_create.${field}.0`, "Executable path must be normalized");
-        hasError(await rpcError(newUser({ [field]: ["/usr/bin/does-not-exist-xyz"] })), `user_create.${field}.0`, "No paths matching");
-        hasError(await rpcError(newUser({ [field]: ["/etc/passwd"] })), `user_create.${field}.0`, "is executable");
+        hasError(await rpcError(newUser({ [field]: ["ALL", "/usr/bin/id"] })), `user_create.${field}.0`, "sudo.all_with_others");
+        hasError(await rpcError(newUser({ [field]: ["id"] })), `user_create.${field}.0`, "sudo.invalid_command");
+        hasError(await rpcError(newUser({ [field]: ["/usr/bin/../bin/id"] })), `user_create.${field}.0`, "sudo.invalid_command");
+        hasError(await rpcError(newUser({ [field]: ["/usr/bin/does-not-exist-xyz"] })), `user_create.${field}.0`, "sudo.invalid_command");
+        hasError(await rpcError(newUser({ [field]: ["/etc/passwd"] })), `user_create.${field}.0`, "sudo.invalid_command");
       }
       const u = await newUser({ sudo_commands: ["/usr/bin/id"], sudo_commands_nopasswd: ["ALL"] });
       assert.deepEqual(u.sudo_commands, ["/usr/bin/id"]);
@@ -237,7 +241,7 @@ forEachStore("users", (store) => {
     test("SMB: case-insensitive clash with another SMB user", async () => {
       const name = uniq("Smb");
       await newUser({ username: name, smb: true });
-      hasError(await rpcError(newUser({ username: name.toLowerCase(), smb: true })), "user_create.smb", "conflicts with existing SMB user", 17);
+      hasError(await rpcError(newUser({ username: name.toLowerCase(), smb: true })), "user_create.smb", "user.smb_name_conflict", 17);
       await newUser({ username: name.toUpperCase(), smb: false });
     });
 
@@ -246,9 +250,9 @@ forEachStore("users", (store) => {
       assert.equal(u.userns_idmap, "DIRECT");
       const v = await newUser({ userns_idmap: 70001 });
       assert.equal(v.userns_idmap, 70001);
-      hasError(await rpcError(newUser({ userns_idmap: 70001 })), "user_create.userns_idmap", `User '${v.username}' already maps to container UID 70001.`);
+      hasError(await rpcError(newUser({ userns_idmap: 70001 })), "user_create.userns_idmap", "idmap.container_id_taken");
       const ro = await groupByGid(951);
-      hasError(await rpcError(newUser({ userns_idmap: "DIRECT", groups: [ro.id] })), "user_create.userns_idmap", "User namespace idmaps may not be configured for privileged accounts.");
+      hasError(await rpcError(newUser({ userns_idmap: "DIRECT", groups: [ro.id] })), "user_create.userns_idmap", "idmap.privileged_account");
       assert.ok(triples(await rpcError(newUser({ userns_idmap: 0 }))).some(([attr]) => attr === "user_create.userns_idmap"));
     });
 
@@ -265,16 +269,16 @@ forEachStore("users", (store) => {
   describe("user.update", () => {
     test("uid and group_create are not accepted; unknown id", async () => {
       const u = await newUser();
-      hasError(await rpcError(a.call("user.update", u.id, { uid: 5 })), "user_update.uid", "Extra inputs are not permitted");
-      hasError(await rpcError(a.call("user.update", u.id, { group_create: true })), "user_update.group_create", "Extra inputs are not permitted");
+      hasError(await rpcError(a.call("user.update", u.id, { uid: 5 })), "user_update.uid", "core.extra_field");
+      hasError(await rpcError(a.call("user.update", u.id, { group_create: true })), "user_update.group_create", "core.extra_field");
       const e = await rpcError(a.call("user.update", 9999999, {}));
       assert.deepEqual(triples(e), [[null, "User 9999999 does not exist", 2]]);
     });
 
     test("primary group: null, unknown, change", async () => {
       const u = await newUser();
-      hasError(await rpcError(a.call("user.update", u.id, { group: null })), "user_update.group", "User must have a primary group");
-      hasError(await rpcError(a.call("user.update", u.id, { group: 999999 })), "user_update.group", "Group 999999 not found", 2);
+      hasError(await rpcError(a.call("user.update", u.id, { group: null })), "user_update.group", "user.primary_group_required");
+      hasError(await rpcError(a.call("user.update", u.id, { group: 999999 })), "user_update.group", "user.group_not_found", 2);
       const g = await a.call<number>("group.create", { name: uniq("g"), smb: false });
       const r = await a.call<any>("user.update", u.id, { group: g });
       assert.equal(r.group.id, g);
@@ -282,14 +286,14 @@ forEachStore("users", (store) => {
 
     test("non-ASCII username rejected on update; rename works", async () => {
       const u = await newUser();
-      hasError(await rpcError(a.call("user.update", u.id, { username: "aünï" })), "user_update.username", "Valid characters are:");
+      hasError(await rpcError(a.call("user.update", u.id, { username: "aünï" })), "user_update.username", "name.invalid_characters");
       const name = uniq("ren");
       assert.equal((await a.call<any>("user.update", u.id, { username: name })).username, name);
     });
 
     test("enabling SMB needs the password in the same call; disabling drops builtin_users", async () => {
       const u = await newUser();
-      hasError(await rpcError(a.call("user.update", u.id, { smb: true })), "user_update.smb", "Password must be reset in order to enable SMB authentication");
+      hasError(await rpcError(a.call("user.update", u.id, { smb: true })), "user_update.smb", "user.smb_needs_password_reset");
       const r = await a.call<any>("user.update", u.id, { smb: true, password: PW });
       assert.equal(r.smb, true);
       assert.match(r.smbhash, /^[0-9A-F]{32}$/);
@@ -316,13 +320,13 @@ forEachStore("users", (store) => {
 
     test("immutable accounts: identity fields are fixed", async () => {
       const news = await a.call<any>("user.query", [["username", "=", "news"]], { get: true });
-      hasError(await rpcError(a.call("user.update", news.id, { username: "news2" })), "user_update.username", "This attribute cannot be changed");
-      hasError(await rpcError(a.call("user.update", news.id, { home: "/tmp" })), "user_update.home", "This attribute cannot be changed");
-      hasError(await rpcError(a.call("user.update", news.id, { home_mode: "700" })), "user_update.home_mode", "This attribute cannot be changed");
+      hasError(await rpcError(a.call("user.update", news.id, { username: "news2" })), "user_update.username", "user.immutable_field");
+      hasError(await rpcError(a.call("user.update", news.id, { home: "/tmp" })), "user_update.home", "user.immutable_field");
+      hasError(await rpcError(a.call("user.update", news.id, { home_mode: "700" })), "user_update.home_mode", "user.immutable_field");
       const g = await groupByGid(100);
-      hasError(await rpcError(a.call("user.update", news.id, { group: g.id })), "user_update.group", "This attribute cannot be changed");
-      hasError(await rpcError(a.call("user.update", news.id, { smb: true })), "user_update.smb", "This attribute cannot be changed");
-      hasError(await rpcError(a.call("user.update", news.id, { userns_idmap: "DIRECT" })), "user_update.userns_idmap", "This attribute cannot be changed");
+      hasError(await rpcError(a.call("user.update", news.id, { group: g.id })), "user_update.group", "user.immutable_field");
+      hasError(await rpcError(a.call("user.update", news.id, { smb: true })), "user_update.smb", "user.immutable_field");
+      hasError(await rpcError(a.call("user.update", news.id, { userns_idmap: "DIRECT" })), "user_update.userns_idmap", "user.immutable_field");
       // Other fields stay editable.
       const r = await a.call<any>("user.update", news.id, { email: "news@example.test", sudo_commands_nopasswd: ["/usr/bin/id"] });
       assert.equal(r.email, "news@example.test");
@@ -331,9 +335,9 @@ forEachStore("users", (store) => {
     test("root stays exactly in builtin_administrators and never gets webshare", async () => {
       const ba = await groupByGid(544);
       const ro = await groupByGid(951);
-      hasError(await rpcError(a.call("user.update", 1, { groups: [] })), "user_update.groups", "must remain a member of the builtin_administrators group");
-      hasError(await rpcError(a.call("user.update", 1, { groups: [ba.id, ro.id] })), "user_update.groups", "may only be a member of the builtin_administrators group");
-      hasError(await rpcError(a.call("user.update", 1, { webshare: true })), "user_update.webshare", "root");
+      hasError(await rpcError(a.call("user.update", 1, { groups: [] })), "user_update.groups", "user.root_must_stay_admin");
+      hasError(await rpcError(a.call("user.update", 1, { groups: [ba.id, ro.id] })), "user_update.groups", "user.root_must_stay_admin");
+      hasError(await rpcError(a.call("user.update", 1, { webshare: true })), "user_update.webshare", "user.root_webshare");
       await a.call("user.update", 1, { groups: [ba.id] });
     });
 
@@ -341,10 +345,10 @@ forEachStore("users", (store) => {
       const admin = await a.call<any>("user.query", [["username", "=", "admin"]], { get: true });
       // root is still an unlocked FULL_ADMIN, so admin could be locked; lock root first.
       await a.call("user.update", 1, { locked: true });
-      hasError(await rpcError(a.call("user.update", admin.id, { locked: true })), "user_update.locked", "After locking this user no local users will have FULL_ADMIN role");
+      hasError(await rpcError(a.call("user.update", admin.id, { locked: true })), "user_update.locked", "access.last_full_admin");
       await a.call("user.update", 1, { locked: false });
       const e = await rpcError(a.call("user.update", admin.id, { password_disabled: true, sudo_commands: [] }));
-      hasError(e, "user_update.password_disabled", "After disabling password for this user no password-enabled local user will have built-in privilege 'Local Administrator'.");
+      hasError(e, "user_update.password_disabled", "access.last_local_administrator");
       // With a second administrator both become possible.
       const ba = await groupByGid(544);
       const other = await newUser({ groups: [ba.id] });
@@ -358,14 +362,14 @@ forEachStore("users", (store) => {
 
     test("password_disabled cannot be combined with lock or password sudo in one call", async () => {
       const u = await newUser();
-      hasError(await rpcError(a.call("user.update", u.id, { password_disabled: true, locked: true })), "user_update.locked", "Disable Password");
-      hasError(await rpcError(a.call("user.update", u.id, { password_disabled: true, sudo_commands: ["ALL"] })), "user_update.sudo_commands", "Disable Password");
-      hasError(await rpcError(a.call("user.update", u.id, { password_disabled: true, password: PW })), "user_update.password_disabled", "Leave");
+      hasError(await rpcError(a.call("user.update", u.id, { password_disabled: true, locked: true })), "user_update.locked", "user.lock_password_disabled");
+      hasError(await rpcError(a.call("user.update", u.id, { password_disabled: true, sudo_commands: ["ALL"] })), "user_update.sudo_commands", "user.sudo_needs_password");
+      hasError(await rpcError(a.call("user.update", u.id, { password_disabled: true, password: PW })), "user_update.password_disabled", "user.password_with_disabled");
     });
 
     test("ssh_password_enabled on update", async () => {
       const u = await newUser();
-      hasError(await rpcError(a.call("user.update", u.id, { ssh_password_enabled: true })), "user_update.ssh_password_enabled", "Cannot be enabled without a valid home path and login shell.");
+      hasError(await rpcError(a.call("user.update", u.id, { ssh_password_enabled: true })), "user_update.ssh_password_enabled", "user.ssh_password_needs_home_shell");
     });
 
     test("password age and password_change_required follow system.security", async () => {
@@ -390,15 +394,15 @@ forEachStore("users", (store) => {
   describe("user.delete", () => {
     test("built-in, immutable and own account cannot be deleted", async () => {
       const news = await a.call<any>("user.query", [["username", "=", "news"]], { get: true });
-      callError(await rpcError(a.call("user.delete", news.id)), "Cannot delete a built-in user", "EINVAL");
+      callError(await rpcError(a.call("user.delete", news.id)), "user.delete_builtin", "EINVAL");
       const admin = await a.call<any>("user.query", [["username", "=", "admin"]], { get: true });
-      callError(await rpcError(a.call("user.delete", admin.id)), "Cannot delete the currently active user", "EINVAL");
+      callError(await rpcError(a.call("user.delete", admin.id)), "user.delete_self", "EINVAL");
       const ba = await groupByGid(544);
       const other = await newUser({ groups: [ba.id] });
       const c = await ts.client();
       await c.login(other.username, PW);
-      callError(await rpcError(c.call("user.delete", admin.id)), "Cannot delete an immutable user", "EINVAL");
-      callError(await rpcError(c.call("user.delete", other.id)), "Cannot delete the currently active user", "EINVAL");
+      callError(await rpcError(c.call("user.delete", admin.id)), "user.delete_immutable", "EINVAL");
+      callError(await rpcError(c.call("user.delete", other.id)), "user.delete_self", "EINVAL");
       await a.call("user.update", other.id, { groups: [] });
     });
 
@@ -429,10 +433,10 @@ forEachStore("users", (store) => {
     });
 
     test("get_user_obj", async () => {
-      hasError(await rpcError(a.call("user.get_user_obj", {})), "get_user_obj.username", 'Either "username" or "uid" must be specified.');
-      hasError(await rpcError(a.call("user.get_user_obj", { username: "root", uid: 0 })), "get_user_obj.username", '"username" and "uid" may not be simultaneously specified');
-      callError(await rpcError(a.call("user.get_user_obj", { username: "nobody-here" })), "nobody-here: user with this name does not exist");
-      callError(await rpcError(a.call("user.get_user_obj", { uid: 77777777 })), "77777777: user with this id does not exist");
+      hasError(await rpcError(a.call("user.get_user_obj", {})), "get_user_obj.username", "core.argument_conflict");
+      hasError(await rpcError(a.call("user.get_user_obj", { username: "root", uid: 0 })), "get_user_obj.username", "core.argument_conflict");
+      callError(await rpcError(a.call("user.get_user_obj", { username: "nobody-here" })), "user.not_found");
+      callError(await rpcError(a.call("user.get_user_obj", { uid: 77777777 })), "user.not_found");
       const u = await newUser({ smb: true });
       const ro = await groupByGid(951);
       await a.call("user.update", u.id, { groups: [...u.groups, ro.id] });
@@ -478,8 +482,8 @@ forEachStore("users", (store) => {
       const ui = await a.call<any[]>("user.query", [["OR", [[["local", "=", true], ["OR", [["builtin", "=", false], ["username", "=", "root"]]]], ["local", "=", false]]]]);
       assert.ok(ui.some((u) => u.username === "root") && !ui.some((u) => u.username === "news"));
       assert.ok((await a.call<any[]>("user.query", [["immutable", "=", true], ["builtin", "=", false]])).some((u) => u.username === "admin"));
-      callError(await rpcError(a.call("user.query", [["username", "=", "no-such"]], { get: true })), "MatchNotFound");
-      hasError(await rpcError(a.call("user.query", [["username", "??", "x"]])), "filters.0", /./);
+      callError(await rpcError(a.call("user.query", [["username", "=", "no-such"]], { get: true })), "query.match_not_found");
+      hasError(await rpcError(a.call("user.query", [["username", "??", "x"]])), "filters.0", "query.invalid_filters");
     });
   });
 
@@ -507,7 +511,7 @@ forEachStore("users", (store) => {
       assert.equal(r.password_history, "********");
       assert.deepEqual(r.roles, ["READONLY_ADMIN"]);
       assert.equal((await reader.client.call<any>("user.get_instance", reader.userId)).unixhash, "********");
-      callError(await rpcError(reader.client.call("user.create", { username: uniq("x"), full_name: "x", password: PW, group_create: true })), "Not authorized", "EACCES");
+      callError(await rpcError(reader.client.call("user.create", { username: uniq("x"), full_name: "x", password: PW, group_create: true })), "core.not_authorized", "EACCES");
       const writer = await clientWithRoles(ts, ["ACCOUNT_WRITE", "ACCOUNT_READ"]);
       const w = await writer.client.call<any>("user.get_instance", writer.userId);
       assert.match(w.unixhash, /^\$6\$/);
@@ -561,15 +565,15 @@ forEachStore("users", (store) => {
     });
 
     test("path rules", async () => {
-      hasError(await rpcError(newUser({ home: "relative/path" })), "user_create.home", "must be an absolute path");
-      hasError(await rpcError(newUser({ home: "/etc", home_create: true })), "user_create.home", "storage root");
-      hasError(await rpcError(newUser({ home: root })), "user_create.home", "cannot be at root");
-      hasError(await rpcError(newUser({ home: path.join(root, "nope") })), "user_create.home", "does not exist");
+      hasError(await rpcError(newUser({ home: "relative/path" })), "user_create.home", "home.not_absolute");
+      hasError(await rpcError(newUser({ home: "/etc", home_create: true })), "user_create.home", "home.outside_storage_roots");
+      hasError(await rpcError(newUser({ home: root })), "user_create.home", "home.storage_root_itself");
+      hasError(await rpcError(newUser({ home: path.join(root, "nope") })), "user_create.home", "home.parent_not_found");
       const file = path.join(root, uniq("file"));
       writeFileSync(file, "x");
-      hasError(await rpcError(newUser({ home: file })), "user_create.home", "cannot be a file");
+      hasError(await rpcError(newUser({ home: file })), "user_create.home", "home.is_file");
       const owner = await newUser({ home: root, home_create: true });
-      hasError(await rpcError(newUser({ home: owner.home })), "user_create.home", `homedir already used by ${owner.username}`, 17);
+      hasError(await rpcError(newUser({ home: owner.home })), "user_create.home", "home.taken", 17);
     });
 
     test("a failing home creation rolls the create back, including the automatic group", async () => {
@@ -584,8 +588,8 @@ forEachStore("users", (store) => {
     });
 
     test("sshpubkey: needs a home in a storage root, is validated, written, cleared; delete keeps the home", async () => {
-      hasError(await rpcError(newUser({ sshpubkey: ED25519 })), "user_create.sshpubkey", "storage root");
-      hasError(await rpcError(newUser({ home: root, home_create: true, sshpubkey: "ssh-rsa notbase64!!" })), "user_create.sshpubkey", "Invalid SSH public key");
+      hasError(await rpcError(newUser({ sshpubkey: ED25519 })), "user_create.sshpubkey", "user.sshpubkey_needs_home");
+      hasError(await rpcError(newUser({ home: root, home_create: true, sshpubkey: "ssh-rsa notbase64!!" })), "user_create.sshpubkey", "ssh_key.invalid");
       const u = await newUser({ home: root, home_create: true, sshpubkey: ED25519 });
       const keys = path.join(u.home, ".ssh", "authorized_keys");
       assert.equal(readFileSync(keys, "utf8").trim(), ED25519);

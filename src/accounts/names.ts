@@ -6,6 +6,7 @@
 // `str[0]` do, so a name made of astral characters gets the same message as upstream.
 
 import { ERRNO, type ValidationErrors } from "../server/errors.js";
+import type { ErrorCode } from "../server/error-codes.js";
 
 const ASCII_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const DIGITS = "0123456789";
@@ -103,14 +104,14 @@ function validateName(
   maxLength: number | null,
 ): boolean {
   const chars = [...value];
-  let message: string | null = null;
-  if (chars.length === 0) message = "Must be at least 1 character in length";
-  else if (maxLength !== null && chars.length > maxLength) message = `Cannot exceed ${maxLength} charaters in length`; // sic, upstream typo
-  else if (validStart !== null && !validStart.includes(chars[0])) message = `Cannot start with "${pyRepr(chars[0])}"`;
+  let problem: [message: string, code: ErrorCode] | null = null;
+  if (chars.length === 0) problem = ["Must be at least 1 character in length", "name.empty"];
+  else if (maxLength !== null && chars.length > maxLength) problem = [`Cannot exceed ${maxLength} charaters in length`, "name.too_long"]; // sic, upstream typo
+  else if (validStart !== null && !validStart.includes(chars[0])) problem = [`Cannot start with "${pyRepr(chars[0])}"`, "name.invalid_start"];
   else if (!chars.every((c) => c.length === 1 && NAME_VALID_CHARS.includes(c)))
-    message = `Valid characters are: ${pyRepr([...NAME_VALID_CHARS].join(", "))}`;
-  if (message === null) return true;
-  errors.add(attr, message, "name.invalid");
+    problem = [`Valid characters are: ${pyRepr([...NAME_VALID_CHARS].join(", "))}`, "name.invalid_characters"];
+  if (problem === null) return true;
+  errors.add(attr, ...problem);
   return false;
 }
 
@@ -126,11 +127,11 @@ export function validateUsername(errors: ValidationErrors, attr: string, value: 
  */
 export function validateGroupName(errors: ValidationErrors, attr: string, value: string): boolean {
   if (!validateName(errors, attr, value, GROUP_VALID_START, GROUP_NAME_MAX_LENGTH)) return false;
-  let message: string | null = null;
-  if (value === "." || value === "..") message = `${pyRepr(value)} is not a valid group name`;
-  else if (/^[0-9]+$/.test(value)) message = "A group name may not consist of digits only (it would be read as a GID)";
-  if (message === null) return true;
-  errors.add(attr, message, "name.invalid");
+  let problem: [message: string, code: ErrorCode] | null = null;
+  if (value === "." || value === "..") problem = [`${pyRepr(value)} is not a valid group name`, "name.reserved"];
+  else if (/^[0-9]+$/.test(value)) problem = ["A group name may not consist of digits only (it would be read as a GID)", "name.digits_only"];
+  if (problem === null) return true;
+  errors.add(attr, ...problem);
   return false;
 }
 

@@ -9,7 +9,7 @@ export class RpcCallError extends Error {
     readonly code: number,
     /** The JSON-RPC error message ("Invalid params", "Method does not exist", …). */
     readonly rpcMessage: string,
-    readonly data: { error?: number; errname?: string; reason?: string; extra?: unknown; trace?: unknown } | undefined,
+    readonly data: { error?: number; errname?: string; reason?: string; extra?: unknown; trace?: unknown; code?: string; codes?: string[] } | undefined,
   ) {
     super(data?.reason ?? rpcMessage);
     this.name = "RpcCallError";
@@ -19,6 +19,14 @@ export class RpcCallError extends Error {
   }
   get extra(): [string, string, number][] {
     return (this.data?.extra as [string, string, number][]) ?? [];
+  }
+  /** The stable error code (`data.code`, docs/errors.md); `code` is the JSON-RPC one. */
+  get errorCode(): string | undefined {
+    return this.data?.code;
+  }
+  /** Validation errors: one stable code per `extra` triple, in the same order. */
+  get codes(): string[] {
+    return this.data?.codes ?? [];
   }
 }
 
