@@ -31,7 +31,14 @@ export const SessionEntrySchema = entity("SessionEntry", "An active session (aut
   internal: z.boolean().describe("An internal session."),
   origin: z.string().describe("Where the session connected from."),
   credentials: z.string().describe("LOGIN_PASSWORD, LOGIN_TWOFACTOR, LOGIN_ONETIME_PASSWORD, API_KEY or TOKEN."),
-  credentials_data: z.record(z.string(), z.unknown()).describe("Details of the credentials (username, API key id, ...)."),
+  credentials_data: z
+    .looseObject({
+      username: z.string().optional().describe("Account the session belongs to."),
+      login_at: timestamp.optional().describe("When the credentials were presented."),
+      api_key: z.looseObject({ id: z.number().int(), name: z.string() }).optional().describe("The API key used (API_KEY)."),
+      parent: z.looseObject({ credentials: z.string() }).optional().describe("The session a token was made from (TOKEN)."),
+    })
+    .describe("Details of the credentials, by type."),
   created_at: timestamp.describe("When the session began."),
   secure_transport: z.boolean().describe("Connected over TLS or a local socket."),
 });

@@ -554,8 +554,8 @@ export interface SessionEntry {
   origin: string;
   /** LOGIN_PASSWORD, LOGIN_TWOFACTOR, LOGIN_ONETIME_PASSWORD, API_KEY or TOKEN. */
   credentials: string;
-  /** Details of the credentials (username, API key id, ...). */
-  credentials_data: { [key: string]: unknown };
+  /** Details of the credentials, by type. */
+  credentials_data: { username?: string; login_at?: Date; api_key?: { id: number; name: string; [key: string]: unknown }; parent?: { credentials: string; [key: string]: unknown }; [key: string]: unknown };
   /** When the session began. */
   created_at: Date;
   /** Connected over TLS or a local socket. */
@@ -574,8 +574,7 @@ export interface SessionEntrySelected {
   origin?: string;
   /** LOGIN_PASSWORD, LOGIN_TWOFACTOR, LOGIN_ONETIME_PASSWORD, API_KEY or TOKEN. */
   credentials?: string;
-  /** Details of the credentials (username, API key id, ...). */
-  credentials_data?: { [key: string]: unknown };
+  credentials_data?: { username?: string; login_at?: Date; api_key?: { id: number; name: string; [key: string]: unknown }; parent?: { credentials: string; [key: string]: unknown }; [key: string]: unknown };
   /** When the session began. */
   created_at?: Date;
   /** Connected over TLS or a local socket. */

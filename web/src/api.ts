@@ -5,8 +5,13 @@
 // `data.extra` `[attribute, message, errno]` triples map onto form fields.
 
 import { fromWire, toWire } from "../../src/shared/ejson";
+import type { ErrorCode } from "../../src/server/error-codes";
+import type { MethodName, Params, QueryEntries, Result } from "./api-types";
 
 export type Filter = unknown[];
+
+/** *.query methods taking (filters, options), as api.select, api.count and api.page call them. */
+export type FilterQuery = { [M in keyof QueryEntries]: Params<M> extends [filters?: unknown[], options?: Record<string, unknown>] ? M : never }[keyof QueryEntries];
 export interface QueryOptions {
   limit?: number;
   offset?: number;
@@ -31,9 +36,19 @@ export type FieldTriple = [attribute: string, message: string, errno: number];
 interface WireMessage {
   id?: number | null;
   result?: unknown;
-  error?: { code: number; message: string; data?: { error?: number; errname?: string; reason?: string; extra?: unknown } | null };
+  error?: { code: number; message: string; data?: ErrorData | null };
   method?: string;
   params?: unknown;
+}
+
+/** The `data` of a JSON-RPC error: the reference's errno fields, plus Gatehouse's stable codes. */
+interface ErrorData {
+  error?: number;
+  errname?: string;
+  reason?: string;
+  extra?: unknown;
+  code?: ErrorCode;
+  codes?: ErrorCode[];
 }
 
 export class RpcError extends Error {
@@ -42,8 +57,12 @@ export class RpcError extends Error {
   readonly errno: number | undefined;
   readonly reason: string;
   readonly extra: FieldTriple[];
+  /** Gatehouse's stable error code (docs/errors.md); undefined from servers without codes. */
+  readonly errorCode: ErrorCode | undefined;
+  /** Validation errors: one code per `extra` triple, in the same order. */
+  readonly codes: (ErrorCode | undefined)[];
 
-  constructor(code: number, message: string, data?: { error?: number; errname?: string; reason?: string; extra?: unknown } | null) {
+  constructor(code: number, message: string, data?: ErrorData | null) {
     const reason = data?.reason ?? message;
     super(cleanReason(reason));
     this.name = "RpcError";
@@ -52,6 +71,8 @@ export class RpcError extends Error {
     this.errno = data?.error;
     this.reason = reason;
     this.extra = Array.isArray(data?.extra) ? (data!.extra as unknown[]).filter((t): t is FieldTriple => Array.isArray(t) && typeof t[0] === "string") : [];
+    this.errorCode = data?.code;
+    this.codes = Array.isArray(data?.codes) ? data.codes : [];
   }
 
   get isValidation(): boolean {
@@ -102,7 +123,7 @@ export function cleanReason(reason: string): string {
 export function errorText(err: unknown): string {
   if (err instanceof RpcError) {
     if (err.isValidation) return err.extra.map(([a, m]) => `${a.split(".").slice(1).join(".") || a}: ${m}`).join("\n");
-    if (err.errname === "EACCES" && /not authorized/i.test(err.message)) return "You are not allowed to do this.";
+    if (err.errorCode === "core.not_authorized") return "You are not allowed to do this.";
     return err.message;
   }
   if (err instanceof Error) return err.message;
@@ -296,25 +317,66 @@ export class Api {
   }
 
   /** Send without waiting for connect (used by the onConnected hook itself). */
-  rawCall<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
+  rawCall<M extends MethodName>(method: M, ...params: Params<M>): Promise<Result<M>> {
+    return this.send(method, params) as Promise<Result<M>>;
+  }
+
+  private send(method: string, params: unknown[]): Promise<unknown> {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new ConnectionLost());
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, method });
+    return new Promise<unknown>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, method });
       ws.send(JSON.stringify({ jsonrpc: "2.0", id, method, params: toWire(params) }));
     });
   }
 
-  async call<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
+  /** Call a method: parameters and result typed from the server's schemas (web/src/api-types.ts). */
+  async call<M extends MethodName>(method: M, ...params: Params<M>): Promise<Result<M>> {
     if (!this.ws || this.state !== "open") await this.connect();
-    return this.rawCall<T>(method, ...params);
+    return this.rawCall(method, ...params);
+  }
+
+  /**
+   * A method this server may not have (newer than it, or another product's): untyped; callers
+   * handle RpcError.methodMissing.
+   */
+  async callOptional(method: string, ...params: unknown[]): Promise<unknown> {
+    if (!this.ws || this.state !== "open") await this.connect();
+    return this.send(method, params);
+  }
+
+  /** A *.query-style call without get, count or select: its entries. */
+  async query<M extends keyof QueryEntries>(method: M, ...params: Params<M>): Promise<QueryEntries[M][]> {
+    const r = await this.call(method, ...params);
+    if (!Array.isArray(r)) throw new Error(`${method}: expected a list of entries`);
+    return r as QueryEntries[M][];
+  }
+
+  /** A *.query call with select: entries holding only the fields named (no aliases). */
+  async select<M extends FilterQuery, K extends keyof QueryEntries[M] & string>(
+    method: M,
+    filters: Filter[],
+    fields: readonly K[],
+    options: Omit<QueryOptions, "select" | "get" | "count"> = {},
+  ): Promise<Pick<QueryEntries[M], K>[]> {
+    const r = await this.callOptional(method, filters, { ...options, select: [...fields] });
+    if (!Array.isArray(r)) throw new Error(`${method}: expected a list of entries`);
+    return r as Pick<QueryEntries[M], K>[];
+  }
+
+  /** How many entries match (query-options.count). */
+  async count<M extends FilterQuery>(method: M, filters: Filter[]): Promise<number> {
+    const r = await this.callOptional(method, filters, { count: true });
+    if (typeof r !== "number") throw new Error(`${method}: expected a count`);
+    return r;
   }
 
   /** Count + page in two calls, as the appliance UI does (reference §12). */
-  async page<T = unknown>(method: string, filters: Filter, opts: QueryOptions): Promise<{ total: number; rows: T[] }> {
-    const [total, rows] = await Promise.all([this.call<number>(method, filters, { count: true }), this.call<T[]>(method, filters, opts)]);
-    return { total, rows };
+  async page<M extends FilterQuery>(method: M, filters: Filter[], opts: Omit<QueryOptions, "select" | "get" | "count">): Promise<{ total: number; rows: QueryEntries[M][] }> {
+    const [total, rows] = await Promise.all([this.count(method, filters), this.callOptional(method, filters, opts)]);
+    if (!Array.isArray(rows)) throw new Error(`${method}: expected a list of entries`);
+    return { total, rows: rows as QueryEntries[M][] };
   }
 
   /** Subscribe to an event (e.g. "user.query"); returns an unsubscribe function. */
@@ -342,7 +404,7 @@ export class Api {
     if (!s || s.serverId) return;
     s.serverId = "pending";
     try {
-      const id = await this.rawCall<string>("core.subscribe", name);
+      const id = await this.rawCall("core.subscribe", name);
       const cur = this.subs.get(name);
       if (cur === s) s.serverId = id;
       else void this.rawCall("core.unsubscribe", id).catch(() => {});

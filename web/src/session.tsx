@@ -5,30 +5,9 @@
 
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { api, RpcError, type Api } from "./api";
+import type { LoginResult, Me, MethodDoc } from "./api-types";
 
-export interface Me {
-  pw_name: string;
-  pw_gecos: string;
-  pw_dir: string;
-  pw_shell: string;
-  pw_uid: number;
-  pw_gid: number;
-  local: boolean;
-  source?: string;
-  attributes?: Record<string, unknown>;
-  two_factor_config?: { provisioning_uri: string | null; secret_configured: boolean; interval: number; otp_digits: number };
-  privilege: { roles: string[]; allowlist?: unknown[]; web_shell?: boolean; webui_access?: boolean };
-  account_attributes: string[];
-}
-
-/** What auth.login_ex and auth.login_ex_continue answer (the fields the UI reads). */
-interface LoginReply {
-  response_type: "SUCCESS" | "OTP_REQUIRED" | "REDIRECT" | "AUTH_ERR" | "DENIED" | "EXPIRED";
-  username?: string;
-  urls?: string[];
-  user_info?: unknown;
-  reconnect_token?: string | null;
-}
+export type { Me };
 
 export type Phase = "loading" | "first-run" | "signed-out" | "otp" | "change-password" | "signed-in";
 
@@ -75,14 +54,10 @@ export function useApi(): Api {
   return api;
 }
 
-interface MethodInfo {
-  accepts?: { properties?: Record<string, unknown> }[];
-}
-
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [phase, setPhase] = useState<Phase>("loading");
   const [me, setMe] = useState<Me | null>(null);
-  const [methods, setMethods] = useState<Record<string, MethodInfo> | null>(null);
+  const [methods, setMethods] = useState<Record<string, MethodDoc> | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [otpUser, setOtpUser] = useState<string | null>(null);
   const [changeReason, setChangeReason] = useState<string | null>(null);
@@ -91,13 +66,13 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   phaseRef.current = phase;
 
   const loadContext = useCallback(async (userInfo: unknown) => {
-    const m = ((userInfo as Me | null) ?? (await api.call<Me>("auth.me"))) as Me;
+    const m = (userInfo as Me | null) ?? (await api.call("auth.me"));
     m.privilege = m.privilege ?? { roles: [] };
     m.privilege.roles = Array.isArray(m.privilege.roles) ? m.privilege.roles : [];
     m.account_attributes = m.account_attributes ?? [];
-    let meths: Record<string, MethodInfo> | null = null;
+    let meths: Record<string, MethodDoc> | null = null;
     try {
-      meths = await api.call<Record<string, MethodInfo>>("core.get_methods");
+      meths = await api.call("core.get_methods");
     } catch {
       meths = null;
     }
@@ -143,7 +118,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       if (token) {
         sessionStorage.removeItem(TOKEN_KEY);
         try {
-          const r = await a.rawCall<LoginReply | null>("auth.login_ex", { mechanism: "TOKEN_PLAIN", token, login_options: { user_info: true, reconnect_token: true } });
+          const r = await a.rawCall("auth.login_ex", { mechanism: "TOKEN_PLAIN", token, login_options: { user_info: true, reconnect_token: true } });
           if (r?.response_type === "SUCCESS") {
             a.authenticated = true;
             if (r.reconnect_token) sessionStorage.setItem(TOKEN_KEY, r.reconnect_token);
@@ -171,7 +146,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       await api.connect();
       if (api.authenticated) return; // the token hook signed us in
       try {
-        const done = await api.call<boolean>("user.has_local_administrator_set_up");
+        const done = await api.call("user.has_local_administrator_set_up");
         setPhase(done ? "signed-out" : "first-run");
       } catch {
         setPhase("signed-out");
@@ -187,7 +162,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     async (username: string, password: string): Promise<LoginOutcome> => {
       lastPassword.current = password;
       try {
-        const r = await api.call<LoginReply>("auth.login_ex", {
+        const r = await api.call("auth.login_ex", {
           mechanism: "PASSWORD_PLAIN",
           username,
           password,
@@ -201,14 +176,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
             setOtpUser(r.username ?? username);
             setPhase("otp");
             return { kind: "otp", username: r.username ?? username };
-          case "REDIRECT":
-            return { kind: "REDIRECT", urls: r.urls ?? [] };
           case "AUTH_ERR":
           case "DENIED":
           case "EXPIRED":
             return { kind: r.response_type };
           default:
-            return { kind: "error", message: `Unexpected answer from the server: ${String(r.response_type)}` };
+            return { kind: "error", message: `Unexpected answer from the server: ${String((r as { response_type: unknown }).response_type)}` };
         }
       } catch (err) {
         return { kind: "error", message: err instanceof Error ? err.message : String(err) };
@@ -219,13 +192,13 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   const submitOtp = useCallback(
     async (code: string): Promise<LoginOutcome> => {
-      const body = { mechanism: "OTP_TOKEN", otp_token: code.trim(), login_options: { user_info: true, reconnect_token: true } };
+      const body = { mechanism: "OTP_TOKEN" as const, otp_token: code.trim(), login_options: { user_info: true, reconnect_token: true } };
       try {
-        let r: LoginReply;
+        let r: LoginResult;
         try {
-          r = await api.call<LoginReply>("auth.login_ex_continue", body);
+          r = await api.call("auth.login_ex_continue", body);
         } catch (err) {
-          if (err instanceof RpcError && err.methodMissing) r = await api.call<LoginReply>("auth.login_ex", body);
+          if (err instanceof RpcError && err.methodMissing) r = await api.call("auth.login_ex", body);
           else throw err;
         }
         if (r.response_type === "SUCCESS") {
@@ -298,7 +271,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       allowed: (method, role) => has(method) && (!role || can(role)),
       methodAccepts: (method, argIndex, field) => {
         const m = methods?.[method];
-        const props = m?.accepts?.[argIndex]?.properties;
+        const props = m?.accepts[argIndex]?.properties as Record<string, unknown> | undefined;
         return !!props && field in props;
       },
       login,

@@ -11,19 +11,9 @@ import { FormDialog, useSubmit } from "../forms";
 import { CheckField, ConfirmDialog, CopyField, Dialog, ErrorBox, FieldGroup, FilterInput, SearchField, TextField, fmtDate, useAsync, useToast } from "../ui";
 import { type Role, sortRoles } from "./Privileges";
 import { ROLE_LABELS } from "./Users";
+import type { ApiKeyEntry } from "../api-types";
 
-export interface ApiKey {
-  id: number;
-  name: string;
-  username: string | null;
-  user_identifier?: number | string | null;
-  created_at: Date | null;
-  expires_at: Date | null;
-  revoked: boolean;
-  revoked_reason?: string | null;
-  local?: boolean;
-  roles?: string[] | null;
-}
+export type ApiKey = ApiKeyEntry;
 
 function dateInputValue(d: Date | null): string {
   if (!d) return "";
@@ -91,7 +81,7 @@ export function ApiKeysPanel({ mine, userFilter = "", openNewFor = null }: { min
   const filters = useMemo(() => quickSearch(["name", "username"], q), [q]);
   const data = useAsync(async () => {
     if (mine) {
-      let rows = await api.call<ApiKey[]>("api_key.my_keys");
+      let rows = await api.call("api_key.my_keys");
       const t = q.trim().toLowerCase();
       if (t) rows = rows.filter((k) => k.name.toLowerCase().includes(t));
       const desc = sort.startsWith("-");
@@ -109,7 +99,7 @@ export function ApiKeysPanel({ mine, userFilter = "", openNewFor = null }: { min
       });
       return { total: rows.length, rows: rows.slice(page * 50, page * 50 + 50) };
     }
-    return api.page<ApiKey>("api_key.query", filters, { limit: 50, offset: page * 50, order_by: [sort] });
+    return api.page("api_key.query", filters, { limit: 50, offset: page * 50, order_by: [sort] });
   }, [mine, filters, q, page, sort, tick]);
 
   const canReadAll = s.can("API_KEY_READ");
@@ -124,10 +114,12 @@ export function ApiKeysPanel({ mine, userFilter = "", openNewFor = null }: { min
       toast(`API key ${k.name} deleted.`);
     } else if (kind === "revoke") {
       if (s.has("api_key.revoke")) await api.call("api_key.revoke", k.id);
-      else await api.call("api_key.update", k.id, { revoked: true });
+      // A server without api_key.revoke (the reference's): its own way, untyped.
+      else await api.callOptional("api_key.update", k.id, { revoked: true });
       toast(`API key ${k.name} revoked.`);
     } else {
-      const r = await api.call<ApiKey & { key: string }>("api_key.update", k.id, { reset: true });
+      const r = await api.call("api_key.update", k.id, { reset: true });
+      if (!("key" in r)) throw new Error("The server reset the key but did not return it.");
       setShownKey({ name: k.name, key: r.key });
     }
     setTick((t) => t + 1);
@@ -279,17 +271,16 @@ function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initial
   const [limit, setLimit] = useState(!!ex?.roles?.length);
   const [roles, setRoles] = useState<string[]>(ex?.roles ?? []);
   const [roleQ, setRoleQ] = useState("");
-  const allRoles = useAsync(() => (rolesSupported && limit ? api.call<Role[]>("privilege.roles").then(sortRoles) : Promise.resolve([])), [rolesSupported, limit]);
+  const allRoles = useAsync(() => (rolesSupported && limit ? api.query("privilege.roles").then(sortRoles) : Promise.resolve([])), [rolesSupported, limit]);
   const { errs, busy, onSubmit } = useSubmit(["name", "username", "expires_at", "roles"]);
   const users = useAsync(
     () =>
       props.fixedUser !== null
         ? Promise.resolve([])
         : api
-            .call<{ username: string }[]>("user.query", [["OR", [["roles", "!=", []], ["local", "=", false]]], ...quickSearch(["username"], username)], {
+            .select("user.query", [["OR", [["roles", "!=", []], ["local", "=", false]]], ...quickSearch(["username"], username)], ["username", "id", "uid", "local"], {
               limit: 20,
               order_by: ["username"],
-              select: ["username", "id", "uid", "local"],
             })
             .catch(() => []),
     [username],
@@ -302,7 +293,7 @@ function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initial
         await api.call("api_key.update", ex.id, { name, expires_at, ...extra });
         props.onSaved(name);
       } else {
-        const r = await api.call<ApiKey & { key: string }>("api_key.create", { name, username, expires_at, ...extra });
+        const r = await api.call("api_key.create", { name, username, expires_at, ...extra });
         props.onSaved(name, r.key);
       }
     },

@@ -6,6 +6,7 @@ import { api, searchPattern, type Filter } from "../api";
 import { DataTable, useTableState, type Column } from "../table";
 import { useSession } from "../session";
 import { ErrorBox, downloadText, fmtDate, useAsync, useToast } from "../ui";
+import type { AuditEntry } from "../api-types";
 
 /** The event_data fields the table's summary reads (the rest is shown as JSON). */
 interface AuditEventData {
@@ -16,21 +17,11 @@ interface AuditEventData {
   [field: string]: unknown;
 }
 
-interface AuditRow {
-  audit_id: string;
-  message_timestamp: number;
-  timestamp: Date | null;
-  address: string;
-  username: string;
-  session: string | null;
-  service: string;
-  event: string;
-  event_data: AuditEventData | null;
-  success: boolean;
-}
+type AuditRow = AuditEntry;
 
 function summary(r: AuditRow): string {
-  const d = r.event_data ?? {};
+  // event_data's shape depends on the event (the schema says unknown): read the fields shown.
+  const d = (r.event_data ?? {}) as AuditEventData;
   if (r.event === "METHOD_CALL") return d.description || d.method || "";
   if (r.event === "AUTHENTICATION") {
     const cred = d.credentials?.credentials ?? "";
@@ -43,8 +34,21 @@ function when(r: AuditRow): Date {
   return r.timestamp instanceof Date ? r.timestamp : new Date(r.message_timestamp * 1000);
 }
 
-async function auditQuery<T>(filters: Filter[], options: Record<string, unknown>): Promise<T> {
-  return api.call<T>("audit.query", { services: ["MIDDLEWARE"], "query-filters": filters, "query-options": options });
+async function auditQuery(filters: Filter[], options: Record<string, unknown>) {
+  return api.call("audit.query", { services: ["MIDDLEWARE"], "query-filters": filters, "query-options": options });
+}
+
+async function auditCount(filters: Filter[]): Promise<number> {
+  const r = await auditQuery(filters, { count: true });
+  if (typeof r !== "number") throw new Error("audit.query: expected a count");
+  return r;
+}
+
+/** Entries (no select, get or count in `options`). */
+async function auditRows(filters: Filter[], options: Record<string, unknown>): Promise<AuditEntry[]> {
+  const r = await auditQuery(filters, options);
+  if (!Array.isArray(r)) throw new Error("audit.query: expected a list of entries");
+  return r as AuditEntry[];
 }
 
 function csvCell(v: unknown): string {
@@ -79,8 +83,8 @@ export function AuditPage() {
 
   const data = useAsync(async () => {
     const [total, rows] = await Promise.all([
-      auditQuery<number>(applied, { count: true }),
-      auditQuery<AuditRow[]>(applied, { limit: pageSize, offset: page * pageSize, order_by: [sort] }),
+      auditCount(applied),
+      auditRows(applied, { limit: pageSize, offset: page * pageSize, order_by: [sort] }),
     ]);
     return { total, rows };
   }, [applied, page, pageSize, sort]);
@@ -91,7 +95,7 @@ export function AuditPage() {
     try {
       const all: AuditRow[] = [];
       for (let offset = 0; offset < 100_000; offset += 1000) {
-        const chunk = await auditQuery<AuditRow[]>(applied, { limit: 1000, offset, order_by: [sort] });
+        const chunk = await auditRows(applied, { limit: 1000, offset, order_by: [sort] });
         all.push(...chunk);
         if (chunk.length < 1000) break;
       }
@@ -142,7 +146,7 @@ export function AuditPage() {
                 setExporting("server");
                 setExportErr(null);
                 try {
-                  const file = await api.call<string>("audit.export", { export_format: "CSV", services: ["MIDDLEWARE"], "query-filters": applied, "query-options": { order_by: [sort], limit: 10000 } });
+                  const file = await api.call("audit.export", { export_format: "CSV", services: ["MIDDLEWARE"], "query-filters": applied, "query-options": { order_by: [sort], limit: 10000 } });
                   toast(`Report saved on the server: ${file}`);
                 } catch (err) {
                   setExportErr(err);

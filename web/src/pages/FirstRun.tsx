@@ -9,7 +9,7 @@ import { ErrorSummary, SelectField } from "../ui";
 
 export function FirstRun() {
   const s = useSession();
-  const [username, setUsername] = useState("admin");
+  const [username, setUsername] = useState<"admin" | "root">("admin");
   const pw = usePasswordPair();
   const { errs, busy, onSubmit } = useSubmit(["username", "password"]);
 
@@ -29,7 +29,7 @@ export function FirstRun() {
         <p>Set up the local administrator account. You will use it to sign in and create other accounts.</p>
         <form onSubmit={submit} noValidate data-testid="first-run-form">
           <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
-          <SelectField label="Administrator username" name="username" value={username} onValue={setUsername} errors={errs.fields}>
+          <SelectField label="Administrator username" name="username" value={username} onValue={(v) => setUsername(v === "root" ? "root" : "admin")} errors={errs.fields}>
             <option value="admin">admin</option>
             <option value="root">root</option>
           </SelectField>

@@ -9,20 +9,9 @@ import { DataTable, useTableState, type Column } from "../table";
 import { FormDialog, useSubmit } from "../forms";
 import { CheckField, ConfirmDialog, ErrorBox, FieldGroup, FilterInput, SearchField, TextArea, TextField, YesNo, lines, useAsync, useToast } from "../ui";
 import { roleText } from "./Users";
+import type { GroupEntry } from "../api-types";
 
-export interface Group {
-  id: number;
-  gid: number;
-  name: string;
-  builtin: boolean;
-  immutable?: boolean;
-  smb: boolean;
-  sudo_commands: string[];
-  sudo_commands_nopasswd: string[];
-  roles: string[];
-  users: number[];
-  local?: boolean;
-}
+export type Group = GroupEntry;
 
 export function GroupsPage() {
   const s = useSession();
@@ -43,7 +32,7 @@ export function GroupsPage() {
   }, [q]);
   useEffect(() => setPage(0), [dq, showBuiltin, pageSize]);
   const filters = useMemo(() => [...(showBuiltin ? [] : [["builtin", "=", false]]), ...quickSearch(["name"], dq)], [showBuiltin, dq]);
-  const data = useAsync(() => api.page<Group>("group.query", filters, { limit: pageSize, offset: page * pageSize, order_by: [sort] }), [filters, page, pageSize, sort, tick]);
+  const data = useAsync(() => api.page("group.query", filters, { limit: pageSize, offset: page * pageSize, order_by: [sort] }), [filters, page, pageSize, sort, tick]);
 
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
   useEffect(() => {
@@ -175,25 +164,24 @@ function GroupDialog({ group, onClose, onSaved }: { group: Group | null; onClose
   const [memberQ, setMemberQ] = useState("");
   const { errs, busy, onSubmit } = useSubmit(["name", "gid", "smb", "sudo_commands", "sudo_commands_nopasswd", "users"]);
   useEffect(() => {
-    if (!editing) api.call<number>("group.get_next_gid").then((g) => setGid(String(g)), () => {});
+    if (!editing) api.call("group.get_next_gid").then((g) => setGid(String(g)), () => {});
   }, [editing]);
   const candidates = useAsync(
     () =>
-      api.call<{ id: number; username: string }[]>("user.query", [["local", "=", true], ...quickSearch(["username"], memberQ)], {
+      api.select("user.query", [["local", "=", true], ...quickSearch(["username"], memberQ)], ["id", "username"], {
         limit: 30,
         order_by: ["username"],
-        select: ["id", "username"],
       }),
     [memberQ],
   );
   const memberNames = useAsync(
-    () => (members.length ? api.call<{ id: number; username: string }[]>("user.query", [["id", "in", members]], { select: ["id", "username"], limit: 500 }) : Promise.resolve([])),
+    () => (members.length ? api.select("user.query", [["id", "in", members]], ["id", "username"], { limit: 500 }) : Promise.resolve([])),
     [members.join(",")],
   );
   const nameOf = (id: number) => memberNames.data?.find((u) => u.id === id)?.username ?? `#${id}`;
 
   const submit = onSubmit(async () => {
-    const body: Record<string, unknown> = {
+    const body = {
       name,
       smb,
       sudo_commands: sudoAll ? ["ALL"] : lines(sudo),
@@ -201,16 +189,10 @@ function GroupDialog({ group, onClose, onSaved }: { group: Group | null; onClose
       users: members,
     };
     if (editing) {
-      if (group!.builtin) {
-        delete body.name;
-        delete body.smb;
-        delete body.sudo_commands;
-        delete body.sudo_commands_nopasswd;
-      }
-      await api.call("group.update", group!.id, body);
+      // Built-in groups keep their name, SMB and sudo settings: only members change.
+      await api.call("group.update", group!.id, group!.builtin ? { users: members } : body);
     } else {
-      if (gid.trim()) body.gid = Number(gid);
-      await api.call("group.create", body);
+      await api.call("group.create", gid.trim() ? { ...body, gid: Number(gid) } : body);
     }
     onSaved(name);
   });

@@ -68,7 +68,7 @@ export function HomeBrowser(props: { value: string; canCreate: boolean; onPick: 
   useEffect(() => {
     let live = true;
     api
-      .call<string[]>("filesystem.storage_roots")
+      .call("filesystem.storage_roots")
       .catch(() => ["/mnt"])
       .then((rs) => {
         if (!live) return;
@@ -100,7 +100,7 @@ export function HomeBrowser(props: { value: string; canCreate: boolean; onPick: 
         list = roots.map((r) => ({ name: r, path: r }));
         setTruncated(false);
       } else {
-        const rows = await api.call<{ name: string; path: string }[]>("filesystem.listdir", dir, [["type", "=", "DIRECTORY"]], { order_by: ["name"], limit: LIMIT + 1 });
+        const rows = await api.query("filesystem.listdir", dir, [["type", "=", "DIRECTORY"]], { order_by: ["name"], limit: LIMIT + 1 });
         if (mine !== seq.current) return;
         setTruncated(rows.length > LIMIT);
         list = rows.slice(0, LIMIT).map((r) => ({ name: r.name, path: r.path ?? join(dir, r.name) }));
@@ -213,7 +213,7 @@ export function HomeBrowser(props: { value: string; canCreate: boolean; onPick: 
     setBusy(true);
     setNewError(null);
     try {
-      const made = await api.call<{ path: string }>("filesystem.mkdir", { path: join(dir, name), options: { mode: "755" } });
+      const made = await api.call("filesystem.mkdir", { path: join(dir, name), options: { mode: "755" } });
       want.current = made.path ?? join(dir, name);
       setCreating(false);
       setNewName("");

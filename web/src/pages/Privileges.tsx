@@ -9,32 +9,11 @@ import { DataTable, type Column } from "../table";
 import { FormDialog, useSubmit } from "../forms";
 import { CheckField, ConfirmDialog, ErrorBox, FieldGroup, FilterInput, SearchField, TextField, YesNo, useAsync, useToast } from "../ui";
 import { ROLE_LABELS } from "./Users";
+import type { PrivilegeEntry, RoleRow } from "../api-types";
 
-interface GroupRef {
-  id?: number;
-  gid: number | null;
-  name?: string | null;
-  group?: string | null;
-  sid?: string | null;
-}
-
-interface Privilege {
-  id: number;
-  builtin_name: string | null;
-  name: string;
-  local_groups: GroupRef[];
-  ds_groups: GroupRef[];
-  roles: string[];
-  web_shell: boolean;
-}
-
-export interface Role {
-  name: string;
-  title?: string;
-  includes: string[];
-  builtin: boolean;
-  stig?: string | null;
-}
+type Privilege = PrivilegeEntry;
+type GroupRef = PrivilegeEntry["local_groups"][number];
+export type Role = RoleRow;
 
 export function PrivilegesPage() {
   const s = useSession();
@@ -47,8 +26,8 @@ export function PrivilegesPage() {
   const [editing, setEditing] = useState<Privilege | "new" | null>(null);
   const [deleting, setDeleting] = useState<Privilege | null>(null);
   const filters = useMemo(() => quickSearch(["name"], q), [q]);
-  const data = useAsync(() => api.page<Privilege>("privilege.query", filters, { limit: 50, offset: page * 50, order_by: [sort] }), [filters, page, sort, tick]);
-  const groupName = (g: GroupRef) => g.group ?? g.name ?? (g.gid !== null ? `gid ${g.gid}` : (g.sid ?? "?"));
+  const data = useAsync(() => api.page("privilege.query", filters, { limit: 50, offset: page * 50, order_by: [sort] }), [filters, page, sort, tick]);
+  const groupName = (g: GroupRef) => g.group ?? ("name" in g ? g.name : null) ?? (g.gid !== null ? `gid ${g.gid}` : (g.sid ?? "?"));
 
   const columns: Column<Privilege>[] = [
     { key: "name", label: "Name", sort: "name", always: true, render: (p) => <strong>{p.name}</strong> },
@@ -152,9 +131,9 @@ function PrivilegeDialog({ privilege, onClose, onSaved }: { privilege: Privilege
   const [roleQ, setRoleQ] = useState("");
   const [groupQ, setGroupQ] = useState("");
   const { errs, busy, onSubmit } = useSubmit(["name", "local_groups", "ds_groups", "roles", "web_shell"]);
-  const allRoles = useAsync(() => api.call<Role[]>("privilege.roles", [], {}).then(sortRoles), []);
+  const allRoles = useAsync(() => api.query("privilege.roles", [], {}).then(sortRoles), []);
   const groups = useAsync(
-    () => api.call<{ id: number; gid: number; name: string }[]>("group.query", [["local", "=", true], ...quickSearch(["name"], groupQ)], { limit: 200, order_by: ["name"] }),
+    () => api.query("group.query", [["local", "=", true], ...quickSearch(["name"], groupQ)], { limit: 200, order_by: ["name"] }),
     [groupQ],
   );
   const rq = roleQ.trim().toLowerCase();
@@ -166,13 +145,10 @@ function PrivilegeDialog({ privilege, onClose, onSaved }: { privilege: Privilege
       .map((x) => x.trim())
       .filter(Boolean)
       .map((x) => (/^\d+$/.test(x) ? Number(x) : x));
-    const body: Record<string, unknown> = { name, local_groups: localGids, ds_groups: ds, roles, web_shell: webShell };
+    const body = { name, local_groups: localGids, ds_groups: ds, roles, web_shell: webShell };
     if (privilege) {
-      if (builtin) {
-        delete body.name;
-        delete body.roles;
-      }
-      await api.call("privilege.update", privilege.id, body);
+      // Built-in privileges keep their name and roles.
+      await api.call("privilege.update", privilege.id, builtin ? { local_groups: localGids, ds_groups: ds, web_shell: webShell } : body);
     } else await api.call("privilege.create", body);
     onSaved(name);
   });

@@ -104,9 +104,7 @@ function ChangePassword() {
   const { errs, busy, onSubmit } = useSubmit(["old_password", "new_password"]);
   const submit = onSubmit(
     async () => {
-      const body: Record<string, unknown> = { username: s.me!.pw_name, new_password: pw.value };
-      if (old) body.old_password = old;
-      await api.call("user.set_password", body);
+      await api.call("user.set_password", { username: s.me!.pw_name, new_password: pw.value, ...(old ? { old_password: old } : {}) });
       setOld("");
       pw.reset();
       toast("Your password has been changed.");
@@ -141,15 +139,15 @@ function TwoFactorSetup() {
   const [uri, setUri] = useState<string | null>(null);
   const { errs, busy, run } = useSubmit(["otp_digits", "interval"]);
   const global = useAsync(
-    () => (s.allowed("auth.twofactor.config", "SYSTEM_SECURITY_READ") ? api.call<{ enabled: boolean }>("auth.twofactor.config").catch(() => null) : Promise.resolve(null)),
+    () => (s.allowed("auth.twofactor.config", "SYSTEM_SECURITY_READ") ? api.call("auth.twofactor.config").catch(() => null) : Promise.resolve(null)),
     [],
   );
   const renew = () =>
     run(async () => {
-      const r = await api.call<{ twofactor_config?: { provisioning_uri?: string | null } } | null>("user.renew_2fa_secret", s.me!.pw_name, { otp_digits: Number(digits), interval: Number(interval) });
+      const r = await api.call("user.renew_2fa_secret", s.me!.pw_name, { otp_digits: Number(digits), interval: interval === "60" ? 60 : 30 });
       let u: string | null = r?.twofactor_config?.provisioning_uri ?? null;
       if (!u) {
-        const me = await api.call<{ two_factor_config?: { provisioning_uri?: string | null } } | null>("auth.me");
+        const me = await api.call("auth.me");
         u = me?.two_factor_config?.provisioning_uri ?? null;
       }
       setUri(u);

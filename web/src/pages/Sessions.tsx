@@ -5,17 +5,9 @@ import { api } from "../api";
 import { useSession } from "../session";
 import { DataTable, type Column } from "../table";
 import { ConfirmDialog, ErrorBox, fmtDate, useAsync, useToast } from "../ui";
+import type { SessionEntry } from "../api-types";
 
-interface SessionRow {
-  id: string;
-  current: boolean;
-  internal: boolean;
-  origin: string;
-  credentials: string;
-  credentials_data: { username?: string; login_at?: unknown; api_key?: { id: number; name: string }; parent?: { credentials: string } };
-  created_at: Date | null;
-  secure_transport: boolean;
-}
+type SessionRow = SessionEntry;
 
 const CRED_LABELS: Record<string, string> = {
   LOGIN_PASSWORD: "Password",
@@ -45,7 +37,7 @@ export function SessionsPanel({ mine }: { mine: boolean }) {
   const [tick, setTick] = useState(0);
   const [confirm, setConfirm] = useState<SessionRow | "others" | null>(null);
   const data = useAsync(async () => {
-    const rows = await api.call<SessionRow[]>("auth.sessions", [], { order_by: ["-created_at"] }).catch(() => api.call<SessionRow[]>("auth.sessions"));
+    const rows = await api.query("auth.sessions", [], { order_by: ["-created_at"] }).catch(() => api.query("auth.sessions"));
     return mine ? rows.filter((r) => r.credentials_data?.username === self) : rows;
   }, [tick, mine, self]);
   useEffect(() => {

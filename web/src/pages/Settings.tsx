@@ -7,26 +7,9 @@ import { api } from "../api";
 import { useSession } from "../session";
 import { useSubmit } from "../forms";
 import { CheckField, ErrorBox, ErrorSummary, Loading, TextField, useAsync, useToast } from "../ui";
+import type { TwofactorGlobalConfig } from "../api-types";
 
-interface Security {
-  id?: number;
-  enable_fips?: boolean;
-  enable_gpos_stig: boolean;
-  min_password_age: number | null;
-  max_password_age: number | null;
-  password_complexity_ruleset: string[] | null;
-  min_password_length: number | null;
-  password_history_length: number | null;
-  lockout_threshold?: number | null;
-  lockout_duration?: number | null;
-}
-
-interface TwoFactor {
-  id?: number;
-  enabled: boolean;
-  window: number;
-  services: { ssh: boolean };
-}
+type TwoFactor = TwofactorGlobalConfig;
 
 const CLASSES: [string, string][] = [
   ["UPPER", "Upper-case letter"],
@@ -64,7 +47,7 @@ function PolicySection() {
   const s = useSession();
   const toast = useToast();
   const canWrite = s.can("SYSTEM_SECURITY_WRITE") && s.has("system.security.update");
-  const cfg = useAsync(() => api.call<Security>("system.security.config"), []);
+  const cfg = useAsync(() => api.call("system.security.config"), []);
   const [form, setForm] = useState<Record<string, string>>({});
   const [classes, setClasses] = useState<string[]>([]);
   const { errs, busy, onSubmit } = useSubmit([
@@ -157,7 +140,7 @@ function TwoFactorSection() {
   const toast = useToast();
   const readable = s.allowed("auth.twofactor.config", "SYSTEM_SECURITY_READ");
   const canWrite = s.can("SYSTEM_SECURITY_WRITE") && s.has("auth.twofactor.update");
-  const cfg = useAsync(() => (readable ? api.call<TwoFactor>("auth.twofactor.config") : Promise.resolve(null)), [readable]);
+  const cfg = useAsync(() => (readable ? api.call("auth.twofactor.config") : Promise.resolve(null)), [readable]);
   const [tf, setTf] = useState<TwoFactor | null>(null);
   const { errs, busy, onSubmit } = useSubmit(["enabled", "enable", "window", "services"]);
   useEffect(() => {
@@ -208,12 +191,10 @@ function StigSection() {
   const canWrite = s.can("SYSTEM_SECURITY_WRITE") && s.has("system.security.update");
   const checks = useAsync(async () => {
     const [sec, tf, admins2fa, pwAdmins] = await Promise.all([
-      api.call<Security>("system.security.config"),
-      api.call<TwoFactor>("auth.twofactor.config").catch(() => null),
-      api
-        .call<number>("user.query", [["local", "=", true], ["locked", "=", false], ["twofactor_auth_configured", "=", true], ["roles", "rin", "FULL_ADMIN"]], { count: true })
-        .catch(() => null),
-      api.call<{ username: string }[]>("user.query", [["immutable", "=", true], ["password_disabled", "=", false], ["username", "in", ["root", "admin"]]], { select: ["username"] }).catch(() => null),
+      api.call("system.security.config"),
+      api.call("auth.twofactor.config").catch(() => null),
+      api.count("user.query", [["local", "=", true], ["locked", "=", false], ["twofactor_auth_configured", "=", true], ["roles", "rin", "FULL_ADMIN"]]).catch(() => null),
+      api.select("user.query", [["immutable", "=", true], ["password_disabled", "=", false], ["username", "in", ["root", "admin"]]], ["username"]).catch(() => null),
     ]);
     return { sec, tf, admins2fa, pwAdmins };
   }, []);

@@ -160,7 +160,7 @@ function ForgotPassword({ initial, onBack }: { initial: string; onBack: () => vo
     e.preventDefault();
     setState("busy");
     try {
-      await api.call("auth.password_reset.request", { username: username.trim() });
+      await api.callOptional("auth.password_reset.request", { username: username.trim() });
       setState("sent");
     } catch (err) {
       if (err instanceof RpcError && err.methodMissing) setState("unavailable");
@@ -254,9 +254,7 @@ export function ChangePasswordScreen() {
   const needOld = !otpw && !knownOld && !s.can("FULL_ADMIN");
   const submit = onSubmit(
     async () => {
-      const body: Record<string, unknown> = { username: s.me!.pw_name, new_password: pw.value };
-      if (!otpw) body.old_password = needOld ? old : knownOld;
-      await api.call("user.set_password", body);
+      await api.call("user.set_password", { username: s.me!.pw_name, new_password: pw.value, ...(otpw ? {} : { old_password: needOld ? old : knownOld }) });
       await s.finishPasswordChange();
     },
     { check: () => passwordsMatch(pw, errs) },

@@ -14,23 +14,14 @@ import { NewPasswordFields, useSubmit } from "../forms";
 import { CORRECT_FIELDS, CheckField, ErrorBox, ErrorSummary, FieldError, FilterInput, Loading, SelectField, TextArea, TextField, downloadText, lines, useAsync, useToast } from "../ui";
 import type { User } from "./Users";
 import { HomeBrowser } from "./HomeBrowser";
+import type { GroupEntry, Params, PrivilegeEntry } from "../api-types";
 
-interface Group {
-  id: number;
-  gid: number;
-  name: string;
-  builtin: boolean;
-  local?: boolean;
-  roles?: string[];
-}
-
-interface Privilege {
-  id: number;
-  name: string;
-  builtin_name: string | null;
-  local_groups: { id?: number; gid: number; name?: string | null; group?: string | null }[];
-  roles: string[];
-}
+type Group = Pick<GroupEntry, "id" | "gid" | "name" | "builtin"> & Partial<Pick<GroupEntry, "local" | "roles">>;
+type Privilege = PrivilegeEntry;
+type UserCreate = Params<"user.create">[0];
+type UserUpdate = NonNullable<Params<"user.update">[1]>;
+/** What the form sends: all of user.update's fields, and user.create's when adding. */
+type UserPayload = UserUpdate & Partial<UserCreate>;
 
 const NO_HOME = "/var/empty";
 const NOLOGIN = "/usr/sbin/nologin";
@@ -137,7 +128,8 @@ function fromUser(u: User, roleGroupIds: Set<number>): FormState {
     role: roleGroup !== undefined ? String(roleGroup) : "",
     home: u.home,
     home_create: false,
-    home_mode: u.home_mode ?? "700",
+    // The user entry does not carry the home's mode: the form starts from the default.
+    home_mode: "700",
     sshpubkey: u.sshpubkey ?? "",
     shell_access: u.shell !== NOLOGIN,
     shell: u.shell,
@@ -289,11 +281,11 @@ export function UserForm({ id }: { id?: number }) {
 
   const ctx = useAsync(async () => {
     const groupsP = api
-      .call<Group[]>("group.query", [], { order_by: ["name"], select: ["id", "gid", "name", "builtin", "local", "roles"] })
-      .catch(() => api.call<Group[]>("group.query", [], { order_by: ["name"] }));
-    const privP = s.allowed("privilege.query", "PRIVILEGE_READ") ? api.call<Privilege[]>("privilege.query").catch(() => [] as Privilege[]) : Promise.resolve([] as Privilege[]);
-    const userP = editing ? api.call<User[]>("user.query", [["id", "=", id]]).then((r) => r[0] ?? null) : Promise.resolve(null);
-    const uidP = editing ? Promise.resolve(null) : api.call<number>("user.get_next_uid").catch(() => null);
+      .select("group.query", [], ["id", "gid", "name", "builtin", "local", "roles"], { order_by: ["name"] })
+      .catch((): Promise<Group[]> => api.query("group.query", [], { order_by: ["name"] }));
+    const privP = s.allowed("privilege.query", "PRIVILEGE_READ") ? api.query("privilege.query").catch(() => [] as Privilege[]) : Promise.resolve([] as Privilege[]);
+    const userP = editing ? api.query("user.query", [["id", "=", id]]).then((r) => r[0] ?? null) : Promise.resolve(null);
+    const uidP = editing ? Promise.resolve(null) : api.call("user.get_next_uid").catch(() => null);
     const [groups, privileges, user, nextUid] = await Promise.all([groupsP, privP, userP, uidP]);
     return { groups, privileges, user, nextUid };
   }, [id]);
@@ -367,7 +359,7 @@ function UserFormInner(props: {
       let name = "";
       if (s.has("user.suggest_username")) {
         try {
-          name = await api.call<string>("user.suggest_username", f.full_name);
+          name = await api.call("user.suggest_username", f.full_name);
         } catch {
           name = localSuggest(f.full_name);
         }
@@ -384,7 +376,7 @@ function UserFormInner(props: {
     if (!f.group_create && f.group) ids.push(Number(f.group));
     return ids;
   }, [f.groups, f.role, f.group, f.group_create]);
-  const shells = useAsync(() => api.call<Record<string, string>>("user.shell_choices", groupIdsForShell), [JSON.stringify(groupIdsForShell)]);
+  const shells = useAsync(() => api.call("user.shell_choices", groupIdsForShell), [JSON.stringify(groupIdsForShell)]);
   const shellList = Object.entries(shells.data ?? {});
   useEffect(() => {
     if (!f.shell_access || !shells.data) return;
@@ -403,7 +395,7 @@ function UserFormInner(props: {
   const showShell = f.shell_access || f.ssh_password_enabled || !!f.sshpubkey.trim();
   const msAccepted = !s.methodAccepts("user.create", 0, "username") || s.methodAccepts("user.create", 0, "microsoft_account");
 
-  const buildPayload = (): Record<string, unknown> => {
+  const buildPayload = (): UserPayload => {
     const sudo = f.password_disabled ? [] : f.sudo_all ? ["ALL"] : lines(f.sudo_commands);
     const nopw = f.password_disabled ? [] : f.sudo_nopasswd_all ? ["ALL"] : lines(f.sudo_commands_nopasswd);
     let groupsOut = [...f.groups];
@@ -414,7 +406,7 @@ function UserFormInner(props: {
       if (f.role) groupsOut.push(Number(f.role));
     }
     groupsOut = [...new Set(groupsOut)];
-    const full: Record<string, unknown> = {
+    const full: UserPayload = {
       full_name: f.full_name,
       username: f.username,
       email: f.email.trim() || null,
@@ -446,7 +438,7 @@ function UserFormInner(props: {
     // Update: send what changed (sending `home` re-runs the home checks; immutable accounts may
     // not send home_mode at all).
     const before = fromUser(user!, roleGroupIds);
-    const out: Record<string, unknown> = {};
+    const out: UserPayload = {};
     const changed = (k: keyof FormState) => JSON.stringify(before[k]) !== JSON.stringify(f[k]);
     if (changed("full_name")) out.full_name = full.full_name;
     if (changed("username")) out.username = full.username;
@@ -491,7 +483,7 @@ function UserFormInner(props: {
           if (Object.keys(payload).length) await api.call("user.update", user!.id, payload);
           props.toast(`User ${f.username} saved.`);
         } else {
-          await api.call("user.create", payload);
+          await api.call("user.create", { ...payload, username: f.username, full_name: f.full_name });
           props.toast(`User ${f.username} created.`);
         }
       } catch (err) {

@@ -10,38 +10,9 @@ import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import { DataTable, useTableState, type Column } from "../table";
 import { ConfirmDialog, CopyField, Dialog, ErrorBox, SearchField, YesNo, fmtDate, useToast } from "../ui";
+import type { UserEntry } from "../api-types";
 
-export interface User {
-  id: number;
-  uid: number;
-  username: string;
-  full_name: string;
-  email: string | null;
-  home: string;
-  shell: string;
-  builtin: boolean;
-  local: boolean;
-  immutable: boolean;
-  smb: boolean;
-  locked: boolean;
-  password_disabled: boolean;
-  ssh_password_enabled: boolean;
-  sshpubkey: string | null;
-  sudo_commands: string[];
-  sudo_commands_nopasswd: string[];
-  group: { id: number; bsdgrp_gid: number; bsdgrp_group: string };
-  groups: number[];
-  roles: string[];
-  api_keys: number[];
-  twofactor_auth_configured: boolean;
-  microsoft_account?: boolean;
-  last_password_change?: Date | null;
-  password_age?: number | null;
-  password_change_required?: boolean;
-  sid?: string | null;
-  home_mode?: string | null;
-  source?: string;
-}
+export type User = UserEntry;
 
 export const ROLE_LABELS: Record<string, string> = {
   FULL_ADMIN: "Full Admin",
@@ -308,7 +279,7 @@ export function UsersPage() {
   useEffect(() => {
     const mine = ++seq.current;
     setLoading(true);
-    api.page<User>("user.query", filters, { limit: pageSize, offset: page * pageSize, order_by: [sort] }).then(
+    api.page("user.query", filters, { limit: pageSize, offset: page * pageSize, order_by: [sort] }).then(
       (r) => {
         if (mine !== seq.current) return;
         setRows(r.rows);
@@ -452,7 +423,7 @@ function UserDetail({ user: u, onChanged, toast }: { user: User; onChanged: () =
   const genOtpw = async () => {
     setErr(null);
     try {
-      const pw = await api.call<string>("auth.generate_onetime_password", { username: u.username });
+      const pw = await api.call("auth.generate_onetime_password", { username: u.username });
       setOtpw(pw);
       setDialog("otpw");
     } catch (e) {
