@@ -9,7 +9,7 @@ import { useSession } from "../session";
 import { DataTable, type Column } from "../table";
 import { FormDialog, useSubmit } from "../forms";
 import { CheckField, ConfirmDialog, CopyField, Dialog, ErrorBox, FieldGroup, FilterInput, SearchField, TextField, fmtDate, useAsync, useToast } from "../ui";
-import { type Role, sortRoles } from "./Privileges";
+import { sortRoles } from "./Privileges";
 import { ROLE_LABELS } from "./Users";
 import type { ApiKeyEntry } from "../api-types";
 
@@ -131,7 +131,7 @@ export function ApiKeysPanel({ mine, userFilter = "", openNewFor = null }: { min
     { key: "created_at", label: "Created", sort: "created_at", render: (k) => fmtDate(k.created_at) },
     { key: "expires_at", label: "Expires", sort: "expires_at", render: (k) => (k.expires_at ? fmtDate(k.expires_at) : "Never") },
     { key: "status", label: "Status", render: (k) => <span className={k.revoked ? "bad" : ""}>{status(k)}</span> },
-    { key: "roles", label: "Roles", hidden: true, render: (k) => (k.roles && k.roles.length ? k.roles.join(", ") : "All of the owner's") },
+    { key: "roles", label: "Roles", hidden: true, render: (k) => (k.roles?.length ? k.roles.join(", ") : "All of the owner's") },
     {
       key: "actions",
       label: "Actions",

@@ -209,7 +209,7 @@ function StigSection() {
     { ok: s.me?.account_attributes.includes("2FA") ?? false, text: "You signed in to this session with two-factor authentication." },
     {
       ok: pwAdmins === null ? null : pwAdmins.length === 0,
-      text: `The built-in administrator accounts (root, admin) have password login disabled${pwAdmins && pwAdmins.length ? ` — still enabled on: ${pwAdmins.map((u) => u.username).join(", ")}` : ""}.`,
+      text: `The built-in administrator accounts (root, admin) have password login disabled${pwAdmins?.length ? ` — still enabled on: ${pwAdmins.map((u) => u.username).join(", ")}` : ""}.`,
     },
   ];
   const ready = pre.every((p) => p.ok !== false);

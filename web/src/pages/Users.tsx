@@ -22,7 +22,7 @@ export const ROLE_LABELS: Record<string, string> = {
 };
 
 export function roleText(roles: string[] | undefined): string {
-  if (!roles || !roles.length) return "—";
+  if (!roles?.length) return "—";
   return roles.map((r) => ROLE_LABELS[r] ?? r).join(", ");
 }
 
@@ -106,7 +106,7 @@ export function conditionFilter(c: Cond): Filter | null {
   const field = p.field ?? p.key;
   if (p.kind === "bool") return [field, "=", c.value !== "false"];
   if (p.kind === "number") {
-    if (c.value.trim() === "" || isNaN(Number(c.value))) return null;
+    if (c.value.trim() === "" || Number.isNaN(Number(c.value))) return null;
     return [field, c.op, Number(c.value)];
   }
   if (c.value === "" && p.kind !== "text") return null;
