@@ -147,8 +147,10 @@ function code(t: string): string {
 
 function rolesLine(doc: MethodDoc): string {
   if (!doc.require_authentication) return "none (callable before login)";
+  const roles = doc.roles.length ? doc.roles.join(", ") : "FULL_ADMIN only";
+  if (doc.owner === "self-or-role") return `${roles} (on the caller's own account: any authenticated session)`;
   if (!doc.require_authorization) return "any authenticated session";
-  return doc.roles.length ? doc.roles.join(", ") : "FULL_ADMIN only";
+  return roles;
 }
 
 const OWNER_TEXT: Record<MethodDoc["owner"], string> = {
