@@ -2,7 +2,8 @@
 // hash cost. (The password policy of `system.security` belongs to the auth area: src/auth/policy.ts.)
 
 import { randomInt } from "node:crypto";
-import type { App } from "../app.js";
+import type { Config } from "../config.js";
+import type { Store } from "../store/db.js";
 import type { Tx } from "../store/db.js";
 import { getSetting } from "../store/settings.js";
 import { DEFAULT_ROUNDS } from "../auth/password-hash.js";
@@ -17,7 +18,8 @@ export async function idStart(db: Tx): Promise<number> {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : DEFAULT_ID_START;
 }
 
-export async function hashRounds(app: App): Promise<number> {
+/** The rounds new password hashes get: configured, else the stored setting. */
+export async function hashRounds(app: { readonly config: Pick<Config, "hashRounds">; readonly store: Store }): Promise<number> {
   if (app.config.hashRounds) return app.config.hashRounds;
   const v = await getSetting<unknown>(app.store.db, "password_hash_rounds", DEFAULT_ROUNDS);
   return typeof v === "number" && Number.isInteger(v) ? v : DEFAULT_ROUNDS;

@@ -5,7 +5,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import type { App } from "../app.js";
+import type { AccountsApp } from "./context.js";
 import type { Tx } from "../store/db.js";
 import { defaultShell } from "./shells.js";
 
@@ -98,13 +98,13 @@ export function builtinAccounts(hostRoot: string): { groups: BuiltinGroup[]; use
   return { groups: [...groups, ...ADMIN_GROUPS], users };
 }
 
-export async function seedBuiltins(app: App): Promise<void> {
+export async function seedBuiltins(app: Pick<AccountsApp, "store" | "config">): Promise<void> {
   const db = app.store.db;
   const seeded = await db.selectFrom("settings").select("key").where("key", "=", "builtins_seeded").executeTakeFirst();
   if (!seeded) await seedOnce(app);
 }
 
-async function seedOnce(app: App): Promise<void> {
+async function seedOnce(app: Pick<AccountsApp, "store" | "config">): Promise<void> {
   const db = app.store.db;
   await db.transaction().execute(async (trx) => {
     // Another process may have seeded while we waited for the transaction.

@@ -2,14 +2,33 @@
 
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
-import type { App } from "../app.js";
+import type { Logger } from "pino";
+import type { Config } from "../config.js";
+import type { Store } from "../store/db.js";
+import type { EventBus } from "../server/events.js";
+import type { JobManager } from "../server/jobs.js";
+import type { ProvisionApp } from "../provision/index.js";
 import type { Session } from "../auth/session.js";
 import { NO_HOME } from "./home.js";
 import { storageRootOf } from "./storage-root.js";
 import { REDACTED } from "../audit/audit.js";
 
+/**
+ * What the account services need of the application (src/app.ts App satisfies it structurally;
+ * handlers pass `ctx.app`). Provisioning is included: deleting a user waits for its run.
+ */
+export interface AccountsApp extends ProvisionApp {
+  readonly store: Store;
+  readonly config: Pick<Config, "storageRoots" | "hostRoot" | "hashRounds">;
+  readonly log: Logger;
+  readonly events: Pick<EventBus, "publish" | "subscribe">;
+  readonly jobs: Pick<JobManager, "start">;
+  /** Tell the listeners (caches, provisioning, sessions) that a transaction committed. */
+  accountsChanged(reason: string): void;
+}
+
 export interface AccountContext {
-  app: App;
+  app: AccountsApp;
   /** The caller (null: the server itself, e.g. setup_local_administrator before any login). */
   session: Session | null;
   /** Set here for the audit label: the name of the account acted on, as read from the store (AuditFacts). */
@@ -18,7 +37,7 @@ export interface AccountContext {
 
 const posix = path.posix;
 
-export function insideStorageRoot(app: App, home: string): boolean {
+export function insideStorageRoot(app: Pick<AccountsApp, "config">, home: string): boolean {
   return storageRootOf(home, app.config.storageRoots) !== null;
 }
 
@@ -28,14 +47,14 @@ export function insideStorageRoot(app: App, home: string): boolean {
  * inside the host root — which is `/` on a real host and a scratch directory in the demo, so the
  * demo never touches the machine's own `/root`.
  */
-export function hostPathOfHome(app: App, home: string): string | null {
+export function hostPathOfHome(app: Pick<AccountsApp, "config">, home: string): string | null {
   if (!home || posix.normalize(home) === NO_HOME || !home.startsWith("/")) return null;
   if (insideStorageRoot(app, home)) return home;
   return posix.join(app.config.hostRoot, home);
 }
 
 /** Skeleton files for new homes: the host root's /etc/skel, else this machine's. */
-export function skelDir(app: App): string | null {
+export function skelDir(app: Pick<AccountsApp, "config">): string | null {
   for (const dir of [posix.join(app.config.hostRoot, "etc/skel"), "/etc/skel"]) {
     try {
       if (statSync(dir).isDirectory()) return dir;
@@ -50,7 +69,7 @@ export function skelDir(app: App): string | null {
  * Where sudo executables are looked up: the host root when it is a real system (has /usr), else
  * this machine (the demo host root holds only the provisioned account files).
  */
-export function sudoRoot(app: App): string {
+export function sudoRoot(app: Pick<AccountsApp, "config">): string {
   return existsSync(posix.join(app.config.hostRoot, "usr")) ? app.config.hostRoot : "/";
 }
 

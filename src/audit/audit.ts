@@ -2,13 +2,20 @@
 // Secrets never reach the log: parameters pass through `redactParams` first.
 
 import { randomUUID } from "node:crypto";
-import type { App } from "../app.js";
+import type { Logger } from "pino";
+import type { Store } from "../store/db.js";
 import type { Tx } from "../store/db.js";
 import type { Connection } from "../server/connection.js";
 import type { Session } from "../auth/session.js";
 import { param, prepare } from "../auth/prepared.js";
 import { bumpCounter } from "../auth/rate-limit.js";
 import { sourceKey } from "../auth/source.js";
+
+/** What writing audit entries needs of the application (src/app.ts App satisfies it). */
+export interface AuditContext {
+  readonly store: Store;
+  readonly log: Logger;
+}
 
 export const REDACTED = "********";
 
@@ -101,7 +108,7 @@ const ANON_AUDIT_WINDOW_MS = 60_000;
  * "note": the budget just ran out — write one entry saying so, then nothing until the window ends.
  * Test-only limiter exemptions do not apply: the budget protects the log, not the caller.
  */
-export async function anonymousAuditBudget(app: App, conn: Connection | null): Promise<"yes" | "note" | "no"> {
+export async function anonymousAuditBudget(app: AuditContext, conn: Connection | null): Promise<"yes" | "note" | "no"> {
   // Per source as the limiters count it (IPv6 per /64), so hopping addresses does not reset it.
   const count = await bumpCounter(app, `audit-anon:${sourceKey(conn?.remoteAddress ?? "")}`, ANON_AUDIT_WINDOW_MS);
   return count <= ANON_AUDIT_PER_MINUTE ? "yes" : count === ANON_AUDIT_PER_MINUTE + 1 ? "note" : "no";
@@ -137,7 +144,7 @@ const insertAudit = prepare<[string, number, number, string, string, string | nu
 );
 
 /** Write one entry; `db` lets a caller put it in its own transaction (a failure then throws). */
-export async function writeAudit(app: App, input: AuditInput, db: Tx = app.store.db): Promise<void> {
+export async function writeAudit(app: AuditContext, input: AuditInput, db: Tx = app.store.db): Promise<void> {
   const now = Date.now();
   const session = input.session;
   const anonymous = !session;

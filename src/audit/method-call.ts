@@ -3,14 +3,18 @@
 // well-known key names). Unauthenticated calls get a per-address budget and bounded parameters
 // (writeAudit bounds every entry without a session), so anonymous callers cannot fill the log.
 
-import type { App } from "../app.js";
 import type { Connection } from "../server/connection.js";
 import type { Session } from "../auth/session.js";
-import { anonymousAuditBudget, redactParams, writeAudit } from "./audit.js";
-import { redactCallParams } from "./secret-args.js";
+import { anonymousAuditBudget, redactParams, writeAudit, type AuditContext } from "./audit.js";
+import { redactCallParams, type MethodLookup } from "./secret-args.js";
+
+/** What auditing a call needs: the audit log and the methods' declared secret arguments. */
+export interface MethodCallAuditContext extends AuditContext {
+  readonly registry: MethodLookup;
+}
 
 export async function auditMethodCall(
-  app: App,
+  app: MethodCallAuditContext,
   conn: Connection,
   session: Session | null,
   name: string,

@@ -15,11 +15,10 @@
 // GATEHOUSE_TEST_LIMITER_EXEMPT=1 or the test harness) — never an API call.
 
 import { sql } from "kysely";
-import type { App } from "../app.js";
+import type { LimiterContext } from "./context.js";
 import type { Connection } from "../server/connection.js";
 import type { Tx } from "../store/db.js";
 import { bumpCounter } from "./rate-limit.js";
-import { lockoutSettings, type SecurityConfig } from "./policy.js";
 import { sourceKey } from "./source.js";
 import { writeAudit } from "../audit/audit.js";
 
@@ -29,12 +28,12 @@ const lockKey = (account: string, source: string) => `${lockPrefix(account)}${so
 const accountKey = (account: string) => `acct:${account}`;
 
 /** Does the test-only exemption cover this caller? */
-export function limiterExempt(app: App, conn: Connection): boolean {
+export function limiterExempt(app: LimiterContext, conn: Connection): boolean {
   return app.rateLimitLoopbackExempt && conn.loopback;
 }
 
 /** The per-account delay after `failures` failures in the window (0 while under the free allowance). */
-export function accountDelayMs(app: App, failures: number): number {
+export function accountDelayMs(app: LimiterContext, failures: number): number {
   const { accountFreeFailures, accountDelayBaseMs, accountDelayMaxMs } = app.config.loginLimits;
   if (failures < accountFreeFailures) return 0;
   return Math.min(accountDelayMaxMs, accountDelayBaseMs * 2 ** Math.min(30, failures - accountFreeFailures));
@@ -45,7 +44,7 @@ export function accountDelayMs(app: App, failures: number): number {
  * caller's source; otherwise waits the account's current delay (all sources' failures) and
  * answers false.
  */
-export async function loginRefused(app: App, conn: Connection, account: string): Promise<boolean> {
+export async function loginRefused(app: LimiterContext, conn: Connection, account: string): Promise<boolean> {
   if (limiterExempt(app, conn)) return false;
   const now = Date.now();
   const rows = await app.store.db
@@ -66,12 +65,17 @@ export async function loginRefused(app: App, conn: Connection, account: string):
   return false;
 }
 
-/** Count a failed login of `account` from the caller's source; lock the pair out at the threshold (audited). */
-export async function recordFailure(app: App, conn: Connection, sec: SecurityConfig, account: string, credentials: string): Promise<void> {
+/** The lock-out the security policy asks for (./policy.ts lockoutSettings); null: none. */
+export interface Lockout {
+  threshold: number;
+  durationMs: number;
+}
+
+/** Count a failed login of `account` from the caller's source; lock the pair out at `lock`'s threshold (audited). */
+export async function recordFailure(app: LimiterContext, conn: Connection, lock: Lockout | null, account: string, credentials: string): Promise<void> {
   if (limiterExempt(app, conn)) return;
   const { windowMs } = app.config.loginLimits;
   await bumpCounter(app, accountKey(account), windowMs);
-  const lock = lockoutSettings(sec);
   if (!lock) return;
   const source = sourceKey(conn.remoteAddress);
   const key = lockKey(account, source);
@@ -102,7 +106,7 @@ export async function recordFailure(app: App, conn: Connection, sec: SecurityCon
 }
 
 /** A successful login: forget this source's failures for the account (others' still count). */
-export async function clearSourceFailures(app: App, conn: Connection, account: string): Promise<void> {
+export async function clearSourceFailures(app: LimiterContext, conn: Connection, account: string): Promise<void> {
   if (limiterExempt(app, conn)) return;
   await app.store.db.deleteFrom("counters").where("key", "=", lockKey(account, sourceKey(conn.remoteAddress))).execute();
 }

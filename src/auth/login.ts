@@ -3,10 +3,12 @@
 // failures that reveal nothing (AUTH_ERR) look the same for an unknown user and a wrong password,
 // and are delayed.
 
-import type { App } from "../app.js";
+import type { Config } from "../config.js";
+import type { Tx } from "../store/db.js";
+import type { Grant } from "../access/privileges.js";
+import type { LimiterContext, RightsContext } from "./context.js";
 import type { Connection } from "../server/connection.js";
 import { HEARTBEAT_STALE_MS, type CredentialType, type Session } from "./session.js";
-import type { SessionOptions, SessionUser } from "./service.js";
 import { hashPassword, randomPassword, verifyPassword } from "./password-hash.js";
 import { hashRounds } from "../accounts/account-settings.js";
 import { clearSourceFailures, loginRefused, recordFailure } from "./limiter.js";
@@ -16,6 +18,7 @@ import { CallError, ERRNO } from "../server/errors.js";
 import {
   assuranceLevel,
   LEVEL_LIMITS,
+  lockoutSettings,
   passwordAging,
   SECURITY_KEY,
   securityFromStored,
@@ -52,10 +55,48 @@ export interface LoginRequest {
   login_options?: LoginOptions;
 }
 
+export interface SessionUser {
+  id: number;
+  username: string;
+  uid: number;
+}
+
+export interface SessionOptions {
+  attributes?: string[];
+  credentialsData?: Record<string, unknown>;
+  apiKeyId?: number | null;
+  /** Roles an API key is limited to (null: all of the owner's). */
+  keyRoles?: readonly string[] | null;
+  readonly?: boolean;
+  tokenHash?: string | null;
+  /** Grant override (directory users: from their directory groups; API keys: read with the key). */
+  grant?: Grant;
+  /** The grant cannot be recomputed from the store (directory groups): kept for the session's life. */
+  grantFixed?: boolean;
+  ephemeral?: boolean;
+  /** The account's password-state fingerprint read at sign-in (./revalidate.ts credentialStamp). */
+  credStamp?: string | null;
+}
+
+/** What a login needs of the session service (./service.ts AuthService provides it). */
+export interface LoginServices {
+  security(): Promise<SecurityConfig>;
+  sessionForUser(user: SessionUser, credentials: CredentialType, conn: Connection, opts: SessionOptions, sec: SecurityConfig): Promise<Session>;
+  hasApiAccess(session: Session): Promise<boolean>;
+  attach(conn: Connection, session: Session, alsoInTransaction?: (trx: Tx) => Promise<void>): Promise<void>;
+  readonly directoryLogin: ((username: string, password: string) => Promise<{ userId: number; grant?: Grant } | null>) | null;
+}
+
+/** What logging in needs of the application (src/app.ts App satisfies it). */
+export interface LoginContext extends LimiterContext, RightsContext {
+  readonly config: Pick<Config, "loginLimits" | "failDelay" | "hashRounds">;
+  readonly auth: LoginServices;
+}
+
 /** GPOS STIG: at most this many concurrent sessions per user (reference §7.8). */
 export const STIG_MAX_SESSIONS = 10;
 
-async function liveSessionsOf(app: App, userId: number): Promise<number> {
+async function liveSessionsOf(app: LoginContext, userId: number): Promise<number> {
   const now = Date.now();
   const row = await app.store.db
     .selectFrom("sessions")
@@ -152,7 +193,7 @@ const apiKeyLogin = prepare<[string, number]>()(2, (db) => {
  * login costs the same time as a known account's wrong password.
  */
 const dummyHashes = new Map<number, Promise<string>>();
-async function dummyHash(app: App): Promise<string> {
+async function dummyHash(app: LoginContext): Promise<string> {
   const rounds = await hashRounds(app);
   let h = dummyHashes.get(rounds);
   if (!h) {
@@ -163,17 +204,17 @@ async function dummyHash(app: App): Promise<string> {
 }
 
 /** Slow down failed logins by a random 1–2 s (configurable for tests) in every mode. */
-export async function failDelay(app: App): Promise<void> {
+export async function failDelay(app: LoginContext): Promise<void> {
   const [lo, hi] = app.config.failDelay;
   await new Promise((r) => setTimeout(r, lo + Math.random() * Math.max(0, hi - lo)));
 }
 
-async function findUser(app: App, where: { username: string } | { id: number }): Promise<UserRow | undefined> {
+async function findUser(app: LoginContext, where: { username: string } | { id: number }): Promise<UserRow | undefined> {
   const row = "id" in where ? await userById.first(app.store.db, where.id) : await userByName.first(app.store.db, where.username);
   return row as UserRow | undefined;
 }
 
-async function auditAuth(app: App, conn: Connection, credentials: string, credentialsData: Record<string, unknown>, error: string): Promise<void> {
+async function auditAuth(app: LoginContext, conn: Connection, credentials: string, credentialsData: Record<string, unknown>, error: string): Promise<void> {
   await writeAudit(app, {
     event: "AUTHENTICATION",
     eventData: { credentials: { credentials, credentials_data: credentialsData }, error },
@@ -186,7 +227,7 @@ async function auditAuth(app: App, conn: Connection, credentials: string, creden
 
 /** A refused login: audit, delay, answer. */
 async function refuse<T extends "AUTH_ERR" | "EXPIRED" | "DENIED">(
-  app: App,
+  app: LoginContext,
   conn: Connection,
   type: T,
   credentials: string,
@@ -198,7 +239,7 @@ async function refuse<T extends "AUTH_ERR" | "EXPIRED" | "DENIED">(
   return { response_type: type };
 }
 
-export async function loginEx(app: App, conn: Connection, req: LoginRequest): Promise<LoginResponse> {
+export async function loginEx(app: LoginContext, conn: Connection, req: LoginRequest): Promise<LoginResponse> {
   if (req.mechanism !== "OTP_TOKEN" && conn.pendingTwoFactor) {
     const p = conn.pendingTwoFactor;
     conn.pendingTwoFactor = null;
@@ -230,7 +271,7 @@ function checkMechanism(sec: SecurityConfig, mechanism: string): void {
 
 /** Build, check and attach the session; answer SUCCESS (or DENIED without any privilege). */
 async function finishLogin(
-  app: App,
+  app: LoginContext,
   conn: Connection,
   sec: SecurityConfig,
   user: SessionUser & Partial<MeProfile>,
@@ -284,7 +325,7 @@ function isProfile(user: SessionUser & Partial<MeProfile>): user is MeProfile {
 }
 
 /** UI preference `preferences.lifetime` (≥ 60 s) else 600 s, capped by the session's end. */
-async function reconnectTtl(app: App, session: Session): Promise<number> {
+async function reconnectTtl(app: LoginContext, session: Session): Promise<number> {
   let ttl = 600;
   if (session.userId !== null) {
     const row = await app.store.db.selectFrom("attributes").select("attributes").where("user_id", "=", session.userId).executeTakeFirst();
@@ -296,7 +337,7 @@ async function reconnectTtl(app: App, session: Session): Promise<number> {
 
 // ---- PASSWORD_PLAIN ------------------------------------------------------------------------------
 
-async function loginPassword(app: App, conn: Connection, req: LoginRequest, sec: SecurityConfig): Promise<LoginResponse> {
+async function loginPassword(app: LoginContext, conn: Connection, req: LoginRequest, sec: SecurityConfig): Promise<LoginResponse> {
   const db = app.store.db;
   const username = req.username ?? "";
   const password = req.password ?? "";
@@ -325,7 +366,7 @@ async function loginPassword(app: App, conn: Connection, req: LoginRequest, sec:
     const r = await consumeOnetimePassword(db, user.id, password);
     if (r.ok) {
       if (user.locked || user.password_disabled) {
-        await recordFailure(app, conn, sec, username, "LOGIN_ONETIME_PASSWORD");
+        await recordFailure(app, conn, lockoutSettings(sec), username, "LOGIN_ONETIME_PASSWORD");
         return refuse(app, conn, "AUTH_ERR", "LOGIN_ONETIME_PASSWORD", data, "One-time password validation failed: account is locked or password disabled.");
       }
       await clearSourceFailures(app, conn, username);
@@ -333,7 +374,7 @@ async function loginPassword(app: App, conn: Connection, req: LoginRequest, sec:
       return finishLogin(app, conn, sec, user, "LOGIN_ONETIME_PASSWORD", req.login_options, { attributes, credStamp: credentialStamp(user.unixhash, user.password_disabled) });
     }
     if (r.reason === "EXPIRED") {
-      await recordFailure(app, conn, sec, username, "LOGIN_ONETIME_PASSWORD");
+      await recordFailure(app, conn, lockoutSettings(sec), username, "LOGIN_ONETIME_PASSWORD");
       return refuse(app, conn, "EXPIRED", "LOGIN_ONETIME_PASSWORD", data, "One-time password is expired.");
     }
   }
@@ -342,7 +383,7 @@ async function loginPassword(app: App, conn: Connection, req: LoginRequest, sec:
   const usable = !!user && user.source !== "LDAP" && !user.password_disabled && /^\$/.test(user.unixhash ?? "");
   const matches = await verifyPassword(password, usable ? user!.unixhash : await dummyHash(app));
   if (!user || !usable || !matches || user.locked) {
-    await recordFailure(app, conn, sec, username, "LOGIN_PASSWORD");
+    await recordFailure(app, conn, lockoutSettings(sec), username, "LOGIN_PASSWORD");
     return refuse(app, conn, "AUTH_ERR", "LOGIN_PASSWORD", data, user ? "[PAM_AUTH_ERR]: pam_authenticate() failed" : `${username}: user does not exist`);
   }
   await clearSourceFailures(app, conn, username);
@@ -353,7 +394,7 @@ async function loginPassword(app: App, conn: Connection, req: LoginRequest, sec:
 
 /** After a good password: demand the second factor when required, else finish. */
 async function afterFirstFactor(
-  app: App,
+  app: LoginContext,
   conn: Connection,
   req: LoginRequest,
   sec: SecurityConfig,
@@ -383,7 +424,7 @@ async function afterFirstFactor(
 
 // ---- OTP_TOKEN -----------------------------------------------------------------------------------
 
-async function loginOtp(app: App, conn: Connection, req: LoginRequest, sec: SecurityConfig): Promise<LoginResponse> {
+async function loginOtp(app: LoginContext, conn: Connection, req: LoginRequest, sec: SecurityConfig): Promise<LoginResponse> {
   const pending = conn.pendingTwoFactor;
   if (!pending || Date.now() - pending.at > PENDING_2FA_MS) {
     conn.pendingTwoFactor = null;
@@ -398,7 +439,7 @@ async function loginOtp(app: App, conn: Connection, req: LoginRequest, sec: Secu
     return refuse(app, conn, "DENIED", "LOGIN_TWOFACTOR", data, "Account is temporarily locked after too many failed login attempts.");
   }
   if (!user || user.locked || !(await verifyTotp(db, user, String(req.otp_token ?? ""), tf.window))) {
-    await recordFailure(app, conn, sec, pending.username, "LOGIN_TWOFACTOR");
+    await recordFailure(app, conn, lockoutSettings(sec), pending.username, "LOGIN_TWOFACTOR");
     return refuse(app, conn, "AUTH_ERR", "LOGIN_TWOFACTOR", data, "One-time token validation failed: [PAM_AUTH_ERR]: pam_authenticate() failed");
   }
   const saved = pending.options as { login_options: LoginOptions; attributes: string[]; grant: SessionOptions["grant"] };
@@ -408,7 +449,7 @@ async function loginOtp(app: App, conn: Connection, req: LoginRequest, sec: Secu
 
 // ---- API_KEY_PLAIN -------------------------------------------------------------------------------
 
-async function loginApiKey(app: App, conn: Connection, req: LoginRequest): Promise<LoginResponse> {
+async function loginApiKey(app: LoginContext, conn: Connection, req: LoginRequest): Promise<LoginResponse> {
   const db = app.store.db;
   const raw = String(req.api_key ?? "");
   const username = req.username ?? "";
@@ -423,14 +464,14 @@ async function loginApiKey(app: App, conn: Connection, req: LoginRequest): Promi
     return refuse(app, conn, "DENIED", "API_KEY", { username: account }, "Account is temporarily locked after too many failed login attempts.");
   }
   if (!parsed || row.key_id === null || !keyMatches(row.key_salt, parsed.secret, row.key_keyhash)) {
-    await recordFailure(app, conn, sec, account, "API_KEY");
+    await recordFailure(app, conn, lockoutSettings(sec), account, "API_KEY");
     return refuse(app, conn, "AUTH_ERR", "API_KEY", { username, api_key: row.key_id !== null ? { id: row.key_id, name: row.key_name } : "<INVALID>" }, "Invalid API key");
   }
   const key = { id: row.key_id, name: row.key_name };
   const data = { username: row.key_username ?? username, api_key: key };
   const owner = row.key_user_id === null || row.id === null ? undefined : (row as unknown as MeProfile & { unixhash: string | null });
   if (!owner || (username && username !== owner.username)) {
-    await recordFailure(app, conn, sec, account, "API_KEY");
+    await recordFailure(app, conn, lockoutSettings(sec), account, "API_KEY");
     return refuse(app, conn, "AUTH_ERR", "API_KEY", data, owner ? "API key does not belong to this user" : "User does not exist");
   }
   if (Number(row.locked)) return refuse(app, conn, "AUTH_ERR", "API_KEY", data, "Account is locked");
@@ -453,7 +494,7 @@ async function loginApiKey(app: App, conn: Connection, req: LoginRequest): Promi
 
 // ---- TOKEN_PLAIN ---------------------------------------------------------------------------------
 
-async function loginToken(app: App, conn: Connection, req: LoginRequest, sec: SecurityConfig): Promise<LoginResponse> {
+async function loginToken(app: LoginContext, conn: Connection, req: LoginRequest, sec: SecurityConfig): Promise<LoginResponse> {
   const r = await useToken(app.store.db, String(req.token ?? ""), conn.remoteAddress);
   if (!r.ok) return refuse(app, conn, "AUTH_ERR", "TOKEN", {}, r.error);
   const p = r.parent;

@@ -1,6 +1,6 @@
 // The auth.me object (reference §7.4), also sent as `user_info` of a successful login.
 
-import type { App } from "../app.js";
+import type { StoreContext } from "./context.js";
 import type { Session } from "./session.js";
 import { CallError, ERRNO } from "../server/errors.js";
 import { WireSet } from "../server/ejson.js";
@@ -89,8 +89,13 @@ function allowlistOf(methods: ReadonlySet<string>): readonly { method: string; r
  * The auth.me object of `session`. A login passes what it has already read: the security settings
  * and the account's profile (read in the login's own query), so they are not read twice.
  */
+/** What building the `auth.me` answer needs of the application (src/app.ts App satisfies it). */
+export interface MeContext extends StoreContext {
+  readonly auth: { security(): Promise<SecurityConfig> };
+}
+
 export async function buildMe(
-  app: App,
+  app: MeContext,
   session: Session,
   known: { sec?: SecurityConfig; profile?: MeProfile } = {},
 ): Promise<Record<string, unknown>> {

@@ -5,7 +5,7 @@
 // (core.set_options does not); only the test-only loopback exemption does (./limiter.ts).
 
 import { sql } from "kysely";
-import type { App } from "../app.js";
+import type { RateLimitContext, StoreContext } from "./context.js";
 import type { Connection } from "../server/connection.js";
 import { CallError, ERRNO } from "../server/errors.js";
 import { sourceKey } from "./source.js";
@@ -14,7 +14,7 @@ export const RATE_LIMIT_CALLS = 20;
 export const RATE_LIMIT_WINDOW_MS = 60_000;
 
 /** Atomically add one to a windowed counter and return the new count. */
-export async function bumpCounter(app: App, key: string, windowMs: number): Promise<number> {
+export async function bumpCounter(app: StoreContext, key: string, windowMs: number): Promise<number> {
   const now = Date.now();
   const db = app.store.db;
   // One upsert: a counter whose window ended restarts at 1.
@@ -34,13 +34,13 @@ export async function bumpCounter(app: App, key: string, windowMs: number): Prom
 
 const rateKey = (method: string, conn: Connection) => `rl:${method}:${sourceKey(conn.remoteAddress)}`;
 
-async function overLimit(app: App): Promise<never> {
+async function overLimit(app: RateLimitContext): Promise<never> {
   const [lo, hi] = app.rateLimitDelay;
   await new Promise((r) => setTimeout(r, lo + Math.random() * (hi - lo)));
   throw new CallError("Rate Limit Exceeded", "auth.rate_limited");
 }
 
-export async function checkRateLimit(app: App, conn: Connection, method: string): Promise<void> {
+export async function checkRateLimit(app: RateLimitContext, conn: Connection, method: string): Promise<void> {
   if (conn.loopback && app.rateLimitLoopbackExempt) return;
   const count = await bumpCounter(app, rateKey(method, conn), RATE_LIMIT_WINDOW_MS);
   if (count > RATE_LIMIT_CALLS) await overLimit(app);
@@ -51,14 +51,14 @@ export async function checkRateLimit(app: App, conn: Connection, method: string)
  * that authenticate correctly on every request are never limited): refuse before checking the
  * credential once the source used up its allowance…
  */
-export async function checkHttpAuthLimit(app: App, conn: Connection): Promise<void> {
+export async function checkHttpAuthLimit(app: RateLimitContext, conn: Connection): Promise<void> {
   if (conn.loopback && app.rateLimitLoopbackExempt) return;
   const row = await app.store.db.selectFrom("counters").select(["count", "window_start"]).where("key", "=", rateKey("auth.login_ex", conn)).executeTakeFirst();
   if (row && Number(row.window_start) >= Date.now() - RATE_LIMIT_WINDOW_MS && Number(row.count) >= RATE_LIMIT_CALLS) await overLimit(app);
 }
 
 /** …and count each failed one. */
-export async function countHttpAuthFailure(app: App, conn: Connection): Promise<void> {
+export async function countHttpAuthFailure(app: RateLimitContext, conn: Connection): Promise<void> {
   if (conn.loopback && app.rateLimitLoopbackExempt) return;
   await bumpCounter(app, rateKey("auth.login_ex", conn), RATE_LIMIT_WINDOW_MS);
 }

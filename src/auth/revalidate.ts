@@ -6,7 +6,7 @@
 // (./service.ts) and by token logins, so no path that changes an account is missed.
 
 import { sql } from "kysely";
-import type { App } from "../app.js";
+import type { RightsContext, StoreContext } from "./context.js";
 import type { Session } from "./session.js";
 import { accessFor, type Access } from "../access/authorize.js";
 import { grantOfLocalGroups, hasFleetAccess, type Grant } from "../access/privileges.js";
@@ -79,7 +79,7 @@ const sessionCheck = prepare<[string, string, number, number]>()(4, (db) => {
 });
 
 /** Read everything a session's validity depends on (one statement). */
-export async function readSessionCheck(app: App, s: Pick<Session, "id" | "userId" | "apiKeyId">): Promise<SessionCheckRow> {
+export async function readSessionCheck(app: StoreContext, s: Pick<Session, "id" | "userId" | "apiKeyId">): Promise<SessionCheckRow> {
   return (await sessionCheck.first(app.store.db, SECURITY_KEY, s.id, s.userId ?? 0, s.apiKeyId ?? 0))!;
 }
 
@@ -103,7 +103,7 @@ export interface Rights {
 }
 
 /** What a session may do: the account's grant, narrowed by the key's roles and by read-only mode. */
-export function rightsOf(app: App, grant: Grant, keyRoles: readonly string[] | null | undefined, readonly: boolean, stig: boolean): Rights {
+export function rightsOf(app: RightsContext, grant: Grant, keyRoles: readonly string[] | null | undefined, readonly: boolean, stig: boolean): Rights {
   let raw: readonly string[] = grant.roles;
   if (keyRoles) {
     const owner = accessFor(app.registry, raw, stig);
@@ -127,7 +127,7 @@ export type Verdict = { end: string } | { rights: Rights | null; keyRoles: reado
  * session is under way (its own session survives it).
  */
 export async function judgeSession(
-  app: App,
+  app: RightsContext,
   s: SessionLike,
   row: SessionCheckRow,
   opts: { stored: boolean; now?: number; credStamp?: string | null; keepCredentials?: boolean },
@@ -178,7 +178,7 @@ export function accountEndReason(
  * The account state of many sessions in two statements (the sweep of a process's idle
  * connections after a change: bounded work whatever the number of sessions).
  */
-export async function readAccountStates(app: App, sessions: readonly SessionLike[]): Promise<(s: SessionLike) => AccountState> {
+export async function readAccountStates(app: StoreContext, sessions: readonly SessionLike[]): Promise<(s: SessionLike) => AccountState> {
   const db = app.store.db;
   const userIds = [...new Set(sessions.map((s) => s.userId).filter((id): id is number => id !== null))];
   const keyIds = [...new Set(sessions.map((s) => s.apiKeyId).filter((id): id is number => id !== null && id !== undefined))];

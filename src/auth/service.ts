@@ -3,12 +3,11 @@
 // holds the in-process view with the precomputed allow set.
 
 import { randomUUID } from "node:crypto";
-import type { App } from "../app.js";
 import type { Connection } from "../server/connection.js";
 import { HEARTBEAT_STALE_MS, type Session, type CredentialType } from "./session.js";
 import { grantOfUser, hasFleetAccess, type Grant } from "../access/privileges.js";
 import { assuranceLevel, LEVEL_LIMITS, securityConfig, type SecurityConfig } from "./policy.js";
-import { loginEx, type LoginRequest, type LoginResponse } from "./login.js";
+import { loginEx, type LoginContext, type LoginRequest, type LoginResponse, type SessionOptions, type SessionUser } from "./login.js";
 import { destroyToken, destroyTokensOf } from "./tokens.js";
 import type { Tx } from "../store/db.js";
 import { param, prepare } from "./prepared.js";
@@ -53,27 +52,13 @@ const SWEEP_EVERY_MS = 1000;
 /** A change's sweep of idle connections waits this long for the rest of a burst of changes. */
 const SWEEP_DEBOUNCE_MS = 10;
 
-export interface SessionUser {
-  id: number;
-  username: string;
-  uid: number;
-}
+export type { SessionOptions, SessionUser };
 
-export interface SessionOptions {
-  attributes?: string[];
-  credentialsData?: Record<string, unknown>;
-  apiKeyId?: number | null;
-  /** Roles an API key is limited to (null: all of the owner's). */
-  keyRoles?: readonly string[] | null;
-  readonly?: boolean;
-  tokenHash?: string | null;
-  /** Grant override (directory users: from their directory groups; API keys: read with the key). */
-  grant?: Grant;
-  /** The grant cannot be recomputed from the store (directory groups): kept for the session's life. */
-  grantFixed?: boolean;
-  ephemeral?: boolean;
-  /** The account's password-state fingerprint read at sign-in (./revalidate.ts credentialStamp). */
-  credStamp?: string | null;
+/** What the session service needs of the application (src/app.ts App satisfies it). */
+export interface AuthServiceContext extends LoginContext {
+  readonly events: { unsubscribe(id: string): boolean };
+  onShutdown(hook: () => Promise<void>): void;
+  onAccountsChanged(listener: (reason: string) => void): void;
 }
 
 /** One login's writes: drop the previous session's rows, store the new one, and its audit entry. */
@@ -100,7 +85,7 @@ export class AuthService {
   /** Directory (LDAP) password check, installed by the directory area: returns a local user row id or null. */
   directoryLogin: ((username: string, password: string) => Promise<{ userId: number; grant?: Grant } | null>) | null = null;
 
-  constructor(private readonly app: App) {
+  constructor(private readonly app: AuthServiceContext) {
     app.onShutdown(async () => {
       this.stopped = true;
       this.stopSweeper();

@@ -6,7 +6,10 @@
 //   provisionNow(app)       full regeneration now; resolves when written
 //   checkDrift(app)         files that differ from what the store says (writes nothing)
 
-import type { App } from "../app.js";
+import type { Logger } from "pino";
+import type { Config } from "../config.js";
+import type { Store } from "../store/db.js";
+import type { EventBus } from "../server/events.js";
 import { Provisioner, detectDrift, type DriftEntry, type Hints, type ProvisionContext, type ProvisionerOptions, type RunResult } from "./provisioner.js";
 
 export { Provisioner, detectDrift, parseHints, type DriftEntry, type ProvisionContext, type RunResult } from "./provisioner.js";
@@ -14,9 +17,19 @@ export * from "./generate.js";
 export type { ProvUser, ProvGroup, ProvPolicy, Snapshot } from "./types.js";
 export { readSnapshot } from "./snapshot.js";
 
-const provisioners = new WeakMap<App, Provisioner>();
+const provisioners = new WeakMap<ProvisionApp, Provisioner>();
 
-export function contextOf(app: App): ProvisionContext {
+/** What host provisioning needs of the application (src/app.ts App satisfies it). */
+export interface ProvisionApp {
+  readonly store: Store;
+  readonly config: Pick<Config, "hostRoot" | "storageRoots">;
+  readonly log: Logger;
+  readonly events: Pick<EventBus, "subscribe">;
+  onAccountsChanged(listener: (reason: string) => void): void;
+  onShutdown(hook: () => Promise<void>): void;
+}
+
+export function contextOf(app: ProvisionApp): ProvisionContext {
   return {
     db: app.store.db,
     dialect: app.store.dialect,
@@ -51,7 +64,7 @@ const ANNOUNCED = /^(user\.(create|update|delete)|group\.delete)\b/;
  * not listen for announcements; 0 = off). A full run with nothing changed since the last one
  * skips the store read (the change feed's stamp).
  */
-export function startProvisioner(app: App, opts: ProvisionerOptions = {}): Provisioner {
+export function startProvisioner(app: ProvisionApp, opts: ProvisionerOptions = {}): Provisioner {
   const existing = provisioners.get(app);
   if (existing) return existing;
   const p = new Provisioner(contextOf(app), {
@@ -81,20 +94,20 @@ export function startProvisioner(app: App, opts: ProvisionerOptions = {}): Provi
   return p;
 }
 
-export function provisionerOf(app: App): Provisioner {
+export function provisionerOf(app: ProvisionApp): Provisioner {
   return provisioners.get(app) ?? startProvisioner(app);
 }
 
 /** Regenerate everything now (after any run in progress). */
-export function provisionNow(app: App): Promise<RunResult> {
+export function provisionNow(app: ProvisionApp): Promise<RunResult> {
   return provisionerOf(app).provisionNow();
 }
 
 /** Absolute paths of generated files (and authorized_keys) that differ from the store. */
-export async function checkDrift(app: App): Promise<string[]> {
+export async function checkDrift(app: ProvisionApp): Promise<string[]> {
   return (await detectDrift(contextOf(app))).map((d) => d.path);
 }
 
-export async function checkDriftDetailed(app: App): Promise<DriftEntry[]> {
+export async function checkDriftDetailed(app: ProvisionApp): Promise<DriftEntry[]> {
   return detectDrift(contextOf(app));
 }

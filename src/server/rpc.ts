@@ -12,7 +12,7 @@ import { enforceOwnership, hasOwnershipRule } from "../access/targets.js";
 import { auditMethodCall } from "../audit/method-call.js";
 import { redactCallParams, scrubError, secretArgValues } from "../audit/secret-args.js";
 import { findSecretReference, secretSet, type SecretSet } from "../store/query-secrets.js";
-import type { App } from "../app.js";
+import type { HandlerApp } from "../api/method.js";
 import type { Connection } from "./connection.js";
 import type { CallContext } from "../api/context.js";
 import type { Session } from "../auth/session.js";
@@ -21,6 +21,15 @@ import { checkResult, resultChecksEnabled } from "./result-check.js";
 import { mustRedact, redactAlways, redactedCopy, redactResult } from "./redact.js";
 
 export { redactAlways, redactResult };
+
+/**
+ * What the dispatcher needs of the application: what handlers see, and the count of calls in
+ * flight for a graceful shutdown. src/app.ts App satisfies it; the dispatcher does not import it.
+ */
+export interface DispatchApp extends HandlerApp {
+  inflight: number;
+  emitIdle(): void;
+}
 
 export const MAX_CONCURRENT_CALLS = 20;
 export const MAX_ANON_MESSAGE = 8192;
@@ -91,7 +100,7 @@ function replyError(conn: Connection, id: Id, err: unknown): void {
 }
 
 /** Handle one WebSocket text frame. Never throws. */
-export async function handleMessage(app: App, conn: Connection, text: string): Promise<void> {
+export async function handleMessage(app: DispatchApp, conn: Connection, text: string): Promise<void> {
   const limit = conn.session ? MAX_AUTH_MESSAGE : MAX_ANON_MESSAGE;
   if (Buffer.byteLength(text) > limit) {
     if (conn.session) conn.close(1009, "Max message length is 64 kB");
@@ -163,7 +172,7 @@ function auditLabel(def: MethodDef, args: unknown[], facts: AuditFacts = {}): st
 
 /** Write the METHOD_CALL audit entry of a call, when it has a label. */
 async function auditCall(
-  app: App,
+  app: HandlerApp,
   conn: Connection,
   session: Session | null,
   name: string,
@@ -198,7 +207,7 @@ function refuseSecretQuery(def: MethodDef, args: unknown[]): void {
 }
 
 /** The error of a failed call with its secret arguments' values taken out (see scrubError). */
-function scrubCallError(app: App, def: MethodDef, rawParams: unknown[], err: unknown): unknown {
+function scrubCallError(app: HandlerApp, def: MethodDef, rawParams: unknown[], err: unknown): unknown {
   return scrubError(err, def, secretArgValues(app.registry, def, Array.isArray(rawParams) ? rawParams : []));
 }
 
@@ -210,7 +219,7 @@ function scrubCallError(app: App, def: MethodDef, rawParams: unknown[], err: unk
  * audit entry, no job) goes from lookup to handler without an async frame or an await of its own;
  * anything else continues in `dispatchSlow`, which does exactly what this fast path skips.
  */
-export function callMethod(app: App, conn: Connection, name: string, rawParams: unknown[], callId: Id): Promise<unknown> {
+export function callMethod(app: HandlerApp, conn: Connection, name: string, rawParams: unknown[], callId: Id): Promise<unknown> {
   let def: MethodDef | undefined;
   try {
     def = app.registry.get(name);
@@ -233,7 +242,7 @@ export function callMethod(app: App, conn: Connection, name: string, rawParams: 
 }
 
 /** After the session check: authorize, validate, run, audit, redact. */
-function dispatch(app: App, conn: Connection, def: MethodDef, rawParams: unknown[], callId: Id): Promise<unknown> {
+function dispatch(app: HandlerApp, conn: Connection, def: MethodDef, rawParams: unknown[], callId: Id): Promise<unknown> {
   const session = conn.session;
   const params = fromWire(rawParams) as unknown[];
   if (!session || def.job || def.audit || hasOwnershipRule(def) || authorize(def, session) !== "ALLOW") return dispatchSlow(app, conn, def, session, params, callId);
@@ -251,7 +260,7 @@ function dispatch(app: App, conn: Connection, def: MethodDef, rawParams: unknown
   return redact ? result.then((r) => redactedCopy(r, fields!)) : result;
 }
 
-async function dispatchSlow(app: App, conn: Connection, def: MethodDef, session: Session | null, params: unknown[], callId: Id): Promise<unknown> {
+async function dispatchSlow(app: HandlerApp, conn: Connection, def: MethodDef, session: Session | null, params: unknown[], callId: Id): Promise<unknown> {
   const name = def.name;
   const decision = authorize(def, session);
   if (decision !== "ALLOW") {
@@ -302,7 +311,7 @@ async function dispatchSlow(app: App, conn: Connection, def: MethodDef, session:
 
 /** A method that runs as a job: answers with the job id (legacy_jobs) or its (redacted) result. */
 async function runAsJob(
-  app: App,
+  app: HandlerApp,
   conn: Connection,
   def: MethodDef,
   opts: Exclude<MethodDef["job"], false>,

@@ -5,7 +5,7 @@
 import type { Stats } from "node:fs";
 import { lstat, realpath } from "node:fs/promises";
 import path from "node:path";
-import type { App } from "../../app.js";
+import type { AccountsApp } from "../../accounts/context.js";
 import { ERRNO, validationError } from "../../server/errors.js";
 import { SafeDir, afterResolve, isDir, isFile, isLink, type SafeStat } from "../../accounts/safe-fs.js";
 import { isWithin, normalizeDir } from "../../accounts/storage-root.js";
@@ -30,7 +30,7 @@ export interface FsEntry {
 }
 
 /** The configured storage roots, normalized, without trailing slashes. */
-export function storageRoots(app: App): string[] {
+export function storageRoots(app: Pick<AccountsApp, "config">): string[] {
   return app.config.storageRoots.map(normalizeDir);
 }
 
@@ -44,7 +44,7 @@ export interface Roots {
   real: (string | null)[];
 }
 
-export async function resolveRoots(app: App): Promise<Roots> {
+export async function resolveRoots(app: Pick<AccountsApp, "config">): Promise<Roots> {
   const named = storageRoots(app);
   const real = await Promise.all(named.map((r) => realpath(r).catch(() => realpathOfExistingPrefix(r).catch(() => null))));
   return { named, real };
