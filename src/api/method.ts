@@ -4,9 +4,43 @@
 
 import { z } from "zod";
 import { ERRNO, ValidationErrors, fieldError, type FieldError } from "../server/errors.js";
-import type { CallContext } from "./context.js";
+import type { Config } from "../config.js";
+import type { Connection } from "../server/connection.js";
+import type { Session } from "../auth/session.js";
+import type { EventBus } from "../server/events.js";
+import type { Job, JobManager } from "../server/jobs.js";
+import type { AuthService, AuthServiceContext } from "../auth/service.js";
+import type { AccountsApp } from "../accounts/context.js";
 import type { RoleName } from "../access/roles.js";
 import type { CallTargets, OwnerRule } from "../access/ownership.js";
+
+/**
+ * What a handler sees of the application: the services it calls and the narrow contexts of the
+ * domain modules it passes `ctx.app` to. src/app.ts App satisfies it structurally, so nothing
+ * under src/api imports the application (which imports the registry, which imports every method).
+ * It lives here, with MethodDef, because each names the other (the registry lists MethodDefs; a
+ * handler receives a CallContext).
+ */
+export interface HandlerApp extends AccountsApp, AuthServiceContext {
+  readonly config: Config;
+  readonly registry: { get(name: string): MethodDef | undefined; all(): MethodDef[] };
+  readonly auth: AuthService;
+  readonly events: EventBus;
+  readonly jobs: JobManager;
+}
+
+/** What a handler sees: the application, the caller's connection and session, and the job it runs in (if any). */
+export interface CallContext {
+  app: HandlerApp;
+  conn: Connection;
+  /** The caller's session; null only for methods callable without authentication. */
+  session: Session | null;
+  /** JSON-RPC id of the request (null for notifications and internal calls). */
+  callId: string | number | null;
+  job?: Job;
+  /** Set by the handler (its domain function): the name of the account it acted on, for the audit label (AuditFacts). */
+  auditSubject?: string;
+}
 
 export interface ArgSpec<S extends z.ZodType = z.ZodType> {
   name: string;
