@@ -3,7 +3,7 @@
 
 import type { AccountsApp } from "./context.js";
 import type { Tx } from "../store/db.js";
-import { ERRNO, type ValidationErrors } from "../server/errors.js";
+import type { ValidationErrors } from "../server/errors.js";
 import { MAX_PASSWORD_BYTES } from "../auth/password-hash.js";
 import { readShellChoices, NOLOGIN_SHELL } from "./shells.js";
 import { validateSudoCommands } from "./sudo.js";

@@ -3,7 +3,7 @@
 // roles by hand. The same schemas drive `core.get_methods`.
 
 import { z } from "zod";
-import { ERRNO, ValidationErrors, fieldError, type FieldError } from "../server/errors.js";
+import { ValidationErrors, fieldError, type FieldError } from "../server/errors.js";
 import type { Config } from "../config.js";
 import type { Connection } from "../server/connection.js";
 import type { Session } from "../auth/session.js";

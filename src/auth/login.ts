@@ -14,7 +14,7 @@ import { hashRounds } from "../accounts/account-settings.js";
 import { clearSourceFailures, loginRefused, recordFailure } from "./limiter.js";
 import { credentialStamp, grantOfCheckRow, judgeSession, readSessionCheck } from "./revalidate.js";
 import { writeAudit } from "../audit/audit.js";
-import { CallError, ERRNO } from "../server/errors.js";
+import { CallError } from "../server/errors.js";
 import {
   assuranceLevel,
   LEVEL_LIMITS,

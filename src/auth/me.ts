@@ -2,7 +2,7 @@
 
 import type { StoreContext } from "./context.js";
 import type { Session } from "./session.js";
-import { CallError, ERRNO } from "../server/errors.js";
+import { CallError } from "../server/errors.js";
 import { WireSet } from "../server/ejson.js";
 import { provisioningUri } from "./totp.js";
 import { passwordAging, type SecurityConfig } from "./policy.js";

@@ -7,7 +7,7 @@
 import { sql } from "kysely";
 import type { RateLimitContext, StoreContext } from "./context.js";
 import type { Connection } from "../server/connection.js";
-import { CallError, ERRNO } from "../server/errors.js";
+import { CallError } from "../server/errors.js";
 import { sourceKey } from "./source.js";
 
 export const RATE_LIMIT_CALLS = 20;

@@ -6,7 +6,7 @@ import type { Stats } from "node:fs";
 import { lstat, realpath } from "node:fs/promises";
 import path from "node:path";
 import type { AccountsApp } from "../../accounts/context.js";
-import { ERRNO, validationError } from "../../server/errors.js";
+import { validationError } from "../../server/errors.js";
 import { SafeDir, afterResolve, isDir, isFile, isLink, type SafeStat } from "../../accounts/safe-fs.js";
 import { isWithin, normalizeDir } from "../../accounts/storage-root.js";
 
