@@ -9,6 +9,7 @@ import { posix } from "node:path";
 import { ERRNO, ValidationErrors } from "../server/errors.js";
 import type { Dialect, Tx } from "../store/db.js";
 import { idOwner, LOCK_NAMESPACE } from "./ids.js";
+import { smbNameClash, uidTaken, usernameTaken } from "./user-rules.js";
 
 /** Homes that any number of accounts may share (SPEC: "no home"). */
 export const SHARED_HOME = "/var/empty";
@@ -110,11 +111,11 @@ export interface UserKeys {
 export async function userConflictError(db: Tx, schema: string, key: UniqueKey, u: UserKeys): Promise<ValidationErrors | null> {
   switch (key) {
     case "username":
-      return new ValidationErrors([[`${schema}.username`, `The username "${u.username}" already exists.`, "user.username_taken"]]);
+      return new ValidationErrors([usernameTaken(`${schema}.username`, u.username)]);
     case "uid": {
       if (u.uid == null) return null;
       const owner = await idOwner(db, "uid", u.uid);
-      return new ValidationErrors([[`${schema}.uid`, `Uid ${u.uid} is already used${owner ? ` (user ${owner} has it)` : ""}`, "user.uid_taken"]]);
+      return new ValidationErrors([uidTaken(`${schema}.uid`, u.uid, owner)]);
     }
     case "home": {
       if (!u.home) return null;
@@ -124,7 +125,7 @@ export async function userConflictError(db: Tx, schema: string, key: UniqueKey, 
     case "smb_name": {
       const clash = await db.selectFrom("users").select("username").where("smb", "=", 1).where((eb) => eb(eb.fn("lower", ["username"]), "=", u.username.toLowerCase())).where("username", "!=", u.username).executeTakeFirst();
       const other = clash?.username ?? "of another case";
-      return new ValidationErrors([[`${schema}.smb`, `${u.username}: username conflicts with existing SMB user ${other}.`, "user.smb_name_conflict"]]);
+      return new ValidationErrors([smbNameClash(`${schema}.smb`, u.username, other)]);
     }
     default:
       return null;
