@@ -85,3 +85,15 @@ export function canSubscribe(registry: MethodTable, session: Session, event: str
 export function holdsFullAdmin(session: Session): boolean {
   return session.internal || session.fullAdmin || session.roles.has("FULL_ADMIN");
 }
+
+/**
+ * Job visibility (reference §9): full administrators and the server itself see every job; any
+ * other session only the jobs it started, never the server's own (internal) ones.
+ */
+export function seesAllJobs(session: Session): boolean {
+  return session.fullAdmin || session.internal;
+}
+
+export function maySeeJob(session: Session, owner: { sessionId: string | null; internal: boolean }): boolean {
+  return seesAllJobs(session) || (!owner.internal && owner.sessionId === session.id);
+}

@@ -3,6 +3,7 @@
 // server process accepts them exactly once.
 
 import type { Tx } from "../store/db.js";
+import { validationError } from "../server/errors.js";
 import { randomPassword } from "./password-hash.js";
 import { safeEqual, sha256 } from "./secrets.js";
 
@@ -50,4 +51,17 @@ export async function consumeOnetimePassword(db: Tx, userId: number, password: s
   const r = await db.updateTable("onetime_codes").set({ used: 1 }).where("id", "=", row.id).where("used", "=", 0).executeTakeFirst();
   if (Number(r.numUpdatedRows) !== 1) return { ok: false, reason: "INVALID" };
   return { ok: true, passwordChangeRequired: !!JSON.parse(row.data).password_change_required };
+}
+
+/**
+ * auth.generate_onetime_password: a one-time password for `username`, refused (a validation error
+ * on `attr`) for an unknown, password-disabled or locked account. Signing in with it requires a
+ * password change, except for directory accounts (their password lives in the directory).
+ */
+export async function issueOnetimePassword(db: Tx, username: string, attr: string): Promise<string> {
+  const user = await db.selectFrom("users").select(["id", "locked", "password_disabled", "source"]).where("username", "=", username).executeTakeFirst();
+  if (!user) validationError(attr, `${username}: user does not exist.`, "auth.otp_user_not_found");
+  if (user.password_disabled) validationError(attr, `${username}: password authentication is disabled for account.`, "auth.password_disabled");
+  if (user.locked) validationError(attr, `${username}: account is locked.`, "auth.account_locked");
+  return createOnetimePassword(db, user.id, { passwordChangeRequired: user.source !== "LDAP" });
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { queryRows } from "../../store/query-rows.js";
-import { HEARTBEAT_STALE_MS } from "../../auth/service.js";
+import { liveSessionRows } from "../../auth/session-list.js";
 import { queryResult } from "../../server/wire-schema.js";
 import { SessionEntrySchema } from "../../auth/schemas.js";
 
@@ -19,14 +19,7 @@ export const authSessions = defineMethod({
   roles: ["AUTH_SESSIONS_READ"],
   handler: async (ctx, filters, options) => {
     const now = Date.now();
-    const rows = await ctx.app.store.db
-      .selectFrom("sessions")
-      .selectAll()
-      .where("terminated", "=", 0)
-      .where("expires_at", ">", now)
-      .where("heartbeat", ">", now - HEARTBEAT_STALE_MS)
-      .orderBy("created_at")
-      .execute();
+    const rows = await liveSessionRows(ctx.app.store.db, now);
     const entries = rows.map((r) => ({
       id: r.id,
       current: r.id === ctx.session?.id,

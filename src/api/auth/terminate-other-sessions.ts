@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineMethod } from "../method.js";
+import { openSessionIds } from "../../auth/session-list.js";
 
 export const authTerminateOtherSessions = defineMethod({
   name: "auth.terminate_other_sessions",
@@ -8,8 +9,7 @@ export const authTerminateOtherSessions = defineMethod({
   returns: z.literal(true),
   roles: ["AUTH_SESSIONS_WRITE"],
   handler: async (ctx) => {
-    const rows = await ctx.app.store.db.selectFrom("sessions").select("id").where("terminated", "=", 0).execute();
-    for (const r of rows) if (r.id !== ctx.session?.id) await ctx.app.auth.terminateSession(r.id);
+    for (const id of await openSessionIds(ctx.app.store.db)) if (id !== ctx.session?.id) await ctx.app.auth.terminateSession(id);
     return true as const;
   },
 });

@@ -8,12 +8,13 @@ import { redactAlways, redactResult, type Redactable } from "../../server/redact
 import { redactJobResult } from "../../server/events.js";
 import { queryResult } from "../../server/wire-schema.js";
 import { JobEntrySchema } from "../../server/job-schema.js";
+import { maySeeJob, seesAllJobs } from "../../access/authorize.js";
 
 /** Non-admin user sessions see, wait for and abort only their own jobs (reference §8.4). */
 function visibleJob(ctx: CallContext, job: Job | undefined, id: number): Job {
   const s = ctx.session!;
   if (!job) throw new CallError(`${id}: job does not exist.`, "job.not_found");
-  if (s.fullAdmin || s.internal) return job;
+  if (seesAllJobs(s)) return job;
   if (job.owner.internal) throw new CallError("Only users with full administrative privileges can access internally ran jobs", "job.internal");
   if (job.owner.sessionId !== s.id) throw new CallError("Job is not owned by current session", "job.not_owned");
   return job;
@@ -27,7 +28,7 @@ export const coreGetJobs = defineMethod({
   authorizationRequired: false,
   handler: (ctx, filters, options) => {
     const s = ctx.session!;
-    const jobs = ctx.app.jobs.all().filter((j) => s.fullAdmin || s.internal || (!j.owner.internal && j.owner.sessionId === s.id));
+    const jobs = ctx.app.jobs.all().filter((j) => maySeeJob(s, j.owner));
     // Results are redacted by the secret fields of the method each job ran — always, as in the
     // reference, unless `extra.raw_result` asks for what this session may see — before filtering,
     // so a filter on a result's secret field only ever matches the redacted value.

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
-import { canSubscribe } from "../../access/authorize.js";
+import { canSubscribe, seesAllJobs } from "../../access/authorize.js";
 import { CallError, } from "../../server/errors.js";
 import { stringifyWire } from "../../server/ejson.js";
 import { redactEventPayload } from "../../server/events.js";
@@ -15,7 +15,7 @@ export const coreSubscribe = defineMethod({
     const session = ctx.session!;
     if (!canSubscribe(ctx.app.registry, session, name)) throw new CallError("Not authorized", "core.not_authorized");
     const conn = ctx.conn;
-    const ownJobsOnly = name === "core.get_jobs" && !session.fullAdmin && !session.internal;
+    const ownJobsOnly = name === "core.get_jobs" && !seesAllJobs(session);
     const id = ctx.app.events.subscribe(name, {
       deliver(_subId, payload) {
         if (ownJobsOnly) {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineMethod } from "../method.js";
-import { accessFor } from "../../access/authorize.js";
+import { becomeReadonly } from "../../auth/readonly.js";
 
 export const privilegeBecomeReadonly = defineMethod({
   name: "privilege.become_readonly",
@@ -9,19 +9,7 @@ export const privilegeBecomeReadonly = defineMethod({
   returns: z.null(),
   roles: ["READONLY_ADMIN"],
   handler: async (ctx) => {
-    const s = ctx.session!;
-    const access = accessFor(ctx.app.registry, ["READONLY_ADMIN"], await ctx.app.auth.stig());
-    Object.assign(s, {
-      rawRoles: ["READONLY_ADMIN"],
-      roles: access.roles,
-      fullAdmin: access.fullAdmin,
-      allowedMethods: access.allowedMethods,
-      webuiAccess: access.webuiAccess,
-      webShell: false,
-      readonly: true,
-      internal: false,
-    });
-    await ctx.app.auth.markReadonly(s);
+    await becomeReadonly(ctx.app, ctx.session!);
     return null;
   },
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
-import { suggestUsername } from "../../accounts/names.js";
+import { suggestFreeUsername } from "../../accounts/username-suggest.js";
 
 export const userSuggestUsername = defineMethod({
   name: "user.suggest_username",
@@ -8,11 +8,5 @@ export const userSuggestUsername = defineMethod({
   args: [arg("full_name", z.string())],
   returns: z.string(),
   roles: ["ACCOUNT_READ"],
-  handler: async (ctx, fullName) => {
-    const base = suggestUsername(fullName);
-    // Every name that could collide starts with the base (its numbered variants too).
-    const rows = await ctx.app.store.db.selectFrom("users").select("username").where("username", ">=", base).where("username", "<", `${base}\uffff`).execute();
-    const taken = new Set(rows.map((r) => r.username));
-    return suggestUsername(fullName, (n) => taken.has(n));
-  },
+  handler: (ctx, fullName) => suggestFreeUsername(ctx.app.store.db, fullName),
 });
