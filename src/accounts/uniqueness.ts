@@ -6,7 +6,7 @@
 
 import { sql } from "kysely";
 import { posix } from "node:path";
-import { ERRNO, ValidationErrors } from "../server/errors.js";
+import { ValidationErrors } from "../server/errors.js";
 import type { Dialect, Tx } from "../store/db.js";
 import { idOwner, LOCK_NAMESPACE } from "./ids.js";
 import { smbNameClash, uidTaken, usernameTaken } from "./user-rules.js";
