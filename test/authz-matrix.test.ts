@@ -40,9 +40,9 @@ async function outcome(client: RpcClient, def: MethodDef): Promise<Outcome | str
     return "ALLOWED?? (handler ran)";
   } catch (err: any) {
     if (err.code === -32601) return "NO_METHOD";
-    if (err.code === -32602 && /Too many arguments/.test(JSON.stringify(err.data))) return "ALLOWED";
+    if (err.code === -32602 && err.data?.code === "core.too_many_arguments") return "ALLOWED";
     if (err.data?.errname === "ENOTAUTHENTICATED") return "ENOTAUTHENTICATED";
-    if (err.data?.errname === "EACCES" && err.data?.reason === "[EACCES] Not authorized") return "EACCES";
+    if (err.data?.errname === "EACCES" && err.data?.code === "core.not_authorized") return "EACCES";
     return `unexpected: ${err.code} ${err.data?.reason ?? err.message}`;
   }
 }

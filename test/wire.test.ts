@@ -62,7 +62,8 @@ forEachStore("wire protocol", (store) => {
     assert.equal(e.code, -32001);
     assert.equal(e.data!.error, 207);
     assert.equal(e.data!.errname, "ENOTAUTHENTICATED");
-    assert.equal(e.data!.reason, "[ENOTAUTHENTICATED] Not authenticated");
+    assert.equal(e.data!.reason, "[ENOTAUTHENTICATED] Not authenticated"); // the reference's reason format
+    assert.equal(e.errorCode, "core.not_authenticated");
     const a = await ts.adminClient();
     const id = await a.call("core.subscribe", "core.get_jobs");
     assert.match(id, /^[0-9a-f-]{36}$/);
@@ -118,7 +119,7 @@ forEachStore("wire protocol", (store) => {
       const results = await Promise.all(calls);
       const over = results.filter((r: any) => r.err?.code === -32000);
       assert.equal(over.length, 5);
-      assert.match(over[0]!.err.message, /Maximum number of concurrent calls \(20\) has exceeded/);
+      assert.equal(over[0]!.err.errorCode, "core.too_many_calls");
       assert.ok(results.filter((r: any) => r.ok?.response_type === "AUTH_ERR").length === 20);
     } finally {
       await slow.stop();
@@ -132,7 +133,7 @@ forEachStore("wire protocol", (store) => {
       for (let i = 0; i < 20; i++) await c.call("auth.login_ex", { mechanism: "PASSWORD_PLAIN", username: "x", password: "y" });
       const e = await rpcError(c.call("auth.login_ex", { mechanism: "PASSWORD_PLAIN", username: "x", password: "y" }));
       assert.equal(e.data!.errname, "EBUSY");
-      assert.equal(e.data!.reason, "[EBUSY] Rate Limit Exceeded");
+      assert.equal(e.errorCode, "auth.rate_limited");
     } finally {
       await limited.stop();
     }
