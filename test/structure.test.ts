@@ -35,9 +35,7 @@ const NOT_YET_MOVED = new Set<string>([
   "api-key/delete.ts",
   "api-key/update.ts",
   "auth/set-attribute.ts",
-  "auth/user-renew-2fa-secret.ts",
   "auth/user-set-password.ts",
-  "auth/user-unset-2fa-secret.ts",
   "system/security-update.ts",
 ]);
 
