@@ -19,6 +19,7 @@ const REDACTED = "********";
 async function refused(p: Promise<unknown>, field: string, secrets: string[] = []): Promise<void> {
   const err = await rpcError(p);
   assert.equal(err.data?.errname, "EPERM", `expected EPERM, got ${JSON.stringify(err.data)}`);
+  assert.equal(err.errorCode, "core.secret_field_forbidden");
   assert.match(String(err.data?.reason), new RegExp(`\\b${field}\\b`), "the error names the secret field");
   const text = JSON.stringify(err.data);
   for (const s of secrets) assert.ok(!text.includes(s), "the error holds no secret value");
