@@ -34,7 +34,6 @@ const NOT_YET_MOVED = new Set<string>([
   "api-key/create.ts",
   "api-key/delete.ts",
   "api-key/update.ts",
-  "auth/set-attribute.ts",
   "auth/user-set-password.ts",
   "system/security-update.ts",
 ]);
