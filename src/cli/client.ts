@@ -33,7 +33,7 @@ export class RpcCallError extends Error {
 /**
  * What the peer sent, before the caller names its type. `call()` without a type argument and a
  * notification's params are left loose on purpose: tests and scripts read the server's JSON freely,
- * while src/ names what it expects (`call<UserRow[]>(…)`). The only `any` of src/.
+ * while src/ names what it expects (`call<UserRow[]>(…)`). One of src/'s two `any`s (with MigrationDb).
  */
 // biome-ignore lint/suspicious/noExplicitAny: the one deliberate escape hatch, described above
 export type PeerJson = any;
