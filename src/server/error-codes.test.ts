@@ -6,6 +6,9 @@ import { ERROR_CODES, genericCode, isErrorCode, type ErrorCode } from "./error-c
 import { renderErrorDocs } from "./error-docs.js";
 import { CallError, RpcError, ValidationErrors, fieldError, fieldErrorCode, instanceNotFound } from "./errors.js";
 import { errorObject } from "./rpc.js";
+import { Job } from "./jobs.js";
+import { scrubError } from "../audit/secret-args.js";
+import type { MethodDef } from "../api/method.js";
 
 test("the catalogue: namespaced snake_case codes, known errnos, a description each", () => {
   const errnos = new Set<number>(Object.values(ERRNO));
@@ -83,4 +86,21 @@ test("with GATEHOUSE_CHECK_RESULTS=1 the dispatcher will not answer a code missi
     if (before === undefined) delete process.env.GATEHOUSE_CHECK_RESULTS;
     else process.env.GATEHOUSE_CHECK_RESULTS = before;
   }
+});
+
+test("codes survive the copies the dispatcher makes: secret scrubbing and a job's failure", () => {
+  const def = { name: "test.secret", secretArgs: ["password"] } as unknown as MethodDef;
+  const v = new ValidationErrors().add("password", "hunter22 is too short", "password.too_short").add("username", "x", "name.empty");
+  const scrubbed = scrubError(v, def, ["hunter22"]) as ValidationErrors;
+  assert.notEqual(scrubbed, v);
+  assert.equal(scrubbed.errors[0][1].includes("hunter22"), false);
+  assert.deepEqual(scrubbed.codes, ["password.too_short", "name.empty"]);
+  const call = scrubError(new CallError("hunter22 refused", { errno: ERRNO.EINVAL, code: "auth.old_password_wrong" }), def, ["hunter22"]) as CallError;
+  assert.equal(call.code, "auth.old_password_wrong");
+  assert.equal(call.errno, ERRNO.EINVAL);
+
+  const job = new Job(1, "test.job", [], { sessionId: null, username: null, internal: false }, null, false, false, { changed: () => {} } as unknown as ConstructorParameters<typeof Job>[7]);
+  job.finish("FAILED", null, v);
+  assert.equal(job.errorCode, "password.too_short");
+  assert.equal(job.excInfo?.errno, ERRNO.EINVAL);
 });
