@@ -5,7 +5,7 @@
 // Lengths and "first character" are counted in Unicode code points, as Python's `len(str)` and
 // `str[0]` do, so a name made of astral characters gets the same message as upstream.
 
-import { ERRNO, type ValidationErrors } from "../server/errors.js";
+import type { ValidationErrors } from "../server/errors.js";
 import type { ErrorCode } from "../server/error-codes.js";
 
 const ASCII_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
