@@ -81,7 +81,7 @@ forEachStore("groups", (store) => {
       hasError(await rpcError(newGroup({ name: "-x" })), "group_create.name", "name.invalid_start");
       hasError(await rpcError(newGroup({ gid: 5, bogus: true })), "group_create.bogus", "core.extra_field");
       // Group names may start with a digit or a dot; at most 32 characters (shadow-utils; the
-      // reference has no limit — docs/departures-input.md).
+      // reference has no limit — docs/departures.md).
       await newGroup({ name: `9${uniq("g")}` });
       hasError(await rpcError(newGroup({ name: `9${"x".repeat(40)}` })), "group_create.name", "name.too_long");
     });

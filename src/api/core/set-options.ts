@@ -9,7 +9,7 @@ export const coreSetOptions = defineMethod({
   authenticationRequired: false,
   rateLimit: false,
   // Unlike the reference, setting options never exempts the connection from the anonymous rate
-  // limit or the login limiter (docs/departures-auth.md): anyone may call this before logging in.
+  // limit or the login limiter (docs/departures.md): anyone may call this before logging in.
   handler: (ctx, options) => {
     Object.assign(ctx.conn.options, options);
     return null;
