@@ -185,7 +185,7 @@ class Ctx {
     return piece(
       `CASE WHEN ${nonAscii} THEN ${other.sql} ELSE ${p.sql} END`,
       [...other.params, ...p.params],
-      fallback?.exact && p.exact,
+      (fallback?.exact ?? false) && p.exact,
     );
   }
 
