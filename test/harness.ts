@@ -141,15 +141,9 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     },
     async adminClient() {
       const c = await ts.client();
-      adminReady ??= (async () => {
-        if (!(await c.call<boolean>("user.has_local_administrator_set_up"))) {
-          await c.call("user.setup_local_administrator", "admin", ADMIN_PASSWORD);
-        }
-      })();
+      adminReady ??= setUpAdmin(c);
       await adminReady;
-      const r = await c.login("admin", ADMIN_PASSWORD);
-      if (r.response_type !== "SUCCESS") throw new Error(`admin login failed: ${JSON.stringify(r)}`);
-      return c;
+      return loginAdmin(c);
     },
     async stop() {
       await Promise.all(clients.map((c) => c.close().catch(() => {})));
@@ -161,6 +155,20 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     },
   };
   return ts;
+}
+
+/** Set up the local administrator `admin` (ADMIN_PASSWORD) unless the server has one. */
+export async function setUpAdmin(c: RpcClient): Promise<void> {
+  if (!(await c.call<boolean>("user.has_local_administrator_set_up"))) {
+    await c.call("user.setup_local_administrator", "admin", ADMIN_PASSWORD);
+  }
+}
+
+/** Sign `c` in as the local administrator; throws when the login does not succeed. */
+export async function loginAdmin(c: RpcClient): Promise<RpcClient> {
+  const r = await c.login("admin", ADMIN_PASSWORD);
+  if (r.response_type !== "SUCCESS") throw new Error(`admin login failed: ${JSON.stringify(r)}`);
+  return c;
 }
 
 let seq = 0;

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { RpcClient } from "../src/cli/client.js";
-import { ADMIN_PASSWORD, freshPgDatabase, rememberStoreKey, shareStoreKey, type StoreKind } from "./harness.js";
+import { freshPgDatabase, loginAdmin, rememberStoreKey, setUpAdmin, shareStoreKey, type StoreKind } from "./harness.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -124,15 +124,9 @@ export async function startServerProcess(opts: ProcessOptions = {}): Promise<Ser
     },
     async adminClient() {
       const c = await sp.client();
-      adminReady ??= (async () => {
-        if (!(await c.call<boolean>("user.has_local_administrator_set_up"))) {
-          await c.call("user.setup_local_administrator", "admin", ADMIN_PASSWORD);
-        }
-      })();
+      adminReady ??= setUpAdmin(c);
       await adminReady;
-      const r = await c.login("admin", ADMIN_PASSWORD);
-      if (r.response_type !== "SUCCESS") throw new Error(`admin login failed: ${JSON.stringify(r)}`);
-      return c;
+      return loginAdmin(c);
     },
     output,
     stop,
