@@ -127,26 +127,8 @@ export async function entryOf(entryPath: string, onDisk: string, roots: Roots, p
   } catch {
     return null; // vanished since it was listed
   }
-  let real = onDisk;
-  if (st.isSymbolicLink()) {
-    const target = await realpath(onDisk).catch(() => null);
-    real = target !== null && insideReal(target, roots) ? target : onDisk;
-  }
   const type = typeOf(st);
-  return {
-    name: posix.basename(entryPath),
-    path: entryPath,
-    realpath: real,
-    type,
-    size: st.size,
-    allocation_size: st.blocks * 512,
-    mode: st.mode,
-    acl: false,
-    uid: st.uid,
-    gid: st.gid,
-    is_mountpoint: type === "DIRECTORY" && parentDev !== null && st.dev !== parentDev,
-    is_ctldir: false,
-  };
+  return buildEntry(entryPath, onDisk, roots, st, type, type === "DIRECTORY" && parentDev !== null && st.dev !== parentDev);
 }
 
 /**
@@ -203,8 +185,25 @@ export async function entryAt(dir: SafeDir, name: string, entryPath: string, onD
     st = null;
   }
   if (!st) return null; // vanished since it was listed
-  let real = onDisk;
   const type: EntryType = isLink(st) ? "SYMLINK" : isDir(st) ? "DIRECTORY" : isFile(st) ? "FILE" : "OTHER";
+  return buildEntry(entryPath, onDisk, roots, st, type, type === "DIRECTORY" && st.dev !== parentDev);
+}
+
+/** The stat fields an entry reports, from Node's lstat or the addon's fstatat alike. */
+interface EntryStat {
+  size: number;
+  blocks: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * One listed entry. A link's realpath is reported only when it stays inside the storage roots,
+ * otherwise the link's own path is given.
+ */
+async function buildEntry(entryPath: string, onDisk: string, roots: Roots, st: EntryStat, type: EntryType, isMountpoint: boolean): Promise<FsEntry> {
+  let real = onDisk;
   if (type === "SYMLINK") {
     const target = await realpath(onDisk).catch(() => null);
     real = target !== null && insideReal(target, roots) ? target : onDisk;
@@ -220,7 +219,7 @@ export async function entryAt(dir: SafeDir, name: string, entryPath: string, onD
     acl: false,
     uid: st.uid,
     gid: st.gid,
-    is_mountpoint: type === "DIRECTORY" && st.dev !== parentDev,
+    is_mountpoint: isMountpoint,
     is_ctldir: false,
   };
 }
