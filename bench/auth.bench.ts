@@ -24,6 +24,7 @@ import { ROLES, ALL_ROLE_NAMES } from "../src/access/roles.js";
 import { accessFor, authorize } from "../src/access/authorize.js";
 import { callMethod } from "../src/server/rpc.js";
 import { parseArgs, type MethodDef } from "../src/api/method.js";
+import type { CallContext } from "../src/api/context.js";
 import { Connection } from "../src/server/connection.js";
 import { redactParams, writeAudit } from "../src/audit/audit.js";
 import { provisionerOf } from "../src/provision/index.js";
@@ -259,8 +260,10 @@ async function overheadRows(app: App, admin: RpcClient, rounds: number): Promise
   const updFull = () => callMethod(app, conn, "group.update", updParams, 1);
   const updBare = async () => {
     const args = parseArgs(upd, updParams);
-    await upd.handler({ app, conn, session, callId: 1 }, ...args);
-    const description = typeof upd.audit === "function" ? upd.audit(...args) : String(upd.audit);
+    const ctx: CallContext = { app, conn, session, callId: 1 };
+    await upd.handler(ctx, ...args);
+    // The label gets what the handler read (AuditFacts), as the dispatcher passes it.
+    const description = typeof upd.audit === "function" ? upd.audit(...args, { subject: ctx.auditSubject }) : String(upd.audit);
     await writeAudit(app, { event: "METHOD_CALL", eventData: { method: upd.name, params: redactParams(updParams), description, authenticated: true, authorized: true }, success: true, conn, session });
   };
   for (let i = 0; i < 200; i++) await updBare(), await updFull();
