@@ -30,7 +30,7 @@ import { verifyTotp } from "./totp.js";
 import { keyMatches, parseApiKey, revokeApiKey } from "./api-keys.js";
 import { createToken, destroyToken, useToken } from "./tokens.js";
 import { buildMe, PROFILE_COLUMNS, type MeProfile } from "./me.js";
-import { isPostgres, param, prepare } from "./prepared.js";
+import { grantAggregates, isPostgres, param, prepare } from "./prepared.js";
 import { sql } from "kysely";
 
 export type LoginResponse =
@@ -166,10 +166,7 @@ type ApiKeyLoginRow = Partial<Record<keyof MeProfile, unknown>> & {
  */
 const apiKeyLogin = prepare<[string, number]>()(2, (db) => {
   const pgsql = isPostgres(db);
-  const auxGids = pgsql ? sql`string_agg(cast("mg"."gid" as text), ',')` : sql`group_concat("mg"."gid")`;
-  const privileges = pgsql
-    ? sql`cast(json_agg(json_build_array("p"."local_groups", "p"."roles", "p"."web_shell")) as text)`
-    : sql`json_group_array(json_array("p"."local_groups", "p"."roles", "p"."web_shell"))`;
+  const { auxGids, privileges } = grantAggregates(pgsql);
   return sql<ApiKeyLoginRow>`select
       (select "value" from "settings" where "key" = ${param(0)}) as "security",
       "k"."id" as "key_id", "k"."name" as "key_name", "k"."user_id" as "key_user_id", "k"."username" as "key_username",

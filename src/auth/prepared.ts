@@ -4,7 +4,7 @@
 // is the same on every call. The SQL is compiled with placeholders `param(i)` standing for the
 // i-th argument; every other value stays as compiled.
 
-import { PostgresAdapter, type CompiledQuery, type QueryResult } from "kysely";
+import { PostgresAdapter, sql, type CompiledQuery, type QueryResult } from "kysely";
 import type { Db, Tx } from "../store/db.js";
 
 const MARK = "\u0000gatehouse-param:";
@@ -82,4 +82,18 @@ export function isPostgres(db: Tx): boolean {
 /** A prepared query of `arity` arguments (types given by `A`). */
 export function prepare<A extends readonly unknown[]>() {
   return <R>(arity: A["length"], build: (db: Db) => CompiledQuery<R>) => new Prepared<A, R>(arity, build);
+}
+
+/**
+ * The aggregates a grant is read from, in the store's dialect: the user's auxiliary GIDs (over
+ * memberships joined as "mg") and the privileges (as "p"), each one text column. Logins and
+ * session checks read the same grant inputs.
+ */
+export function grantAggregates(pgsql: boolean) {
+  return {
+    auxGids: pgsql ? sql`string_agg(cast("mg"."gid" as text), ',')` : sql`group_concat("mg"."gid")`,
+    privileges: pgsql
+      ? sql`cast(json_agg(json_build_array("p"."local_groups", "p"."roles", "p"."web_shell")) as text)`
+      : sql`json_group_array(json_array("p"."local_groups", "p"."roles", "p"."web_shell"))`,
+  };
 }

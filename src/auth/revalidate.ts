@@ -10,7 +10,7 @@ import type { RightsContext, StoreContext } from "./context.js";
 import type { Session } from "./session.js";
 import { accessFor, type Access } from "../access/authorize.js";
 import { grantOfLocalGroups, hasFleetAccess, type Grant } from "../access/privileges.js";
-import { isPostgres, param, prepare } from "./prepared.js";
+import { grantAggregates, isPostgres, param, prepare } from "./prepared.js";
 import { SECURITY_KEY, securityFromStored } from "./policy.js";
 import { sha256 } from "./secrets.js";
 
@@ -58,10 +58,7 @@ export interface SessionCheckRow {
 
 const sessionCheck = prepare<[string, string, number, number]>()(4, (db) => {
   const pgsql = isPostgres(db);
-  const auxGids = pgsql ? sql`string_agg(cast("mg"."gid" as text), ',')` : sql`group_concat("mg"."gid")`;
-  const privileges = pgsql
-    ? sql`cast(json_agg(json_build_array("p"."local_groups", "p"."roles", "p"."web_shell")) as text)`
-    : sql`json_group_array(json_array("p"."local_groups", "p"."roles", "p"."web_shell"))`;
+  const { auxGids, privileges } = grantAggregates(pgsql);
   return sql<SessionCheckRow>`select
       (select "value" from "settings" where "key" = ${param(0)}) as "security",
       "s"."id" as "s_id", "s"."terminated" as "s_terminated", "s"."expires_at" as "s_expires_at",
