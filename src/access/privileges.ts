@@ -7,6 +7,7 @@ import type { PrivilegeTable } from "../store/schema.js";
 import { sql, type Selectable } from "kysely";
 import { buildGroupEntries, type GroupEntry } from "../accounts/group-entry.js";
 import { param, prepare } from "../auth/prepared.js";
+import { hasAnySystemAccess } from "../fleet/effective-access.js";
 
 export type PrivilegeRow = Selectable<PrivilegeTable>;
 
@@ -100,23 +101,9 @@ export async function rolesOfUser(db: Tx, userId: number): Promise<string[]> {
   return (await grantOfUser(db, userId)).roles;
 }
 
-/** Does the user have any fleet access entry (own, or through a team)? Such users may sign in without a privilege (SPEC). */
+/** Has the user effective access other than NONE to at least one existing system? Such users may sign in without a privilege (SPEC). */
 export async function hasFleetAccess(db: Tx, userId: number): Promise<boolean> {
-  const own = await db
-    .selectFrom("fleet_access")
-    .select("id")
-    .where("owner_kind", "=", "USER")
-    .where("owner_id", "=", userId)
-    .executeTakeFirst();
-  if (own) return true;
-  const team = await db
-    .selectFrom("fleet_access")
-    .innerJoin("team_members", "team_members.team_id", "fleet_access.owner_id")
-    .select("fleet_access.id")
-    .where("fleet_access.owner_kind", "=", "TEAM")
-    .where("team_members.user_id", "=", userId)
-    .executeTakeFirst();
-  return !!team;
+  return hasAnySystemAccess(db, userId);
 }
 
 // ---- entries -----------------------------------------------------------------------------------

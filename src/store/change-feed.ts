@@ -14,6 +14,7 @@
 import pg from "pg";
 import { CHANGE_CHANNEL, WATCHED_TABLES } from "./migrations/004-change-notify.js";
 import { SESSION_WATCHED_TABLES } from "./migrations/007-session-notify.js";
+import { FLEET_WATCHED_TABLES } from "./migrations/008-fleet-access.js";
 
 export interface ChangeFeed {
   /** Differs after every change; null when changes cannot be tracked right now. */
@@ -26,7 +27,7 @@ export interface ChangeFeed {
 /** Statements that do not change data. */
 const READ_ONLY = /^\s*(select|begin|start\s+transaction|set|show|listen|savepoint|release)\b/i;
 // Fleet access decides whether an account without privileges may sign in (migration 007).
-const WATCHED = new RegExp(`\\b(${[...WATCHED_TABLES, ...SESSION_WATCHED_TABLES].join("|")})\\b`, "i");
+const WATCHED = new RegExp(`\\b(${[...WATCHED_TABLES, ...SESSION_WATCHED_TABLES, ...FLEET_WATCHED_TABLES].join("|")})\\b`, "i");
 const TX_END = /^\s*(commit|rollback|end)\b/i;
 
 /**
