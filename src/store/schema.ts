@@ -183,6 +183,7 @@ export interface TeamTable {
 export interface TeamMemberTable {
   team_id: number;
   user_id: number;
+  origin: Generated<string>; // LOCAL | LDAP (a directory mapping made it; migration 008)
 }
 
 /** Access entries: owner is a user or a team; target is a system or a system group. */
