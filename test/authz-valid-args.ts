@@ -300,6 +300,7 @@ export const VALID_ARGS: Record<string, Entry> = {
   "audit.export": { make: async () => ({ args: [{ "query-options": { limit: 1 } }] }) },
   "filesystem.storage_roots": { make: async () => ({ args: [] }) },
   "filesystem.listdir": { make: async (fx) => ({ args: [fx.storageRoot] }) },
+  "filesystem.stat": { make: async (fx) => ({ args: [fx.storageRoot] }) },
   "filesystem.mkdir": { make: async (fx) => ({ args: [{ path: `${fx.storageRoot}/${name("d")}` }] }) },
 };
 

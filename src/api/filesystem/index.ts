@@ -5,5 +5,6 @@ import type { MethodDef } from "../method.js";
 import { filesystemStorageRoots } from "./storage-roots.js";
 import { filesystemListdir } from "./listdir.js";
 import { filesystemMkdir } from "./mkdir.js";
+import { filesystemStat } from "./stat.js";
 
-export const filesystemMethods: MethodDef[] = [filesystemStorageRoots, filesystemListdir, filesystemMkdir];
+export const filesystemMethods: MethodDef[] = [filesystemStorageRoots, filesystemListdir, filesystemMkdir, filesystemStat];

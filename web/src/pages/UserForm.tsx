@@ -128,7 +128,8 @@ function fromUser(u: User, roleGroupIds: Set<number>): FormState {
     role: roleGroup !== undefined ? String(roleGroup) : "",
     home: u.home,
     home_create: false,
-    // The user entry does not carry the home's mode: the form starts from the default.
+    // The user entry does not carry the home's mode: it is read from disk (filesystem.stat) once
+    // the form is open, and sent back only when the administrator changes it.
     home_mode: "700",
     sshpubkey: u.sshpubkey ?? "",
     shell_access: u.shell !== NOLOGIN,
@@ -162,7 +163,23 @@ export function localSuggest(fullName: string): string {
 // ---------------------------------------------------------------------------------------------
 // Home mode checkboxes
 
-function ModeGrid({ mode, onChange, disabled }: { mode: string; onChange: (m: string) => void; disabled?: boolean }) {
+/**
+ * The real mode of an existing home, read through filesystem.stat (null while loading, or when
+ * it cannot be read), and a note for the form saying where the shown mode comes from.
+ */
+function useHomeMode(home: string | null): { mode: string | null; note: string } {
+  const s = useSession();
+  const readable = !!home && home !== NO_HOME && s.allowed("filesystem.stat", "FILESYSTEM_ATTRS_READ");
+  const st = useAsync(async () => (readable ? api.call("filesystem.stat", home) : null), [home, readable]);
+  if (!home || home === NO_HOME) return { mode: null, note: "" };
+  if (!readable) return { mode: null, note: "The home directory's current permissions cannot be read with your roles; they are kept unless you change them here." };
+  if (st.loading) return { mode: null, note: "Reading the home directory's current permissions…" };
+  if (st.error || !st.data) return { mode: null, note: "The home directory's current permissions could not be read (it may not exist yet); they are kept unless you change them here." };
+  const mode = (st.data.mode & 0o777).toString(8).padStart(3, "0");
+  return { mode, note: `These are the home directory's current permissions on disk; they change only if you change them here.` };
+}
+
+function ModeGrid({ mode, onChange, disabled, note }: { mode: string; onChange: (m: string) => void; disabled?: boolean; note?: string }) {
   const value = parseInt(mode || "0", 8) || 0;
   const who = ["User", "Group", "Other"];
   const what: [string, number][] = [
@@ -212,6 +229,11 @@ function ModeGrid({ mode, onChange, disabled }: { mode: string; onChange: (m: st
       <div className="hint">
         Mode <code data-testid="home-mode">{mode}</code>
       </div>
+      {note && (
+        <div className="hint" data-testid="home-mode-note">
+          {note}
+        </div>
+      )}
     </fieldset>
   );
 }
@@ -348,6 +370,11 @@ function UserFormInner(props: {
   const checkbox = (k: KeysOf<boolean>) => ({ name: k, checked: f[k], onValue: (v: boolean) => set(k, v) });
   const { errs, busy, onSubmit } = useSubmit(KNOWN);
   const [browse, setBrowse] = useState(false);
+  const disk = useHomeMode(editing ? user!.home : null);
+  const modeTouched = useRef(false);
+  useEffect(() => {
+    if (disk.mode && !modeTouched.current) setF((x) => ({ ...x, home_mode: disk.mode! }));
+  }, [disk.mode]);
   const [keyCheck, setKeyCheck] = useState<ReturnType<typeof checkSshKeys> | null>(null);
   const usernameTouched = useRef(editing);
   const fileRef = useRef<HTMLInputElement>(null);
@@ -451,7 +478,12 @@ function UserFormInner(props: {
       out.home = full.home;
       out.home_create = f.home_create;
     }
-    if (changed("home_mode") && !immutable && full.home !== NO_HOME) out.home_mode = f.home_mode;
+    // The mode goes to the server only when the administrator changed it — or when the home
+    // moves, with the mode read from disk, so that the moved home keeps it.
+    if (!immutable && full.home !== NO_HOME) {
+      if (modeTouched.current) out.home_mode = f.home_mode;
+      else if (out.home !== undefined && disk.mode) out.home_mode = disk.mode;
+    }
     if (changed("sshpubkey")) out.sshpubkey = f.sshpubkey.trim() ? f.sshpubkey.trim() : "";
     if (full.shell !== user!.shell) out.shell = full.shell;
     if (changed("ssh_password_enabled")) out.ssh_password_enabled = f.ssh_password_enabled;
@@ -632,7 +664,16 @@ function UserFormInner(props: {
               disabled={immutable}
               hint="A directory named after the user is created inside the path, unless the path already ends with the username."
             />
-            {!immutable && <ModeGrid mode={f.home_mode} onChange={(m) => set("home_mode", m)} />}
+            {!immutable && (
+              <ModeGrid
+                mode={f.home_mode}
+                onChange={(m) => {
+                  modeTouched.current = true;
+                  set("home_mode", m);
+                }}
+                note={editing ? disk.note : undefined}
+              />
+            )}
             <FieldError errors={E.home_mode} />
           </Section>
 
