@@ -15,6 +15,7 @@ import { PASSWORD, loginAs, makeAdmin, makeUser, randomName, type TestUser } fro
 import type { RpcClient } from "../src/cli/client.js";
 import type { MethodDef } from "../src/api/method.js";
 import { expandRoles } from "../src/access/roles.js";
+import { makeCaPem } from "./slapd-harness.js";
 
 export type Target = "plain" | "self" | "admin";
 export type Outcome = "OK" | "DENIED" | "ENOTAUTHENTICATED" | "NO_METHOD" | `ERROR ${string}`;
@@ -293,6 +294,12 @@ export const VALID_ARGS: Record<string, Entry> = {
     },
   },
   "api_key.my_keys": { make: async () => ({ args: [] }) },
+
+  "certificateauthority.query": { make: async () => ({ args: [] }) },
+  "certificateauthority.import": { make: async () => ({ args: [{ name: name("ca"), certificate: makeCaPem() }] }) },
+  "certificateauthority.delete": {
+    make: async (fx) => ({ args: [(await fx.a.call<any>("certificateauthority.import", { name: name("ca"), certificate: makeCaPem() })).id] }),
+  },
 
   "system.security.config": { make: async () => ({ args: [] }) },
   "system.security.update": { make: async () => ({ args: [{}] }) },

@@ -11,6 +11,7 @@ import { systemMethods } from "./system/index.js";
 import { auditMethods } from "./audit/index.js";
 import { fleetMethods } from "./fleet/index.js";
 import { ldapMethods } from "./ldap/index.js";
+import { certificateAuthorityMethods } from "./certificateauthority/index.js";
 import { mailMethods } from "./mail/index.js";
 import { filesystemMethods } from "./filesystem/index.js";
 
@@ -49,6 +50,7 @@ export function buildRegistry(): Registry {
     ...auditMethods,
     ...fleetMethods,
     ...ldapMethods,
+    ...certificateAuthorityMethods,
     ...mailMethods,
     ...filesystemMethods,
   ]);

@@ -37,6 +37,7 @@ export interface UserTable {
   twofactor_digits: number;
   twofactor_interval: number;
   twofactor_email: Bool; // emailed-code second factor enabled
+  ldap_username: string | null; // the name in the directory when it differs (migration 010)
   created_at: number;
 }
 
@@ -209,6 +210,16 @@ export interface LdapServerTable {
   bind_password: string | null;
   realm: string | null;
   kdc: string | null;
+  security: Generated<string>; // LDAPS | STARTTLS (migration 010)
+  nested_groups: Generated<Bool>;
+  connect_timeout: Generated<number>; // seconds
+  timeout: Generated<number>; // seconds, each operation
+}
+
+/** Directory group (full DN, as stored) → team (migration 010). */
+export interface LdapTeamMappingTable {
+  group_dn: string;
+  team_id: number;
 }
 
 export interface CertificateAuthorityTable {
@@ -239,4 +250,5 @@ export interface Database {
   fleet_access: FleetAccessTable;
   ldap_servers: LdapServerTable;
   certificate_authorities: CertificateAuthorityTable;
+  ldap_team_mappings: LdapTeamMappingTable;
 }

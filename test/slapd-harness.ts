@@ -1,0 +1,260 @@
+// A throwaway OpenLDAP slapd for the directory tests (issue 12): loopback only, ephemeral ports,
+// TLS with a CA and server certificate made here with openssl, more than 1,000 users so that the
+// server's size limit (1,000, as Active Directory's page size) forces paged searches, and a bind
+// account that is not the rootdn (the rootdn is exempt from size limits). Stopped by its pid; its
+// temp dir removed. Also: CA/certificate helpers and a TLS front with a self-signed certificate.
+
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import net from "node:net";
+import tls from "node:tls";
+import os from "node:os";
+import path from "node:path";
+
+const SLAPD = "/usr/sbin/slapd";
+const SLAPADD = "/usr/sbin/slapadd";
+
+function openssl(cwd: string, args: string[]): void {
+  execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/** A fresh self-signed CA certificate (EC P-256: fast to make), PEM. `dir` keeps the key. */
+export function makeCa(dir: string, cn: string, file = "ca"): { pem: string; keyFile: string; certFile: string } {
+  openssl(dir, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${file}.key`, "-out", `${file}.crt`, "-days", "2", "-subj", `/CN=${cn}`,
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  return { pem: readFileSync(path.join(dir, `${file}.crt`), "utf8"), keyFile: path.join(dir, `${file}.key`), certFile: path.join(dir, `${file}.crt`) };
+}
+
+/** A CA certificate PEM made in a temp dir that is removed at once (for import tests). */
+export function makeCaPem(cn = `Test CA ${process.pid}-${Math.random().toString(36).slice(2, 8)}`): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-ca-"));
+  try {
+    return makeCa(dir, cn).pem;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A leaf (server) certificate for localhost/127.0.0.1 signed by the CA in `dir` (or self-signed). */
+export function makeServerCert(dir: string, ca: { keyFile: string; certFile: string } | null, file = "server"): { certFile: string; keyFile: string; pem: string; key: string } {
+  writeFileSync(path.join(dir, `${file}.ext`), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
+  if (ca) {
+    openssl(dir, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${file}.key`, "-out", `${file}.csr`, "-subj", "/CN=localhost"]);
+    openssl(dir, ["x509", "-req", "-in", `${file}.csr`, "-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial", "-out", `${file}.crt`, "-days", "2", "-extfile", `${file}.ext`]);
+  } else {
+    openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${file}.key`, "-out", `${file}.crt`, "-days", "2", "-subj", "/CN=localhost",
+      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-addext", "basicConstraints=CA:FALSE"]);
+  }
+  return { certFile: path.join(dir, `${file}.crt`), keyFile: path.join(dir, `${file}.key`), pem: readFileSync(path.join(dir, `${file}.crt`), "utf8"), key: readFileSync(path.join(dir, `${file}.key`), "utf8") };
+}
+
+/** A free loopback port: bind port 0, read it, release it (slapd needs a number). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const BASE_DN = "dc=example,dc=test";
+export const PEOPLE_DN = `ou=people,${BASE_DN}`;
+export const GROUPS_DN = `ou=groups,${BASE_DN}`;
+export const BIND_DN = `cn=reader,ou=system,${BASE_DN}`;
+export const BIND_PASSWORD = "reader-secret";
+/** Numbered users: user0000 … user(N-1), password `pw-<uid>`. */
+export const BULK_USERS = 1100;
+
+/** Named test users (besides the bulk ones): uid → [password, uidNumber, extra attributes]. */
+export const PEOPLE: Record<string, { password: string; uidNumber: number; gidNumber?: number; home?: string; cn?: string }> = {
+  alice: { password: "alice-pw-1", uidNumber: 5001 },
+  bob: { password: "bob-pw-1", uidNumber: 5002 },
+  carol: { password: "carol-pw-1", uidNumber: 5003 },
+  zero: { password: "zero-pw-1", uidNumber: 0 },
+  collide: { password: "collide-pw-1", uidNumber: 4321 },
+  "smith, john": { password: "smith-pw-1", uidNumber: 5005, cn: "Smith, John" },
+};
+
+export const GROUP = {
+  staff: `cn=staff,${GROUPS_DN}`,
+  admins: `cn=admins,${GROUPS_DN}`,
+  devs: `cn=devs,${GROUPS_DN}`,
+  uniq: `cn=uniq,${GROUPS_DN}`,
+  parent: `cn=parent,${GROUPS_DN}`,
+  /** Same first RDN as staff in another branch: must never match a mapping for `staff` (full DN match). */
+  otherStaff: `cn=staff,ou=elsewhere,${BASE_DN}`,
+};
+
+const dnEsc = (v: string) => v.replace(/[\\,+"<>;=]/g, (c) => `\\${c}`).replace(/^[ #]/, (c) => `\\${c}`);
+export const userDn = (uid: string) => `uid=${dnEsc(uid)},${PEOPLE_DN}`;
+
+function ldif(): string {
+  const out: string[] = [];
+  const entry = (lines: string[]) => out.push(lines.join("\n"));
+  entry([`dn: ${BASE_DN}`, "objectClass: dcObject", "objectClass: organization", "dc: example", "o: Example"]);
+  for (const ou of ["people", "groups", "system", "elsewhere"]) entry([`dn: ou=${ou},${BASE_DN}`, "objectClass: organizationalUnit", `ou: ${ou}`]);
+  entry([`dn: ${BIND_DN}`, "objectClass: person", "objectClass: simpleSecurityObject", "cn: reader", "sn: reader", `userPassword: ${BIND_PASSWORD}`]);
+  const person = (uid: string, password: string, uidNumber: number, gidNumber = 100, cn = uid) =>
+    entry([`dn: ${userDn(uid)}`, "objectClass: inetOrgPerson", "objectClass: posixAccount", `uid: ${uid}`, `cn: ${cn}`, `sn: ${uid}`,
+      `uidNumber: ${uidNumber}`, `gidNumber: ${gidNumber}`, `homeDirectory: /home/${uid}`, `userPassword: ${password}`]);
+  for (const [uid, p] of Object.entries(PEOPLE)) person(uid, p.password, p.uidNumber, p.gidNumber, p.cn);
+  for (let i = 0; i < BULK_USERS; i++) {
+    const uid = `user${String(i).padStart(4, "0")}`;
+    person(uid, `pw-${uid}`, 100000 + i);
+  }
+  entry([`dn: ${GROUP.staff}`, "objectClass: groupOfNames", "cn: staff", `member: ${userDn("alice")}`, `member: ${userDn("bob")}`, `member: ${userDn("smith, john")}`]);
+  entry([`dn: ${GROUP.admins}`, "objectClass: groupOfNames", "cn: admins", `member: ${userDn("alice")}`]);
+  entry([`dn: ${GROUP.devs}`, "objectClass: posixGroup", "cn: devs", "gidNumber: 7001", "memberUid: bob", "memberUid: carol"]);
+  entry([`dn: ${GROUP.uniq}`, "objectClass: groupOfUniqueNames", "cn: uniq", `uniqueMember: ${userDn("carol")}`]);
+  entry([`dn: ${GROUP.parent}`, "objectClass: groupOfNames", "cn: parent", `member: ${GROUP.admins}`]);
+  entry([`dn: ${GROUP.otherStaff}`, "objectClass: groupOfNames", "cn: staff", `member: ${userDn("carol")}`]);
+  return `${out.join("\n\n")}\n`;
+}
+
+export interface Slapd {
+  dir: string;
+  caPem: string;
+  /** ldaps:// port (TLS from the start). */
+  ldapsPort: number;
+  /** ldap:// port (StartTLS). */
+  ldapPort: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function waitForPort(port: number, deadline: number): Promise<void> {
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, "127.0.0.1");
+      s.once("connect", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`slapd did not listen on ${port}`);
+}
+
+export async function startSlapd(): Promise<Slapd> {
+  if (!existsSync(SLAPD)) throw new Error(`${SLAPD} is missing: install Debian's slapd and ldap-utils (README, test command)`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-slapd-"));
+  try {
+    mkdirSync(path.join(dir, "db"));
+    const ca = makeCa(dir, "Gatehouse Test LDAP CA");
+    const server = makeServerCert(dir, ca);
+    const conf = [
+      "include /etc/ldap/schema/core.schema",
+      "include /etc/ldap/schema/cosine.schema",
+      "include /etc/ldap/schema/inetorgperson.schema",
+      "include /etc/ldap/schema/nis.schema",
+      "modulepath /usr/lib/ldap",
+      "moduleload back_mdb",
+      `pidfile ${dir}/slapd.pid`,
+      `argsfile ${dir}/slapd.args`,
+      `TLSCACertificateFile ${ca.certFile}`,
+      `TLSCertificateFile ${server.certFile}`,
+      `TLSCertificateKeyFile ${server.keyFile}`,
+      "sizelimit size.soft=1000 size.hard=1000 size.prtotal=unlimited",
+      "database mdb",
+      "maxsize 104857600",
+      `suffix "${BASE_DN}"`,
+      `rootdn "cn=admin,${BASE_DN}"`,
+      "rootpw adminpw",
+      `directory ${dir}/db`,
+      "index uid,member,uniqueMember,memberUid eq",
+      "access to attrs=userPassword by self read by anonymous auth by * none",
+      "access to * by * read",
+      "",
+    ].join("\n");
+    writeFileSync(path.join(dir, "slapd.conf"), conf);
+    writeFileSync(path.join(dir, "base.ldif"), ldif());
+    execFileSync(SLAPADD, ["-q", "-f", path.join(dir, "slapd.conf"), "-l", path.join(dir, "base.ldif")], { stdio: ["ignore", "ignore", "pipe"] });
+    const ldapPort = await freePort();
+    const ldapsPort = await freePort();
+    // -d 0: stay in the foreground, so the child's pid is slapd's own (stopped by that pid).
+    const child = spawn(SLAPD, ["-d", "0", "-f", path.join(dir, "slapd.conf"), "-h", `ldap://127.0.0.1:${ldapPort}/ ldaps://127.0.0.1:${ldapsPort}/`], { stdio: "ignore" });
+    const pid = child.pid!;
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    try {
+      await Promise.race([waitForPort(ldapsPort, Date.now() + 10_000), exited.then(() => { throw new Error("slapd exited at start"); })]);
+      await waitForPort(ldapPort, Date.now() + 10_000);
+    } catch (err) {
+      child.kill("SIGTERM");
+      throw err;
+    }
+    return {
+      dir,
+      caPem: ca.pem,
+      ldapsPort,
+      ldapPort,
+      pid,
+      async stop() {
+        if (child.exitCode === null) {
+          process.kill(pid, "SIGTERM");
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+          if (child.exitCode === null) process.kill(pid, "SIGKILL");
+        }
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** A TLS front with a self-signed certificate that forwards to slapd's plain port (LDAPS to a self-signed server). */
+export async function selfSignedFront(targetPort: number): Promise<{ port: number; close(): Promise<void> }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-selfsigned-"));
+  let cert: ReturnType<typeof makeServerCert>;
+  try {
+    cert = makeServerCert(dir, null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const sockets = new Set<net.Socket>();
+  const server = tls.createServer({ cert: cert.pem, key: cert.key }, (client) => {
+    const upstream = net.connect(targetPort, "127.0.0.1");
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** A listening socket that accepts connections and never answers (a hung directory server). */
+export async function hangingServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on("error", () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
