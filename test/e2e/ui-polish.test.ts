@@ -8,7 +8,22 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { PASSWORD, adminSession, go, heading, ok, startEnv, stopEnv, userByName, type Env } from "./ui-helpers.js";
+import type { Locator } from "playwright-core";
+import { PASSWORD, PHONE, adminSession, go, heading, ok, shot, startEnv, stopEnv, userByName, type Env } from "./ui-helpers.js";
+
+/** The boxes of every element `loc` matches: each has a size, and no two overlap. */
+async function assertSeparateBoxes(loc: Locator, what: string): Promise<number> {
+  const boxes = await loc.evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ x: r.x, y: r.y, w: r.width, h: r.height })));
+  for (const [i, b] of boxes.entries()) ok(b.w > 0 && b.h > 0, `${what} ${i} has a size (${b.w}×${b.h})`);
+  for (let i = 0; i < boxes.length; i++)
+    for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i];
+      const b = boxes[j];
+      const overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+      ok(!overlap, `${what} ${i} and ${j} overlap: ${JSON.stringify([a, b])}`);
+    }
+  return boxes.length;
+}
 
 let env: Env;
 const uniq = (p: string) => `${p}${randomBytes(3).toString("hex")}`;
@@ -52,5 +67,46 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     await admin.getByTestId("save-user").click();
     await heading(admin, "Users");
     assert.equal(onDisk(), 0o710, "changed only when touched");
+  });
+
+  test("group members picker at 390×844: every entry readable, member count, delete says how many users go", { timeout: 120_000 }, async (t) => {
+    const { api, admin } = await adminSession(env, t, "/groups", PHONE);
+    const tag = uniq("gm");
+    for (let i = 0; i < 6; i++) await api.call("user.create", { username: `${tag}u${i}`, full_name: `Member ${i}`, password_disabled: true, group_create: true, smb: false });
+    await heading(admin, "Groups");
+    await admin.getByRole("button", { name: /Add group/ }).click();
+    const dlg = admin.getByTestId("group-dialog");
+    await dlg.getByLabel("Name").fill(`${tag}grp`);
+    await dlg.getByLabel("Find users to add").fill(tag);
+    await dlg.getByTestId("pick-available").filter({ hasText: `${tag}u5` }).waitFor();
+    assert.equal(await assertSeparateBoxes(dlg.getByTestId("pick-available"), "available entry"), 6);
+    for (const i of [0, 1, 2]) await dlg.getByRole("button", { name: `Add ${tag}u${i}` }).click();
+    assert.equal(await dlg.getByTestId("member-count").textContent(), "(3)");
+    assert.equal(await assertSeparateBoxes(dlg.getByTestId("pick-member"), "member entry"), 3);
+    await assertSeparateBoxes(dlg.getByTestId("pick-available"), "available entry");
+    await dlg.getByRole("button", { name: `Remove ${tag}u1` }).click();
+    assert.equal(await dlg.getByTestId("member-count").textContent(), "(2)");
+    await shot(admin, "phone-group-members");
+    await dlg.getByRole("button", { name: "Save" }).click();
+    await dlg.waitFor({ state: "detached" });
+    const g = (await api.call<any[]>("group.query", [["name", "=", `${tag}grp`]]))[0];
+    assert.deepEqual(
+      (await api.call<any[]>("user.query", [["id", "in", g.users]], { order_by: ["username"] })).map((u) => u.username),
+      [`${tag}u0`, `${tag}u2`],
+    );
+
+    // Delete a user's primary group: the dialog counts the users deleted with it.
+    const primary = (await api.call<any[]>("group.query", [["name", "=", `${tag}u3`]]))[0];
+    await api.call("user.update", (await userByName(api, `${tag}u4`)).id, { group: primary.id });
+    await admin.setViewportSize({ width: 1280, height: 800 });
+    await admin.getByLabel("Search groups").fill(`${tag}u3`);
+    const rowOf = admin.locator("tr[data-row]").filter({ hasText: `${tag}u3` });
+    await rowOf.first().waitFor();
+    await rowOf.first().getByRole("button", { name: /Show details/ }).click();
+    await admin.getByRole("button", { name: "Delete", exact: true }).click();
+    const confirm = admin.getByTestId("confirm-dialog");
+    await confirm.getByTestId("delete-group-count").getByText("2 users have this as their primary group.").waitFor();
+    await confirm.getByTestId("delete-group-users").check();
+    await confirm.getByTestId("delete-group-consequence").getByText("2 users will be deleted together with the group.").waitFor();
   });
 });

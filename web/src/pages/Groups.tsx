@@ -7,8 +7,9 @@ import { api, quickSearch } from "../api";
 import { useSession } from "../session";
 import { DataTable, useTableState, type Column } from "../table";
 import { FormDialog, useSubmit } from "../forms";
-import { CheckField, ConfirmDialog, ErrorBox, FieldGroup, FilterInput, SearchField, TextArea, TextField, YesNo, lines, useAsync, useToast } from "../ui";
+import { CheckField, ConfirmDialog, ErrorBox, FieldGroup, SearchField, TextArea, TextField, YesNo, lines, useAsync, useToast } from "../ui";
 import { roleText } from "./Users";
+import { MembersPicker } from "../members-picker";
 import type { GroupEntry } from "../api-types";
 
 export type Group = GroupEntry;
@@ -110,7 +111,7 @@ export function GroupsPage() {
                 </button>
               )}
               {canWrite && !g.builtin && (
-                <button type="button" className="danger" onClick={() => setDeleting(g)}>
+                <button type="button" className="danger" onClick={() => { setDeleteUsers(false); setDeleting(g); }}>
                   Delete
                 </button>
               )}
@@ -141,13 +142,40 @@ export function GroupsPage() {
             setTick((t) => t + 1);
           }}
         >
-          <label className="check">
-            <input type="checkbox" checked={deleteUsers} onChange={(e) => setDeleteUsers(e.target.checked)} /> Also delete the users whose primary group this is
-          </label>
-          <p className="hint">Otherwise they move to the group “nogroup”.</p>
+          <DeleteGroupBody group={deleting} deleteUsers={deleteUsers} setDeleteUsers={setDeleteUsers} />
         </ConfirmDialog>
       )}
     </section>
+  );
+}
+
+/** How many users have `group` as their primary group (they are deleted with it when asked). */
+function DeleteGroupBody({ group, deleteUsers, setDeleteUsers }: { group: Group; deleteUsers: boolean; setDeleteUsers: (v: boolean) => void }) {
+  const primary = useAsync(() => api.call("user.query", [["group.id", "=", group.id]], { count: true }) as Promise<unknown> as Promise<number>, [group.id]);
+  const n = primary.data;
+  const users = (k: number) => `${k.toLocaleString()} user${k === 1 ? "" : "s"}`;
+  const members = group.users?.length ?? 0;
+  return (
+    <>
+      <p data-testid="delete-group-count">
+        {n === undefined
+          ? "Counting the users whose primary group this is…"
+          : n === 0
+            ? "No user has this as their primary group."
+            : `${users(n)} ${n === 1 ? "has" : "have"} this as their primary group.`}
+        {members > 0 && ` ${users(members)} ${members === 1 ? "is a member" : "are members"} of it; ${members === 1 ? "that membership ends" : "those memberships end"}, the users stay.`}
+      </p>
+      {!!n && (
+        <>
+          <label className="check">
+            <input type="checkbox" checked={deleteUsers} onChange={(e) => setDeleteUsers(e.target.checked)} data-testid="delete-group-users" /> Also delete these {users(n)}
+          </label>
+          <p className={deleteUsers ? "alert warn" : "hint"} data-testid="delete-group-consequence">
+            {deleteUsers ? `${users(n)} will be deleted together with the group.` : "Otherwise they move to the group “nogroup”."}
+          </p>
+        </>
+      )}
+    </>
   );
 }
 
@@ -168,7 +196,7 @@ function GroupDialog({ group, onClose, onSaved }: { group: Group | null; onClose
   }, [editing]);
   const candidates = useAsync(
     () =>
-      api.select("user.query", [["local", "=", true], ...quickSearch(["username"], memberQ)], ["id", "username"], {
+      api.select("user.query", [["local", "=", true], ...quickSearch(["username"], memberQ)], ["id", "username", "full_name"], {
         limit: 30,
         order_by: ["username"],
       }),
@@ -212,24 +240,15 @@ function GroupDialog({ group, onClose, onSaved }: { group: Group | null; onClose
         <TextArea label="Allowed sudo commands with no password" name="sudo_commands_nopasswd" rows={2} value={nopw} onValue={setNopw} errors={E} disabled={builtin} className="mono" />
       )}
       <FieldGroup name="users" legend="Members" errors={E}>
-        <div className="chips">
-          {members.length === 0 && <span className="hint">No members</span>}
-          {members.map((id) => (
-            <button type="button" key={id} className="chip" onClick={() => setMembers(members.filter((m) => m !== id))} aria-label={`Remove ${nameOf(id)}`}>
-              {nameOf(id)} ×
-            </button>
-          ))}
-        </div>
-        <FilterInput id="member-q" label="Find users to add" value={memberQ} onValue={setMemberQ} />
-        <div className="pick-list">
-          {(candidates.data ?? [])
-            .filter((u) => !members.includes(u.id))
-            .map((u) => (
-              <button type="button" key={u.id} className="link" onClick={() => setMembers([...members, u.id])}>
-                + {u.username}
-              </button>
-            ))}
-        </div>
+        <MembersPicker
+          members={members}
+          onChange={setMembers}
+          nameOf={nameOf}
+          candidates={candidates.data ?? []}
+          loading={candidates.loading}
+          query={memberQ}
+          onQuery={setMemberQ}
+        />
       </FieldGroup>
     </FormDialog>
   );
