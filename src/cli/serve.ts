@@ -1,11 +1,17 @@
 // `gatehouse serve`: start the server, print the URL, shut down gracefully on SIGTERM/SIGINT
 // (in-flight calls and jobs finish; nothing committed is lost).
 
+import { mkdirSync } from "node:fs";
+import path from "node:path";
 import { App } from "../app.js";
 import type { Config } from "../config.js";
 import { buildHttpServer, closeAllConnections } from "../server/http.js";
 
 export async function serve(config: Config): Promise<void> {
+  // The demo's storage root (`<data-dir>/mnt`, the default off a real host) exists from the first
+  // start, with a `homes` directory, so `--home <data-dir>/mnt/homes --home-create` works at once.
+  const demoRoot = path.join(config.dataDir, "mnt");
+  if (config.hostRoot !== "/" && config.storageRoots.includes(demoRoot)) mkdirSync(path.join(demoRoot, "homes"), { recursive: true, mode: 0o755 });
   const app = await App.create(config);
   const server = await buildHttpServer(app);
   await server.listen({ host: config.host, port: config.port });

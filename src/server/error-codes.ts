@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   "auth.account_locked": { errno: ERRNO.EINVAL, description: "The account is locked." },
   "auth.attribute_too_large": { errno: ERRNO.EINVAL, description: "A user attribute's value is too large." },
   "auth.directory_user_password": { errno: ERRNO.EINVAL, description: "Passwords of directory users are changed in the directory, not here." },
+  "auth.cross_site_refused": { errno: ERRNO.EACCES, description: "HTTP call: refused because a page on another site made it (its Origin or Sec-Fetch-Site names another site; CSRF)." },
   "auth.http_authentication_failed": { errno: ERRNO.ENOTAUTHENTICATED, description: "HTTP call: the credentials in the Authorization header were refused (JSON-RPC -32001)." },
   "auth.mechanism_not_supported": { errno: ERRNO.EOPNOTSUPP, description: "The login mechanism is not supported at the current authenticator level." },
   "auth.multi_use_token_not_supported": { errno: ERRNO.EOPNOTSUPP, description: "Multi-use tokens are not supported at the current authenticator level." },

@@ -43,6 +43,26 @@ function sendCorked(socket: import("ws").WebSocket, text: string): void {
   socket.send(text);
 }
 
+/**
+ * A request a browser made on another site's behalf: its Origin (or, without one, a
+ * Sec-Fetch-Site of cross-site / same-site) names a site other than the one it was sent to.
+ * Scripts and CLIs send neither header; the UI calls from its own origin.
+ */
+export function crossSite(req: import("fastify").FastifyRequest): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) {
+    const site = req.headers["sec-fetch-site"];
+    return site === "cross-site" || site === "same-site";
+  }
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return true; // "null" (sandboxed frames, file: pages) and anything unparsable
+  }
+  return !host || host.toLowerCase() !== String(req.headers.host ?? "").toLowerCase();
+}
+
 export async function buildHttpServer(app: App): Promise<FastifyInstance> {
   const { tlsCert, tlsKey } = app.config;
   const https = tlsCert && tlsKey ? { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } : null;
@@ -91,34 +111,64 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
   server.get("/api/versions", async () => [...API_VERSIONS, "current"]);
 
   // One-shot call: {"method": "...", "params": [...]} or a JSON-RPC request, authenticated by
-  // `Authorization: Bearer <api key>` or Basic.
-  server.post("/api/current", async (req, reply) => {
-    const remote = clientOf(req);
-    const conn = new Connection(randomUUID(), originOf(remote, req.socket.remotePort ?? 0), remote, secureOf(req), "REST", () => {}, () => {});
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const id = (body.id as string | number | undefined) ?? null;
-    try {
-      if (typeof body.method !== "string") throw new RpcError(-32600, "Invalid Request: method must be a string", undefined, "core.invalid_request");
-      if (body.params !== undefined && !Array.isArray(body.params)) throw new RpcError(-32600, "Invalid Request: params must be an array", undefined, "core.invalid_request");
-      const auth = req.headers.authorization;
-      if (auth) {
-        const ok = await app.auth.httpAuthenticate(conn, auth);
-        if (!ok) {
-          reply.code(401).header("content-type", "application/json");
-          return stringifyWire({ jsonrpc: "2.0", id, error: errorObject(new RpcError(-32001, "Authentication failed", { errname: "ENOTAUTHENTICATED", error: 207 }, "auth.http_authentication_failed")) });
-        }
+  // `Authorization: Bearer <api key>` or Basic, at /api/current and at each versioned path.
+  server.register(async (scope) => {
+    // The body is JSON whatever the Content-Type says (`curl -d` sends form-encoded, a script
+    // may send none or text/plain). Those are the types a web page can send cross-site without
+    // asking first, so refuseCrossSite below turns away any request another site's page makes.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
+      const text = String(body);
+      if (!text.trim()) return done(null, {});
+      try {
+        done(null, JSON.parse(text));
+      } catch {
+        const err = new Error("the body is not JSON") as Error & { statusCode: number };
+        err.statusCode = 400;
+        done(err, undefined);
       }
-      conn.options.legacy_jobs = false;
-      const result = await callMethod(app, conn, body.method, (body.params as unknown[]) ?? [], id);
-      reply.header("content-type", "application/json");
-      return stringifyWire({ jsonrpc: "2.0", id, result });
-    } catch (err) {
-      reply.header("content-type", "application/json");
-      return JSON.stringify({ jsonrpc: "2.0", id, error: errorObject(err) });
-    } finally {
-      await app.auth.connectionClosed(conn);
-    }
+    });
+    scope.addHook("onRequest", async (req, reply) => {
+      if (crossSite(req)) {
+        reply.code(403).header("content-type", "application/json");
+        return reply.send(JSON.stringify({ jsonrpc: "2.0", id: null, error: errorObject(new RpcError(-32001, "Cross-site request refused", { errname: "EACCES", error: 13 }, "auth.cross_site_refused")) }));
+      }
+    });
+    scope.post("/api/current", oneShot(CURRENT_VERSION));
+    for (const v of API_VERSIONS) scope.post(`/api/${v}`, oneShot(v));
   });
+
+  function oneShot(version: string) {
+    return async (req: import("fastify").FastifyRequest, reply: import("fastify").FastifyReply) => {
+      const remote = clientOf(req);
+      const conn = new Connection(randomUUID(), originOf(remote, req.socket.remotePort ?? 0), remote, secureOf(req), "REST", () => {}, () => {});
+      conn.apiVersion = version;
+      const raw = req.body;
+      const body = (raw && typeof raw === "object" && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
+      const id = (body.id as string | number | undefined) ?? null;
+      try {
+        if (typeof body.method !== "string") throw new RpcError(-32600, "Invalid Request: method must be a string", undefined, "core.invalid_request");
+        if (body.params !== undefined && !Array.isArray(body.params)) throw new RpcError(-32600, "Invalid Request: params must be an array", undefined, "core.invalid_request");
+        const auth = req.headers.authorization;
+        if (auth) {
+          const ok = await app.auth.httpAuthenticate(conn, auth);
+          if (!ok) {
+            reply.code(401).header("content-type", "application/json");
+            return stringifyWire({ jsonrpc: "2.0", id, error: errorObject(new RpcError(-32001, "Authentication failed", { errname: "ENOTAUTHENTICATED", error: 207 }, "auth.http_authentication_failed")) });
+          }
+        }
+        conn.options.legacy_jobs = false;
+        const result = await callMethod(app, conn, body.method, (body.params as unknown[]) ?? [], id);
+        reply.header("content-type", "application/json");
+        return stringifyWire({ jsonrpc: "2.0", id, result });
+      } catch (err) {
+        reply.header("content-type", "application/json");
+        return JSON.stringify({ jsonrpc: "2.0", id, error: errorObject(err) });
+      } finally {
+        await app.auth.connectionClosed(conn);
+      }
+    };
+  }
 
   const root = webRoot();
   if (root) {
