@@ -30,8 +30,17 @@ function expected(def: MethodDef, caller: Caller): Outcome {
   if (caller.raw === null) return "ENOTAUTHENTICATED";
   const roles = expandRoles(caller.raw);
   if (roles.has("FULL_ADMIN")) return "ALLOWED";
+  // A fleet user (no role, signed in on fleet access) reaches only the methods marked for it.
+  if (roles.size === 0 && !def.fleetUser) return "EACCES";
   if (!def.authorizationRequired) return "ALLOWED";
   return def.roles.some((r) => roles.has(r as never)) ? "ALLOWED" : "EACCES";
+}
+
+/** READ on a new system: effective access to an existing system lets a user without privileges sign in. */
+async function grantFleetAccess(ts: TestServer, userId: number): Promise<void> {
+  const db = ts.app.store.db;
+  const system = await db.insertInto("fleet_systems").values({ name: randomName(), url: "ws://127.0.0.1:1/api/current", api_key: "x", verify_ssl: 1 } as never).returning("id").executeTakeFirstOrThrow();
+  await db.insertInto("fleet_access").values({ owner_kind: "USER", owner_id: userId, target_kind: "SYSTEM", target_id: Number(system.id), access: "READ" }).execute();
 }
 
 async function outcome(client: RpcClient, def: MethodDef): Promise<Outcome | string> {
@@ -67,7 +76,7 @@ forEachStore("authorization matrix", (store) => {
     callers.push({ name: "no privilege (DENIED)", client: nobodyClient, raw: null });
 
     const fleetOnly = await makeUser(ts);
-    await ts.app.store.db.insertInto("fleet_access").values({ owner_kind: "USER", owner_id: fleetOnly.id, target_kind: "SYSTEM", target_id: 1, access: "READ" }).execute();
+    await grantFleetAccess(ts, fleetOnly.id);
     callers.push({ name: "no privilege, fleet access", client: await loginAs(ts, fleetOnly), raw: [] });
 
     const ro = await makeUser(ts, { auxGids: [951] });
@@ -205,7 +214,7 @@ forEachStore("authorization matrix, valid arguments", (store) => {
 
     callers.push({ name: "anonymous", raw: null, user: null, ownRaw: [], key: false, fresh: () => connect(async () => undefined) });
     const fleetOnly = await makeUser(ts);
-    await ts.app.store.db.insertInto("fleet_access").values({ owner_kind: "USER", owner_id: fleetOnly.id, target_kind: "SYSTEM", target_id: 1, access: "READ" }).execute();
+    await grantFleetAccess(ts, fleetOnly.id);
     callers.push(userCaller("no privilege (fleet access)", fleetOnly, []));
     callers.push(userCaller("READONLY_ADMIN", await makeUser(ts, { auxGids: [951] }), ["READONLY_ADMIN"]));
     callers.push(userCaller("ACCOUNT_WRITE", await makeUser(ts, { roles: ["ACCOUNT_WRITE"] }), ["ACCOUNT_WRITE"]));

@@ -14,6 +14,8 @@ export interface MethodAccess {
   roles: readonly string[];
   authenticationRequired: boolean;
   authorizationRequired: boolean;
+  /** Callable by a session holding no role (a fleet user); see src/api/method.ts. */
+  fleetUser?: boolean;
 }
 
 /** The published methods, by name (src/api/registry.ts Registry satisfies it). */
@@ -65,6 +67,8 @@ export function authorize(def: MethodAccess, session: Session | null): Decision 
   if (!def.authenticationRequired) return "ALLOW";
   if (!session) return "NOT_AUTHENTICATED";
   if (session.fullAdmin || session.internal) return "ALLOW";
+  // A session holding no role signed in on its fleet access alone: only the methods marked for it.
+  if (session.roles.size === 0 && !def.fleetUser) return "NOT_AUTHORIZED";
   if (!def.authorizationRequired) return "ALLOW";
   return session.allowedMethods.has(def.name) ? "ALLOW" : "NOT_AUTHORIZED";
 }

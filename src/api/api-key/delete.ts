@@ -4,6 +4,7 @@ import { apiKeyById, checkMayChange } from "./common.js";
 
 export const apiKeyDelete = defineMethod({
   name: "api_key.delete",
+  fleetUser: true,
   description: "Deletes an API key.",
   args: [arg("id", z.number().int())],
   returns: z.literal(true),

@@ -8,6 +8,7 @@ const MAX_TTL = 30 * 24 * 3600;
 
 export const authGenerateToken = defineMethod({
   name: "auth.generate_token",
+  fleetUser: true,
   description: "Mints a 64-character token for this session's identity (sliding ttl in seconds; attrs make a download/upload token).",
   args: [
     arg("ttl", z.number().int().min(1).max(MAX_TTL).nullable(), () => 600),

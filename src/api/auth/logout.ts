@@ -4,6 +4,7 @@ import { writeAudit } from "../../audit/audit.js";
 
 export const authLogout = defineMethod({
   name: "auth.logout",
+  fleetUser: true,
   description: "Ends this connection's session and its subscriptions.",
   args: [],
   returns: z.literal(true),

@@ -4,6 +4,7 @@ import { MeSchema } from "../../auth/schemas.js";
 
 export const authMe = defineMethod({
   name: "auth.me",
+  fleetUser: true,
   description: "The logged-in user: passwd fields, UI attributes, two-factor state, expanded roles and account attributes.",
   args: [],
   returns: MeSchema,

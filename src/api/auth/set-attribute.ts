@@ -11,6 +11,7 @@ const Key = z
 
 export const authSetAttribute = defineMethod({
   name: "auth.set_attribute",
+  fleetUser: true,
   description: `Stores a UI preference (key → any JSON value, at most ${MAX_ATTRIBUTE_BYTES} bytes) for the logged-in user; at most ${MAX_ATTRIBUTES} keys.`,
   args: [arg("key", Key), arg("value", z.any())],
   returns: z.null(),

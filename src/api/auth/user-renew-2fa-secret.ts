@@ -5,6 +5,7 @@ import { UserWithTwofactorSchema } from "../../accounts/schemas.js";
 
 export const userRenew2faSecret = defineMethod({
   name: "user.renew_2fa_secret",
+  fleetUser: true,
   description: "Creates a new TOTP secret for a user (yourself, or anyone as FULL_ADMIN); returns the user entry with twofactor_config.",
   args: [
     arg("username", z.string()),

@@ -11,6 +11,7 @@ const ARG = "user.set_password";
 
 export const userSetPassword = defineMethod({
   name: "user.set_password",
+  fleetUser: true,
   description: "Changes a password: your own (old password required unless signed in with a one-time password) or, as FULL_ADMIN, anyone's.",
   args: [
     arg(ARG, z.strictObject({ username: z.string(), old_password: z.string().nullable().default(null), new_password: z.string().min(1) })),

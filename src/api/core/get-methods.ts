@@ -5,6 +5,7 @@ import { MethodDocSchema, methodDoc } from "../method-docs.js";
 
 export const coreGetMethods = defineMethod({
   name: "core.get_methods",
+  fleetUser: true,
   description: "Lists the methods the caller may call, with their arguments and result (JSON Schema, with field descriptions), roles, ownership rule and flags.",
   args: [],
   returns: z.record(z.string(), MethodDocSchema).describe("By method name."),

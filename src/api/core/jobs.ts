@@ -22,6 +22,7 @@ function visibleJob(ctx: CallContext, job: Job | undefined, id: number): Job {
 
 export const coreGetJobs = defineMethod({
   name: "core.get_jobs",
+  fleetUser: true,
   description: "Queries jobs (query-filters and query-options as any *.query method).",
   args: [arg("filters", z.array(z.any()), () => []), arg("options", z.record(z.string(), z.any()), () => ({}))],
   returns: queryResult(JobEntrySchema),
@@ -45,6 +46,7 @@ export const coreGetJobs = defineMethod({
 
 export const coreJobWait = defineMethod({
   name: "core.job_wait",
+  fleetUser: true,
   description: "Waits for a job to finish and returns its result (itself a job).",
   args: [arg("id", z.number().int())],
   returns: z.unknown().describe("The job's result (its method's result, secret fields redacted)."),
@@ -60,6 +62,7 @@ export const coreJobWait = defineMethod({
 
 export const coreJobAbort = defineMethod({
   name: "core.job_abort",
+  fleetUser: true,
   description: "Asks a running abortable job to stop.",
   args: [arg("id", z.number().int())],
   returns: z.null(),

@@ -7,6 +7,7 @@ import { redactEventPayload } from "../../server/events.js";
 
 export const coreSubscribe = defineMethod({
   name: "core.subscribe",
+  fleetUser: true,
   description: "Subscribes to an event (e.g. \"user.query\", \"core.get_jobs\"); returns the subscription id. Notifications arrive as collection_update.",
   args: [arg("name", z.string().min(1))],
   returns: z.string(),
@@ -34,6 +35,7 @@ export const coreSubscribe = defineMethod({
 
 export const coreUnsubscribe = defineMethod({
   name: "core.unsubscribe",
+  fleetUser: true,
   description: "Ends a subscription made with core.subscribe.",
   args: [arg("id", z.string())],
   returns: z.null(),
