@@ -319,7 +319,10 @@ function byRoles(def: MethodDef, c: ValidCaller): Outcome {
   if (!def.authenticationRequired) return "OK";
   if (c.raw === null) return "ENOTAUTHENTICATED";
   const roles = expandRoles(c.raw);
-  if (roles.has("FULL_ADMIN") || !def.authorizationRequired) return "OK";
+  if (roles.has("FULL_ADMIN")) return "OK";
+  // A fleet user (no role, signed in on fleet access) reaches only the methods marked for it.
+  if (roles.size === 0 && !def.fleetUser) return "DENIED";
+  if (!def.authorizationRequired) return "OK";
   return def.roles.some((r) => roles.has(r)) ? "OK" : "DENIED";
 }
 

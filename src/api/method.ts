@@ -102,6 +102,12 @@ export interface MethodOptions<A extends readonly ArgSpec[], R> {
   /** false ⇒ any authenticated user session may call it (handlers apply self-or-admin rules). */
   authorizationRequired?: boolean;
   /**
+   * true ⇒ also callable by a fleet user: a session holding no role at all, which signed in on its
+   * effective access to fleet systems (SPEC "Account types"). Such a session may call nothing
+   * else. The method must confine itself to the caller's own account or the systems it may see.
+   */
+  fleetUser?: boolean;
+  /**
    * Audit label; a function receives the validated arguments and then AuditFacts (what the handler
    * recorded: the name of the account it acted on). Absent ⇒ no METHOD_CALL entry.
    */
@@ -131,6 +137,7 @@ export interface MethodDef {
   secretArgs: readonly SecretArg[];
   authenticationRequired: boolean;
   authorizationRequired: boolean;
+  fleetUser: boolean;
   audit?: string | ((...args: unknown[]) => string);
   secretsRole?: RoleName;
   secretFields?: readonly string[];
@@ -157,6 +164,7 @@ export function defineMethod<const A extends readonly ArgSpec[], R>(opts: Method
     authenticationRequired: opts.authenticationRequired ?? true,
     // "self-or-role": every session may call it; the dispatcher then applies the ownership rule.
     authorizationRequired: opts.authorizationRequired ?? opts.owner !== "self-or-role",
+    fleetUser: opts.fleetUser ?? false,
     audit: opts.audit as MethodDef["audit"],
     secretsRole: opts.secretsRole,
     secretFields: opts.secretFields,

@@ -13,6 +13,7 @@ const Create = z.strictObject({
 
 export const apiKeyCreate = defineMethod({
   name: "api_key.create",
+  fleetUser: true,
   description: "Creates an API key for a user (optionally limited to some of their roles); the key is returned only here.",
   args: [arg("api_key_create", Create)],
   // Your own keys without a role (not from a key-limited session); others' need API_KEY_WRITE.

@@ -9,6 +9,7 @@ import { ApiKeyEntrySchema } from "../../auth/schemas.js";
 // answers AUTH_ERR until `api_key.update(id, {reset: true})` issues a new secret.
 export const apiKeyRevoke = defineMethod({
   name: "api_key.revoke",
+  fleetUser: true,
   description: "Revokes an API key (it stops working at once and shows revoked_reason); reset issues a new one.",
   args: [arg("id", z.number().int()), arg("reason", z.string().min(1).max(200).nullable(), () => null)],
   // Your own keys without a role (not from a key-limited session); others' need API_KEY_WRITE.

@@ -13,6 +13,7 @@ const Update = z.strictObject({
 
 export const apiKeyUpdate = defineMethod({
   name: "api_key.update",
+  fleetUser: true,
   description: "Renames a key, changes its expiry or roles, or (reset) issues a new key and lifts a revocation.",
   args: [arg("id", z.number().int()), arg("api_key_update", Update)],
   // Your own keys without a role (not from a key-limited session); others' need API_KEY_WRITE.
