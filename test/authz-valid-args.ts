@@ -170,6 +170,22 @@ export const VALID_ARGS: Record<string, Entry> = {
       return { args: [user.username], targetRoles: roles };
     },
   },
+  "user.stage_2fa_secret": {
+    targets: SSH_TARGETS,
+    make: async (fx, c, t) => {
+      const { user, roles } = await account(fx, c, t);
+      return { args: [user.username], targetRoles: roles };
+    },
+  },
+  // Nothing is staged for the account: reaching the handler answers "no setup in progress".
+  "user.confirm_2fa_secret": {
+    targets: SSH_TARGETS,
+    reached: /No two-factor setup is in progress/,
+    make: async (fx, c, t) => {
+      const { user, roles } = await account(fx, c, t);
+      return { args: [user.username, "000000"], targetRoles: roles };
+    },
+  },
 
   "group.query": { make: async () => ({ args: [] }) },
   "group.get_instance": { make: async () => ({ args: [1] }) },

@@ -111,6 +111,12 @@ async function liveSessionsOf(app: LoginContext, userId: number): Promise<number
 
 /** How long a pending second factor stays valid. */
 const PENDING_2FA_MS = 5 * 60_000;
+/**
+ * Wrong codes after which a pending second factor still waits (a departure: the reference drops
+ * it at the first): the password need not be typed again for a mistyped code. Each wrong code
+ * still counts as a failed login (lockout, delay).
+ */
+export const OTP_RETRIES = 3;
 
 /** The account as a login sees it: its credentials and state, and what auth.me shows of it. */
 const USER_COLUMNS = [...PROFILE_COLUMNS, "users.unixhash", "users.locked"] as const;
@@ -437,6 +443,8 @@ async function loginOtp(app: LoginContext, conn: Connection, req: LoginRequest, 
   }
   if (!user || user.locked || !(await verifyTotp(db, user, String(req.otp_token ?? ""), tf.window))) {
     await recordFailure(app, conn, lockoutSettings(sec), pending.username, "LOGIN_TWOFACTOR");
+    const wrongCodes = (pending.wrongCodes ?? 0) + 1;
+    if (user && !user.locked && wrongCodes <= OTP_RETRIES) conn.pendingTwoFactor = { ...pending, wrongCodes };
     return refuse(app, conn, "AUTH_ERR", "LOGIN_TWOFACTOR", data, "One-time token validation failed: [PAM_AUTH_ERR]: pam_authenticate() failed");
   }
   const saved = pending.options as { login_options: LoginOptions; attributes: string[]; grant: SessionOptions["grant"] };

@@ -16,7 +16,7 @@ export class Connection {
   inflight = 0;
   closed = false;
   /** Pending second factor after OTP_REQUIRED (reference §7.3). */
-  pendingTwoFactor: { userId: number; username: string; mechanism: string; options: Record<string, unknown>; at: number } | null = null;
+  pendingTwoFactor: { userId: number; username: string; mechanism: string; options: Record<string, unknown>; at: number; wrongCodes?: number } | null = null;
   /** API version of the endpoint ("v27.0.0" for /api/current); hides methods removed by then. */
   apiVersion = "v27.0.0";
 

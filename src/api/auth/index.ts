@@ -20,6 +20,8 @@ import { authTwofactorUpdate } from "./twofactor-update.js";
 import { userSetPassword } from "./user-set-password.js";
 import { userRenew2faSecret } from "./user-renew-2fa-secret.js";
 import { userUnset2faSecret } from "./user-unset-2fa-secret.js";
+import { userStage2faSecret } from "./user-stage-2fa-secret.js";
+import { userConfirm2faSecret } from "./user-confirm-2fa-secret.js";
 
 export const authMethods: MethodDef[] = [
   authLoginEx,
@@ -41,4 +43,6 @@ export const authMethods: MethodDef[] = [
   userSetPassword,
   userRenew2faSecret,
   userUnset2faSecret,
+  userStage2faSecret,
+  userConfirm2faSecret,
 ];
