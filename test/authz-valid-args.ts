@@ -98,6 +98,12 @@ async function keyOf(fx: Fixtures, c: ValidCaller, t: Target): Promise<{ id: num
 
 const SSH_TARGETS: Target[] = ["plain", "self", "admin"];
 
+/** A fleet system nobody listens for (saved with `force`: no connection test). */
+const deadSystemInput = () => ({ name: name("s"), url: "ws://127.0.0.1:9/api/current", api_key: "1-deadkey", force: true });
+async function deadSystem(fx: Fixtures): Promise<number> {
+  return (await fx.a.call<any>("fleet.system.create", deadSystemInput())).id;
+}
+
 export const VALID_ARGS: Record<string, Entry> = {
   "core.ping": { make: async () => ({ args: [] }) },
   "core.get_methods": { make: async () => ({ args: [] }) },
@@ -325,6 +331,14 @@ export const VALID_ARGS: Record<string, Entry> = {
   "filesystem.listdir": { make: async (fx) => ({ args: [fx.storageRoot] }) },
   "filesystem.stat": { make: async (fx) => ({ args: [fx.storageRoot] }) },
   "filesystem.mkdir": { make: async (fx) => ({ args: [{ path: `${fx.storageRoot}/${name("d")}` }] }) },
+  "system.version": { make: async () => ({ args: [] }) },
+  "fleet.system.query": { make: async () => ({ args: [] }) },
+  "fleet.system.get_instance": { reached: /does not exist/, make: async (fx) => ({ args: [await deadSystem(fx)] }) },
+  "fleet.system.status": { reached: /does not exist/, make: async (fx) => ({ args: [await deadSystem(fx)] }) },
+  "fleet.system.create": { make: async () => ({ args: [deadSystemInput()] }) },
+  "fleet.system.update": { make: async (fx) => ({ args: [await deadSystem(fx), { name: name("s") }] }) },
+  "fleet.system.delete": { make: async (fx) => ({ args: [await deadSystem(fx)] }) },
+  "fleet.call": { reached: /does not exist|unreachable/, make: async (fx) => ({ args: [await deadSystem(fx), "core.ping", []] }) },
 };
 
 // ---- expectations -----------------------------------------------------------------------------

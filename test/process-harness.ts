@@ -4,6 +4,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import https from "node:https";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -38,6 +39,10 @@ export interface ProcessOptions {
   env?: Record<string, string>;
   /** Extra `serve` flags. */
   args?: string[];
+  /** Listen on this port (e.g. to come back where a stopped process was); default: a free one. */
+  port?: number;
+  /** Serve HTTPS/WSS with this certificate and key (PEM files); the URLs become https:// and wss://. */
+  tls?: { cert: string; key: string };
 }
 
 async function freePort(): Promise<number> {
@@ -52,13 +57,24 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** GET /api/versions answers 200 (over HTTPS without checking the certificate: the test made it). */
+function versionsOk(httpUrl: string): Promise<boolean> {
+  if (!httpUrl.startsWith("https:")) return fetch(`${httpUrl}/api/versions`).then((r) => r.ok);
+  return new Promise((resolve, reject) => {
+    const req = https.get(`${httpUrl}/api/versions`, { rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on("error", reject);
+  });
+}
+
 async function waitReady(httpUrl: string, child: ChildProcess, output: () => string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server process exited (${child.exitCode}):\n${output()}`);
     try {
-      const r = await fetch(`${httpUrl}/api/versions`);
-      if (r.ok) return;
+      if (await versionsOk(httpUrl)) return;
     } catch {
       // not listening yet
     }
@@ -72,9 +88,10 @@ export async function startServerProcess(opts: ProcessOptions = {}): Promise<Ser
   const databaseUrl = opts.databaseUrl ?? (opts.store === "postgres" ? await freshPgDatabase() : undefined);
   // A data dir the caller made is used as given (tests of the key rule bring their own).
   if (!opts.dataDir) shareStoreKey(databaseUrl, dataDir);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const args = ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn"];
   if (databaseUrl) args.push("--database", databaseUrl);
+  if (opts.tls) args.push("--tls-cert", opts.tls.cert, "--tls-key", opts.tls.key);
   args.push(...(opts.args ?? []));
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
@@ -88,8 +105,8 @@ export async function startServerProcess(opts: ProcessOptions = {}): Promise<Ser
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
   const output = () => out;
-  const httpUrl = `http://127.0.0.1:${port}`;
-  const url = `ws://127.0.0.1:${port}/api/current`;
+  const httpUrl = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`;
+  const url = `${opts.tls ? "wss" : "ws"}://127.0.0.1:${port}/api/current`;
   const clients: RpcClient[] = [];
   let adminReady: Promise<void> | null = null;
   const stop = async () => {
@@ -118,7 +135,7 @@ export async function startServerProcess(opts: ProcessOptions = {}): Promise<Ser
     dataDir,
     databaseUrl,
     async client() {
-      const c = await RpcClient.connect(url);
+      const c = await RpcClient.connect(url, opts.tls ? { rejectUnauthorized: false } : {});
       clients.push(c);
       return c;
     },

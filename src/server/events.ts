@@ -26,8 +26,26 @@ interface Subscription {
   subscriber: Subscriber;
 }
 
+/**
+ * What one subscriber's session may receive of an event: the payload (possibly adjusted for it),
+ * or null for nothing. A collection whose entries are not all visible to everyone who may
+ * subscribe (fleet systems: only those the caller has access to) registers one; core.subscribe
+ * runs it at delivery, so it decides with the rights of that moment.
+ */
+export type EventGate = (session: Session, payload: EventPayload) => EventPayload | null | Promise<EventPayload | null>;
+
 export class EventBus {
   private readonly byName = new Map<string, Map<string, Subscription>>();
+  private readonly gates = new Map<string, EventGate>();
+
+  /** Register the delivery rule of a collection (see EventGate). */
+  setGate(collection: string, gate: EventGate): void {
+    this.gates.set(collection, gate);
+  }
+
+  gateOf(collection: string): EventGate | undefined {
+    return this.gates.get(collection);
+  }
 
   subscribe(name: string, subscriber: Subscriber): string {
     const id = randomUUID();

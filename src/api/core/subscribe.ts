@@ -3,7 +3,7 @@ import { arg, defineMethod } from "../method.js";
 import { canSubscribe, seesAllJobs } from "../../access/authorize.js";
 import { CallError, } from "../../server/errors.js";
 import { stringifyWire } from "../../server/ejson.js";
-import { redactEventPayload } from "../../server/events.js";
+import { redactEventPayload, type EventPayload } from "../../server/events.js";
 
 export const coreSubscribe = defineMethod({
   name: "core.subscribe",
@@ -24,8 +24,14 @@ export const coreSubscribe = defineMethod({
           if (!job || job.owner.sessionId !== conn.session?.id) return;
         }
         // Secret fields as this session may see them, decided at delivery (rights change).
-        const visible = redactEventPayload(ctx.app.registry, conn.session, payload);
-        if (visible) conn.send(stringifyWire({ jsonrpc: "2.0", method: "collection_update", params: visible }));
+        const send = (p: EventPayload) => {
+          const visible = redactEventPayload(ctx.app.registry, conn.session, p);
+          if (visible) conn.send(stringifyWire({ jsonrpc: "2.0", method: "collection_update", params: visible }));
+        };
+        // A collection with a delivery rule (EventGate): only what this session may see of it.
+        const gate = conn.session ? ctx.app.events.gateOf(payload.collection) : undefined;
+        if (!gate) return send(payload);
+        Promise.resolve(gate(conn.session!, payload)).then((p) => p && send(p), () => {});
       },
     });
     conn.subscriptions.set(id, name);

@@ -3,5 +3,6 @@
 import type { MethodDef } from "../method.js";
 import { systemSecurityConfig } from "./security-config.js";
 import { systemSecurityUpdate } from "./security-update.js";
+import { systemVersion } from "./version.js";
 
-export const systemMethods: MethodDef[] = [systemSecurityConfig, systemSecurityUpdate];
+export const systemMethods: MethodDef[] = [systemSecurityConfig, systemSecurityUpdate, systemVersion];

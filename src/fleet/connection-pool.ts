@@ -1,0 +1,160 @@
+// Pooled, authenticated connections to managed systems: one pool per system and key (a replaced
+// key, URL or trust setting gets a pool of its own, and the old one is closed), normally one
+// connection each. Above MAX_INFLIGHT calls on every connection the pool opens another (up to
+// MAX_CONNECTIONS), and past that calls queue. A connection that fails is retried with
+// exponential back-off: while a system is down, calls fail at once with its last error instead
+// of each opening a socket (a thousand parallel calls to a dead system cost one attempt).
+
+import { createHash } from "node:crypto";
+import { ConnectFailure, RemoteConnection, type Endpoint } from "./remote-connection.js";
+
+export const MAX_INFLIGHT = 20;
+export const MAX_CONNECTIONS = 4;
+const BACKOFF_BASE_MS = 250;
+const BACKOFF_MAX_MS = 15_000;
+
+interface PoolEntry {
+  key: string;
+  systemId: number;
+  ep: Endpoint;
+  conns: RemoteConnection[];
+  /** Calls in flight per connection (ours, not the socket's: a reservation is made before sending). */
+  load: Map<RemoteConnection, number>;
+  opening: Promise<RemoteConnection> | null;
+  failures: number;
+  retryAt: number;
+  lastError: ConnectFailure | null;
+  waiters: (() => void)[];
+}
+
+export interface PoolOptions {
+  connectTimeoutMs?: number;
+  /** Back-off cap (ms); tests shorten it. */
+  backoffMaxMs?: number;
+}
+
+function endpointKey(systemId: number, ep: Endpoint): string {
+  const h = createHash("sha256").update(JSON.stringify([ep.url, ep.apiKey, ep.username, ep.verifySsl, ep.ca])).digest("base64url");
+  return `${systemId}|${h}`;
+}
+
+export class ConnectionPool {
+  private readonly entries = new Map<string, PoolEntry>();
+  private readonly bySystem = new Map<number, Set<string>>();
+  private closing = false;
+
+  constructor(private readonly opts: PoolOptions = {}) {}
+
+  /**
+   * Run `fn` on a connection to `ep` (system `systemId`), holding one of its call slots.
+   * `fresh`: ignore the back-off (an explicit status check or a connection test).
+   */
+  async run<T>(systemId: number, ep: Endpoint, fn: (conn: RemoteConnection) => Promise<T>, fresh = false): Promise<T> {
+    const entry = this.entry(systemId, ep);
+    const conn = await this.acquire(entry, fresh);
+    entry.load.set(conn, (entry.load.get(conn) ?? 0) + 1);
+    try {
+      return await fn(conn);
+    } finally {
+      const n = (entry.load.get(conn) ?? 1) - 1;
+      if (entry.load.has(conn)) entry.load.set(conn, n);
+      entry.waiters.shift()?.();
+    }
+  }
+
+  /** The last connection failure of the system's current pool, if it is in back-off. */
+  lastError(systemId: number, ep: Endpoint): ConnectFailure | null {
+    return this.entries.get(endpointKey(systemId, ep))?.lastError ?? null;
+  }
+
+  /** Close every connection to a system (deleted, or its key replaced). */
+  closeSystem(systemId: number, keep?: string): void {
+    for (const key of this.bySystem.get(systemId) ?? []) {
+      if (key === keep) continue;
+      const e = this.entries.get(key);
+      this.entries.delete(key);
+      this.bySystem.get(systemId)?.delete(key);
+      for (const c of e?.conns ?? []) c.close();
+      for (const w of e?.waiters.splice(0) ?? []) w();
+    }
+  }
+
+  closeAll(): void {
+    this.closing = true;
+    for (const id of [...this.bySystem.keys()]) this.closeSystem(id);
+  }
+
+  /** Number of open connections (tests, bench). */
+  get size(): number {
+    let n = 0;
+    for (const e of this.entries.values()) n += e.conns.length;
+    return n;
+  }
+
+  private entry(systemId: number, ep: Endpoint): PoolEntry {
+    const key = endpointKey(systemId, ep);
+    let e = this.entries.get(key);
+    if (!e) {
+      // A new key, URL or trust setting: the old pools of this system are stale.
+      this.closeSystem(systemId);
+      e = { key, systemId, ep, conns: [], load: new Map(), opening: null, failures: 0, retryAt: 0, lastError: null, waiters: [] };
+      this.entries.set(key, e);
+      let keys = this.bySystem.get(systemId);
+      if (!keys) this.bySystem.set(systemId, (keys = new Set()));
+      keys.add(key);
+    }
+    return e;
+  }
+
+  private async acquire(e: PoolEntry, fresh: boolean): Promise<RemoteConnection> {
+    for (;;) {
+      if (this.closing) throw new ConnectFailure("fleet.system_unreachable", "unreachable: the server is shutting down");
+      let best: RemoteConnection | null = null;
+      for (const c of e.conns) if (!best || (e.load.get(c) ?? 0) < (e.load.get(best) ?? 0)) best = c;
+      if (best && (e.load.get(best) ?? 0) < MAX_INFLIGHT) return best;
+      if (e.conns.length < MAX_CONNECTIONS || !best) {
+        if (!e.opening) {
+          if (!fresh && e.lastError && Date.now() < e.retryAt) throw e.lastError;
+          e.opening = this.open(e);
+        }
+        try {
+          const c = await e.opening;
+          if (!best) return c;
+          continue;
+        } catch (err) {
+          if (!best) throw err;
+        }
+      }
+      // Every connection is full and no more may be opened: wait for a slot.
+      await new Promise<void>((r) => e.waiters.push(r));
+    }
+  }
+
+  private async open(e: PoolEntry): Promise<RemoteConnection> {
+    try {
+      const c = await RemoteConnection.open(e.ep, { timeoutMs: this.opts.connectTimeoutMs ?? 10_000 });
+      if (this.entries.get(e.key) !== e) {
+        c.close(); // the pool was dropped while connecting
+        throw new ConnectFailure("fleet.system_unreachable", "unreachable: the system's settings changed while connecting");
+      }
+      e.conns.push(c);
+      e.load.set(c, 0);
+      e.failures = 0;
+      e.lastError = null;
+      c.onClose(() => {
+        e.conns = e.conns.filter((x) => x !== c);
+        e.load.delete(c);
+        for (const w of e.waiters.splice(0)) w();
+      });
+      return c;
+    } catch (err) {
+      const f = err instanceof ConnectFailure ? err : new ConnectFailure("fleet.system_unreachable", `unreachable: ${(err as Error).message}`);
+      e.failures++;
+      e.lastError = f;
+      e.retryAt = Date.now() + Math.min(this.opts.backoffMaxMs ?? BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (e.failures - 1));
+      throw f;
+    } finally {
+      e.opening = null;
+    }
+  }
+}

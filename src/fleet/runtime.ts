@@ -1,0 +1,61 @@
+// The fleet's per-process runtime: the connection pool to managed systems, the cache of each
+// system's method list (for the proxy's read/write decision) and the status poller. One per App,
+// started by App.create (startFleetRuntime) and stopped at shutdown. Nothing here decides access:
+// rights are read from the store on every call (./effective-access.ts).
+
+import type { Logger } from "pino";
+import type { Store } from "../store/db.js";
+import type { SecretBox } from "../store/secret-box.js";
+import type { EventBus } from "../server/events.js";
+import { ConnectionPool, type PoolOptions } from "./connection-pool.js";
+import { StatusPoller } from "./poller.js";
+import { RemoteMethodCache } from "./remote-methods.js";
+import { systemEventFor } from "./system-events.js";
+
+/** What the fleet runtime needs of the application (src/app.ts App satisfies it). */
+export interface FleetRuntimeApp {
+  readonly store: Pick<Store, "db" | "dialect">;
+  readonly secretBox: SecretBox;
+  readonly events: Pick<EventBus, "publish" | "setGate">;
+  readonly log: Logger;
+  onShutdown(hook: () => Promise<void>): void;
+}
+
+export interface FleetRuntime {
+  readonly app: FleetRuntimeApp;
+  readonly pool: ConnectionPool;
+  readonly poller: StatusPoller;
+  readonly methods: RemoteMethodCache;
+}
+
+const runtimes = new WeakMap<object, FleetRuntime>();
+
+/** Environment knobs (tests shorten them). */
+function envNumber(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+/** Start the runtime of `app` (once). The poller runs every GATEHOUSE_FLEET_POLL_MS (default 30 s). */
+export function startFleetRuntime(app: FleetRuntimeApp, opts: PoolOptions = {}): FleetRuntime {
+  const existing = runtimes.get(app);
+  if (existing) return existing;
+  const pool = new ConnectionPool({ backoffMaxMs: envNumber("GATEHOUSE_FLEET_BACKOFF_MAX_MS", 15_000), ...opts });
+  const rt: FleetRuntime = { app, pool, poller: undefined as unknown as StatusPoller, methods: new RemoteMethodCache() };
+  (rt as { poller: StatusPoller }).poller = new StatusPoller(rt, envNumber("GATEHOUSE_FLEET_POLL_MS", 30_000));
+  runtimes.set(app, rt);
+  app.events.setGate("fleet.system.query", (session, payload) => systemEventFor(app.store.db, session, payload));
+  rt.poller.start();
+  app.onShutdown(async () => {
+    rt.poller.stop();
+    pool.closeAll();
+  });
+  return rt;
+}
+
+/** The runtime of the application a handler runs in. */
+export function fleetRuntime(app: object): FleetRuntime {
+  const rt = runtimes.get(app);
+  if (!rt) throw new Error("the fleet runtime was not started for this application");
+  return rt;
+}
