@@ -13,6 +13,7 @@ import { sqliteRegexpFunction } from "./store/query.js";
 import { seedBuiltins } from "./accounts/builtins.js";
 import { preparePrivateDir } from "./store/private-dir.js";
 import { openSecretBox, type SecretBox } from "./store/secret-box.js";
+import { MailService } from "./mail/service.js";
 
 export type AccountsListener = (reason: string) => void;
 
@@ -21,6 +22,8 @@ export class App {
   readonly events = new EventBus();
   readonly jobs: JobManager;
   readonly auth: AuthService;
+  /** Outgoing mail: the queue worker and direct sends (src/mail). */
+  readonly mail: MailService;
   inflight = 0;
   /**
    * TEST ONLY: loopback callers skip the login limiter (lock-out, per-account delay) and the
@@ -43,6 +46,7 @@ export class App {
     this.registry = buildRegistry();
     this.jobs = new JobManager(this.events);
     this.auth = new AuthService(this);
+    this.mail = new MailService(this);
   }
 
   static async create(config: Config, opts: { log?: Logger; sqliteFile?: string } = {}): Promise<App> {
@@ -70,8 +74,8 @@ export class App {
     // Temporary homes of a create interrupted by a crash (docs/security/path-safety.md).
     await (await import("./accounts/home.js")).removeHomeLeftoversAtStartup(app);
     (await import("./provision/index.js")).startProvisioner(app);
-    // Pooled connections to managed systems and their status poller (src/fleet/runtime.ts).
-    (await import("./fleet/runtime.js")).startFleetRuntime(app);
+    app.mail.start();
+    app.onShutdown(() => app.mail.stop());
     return app;
   }
 

@@ -11,6 +11,8 @@ import type { EventBus } from "../server/events.js";
 import type { Job, JobManager } from "../server/jobs.js";
 import type { AuthService, AuthServiceContext } from "../auth/service.js";
 import type { AccountsApp } from "../accounts/context.js";
+import type { MailService } from "../mail/service.js";
+import type { SecretBox } from "../store/secret-box.js";
 import type { RoleName } from "../access/roles.js";
 import type { CallTargets, OwnerRule } from "../access/ownership.js";
 
@@ -27,6 +29,10 @@ export interface HandlerApp extends AccountsApp, AuthServiceContext {
   readonly auth: AuthService;
   readonly events: EventBus;
   readonly jobs: JobManager;
+  /** Outgoing mail (src/mail/service.ts): queue and direct sends. */
+  readonly mail: MailService;
+  /** Seals stored credentials of other systems (src/store/secret-box.ts). */
+  readonly secretBox: SecretBox;
 }
 
 /** What a handler sees: the application, the caller's connection and session, and the job it runs in (if any). */

@@ -128,6 +128,22 @@ export interface OneTimeCodeTable {
   created_at: number;
   expires_at: number;
   used: Bool;
+  tries: Generated<number>; // wrong guesses at an emailed code (migration 011)
+}
+
+/** Outgoing mail for logins, resets and verification: (user, kind), never a code (migration 011). */
+export interface MailQueueTable {
+  id: Generated<number>;
+  user_id: number;
+  kind: string; // src/mail/messages.ts MailKind
+  state: Generated<string>; // PENDING | SENT | DROPPED | FAILED
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  locked_until: Generated<number>; // lease of the process sending it
+  last_error: string | null;
+  last_error_code: string | null;
+  created_at: number;
+  sent_at: number | null;
 }
 
 /** Counters shared by every server process: failed logins (lock-out) and rate limits. */
@@ -164,25 +180,6 @@ export interface FleetSystemTable {
   url: string;
   api_key: string;
   verify_ssl: Bool;
-  /** Certificate authority (certificate_authorities.id) verifying the system's TLS certificate (migration 009). */
-  ca: number | null;
-  /** Sealed read-only API key on the system: READ callers' calls go through it (migration 009). */
-  read_api_key: string | null;
-  /** The keys' owner on the system (SCRAM names it; PLAIN may leave it empty) (migration 009). */
-  username: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-/** The last observed status of a system (migration 009; written by the poller and status calls). */
-export interface FleetSystemStatusTable {
-  system_id: number;
-  reachable: Bool;
-  version: string | null;
-  latency_ms: number | null;
-  error: string | null;
-  error_code: string | null;
-  checked_at: number;
 }
 
 export interface FleetSystemGroupTable {
@@ -258,11 +255,11 @@ export interface Database {
   sessions: SessionTable;
   tokens: TokenTable;
   onetime_codes: OneTimeCodeTable;
+  mail_queue: MailQueueTable;
   counters: CounterTable;
   audit: AuditTable;
   attributes: AttributeTable;
   fleet_systems: FleetSystemTable;
-  fleet_system_status: FleetSystemStatusTable;
   fleet_system_groups: FleetSystemGroupTable;
   fleet_system_group_members: FleetSystemGroupMemberTable;
   teams: TeamTable;

@@ -9,13 +9,13 @@ import { m002Auth } from "./002-auth.js";
 import { m004ChangeNotify } from "./004-change-notify.js";
 import { m007SessionNotify } from "./007-session-notify.js";
 import { m010Directory } from "./010-directory.js";
+import { m011Mail } from "./011-mail.js";
 import { m008FleetAccess } from "./008-fleet-access.js";
 import { m005UniqueIds } from "./005-unique-ids.js";
-import { m009FleetSystems } from "./009-fleet-systems.js";
 
 export type { Migration } from "./migration.js";
 
-export const MIGRATIONS: Migration[] = [m001Initial, m002Auth, m003Indexes, m004ChangeNotify, m005UniqueIds, m007SessionNotify, m008FleetAccess, m009FleetSystems, m010Directory];
+export const MIGRATIONS: Migration[] = [m001Initial, m002Auth, m003Indexes, m004ChangeNotify, m005UniqueIds, m007SessionNotify, m008FleetAccess, m010Directory, m011Mail];
 
 export async function runMigrations(db: MigrationDb, dialect: Dialect): Promise<void> {
   await db.schema

@@ -1,0 +1,179 @@
+// A real SMTP server on loopback (smtp-server) for the mail tests: every message it accepts is
+// kept, parsed enough to read a code from it. TLS certificates are made in the test with openssl
+// (a CA and a server certificate for 127.0.0.1 and localhost), in a temporary directory.
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { SMTPServer, type SMTPServerOptions } from "smtp-server";
+
+export interface ReceivedMail {
+  from: string;
+  to: string[];
+  raw: string;
+  subject: string;
+  /** The body, with quoted-printable soft breaks and escapes undone. */
+  text: string;
+  /** The user the client logged in as (null: no SMTP auth). */
+  user: string | null;
+  /** Whether the session was encrypted. */
+  secure: boolean;
+}
+
+export interface TestCerts {
+  dir: string;
+  caPem: string;
+  key: string;
+  cert: string;
+  /** A self-signed certificate no CA vouches for. */
+  selfKey: string;
+  selfCert: string;
+  cleanup(): void;
+}
+
+function ssl(args: string[], cwd: string): void {
+  execFileSync("openssl", args, { cwd, stdio: "ignore" });
+}
+
+/** A CA and a server certificate it signed (SAN 127.0.0.1, localhost), plus a self-signed one. */
+export function makeCerts(): TestCerts {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-mail-certs-"));
+  ssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Gatehouse Test Mail CA",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
+  writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+  ssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"], dir);
+  ssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"], dir);
+  ssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "self.key", "-out", "self.pem", "-days", "2", "-subj", "/CN=localhost",
+    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], dir);
+  const read = (f: string) => readFileSync(path.join(dir, f), "utf8");
+  return {
+    dir,
+    caPem: read("ca.pem"),
+    key: read("server.key"),
+    cert: read("server.pem"),
+    selfKey: read("self.key"),
+    selfCert: read("self.pem"),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface SmtpOptions {
+  /** none: plain only; implicit: TLS from the first byte; starttls: plain, STARTTLS offered. */
+  tls?: "none" | "implicit" | "starttls";
+  /** Require this login. */
+  auth?: { user: string; pass: string };
+  key?: string;
+  cert?: string;
+  /** Recipients refused at RCPT TO. */
+  refuse?: RegExp;
+  /** Listen on this port (a restart after an outage); default 0. */
+  port?: number;
+}
+
+export interface TestSmtp {
+  port: number;
+  received: ReceivedMail[];
+  /** Wait for a message matching `pred` (default: to `to`). */
+  waitFor(pred: (m: ReceivedMail) => boolean, timeoutMs?: number): Promise<ReceivedMail>;
+  close(): Promise<void>;
+}
+
+function decode(raw: string): { subject: string; text: string } {
+  const split = raw.indexOf("\r\n\r\n");
+  const head = raw.slice(0, split);
+  let body = raw.slice(split + 4);
+  const subject = /^Subject: (.*(?:\r\n[ \t].*)*)/im.exec(head)?.[1].replace(/\r\n[ \t]/g, " ") ?? "";
+  if (/Content-Transfer-Encoding: quoted-printable/i.test(head)) {
+    body = body.replace(/=\r\n/g, "").replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(Number.parseInt(h, 16)));
+  } else if (/Content-Transfer-Encoding: base64/i.test(head)) {
+    body = Buffer.from(body.replace(/\s+/g, ""), "base64").toString("utf8");
+  }
+  return { subject, text: body };
+}
+
+export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
+  const tls = opts.tls ?? "none";
+  const received: ReceivedMail[] = [];
+  const waiters: (() => void)[] = [];
+  const options: SMTPServerOptions = {
+    secure: tls === "implicit",
+    key: opts.key,
+    cert: opts.cert,
+    logger: false,
+    disabledCommands: [...(opts.auth ? [] : ["AUTH"]), ...(tls === "none" ? ["STARTTLS"] : [])],
+    allowInsecureAuth: tls === "none",
+    authOptional: !opts.auth,
+    onAuth(auth, _session, cb) {
+      if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) return cb(null, { user: auth.username });
+      return cb(Object.assign(new Error("Invalid username or password"), { responseCode: 535 }));
+    },
+    onRcptTo(address, _session, cb) {
+      if (opts.refuse?.test(address.address)) return cb(Object.assign(new Error(`Mailbox ${address.address} unavailable`), { responseCode: 550 }));
+      cb();
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => {
+        const raw = Buffer.concat(chunks).toString("utf8");
+        received.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw,
+          ...decode(raw),
+          user: (session.user as string | undefined) ?? null,
+          secure: session.secure,
+        });
+        for (const w of waiters.splice(0)) w();
+        cb();
+      });
+    },
+  };
+  if (tls === "none") options.hideSTARTTLS = true;
+  const server = new SMTPServer(options);
+  server.on("error", () => {});
+  await new Promise<void>((resolve, reject) => {
+    server.server.once("error", reject);
+    server.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  return {
+    port,
+    received,
+    async waitFor(pred, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const m = received.find(pred);
+        if (m) return m;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`no matching mail within ${timeoutMs} ms (received ${received.length}: ${received.map((r) => r.subject).join("; ")})`);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, Math.min(left, 250));
+          waiters.push(() => {
+            clearTimeout(t);
+            r();
+          });
+        });
+      }
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** The first code in a mail (`label: 123456` or `label: 1234-5678`). */
+export function codeIn(mail: ReceivedMail, label: RegExp = /(?:code): ([0-9-]{6,9})/i): string {
+  const m = label.exec(mail.text);
+  if (!m) throw new Error(`no code in mail: ${mail.text}`);
+  return m[1];
+}
+
+/** Point the server's mail settings at `smtp` (PLAIN, no auth unless given). */
+export async function configureMail(
+  admin: { call<T = unknown>(method: string, ...params: unknown[]): Promise<T> },
+  port: number,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await admin.call("mail.update", { outgoingserver: "127.0.0.1", port, security: "PLAIN", smtp: false, fromemail: "gatehouse@example.test", fromname: "", ...extra });
+}
