@@ -2,6 +2,7 @@
 // GATEHOUSE_* variable of the same name.
 
 import path from "node:path";
+import { clampIterations, SCRAM_DEFAULT_ITERATIONS } from "./auth/scram.js";
 
 export interface Config {
   host: string;
@@ -21,6 +22,8 @@ export interface Config {
   trustedProxies: string[];
   /** Login limiter windows and per-account delay (src/auth/limiter.ts); tests may shorten them. */
   loginLimits: LoginLimits;
+  /** PBKDF2 iterations of new API keys' SCRAM records (GATEHOUSE_SCRAM_ITERATIONS; 50,000–5,000,000). */
+  scramIterations: number;
   /** TEST ONLY: loopback callers skip the login and anonymous-call limiters (GATEHOUSE_TEST_LIMITER_EXEMPT=1). */
   testLimiterExempt: boolean;
 }
@@ -79,6 +82,7 @@ export function resolveConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = 
       accountDelayBaseMs: Number(env.GATEHOUSE_LOGIN_ACCOUNT_DELAY_MS ?? LOGIN_LIMIT_DEFAULTS.accountDelayBaseMs),
       accountDelayMaxMs: Number(env.GATEHOUSE_LOGIN_ACCOUNT_DELAY_MAX_MS ?? LOGIN_LIMIT_DEFAULTS.accountDelayMaxMs),
     },
+    scramIterations: clampIterations(Number(env.GATEHOUSE_SCRAM_ITERATIONS ?? SCRAM_DEFAULT_ITERATIONS)),
     testLimiterExempt: env.GATEHOUSE_TEST_LIMITER_EXEMPT === "1",
   };
 }

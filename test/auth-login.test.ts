@@ -20,7 +20,7 @@ forEachStore("auth login", (store) => {
 
   it("offers mechanisms before login and refuses calls without one", async () => {
     const c = await ts.client();
-    assert.deepEqual(await c.call("auth.mechanism_choices"), ["API_KEY_PLAIN", "TOKEN_PLAIN", "PASSWORD_PLAIN"]);
+    assert.deepEqual(await c.call("auth.mechanism_choices"), ["API_KEY_PLAIN", "TOKEN_PLAIN", "PASSWORD_PLAIN", "SCRAM"]);
     const e = await rpcError(c.call("auth.me"));
     assert.equal(e.errname, "ENOTAUTHENTICATED");
     assert.equal(e.data?.error, 207);
@@ -225,7 +225,7 @@ forEachStore("auth login", (store) => {
     assert.equal(r.reconnect_token, null);
     assert.ok(r.user_info.account_attributes.includes("OTPW"));
     assert.ok(r.user_info.account_attributes.includes("PASSWORD_CHANGE_REQUIRED"));
-    assert.deepEqual(await c.call("auth.mechanism_choices"), ["API_KEY_PLAIN", "PASSWORD_PLAIN"]);
+    assert.deepEqual(await c.call("auth.mechanism_choices"), ["API_KEY_PLAIN", "PASSWORD_PLAIN", "SCRAM"]);
     assert.equal((await rpcError(c.call("auth.generate_token"))).errname, "EOPNOTSUPP");
     const [s] = await c.call<any[]>("auth.sessions", [["current", "=", true]]);
     assert.equal(s.credentials, "LOGIN_ONETIME_PASSWORD");

@@ -196,7 +196,7 @@ forEachStore("GPOS STIG", (store) => {
     const salt = newKeySalt();
     const stored = await ts.app.store.db
       .insertInto("api_keys")
-      .values({ name: randomName("stigkey"), user_id: admin.id, username: admin.username, salt, keyhash: hashKey(salt, secret), created_at: Date.now(), expires_at: null, revoked: 0, revoked_reason: null, roles: null })
+      .values({ name: randomName("stigkey"), user_id: admin.id, username: admin.username, keyhash_salt: salt, keyhash: hashKey(salt, secret), created_at: Date.now(), expires_at: null, revoked: 0, revoked_reason: null, roles: null })
       .returning("id")
       .executeTakeFirstOrThrow();
     const k = await ts.client();
@@ -248,6 +248,6 @@ forEachStore("GPOS STIG", (store) => {
     // Turn STIG off again.
     const off = await c2.call("system.security.update", { enable_gpos_stig: false });
     assert.equal(off.enable_gpos_stig, false);
-    assert.deepEqual(await (await ts.client()).call("auth.mechanism_choices"), ["API_KEY_PLAIN", "TOKEN_PLAIN", "PASSWORD_PLAIN"]);
+    assert.deepEqual(await (await ts.client()).call("auth.mechanism_choices"), ["API_KEY_PLAIN", "TOKEN_PLAIN", "PASSWORD_PLAIN", "SCRAM"]);
   });
 });

@@ -113,6 +113,8 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const config: Config = {
     ...resolveConfig({ dataDir, database, host: "127.0.0.1", port: 0, hashRounds: 1000, logLevel: "silent" }, {}),
     failDelay: [5, 10],
+    // SCRAM records of new API keys at the lowest count clients accept (one PBKDF2 per key made).
+    scramIterations: 50_000,
     ...opts.config,
   };
   if (!opts.dataDir) shareStoreKey(database, dataDir); // a caller's own data dir is used as given

@@ -91,7 +91,7 @@ export function assuranceLevel(sec: SecurityConfig): AssuranceLevel {
 }
 
 export const LEVEL_LIMITS: Record<AssuranceLevel, { maxSessionMs: number; idleMs: number | null; mechanisms: string[] }> = {
-  LEVEL_1: { maxSessionMs: 30 * 24 * 3600_000, idleMs: null, mechanisms: ["API_KEY_PLAIN", "TOKEN_PLAIN", "PASSWORD_PLAIN"] },
+  LEVEL_1: { maxSessionMs: 30 * 24 * 3600_000, idleMs: null, mechanisms: ["API_KEY_PLAIN", "TOKEN_PLAIN", "PASSWORD_PLAIN", "SCRAM"] },
   LEVEL_2: { maxSessionMs: 12 * 3600_000, idleMs: 30 * 60_000, mechanisms: ["PASSWORD_PLAIN"] },
 };
 

@@ -11,7 +11,11 @@ export const ApiKeyEntrySchema = entity("ApiKeyEntry", "An API key (never the ke
   username: z.string().nullable().describe("Owner's username."),
   user_identifier: z.number().int().nullable().describe("Owner's uid."),
   keyhash: z.string().describe('Hash of the key; "********" unless the session may see secrets.'),
-  salt: z.string().describe('Salt of the hash; "********" unless the session may see secrets.'),
+  keyhash_salt: z.string().describe('Salt of the hash; "********" unless the session may see secrets.'),
+  iterations: z.union([z.number().int(), z.literal("********")]).nullable().describe('SCRAM PBKDF2 iterations; "********" unless the session may see secrets; null until a key made before SCRAM is used once.'),
+  salt: z.string().nullable().describe('SCRAM salt (base64); "********" unless the session may see secrets.'),
+  stored_key: z.string().nullable().describe('SCRAM StoredKey (base64); "********" unless the session may see secrets.'),
+  server_key: z.string().nullable().describe('SCRAM ServerKey (base64); "********" unless the session may see secrets.'),
   created_at: timestamp.describe("When the key was created."),
   expires_at: timestamp.nullable().describe("When the key stops working (null: never)."),
   local: z.boolean().describe("Owned by a local account."),
@@ -23,6 +27,7 @@ export const ApiKeyEntrySchema = entity("ApiKeyEntry", "An API key (never the ke
 /** api_key.create, api_key.update with reset: the entry plus the key, shown only here. */
 export const ApiKeyWithKeySchema = ApiKeyEntrySchema.extend({
   key: z.string().describe("The key (id-secret); shown only in this answer."),
+  client_key: z.string().describe("SCRAM ClientKey (base64) for clients given precomputed material; shown only in this answer."),
 }).meta({ id: "ApiKeyWithKey", description: "An API key entry plus the key itself." });
 
 export const SessionEntrySchema = entity("SessionEntry", "An active session (auth.sessions).", {
@@ -67,6 +72,12 @@ export const LoginResultSchema = z
     }),
     z.object({ response_type: z.literal("OTP_REQUIRED"), username: z.string().describe("Account waiting for its second factor.") }),
     z.object({ response_type: z.enum(["AUTH_ERR", "EXPIRED", "DENIED"]) }),
+    z.object({
+      response_type: z.literal("SCRAM_RESPONSE"),
+      scram_type: z.enum(["SERVER_FIRST_RESPONSE", "SERVER_FINAL_RESPONSE"]).describe("Which SCRAM step this answers."),
+      rfc_str: z.string().describe("The server's SCRAM message (RFC 5802)."),
+      user_info: MeSchema.nullable().describe("auth.me's answer after the final step; null after the first."),
+    }),
   ])
   .meta({ id: "LoginResult", description: "The answer of auth.login_ex: SUCCESS, OTP_REQUIRED (continue with auth.login_ex_continue) or a refusal." });
 

@@ -17,6 +17,8 @@ export class Connection {
   closed = false;
   /** Pending second factor after OTP_REQUIRED (reference §7.3). */
   pendingTwoFactor: { userId: number; username: string; mechanism: string; options: Record<string, unknown>; at: number; wrongCodes?: number } | null = null;
+  /** tls-server-end-point channel-binding data of the certificate this connection's TLS presented (SCRAM). */
+  channelBinding: Buffer | null = null;
   /** API version of the endpoint ("v27.0.0" for /api/current); hides methods removed by then. */
   apiVersion = "v27.0.0";
 

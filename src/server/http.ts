@@ -14,6 +14,7 @@ import { callMethod, errorObject, handleMessage } from "./rpc.js";
 import { stringifyWire } from "./ejson.js";
 import { RpcError } from "./errors.js";
 import { clientAddress, isTrustedPeer, trustedProxyList } from "../auth/source.js";
+import { pemToDer, tlsServerEndPoint } from "../auth/scram.js";
 
 export const API_VERSIONS = ["v25.10.0", "v26.0.0", "v27.0.0"] as const;
 export const CURRENT_VERSION = "v27.0.0";
@@ -63,12 +64,27 @@ export function crossSite(req: import("fastify").FastifyRequest): boolean {
   return !host || host.toLowerCase() !== String(req.headers.host ?? "").toLowerCase();
 }
 
+/** The tls-server-end-point data of the served certificate; null (logged) when it has none. */
+function serverChannelBinding(pem: string, app: App): Buffer | null {
+  try {
+    const der = pemToDer(pem);
+    const b = der ? tlsServerEndPoint(der) : null;
+    if (!b) app.log.warn("TLS certificate's signature algorithm defines no tls-server-end-point binding: SCRAM with channel binding will be refused");
+    return b;
+  } catch (err) {
+    app.log.warn({ err }, "TLS certificate could not be read for SCRAM channel binding");
+    return null;
+  }
+}
+
 export async function buildHttpServer(app: App): Promise<FastifyInstance> {
   const { tlsCert, tlsKey } = app.config;
   const https = tlsCert && tlsKey ? { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } : null;
   const server = Fastify({ logger: false, bodyLimit: 1024 * 1024, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
   await server.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   const secure = !!https;
+  // SCRAM channel binding (tls-server-end-point) hashes the leaf certificate this server presents.
+  const binding = https ? serverChannelBinding(https.cert.toString("utf8"), app) : null;
   // The client behind a trusted proxy is named by X-Forwarded-For; anyone else's header is ignored.
   const trusted = app.config.trustedProxies?.length ? trustedProxyList(app.config.trustedProxies) : null;
   const clientOf = (req: import("fastify").FastifyRequest) => clientAddress(req.socket.remoteAddress ?? "", req.headers["x-forwarded-for"], trusted);
@@ -90,6 +106,7 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
       (code, reason) => socket.close(code, reason),
     );
     conn.apiVersion = version;
+    if (binding && (req.socket as { encrypted?: boolean }).encrypted) conn.channelBinding = binding;
     connections.add(conn);
     app.auth.registerConnection(conn);
     socket.on("message", (data, isBinary) => {

@@ -11,6 +11,8 @@ export interface JobOwner {
   username: string | null;
   /** Internal jobs (started by the server itself) are visible to full administrators only. */
   internal: boolean;
+  /** The starting session's credential type (API_KEY, LOGIN_PASSWORD, …), shown in `credentials`. */
+  credentials?: string;
 }
 
 export class JobAborted extends Error {
@@ -81,7 +83,10 @@ export class Job {
       this.error = state === "ABORTED" ? "Job aborted" : message;
       this.errorCode = state === "ABORTED" ? "job.aborted" : err instanceof CallError ? err.code : err instanceof ValidationErrors ? (err.codes[0] ?? "core.invalid_argument") : "core.internal";
       this.exception = (err as Error).stack ?? String(err);
-      this.excInfo = { repr: `${(err as Error).name ?? "Error"}(${JSON.stringify(message)})`, type: err instanceof ValidationErrors ? "VALIDATION" : state === "ABORTED" ? "ABORTED" : "CALL", errno, extra };
+      // The official client raises ValidationErrors for type VALIDATION, else a ClientException naming
+      // the exception class; an aborted job has no exc_info (reference truenas-scram-and-jobs.md §6).
+      const type = err instanceof ValidationErrors ? "VALIDATION" : err instanceof CallError ? "CallError" : ((err as Error).name ?? "Error");
+      this.excInfo = state === "ABORTED" ? null : { repr: `${(err as Error).name ?? "Error"}(${JSON.stringify(message)})`, type, errno, extra };
     }
     this.manager.changed(this);
     this.resolveDone();
@@ -107,7 +112,7 @@ export class Job {
       state: this.state,
       time_started: this.timeStarted,
       time_finished: this.timeFinished,
-      credentials: this.owner.username ? { type: "LOGIN_PASSWORD", data: { username: this.owner.username } } : null,
+      credentials: this.owner.username ? { type: this.owner.credentials ?? "LOGIN_PASSWORD", data: { username: this.owner.username } } : null,
     };
   }
 }
@@ -136,7 +141,7 @@ export class JobManager {
     if (opts.messageId !== undefined && opts.messageId !== null) job.messageIds.push(opts.messageId);
     this.jobs.set(job.id, job);
     this.running.add(job);
-    this.events.publish("core.get_jobs", "added", job.id, job.toEntry());
+    if (!job.transient) this.events.publish("core.get_jobs", "added", job.id, job.toEntry());
     this.prune();
     queueMicrotask(async () => {
       job.state = "RUNNING";
@@ -163,6 +168,8 @@ export class JobManager {
   }
 
   changed(job: Job): void {
+    // Transient jobs emit no events at all (reference truenas-scram-and-jobs.md §6.1).
+    if (job.transient) return;
     this.events.publish("core.get_jobs", "changed", job.id, job.toEntry());
   }
 

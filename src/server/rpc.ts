@@ -328,7 +328,7 @@ async function runAsJob(
   const job = app.jobs.start(
     name,
     redactCallParams(app.registry, def, params),
-    { sessionId: session?.id ?? null, username: session?.username ?? null, internal: !!session?.internal },
+    { sessionId: session?.id ?? null, username: session?.username ?? null, internal: !!session?.internal, credentials: session?.credentials },
     { description: opts.description ? opts.description(...args) : null, abortable: opts.abortable, transient: opts.transient, messageId: callId },
     async (job) => {
       try {

@@ -10,9 +10,17 @@ import { CallError, ValidationErrors, instanceNotFound } from "../../server/erro
 import { accessFor } from "../../access/authorize.js";
 import { checkKeyRoles } from "../../access/api-key-grants.js";
 import { rolesOfUser } from "../../access/privileges.js";
-import { apiKeyEntries, type ApiKeyEntry } from "../../auth/api-keys.js";
+import { API_KEY_SECRET_FIELDS, apiKeyEntries, type ApiKeyEntry } from "../../auth/api-keys.js";
+import { REDACTED } from "../../audit/audit.js";
 
-export const API_KEY_SECRETS = ["keyhash", "salt"];
+export const API_KEY_SECRETS: string[] = [...API_KEY_SECRET_FIELDS];
+
+/** An entry for api_key.query events: every secret field redacted. */
+export function redactedKeyEntry(entry: ApiKeyEntry): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...entry };
+  for (const f of API_KEY_SECRETS) out[f] = REDACTED;
+  return out;
+}
 
 export const ApiKeyFields = {
   name: renderableText(1, 200),

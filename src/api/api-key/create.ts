@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
-import { hashKey, newKeySalt, newKeySecret } from "../../auth/api-keys.js";
-import { API_KEY_SECRETS, ApiKeyFields, apiKeyById, checkMayChange, validateKey } from "./common.js";
+import { issueKeyMaterial } from "../../auth/api-keys.js";
+import { API_KEY_SECRETS, ApiKeyFields, apiKeyById, checkMayChange, redactedKeyEntry, validateKey } from "./common.js";
 import { ApiKeyWithKeySchema } from "../../auth/schemas.js";
 
 const Create = z.strictObject({
@@ -27,16 +27,14 @@ export const apiKeyCreate = defineMethod({
   handler: async (ctx, data) => {
     await checkMayChange(ctx);
     const userId = await validateKey(ctx, "api_key_create", data, null, { expires_at: true });
-    const secret = newKeySecret();
-    const salt = newKeySalt();
+    const material = await issueKeyMaterial(ctx.app.config.scramIterations);
     const row = await ctx.app.store.db
       .insertInto("api_keys")
       .values({
         name: data.name,
         user_id: userId,
         username: data.username,
-        salt,
-        keyhash: hashKey(salt, secret),
+        ...material.columns,
         created_at: Date.now(),
         expires_at: data.expires_at ? data.expires_at.getTime() : null,
         revoked: 0,
@@ -46,7 +44,7 @@ export const apiKeyCreate = defineMethod({
       .returning("id")
       .executeTakeFirstOrThrow();
     const entry = await apiKeyById(ctx.app.store.db, row.id);
-    ctx.app.events.publish("api_key.query", "added", entry.id, { ...entry, keyhash: "********", salt: "********" });
-    return { ...entry, key: `${row.id}-${secret}` };
+    ctx.app.events.publish("api_key.query", "added", entry.id, redactedKeyEntry(entry));
+    return { ...entry, key: `${row.id}-${material.secret}`, client_key: material.client_key };
   },
 });

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { revokeApiKey } from "../../auth/api-keys.js";
-import { API_KEY_SECRETS, apiKeyById, checkMayChange } from "./common.js";
+import { API_KEY_SECRETS, apiKeyById, checkMayChange, redactedKeyEntry } from "./common.js";
 import { ApiKeyEntrySchema } from "../../auth/schemas.js";
 
 // Beyond the reference, where keys are revoked only when sent over an insecure transport: an
@@ -26,7 +26,7 @@ export const apiKeyRevoke = defineMethod({
     await checkMayChange(ctx);
     await revokeApiKey(db, id, reason ?? `Revoked by ${ctx.session!.username}`);
     const entry = await apiKeyById(db, id);
-    ctx.app.events.publish("api_key.query", "changed", id, { ...entry, keyhash: "********", salt: "********" });
+    ctx.app.events.publish("api_key.query", "changed", id, redactedKeyEntry(entry));
     return entry;
   },
 });

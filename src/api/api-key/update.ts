@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
-import { hashKey, newKeySalt, newKeySecret } from "../../auth/api-keys.js";
-import { API_KEY_SECRETS, ApiKeyFields, apiKeyById, checkMayChange, validateKey } from "./common.js";
+import { issueKeyMaterial } from "../../auth/api-keys.js";
+import { API_KEY_SECRETS, ApiKeyFields, apiKeyById, checkMayChange, redactedKeyEntry, validateKey } from "./common.js";
 import { ApiKeyEntrySchema, ApiKeyWithKeySchema } from "../../auth/schemas.js";
 
 const Update = z.strictObject({
@@ -35,20 +35,20 @@ export const apiKeyUpdate = defineMethod({
       roles: data.roles === undefined ? old.roles : data.roles,
     };
     await validateKey(ctx, "api_key_update", next, id, { expires_at: data.expires_at !== undefined });
-    const secret = data.reset ? newKeySecret() : null;
-    const salt = newKeySalt();
+    // A reset draws a new secret and a new SCRAM salt.
+    const material = data.reset ? await issueKeyMaterial(ctx.app.config.scramIterations) : null;
     await db
       .updateTable("api_keys")
       .set({
         name: next.name,
         expires_at: next.expires_at ? next.expires_at.getTime() : null,
         roles: next.roles ? JSON.stringify(next.roles) : null,
-        ...(secret ? { salt, keyhash: hashKey(salt, secret), revoked: 0, revoked_reason: null } : {}),
+        ...(material ? { ...material.columns, revoked: 0, revoked_reason: null } : {}),
       })
       .where("id", "=", id)
       .execute();
     const entry = await apiKeyById(db, id);
-    ctx.app.events.publish("api_key.query", "changed", id, { ...entry, keyhash: "********", salt: "********" });
-    return secret ? { ...entry, key: `${id}-${secret}` } : entry;
+    ctx.app.events.publish("api_key.query", "changed", id, redactedKeyEntry(entry));
+    return material ? { ...entry, key: `${id}-${material.secret}`, client_key: material.client_key } : entry;
   },
 });
