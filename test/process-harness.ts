@@ -98,7 +98,7 @@ export async function startServerProcess(opts: ProcessOptions = {}): Promise<Ser
     // The documented test-only limiter exemption (README): suites log in often from loopback.
     // A test of the limiter itself passes GATEHOUSE_TEST_LIMITER_EXEMPT: "0" in `env`. Results
     // are checked against their declared schemas (src/server/result-check.ts).
-    env: { ...process.env, GATEHOUSE_HASH_ROUNDS: "1000", GATEHOUSE_TEST_LIMITER_EXEMPT: "1", GATEHOUSE_CHECK_RESULTS: "1", ...opts.env },
+    env: { ...process.env, GATEHOUSE_HASH_ROUNDS: "1000", GATEHOUSE_SCRAM_ITERATIONS: "50000", GATEHOUSE_TEST_LIMITER_EXEMPT: "1", GATEHOUSE_CHECK_RESULTS: "1", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

@@ -27,7 +27,8 @@ import {
 } from "./policy.js";
 import { consumeOnetimePassword, looksLikeOnetimePassword } from "./onetime.js";
 import { verifyTotp } from "./totp.js";
-import { keyMatches, parseApiKey, revokeApiKey } from "./api-keys.js";
+import { addMissingScramRecord, keyMatches, parseApiKey, revokeApiKey } from "./api-keys.js";
+import { abandonScram } from "./scram.js";
 import { createToken, destroyToken, useToken } from "./tokens.js";
 import { buildMe, PROFILE_COLUMNS, type MeProfile } from "./me.js";
 import { grantAggregates, isPostgres, param, prepare } from "./prepared.js";
@@ -89,7 +90,7 @@ export interface LoginServices {
 
 /** What logging in needs of the application (src/app.ts App satisfies it). */
 export interface LoginContext extends LimiterContext, RightsContext {
-  readonly config: Pick<Config, "loginLimits" | "failDelay" | "hashRounds">;
+  readonly config: Pick<Config, "loginLimits" | "failDelay" | "hashRounds" | "scramIterations">;
   readonly auth: LoginServices;
 }
 
@@ -142,7 +143,7 @@ const userByName = prepare<[string]>()(1, (db) =>
     .compile(),
 );
 /** What an API-key login reads, in one row (owner columns null when there is no key or no owner). */
-type ApiKeyLoginRow = Partial<Record<keyof MeProfile, unknown>> & {
+export type ApiKeyLoginRow = Partial<Record<keyof MeProfile, unknown>> & {
   /** The stored `system.security` JSON (null: defaults). */
   security: string | null;
   key_id: number | null;
@@ -151,6 +152,11 @@ type ApiKeyLoginRow = Partial<Record<keyof MeProfile, unknown>> & {
   key_username: string | null;
   key_salt: string;
   key_keyhash: string;
+  /** The key's SCRAM record (null: made before SCRAM, until its next PLAIN login). */
+  key_iterations: number | null;
+  key_scram_salt: string | null;
+  key_stored_key: string | null;
+  key_server_key: string | null;
   key_expires_at: number | null;
   key_revoked: number;
   key_roles: string | null;
@@ -176,7 +182,8 @@ const apiKeyLogin = prepare<[string, number]>()(2, (db) => {
   return sql<ApiKeyLoginRow>`select
       (select "value" from "settings" where "key" = ${param(0)}) as "security",
       "k"."id" as "key_id", "k"."name" as "key_name", "k"."user_id" as "key_user_id", "k"."username" as "key_username",
-      "k"."salt" as "key_salt", "k"."keyhash" as "key_keyhash", "k"."expires_at" as "key_expires_at",
+      "k"."keyhash_salt" as "key_salt", "k"."keyhash" as "key_keyhash", "k"."expires_at" as "key_expires_at",
+      "k"."iterations" as "key_iterations", "k"."salt" as "key_scram_salt", "k"."stored_key" as "key_stored_key", "k"."server_key" as "key_server_key",
       "k"."revoked" as "key_revoked", "k"."roles" as "key_roles",
       ${sql.join(PROFILE_COLUMNS.map((c) => sql.ref(c)))}, "users"."unixhash" as "unixhash", "users"."locked" as "locked",
       (select ${auxGids} from "memberships" as "m" inner join "groups" as "mg" on "mg"."id" = "m"."group_id"
@@ -217,7 +224,7 @@ async function findUser(app: LoginContext, where: { username: string } | { id: n
   return row as UserRow | undefined;
 }
 
-async function auditAuth(app: LoginContext, conn: Connection, credentials: string, credentialsData: Record<string, unknown>, error: string): Promise<void> {
+export async function auditAuth(app: LoginContext, conn: Connection, credentials: string, credentialsData: Record<string, unknown>, error: string): Promise<void> {
   await writeAudit(app, {
     event: "AUTHENTICATION",
     eventData: { credentials: { credentials, credentials_data: credentialsData }, error },
@@ -229,7 +236,7 @@ async function auditAuth(app: LoginContext, conn: Connection, credentials: strin
 }
 
 /** A refused login: audit, delay, answer. */
-async function refuse<T extends "AUTH_ERR" | "EXPIRED" | "DENIED">(
+export async function refuse<T extends "AUTH_ERR" | "EXPIRED" | "DENIED">(
   app: LoginContext,
   conn: Connection,
   type: T,
@@ -243,6 +250,7 @@ async function refuse<T extends "AUTH_ERR" | "EXPIRED" | "DENIED">(
 }
 
 export async function loginEx(app: LoginContext, conn: Connection, req: LoginRequest): Promise<LoginResponse> {
+  abandonScram(conn); // SCRAM itself goes to ./scram-login.ts
   if (req.mechanism !== "OTP_TOKEN" && conn.pendingTwoFactor) {
     const p = conn.pendingTwoFactor;
     conn.pendingTwoFactor = null;
@@ -266,14 +274,14 @@ export async function loginEx(app: LoginContext, conn: Connection, req: LoginReq
 }
 
 /** Is the mechanism allowed at the current authenticator assurance level (LEVEL_2 under STIG: passwords only)? */
-function checkMechanism(sec: SecurityConfig, mechanism: string): void {
+export function checkMechanism(sec: SecurityConfig, mechanism: string): void {
   if (!LEVEL_LIMITS[assuranceLevel(sec)].mechanisms.includes(mechanism)) {
     throw new CallError(`${mechanism}: mechanism is not supported at current authenticator level.`, "auth.mechanism_not_supported");
   }
 }
 
 /** Build, check and attach the session; answer SUCCESS (or DENIED without any privilege). */
-async function finishLogin(
+export async function finishLogin(
   app: LoginContext,
   conn: Connection,
   sec: SecurityConfig,
@@ -487,6 +495,8 @@ async function loginApiKey(app: LoginContext, conn: Connection, req: LoginReques
     app.log.warn({ key: key.name }, `${key.name}: API key has been revoked and must either be renewed or deleted. Revoke reason: Attempt to use over an insecure transport`);
     return refuse(app, conn, "EXPIRED", "API_KEY", data, "Attempt to use over an insecure transport");
   }
+  // A key made before SCRAM gets its record now: the one time the server sees its secret again.
+  if (row.key_stored_key === null) await addMissingScramRecord(db, key.id, parsed.secret, app.config.scramIterations);
   return finishLogin(app, conn, sec, owner, "API_KEY", req.login_options, {
     attributes: ["API_KEY"],
     credentialsData: { username: owner.username, api_key: { id: key.id, name: key.name } },
@@ -495,6 +505,11 @@ async function loginApiKey(app: LoginContext, conn: Connection, req: LoginReques
     // The owner's grant, from the same row (recomputed on later calls as the account changes).
     grant: grantOfCheckRow(row),
   });
+}
+
+/** The security settings, an API key and its owner, in one statement (id 0: the settings only). */
+export async function readApiKeyLogin(app: LoginContext, keyId: number): Promise<ApiKeyLoginRow> {
+  return (await apiKeyLogin.first(app.store.db, SECURITY_KEY, keyId))!;
 }
 
 // ---- TOKEN_PLAIN ---------------------------------------------------------------------------------

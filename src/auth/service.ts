@@ -9,6 +9,7 @@ import { grantOfUser, hasFleetAccess, type Grant } from "../access/privileges.js
 import { assuranceLevel, LEVEL_LIMITS, securityConfig, type SecurityConfig } from "./policy.js";
 import { loginEx, type LoginContext, type LoginRequest, type LoginResponse, type SessionOptions, type SessionUser } from "./login.js";
 import { destroyToken, destroyTokensOf } from "./tokens.js";
+import { loginScram, type ScramLoginContext, type ScramRequest, type ScramResponse } from "./scram-login.js";
 import type { Tx } from "../store/db.js";
 import { param, prepare } from "./prepared.js";
 import { accountEndReason, applyRights, credentialStamp, END_REASONS, judgeSession, readAccountStates, readSessionCheck, rightsOf } from "./revalidate.js";
@@ -55,7 +56,7 @@ const SWEEP_DEBOUNCE_MS = 10;
 export type { SessionOptions, SessionUser };
 
 /** What the session service needs of the application (src/app.ts App satisfies it). */
-export interface AuthServiceContext extends LoginContext {
+export interface AuthServiceContext extends ScramLoginContext {
   readonly events: { unsubscribe(id: string): boolean };
   onShutdown(hook: () => Promise<void>): void;
   onAccountsChanged(listener: (reason: string) => void): void;
@@ -98,8 +99,9 @@ export class AuthService {
   }
 
   /** auth.login_ex: dispatch on the mechanism. */
-  login(conn: Connection, req: LoginRequest): Promise<LoginResponse> {
-    return loginEx(this.app, conn, req);
+  login(conn: Connection, req: LoginRequest | ScramRequest): Promise<LoginResponse | ScramResponse> {
+    if (req.mechanism === "SCRAM") return loginScram(this.app, conn, req as ScramRequest);
+    return loginEx(this.app, conn, req as LoginRequest);
   }
 
   registerConnection(conn: Connection): void {

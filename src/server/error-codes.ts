@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   "auth.not_a_user_session": { errno: ERRNO.EINVAL, description: "The session is not a user's (e.g. an API key or token session), so it has no user record." },
   "auth.old_password_required": { errno: ERRNO.EINVAL, description: "The current password is required (only FULL_ADMIN may skip it)." },
   "auth.old_password_wrong": { errno: ERRNO.EINVAL, description: "The current password given is wrong." },
+  "auth.scram_not_in_progress": { errno: ERRNO.EFAULT, description: "SCRAM CLIENT_FINAL_MESSAGE sent with no SCRAM exchange in progress on this connection." },
   "auth.otp_not_in_progress": { errno: ERRNO.EINVAL, description: "OTP_TOKEN sent with no two-factor login in progress on this connection." },
   "auth.otp_user_not_found": { errno: ERRNO.EINVAL, description: "One-time password: the user does not exist." },
   "auth.password_disabled": { errno: ERRNO.EINVAL, description: "Password authentication is disabled for the account." },

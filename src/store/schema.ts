@@ -73,8 +73,13 @@ export interface ApiKeyTable {
   name: string;
   user_id: number | null;
   username: string | null;
-  salt: string;
+  keyhash_salt: string; // salt of the fast hash PLAIN checks (was `salt` before migration 012)
   keyhash: string; // salted SHA-256 of the secret part, hex
+  // SCRAM-SHA-512 record (migration 012); null for keys made before it until their next PLAIN login.
+  iterations: number | null;
+  salt: string | null; // base64 of the 16 salt bytes
+  stored_key: string | null; // base64 of 64 bytes
+  server_key: string | null; // base64 of 64 bytes
   created_at: number;
   expires_at: number | null;
   revoked: Bool;
