@@ -11,6 +11,9 @@ import type { Config } from "../config.js";
 import type { Store } from "../store/db.js";
 import type { EventBus } from "../server/events.js";
 import { Provisioner, detectDrift, type DriftEntry, type Hints, type ProvisionContext, type ProvisionerOptions, type RunResult } from "./provisioner.js";
+import { writeAudit } from "../audit/audit.js";
+import { insertSystemAccounts } from "../accounts/adopt.js";
+import type { DriftFound, SystemAccounts } from "./drift.js";
 
 export { Provisioner, detectDrift, parseHints, type DriftEntry, type ProvisionContext, type RunResult } from "./provisioner.js";
 export * from "./generate.js";
@@ -37,7 +40,38 @@ export function contextOf(app: ProvisionApp): ProvisionContext {
     storageRoots: app.config.storageRoots,
     log: app.log,
     changes: app.store.changes,
+    onDrift: (found) => auditDrift(app, found),
+    adoptSystemAccounts: (found) => adoptSystemAccounts(app, found),
   };
+}
+
+/** Audited as the provisioner (no session): which files, why, and which entries differed. */
+function auditProvision(app: ProvisionApp, method: string, description: string, params: unknown): Promise<void> {
+  return writeAudit(app, {
+    event: "METHOD_CALL",
+    eventData: { method, params: [params], description, authenticated: true, authorized: true },
+    success: true,
+    conn: null,
+    session: null,
+    username: "gatehouse-provision",
+  });
+}
+
+async function auditDrift(app: ProvisionApp, found: DriftFound[]): Promise<void> {
+  const what = found.map((d) => `${d.file} (${d.reason}${d.entries.length ? `: ${d.entries.slice(0, 10).join(", ")}` : ""})`).join("; ");
+  await auditProvision(app, "provision.drift", `Host files edited outside Gatehouse rewritten: ${what}`, found.map((d) => ({ file: d.file, reason: d.reason, entries: d.entries.slice(0, 10) })));
+}
+
+/** A package's system accounts become built-ins rather than being reverted. */
+async function adoptSystemAccounts(app: ProvisionApp, found: SystemAccounts): Promise<void> {
+  const done = await insertSystemAccounts(app.store.db, found);
+  if (!done.users.length && !done.groups.length) return;
+  const names = [...done.users.map((u) => `user ${u.name} (${u.uid})`), ...done.groups.map((g) => `group ${g.name} (${g.gid})`)];
+  app.log.warn({ adopted: names }, "system accounts a package added to the host files adopted as built-ins");
+  await auditProvision(app, "provision.adopt_system_accounts", `System accounts added outside Gatehouse adopted as built-ins: ${names.join(", ")}`, {
+    users: done.users.map((u) => u.name),
+    groups: done.groups.map((g) => g.name),
+  });
 }
 
 function envMs(name: string): number | undefined {
@@ -60,8 +94,9 @@ const ANNOUNCED = /^(user\.(create|update|delete)|group\.delete)\b/;
  * (default 3000; 0 = no reconciling full run after incremental ones),
  * GATEHOUSE_PROVISION_REMOTE_MS (full run this long after another process announced a commit on
  * PostgreSQL; default 3000; 0 = ignore announcements) and GATEHOUSE_PROVISION_INTERVAL_MS
- * (periodic full run; default 5 minutes on PostgreSQL, for changes made while this process could
- * not listen for announcements; 0 = off). A full run with nothing changed since the last one
+ * (periodic full run, default 60 s, 0 = off: repairs host files edited behind the server's back —
+ * logged and audited as drift — adopts system accounts a package added, and on PostgreSQL picks
+ * up changes made while this process could not listen for announcements). A full run with nothing changed since the last one
  * skips the store read (the change feed's stamp).
  */
 export function startProvisioner(app: ProvisionApp, opts: ProvisionerOptions = {}): Provisioner {
@@ -70,7 +105,7 @@ export function startProvisioner(app: ProvisionApp, opts: ProvisionerOptions = {
   const p = new Provisioner(contextOf(app), {
     debounceMs: opts.debounceMs ?? envMs("GATEHOUSE_PROVISION_DEBOUNCE_MS"),
     reconcileMs: opts.reconcileMs ?? envMs("GATEHOUSE_PROVISION_RECONCILE_MS"),
-    intervalMs: opts.intervalMs ?? envMs("GATEHOUSE_PROVISION_INTERVAL_MS") ?? (app.store.dialect === "postgres" ? 300_000 : 0),
+    intervalMs: opts.intervalMs ?? envMs("GATEHOUSE_PROVISION_INTERVAL_MS") ?? 60_000,
     remoteMs: opts.remoteMs ?? envMs("GATEHOUSE_PROVISION_REMOTE_MS"),
   });
   provisioners.set(app, p);

@@ -100,6 +100,12 @@ export interface KeysWrite {
   checkOnly?: boolean;
   /** A `.ssh` that is not a real directory is an error (ENOTDIR) rather than "none". */
   strict?: boolean;
+  /**
+   * Write only a missing file: an existing `authorized_keys` (the user's own edits included) is
+   * left as it is ("same"), and none is removed. Host provisioning's sweeps use this; a key
+   * changed through Gatehouse is written in full.
+   */
+  createOnly?: boolean;
 }
 
 /**
@@ -118,6 +124,7 @@ async function keysIn(home: SafeDir, label: string, w: KeysWrite): Promise<KeysO
   };
   const sshSt = home.lstat(".ssh");
   if (sshSt && !isDir(sshSt)) return refuse(); // a file or a link: leave it to the owner
+  if (w.createOnly && w.want === null) return "none";
   if (w.want === null) {
     if (!sshSt || !w.mayRemove) return "none";
     const sh = openSsh(home);
@@ -148,6 +155,7 @@ async function keysIn(home: SafeDir, label: string, w: KeysWrite): Promise<KeysO
   const sh = openSsh(home);
   if (!sh) return refuse();
   try {
+    if (w.createOnly && sh.lstat("authorized_keys")) return "same";
     await afterResolve("keys.write", sshLabel);
     let ok = dirOk(sh.stat(), w.uid, w.gid);
     if (!ok && !w.checkOnly) {
@@ -231,14 +239,14 @@ function replaceKeysFile(sh: SafeDir, body: Buffer, uid: number, gid: number): v
  * Bring one user's authorized_keys in line with the store (or, with `checkOnly`, report whether
  * it is). `gid` is the user's primary gid; `pl` from keysPlacement (null: nothing to do).
  */
-export async function syncAuthorizedKeys(u: ProvUser, gid: number, pl: KeysPlacement | null, checkOnly = false): Promise<KeysOutcome> {
+export async function syncAuthorizedKeys(u: ProvUser, gid: number, pl: KeysPlacement | null, checkOnly = false, createOnly = false): Promise<KeysOutcome> {
   if (!pl) return "none";
   const want = authorizedKeys(u);
   if (want === null && !pl.mayRemove) return "none";
   const home = openHome(pl.dir, pl.mayRemove ? [pl.within] : []);
   if (!home) return "none";
   try {
-    return await writeKeysIn(home, pl.dir, { want: want === null ? null : Buffer.from(want), uid: u.uid, gid, mayRemove: pl.mayRemove, checkOnly });
+    return await writeKeysIn(home, pl.dir, { want: want === null ? null : Buffer.from(want), uid: u.uid, gid, mayRemove: pl.mayRemove, checkOnly, createOnly });
   } finally {
     home.close();
   }

@@ -384,6 +384,14 @@ export class HostModel {
 
   // ---- rendering -----------------------------------------------------------------------------
 
+  /** Every user's name and uid, every group's name and gid (to spot accounts the store lacks). */
+  knownAccounts(): { users: { name: string; id: number }[]; groups: { name: string; id: number }[] } {
+    return {
+      users: [...this.users.values()].map((u) => ({ name: u.username, id: u.uid })),
+      groups: [...this.groups.values()].map((g) => ({ name: g.name, id: g.gid })),
+    };
+  }
+
   /**
    * Users, by ascending id, whose home is anything but /var/empty: the only ones that can have an
    * authorized_keys file to write or remove (see keysPlacement), so a check of "every user's keys"

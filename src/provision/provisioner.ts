@@ -20,6 +20,7 @@
 // change announced by another process schedules a full run (`remoteMs`).
 
 import path from "node:path";
+import { readFile } from "node:fs/promises";
 import type { Db, Dialect } from "../store/db.js";
 import type { ChangeFeed } from "../store/change-feed.js";
 import { IS_ROOT, ensureDir, fsyncDir, lstatOrNull, partsEqual, prepareReplace, removeStaleTemps, sameContent, sameStat, statKey, type WrittenStat } from "./atomic.js";
@@ -28,6 +29,7 @@ import { keysPlacement, syncAuthorizedKeys, type KeysPlacement } from "./keys.js
 import { HostModel } from "./model.js";
 import { memberCounts, readGroups, readMemberships, readPolicy, readSnapshot, readTransaction, readUsers } from "./snapshot.js";
 import type { ProvUser } from "./types.js";
+import { driftedEntries, packageAccounts, type DriftFound, type KnownAccounts, type SystemAccounts } from "./drift.js";
 
 export interface ProvisionLog {
   info(obj: object, msg?: string): void;
@@ -47,6 +49,17 @@ export interface ProvisionContext {
    * the model was last read in full, and changes announced by other processes start a full run.
    */
   changes?: ChangeFeed;
+  /**
+   * Host files found edited behind the writer's back (they differ from what it last wrote) and
+   * rewritten: log and audit them. Errors are logged, never fatal to the run.
+   */
+  onDrift?(found: DriftFound[]): Promise<void>;
+  /**
+   * System accounts (ids below 1000) that appeared in the host's passwd / group and that the store
+   * does not know by name or id — a package's maintainer script ran `adduser --system`. They are
+   * taken into the store as built-ins (and audited) instead of being reverted.
+   */
+  adoptSystemAccounts?(found: SystemAccounts): Promise<void>;
 }
 
 export interface ProvisionerOptions {
@@ -139,6 +152,12 @@ export class Provisioner {
   private tempsCleaned = false;
   /** The next full run checks every user's authorized_keys. */
   private allKeys = true;
+  /**
+   * Per user, the fields that decide their authorized_keys (uid, gid, home, keys) when this
+   * process last looked after the file. Only a change of these through Gatehouse rewrites an
+   * existing file; otherwise the user's own edits stay (a missing file is still created).
+   */
+  private readonly keySig = new Map<number, string>();
   lastResult: RunResult | null = null;
   lastError: unknown = null;
 
@@ -308,6 +327,7 @@ export class Provisioner {
   }
 
   private async fullRun(): Promise<{ written: string[]; skippedRead: boolean }> {
+    await this.adoptPackageAccounts();
     // Taken before the read: a change committed while the read runs moves the stamp past it, so
     // comparing with it later can only err towards reading again.
     const stamp = this.ctx.changes?.stamp() ?? null;
@@ -339,10 +359,34 @@ export class Provisioner {
       if (!u) continue;
       const pl = keysPlacement(u, this.ctx.storageRoots, this.ctx.hostRoot);
       if (!pl) continue; // most users: no home with keys to look after (no await per user)
-      const r = await this.keysAt(u, model.groups.get(u.group_id)?.gid ?? 65534, pl);
+      const r = await this.keysAt(u, model.groups.get(u.group_id)?.gid ?? 65534, pl, changed === null);
       if (r) written.push(r);
     }
     return { written, skippedRead };
+  }
+
+  /**
+   * Package-added system accounts: when passwd or group changed on disk since this process wrote
+   * them (or at its first run), entries below 1000 the store does not know are handed to
+   * `adoptSystemAccounts`; the read that follows then sees them as built-ins.
+   */
+  private async adoptPackageAccounts(): Promise<void> {
+    if (!this.ctx.adoptSystemAccounts) return;
+    const texts: Record<"passwd" | "group", string> = { passwd: "", group: "" };
+    let edited = false;
+    for (const id of ["passwd", "group"] as const) {
+      const file = absPath(this.ctx.hostRoot, `etc/${id}`);
+      const st = await lstatOrNull(file);
+      if (!st?.isFile()) continue;
+      const prev = this.written.get(id);
+      if (!prev || !sameStat(prev.stat, statKey(st))) edited = true;
+      texts[id] = await readFile(file, "utf8");
+    }
+    if (!edited) return;
+    const known = this.model ? this.model.knownAccounts() : await knownAccounts(this.ctx.db);
+    const found = packageAccounts(texts.passwd, texts.group, known);
+    if (!found.users.length && !found.groups.length) return;
+    await this.ctx.adoptSystemAccounts(found);
   }
 
   private async incrementalRun(userIds: number[], groupIds: number[]): Promise<string[]> {
@@ -390,9 +434,21 @@ export class Provisioner {
     return pl ? this.keysAt(u, gid, pl) : null;
   }
 
-  private async keysAt(u: ProvUser, gid: number, pl: KeysPlacement): Promise<string | null> {
+  /**
+   * An existing file is rewritten only when the fields that decide it (uid, gid, home, keys)
+   * changed since this process last looked after it: a user's own edits stay until the key
+   * changes through Gatehouse (whose account services write the file themselves at that moment).
+   * A user this process has not seen before, or whose fields did not change, gets a missing file
+   * created and an existing one kept. `sweep` (a cold start, `provisionNow`) looks at every user;
+   * otherwise an unchanged user is skipped without touching the disk.
+   */
+  private async keysAt(u: ProvUser, gid: number, pl: KeysPlacement, sweep = false): Promise<string | null> {
+    const sig = `${u.uid}:${gid}:${u.home}:${u.sshpubkey ?? ""}`;
+    const prevSig = this.keySig.get(u.id);
+    if (prevSig === sig && !sweep) return null;
     try {
-      const r = await syncAuthorizedKeys(u, gid, pl);
+      const r = await syncAuthorizedKeys(u, gid, pl, false, prevSig === undefined || prevSig === sig);
+      this.keySig.set(u.id, sig);
       return r === "written" || r === "removed" ? path.join(pl.dir, ".ssh/authorized_keys") : null;
     } catch (err) {
       this.ctx.log.warn({ err, user: u.username }, "could not write authorized_keys");
@@ -407,7 +463,7 @@ export class Provisioner {
     const sgid = model.shadowGid();
     const rendered = model.renderAll();
     const dirs = new Set<string>();
-    const jobs: { spec: FileSpec; file: string; parts: Buffer[] }[] = [];
+    const jobs: { spec: FileSpec; file: string; parts: Buffer[]; edited: DriftFound | null }[] = [];
     for (const spec of FILES) {
       const file = absPath(root, spec.rel);
       const parts = rendered[spec.id];
@@ -423,7 +479,9 @@ export class Provisioner {
         this.written.set(spec.id, { parts, stat: statKey(st) });
         continue;
       }
-      jobs.push({ spec, file, parts });
+      // Changed on disk since this process wrote it: someone edited it behind our back.
+      const edited = prev && !sameStat(prev.stat, st ? statKey(st) : null) ? await this.driftOf(spec, file, st, owner, parts) : null;
+      jobs.push({ spec, file, parts, edited });
     }
     if (!this.tempsCleaned) {
       for (const spec of FILES) await removeStaleTemps(path.dirname(absPath(root, spec.rel)));
@@ -445,6 +503,7 @@ export class Provisioner {
       ),
     );
     const out: string[] = [];
+    const drift: DriftFound[] = [];
     let firstErr: unknown = null;
     for (const p of prepared) {
       const { j, commit, err } = await p;
@@ -460,20 +519,48 @@ export class Provisioner {
       try {
         this.written.set(j.spec.id, { parts: j.parts, stat: await commit.rename() });
         out.push(j.file);
+        if (j.edited) drift.push(j.edited);
       } catch (e) {
         firstErr ??= e;
         this.written.delete(j.spec.id);
       }
     }
     await Promise.all([...dirs].map((d) => fsyncDir(d).catch(() => undefined)));
+    if (drift.length) await this.reportDrift(drift);
     if (firstErr) throw firstErr;
     return out;
+  }
+
+  /** What differs between the edited file on disk and what is written back (entry names only). */
+  private async driftOf(spec: FileSpec, file: string, st: Awaited<ReturnType<typeof lstatOrNull>>, owner: { uid: number; gid: number; mode: number }, parts: Buffer[]): Promise<DriftFound> {
+    const rel = spec.rel;
+    if (!st?.isFile()) return { file: rel, reason: "missing", entries: [] };
+    const disk = await readFile(file, "utf8").catch(() => "");
+    const want = Buffer.concat(parts).toString("utf8");
+    if (disk !== want) return { file: rel, reason: "content", entries: driftedEntries(spec.id, disk, want) };
+    return { file: rel, reason: (st.mode & 0o7777) !== owner.mode ? "mode" : "owner", entries: [] };
+  }
+
+  private async reportDrift(drift: DriftFound[]): Promise<void> {
+    this.ctx.log.warn({ drift }, "host account files were edited outside Gatehouse; rewritten from the store");
+    try {
+      await this.ctx.onDrift?.(drift);
+    } catch (err) {
+      this.ctx.log.error({ err }, "could not audit the drift found");
+    }
   }
 
 }
 
 // ---------------------------------------------------------------------------------------------
 // drift
+
+/** Names and ids of every user and group in the store (for spotting package-added accounts). */
+async function knownAccounts(db: Db): Promise<KnownAccounts> {
+  const users = await db.selectFrom("users").select(["username as name", "uid as id"]).execute();
+  const groups = await db.selectFrom("groups").select(["name", "gid as id"]).execute();
+  return { users: users.map((u) => ({ name: u.name, id: u.id })), groups: groups.map((g) => ({ name: g.name, id: g.id })) };
+}
 
 export interface DriftEntry {
   path: string;
@@ -502,7 +589,8 @@ export async function detectDrift(ctx: ProvisionContext): Promise<DriftEntry[]> 
   for (const u of snap.users) {
     const pl = keysPlacement(u, ctx.storageRoots, ctx.hostRoot);
     if (!pl) continue;
-    const r = await syncAuthorizedKeys(u, primaryGid(u, groupsById), pl, true).catch(() => "drift" as const);
+    // A keys file the user edited is theirs (createOnly): only a missing one is drift.
+    const r = await syncAuthorizedKeys(u, primaryGid(u, groupsById), pl, true, true).catch(() => "drift" as const);
     if (r === "drift") out.push({ path: path.join(pl.dir, ".ssh/authorized_keys"), reason: "keys" });
   }
   return out;
