@@ -11,10 +11,13 @@ export type { Me };
 
 export type Phase = "loading" | "first-run" | "signed-out" | "otp" | "change-password" | "signed-in";
 
+/** Wrong codes after the first that a pending two-factor sign-in accepts (src/auth/login.ts OTP_RETRIES). */
+export const OTP_RETRIES = 3;
+
 export type LoginOutcome =
   | { kind: "ok" }
   | { kind: "otp"; username: string }
-  | { kind: "AUTH_ERR" | "DENIED" | "EXPIRED" | "REDIRECT"; urls?: string[] }
+  | { kind: "AUTH_ERR" | "DENIED" | "EXPIRED" | "REDIRECT"; urls?: string[]; /** After a wrong code: how many more the pending sign-in accepts. */ retriesLeft?: number }
   | { kind: "error"; message: string };
 
 interface SessionValue {
@@ -62,6 +65,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [otpUser, setOtpUser] = useState<string | null>(null);
   const [changeReason, setChangeReason] = useState<string | null>(null);
   const lastPassword = useRef<string | null>(null);
+  /** Wrong codes given for the pending sign-in (the server accepts OTP_RETRIES more after the first). */
+  const wrongCodes = useRef(0);
   const phaseRef = useRef<Phase>("loading");
   phaseRef.current = phase;
 
@@ -173,6 +178,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
             await afterSuccess(r);
             return { kind: "ok" };
           case "OTP_REQUIRED":
+            wrongCodes.current = 0;
             setOtpUser(r.username ?? username);
             setPhase("otp");
             return { kind: "otp", username: r.username ?? username };
@@ -206,7 +212,13 @@ export function SessionProvider({ children }: { children: ReactNode }) {
           return { kind: "ok" };
         }
         if (r.response_type === "OTP_REQUIRED") return { kind: "otp", username: r.username ?? "" };
-        // A wrong code ends the attempt (reference §7.3): back to the password step.
+        // A wrong code leaves the sign-in pending for OTP_RETRIES more (Gatehouse; the reference
+        // ends it at once, and then the next code is refused as "not in progress").
+        if (r.response_type === "AUTH_ERR") {
+          wrongCodes.current += 1;
+          const retriesLeft = Math.max(0, OTP_RETRIES + 1 - wrongCodes.current);
+          if (retriesLeft > 0) return { kind: "AUTH_ERR", retriesLeft };
+        }
         setOtpUser(null);
         setPhase("signed-out");
         return { kind: r.response_type };

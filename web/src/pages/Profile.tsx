@@ -1,5 +1,7 @@
 // My profile, for every signed-in user: account summary, change password (user.set_password),
-// two-factor setup (user.renew_2fa_secret → otpauth:// URI shown as a QR code and as text),
+// two-factor setup (user.stage_2fa_secret → otpauth:// URI shown as a QR code and as text, then
+// user.confirm_2fa_secret with a code from the app turns it on; user.renew_2fa_secret on servers
+// without staging),
 // my API keys, my sessions.
 
 import { useMemo, useState } from "react";
@@ -137,22 +139,35 @@ function TwoFactorSetup() {
   const [digits, setDigits] = useState("6");
   const [interval, setIntervalS] = useState("30");
   const [uri, setUri] = useState<string | null>(null);
-  const { errs, busy, run } = useSubmit(["otp_digits", "interval"]);
+  const [code, setCode] = useState("");
+  const { errs, busy, run } = useSubmit(["otp_digits", "interval", "otp_token"]);
+  // Servers with user.stage_2fa_secret turn a new secret on only after a code from it is confirmed.
+  const staged = s.has("user.stage_2fa_secret") && s.has("user.confirm_2fa_secret");
   const global = useAsync(
     () => (s.allowed("auth.twofactor.config", "SYSTEM_SECURITY_READ") ? api.call("auth.twofactor.config").catch(() => null) : Promise.resolve(null)),
     [],
   );
-  const renew = () =>
+  const opts = () => ({ otp_digits: Number(digits), interval: interval === "60" ? (60 as const) : (30 as const) });
+  const start = () =>
     run(async () => {
-      const r = await api.call("user.renew_2fa_secret", s.me!.pw_name, { otp_digits: Number(digits), interval: interval === "60" ? 60 : 30 });
-      let u: string | null = r?.twofactor_config?.provisioning_uri ?? null;
-      if (!u) {
-        const me = await api.call("auth.me");
-        u = me?.two_factor_config?.provisioning_uri ?? null;
+      setCode("");
+      if (staged) {
+        const r = await api.call("user.stage_2fa_secret", s.me!.pw_name, opts());
+        setUri(r.provisioning_uri);
+        return;
       }
-      setUri(u);
+      const r = await api.call("user.renew_2fa_secret", s.me!.pw_name, opts());
+      setUri(r?.twofactor_config?.provisioning_uri ?? null);
       await s.refreshMe();
       toast("A new authenticator secret was created. Add it to your app now.");
+    });
+  const confirm = () =>
+    run(async () => {
+      await api.call("user.confirm_2fa_secret", s.me!.pw_name, code.trim());
+      setUri(null);
+      setCode("");
+      await s.refreshMe();
+      toast("Two-factor authentication is set up: sign-ins now ask for a code from your app.");
     });
   return (
     <section className="card section-card" aria-labelledby="tf2-h">
@@ -162,31 +177,81 @@ function TwoFactorSetup() {
         {global.data && !global.data.enabled && <span className="hint"> — two-factor sign-in is currently turned off for this server, so codes are not asked for yet.</span>}
       </p>
       <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
-      <div className="row end wrap">
-        <SelectField label="Code length" name="otp_digits" value={digits} onValue={setDigits} errors={errs.fields}>
-          <option value="6">6 digits</option>
-          <option value="7">7 digits</option>
-          <option value="8">8 digits</option>
-        </SelectField>
-        <SelectField label="Code lifetime" name="interval" value={interval} onValue={setIntervalS} errors={errs.fields}>
-          <option value="30">30 seconds</option>
-          <option value="60">60 seconds</option>
-        </SelectField>
-        <button type="button" className="primary" onClick={() => void renew()} disabled={busy} data-testid="setup-2fa">
-          {configured ? "Replace authenticator secret" : "Set up an authenticator"}
-        </button>
-      </div>
-      {configured && !uri && <p className="hint">Replacing the secret stops codes from your current authenticator app from working.</p>}
+      {!uri && (
+        <div className="row end wrap">
+          <SelectField label="Code length" name="otp_digits" value={digits} onValue={setDigits} errors={errs.fields}>
+            <option value="6">6 digits</option>
+            <option value="7">7 digits</option>
+            <option value="8">8 digits</option>
+          </SelectField>
+          <SelectField label="Code lifetime" name="interval" value={interval} onValue={setIntervalS} errors={errs.fields}>
+            <option value="30">30 seconds</option>
+            <option value="60">60 seconds</option>
+          </SelectField>
+          <button type="button" className="primary" onClick={() => void start()} disabled={busy} data-testid="setup-2fa">
+            {configured ? "Replace authenticator" : "Set up an authenticator"}
+          </button>
+        </div>
+      )}
+      {configured && !uri && (
+        <p className="hint">
+          {staged
+            ? "Your current authenticator keeps working until the new one is confirmed with a code."
+            : "Replacing the secret stops codes from your current authenticator app from working."}
+        </p>
+      )}
       {uri && (
         <div className="totp" data-testid="totp-setup">
           <QrCode text={uri} label="QR code with the authenticator secret" />
           <div className="grow">
-            <p>Scan the QR code with an authenticator app (or enter the secret by hand). It is shown only now.</p>
+            <p>
+              <strong>Step 1.</strong> Scan the QR code with an authenticator app (or enter the secret by hand). It is shown only now.
+            </p>
             <CopyField label="Secret" value={secretOf(uri)} testid="totp-secret" />
             <CopyField label="Provisioning URI" value={uri} testid="totp-uri" />
+            {staged && (
+              <form
+                onSubmit={(e) => {
+                  e.preventDefault();
+                  void confirm();
+                }}
+                noValidate
+                data-testid="totp-confirm"
+              >
+                <p>
+                  <strong>Step 2.</strong> Enter the code the app now shows. Two-factor authentication is turned on only when the code matches
+                  {configured ? "; until then your current authenticator keeps working" : ""}.
+                </p>
+                <div className="row end wrap">
+                  <TextField
+                    label="Code from the app"
+                    name="otp_token"
+                    inputMode="numeric"
+                    autoComplete="one-time-code"
+                    maxLength={8}
+                    value={code}
+                    onValue={(v) => setCode(v.replace(/\s/g, ""))}
+                    errors={errs.fields}
+                  />
+                  <button type="submit" className="primary" disabled={busy || code.length < 6} data-testid="confirm-2fa">
+                    Confirm and turn on
+                  </button>
+                  <button type="button" onClick={() => setUri(null)}>
+                    Cancel
+                  </button>
+                </div>
+              </form>
+            )}
           </div>
         </div>
       )}
+      <details className="help" data-testid="lost-authenticator-help">
+        <summary>Lost the phone with your authenticator?</summary>
+        <p>
+          Ask an administrator for a one-time password. You sign in with it instead of your password (no code is asked), choose a new password, and set
+          up your new phone here. Administrators can also remove your two-factor secret from the Users screen.
+        </p>
+      </details>
       <ErrorBox error={global.error} />
     </section>
   );

@@ -14,6 +14,7 @@ const MESSAGES: Record<string, string> = {
   DENIED:
     "Your username and password are correct, but your account has no access to this server. Ask an administrator to give you a role.",
   OTP_AUTH_ERR: "That code is incorrect or has already been used. Sign in again with your password.",
+  OTP_RETRY: "That code is incorrect or has already been used. Enter the code your app shows now",
 };
 
 export function SignIn() {
@@ -39,6 +40,10 @@ export function SignIn() {
         setError(null);
         return;
       case "AUTH_ERR":
+        if (otp && r.retriesLeft) {
+          setError(`${MESSAGES.OTP_RETRY} (${r.retriesLeft} ${r.retriesLeft === 1 ? "try" : "tries"} left).`);
+          return;
+        }
         setError(otp ? MESSAGES.OTP_AUTH_ERR : MESSAGES.AUTH_ERR);
         setPassword("");
         return;
@@ -121,6 +126,15 @@ export function SignIn() {
             <button type="button" className="link" onClick={() => s.cancelOtp()}>
               Use a different account
             </button>
+            <details className="help" data-testid="lost-authenticator">
+              <summary>Lost your authenticator?</summary>
+              <p>
+                Ask an administrator for a <strong>one-time password</strong> (Users → your account → One-time password). Sign in with it instead of your
+                password: no code is asked. You then choose a new password, and under <strong>My profile → Two-factor authentication</strong> you set up
+                your new phone; the old authenticator stops working once the new one is confirmed. An administrator can also remove your two-factor secret
+                (Users → your account → Reset two-factor authentication).
+              </p>
+            </details>
           </form>
         ) : mode === "expired" ? (
           <ExpiredPassword username={username} oldPassword={password} onDone={() => setMode("password")} />
