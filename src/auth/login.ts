@@ -77,11 +77,19 @@ export interface SessionOptions {
   ephemeral?: boolean;
   /** The account's password-state fingerprint read at sign-in (./revalidate.ts credentialStamp). */
   credStamp?: string | null;
+  /**
+   * The store's change stamp taken before the login read everything its session is built from
+   * (a one-statement login): the session counts as checked as of it, so its first call does not
+   * read it all again. Absent: checked on its first call.
+   */
+  checkedStamp?: string | null;
 }
 
 /** What a login needs of the session service (./service.ts AuthService provides it). */
 export interface LoginServices {
   security(): Promise<SecurityConfig>;
+  /** The store's change stamp (./service.ts AuthService.authStamp). */
+  authStamp(): string | null;
   sessionForUser(user: SessionUser, credentials: CredentialType, conn: Connection, opts: SessionOptions, sec: SecurityConfig): Promise<Session>;
   hasApiAccess(session: Session): Promise<boolean>;
   attach(conn: Connection, session: Session, alsoInTransaction?: (trx: Tx) => Promise<void>): Promise<void>;
@@ -467,6 +475,8 @@ async function loginApiKey(app: LoginContext, conn: Connection, req: LoginReques
   const raw = String(req.api_key ?? "");
   const username = req.username ?? "";
   const parsed = parseApiKey(raw);
+  // Taken before the read: a change committed after it moves the stamp, and the session is checked again.
+  const checkedStamp = app.auth.authStamp();
   // A malformed key still reads the settings (no key has id 0).
   const row = (await apiKeyLogin.first(db, SECURITY_KEY, parsed?.id ?? 0))!;
   const sec = securityFromStored(row.security);
@@ -504,6 +514,7 @@ async function loginApiKey(app: LoginContext, conn: Connection, req: LoginReques
     keyRoles: row.key_roles === null ? null : (JSON.parse(row.key_roles) as string[]),
     // The owner's grant, from the same row (recomputed on later calls as the account changes).
     grant: grantOfCheckRow(row),
+    checkedStamp,
   });
 }
 

@@ -191,8 +191,9 @@ export class AuthService {
       internal: false,
       credStamp: opts.credStamp ?? null,
       grantFixed: !!opts.grantFixed,
-      // Checked against the store on its first call (what the login read may have changed since).
-      checkedStamp: null,
+      // Checked against the store on its first call (what the login read may have changed since),
+      // unless the login read it all in one statement at a known stamp.
+      checkedStamp: opts.checkedStamp ?? null,
     };
   }
 

@@ -16,6 +16,28 @@ import { unrenderableChar } from "../accounts/names.js";
 export const MAX_PARAM_DEPTH = 64;
 
 /**
+ * Whether `value` nests deeper than `max` (the value itself is depth `depth`). Recursive but
+ * bounded: it never descends more than `max` + 1 levels, so it cannot overflow the stack. Called on
+ * every call's parameters, so it allocates nothing (the path is found only for a refused call).
+ */
+function nestsDeeperThan(value: object, depth: number, max: number): boolean {
+  if (depth > max) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const c: unknown = value[i];
+      if (c !== null && typeof c === "object" && nestsDeeperThan(c, depth + 1, max)) return true;
+    }
+    return false;
+  }
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    const c = (value as Record<string, unknown>)[k];
+    if (c !== null && typeof c === "object" && nestsDeeperThan(c, depth + 1, max)) return true;
+  }
+  return false;
+}
+
+/**
  * The path (keys and indices) of the first value nested deeper than `max`, or null. Iterative, so a
  * hostile depth cannot overflow the stack here either.
  */
@@ -56,6 +78,7 @@ export function paramsDepthError(argNames: readonly string[], params: readonly u
     const p = params[i];
     if (p === null || typeof p !== "object") continue;
     // The positional level counts as the first: params[i] itself is depth 1.
+    if (!nestsDeeperThan(p, 1, MAX_PARAM_DEPTH)) continue;
     const path = tooDeepPath(p, MAX_PARAM_DEPTH);
     if (path === null) continue;
     const shown = path.slice(0, 4).join(".");

@@ -59,12 +59,16 @@ export class SqliteChangeFeed implements ChangeFeed {
   localWrite(): void {
     this.local++;
   }
+  /** The last stamp made, kept so the common call (nothing changed) builds no string. */
+  private last = { local: -1, version: -1, stamp: "" };
   stamp(): string {
     if (this.version === null) {
       this.version = this.dataVersion();
       setImmediate(this.forget);
     }
-    return `${this.local}:${this.version}`;
+    const last = this.last;
+    if (last.local !== this.local || last.version !== this.version) this.last = { local: this.local, version: this.version, stamp: `${this.local}:${this.version}` };
+    return this.last.stamp;
   }
   onRemoteChange(): () => void {
     // Another connection's commit is only noticed when asked (data_version); nothing to push.
