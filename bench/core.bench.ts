@@ -96,7 +96,7 @@ export async function seedAccounts(db: Db, users: number, groups: number, dialec
       const rows = [];
       for (let j = i; j < Math.min(users, i + batch); j++) {
         rows.push({
-          uid: 10000 + j, username: userName(j), unixhash: "*", smbhash: "*", home: "/var/empty",
+          uid: uidOf(j), username: userName(j), unixhash: "*", smbhash: "*", home: "/var/empty",
           shell: "/usr/bin/bash", full_name: `${FIRST[j % 10]} ${LAST[Math.floor(j / 10) % 10]} ${j}`, builtin: 0, smb: j % 3 === 0 ? 0 : 1,
           microsoft_account: 0, userns_idmap: null, group_id: firstGroup + (j % groups), password_disabled: 1,
           ssh_password_enabled: 0, sshpubkey: null, locked: j % 97 === 0 ? 1 : 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]",
@@ -122,6 +122,9 @@ export async function seedAccounts(db: Db, users: number, groups: number, dialec
 }
 
 const userName = (j: number) => `user${String(j).padStart(6, "0")}`;
+/** Seeded uids start above the builtin accounts' (nobody is 65534); raw inserts use RAW_ID + k. */
+const uidOf = (j: number) => 100_000 + j;
+const RAW_ID = 5_000_000;
 
 /** Time `fn` `n` times, `inflight` at a time; per-call ms percentiles and calls/s. */
 async function timeDirect(n: number, fn: (i: number) => Promise<unknown>, inflight = 1): Promise<LoadResult> {
@@ -148,7 +151,7 @@ async function lookupRows(ctx: CoreCtx): Promise<Row[]> {
   const calls = opts.calls;
   const spread = (i: number) => (i * 7919) % users;
   const byName: Req[] = Array.from({ length: 1000 }, (_, i) => ({ method: "user.query", params: [[["username", "=", userName(spread(i))]]] }));
-  const byUid: Req[] = Array.from({ length: 1000 }, (_, i) => ({ method: "user.query", params: [[["uid", "=", 10000 + spread(i)]]] }));
+  const byUid: Req[] = Array.from({ length: 1000 }, (_, i) => ({ method: "user.query", params: [[["uid", "=", uidOf(spread(i))]]] }));
   // Every call a different username, and none used in an earlier round (while users allow):
   // nothing can be reused from an earlier call.
   const fresh = (r: number, i: number) => userName(((r * calls + i) * 7919 + 13) % users);
@@ -292,9 +295,9 @@ async function createRows(ctx: CoreCtx): Promise<Row[]> {
     insert: (r) => timeDirect(CREATES, async (i) => {
       const k = r * CREATES + i;
       await db.transaction().execute(async (trx) => {
-        const g = await trx.insertInto("groups").values({ gid: 900000 + k, name: `rawg${k}`, builtin: 0, smb: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", userns_idmap: null }).returning("id").executeTakeFirstOrThrow();
+        const g = await trx.insertInto("groups").values({ gid: RAW_ID + k, name: `rawg${k}`, builtin: 0, smb: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", userns_idmap: null }).returning("id").executeTakeFirstOrThrow();
         await trx.insertInto("users").values({
-          uid: 900000 + k, username: `raw${k}`, unixhash: "*", smbhash: "*", home: "/var/empty", shell: "/usr/bin/bash", full_name: "raw",
+          uid: RAW_ID + k, username: `raw${k}`, unixhash: "*", smbhash: "*", home: "/var/empty", shell: "/usr/bin/bash", full_name: "raw",
           builtin: 0, smb: 0, microsoft_account: 0, userns_idmap: null, group_id: g.id, password_disabled: 0, ssh_password_enabled: 0,
           sshpubkey: null, locked: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", email: null, email_verified: 0,
           last_password_change: null, password_history: "[]", source: "LOCAL", home_mode: null, twofactor_secret: null,

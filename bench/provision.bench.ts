@@ -41,11 +41,11 @@ async function populate(app: App, n: number): Promise<number[]> {
     for (let i = 0; i < n; i += 500) {
       const m = Math.min(500, n - i);
       const groups = Array.from({ length: m }, (_, k) => ({
-        gid: 10_000 + i + k, name: `user${i + k}`, builtin: 0, smb: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", userns_idmap: null,
+        gid: 100_000 + i + k, name: `user${i + k}`, builtin: 0, smb: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", userns_idmap: null,
       }));
       const gids = await trx.insertInto("groups").values(groups).returning("id").execute();
       const users = gids.map((g, k) => ({
-        uid: 10_000 + i + k, username: `user${i + k}`, unixhash: HASH, smbhash: NT, home: "/var/empty", shell: "/usr/bin/bash",
+        uid: 100_000 + i + k, username: `user${i + k}`, unixhash: HASH, smbhash: NT, home: "/var/empty", shell: "/usr/bin/bash",
         full_name: `User Number ${i + k}`, builtin: 0, smb: 1, microsoft_account: 0, userns_idmap: null, group_id: g.id,
         password_disabled: 0, ssh_password_enabled: (i + k) % 10 === 0 ? 1 : 0, sshpubkey: null, locked: (i + k) % 97 === 0 ? 1 : 0,
         sudo_commands: (i + k) % 50 === 0 ? '["/usr/bin/id"]' : "[]", sudo_commands_nopasswd: "[]", email: null, email_verified: 0,

@@ -14,9 +14,12 @@ import {
   matchRow,
   parseFilters,
   parseOptions,
+  parseOrderKey,
   type ColumnMap,
   type Dialect,
+  type QueryOptions,
 } from "../store/query.js";
+import { numberPlaceholders, planSearch, type SearchIndexes } from "../store/query-search.js";
 
 export interface EntitySpec<Row, Entry> {
   /** `SELECT … FROM …` without WHERE / ORDER / LIMIT. */
@@ -28,6 +31,8 @@ export interface EntitySpec<Row, Entry> {
   columns: ColumnMap;
   /** Every top-level field of an entry: filters on anything else are refused. */
   fields: ReadonlySet<string>;
+  /** Search indexes on the table (src/store/query-search.ts), when it has any. */
+  search?: SearchIndexes;
   build(rows: Row[]): Promise<Entry[]>;
 }
 
@@ -36,6 +41,14 @@ export interface QueryArgs {
   options: unknown;
   /** Attribute names for validation errors (e.g. "filters", "options"). */
   attrs?: { filters?: string; options?: string };
+}
+
+/** How many ordered matches the query needs (Infinity: all of them, or no index gives the order). */
+function pageEnd(opts: QueryOptions, search: SearchIndexes): number {
+  if (opts.count || (!opts.get && opts.limit === 0)) return Infinity;
+  const first = opts.order_by.length ? parseOrderKey(opts.order_by[0]) : null;
+  if (first && (first.path.length !== 1 || !search.ordered.has(first.path[0]))) return Infinity;
+  return opts.get ? 1 : opts.offset + opts.limit;
 }
 
 export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec: EntitySpec<Row, Entry>, args: QueryArgs): Promise<unknown> {
@@ -48,9 +61,11 @@ export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec:
   });
   unknown.check();
   const opts = parseOptions(args.options, args.attrs?.options ?? "options");
-  const compiled = compileFilters(filters, spec.columns, dialect);
-  const whereSql = compiled.where ? ` WHERE ${compiled.where}` : "";
-  const params = [...compiled.params];
+  const plan = spec.search ? await planSearch(db, dialect, spec.search, { filters, want: pageEnd(opts, spec.search) }) : null;
+  const compiled = compileFilters(filters, spec.columns, dialect, (plan?.params.length ?? 0) + 1);
+  const conditions = [plan ? `(${numberPlaceholders(plan.where, dialect, 1)})` : null, compiled.where].filter(Boolean);
+  const whereSql = conditions.length ? ` WHERE ${conditions.join(" AND ")}` : "";
+  const params = [...(plan?.params ?? []), ...compiled.params];
   const inMemory = compiled.residual.length > 0;
   const orderSql = compileOrderBy(opts.order_by, spec.columns, dialect);
 
@@ -71,8 +86,15 @@ export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec:
   if (pagedInSql) {
     // Literal integers (validated by parseOptions): SQLite runs a bound LIMIT markedly slower.
     const limit = opts.get ? 1 : opts.limit;
-    text += dialect === "postgres" ? ` LIMIT ${limit > 0 ? limit : "ALL"}` : ` LIMIT ${limit > 0 ? limit : -1}`;
-    if (opts.offset) text += ` OFFSET ${Math.trunc(opts.offset)}`;
+    let page = dialect === "postgres" ? ` LIMIT ${limit > 0 ? limit : "ALL"}` : ` LIMIT ${limit > 0 ? limit : -1}`;
+    if (opts.offset) page += ` OFFSET ${Math.trunc(opts.offset)}`;
+    text += page;
+    if (plan && spec.search && dialect === "sqlite") {
+      // SQLite computes every selected column (the aggregated groups and keys) before it sorts:
+      // sort the index's candidates by id alone, then read the page's rows.
+      const { idSql, table } = spec.search;
+      text = `${spec.selectSql} WHERE ${idSql} IN (SELECT ${idSql} FROM "${table}"${whereSql} ORDER BY ${order}${page}) ORDER BY ${order}`;
+    }
   }
   if (inMemory && sortedInSql && (opts.limit > 0 || opts.get)) {
     // Filters left for memory, but SQL can order: read ordered chunks until the page is full

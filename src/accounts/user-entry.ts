@@ -8,6 +8,7 @@ import type { Dialect, Store, Tx } from "../store/db.js";
 import { CompiledQuery } from "kysely";
 import type { ColumnMap } from "../store/query.js";
 import { runEntityQuery } from "./entity-query.js";
+import { USER_SEARCH } from "../store/query-search.js";
 import type { UserTable } from "../store/schema.js";
 import { serverSid } from "./account-settings.js";
 import type { SecurityConfig } from "../auth/policy.js";
@@ -318,6 +319,7 @@ export async function queryUsers(store: Store, filters: unknown, options: unknow
       defaultOrder: U("id"),
       columns: snapshot.security.enable_gpos_stig ? USER_COLUMNS_STIG : USER_COLUMNS,
       fields: USER_FIELDS,
+      search: USER_SEARCH,
       build: (rows) => buildUserEntries(store.db, rows, snapshot),
     },
     { filters, options },

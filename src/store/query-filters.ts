@@ -303,14 +303,26 @@ export interface OrderKey {
   path: string[];
   desc: boolean;
   nullsFirst: boolean;
+  /** `:ci` suffix (beyond the reference): strings compare with ASCII letters lowercased. */
+  ci: boolean;
+}
+
+/** The `:ci` order-key suffix: sort text ignoring the case of ASCII letters (docs/departures.md). */
+export const CI_ORDER_SUFFIX = ":ci";
+
+/** ASCII letters lowercased, nothing else: what SQLite's lower() and PostgreSQL's lower(… COLLATE "C") do. */
+export function asciiLower(s: string): string {
+  return /[A-Z]/.test(s) ? s.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : s;
 }
 
 /**
- * `[nulls_first:|nulls_last:][-]field.path`. Without a nulls prefix, nulls sort as the smallest
+ * `[nulls_first:|nulls_last:][-]field.path[:ci]`. Without a nulls prefix, nulls sort as the smallest
  * value: first ascending, last descending (Python raises instead; SQLite does the same as us).
  */
 export function parseOrderKey(raw: string): OrderKey {
   let s = raw;
+  const ci = s.endsWith(CI_ORDER_SUFFIX) && s.length > CI_ORDER_SUFFIX.length;
+  if (ci) s = s.slice(0, -CI_ORDER_SUFFIX.length);
   let nulls: boolean | undefined;
   if (s.startsWith("nulls_first:")) {
     nulls = true;
@@ -321,7 +333,7 @@ export function parseOrderKey(raw: string): OrderKey {
   }
   const desc = s.startsWith("-");
   if (desc) s = s.slice(1);
-  return { path: splitPath(s), desc, nullsFirst: nulls ?? !desc };
+  return { path: splitPath(s), desc, nullsFirst: nulls ?? !desc, ci };
 }
 
 export function matchRow(row: unknown, filters: Filter[]): boolean {
@@ -688,6 +700,27 @@ export function pythonRegexToJs(pattern: string): RegExp {
   regexCache.set(pattern, re);
   if (regexCache.size > REGEX_CACHE_MAX) regexCache.delete(regexCache.keys().next().value!);
   return re;
+}
+
+/**
+ * When a pattern is `.*LITERAL` or `.*LITERAL.*` (the UI's substring search, optionally with
+ * leading flags), return the literal: the pattern matches a value whose first line contains it
+ * (every line, with `(?s)`), case-insensitively with `(?i)`.
+ */
+export function substringPattern(src: string): { lit: string; ci: boolean; dotall: boolean } | null {
+  let i = 0;
+  let ci = false;
+  let dotall = false;
+  for (let m = LEADING_FLAGS.exec(src); m; m = LEADING_FLAGS.exec(src.slice(i))) {
+    if (!/^[isu]+$/.test(m[1])) return null;
+    ci ||= m[1].includes("i");
+    dotall ||= m[1].includes("s");
+    i += m[0].length;
+  }
+  if (!src.startsWith(".*", i)) return null;
+  const rest = literalPattern(src.slice(i + 2));
+  if (!rest || rest.exact || rest.ci || rest.lit === "" || /^(?:\^|\\A)/.test(src.slice(i + 2))) return null;
+  return { lit: rest.lit, ci, dotall };
 }
 
 /**

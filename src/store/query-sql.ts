@@ -13,6 +13,7 @@ import {
   normalizeValue,
   parseOrderKey,
   pythonRegexToJs,
+  substringPattern,
   translatePyRegex,
 } from "./query-filters.js";
 
@@ -82,7 +83,9 @@ export function compileOrderBy(orderBy: string[], columns: ColumnMap, dialect: D
     const key = parseOrderKey(raw);
     const col = key.path.length === 1 && Object.hasOwn(columns, key.path[0]) ? columns[key.path[0]] : undefined;
     if (!col || col.kind === "json" || !KINDS.has(col.kind)) return null;
-    const expr = col.kind === "text" && dialect === "postgres" ? `${col.sql} COLLATE "C"` : col.sql;
+    // `:ci` sorts by the ASCII-lowercased text: the expression the search indexes hold (migration 015).
+    const text = dialect === "postgres" ? `${col.sql} COLLATE "C"` : col.sql;
+    const expr = col.kind !== "text" ? col.sql : key.ci ? `lower(${text})` : text;
     out.push(`${expr} ${key.desc ? "DESC" : "ASC"} NULLS ${key.nullsFirst ? "FIRST" : "LAST"}`);
   }
   return out.join(", ");
@@ -274,7 +277,7 @@ class Ctx {
       // sign matches "k"), so non-ASCII rows need the real regex.
       return this.asciiGuard(c, like, this.pg ? undefined : regexp);
     }
-    if (!this.pg) return regexp;
+    if (!this.pg) return this.sqliteSubstring(src, c, subject, regexp) ?? regexp;
     let translated;
     try {
       translated = translatePyRegex(src, "pg");
@@ -286,6 +289,24 @@ class Ctx {
       `^(?:${translated.source})`,
     ]);
     return translated.flags.i ? this.asciiGuard(c, p) : p;
+  }
+
+  /**
+   * SQLite, `.*text.*` (the UI's substring search): native instr() instead of calling the regex for
+   * every row. Exact: rows where instr() could judge differently — a newline (`.` stops there) or,
+   * case-insensitively, non-ASCII text — take the regex.
+   */
+  private sqliteSubstring(src: string, c: string, subject: string, regexp: Piece): Piece | null {
+    const sub = substringPattern(src);
+    if (!sub || (sub.ci && !isAscii(sub.lit))) return null;
+    const doubtful = [
+      ...(sub.dotall ? [] : [`instr(${subject}, char(10)) > 0`]),
+      ...(sub.ci ? [`length(${c}) <> length(CAST(${c} AS BLOB))`] : []),
+    ];
+    const hay = sub.ci ? `lower(${subject})` : subject;
+    const contains = piece(`instr(${hay}, ${MARK}) > 0`, [sub.ci ? sub.lit.toLowerCase() : sub.lit]);
+    if (!doubtful.length) return contains;
+    return piece(`CASE WHEN ${doubtful.join(" OR ")} THEN ${regexp.sql} ELSE ${contains.sql} END`, [...regexp.params, ...contains.params]);
   }
 
   private numeric(leaf: FilterLeaf, c: string, kind: ColumnKind): Piece | null {

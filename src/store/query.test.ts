@@ -515,7 +515,7 @@ async function differential(
     { numRuns: RUNS },
   );
 
-  const orderKeys = fc.constantFrom("name", "-name", "tag", "uid", "-uid", "flag", "ts", "-ts", "nulls_last:uid", "nulls_first:-name", "nulls_last:-ts", "nulls_first:flag");
+  const orderKeys = fc.constantFrom("name", "-name", "tag", "uid", "-uid", "flag", "ts", "-ts", "nulls_last:uid", "nulls_first:-name", "nulls_last:-ts", "nulls_first:flag", "name:ci", "-tag:ci", "nulls_last:-name:ci", "uid:ci");
   await fc.assert(
     fc.asyncProperty(rowsArb, fc.array(orderKeys, { minLength: 1, maxLength: 3 }), async (rows, orderBy) => {
       await load(rows);

@@ -11,7 +11,9 @@
 
 import { CallError, ValidationErrors, validationError } from "../server/errors.js";
 import {
+  asciiLower,
   compareForSort,
+  type OrderKey,
   isPlainObject,
   parseOrderKey,
   splitPath,
@@ -167,7 +169,11 @@ export function applyOptions<T>(
 /** Stable sort by order_by keys, first key most significant (see parseOrderKey for nulls). */
 export function sortRows<T>(rows: T[], orderBy: string[]): T[] {
   const keys = orderBy.map(parseOrderKey);
-  const decorated = rows.map((row, idx) => ({ row, idx, vals: keys.map((k) => valueAtPath(row, k.path)) }));
+  const value = (row: T, k: OrderKey): unknown => {
+    const v = valueAtPath(row, k.path);
+    return k.ci && typeof v === "string" ? asciiLower(v) : v;
+  };
+  const decorated = rows.map((row, idx) => ({ row, idx, vals: keys.map((k) => value(row, k)) }));
   decorated.sort((a, b) => {
     for (let i = 0; i < keys.length; i++) {
       const x = a.vals[i];

@@ -1,0 +1,226 @@
+// Search plans (issue 15): a query whose filters search text — `(?i)prefix.*`, `^`/`C^`, `C=`,
+// `(?i).*text.*`, `rin`/`Crin` on a column with search indexes (migration 015) — is narrowed to the
+// rows an index names, when that is cheaper than walking the rows in the requested order:
+//
+//  - the index lists candidates: an ASCII-lowercased range for prefixes and case-insensitive
+//    equality, trigrams (SQLite FTS5, PostgreSQL pg_trgm) for substrings of 3+ characters, plus —
+//    for case-insensitive terms — every row holding non-ASCII text (ASCII folding cannot judge it);
+//  - candidates are a superset: the query keeps its full WHERE and residual re-check, so the rows
+//    returned are exactly the query engine's (the differential tests in test/query-index.test.ts);
+//  - the plan is chosen by selectivity: candidates are read up to K = √(page end × rows) (the
+//    point where fetching every candidate costs about what an ordered walk that stops after the
+//    page costs); more than K, and the query walks the rows in order instead and stops when its
+//    page is full. Counts and unpaged queries always take the index.
+
+import { CompiledQuery, type Kysely } from "kysely";
+import type { Dialect } from "./migrations/migration.js";
+import { nonAsciiIndex, nonAsciiSql, trigramTable } from "./migrations/015-search-indexes.js";
+import {
+  type Filter,
+  type FilterLeaf,
+  asciiLower,
+  isAscii,
+  isOrFilter,
+  literalPattern,
+  substringPattern,
+} from "./query-filters.js";
+
+/** A table's search indexes (migration 015): entry field → the column they cover. */
+export interface SearchIndexes {
+  table: string;
+  /** The id column, qualified, as the entity query selects it. */
+  idSql: string;
+  columns: Readonly<Record<string, string>>;
+  /** Fields an index returns in order (so an ordered walk can stop after the page). */
+  ordered: ReadonlySet<string>;
+}
+
+export const USER_SEARCH: SearchIndexes = {
+  table: "users",
+  idSql: `"users"."id"`,
+  columns: { username: "username", full_name: "full_name" },
+  ordered: new Set(["id", "uid", "username", "full_name"]),
+};
+
+type TermKind = "prefix" | "equal" | "substring";
+interface Term {
+  column: string;
+  kind: TermKind;
+  /** ASCII-lowercased. */
+  text: string;
+  /** Case-insensitive: rows with non-ASCII text are candidates too. */
+  ci: boolean;
+}
+
+/** Trigram searches need three characters; shorter substrings scan. */
+export const MIN_TRIGRAM_TERM = 3;
+const MIN_K = 100;
+const MAX_K = 20_000;
+
+function termOf(leaf: FilterLeaf, idx: SearchIndexes): Term | null {
+  if (leaf.path.length !== 1 || !Object.hasOwn(idx.columns, leaf.path[0])) return null;
+  const column = idx.columns[leaf.path[0]];
+  const v = leaf.value;
+  if (typeof v !== "string") return null;
+  const make = (kind: TermKind, text: string, ci: boolean): Term | null => {
+    if (ci && !isAscii(text)) return null;
+    if (kind === "substring" ? [...text].length < MIN_TRIGRAM_TERM : text === "") return null;
+    return { column, kind, text: asciiLower(text), ci };
+  };
+  switch (leaf.op) {
+    case "~": {
+      const src = leaf.ci ? `(?i)${v}` : v;
+      const lit = literalPattern(src);
+      if (lit) return make(lit.exact ? "equal" : "prefix", lit.lit, lit.ci);
+      const sub = substringPattern(src);
+      return sub ? make("substring", sub.lit, sub.ci) : null;
+    }
+    case "^":
+      return make("prefix", v, leaf.ci);
+    case "=":
+      // Case-sensitive equality already has the column's own index.
+      return leaf.ci ? make("equal", v, true) : null;
+    case "rin":
+      return make("substring", v, leaf.ci);
+    default:
+      return null;
+  }
+}
+
+/** The terms whose candidates cover every row `f` can match, or null when some branch has none. */
+function coveringTerms(f: Filter, idx: SearchIndexes): Term[] | null {
+  if (!isOrFilter(f)) {
+    const t = termOf(f, idx);
+    return t ? [t] : null;
+  }
+  const out: Term[] = [];
+  for (const group of f.or) {
+    const best = pickBest(group.map((g) => coveringTerms(g, idx)));
+    if (!best) return null;
+    out.push(...best);
+  }
+  return out;
+}
+
+/** Among alternative coverings of the same rows, the one likely to name the fewest candidates. */
+function pickBest(options: (Term[] | null)[]): Term[] | null {
+  const score = (ts: Term[]): number => Math.min(...ts.map((t) => t.text.length + (t.kind === "equal" ? 100 : 0))) - ts.length;
+  let best: Term[] | null = null;
+  for (const o of options) if (o && (!best || score(o) > score(best))) best = o;
+  return best;
+}
+
+function nextString(s: string): string | null {
+  const cps = [...s];
+  const last = cps.pop()!.codePointAt(0)!;
+  if (last >= 0x10ffff) return null;
+  const next = last + 1 >= 0xd800 && last + 1 < 0xe000 ? 0xe000 : last + 1;
+  return cps.join("") + String.fromCodePoint(next);
+}
+
+/** FTS5 query: every trigram of the term (a superset: positions are not checked, detail=none). */
+function trigramQuery(text: string): string {
+  const cps = [...text];
+  const grams = new Set<string>();
+  for (let i = 0; i + 3 <= cps.length; i++) grams.add(cps.slice(i, i + 3).join(""));
+  return [...grams].map((g) => `"${g.replace(/"/g, '""')}"`).join(" AND ");
+}
+
+const likeEscape = (s: string): string => s.replace(/[\\%_]/g, (m) => `\\${m}`);
+
+interface Sql {
+  text: string;
+  params: unknown[];
+}
+
+/** SQL listing candidate ids for one term (placeholders `?`, numbered later for PostgreSQL). */
+function candidateSql(t: Term, idx: SearchIndexes, dialect: Dialect, trigrams: boolean): Sql | null {
+  const pg = dialect === "postgres";
+  const folded = pg ? `lower(${t.column} COLLATE "C")` : `lower(${t.column})`;
+  let main: Sql;
+  if (t.kind === "equal") main = { text: `SELECT id FROM ${idx.table} WHERE ${folded} = ?`, params: [t.text] };
+  else if (t.kind === "prefix") {
+    const upper = nextString(t.text);
+    main = upper
+      ? { text: `SELECT id FROM ${idx.table} WHERE ${folded} >= ? AND ${folded} < ?`, params: [t.text, upper] }
+      : { text: `SELECT id FROM ${idx.table} WHERE ${folded} >= ?`, params: [t.text] };
+  } else if (!trigrams) return null;
+  else if (pg) main = { text: `SELECT id FROM ${idx.table} WHERE ${folded} LIKE ?`, params: [`%${likeEscape(t.text)}%`] };
+  else {
+    const fts = trigramTable(t.column);
+    main = { text: `SELECT rowid AS id FROM ${fts} WHERE ${fts} MATCH ?`, params: [trigramQuery(t.text)] };
+  }
+  if (!t.ci) return main;
+  // SQLite has no statistics (Gatehouse never runs ANALYZE) to know the partial index is small.
+  const from = pg ? idx.table : `${idx.table} INDEXED BY ${nonAsciiIndex(t.column)}`;
+  return { text: `${main.text} UNION ALL SELECT id FROM ${from} WHERE ${nonAsciiSql(t.column, dialect)}`, params: main.params };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: any schema: the planner runs raw SQL only
+type AnyDb = Kysely<any>;
+
+/** PostgreSQL: whether pg_trgm indexes exist (migration 015 skips them without the extension). */
+const trigramIndexes = new WeakMap<AnyDb, Promise<boolean>>();
+function hasTrigrams(db: AnyDb, dialect: Dialect, table: string): Promise<boolean> {
+  if (dialect === "sqlite") return Promise.resolve(true);
+  let p = trigramIndexes.get(db);
+  if (!p) {
+    p = db
+      .executeQuery<{ n: number | string }>(
+        CompiledQuery.raw(`SELECT count(*) AS n FROM pg_indexes WHERE tablename = $1 AND indexname LIKE '%\\_trgm'`, [table]),
+      )
+      .then((r) => Number(r.rows[0]?.n ?? 0) > 0)
+      .catch(() => false);
+    trigramIndexes.set(db, p);
+  }
+  return p;
+}
+
+/** PostgreSQL: `?` placeholders numbered from `start` (the SQL around them has no other `?`). */
+export const numberPlaceholders = (sql: string, dialect: Dialect, start: number): string => {
+  let n = start;
+  return dialect === "postgres" ? sql.replace(/\?/g, () => `$${n++}`) : sql;
+};
+
+export interface SearchPlan {
+  /** A condition on the id column to AND into the WHERE (placeholders `?`). */
+  where: string;
+  params: unknown[];
+  /** Candidates listed, or -1 when the database reads them itself (counts, unpaged queries). */
+  candidates: number;
+}
+
+export interface PlanInput {
+  filters: Filter[];
+  /** The page's end (offset + limit, 1 for get); Infinity for counts, unpaged queries and orders
+   * no index serves (the query then reads every match anyway). */
+  want: number;
+}
+
+/**
+ * Picks the index when it names fewer than K candidates (or the query needs every match);
+ * returns null to let the query walk its rows in order.
+ */
+export async function planSearch(db: AnyDb, dialect: Dialect, idx: SearchIndexes, input: PlanInput): Promise<SearchPlan | null> {
+  const best = pickBest(input.filters.map((f) => coveringTerms(f, idx)));
+  if (!best) return null;
+  const trigrams = best.some((t) => t.kind === "substring") ? await hasTrigrams(db, dialect, idx.table) : true;
+  const parts = best.map((t) => candidateSql(t, idx, dialect, trigrams));
+  if (parts.some((p) => p === null)) return null;
+  const union: Sql = { text: parts.map((p) => p!.text).join(" UNION ALL "), params: parts.flatMap((p) => p!.params) };
+  // Every match is needed: the database reads the candidates itself.
+  if (!Number.isFinite(input.want)) return { where: `${idx.idSql} IN (${union.text})`, params: union.params, candidates: -1 };
+  const r = await db.executeQuery<{ n: number | string | null }>(CompiledQuery.raw(`SELECT max(id) AS n FROM ${idx.table}`));
+  const rows = Number(r.rows[0]?.n ?? 0);
+  const k = Math.min(MAX_K, Math.max(MIN_K, Math.ceil(Math.sqrt(input.want * rows))));
+  // Counted first (one row back), listed only when few: the common case costs no list.
+  const probe = `SELECT count(*) AS n FROM (${union.text} LIMIT ${k}) AS c`;
+  const counted = await db.executeQuery<{ n: number | string }>(CompiledQuery.raw(numberPlaceholders(probe, dialect, 1), union.params));
+  if (Number(counted.rows[0]?.n ?? 0) >= k) return null;
+  const listed = await db.executeQuery<{ id: number | string }>(CompiledQuery.raw(numberPlaceholders(union.text, dialect, 1), union.params));
+  // UNION ALL may name a row twice (a non-ASCII row in range): IN does not mind, the list is kept short.
+  const ids = [...new Set(listed.rows.map((r) => Number(r.id)))];
+  return dialect === "postgres"
+    ? { where: `${idx.idSql} = ANY(?::bigint[])`, params: [ids], candidates: ids.length }
+    : { where: `${idx.idSql} IN (SELECT value FROM json_each(?))`, params: [JSON.stringify(ids)], candidates: ids.length };
+}
