@@ -54,8 +54,8 @@ interface Term {
 
 /** Trigram searches need three characters; shorter substrings scan. */
 export const MIN_TRIGRAM_TERM = 3;
-const MIN_K = 100;
-const MAX_K = 20_000;
+/** Bounds on K (tests shrink them to reach the ordered-walk plan with a few rows). */
+export const searchTuning = { minK: 100, maxK: 20_000 };
 
 function termOf(leaf: FilterLeaf, idx: SearchIndexes): Term | null {
   if (leaf.path.length !== 1 || !Object.hasOwn(idx.columns, leaf.path[0])) return null;
@@ -212,7 +212,7 @@ export async function planSearch(db: AnyDb, dialect: Dialect, idx: SearchIndexes
   if (!Number.isFinite(input.want)) return { where: `${idx.idSql} IN (${union.text})`, params: union.params, candidates: -1 };
   const r = await db.executeQuery<{ n: number | string | null }>(CompiledQuery.raw(`SELECT max(id) AS n FROM ${idx.table}`));
   const rows = Number(r.rows[0]?.n ?? 0);
-  const k = Math.min(MAX_K, Math.max(MIN_K, Math.ceil(Math.sqrt(input.want * rows))));
+  const k = Math.min(searchTuning.maxK, Math.max(searchTuning.minK, Math.ceil(Math.sqrt(input.want * rows))));
   // Counted first (one row back), listed only when few: the common case costs no list.
   const probe = `SELECT count(*) AS n FROM (${union.text} LIMIT ${k}) AS c`;
   const counted = await db.executeQuery<{ n: number | string }>(CompiledQuery.raw(numberPlaceholders(probe, dialect, 1), union.params));
