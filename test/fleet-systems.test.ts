@@ -34,7 +34,7 @@ async function grant(ts: TestServer, userId: number, systemId: number, access: "
   await ts.app.store.db.insertInto("fleet_access").values({ owner_kind: "USER", owner_id: userId, target_kind: "SYSTEM", target_id: systemId, access }).execute();
 }
 
-async function registerCa(ts: TestServer, admin: RpcClient, pem: string): Promise<number> {
+async function registerCa(admin: RpcClient, pem: string): Promise<number> {
   const r = await admin.call("certificateauthority.import", { name: uniq("ca"), certificate: pem });
   return r.id;
 }
@@ -109,7 +109,7 @@ forEachStore("fleet systems", (store) => {
     assert.ok(url.startsWith("wss://"));
     const unknown = await rpcError(admin.call("fleet.system.create", { name: uniq("tls"), url, api_key: sysTls.apiKey }));
     assert.deepEqual(unknown.codes, ["fleet.system_tls"]);
-    const caId = await registerCa(ts, admin, ca.caPem);
+    const caId = await registerCa(admin, ca.caPem);
     const verified = await admin.call("fleet.system.create", { name: uniq("tls"), url, api_key: sysTls.apiKey, ca: caId });
     assert.equal(verified.status.reachable, true);
     assert.equal(verified.ca, caId);

@@ -51,8 +51,9 @@ export class ConnectionPool {
    */
   async run<T>(systemId: number, ep: Endpoint, fn: (conn: RemoteConnection) => Promise<T>, fresh = false): Promise<T> {
     const entry = this.entry(systemId, ep);
+    // The slot is taken inside acquire, in the same turn the connection is chosen (no other caller
+    // can see its load before it counts).
     const conn = await this.acquire(entry, fresh);
-    entry.load.set(conn, (entry.load.get(conn) ?? 0) + 1);
     try {
       return await fn(conn);
     } finally {
@@ -95,8 +96,9 @@ export class ConnectionPool {
     const key = endpointKey(systemId, ep);
     let e = this.entries.get(key);
     if (!e) {
-      // A new key, URL or trust setting: the old pools of this system are stale.
-      this.closeSystem(systemId);
+      // A system may have two pools (its main and its read-only key). A replaced key, URL or trust
+      // setting is closed by fleet.system.update (closeSystem); another process's change leaves
+      // the old pool idle here until the system ends its sessions.
       e = { key, systemId, ep, conns: [], load: new Map(), opening: null, failures: 0, retryAt: 0, lastError: null, waiters: [] };
       this.entries.set(key, e);
       let keys = this.bySystem.get(systemId);
@@ -111,7 +113,7 @@ export class ConnectionPool {
       if (this.closing) throw new ConnectFailure("fleet.system_unreachable", "unreachable: the server is shutting down");
       let best: RemoteConnection | null = null;
       for (const c of e.conns) if (!best || (e.load.get(c) ?? 0) < (e.load.get(best) ?? 0)) best = c;
-      if (best && (e.load.get(best) ?? 0) < MAX_INFLIGHT) return best;
+      if (best && (e.load.get(best) ?? 0) < MAX_INFLIGHT) return this.take(e, best);
       if (e.conns.length < MAX_CONNECTIONS || !best) {
         if (!e.opening) {
           if (!fresh && e.lastError && Date.now() < e.retryAt) throw e.lastError;
@@ -119,7 +121,7 @@ export class ConnectionPool {
         }
         try {
           const c = await e.opening;
-          if (!best) return c;
+          if (!best && !c.closed && (e.load.get(c) ?? 0) < MAX_INFLIGHT) return this.take(e, c);
           continue;
         } catch (err) {
           if (!best) throw err;
@@ -128,6 +130,11 @@ export class ConnectionPool {
       // Every connection is full and no more may be opened: wait for a slot.
       await new Promise<void>((r) => e.waiters.push(r));
     }
+  }
+
+  private take(e: PoolEntry, c: RemoteConnection): RemoteConnection {
+    e.load.set(c, (e.load.get(c) ?? 0) + 1);
+    return c;
   }
 
   private async open(e: PoolEntry): Promise<RemoteConnection> {

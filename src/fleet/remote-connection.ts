@@ -234,7 +234,10 @@ export class RemoteConnection {
   private onJobEvent(p: { collection?: string; msg?: string; id?: unknown; fields?: Record<string, unknown> }): void {
     if (p?.collection !== "core.get_jobs" || typeof p.id !== "number" || !p.fields) return;
     const fn = this.jobListeners.get(p.id);
-    if (fn) return fn(p.fields, p.msg ?? "changed");
+    if (fn) {
+      fn(p.fields, p.msg ?? "changed");
+      return;
+    }
     // Keep the latest state of a few unclaimed jobs (ours are claimed within one round trip).
     this.earlyJobs.set(p.id, { fields: p.fields, msg: p.msg ?? "changed" });
     if (this.earlyJobs.size > 256) this.earlyJobs.delete(this.earlyJobs.keys().next().value as number);
