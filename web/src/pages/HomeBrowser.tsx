@@ -17,6 +17,18 @@ const LIMIT = 1000;
 interface Folder {
   name: string;
   path: string;
+  /** A configured storage root that does not exist on the server (nothing can be made in it). */
+  missing?: boolean;
+}
+
+/** Whether a storage root exists: listing it answers filesystem.not_found when it does not. */
+async function rootExists(root: string): Promise<boolean> {
+  try {
+    await api.query("filesystem.listdir", root, [], { limit: 1 });
+    return true;
+  } catch (err) {
+    return !(err instanceof RpcError && (err.errorCode === "filesystem.not_found" || err.codes.includes("filesystem.not_found")));
+  }
 }
 
 function join(dir: string, name: string): string {
@@ -97,7 +109,9 @@ export function HomeBrowser(props: { value: string; canCreate: boolean; onPick: 
     try {
       let list: Folder[];
       if (dir === null) {
-        list = roots.map((r) => ({ name: r, path: r }));
+        const exists = await Promise.all(roots.map(rootExists));
+        if (mine !== seq.current) return;
+        list = roots.map((r, i) => ({ name: r, path: r, missing: !exists[i] }));
         setTruncated(false);
       } else {
         const rows = await api.query("filesystem.listdir", dir, [["type", "=", "DIRECTORY"]], { order_by: ["name"], limit: LIMIT + 1 });
@@ -161,7 +175,8 @@ export function HomeBrowser(props: { value: string; canCreate: boolean; onPick: 
   };
 
   const highlighted = active >= 0 ? folders[active] : undefined;
-  const chosen = highlighted?.path ?? dir;
+  // Nothing can be chosen in a folder that could not be listed, nor a root that does not exist.
+  const chosen = error || highlighted?.missing ? null : (highlighted?.path ?? dir);
 
   const onListKey = (e: KeyboardEvent<HTMLUListElement>) => {
     const n = folders.length;
@@ -337,6 +352,7 @@ export function HomeBrowser(props: { value: string; canCreate: boolean; onPick: 
           >
             <span aria-hidden="true" className={`dir-icon ${dir === null ? "root" : "folder"}`} />
             <span className="dir-name">{f.name}</span>
+            {f.missing && <span className="hint"> (does not exist)</span>}
           </li>
         ))}
         {!loading && !error && !folders.length && (
@@ -345,6 +361,12 @@ export function HomeBrowser(props: { value: string; canCreate: boolean; onPick: 
           </li>
         )}
       </ul>
+      {highlighted?.missing && (
+        <p className="alert warn" data-testid="dir-missing">
+          The storage root {highlighted.path} does not exist on the server yet. Create it there (for example with <code>mkdir -p {highlighted.path}</code>)
+          or choose another one.
+        </p>
+      )}
       {truncated && <p className="hint">Showing the first {LIMIT} folders; type the path in the form to go further.</p>}
       <p className="hint">Double-click or press Enter to open a folder. With “Create home directory”, a folder named after the user is made inside the one you select.</p>
       <div className="dir-chosen" aria-live="polite">
