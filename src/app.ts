@@ -70,6 +70,8 @@ export class App {
       log.warn("GATEHOUSE_TEST_LIMITER_EXEMPT=1: TEST ONLY — loopback callers skip the login lock-out, the per-account delay and the anonymous rate limit");
     }
     app.secretBox = secretBox;
+    // Directory (LDAP) logins: the password login asks the directory for LDAP and unknown names.
+    (await import("./directory/install.js")).installDirectory(app);
     await seedBuiltins(app);
     // Temporary homes of a create interrupted by a crash (docs/security/path-safety.md).
     await (await import("./accounts/home.js")).removeHomeLeftoversAtStartup(app);

@@ -98,6 +98,12 @@ async function keyOf(fx: Fixtures, c: ValidCaller, t: Target): Promise<{ id: num
 
 const SSH_TARGETS: Target[] = ["plain", "self", "admin"];
 
+/** An LDAP server nothing listens on (connection refused at once): the handlers run, nothing waits. */
+const LDAP_SERVER = { hostname: "127.0.0.1:1", domain: "dc=example,dc=test", connect_timeout: 1, timeout: 1 };
+async function ldapServerOf(fx: Fixtures): Promise<{ id: number }> {
+  return fx.a.call<any>("ldap.server.create", LDAP_SERVER);
+}
+
 /** A fleet system nobody listens for (saved with `force`: no connection test). */
 const deadSystemInput = () => ({ name: name("s"), url: "ws://127.0.0.1:9/api/current", api_key: "1-deadkey", force: true });
 async function deadSystem(fx: Fixtures): Promise<number> {
@@ -319,6 +325,16 @@ export const VALID_ARGS: Record<string, Entry> = {
 
   "certificateauthority.query": { make: async () => ({ args: [] }) },
   "certificateauthority.import": { make: async () => ({ args: [{ name: name("ca"), certificate: makeCaPem() }] }) },
+  "ldap.server.query": { make: async () => ({ args: [] }) },
+  "ldap.server.get_instance": { make: async (fx) => ({ args: [(await ldapServerOf(fx)).id] }) },
+  "ldap.server.create": { make: async () => ({ args: [LDAP_SERVER] }) },
+  "ldap.server.update": { make: async (fx) => ({ args: [(await ldapServerOf(fx)).id, { timeout: 5 }] }) },
+  "ldap.server.delete": { make: async (fx) => ({ args: [(await ldapServerOf(fx)).id] }) },
+  "ldap.server.test": { make: async () => ({ args: [LDAP_SERVER] }) },
+  "ldap.server.test_login": { make: async () => ({ args: ["nobody", "x-password"] }) },
+  "ldap.config": { make: async () => ({ args: [] }) },
+  "ldap.update": { make: async () => ({ args: [{ allow_user_creation: false }] }) },
+  "ldap.sync": { reached: /bind DN/, make: async () => ({ args: [true] }) },
   "certificateauthority.delete": {
     make: async (fx) => ({ args: [(await fx.a.call<any>("certificateauthority.import", { name: name("ca"), certificate: makeCaPem() })).id] }),
   },

@@ -75,7 +75,8 @@ export const PEOPLE: Record<string, { password: string; uidNumber: number; gidNu
   carol: { password: "carol-pw-1", uidNumber: 5003 },
   zero: { password: "zero-pw-1", uidNumber: 0 },
   collide: { password: "collide-pw-1", uidNumber: 4321 },
-  "smith, john": { password: "smith-pw-1", uidNumber: 5005, cn: "Smith, John" },
+  /** Named by cn (as Active Directory names users): the DN holds an escaped comma. */
+  jsmith: { password: "smith-pw-1", uidNumber: 5005, cn: "Smith, John" },
 };
 
 export const GROUP = {
@@ -89,7 +90,7 @@ export const GROUP = {
 };
 
 const dnEsc = (v: string) => v.replace(/[\\,+"<>;=]/g, (c) => `\\${c}`).replace(/^[ #]/, (c) => `\\${c}`);
-export const userDn = (uid: string) => `uid=${dnEsc(uid)},${PEOPLE_DN}`;
+export const userDn = (uid: string) => (PEOPLE[uid]?.cn ? `cn=${dnEsc(PEOPLE[uid].cn!)},${PEOPLE_DN}` : `uid=${dnEsc(uid)},${PEOPLE_DN}`);
 
 function ldif(): string {
   const out: string[] = [];
@@ -105,7 +106,7 @@ function ldif(): string {
     const uid = `user${String(i).padStart(4, "0")}`;
     person(uid, `pw-${uid}`, 100000 + i);
   }
-  entry([`dn: ${GROUP.staff}`, "objectClass: groupOfNames", "cn: staff", `member: ${userDn("alice")}`, `member: ${userDn("bob")}`, `member: ${userDn("smith, john")}`]);
+  entry([`dn: ${GROUP.staff}`, "objectClass: groupOfNames", "cn: staff", `member: ${userDn("alice")}`, `member: ${userDn("bob")}`, `member: ${userDn("jsmith")}`]);
   entry([`dn: ${GROUP.admins}`, "objectClass: groupOfNames", "cn: admins", `member: ${userDn("alice")}`]);
   entry([`dn: ${GROUP.devs}`, "objectClass: posixGroup", "cn: devs", "gidNumber: 7001", "memberUid: bob", "memberUid: carol"]);
   entry([`dn: ${GROUP.uniq}`, "objectClass: groupOfUniqueNames", "cn: uniq", `uniqueMember: ${userDn("carol")}`]);

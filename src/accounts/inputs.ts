@@ -35,11 +35,14 @@ export const userCreateSchema = z.strictObject({
   sudo_commands: commands.optional(),
   sudo_commands_nopasswd: commands.optional(),
   microsoft_account: z.boolean().optional(),
+  // Directory users (issue 12): pre-created with source LDAP and no password; the directory name when it differs.
+  source: z.enum(["LOCAL", "LDAP"]).optional(),
+  ldap_username: z.string().min(1).max(256).regex(/^[^\u0000-\u001f\u007f]*$/).nullable().optional(),
 });
 export type UserCreateInput = z.output<typeof userCreateSchema>;
 
 // Same fields minus uid and group_create (rejected as unknown keys), every one optional.
-export const userUpdateSchema = userCreateSchema.omit({ uid: true, group_create: true }).partial();
+export const userUpdateSchema = userCreateSchema.omit({ uid: true, group_create: true, source: true }).partial();
 export type UserUpdateInput = z.output<typeof userUpdateSchema>;
 
 export const groupCreateSchema = z.strictObject({

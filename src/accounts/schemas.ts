@@ -55,6 +55,7 @@ export const UserEntrySchema = entity("UserEntry", "A local user (reference user
   microsoft_account: z.boolean().describe("Gatehouse: a Microsoft account (no local password)."),
   email_verified: z.boolean().describe("Gatehouse: the e-mail address was verified."),
   source: z.string().describe("Where the account comes from: LOCAL, LDAP, ..."),
+  ldap_username: z.string().nullable().describe("Gatehouse (seed 003): the name in the directory when it differs from username (directory users)."),
 });
 
 /** user.create / user.update: the entry plus the password set (generated ones included). */

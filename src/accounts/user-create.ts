@@ -97,12 +97,14 @@ function createDefaults(ctx: AccountContext, input: UserCreateInput) {
     ssh_password_enabled: input.ssh_password_enabled ?? false,
     sshpubkey: input.sshpubkey?.trim() || null,
     locked: input.locked ?? false,
-    smb: input.smb ?? true,
+    smb: input.smb ?? input.source !== "LDAP",
     webshare: input.webshare ?? false,
     userns_idmap: input.userns_idmap ?? null,
     sudo_commands: input.sudo_commands ?? [],
     sudo_commands_nopasswd: input.sudo_commands_nopasswd ?? [],
     microsoft_account: input.microsoft_account ?? false,
+    source: input.source ?? "LOCAL",
+    ldap_username: input.ldap_username || null,
   };
 }
 
@@ -166,7 +168,8 @@ async function validateCreateNamesAndPassword(ctx: AccountContext, v: Validation
     explicitAndRandom: data.random_password && !!data.password,
     passwordWhileDisabled: data.password_disabled && !!data.password,
   });
-  if (!data.password_disabled && !data.password && !data.random_password) v.add(`${SCHEMA}.password`, "Password is required", "user.password_required");
+  if (data.source === "LDAP" && (data.password || data.random_password)) v.add(`${SCHEMA}.password`, "Directory users sign in with their directory password: give none", "user.password_with_disabled");
+  else if (data.source !== "LDAP" && !data.password_disabled && !data.password && !data.random_password) v.add(`${SCHEMA}.password`, "Password is required", "user.password_required");
   if (data.password) {
     checkPasswordText(v, `${SCHEMA}.password`, data.password);
     if (!v.has(`${SCHEMA}.password`)) v.errors.push(...(await passwordPolicyErrors(db, `${SCHEMA}.password`, data.password)));
@@ -299,7 +302,8 @@ function newUserRow(data: CreateData, home: string, uid: number, groupId: number
     email_verified: 0,
     last_password_change: hashes.unixhash !== "*" ? now : null,
     password_history: "[]",
-    source: "LOCAL",
+    source: data.source,
+    ldap_username: data.ldap_username,
     home_mode: home === NO_HOME ? null : data.home_mode,
     twofactor_secret: null,
     twofactor_digits: 6,

@@ -64,6 +64,7 @@ export interface UserEntry {
   microsoft_account: boolean;
   email_verified: boolean;
   source: string;
+  ldap_username: string | null;
 }
 
 /** A users row with its primary group's columns (prefixed `g_`). */
@@ -234,6 +235,7 @@ function userEntryOf(
     microsoft_account: !!r.microsoft_account,
     email_verified: !!r.email_verified,
     source: r.source,
+    ldap_username: r.ldap_username ?? null,
   };
 }
 
@@ -291,6 +293,7 @@ export const USER_COLUMNS: ColumnMap = {
   email: { sql: U("email"), kind: "text" },
   email_verified: { sql: U("email_verified"), kind: "bool" },
   source: { sql: U("source"), kind: "text" },
+  ldap_username: { sql: U("ldap_username"), kind: "text" },
   last_password_change: { sql: U("last_password_change"), kind: "datetime" },
   local: { sql: `(CASE WHEN ${U("source")} = 'LOCAL' THEN 1 ELSE 0 END)`, kind: "bool" },
   immutable: { sql: `(CASE WHEN ${U("builtin")} = 1 OR ${U("uid")} = ${ADMIN_UID} THEN 1 ELSE 0 END)`, kind: "bool" },
@@ -305,6 +308,7 @@ export const USER_FIELDS: ReadonlySet<string> = new Set([
   "group", "groups", "password_disabled", "ssh_password_enabled", "sshpubkey", "locked", "sudo_commands", "sudo_commands_nopasswd",
   "email", "local", "immutable", "twofactor_auth_configured", "sid", "last_password_change", "password_age", "password_history",
   "password_change_required", "roles", "api_keys", "microsoft_account", "email_verified", "source",
+  "ldap_username",
 ] satisfies (keyof UserEntry)[]);
 
 /** `user.query(filters, options)`. */

@@ -281,6 +281,7 @@ function planRowChange(u: Update, plan: UpdatePlan, hashes: { unixhash: string |
   if (sent("username")) set.username = next.username;
   if (sent("full_name")) set.full_name = input.full_name;
   if (sent("email")) set.email = input.email || null;
+  if (sent("ldap_username")) set.ldap_username = input.ldap_username || null;
   if (sent("group") && input.group !== null) set.group_id = input.group;
   if (sent("shell")) set.shell = input.shell;
   if (sent("smb") && !immutable) set.smb = next.smb ? 1 : 0;

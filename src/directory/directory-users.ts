@@ -1,0 +1,169 @@
+// Directory users (issue 12 point 5): what a successful directory login does locally. With user
+// creation on, the first login makes a local record (source LDAP, no local password, `*` in
+// shadow; uid from uidNumber only when ≥ 1000 and free; primary group from gidNumber when it maps
+// to a local group; home from homeDirectory only inside a storage root) and joins it to the
+// "join teams". At every login the team mappings are re-applied: memberships a mapping made
+// (team_members.origin = 'LDAP') are added and removed; others are never touched. Rights come from
+// the privileges naming the user's directory groups (ds_groups, full DNs or gidNumbers).
+
+import { statSync } from "node:fs";
+import type { AccountsApp } from "../accounts/context.js";
+import { changeReason, insideStorageRoot } from "../accounts/context.js";
+import { createUser } from "../accounts/user-create.js";
+import { MAX_LOCAL_ID, idStart } from "../accounts/account-settings.js";
+import { NO_HOME } from "../accounts/home.js";
+import { grantOfUser, type Grant } from "../access/privileges.js";
+import type { SecretBox } from "../store/secret-box.js";
+import type { Tx } from "../store/db.js";
+import { CallError, ValidationErrors } from "../server/errors.js";
+import { normalizeDn } from "./ldap-escape.js";
+import { ldapServers } from "./ldap-servers.js";
+import { trustedCas } from "./certificate-authorities.js";
+import { authenticate, type DirectoryIdentity } from "./ldap-auth.js";
+import { ldapConfig, mappedTeams, type LdapConfig } from "./ldap-config.js";
+
+/** What the directory area needs of the application (src/app.ts App satisfies it). */
+export interface DirectoryApp extends AccountsApp {
+  readonly secretBox: Pick<SecretBox, "seal" | "open">;
+}
+
+/** The grant of the privileges naming any of the user's directory groups (by normalised DN or gidNumber). */
+export async function directoryGrant(db: Tx, groups: readonly string[], gids: readonly number[]): Promise<Grant> {
+  const dns = new Set(groups.map(normalizeDn));
+  const gidSet = new Set(gids);
+  const roles = new Set<string>();
+  let webShell = false;
+  for (const p of await db.selectFrom("privileges").select(["ds_groups", "roles", "web_shell"]).execute()) {
+    const names = JSON.parse(p.ds_groups) as (number | string)[];
+    const hit = names.some((g) => (typeof g === "number" ? gidSet.has(g) : dns.has(normalizeDn(g))));
+    if (!hit) continue;
+    for (const r of JSON.parse(p.roles) as string[]) roles.add(r);
+    webShell ||= !!p.web_shell;
+  }
+  return { roles: [...roles], webShell };
+}
+
+function unionGrant(a: Grant, b: Grant): Grant {
+  return { roles: [...new Set([...a.roles, ...b.roles])], webShell: a.webShell || b.webShell };
+}
+
+/** The uid a created record gets from uidNumber: only ≥ the automatic range's start (≥ 1000) and free; else null (allocated). */
+export async function uidFromDirectory(db: Tx, uidNumber: number | null): Promise<number | null> {
+  if (uidNumber === null || uidNumber < Math.max(1000, await idStart(db)) || uidNumber > MAX_LOCAL_ID) return null;
+  const taken = await db.selectFrom("users").select("id").where("uid", "=", uidNumber).executeTakeFirst();
+  return taken ? null : uidNumber;
+}
+
+/** The home a created record gets: homeDirectory when it is an existing directory inside a storage root, else /var/empty. */
+function homeFromDirectory(app: Pick<AccountsApp, "config">, home: string): string {
+  if (!home.startsWith("/") || !insideStorageRoot(app, home)) return NO_HOME;
+  try {
+    return statSync(home).isDirectory() ? home : NO_HOME;
+  } catch {
+    return NO_HOME;
+  }
+}
+
+/** Make the local record of a directory user at its first login; returns its id. */
+async function createDirectoryUser(app: DirectoryApp, username: string, id: DirectoryIdentity, config: LdapConfig): Promise<number> {
+  const db = app.store.db;
+  const primary = id.gidNumber === null ? undefined : await db.selectFrom("groups").select("id").where("gid", "=", id.gidNumber).where("builtin", "=", 0).executeTakeFirst();
+  const base = {
+    username,
+    full_name: id.fullName.slice(0, 256),
+    source: "LDAP" as const,
+    ldap_username: id.name !== username ? id.name : null,
+    home: homeFromDirectory(app, id.homeDirectory),
+    smb: false,
+    ...(primary ? { group: primary.id } : { group_create: true }),
+  };
+  const ctx = { app, session: null };
+  const uid = await uidFromDirectory(db, id.uidNumber);
+  let entry: { id: number };
+  try {
+    entry = await createUser(ctx, { ...base, uid });
+  } catch (err) {
+    // The uid was taken meanwhile (or the home refused): allocate instead, at the default home.
+    if (!(err instanceof ValidationErrors) || uid === null) throw err;
+    entry = await createUser(ctx, { ...base, uid: null, home: NO_HOME });
+  }
+  if (config.join_teams.length) {
+    await db
+      .insertInto("team_members")
+      .values(config.join_teams.map((team_id) => ({ team_id, user_id: entry.id, origin: "LOCAL" })))
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+  return entry.id;
+}
+
+export interface TeamChange {
+  add: number[];
+  remove: number[];
+}
+
+/** What re-applying the mappings changes for `userId`: add the mapped teams it lacks, remove LDAP-made memberships no longer mapped. */
+export async function teamChanges(db: Tx, userId: number, desired: readonly number[]): Promise<TeamChange> {
+  const rows = await db.selectFrom("team_members").select(["team_id", "origin"]).where("user_id", "=", userId).execute();
+  const want = new Set(desired);
+  const have = new Set(rows.map((r) => r.team_id));
+  return {
+    add: desired.filter((t) => !have.has(t)),
+    remove: rows.filter((r) => r.origin === "LDAP" && !want.has(r.team_id)).map((r) => r.team_id),
+  };
+}
+
+/** Apply a TeamChange (memberships made here are marked origin LDAP). */
+export async function applyTeamChanges(app: Pick<AccountsApp, "store" | "accountsChanged">, userId: number, change: TeamChange): Promise<void> {
+  if (!change.add.length && !change.remove.length) return;
+  await app.store.db.transaction().execute(async (trx) => {
+    if (change.remove.length) {
+      await trx.deleteFrom("team_members").where("user_id", "=", userId).where("origin", "=", "LDAP").where("team_id", "in", change.remove).execute();
+    }
+    if (change.add.length) {
+      await trx
+        .insertInto("team_members")
+        .values(change.add.map((team_id) => ({ team_id, user_id: userId, origin: "LDAP" })))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    }
+  });
+  app.accountsChanged(changeReason("ldap.teams", [userId], []));
+}
+
+/**
+ * The login hook (AuthService.directoryLogin): the directory's answer for `username`. Returns the
+ * local user id and the directory grant on success; null when the directory refused (a wrong
+ * password — counted by the caller) or the user may not sign in here; throws `ldap.unavailable`
+ * when no server could be asked (an outage — never counted as a wrong password).
+ */
+export async function directoryLogin(app: DirectoryApp, username: string, password: string): Promise<{ userId: number; grant: Grant } | null> {
+  const db = app.store.db;
+  const servers = await ldapServers(app);
+  if (!servers.length) return null;
+  const local = await db.selectFrom("users").select(["id", "source", "ldap_username"]).where("username", "=", username).executeTakeFirst();
+  if (local && local.source !== "LDAP") return null;
+  const answer = await authenticate(servers, await trustedCas(db), local?.ldap_username || username, password);
+  if (answer.kind === "unavailable") throw new CallError(`The directory could not be reached: ${answer.reason}`, "ldap.unavailable");
+  if (answer.kind !== "ok") return null;
+  const config = await ldapConfig(db);
+  let userId = local?.id;
+  if (userId === undefined) {
+    if (!config.allow_user_creation) return null;
+    try {
+      userId = await createDirectoryUser(app, username, answer.identity, config);
+    } catch (err) {
+      // A name the directory allows but a local account cannot have, or a concurrent first login.
+      const made = await db.selectFrom("users").select(["id", "source"]).where("username", "=", username).executeTakeFirst();
+      if (made?.source !== "LDAP") {
+        app.log.warn({ err, username }, "directory login: the local record could not be created");
+        return null;
+      }
+      userId = made.id;
+    }
+  }
+  const id = answer.identity;
+  await applyTeamChanges(app, userId, await teamChanges(db, userId, mappedTeams(config, id.groups)));
+  const grant = unionGrant(await grantOfUser(db, userId), await directoryGrant(db, id.groups, id.groupGids));
+  return { userId, grant };
+}
