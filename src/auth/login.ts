@@ -361,6 +361,9 @@ async function loginPassword(app: LoginContext, conn: Connection, req: LoginRequ
   const username = req.username ?? "";
   const password = req.password ?? "";
   const data = { username };
+  // No account name holds a NUL, and PostgreSQL text cannot store one (the limiter's keys, the
+  // audit row): refused like an unknown user, named with the NUL written out.
+  if (username.includes("\u0000")) return refuse(app, conn, "AUTH_ERR", "LOGIN_PASSWORD", { username: username.replaceAll("\u0000", "\\0") }, "user name contains NUL");
   // Locked out for this source (whatever the password); else wait the account's current delay.
   if (await loginRefused(app, conn, username)) {
     return refuse(app, conn, "DENIED", "LOGIN_PASSWORD", data, "Account is temporarily locked after too many failed login attempts.");
