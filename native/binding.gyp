@@ -1,11 +1,21 @@
 # Gatehouse's native addons: gatehouse_crypt (libxcrypt's crypt_rn() behind plain Node-API, run on
-# the libuv thread pool) and gatehouse_fsat (fd-relative file calls, see fsat.c).
+# the libuv thread pool), gatehouse_fsat (fd-relative file calls, see fsat.c) and gatehouse_peercred
+# (SO_PEERCRED of a Unix-socket peer, see peercred.c).
 # Built by `npm install` (package.json "install" script) or by hand with
 #   npx node-gyp rebuild -C native
 # Output: native/build/Release/gatehouse_crypt.node (loaded by src/auth/password-hash.ts) and
-# gatehouse_fsat.node (loaded by src/accounts/safe-fs.ts).
+# gatehouse_fsat.node (loaded by src/accounts/safe-fs.ts) and gatehouse_peercred.node (loaded by
+# src/server/unix-socket.ts).
 {
   "targets": [
+    {
+      # SO_PEERCRED of a Unix-socket connection (Node has no API for it): the on-host CLI's login.
+      # Optional: without it the server does not open its Unix socket and says why in its log.
+      "target_name": "gatehouse_peercred",
+      "sources": ["peercred.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
     {
       # Directory-fd-relative file calls (openat2 / openat walk, mkdirat, renameat2, ...) for
       # root's work inside storage roots: native/build/Release/gatehouse_fsat.node, loaded by

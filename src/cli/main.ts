@@ -3,7 +3,6 @@
 
 import { Command } from "commander";
 import { resolveConfig } from "../config.js";
-import { serve } from "./serve.js";
 import { registerCallCommands } from "./commands.js";
 
 const program = new Command();
@@ -22,13 +21,17 @@ program
   .option("--tls-key <file>", "PEM private key (GATEHOUSE_TLS_KEY)")
   .option("--log-level <level>", "pino log level (GATEHOUSE_LOG_LEVEL)")
   .action(async (opts) => {
+    const { serve } = await import("./serve.js");
     await serve(resolveConfig(opts));
   });
 
 registerCallCommands(program);
-(await import("./accounts.js")).registerAccountCommands(program);
-(await import("./provision.js")).registerProvisionCommand(program);
-(await import("./reset-admin.js")).registerResetAdmin(program);
+// `call` (scripts run it line after line) loads only the client: the other commands pull in the server.
+if (process.argv[2] !== "call") {
+  (await import("./accounts.js")).registerAccountCommands(program);
+  (await import("./provision.js")).registerProvisionCommand(program);
+  (await import("./reset-admin.js")).registerResetAdmin(program);
+}
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

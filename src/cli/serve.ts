@@ -6,6 +6,7 @@ import path from "node:path";
 import { App } from "../app.js";
 import type { Config } from "../config.js";
 import { buildHttpServer, closeAllConnections } from "../server/http.js";
+import { defaultSocketPath, listenUnixSocket } from "../server/unix-socket.js";
 
 export async function serve(config: Config): Promise<void> {
   // The demo's storage root (`<data-dir>/mnt`, the default off a real host) exists from the first
@@ -19,7 +20,9 @@ export async function serve(config: Config): Promise<void> {
   const port = typeof addr === "object" && addr ? addr.port : config.port;
   const scheme = config.tlsCert ? "https" : "http";
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  process.stdout.write(`Gatehouse listening on ${scheme}://${host}:${port}/ (store: ${app.store.describe}, host root: ${config.hostRoot})\n`);
+  // The on-host socket for `gatehouse call` (peer credentials, no password); TCP only without the addon.
+  const unix = await listenUnixSocket(app, defaultSocketPath(config.dataDir, config.hostRoot));
+  process.stdout.write(`Gatehouse listening on ${scheme}://${host}:${port}/${unix ? ` and ${unix.path}` : ""} (store: ${app.store.describe}, host root: ${config.hostRoot})\n`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -27,6 +30,7 @@ export async function serve(config: Config): Promise<void> {
     app.log.info({ signal }, "shutting down");
     // Stop accepting, let in-flight calls and jobs finish, then close sockets and the store.
     server.server.close();
+    await unix?.close();
     await app.drain();
     await app.shutdown();
     closeAllConnections(server);
