@@ -23,3 +23,16 @@ export interface CallTargets {
   /** API key ids (their owners are the targets). */
   apiKeys?: readonly number[];
 }
+
+/**
+ * Roles that fields of an object argument need beyond the method's roles: a caller that sends any
+ * of `fields` needs one of its roles; with `others`, a caller that sends any other field needs one
+ * of those. E.g. user.update: the fleet fields need FLEET_WRITE, every other field ACCOUNT_WRITE.
+ * Checked by the dispatcher (./targets.ts) before the handler runs.
+ */
+export interface FieldRoles {
+  /** The argument's name (an object argument). */
+  arg: string;
+  fields: Readonly<Record<string, readonly string[]>>;
+  others?: readonly string[];
+}

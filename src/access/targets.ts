@@ -9,7 +9,7 @@
 //   needs one of the method's roles (none declared: FULL_ADMIN) and every role that account holds.
 
 import type { Store } from "../store/db.js";
-import type { CallTargets, OwnerRule } from "./ownership.js";
+import type { CallTargets, FieldRoles, OwnerRule } from "./ownership.js";
 import type { Session } from "../auth/session.js";
 import { CallError, } from "../server/errors.js";
 import { effectiveRolesOfUsers } from "../accounts/grant-delta.js";
@@ -21,6 +21,8 @@ export interface OwnedMethod {
   roles: readonly string[];
   owner: OwnerRule;
   targets?: (...args: unknown[]) => CallTargets;
+  args?: readonly { name: string }[];
+  fieldRoles?: FieldRoles;
 }
 
 /** What the ownership check needs of the application: the store, to resolve targets. */
@@ -30,7 +32,21 @@ export interface TargetsContext {
 
 /** Does the method have an ownership rule the dispatcher must check? */
 export function hasOwnershipRule(def: OwnedMethod): boolean {
-  return def.owner !== "any" || def.targets !== undefined;
+  return def.owner !== "any" || def.targets !== undefined || def.fieldRoles !== undefined;
+}
+
+/** Throws EACCES when the call sends a field whose roles (the method's fieldRoles) the caller lacks. */
+function enforceFieldRoles(def: OwnedMethod, session: Session, args: unknown[]): void {
+  const rule = def.fieldRoles;
+  if (!rule) return;
+  const value = args[(def.args ?? []).findIndex((a) => a.name === rule.arg)];
+  if (!value || typeof value !== "object") return;
+  for (const [field, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    const need = rule.fields[field] ?? rule.others;
+    if (!need || need.some((r) => callerHolds(session, r))) continue;
+    throw new CallError(`${rule.arg}.${field}: setting this field requires the ${need.join(" or ")} role.`, "access.field_role_required");
+  }
 }
 
 /** Local user ids named by the targets (unknown names and keys are left to the handler). */
@@ -69,6 +85,7 @@ function mayCallForOthers(def: OwnedMethod, session: Session): boolean {
 /** Throws EPERM when the call's targets break the method's ownership rule. */
 export async function enforceOwnership(app: TargetsContext, def: OwnedMethod, session: Session | null, args: unknown[]): Promise<void> {
   if (!session || session.internal || !hasOwnershipRule(def)) return;
+  enforceFieldRoles(def, session, args);
   const named = def.targets ? def.targets(...args) : {};
   // An unknown other account is refused like a known one (the reference answers EPERM first).
   if (def.owner === "self-or-role" && !mayCallForOthers(def, session) && (named.usernames ?? []).some((n) => n !== session.username)) {

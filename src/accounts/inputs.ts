@@ -4,6 +4,7 @@
 
 import { z } from "zod";
 import { MAX_LOCAL_ID } from "./account-settings.js";
+import { userFleetFields } from "../fleet/access-schemas.js";
 
 const idmap = z.union([z.literal("DIRECT"), z.number().int().min(1).max(4294967294)]).nullable();
 // Bounds beyond the reference: a sudoers rule of more than 256 commands, or authorized_keys text
@@ -38,6 +39,8 @@ export const userCreateSchema = z.strictObject({
   // Directory users (issue 12): pre-created with source LDAP and no password; the directory name when it differs.
   source: z.enum(["LOCAL", "LDAP"]).optional(),
   ldap_username: z.string().min(1).max(256).regex(/^[^\u0000-\u001f\u007f]*$/).nullable().optional(),
+  // Fleet (issue 11): teams, the user's own grants on systems and system groups (need FLEET_WRITE).
+  ...userFleetFields,
 });
 export type UserCreateInput = z.output<typeof userCreateSchema>;
 

@@ -5,6 +5,7 @@
 
 import { z } from "zod";
 import { entity, redactable, timestamp } from "../server/wire-schema.js";
+import { userFleetEntryFields } from "../fleet/access-schemas.js";
 
 const idmap = z.union([z.literal("DIRECT"), z.number().int(), z.null()]);
 const sudoCommands = z.array(z.string());
@@ -54,8 +55,10 @@ export const UserEntrySchema = entity("UserEntry", "A local user (reference user
   api_keys: z.array(z.number().int()).describe("Ids of the user's API keys."),
   microsoft_account: z.boolean().describe("Gatehouse: a Microsoft account (no local password)."),
   email_verified: z.boolean().describe("Gatehouse: the e-mail address was verified."),
+  twofactor_method: z.enum(["TOTP", "EMAIL"]).nullable().describe("Gatehouse: the second factor — TOTP (recommended), EMAIL (codes sent by e-mail; user.set_twofactor_method) or null."),
   source: z.string().describe("Where the account comes from: LOCAL, LDAP, ..."),
   ldap_username: z.string().nullable().describe("Gatehouse (seed 003): the name in the directory when it differs from username (directory users)."),
+  ...userFleetEntryFields,
 });
 
 /** user.create / user.update: the entry plus the password set (generated ones included). */

@@ -13,6 +13,7 @@ import type { UserTable } from "../store/schema.js";
 import { serverSid } from "./account-settings.js";
 import type { SecurityConfig } from "../auth/policy.js";
 import { accountSnapshot, storeSnapshot, jsonList, rolesForGids, type AccountSnapshot, type PrivilegeGids } from "./privileges.js";
+import { fleetJsonSql, loadUserFleet, NO_FLEET_FIELDS, parseFleetJson, type UserFleetFields } from "../fleet/fleet-fields.js";
 
 /** uid of the local administrator `admin` (the reference's truenas_admin): always immutable. */
 export const ADMIN_UID = 950;
@@ -29,7 +30,7 @@ export interface PrimaryGroupRow {
   bsdgrp_userns_idmap: "DIRECT" | number | null;
 }
 
-export interface UserEntry {
+export interface UserEntry extends UserFleetFields {
   id: number;
   uid: number;
   username: string;
@@ -63,6 +64,8 @@ export interface UserEntry {
   api_keys: number[];
   microsoft_account: boolean;
   email_verified: boolean;
+  /** Gatehouse: the second factor — TOTP, EMAIL (e-mailed codes) or null (src/auth/email-verification.ts). */
+  twofactor_method: "TOTP" | "EMAIL" | null;
   source: string;
   ldap_username: string | null;
 }
@@ -80,6 +83,8 @@ export type UserRow = Selectable<UserTable> & {
   aux_json?: string | null;
   /** Likewise: `[api key id, …]`. */
   key_json?: string | null;
+  /** Likewise: the fleet fields (src/fleet/fleet-fields.ts fleetJsonSql). */
+  fleet_json?: string | null;
 };
 
 /** Base query: users joined with their primary group. Callers add where / order / limit. */
@@ -155,8 +160,9 @@ function parseJsonArray(text: string | null | undefined): unknown[] {
 export async function buildUserEntries(db: Tx, rows: UserRow[], snapshot?: AccountSnapshot): Promise<UserEntry[]> {
   if (!rows.length) return [];
   const aggregated = rows.every((r) => r.aux_json !== undefined);
-  const [extra, snap, sid] = await Promise.all([
+  const [extra, fleet, snap, sid] = await Promise.all([
     aggregated ? null : loadAuxAndKeys(db, rows.map((r) => r.id)),
+    aggregated ? null : loadUserFleet(db, rows.map((r) => r.id)),
     snapshot ?? accountSnapshot(db),
     serverSid(db),
   ]);
@@ -169,7 +175,8 @@ export async function buildUserEntries(db: Tx, rows: UserRow[], snapshot?: Accou
           return { id: Number(id), gid: Number(gid), name };
         });
     const keys = extra ? (extra.keys.get(r.id) ?? []) : parseJsonArray(r.key_json).map(Number);
-    return userEntryOf(r, aux, keys, snap.privileges, snap.security, sid, now);
+    const f = fleet ? (fleet.get(r.id) ?? NO_FLEET_FIELDS) : parseFleetJson(r.fleet_json);
+    return userEntryOf(r, aux, keys, f, snap.privileges, snap.security, sid, now);
   });
 }
 
@@ -177,6 +184,7 @@ function userEntryOf(
   r: UserRow,
   aux: { id: number; gid: number; name: string }[],
   apiKeys: number[],
+  fleet: UserFleetFields,
   privileges: PrivilegeGids[],
   policy: SecurityConfig,
   serverSidValue: string,
@@ -234,8 +242,12 @@ function userEntryOf(
     api_keys: apiKeys,
     microsoft_account: !!r.microsoft_account,
     email_verified: !!r.email_verified,
+    twofactor_method: r.twofactor_email ? "EMAIL" : r.twofactor_secret ? "TOTP" : null,
     source: r.source,
     ldap_username: r.ldap_username ?? null,
+    teams: [...fleet.teams],
+    systems: [...fleet.systems],
+    system_groups: [...fleet.system_groups],
   };
 }
 
@@ -268,7 +280,7 @@ function userSelectSql(dialect: Dialect): string {
   return (
     `SELECT "users".*, "g"."gid" AS "g_gid", "g"."name" AS "g_name", "g"."builtin" AS "g_builtin", "g"."smb" AS "g_smb", ` +
     `"g"."sudo_commands" AS "g_sudo_commands", "g"."sudo_commands_nopasswd" AS "g_sudo_commands_nopasswd", ` +
-    `"g"."userns_idmap" AS "g_userns_idmap", ${aux} AS "aux_json", ${keys} AS "key_json" ${USER_FROM}`
+    `"g"."userns_idmap" AS "g_userns_idmap", ${aux} AS "aux_json", ${keys} AS "key_json", ${fleetJsonSql(dialect)} AS "fleet_json" ${USER_FROM}`
   );
 }
 const USER_SELECT_SQL = { sqlite: userSelectSql("sqlite"), postgres: userSelectSql("postgres") };
@@ -292,6 +304,7 @@ export const USER_COLUMNS: ColumnMap = {
   locked: { sql: U("locked"), kind: "bool" },
   email: { sql: U("email"), kind: "text" },
   email_verified: { sql: U("email_verified"), kind: "bool" },
+  twofactor_method: { sql: `(CASE WHEN ${U("twofactor_email")} = 1 THEN 'EMAIL' WHEN ${U("twofactor_secret")} IS NOT NULL THEN 'TOTP' END)`, kind: "text" },
   source: { sql: U("source"), kind: "text" },
   ldap_username: { sql: U("ldap_username"), kind: "text" },
   last_password_change: { sql: U("last_password_change"), kind: "datetime" },
@@ -307,8 +320,8 @@ export const USER_FIELDS: ReadonlySet<string> = new Set([
   "id", "uid", "username", "unixhash", "smbhash", "home", "shell", "full_name", "builtin", "smb", "webshare", "userns_idmap",
   "group", "groups", "password_disabled", "ssh_password_enabled", "sshpubkey", "locked", "sudo_commands", "sudo_commands_nopasswd",
   "email", "local", "immutable", "twofactor_auth_configured", "sid", "last_password_change", "password_age", "password_history",
-  "password_change_required", "roles", "api_keys", "microsoft_account", "email_verified", "source",
-  "ldap_username",
+  "password_change_required", "roles", "api_keys", "microsoft_account", "email_verified", "twofactor_method", "source",
+  "ldap_username", "teams", "systems", "system_groups",
 ] satisfies (keyof UserEntry)[]);
 
 /** `user.query(filters, options)`. */

@@ -10,6 +10,7 @@ import { apiKeyMethods } from "./api-key/index.js";
 import { systemMethods } from "./system/index.js";
 import { auditMethods } from "./audit/index.js";
 import { fleetMethods } from "./fleet/index.js";
+import { teamMethods } from "./team/index.js";
 import { ldapMethods } from "./ldap/index.js";
 import { certificateAuthorityMethods } from "./certificateauthority/index.js";
 import { mailMethods } from "./mail/index.js";
@@ -49,6 +50,7 @@ export function buildRegistry(): Registry {
     ...systemMethods,
     ...auditMethods,
     ...fleetMethods,
+    ...teamMethods,
     ...ldapMethods,
     ...certificateAuthorityMethods,
     ...mailMethods,

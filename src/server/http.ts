@@ -15,6 +15,7 @@ import { stringifyWire } from "./ejson.js";
 import { RpcError } from "./errors.js";
 import { clientAddress, isTrustedPeer, trustedProxyList } from "../auth/source.js";
 import { pemToDer, tlsServerEndPoint } from "../auth/scram.js";
+import { registerDownloadRoute } from "./downloads.js";
 
 export const API_VERSIONS = ["v25.10.0", "v26.0.0", "v27.0.0"] as const;
 export const CURRENT_VERSION = "v27.0.0";
@@ -126,6 +127,8 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
   });
 
   server.get("/api/versions", async () => [...API_VERSIONS, "current"]);
+  // Files made by jobs (fleet.access.matrix): one GET each, bound to the job and its session.
+  registerDownloadRoute(server, app);
 
   // One-shot call: {"method": "...", "params": [...]} or a JSON-RPC request, authenticated by
   // `Authorization: Bearer <api key>` or Basic, at /api/current and at each versioned path.

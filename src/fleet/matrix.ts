@@ -1,0 +1,176 @@
+// fleet.access.matrix (issue 11 point 6): every (user, system) pair that has access, for access
+// reviews, as CSV or JSON streamed to a writable (a file the download endpoint serves, or
+// /dev/null in the bench). One pass over the store: the grants, group and team memberships are
+// read once; each user's pairs are then decided in memory by the same precedence rule as
+// ./effective-access.ts (test/fleet-access-property.test.ts checks the two agree).
+
+import type { Writable } from "node:stream";
+import { once } from "node:events";
+import { createWriteStream, rmSync } from "node:fs";
+import type { Store, Tx } from "../store/db.js";
+import { downloadsOf } from "../server/downloads.js";
+import type { FleetAccessLevel } from "./effective-access.js";
+import { ACCESS_LEVELS } from "./effective-access.js";
+
+export type MatrixFormat = "CSV" | "JSON";
+
+export interface MatrixOptions {
+  format: MatrixFormat;
+  /** Only these users (default: every user). */
+  users?: readonly number[];
+  /** Called after each batch of users with (done, total). */
+  progress?: (done: number, total: number) => void;
+  /** Called between batches; throws to stop (a job's abort). */
+  checkAborted?: () => void;
+}
+
+/** The best grant per system of one kind of owner: system → packed (rank*2 + rw, entry id). */
+type Best = Map<number, { rank: number; access: FleetAccessLevel; id: number }>;
+
+interface World {
+  systems: Map<number, string>;
+  groupSystems: Map<number, number[]>;
+  /** Team id → its level-3 and level-4 best grants, merged (rank 2 or 3). */
+  teamBest: Map<number, Best>;
+  userTeams: Map<number, number[]>;
+  /** User id → its own grants (rank 0 or 1). */
+  userBest: Map<number, Best>;
+  admins: Set<number>;
+}
+
+function offer(best: Best, system: number, rank: number, access: FleetAccessLevel, id: number): void {
+  const cur = best.get(system);
+  if (!cur || rank < cur.rank || (rank === cur.rank && ((access === "READ_WRITE" && cur.access === "READ") || (access === cur.access && id < cur.id)))) best.set(system, { rank, access, id });
+}
+
+async function adminUsers(db: Tx): Promise<Set<number>> {
+  const gids = new Set<number>();
+  for (const p of await db.selectFrom("privileges").select(["roles", "local_groups"]).execute()) {
+    if ((JSON.parse(p.roles) as string[]).includes("FULL_ADMIN")) for (const g of JSON.parse(p.local_groups) as number[]) gids.add(g);
+  }
+  if (!gids.size) return new Set();
+  const list = [...gids];
+  const primary = await db.selectFrom("users").innerJoin("groups", "groups.id", "users.group_id").select("users.id").where("groups.gid", "in", list).execute();
+  const aux = await db.selectFrom("memberships").innerJoin("groups", "groups.id", "memberships.group_id").select("memberships.user_id as id").where("groups.gid", "in", list).execute();
+  return new Set([...primary, ...aux].map((r) => r.id));
+}
+
+async function loadWorld(db: Tx): Promise<World> {
+  const w: World = { systems: new Map(), groupSystems: new Map(), teamBest: new Map(), userTeams: new Map(), userBest: new Map(), admins: await adminUsers(db) };
+  for (const s of await db.selectFrom("fleet_systems").select(["id", "name"]).orderBy("id").execute()) w.systems.set(s.id, s.name);
+  for (const m of await db.selectFrom("fleet_system_group_members").select(["system_group_id", "system_id"]).execute()) {
+    const list = w.groupSystems.get(m.system_group_id);
+    if (list) list.push(m.system_id);
+    else w.groupSystems.set(m.system_group_id, [m.system_id]);
+  }
+  for (const t of await db.selectFrom("team_members").select(["team_id", "user_id"]).execute()) {
+    const list = w.userTeams.get(t.user_id);
+    if (list) list.push(t.team_id);
+    else w.userTeams.set(t.user_id, [t.team_id]);
+  }
+  for (const a of await db.selectFrom("fleet_access").select(["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"]).execute()) {
+    const byOwner = a.owner_kind === "USER" ? w.userBest : w.teamBest;
+    let best = byOwner.get(a.owner_id);
+    if (!best) byOwner.set(a.owner_id, (best = new Map()));
+    const rank = (a.owner_kind === "USER" ? 0 : 2) + (a.target_kind === "SYSTEM" ? 0 : 1);
+    const access: FleetAccessLevel = a.access === "READ_WRITE" ? "READ_WRITE" : "READ";
+    const systems = a.target_kind === "SYSTEM" ? (w.systems.has(a.target_id) ? [a.target_id] : []) : (w.groupSystems.get(a.target_id) ?? []);
+    for (const s of systems) offer(best, s, rank, access, a.id);
+  }
+  return w;
+}
+
+/** One user's decided pairs: system → best entry (first level present, most permissive in it). */
+function userPairs(w: World, userId: number): Best {
+  const own = w.userBest.get(userId);
+  const teams = w.userTeams.get(userId) ?? [];
+  if (!teams.length) return own ?? new Map();
+  const out: Best = new Map(own ?? []);
+  for (const t of teams) {
+    const best = w.teamBest.get(t);
+    if (best) for (const [s, e] of best) offer(out, s, e.rank, e.access, e.id);
+  }
+  return out;
+}
+
+const csvCell = (v: string) => (/[",\n\r]/.test(v) || /^[=+\-@\t]/.test(v) ? `"${(/^[=+\-@\t]/.test(v) ? `'${v}` : v).replace(/"/g, '""')}"` : v);
+
+/** Write the matrix to `out`; returns the number of pairs written. Does not end `out`. */
+export async function writeAccessMatrix(db: Tx, out: Writable, opts: MatrixOptions): Promise<number> {
+  const w = await loadWorld(db);
+  let q = db.selectFrom("users").select(["id", "username"]).orderBy("id");
+  if (opts.users) q = q.where("id", "in", opts.users.length ? [...opts.users] : [-1]);
+  const users = await q.execute();
+  const json = opts.format === "JSON";
+  let buf = json ? "[" : "username,user_id,system,system_id,access,level,grant_id\n";
+  let pairs = 0;
+  const flush = async () => {
+    if (!out.write(buf)) await once(out, "drain");
+    buf = "";
+  };
+  for (let i = 0; i < users.length; i++) {
+    const u = users[i]!;
+    const admin = w.admins.has(u.id);
+    const decided: [number, { rank: number; access: FleetAccessLevel; id: number } | null][] = admin
+      ? [...w.systems.keys()].map((s) => [s, null])
+      : [...userPairs(w, u.id)].sort((a, b) => a[0] - b[0]);
+    for (const [s, e] of decided) {
+      const access = e ? e.access : "READ_WRITE";
+      const level = e ? ACCESS_LEVELS[e.rank]! : "ADMIN";
+      const name = w.systems.get(s)!;
+      if (json) buf += `${pairs ? "," : ""}\n${JSON.stringify({ username: u.username, user_id: u.id, system: name, system_id: s, access, level, grant_id: e ? e.id : null })}`;
+      else buf += `${csvCell(u.username)},${u.id},${csvCell(name)},${s},${access},${level},${e ? e.id : ""}\n`;
+      pairs++;
+      if (buf.length > 65536) await flush();
+    }
+    if (i % 200 === 199 || i === users.length - 1) {
+      opts.checkAborted?.();
+      opts.progress?.(i + 1, users.length);
+    }
+  }
+  buf += json ? "\n]\n" : "";
+  await flush();
+  return pairs;
+}
+
+// ---- the job -----------------------------------------------------------------------------------
+
+export interface MatrixJobContext {
+  app: { store: Store; config: { dataDir: string } };
+  session: { id: string; ephemeral?: boolean } | null;
+  job?: { id: number; setProgress(percent: number | null, description?: string | null, extra?: unknown): void; checkAborted(): void };
+}
+
+export interface MatrixResult {
+  format: MatrixFormat;
+  pairs: number;
+  /** Path of the one-time download (GET, same host); valid until expires_at. */
+  url: string;
+  expires_at: Date;
+}
+
+/** Write the matrix to a private file and offer it for one download bound to this job and session. */
+export async function accessMatrixJob(ctx: MatrixJobContext, format: MatrixFormat): Promise<MatrixResult> {
+  const downloads = downloadsOf(ctx.app);
+  const file = downloads.newFile(format.toLowerCase());
+  const out = createWriteStream(file, { mode: 0o600 });
+  try {
+    const pairs = await writeAccessMatrix(ctx.app.store.db, out, {
+      format,
+      progress: (done, total) => ctx.job?.setProgress(Math.floor((done * 100) / Math.max(total, 1)), `${done} of ${total} users`),
+      checkAborted: () => ctx.job?.checkAborted(),
+    });
+    out.end();
+    await once(out, "close");
+    const ttl = 10 * 60_000;
+    const url = downloads.offer(
+      { jobId: ctx.job?.id ?? 0, file, filename: `fleet-access-matrix.${format.toLowerCase()}`, contentType: format === "CSV" ? "text/csv; charset=utf-8" : "application/json", sessionId: ctx.session?.id ?? null, ephemeral: !!ctx.session?.ephemeral },
+      ttl,
+    );
+    return { format, pairs, url, expires_at: new Date(Date.now() + ttl) };
+  } catch (err) {
+    out.destroy();
+    rmSync(file, { force: true });
+    throw err;
+  }
+}
