@@ -22,6 +22,7 @@ import { BUILTIN_USERS_GID } from "./group-entry.js";
 import type { UserCreateInput } from "./inputs.js";
 import { accountGrants, grantDelta } from "./grant-delta.js";
 import { assertMayGrant } from "../access/grant-check.js";
+import { fleetFieldsOf, writeUserFleet } from "../fleet/fleet-fields.js";
 import { checkAuxGroups, checkDisablingPassword, checkPasswordChoice, checkPasswordText, checkShell, checkSmbNameClash, checkSmbRules, checkSshKeyHome, checkSshPasswordLogin, checkSshTwoFactor, checkSudo, checkUserIdmap, checkUsernameFree, isLoginShell, primaryGroupGid, uidTaken, usernameTaken, webshareGroupId } from "./user-rules.js";
 
 export type UserWithPassword = UserEntry & { password: string | null };
@@ -79,6 +80,7 @@ type CreateData = ReturnType<typeof createDefaults>;
 /** The input with the reference's defaults filled in. */
 function createDefaults(ctx: AccountContext, input: UserCreateInput) {
   return {
+    fleet: fleetFieldsOf(input),
     username: input.username,
     full_name: input.full_name,
     uid: input.uid ?? null,
@@ -257,6 +259,9 @@ async function writeCreate(
   // Nobody grants what they do not hold: the new account's roles, sudo rights and built-in
   // groups (primary too, e.g. a reused group_create group) must be the caller's to give.
   assertMayGrant(ctx.session, grantDelta(new Map(), await accountGrants(trx, [row.id]), SCHEMA));
+  // Fleet access (teams, own grants): only what the caller holds itself (src/fleet/held-access.ts).
+  const fleet = await writeUserFleet(trx, ctx.session, row.id, data.fleet, SCHEMA);
+  if (fleet.length) ctx.auditSubject = `${data.username} (fleet: ${fleet.join("; ")})`;
   await makeNewHome(ctx, homes, data, plan.home, uid, gid);
   return row.id;
 }

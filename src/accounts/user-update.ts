@@ -22,6 +22,7 @@ import { isFullAdminUser, otherUnlockedFullAdminExists, wouldOrphanLocalAdminist
 import type { UserUpdateInput } from "./inputs.js";
 import { accountGrants, effectiveRoles, grantDelta } from "./grant-delta.js";
 import { assertMayActOn, assertMayGrant } from "../access/grant-check.js";
+import { fleetFieldsOf, writeUserFleet } from "../fleet/fleet-fields.js";
 import { afterUserWrite, otherHomes, userWriteError, type UserWithPassword } from "./user-create.js";
 import { claimHome, homeHolderError } from "./uniqueness.js";
 import { checkAuxGroups, checkDisablingPassword, checkPasswordChoice, checkPasswordText, checkShell, checkSmbNameClash, checkSmbRules, checkSshKeyHome, checkSshPasswordLogin, checkSshTwoFactor, checkSudo, checkUserIdmap, checkUsernameFree, isLoginShell, primaryGroupGid, WEBSHARE_GROUP, webshareGroupId } from "./user-rules.js";
@@ -267,6 +268,9 @@ async function writeUpdate(
   await updateMemberships(trx, u, plan.webshareGroup);
   // Nobody grants (or takes away) what they do not hold: roles, sudo rights, built-in groups.
   assertMayGrant(ctx.session, grantDelta(grantsBefore, await accountGrants(trx, [id]), SCHEMA));
+  // Fleet access (teams, own grants): only what the caller holds itself (src/fleet/held-access.ts).
+  const fleet = await writeUserFleet(trx, ctx.session, id, fleetFieldsOf(u.input), SCHEMA);
+  if (fleet.length) ctx.auditSubject = `${current.username} (fleet: ${fleet.join("; ")})`;
   // Any update clears a lock-out (reference §1.4, §7.8).
   await clearLockout(trx, current.username);
   return updateHome(ctx, u, plan, homes);

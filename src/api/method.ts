@@ -14,7 +14,7 @@ import type { AccountsApp } from "../accounts/context.js";
 import type { MailService } from "../mail/service.js";
 import type { SecretBox } from "../store/secret-box.js";
 import type { RoleName } from "../access/roles.js";
-import type { CallTargets, OwnerRule } from "../access/ownership.js";
+import type { CallTargets, FieldRoles, OwnerRule } from "../access/ownership.js";
 
 /**
  * What a handler sees of the application: the services it calls and the narrow contexts of the
@@ -63,7 +63,7 @@ type ArgOutputs<A extends readonly ArgSpec[]> = { [K in keyof A]: A[K] extends A
 
 // The ownership rule and the call targets are declared here and checked by src/access/targets.ts;
 // their types live there (access needs no method definitions).
-export type { CallTargets, OwnerRule } from "../access/ownership.js";
+export type { CallTargets, FieldRoles, OwnerRule } from "../access/ownership.js";
 
 /**
  * A secret argument, as a path into the positional arguments: an argument's name
@@ -113,6 +113,8 @@ export interface MethodOptions<A extends readonly ArgSpec[], R> {
    * else. The method must confine itself to the caller's own account or the systems it may see.
    */
   fleetUser?: boolean;
+  /** Roles that some fields of an object argument need (checked by the dispatcher; see FieldRoles). */
+  fieldRoles?: FieldRoles;
   /**
    * Audit label; a function receives the validated arguments and then AuditFacts (what the handler
    * recorded: the name of the account it acted on). Absent ⇒ no METHOD_CALL entry.
@@ -144,6 +146,7 @@ export interface MethodDef {
   authenticationRequired: boolean;
   authorizationRequired: boolean;
   fleetUser: boolean;
+  fieldRoles?: FieldRoles;
   audit?: string | ((...args: unknown[]) => string);
   secretsRole?: RoleName;
   secretFields?: readonly string[];
@@ -171,6 +174,7 @@ export function defineMethod<const A extends readonly ArgSpec[], R>(opts: Method
     // "self-or-role": every session may call it; the dispatcher then applies the ownership rule.
     authorizationRequired: opts.authorizationRequired ?? opts.owner !== "self-or-role",
     fleetUser: opts.fleetUser ?? false,
+    fieldRoles: opts.fieldRoles,
     audit: opts.audit as MethodDef["audit"],
     secretsRole: opts.secretsRole,
     secretFields: opts.secretFields,

@@ -17,6 +17,7 @@ export interface ErrorCodeInfo {
 }
 
 export const ERROR_CODES = {
+  "access.field_role_required": { errno: ERRNO.EACCES, description: "A field of the call needs a role the caller does not hold (e.g. the fleet fields of user.create/update need FLEET_WRITE)." },
   "access.full_admin_required": { errno: ERRNO.EPERM, description: "The change needs the FULL_ADMIN role." },
   "access.invalid_role": { errno: ERRNO.EINVAL, description: "Not a role name." },
   "access.last_full_admin": { errno: ERRNO.EINVAL, description: "The change would leave no local user with the FULL_ADMIN role." },
@@ -94,6 +95,11 @@ export const ERROR_CODES = {
   "filesystem.permission_denied": { errno: ERRNO.EACCES, description: "The operating system refused the operation." },
   "filesystem.storage_root_itself": { errno: ERRNO.EINVAL, description: "The path is a storage root itself." },
   "filesystem.vanished": { errno: ERRNO.ENOENT, description: "The directory disappeared right after it was made." },
+  "fleet.access_not_held": { errno: ERRNO.EPERM, description: "A FLEET_WRITE caller may grant, change or take away only access it holds itself on every system the change reaches." },
+  "fleet.duplicate_entry": { errno: ERRNO.EINVAL, description: "A list names the same system, system group or user twice." },
+  "fleet.matrix_download_gone": { errno: ERRNO.ENOENT, description: "The access matrix download does not exist, expired, was already fetched or belongs to another session." },
+  "fleet.system_group_name_taken": { errno: ERRNO.EEXIST, description: "Another system group has this name." },
+  "fleet.system_group_not_found": { errno: ERRNO.ENOENT, description: "The system group does not exist." },
   "group.builtin_delete": { errno: ERRNO.EACCES, description: "A built-in group cannot be deleted." },
   "group.builtin_field": { errno: ERRNO.EINVAL, description: "This field of a builtin group cannot be changed." },
   "group.gid_taken": { errno: ERRNO.EEXIST, description: "Another group has this gid." },
@@ -169,6 +175,9 @@ export const ERROR_CODES = {
   "email_code.expired": { errno: ERRNO.EINVAL, description: "The e-mailed code has expired; ask for a new one." },
   "email_code.invalid": { errno: ERRNO.EINVAL, description: "The e-mailed code is wrong, already used, or none was sent." },
   "email_code.too_many_tries": { errno: ERRNO.EINVAL, description: "Too many wrong tries at the e-mailed code; ask for a new one." },
+  "team.member_not_found": { errno: ERRNO.ENOENT, description: "A team member named by id does not exist." },
+  "team.name_taken": { errno: ERRNO.EEXIST, description: "Another team has this name." },
+  "team.not_found": { errno: ERRNO.ENOENT, description: "The team does not exist." },
   "user.email_not_verified": { errno: ERRNO.EINVAL, description: "E-mailed two-factor codes need a verified e-mail address (user.verify_email)." },
   "user.email_twofactor_in_use": { errno: ERRNO.EINVAL, description: "The account receives its second factor by e-mail: choose another two-factor method before changing or removing the address." },
   "user.no_email": { errno: ERRNO.EINVAL, description: "The account has no e-mail address to verify." },
