@@ -75,10 +75,18 @@ export async function startEcho(): Promise<{ url: string; close: () => Promise<v
   return { url: `ws://127.0.0.1:${addr.port}/echo`, close: () => server.close() };
 }
 
+// Realistic row contents (what the memory figures hold): a sha512crypt hash each, an NT hash per
+// SMB user, a home path each, an SSH key for one in ten, sudo rules for one in fifty.
+const B64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const b64 = (n: number, len: number) => Array.from({ length: len }, (_, i) => B64[(n * (i + 7) + i * 13) % 64]).join("");
+const fakeHash = (j: number) => `$6$rounds=656000$${b64(j, 16)}$${b64(j * 31 + 1, 86)}`;
+const fakeNt = (j: number) => (j * 2654435761 % 4294967296).toString(16).padStart(8, "0").repeat(4).toUpperCase();
+const fakeKey = (j: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${b64(j * 17 + 5, 43)} ${userName(j)}@laptop`;
+
 /**
  * Insert `users` users and `groups` groups directly (fast), each user with one aux group; two
  * thirds of them SMB users and one in 97 locked, as on a file server (the filters the count and
- * search rows use then select something).
+ * search rows use then select something), with realistic contents (above).
  */
 export async function seedAccounts(db: Db, users: number, groups: number, dialect: "sqlite" | "postgres" = "sqlite"): Promise<void> {
   const now = Date.now();
@@ -95,11 +103,13 @@ export async function seedAccounts(db: Db, users: number, groups: number, dialec
     for (let i = 0; i < users; i += batch) {
       const rows = [];
       for (let j = i; j < Math.min(users, i + batch); j++) {
+        const smb = j % 3 !== 0;
         rows.push({
-          uid: uidOf(j), username: userName(j), unixhash: "*", smbhash: "*", home: "/var/empty",
-          shell: "/usr/bin/bash", full_name: `${FIRST[j % 10]} ${LAST[Math.floor(j / 10) % 10]} ${j}`, builtin: 0, smb: j % 3 === 0 ? 0 : 1,
-          microsoft_account: 0, userns_idmap: null, group_id: firstGroup + (j % groups), password_disabled: 1,
-          ssh_password_enabled: 0, sshpubkey: null, locked: j % 97 === 0 ? 1 : 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]",
+          uid: uidOf(j), username: userName(j), unixhash: fakeHash(j), smbhash: smb ? fakeNt(j) : null, home: `/mnt/tank/home/${userName(j)}`,
+          shell: "/usr/bin/bash", full_name: `${FIRST[j % 10]} ${LAST[Math.floor(j / 10) % 10]} ${j}`, builtin: 0, smb: smb ? 1 : 0,
+          microsoft_account: 0, userns_idmap: null, group_id: firstGroup + (j % groups), password_disabled: 0,
+          ssh_password_enabled: j % 5 === 0 ? 1 : 0, sshpubkey: j % 10 === 0 ? fakeKey(j) : null, locked: j % 97 === 0 ? 1 : 0,
+          sudo_commands: j % 50 === 0 ? '["/usr/bin/systemctl restart smbd"]' : "[]", sudo_commands_nopasswd: "[]",
           email: `user${j}@example.test`, email_verified: 0, last_password_change: null, password_history: "[]",
           source: "LOCAL", home_mode: null, twofactor_secret: null, twofactor_digits: 6, twofactor_interval: 30,
           twofactor_email: 0, created_at: now,

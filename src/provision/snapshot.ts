@@ -22,8 +22,14 @@ const GROUP_COLS = ["id", "gid", "name", "builtin", "sudo_commands", "sudo_comma
 
 type Cell = string | number | null;
 
+/**
+ * The one empty list every account without sudo rules shares (two per user: at 1,000,000 users a
+ * fresh `[]` each cost 64 MB). Frozen, so a caller that tried to change it would fail loudly.
+ */
+const NO_COMMANDS: string[] = Object.freeze([]) as unknown as string[];
+
 function list(v: unknown): string[] {
-  if (v == null || v === "[]" || v === "") return [];
+  if (v == null || v === "[]" || v === "") return NO_COMMANDS;
   try {
     const parsed = typeof v === "string" ? JSON.parse(v) : v;
     return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === "string") : [];
@@ -38,10 +44,20 @@ const str = (v: unknown): string => (v == null ? "" : String(v));
 const strOrNull = (v: unknown): string | null => (v == null ? null : String(v));
 const bool = (v: unknown): boolean => v === 1 || v === true || v === "1" || v === "true";
 
+/** Shells repeat across every user: one string each instead of one per user (bounded). */
+const shells = new Map<string, string>();
+function shellOf(v: unknown): string {
+  const s = str(v);
+  const hit = shells.get(s);
+  if (hit !== undefined) return hit;
+  if (shells.size < 64) shells.set(s, s);
+  return s;
+}
+
 function userFromCells(c: Cell[]): ProvUser {
   return {
     id: num(c[0]), uid: num(c[1]), username: str(c[2]), unixhash: strOrNull(c[3]), smbhash: strOrNull(c[4]),
-    home: str(c[5]), shell: str(c[6]), full_name: str(c[7]), builtin: bool(c[8]), smb: bool(c[9]), group_id: num(c[10]),
+    home: str(c[5]), shell: shellOf(c[6]), full_name: str(c[7]), builtin: bool(c[8]), smb: bool(c[9]), group_id: num(c[10]),
     password_disabled: bool(c[11]), ssh_password_enabled: bool(c[12]), sshpubkey: strOrNull(c[13]), locked: bool(c[14]),
     sudo_commands: list(c[15]), sudo_commands_nopasswd: list(c[16]), last_password_change: numOrNull(c[17]),
     created_at: num(c[18] ?? 0),
@@ -53,6 +69,21 @@ function groupFromCells(c: Cell[]): ProvGroup {
 }
 
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
+
+/**
+ * SQLite: every row of `table` handed to `each` as it is read (a statement iterated row by row),
+ * so a full read holds one row at a time besides what `each` keeps — not the whole table as one
+ * JSON text plus its parsed copy (at 1,000,000 users some 400 MB and more at the peak).
+ */
+async function eachSqliteRow(db: Tx, table: "users" | "groups" | "memberships", cols: readonly string[], each: (cells: Cell[]) => void): Promise<void> {
+  const cells: Cell[] = new Array(cols.length);
+  // Kysely streams only its own SELECT nodes (better-sqlite3's iterate()), not raw SQL.
+  const rows = db.selectFrom(table).select(cols as unknown as "id"[]) as unknown as { stream(chunk: number): AsyncIterableIterator<Record<string, Cell>> };
+  for await (const r of rows.stream(1000)) {
+    for (let k = 0; k < cols.length; k++) cells[k] = r[cols[k]];
+    each(cells);
+  }
+}
 
 /** Every row of `table`, as arrays of cells in `cols` order. */
 async function allRows(db: Tx, dialect: Dialect, table: "users" | "groups" | "memberships", cols: readonly string[]): Promise<Cell[][]> {
@@ -103,26 +134,31 @@ export function readTransaction<T>(db: Db, dialect: Dialect, fn: (trx: Transacti
 /** Everything, in one transaction. */
 export async function readSnapshot(db: Db, dialect: Dialect): Promise<Snapshot> {
   return readTransaction(db, dialect, async (trx) => {
-    // one table at a time: each table's cells become garbage before the next is read
-    const u = await allRows(trx, dialect, "users", USER_COLS);
-    const users: ProvUser[] = new Array(u.length);
-    for (let i = 0; i < u.length; i++) users[i] = userFromCells(u[i]);
-    const g = await allRows(trx, dialect, "groups", GROUP_COLS);
-    const groups: ProvGroup[] = new Array(g.length);
-    for (let i = 0; i < g.length; i++) groups[i] = groupFromCells(g[i]);
-    const m = await allRows(trx, dialect, "memberships", ["group_id", "user_id"]);
+    const users: ProvUser[] = [];
+    const groups: ProvGroup[] = [];
     const members = new Map<number, number[]>();
     let lastGid = NaN;
     let arr: number[] = [];
-    for (let i = 0; i < m.length; i++) {
-      const gid = num(m[i][0]);
+    const member = (c: Cell[]): void => {
+      const gid = num(c[0]);
       if (gid !== lastGid) {
         lastGid = gid;
         let a = members.get(gid);
         if (!a) members.set(gid, (a = []));
         arr = a;
       }
-      arr.push(num(m[i][1]));
+      arr.push(num(c[1]));
+    };
+    if (dialect === "sqlite") {
+      // One streaming pass per table: no per-row object is kept but the account's own.
+      await eachSqliteRow(trx, "users", USER_COLS, (c) => users.push(userFromCells(c)));
+      await eachSqliteRow(trx, "groups", GROUP_COLS, (c) => groups.push(groupFromCells(c)));
+      await eachSqliteRow(trx, "memberships", ["group_id", "user_id"], member);
+    } else {
+      // one table at a time: each table's cells become garbage before the next is read
+      for (const c of await allRows(trx, dialect, "users", USER_COLS)) users.push(userFromCells(c));
+      for (const c of await allRows(trx, dialect, "groups", GROUP_COLS)) groups.push(groupFromCells(c));
+      for (const c of await allRows(trx, dialect, "memberships", ["group_id", "user_id"])) member(c);
     }
     for (const ids of members.values()) {
       for (let i = 1; i < ids.length; i++) {
