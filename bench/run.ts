@@ -13,6 +13,7 @@ const AREAS = {
   auth: "access control (issues 3, 15)",
   provision: "host provisioning (issues 4, 15)",
   ui: "web UI (issue 5)",
+  ldap: "directory logins against a throwaway slapd (issue 12)",
 } as const;
 type Area = keyof typeof AREAS;
 /** Tiers above this many users run only the store-sized areas, and PostgreSQL at this size. */

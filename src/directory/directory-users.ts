@@ -143,7 +143,9 @@ export async function directoryLogin(app: DirectoryApp, username: string, passwo
   if (!servers.length) return null;
   const local = await db.selectFrom("users").select(["id", "source", "ldap_username"]).where("username", "=", username).executeTakeFirst();
   if (local && local.source !== "LDAP") return null;
-  const answer = await authenticate(servers, await trustedCas(db), local?.ldap_username || username, password);
+  // The trust list (Node's roots + registered CAs) is read only when a server verifies certificates.
+  const trusted = servers.some((s) => s.verify_ssl) ? await trustedCas(db) : [];
+  const answer = await authenticate(servers, trusted, local?.ldap_username || username, password);
   if (answer.kind === "unavailable") throw new CallError(`The directory could not be reached: ${answer.reason}`, "ldap.unavailable");
   if (answer.kind !== "ok") return null;
   const config = await ldapConfig(db);

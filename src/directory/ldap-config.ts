@@ -32,7 +32,7 @@ export async function ldapConfig(db: Tx): Promise<LdapConfig> {
   const byDn = new Map<string, number[]>();
   for (const r of rows) byDn.set(r.group_dn, [...(byDn.get(r.group_dn) ?? []), r.team_id]);
   // join_teams may name a team deleted since: shown and applied only while it exists.
-  const teams = new Set((await db.selectFrom("teams").select("id").execute()).map((t) => t.id));
+  const teams = stored.join_teams.length ? new Set((await db.selectFrom("teams").select("id").execute()).map((t) => t.id)) : new Set<number>();
   return {
     allow_user_creation: !!stored.allow_user_creation,
     join_teams: stored.join_teams.filter((t) => teams.has(t)),
