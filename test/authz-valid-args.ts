@@ -111,6 +111,27 @@ async function deadSystem(fx: Fixtures): Promise<number> {
 }
 
 export const VALID_ARGS: Record<string, Entry> = {
+  // Fleet access (issue 11): system groups, teams, explain, matrix.
+  "fleet.system_group.query": { make: async () => ({ args: [] }) },
+  "fleet.system_group.get_instance": { make: async (fx) => ({ args: [(await fx.a.call<any>("fleet.system_group.create", { name: name("sg") })).id] }) },
+  "fleet.system_group.create": { make: async () => ({ args: [{ name: name("sg") }] }) },
+  "fleet.system_group.update": { make: async (fx) => ({ args: [(await fx.a.call<any>("fleet.system_group.create", { name: name("sg") })).id, { name: name("sg") }] }) },
+  "fleet.system_group.delete": { make: async (fx) => ({ args: [(await fx.a.call<any>("fleet.system_group.create", { name: name("sg") })).id] }) },
+  "team.query": { make: async () => ({ args: [] }) },
+  "team.get_instance": { make: async (fx) => ({ args: [(await fx.a.call<any>("team.create", { name: name("tm") })).id] }) },
+  "team.create": { make: async () => ({ args: [{ name: name("tm") }] }) },
+  "team.update": { make: async (fx) => ({ args: [(await fx.a.call<any>("team.create", { name: name("tm") })).id, { name: name("tm") }] }) },
+  "team.delete": { make: async (fx) => ({ args: [(await fx.a.call<any>("team.create", { name: name("tm") })).id] }) },
+  // Any session may ask about itself; a system it may not see answers as missing (reached).
+  "fleet.access.explain": {
+    targets: ["self"],
+    reached: /does not exist/,
+    make: async (fx, c) => {
+      const [sys] = await fx.ts.app.store.db.selectFrom("fleet_systems").select("id").orderBy("id").limit(1).execute();
+      return { args: [c.user!.username, sys ? sys.id : 1] };
+    },
+  },
+  "fleet.access.matrix": { make: async () => ({ args: [{ format: "CSV" }] }) },
   "core.ping": { make: async () => ({ args: [] }) },
   "core.get_methods": { make: async () => ({ args: [] }) },
   "core.subscribe": { make: async () => ({ args: ["core.get_jobs"] }) },
