@@ -19,6 +19,8 @@ import { SettingsPage } from "./pages/Settings";
 import { ProfilePage } from "./pages/Profile";
 import { DirectoryPage } from "./pages/Directory";
 import { CertificateAuthoritiesPage } from "./pages/CertificateAuthorities";
+import { SystemsPage } from "./pages/Systems";
+import { MySystemsPage, SystemBrowserPage } from "./pages/MySystems";
 
 interface NavItem {
   to: string;
@@ -27,12 +29,17 @@ interface NavItem {
   method?: string;
   /** Shown when any of these methods is callable (instead of role + method). */
   anyMethod?: string[];
+  /** Shown only to users without FLEET_READ (who see /systems instead). */
+  fleetOnly?: boolean;
 }
 
 export const NAV: NavItem[] = [
   { to: "/users", label: "Users", role: "ACCOUNT_READ", method: "user.query" },
   { to: "/groups", label: "Groups", role: "ACCOUNT_READ", method: "group.query" },
   { to: "/privileges", label: "Privileges", role: "PRIVILEGE_READ", method: "privilege.query" },
+  { to: "/systems", label: "Systems", role: "FLEET_READ", method: "fleet.system.query" },
+  // Users who reach systems through the fleet (no FLEET_READ): their systems, browsed through the proxy.
+  { to: "/my-systems", label: "My systems", fleetOnly: true, method: "fleet.call" },
   { to: "/api-keys", label: "API keys", anyMethod: ["api_key.query", "api_key.my_keys"] },
   { to: "/sessions", label: "Sessions", role: "AUTH_SESSIONS_READ", method: "auth.sessions" },
   { to: "/audit", label: "Audit log", role: "SYSTEM_AUDIT_READ", method: "audit.query" },
@@ -46,6 +53,7 @@ function useNavItems(): NavItem[] {
   const s = useSession();
   return NAV.filter((n) => {
     if (n.anyMethod) return n.anyMethod.some((m) => s.has(m));
+    if (n.fleetOnly) return s.has(n.method ?? "fleet.call") && !s.can("FLEET_READ");
     return s.allowed(n.method ?? "auth.me", n.role);
   });
 }
@@ -160,6 +168,9 @@ function Routes({ path }: { path: string }) {
   if (path === "/directory-services") return guard("DIRECTORY_SERVICE_READ", "ldap.server.query", "Directory services", <DirectoryPage />);
   if (path === "/certificate-authorities") return guard("CERTIFICATE_READ", "certificateauthority.query", "Certificate authorities", <CertificateAuthoritiesPage />);
   if (path === "/settings") return guard("SYSTEM_SECURITY_READ", "system.security.config", "Settings", <SettingsPage />);
+  if (path === "/systems") return guard("FLEET_READ", "fleet.system.query", "Systems", <SystemsPage />);
+  if (path === "/my-systems") return s.has("fleet.call") ? <MySystemsPage /> : <Forbidden what="My systems" />;
+  if ((m = match("/my-systems/:id", path))) return s.has("fleet.call") ? <SystemBrowserPage key={m.id} id={Number(m.id)} /> : <Forbidden what="System" />;
   if (path === "/profile") return <ProfilePage />;
   if (path === "/" || path === "/signin" || path === "/setup") return <Loading />;
   return (
