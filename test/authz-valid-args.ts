@@ -203,6 +203,7 @@ export const VALID_ARGS: Record<string, Entry> = {
       return { args: [user.username], targetRoles: roles };
     },
   },
+  "auth.password_policy": { make: async () => ({ args: [] }) },
   "user.stage_2fa_secret": {
     targets: SSH_TARGETS,
     make: async (fx, c, t) => {

@@ -200,3 +200,18 @@ export function lockoutSettings(sec: SecurityConfig): { threshold: number; durat
 
 /** An administrator's update of the account (or reset-admin): forget its failures and lock-outs. */
 export { clearAccountFailures as clearLockout } from "./limiter.js";
+
+/**
+ * The password rules every signed-in user may know (auth.password_policy), so forms can check a
+ * new password before sending it; the rest of system.security stays behind SYSTEM_SECURITY_READ.
+ */
+export async function passwordPolicy(db: Tx) {
+  const sec = await securityConfig(db);
+  return {
+    min_password_length: sec.min_password_length,
+    password_complexity_ruleset: sec.password_complexity_ruleset,
+    password_history_length: sec.password_history_length,
+    min_password_age: sec.min_password_age,
+    max_password_age: sec.max_password_age,
+  };
+}

@@ -109,4 +109,42 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     await confirm.getByTestId("delete-group-users").check();
     await confirm.getByTestId("delete-group-consequence").getByText("2 users will be deleted together with the group.").waitFor();
   });
+
+  test("messages people understand: client checks, sentences under fields, a summary with links in form order, cleared on change", { timeout: 120_000 }, async (t) => {
+    const { api, admin } = await adminSession(env, t, "/users/new");
+    await heading(admin, "Add user");
+    const taken = uniq("taken");
+    await api.call("user.create", { username: taken, full_name: "Taken", password_disabled: true, group_create: true, smb: false });
+    await admin.getByLabel("Full name").fill("Message Test");
+    await admin.locator("input[name=username]").fill(uniq("msg"));
+    // Strength hint (zxcvbn-ts, loaded on demand) and the policy, as the password is typed.
+    await admin.locator("input[name=password]").fill("password");
+    await admin.getByTestId("password-strength").getByText(/Very weak|Weak/).waitFor();
+    await admin.locator("input[name=password]").fill("short");
+    await admin.getByTestId("password-hint").getByText(/Use at least 8 characters/).waitFor();
+    // Client-side checks: a key without a home, Disable password with SMB user.
+    await admin.getByLabel("Disable password").check();
+    await admin.getByLabel("SSH public key").fill("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl e2e@test");
+    await admin.getByTestId("save-user").click();
+    const links = admin.getByTestId("error-links").locator("a");
+    await links.first().waitFor();
+    const texts = await links.allTextContents();
+    assert.equal(texts.length, 2, JSON.stringify(texts));
+    assert.match(texts[0], /^SSH public key: An SSH key needs a home directory/);
+    assert.match(texts[1], /^SMB user: SMB users need a password/);
+    await shot(admin, "user-form-errors");
+    // A link moves to its field; changing the field clears its error (and its line in the summary).
+    await links.nth(1).click();
+    ok(await admin.evaluate(() => (globalThis as any).document.activeElement?.name === "smb"), "focus on the SMB checkbox");
+    await admin.getByLabel("SMB user").uncheck();
+    await admin.waitForFunction(() => (globalThis as any).document.querySelectorAll("[data-testid=error-links] a").length === 1);
+    await admin.getByLabel("SSH public key").fill("");
+    await admin.getByTestId("form-error").waitFor({ state: "detached" });
+    // A server error by its code: a sentence under the username field.
+    await admin.locator("input[name=username]").fill(taken);
+    await admin.getByTestId("save-user").click();
+    await admin.locator(".field-error").getByText("A user with this username already exists. Choose a different username.").waitFor();
+    await admin.locator("input[name=username]").fill(uniq("msg"));
+    await admin.locator(".field-error").getByText(/already exists/).waitFor({ state: "detached" });
+  });
 });

@@ -516,10 +516,14 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await searchUsers(admin, "root");
     await row(admin, "root").waitFor();
     await searchUsers(admin, "daemon");
-    await info.getByText("0–0 of 0").waitFor();
+    await info.getByText("No results").waitFor();
+    // "Filter by type" is a dropdown (seed 000); it closes on Escape.
+    await admin.getByTestId("type-filter").click();
     await admin.getByTestId("type-builtin").check();
     await row(admin, "daemon").waitFor();
     await admin.getByTestId("type-builtin").uncheck();
+    await admin.keyboard.press("Escape");
+    await admin.getByTestId("type-filter-panel").waitFor({ state: "detached" });
     // Advanced search: UID ≥ 500990 AND locked = yes (every tenth bulk user is locked).
     await searchUsers(admin, "");
     await admin.getByTestId("toggle-advanced").click();

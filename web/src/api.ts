@@ -6,6 +6,7 @@
 
 import { fromWire, toWire } from "../../src/shared/ejson";
 import type { ErrorCode } from "../../src/server/error-codes";
+import { sentenceFor } from "./messages";
 import type { MethodName, Params, QueryEntries, Result } from "./api-types";
 
 export type Filter = unknown[];
@@ -64,7 +65,8 @@ export class RpcError extends Error {
 
   constructor(code: number, message: string, data?: ErrorData | null) {
     const reason = data?.reason ?? message;
-    super(cleanReason(reason));
+    // A sentence for people from the stable code (web/src/messages.ts); the server's text otherwise.
+    super(code === -32602 ? cleanReason(reason) : (sentenceFor(data?.code, cleanReason(reason)) ?? cleanReason(reason)));
     this.name = "RpcError";
     this.code = code;
     this.errname = data?.errname;
@@ -89,7 +91,8 @@ export class RpcError extends Error {
    */
   fieldErrors(): Record<string, string[]> {
     const out: Record<string, string[]> = {};
-    for (const [attr, msg] of this.extra) {
+    for (const [i, [attr, raw]] of this.extra.entries()) {
+      const msg = sentenceFor(this.codes[i], raw) ?? raw;
       const parts = attr.split(".");
       const path = parts.length > 1 ? parts.slice(1) : parts;
       const keys = new Set<string>([path.join(".")]);
@@ -122,7 +125,7 @@ export function cleanReason(reason: string): string {
 /** Human text for any error thrown by a call. */
 export function errorText(err: unknown): string {
   if (err instanceof RpcError) {
-    if (err.isValidation) return err.extra.map(([a, m]) => `${a.split(".").slice(1).join(".") || a}: ${m}`).join("\n");
+    if (err.isValidation) return err.extra.map(([a, m], i) => `${a.split(".").slice(1).join(".") || a}: ${sentenceFor(err.codes[i], m) ?? m}`).join("\n");
     if (err.errorCode === "core.not_authorized") return "You are not allowed to do this.";
     return err.message;
   }

@@ -3,6 +3,7 @@
 // new-password pair that four forms ask for; and the dialog that holds a single form.
 
 import { useState, type FormEvent, type ReactNode } from "react";
+import { PasswordHint, knownPolicy, policyProblems } from "./password-check";
 import { CORRECT_FIELDS, Dialog, ErrorSummary, TextField, useFormErrors, type FieldErrors, type FormErrors } from "./ui";
 
 interface SubmitOptions {
@@ -44,10 +45,15 @@ export interface PasswordPair {
   setConfirm: (v: string) => void;
 }
 
-/** The password is typed twice and compared here, so a typo never becomes someone's password. */
-export function passwordsMatch(pair: PasswordPair, errs: FormErrors, summary = true): boolean {
-  if (pair.value === pair.confirm) return true;
-  errs.setField("confirm", ["The passwords do not match."]);
+/**
+ * The password is typed twice and compared here, so a typo never becomes someone's password; and
+ * it is checked against the password policy the server told (auth.password_policy) before sending.
+ */
+export function passwordsMatch(pair: PasswordPair, errs: FormErrors, summary = true, name = "new_password"): boolean {
+  const problems = policyProblems(pair.value, knownPolicy());
+  if (problems.length) errs.setField(name, problems);
+  if (pair.value !== pair.confirm) errs.setField("confirm", ["The passwords do not match."]);
+  if (!problems.length && pair.value === pair.confirm) return true;
   if (summary) errs.setGeneral(CORRECT_FIELDS);
   return false;
 }
@@ -71,6 +77,8 @@ export function NewPasswordFields(props: {
   required?: boolean;
   confirmRequired?: boolean;
   hint?: ReactNode;
+  /** Words the password should not be built from (username, full name) for the strength hint. */
+  userInputs?: string[];
 }) {
   const { pair, errors } = props;
   return (
@@ -84,7 +92,12 @@ export function NewPasswordFields(props: {
         value={pair.value}
         onValue={pair.setValue}
         errors={errors}
-        hint={props.hint}
+        hint={
+          <>
+            {props.hint}
+            <PasswordHint password={pair.value} userInputs={props.userInputs} />
+          </>
+        }
       />
       <TextField
         label={props.confirmLabel ?? "Confirm new password"}

@@ -157,9 +157,22 @@ export function DataTable<T>(props: TableProps<T>) {
             </tr>
           </thead>
           <tbody>
-            {rows.length === 0 && (
+            {rows.length === 0 &&
+              props.loading &&
+              // Skeleton rows while the first page loads (not an empty table that says 0 of 0).
+              [0, 1, 2, 3, 4].map((i) => (
+                <tr key={`skel-${i}`} className="skeleton" aria-hidden="true" data-testid="skeleton-row">
+                  {expandable && <td className="expander" />}
+                  {shown.map((c) => (
+                    <td key={c.key} data-label={c.label}>
+                      <span className="skel" />
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            {rows.length === 0 && !props.loading && (
               <tr className="empty">
-                <td colSpan={span}>{props.loading ? "Loading…" : (props.empty ?? "Nothing to show.")}</td>
+                <td colSpan={span}>{props.empty ?? "Nothing to show."}</td>
               </tr>
             )}
             {rows.map((row) => {
@@ -211,8 +224,8 @@ export function DataTable<T>(props: TableProps<T>) {
       </div>
       {props.onPage && (
         <nav className="pager" aria-label={`${props.caption} pages`}>
-          <span className="pager-info" data-testid="pager-info">
-            {from}–{to} of {total.toLocaleString("en-US")}
+          <span className="pager-info" data-testid="pager-info" aria-live="polite">
+            {props.loading && rows.length === 0 ? "Loading…" : total === 0 ? "No results" : `${from}–${to} of ${total.toLocaleString("en-US")}`}
           </span>
           {props.onPageSize && (
             <label>

@@ -8,6 +8,7 @@ import {
   useContext,
   useEffect,
   useId,
+  useLayoutEffect,
   useRef,
   useState,
   type ChangeEvent,
@@ -80,6 +81,39 @@ export function useFormErrors() {
       requestAnimationFrame(() => summaryRef.current?.focus());
     }
   }, []);
+  // A field's error goes as soon as the field changes (issue 14): listened for on the form (or
+  // dialog / section) holding the summary, so every form using it gets this without wiring.
+  useEffect(() => {
+    const root = summaryRef.current?.closest("form, dialog, section");
+    if (!root) return;
+    const changed = (e: Event) => {
+      const t = e.target as HTMLElement;
+      // Text fields report each edit as "input"; their "change" comes later, on blur (as the
+      // submit button is clicked), and must not clear the error the submit just set.
+      if (e.type === "change" && (t instanceof HTMLTextAreaElement || (t instanceof HTMLInputElement && !["checkbox", "radio", "file"].includes(t.type)))) return;
+      const name = t.closest?.("[data-field]")?.getAttribute("data-field") ?? (t as HTMLInputElement).name;
+      if (!name) return;
+      // After React has handled the event: a state update inside the native dispatch would
+      // re-render the controlled field with its old value before its own onChange runs.
+      setTimeout(() =>
+        setFields((f) => {
+          if (!f[name]) return f;
+          const n = { ...f };
+          delete n[name];
+          return n;
+        }),
+      );
+    };
+    root.addEventListener("input", changed);
+    root.addEventListener("change", changed);
+    return () => {
+      root.removeEventListener("input", changed);
+      root.removeEventListener("change", changed);
+    };
+  }, []);
+  useEffect(() => {
+    if (!Object.keys(fields).length) setGeneral((g) => (g === CORRECT_FIELDS ? null : g));
+  }, [fields]);
   const setField = useCallback((name: string, msgs: string[] | null) => {
     setFields((f) => {
       const n = { ...f };
@@ -91,13 +125,67 @@ export function useFormErrors() {
   return { fields, general, clear, show, setField, setGeneral, summaryRef };
 }
 
+interface SummaryItem {
+  target: string;
+  label: string;
+  message: string;
+}
+
+/** The field errors shown in the form holding `el`, in the form's order, with what each concerns. */
+function fieldErrorsIn(el: HTMLElement | null): SummaryItem[] {
+  const root = el?.closest("form, dialog, section");
+  if (!root) return [];
+  const out: SummaryItem[] = [];
+  for (const err of root.querySelectorAll<HTMLElement>(".field-error")) {
+    const wrap = err.closest<HTMLElement>(".field, fieldset, [data-field]") ?? err.parentElement;
+    if (!wrap) continue;
+    const control = wrap.querySelector<HTMLElement>("input:not([type=hidden]), select, textarea") ?? wrap;
+    if (!control.id) control.id = `fe-${out.length}-${Math.random().toString(36).slice(2, 8)}`;
+    const labelEl = (control.id && root.querySelector(`label[for="${CSS.escape(control.id)}"]`)) || wrap.querySelector("legend, label");
+    const label = (labelEl?.textContent ?? "").replace(/\*\s*$/, "").trim();
+    out.push({ target: control.id, label, message: (err.textContent ?? "").trim() });
+  }
+  return out;
+}
+
+/**
+ * The form's error summary: what went wrong, and — when fields are marked — a list of them in the
+ * form's order, each a link that moves to the field (GOV.UK / WCAG 3.3.1 pattern).
+ */
 export function ErrorSummary({ general, summaryRef }: { general: string | null; summaryRef?: React.RefObject<HTMLDivElement | null> }) {
-  if (!general) return <div ref={summaryRef} tabIndex={-1} />;
+  const own = useRef<HTMLDivElement>(null);
+  const ref = summaryRef ?? own;
+  const [items, setItems] = useState<SummaryItem[]>([]);
+  useLayoutEffect(() => {
+    const next = general ? fieldErrorsIn(ref.current) : [];
+    if (JSON.stringify(next) !== JSON.stringify(items)) setItems(next);
+  });
+  if (!general) return <div ref={ref} tabIndex={-1} />;
   return (
-    <div className="alert error" role="alert" ref={summaryRef} tabIndex={-1} data-testid="form-error">
+    <div className="alert error" role="alert" ref={ref} tabIndex={-1} data-testid="form-error">
       {general.split("\n").map((l, i) => (
         <div key={i}>{l}</div>
       ))}
+      {items.length > 0 && (
+        <ul className="error-links" data-testid="error-links">
+          {items.map((it) => (
+            <li key={it.target}>
+              <a
+                href={`#${it.target}`}
+                onClick={(e) => {
+                  e.preventDefault();
+                  const el = document.getElementById(it.target);
+                  el?.scrollIntoView({ block: "center" });
+                  el?.focus();
+                }}
+              >
+                {it.label ? `${it.label}: ` : ""}
+                {it.message}
+              </a>
+            </li>
+          ))}
+        </ul>
+      )}
     </div>
   );
 }

@@ -22,6 +22,7 @@ import { userRenew2faSecret } from "./user-renew-2fa-secret.js";
 import { userUnset2faSecret } from "./user-unset-2fa-secret.js";
 import { userStage2faSecret } from "./user-stage-2fa-secret.js";
 import { userConfirm2faSecret } from "./user-confirm-2fa-secret.js";
+import { authPasswordPolicy } from "./password-policy.js";
 
 export const authMethods: MethodDef[] = [
   authLoginEx,
@@ -45,4 +46,5 @@ export const authMethods: MethodDef[] = [
   userUnset2faSecret,
   userStage2faSecret,
   userConfirm2faSecret,
+  authPasswordPolicy,
 ];

@@ -11,6 +11,7 @@ import { navigate } from "../router";
 import { useSession } from "../session";
 import { checkSshKeys } from "../sshkey";
 import { NewPasswordFields, useSubmit } from "../forms";
+import { knownPolicy, policyProblems } from "../password-check";
 import { CORRECT_FIELDS, CheckField, ErrorBox, ErrorSummary, FieldError, FilterInput, Loading, SelectField, TextArea, TextField, downloadText, lines, useAsync, useToast } from "../ui";
 import type { User } from "./Users";
 import { HomeBrowser } from "./HomeBrowser";
@@ -496,11 +497,17 @@ function UserFormInner(props: {
   };
 
   const check = () => {
+    // What the browser can tell before asking the server, in the order of the form's fields.
     const local: Record<string, string[]> = {};
+    if (!f.full_name.trim()) local.full_name = ["Enter the full name."];
+    if (!f.username.trim()) local.username = ["Enter a username."];
+    if (!f.password_disabled && !editing && !f.password) local.password = ["Enter a password, or check “Disable password”."];
+    const weak = f.password_disabled ? [] : policyProblems(f.password, knownPolicy());
+    if (weak.length) local.password = weak;
     if (!f.password_disabled && (f.password || f.confirm) && f.password !== f.confirm) local.confirm = ["The passwords do not match."];
-    if (!f.password_disabled && !editing && !f.password) local.password = ["Password is required (or check “Disable password”)."];
-    if (!f.full_name.trim()) local.full_name = ["Full name is required."];
-    if (!f.group_create && !f.group && !editing) local.group = ["Choose a primary group or create a new one."];
+    if (!f.group_create && !f.group && !editing) local.group = ["Choose a primary group, or create a new one."];
+    if (f.sshpubkey.trim() && (f.home.trim() || NO_HOME) === NO_HOME) local.sshpubkey = ["An SSH key needs a home directory inside a storage root. Choose one above."];
+    if (f.password_disabled && f.smb && !immutable) local.smb = ["SMB users need a password: uncheck “Disable password” or “SMB user”."];
     if (!Object.keys(local).length) return true;
     for (const [k, v] of Object.entries(local)) errs.setField(k, v);
     errs.setGeneral(CORRECT_FIELDS);
@@ -586,6 +593,7 @@ function UserFormInner(props: {
                   name="password"
                   label={editing ? "New password" : "Password"}
                   confirmLabel="Confirm password"
+                  userInputs={[f.username, f.full_name, f.email]}
                   required={!editing}
                   hint={editing ? "Leave empty to keep the current password." : undefined}
                 />

@@ -9,6 +9,7 @@ import { anyOf, api, quickSearch, type Filter } from "../api";
 import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import { DataTable, useTableState, type Column } from "../table";
+import { Popover } from "../popover";
 import { ConfirmDialog, CopyField, Dialog, ErrorBox, SearchField, YesNo, fmtDate, useToast } from "../ui";
 import type { UserEntry } from "../api-types";
 
@@ -236,6 +237,75 @@ function AdvancedSearch({ onApply, initial }: { onApply: (f: Filter[], conds: Co
 }
 
 // ---------------------------------------------------------------------------------------------
+// Type filter and empty states
+
+const TYPE_LABELS = [
+  ["local", "Local"],
+  ["builtin", "Built-in"],
+  ["ds", "Directory Services"],
+] as const;
+
+/** Text columns sort ignoring letter case (`:ci`, served by the search indexes; issue 15). */
+const CI_SORT = new Set(["username", "full_name", "email", "home", "shell"]);
+export function ciOrder(sort: string): string {
+  return CI_SORT.has(sort.replace(/^-/, "")) ? `${sort}:ci` : sort;
+}
+
+/** Seed 000's "Filter by Type": a dropdown of the three types, any or all selected. */
+function TypeFilter({ types, setTypes }: { types: Types; setTypes: (t: Types) => void }) {
+  const chosen = TYPE_LABELS.filter(([k]) => types[k]).map(([, l]) => l);
+  return (
+    <div className="field type-filter-field">
+      <span className="label" id="type-filter-label">
+        Filter by type
+      </span>
+      <Popover
+        label={
+          <>
+            {chosen.length ? chosen.join(", ") : "No type"} <span aria-hidden="true">▾</span>
+          </>
+        }
+        ariaLabel={`Filter by type: ${chosen.join(", ") || "none"}`}
+        buttonClass="select-like"
+        testid="type-filter"
+      >
+        {() => (
+          <div role="group" aria-labelledby="type-filter-label">
+            {TYPE_LABELS.map(([k, label]) => (
+              <label key={k} className="check">
+                <input type="checkbox" checked={types[k]} onChange={(e) => setTypes({ ...types, [k]: e.target.checked })} data-testid={`type-${k}`} /> {label}
+              </label>
+            ))}
+          </div>
+        )}
+      </Popover>
+    </div>
+  );
+}
+
+/** What an empty Users table says, with the next thing to do. */
+function UsersEmpty({ types, searching, canWrite }: { types: Types; searching: boolean; canWrite: boolean }) {
+  if (searching) return <>No users match the search. Try other words, or clear the search.</>;
+  if (types.ds && !types.local && !types.builtin)
+    return (
+      <span data-testid="ds-empty">
+        No directory users yet. They appear here once a directory server is set up and its users sign in or are listed.
+      </span>
+    );
+  if (!types.local && !types.builtin && !types.ds) return <>Choose at least one type under “Filter by type”.</>;
+  return (
+    <span>
+      No local users yet.{" "}
+      {canWrite && (
+        <Link to="/users/new" data-testid="empty-add-user">
+          Add the first user
+        </Link>
+      )}
+    </span>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Page
 
 const PREFS_KEY = "gatehouse.users.view";
@@ -251,7 +321,8 @@ export function UsersPage() {
       return {};
     }
   }, []);
-  const [types, setTypes] = useState<Types>(saved.types ?? { builtin: false, local: true, ds: true });
+  // Seed 000: Local alone by default; Built-in and Directory Services on demand.
+  const [types, setTypes] = useState<Types>(saved.types ?? { builtin: false, local: true, ds: false });
   const [q, setQ] = useState<string>(search.get("q") ?? saved.q ?? "");
   const [debouncedQ, setDebouncedQ] = useState(q);
   const { page, setPage, pageSize, sort, setSort, setExpanded, tableProps } = useTableState({ sort: saved.sort ?? "username", pageSize: saved.pageSize });
@@ -279,7 +350,7 @@ export function UsersPage() {
   useEffect(() => {
     const mine = ++seq.current;
     setLoading(true);
-    api.page("user.query", filters, { limit: pageSize, offset: page * pageSize, order_by: [sort] }).then(
+    api.page("user.query", filters, { limit: pageSize, offset: page * pageSize, order_by: [ciOrder(sort)] }).then(
       (r) => {
         if (mine !== seq.current) return;
         setRows(r.rows);
@@ -351,20 +422,7 @@ export function UsersPage() {
       </div>
       <div className="filters">
         <SearchField id="user-search" label="Search users" placeholder="Username or full name" value={q} onValue={setQ} data-testid="user-search" />
-        <fieldset className="type-filter">
-          <legend>Filter by type</legend>
-          {(
-            [
-              ["builtin", "Built-in"],
-              ["local", "Local"],
-              ["ds", "Directory Services"],
-            ] as const
-          ).map(([k, label]) => (
-            <label key={k} className="check">
-              <input type="checkbox" checked={types[k]} onChange={(e) => setTypes({ ...types, [k]: e.target.checked })} data-testid={`type-${k}`} /> {label}
-            </label>
-          ))}
-        </fieldset>
+        <TypeFilter types={types} setTypes={setTypes} />
         <button type="button" aria-expanded={showAdv} onClick={() => setShowAdv(!showAdv)} data-testid="toggle-advanced">
           {showAdv ? "Hide advanced search" : "Advanced search"}
           {adv.filters.length > 0 && ` (${adv.conds.length})`}
@@ -387,7 +445,7 @@ export function UsersPage() {
         }}
         loading={loading}
         renderDetail={(u) => <UserDetail user={u} onChanged={() => setTick((t) => t + 1)} toast={toast} />}
-        empty="No users match."
+        empty={<UsersEmpty types={types} searching={!!debouncedQ || adv.filters.length > 0} canWrite={canWrite} />}
       />
     </section>
   );
