@@ -126,6 +126,29 @@ forEachStore("ldap logins", (store) => {
     await c.close();
   });
 
+  it("groups through member, uniqueMember and memberUid; nested groups only when the server says so", async () => {
+    const [s] = await servers(indirect({ group_domain: BASE_DN }));
+    const groupsOf = async (name: string) => (await a.call<any>("ldap.server.test_login", name, PEOPLE[name as keyof typeof PEOPLE].password)).groups as string[];
+    assert.deepEqual((await groupsOf("alice")).sort(), [GROUP.admins, GROUP.adOnly, GROUP.staff].sort());
+    assert.deepEqual((await groupsOf("bob")).sort(), [GROUP.devs, GROUP.staff].sort());
+    assert.deepEqual((await groupsOf("carol")).sort(), [GROUP.devs, GROUP.uniq, GROUP.otherStaff].sort());
+    // dave is in cn=ad-only only through its memberOf attribute.
+    assert.deepEqual(await groupsOf("dave"), [GROUP.adOnly]);
+    await a.call("ldap.server.update", s.id, { nested_groups: true });
+    assert.deepEqual((await groupsOf("alice")).sort(), [GROUP.admins, GROUP.adOnly, GROUP.staff, GROUP.parent].sort());
+  });
+
+  it("the optional LDAP username: a local name that differs from the directory's", async () => {
+    await servers(indirect());
+    const u = await a.call<any>("user.create", { username: "carol-here", full_name: "Carol", source: "LDAP", ldap_username: "carol", group_create: true });
+    assert.equal(u.ldap_username, "carol");
+    assert.equal(await login("carol-here", PEOPLE.carol.password), "SUCCESS");
+    assert.equal(await login("carol-here", PEOPLE.bob.password), "AUTH_ERR");
+    await a.call("user.update", u.id, { ldap_username: "bob" });
+    assert.equal(await login("carol-here", PEOPLE.bob.password), "SUCCESS");
+    await a.call("user.delete", u.id, { delete_group: true });
+  });
+
   it("uidNumber 0 or colliding with a local uid is refused and a uid allocated instead", async () => {
     await servers(indirect());
     const local = await a.call<any>("user.create", { username: "uidholder", full_name: "U", uid: PEOPLE.collide.uidNumber, group_create: true, password: "Pass-word-123" });

@@ -69,7 +69,7 @@ export const BIND_PASSWORD = "reader-secret";
 export const BULK_USERS = 1100;
 
 /** Named test users (besides the bulk ones): uid → [password, uidNumber, extra attributes]. */
-export const PEOPLE: Record<string, { password: string; uidNumber: number; gidNumber?: number; home?: string; cn?: string }> = {
+export const PEOPLE: Record<string, { password: string; uidNumber: number; gidNumber?: number; home?: string; cn?: string; memberOf?: string[] }> = {
   alice: { password: "alice-pw-1", uidNumber: 5001 },
   bob: { password: "bob-pw-1", uidNumber: 5002 },
   carol: { password: "carol-pw-1", uidNumber: 5003 },
@@ -77,6 +77,8 @@ export const PEOPLE: Record<string, { password: string; uidNumber: number; gidNu
   collide: { password: "collide-pw-1", uidNumber: 4321 },
   /** Named by cn (as Active Directory names users): the DN holds an escaped comma. */
   jsmith: { password: "smith-pw-1", uidNumber: 5005, cn: "Smith, John" },
+  /** In a group only through its memberOf attribute (as Active Directory reports membership). */
+  dave: { password: "dave-pw-1", uidNumber: 5006, memberOf: [`cn=ad-only,ou=groups,${BASE_DN}`] },
 };
 
 export const GROUP = {
@@ -87,6 +89,8 @@ export const GROUP = {
   parent: `cn=parent,${GROUPS_DN}`,
   /** Same first RDN as staff in another branch: must never match a mapping for `staff` (full DN match). */
   otherStaff: `cn=staff,ou=elsewhere,${BASE_DN}`,
+  /** Named only by dave's memberOf attribute. */
+  adOnly: `cn=ad-only,${GROUPS_DN}`,
 };
 
 const dnEsc = (v: string) => v.replace(/[\\,+"<>;=]/g, (c) => `\\${c}`).replace(/^[ #]/, (c) => `\\${c}`);
@@ -98,10 +102,10 @@ function ldif(): string {
   entry([`dn: ${BASE_DN}`, "objectClass: dcObject", "objectClass: organization", "dc: example", "o: Example"]);
   for (const ou of ["people", "groups", "system", "elsewhere"]) entry([`dn: ou=${ou},${BASE_DN}`, "objectClass: organizationalUnit", `ou: ${ou}`]);
   entry([`dn: ${BIND_DN}`, "objectClass: person", "objectClass: simpleSecurityObject", "cn: reader", "sn: reader", `userPassword: ${BIND_PASSWORD}`]);
-  const person = (uid: string, password: string, uidNumber: number, gidNumber = 100, cn = uid) =>
+  const person = (uid: string, password: string, uidNumber: number, gidNumber = 100, cn = uid, memberOf: string[] = []) =>
     entry([`dn: ${userDn(uid)}`, "objectClass: inetOrgPerson", "objectClass: posixAccount", `uid: ${uid}`, `cn: ${cn}`, `sn: ${uid}`,
-      `uidNumber: ${uidNumber}`, `gidNumber: ${gidNumber}`, `homeDirectory: /home/${uid}`, `userPassword: ${password}`]);
-  for (const [uid, p] of Object.entries(PEOPLE)) person(uid, p.password, p.uidNumber, p.gidNumber, p.cn);
+      `uidNumber: ${uidNumber}`, `gidNumber: ${gidNumber}`, `homeDirectory: /home/${uid}`, `userPassword: ${password}`, ...memberOf.map((g) => `memberOf: ${g}`)]);
+  for (const [uid, p] of Object.entries(PEOPLE)) person(uid, p.password, p.uidNumber, p.gidNumber, p.cn, p.memberOf);
   for (let i = 0; i < BULK_USERS; i++) {
     const uid = `user${String(i).padStart(4, "0")}`;
     person(uid, `pw-${uid}`, 100000 + i);
@@ -111,6 +115,7 @@ function ldif(): string {
   entry([`dn: ${GROUP.devs}`, "objectClass: posixGroup", "cn: devs", "gidNumber: 7001", "memberUid: bob", "memberUid: carol"]);
   entry([`dn: ${GROUP.uniq}`, "objectClass: groupOfUniqueNames", "cn: uniq", `uniqueMember: ${userDn("carol")}`]);
   entry([`dn: ${GROUP.parent}`, "objectClass: groupOfNames", "cn: parent", `member: ${GROUP.admins}`]);
+  entry([`dn: ${GROUP.adOnly}`, "objectClass: groupOfNames", "cn: ad-only", `member: ${userDn("alice")}`]);
   entry([`dn: ${GROUP.otherStaff}`, "objectClass: groupOfNames", "cn: staff", `member: ${userDn("carol")}`]);
   return `${out.join("\n\n")}\n`;
 }
@@ -156,6 +161,8 @@ export async function startSlapd(): Promise<Slapd> {
       "include /etc/ldap/schema/nis.schema",
       "modulepath /usr/lib/ldap",
       "moduleload back_mdb",
+      // memberOf (operational, defined by the overlay): entries carry it as Active Directory's do.
+      "moduleload memberof",
       `pidfile ${dir}/slapd.pid`,
       `argsfile ${dir}/slapd.args`,
       `TLSCACertificateFile ${ca.certFile}`,
@@ -168,6 +175,7 @@ export async function startSlapd(): Promise<Slapd> {
       `rootdn "cn=admin,${BASE_DN}"`,
       "rootpw adminpw",
       `directory ${dir}/db`,
+      "overlay memberof",
       "index uid,member,uniqueMember,memberUid eq",
       "access to attrs=userPassword by self read by anonymous auth by * none",
       "access to * by * read",
