@@ -161,11 +161,11 @@ export function DataTable<T>(props: TableProps<T>) {
               props.loading &&
               // Skeleton rows while the first page loads (not an empty table that says 0 of 0).
               [0, 1, 2, 3, 4].map((i) => (
-                <tr key={`skel-${i}`} className="skeleton" aria-hidden="true" data-testid="skeleton-row">
+                <tr key={`skel-${i}`} className="skeleton" data-testid="skeleton-row">
                   {expandable && <td className="expander" />}
                   {shown.map((c) => (
                     <td key={c.key} data-label={c.label}>
-                      <span className="skel" />
+                      <span className="skel" aria-hidden="true" />
                     </td>
                   ))}
                 </tr>
