@@ -10,16 +10,7 @@ import path from "node:path";
 import { forEachStore, rpcError, type TestServer } from "./harness.js";
 import { PASSWORD, loginAs, makeAdmin, makeUser, randomName, start, type TestUser } from "./auth-helpers.js";
 import type { RpcClient } from "../src/cli/client.js";
-
-/** A managed system row (the systems API, which tests the connection, is another suite's). */
-export async function addSystem(ts: TestServer, name = randomName("sys")): Promise<number> {
-  const r = await ts.app.store.db
-    .insertInto("fleet_systems")
-    .values({ name, url: "ws://127.0.0.1:1/api/current", api_key: "unused", verify_ssl: 1 } as never)
-    .returning("id")
-    .executeTakeFirstOrThrow();
-  return Number(r.id);
-}
+import { addSystem } from "./fleet-access-helpers.js";
 
 async function grantRows(ts: TestServer, where: { owner_kind?: string; owner_id?: number; target_kind?: string; target_id?: number }): Promise<number> {
   let q = ts.app.store.db.selectFrom("fleet_access").select("id");
