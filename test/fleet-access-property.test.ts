@@ -10,7 +10,9 @@ import fc from "fast-check";
 import { sql } from "kysely";
 import { forEachStore, freshPgDatabase, withTestApp } from "./harness.js";
 import type { App } from "../src/app.js";
+import { Writable } from "node:stream";
 import { accessBySystem, effectiveAccess, hasAnySystemAccess } from "../src/fleet/effective-access.js";
+import { writeAccessMatrix } from "../src/fleet/matrix.js";
 
 type Access = "READ" | "READ_WRITE";
 interface Grant {
@@ -182,6 +184,19 @@ async function check(app: App, w: World, ids: Ids): Promise<void> {
     assert.equal(map.size, [...Array(w.systems).keys()].filter((s) => model(w, u, s).access !== "NONE").length);
     assert.equal(await hasAnySystemAccess(db, ids.users[u]!), any, `hasAnySystemAccess: user ${u}`);
   }
+  // The access matrix (one pass, decided in memory) says the same for every pair.
+  let text = "";
+  const sink = new Writable({ write: (chunk, _enc, cb) => void ((text += String(chunk)), cb()) });
+  await writeAccessMatrix(db, sink, { format: "JSON", users: ids.users });
+  const got = (JSON.parse(text) as { user_id: number; system_id: number; access: string; level: string; grant_id: number }[])
+    .map((r) => `${ids.users.indexOf(r.user_id)}/${ids.systems.indexOf(r.system_id)}/${r.access}/${r.level}/${ids.grants.get(r.grant_id)}`)
+    .sort();
+  const want: string[] = [];
+  for (let u = 0; u < w.users; u++) for (let s = 0; s < w.systems; s++) {
+    const m = model(w, u, s);
+    if (m.access !== "NONE") want.push(`${u}/${s}/${m.access}/${m.level}/${m.decided}`);
+  }
+  assert.deepEqual(got, want.sort(), "access matrix");
 }
 
 forEachStore("fleet effective access equals the reference model", (store) => {
