@@ -4,6 +4,10 @@
 //  - password logins at the default 656,000 rounds beside the host's crypt(3) (the native addon,
 //    libxcrypt) verifying the same hash in as many worker processes as there are cores;
 //  - API-key logins beside a JSON-RPC echo answering the same frames;
+//  - what SCRAM costs: SCRAM logins (precomputed client material, so the figure is the server's
+//    work and the second round trip) beside PLAIN logins on the same connections, and one key
+//    record's PBKDF2 at the default 500,000 iterations (paid at create/reset, and by a client that
+//    derives its keys from the raw key at every login);
 //  - the dispatcher's overhead: authorization + audit on a method that writes an audit entry
 //    (group.update) beside the same handler plus a direct audit insert, and authorization alone on
 //    an unaudited, cached user.query beside the same handler.
@@ -28,6 +32,7 @@ import type { CallContext } from "../src/api/context.js";
 import { Connection } from "../src/server/connection.js";
 import { redactParams, writeAudit } from "../src/audit/audit.js";
 import { provisionerOf } from "../src/provision/index.js";
+import { deriveScramRecord, scramClientLogin, SCRAM_DEFAULT_ITERATIONS } from "../src/auth/scram.js";
 import { alternate, collectGarbage, figure, type BenchOptions, type Row } from "./measure.js";
 import type { Section } from "./table.js";
 
@@ -222,6 +227,46 @@ async function apiKeyRows(url: string, admin: RpcClient, rounds: number): Promis
   }
 }
 
+async function scramRows(url: string, admin: RpcClient, rounds: number): Promise<Row[]> {
+  const created = await admin.call<any>("api_key.create", { name: "bench-scram", username: "admin" });
+  const [full] = await admin.call<any[]>("api_key.query", [["id", "=", created.id]]);
+  const material = { api_key_id: created.id, client_key: created.client_key, stored_key: full.stored_key, server_key: full.server_key };
+  // SCRAM state is per connection: 16 connections, each logging in back to back.
+  const conns = await Promise.all(Array.from({ length: 16 }, () => RpcClient.connect(url)));
+  const perConn = 60;
+  const rate = (login: (c: RpcClient) => Promise<void>) => async () => {
+    const t0 = process.hrtime.bigint();
+    await Promise.all(conns.map(async (c) => {
+      for (let i = 0; i < perConn; i++) await login(c);
+    }));
+    return (conns.length * perConn) / (Number(process.hrtime.bigint() - t0) / 1e9);
+  };
+  try {
+    const m = await alternate(rounds, {
+      scram: rate(async (c) => {
+        await scramClientLogin((d) => c.call("auth.login_ex", d), { username: "admin", apiKey: material, channelBinding: null });
+      }),
+      plain: rate(async (c) => {
+        const r = await c.loginApiKey(created.key, "admin");
+        if (r.response_type !== "SUCCESS") throw new Error(`PLAIN login failed: ${r.response_type}`);
+      }),
+    });
+    const derive = await alternate(rounds, {
+      ms: async () => {
+        const t0 = process.hrtime.bigint();
+        await deriveScramRecord(created.key.split("-")[1], SCRAM_DEFAULT_ITERATIONS);
+        return Number(process.hrtime.bigint() - t0) / 1e6;
+      },
+    });
+    return [
+      figure({ name: "API-key logins over SCRAM (precomputed client material; 16 connections)", unit: "logins/s", value: m.scram, baseline: m.plain, baselineName: "API_KEY_PLAIN logins on the same connections", better: "higher" }),
+      figure({ name: "one SCRAM key record: PBKDF2-HMAC-SHA512 at 500,000 iterations (at create/reset; per login for a client given the raw key)", unit: "ms", value: derive.ms, better: "lower" }),
+    ];
+  } finally {
+    for (const c of conns) await c.close();
+  }
+}
+
 /**
  * A connection whose session holds `roles`, as a WebSocket login leaves it: stored (attached, not
  * ephemeral), so the dispatcher's session checks (expiry, revalidation after a change) run as for
@@ -303,6 +348,7 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
     await admin.login("admin", ADMIN_PW);
     rows.push(...(await loginRows(app, url, admin, opts.rounds)));
     rows.push(...(await apiKeyRows(url, admin, opts.rounds)));
+    rows.push(...(await scramRows(url, admin, opts.rounds)));
     rows.push(...(await overheadRows(app, admin, opts.rounds)));
     await admin.close();
     closeAllConnections(server);
