@@ -3,7 +3,7 @@
 // touches for the held-access check (./held-access.ts) and as words for the audit label.
 
 import type { Tx } from "../store/db.js";
-import { ValidationErrors } from "../server/errors.js";
+import type { ValidationErrors } from "../server/errors.js";
 import type { FleetAccessLevel, OwnerKind, TargetKind } from "./effective-access.js";
 import type { GrantTouch } from "./held-access.js";
 import { checkSystems } from "./system-groups.js";
