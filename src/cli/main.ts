@@ -29,6 +29,7 @@ registerCallCommands(program);
 // `call` (scripts run it line after line) loads only the client: the other commands pull in the server.
 if (process.argv[2] !== "call") {
   (await import("./accounts.js")).registerAccountCommands(program);
+  (await import("./teams.js")).registerFleetAccessCommands(program);
   (await import("./provision.js")).registerProvisionCommand(program);
   (await import("./reset-admin.js")).registerResetAdmin(program);
 }
