@@ -7,7 +7,8 @@ import { X509Certificate } from "node:crypto";
 import { rootCertificates } from "node:tls";
 import type { Store, Tx } from "../store/db.js";
 import type { EventBus } from "../server/events.js";
-import { ValidationErrors, instanceNotFound } from "../server/errors.js";
+import { sql } from "kysely";
+import { CallError, ValidationErrors, instanceNotFound } from "../server/errors.js";
 
 export interface CaContext {
   readonly store: Pick<Store, "db">;
@@ -107,7 +108,12 @@ export async function importCertificateAuthority(app: CaContext, data: { name: s
 
 /** certificateauthority.delete */
 export async function deleteCertificateAuthority(app: CaContext, id: number): Promise<true> {
-  await certificateAuthorityById(app.store.db, id);
+  const ca = await certificateAuthorityById(app.store.db, id);
+  // Fleet systems name the CA that verifies them (migration 009): it stays while one does.
+  const users = await sql<{ name: string }>`select "name" from "fleet_systems" where "ca" = ${id} order by "name"`.execute(app.store.db);
+  if (users.rows.length) {
+    throw new CallError(`${ca.name} verifies the systems ${users.rows.map((r) => r.name).join(", ")}: change them first`, "certificateauthority.in_use");
+  }
   await app.store.db.deleteFrom("certificate_authorities").where("id", "=", id).execute();
   app.events.publish("certificateauthority.query", "removed", id);
   return true;

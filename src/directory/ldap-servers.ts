@@ -135,11 +135,32 @@ export async function ldapServerById(db: Tx, id: number): Promise<LdapServerEntr
   return entryOf(row);
 }
 
+/**
+ * A stored bind password is never sent where it was not going before: a change of the host, the
+ * TLS mode or the bind DN, or turning certificate verification off, must give the password again
+ * (else a caller who may edit servers but never read the password could point the server at a
+ * host of theirs and receive it in the next bind).
+ */
+function checkPasswordFollows(v: ValidationErrors, schema: string, base: LdapServer, changes: LdapServerUpdateInput): void {
+  if (!base.bind_password || changes.bind_password !== undefined) return;
+  const moved =
+    (changes.hostname !== undefined && changes.hostname.trim().toLowerCase() !== base.hostname.trim().toLowerCase()) ||
+    (changes.security !== undefined && changes.security !== base.security) ||
+    (changes.bind_dn !== undefined && changes.bind_dn.trim() !== base.bind_dn) ||
+    (changes.verify_ssl === false && base.verify_ssl);
+  if (moved) {
+    v.add(`${schema}.bind_password`, "Give the bind password again: a stored password is never sent to a changed host, TLS mode or bind DN, nor without the certificate check it had", "ldap.bind_password_required");
+  }
+}
+
 /** The stored server `id` with `changes` applied (bind password kept unless sent): for update and test. */
-export async function serverWithChanges(app: Pick<DirectoryContext, "store" | "secretBox">, id: number, changes: LdapServerUpdateInput): Promise<LdapServer> {
+export async function serverWithChanges(app: Pick<DirectoryContext, "store" | "secretBox">, id: number, changes: LdapServerUpdateInput, schema = "ldap_server_update"): Promise<LdapServer> {
   const [row] = await readRows(app.store.db, id);
   if (!row) instanceNotFound("LdapServer", id, "ldap.server_not_found");
   const base = serverOf(app, row);
+  const v = new ValidationErrors();
+  checkPasswordFollows(v, schema, base, changes);
+  v.check();
   const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
   const merged = { ...base, ...defined } as LdapServer;
   merged.group_domain = (changes.group_domain ?? row.group_domain) || merged.domain;

@@ -118,7 +118,7 @@ export async function testServerSettings(app: Pick<DirectoryContext, "store" | "
   const { id, ...changes } = data;
   let server: LdapServer;
   if (id !== undefined) {
-    server = await serverWithChanges(app, id, changes);
+    server = await serverWithChanges(app, id, changes, "ldap_server_test");
   } else {
     const v = new ValidationErrors();
     if (!changes.hostname) v.add("ldap_server_test.hostname", "Field required", "core.field_required");
