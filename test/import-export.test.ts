@@ -1,0 +1,200 @@
+// Import and export (issue 13 point 6), on both stores:
+// - round trip: 100,000 users on SQLite (10,000 on PostgreSQL) with pre-hashed passwords,
+//   memberships, keys and sudo rules: export → import into a store holding only built-ins →
+//   export gives identical JSON and CSV files; the import rate is printed (aim ≥ 20,000 users/s);
+// - a CSV of 1,000 rows with 10 bad ones imports nothing and names the 10 (line and field),
+//   through the real `gatehouse import` command;
+// - --dry-run writes nothing; --with-hashes needs a file, which is created 0600 and audited.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import pino from "pino";
+import { App } from "../src/app.js";
+import { resolveConfig } from "../src/config.js";
+import { importAccounts } from "../src/accounts/import.js";
+import { formatRowError } from "../src/cli/transfer.js";
+import { readExport, renderExport, renderGroupsCsv } from "../src/accounts/export.js";
+import { readAccountsFile, type RawRecord } from "../src/accounts/transfer-format.js";
+import { forEachStore, freshPgDatabase, rememberStoreKey, shareStoreKey } from "./harness.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@import";
+// A well-formed SHA-512 crypt hash (pre-hashed passwords: nothing is hashed on import).
+const HASH = `$6$rounds=5000$saltsaltsaltsalt$${"A".repeat(86)}`;
+
+let scratch: string;
+before(() => {
+  scratch = mkdtempSync(path.join(os.tmpdir(), "gh-import-"));
+});
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function newApp(database: string | undefined, storageRoot: string): Promise<App> {
+  const dataDir = mkdtempSync(path.join(scratch, "store-"));
+  shareStoreKey(database, dataDir);
+  const config = { ...resolveConfig({ dataDir, database, port: 0, hashRounds: 1000, logLevel: "silent", storageRoot: [storageRoot] }, {}), failDelay: [0, 0] as [number, number] };
+  const app = await App.create(config, { log: pino({ level: "silent" }) });
+  rememberStoreKey(database, dataDir);
+  return app;
+}
+
+async function closeApp(app: App): Promise<void> {
+  await app.shutdown();
+  await app.close();
+}
+
+/** n users in n/10 groups: every user in a private-ish primary group, some in two more. */
+function generated(n: number, storageRoot: string): RawRecord[] {
+  const out: RawRecord[] = [];
+  const groups = Math.max(1, Math.floor(n / 10));
+  for (let i = 0; i < groups; i++) {
+    out.push({ kind: "groups", line: 0, values: { name: `team${i}`, gid: 200_000 + i, smb: i % 2 === 0, sudo_commands: i === 0 ? ["/usr/bin/true"] : [], sudo_commands_nopasswd: [], userns_idmap: null } });
+  }
+  for (let i = 0; i < n; i++) {
+    out.push({
+      kind: "users",
+      line: 0,
+      values: {
+        username: `user${i}`, uid: 100_000 + i, full_name: `User Number ${i}`, email: i % 3 === 0 ? `user${i}@example.com` : null,
+        group: 200_000 + (i % groups), groups: i % 5 === 0 ? [200_000 + ((i + 1) % groups), 545] : [],
+        home: i % 100 === 0 ? `${storageRoot}/homes/user${i}` : "/var/empty", shell: "/usr/sbin/nologin",
+        smb: i % 7 === 0, password_disabled: false, ssh_password_enabled: false, locked: i % 11 === 0,
+        sshpubkey: i % 100 === 0 ? `${KEY}\n${KEY.replace("user@import", "second")}` : null,
+        sudo_commands: i === 1 ? ["/usr/bin/ls"] : [], sudo_commands_nopasswd: [], userns_idmap: null,
+        unixhash: HASH, smbhash: i % 7 === 0 ? "0123456789ABCDEF0123456789ABCDEF" : "*", last_password_change: 1_700_000_000_000,
+      },
+    });
+  }
+  return out;
+}
+
+function exportText(data: Awaited<ReturnType<typeof readExport>>, withHashes: boolean): { json: string; csv: string; groupsCsv: string } {
+  return { json: [...renderExport(data, "json", { withHashes })].join(""), csv: [...renderExport(data, "csv", { withHashes })].join(""), groupsCsv: [...renderGroupsCsv(data)].join("") };
+}
+
+forEachStore("import and export", (store) => {
+  // GATEHOUSE_IMPORT_TEST_USERS lowers the count for a quick local run
+  const n = Number(process.env.GATEHOUSE_IMPORT_TEST_USERS ?? 0) || (store === "sqlite" ? 100_000 : 10_000);
+
+  test(`round trip of ${n.toLocaleString("en")} users: export → import into an empty store → export is identical`, { timeout: 300_000 }, async () => {
+    const storageRoot = mkdtempSync(path.join(scratch, "mnt-"));
+    const a = await newApp(store === "postgres" ? await freshPgDatabase() : undefined, storageRoot);
+    const b = await newApp(store === "postgres" ? await freshPgDatabase() : undefined, storageRoot);
+    try {
+      const ctxA = { db: a.store.db, dialect: a.store.dialect, config: a.config };
+      const t0 = performance.now();
+      const first = await importAccounts(ctxA, generated(n, storageRoot));
+      const ms = performance.now() - t0;
+      assert.deepEqual(first.errors, []);
+      assert.equal(first.users, n);
+      process.stdout.write(`# ${store}: imported ${n} users in ${Math.round(ms)} ms (${Math.round((n / ms) * 1000)} users/s, pre-hashed)\n`);
+      const one = exportText(await readExport(a.store.db, { withHashes: true }), true);
+      // the exported files, read back, into a store holding only built-ins
+      const ctxB = { db: b.store.db, dialect: b.store.dialect, config: b.config };
+      const r = await importAccounts(ctxB, readAccountsFile(one.json));
+      assert.deepEqual(r.errors, []);
+      assert.equal(r.users, n);
+      const two = exportText(await readExport(b.store.db, { withHashes: true }), true);
+      assert.ok(one.json === two.json, "JSON export identical");
+      assert.ok(one.csv === two.csv, "CSV export identical");
+      assert.ok(one.groupsCsv === two.groupsCsv, "groups CSV identical");
+      // the CSV pair imports to the same store too (users and groups files, keys with escaped
+      // newlines); once per run, on the smaller PostgreSQL set, to keep the test short
+      const c = store === "postgres" ? await newApp(await freshPgDatabase(), storageRoot) : null;
+      if (c) try {
+        const r3 = await importAccounts({ db: c.store.db, dialect: c.store.dialect, config: c.config }, [...readAccountsFile(one.groupsCsv), ...readAccountsFile(one.csv)]);
+        assert.deepEqual(r3.errors, []);
+        const three = exportText(await readExport(c.store.db, { withHashes: true }), true);
+        assert.ok(three.json === one.json, "CSV import gives the same store");
+      } finally {
+        await closeApp(c);
+      }
+      assert.match(one.csv.split("\n")[1], /^user0,100000,/);
+      assert.ok(one.csv.includes("\\nssh-ed25519"), "SSH keys keep one line per user, newlines escaped");
+      // without --with-hashes no hash leaves the store
+      const plain = exportText(await readExport(a.store.db), false);
+      assert.ok(!plain.json.includes("$6$") && !plain.csv.includes("unixhash"), "no hashes without withHashes");
+    } finally {
+      await closeApp(a);
+      await closeApp(b);
+    }
+  });
+
+  test("a CSV of 1,000 rows with 10 bad ones imports nothing and names the 10 (gatehouse import)", { timeout: 240_000 }, async () => {
+    const storageRoot = mkdtempSync(path.join(scratch, "mnt-"));
+    const database = store === "postgres" ? await freshPgDatabase() : undefined;
+    const app = await newApp(database, storageRoot);
+    const dataDir = app.config.dataDir;
+    await closeApp(app);
+    const header = "username,uid,full_name,email,group,groups,home,shell,smb,password_disabled,ssh_password_enabled,locked,sshpubkey,sudo_commands,sudo_commands_nopasswd,userns_idmap,unixhash";
+    const rows = [header];
+    const bad = new Map<number, string>(); // line → field
+    for (let i = 0; i < 1000; i++) {
+      let cells = [`csv${i}`, String(300_000 + i), `CSV ${i}`, "", "545", "[]", "/var/empty", "/usr/sbin/nologin", "false", "false", "false", "false", "", "[]", "[]", "", HASH];
+      const line = i + 2;
+      if (i % 100 === 7) {
+        const k = i / 100 | 0;
+        const field = ["uid", "username", "email", "group", "shell", "unixhash", "home", "groups", "sudo_commands", "locked"][k];
+        bad.set(line, field);
+        const col = header.split(",").indexOf(field);
+        cells = cells.slice();
+        cells[col] = { uid: "12x", username: "9bad", email: "not-an-address", group: "424242", shell: "/bin/nonesuch", unixhash: "plaintext", home: "relative/home", groups: "[546]", sudo_commands: '"[""ALL"", 5]"', locked: "maybe" }[field]!;
+      }
+      rows.push(cells.join(","));
+    }
+    const file = path.join(scratch, `bad-${store}.csv`);
+    writeFileSync(file, `${rows.join("\n")}\n`);
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), ...args, "--data-dir", dataDir, ...(database ? ["--database", database] : []), "--storage-root", storageRoot], { cwd: ROOT, encoding: "utf8", env: { ...process.env, GATEHOUSE_HASH_ROUNDS: "1000" } });
+    const r = cli("import", file, "--json");
+    assert.equal(r.status, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as { refused: boolean; users: number; errors: { line: number; field: string; name: string | null }[] };
+    assert.equal(out.refused, true);
+    assert.equal(out.users, 0);
+    assert.deepEqual([...new Set(out.errors.map((e) => e.line))].sort((x, y) => x - y), [...bad.keys()].sort((x, y) => x - y), "exactly the 10 bad lines");
+    for (const e of out.errors) assert.equal(e.field.split(".")[0], bad.get(e.line), `line ${e.line} names its field`);
+    // readable form: one line per problem naming line and field
+    assert.match(out.errors.map(formatRowError).join("\n"), /^line 9 \(csv7\): uid: /m);
+    // nothing was imported; the 990 good rows: a dry run says what would change and writes nothing
+    const good = [rows[0], ...rows.slice(1).filter((_, i) => !bad.has(i + 2))];
+    writeFileSync(file, `${good.join("\n")}\n`);
+    const mid = await newAppAt(dataDir, database, storageRoot);
+    try {
+      assert.equal((await readExport(mid.store.db)).users.length, 0, "the refused import wrote nothing");
+      const dry = await importAccounts({ db: mid.store.db, dialect: mid.store.dialect, config: mid.config }, readAccountsFile(readFileSync(file, "utf8")), { dryRun: true });
+      assert.deepEqual([dry.users, dry.groups, dry.errors.length, dry.refused], [990, 0, 0, false]);
+      assert.equal((await readExport(mid.store.db)).users.length, 0, "a dry run writes nothing");
+    } finally {
+      await closeApp(mid);
+    }
+    const real = cli("import", file, "--no-progress");
+    assert.equal(real.status, 0, real.stderr);
+    assert.match(real.stdout, /imported 0 group\(s\), 990 user\(s\)/);
+    // hashes only into a 0600 file
+    assert.notEqual(cli("export", "--with-hashes").status, 0, "--with-hashes without --output is refused");
+    const out2 = path.join(scratch, `with-hashes-${store}.json`);
+    const wh = cli("export", "--with-hashes", "--output", out2);
+    assert.equal(wh.status, 0, wh.stderr);
+    assert.equal(statSync(out2).mode & 0o777, 0o600);
+    assert.ok(readFileSync(out2, "utf8").includes(HASH));
+    // both audited
+    const check = await newAppAt(dataDir, database, storageRoot);
+    try {
+      const rows2 = await check.store.db.selectFrom("audit").select(["event_data"]).where("event", "=", "METHOD_CALL").execute();
+      const methods = rows2.map((x) => JSON.parse(x.event_data).method);
+      assert.ok(methods.includes("user.import"), "import audited");
+      assert.ok(rows2.some((x) => /with password hashes/.test(x.event_data)), "export with hashes audited");
+    } finally {
+      await closeApp(check);
+    }
+  });
+});
+
+async function newAppAt(dataDir: string, database: string | undefined, storageRoot: string): Promise<App> {
+  const config = { ...resolveConfig({ dataDir, database, port: 0, hashRounds: 1000, logLevel: "silent", storageRoot: [storageRoot] }, {}), failDelay: [0, 0] as [number, number] };
+  return App.create(config, { log: pino({ level: "silent" }) });
+}
