@@ -69,6 +69,8 @@ export interface ApiKeyEntry {
   salt: string | null;
   stored_key: string | null;
   server_key: string | null;
+  /** The key has its SCRAM record (not secret: false means reset it, or use it once with PLAIN). */
+  scram: boolean;
   created_at: Date;
   expires_at: Date | null;
   local: boolean;
@@ -118,6 +120,7 @@ export async function apiKeyEntries(db: Tx, opts: { userId?: number } = {}): Pro
       salt: r.salt,
       stored_key: r.stored_key,
       server_key: r.server_key,
+      scram: r.stored_key !== null,
       created_at: new Date(Number(r.created_at)),
       expires_at: r.expires_at === null ? null : new Date(Number(r.expires_at)),
       local: true,

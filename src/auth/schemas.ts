@@ -16,6 +16,7 @@ export const ApiKeyEntrySchema = entity("ApiKeyEntry", "An API key (never the ke
   salt: z.string().nullable().describe('SCRAM salt (base64); "********" unless the session may see secrets.'),
   stored_key: z.string().nullable().describe('SCRAM StoredKey (base64); "********" unless the session may see secrets.'),
   server_key: z.string().nullable().describe('SCRAM ServerKey (base64); "********" unless the session may see secrets.'),
+  scram: z.boolean().describe("Gatehouse: the key can log in with SCRAM (false: made before SCRAM; reset it, or use it once with API_KEY_PLAIN)."),
   created_at: timestamp.describe("When the key was created."),
   expires_at: timestamp.nullable().describe("When the key stops working (null: never)."),
   local: z.boolean().describe("Owned by a local account."),

@@ -28,6 +28,8 @@ function expiryFromInput(v: string): Date {
 function status(k: ApiKey): string {
   if (k.revoked) return `Revoked${k.revoked_reason ? `: ${k.revoked_reason}` : ""}`;
   if (k.expires_at && k.expires_at.getTime() < Date.now()) return "Expired";
+  // Keys made before SCRAM log in with PLAIN only until reset (or their next PLAIN login).
+  if ((k as ApiKey & { scram?: boolean }).scram === false) return "Active (reset to enable SCRAM)";
   return "Active";
 }
 
