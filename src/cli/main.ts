@@ -29,10 +29,9 @@ registerCallCommands(program);
 // `call` (scripts run it line after line) loads only the client: the other commands pull in the server.
 if (process.argv[2] !== "call") {
   (await import("./accounts.js")).registerAccountCommands(program);
-  (await import("./teams.js")).registerFleetAccessCommands(program);
+  (await import("./fleet.js")).registerFleetCommands(program);
   (await import("./provision.js")).registerProvisionCommand(program);
   (await import("./reset-admin.js")).registerResetAdmin(program);
-  (await import("./transfer.js")).registerTransferCommands(program);
 }
 
 program.parseAsync(process.argv).catch((err) => {

@@ -6,7 +6,9 @@
 // Frames are parsed once and matched to their call by id; job events (`core.get_jobs`) are handed
 // to per-job listeners so the proxy can mirror a remote job as a local one.
 
+import { TLSSocket } from "node:tls";
 import WebSocket from "ws";
+import { ScramLoginError, peerChannelBinding, scramClientLogin } from "../auth/scram.js";
 import { fromWire, stringifyWire } from "../server/ejson.js";
 import type { ErrorCode } from "../server/errors.js";
 
@@ -133,13 +135,11 @@ export class RemoteConnection {
       const t0 = performance.now();
       const mechanisms = await conn.call("auth.mechanism_choices", [], left()).catch(() => ["API_KEY_PLAIN"]);
       conn.latencyMs = performance.now() - t0;
-      if (Array.isArray(mechanisms) && !mechanisms.includes("API_KEY_PLAIN")) {
-        throw new ConnectFailure("fleet.system_key_refused", `key refused: the system offers no API-key login this proxy speaks (${mechanisms.join(", ")})`);
-      }
-      const r = (await conn.call("auth.login_ex", [{ mechanism: "API_KEY_PLAIN", username: ep.username, api_key: ep.apiKey }], left())) as { response_type?: string };
-      if (r?.response_type !== "SUCCESS") {
-        throw new ConnectFailure("fleet.system_key_refused", LOGIN_FAILURES[r?.response_type ?? ""] ?? `key refused: ${String(r?.response_type)}`);
-      }
+      const offered = Array.isArray(mechanisms) ? (mechanisms as unknown[]) : ["API_KEY_PLAIN"];
+      // SCRAM keeps the key off the wire; it names the key's owner, so it needs the username.
+      if (offered.includes("SCRAM") && ep.username) await conn.loginScram(ep, ws, left());
+      else if (offered.includes("API_KEY_PLAIN")) await conn.loginPlain(ep, left());
+      else throw new ConnectFailure("fleet.system_key_refused", `key refused: the system offers no API-key login this proxy speaks (${offered.join(", ")}; SCRAM needs the username)`);
       conn.version = await conn.call("system.version", [], left()).then(
         (v) => (typeof v === "string" ? v : null),
         () => null,
@@ -151,6 +151,25 @@ export class RemoteConnection {
       if (err instanceof RemoteTimeout) throw new ConnectFailure("fleet.system_unreachable", "unreachable: the system did not answer the login in time");
       if (err instanceof RemoteError) throw new ConnectFailure("fleet.system_protocol", `the system refused the login call: ${err.message}`);
       throw classifyConnectError(err);
+    }
+  }
+
+  private async loginPlain(ep: Endpoint, timeoutMs: number): Promise<void> {
+    const r = (await this.call("auth.login_ex", [{ mechanism: "API_KEY_PLAIN", username: ep.username, api_key: ep.apiKey }], timeoutMs)) as { response_type?: string };
+    if (r?.response_type !== "SUCCESS") {
+      throw new ConnectFailure("fleet.system_key_refused", LOGIN_FAILURES[r?.response_type ?? ""] ?? `key refused: ${String(r?.response_type)}`);
+    }
+  }
+
+  /** SCRAM-SHA-512, bound to the server's certificate over wss:// (tls-server-end-point). */
+  private async loginScram(ep: Endpoint, ws: WebSocket, timeoutMs: number): Promise<void> {
+    const socket = (ws as unknown as { _socket?: unknown })._socket;
+    const channelBinding = socket instanceof TLSSocket ? peerChannelBinding(socket) : null;
+    try {
+      await scramClientLogin((loginData) => this.call("auth.login_ex", [loginData], timeoutMs), { username: ep.username, apiKey: ep.apiKey, channelBinding });
+    } catch (err) {
+      if (err instanceof ScramLoginError) throw new ConnectFailure("fleet.system_key_refused", `key refused: ${err.message}`);
+      throw err;
     }
   }
 
