@@ -166,7 +166,7 @@ async function latencyRows(c: ProvCtx, client: RpcClient, notes: string[]): Prom
   let t0 = 0;
   let done: Promise<number> | null = null;
   // registered after the provisioner's own listener: the run it waits for is already scheduled
-  app.onAccountsChanged(() => {
+  app.onChange(() => {
     t0 = performance.now();
     done = prov.whenIdle().then(() => performance.now() - t0);
   });
@@ -174,7 +174,7 @@ async function latencyRows(c: ProvCtx, client: RpcClient, notes: string[]): Prom
     await prov.whenIdle();
     done = null;
     await change();
-    if (!done) throw new Error("the change did not announce itself (accountsChanged)");
+    if (!done) throw new Error("the change did not announce itself (App.changed)");
     const ms = await (done as Promise<number>);
     if (prov.lastError) throw prov.lastError;
     return { ms, written: prov.lastResult?.written ?? [], full: prov.lastResult?.full ?? false };

@@ -13,9 +13,10 @@ import { sqliteRegexpFunction } from "./store/query.js";
 import { seedBuiltins } from "./accounts/builtins.js";
 import { preparePrivateDir } from "./store/private-dir.js";
 import { openSecretBox, type SecretBox } from "./store/secret-box.js";
+import { EVERYTHING, type ChangeEvent } from "./store/change-event.js";
 import { MailService } from "./mail/service.js";
 
-export type AccountsListener = (reason: string) => void;
+export type ChangeListener = (ev: ChangeEvent) => void;
 
 export class App {
   readonly registry: Registry;
@@ -33,7 +34,7 @@ export class App {
   rateLimitLoopbackExempt = false;
   rateLimitDelay: [number, number] = [1000, 10000];
   private readonly idle = new EventEmitter();
-  private readonly accountsListeners: AccountsListener[] = [];
+  private readonly changeListeners: ChangeListener[] = [];
   private readonly shutdownHooks: (() => Promise<void>)[] = [];
   /** Seals stored credentials of other systems (src/store/secret-box.ts); set in create(). */
   secretBox!: SecretBox;
@@ -81,20 +82,28 @@ export class App {
     return app;
   }
 
-  /** Register a listener called after every committed change to accounts (users, groups, privileges). */
-  onAccountsChanged(listener: AccountsListener): void {
-    this.accountsListeners.push(listener);
+  /** Register a listener called after every change this process commits, with its typed event. */
+  onChange(listener: ChangeListener): void {
+    this.changeListeners.push(listener);
   }
 
-  /** Handlers call this after their transaction committed. */
-  accountsChanged(reason: string): void {
-    for (const l of this.accountsListeners) {
+  /**
+   * A change committed: its typed event (src/store/change-event.ts), which the committing
+   * transaction also recorded (src/store/changes.ts recordChange) for other server processes.
+   */
+  changed(ev: ChangeEvent): void {
+    for (const l of this.changeListeners) {
       try {
-        l(reason);
+        l(ev);
       } catch (err) {
-        this.log.error({ err }, "accounts listener failed");
+        this.log.error({ err }, "change listener failed");
       }
     }
+  }
+
+  /** Until every writer records a typed event: a change of unknown extent. */
+  accountsChanged(_reason: string): void {
+    this.changed(EVERYTHING);
   }
 
   emitIdle(): void {

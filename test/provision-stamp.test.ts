@@ -18,6 +18,7 @@ import type { ChangeFeed } from "../src/store/change-feed.js";
 import type { Db } from "../src/store/db.js";
 import { forEachStore, startServer, type TestServer } from "./harness.js";
 import { insertGroup, insertUser, waitFor } from "./provision-helpers.js";
+import { changeOf, EVERYTHING } from "../src/store/change-event.js";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl stamp@gatehouse";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -76,7 +77,7 @@ forEachStore("full runs and the change stamp", (store) => {
       mkdirSync(home, { recursive: true });
       const g = await insertGroup(db, { name: "keyed", gid: 3400 });
       await insertUser(db, { username: "keyed", uid: 3400, group_id: g, home, sshpubkey: KEY, locked: true });
-      app.accountsChanged("user.create");
+      app.changed(EVERYTHING);
       await provisionerOf(app).whenIdle();
       const keys = path.join(home, ".ssh/authorized_keys");
       assert.equal(readFileSync(keys, "utf8"), `${KEY}\n`, "keys written");
@@ -168,7 +169,7 @@ forEachStore("full runs and the change stamp", (store) => {
         const db = app.store.db;
         const g = await insertGroup(db, { name: "incr", gid: 3500 });
         const id = await insertUser(db, { username: "incr", uid: 3500, group_id: g });
-        p.notify(`user.create user:${id} group:${g}`);
+        p.notify(changeOf({ users: [id], groups: [g] }));
         await p.whenIdle();
         assert.equal(p.lastResult?.full, false, "the hinted change ran incrementally");
         assert.match(readFileSync(path.join(dir, "etc/passwd"), "utf8"), /^incr:x:3500:3500:/m, "written incrementally");

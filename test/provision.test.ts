@@ -15,7 +15,8 @@ import {
 } from "../src/provision/generate.js";
 import { shlexSplit } from "../src/accounts/sudo.js";
 import { HostModel } from "../src/provision/model.js";
-import { Provisioner, detectDrift, parseHints, type ProvisionContext } from "../src/provision/provisioner.js";
+import { Provisioner, detectDrift, type ProvisionContext } from "../src/provision/provisioner.js";
+import { changeOf, EVERYTHING } from "../src/store/change-event.js";
 import { prepareReplace, replaceFile, removeStaleTemps, sameContent } from "../src/provision/atomic.js";
 import { keysPlacement, syncAuthorizedKeys } from "../src/provision/keys.js";
 import { checkDrift, provisionNow, provisionerOf } from "../src/provision/index.js";
@@ -394,13 +395,6 @@ describe("authorized_keys", () => {
 
 // ---------------------------------------------------------------------------------------------
 
-test("parseHints", () => {
-  assert.deepEqual(parseHints("user.update user:12"), { users: [12], groups: [] });
-  assert.deepEqual(parseHints("user.create user:40 group:41,42"), { users: [40], groups: [41, 42] });
-  assert.equal(parseHints("user.update"), null);
-  assert.equal(parseHints(""), null);
-});
-
 forEachStore("provisioner on a store", (store) => {
 
   test("writes at start, follows committed changes (with and without hints), skips unchanged files", async () => {
@@ -420,7 +414,7 @@ forEachStore("provisioner on a store", (store) => {
       const gid = await insertGroup(db, { name: "devs", gid: 3100, sudo_commands: ["/usr/bin/id"] });
       const uid = await insertUser(db, { username: "alice", uid: 3100, group_id: gid, unixhash: HASH, smb: true, smbhash: NT, last_password_change: Date.now() });
       await db.insertInto("memberships").values({ group_id: gid, user_id: uid }).execute();
-      app.accountsChanged(`user.create user:${uid} group:${gid}`);
+      app.changed(changeOf({ users: [uid], groups: [gid] }));
       await provisionerOf(app).whenIdle();
       assert.equal(provisionerOf(app).lastResult?.full, false);
       assert.match(readFileSync(passwd, "utf8"), /^alice:x:3100:3100:alice:\/var\/empty:\/usr\/bin\/bash$/m);
@@ -429,10 +423,10 @@ forEachStore("provisioner on a store", (store) => {
       assert.match(readFileSync(path.join(root, "etc/sudoers.d/gatehouse"), "utf8"), /^%devs ALL=\(ALL\) \/usr\/bin\/id$/m);
       assert.deepEqual(await checkDrift(app), []);
 
-      // a change without hints: full run; unchanged files keep their inode
+      // a change of unknown extent: full run; unchanged files keep their inode
       const inoGroup = statSync(path.join(root, "etc/group")).ino;
       await db.updateTable("users").set({ locked: 1 }).where("id", "=", uid).execute();
-      app.accountsChanged("user.update");
+      app.changed(EVERYTHING);
       await provisionerOf(app).whenIdle();
       assert.equal(provisionerOf(app).lastResult?.full, true);
       assert.deepEqual(provisionerOf(app).lastResult?.written.map((f) => path.relative(root, f)).sort(), ["etc/samba/smbpasswd", "etc/shadow", "etc/ssh/sshd_config.d/gatehouse.conf"]);
@@ -442,7 +436,7 @@ forEachStore("provisioner on a store", (store) => {
 
       // policy ages reach shadow
       await setSetting(db, "system.security", { min_password_age: 3, max_password_age: 77 });
-      app.accountsChanged(`user.update user:${uid}`);
+      app.changed(changeOf({ settings: ["system.security"] }));
       await provisionerOf(app).whenIdle();
       assert.match(readFileSync(path.join(root, "etc/shadow"), "utf8"), /^alice:!\$6\$[^:]+:\d+:3:77:7::1:$/m);
 
@@ -458,7 +452,7 @@ forEachStore("provisioner on a store", (store) => {
       // deleting: the user leaves every file
       await db.deleteFrom("memberships").where("user_id", "=", uid).execute();
       await db.deleteFrom("users").where("id", "=", uid).execute();
-      app.accountsChanged(`user.delete user:${uid}`);
+      app.changed(changeOf({ users: [uid] }));
       await provisionerOf(app).whenIdle();
       for (const f of ["etc/passwd", "etc/shadow", "etc/group", "etc/samba/smbpasswd"]) {
         assert.doesNotMatch(readFileSync(path.join(root, f), "utf8"), /alice/, f);
@@ -469,7 +463,7 @@ forEachStore("provisioner on a store", (store) => {
     }
   });
 
-  test("ids announced on user.query / group.query make user changes incremental; other reasons run full", async () => {
+  test("a typed change event re-renders the users and groups it names; settings or everything run full", async () => {
     const ts = await startServer({ store });
     try {
       const app = ts.app;
@@ -478,21 +472,19 @@ forEachStore("provisioner on a store", (store) => {
       const db = app.store.db;
       const g = await insertGroup(db, { name: "ann", gid: 3300 });
       const id = await insertUser(db, { username: "announced", uid: 3300, group_id: g });
-      app.events.publish("user.query", "added", id, {});
-      app.accountsChanged("user.create");
+      app.changed(changeOf({ users: [id], groups: [g] }));
       await p.whenIdle();
       assert.equal(p.lastResult?.full, false);
       assert.match(readFileSync(path.join(ts.config.hostRoot, "etc/passwd"), "utf8"), /^announced:x:3300:3300:/m);
-      // a group change nobody announced: full run, even with announced ids pending
+      // a group's change: its blocks (sudoers too) re-rendered incrementally
       await db.updateTable("groups").set({ sudo_commands: '["/usr/bin/id"]' }).where("id", "=", g).execute();
-      app.events.publish("user.query", "changed", id, {});
-      app.accountsChanged("group.update");
+      app.changed(changeOf({ groups: [g] }));
       await p.whenIdle();
-      assert.equal(p.lastResult?.full, true);
+      assert.equal(p.lastResult?.full, false);
       assert.match(readFileSync(path.join(ts.config.hostRoot, "etc/sudoers.d/gatehouse"), "utf8"), /^%ann ALL=\(ALL\) \/usr\/bin\/id$/m);
-      // a user change without announced ids: full run
+      // a change of unknown extent: full run
       await db.updateTable("users").set({ full_name: "Quiet" }).where("id", "=", id).execute();
-      app.accountsChanged("user.update");
+      app.changed(EVERYTHING);
       await p.whenIdle();
       assert.equal(p.lastResult?.full, true);
       assert.match(readFileSync(path.join(ts.config.hostRoot, "etc/passwd"), "utf8"), /^announced:x:3300:3300:Quiet:/m);
@@ -520,13 +512,13 @@ forEachStore("provisioner on a store", (store) => {
       }
       for (let i = 0; i < 50; i++) {
         const id = await insertUser(db, { username: `b${i}`, uid: 3200 + i, group_id: g });
-        app.accountsChanged(`user.create user:${id}`);
+        app.changed(changeOf({ users: [id] }));
       }
       await p.whenIdle();
       assert.ok(runs >= 1 && runs <= 5, `runs: ${runs}`);
       assert.equal(readFileSync(path.join(ts.config.hostRoot, "etc/passwd"), "utf8").match(/^b\d+:/gm)?.length, 50);
       const last = await insertUser(db, { username: "lastone", uid: 3299, group_id: g });
-      app.accountsChanged(`user.create user:${last}`);
+      app.changed(changeOf({ users: [last] }));
     } finally {
       await ts.stop();
     }

@@ -12,6 +12,7 @@ import type { Session } from "../auth/session.js";
 import { NO_HOME } from "./home.js";
 import { storageRootOf } from "./storage-root.js";
 import { REDACTED } from "../audit/audit.js";
+import type { ChangeEvent } from "../store/change-event.js";
 
 /**
  * What the account services need of the application (src/app.ts App satisfies it structurally;
@@ -23,7 +24,9 @@ export interface AccountsApp extends ProvisionApp {
   readonly log: Logger;
   readonly events: Pick<EventBus, "publish" | "subscribe">;
   readonly jobs: Pick<JobManager, "start">;
-  /** Tell the listeners (caches, provisioning, sessions) that a transaction committed. */
+  /** Tell the listeners (provisioning, sessions) what a committed transaction changed. */
+  changed(ev: ChangeEvent): void;
+  /** A change of unknown extent (writers that record no typed event yet). */
   accountsChanged(reason: string): void;
 }
 

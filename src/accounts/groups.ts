@@ -4,7 +4,9 @@
 
 import { CallError, ValidationErrors, instanceNotFound } from "../server/errors.js";
 import type { Tx } from "../store/db.js";
-import { changeReason, type AccountContext } from "./context.js";
+import type { AccountContext } from "./context.js";
+import { changeOf, type ChangeEvent } from "../store/change-event.js";
+import { recordChange } from "../store/changes.js";
 import { validateGroupName } from "./names.js";
 import { allocateId, claimExplicitId, releaseReservation } from "./ids.js";
 import { groupConflictError, violatedKey, withIdRetry } from "./uniqueness.js";
@@ -91,6 +93,7 @@ export async function createGroup(ctx: AccountContext, input: GroupCreateInput):
   v.check();
 
   let id: number;
+  let change: ChangeEvent | undefined;
   try {
     // Uniqueness under concurrency (docs/security/concurrency.md): the gid is claimed inside the
     // transaction; an automatic one is tried again if a writer that does not claim took it.
@@ -121,6 +124,8 @@ export async function createGroup(ctx: AccountContext, input: GroupCreateInput):
       const delta = grantDelta(grantsBefore, await accountGrants(trx, members), `${schema}.users`);
       assertMayGrant(ctx.session, { ...delta, fullAdmin: [...sudoFieldNeeds(schema, input, null), ...delta.fullAdmin!] });
       await releaseReservation(trx, "gid", gid);
+      change = changeOf({ users, groups: [row.id] });
+      await recordChange(trx, change);
       return row.id;
     }));
   } catch (err) {
@@ -130,7 +135,7 @@ export async function createGroup(ctx: AccountContext, input: GroupCreateInput):
     if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.name`, `A Group with the name "${input.name}" already exists.`, "group.name_taken"]]);
     throw err;
   }
-  app.accountsChanged(changeReason("group.create", users, [id]));
+  app.changed(change!);
   return id;
 }
 
@@ -196,9 +201,12 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
   if (!builtin) checkSudo(app, v, schema, input);
   v.check();
 
+  let change: ChangeEvent | undefined;
   try {
     await db.transaction().execute(async (trx) => {
       const touched = [...primary.map((p) => p.id), ...currentAux, ...(newAux ?? [])];
+      change = changeOf({ users: touched, groups: [id] });
+      await recordChange(trx, change);
       const grantsBefore = await accountGrants(trx, touched);
       const set: Record<string, unknown> = {};
       if (sent("name")) set.name = name;
@@ -228,7 +236,7 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
     if (isUniqueViolation(err)) throw new ValidationErrors([[`${schema}.name`, `A Group with the name "${name}" already exists.`, "group.name_taken"]]);
     throw err;
   }
-  app.accountsChanged(changeReason("group.update", [...primary.map((p) => p.id), ...currentAux, ...(newAux ?? [])], [id]));
+  app.changed(change!);
   return id;
 }
 
@@ -237,7 +245,7 @@ export async function deleteGroup(ctx: AccountContext, id: number, opts: { delet
   const deletedUsers: DeletedUser[] = [];
   const touchedUsers: number[] = [];
   const touchedGroups: number[] = [id];
-  await app.store.db.transaction().execute(async (trx) => {
+  const change = await app.store.db.transaction().execute(async (trx) => {
     const group = await trx.selectFrom("groups").selectAll().where("id", "=", id).executeTakeFirst();
     if (!group) instanceNotFound("Group", id, "group.not_found");
     ctx.auditSubject = group.name;
@@ -264,10 +272,12 @@ export async function deleteGroup(ctx: AccountContext, id: number, opts: { delet
     await trx.deleteFrom("memberships").where("group_id", "=", id).execute();
     await trx.deleteFrom("groups").where("id", "=", id).execute();
     assertMayGrant(ctx.session, grantDelta(grantsBefore, await accountGrants(trx, touchedUsers), "group_delete"));
+    const ev = changeOf({ users: touchedUsers, groups: [...touchedGroups, ...deletedUsers.flatMap((d) => d.touchedGroups)] });
+    await recordChange(trx, ev);
+    return ev;
   });
   for (const d of deletedUsers) await afterUserDeleted(ctx, d);
   app.events.publish("group.query", "removed", id);
-  for (const d of deletedUsers) touchedGroups.push(...d.touchedGroups);
-  app.accountsChanged(changeReason("group.delete", touchedUsers, touchedGroups));
+  app.changed(change);
   return id;
 }

@@ -20,6 +20,8 @@ import { ADMIN_UID, userEntryById } from "./user-entry.js";
 import { BUILTIN_ADMINISTRATORS_GID } from "./group-entry.js";
 import { checkPasswordText } from "./user-rules.js";
 import { passwordPolicyErrors } from "../auth/policy.js";
+import { recordAccountChange } from "./account-change.js";
+import type { ChangeEvent } from "../store/change-event.js";
 
 export const ADMIN_USERNAME = "admin";
 export const ADMIN_HOME = "/home/admin";
@@ -53,6 +55,7 @@ export async function setupLocalAdministrator(ctx: AccountContext, username: "ro
   const now = Date.now();
   const created: HomeHandle[] = []; // renamed into place after the commit
   let changedIds: number[] = [];
+  let change: ChangeEvent | undefined;
   try {
     changedIds = await db.transaction().execute(async (trx) => {
       // Another process may have won the race while we hashed.
@@ -60,6 +63,7 @@ export async function setupLocalAdministrator(ctx: AccountContext, username: "ro
       const root = await trx.selectFrom("users").select(["id"]).where("uid", "=", 0).where("builtin", "=", 1).executeTakeFirstOrThrow();
       if (username === "root") {
         await trx.updateTable("users").set({ unixhash, password_disabled: 0, locked: 0, last_password_change: now }).where("id", "=", root.id).execute();
+        change = await recordAccountChange(trx, [root.id], []);
         return [root.id];
       }
       const admins = await trx.selectFrom("groups").select("id").where("gid", "=", BUILTIN_ADMINISTRATORS_GID).where("builtin", "=", 1).executeTakeFirstOrThrow();
@@ -95,6 +99,7 @@ export async function setupLocalAdministrator(ctx: AccountContext, username: "ro
         await mkdir(path.posix.dirname(home), { recursive: true, mode: 0o755 });
         created.push(await createHome(home, { uid: ADMIN_UID, gid: group.gid, mode: "700", skelDir: skelDir(app), roots: app.config.storageRoots }));
       }
+      change = await recordAccountChange(trx, [user.id, root.id], []);
       return [user.id, root.id];
     });
   } catch (err) {
@@ -106,5 +111,5 @@ export async function setupLocalAdministrator(ctx: AccountContext, username: "ro
     const entry = await userEntryById(db, id);
     if (entry) app.events.publish("user.query", username === "admin" && i === 0 ? "added" : "changed", id, redactSecrets(entry, USER_SECRET_FIELDS));
   }
-  app.accountsChanged("user.setup_local_administrator");
+  app.changed(change!);
 }

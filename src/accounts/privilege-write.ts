@@ -10,6 +10,8 @@ import { isRoleName } from "../access/roles.js";
 import { privilegeEntries, type PrivilegeEntry } from "../access/privileges.js";
 import { assertMayGrant, type GrantDelta } from "../access/grant-check.js";
 import type { AccountContext } from "./context.js";
+import { changeOf } from "../store/change-event.js";
+import { recordChange } from "../store/changes.js";
 import { accountSnapshot } from "./privileges.js";
 import { expanded } from "./grant-delta.js";
 import { BUILTIN_ADMINISTRATORS_GID } from "./group-entry.js";
@@ -127,10 +129,11 @@ export async function createPrivilege(ctx: AccountContext, data: PrivilegeData):
     await validatePrivilege(trx, "privilege_create", data, null);
     assertMayGrant(ctx.session, privilegeDelta(null, data, await stigOf(trx), "privilege_create.roles"));
     const row = await trx.insertInto("privileges").values({ builtin_name: null, ...columns(data) }).returning("id").executeTakeFirstOrThrow();
+    await recordChange(trx, changeOf({ privileges: [row.id] }));
     return privilegeById(trx, row.id);
   });
   ctx.app.events.publish("privilege.query", "added", entry.id, entry);
-  ctx.app.accountsChanged("privilege.create");
+  ctx.app.changed(changeOf({ privileges: [entry.id] }));
   return entry;
 }
 
@@ -148,10 +151,11 @@ export async function updatePrivilege(ctx: AccountContext, id: number, data: Pri
     await validatePrivilege(trx, "privilege_update", next, old);
     assertMayGrant(ctx.session, privilegeDelta(before, next, await stigOf(trx), "privilege_update"));
     await trx.updateTable("privileges").set(columns(next)).where("id", "=", id).execute();
+    await recordChange(trx, changeOf({ privileges: [id] }));
     return privilegeById(trx, id);
   });
   ctx.app.events.publish("privilege.query", "changed", entry.id, entry);
-  ctx.app.accountsChanged("privilege.update");
+  ctx.app.changed(changeOf({ privileges: [id] }));
   return entry;
 }
 
@@ -161,8 +165,9 @@ export async function deletePrivilege(ctx: AccountContext, id: number): Promise<
     if (old.builtin_name) throw new CallError("Unable to delete built-in privilege", "privilege.builtin_delete");
     assertMayGrant(ctx.session, privilegeDelta(grantsOf(old), null, await stigOf(trx), "privilege_delete"));
     await trx.deleteFrom("privileges").where("id", "=", id).execute();
+    await recordChange(trx, changeOf({ privileges: [id] }));
   });
   ctx.app.events.publish("privilege.query", "removed", id);
-  ctx.app.accountsChanged("privilege.delete");
+  ctx.app.changed(changeOf({ privileges: [id] }));
   return true;
 }

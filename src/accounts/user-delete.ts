@@ -5,7 +5,8 @@
 import { CallError, instanceNotFound } from "../server/errors.js";
 import type { Tx } from "../store/db.js";
 import type { AccountContext } from "./context.js";
-import { changeReason, hostPathOfHome } from "./context.js";
+import { hostPathOfHome } from "./context.js";
+import { recordAccountChange } from "./account-change.js";
 import { provisionerOf } from "../provision/index.js";
 import { removeSshDir } from "./home.js";
 import { ADMIN_UID } from "./user-entry.js";
@@ -86,9 +87,10 @@ export async function deleteUser(ctx: AccountContext, id: number, opts: { delete
   const deleted = await ctx.app.store.db.transaction().execute(async (trx) => {
     const user = await trx.selectFrom("users").select("username").where("id", "=", id).executeTakeFirst();
     if (user) ctx.auditSubject = user.username; // the label names it even when the delete is refused
-    return deleteUserRows(ctx, trx, id, opts.delete_group);
+    const rows = await deleteUserRows(ctx, trx, id, opts.delete_group);
+    return { rows, change: await recordAccountChange(trx, [], rows.touchedGroups, { users: [id] }) };
   });
-  await afterUserDeleted(ctx, deleted);
-  ctx.app.accountsChanged(changeReason("user.delete", [id], deleted.touchedGroups));
+  await afterUserDeleted(ctx, deleted.rows);
+  ctx.app.changed(deleted.change);
   return id;
 }

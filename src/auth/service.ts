@@ -14,6 +14,7 @@ import type { Tx } from "../store/db.js";
 import { param, prepare } from "./prepared.js";
 import { accountEndReason, applyRights, credentialStamp, END_REASONS, judgeSession, readAccountStates, readSessionCheck, rightsOf } from "./revalidate.js";
 import { writeAudit } from "../audit/audit.js";
+import type { ChangeEvent } from "../store/change-event.js";
 import { checkHttpAuthLimit, countHttpAuthFailure } from "./rate-limit.js";
 
 const insertSession = prepare<[string, number | null, string, string, string, string, number, string, number, number | null, number, number, number]>()(13, (db) =>
@@ -59,7 +60,7 @@ export type { SessionOptions, SessionUser };
 export interface AuthServiceContext extends ScramLoginContext {
   readonly events: { unsubscribe(id: string): boolean };
   onShutdown(hook: () => Promise<void>): void;
-  onAccountsChanged(listener: (reason: string) => void): void;
+  onChange(listener: (ev: ChangeEvent) => void): void;
 }
 
 /** One login's writes: drop the previous session's rows, store the new one, and its audit entry. */
@@ -95,7 +96,7 @@ export class AuthService {
     });
     // A change committed here or announced by another process: tell idle connections at once.
     app.store.changes.onRemoteChange(() => this.requestSweep());
-    app.onAccountsChanged(() => this.requestSweep());
+    app.onChange(() => this.requestSweep());
   }
 
   /** auth.login_ex: dispatch on the mechanism. */

@@ -9,6 +9,8 @@ import { hashPassword, ntHash, randomPassword } from "../auth/password-hash.js";
 import { hashRounds } from "../accounts/account-settings.js";
 import { clearLockout, nextHistory } from "../auth/policy.js";
 import { writeAudit } from "../audit/audit.js";
+import { changeOf } from "../store/change-event.js";
+import { commitChange } from "../store/changes.js";
 
 export interface ResetAdminResult {
   username: string;
@@ -29,7 +31,7 @@ export async function resetAdmin(app: App, opts: { username?: string; password?:
   if (!user) throw new Error(`no such user: ${candidates.join(" or ")}`);
   const password = opts.password ?? randomPassword(20);
   const unixhash = await hashPassword(password, await hashRounds(app));
-  await db.transaction().execute(async (trx) => {
+  await commitChange(app, changeOf({ users: [user.id] }), async (trx) => {
     await trx
       .updateTable("users")
       .set({
@@ -51,7 +53,6 @@ export async function resetAdmin(app: App, opts: { username?: string; password?:
     conn: null,
     session: app.auth.internalSession(),
   });
-  app.accountsChanged("reset-admin");
   return { username: user.username, password, generated: opts.password === undefined };
 }
 

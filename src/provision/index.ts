@@ -9,13 +9,13 @@
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import type { Store } from "../store/db.js";
-import type { EventBus } from "../server/events.js";
-import { Provisioner, detectDrift, type DriftEntry, type Hints, type ProvisionContext, type ProvisionerOptions, type RunResult } from "./provisioner.js";
+import type { ChangeEvent } from "../store/change-event.js";
+import { Provisioner, detectDrift, type DriftEntry, type ProvisionContext, type ProvisionerOptions, type RunResult } from "./provisioner.js";
 import { writeAudit } from "../audit/audit.js";
 import { insertSystemAccounts } from "../accounts/adopt.js";
 import type { DriftFound, SystemAccounts } from "./drift.js";
 
-export { Provisioner, detectDrift, parseHints, type DriftEntry, type ProvisionContext, type RunResult } from "./provisioner.js";
+export { Provisioner, detectDrift, type DriftEntry, type ProvisionContext, type RunResult } from "./provisioner.js";
 export * from "./generate.js";
 export type { ProvUser, ProvGroup, ProvPolicy, Snapshot } from "./types.js";
 export { readSnapshot } from "./snapshot.js";
@@ -27,8 +27,7 @@ export interface ProvisionApp {
   readonly store: Store;
   readonly config: Pick<Config, "hostRoot" | "storageRoots">;
   readonly log: Logger;
-  readonly events: Pick<EventBus, "subscribe">;
-  onAccountsChanged(listener: (reason: string) => void): void;
+  onChange(listener: (ev: ChangeEvent) => void): void;
   onShutdown(hook: () => Promise<void>): void;
 }
 
@@ -80,14 +79,6 @@ function envMs(name: string): number | undefined {
 }
 
 /**
- * Changes whose rows are exactly those announced on the `user.query` / `group.query` event
- * collections just before `accountsChanged` (the accounts service publishes, then notifies):
- * for these the announced ids are enough for an incremental run. Any other reason — or one of
- * these without announced ids — gets a full run.
- */
-const ANNOUNCED = /^(user\.(create|update|delete)|group\.delete)\b/;
-
-/**
  * Attach the writer to the app: every committed account change schedules a run, shutdown writes
  * what is pending, and a first full run brings the host root in line with the store.
  * Tunable with GATEHOUSE_PROVISION_DEBOUNCE_MS (default 25), GATEHOUSE_PROVISION_RECONCILE_MS
@@ -109,21 +100,7 @@ export function startProvisioner(app: ProvisionApp, opts: ProvisionerOptions = {
     remoteMs: opts.remoteMs ?? envMs("GATEHOUSE_PROVISION_REMOTE_MS"),
   });
   provisioners.set(app, p);
-  // ids announced on the event bus since the last accountsChanged
-  const announced = { users: new Set<number>(), groups: new Set<number>() };
-  const collect = (set: Set<number>) => ({
-    deliver(_sub: string, payload: { id: unknown }) {
-      if (typeof payload.id === "number" && Number.isInteger(payload.id)) set.add(payload.id);
-    },
-  });
-  app.events.subscribe("user.query", collect(announced.users));
-  app.events.subscribe("group.query", collect(announced.groups));
-  app.onAccountsChanged((reason) => {
-    const hints: Hints | null = ANNOUNCED.test(reason) ? { users: [...announced.users], groups: [...announced.groups] } : null;
-    announced.users.clear();
-    announced.groups.clear();
-    p.notify(reason, hints);
-  });
+  app.onChange((ev) => p.notify(ev));
   app.onShutdown(() => p.stop());
   p.requestFull();
   return p;

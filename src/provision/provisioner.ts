@@ -4,9 +4,9 @@
 // - A *full* run reads a consistent snapshot of every user, group and membership, rebuilds the
 //   model and writes each file whose bytes, owner or mode differ from the disk. It happens at
 //   start, on `provisionNow`, after an error, and whenever a change arrives without hints.
-// - An *incremental* run re-reads only the rows a change names. A change names them through its
-//   reason: `app.accountsChanged("user.update user:12")`, `"group.delete group:7"`,
-//   `"user.create user:40 group:41"` (ids comma-separated allowed: `user:1,2,3`). Only the
+// - An *incremental* run re-reads only the rows a change names: the users and groups of its typed
+//   event (src/store/change-event.ts), published by this process after its commit (App.changed)
+//   or read from the change log after another process announced it (PostgreSQL). Only the
 //   blocks of the files that hold those rows are re-rendered. A full run follows some seconds
 //   after the last incremental one (`reconcileMs`), so a hint that missed something is repaired.
 //
@@ -17,7 +17,8 @@
 // no change since the stamp taken just before the model's last full read, and no incremental
 // run has touched the model since: the model then equals the store, and the run goes straight
 // to render (unchanged blocks are reused), comparison with the disk and writing. On PostgreSQL a
-// change announced by another process schedules a full run (`remoteMs`).
+// change announced by another process is handled like a local one when it came with its typed
+// event; one of unknown extent (`all`) schedules a full run (`remoteMs`).
 
 import path from "node:path";
 import { readFile } from "node:fs/promises";
@@ -29,6 +30,7 @@ import { keysPlacement, syncAuthorizedKeys, type KeysPlacement } from "./keys.js
 import { HostModel } from "./model.js";
 import { memberCounts, readGroups, readMemberships, readPolicy, readSnapshot, readTransaction, readUsers } from "./snapshot.js";
 import type { ProvUser } from "./types.js";
+import type { ChangeEvent } from "../store/change-event.js";
 import { driftedEntries, packageAccounts, type DriftFound, type KnownAccounts, type SystemAccounts } from "./drift.js";
 
 export interface ProvisionLog {
@@ -94,21 +96,6 @@ export interface RunResult {
   skippedRead: boolean;
 }
 
-export interface Hints {
-  users: number[];
-  groups: number[];
-}
-
-/** `user:1,2 group:3` tokens of a change reason; null when it names nothing. */
-export function parseHints(reason: string): Hints | null {
-  const users: number[] = [];
-  const groups: number[] = [];
-  for (const m of reason.matchAll(/\b(user|group)s?:(\d+(?:,\d+)*)\b/g)) {
-    const ids = m[2].split(",").map(Number);
-    (m[1] === "user" ? users : groups).push(...ids);
-  }
-  return users.length || groups.length ? { users, groups } : null;
-}
 
 export function absPath(hostRoot: string, rel: string): string {
   return path.join(hostRoot, rel);
@@ -168,7 +155,7 @@ export class Provisioner {
     this.debounceMs = opts.debounceMs ?? 25;
     this.reconcileMs = opts.reconcileMs ?? 3000;
     this.remoteMs = opts.remoteMs ?? 3000;
-    if (ctx.changes && this.remoteMs > 0) this.unsubscribe = ctx.changes.onRemoteChange(() => this.remoteChanged());
+    if (ctx.changes && this.remoteMs > 0) this.unsubscribe = ctx.changes.onRemoteChange((ev) => (ev.all ? this.remoteChanged() : this.notify(ev)));
     const interval = opts.intervalMs ?? 0;
     if (interval > 0) {
       this.intervalTimer = setInterval(() => {
@@ -179,20 +166,16 @@ export class Provisioner {
   }
 
   /**
-   * A committed change to accounts. Without hints (in `reason` or `extra`) the next run is full;
-   * with them, only the named rows are re-read.
+   * A committed change: the next run re-reads the users and groups its event names. A change of
+   * everything, or of settings (the security policy shapes the shadow file), makes it a full run;
+   * one that touches none of these (keys, privileges, fleet) leaves the host files alone.
    */
-  notify(reason = "", extra: Hints | null = null): void {
+  notify(ev: ChangeEvent): void {
     if (this.stopping) return;
-    let hints = parseHints(reason);
-    if (extra && (extra.users.length || extra.groups.length)) {
-      hints = { users: [...(hints?.users ?? []), ...extra.users], groups: [...(hints?.groups ?? []), ...extra.groups] };
-    }
-    if (!hints) this.pendingFull = true;
-    else {
-      for (const id of hints.users) this.pendingUsers.add(id);
-      for (const id of hints.groups) this.pendingGroups.add(id);
-    }
+    if (ev.all || ev.settings.length) this.pendingFull = true;
+    else if (!ev.users.length && !ev.groups.length) return;
+    for (const id of ev.users) this.pendingUsers.add(id);
+    for (const id of ev.groups) this.pendingGroups.add(id);
     this.schedule(this.debounceMs);
   }
 

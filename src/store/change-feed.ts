@@ -14,15 +14,25 @@
 import pg from "pg";
 import { CHANGE_CHANNEL, WATCHED_TABLES } from "./migrations/004-change-notify.js";
 import { SESSION_WATCHED_TABLES } from "./migrations/007-session-notify.js";
+import { changeOf, decodeChange, EVERYTHING, mergeChanges, type ChangeEvent } from "./change-event.js";
 import { FLEET_WATCHED_TABLES } from "./migrations/008-fleet-access.js";
 
 export interface ChangeFeed {
   /** Differs after every change; null when changes cannot be tracked right now. */
   stamp(): string | null;
-  /** Called after a change committed by another process is announced (not for this one's own). */
-  onRemoteChange(listener: () => void): () => void;
+  /**
+   * Called after a change committed by another process is announced (not for this one's own),
+   * with its typed event as that process recorded it (src/store/changes.ts); EVERYTHING when the
+   * announcement names only a table (a write that recorded no event).
+   */
+  onRemoteChange(listener: RemoteChangeListener): () => void;
   close(): Promise<void>;
 }
+
+export type RemoteChangeListener = (ev: ChangeEvent) => void;
+
+/** Notifications of one commit arrive together; this long a pause ends a batch. */
+const BATCH_MS = 5;
 
 /** Statements that do not change data. */
 const READ_ONLY = /^\s*(select|begin|start\s+transaction|set|show|listen|savepoint|release)\b/i;
@@ -70,7 +80,7 @@ export class SqliteChangeFeed implements ChangeFeed {
     if (last.local !== this.local || last.version !== this.version) this.last = { local: this.local, version: this.version, stamp: `${this.local}:${this.version}` };
     return this.last.stamp;
   }
-  onRemoteChange(): () => void {
+  onRemoteChange(_listener: RemoteChangeListener): () => void {
     // Another connection's commit is only noticed when asked (data_version); nothing to push.
     return () => {};
   }
@@ -83,7 +93,10 @@ export class PgChangeFeed implements ChangeFeed {
   private client: pg.Client | null = null;
   private closed = false;
   private retry: NodeJS.Timeout | null = null;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<RemoteChangeListener>();
+  /** Announcements of other processes not yet handed to listeners. */
+  private batch: { seqs: number[]; tables: Set<string> } | null = null;
+  private reading: Promise<void> = Promise.resolve();
   private firstConnect: Promise<void> | null = null;
   /** Server process ids of this process's pooled connections. */
   private readonly ownBackends = new Set<number>();
@@ -115,7 +128,7 @@ export class PgChangeFeed implements ChangeFeed {
       this.counter++;
       // This process's own commits were counted when they completed; only others' are news.
       if (this.ownBackends.has(msg.processId)) return;
-      for (const l of this.listeners) l();
+      this.announced(msg.payload ?? "");
     });
     this.client = client;
     try {
@@ -146,7 +159,56 @@ export class PgChangeFeed implements ChangeFeed {
     return this.listening ? String(this.counter) : null;
   }
 
-  onRemoteChange(listener: () => void): () => void {
+  /** One announcement of another process: `seq:<n>` (a recorded event) or a table's name. */
+  private announced(payload: string): void {
+    if (!this.batch) {
+      this.batch = { seqs: [], tables: new Set() };
+      setTimeout(() => this.flush(), BATCH_MS).unref?.();
+    }
+    const seq = /^seq:(\d+)$/.exec(payload);
+    if (seq) this.batch.seqs.push(Number(seq[1]));
+    else this.batch.tables.add(payload);
+  }
+
+  /** Hand a batch's events to the listeners: the recorded ones, read in order. */
+  private flush(): void {
+    const batch = this.batch;
+    this.batch = null;
+    if (!batch) return;
+    this.reading = this.reading.then(async () => {
+      let ev: ChangeEvent;
+      if (batch.seqs.length) ev = await this.readRecorded(batch.seqs);
+      else if ([...batch.tables].every((t) => t === "sessions")) ev = changeOf({}); // a session ended elsewhere
+      else ev = EVERYTHING; // a write that recorded no event
+      for (const l of this.listeners) {
+        try {
+          l(ev);
+        } catch {
+          // A listener's failure is its own; the others still hear of the change.
+        }
+      }
+    });
+  }
+
+  /**
+   * The events of the announced rows, as one. Exactly those: rows of this process's own commits
+   * lie between them and were handled when they committed.
+   */
+  private async readRecorded(seqs: number[]): Promise<ChangeEvent> {
+    const client = this.client;
+    // A full pass is cheaper than merging more than a few thousand events.
+    if (!client || seqs.length > 1000) return EVERYTHING;
+    try {
+      const r = await client.query<{ payload: string }>("select payload from changes where seq = any($1::bigint[]) order by seq", [seqs]);
+      // A row pruned meanwhile (a very late reader): unknown, so everything.
+      if (r.rows.length < seqs.length) return EVERYTHING;
+      return mergeChanges(r.rows.map((row) => decodeChange(row.payload)));
+    } catch {
+      return EVERYTHING;
+    }
+  }
+
+  onRemoteChange(listener: RemoteChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

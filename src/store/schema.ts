@@ -250,7 +250,16 @@ export interface CertificateAuthorityTable {
   created_at: number;
 }
 
+/** The change log (migration 016; src/store/changes.ts). */
+export interface ChangesTable {
+  seq: Generated<number>;
+  /** The typed event, src/store/change-event.ts encodeChange. */
+  payload: Json;
+  at: number;
+}
+
 export interface Database {
+  changes: ChangesTable;
   users: UserTable;
   groups: GroupTable;
   memberships: MembershipTable;

@@ -3,6 +3,8 @@ import { arg, defineMethod } from "../method.js";
 import { ValidationErrors } from "../../server/errors.js";
 import { TWOFACTOR_KEY, twoFactorConfig } from "../../auth/policy.js";
 import { setSetting } from "../../store/settings.js";
+import { changeOf } from "../../store/change-event.js";
+import { commitChange } from "../../store/changes.js";
 import { MAX_TOTP_WINDOW } from "../../auth/totp.js";
 import { TwofactorGlobalConfigSchema } from "../../auth/schemas.js";
 
@@ -29,8 +31,7 @@ export const authTwofactorUpdate = defineMethod({
       if (!next.services.ssh) errors.add("auth_twofactor_update.services.ssh", "Two factor authentication for SSH may not be disabled in General Purpose OS STIG compatibility mode.", "auth.twofactor_stig_required");
       errors.check();
     }
-    await setSetting(db, TWOFACTOR_KEY, next);
-    ctx.app.accountsChanged("twofactor");
+    await commitChange(ctx.app, changeOf({ settings: [TWOFACTOR_KEY] }), (trx) => setSetting(trx, TWOFACTOR_KEY, next));
     return next;
   },
 });

@@ -3,6 +3,8 @@ import { arg, defineMethod } from "../method.js";
 import { ValidationErrors, validationError } from "../../server/errors.js";
 import type { CallContext } from "../context.js";
 import { setSetting } from "../../store/settings.js";
+import { changeOf } from "../../store/change-event.js";
+import { commitChange } from "../../store/changes.js";
 import { COMPLEXITY_CLASSES, SECURITY_KEY, STIG_POLICY, securityConfig, twoFactorConfig, type SecurityConfig } from "../../auth/policy.js";
 import { securityEntry } from "./security-config.js";
 import { accessFor } from "../../access/authorize.js";
@@ -100,12 +102,12 @@ export const systemSecurityUpdate = defineMethod({
     }
     if (next.enable_gpos_stig) applyStigPolicy(next, data);
     ctx.job?.setProgress(50, "Saving settings");
-    await db.transaction().execute(async (trx) => {
+    // Enabling STIG rewrites every SMB user: a change of unknown extent.
+    await commitChange(ctx.app, changeOf({ settings: [SECURITY_KEY], all: enabling }), async (trx) => {
       await setSetting(trx, SECURITY_KEY, next);
       // STIG: no SMB users.
       if (enabling) await trx.updateTable("users").set({ smb: 0, smbhash: "*" }).where("smb", "=", 1).execute();
     });
-    ctx.app.accountsChanged("system.security.update");
     return securityEntry(next);
   },
 });

@@ -8,6 +8,7 @@ import { m003Indexes } from "./003-indexes.js";
 import { m002Auth } from "./002-auth.js";
 import { m004ChangeNotify } from "./004-change-notify.js";
 import { m007SessionNotify } from "./007-session-notify.js";
+import { m016Changes } from "./016-changes.js";
 import { m010Directory } from "./010-directory.js";
 import { m011Mail } from "./011-mail.js";
 import { m008FleetAccess } from "./008-fleet-access.js";
@@ -17,7 +18,7 @@ import { m015SearchIndexes } from "./015-search-indexes.js";
 
 export type { Migration } from "./migration.js";
 
-export const MIGRATIONS: Migration[] = [m001Initial, m002Auth, m003Indexes, m004ChangeNotify, m005UniqueIds, m007SessionNotify, m008FleetAccess, m010Directory, m011Mail, m012Scram, m015SearchIndexes];
+export const MIGRATIONS: Migration[] = [m001Initial, m002Auth, m003Indexes, m004ChangeNotify, m005UniqueIds, m007SessionNotify, m008FleetAccess, m010Directory, m011Mail, m012Scram, m015SearchIndexes, m016Changes];
 
 export async function runMigrations(db: MigrationDb, dialect: Dialect): Promise<void> {
   await db.schema
