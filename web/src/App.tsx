@@ -12,6 +12,9 @@ import { UsersPage } from "./pages/Users";
 import { UserForm } from "./pages/UserForm";
 import { GroupsPage } from "./pages/Groups";
 import { PrivilegesPage } from "./pages/Privileges";
+import { TeamsPage } from "./pages/Teams";
+import { SystemGroupsPage } from "./pages/SystemGroups";
+import { EffectiveAccessPage } from "./pages/EffectiveAccess";
 import { ApiKeysPage } from "./pages/ApiKeys";
 import { SessionsPage } from "./pages/Sessions";
 import { AuditPage } from "./pages/Audit";
@@ -37,6 +40,9 @@ export const NAV: NavItem[] = [
   { to: "/users", label: "Users", role: "ACCOUNT_READ", method: "user.query" },
   { to: "/groups", label: "Groups", role: "ACCOUNT_READ", method: "group.query" },
   { to: "/privileges", label: "Privileges", role: "PRIVILEGE_READ", method: "privilege.query" },
+  { to: "/system-groups", label: "System groups", role: "FLEET_READ", method: "fleet.system_group.query" },
+  { to: "/teams", label: "Teams", role: "FLEET_READ", method: "team.query" },
+  { to: "/effective-access", label: "Effective access", role: "FLEET_READ", method: "fleet.access.explain" },
   { to: "/systems", label: "Systems", role: "FLEET_READ", method: "fleet.system.query" },
   // Users who reach systems through the fleet (no FLEET_READ): their systems, browsed through the proxy.
   { to: "/my-systems", label: "My systems", fleetOnly: true, method: "fleet.call" },
@@ -162,6 +168,9 @@ function Routes({ path }: { path: string }) {
   if ((m = match("/users/:id/edit", path))) return guard("ACCOUNT_READ", "user.query", "Edit user", <UserForm key={m.id} id={Number(m.id)} />);
   if (path === "/groups") return guard("ACCOUNT_READ", "group.query", "Groups", <GroupsPage />);
   if (path === "/privileges") return guard("PRIVILEGE_READ", "privilege.query", "Privileges", <PrivilegesPage />);
+  if (path === "/system-groups") return guard("FLEET_READ", "fleet.system_group.query", "System groups", <SystemGroupsPage />);
+  if (path === "/teams") return guard("FLEET_READ", "team.query", "Teams", <TeamsPage />);
+  if (path === "/effective-access") return guard("FLEET_READ", "fleet.access.explain", "Effective access", <EffectiveAccessPage />);
   if (path === "/api-keys") return <ApiKeysPage />;
   if (path === "/sessions") return guard("AUTH_SESSIONS_READ", "auth.sessions", "Sessions", <SessionsPage />);
   if (path === "/audit") return guard("SYSTEM_AUDIT_READ", "audit.query", "Audit log", <AuditPage />);

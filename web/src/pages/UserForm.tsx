@@ -11,6 +11,7 @@ import { navigate } from "../router";
 import { useSession } from "../session";
 import { checkSshKeys } from "../sshkey";
 import { NewPasswordFields, useSubmit } from "../forms";
+import { UserFleetAccess, fleetChanges, fleetOf, useFleetSections, type FleetValue } from "./UserFleetAccess";
 import { knownPolicy, policyProblems } from "../password-check";
 import { CORRECT_FIELDS, CheckField, ErrorBox, ErrorSummary, FieldError, FilterInput, Loading, SelectField, TextArea, TextField, downloadText, lines, useAsync, useToast } from "../ui";
 import type { User } from "./Users";
@@ -49,6 +50,9 @@ const KNOWN = [
   "sudo_commands_nopasswd",
   "smb",
   "microsoft_account",
+  "teams",
+  "systems",
+  "system_groups",
 ];
 /** Built-in groups a user may join (reference §1.3). */
 const JOINABLE_BUILTIN_GIDS = new Set([14, 445, 544, 545, 568, 951, 952]);
@@ -370,6 +374,8 @@ function UserFormInner(props: {
   const field = (k: KeysOf<string>) => ({ name: k, value: f[k], onValue: (v: string) => set(k, v) });
   const checkbox = (k: KeysOf<boolean>) => ({ name: k, checked: f[k], onValue: (v: boolean) => set(k, v) });
   const { errs, busy, onSubmit } = useSubmit(KNOWN);
+  const fleetSections = useFleetSections();
+  const [fleet, setFleet] = useState<FleetValue>(() => fleetOf(user));
   const [browse, setBrowse] = useState(false);
   const disk = useHomeMode(editing ? user!.home : null);
   const modeTouched = useRef(false);
@@ -516,7 +522,7 @@ function UserFormInner(props: {
   };
   const submit = onSubmit(
     async () => {
-      const payload = buildPayload();
+      const payload = { ...buildPayload(), ...fleetChanges(fleet, user, fleetSections.canWrite) } as UserPayload;
       try {
         if (editing) {
           if (Object.keys(payload).length) await api.call("user.update", user!.id, payload);
@@ -771,6 +777,7 @@ function UserFormInner(props: {
               </div>
             )}
           </Section>
+          {fleetSections.show && <UserFleetAccess value={fleet} onChange={setFleet} errors={E} disabled={!fleetSections.canWrite} />}
         </fieldset>
         <div className="actions sticky">
           <button type="button" onClick={() => navigate("/users")}>
