@@ -204,6 +204,28 @@ export const VALID_ARGS: Record<string, Entry> = {
     },
   },
   "auth.password_policy": { make: async () => ({ args: [] }) },
+  // Mail (issue 12): nothing configured in the matrix, so a send reaches the handler and fails there.
+  "mail.config": { make: async () => ({ args: [] }) },
+  "mail.update": { make: async () => ({ args: [{ fromname: "Matrix" }] }) },
+  "mail.send": { reached: /No outgoing mail server|could not be reached/, make: async () => ({ args: [{ subject: "matrix", text: "x", to: ["matrix@example.test"] }] }) },
+  "mail.queue": { make: async () => ({ args: [] }) },
+  "auth.password_reset.request": { make: async () => ({ args: [{ username: "nobody-here" }] }) },
+  // The accounts have no address: reaching the handler answers "no e-mail address to verify".
+  "user.verify_email": {
+    targets: SSH_TARGETS,
+    reached: /no e-mail address/,
+    make: async (fx, c, t) => {
+      const { user, roles } = await account(fx, c, t);
+      return { args: [user.id, { code: "123456" }], targetRoles: roles };
+    },
+  },
+  "user.set_twofactor_method": {
+    targets: SSH_TARGETS,
+    make: async (fx, c, t) => {
+      const { user, roles } = await account(fx, c, t);
+      return { args: [user.id, { method: null }], targetRoles: roles };
+    },
+  },
   "user.stage_2fa_secret": {
     targets: SSH_TARGETS,
     make: async (fx, c, t) => {

@@ -177,3 +177,22 @@ export async function configureMail(
 ): Promise<void> {
   await admin.call("mail.update", { outgoingserver: "127.0.0.1", port, security: "PLAIN", smtp: false, fromemail: "gatehouse@example.test", fromname: "", ...extra });
 }
+
+/** A unique address for a test account. */
+export function addressFor(username: string): string {
+  return `${username}@example.test`;
+}
+
+/** Give an account an address and verify it with the mailed code (as an administrator would, seed 002). */
+export async function verifyAddress(
+  admin: { call<T = unknown>(method: string, ...params: unknown[]): Promise<T> },
+  smtp: TestSmtp,
+  user: { id: number; username: string },
+): Promise<string> {
+  const email = addressFor(user.username);
+  const before = smtp.received.length;
+  await admin.call("user.update", user.id, { email });
+  const mail = await smtp.waitFor((m, i = smtp.received.indexOf(m)) => i >= before && m.to.includes(email) && /Verify/.test(m.subject));
+  await admin.call("user.verify_email", user.id, { code: codeIn(mail) });
+  return email;
+}

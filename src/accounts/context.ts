@@ -9,10 +9,10 @@ import type { EventBus } from "../server/events.js";
 import type { JobManager } from "../server/jobs.js";
 import type { ProvisionApp } from "../provision/index.js";
 import type { Session } from "../auth/session.js";
+import type { MailQueue } from "../auth/email-codes.js";
 import { NO_HOME } from "./home.js";
 import { storageRootOf } from "./storage-root.js";
 import { REDACTED } from "../audit/audit.js";
-import type { ChangeEvent } from "../store/change-event.js";
 
 /**
  * What the account services need of the application (src/app.ts App satisfies it structurally;
@@ -24,9 +24,9 @@ export interface AccountsApp extends ProvisionApp {
   readonly log: Logger;
   readonly events: Pick<EventBus, "publish" | "subscribe">;
   readonly jobs: Pick<JobManager, "start">;
-  /** Tell the listeners (provisioning, sessions) what a committed transaction changed. */
-  changed(ev: ChangeEvent): void;
-  /** A change of unknown extent (writers that record no typed event yet). */
+  /** Queued mail (address verification codes): src/mail/service.ts. */
+  readonly mail: MailQueue;
+  /** Tell the listeners (caches, provisioning, sessions) that a transaction committed. */
   accountsChanged(reason: string): void;
 }
 

@@ -11,10 +11,9 @@ import { hashPassword, ntHash, randomPassword } from "../auth/password-hash.js";
 import { clearLockout, nextHistory, passwordPolicyErrors, securityConfig, twoFactorConfig } from "../auth/policy.js";
 import type { Tx } from "../store/db.js";
 import type { AccountContext } from "./context.js";
-import { hostPathOfHome, redactSecrets, skelDir, USER_SECRET_FIELDS } from "./context.js";
-import { recordAccountChange } from "./account-change.js";
-import type { ChangeEvent } from "../store/change-event.js";
+import { changeReason, hostPathOfHome, redactSecrets, skelDir, USER_SECRET_FIELDS } from "./context.js";
 import { validateEmail, validateFullName, validateUsername } from "./names.js";
+import { checkEmailChange, emailChangeColumns, sendEmailVerification } from "../auth/email-verification.js";
 import { applyHomeMode, copyHome, createHome, NO_HOME, validateHome, validateHomeMode, writeAuthorizedKeys, type HomeHandle } from "./home.js";
 import { normalizeDir } from "./storage-root.js";
 import { hashRounds } from "./account-settings.js";
@@ -90,14 +89,8 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
 
   const homes: HomeHandle[] = []; // new homes: renamed into place after the commit
   let copyFrom: string | null = null;
-  let change: ChangeEvent | undefined;
   try {
-    copyFrom = await db.transaction().execute(async (trx) => {
-      const from = await writeUpdate(ctx, trx, u, plan, { unixhash, smbhash }, homes);
-      // The groups it was in: a group it left is re-rendered too.
-      change = await recordAccountChange(trx, [id], [current.group.id, ...current.groups]);
-      return from;
-    });
+    copyFrom = await db.transaction().execute((trx) => writeUpdate(ctx, trx, u, plan, { unixhash, smbhash }, homes));
   } catch (err) {
     const keys = { username: u.next.username, home: plan.newHome };
     throw await userWriteError(ctx, SCHEMA, err, homes, keys, { message: `Failed to update user ${current.username}`, code: "user.update_failed" });
@@ -107,7 +100,9 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
   if (copyFrom) startHomeCopy(ctx, u.next.username, copyFrom, plan.newHome, current.uid, plan.primaryGid, input.home_mode);
   const entry = (await userEntryById(db, id))!;
   app.events.publish("user.query", "changed", id, redactSecrets(entry, USER_SECRET_FIELDS));
-  app.changed(change!);
+  app.accountsChanged(changeReason("user.update", [id], [current.group.id, entry.group.id, ...current.groups, ...entry.groups]));
+  // A new (or re-sent) address: its verification code is mailed (src/auth/email-verification.ts).
+  if (u.sent("email")) await sendEmailVerification(app, id);
   return { ...entry, password: newPassword ?? null };
 }
 
@@ -123,7 +118,7 @@ async function validateUpdate(ctx: AccountContext, u: Update): Promise<UpdatePla
     await checkUsernameFree(db, v, `${SCHEMA}.username`, input.username!);
   }
   if (sent("full_name")) validateFullName(v, `${SCHEMA}.full_name`, input.full_name!);
-  if (sent("email")) validateEmail(v, `${SCHEMA}.email`, input.email);
+  if (sent("email") && validateEmail(v, `${SCHEMA}.email`, input.email)) checkEmailChange(v, `${SCHEMA}.email`, u.row, input.email);
   const { primaryGid, webshareGroup } = await validateUpdateGroups(ctx, v, u);
   await validateUpdatePassword(ctx, v, u);
   const { newHome, sshpubkey } = await validateUpdateHome(ctx, v, u);
@@ -292,7 +287,7 @@ function planRowChange(u: Update, plan: UpdatePlan, hashes: { unixhash: string |
   const set: Record<string, unknown> = {};
   if (sent("username")) set.username = next.username;
   if (sent("full_name")) set.full_name = input.full_name;
-  if (sent("email")) set.email = input.email || null;
+  if (sent("email")) Object.assign(set, { email: input.email || null }, emailChangeColumns(current.email, input.email));
   if (sent("ldap_username")) set.ldap_username = input.ldap_username || null;
   if (sent("group") && input.group !== null) set.group_id = input.group;
   if (sent("shell")) set.shell = input.shell;

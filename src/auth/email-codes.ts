@@ -102,3 +102,26 @@ export async function hasLiveCode(db: Tx, userId: number, kind: EmailCodeKind, n
 export async function dropEmailCodes(db: Tx, userId: number, kind: EmailCodeKind): Promise<void> {
   await db.deleteFrom("onetime_codes").where("user_id", "=", userId).where("kind", "=", kind).execute();
 }
+
+// ---- the emailed second factor and the mail queue, as logins see them ----------------------------
+
+/** Kinds of queued mail the auth area asks for (src/mail/messages.ts MailKind). */
+export type AuthMailKind = "VERIFY_EMAIL" | "LOGIN_CODE" | "PASSWORD_RESET" | "PASSWORD_CHANGED";
+
+/** Queuing a mail (src/mail/service.ts MailService provides it): the answer never waits for SMTP. */
+export interface MailQueue {
+  enqueue(db: Db, userId: number, kind: AuthMailKind): Promise<void>;
+}
+
+/**
+ * Does this account's sign-in need an e-mailed code? Its chosen method is EMAIL — whatever the
+ * global TOTP switch says — except under GPOS STIG, where e-mail is no factor (NIST 800-63B).
+ */
+export function usesEmailedCode(user: { twofactor_email?: number | null }, stig: boolean): boolean {
+  return !!user.twofactor_email && !stig;
+}
+
+/** The second step of an EMAIL account's sign-in: is `token` its current mailed code? (consumed) */
+export async function checkLoginCode(db: Tx, userId: number, token: string): Promise<boolean> {
+  return (await checkEmailCode(db, userId, "EMAIL_2FA", token)).ok;
+}

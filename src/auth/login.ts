@@ -27,6 +27,8 @@ import {
 } from "./policy.js";
 import { consumeOnetimePassword, looksLikeOnetimePassword } from "./onetime.js";
 import { verifyTotp } from "./totp.js";
+import { checkLoginCode, usesEmailedCode, type MailQueue } from "./email-codes.js";
+import { signInWithResetCode } from "./password-reset.js";
 import { addMissingScramRecord, keyMatches, parseApiKey, revokeApiKey } from "./api-keys.js";
 import { abandonScram } from "./scram.js";
 import { createToken, destroyToken, useToken } from "./tokens.js";
@@ -100,6 +102,8 @@ export interface LoginServices {
 export interface LoginContext extends LimiterContext, RightsContext {
   readonly config: Pick<Config, "loginLimits" | "failDelay" | "hashRounds" | "scramIterations">;
   readonly auth: LoginServices;
+  /** Mail for e-mailed sign-in codes (src/mail/service.ts). */
+  readonly mail: MailQueue;
 }
 
 /** GPOS STIG: at most this many concurrent sessions per user (reference §7.8). */
@@ -401,6 +405,15 @@ async function loginPassword(app: LoginContext, conn: Connection, req: LoginRequ
     }
   }
 
+  // A password-reset code (./password-reset.ts) signs in like a one-time password; an EMAIL
+  // account's mailed code stands for both factors, a TOTP account still gives its TOTP code.
+  if (user && (await signInWithResetCode(db, user, password))) {
+    await clearSourceFailures(app, conn, username);
+    const attributes = ["OTPW", "PASSWORD_CHANGE_REQUIRED"];
+    if (usesEmailedCode(user, sec.enable_gpos_stig)) return finishLogin(app, conn, sec, user, "LOGIN_ONETIME_PASSWORD", req.login_options, { attributes });
+    return afterFirstFactor(app, conn, req, sec, user, "LOGIN_ONETIME_PASSWORD", attributes, undefined);
+  }
+
   // Always one hash check: the account's own, or a dummy one (same cost) when it has none to check.
   const usable = !!user && user.source !== "LDAP" && !user.password_disabled && /^\$/.test(user.unixhash ?? "");
   const matches = await verifyPassword(password, usable ? user!.unixhash : await dummyHash(app));
@@ -430,7 +443,10 @@ async function afterFirstFactor(
   if (stig && !user.twofactor_secret) {
     return refuse(app, conn, "AUTH_ERR", credentials, { username: user.username }, "Two-factor authentication is required.");
   }
-  if ((tf.enabled || stig) && user.twofactor_secret) {
+  // An EMAIL account gives a mailed code at every sign-in, whatever the global TOTP switch says.
+  const emailed = usesEmailedCode(user, stig);
+  if (((tf.enabled || stig) && user.twofactor_secret) || emailed) {
+    if (emailed) await app.mail.enqueue(app.store.db, user.id, "LOGIN_CODE");
     conn.pendingTwoFactor = {
       userId: user.id,
       username: user.username,
@@ -460,7 +476,9 @@ async function loginOtp(app: LoginContext, conn: Connection, req: LoginRequest, 
   if (await loginRefused(app, conn, pending.username)) {
     return refuse(app, conn, "DENIED", "LOGIN_TWOFACTOR", data, "Account is temporarily locked after too many failed login attempts.");
   }
-  if (!user || user.locked || !(await verifyTotp(db, user, String(req.otp_token ?? ""), tf.window))) {
+  const token = String(req.otp_token ?? "");
+  const secondOk = !!user && (usesEmailedCode(user, sec.enable_gpos_stig) ? await checkLoginCode(db, user.id, token) : await verifyTotp(db, user, token, tf.window));
+  if (!user || user.locked || !secondOk) {
     await recordFailure(app, conn, lockoutSettings(sec), pending.username, "LOGIN_TWOFACTOR");
     const wrongCodes = (pending.wrongCodes ?? 0) + 1;
     if (user && !user.locked && wrongCodes <= OTP_RETRIES) conn.pendingTwoFactor = { ...pending, wrongCodes };

@@ -36,6 +36,8 @@ export interface MeProfile {
   twofactor_secret: string | null;
   twofactor_digits: number;
   twofactor_interval: number;
+  /** 1: the second factor is a code sent by e-mail (src/auth/email-codes.ts), not TOTP. */
+  twofactor_email: number;
   /** The `attributes` row's JSON text, null when the user has none. */
   attributes: string | null;
 }
@@ -55,6 +57,7 @@ export const PROFILE_COLUMNS = [
   "users.twofactor_secret",
   "users.twofactor_digits",
   "users.twofactor_interval",
+  "users.twofactor_email",
   "attributes.attributes",
 ] as const;
 

@@ -23,6 +23,7 @@ import { userUnset2faSecret } from "./user-unset-2fa-secret.js";
 import { userStage2faSecret } from "./user-stage-2fa-secret.js";
 import { userConfirm2faSecret } from "./user-confirm-2fa-secret.js";
 import { authPasswordPolicy } from "./password-policy.js";
+import { authPasswordResetRequest } from "./password-reset-request.js";
 
 export const authMethods: MethodDef[] = [
   authLoginEx,
@@ -47,4 +48,5 @@ export const authMethods: MethodDef[] = [
   userStage2faSecret,
   userConfirm2faSecret,
   authPasswordPolicy,
+  authPasswordResetRequest,
 ];

@@ -5,8 +5,7 @@ import { hashPassword, ntHash, verifyPassword } from "../../auth/password-hash.j
 import { minAgeBlocks, nextHistory, passwordPolicyErrors, securityConfig } from "../../auth/policy.js";
 import { hashRounds } from "../../accounts/account-settings.js";
 import { bypassesPasswordAge, mayBypassOldPassword } from "../../access/grant-check.js";
-import { changeOf } from "../../store/change-event.js";
-import { commitChange } from "../../store/changes.js";
+import { changeReason } from "../../accounts/context.js";
 
 const ARG = "user.set_password";
 
@@ -53,7 +52,7 @@ export const userSetPassword = defineMethod({
     // The account's other sessions end (their password state changed); the caller's own survives.
     const smbhash = user.smb ? await ntHash(new_password) : "*";
     await ctx.app.auth.ownPasswordChange(s, user.id, () =>
-      commitChange(ctx.app, changeOf({ users: [user.id] }), (trx) => trx
+      db
         .updateTable("users")
         .set({
           unixhash,
@@ -62,9 +61,12 @@ export const userSetPassword = defineMethod({
           last_password_change: Date.now(),
         })
         .where("id", "=", user.id)
-        .execute()),
+        .execute(),
     );
     if (username === s.username) s.attributes = s.attributes.filter((a) => a !== "PASSWORD_CHANGE_REQUIRED");
+    ctx.app.accountsChanged(changeReason("user.set_password", [user.id], []));
+    // A notice to the account's verified address (OWASP: tell the user after a reset or change).
+    await ctx.app.mail.enqueue(db, user.id, "PASSWORD_CHANGED");
     return null;
   },
 });

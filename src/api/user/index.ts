@@ -13,6 +13,8 @@ import { userGetUserObj } from "./get-user-obj.js";
 import { userHasLocalAdministratorSetUp } from "./has-local-administrator-set-up.js";
 import { userSetupLocalAdministrator } from "./setup-local-administrator.js";
 import { userSuggestUsername } from "./suggest-username.js";
+import { userVerifyEmail } from "./verify-email.js";
+import { userSetTwofactorMethod } from "./set-twofactor-method.js";
 
 export const userMethods: MethodDef[] = [
   userQuery,
@@ -26,4 +28,6 @@ export const userMethods: MethodDef[] = [
   userHasLocalAdministratorSetUp,
   userSetupLocalAdministrator,
   userSuggestUsername,
+  userVerifyEmail,
+  userSetTwofactorMethod,
 ];
