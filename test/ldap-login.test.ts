@@ -97,6 +97,27 @@ forEachStore("ldap logins", (store) => {
     assert.ok((await a.call<any[]>("user.query", [["source", "=", "LDAP"]])).some((x) => x.username === "alice"));
   });
 
+  it("an empty password is refused before any connection to the directory", async () => {
+    let connections = 0;
+    const trap = (await import("node:net")).createServer((sock) => {
+      connections++;
+      sock.destroy();
+    });
+    await new Promise<void>((r) => trap.listen(0, "127.0.0.1", r));
+    try {
+      const port = (trap.address() as { port: number }).port;
+      await servers(direct({ hostname: `127.0.0.1:${port}` }), indirect({ hostname: `127.0.0.1:${port}`, bind_password: "" }));
+      assert.equal(await login("alice", ""), "AUTH_ERR");
+      assert.equal(connections, 0, "no connection for an empty password");
+      // A non-empty one does go to the directory (here: an outage, answered as such).
+      const e = await rpcError(ts.client().then((c) => c.login("alice", "something")));
+      assert.equal(e.codes?.[0] ?? e.data?.code, "ldap.unavailable");
+      assert.ok(connections > 0);
+    } finally {
+      await new Promise<void>((r) => trap.close(() => r()));
+    }
+  });
+
   it("indirect bind over StartTLS (bind account, not the rootdn); a DN with a comma; anonymous search with an empty bind password", async () => {
     await servers(indirect({ hostname: `127.0.0.1:${slapd.ldapPort}`, security: "STARTTLS" }));
     assert.equal(await login("bob", PEOPLE.bob.password), "SUCCESS");
