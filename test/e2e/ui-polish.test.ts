@@ -147,4 +147,91 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     await admin.locator("input[name=username]").fill(uniq("msg"));
     await admin.locator(".field-error").getByText(/already exists/).waitFor({ state: "detached" });
   });
+
+  test("the seeds' letter: type filter, case-insensitive sort, groups by name, key holders, My API Keys in the settings menu", { timeout: 150_000 }, async (t) => {
+    const { api, admin } = await adminSession(env, t, "/users");
+    const tag = uniq("s");
+    const grp = await api.call<number>("group.create", { name: `${tag}team`, smb: false });
+    for (const [u, full] of [[`${tag}a`, `${tag} bravo`], [`${tag}b`, `${tag} Alpha`], [`${tag}c`, `${tag} charlie`]])
+      await api.call("user.create", { username: u, full_name: full, password_disabled: true, group_create: true, smb: false, groups: [grp] });
+    await heading(admin, "Users");
+    // Filter by type: a dropdown with Local alone by default; Esc and an outside click close it.
+    assert.equal(await admin.getByTestId("type-filter").getAttribute("aria-label"), "Filter by type: Local");
+    await admin.getByTestId("type-filter").click();
+    ok(await admin.getByTestId("type-local").isChecked(), "Local checked");
+    ok(!(await admin.getByTestId("type-builtin").isChecked()), "Built-in unchecked");
+    ok(!(await admin.getByTestId("type-ds").isChecked()), "Directory Services unchecked");
+    await admin.keyboard.press("Escape");
+    await admin.getByTestId("type-filter-panel").waitFor({ state: "detached" });
+    await admin.getByTestId("type-filter").click();
+    await admin.getByTestId("type-ds").check();
+    await admin.getByTestId("type-local").uncheck();
+    await admin.getByRole("heading", { level: 1 }).click();
+    await admin.getByTestId("type-filter-panel").waitFor({ state: "detached" });
+    await admin.getByTestId("ds-empty").waitFor();
+    await admin.getByTestId("type-filter").click();
+    await admin.getByTestId("type-local").check();
+    await admin.getByTestId("type-ds").uncheck();
+    await admin.keyboard.press("Escape");
+
+    // Case-insensitive sort by full name: Alpha, bravo, charlie (not Alpha before bravo only by ASCII luck).
+    await admin.getByTestId("user-search").fill(tag);
+    await admin.waitForTimeout(400);
+    await admin.getByRole("button", { name: /^Full name/ }).click();
+    await admin.locator('th[aria-sort="ascending"]').getByText("Full name").waitFor();
+    await admin.waitForFunction((tg) => (globalThis as any).document.querySelectorAll("tr[data-row]").length === 3 && (globalThis as any).document.querySelector("tr[data-row] td[data-label='Full name']")?.textContent === `${tg} Alpha`, tag);
+    assert.deepEqual(await admin.locator("tr[data-row] td[data-label='Full name']").allTextContents(), [`${tag} Alpha`, `${tag} bravo`, `${tag} charlie`]);
+    await admin.getByRole("button", { name: /^Full name/ }).click();
+    await admin.waitForFunction((tg) => (globalThis as any).document.querySelector("tr[data-row] td[data-label='Full name']")?.textContent === `${tg} charlie`, tag);
+
+    // Detail: auxiliary groups by name; status words; a user without roles is offered no API key.
+    await admin.getByRole("button", { name: `Show details of ${tag}a` }).click();
+    const panel = admin.getByTestId(`user-detail-${tag}a`);
+    await panel.getByTestId("aux-groups").getByText(`${tag}team`).waitFor();
+    await panel.getByTestId("more-actions").click();
+    await panel.getByTestId("more-actions-panel").waitFor();
+    assert.equal(await panel.getByTestId("add-api-key").count(), 0, "no Add API key for a user without roles");
+    await admin.keyboard.press("Escape");
+    await panel.getByTestId("more-actions-panel").waitFor({ state: "detached" });
+    const actions = panel.locator(".row-actions");
+    const box = (await actions.boundingBox())!;
+    ok(box.height < 60, `row actions on one line (${box.height}px)`);
+
+    // Add API key: the Username is a dropdown of users who can hold a key (admin yes, the role-less no).
+    await go(admin, "/api-keys");
+    await heading(admin, "API keys");
+    await admin.getByTestId("all-keys").getByTestId("add-api-key").click();
+    const form = admin.getByTestId("api-key-form");
+    const options = await form.getByLabel("Username", { exact: true }).locator("option").allTextContents();
+    ok(options.some((o) => o.startsWith("admin")), `admin offered: ${options}`);
+    ok(!options.some((o) => o.startsWith(tag)), `users without roles not offered: ${options}`);
+    await form.getByRole("button", { name: "Cancel" }).click();
+
+    // My API Keys from the top bar's settings menu.
+    await admin.getByTestId("settings-menu").click();
+    await admin.getByTestId("menu-my-api-keys").click();
+    await admin.getByTestId("my-keys").waitFor();
+    await admin.getByTestId("settings-menu-panel").waitFor({ state: "detached" });
+  });
+
+  test("polish: skeletons, locked is a warning, words for people, phone rows at most 120 px", { timeout: 120_000 }, async (t) => {
+    const { api, admin } = await adminSession(env, t, "/users", PHONE);
+    const tag = uniq("p");
+    for (let i = 0; i < 4; i++) await api.call("user.create", { username: `${tag}${i}`, full_name: `Phone Person ${i} With A Rather Long Name`, password: PASSWORD, group_create: true, locked: i === 0 });
+    await heading(admin, "Users");
+    await admin.getByTestId("user-search").fill(tag);
+    await admin.waitForFunction(() => (globalThis as any).document.querySelectorAll("tr[data-row]").length === 4);
+    const heights = await admin.locator("tr[data-row]").evaluateAll((rs) => rs.map((r) => r.getBoundingClientRect().height));
+    for (const h of heights) ok(h > 0 && h <= 120, `phone row height ${h}px`);
+    await admin.locator("tr[data-row]").filter({ hasText: `${tag}0` }).locator(".status.warn").getByText("Locked").waitFor();
+    await shot(admin, "phone-users-compact");
+    await admin.setViewportSize({ width: 1280, height: 800 });
+    await admin.getByTestId("user-search").fill("admin");
+    await admin.locator("tr[data-row]").filter({ hasText: "Full administrator" }).first().waitFor();
+    assert.equal(await admin.locator("td", { hasText: /FULL_ADMIN|SYS_ADMIN/ }).count(), 0, "no role identifiers in the table");
+    // Skeleton rows while a page loads (the first paint of a table), never "0–0 of 0".
+    await go(admin, "/groups");
+    await heading(admin, "Groups");
+    assert.equal(await admin.getByText("0–0 of 0").count(), 0);
+  });
 });

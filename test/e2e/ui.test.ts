@@ -435,7 +435,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await admin.getByTestId("lock-user").click();
     await admin.getByTestId("lock-user").getByText("Unlock").waitFor();
     assert.equal((await userByName(api, name)).locked, true);
-    await row(admin, name).locator('td[data-label="Locked"]').getByText("Yes").waitFor();
+    await row(admin, name).locator('td[data-label="Status"]').getByText("Locked").waitFor();
     await admin.getByTestId("lock-user").click();
     await admin.getByTestId("lock-user").getByText("Lock", { exact: true }).waitFor();
     assert.equal((await userByName(api, name)).locked, false);
@@ -446,6 +446,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await row(admin, name).getByText("Changed Elsewhere").waitFor();
 
     const groupName = (await userByName(api, name)).group.bsdgrp_group;
+    await admin.getByTestId("more-actions").click();
     await admin.getByTestId("delete-user").click();
     const dlg = admin.getByTestId("confirm-dialog");
     await dlg.getByTestId("delete-primary-group").check();
@@ -601,7 +602,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await admin.getByTestId("all-keys").getByTestId("add-api-key").click();
     const form = admin.getByTestId("api-key-form");
     await form.getByLabel("Name", { exact: true }).fill("e2e-key");
-    await form.getByLabel("Username", { exact: true }).fill("admin");
+    await form.getByLabel("Username", { exact: true }).selectOption("admin");
     await form.getByLabel("Non-expiring").uncheck();
     const d = new Date(Date.now() + 7 * 86_400_000);
     const iso = `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
@@ -780,7 +781,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
       ok(labels.length > 4);
       assert.deepEqual(
         labels.slice(0, 4).map((l) => l.trim()).sort(),
-        ["Full Admin", "Read-only Admin", "Replication Admin", "Sharing Admin"],
+        ["Full administrator", "Read-only administrator", "Replication administrator", "Sharing administrator"],
         "the four compound roles come first",
       );
       await shot(admin, "privilege-form");

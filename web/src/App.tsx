@@ -6,6 +6,7 @@ import { api, type ConnState } from "./api";
 import { Link, match, navigate, useLocation } from "./router";
 import { useSession } from "./session";
 import { Forbidden, Loading } from "./ui";
+import { Popover } from "./popover";
 import { FirstRun } from "./pages/FirstRun";
 import { SignIn, ChangePasswordScreen } from "./pages/SignIn";
 import { UsersPage } from "./pages/Users";
@@ -133,6 +134,7 @@ function Shell() {
           <Link to="/profile" className="user-link" data-testid="current-user">
             {s.me?.pw_name}
           </Link>
+          <SettingsMenu />
           <button type="button" onClick={() => void s.logout()}>
             Sign out
           </button>
@@ -156,6 +158,31 @@ function Shell() {
         </main>
       </div>
     </div>
+  );
+}
+
+/** The top bar's settings menu (seed 000: "My API Keys" is reachable from it). */
+function SettingsMenu() {
+  const s = useSession();
+  const keys = s.has("api_key.my_keys") || s.has("api_key.query");
+  return (
+    <Popover label={<span aria-hidden="true">⚙</span>} ariaLabel="Settings menu" align="right" testid="settings-menu" buttonClass="icon">
+      {(close) => (
+        <nav aria-label="Settings">
+          <Link to="/profile" className="menu-item" onClick={close}>
+            My profile
+          </Link>
+          {keys && (
+            <Link to="/api-keys?mine=1" className="menu-item" onClick={close} data-testid="menu-my-api-keys">
+              My API Keys
+            </Link>
+          )}
+          <Link to="/profile#tf2-h" className="menu-item" onClick={close}>
+            Two-factor authentication
+          </Link>
+        </nav>
+      )}
+    </Popover>
   );
 }
 

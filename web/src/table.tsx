@@ -15,6 +15,8 @@ export interface Column<T> {
   /** Cannot be hidden. */
   always?: boolean;
   className?: string;
+  /** Shown in the compact one-card-per-row phone layout (when any column sets it, the others are hidden there). */
+  compact?: boolean;
 }
 
 export interface TableProps<T> {
@@ -81,6 +83,7 @@ export function DataTable<T>(props: TableProps<T>) {
     localStorage.setItem(`gatehouse.cols.${props.id}`, JSON.stringify([...visible]));
   }, [visible, props.id]);
   const shown = columns.filter((c) => visible.has(c.key));
+  const compactLayout = columns.some((c) => c.compact);
   const expandable = !!props.renderDetail;
   const span = shown.length + (expandable ? 1 : 0);
   const sortField = props.sort?.replace(/^-/, "") ?? null;
@@ -93,7 +96,7 @@ export function DataTable<T>(props: TableProps<T>) {
   const to = Math.min(total, page * pageSize + rows.length);
 
   return (
-    <div className="table-wrap" data-testid={`table-${props.id}`}>
+    <div className={`table-wrap ${compactLayout ? "compact-rows" : ""}`} data-testid={`table-${props.id}`}>
       <div className="table-toolbar">
         <div className="table-tools">{props.toolbar}</div>
         <details className="menu column-chooser">
@@ -206,7 +209,7 @@ export function DataTable<T>(props: TableProps<T>) {
                       </td>
                     )}
                     {shown.map((c) => (
-                      <td key={c.key} data-label={c.label} className={c.className}>
+                      <td key={c.key} data-label={c.label} className={[c.className, compactLayout && (c.compact ? "compact" : "phone-hide")].filter(Boolean).join(" ") || undefined}>
                         {c.render(row)}
                       </td>
                     ))}

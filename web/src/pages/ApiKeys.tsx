@@ -8,7 +8,7 @@ import { setSearch, useLocation } from "../router";
 import { useSession } from "../session";
 import { DataTable, type Column } from "../table";
 import { FormDialog, useSubmit } from "../forms";
-import { CheckField, ConfirmDialog, CopyField, Dialog, ErrorBox, FieldGroup, FilterInput, SearchField, TextField, fmtDate, useAsync, useToast } from "../ui";
+import { CheckField, ConfirmDialog, CopyField, Dialog, ErrorBox, FieldGroup, FilterInput, SearchField, SelectField, TextField, fmtDate, useAsync, useToast } from "../ui";
 import { sortRoles } from "./Privileges";
 import { ROLE_LABELS } from "./Users";
 import type { ApiKeyEntry } from "../api-types";
@@ -37,7 +37,12 @@ export function ApiKeysPage() {
   const s = useSession();
   const { search } = useLocation();
   const canAll = s.allowed("api_key.query", "API_KEY_READ");
-  const [tab, setTab] = useState<"all" | "mine">(canAll ? "all" : "mine");
+  // "My API keys" from the top bar's settings menu opens on the caller's own keys (seed 000).
+  const [tab, setTab] = useState<"all" | "mine">(canAll && search.get("mine") === null ? "all" : "mine");
+  const askedMine = search.get("mine") !== null;
+  useEffect(() => {
+    if (askedMine) setTab("mine");
+  }, [askedMine]);
   const newFor = search.get("new");
   const userFilter = search.get("username") ?? "";
   return (
@@ -69,6 +74,7 @@ export function ApiKeysPanel({ mine, userFilter = "", openNewFor = null }: { min
   const canWriteAll = s.can("API_KEY_WRITE") && s.has("api_key.create");
   const canWriteOwn = s.has("api_key.create");
   const canWrite = mine ? canWriteOwn : canWriteAll;
+  const holders = useKeyHolders(!mine && canWriteAll);
   const [q, setQ] = useState(userFilter);
   const [page, setPage] = useState(0);
   const [sort, setSort] = useState("-created_at");
@@ -175,7 +181,7 @@ export function ApiKeysPanel({ mine, userFilter = "", openNewFor = null }: { min
             if (!mine && userFilter) setSearch({ username: null });
           }}
         />
-        {canWrite && (
+        {canWrite && (mine ? (s.me?.privilege.roles.length ?? 0) > 0 : (holders.data?.length ?? 0) > 0) && (
           <button type="button" className="primary" onClick={() => setCreating(mine ? self : "")} data-testid="add-api-key">
             Add API key
           </button>
@@ -262,6 +268,24 @@ export function ShowKeyDialog({ name, apiKey, onClose }: { name: string; apiKey:
   );
 }
 
+/**
+ * The users an API key may be made for: local accounts with at least one role, all of which the
+ * caller holds (a key carries only its user's roles, and only someone holding a role may grant it).
+ */
+export function useKeyHolders(enabled = true) {
+  const s = useSession();
+  return useAsync(
+    () =>
+      enabled
+        ? api
+            .select("user.query", [["roles", "!=", []]], ["username", "full_name", "id", "roles"], { limit: 1000, order_by: ["username:ci"] })
+            .then((rows) => rows.filter((u) => (u.roles ?? []).length > 0 && (u.roles ?? []).every((r: string) => s.can(r))))
+            .catch(() => [])
+        : Promise.resolve([]),
+    [enabled],
+  );
+}
+
 function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initialUser: string; onClose: () => void; onSaved: (name: string, key?: string) => void }) {
   const ex = props.existing;
   const [name, setName] = useState(ex?.name ?? "");
@@ -275,18 +299,7 @@ function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initial
   const [roleQ, setRoleQ] = useState("");
   const allRoles = useAsync(() => (rolesSupported && limit ? api.query("privilege.roles").then(sortRoles) : Promise.resolve([])), [rolesSupported, limit]);
   const { errs, busy, onSubmit } = useSubmit(["name", "username", "expires_at", "roles"]);
-  const users = useAsync(
-    () =>
-      props.fixedUser !== null
-        ? Promise.resolve([])
-        : api
-            .select("user.query", [["OR", [["roles", "!=", []], ["local", "=", false]]], ...quickSearch(["username"], username)], ["username", "id", "uid", "local"], {
-              limit: 20,
-              order_by: ["username"],
-            })
-            .catch(() => []),
-    [username],
-  );
+  const users = useKeyHolders(props.fixedUser === null);
   const submit = onSubmit(
     async () => {
       const expires_at = nonExpiring ? null : expiryFromInput(expires);
@@ -328,12 +341,24 @@ function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initial
         </div>
       ) : (
         <>
-          <TextField label="Username" name="username" required value={username} onValue={setUsername} errors={E} list="key-users" autoComplete="off" hint="Only users with a role can have keys." />
-          <datalist id="key-users">
+          <SelectField
+            label="Username"
+            name="username"
+            required
+            value={username}
+            onValue={setUsername}
+            errors={E}
+            hint="Users who can hold a key: with at least one role, all of which you hold."
+          >
+            <option value="">{users.data ? "Choose a user" : "Loading…"}</option>
+            {!!username && !users.data?.some((u) => u.username === username) && <option value={username}>{username}</option>}
             {(users.data ?? []).map((u) => (
-              <option key={u.username} value={u.username} />
+              <option key={u.username} value={u.username}>
+                {u.username}
+                {u.full_name ? ` (${u.full_name})` : ""}
+              </option>
             ))}
-          </datalist>
+          </SelectField>
         </>
       )}
       <CheckField label="Non-expiring" name="non_expiring" checked={nonExpiring} onValue={setNonExpiring} />

@@ -18,6 +18,21 @@ const CRED_LABELS: Record<string, string> = {
   UNIX_SOCKET: "Local socket",
 };
 
+/**
+ * How a session signed in, in words: a token session says what it continues ("Token via Token"
+ * read as nonsense), an API-key session names its key.
+ */
+function credText(cred: string, keyName?: string | null, parent?: string | null): string {
+  const base = CRED_LABELS[cred] ?? cred.toLowerCase().replace(/_/g, " ");
+  const withKey = keyName ? `${base} “${keyName}”` : base;
+  if (!parent) return withKey;
+  if (cred === "TOKEN") {
+    if (parent === "TOKEN") return "Continued session (token)";
+    return `Continued session, first signed in with ${(CRED_LABELS[parent] ?? parent).toLowerCase()}`;
+  }
+  return `${withKey}, from a session signed in with ${(CRED_LABELS[parent] ?? parent).toLowerCase()}`;
+}
+
 export function SessionsPage() {
   return (
     <section className="page" aria-labelledby="sess-h">
@@ -65,7 +80,7 @@ export function SessionsPanel({ mine }: { mine: boolean }) {
       key: "credentials",
       label: "Signed in with",
       render: (r) =>
-        `${CRED_LABELS[r.credentials] ?? r.credentials}${r.credentials_data?.api_key ? ` (${r.credentials_data.api_key.name})` : ""}${r.credentials_data?.parent ? ` via ${CRED_LABELS[r.credentials_data.parent.credentials] ?? r.credentials_data.parent.credentials}` : ""}`,
+        credText(r.credentials, r.credentials_data?.api_key?.name, r.credentials_data?.parent?.credentials),
     },
     { key: "origin", label: "From", render: (r) => <code>{r.origin}</code> },
     { key: "created_at", label: "Since", render: (r) => fmtDate(r.created_at ?? r.credentials_data?.login_at) },

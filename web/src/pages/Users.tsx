@@ -10,21 +10,43 @@ import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import { DataTable, useTableState, type Column } from "../table";
 import { Popover } from "../popover";
-import { ConfirmDialog, CopyField, Dialog, ErrorBox, SearchField, YesNo, fmtDate, useToast } from "../ui";
+import { ConfirmDialog, CopyField, Dialog, ErrorBox, SearchField, YesNo, fmtDate, useAsync, useToast } from "../ui";
 import type { UserEntry } from "../api-types";
 
 export type User = UserEntry;
 
 export const ROLE_LABELS: Record<string, string> = {
-  FULL_ADMIN: "Full Admin",
-  READONLY_ADMIN: "Read-only Admin",
-  SHARING_ADMIN: "Sharing Admin",
-  REPLICATION_ADMIN: "Replication Admin",
+  FULL_ADMIN: "Full administrator",
+  READONLY_ADMIN: "Read-only administrator",
+  SHARING_ADMIN: "Sharing administrator",
+  REPLICATION_ADMIN: "Replication administrator",
 };
+
+/** A role in words: the compound roles by their names, others from their identifier ("ACCOUNT_READ" → "Account read"). */
+export function roleName(r: string): string {
+  if (ROLE_LABELS[r]) return ROLE_LABELS[r];
+  const w = r.toLowerCase().replace(/_/g, " ");
+  return w.charAt(0).toUpperCase() + w.slice(1);
+}
 
 export function roleText(roles: string[] | undefined): string {
   if (!roles?.length) return "—";
-  return roles.map((r) => ROLE_LABELS[r] ?? r).join(", ");
+  return roles.map(roleName).join(", ");
+}
+
+/** The account's state in a word and a colour that means something: locked is a warning. */
+function UserStatus({ u }: { u: User }) {
+  if (u.locked) return <span className="status warn">Locked</span>;
+  if (u.password_disabled) return <span className="status muted">No password</span>;
+  return <span className="status ok">Active</span>;
+}
+
+/** Auxiliary groups by name (the entry holds their ids). */
+function AuxGroups({ ids }: { ids: number[] }) {
+  const names = useAsync(() => (ids.length ? api.select("group.query", [["id", "in", ids]], ["id", "name"], { order_by: ["name"] }) : Promise.resolve([])), [ids.join(",")]);
+  if (!ids.length) return <>None</>;
+  if (!names.data) return <>{ids.length} groups…</>;
+  return <span data-testid="aux-groups">{names.data.map((g) => g.name).join(", ")}</span>;
 }
 
 function userType(u: User): string {
@@ -392,12 +414,12 @@ export function UsersPage() {
   }, [scheduleReload]);
 
   const columns: Column<User>[] = [
-    { key: "username", label: "Username", sort: "username", always: true, render: (u) => <strong>{u.username}</strong> },
-    { key: "full_name", label: "Full name", sort: "full_name", render: (u) => u.full_name || "—" },
+    { key: "username", label: "Username", sort: "username", always: true, compact: true, render: (u) => <strong>{u.username}</strong> },
+    { key: "full_name", label: "Full name", sort: "full_name", compact: true, render: (u) => u.full_name || "—" },
     { key: "uid", label: "UID", sort: "uid", render: (u) => u.uid, className: "num" },
-    { key: "type", label: "Type", sort: "builtin", render: (u) => userType(u) },
+    { key: "type", label: "Type", sort: "builtin", compact: true, render: (u) => userType(u) },
     { key: "roles", label: "Roles", render: (u) => roleText(u.roles) },
-    { key: "locked", label: "Locked", sort: "locked", render: (u) => <YesNo value={u.locked} /> },
+    { key: "status", label: "Status", sort: "locked", compact: true, render: (u) => <UserStatus u={u} /> },
     { key: "smb", label: "SMB", sort: "smb", render: (u) => <YesNo value={u.smb} /> },
     { key: "email", label: "Email", sort: "email", hidden: true, render: (u) => u.email ?? "—" },
     { key: "home", label: "Home directory", sort: "home", hidden: true, render: (u) => <code>{u.home}</code> },
@@ -489,6 +511,35 @@ function UserDetail({ user: u, onChanged, toast }: { user: User; onChanged: () =
     }
   };
 
+  // Key holders: an account with at least one role, all of which the caller holds (a key carries
+  // only roles its owner has, and only someone holding them may grant them).
+  const canHoldKey = (u.roles?.length ?? 0) > 0 && (u.roles ?? []).every((r) => s.can(r));
+  const moreActions: ((close: () => void) => React.ReactNode)[] = [];
+  if (canWrite && s.has("user.delete") && !u.builtin && !u.immutable && !isSelf)
+    moreActions.push((close) => (
+      <button key="del" type="button" className="menu-item danger" onClick={() => (close(), setDialog("delete"))} data-testid="delete-user">
+        Delete
+      </button>
+    ));
+  if (s.can("API_KEY_READ") || isSelf)
+    moreActions.push(() => (
+      <Link key="keys" to={`/api-keys?username=${encodeURIComponent(u.username)}`} className="menu-item">
+        View API keys ({u.api_keys?.length ?? 0})
+      </Link>
+    ));
+  if (s.can("API_KEY_WRITE") && s.has("api_key.create") && canHoldKey)
+    moreActions.push(() => (
+      <Link key="addkey" to={`/api-keys?new=${encodeURIComponent(u.username)}`} className="menu-item" data-testid="add-api-key">
+        Add API key
+      </Link>
+    ));
+  if (canWrite && u.twofactor_auth_configured && s.has("user.unset_2fa_secret"))
+    moreActions.push((close) => (
+      <button key="2fa" type="button" className="menu-item" onClick={() => (close(), setDialog("unset2fa"))} data-testid="reset-2fa">
+        Reset two-factor authentication
+      </button>
+    ));
+
   const facts: [string, React.ReactNode][] = [
     ["Full name", u.full_name || "—"],
     ["Username", u.username],
@@ -496,12 +547,12 @@ function UserDetail({ user: u, onChanged, toast }: { user: User; onChanged: () =
     ["Email", u.email ?? "—"],
     ["Type", userType(u)],
     ["Primary group", u.group ? `${u.group.bsdgrp_group} (${u.group.bsdgrp_gid})` : "—"],
-    ["Auxiliary groups", u.groups?.length ? `${u.groups.length}` : "None"],
+    ["Auxiliary groups", <AuxGroups key="aux" ids={u.groups ?? []} />],
     ["Roles", roleText(u.roles)],
     ["Home directory", <code key="h">{u.home}</code>],
     ["Shell", <code key="s">{u.shell}</code>],
     ["Password", u.password_disabled ? "Disabled" : u.last_password_change ? `Last changed ${fmtDate(u.last_password_change)}` : "Set"],
-    ["Locked", <YesNo key="l" value={u.locked} />],
+    ["Status", <UserStatus key="l" u={u} />],
     ["SMB user", <YesNo key="smb" value={u.smb} />],
     ["Microsoft account", <YesNo key="ms" value={u.microsoft_account} />],
     ["SSH password login", <YesNo key="ssh" value={u.ssh_password_enabled} />],
@@ -523,7 +574,7 @@ function UserDetail({ user: u, onChanged, toast }: { user: User; onChanged: () =
         ))}
       </dl>
       <ErrorBox error={err} />
-      <div className="actions left" role="group" aria-label={`Actions for ${u.username}`}>
+      <div className="actions left row-actions" role="group" aria-label={`Actions for ${u.username}`}>
         {canWrite && s.has("user.update") && (
           <Link to={`/users/${u.id}/edit`} className="button" data-testid="edit-user">
             Edit
@@ -534,25 +585,14 @@ function UserDetail({ user: u, onChanged, toast }: { user: User; onChanged: () =
             {u.locked ? "Unlock" : "Lock"}
           </button>
         )}
-        {canWrite && s.has("user.delete") && !u.builtin && !u.immutable && !isSelf && (
-          <button type="button" className="danger" onClick={() => setDialog("delete")} data-testid="delete-user">
-            Delete
-          </button>
-        )}
-        {(s.can("API_KEY_READ") || isSelf) && (
-          <Link to={`/api-keys?username=${encodeURIComponent(u.username)}`} className="button">
-            API keys ({u.api_keys?.length ?? 0})
-          </Link>
-        )}
-        {s.can("API_KEY_WRITE") && s.has("api_key.create") && (
-          <Link to={`/api-keys?new=${encodeURIComponent(u.username)}`} className="button">
-            Add API key
-          </Link>
-        )}
-        {canWrite && u.twofactor_auth_configured && s.has("user.unset_2fa_secret") && (
-          <button type="button" onClick={() => setDialog("unset2fa")} data-testid="reset-2fa">
-            Reset 2FA
-          </button>
+        {moreActions.length > 0 && (
+          <Popover label={<>More <span aria-hidden="true">▾</span></>} ariaLabel={`More actions for ${u.username}`} testid="more-actions">
+            {(close) => (
+              <div role="group" aria-label={`More actions for ${u.username}`}>
+                {moreActions.map((a) => a(close))}
+              </div>
+            )}
+          </Popover>
         )}
         {canWrite && s.has("auth.generate_onetime_password") && !u.password_disabled && !u.locked && u.local && (
           <button type="button" onClick={() => void genOtpw()} data-testid="otpw-user">
@@ -592,7 +632,11 @@ function UserDetail({ user: u, onChanged, toast }: { user: User; onChanged: () =
             onChanged();
           }}
         >
-          <p>The user's authenticator secret is removed. They can sign in with their password alone and set up a new authenticator.</p>
+          <p>
+            The user's authenticator secret is removed. They can sign in with their password alone and set up a new authenticator under My profile. If
+            they also forgot their password, give them a one-time password instead: they sign in with it (no code is asked), choose a new password and set
+            up the new authenticator, which replaces the old one once confirmed.
+          </p>
         </ConfirmDialog>
       )}
       {dialog === "otpw" && otpw && (
