@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
-import { apiKeyById, checkMayChange } from "./common.js";
+import { deleteApiKey } from "../../auth/api-key-admin.js";
 
 export const apiKeyDelete = defineMethod({
   name: "api_key.delete",
@@ -13,12 +13,5 @@ export const apiKeyDelete = defineMethod({
   roles: ["API_KEY_WRITE"],
   targets: (id) => ({ apiKeys: [id] }),
   audit: (id) => `Delete API key ${id}`,
-  handler: async (ctx, id) => {
-    const db = ctx.app.store.db;
-    await apiKeyById(db, id); // no such key: ENOENT
-    await checkMayChange(ctx);
-    await db.deleteFrom("api_keys").where("id", "=", id).execute();
-    ctx.app.events.publish("api_key.query", "removed", id);
-    return true as const;
-  },
+  handler: (ctx, id) => deleteApiKey(ctx, id),
 });

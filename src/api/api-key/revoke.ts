@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
-import { revokeApiKey } from "../../auth/api-keys.js";
-import { API_KEY_SECRETS, apiKeyById, checkMayChange, redactedKeyEntry } from "./common.js";
+import { revokeApiKeyOnRequest } from "../../auth/api-key-admin.js";
+import { API_KEY_SECRETS } from "./common.js";
 import { ApiKeyEntrySchema } from "../../auth/schemas.js";
 
 // Beyond the reference, where keys are revoked only when sent over an insecure transport: an
@@ -20,13 +20,5 @@ export const apiKeyRevoke = defineMethod({
   audit: (id) => `Revoke API key ${id}`,
   secretFields: API_KEY_SECRETS,
   secretsRole: "API_KEY_WRITE",
-  handler: async (ctx, id, reason) => {
-    const db = ctx.app.store.db;
-    await apiKeyById(db, id); // no such key: ENOENT
-    await checkMayChange(ctx);
-    await revokeApiKey(db, id, reason ?? `Revoked by ${ctx.session!.username}`);
-    const entry = await apiKeyById(db, id);
-    ctx.app.events.publish("api_key.query", "changed", id, redactedKeyEntry(entry));
-    return entry;
-  },
+  handler: (ctx, id, reason) => revokeApiKeyOnRequest(ctx, id, reason),
 });
