@@ -121,7 +121,7 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     await admin.locator("input[name=password]").fill("password");
     await admin.getByTestId("password-strength").getByText(/Very weak|Weak/).waitFor();
     await admin.locator("input[name=password]").fill("short");
-    await admin.getByTestId("password-hint").getByText(/Use at least 8 characters/).waitFor();
+    await admin.getByTestId("password-hint").getByText(/use at least 8 characters/).waitFor();
     // Client-side checks: a key without a home, Disable password with SMB user.
     await admin.getByLabel("Disable password").check();
     await admin.getByLabel("SSH public key").fill("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl e2e@test");
@@ -132,7 +132,7 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     assert.equal(texts.length, 2, JSON.stringify(texts));
     assert.match(texts[0], /^SSH public key: An SSH key needs a home directory/);
     assert.match(texts[1], /^SMB user: SMB users need a password/);
-    await shot(admin, "user-form-errors");
+    await shot(admin, "user-form-error-summary");
     // A link moves to its field; changing the field clears its error (and its line in the summary).
     await links.nth(1).click();
     ok(await admin.evaluate(() => (globalThis as any).document.activeElement?.name === "smb"), "focus on the SMB checkbox");

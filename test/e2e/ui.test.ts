@@ -146,7 +146,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await admin.getByLabel("Password", { exact: true }).fill(ADMIN_PASSWORD);
     await admin.getByLabel("Confirm password").fill(ADMIN_PASSWORD + "x");
     await admin.getByRole("button", { name: "Create administrator" }).click();
-    await admin.getByText("The passwords do not match.").waitFor();
+    await admin.locator(".field-error").getByText("The passwords do not match.").waitFor();
     await admin.getByLabel("Confirm password").fill(ADMIN_PASSWORD);
     await shot(admin, "first-run");
     await admin.getByRole("button", { name: "Create administrator" }).click();
@@ -323,7 +323,9 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     assert.equal(await admin.getByTestId("password-fields").count(), 0);
     assert.equal(await admin.getByLabel("Lock user").count(), 0);
     assert.equal(await admin.getByTestId("sudo-fields").count(), 0);
-    // Duplicate username: the server's message appears under the username field.
+    // Duplicate username: the server's message appears under the username field. (An SMB user
+    // needs a password: the form says so before sending, so SMB is off here.)
+    await admin.getByLabel("SMB user").uncheck();
     await admin.getByLabel("Full name").fill("Duplicate Admin");
     await admin.locator("input[name=username]").fill("admin");
     await admin.getByTestId("save-user").click();
@@ -333,7 +335,6 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await shot(admin, "user-form-errors");
     const name = `nopass${randomBytes(2).toString("hex")}`;
     await admin.locator("input[name=username]").fill(name);
-    await admin.getByLabel("SMB user").uncheck();
     await admin.getByTestId("save-user").click();
     await heading(admin, "Users");
     const u = await userByName(api, name);

@@ -171,6 +171,7 @@ export const SENTENCES: Record<string, Sentence> = {
   "job.not_found": "This task no longer exists.",
   "job.not_owned": "This task was started by someone else.",
   "ldap.bind_dn_required": "Listing directory users needs a bind DN (a directory account Gatehouse searches with).",
+  "ldap.bind_password_required": "Enter the bind password again: the saved one is not sent to a changed server, bind DN or security setting.",
   "ldap.certificate": "The directory server's certificate could not be verified.",
   "ldap.invalid_field": withDetail("This directory setting is not valid"),
   "ldap.server_not_found": "This directory server no longer exists.",
@@ -210,7 +211,10 @@ export const SENTENCES: Record<string, Sentence> = {
   "password.nul": "The password contains a character that is not allowed.",
   "password.reused": "This password was used recently. Choose a new one.",
   "password.too_long": "The password is too long.",
-  "password.too_short": withDetail("The password is too short"),
+  "password.too_short": (raw) => {
+    const n = /(\d+) characters/.exec(raw)?.[1];
+    return n ? `The password is too short: use at least ${n} characters.` : "The password is too short.";
+  },
   "password.too_simple": withDetail("The password needs more kinds of characters"),
   "privilege.builtin_admins_required": "The administrators privilege must keep the administrators group.",
   "privilege.builtin_delete": "Built-in privileges cannot be deleted.",

@@ -40,9 +40,9 @@ export function policyProblems(password: string, policy: PasswordPolicy | null):
   const out: string[] = [];
   const min = policy.min_password_length;
   const len = [...password].length;
-  if (min && len < min) out.push(`Use at least ${min} characters (${min - len} more).`);
+  if (min && len < min) out.push(`The password is too short: use at least ${min} characters (${min - len} more).`);
   const missing = (policy.password_complexity_ruleset ?? []).filter((c) => !CLASS_TEST[c]?.test(password));
-  if (missing.length) out.push(`Add ${missing.map((c) => CLASS_WORDS[c]).join(", ")}.`);
+  if (missing.length) out.push(`The password needs ${missing.map((c) => CLASS_WORDS[c]).join(", ")}.`);
   return out;
 }
 
