@@ -97,6 +97,10 @@ describe("the on-host Unix socket", { concurrency: false }, () => {
     const entry = audit.find((e) => e.event_data?.credentials?.credentials === "UNIX_SOCKET");
     assert.ok(entry, "the socket sign-in is audited");
     assert.match(JSON.stringify(entry), /UNIX socket \(pid=\d+ uid=0 gid=0\)/);
+    // The root session's own calls are audited with the socket origin too.
+    const calls = await admin.call<any[]>("audit.query", { "query-filters": [["event", "=", "METHOD_CALL"]], "query-options": { order_by: ["-message_timestamp"], limit: 50 } });
+    const write = calls.find((e) => JSON.stringify(e).includes("group.create") && JSON.stringify(e).includes("UNIX socket"));
+    assert.ok(write, "the group.create over the socket is audited with its origin");
   });
 
   it("another local user: that user's roles, by uid, with no password", async () => {

@@ -192,6 +192,11 @@ function attrs(text: string): [string, string][] | null {
   return out;
 }
 
+/** Exactly these attribute names, in this order (e.g. "rsi" for server-first). */
+function shapeIs(a: [string, string][] | null, names: string): a is [string, string][] {
+  return a !== null && a.map(([k]) => k).join("") === names;
+}
+
 export interface ClientFirst {
   /** `n` (unbound) or `p=tls-server-end-point` (bound). */
   gs2: string;
@@ -212,7 +217,7 @@ export function parseClientFirst(text: string): ClientFirst | null {
   if (gs2 !== "n" && gs2 !== `p=${CB_NAME}`) return null;
   const bare = text.slice(i + 2);
   const a = attrs(bare);
-  if (!a || a.length !== 2 || a[0]![0] !== "n" || a[1]![0] !== "r") return null;
+  if (!shapeIs(a, "nr")) return null;
   const m = /^([^,=:]+):(\d{1,10})$/.exec(a[0]![1]);
   if (!m) return null;
   const keyId = Number(m[2]);
@@ -259,7 +264,7 @@ export type FinalCheck = { ok: true; serverFinal: string } | { ok: false; reason
  */
 export function checkClientFinal(p: ScramPending, text: string, binding: Buffer | null): FinalCheck {
   const a = attrs(text.slice(0, 2048));
-  if (!a || a.length !== 3 || a[0]![0] !== "c" || a[1]![0] !== "r" || a[2]![0] !== "p") return { ok: false, reason: "malformed client-final message" };
+  if (!shapeIs(a, "crp")) return { ok: false, reason: "malformed client-final message" };
   const proof = fromB64(a[2]![1]);
   if (!proof || proof.length !== KEY_BYTES) return { ok: false, reason: "malformed client proof" };
   if (a[1]![1] !== p.nonce) return { ok: false, reason: "nonce mismatch" };
@@ -328,11 +333,11 @@ export async function scramClientLogin(send: LoginExSender, opts: ScramClientOpt
     throw new ScramLoginError(`${first?.response_type}: unexpected server response`);
   }
   const sf = attrs(first.rfc_str);
-  if (!sf || sf.length !== 3 || sf[0]![0] !== "r" || sf[1]![0] !== "s" || sf[2]![0] !== "i") throw new ScramLoginError("malformed server-first message");
+  if (!shapeIs(sf, "rsi")) throw new ScramLoginError("malformed server-first message");
   const nonce = fromB64(sf[0]![1]);
   const salt = fromB64(sf[1]![1]);
   const iterations = Number(sf[2]![1]);
-  if (!nonce || nonce.length !== 64 || !nonce.subarray(0, NONCE_BYTES).equals(cnonce)) throw new ScramLoginError("server nonce does not extend ours");
+  if (nonce?.length !== 64 || !nonce.subarray(0, NONCE_BYTES).equals(cnonce)) throw new ScramLoginError("server nonce does not extend ours");
   if (!salt || salt.length > 1024 || !/^\d+$/.test(sf[2]![1]) || iterations < SCRAM_MIN_ITERATIONS || iterations > SCRAM_MAX_ITERATIONS) {
     throw new ScramLoginError("server-first salt or iterations out of range");
   }
