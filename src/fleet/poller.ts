@@ -6,7 +6,7 @@
 
 import type { FleetSystemStatus } from "./system-schemas.js";
 import { allSystemRows, type SystemRow } from "./system-endpoint.js";
-import type { FleetRuntime } from "./runtime.js";
+import type { ProbeRuntime } from "./runtime-context.js";
 import { probeSystem, readStatuses, statusChanged, writeStatus } from "./system-status.js";
 
 /** Probes in flight at once in one round. */
@@ -24,7 +24,7 @@ export class StatusPoller {
   private readonly written = new Map<number, number>();
 
   constructor(
-    private readonly rt: FleetRuntime,
+    private readonly rt: ProbeRuntime,
     readonly intervalMs: number,
   ) {}
 

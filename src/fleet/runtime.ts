@@ -3,27 +3,16 @@
 // started by App.create (startFleetRuntime) and stopped at shutdown. Nothing here decides access:
 // rights are read from the store on every call (./effective-access.ts).
 
-import type { Logger } from "pino";
-import type { Store } from "../store/db.js";
-import type { SecretBox } from "../store/secret-box.js";
-import type { EventBus } from "../server/events.js";
 import { ConnectionPool, type PoolOptions } from "./connection-pool.js";
 import { StatusPoller } from "./poller.js";
 import { RemoteMethodCache } from "./remote-methods.js";
 import { systemEventFor } from "./system-events.js";
+import type { FleetRuntimeApp, ProbeRuntime } from "./runtime-context.js";
 
-/** What the fleet runtime needs of the application (src/app.ts App satisfies it). */
-export interface FleetRuntimeApp {
-  readonly store: Pick<Store, "db" | "dialect">;
-  readonly secretBox: SecretBox;
-  readonly events: Pick<EventBus, "publish" | "setGate">;
-  readonly log: Logger;
-  onShutdown(hook: () => Promise<void>): void;
-}
+export type { FleetRuntimeApp } from "./runtime-context.js";
 
-export interface FleetRuntime {
-  readonly app: FleetRuntimeApp;
-  readonly pool: ConnectionPool;
+
+export interface FleetRuntime extends ProbeRuntime {
   readonly poller: StatusPoller;
   readonly methods: RemoteMethodCache;
 }
@@ -41,8 +30,7 @@ export function startFleetRuntime(app: FleetRuntimeApp, opts: PoolOptions = {}):
   const existing = runtimes.get(app);
   if (existing) return existing;
   const pool = new ConnectionPool({ backoffMaxMs: envNumber("GATEHOUSE_FLEET_BACKOFF_MAX_MS", 15_000), ...opts });
-  const rt: FleetRuntime = { app, pool, poller: undefined as unknown as StatusPoller, methods: new RemoteMethodCache() };
-  (rt as { poller: StatusPoller }).poller = new StatusPoller(rt, envNumber("GATEHOUSE_FLEET_POLL_MS", 30_000));
+  const rt: FleetRuntime = { app, pool, poller: new StatusPoller({ app, pool }, envNumber("GATEHOUSE_FLEET_POLL_MS", 30_000)), methods: new RemoteMethodCache() };
   runtimes.set(app, rt);
   app.events.setGate("fleet.system.query", (session, payload) => systemEventFor(app.store.db, session, payload));
   rt.poller.start();

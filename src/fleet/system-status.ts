@@ -5,7 +5,7 @@
 import type { Tx } from "../store/db.js";
 import type { FleetSystemStatus } from "./system-schemas.js";
 import { ConnectFailure } from "./remote-connection.js";
-import type { FleetRuntime } from "./runtime.js";
+import type { ProbeRuntime } from "./runtime-context.js";
 import { endpointOf, type SystemRow } from "./system-endpoint.js";
 
 export const PING_TIMEOUT_MS = 5_000;
@@ -68,7 +68,7 @@ export function failedStatus(id: number, err: unknown, version: string | null = 
  * Observe one system over its pooled connection: a ping's round trip. `fresh`: try now even while
  * the pool backs off (an explicit fleet.system.status call).
  */
-export async function probeSystem(rt: FleetRuntime, row: SystemRow, fresh: boolean): Promise<FleetSystemStatus> {
+export async function probeSystem(rt: ProbeRuntime, row: SystemRow, fresh: boolean): Promise<FleetSystemStatus> {
   try {
     const ep = await endpointOf(rt.app, row, "main");
     return await rt.pool.run(
