@@ -84,6 +84,20 @@ export function GroupsPage() {
         rowLabel={(g) => g.name}
         {...tableProps}
         loading={data.loading}
+        empty={
+          dq ? (
+            "No group matches the search."
+          ) : (
+            <span>
+              No groups of your own yet{showBuiltin ? "" : " (built-in groups are hidden)"}.{" "}
+              {canWrite && (
+                <button type="button" className="link" onClick={() => setEditing("new")}>
+                  Add the first group
+                </button>
+              )}
+            </span>
+          )
+        }
         renderDetail={(g) => (
           <div className="detail-panel">
             <dl className="facts">
