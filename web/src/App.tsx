@@ -166,7 +166,7 @@ function SettingsMenu() {
   const s = useSession();
   const keys = s.has("api_key.my_keys") || s.has("api_key.query");
   return (
-    <Popover label={<span aria-hidden="true">⚙</span>} ariaLabel="Settings menu" align="right" testid="settings-menu" buttonClass="icon">
+    <Popover label={<span aria-hidden="true">⚙</span>} ariaLabel="Settings" align="right" testid="settings-menu" buttonClass="icon">
       {(close) => (
         <nav aria-label="Settings">
           <Link to="/profile" className="menu-item" onClick={close}>
