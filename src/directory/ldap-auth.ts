@@ -96,10 +96,13 @@ async function directBind(server: LdapServer, endpoint: { host: string; port: nu
   const client = await connect(server, endpoint, trusted);
   try {
     if (!(await tryBind(client, dn, password))) return { kind: "rejected", reason: "The directory refused the user name or password", found: false };
-    const [entry] = await search(client, dn, { scope: "base", filter: "(objectClass=*)", attributes: USER_ATTRIBUTES, paged: false });
-    const name = (entry && attr(entry, server.user_id_field)) || username;
-    const groups = await readGroups(client, server, entry?.dn ?? dn, name, entry ? attrs(entry, "memberOf") : []);
-    return { kind: "ok", identity: identityOf(server, entry?.dn ?? dn, entry, username, groups) };
+    // The entry and the groups in one round trip (the DN and the name are known): memberOf comes with the entry.
+    const [[entry], groups] = await Promise.all([
+      search(client, dn, { scope: "base", filter: "(objectClass=*)", attributes: USER_ATTRIBUTES, paged: false }),
+      readGroups(client, server, dn, username, []),
+    ]);
+    const memberOf = entry ? attrs(entry, "memberOf").filter((g) => !groups.dns.some((d) => d.toLowerCase() === g.toLowerCase())) : [];
+    return { kind: "ok", identity: identityOf(server, entry?.dn ?? dn, entry, username, { dns: [...groups.dns, ...memberOf], gids: groups.gids }) };
   } finally {
     await client.unbind().catch(() => {});
   }
@@ -132,15 +135,22 @@ async function indirectBind(server: LdapServer, endpoint: { host: string; port: 
   if (entries.length === 0) return { kind: "rejected", reason: "No such user in the directory", found: false };
   if (entries.length > 1) return { kind: "rejected", reason: "The user name matches more than one directory entry", found: false };
   const entry = entries[0];
-  const client = await connect(server, endpoint, trusted);
-  try {
-    if (!(await tryBind(client, entry.dn, password))) return { kind: "rejected", reason: "The directory refused the password", found: true };
-  } finally {
-    await client.unbind().catch(() => {});
-  }
   const name = attr(entry, server.user_id_field) || username;
-  const groups = await readGroups(svc, server, entry.dn, name, attrs(entry, "memberOf"));
-  return { kind: "ok", identity: identityOf(server, entry.dn, entry, username, groups) };
+  // The password check (a fresh TLS connection) and the group search (pooled) run side by side;
+  // the groups are dropped unless the password is right.
+  const bound = (async () => {
+    const client = await connect(server, endpoint, trusted);
+    try {
+      return await tryBind(client, entry.dn, password);
+    } finally {
+      await client.unbind().catch(() => {});
+    }
+  })();
+  const [ok, groups] = await Promise.allSettled([bound, readGroups(svc, server, entry.dn, name, attrs(entry, "memberOf"))]);
+  if (ok.status === "rejected") throw ok.reason;
+  if (!ok.value) return { kind: "rejected", reason: "The directory refused the password", found: true };
+  if (groups.status === "rejected") throw groups.reason;
+  return { kind: "ok", identity: identityOf(server, entry.dn, entry, username, groups.value) };
 }
 
 /** One server: its answer, or LdapUnavailableError. */
