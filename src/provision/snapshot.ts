@@ -8,6 +8,7 @@
 // sending the plain rows.
 
 import { sql, type Transaction } from "kysely";
+import { sqliteHandleOf } from "../store/db.js";
 import type { Db, Dialect, Tx } from "../store/db.js";
 import type { Database } from "../store/schema.js";
 import { getSetting } from "../store/settings.js";
@@ -71,19 +72,16 @@ function groupFromCells(c: Cell[]): ProvGroup {
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
 
 /**
- * SQLite: every row of `table` handed to `each` as it is read (a statement iterated row by row),
- * so a full read holds one row at a time besides what `each` keeps — not the whole table as one
- * JSON text plus its parsed copy (at 1,000,000 users some 400 MB and more at the peak).
+ * SQLite: every row of `table` handed to `each` as it is read — one pass of a statement over the
+ * store's connection, inside the caller's read transaction — holding one row at a time besides
+ * what `each` keeps, not the whole table as one JSON text plus its parsed copy (at 1,000,000
+ * users some 400 MB at the peak).
  */
-async function eachSqliteRow(db: Tx, table: "users" | "groups" | "memberships", cols: readonly string[], each: (cells: Cell[]) => void): Promise<void> {
-  const cells: Cell[] = new Array(cols.length);
-  // Kysely streams only its own SELECT nodes (better-sqlite3's iterate()), not raw SQL.
-  const rows = db.selectFrom(table).select(cols as unknown as "id"[]) as unknown as { stream(chunk: number): AsyncIterableIterator<Record<string, Cell>> };
-  for await (const r of rows.stream(1000)) {
-    for (let k = 0; k < cols.length; k++) cells[k] = r[cols[k]];
-    each(cells);
-  }
+function eachSqliteRow(raw: SqliteHandle, table: "users" | "groups" | "memberships", cols: readonly string[], each: (cells: Cell[]) => void): void {
+  const stmt = raw.prepare(`select ${cols.map((c) => `"${c}"`).join(", ")} from "${table}"`).raw();
+  for (const cells of stmt.iterate() as IterableIterator<Cell[]>) each(cells);
 }
+type SqliteHandle = NonNullable<ReturnType<typeof sqliteHandleOf>>;
 
 /** Every row of `table`, as arrays of cells in `cols` order. */
 async function allRows(db: Tx, dialect: Dialect, table: "users" | "groups" | "memberships", cols: readonly string[]): Promise<Cell[][]> {
@@ -149,11 +147,13 @@ export async function readSnapshot(db: Db, dialect: Dialect): Promise<Snapshot> 
       }
       arr.push(num(c[1]));
     };
-    if (dialect === "sqlite") {
-      // One streaming pass per table: no per-row object is kept but the account's own.
-      await eachSqliteRow(trx, "users", USER_COLS, (c) => users.push(userFromCells(c)));
-      await eachSqliteRow(trx, "groups", GROUP_COLS, (c) => groups.push(groupFromCells(c)));
-      await eachSqliteRow(trx, "memberships", ["group_id", "user_id"], member);
+    const raw = dialect === "sqlite" ? sqliteHandleOf(db) : undefined;
+    if (raw) {
+      // One streaming pass per table (the transaction is open on this very connection): no
+      // per-row object is kept but the account's own.
+      eachSqliteRow(raw, "users", USER_COLS, (c) => users.push(userFromCells(c)));
+      eachSqliteRow(raw, "groups", GROUP_COLS, (c) => groups.push(groupFromCells(c)));
+      eachSqliteRow(raw, "memberships", ["group_id", "user_id"], member);
     } else {
       // one table at a time: each table's cells become garbage before the next is read
       for (const c of await allRows(trx, dialect, "users", USER_COLS)) users.push(userFromCells(c));

@@ -147,6 +147,16 @@ function instrumentPgClient(client: pg.PoolClient, onWrite: () => void): void {
   };
 }
 
+/**
+ * SQLite: the store's one connection, for reads that stream rows synchronously (provisioning's
+ * full read, src/provision/snapshot.ts) — Kysely hands rows over as whole arrays or one async
+ * step per row. Reads only; writes go through Kysely (the change feed watches them there).
+ */
+const sqliteHandles = new WeakMap<Db, Database.Database>();
+export function sqliteHandleOf(db: Db): Database.Database | undefined {
+  return sqliteHandles.get(db);
+}
+
 export interface OpenOptions {
   /** postgres://… URL; absent ⇒ SQLite file in dataDir's private directory (./private-dir.ts). */
   url?: string | null;
@@ -198,6 +208,7 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
     const dataVersion = raw.prepare("PRAGMA data_version").pluck();
     const changes = new SqliteChangeFeed(() => dataVersion.get() as number);
     const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingSqlite(raw, () => changes.localWrite()) }) });
+    sqliteHandles.set(db, raw);
     const queryCache = new QueryCache(() => changes.stamp());
     store = { db, dialect: "sqlite", describe: `sqlite:${file}`, changes, queryCache, close: () => db.destroy() };
   }
