@@ -382,7 +382,6 @@ async function loginPassword(app: LoginContext, conn: Connection, req: LoginRequ
       user = await findUser(app, { id: ds.userId });
       grant = ds.grant;
       if (user && !user.locked) {
-        await clearSourceFailures(app, conn, username);
         return afterFirstFactor(app, conn, req, sec, user, "LOGIN_PASSWORD", [], grant);
       }
     }
@@ -408,9 +407,11 @@ async function loginPassword(app: LoginContext, conn: Connection, req: LoginRequ
   // A password-reset code (./password-reset.ts) signs in like a one-time password; an EMAIL
   // account's mailed code stands for both factors, a TOTP account still gives its TOTP code.
   if (user && (await signInWithResetCode(db, user, password))) {
-    await clearSourceFailures(app, conn, username);
     const attributes = ["OTPW", "PASSWORD_CHANGE_REQUIRED"];
-    if (usesEmailedCode(user, sec.enable_gpos_stig)) return finishLogin(app, conn, sec, user, "LOGIN_ONETIME_PASSWORD", req.login_options, { attributes });
+    if (usesEmailedCode(user, sec.enable_gpos_stig)) {
+      await clearSourceFailures(app, conn, username);
+      return finishLogin(app, conn, sec, user, "LOGIN_ONETIME_PASSWORD", req.login_options, { attributes });
+    }
     return afterFirstFactor(app, conn, req, sec, user, "LOGIN_ONETIME_PASSWORD", attributes, undefined);
   }
 
@@ -421,7 +422,6 @@ async function loginPassword(app: LoginContext, conn: Connection, req: LoginRequ
     await recordFailure(app, conn, lockoutSettings(sec), username, "LOGIN_PASSWORD");
     return refuse(app, conn, "AUTH_ERR", "LOGIN_PASSWORD", data, user ? "[PAM_AUTH_ERR]: pam_authenticate() failed" : `${username}: user does not exist`);
   }
-  await clearSourceFailures(app, conn, username);
   const aging = passwordAging(sec, user);
   if (aging.expired) return refuse(app, conn, "EXPIRED", "LOGIN_PASSWORD", data, "Password has expired.");
   return afterFirstFactor(app, conn, req, sec, user, "LOGIN_PASSWORD", aging.changeRequired ? ["PASSWORD_CHANGE_REQUIRED"] : [], grant);
@@ -456,6 +456,9 @@ async function afterFirstFactor(
     };
     return { response_type: "OTP_REQUIRED", username: user.username };
   }
+  // Failures are forgotten only when the whole login succeeds: a known password must not reset
+  // the lock-out count of someone guessing the second factor.
+  await clearSourceFailures(app, conn, req.username ?? user.username);
   // A grant given here came from the directory: kept as it is for the session's life.
   return finishLogin(app, conn, sec, user, credentials, req.login_options, { attributes, grant, grantFixed: grant !== undefined });
 }
@@ -484,6 +487,7 @@ async function loginOtp(app: LoginContext, conn: Connection, req: LoginRequest, 
     if (user && !user.locked && wrongCodes <= OTP_RETRIES) conn.pendingTwoFactor = { ...pending, wrongCodes };
     return refuse(app, conn, "AUTH_ERR", "LOGIN_TWOFACTOR", data, "One-time token validation failed: [PAM_AUTH_ERR]: pam_authenticate() failed");
   }
+  await clearSourceFailures(app, conn, pending.username);
   const saved = pending.options as { login_options: LoginOptions; attributes: string[]; grant: SessionOptions["grant"] };
   const options = { ...saved.login_options, ...(req.login_options ?? {}) };
   return finishLogin(app, conn, sec, user, "LOGIN_TWOFACTOR", options, { attributes: ["2FA", ...saved.attributes], grant: saved.grant, grantFixed: saved.grant !== undefined });
