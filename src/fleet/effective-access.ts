@@ -92,7 +92,9 @@ type EntryRow = { lvl: number; id: number | null; owner_kind: string | null; own
 
 // Row lvl 0 says the system exists; lvl 1-4 are the entries of each level. Indexes (migration 008):
 // fleet_access (owner_kind, owner_id, target_kind, target_id), team_members (user_id),
-// fleet_system_group_members (system_id).
+// fleet_system_group_members (system_id). The team legs start from the user's memberships
+// (CROSS JOIN fixes SQLite's join order; PostgreSQL plans it like an inner join): started from
+// fleet_access, SQLite walked every team grant of the store.
 const pairEntries = prepare<[number, number, number, number, number, number, number, number, number]>()(9, (db) =>
   sql<EntryRow>`
     select 0 as "lvl", cast(null as integer) as "id", cast(null as text) as "owner_kind", cast(null as integer) as "owner_id",
@@ -104,17 +106,17 @@ const pairEntries = prepare<[number, number, number, number, number, number, num
      where "a"."owner_kind" = 'USER' and "a"."owner_id" = ${param(1)} and "a"."target_kind" = 'SYSTEM' and "a"."target_id" = ${param(2)}
     union all
     select 2, "a"."id", "a"."owner_kind", "a"."owner_id", "a"."target_kind", "a"."target_id", "a"."access"
-      from "fleet_access" as "a" inner join "fleet_system_group_members" as "m" on "m"."system_group_id" = "a"."target_id"
-     where "a"."owner_kind" = 'USER' and "a"."owner_id" = ${param(3)} and "a"."target_kind" = 'SYSTEM_GROUP' and "m"."system_id" = ${param(4)}
+      from "fleet_access" as "a" cross join "fleet_system_group_members" as "m"
+     where "a"."owner_kind" = 'USER' and "a"."owner_id" = ${param(3)} and "a"."target_kind" = 'SYSTEM_GROUP' and "m"."system_group_id" = "a"."target_id" and "m"."system_id" = ${param(4)}
     union all
     select 3, "a"."id", "a"."owner_kind", "a"."owner_id", "a"."target_kind", "a"."target_id", "a"."access"
-      from "fleet_access" as "a" inner join "team_members" as "t" on "t"."team_id" = "a"."owner_id"
-     where "a"."owner_kind" = 'TEAM' and "t"."user_id" = ${param(5)} and "a"."target_kind" = 'SYSTEM' and "a"."target_id" = ${param(6)}
+      from "team_members" as "t" cross join "fleet_access" as "a"
+     where "t"."user_id" = ${param(5)} and "a"."owner_kind" = 'TEAM' and "a"."owner_id" = "t"."team_id" and "a"."target_kind" = 'SYSTEM' and "a"."target_id" = ${param(6)}
     union all
     select 4, "a"."id", "a"."owner_kind", "a"."owner_id", "a"."target_kind", "a"."target_id", "a"."access"
-      from "fleet_access" as "a" inner join "team_members" as "t" on "t"."team_id" = "a"."owner_id"
-           inner join "fleet_system_group_members" as "m" on "m"."system_group_id" = "a"."target_id"
-     where "a"."owner_kind" = 'TEAM' and "t"."user_id" = ${param(7)} and "a"."target_kind" = 'SYSTEM_GROUP' and "m"."system_id" = ${param(8)}`.compile(db),
+      from "team_members" as "t" cross join "fleet_access" as "a" cross join "fleet_system_group_members" as "m"
+     where "t"."user_id" = ${param(7)} and "a"."owner_kind" = 'TEAM' and "a"."owner_id" = "t"."team_id" and "a"."target_kind" = 'SYSTEM_GROUP'
+       and "m"."system_group_id" = "a"."target_id" and "m"."system_id" = ${param(8)}`.compile(db),
 );
 
 function toEntry(r: EntryRow): AccessEntry {
@@ -166,14 +168,12 @@ const userEntries = prepare<[number, number, number, number]>()(4, (db) =>
      where "a"."owner_kind" = 'USER' and "a"."owner_id" = ${param(1)} and "a"."target_kind" = 'SYSTEM_GROUP'
     union all
     select 3, "a"."id", "a"."owner_kind", "a"."owner_id", "a"."target_kind", "a"."target_id", "a"."access", "s"."id"
-      from "fleet_access" as "a" inner join "team_members" as "t" on "t"."team_id" = "a"."owner_id"
-           inner join "fleet_systems" as "s" on "s"."id" = "a"."target_id"
-     where "a"."owner_kind" = 'TEAM' and "t"."user_id" = ${param(2)} and "a"."target_kind" = 'SYSTEM'
+      from "team_members" as "t" cross join "fleet_access" as "a" cross join "fleet_systems" as "s"
+     where "t"."user_id" = ${param(2)} and "a"."owner_kind" = 'TEAM' and "a"."owner_id" = "t"."team_id" and "a"."target_kind" = 'SYSTEM' and "s"."id" = "a"."target_id"
     union all
     select 4, "a"."id", "a"."owner_kind", "a"."owner_id", "a"."target_kind", "a"."target_id", "a"."access", "m"."system_id"
-      from "fleet_access" as "a" inner join "team_members" as "t" on "t"."team_id" = "a"."owner_id"
-           inner join "fleet_system_group_members" as "m" on "m"."system_group_id" = "a"."target_id"
-     where "a"."owner_kind" = 'TEAM' and "t"."user_id" = ${param(3)} and "a"."target_kind" = 'SYSTEM_GROUP'`.compile(db),
+      from "team_members" as "t" cross join "fleet_access" as "a" cross join "fleet_system_group_members" as "m"
+     where "t"."user_id" = ${param(3)} and "a"."owner_kind" = 'TEAM' and "a"."owner_id" = "t"."team_id" and "a"."target_kind" = 'SYSTEM_GROUP' and "m"."system_group_id" = "a"."target_id"`.compile(db),
 );
 
 /** The best entry of each level wins only at the first level present: fold one entry into the running best. */
@@ -218,13 +218,11 @@ const anyAccess = prepare<[number, number, number, number]>()(4, (db) =>
     select 1 from "fleet_access" as "a" inner join "fleet_system_group_members" as "m" on "m"."system_group_id" = "a"."target_id"
      where "a"."owner_kind" = 'USER' and "a"."owner_id" = ${param(1)} and "a"."target_kind" = 'SYSTEM_GROUP'
     union all
-    select 1 from "fleet_access" as "a" inner join "team_members" as "t" on "t"."team_id" = "a"."owner_id"
-           inner join "fleet_systems" as "s" on "s"."id" = "a"."target_id"
-     where "a"."owner_kind" = 'TEAM' and "t"."user_id" = ${param(2)} and "a"."target_kind" = 'SYSTEM'
+    select 1 from "team_members" as "t" cross join "fleet_access" as "a" cross join "fleet_systems" as "s"
+     where "t"."user_id" = ${param(2)} and "a"."owner_kind" = 'TEAM' and "a"."owner_id" = "t"."team_id" and "a"."target_kind" = 'SYSTEM' and "s"."id" = "a"."target_id"
     union all
-    select 1 from "fleet_access" as "a" inner join "team_members" as "t" on "t"."team_id" = "a"."owner_id"
-           inner join "fleet_system_group_members" as "m" on "m"."system_group_id" = "a"."target_id"
-     where "a"."owner_kind" = 'TEAM' and "t"."user_id" = ${param(3)} and "a"."target_kind" = 'SYSTEM_GROUP'
+    select 1 from "team_members" as "t" cross join "fleet_access" as "a" cross join "fleet_system_group_members" as "m"
+     where "t"."user_id" = ${param(3)} and "a"."owner_kind" = 'TEAM' and "a"."owner_id" = "t"."team_id" and "a"."target_kind" = 'SYSTEM_GROUP' and "m"."system_group_id" = "a"."target_id"
     limit 1`.compile(db),
 );
 
