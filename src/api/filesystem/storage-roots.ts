@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineMethod } from "../method.js";
-import { storageRoots } from "./common.js";
+import { storageRoots } from "../../filesystem/storage-paths.js";
 
 export const filesystemStorageRoots = defineMethod({
   name: "filesystem.storage_roots",

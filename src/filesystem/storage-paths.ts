@@ -5,12 +5,16 @@
 import type { Stats } from "node:fs";
 import { lstat, realpath } from "node:fs/promises";
 import path from "node:path";
-import type { AccountsApp } from "../../accounts/context.js";
-import { validationError } from "../../server/errors.js";
-import { SafeDir, afterResolve, isDir, isFile, isLink, type SafeStat } from "../../accounts/safe-fs.js";
-import { isWithin, normalizeDir } from "../../accounts/storage-root.js";
+import { validationError } from "../server/errors.js";
+import { SafeDir, afterResolve, isDir, isFile, isLink, type SafeStat } from "../accounts/safe-fs.js";
+import { isWithin, normalizeDir } from "../accounts/storage-root.js";
 
 const posix = path.posix;
+
+/** What the storage-path rules need of the server: the configured storage roots. */
+export interface StoragePathsContext {
+  readonly config: { readonly storageRoots: readonly string[] };
+}
 
 export type EntryType = "DIRECTORY" | "FILE" | "SYMLINK" | "OTHER";
 
@@ -30,7 +34,7 @@ export interface FsEntry {
 }
 
 /** The configured storage roots, normalized, without trailing slashes. */
-export function storageRoots(app: Pick<AccountsApp, "config">): string[] {
+export function storageRoots(app: StoragePathsContext): string[] {
   return app.config.storageRoots.map(normalizeDir);
 }
 
@@ -44,7 +48,7 @@ export interface Roots {
   real: (string | null)[];
 }
 
-export async function resolveRoots(app: Pick<AccountsApp, "config">): Promise<Roots> {
+export async function resolveRoots(app: StoragePathsContext): Promise<Roots> {
   const named = storageRoots(app);
   const real = await Promise.all(named.map((r) => realpath(r).catch(() => realpathOfExistingPrefix(r).catch(() => null))));
   return { named, real };
