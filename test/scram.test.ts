@@ -16,7 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import type { TLSSocket } from "node:tls";
 import WebSocket from "ws";
-import { forEachStore, loginAdmin, setUpAdmin, startServer, type TestServer } from "./harness.js";
+import { clientWithRoles, forEachStore, loginAdmin, rpcError, setUpAdmin, startServer, type TestServer } from "./harness.js";
 import { RpcClient } from "../src/cli/client.js";
 
 // ---- a reference client ---------------------------------------------------------------------------
@@ -298,6 +298,18 @@ forEachStore("SCRAM and PLAIN API-key logins, options and new-style jobs", (stor
     const row = await plain.app.store.db.selectFrom("api_keys").selectAll().where("id", "=", k.id).executeTakeFirstOrThrow();
     assert.ok(!JSON.stringify(row).includes(k.client_key), "the client key is never stored");
     assert.equal(sha512(Buffer.from(k.client_key, "base64")).toString("base64"), row.stored_key);
+  });
+
+  it("the four SCRAM fields are secrets: redacted for a reader, and not usable in filters, select or order_by", async () => {
+    const { client: reader } = await clientWithRoles(plain, ["READONLY_ADMIN"]);
+    const [k] = await reader.call("api_key.query", [["id", "=", adminKey.plain.id]]);
+    for (const f of ["iterations", "salt", "stored_key", "server_key", "keyhash", "keyhash_salt"]) assert.equal(k[f], "********", f);
+    assert.equal(k.scram, true, "whether a key has a record is not a secret");
+    for (const f of ["iterations", "salt", "stored_key", "server_key"]) {
+      await rpcError(reader.call("api_key.query", [[f, "!=", null]]));
+      await rpcError(reader.call("api_key.query", [], { select: [[f, "x"]] }));
+      await rpcError(reader.call("api_key.query", [], { order_by: [f] }));
+    }
   });
 
   it("auth.mechanism_choices offers SCRAM", async () => {
