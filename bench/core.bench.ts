@@ -341,6 +341,7 @@ async function runCore(store: "sqlite" | "postgres", opts: BenchOptions, databas
   // The documented test-only limiter exemption (README): the load clients sign in from loopback.
   app.rateLimitLoopbackExempt = true;
   const rows: Row[] = [];
+  const notes: string[] = [];
   const label = (s: string) => `${s} [${store}]`;
   const title = `Core [${store}], ${users.toLocaleString("en-US")} users, ${groups.toLocaleString("en-US")} groups: store, query engine, WebSocket API (issues 2, 15)`;
   try {
@@ -363,11 +364,16 @@ async function runCore(store: "sqlite" | "postgres", opts: BenchOptions, databas
     await app.shutdown();
     await app.close();
     rows.push(await memoryRow(dataDir, databaseUrl, users, opts, label));
+    if (store === "sqlite") {
+      const stages = await memoryStageRows(dataDir, users, opts, label);
+      rows.push(...stages.rows);
+      notes.push(...stages.notes);
+    }
   } finally {
     await app.close().catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
   }
-  return { title, rows };
+  return { title, rows, notes };
 }
 
 /**
@@ -386,6 +392,54 @@ async function memoryRow(dataDir: string, databaseUrl: string | undefined, users
     name: label(`resident memory, gatehouse serve (${built ? "compiled: dist/" : "NOT BUILT: sources through tsx — run npm run build"}) after start, provisioning and 5,000 lookups`),
     unit: "MB", value: m.server.map((b) => b / 1048576), baseline: m.bare.map((b) => b / 1048576), baselineName: "bare Node process, idle", better: "lower", ratioAsTimes: true, aim: "≤ 300 MB at 100,000 users",
   });
+}
+
+interface StageMemory {
+  stage: string;
+  ms: number;
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  built: boolean;
+}
+
+/** bench/memory-stages.mjs in a process of its own: memory after start, provisioning, 1,000 queries + GC. */
+async function memoryStages(dataDir: string, users: number): Promise<StageMemory[]> {
+  const args = ["--expose-gc", path.join(here, "memory-stages.mjs"), dataDir, String(users)];
+  const { stdout } = await execP(process.execPath, args, { maxBuffer: 1 << 20 });
+  return stdout.trim().split("\n").map((l) => JSON.parse(l) as StageMemory);
+}
+
+/**
+ * The memory aim (issue 15): RSS of a server on SQLite after start, one full provisioning run,
+ * 1,000 mixed queries and a GC, beside a bare Node process, and what each part holds (notes).
+ * A full provisioning run per round: at the 1,000,000 tier two rounds, not five.
+ */
+async function memoryStageRows(dataDir: string, users: number, opts: BenchOptions, label: (s: string) => string): Promise<{ rows: Row[]; notes: string[] }> {
+  const rounds = users > 100_000 ? Math.min(2, opts.rounds) : opts.rounds;
+  const m = await alternate(rounds, { server: () => memoryStages(dataDir, users), bare: () => bareNodeRss() });
+  const last = m.server.map((st) => st[st.length - 1]!);
+  const mb = (b: number) => b / 1048576;
+  const at = (name: string) => m.server.map((st) => st.find((x) => x.stage === name)!);
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const f = (x: number) => `${mb(x).toFixed(0)} MB`;
+  const aim = users >= 1_000_000 ? "≤ 1.5 GB at 1,000,000 users" : "≤ 300 MB at 100,000 users";
+  const rows = [
+    figure({
+      name: label(`resident memory after start, one full provisioning run, 1,000 mixed queries and a GC (${last[0]!.built ? "compiled: dist/" : "NOT BUILT: sources through tsx"}, ${rounds} rounds)`),
+      unit: "MB", value: last.map((x) => mb(x.rss)), baseline: m.bare.map(mb), baselineName: "bare Node process, idle", better: "lower", ratioAsTimes: true, aim,
+    }),
+    figure({ name: label("  of which the JS heap in use (accounts of the provisioning model, caches, code objects)"), unit: "MB", value: last.map((x) => mb(x.heapUsed)), better: "lower" }),
+    figure({ name: label("  of which buffers (the rendered host files, block by block)"), unit: "MB", value: last.map((x) => mb(x.arrayBuffers)), better: "lower" }),
+    figure({ name: label("  full provisioning run from a cold start (store read in one streaming pass, model, render, atomic writes)"), unit: "ms", value: at("provisioning").map((x) => x.ms), better: "lower" }),
+  ];
+  const notes = ["memory by stage (median over rounds): " + ["process", "start", "provisioning", "queries"].map((s) => {
+    const xs = at(s);
+    return `${s}: RSS ${f(med(xs.map((x) => x.rss)))}, heap ${f(med(xs.map((x) => x.heapUsed)))} used of ${f(med(xs.map((x) => x.heapTotal)))}, buffers ${f(med(xs.map((x) => x.arrayBuffers)))}`;
+  }).join("; ") + ". RSS beyond heap and buffers: SQLite's page cache and statements, compiled code, the allocator's free lists."];
+  return { rows, notes };
 }
 
 function rssOf(pid: number): number {

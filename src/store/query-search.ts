@@ -212,7 +212,9 @@ export async function planSearch(db: AnyDb, dialect: Dialect, idx: SearchIndexes
   if (!Number.isFinite(input.want)) return { where: `${idx.idSql} IN (${union.text})`, params: union.params, candidates: -1 };
   const r = await db.executeQuery<{ n: number | string | null }>(CompiledQuery.raw(`SELECT max(id) AS n FROM ${idx.table}`));
   const rows = Number(r.rows[0]?.n ?? 0);
-  const k = Math.min(searchTuning.maxK, Math.max(searchTuning.minK, Math.ceil(Math.sqrt(input.want * rows))));
+  // A power of two: the probe's text (LIMIT k) then takes a handful of forms, not one per store size
+  // (each distinct text is a prepared statement kept by the store).
+  const k = Math.min(searchTuning.maxK, Math.max(searchTuning.minK, 2 ** Math.ceil(Math.log2(Math.max(1, Math.sqrt(input.want * rows))))));
   // Counted first (one row back), listed only when few: the common case costs no list.
   const probe = `SELECT count(*) AS n FROM (${union.text} LIMIT ${k}) AS c`;
   const counted = await db.executeQuery<{ n: number | string }>(CompiledQuery.raw(numberPlaceholders(probe, dialect, 1), union.params));
