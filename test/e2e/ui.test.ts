@@ -857,7 +857,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
       await page.getByRole("button", { name: "Menu" }).click();
       assert.equal(await nav.isVisible(), true);
       await shot(page, "phone-menu");
-      await nav.getByRole("link", { name: "Groups" }).click();
+      await nav.getByRole("link", { name: "Groups", exact: true }).click();
       await heading(page, "Groups");
       assert.equal(await nav.isVisible(), false);
       await go(page, "/users");
