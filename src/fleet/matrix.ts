@@ -55,7 +55,16 @@ async function adminUsers(db: Tx): Promise<Set<number>> {
   return new Set([...primary, ...aux].map((r) => r.id));
 }
 
-async function loadWorld(db: Tx): Promise<World> {
+/** Rows of `table` whose `column` is one of `ids` (all rows when ids is null), in chunks. */
+async function byIds<T>(ids: readonly number[] | null, read: (chunk: number[] | null) => Promise<T[]>): Promise<T[]> {
+  if (!ids) return read(null);
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += 500) out.push(...(await read(ids.slice(i, i + 500))));
+  return out;
+}
+
+/** Everything the decisions need, read once; user-specific rows only for `users` (null: all). */
+async function loadWorld(db: Tx, users: readonly number[] | null): Promise<World> {
   const w: World = { systems: new Map(), groupSystems: new Map(), teamBest: new Map(), userTeams: new Map(), userBest: new Map(), admins: await adminUsers(db) };
   for (const s of await db.selectFrom("fleet_systems").select(["id", "name"]).orderBy("id").execute()) w.systems.set(s.id, s.name);
   for (const m of await db.selectFrom("fleet_system_group_members").select(["system_group_id", "system_id"]).execute()) {
@@ -63,12 +72,22 @@ async function loadWorld(db: Tx): Promise<World> {
     if (list) list.push(m.system_id);
     else w.groupSystems.set(m.system_group_id, [m.system_id]);
   }
-  for (const t of await db.selectFrom("team_members").select(["team_id", "user_id"]).execute()) {
+  const memberships = await byIds(users, (chunk) => {
+    const q = db.selectFrom("team_members").select(["team_id", "user_id"]);
+    return (chunk ? q.where("user_id", "in", chunk) : q).execute();
+  });
+  for (const t of memberships) {
     const list = w.userTeams.get(t.user_id);
     if (list) list.push(t.team_id);
     else w.userTeams.set(t.user_id, [t.team_id]);
   }
-  for (const a of await db.selectFrom("fleet_access").select(["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"]).execute()) {
+  const cols = ["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"] as const;
+  const teamGrants = await db.selectFrom("fleet_access").select(cols).where("owner_kind", "=", "TEAM").execute();
+  const userGrants = await byIds(users, (chunk) => {
+    const q = db.selectFrom("fleet_access").select(cols).where("owner_kind", "=", "USER");
+    return (chunk ? q.where("owner_id", "in", chunk) : q).execute();
+  });
+  for (const a of [...teamGrants, ...userGrants]) {
     const byOwner = a.owner_kind === "USER" ? w.userBest : w.teamBest;
     let best = byOwner.get(a.owner_id);
     if (!best) byOwner.set(a.owner_id, (best = new Map()));
@@ -97,10 +116,12 @@ const csvCell = (v: string) => (/[",\n\r]/.test(v) || /^[=+\-@\t]/.test(v) ? `"$
 
 /** Write the matrix to `out`; returns the number of pairs written. Does not end `out`. */
 export async function writeAccessMatrix(db: Tx, out: Writable, opts: MatrixOptions): Promise<number> {
-  const w = await loadWorld(db);
-  let q = db.selectFrom("users").select(["id", "username"]).orderBy("id");
-  if (opts.users) q = q.where("id", "in", opts.users.length ? [...opts.users] : [-1]);
-  const users = await q.execute();
+  const w = await loadWorld(db, opts.users ?? null);
+  const users = await byIds(opts.users ?? null, (chunk) => {
+    const q = db.selectFrom("users").select(["id", "username"]).orderBy("id");
+    return (chunk ? q.where("id", "in", chunk.length ? chunk : [-1]) : q).execute();
+  });
+  users.sort((a, b) => a.id - b.id);
   const json = opts.format === "JSON";
   let buf = json ? "[" : "username,user_id,system,system_id,access,level,grant_id\n";
   let pairs = 0;
