@@ -14,6 +14,7 @@ const AREAS = {
   provision: "host provisioning (issues 4, 15)",
   ui: "web UI (issue 5)",
   ldap: "directory logins against a throwaway slapd (issue 12)",
+  "fleet-access": "fleet access: query as a fleet user, explain, access matrix (issue 11)",
 } as const;
 type Area = keyof typeof AREAS;
 /** Tiers above this many users run only the store-sized areas, and PostgreSQL at this size. */
