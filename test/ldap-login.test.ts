@@ -139,6 +139,8 @@ forEachStore("ldap logins", (store) => {
     assert.equal(pre.source, "LDAP");
     const pw = await rpcError(a.call("user.create", { username: "dave", full_name: "D", source: "LDAP", group_create: true, password: "Pass-word-123" }));
     assert.equal(pw.extra[0][0], "user_create.password");
+    const upw = await rpcError(a.call("user.update", pre.id, { password: "Pass-word-123" }));
+    assert.deepEqual([upw.extra[0][0], upw.codes[0]], ["user_update.password", "auth.directory_user_password"]);
     // Rights through fleet access or privileges: give it a directory-group privilege.
     await a.call("privilege.create", { name: "ldap-uniq", ds_groups: [GROUP.uniq], roles: ["READONLY_ADMIN"], web_shell: false });
     const c = await ts.client();

@@ -176,6 +176,10 @@ async function validateUpdatePassword(ctx: AccountContext, v: ValidationErrors, 
     explicitAndRandom: !!input.random_password && !!password,
     passwordWhileDisabled: next.password_disabled && (!!password || !!input.random_password),
   });
+  // Directory users' passwords live in the directory (issue 12): never a local one.
+  if (current.source === "LDAP" && (password || input.random_password)) {
+    v.add(`${SCHEMA}.password`, `${current.username}: passwords of directory users are changed in the directory.`, "auth.directory_user_password");
+  }
   if (password) {
     checkPasswordText(v, `${SCHEMA}.password`, password);
     if (!v.has(`${SCHEMA}.password`)) {
