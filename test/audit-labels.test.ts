@@ -93,4 +93,22 @@ forEachStore("audit labels in process", (store) => {
     await a.call("user.delete", u.id);
     assert.deepEqual(await labels(a, "user.delete", u.id), [[`Delete user ${name}`, true]]);
   });
+
+  it("privileges and API keys are named as they were in the store when the call ran", async () => {
+    const name = uniq("labp");
+    const p = await a.call<any>("privilege.create", { name, local_groups: [], ds_groups: [], roles: ["READONLY_ADMIN"], web_shell: false });
+    const renamed = uniq("labp");
+    await a.call("privilege.update", p.id, { name: renamed });
+    await a.call("privilege.update", p.id, { web_shell: false });
+    await a.call("privilege.delete", p.id);
+    assert.deepEqual(await labels(a, "privilege.update", p.id), [[`Update privilege ${name} (renamed ${renamed})`, true], [`Update privilege ${renamed}`, true]]);
+    assert.deepEqual(await labels(a, "privilege.delete", p.id), [[`Delete privilege ${renamed}`, true]]);
+
+    const me = await a.call<any>("auth.me");
+    const key = await a.call<any>("api_key.create", { name: uniq("labk"), username: me.pw_name });
+    await a.call("api_key.revoke", key.id, "test");
+    await a.call("api_key.delete", key.id);
+    assert.deepEqual(await labels(a, "api_key.revoke", key.id), [[`Revoke API key ${key.name}`, true]]);
+    assert.deepEqual(await labels(a, "api_key.delete", key.id), [[`Delete API key ${key.name}`, true]]);
+  });
 });

@@ -140,6 +140,7 @@ export async function createPrivilege(ctx: AccountContext, data: PrivilegeData):
 export async function updatePrivilege(ctx: AccountContext, id: number, data: PrivilegeUpdateData): Promise<PrivilegeEntry> {
   const entry = await ctx.app.store.db.transaction().execute(async (trx) => {
     const old = await privilegeById(trx, id);
+    ctx.auditSubject = old.name;
     const before = grantsOf(old);
     const next: PrivilegeData = {
       name: data.name ?? old.name,
@@ -162,6 +163,7 @@ export async function updatePrivilege(ctx: AccountContext, id: number, data: Pri
 export async function deletePrivilege(ctx: AccountContext, id: number): Promise<true> {
   await ctx.app.store.db.transaction().execute(async (trx) => {
     const old = await privilegeById(trx, id);
+    ctx.auditSubject = old.name;
     if (old.builtin_name) throw new CallError("Unable to delete built-in privilege", "privilege.builtin_delete");
     assertMayGrant(ctx.session, privilegeDelta(grantsOf(old), null, await stigOf(trx), "privilege_delete"));
     await trx.deleteFrom("privileges").where("id", "=", id).execute();

@@ -28,6 +28,8 @@ export interface ApiKeyAdminContext {
     changed(ev: ChangeEvent): void;
   };
   session: (Caller & { username: string }) | null;
+  /** Set for the audit label: the key's name as read from the store (AuditFacts). */
+  auditSubject?: string;
 }
 
 export interface KeyData {
@@ -113,6 +115,7 @@ export async function createApiKey(ctx: ApiKeyAdminContext, data: KeyData) {
 export async function updateApiKey(ctx: ApiKeyAdminContext, id: number, data: { name?: string; expires_at?: Date | null; roles?: string[] | null; reset: boolean }) {
   const db = ctx.app.store.db;
   const old = await apiKeyById(db, id);
+  ctx.auditSubject = old.name;
   await checkMayChange(ctx);
   const next = {
     name: data.name ?? old.name,
@@ -141,7 +144,7 @@ export async function updateApiKey(ctx: ApiKeyAdminContext, id: number, data: { 
 }
 
 export async function deleteApiKey(ctx: ApiKeyAdminContext, id: number): Promise<true> {
-  await apiKeyById(ctx.app.store.db, id); // no such key: ENOENT
+  ctx.auditSubject = (await apiKeyById(ctx.app.store.db, id)).name; // no such key: ENOENT
   await checkMayChange(ctx);
   await commitChange(ctx.app, changeOf({ apiKeys: [id] }), (trx) => trx.deleteFrom("api_keys").where("id", "=", id).execute());
   ctx.app.events.publish("api_key.query", "removed", id);
@@ -151,7 +154,7 @@ export async function deleteApiKey(ctx: ApiKeyAdminContext, id: number): Promise
 /** Revoke on purpose (beyond the reference: a leak, a departed script); reset issues a new one. */
 export async function revokeApiKeyOnRequest(ctx: ApiKeyAdminContext, id: number, reason: string | null): Promise<ApiKeyEntry> {
   const db = ctx.app.store.db;
-  await apiKeyById(db, id); // no such key: ENOENT
+  ctx.auditSubject = (await apiKeyById(db, id)).name; // no such key: ENOENT
   await checkMayChange(ctx);
   await commitChange(ctx.app, changeOf({ apiKeys: [id] }), (trx) => revokeApiKey(trx, id, reason ?? `Revoked by ${ctx.session?.username ?? "the server"}`));
   const entry = await apiKeyById(db, id);

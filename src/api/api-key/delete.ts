@@ -12,6 +12,6 @@ export const apiKeyDelete = defineMethod({
   owner: "self-or-role",
   roles: ["API_KEY_WRITE"],
   targets: (id) => ({ apiKeys: [id] }),
-  audit: (id) => `Delete API key ${id}`,
+  audit: (id, { subject }) => `Delete API key ${subject ?? id}`,
   handler: (ctx, id) => deleteApiKey(ctx, id),
 });

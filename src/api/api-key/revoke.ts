@@ -17,7 +17,7 @@ export const apiKeyRevoke = defineMethod({
   owner: "self-or-role",
   roles: ["API_KEY_WRITE"],
   targets: (id) => ({ apiKeys: [id] }),
-  audit: (id) => `Revoke API key ${id}`,
+  audit: (id, _reason, { subject }) => `Revoke API key ${subject ?? id}`,
   secretFields: API_KEY_SECRETS,
   secretsRole: "API_KEY_WRITE",
   handler: (ctx, id, reason) => revokeApiKeyOnRequest(ctx, id, reason),

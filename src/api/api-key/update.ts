@@ -21,7 +21,7 @@ export const apiKeyUpdate = defineMethod({
   owner: "self-or-role",
   roles: ["API_KEY_WRITE"],
   targets: (id) => ({ apiKeys: [id] }),
-  audit: (id, data) => `Update API key ${data.name ?? id}`,
+  audit: (id, data, { subject }) => `Update API key ${subject ?? id}${data.name && data.name !== subject ? ` (renamed ${data.name})` : ""}`,
   secretFields: API_KEY_SECRETS,
   secretsRole: "API_KEY_WRITE",
   handler: (ctx, id, data) => updateApiKey(ctx, id, data),

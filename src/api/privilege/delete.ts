@@ -8,6 +8,6 @@ export const privilegeDelete = defineMethod({
   args: [arg("id", z.number().int())],
   returns: z.literal(true),
   roles: ["PRIVILEGE_WRITE"],
-  audit: (id) => `Delete privilege ${id}`,
+  audit: (id, { subject }) => `Delete privilege ${subject ?? id}`,
   handler: (ctx, id) => deletePrivilege(ctx, id),
 });

@@ -10,6 +10,6 @@ export const privilegeUpdate = defineMethod({
   args: [arg("id", z.number().int()), arg("privilege_update", PrivilegeUpdate)],
   returns: PrivilegeEntrySchema,
   roles: ["PRIVILEGE_WRITE"],
-  audit: (id, data) => `Update privilege ${data.name ?? id}`,
+  audit: (id, data, { subject }) => `Update privilege ${subject ?? id}${data.name && data.name !== subject ? ` (renamed ${data.name})` : ""}`,
   handler: (ctx, id, data) => updatePrivilege(ctx, id, data),
 });
