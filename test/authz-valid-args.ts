@@ -153,6 +153,7 @@ export const VALID_ARGS: Record<string, Entry> = {
   "core.bulk": { make: async () => ({ args: ["core.ping", [[]]] }) },
 
   "user.query": { make: async () => ({ args: [] }) },
+  "user.export": { make: async () => ({ args: [{ format: "CSV" }] }) },
   "user.get_instance": { make: async (fx) => ({ args: [fx.adminUser.id] }) },
   "user.create": {
     targets: ["plain", "admin"],

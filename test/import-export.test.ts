@@ -20,7 +20,7 @@ import { importAccounts } from "../src/accounts/import.js";
 import { formatRowError } from "../src/cli/transfer.js";
 import { readExport, renderExport, renderGroupsCsv } from "../src/accounts/export.js";
 import { readAccountsFile, type RawRecord } from "../src/accounts/transfer-format.js";
-import { forEachStore, freshPgDatabase, rememberStoreKey, shareStoreKey } from "./harness.js";
+import { clientWithRoles, forEachStore, freshPgDatabase, rememberStoreKey, shareStoreKey, startServer } from "./harness.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@import";
@@ -190,6 +190,34 @@ forEachStore("import and export", (store) => {
       assert.ok(rows2.some((x) => /with password hashes/.test(x.event_data)), "export with hashes audited");
     } finally {
       await closeApp(check);
+    }
+  });
+});
+
+forEachStore("user.export job", (store) => {
+  test("a job offers the file once through the job-bound download; hashes only for FULL_ADMIN", { timeout: 120_000 }, async () => {
+    const ts = await startServer({ store });
+    try {
+      const admin = await ts.adminClient();
+      await admin.call("user.create", { username: "exported1", full_name: "Exported One", password: "Exported-pass-1", smb: false, group_create: true });
+      const ro = await clientWithRoles(ts, ["READONLY_ADMIN"]);
+      const r = (await ro.client.callJob("user.export", { format: "CSV" })) as { url: string; users: number };
+      assert.ok(r.users >= 2);
+      const res = await fetch(`${ts.httpUrl}${r.url}`);
+      assert.equal(res.status, 200);
+      const csv = await res.text();
+      assert.match(csv, /^username,uid,/);
+      assert.match(csv, /^exported1,/m);
+      assert.doesNotMatch(csv, /\$6\$/, "no hashes");
+      assert.equal((await fetch(`${ts.httpUrl}${r.url}`)).status, 404, "one download");
+      // the job fails (its error carries the reason) and offers nothing
+      await assert.rejects(ro.client.callJob("user.export", { format: "JSON", with_hashes: true }), /exporting password hashes requires the FULL_ADMIN role/);
+      const full = (await admin.callJob("user.export", { format: "JSON", with_hashes: true })) as { url: string };
+      const doc = readAccountsFile(await (await fetch(`${ts.httpUrl}${full.url}`)).text());
+      const mine = doc.find((x) => x.values.username === "exported1");
+      assert.match(String(mine?.values.unixhash), /^\$6\$/);
+    } finally {
+      await ts.stop();
     }
   });
 });

@@ -4,7 +4,13 @@
 // store → export gives the same bytes. Password hashes only when asked for (`withHashes`): the
 // callers allow that to FULL_ADMIN alone, write the file 0600 and audit it.
 
-import type { Db } from "../store/db.js";
+import { createWriteStream, rmSync } from "node:fs";
+import { once } from "node:events";
+import type { Db, Store } from "../store/db.js";
+import type { Session } from "../auth/session.js";
+import { CallError } from "../server/errors.js";
+import { downloadsOf } from "../server/downloads.js";
+import { holdsFullAdmin } from "../access/authorize.js";
 import { csvHeader, csvLine, GROUP_COLUMNS, HASH_COLUMNS, jsonDocument, USER_COLUMNS, type GroupRecord, type UserRecord } from "./transfer-format.js";
 
 export interface ExportOptions {
@@ -81,4 +87,55 @@ export function* renderExport(data: ExportData, format: ExportFormat, opts: Expo
 export function* renderGroupsCsv(data: ExportData): Generator<string> {
   yield csvHeader(GROUP_COLUMNS);
   for (const g of data.groups) yield csvLine(GROUP_COLUMNS, g);
+}
+
+// ---------------------------------------------------------------------------------------------
+// user.export (the API job): the file is offered for one download bound to the job and the
+// session (src/server/downloads.ts), since a WebSocket frame is capped at 64 KiB.
+
+export interface ExportJobContext {
+  app: { store: Store; config: { dataDir: string } };
+  session: Session | null;
+  job?: { id: number; setProgress(percent: number | null, description?: string | null, extra?: unknown): void };
+}
+
+export interface ExportJobResult {
+  format: "JSON" | "CSV";
+  users: number;
+  groups: number;
+  url: string;
+  expires_at: Date;
+}
+
+/** Export as a job; password hashes only for a FULL_ADMIN session. */
+export async function exportAccountsJob(ctx: ExportJobContext, opts: { format: "JSON" | "CSV"; groups: boolean; with_hashes: boolean }): Promise<ExportJobResult> {
+  if (opts.with_hashes && !(ctx.session && holdsFullAdmin(ctx.session))) {
+    throw new CallError("user_export.with_hashes: exporting password hashes requires the FULL_ADMIN role.", "access.full_admin_required");
+  }
+  if (opts.groups && opts.format !== "CSV") throw new CallError("user_export.groups: the groups file is a CSV (the JSON holds both).", "import.field_invalid");
+  ctx.job?.setProgress(0, "Reading accounts");
+  const data = await readExport(ctx.app.store.db, { withHashes: opts.with_hashes });
+  const format = opts.format.toLowerCase() as ExportFormat;
+  const downloads = downloadsOf(ctx.app);
+  const file = downloads.newFile(format);
+  const out = createWriteStream(file, { mode: 0o600 });
+  try {
+    for (const chunk of opts.groups ? renderGroupsCsv(data) : renderExport(data, format, { withHashes: opts.with_hashes })) {
+      if (!out.write(chunk)) await once(out, "drain");
+    }
+    out.end();
+    await once(out, "close");
+  } catch (err) {
+    out.destroy();
+    rmSync(file, { force: true });
+    throw err;
+  }
+  ctx.job?.setProgress(100, `${data.users.length} users, ${data.groups.length} groups`);
+  const ttl = 10 * 60_000;
+  const name = opts.groups ? "groups.csv" : `accounts.${format}`;
+  const url = downloads.offer(
+    { jobId: ctx.job?.id ?? 0, file, filename: name, contentType: format === "csv" ? "text/csv; charset=utf-8" : "application/json", sessionId: ctx.session?.id ?? null, ephemeral: !!ctx.session?.ephemeral },
+    ttl,
+  );
+  return { format: opts.format, users: data.users.length, groups: data.groups.length, url, expires_at: new Date(Date.now() + ttl) };
 }

@@ -12,7 +12,7 @@ import type { Store } from "../store/db.js";
 import type { ChangeEvent } from "../store/change-event.js";
 import { Provisioner, detectDrift, type DriftEntry, type ProvisionContext, type ProvisionerOptions, type RunResult } from "./provisioner.js";
 import { writeAudit } from "../audit/audit.js";
-import { insertSystemAccounts } from "../accounts/adopt.js";
+import { insertSystemAccounts } from "../accounts/system-accounts.js";
 import type { DriftFound, SystemAccounts } from "./drift.js";
 
 export { Provisioner, detectDrift, type DriftEntry, type ProvisionContext, type RunResult } from "./provisioner.js";

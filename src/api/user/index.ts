@@ -15,6 +15,7 @@ import { userSetupLocalAdministrator } from "./setup-local-administrator.js";
 import { userSuggestUsername } from "./suggest-username.js";
 import { userVerifyEmail } from "./verify-email.js";
 import { userSetTwofactorMethod } from "./set-twofactor-method.js";
+import { userExport } from "./export.js";
 
 export const userMethods: MethodDef[] = [
   userQuery,
@@ -28,6 +29,7 @@ export const userMethods: MethodDef[] = [
   userHasLocalAdministratorSetUp,
   userSetupLocalAdministrator,
   userSuggestUsername,
+  userExport,
   userVerifyEmail,
   userSetTwofactorMethod,
 ];
