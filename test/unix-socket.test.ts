@@ -157,6 +157,31 @@ describe("the on-host Unix socket", { concurrency: false }, () => {
   });
 });
 
+describe("a second server on the same socket path", () => {
+  it("leaves the live server's socket alone and runs without one", async () => {
+    const { listenUnixSocket } = await import("../src/server/unix-socket.js");
+    const dir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-twice-"));
+    const sockPath = path.join(dir, "g.sock");
+    try {
+      await withTestApp(undefined, async (app) => {
+        const first = await listenUnixSocket(app, sockPath, {});
+        assert.ok(first);
+        const lines: string[] = [];
+        const log = pino({ level: "warn" }, { write: (l: string) => void lines.push(l) });
+        assert.equal(await listenUnixSocket({ ...app, log } as typeof app, sockPath, {}), null);
+        assert.match(lines.join(""), /another server is listening/);
+        const c = await RpcClient.connect(`ws+unix://${sockPath}:/api/current`);
+        assert.equal(await c.call("core.ping"), "pong", "the first server still answers");
+        await c.close();
+        await first.close();
+        assert.equal(existsSync(sockPath), false);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("without the native addon", () => {
   it("the server runs without its socket and says why", async () => {
     const { listenUnixSocket } = await import("../src/server/unix-socket.js");

@@ -11,6 +11,7 @@
 
 import { chmodSync, chownSync, lstatSync, unlinkSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import { createRequire } from "node:module";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -76,6 +77,15 @@ function socketMode(env: NodeJS.ProcessEnv): number {
   return m && /^0?[0-7]{3}$/.test(m) ? Number.parseInt(m, 8) : 0o600;
 }
 
+/** Does a server accept connections on this socket? */
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(socketPath);
+    s.once("connect", () => (s.destroy(), resolve(true)));
+    s.once("error", () => resolve(false));
+  });
+}
+
 export interface UnixSocketServer {
   path: string;
   close(): Promise<void>;
@@ -91,11 +101,17 @@ export async function listenUnixSocket(app: App, socketPath: string, env: NodeJS
     app.log.warn({ socket: socketPath }, `Unix socket disabled: ${error}`);
     return null;
   }
-  try {
-    // A socket left by a process that died is replaced; anything else at that path is not touched.
-    if (lstatSync(socketPath, { throwIfNoEntry: false })?.isSocket()) unlinkSync(socketPath);
-  } catch {
-    // listen() below reports the problem
+  // A socket left by a process that died is replaced; a live server's is not, nor anything else.
+  if (lstatSync(socketPath, { throwIfNoEntry: false })?.isSocket()) {
+    if (await answers(socketPath)) {
+      app.log.warn({ socket: socketPath }, `Unix socket disabled: another server is listening on ${socketPath}`);
+      return null;
+    }
+    try {
+      unlinkSync(socketPath);
+    } catch {
+      // listen() below reports the problem
+    }
   }
   const server = http.createServer((_req, res) => {
     res.writeHead(426, { "content-type": "text/plain" }).end("WebSocket only (JSON-RPC at /api/current)\n");
