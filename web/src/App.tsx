@@ -23,6 +23,7 @@ import { SettingsPage } from "./pages/Settings";
 import { ProfilePage } from "./pages/Profile";
 import { DirectoryPage } from "./pages/Directory";
 import { CertificateAuthoritiesPage } from "./pages/CertificateAuthorities";
+import { MailSettingsPage } from "./pages/MailSettings";
 import { SystemsPage } from "./pages/Systems";
 import { MySystemsPage, SystemBrowserPage } from "./pages/MySystems";
 
@@ -53,6 +54,7 @@ export const NAV: NavItem[] = [
   { to: "/settings", label: "Settings", role: "SYSTEM_SECURITY_READ", method: "system.security.config" },
   { to: "/directory-services", label: "Directory services", role: "DIRECTORY_SERVICE_READ", method: "ldap.server.query" },
   { to: "/certificate-authorities", label: "Certificate authorities", role: "CERTIFICATE_READ", method: "certificateauthority.query" },
+  { to: "/mail", label: "Mail", role: "MAIL_WRITE", method: "mail.config" },
   { to: "/profile", label: "My profile" },
 ];
 
@@ -203,6 +205,7 @@ function Routes({ path }: { path: string }) {
   if (path === "/audit") return guard("SYSTEM_AUDIT_READ", "audit.query", "Audit log", <AuditPage />);
   if (path === "/directory-services") return guard("DIRECTORY_SERVICE_READ", "ldap.server.query", "Directory services", <DirectoryPage />);
   if (path === "/certificate-authorities") return guard("CERTIFICATE_READ", "certificateauthority.query", "Certificate authorities", <CertificateAuthoritiesPage />);
+  if (path === "/mail") return guard("MAIL_WRITE", "mail.config", "Mail", <MailSettingsPage />);
   if (path === "/settings") return guard("SYSTEM_SECURITY_READ", "system.security.config", "Settings", <SettingsPage />);
   if (path === "/systems") return guard("FLEET_READ", "fleet.system.query", "Systems", <SystemsPage />);
   if (path === "/my-systems") return s.has("fleet.call") ? <MySystemsPage /> : <Forbidden what="My systems" />;

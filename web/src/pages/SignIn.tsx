@@ -78,6 +78,18 @@ export function SignIn() {
     setBusy(false);
   };
 
+  /** Forgot password, second step: the mailed reset code signs in like a one-time password. */
+  const signInWithCode = async (user: string, resetCode: string) => {
+    setUsername(user);
+    setError(null);
+    const r = await s.login(user, resetCode.trim());
+    if (r.kind === "AUTH_ERR") setError("That reset code is wrong, has expired or was already used. Ask for a new code.");
+    else {
+      if (r.kind === "ok") setMode("password");
+      outcome(r);
+    }
+  };
+
   const submitCode = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
@@ -104,7 +116,8 @@ export function SignIn() {
         {s.phase === "otp" ? (
           <form onSubmit={submitCode} data-testid="otp-form">
             <p>
-              Enter the code from the authenticator app for <strong>{s.otpUser}</strong>.
+              Enter the code from the authenticator app for <strong>{s.otpUser}</strong> — or, if your account receives its codes by e-mail, the
+              code just sent to your address.
             </p>
             <div className="field">
               <label htmlFor="otp">Authentication code</label>
@@ -139,7 +152,7 @@ export function SignIn() {
         ) : mode === "expired" ? (
           <ExpiredPassword username={username} oldPassword={password} onDone={() => setMode("password")} />
         ) : mode === "forgot" ? (
-          <ForgotPassword initial={username} onBack={() => setMode("password")} />
+          <ForgotPassword initial={username} onBack={() => setMode("password")} onCode={signInWithCode} />
         ) : (
           <form onSubmit={submit} data-testid="signin-form">
             <div className="field">
@@ -166,11 +179,21 @@ export function SignIn() {
   );
 }
 
-function ForgotPassword({ initial, onBack }: { initial: string; onBack: () => void }) {
+function ForgotPassword({ initial, onBack, onCode }: { initial: string; onBack: () => void; onCode: (username: string, code: string) => Promise<void> }) {
   const [username, setUsername] = useState(initial);
+  const [code, setCode] = useState("");
+  const [signingIn, setSigningIn] = useState(false);
+  const submitResetCode = async (e: FormEvent) => {
+    e.preventDefault();
+    setSigningIn(true);
+    await onCode(username.trim(), code);
+    setSigningIn(false);
+  };
   const [state, setState] = useState<"idle" | "busy" | "sent" | "unavailable" | "error">("idle");
   const [msg, setMsg] = useState("");
   const submit = async (e: FormEvent) => {
+    // After the request, Enter in the code field signs in (it never asks again, which would replace the code).
+    if (state === "sent") return submitResetCode(e);
     e.preventDefault();
     setState("busy");
     try {
@@ -187,10 +210,19 @@ function ForgotPassword({ initial, onBack }: { initial: string; onBack: () => vo
   return (
     <form onSubmit={submit} data-testid="forgot-form">
       {state === "sent" ? (
-        <p className="alert ok" role="status">
-          If an account with that name exists and has an email address, a reset code has been sent to it. The code is valid for 15 minutes: sign in
-          with it as your password, then choose a new password.
-        </p>
+        <>
+          <p className="alert ok" role="status" data-testid="reset-sent">
+            If an account with that name exists and has a verified email address, a reset code has been sent to it. The code is valid for 15 minutes.
+            Enter it below (or as your password on the sign-in page), then choose a new password.
+          </p>
+          <div className="field">
+            <label htmlFor="reset-code">Reset code</label>
+            <input id="reset-code" name="reset-code" inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} />
+          </div>
+          <button type="submit" className="primary wide" disabled={code.replace(/\D/g, "").length < 8 || signingIn} data-testid="reset-code-submit">
+            {signingIn ? "Signing in…" : "Sign in with code"}
+          </button>
+        </>
       ) : state === "unavailable" ? (
         <p className="alert info" role="status">
           Password reset by email is not available on this server. Ask an administrator for a one-time password.
