@@ -10,6 +10,8 @@ import type { FleetAccessContext } from "./context.js";
 import type { SystemGroupCreate, SystemGroupEntry, SystemGroupUpdate } from "./access-schemas.js";
 import { assertHoldsAccess, type GrantTouch } from "./held-access.js";
 import type { FleetAccessLevel } from "./effective-access.js";
+import { changeOf, type ChangeEvent } from "../store/change-event.js";
+import { recordChange } from "../store/changes.js";
 
 /** Every group (or the one with `id`), with its systems, ordered by id. */
 export async function systemGroupEntries(db: Tx, id?: number): Promise<SystemGroupEntry[]> {
@@ -71,14 +73,17 @@ export async function createSystemGroup(ctx: FleetAccessContext, input: SystemGr
   await checkSystems(db, v, "fleet_system_group_create.systems", systems);
   v.check();
   ctx.auditSubject = input.name;
+  let change!: ChangeEvent;
   const id = await db.transaction().execute(async (trx) => {
     const row = await trx.insertInto("fleet_system_groups").values({ name: input.name }).returning("id").executeTakeFirstOrThrow();
     if (systems.length) await trx.insertInto("fleet_system_group_members").values(systems.map((system_id) => ({ system_group_id: row.id, system_id }))).execute();
+    change = changeOf({ systemGroups: [row.id], systems });
+    await recordChange(trx, change);
     return row.id;
   });
+  ctx.app.changed(change);
   const entry = await getSystemGroup(ctx, id);
   publish(ctx, "added", entry);
-  ctx.app.accountsChanged("fleet.system_group.create");
   return entry;
 }
 
@@ -90,9 +95,10 @@ export async function updateSystemGroup(ctx: FleetAccessContext, id: number, inp
   if (input.name !== undefined && input.name !== current.name) await checkName(db, v, "fleet_system_group_update.name", input.name, id);
   if (input.systems) await checkSystems(db, v, "fleet_system_group_update.systems", input.systems);
   v.check();
+  let change = changeOf({ systemGroups: [id] });
   await db.transaction().execute(async (trx) => {
     if (input.name !== undefined && input.name !== current.name) await trx.updateTable("fleet_system_groups").set({ name: input.name }).where("id", "=", id).execute();
-    if (!input.systems) return;
+    if (!input.systems) return void (await recordChange(trx, change));
     const before = new Set((await trx.selectFrom("fleet_system_group_members").select("system_id").where("system_group_id", "=", id).execute()).map((r) => r.system_id));
     const after = new Set(input.systems);
     const added = [...after].filter((s) => !before.has(s));
@@ -103,10 +109,12 @@ export async function updateSystemGroup(ctx: FleetAccessContext, id: number, inp
     const touches: GrantTouch[] = changed.length ? (await grantsOnGroup(trx, id)).map((access) => ({ target_kind: "SYSTEM_GROUP", target_id: id, access, systems: changed })) : [];
     await assertHoldsAccess(trx, ctx.session, touches, "fleet_system_group_update.systems");
     if (changed.length) ctx.auditSubject = `${current.name} (systems +[${added.join(", ")}] -[${removed.join(", ")}])`;
+    change = changeOf({ systemGroups: [id], systems: changed });
+    await recordChange(trx, change);
   });
+  ctx.app.changed(change);
   const entry = await getSystemGroup(ctx, id);
   publish(ctx, "changed", entry);
-  ctx.app.accountsChanged("fleet.system_group.update");
   return entry;
 }
 
@@ -115,6 +123,7 @@ export async function deleteSystemGroup(ctx: FleetAccessContext, id: number): Pr
   const db = ctx.app.store.db;
   const current = await getSystemGroup(ctx, id);
   ctx.auditSubject = current.name;
+  const change = changeOf({ systemGroups: [id], systems: current.systems });
   await db.transaction().execute(async (trx) => {
     const touches: GrantTouch[] = (await grantsOnGroup(trx, id)).map((access) => ({ target_kind: "SYSTEM_GROUP", target_id: id, access }));
     await assertHoldsAccess(trx, ctx.session, touches, "fleet.system_group.delete");
@@ -123,8 +132,9 @@ export async function deleteSystemGroup(ctx: FleetAccessContext, id: number): Pr
     await trx.deleteFrom("fleet_system_groups").where("id", "=", id).execute();
     const n = Number(gone.numDeletedRows);
     if (n) ctx.auditSubject = `${current.name} (and its ${n} grant${n === 1 ? "" : "s"})`;
+    await recordChange(trx, change);
   });
+  ctx.app.changed(change);
   ctx.app.events.publish("fleet.system_group.query", "removed", id);
-  ctx.app.accountsChanged("fleet.system_group.delete");
   return true;
 }

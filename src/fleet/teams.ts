@@ -11,6 +11,8 @@ import type { FleetAccessContext } from "./context.js";
 import type { TeamCreate, TeamEntry, TeamUpdate } from "./access-schemas.js";
 import { assertHoldsAccess } from "./held-access.js";
 import { allGrantTouches, checkGrantLists, grantsOfOwners, replaceGrants } from "./grants.js";
+import { changeOf, type ChangeEvent } from "../store/change-event.js";
+import { recordChange } from "../store/changes.js";
 
 /** Every team (or the one with `id`) with its members and grants, ordered by id. */
 export async function teamEntries(db: Tx, id?: number): Promise<TeamEntry[]> {
@@ -75,7 +77,7 @@ async function replaceMembers(trx: Tx, teamId: number, members: readonly number[
 }
 
 /** Write members and grants; check the caller holds what changed; returns the change in words. */
-async function writeTeam(ctx: FleetAccessContext, trx: Tx, teamId: number, input: TeamUpdate, schema: string): Promise<string[]> {
+async function writeTeam(ctx: FleetAccessContext, trx: Tx, teamId: number, input: TeamUpdate, schema: string): Promise<{ words: string[]; change: ChangeEvent }> {
   // Grants before the change: a member who leaves loses them.
   const before = await allGrantTouches(trx, "TEAM", [teamId]);
   const grants = await replaceGrants(trx, "TEAM", teamId, input);
@@ -90,7 +92,11 @@ async function writeTeam(ctx: FleetAccessContext, trx: Tx, teamId: number, input
   // Only members feel a grant: a team without members (before and after) changes nobody's access.
   const hadMembers = (await trx.selectFrom("team_members").select("user_id").where("team_id", "=", teamId).limit(1).execute()).length > 0 || removed.length > 0;
   if (hadMembers) await assertHoldsAccess(trx, ctx.session, touches, schema);
-  return words;
+  // The members whose access may have changed: all of them when a grant changed, else those who came or went.
+  const users = grants.touches.length ? (await trx.selectFrom("team_members").select("user_id").where("team_id", "=", teamId).execute()).map((r) => r.user_id) : [];
+  const change = changeOf({ teams: [teamId], users: [...users, ...added, ...removed] });
+  await recordChange(trx, change);
+  return { words, change };
 }
 
 function publish(ctx: FleetAccessContext, msg: "added" | "changed", entry: TeamEntry): void {
@@ -101,15 +107,17 @@ export async function createTeam(ctx: FleetAccessContext, input: TeamCreate): Pr
   const db = ctx.app.store.db;
   await validate(db, "team_create", input, null, true);
   ctx.auditSubject = input.name;
+  let change!: ChangeEvent;
   const id = await db.transaction().execute(async (trx) => {
     const row = await trx.insertInto("teams").values({ name: input.name }).returning("id").executeTakeFirstOrThrow();
-    const words = await writeTeam(ctx, trx, row.id, input, "team_create");
-    if (words.length) ctx.auditSubject = `${input.name} (${words.join("; ")})`;
+    const written = await writeTeam(ctx, trx, row.id, input, "team_create");
+    if (written.words.length) ctx.auditSubject = `${input.name} (${written.words.join("; ")})`;
+    change = written.change;
     return row.id;
   });
+  ctx.app.changed(change);
   const entry = await getTeam(ctx, id);
   publish(ctx, "added", entry);
-  ctx.app.accountsChanged("team.create");
   return entry;
 }
 
@@ -119,14 +127,16 @@ export async function updateTeam(ctx: FleetAccessContext, id: number, input: Tea
   ctx.auditSubject = current.name;
   const renamed = input.name !== undefined && input.name !== current.name;
   await validate(db, "team_update", input, id, renamed);
+  let change!: ChangeEvent;
   await db.transaction().execute(async (trx) => {
     if (renamed) await trx.updateTable("teams").set({ name: input.name! }).where("id", "=", id).execute();
-    const words = await writeTeam(ctx, trx, id, input, "team_update");
-    if (words.length) ctx.auditSubject = `${current.name} (${words.join("; ")})`;
+    const written = await writeTeam(ctx, trx, id, input, "team_update");
+    if (written.words.length) ctx.auditSubject = `${current.name} (${written.words.join("; ")})`;
+    change = written.change;
   });
+  ctx.app.changed(change);
   const entry = await getTeam(ctx, id);
   publish(ctx, "changed", entry);
-  ctx.app.accountsChanged("team.update");
   return entry;
 }
 
@@ -135,6 +145,7 @@ export async function deleteTeam(ctx: FleetAccessContext, id: number): Promise<t
   const db = ctx.app.store.db;
   const current = await getTeam(ctx, id);
   ctx.auditSubject = current.name;
+  const change = changeOf({ teams: [id], users: current.members });
   await db.transaction().execute(async (trx) => {
     if (current.members.length) await assertHoldsAccess(trx, ctx.session, await allGrantTouches(trx, "TEAM", [id]), "team.delete");
     const gone = await trx.deleteFrom("fleet_access").where("owner_kind", "=", "TEAM").where("owner_id", "=", id).executeTakeFirst();
@@ -142,8 +153,9 @@ export async function deleteTeam(ctx: FleetAccessContext, id: number): Promise<t
     await trx.deleteFrom("teams").where("id", "=", id).execute();
     const n = Number(gone.numDeletedRows);
     if (n) ctx.auditSubject = `${current.name} (and its ${n} grant${n === 1 ? "" : "s"})`;
+    await recordChange(trx, change);
   });
+  ctx.app.changed(change);
   ctx.app.events.publish("team.query", "removed", id);
-  ctx.app.accountsChanged("team.delete");
   return true;
 }
