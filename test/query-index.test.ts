@@ -131,3 +131,27 @@ for (const kind of STORES) {
     });
   });
 }
+
+for (const kind of STORES) {
+  test(`concurrent lookups (batched into one statement on PostgreSQL) answer each caller exactly [${kind}]`, async () => {
+    await withStore(kind, async (store) => {
+      const { names, fullNames } = rows();
+      await seed(store, names, fullNames);
+      const all = (await queryUsers(store, [], {})) as { username: string; uid: number }[];
+      const asks: unknown[][] = [];
+      for (let i = 0; i < 60; i++) {
+        const u = all[(i * 7) % all.length]!;
+        asks.push(i % 3 === 0 ? ["uid", "=", u.uid] : i % 5 === 0 ? ["username", "=", `${u.username}-none`] : ["username", "=", u.username]);
+      }
+      asks.push(["username", "=", all[0]!.username], ["username", "=", all[0]!.username], ["uid", "=", 999_999]);
+      const answers = await Promise.all(asks.map((a) => queryUsers(store, [a], {})));
+      answers.forEach((got, i) => {
+        const want = all.filter((e) => matchRow(e, parseFilters([asks[i]])));
+        assert.deepEqual(got, want, JSON.stringify(asks[i]));
+      });
+      // Two callers of the same name each hold their own result.
+      const [a, b] = answers.slice(-3, -1) as unknown[][];
+      assert.notEqual(a, b);
+    });
+  });
+}

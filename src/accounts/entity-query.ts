@@ -11,12 +11,14 @@ import {
   filterFields,
   compileFilters,
   compileOrderBy,
+  isOrFilter,
   matchRow,
   parseFilters,
   parseOptions,
   parseOrderKey,
   type ColumnMap,
   type Dialect,
+  type Filter,
   type QueryOptions,
 } from "../store/query.js";
 import { numberPlaceholders, planSearch, type SearchIndexes } from "../store/query-search.js";
@@ -33,6 +35,8 @@ export interface EntitySpec<Row, Entry> {
   fields: ReadonlySet<string>;
   /** Search indexes on the table (src/store/query-search.ts), when it has any. */
   search?: SearchIndexes;
+  /** Fields (unique plain columns) whose `=` lookups PostgreSQL batches into one statement. */
+  lookups?: ReadonlySet<string>;
   build(rows: Row[]): Promise<Entry[]>;
 }
 
@@ -41,6 +45,71 @@ export interface QueryArgs {
   options: unknown;
   /** Attribute names for validation errors (e.g. "filters", "options"). */
   attrs?: { filters?: string; options?: string };
+}
+
+// ---- PostgreSQL: concurrent lookups batched -------------------------------------------------
+//
+// `[[field, "=", value]]` with no options (a lookup by username, uid or id, the server's hottest
+// call) on PostgreSQL: the lookups that arrive while the event loop is busy with one turn run as
+// one `= ANY($1)` statement — one round trip and one plan for all of them, not one each.
+
+type Lookup = { column: ColumnMap[string]; value: string | number };
+
+function batchableLookup<Row, Entry>(spec: EntitySpec<Row, Entry>, filters: Filter[], opts: QueryOptions): Lookup | null {
+  if (!spec.lookups || filters.length !== 1) return null;
+  const f = filters[0];
+  if (isOrFilter(f) || f.op !== "=" || f.ci || f.path.length !== 1 || !spec.lookups.has(f.path[0])) return null;
+  const plain = !opts.order_by.length && opts.select === null && !opts.count && !opts.get && !opts.offset && !opts.limit;
+  const column = spec.columns[f.path[0]];
+  if (!plain || !column) return null;
+  const ok = column.kind === "text" ? typeof f.value === "string" : column.kind === "int" && Number.isSafeInteger(f.value);
+  return ok ? { column, value: f.value as string | number } : null;
+}
+
+interface Waiter {
+  resolve: (entries: unknown[]) => void;
+  reject: (err: unknown) => void;
+}
+const pendingLookups = new WeakMap<Db, Map<string, Map<string | number, Waiter[]>>>();
+
+function batchedLookup<Row, Entry>(db: Db, spec: EntitySpec<Row, Entry>, column: Lookup["column"], value: string | number): Promise<unknown[]> {
+  let perDb = pendingLookups.get(db);
+  if (!perDb) pendingLookups.set(db, (perDb = new Map()));
+  const key = `${spec.selectSql}\0${column.sql}`;
+  let batch = perDb.get(key);
+  if (!batch) {
+    const b = new Map<string | number, Waiter[]>();
+    perDb.set(key, (batch = b));
+    setImmediate(() => {
+      perDb.delete(key);
+      void runLookups(db, spec, column, b);
+    });
+  }
+  const waiters = batch.get(value) ?? [];
+  batch.set(value, waiters);
+  return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
+}
+
+async function runLookups<Row, Entry>(db: Db, spec: EntitySpec<Row, Entry>, column: Lookup["column"], batch: Map<string | number, Waiter[]>): Promise<void> {
+  try {
+    const cast = column.kind === "text" ? "text[]" : "bigint[]";
+    const text = `${spec.selectSql} WHERE ${column.sql} = ANY($1::${cast}) ORDER BY ${spec.defaultOrder}`;
+    const rows = (await db.executeQuery<Row>(CompiledQuery.raw(text, [[...batch.keys()]]))).rows;
+    const entries = await spec.build(rows);
+    const byValue = new Map<string | number, Entry[]>();
+    rows.forEach((r, i) => {
+      const v = (r as Record<string, unknown>)[column.sql.replace(/^.*\."?|"$/g, "")];
+      const k = column.kind === "text" ? String(v) : Number(v);
+      byValue.set(k, [...(byValue.get(k) ?? []), entries[i]]);
+    });
+    for (const [value, waiters] of batch) {
+      const found = byValue.get(value) ?? [];
+      // Each caller its own copy beyond the first: a result may be changed (or frozen) by its caller.
+      waiters.forEach((w, i) => w.resolve(i === 0 ? found : structuredClone(found)));
+    }
+  } catch (err) {
+    for (const waiters of batch.values()) for (const w of waiters) w.reject(err);
+  }
 }
 
 /** How many ordered matches the query needs (Infinity: all of them, or no index gives the order). */
@@ -61,6 +130,8 @@ export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec:
   });
   unknown.check();
   const opts = parseOptions(args.options, args.attrs?.options ?? "options");
+  const lookup = dialect === "postgres" ? batchableLookup(spec, filters, opts) : null;
+  if (lookup) return batchedLookup(db, spec, lookup.column, lookup.value);
   const plan = spec.search ? await planSearch(db, dialect, spec.search, { filters, want: pageEnd(opts, spec.search) }) : null;
   const compiled = compileFilters(filters, spec.columns, dialect, (plan?.params.length ?? 0) + 1);
   const conditions = [plan ? `(${numberPlaceholders(plan.where, dialect, 1)})` : null, compiled.where].filter(Boolean);

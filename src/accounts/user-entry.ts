@@ -324,6 +324,9 @@ export const USER_FIELDS: ReadonlySet<string> = new Set([
   "ldap_username", "teams", "systems", "system_groups",
 ] satisfies (keyof UserEntry)[]);
 
+/** Unique columns whose plain `=` lookups PostgreSQL batches (src/accounts/entity-query.ts). */
+const USER_LOOKUPS: ReadonlySet<string> = new Set(["username", "uid", "id"]);
+
 /** `user.query(filters, options)`. */
 export async function queryUsers(store: Store, filters: unknown, options: unknown): Promise<unknown> {
   const snapshot = await storeSnapshot(store);
@@ -337,6 +340,7 @@ export async function queryUsers(store: Store, filters: unknown, options: unknow
       columns: snapshot.security.enable_gpos_stig ? USER_COLUMNS_STIG : USER_COLUMNS,
       fields: USER_FIELDS,
       search: USER_SEARCH,
+      lookups: USER_LOOKUPS,
       build: (rows) => buildUserEntries(store.db, rows, snapshot),
     },
     { filters, options },
