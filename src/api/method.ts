@@ -124,6 +124,12 @@ export interface MethodOptions<A extends readonly ArgSpec[], R> {
   secretsRole?: RoleName;
   /** Result fields replaced by "********" for sessions without FULL_ADMIN or `secretsRole`. */
   secretFields?: readonly string[];
+  /**
+   * Shown once: result fields (or `true`: the whole result) that only the call's own answer
+   * carries — a generated password, a new key, a token. Job listings and job events (core.bulk)
+   * replace them with "********" for everyone, whatever their roles or `raw_result`.
+   */
+  showOnce?: true | readonly string[];
   /** Runs as a job: the call answers with the job id (legacy_jobs) or the job's result. */
   job?: boolean | { abortable?: boolean; transient?: boolean; description?: (...args: ArgOutputs<A>) => string };
   /** Subject to the per-IP limiter when called without authentication (default true). */
@@ -150,6 +156,7 @@ export interface MethodDef {
   audit?: string | ((...args: unknown[]) => string);
   secretsRole?: RoleName;
   secretFields?: readonly string[];
+  showOnce?: true | readonly string[];
   job: false | { abortable: boolean; transient: boolean; description?: (...args: unknown[]) => string };
   rateLimit: boolean;
   private: boolean;
@@ -178,6 +185,7 @@ export function defineMethod<const A extends readonly ArgSpec[], R>(opts: Method
     audit: opts.audit as MethodDef["audit"],
     secretsRole: opts.secretsRole,
     secretFields: opts.secretFields,
+    showOnce: opts.showOnce,
     job: job as MethodDef["job"],
     rateLimit: opts.rateLimit ?? true,
     private: opts.private ?? false,

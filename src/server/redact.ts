@@ -10,6 +10,8 @@ import type { Session } from "../auth/session.js";
 export interface Redactable {
   secretFields?: readonly string[];
   secretsRole?: string;
+  /** Fields only the call's own answer carries (`true`: the whole result); see MethodOptions.showOnce. */
+  showOnce?: true | readonly string[];
 }
 
 /** Is the session a user session that must not see `def`'s secrets? */
@@ -85,5 +87,12 @@ export function redactResult(def: Redactable, session: Session | null, result: u
  * redacted, unless a session that may see them asks for `extra.raw_result`).
  */
 export function redactAlways(def: Redactable, result: unknown): unknown {
-  return def.secretFields?.length ? redactedCopy(result, def.secretFields) : result;
+  return redactShowOnce(def, def.secretFields?.length ? redactedCopy(result, def.secretFields) : result);
+}
+
+/** `def`'s show-once fields redacted (job listings and events, for everyone). */
+export function redactShowOnce(def: Redactable, result: unknown): unknown {
+  const once = def.showOnce;
+  if (!once || result === null || result === undefined) return result;
+  return once === true ? REDACTED : redactedCopy(result, once);
 }

@@ -207,6 +207,28 @@ forEachStore("security: redaction", (store) => {
     for (const s of [hash, nthash]) assert.ok(!text.includes(s), "no hash in job listings or job events");
   });
 
+  it("show-once results (a generated password, a new API key, a token) leave only in the call's own answer, never in job listings or events", async () => {
+    await a.call("core.set_options", { legacy_jobs: false });
+    await a.call("core.subscribe", "core.get_jobs");
+    const name = `once${store}${Date.now() % 100000}`;
+    const made = await a.call<any[]>("core.bulk", "user.create", [[{ username: name, full_name: "Once", random_password: true, group_create: true, smb: false }]]);
+    const password = made[0].result.password as string;
+    assert.ok(password && password !== REDACTED, "the caller gets the generated password");
+    const keys = await a.call<any[]>("core.bulk", "api_key.create", [[{ name: `${name}-k`, username: victim.username }]]);
+    const key = keys[0].result.key as string;
+    assert.match(key, /^\d+-/);
+    const tokens = await a.call<any[]>("core.bulk", "auth.generate_token", [[]]);
+    const token = tokens[0].result as string;
+    assert.ok(token && token !== REDACTED);
+    await new Promise((r) => setTimeout(r, 100));
+    // Not in listings — not even the raw result a full administrator may ask for — nor in events.
+    const listed = await a.call<any[]>("core.get_jobs", [["method", "=", "core.bulk"]]);
+    const raw = await a.call<any[]>("core.get_jobs", [["method", "=", "core.bulk"]], { extra: { raw_result: true } });
+    const text = JSON.stringify([listed, raw, a.notifications.filter((n) => n.params?.collection === "core.get_jobs")]);
+    for (const [what, secret] of [["password", password], ["key", key], ["token", token]] as const) assert.ok(!text.includes(secret), `no ${what} in job listings or events`);
+    assert.ok(raw.some((j) => j.result?.[0]?.result?.password === REDACTED), "the field is there, redacted");
+  });
+
   it("the secret-reference check covers declared nested paths and list wildcards (the generic rule)", () => {
     const fields = ["api_key", "credentials.bind_password"];
     assert.equal(findSecretReference(fields, [["credentials", "=", {}]], {}), "credentials.bind_password", "a parent contains the secret");

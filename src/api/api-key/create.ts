@@ -23,6 +23,7 @@ export const apiKeyCreate = defineMethod({
   targets: (data) => ({ usernames: [data.username] }),
   audit: (data) => `Create API key ${data.name}`,
   secretFields: API_KEY_SECRETS,
+  showOnce: ["key", "client_key"],
   secretsRole: "API_KEY_WRITE",
   handler: (ctx, data) => createApiKey(ctx, data),
 });

@@ -23,6 +23,7 @@ export const apiKeyUpdate = defineMethod({
   targets: (id) => ({ apiKeys: [id] }),
   audit: (id, data, { subject }) => `Update API key ${subject ?? id}${data.name && data.name !== subject ? ` (renamed ${data.name})` : ""}`,
   secretFields: API_KEY_SECRETS,
+  showOnce: ["key", "client_key"],
   secretsRole: "API_KEY_WRITE",
   handler: (ctx, id, data) => updateApiKey(ctx, id, data),
 });

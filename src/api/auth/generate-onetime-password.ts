@@ -7,6 +7,7 @@ export const authGenerateOnetimePassword = defineMethod({
   description: "Generates a single-use password (valid 24 h) for a user; signing in with it requires a password change.",
   args: [arg("data", z.strictObject({ username: z.string() }))],
   returns: z.string(),
+  showOnce: true,
   roles: ["ACCOUNT_WRITE"],
   // A one-time password signs in as the account: only for accounts holding no role you lack.
   targets: (data) => ({ usernames: [data.username] }),

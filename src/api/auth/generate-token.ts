@@ -17,6 +17,7 @@ export const authGenerateToken = defineMethod({
     arg("single_use", z.boolean(), () => false),
   ],
   returns: z.string(),
+  showOnce: true,
   authorizationRequired: false,
   audit: "Generate authentication token for session",
   handler: async (ctx, ttl, attrs, match_origin, single_use) => {

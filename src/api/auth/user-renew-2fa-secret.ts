@@ -22,6 +22,8 @@ export const userRenew2faSecret = defineMethod({
   targets: (username) => ({ usernames: [username] }),
   audit: (username) => `Renew two-factor authentication secret: ${username}`,
   secretFields: ["unixhash", "smbhash", "password_history"],
+  // The new secret is shown to set up the authenticator, never again.
+  showOnce: ["twofactor_config"],
   secretsRole: "ACCOUNT_WRITE",
   handler: (ctx, username, opts) => renewTwoFactorSecret(ctx.app, username, opts),
 });

@@ -20,6 +20,8 @@ export const userStage2faSecret = defineMethod({
     interval: z.number().int().describe("Seconds per code."),
     expires_at: z.date().describe("When the staged secret is dropped unless confirmed."),
   }),
+  // The staged secret is shown to set up the authenticator, never again (job listings, events).
+  showOnce: ["provisioning_uri"],
   owner: "self-or-role",
   roles: [],
   targets: (username) => ({ usernames: [username] }),

@@ -4,7 +4,7 @@ import { CallError, ERRNO } from "../../server/errors.js";
 import type { CallContext } from "../context.js";
 import type { Job } from "../../server/jobs.js";
 import { queryRows } from "../../store/query-rows.js";
-import { redactAlways, redactResult, type Redactable } from "../../server/redact.js";
+import { redactAlways, redactResult, redactShowOnce, type Redactable } from "../../server/redact.js";
 import { redactJobResult } from "../../server/events.js";
 import { queryResult } from "../../server/wire-schema.js";
 import { JobEntrySchema } from "../../server/job-schema.js";
@@ -36,7 +36,8 @@ export const coreGetJobs = defineMethod({
     const raw = !!(options as { extra?: { raw_result?: unknown } }).extra?.raw_result;
     const entries = jobs.map((j) => {
       const entry = j.toEntry();
-      const redact = raw ? (def: Redactable, v: unknown) => redactResult(def, s, v) : redactAlways;
+      // Show-once fields (a generated password, a new key) never: only the call's own answer had them.
+      const redact = raw ? (def: Redactable, v: unknown) => redactShowOnce(def, redactResult(def, s, v)) : redactAlways;
       const result = redactJobResult(ctx.app.registry, j.method, j.args, entry.result, redact);
       return result === entry.result ? entry : { ...entry, result };
     });

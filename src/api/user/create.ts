@@ -15,6 +15,7 @@ export const userCreate = defineMethod({
   fieldRoles: { arg: "user_create", fields: USER_FLEET_FIELD_ROLES },
   audit: (data, { subject }) => `Create user ${subject ?? data.username}`,
   secretFields: USER_SECRET_FIELDS,
+  showOnce: ["password"],
   secretsRole: "ACCOUNT_WRITE",
   secretArgs: ["user_create.password"],
   handler: (ctx, data) => createUser(ctx, data),

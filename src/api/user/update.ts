@@ -18,6 +18,7 @@ export const userUpdate = defineMethod({
   targets: (id) => ({ users: [id] }),
   audit: (id, _data, { subject }) => `Update user ${subject ?? id}`,
   secretFields: USER_SECRET_FIELDS,
+  showOnce: ["password"],
   secretsRole: "ACCOUNT_WRITE",
   secretArgs: ["user_update.password"],
   // A password change of the caller's own account keeps the caller's session (its others end).
