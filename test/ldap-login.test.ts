@@ -283,6 +283,11 @@ forEachStore("ldap logins", (store) => {
       t0 = Date.now();
       assert.equal(await login("bob", PEOPLE.bob.password), "SUCCESS");
       assert.ok(Date.now() - t0 < 800, `took ${Date.now() - t0} ms`);
+      // StartTLS to a hanging server: the StartTLS exchange is bounded by the connect timeout too.
+      await servers(indirect({ hostname: `127.0.0.1:${hang.port}`, security: "STARTTLS", connect_timeout: 1, timeout: 10 }), indirect());
+      t0 = Date.now();
+      assert.equal(await login("alice", PEOPLE.alice.password), "SUCCESS");
+      assert.ok(Date.now() - t0 < 3000, `StartTLS: took ${Date.now() - t0} ms`);
       // Only the hanging server: an outage, answered as such and never counted as a wrong password.
       await servers(indirect({ hostname: `127.0.0.1:${hang.port}`, connect_timeout: 1 }));
       const before = await failures("bob");

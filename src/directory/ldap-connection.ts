@@ -95,12 +95,20 @@ export async function connect(server: LdapServer, endpoint: { host: string; port
     return client;
   }
   const client = new Client({ url: `ldap://${host}:${endpoint.port}`, ...common });
+  // The StartTLS exchange is part of connecting: a server that accepts TCP and never answers
+  // costs the connect timeout, not the (longer) operation timeout.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LdapUnavailableError(`ETIMEDOUT: no StartTLS answer within ${server.connect_timeout} s`, "TLS")), server.connect_timeout * 1000);
+  });
   try {
-    await client.startTLS(tlsOptionsFor(server, endpoint.host, trusted));
+    await Promise.race([client.startTLS(tlsOptionsFor(server, endpoint.host, trusted)), deadline]);
   } catch (err) {
     await client.unbind().catch(() => {});
     const e = asUnavailable(err, "TLS");
     throw e instanceof LdapUnavailableError ? e : new LdapUnavailableError(`StartTLS refused: ${(err as Error).message}`, "TLS");
+  } finally {
+    clearTimeout(timer);
   }
   return client;
 }
