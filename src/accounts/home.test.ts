@@ -72,11 +72,15 @@ describe("home_mode", () => {
     assert.deepEqual(check("qqq"), { mode: null, errors: [[attr, "Please provide a valid value for home_mode attribute", ERRNO.EINVAL]] });
     assert.deepEqual(check("600"), { mode: null, errors: [[attr, "Home directory must be executable by User.", ERRNO.EINVAL]] });
     assert.deepEqual(check("300"), { mode: null, errors: [[attr, "Home directory must be readable by User.", ERRNO.EINVAL]] });
+    assert.deepEqual(check("777"), { mode: null, errors: [[attr, "Home directory may not be writable by others.", ERRNO.EINVAL]] });
+    assert.deepEqual(check("772"), { mode: null, errors: [[attr, "Home directory may not be writable by others.", ERRNO.EINVAL]] });
+    assert.deepEqual(check("775"), { mode: 0o775, errors: [] });
     assert.deepEqual(check("077"), {
       mode: null,
       errors: [
         [attr, "Home directory must be readable by User.", ERRNO.EINVAL],
         [attr, "Home directory must be executable by User.", ERRNO.EINVAL],
+        [attr, "Home directory may not be writable by others.", ERRNO.EINVAL],
       ],
     });
   });

@@ -67,6 +67,12 @@ export function validateHomeMode(errors: ValidationErrors, attr: string, value: 
     errors.add(attr, "Home directory must be executable by User.", "home.mode_unsearchable");
     ok = false;
   }
+  // Beyond the reference (docs/departures.md): any local user could replace the owner's shell
+  // start-up files or SSH keys in a home every user may write to.
+  if (mode & 0o002) {
+    errors.add(attr, "Home directory may not be writable by others.", "home.mode_world_writable");
+    ok = false;
+  }
   return ok ? mode : null;
 }
 

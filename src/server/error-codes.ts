@@ -132,6 +132,7 @@ export const ERROR_CODES = {
   "home.mode_invalid": { errno: ERRNO.EINVAL, description: "Not a valid home directory mode." },
   "home.mode_unreadable": { errno: ERRNO.EINVAL, description: "The home mode must let the user read it." },
   "home.mode_unsearchable": { errno: ERRNO.EINVAL, description: "The home mode must let the user enter it." },
+  "home.mode_world_writable": { errno: ERRNO.EINVAL, description: "The home mode may not let every user write to it." },
   "home.native_addon_missing": { errno: ERRNO.ENOSYS, description: "Home directory operations need the native addon, which is not built." },
   "home.not_a_directory": { errno: ERRNO.EEXIST, description: "The home path exists and is not a directory." },
   "home.not_absolute": { errno: ERRNO.EINVAL, description: "The home directory must be an absolute path." },

@@ -148,6 +148,7 @@ export const SENTENCES: Record<string, Sentence> = {
   "home.mode_invalid": "Choose valid permissions for the home directory.",
   "home.mode_unreadable": "The user must be allowed to read their home directory.",
   "home.mode_unsearchable": "The user must be allowed to open (execute) their home directory.",
+  "home.mode_world_writable": "A home directory cannot be writable by every user: others could change the user's files.",
   "home.native_addon_missing": "The server cannot manage home directories: its native helper is not built.",
   "home.not_a_directory": "Something other than a folder already exists at this path.",
   "home.not_absolute": "The home directory must start with /.",
