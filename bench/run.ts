@@ -14,6 +14,7 @@ const AREAS = {
   provision: "host provisioning (issues 4, 15)",
   ui: "web UI (issue 5)",
   ldap: "directory logins against a throwaway slapd (issue 12)",
+  "fleet-proxy": "fleet proxy: fleet.call beside a bare relay and direct calls, status round of 1,000 systems (issue 11)",
   "fleet-access": "fleet access: query as a fleet user, explain, access matrix (issue 11)",
 } as const;
 type Area = keyof typeof AREAS;

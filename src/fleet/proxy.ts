@@ -15,6 +15,9 @@ import { CallError, ERRNO, RpcError, errnameOf, instanceNotFound, type ErrorCode
 import { isErrorCode } from "../server/error-codes.js";
 import { stringifyWire } from "../server/ejson.js";
 import type { Job, JobManager } from "../server/jobs.js";
+import type { Connection } from "../server/connection.js";
+import type { AuditContext } from "../audit/audit.js";
+import { GroupedAuditWriter } from "./call-audit.js";
 import { effectiveAccess, subjectOfSession, type EffectiveLevel } from "./effective-access.js";
 import { ConnectFailure, RemoteError, RemoteTimeout, type RemoteConnection } from "./remote-connection.js";
 import { neverProxied } from "./remote-methods.js";
@@ -31,9 +34,9 @@ function callTimeoutMs(): number {
 }
 
 export interface ProxyCallContext {
-  app: object & { jobs: Pick<JobManager, "start"> };
+  app: object & { jobs: Pick<JobManager, "start"> } & AuditContext;
   session: Session | null;
-  conn: { options: { legacy_jobs: boolean } };
+  conn: Connection;
   callId: string | number | null;
   auditSubject?: string;
 }
@@ -72,21 +75,49 @@ async function resolveTarget(rt: FleetRuntime, session: Session | null, systemId
   return { row, access };
 }
 
-/** Forward `method(params)` to system `systemId` as the caller may. */
+const auditWriters = new WeakMap<object, GroupedAuditWriter>();
+
+/** Audit one proxied call (user, system, method, access level, result), committed in groups. */
+function auditCall(ctx: ProxyCallContext, systemId: number, method: string, label: string, authorized: boolean, success: boolean): Promise<void> {
+  let w = auditWriters.get(ctx.app);
+  if (!w) auditWriters.set(ctx.app, (w = new GroupedAuditWriter(ctx.app)));
+  // The system's parameters may hold its secrets (a password for user.create): never audited.
+  const eventData = { method: "fleet.call", params: [systemId, method, "********"], description: label, authenticated: !!ctx.session, authorized };
+  return w.write({ event: "METHOD_CALL", eventData, success, conn: ctx.conn, session: ctx.session });
+}
+
+/** Forward `method(params)` to system `systemId` as the caller may; every call is audited (once it got past argument checks). */
 export async function proxyCall(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[]): Promise<unknown> {
+  let label = `Fleet call ${method} on system ${systemId}`;
+  let authorized = true;
+  try {
+    const result = await forward(ctx, systemId, method, params, (l) => (label = l), () => (authorized = false));
+    await auditCall(ctx, systemId, method, label, authorized, true);
+    return result;
+  } catch (err) {
+    await auditCall(ctx, systemId, method, label, authorized, false);
+    throw err;
+  }
+}
+
+async function forward(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[], setLabel: (l: string) => void, refused: () => void): Promise<unknown> {
   const rt = fleetRuntime(ctx.app);
   const size = Buffer.byteLength(stringifyWire(params));
   if (size > MAX_PROXY_PARAMS_BYTES) throw new CallError(`Parameters of ${size} bytes exceed the proxy's limit of ${MAX_PROXY_PARAMS_BYTES}`, "fleet.call_params_too_large");
   const { row, access } = await resolveTarget(rt, ctx.session, systemId);
   const system = { id: row.id, name: row.name };
-  ctx.auditSubject = `${method} on system ${row.name} with ${access} access`;
-  if (neverProxied(method)) throw systemError(system, "fleet.method_not_proxied", ERRNO.EPERM, `${method} is a session method and is never forwarded`);
+  setLabel(`Fleet call ${method} on system ${row.name} with ${access} access`);
+  if (neverProxied(method)) {
+    refused();
+    throw systemError(system, "fleet.method_not_proxied", ERRNO.EPERM, `${method} is a session method and is never forwarded`);
+  }
   const timeout = callTimeoutMs();
   try {
     const main = await endpointOf(rt.app, row, "main");
     // The method's kind, from the system's own list (fetched over the main key's connection).
     const info = await rt.pool.run(row.id, main, (conn) => rt.methods.info(row.id, conn, method));
     if (access === "READ" && !info.read) {
+      refused();
       throw systemError(system, "fleet.call_forbidden", ERRNO.EACCES, `${method}: your access to system ${row.name} is READ, and this is not a read method`);
     }
     const ep = access === "READ" && row.read_api_key !== null ? await endpointOf(rt.app, row, "read") : main;

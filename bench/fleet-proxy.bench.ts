@@ -1,0 +1,189 @@
+// Fleet proxy (issue 11): fleet.call of user.query through the manager beside, in the same rounds,
+// the same call made directly to the system and through a bare WebSocket relay written here
+// (parse, forward, no checks, one pre-authenticated upstream connection per client) — p50 with one
+// call in flight, and throughput with 16 in flight; and a status round of 1,000 registered
+// systems over established connections (pointing at three real Gatehouse processes).
+// Load comes from a separate process (bench/load-client.ts); the managed systems are real
+// processes (test/process-harness.ts); the manager runs here.
+
+import { execFile } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import WebSocket, { WebSocketServer } from "ws";
+import { ADMIN_PASSWORD, startServer } from "../test/harness.js";
+import { startServerProcess, type ServerProcess } from "../test/process-harness.js";
+import { fleetRuntime } from "../src/fleet/runtime.js";
+import { API_KEY_PURPOSE, allSystemRows } from "../src/fleet/system-endpoint.js";
+import { alternate, figure, type BenchOptions, type Row } from "./measure.js";
+import type { Section } from "./table.js";
+
+const execP = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const INFLIGHT = 16;
+const STATUS_SYSTEMS = 1000;
+
+interface LoadResult {
+  callsPerSec: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+type Req = { method: string; params: unknown[] };
+
+async function load(url: string, requests: Req[], calls: number, inflight: number, login: boolean): Promise<LoadResult> {
+  const spec = { url, calls, inflight, requests, login: login ? { username: "admin", password: ADMIN_PASSWORD } : undefined };
+  const file = path.join(os.tmpdir(), `gatehouse-fleet-load-${process.pid}-${Date.now()}.json`);
+  writeFileSync(file, JSON.stringify(spec));
+  try {
+    const { stdout } = await execP(process.execPath, ["--import", "tsx", path.join(here, "load-client.ts"), `@${file}`], { maxBuffer: 1 << 20 });
+    const res = JSON.parse(stdout) as LoadResult;
+    if (res.errors) throw new Error(`${requests[0]?.method}: ${res.errors} errors in ${calls} calls`);
+    return res;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/** The bare relay: each client connection gets one upstream connection, logged in with the key once. */
+async function startRelay(upstreamUrl: string, apiKey: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  wss.on("connection", (client) => {
+    const up = new WebSocket(upstreamUrl, { perMessageDeflate: false });
+    const queued: string[] = [];
+    let ready = false;
+    up.on("open", () => up.send(JSON.stringify({ jsonrpc: "2.0", id: "relay-login", method: "auth.login_ex", params: [{ mechanism: "API_KEY_PLAIN", username: "", api_key: apiKey }] })));
+    up.on("message", (data) => {
+      const msg = JSON.parse(data.toString());
+      if (msg.id === "relay-login") {
+        ready = true;
+        for (const q of queued.splice(0)) up.send(q);
+        return;
+      }
+      client.send(JSON.stringify(msg));
+    });
+    client.on("message", (data) => {
+      const text = JSON.stringify(JSON.parse(data.toString()));
+      if (ready) up.send(text);
+      else queued.push(text);
+    });
+    client.on("close", () => up.close());
+    up.on("close", () => client.close());
+  });
+  await new Promise<void>((r) => wss.once("listening", () => r()));
+  const addr = wss.address() as { port: number };
+  return { url: `ws://127.0.0.1:${addr.port}/api/current`, close: () => new Promise((r) => wss.close(() => r())) };
+}
+
+export async function run(opts: BenchOptions): Promise<Section[]> {
+  process.env.GATEHOUSE_CHECK_RESULTS ??= "0";
+  const procs: ServerProcess[] = [];
+  const manager = await startServer({ config: { logLevel: "silent" } });
+  try {
+    for (let i = 0; i < 3; i++) procs.push(await startServerProcess({ env: { GATEHOUSE_CHECK_RESULTS: "0" } }));
+    const keys: string[] = [];
+    for (const p of procs) keys.push((await (await p.adminClient()).call("api_key.create", { name: "bench", username: "admin" })).key);
+    const admin = await manager.adminClient();
+    const sys = await admin.call("fleet.system.create", { name: "bench-nas", url: procs[0]!.url, api_key: keys[0] });
+    const relay = await startRelay(procs[0]!.url, keys[0]!);
+    const query: Req = { method: "user.query", params: [[["username", "=", "admin"]], { select: ["id", "username", "uid"] }] };
+    const viaProxy: Req = { method: "fleet.call", params: [sys.id, query.method, query.params] };
+    const calls = Math.min(opts.calls, 3000);
+    const latency = await alternate(opts.rounds, {
+      proxy: () => load(manager.url, [viaProxy], Math.min(calls, 1000), 1, true),
+      relay: () => load(relay.url, [query], Math.min(calls, 1000), 1, false),
+      direct: () => load(procs[0]!.url, [query], Math.min(calls, 1000), 1, true),
+    });
+    const throughput = await alternate(opts.rounds, {
+      proxy: () => load(manager.url, [viaProxy], calls, INFLIGHT, true),
+      relay: () => load(relay.url, [query], calls, INFLIGHT, false),
+    });
+    await relay.close();
+    const status = await statusRound(manager, procs, keys, opts.rounds);
+    const rows: Row[] = [
+      figure({
+        name: "fleet.call user.query p50, 1 in flight",
+        unit: "ms",
+        value: latency.proxy.map((r) => r.p50),
+        baseline: latency.relay.map((r) => r.p50),
+        baselineName: "bare relay p50",
+        baselineUnit: "ms",
+        ratioAsTimes: true,
+        better: "lower",
+        aim: "≤ 1.2× the relay",
+      }),
+      figure({
+        name: "fleet.call user.query p50 added over direct",
+        unit: "ms",
+        value: latency.proxy.map((r, i) => r.p50 - latency.direct[i]!.p50),
+        baseline: latency.direct.map((r) => r.p50),
+        baselineName: "direct p50",
+        baselineUnit: "ms",
+        ratioNote: "added ÷ direct",
+        better: "lower",
+      }),
+      figure({
+        name: `fleet.call user.query throughput, ${INFLIGHT} in flight`,
+        unit: "calls/s",
+        value: throughput.proxy.map((r) => r.callsPerSec),
+        baseline: throughput.relay.map((r) => r.callsPerSec),
+        baselineName: "bare relay",
+        baselineUnit: "calls/s",
+        better: "higher",
+        aim: "≥ 80% of the relay",
+      }),
+      figure({ name: `status round of ${STATUS_SYSTEMS.toLocaleString("en-US")} systems (established connections)`, unit: "s", value: status, better: "lower", aim: "≤ 2 s" }),
+    ];
+    return [
+      {
+        title: "Fleet proxy (issue 11)",
+        rows,
+        notes: [
+          "Proxy = fleet.call through the manager (access checked from the store on every call, method kind from the system's cached core.get_methods, audited); relay = a bare WebSocket relay (parse, forward, no checks); direct = the same call to the system.",
+          `Status round: ${STATUS_SYSTEMS} registered systems pointing at 3 real Gatehouse processes, one pooled connection each, after a first round opened them.`,
+        ],
+      },
+    ];
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()));
+    await manager.stop();
+  }
+}
+
+/** Register STATUS_SYSTEMS systems round-robin on the three processes, open their connections, then time rounds. */
+async function statusRound(manager: Awaited<ReturnType<typeof startServer>>, procs: ServerProcess[], keys: string[], rounds: number): Promise<number[]> {
+  const app = manager.app;
+  const now = Date.now();
+  const values = Array.from({ length: STATUS_SYSTEMS }, (_, i) => ({
+    name: `bench-status-${i}`,
+    url: procs[i % procs.length]!.url,
+    api_key: app.secretBox.seal(API_KEY_PURPOSE, keys[i % keys.length]!),
+    verify_ssl: 1,
+    username: "",
+    created_at: now,
+    updated_at: now,
+  }));
+  for (let i = 0; i < values.length; i += 200) await app.store.db.insertInto("fleet_systems").values(values.slice(i, i + 200)).execute();
+  const rows = (await allSystemRows(app.store.db)).filter((r) => r.name.startsWith("bench-status-"));
+  const poller = fleetRuntime(app).poller;
+  const first = await poller.round(rows);
+  const down = first.filter((s) => !s.reachable).length;
+  if (down) throw new Error(`status round: ${down} of ${rows.length} systems unreachable (${first.find((s) => !s.reachable)?.error})`);
+  const out: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    await poller.round(rows);
+    out.push((performance.now() - t0) / 1000);
+  }
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { DEFAULT_OPTIONS } = await import("./measure.js");
+  const { printTable } = await import("./table.js");
+  for (const s of await run({ ...DEFAULT_OPTIONS, rounds: Number(process.env.ROUNDS ?? 3), calls: Number(process.env.CALLS ?? 2000) })) printTable(s.title, s.rows, s.notes);
+  process.exit(0);
+}

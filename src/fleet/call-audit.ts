@@ -1,0 +1,41 @@
+// Audit entries of proxied calls (fleet.call), committed in groups as login writes are: entries
+// queued while a commit is in flight go together in the next transaction, so a burst of calls
+// costs one commit per group instead of one each. A call answers only after its entry committed.
+
+import { writeAudit, type AuditContext, type AuditInput } from "../audit/audit.js";
+
+const MAX_GROUP = 256;
+
+export class GroupedAuditWriter {
+  private queue: { input: AuditInput; done: () => void }[] = [];
+  private flushing: Promise<void> | null = null;
+
+  constructor(private readonly app: AuditContext) {}
+
+  /** Resolves once the entry is committed (never rejects: a failed write is logged by writeAudit). */
+  write(input: AuditInput): Promise<void> {
+    return new Promise((done) => {
+      this.queue.push({ input, done });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length) {
+        const group = this.queue.splice(0, MAX_GROUP);
+        try {
+          await this.app.store.db.transaction().execute(async (trx) => {
+            for (const g of group) await writeAudit(this.app, g.input, trx);
+          });
+        } catch {
+          // One bad entry must not lose the others: write them one by one.
+          for (const g of group) await writeAudit(this.app, g.input);
+        }
+        for (const g of group) g.done();
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+}
