@@ -10,7 +10,7 @@ import type { ProbeRuntime } from "./runtime-context.js";
 import { probeSystem, readStatuses, statusChanged, writeStatus } from "./system-status.js";
 
 /** Probes in flight at once in one round. */
-export const POLL_CONCURRENCY = 64;
+export const POLL_CONCURRENCY = 200;
 /** An unchanged status is still rewritten this often (its checked_at stays meaningful). */
 const REWRITE_AFTER_MS = 5 * 60_000;
 
