@@ -129,8 +129,12 @@ export async function writeAccessMatrix(db: Tx, out: Writable, opts: MatrixOptio
     if (!out.write(buf)) await once(out, "drain");
     buf = "";
   };
+  // Each name is escaped once (CSV cell or JSON string), not once per pair.
+  const systemText = new Map<number, string>();
+  for (const [id, name] of w.systems) systemText.set(id, json ? JSON.stringify(name) : csvCell(name));
   for (let i = 0; i < users.length; i++) {
     const u = users[i]!;
+    const userText = json ? JSON.stringify(u.username) : csvCell(u.username);
     const admin = w.admins.has(u.id);
     const decided: [number, { rank: number; access: FleetAccessLevel; id: number } | null][] = admin
       ? [...w.systems.keys()].map((s) => [s, null])
@@ -138,9 +142,9 @@ export async function writeAccessMatrix(db: Tx, out: Writable, opts: MatrixOptio
     for (const [s, e] of decided) {
       const access = e ? e.access : "READ_WRITE";
       const level = e ? ACCESS_LEVELS[e.rank]! : "ADMIN";
-      const name = w.systems.get(s)!;
-      if (json) buf += `${pairs ? "," : ""}\n${JSON.stringify({ username: u.username, user_id: u.id, system: name, system_id: s, access, level, grant_id: e ? e.id : null })}`;
-      else buf += `${csvCell(u.username)},${u.id},${csvCell(name)},${s},${access},${level},${e ? e.id : ""}\n`;
+      const name = systemText.get(s)!;
+      if (json) buf += `${pairs ? "," : ""}\n{"username":${userText},"user_id":${u.id},"system":${name},"system_id":${s},"access":"${access}","level":"${level}","grant_id":${e ? e.id : null}}`;
+      else buf += `${userText},${u.id},${name},${s},${access},${level},${e ? e.id : ""}\n`;
       pairs++;
       if (buf.length > 65536) await flush();
     }
