@@ -21,6 +21,7 @@ import { buildHttpServer, closeAllConnections } from "../src/server/http.js";
 import { RpcClient } from "../src/cli/client.js";
 import type { Db } from "../src/store/db.js";
 import { provisionerOf } from "../src/provision/index.js";
+import { m015SearchIndexes, nonAsciiIndex, SEARCH_INDEXED_COLUMNS, trigramTable } from "../src/store/migrations/015-search-indexes.js";
 import { freshPgDatabase } from "../test/harness.js";
 import { alternate, figure, type BenchOptions, type Row } from "./measure.js";
 import type { Section } from "./table.js";
@@ -357,6 +358,11 @@ async function runCore(store: "sqlite" | "postgres", opts: BenchOptions, databas
     await provisionerOf(app).provisionNow();
     const echo = await startEcho();
     const ctx: CoreCtx = { store, url, echoUrl: echo.url, users, opts, label, db: app.store.db, databaseUrl };
+    if (store === "sqlite") {
+      const built = await indexBuildRows(app.store.db, opts, label);
+      rows.push(...built.rows);
+      notes.push(...built.notes);
+    }
     rows.push(...(await lookupRows(ctx)), ...(await searchRows(ctx)), ...(await uiSearchRows(ctx)), ...(await createRows(ctx)));
     await echo.close();
     closeAllConnections(server);
@@ -392,6 +398,52 @@ async function memoryRow(dataDir: string, databaseUrl: string | undefined, users
     name: label(`resident memory, gatehouse serve (${built ? "compiled: dist/" : "NOT BUILT: sources through tsx — run npm run build"}) after start, provisioning and 5,000 lookups`),
     unit: "MB", value: m.server.map((b) => b / 1048576), baseline: m.bare.map((b) => b / 1048576), baselineName: "bare Node process, idle", better: "lower", ratioAsTimes: true, aim: "≤ 300 MB at 100,000 users",
   });
+}
+
+/**
+ * The first start after upgrading to migration 015 (issue 15): its search indexes dropped and
+ * built again on the seeded store, timed, beside a plain index on one column (users.email) built
+ * in the same rounds; the store's size with and without them in a note. Two rounds at most: each
+ * rebuild at 1,000,000 users takes a while.
+ */
+async function indexBuildRows(db: Db, opts: BenchOptions, label: (s: string) => string): Promise<{ rows: Row[]; notes: string[] }> {
+  // Pages in use (not the file's length, which keeps freed pages until a VACUUM).
+  const size = async () => {
+    const n = async (p: string) => Number(Object.values((await sql.raw(`pragma ${p}`).execute(db)).rows[0] as Record<string, number>)[0]);
+    return ((await n("page_count")) - (await n("freelist_count"))) * (await n("page_size")) / 1048576;
+  };
+  const drop = async () => {
+    for (const c of SEARCH_INDEXED_COLUMNS) {
+      const t = trigramTable(c);
+      for (const s of [`drop trigger ${t}_ai`, `drop trigger ${t}_ad`, `drop trigger ${t}_au`, `drop table ${t}`, `drop index users_${c}_ci`, `drop index ${nonAsciiIndex(c)}`]) await sql.raw(s).execute(db);
+    }
+  };
+  const timed = async (fn: () => Promise<unknown>) => {
+    const t = performance.now();
+    await fn();
+    return performance.now() - t;
+  };
+  const withIdx = await size();
+  await drop();
+  const without = await size();
+  const m = await alternate(Math.min(2, opts.rounds), {
+    build: async (r) => {
+      if (r > 0) await drop();
+      return timed(() => db.transaction().execute((trx) => m015SearchIndexes.up(trx as never, "sqlite")));
+    },
+    plain: async () => {
+      const ms = await timed(() => sql`create index bench_email on users (email)`.execute(db));
+      await sql`drop index bench_email`.execute(db);
+      return ms;
+    },
+  });
+  return {
+    rows: [figure({
+      name: label("first start after upgrading: migration 015 builds the search indexes (lowercased, non-ASCII, FTS5 trigram x2)"), unit: "ms", value: m.build,
+      baseline: m.plain, baselineName: "CREATE INDEX on one text column (users.email), same rounds", ratioAsTimes: true, better: "lower",
+    })],
+    notes: [`store size: ${without.toFixed(0)} MB without the search indexes, ${withIdx.toFixed(0)} MB with them (+${(((withIdx - without) / without) * 100).toFixed(0)}%)`],
+  };
 }
 
 interface StageMemory {
@@ -434,6 +486,11 @@ async function memoryStageRows(dataDir: string, users: number, opts: BenchOption
     figure({ name: label("  of which the JS heap in use (accounts of the provisioning model, caches, code objects)"), unit: "MB", value: last.map((x) => mb(x.heapUsed)), better: "lower" }),
     figure({ name: label("  of which buffers (the rendered host files, block by block)"), unit: "MB", value: last.map((x) => mb(x.arrayBuffers)), better: "lower" }),
     figure({ name: label("  full provisioning run from a cold start (store read in one streaming pass, model, render, atomic writes)"), unit: "ms", value: at("provisioning").map((x) => x.ms), better: "lower" }),
+    figure({ name: label("cold start: the store open and migrated (user.query answers from here)"), unit: "ms", value: at("start").map((x) => x.ms), better: "lower" }),
+    figure({
+      name: label("cold start: host files written (start + the first full provisioning run)"), unit: "ms", value: m.server.map((st) => st.find((x) => x.stage === "start")!.ms + st.find((x) => x.stage === "provisioning")!.ms),
+      better: "lower", aim: "≤ 30 s at 1,000,000 users",
+    }),
   ];
   const notes = ["memory by stage (median over rounds): " + ["process", "start", "provisioning", "queries"].map((s) => {
     const xs = at(s);
