@@ -16,6 +16,7 @@ const AREAS = {
   ldap: "directory logins against a throwaway slapd (issue 12)",
   "fleet-proxy": "fleet proxy: fleet.call beside a bare relay and direct calls, status round of 1,000 systems (issue 11)",
   "fleet-access": "fleet access: query as a fleet user, explain, access matrix (issue 11)",
+  mail: "password-reset request timing, existing vs unknown users (issue 12)",
 } as const;
 type Area = keyof typeof AREAS;
 /** Tiers above this many users run only the store-sized areas, and PostgreSQL at this size. */

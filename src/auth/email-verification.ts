@@ -6,7 +6,7 @@
 // e-mail only with a current TOTP code, and GPOS STIG mode refuses e-mail as a factor.
 
 import type { Db } from "../store/db.js";
-import { CallError, ValidationErrors, instanceNotFound, validationError } from "../server/errors.js";
+import { CallError, type ValidationErrors, instanceNotFound, validationError } from "../server/errors.js";
 import { checkEmailCode, dropEmailCodes, type MailQueue } from "./email-codes.js";
 import { securityConfig, twoFactorConfig } from "./policy.js";
 import { verifyTotp } from "./totp.js";
