@@ -176,8 +176,17 @@ forEachStore("GPOS STIG", (store) => {
       // Sudo that asks for a password makes no sense without one.
       await a.call("user.update", u.id, { password_disabled: true, sudo_commands: [], sudo_commands_nopasswd: [...u.sudo_commands, ...u.sudo_commands_nopasswd] });
     }
+    // Sessions that began below STIG's level: one signed in with an API key, one with a password alone.
+    const key = await a.call<any>("api_key.create", { name: randomName("prestig"), username: smbUser.username });
+    const keyed = await ts.client();
+    assert.equal((await keyed.loginApiKey(key.key)).response_type, "SUCCESS");
+    const oneFactor = await ts.client();
+    assert.equal((await oneFactor.login(smbUser.username, PASSWORD)).response_type, "SUCCESS");
     const cfg = await a.call("system.security.update", { enable_gpos_stig: true });
     assert.equal(cfg.enable_gpos_stig, true);
+    // Turning STIG on ends them (on their next call, or the sweep); the two-factor session that did it stays.
+    for (const c of [keyed, oneFactor]) assert.notEqual(await c.call("auth.me").then(() => "alive", () => "ended"), "alive");
+    assert.equal((await a.call<any>("auth.me")).pw_name, admin.username);
     assert.equal(cfg.min_password_length, 15);
     assert.equal(cfg.password_history_length, 5);
     assert.equal(cfg.max_password_age, 60);

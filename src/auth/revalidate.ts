@@ -25,6 +25,7 @@ export const END_REASONS = {
   keyDeleted: "The API key this session signed in with was deleted.",
   keyRevoked: "The API key this session signed in with was revoked.",
   keyExpired: "The API key this session signed in with expired.",
+  levelRaised: "GPOS STIG mode was turned on: sign in again with a password and a second factor.",
 } as const;
 
 /**
@@ -114,7 +115,7 @@ export function rightsOf(app: RightsContext, grant: Grant, keyRoles: readonly st
 }
 
 /** What a verdict depends on: a live session, or the snapshot a token carries of its session. */
-export type SessionLike = Pick<Session, "userId" | "apiKeyId" | "keyRoles" | "readonly" | "grantFixed" | "credStamp">;
+export type SessionLike = Pick<Session, "userId" | "apiKeyId" | "keyRoles" | "readonly" | "grantFixed" | "credStamp"> & { attributes?: readonly string[] };
 
 export type Verdict = { end: string } | { rights: Rights | null; keyRoles: readonly string[] | null };
 
@@ -133,13 +134,13 @@ export async function judgeSession(
   if (opts.stored && (row.s_id === null || Number(row.s_terminated))) return { end: END_REASONS.terminated };
   if (opts.stored && now > Number(row.s_expires_at)) return { end: END_REASONS.expired };
   if (s.userId === null) return { rights: null, keyRoles: s.keyRoles ?? null };
-  const ended = accountEndReason(s, row, { now, credStamp: opts.credStamp, keepCredentials: opts.keepCredentials });
+  const stig = securityFromStored(row.security).enable_gpos_stig;
+  const ended = accountEndReason(s, row, { now, credStamp: opts.credStamp, keepCredentials: opts.keepCredentials, stig });
   if (ended) return { end: ended };
   let keyRoles = s.keyRoles ?? null;
   if (s.apiKeyId !== null && s.apiKeyId !== undefined) keyRoles = row.k_roles === null ? null : (JSON.parse(row.k_roles) as string[]);
   // Directory users' rights come from their directory groups, read at login: kept as they are.
   if (s.grantFixed) return { rights: null, keyRoles };
-  const stig = securityFromStored(row.security).enable_gpos_stig;
   const rights = rightsOf(app, grantOfCheckRow(row), keyRoles, !!s.readonly, stig);
   if (!(rights.rawRoles.length && rights.access.roles.size) && !(await hasFleetAccess(app.store.db, s.userId))) return { end: END_REASONS.noAccess };
   return { rights, keyRoles };
@@ -156,9 +157,12 @@ export type AccountState = Pick<SessionCheckRow, "u_id" | "u_locked" | "u_passwo
 export function accountEndReason(
   s: SessionLike,
   row: AccountState,
-  opts: { now?: number; credStamp?: string | null; keepCredentials?: boolean } = {},
+  opts: { now?: number; credStamp?: string | null; keepCredentials?: boolean; stig?: boolean } = {},
 ): string | null {
   if (s.userId === null) return null;
+  // Turning STIG on ends every session that began below its level (LEVEL_2: a password and a
+  // second factor): API-key sessions and single-factor ones.
+  if (opts.stig && (s.apiKeyId != null || !s.attributes?.includes("2FA"))) return END_REASONS.levelRaised;
   if (row.u_id === null) return END_REASONS.deleted;
   if (Number(row.u_locked)) return END_REASONS.locked;
   const stamp = opts.credStamp === undefined ? s.credStamp : opts.credStamp;

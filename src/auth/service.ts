@@ -570,10 +570,11 @@ export class AuthService {
     const stale = [...mine.values()].filter((c) => c.session && (stamp === null || c.session.checkedStamp !== stamp));
     if (stale.length) {
       const stateOf = await readAccountStates(this.app, stale.map((c) => c.session!));
+      const stig = (await this.security()).enable_gpos_stig;
       for (const c of stale) {
         const s = c.session;
         if (!s) continue;
-        const reason = accountEndReason(s, stateOf(s), { keepCredentials: (s.ownPasswordChanges ?? 0) > 0 });
+        const reason = accountEndReason(s, stateOf(s), { keepCredentials: (s.ownPasswordChanges ?? 0) > 0, stig });
         if (reason && c.session === s) await this.endSession(c, s, reason);
       }
     }
