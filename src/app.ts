@@ -77,6 +77,8 @@ export class App {
     // Temporary homes of a create interrupted by a crash (docs/security/path-safety.md).
     await (await import("./accounts/home.js")).removeHomeLeftoversAtStartup(app);
     (await import("./provision/index.js")).startProvisioner(app);
+    // Pooled connections to managed systems and their status poller (src/fleet/runtime.ts).
+    (await import("./fleet/runtime.js")).startFleetRuntime(app);
     app.mail.start();
     app.onShutdown(() => app.mail.stop());
     return app;

@@ -185,6 +185,25 @@ export interface FleetSystemTable {
   url: string;
   api_key: string;
   verify_ssl: Bool;
+  /** Certificate authority (certificate_authorities.id) verifying the system's TLS certificate (migration 009). */
+  ca: number | null;
+  /** Sealed read-only API key on the system: READ callers' calls go through it (migration 009). */
+  read_api_key: string | null;
+  /** The keys' owner on the system (SCRAM names it; PLAIN may leave it empty) (migration 009). */
+  username: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The last observed status of a system (migration 009; written by the poller and status calls). */
+export interface FleetSystemStatusTable {
+  system_id: number;
+  reachable: Bool;
+  version: string | null;
+  latency_ms: number | null;
+  error: string | null;
+  error_code: string | null;
+  checked_at: number;
 }
 
 export interface FleetSystemGroupTable {
@@ -274,6 +293,7 @@ export interface Database {
   audit: AuditTable;
   attributes: AttributeTable;
   fleet_systems: FleetSystemTable;
+  fleet_system_status: FleetSystemStatusTable;
   fleet_system_groups: FleetSystemGroupTable;
   fleet_system_group_members: FleetSystemGroupMemberTable;
   teams: TeamTable;

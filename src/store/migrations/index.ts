@@ -13,12 +13,13 @@ import { m010Directory } from "./010-directory.js";
 import { m011Mail } from "./011-mail.js";
 import { m008FleetAccess } from "./008-fleet-access.js";
 import { m005UniqueIds } from "./005-unique-ids.js";
+import { m009FleetSystems } from "./009-fleet-systems.js";
 import { m012Scram } from "./012-scram.js";
 import { m015SearchIndexes } from "./015-search-indexes.js";
 
 export type { Migration } from "./migration.js";
 
-export const MIGRATIONS: Migration[] = [m001Initial, m002Auth, m003Indexes, m004ChangeNotify, m005UniqueIds, m007SessionNotify, m008FleetAccess, m010Directory, m011Mail, m012Scram, m015SearchIndexes, m016Changes];
+export const MIGRATIONS: Migration[] = [m001Initial, m002Auth, m003Indexes, m004ChangeNotify, m005UniqueIds, m007SessionNotify, m008FleetAccess, m009FleetSystems, m010Directory, m011Mail, m012Scram, m015SearchIndexes, m016Changes];
 
 export async function runMigrations(db: MigrationDb, dialect: Dialect): Promise<void> {
   await db.schema
