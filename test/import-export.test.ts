@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { App } from "../src/app.js";
 import { resolveConfig } from "../src/config.js";
-import { importAccounts } from "../src/accounts/import.js";
+import { importAccounts, type RowError } from "../src/accounts/import.js";
 import { formatRowError } from "../src/cli/transfer.js";
 import { readExport, renderExport, renderGroupsCsv } from "../src/accounts/export.js";
 import { readAccountsFile, type RawRecord } from "../src/accounts/transfer-format.js";
@@ -152,7 +152,7 @@ forEachStore("import and export", (store) => {
       spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), ...args, "--data-dir", dataDir, ...(database ? ["--database", database] : []), "--storage-root", storageRoot], { cwd: ROOT, encoding: "utf8", env: { ...process.env, GATEHOUSE_HASH_ROUNDS: "1000" } });
     const r = cli("import", file, "--json");
     assert.equal(r.status, 1, r.stderr);
-    const out = JSON.parse(r.stdout) as { refused: boolean; users: number; errors: { line: number; field: string; name: string | null }[] };
+    const out = JSON.parse(r.stdout) as { refused: boolean; users: number; errors: RowError[] };
     assert.equal(out.refused, true);
     assert.equal(out.users, 0);
     assert.deepEqual([...new Set(out.errors.map((e) => e.line))].sort((x, y) => x - y), [...bad.keys()].sort((x, y) => x - y), "exactly the 10 bad lines");
@@ -216,6 +216,47 @@ forEachStore("user.export job", (store) => {
       const doc = readAccountsFile(await (await fetch(`${ts.httpUrl}${full.url}`)).text());
       const mine = doc.find((x) => x.values.username === "exported1");
       assert.match(String(mine?.values.unixhash), /^\$6\$/);
+    } finally {
+      await ts.stop();
+    }
+  });
+});
+
+forEachStore("user.import job", (store) => {
+  test("the file goes through the job-bound upload; the job imports it and names bad rows; FULL_ADMIN only", { timeout: 120_000 }, async () => {
+    const ts = await startServer({ store });
+    try {
+      const admin = await ts.adminClient();
+      const jobOf = async (id: number) => ((await admin.call("core.get_jobs", [["id", "=", id]])) as { state: string; result: any; error: string; progress: { extra: { upload_url?: string } | null } }[])[0];
+      const run = async (body: string, opts: object) => {
+        const id = await admin.call<number>("user.import", opts);
+        let url: string | undefined;
+        for (let i = 0; i < 200 && !url; i++) {
+          url = (await jobOf(id))?.progress.extra?.upload_url;
+          if (!url) await new Promise((r) => setTimeout(r, 25));
+        }
+        assert.ok(url, "the job offers an upload URL");
+        const put = await fetch(`${ts.httpUrl}${url}`, { method: "PUT", headers: { "content-type": "text/csv" }, body });
+        assert.equal(put.status, 200);
+        assert.equal((await fetch(`${ts.httpUrl}${url}`, { method: "PUT", body })).status, 404, "one upload");
+        for (;;) {
+          const j = await jobOf(id);
+          if (j.state === "SUCCESS") return j.result;
+          if (j.state === "FAILED") throw new Error(j.error);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      };
+      const header = "username,uid,full_name,group,shell,unixhash";
+      const bad = `${header}\njobuser1,310001,Job User,545,/usr/sbin/nologin,${HASH}\njobuser2,12x,Job User 2,545,/usr/sbin/nologin,${HASH}\n`;
+      const refused = await run(bad, {});
+      assert.equal(refused.refused, true);
+      assert.deepEqual(refused.errors.map((e: { line: number; field: string }) => [e.line, e.field]), [[3, "uid"]]);
+      const good = await run(`${header}\njobuser1,310001,Job User,545,/usr/sbin/nologin,${HASH}\n`, {});
+      assert.equal(good.users, 1);
+      const u = (await admin.call("user.query", [["username", "=", "jobuser1"]])) as { uid: number }[];
+      assert.equal(u[0]?.uid, 310001);
+      const ro = await clientWithRoles(ts, ["READONLY_ADMIN"]);
+      await assert.rejects(ro.client.call("user.import", {}), /EPERM|Not authorized|not authorized/i);
     } finally {
       await ts.stop();
     }

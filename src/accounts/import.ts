@@ -23,6 +23,11 @@ import { NO_HOME } from "./home.js";
 import { normalizeDir, storageRootOf } from "./storage-root.js";
 import { GROUP_COLUMNS, HASH_COLUMNS, IMPORT_ONLY_COLUMNS, USER_COLUMNS, type GroupRecord, type RawRecord, type UserRecord } from "./transfer-format.js";
 import type { Config } from "../config.js";
+import type { Store } from "../store/db.js";
+import type { Session } from "../auth/session.js";
+import { CallError } from "../server/errors.js";
+import { uploadsOf } from "../server/job-files.js";
+import { readAccountsFile } from "./transfer-format.js";
 
 export interface ImportContext {
   db: Db;
@@ -432,5 +437,44 @@ export async function importAccounts(ctx: ImportContext, records: RawRecord[], o
     await insertGroups(trx, ctx.dialect, checked.groups);
     await insertUsers(trx, ctx.dialect, checked.users, opts.progress);
   });
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// user.import (the API job): the file arrives through the job-bound upload (src/server/job-files.ts)
+
+export interface ImportJobContext {
+  app: { store: Store; config: Pick<Config, "storageRoots" | "hostRoot" | "hashRounds">; accountsChanged(reason: string): void };
+  session: Session | null;
+  job?: { id: number; setProgress(percent: number | null, description?: string | null, extra?: unknown): void };
+}
+
+/**
+ * Offer the upload (its URL in the job's progress, `extra.upload_url`), wait for the file, then
+ * import it as `gatehouse import` does; one change announcement (one provisioning run).
+ */
+export async function importAccountsJob(ctx: ImportJobContext, opts: { dry_run: boolean; skip_invalid: boolean }): Promise<ImportResult> {
+  const offer = uploadsOf(ctx.app).offer({ jobId: ctx.job?.id ?? 0, sessionId: ctx.session?.id ?? null, ephemeral: !!ctx.session?.ephemeral });
+  ctx.job?.setProgress(0, "Waiting for the file: PUT it to extra.upload_url", { upload_url: offer.url });
+  let text: string;
+  try {
+    text = (await offer.body).toString("utf8");
+  } catch (err) {
+    throw new CallError(`user_import: ${(err as Error).message}`, "import.file_invalid");
+  }
+  let records: RawRecord[];
+  try {
+    records = readAccountsFile(text);
+  } catch (err) {
+    throw new CallError(`user_import: ${(err as Error).message}`, "import.file_invalid");
+  }
+  const { db, dialect } = ctx.app.store;
+  const result = await importAccounts({ db, dialect, config: ctx.app.config }, records, {
+    dryRun: opts.dry_run,
+    skipInvalid: opts.skip_invalid,
+    hashRounds: ctx.app.config.hashRounds ?? undefined,
+    progress: (phase, done, total) => ctx.job?.setProgress(Math.floor((done * 100) / Math.max(total, 1)), `${phase}: ${done} of ${total}`),
+  });
+  if (!result.dryRun && !result.refused && (result.users || result.groups)) ctx.app.accountsChanged("user.import");
   return result;
 }

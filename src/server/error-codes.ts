@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   "api_key.stig_forbids": { errno: ERRNO.EACCES, description: "API keys may not be changed in General Purpose OS STIG mode." },
   "audit.query_unbounded": { errno: ERRNO.EINVAL, description: "An audit query must either count rows or set a limit." },
   "audit.unknown_column": { errno: ERRNO.EINVAL, description: "A selected audit column does not exist." },
+  "job.upload_gone": { errno: ERRNO.ENOENT, description: "The job upload does not exist, expired, was already used or belongs to another session (PUT /_upload/<job>/<token>)." },
   "import.field_invalid": { errno: ERRNO.EINVAL, description: "Import: a record's field is missing, of the wrong type or breaks the rule user.create / group.create applies (the error names the line and field)." },
   "import.duplicate": { errno: ERRNO.EEXIST, description: "Import: a name, id or home that an existing account or another record of the file already has." },
   "import.group_not_found": { errno: ERRNO.ENOENT, description: "Import: a user names a group (by gid) that neither the store nor the file has." },

@@ -16,6 +16,7 @@ import { RpcError } from "./errors.js";
 import { clientAddress, isTrustedPeer, trustedProxyList } from "../auth/source.js";
 import { pemToDer, tlsServerEndPoint } from "../auth/scram.js";
 import { registerDownloadRoute } from "./downloads.js";
+import { registerUploadRoute } from "./job-files.js";
 
 export const API_VERSIONS = ["v25.10.0", "v26.0.0", "v27.0.0"] as const;
 export const CURRENT_VERSION = "v27.0.0";
@@ -129,6 +130,7 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
   server.get("/api/versions", async () => [...API_VERSIONS, "current"]);
   // Files made by jobs (fleet.access.matrix): one GET each, bound to the job and its session.
   registerDownloadRoute(server, app);
+  registerUploadRoute(server, app);
 
   // One-shot call: {"method": "...", "params": [...]} or a JSON-RPC request, authenticated by
   // `Authorization: Bearer <api key>` or Basic, at /api/current and at each versioned path.

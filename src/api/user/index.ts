@@ -16,6 +16,7 @@ import { userSuggestUsername } from "./suggest-username.js";
 import { userVerifyEmail } from "./verify-email.js";
 import { userSetTwofactorMethod } from "./set-twofactor-method.js";
 import { userExport } from "./export.js";
+import { userImport } from "./import.js";
 
 export const userMethods: MethodDef[] = [
   userQuery,
@@ -30,6 +31,7 @@ export const userMethods: MethodDef[] = [
   userSetupLocalAdministrator,
   userSuggestUsername,
   userExport,
+  userImport,
   userVerifyEmail,
   userSetTwofactorMethod,
 ];
