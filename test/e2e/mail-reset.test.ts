@@ -56,6 +56,39 @@ describe("issue 12: password reset and mail settings in the browser", { timeout:
     assert.equal((await c.login(u.username, NEW_PASSWORD)).response_type, "SUCCESS");
   });
 
+  test("User form: the administrator pastes the mailed code (seed 002) and turns on e-mailed codes", { timeout: 90_000 }, async (t) => {
+    const { api, admin } = await adminSession(env, t, "/users");
+    const u = await clientWithRoles(env.ts, ["READONLY_ADMIN"], { password: PASSWORD });
+    await u.client.close();
+    const email = `${u.username}@example.test`;
+    const before = smtp.received.length;
+    await api.call("user.update", u.userId, { email });
+    const mail = await smtp.waitFor((m) => smtp.received.indexOf(m) >= before && m.to.includes(email) && /Verify/.test(m.subject));
+    await admin.goto(`${env.ts.httpUrl}/users/${u.userId}/edit`);
+    await admin.getByTestId("email-status").getByText("Not verified", { exact: false }).waitFor();
+    await admin.getByLabel("Confirmation code").fill(codeIn(mail));
+    await admin.getByTestId("verify-email").click();
+    await admin.getByTestId("email-status").getByText("Verified").waitFor();
+    await admin.getByTestId("use-email-codes").click();
+    await admin.getByText("Sign-in codes will be sent by e-mail.").waitFor();
+    await shot(admin, "user-email-verified");
+    const row = await env.ts.app.store.db.selectFrom("users").select(["email_verified", "twofactor_email"]).where("id", "=", u.userId).executeTakeFirstOrThrow();
+    assert.deepEqual({ ...row }, { email_verified: 1, twofactor_email: 1 });
+    // The next sign-in asks for the mailed code, and the code step says so.
+    const { ctx, page } = await newPage(env);
+    t.after(() => ctx.close());
+    const n = smtp.received.length;
+    await page.goto(env.ts.httpUrl + "/");
+    await page.locator("#username").fill(u.username);
+    await page.locator("#password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByTestId("otp-form").getByText("sent to your address", { exact: false }).waitFor();
+    const code = await smtp.waitFor((m) => smtp.received.indexOf(m) >= n && m.to.includes(email) && /Sign-in code/.test(m.subject));
+    await page.getByLabel("Authentication code").fill(codeIn(code));
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+  });
+
   test("Settings → Mail: send a test email", { timeout: 60_000 }, async (t) => {
     const { admin } = await adminSession(env, t, "/mail");
     await heading(admin, "Mail");

@@ -13,6 +13,7 @@ import { CopyField, ErrorBox, ErrorSummary, SelectField, TextField, useAsync, us
 import { ApiKeysPanel } from "./ApiKeys";
 import { SessionsPanel } from "./Sessions";
 import { ROLE_LABELS } from "./Users";
+import { ProfileEmail } from "./EmailVerification";
 
 export function QrCode({ text, label }: { text: string; label: string }) {
   const q = useMemo(() => {
@@ -84,6 +85,7 @@ export function ProfilePage() {
       </section>
       {me.local !== false && <ChangePassword />}
       {me.local !== false && s.has("user.renew_2fa_secret") && <TwoFactorSetup />}
+      {me.local !== false && s.has("user.verify_email") && <ProfileEmail username={me.pw_name} />}
       {(s.has("api_key.my_keys") || s.has("api_key.create")) && (
         <section className="card section-card" aria-labelledby="mykeys-h">
           <h2 id="mykeys-h">My API keys</h2>

@@ -16,6 +16,7 @@ import { knownPolicy, policyProblems } from "../password-check";
 import { CORRECT_FIELDS, CheckField, ErrorBox, ErrorSummary, FieldError, FilterInput, Loading, SelectField, TextArea, TextField, downloadText, lines, useAsync, useToast } from "../ui";
 import type { User } from "./Users";
 import { HomeBrowser } from "./HomeBrowser";
+import { EmailVerification } from "./EmailVerification";
 import type { GroupEntry, Params, PrivilegeEntry } from "../api-types";
 
 type Group = Pick<GroupEntry, "id" | "gid" | "name" | "builtin"> & Partial<Pick<GroupEntry, "local" | "roles">>;
@@ -572,6 +573,7 @@ function UserFormInner(props: {
                 hint={!editing ? "Suggested from the full name; you can change it." : undefined}
               />
               <TextField label="Email" {...field("email")} type="email" errors={E} autoComplete="off" />
+              {editing && user!.email && <EmailVerification user={user!} canWrite={!props.readOnly} />}
               {!editing && (
                 <TextField label="UID" {...field("uid")} type="number" min={0} errors={E} hint="The next free UID is suggested." />
               )}
