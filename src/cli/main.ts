@@ -30,6 +30,7 @@ registerCallCommands(program);
 if (process.argv[2] !== "call") {
   (await import("./accounts.js")).registerAccountCommands(program);
   (await import("./fleet.js")).registerFleetCommands(program);
+  (await import("./teams.js")).registerFleetAccessCommands(program);
   (await import("./provision.js")).registerProvisionCommand(program);
   (await import("./reset-admin.js")).registerResetAdmin(program);
 }
