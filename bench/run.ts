@@ -17,6 +17,7 @@ const AREAS = {
   "fleet-proxy": "fleet proxy: fleet.call beside a bare relay and direct calls, status round of 1,000 systems (issue 11)",
   "fleet-access": "fleet access: query as a fleet user, explain, access matrix (issue 11)",
   mail: "password-reset request timing, existing vs unknown users (issue 12)",
+  import: "bulk import of --users users beside a raw batched INSERT (issue 13)",
 } as const;
 type Area = keyof typeof AREAS;
 /** Tiers above this many users run only the store-sized areas, and PostgreSQL at this size. */
