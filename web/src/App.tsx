@@ -19,6 +19,7 @@ import { EffectiveAccessPage } from "./pages/EffectiveAccess";
 import { ApiKeysPage } from "./pages/ApiKeys";
 import { SessionsPage } from "./pages/Sessions";
 import { AuditPage } from "./pages/Audit";
+import { ImportExportPage } from "./pages/ImportExport";
 import { SettingsPage } from "./pages/Settings";
 import { ProfilePage } from "./pages/Profile";
 import { DirectoryPage } from "./pages/Directory";
@@ -41,6 +42,7 @@ interface NavItem {
 export const NAV: NavItem[] = [
   { to: "/users", label: "Users", role: "ACCOUNT_READ", method: "user.query" },
   { to: "/groups", label: "Groups", role: "ACCOUNT_READ", method: "group.query" },
+  { to: "/import-export", label: "Import and export", role: "ACCOUNT_READ", method: "user.export" },
   { to: "/privileges", label: "Privileges", role: "PRIVILEGE_READ", method: "privilege.query" },
   { to: "/system-groups", label: "System groups", role: "FLEET_READ", method: "fleet.system_group.query" },
   { to: "/teams", label: "Teams", role: "FLEET_READ", method: "team.query" },
@@ -196,6 +198,7 @@ function Routes({ path }: { path: string }) {
   if (path === "/users/new") return guard("ACCOUNT_WRITE", "user.create", "Add user", <UserForm />);
   if ((m = match("/users/:id/edit", path))) return guard("ACCOUNT_READ", "user.query", "Edit user", <UserForm key={m.id} id={Number(m.id)} />);
   if (path === "/groups") return guard("ACCOUNT_READ", "group.query", "Groups", <GroupsPage />);
+  if (path === "/import-export") return guard("ACCOUNT_READ", "user.export", "Import and export", <ImportExportPage />);
   if (path === "/privileges") return guard("PRIVILEGE_READ", "privilege.query", "Privileges", <PrivilegesPage />);
   if (path === "/system-groups") return guard("FLEET_READ", "fleet.system_group.query", "System groups", <SystemGroupsPage />);
   if (path === "/teams") return guard("FLEET_READ", "team.query", "Teams", <TeamsPage />);
