@@ -147,9 +147,8 @@ export function ImportExportPage() {
                 </tr>
               </thead>
               <tbody>
-                {result.errors.map((e, i) => (
-                  // biome-ignore lint/suspicious/noArrayIndexKey: errors have no identity besides their order
-                  <tr key={i}>
+                {result.errors.map((e) => (
+                  <tr key={`${e.kind}:${e.line}:${e.name}:${e.field}:${e.message}`}>
                     <td>{e.line || "-"}</td>
                     <td>{e.name ?? "-"}</td>
                     <td>{e.field}</td>
