@@ -8,7 +8,9 @@
 
 import { statSync } from "node:fs";
 import type { AccountsApp } from "../accounts/context.js";
-import { changeReason, insideStorageRoot } from "../accounts/context.js";
+import { insideStorageRoot } from "../accounts/context.js";
+import { changeOf, type ChangeEvent } from "../store/change-event.js";
+import { recordChange } from "../store/changes.js";
 import { createUser } from "../accounts/user-create.js";
 import { MAX_LOCAL_ID, idStart } from "../accounts/account-settings.js";
 import { NO_HOME } from "../accounts/home.js";
@@ -25,6 +27,8 @@ import { ldapConfig, mappedTeams, type LdapConfig } from "./ldap-config.js";
 /** What the directory area needs of the application (src/app.ts App satisfies it). */
 export interface DirectoryApp extends AccountsApp {
   readonly secretBox: Pick<SecretBox, "seal" | "open">;
+  /** Publish a committed change (src/app.ts App.changed). */
+  changed(ev: ChangeEvent): void;
 }
 
 /** The grant of the privileges naming any of the user's directory groups (by normalised DN or gidNumber). */
@@ -88,11 +92,16 @@ async function createDirectoryUser(app: DirectoryApp, username: string, id: Dire
     entry = await createUser(ctx, { ...base, uid: null, home: NO_HOME });
   }
   if (config.join_teams.length) {
-    await db
-      .insertInto("team_members")
-      .values(config.join_teams.map((team_id) => ({ team_id, user_id: entry.id, origin: "LOCAL" })))
-      .onConflict((oc) => oc.doNothing())
-      .execute();
+    const change = changeOf({ users: [entry.id], teams: config.join_teams });
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto("team_members")
+        .values(config.join_teams.map((team_id) => ({ team_id, user_id: entry.id, origin: "LOCAL" })))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      await recordChange(trx, change);
+    });
+    app.changed(change);
   }
   return entry.id;
 }
@@ -114,8 +123,9 @@ export async function teamChanges(db: Tx, userId: number, desired: readonly numb
 }
 
 /** Apply a TeamChange (memberships made here are marked origin LDAP). */
-export async function applyTeamChanges(app: Pick<AccountsApp, "store" | "accountsChanged">, userId: number, change: TeamChange): Promise<void> {
+export async function applyTeamChanges(app: Pick<DirectoryApp, "store" | "changed">, userId: number, change: TeamChange): Promise<void> {
   if (!change.add.length && !change.remove.length) return;
+  const event: ChangeEvent = changeOf({ users: [userId], teams: [...change.add, ...change.remove] });
   await app.store.db.transaction().execute(async (trx) => {
     if (change.remove.length) {
       await trx.deleteFrom("team_members").where("user_id", "=", userId).where("origin", "=", "LDAP").where("team_id", "in", change.remove).execute();
@@ -127,8 +137,9 @@ export async function applyTeamChanges(app: Pick<AccountsApp, "store" | "account
         .onConflict((oc) => oc.doNothing())
         .execute();
     }
+    await recordChange(trx, event);
   });
-  app.accountsChanged(changeReason("ldap.teams", [userId], []));
+  app.changed(event);
 }
 
 /**
