@@ -171,6 +171,7 @@ export const ERROR_CODES = {
   "job.not_found": { errno: ERRNO.ENOENT, description: "The job does not exist." },
   "job.not_owned": { errno: ERRNO.EPERM, description: "The job is not owned by this session." },
   "ldap.bind_dn_required": { errno: ERRNO.EINVAL, description: "The operation needs indirect bind (a bind DN): direct bind cannot list directory users." },
+  "ldap.bind_password_required": { errno: ERRNO.EINVAL, description: "A stored bind password is not sent to a changed host, TLS mode or bind DN, nor with certificate verification turned off: give it again." },
   "ldap.certificate": { errno: ERRNO.ESSLCERTVERIFICATIONERROR, description: "The directory server's TLS certificate could not be verified." },
   "ldap.invalid_field": { errno: ERRNO.EINVAL, description: "An LDAP server field is not valid (hostname, DN, attribute name)." },
   "ldap.server_not_found": { errno: ERRNO.ENOENT, description: "The LDAP server does not exist." },
