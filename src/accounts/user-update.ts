@@ -278,8 +278,10 @@ async function writeUpdate(
   // Fleet access (teams, own grants): only what the caller holds itself (src/fleet/held-access.ts).
   const fleet = await writeUserFleet(trx, ctx.session, id, fleetFieldsOf(u.input), SCHEMA);
   if (fleet.length) ctx.auditSubject = `${current.username} (fleet: ${fleet.join("; ")})`;
-  // Any update clears a lock-out (reference §1.4, §7.8).
-  await clearLockout(trx, current.username);
+  // Any account update clears a lock-out (reference §1.4, §7.8); one that changes only the fleet
+  // fields (a FLEET_WRITE caller's) does not: that role manages fleet access, not logins.
+  const fleetOnly = Object.keys(u.input).every((k) => k === "teams" || k === "systems" || k === "system_groups");
+  if (!fleetOnly) await clearLockout(trx, current.username);
   return updateHome(ctx, u, plan, homes);
 }
 

@@ -92,6 +92,14 @@ forEachStore("fleet grant escalation", (store) => {
     assert.ok(await aw.call("user.update", victim.id, { full_name: "Victim" }));
     assert.equal(await code(fw.call("user.update", victim.id, { full_name: "Mallory" })), "access.field_role_required");
     assert.equal((await a.call<any>("user.get_instance", victim.id)).teams.includes(team.id), false);
+    // Nor may it lift a login lock-out: a fleet-only update leaves the account's failure counters.
+    const { username: name, teams } = await a.call<any>("user.get_instance", victim.id);
+    const db = ts.app.store.db;
+    await db.insertInto("counters").values({ key: `acct:${name}`, count: 9, window_start: Date.now(), locked_until: null }).execute();
+    await fw.call("user.update", victim.id, { teams });
+    assert.equal((await db.selectFrom("counters").select("count").where("key", "=", `acct:${name}`).executeTakeFirst())?.count, 9, "fleet-only update keeps the lock-out");
+    await aw.call("user.update", victim.id, { full_name: "Victim again" });
+    assert.equal(await db.selectFrom("counters").select("count").where("key", "=", `acct:${name}`).executeTakeFirst(), undefined, "an account update clears it");
   });
 
   it("a fleet user reaches nothing else", async () => {
