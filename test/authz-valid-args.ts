@@ -256,10 +256,11 @@ export const VALID_ARGS: Record<string, Entry> = {
       return { args: [user.username], targetRoles: roles };
     },
   },
-  // Nothing is staged for the account: reaching the handler answers "no setup in progress".
+  // Reaching the handler answers "no setup in progress", or (after the stage_2fa_secret row ran
+  // for the same account) "the code does not match": the code is never a real one.
   "user.confirm_2fa_secret": {
     targets: SSH_TARGETS,
-    reached: /No two-factor setup is in progress/,
+    reached: /No two-factor setup is in progress|The code does not match/,
     make: async (fx, c, t) => {
       const { user, roles } = await account(fx, c, t);
       return { args: [user.username, "000000"], targetRoles: roles };
