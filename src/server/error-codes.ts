@@ -263,6 +263,8 @@ export const ERROR_CODES = {
   "user.sshpubkey_needs_home": { errno: ERRNO.EINVAL, description: "Storing an SSH public key needs a writable home inside a storage root." },
   "user.sudo_needs_password": { errno: ERRNO.EINVAL, description: "Sudo commands that ask for a password need password login." },
   "user.twofactor_secret_required": { errno: ERRNO.EINVAL, description: "Two-factor authentication is enforced: configure the user's secret first." },
+  "user.twofactor_setup_not_started": { errno: ERRNO.EINVAL, description: "No staged two-factor secret to confirm (none was staged, or it expired)." },
+  "user.twofactor_code_invalid": { errno: ERRNO.EINVAL, description: "The code does not match the staged two-factor secret." },
   "user.uid_taken": { errno: ERRNO.EEXIST, description: "Another user has this uid." },
   "user.update_failed": { errno: ERRNO.EFAULT, description: "Updating the user failed unexpectedly." },
   "user.username_taken": { errno: ERRNO.EEXIST, description: "A user with this username already exists." },

@@ -170,6 +170,7 @@ export const SENTENCES: Record<string, Sentence> = {
   "job.internal": "Only full administrators can see this task.",
   "job.not_abortable": "This task cannot be stopped.",
   "job.not_found": "This task no longer exists.",
+  "job.upload_gone": "The uploaded file is no longer available (it expired or was already used). Upload it again.",
   "job.not_owned": "This task was started by someone else.",
   "ldap.bind_dn_required": "Listing directory users needs a bind DN (a directory account Gatehouse searches with).",
   "ldap.bind_password_required": "Enter the bind password again: the saved one is not sent to a changed server, bind DN or security setting.",
