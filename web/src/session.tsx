@@ -221,6 +221,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         }
         setOtpUser(null);
         setPhase("signed-out");
+        // SCRAM answers belong to API-key logins, never to this code step.
+        if (r.response_type === "SCRAM_RESPONSE") return { kind: "error", message: "Unexpected answer from the server." };
         return { kind: r.response_type };
       } catch (err) {
         setOtpUser(null);
