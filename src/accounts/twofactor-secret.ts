@@ -6,7 +6,9 @@ import { CallError, validationError } from "../server/errors.js";
 import { randomBytes } from "node:crypto";
 import { newTotpSecret, provisioningUri, verifyTotp } from "../auth/totp.js";
 import { userEntryById } from "./user-entry.js";
-import { changeReason, type AccountsApp } from "./context.js";
+import type { AccountsApp } from "./context.js";
+import { changeOf } from "../store/change-event.js";
+import { commitChange, recordChange } from "../store/changes.js";
 
 async function userByName(app: Pick<AccountsApp, "store">, username: string) {
   const user = await app.store.db.selectFrom("users").select(["id", "twofactor_digits", "twofactor_interval"]).where("username", "=", username).executeTakeFirst();
@@ -15,13 +17,14 @@ async function userByName(app: Pick<AccountsApp, "store">, username: string) {
 }
 
 /** A new secret (digits and interval kept unless given); the user entry with its twofactor_config. */
-export async function renewTwoFactorSecret(app: Pick<AccountsApp, "store" | "accountsChanged">, username: string, opts: { otp_digits?: number; interval?: number }) {
+export async function renewTwoFactorSecret(app: Pick<AccountsApp, "store" | "changed">, username: string, opts: { otp_digits?: number; interval?: number }) {
   const user = await userByName(app, username);
   const secret = newTotpSecret();
   const digits = opts.otp_digits ?? user.twofactor_digits ?? 6;
   const interval = opts.interval ?? user.twofactor_interval ?? 30;
-  await app.store.db.updateTable("users").set({ twofactor_secret: secret, twofactor_digits: digits, twofactor_interval: interval }).where("id", "=", user.id).execute();
-  app.accountsChanged(changeReason("user.renew_2fa_secret", [user.id], []));
+  await commitChange(app, changeOf({ users: [user.id] }), (trx) =>
+    trx.updateTable("users").set({ twofactor_secret: secret, twofactor_digits: digits, twofactor_interval: interval }).where("id", "=", user.id).execute(),
+  );
   const entry = await userEntryById(app.store.db, user.id);
   return {
     ...entry,
@@ -30,13 +33,12 @@ export async function renewTwoFactorSecret(app: Pick<AccountsApp, "store" | "acc
 }
 
 /** Remove the secret; refused in STIG mode, where two-factor authentication is mandatory. */
-export async function unsetTwoFactorSecret(app: Pick<AccountsApp, "store" | "accountsChanged"> & { readonly auth: { stig(): Promise<boolean> } }, username: string): Promise<void> {
+export async function unsetTwoFactorSecret(app: Pick<AccountsApp, "store" | "changed"> & { readonly auth: { stig(): Promise<boolean> } }, username: string): Promise<void> {
   if (await app.auth.stig()) {
     throw new CallError("Two-factor authentication may not be removed in General Purpose OS STIG compatibility mode.", "auth.twofactor_removal_stig");
   }
   const user = await userByName(app, username);
-  await app.store.db.updateTable("users").set({ twofactor_secret: null }).where("id", "=", user.id).execute();
-  app.accountsChanged(changeReason("user.unset_2fa_secret", [user.id], []));
+  await commitChange(app, changeOf({ users: [user.id] }), (trx) => trx.updateTable("users").set({ twofactor_secret: null }).where("id", "=", user.id).execute());
 }
 
 // ---- staged setup (a departure: docs/departures.md "Two-factor setup is confirmed") ------------
@@ -87,7 +89,7 @@ export async function stageTwoFactorSecret(app: Pick<AccountsApp, "store"> & Sea
  * wrong — the staged secret then stays, so the user can try the next code.
  */
 export async function confirmTwoFactorSecret(
-  app: Pick<AccountsApp, "store" | "accountsChanged"> & Sealer,
+  app: Pick<AccountsApp, "store" | "changed"> & Sealer,
   username: string,
   otp: string,
   window: number,
@@ -112,8 +114,9 @@ export async function confirmTwoFactorSecret(
   await db.transaction().execute(async (tx) => {
     await tx.updateTable("users").set({ twofactor_secret: secret, twofactor_digits: staged.digits, twofactor_interval: staged.interval }).where("id", "=", user.id).execute();
     await tx.deleteFrom("onetime_codes").where("id", "=", row.id).execute();
+    await recordChange(tx, changeOf({ users: [user.id] }));
   });
-  app.accountsChanged(changeReason("user.confirm_2fa_secret", [user.id], []));
+  app.changed(changeOf({ users: [user.id] }));
   const entry = await userEntryById(db, user.id);
   return {
     ...entry,

@@ -13,10 +13,12 @@ import { fleetRuntime, type FleetRuntime } from "./runtime.js";
 import { KEY_PLACEHOLDER, type FleetSystemEntry, type FleetSystemStatus, type SystemCreate, type SystemUpdate } from "./system-schemas.js";
 import { API_KEY_PURPOSE, READ_API_KEY_PURPOSE, caPem, endpointOf, systemRow, urlProblem, type SystemRow } from "./system-endpoint.js";
 import { failedStatus, probeSystem, readStatuses, unknownStatus, writeStatus } from "./system-status.js";
+import { changeOf, type ChangeEvent } from "../store/change-event.js";
+import { recordChange } from "../store/changes.js";
 
 /** What a fleet.system handler passes: its application (the runtime is found from it) and session. */
 export interface SystemCallContext {
-  app: object;
+  app: { changed(ev: ChangeEvent): void };
   session: Session | null;
   auditSubject?: string;
 }
@@ -155,8 +157,10 @@ export async function createSystem(ctx: SystemCallContext, data: SystemCreate): 
       .returning("id")
       .executeTakeFirstOrThrow();
     await setGroups(trx, r.id, data.groups);
+    await recordChange(trx, changeOf({ systems: [r.id], systemGroups: data.groups }));
     return r.id;
   });
+  ctx.app.changed(changeOf({ systems: [id], systemGroups: data.groups }));
   if (status) await writeStatus(db, { ...status, id });
   ctx.auditSubject = data.name;
   const entry = await systemEntry({ ...ctx, session: null }, id);
@@ -184,11 +188,14 @@ export async function updateSystem(ctx: SystemCallContext, id: number, data: Sys
   };
   const connectionChanged = ["url", "username", "api_key", "read_api_key", "verify_ssl", "ca"].some((k) => (data as Record<string, unknown>)[k] !== undefined);
   const status = connectionChanged && !data.force ? await testConnection(rt, attr, next) : null;
+  const change = changeOf({ systems: [id], systemGroups: data.groups ?? [] });
   await db.transaction().execute(async (trx) => {
     const { id: _id, ...cols } = next;
     await trx.updateTable("fleet_systems").set({ ...cols, updated_at: Date.now() }).where("id", "=", id).execute();
     if (data.groups !== undefined) await setGroups(trx, id, data.groups);
+    await recordChange(trx, change);
   });
+  ctx.app.changed(change);
   if (connectionChanged) rt.pool.closeSystem(id);
   if (status) await writeStatus(db, { ...status, id });
   ctx.auditSubject = next.name;
@@ -198,7 +205,7 @@ export async function updateSystem(ctx: SystemCallContext, id: number, data: Sys
 }
 
 /** Delete a system with its grants (fleet_access rows targeting it), group memberships and status. */
-export async function deleteSystem(ctx: SystemCallContext & { app: { accountsChanged(reason: string): void } }, id: number): Promise<true> {
+export async function deleteSystem(ctx: SystemCallContext, id: number): Promise<true> {
   const rt = fleetRuntime(ctx.app);
   const row = await systemRow(rt.app.store.db, id);
   if (!row) instanceNotFound("FleetSystem", id, "fleet.system_not_found");
@@ -208,12 +215,13 @@ export async function deleteSystem(ctx: SystemCallContext & { app: { accountsCha
     await trx.deleteFrom("fleet_system_group_members").where("system_id", "=", id).execute();
     await trx.deleteFrom("fleet_system_status").where("system_id", "=", id).execute();
     await trx.deleteFrom("fleet_systems").where("id", "=", id).execute();
+    await recordChange(trx, changeOf({ systems: [id] }));
   });
   rt.pool.closeSystem(id);
   rt.poller.forget(id);
   rt.app.events.publish("fleet.system.query", "removed", id);
   // Grants went with it: a user whose last system this was may no longer sign in.
-  ctx.app.accountsChanged(`fleet.system.delete system:${id}`);
+  ctx.app.changed(changeOf({ systems: [id] }));
   return true;
 }
 
