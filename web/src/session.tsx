@@ -221,9 +221,10 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         }
         setOtpUser(null);
         setPhase("signed-out");
-        // SCRAM answers belong to API-key logins, never to this code step.
-        if (r.response_type === "SCRAM_RESPONSE") return { kind: "error", message: "Unexpected answer from the server." };
-        return { kind: r.response_type };
+        // Anything else (a SCRAM answer belongs to API-key logins) is unexpected at this step.
+        const kind = r.response_type as string;
+        if (kind === "AUTH_ERR" || kind === "DENIED" || kind === "EXPIRED" || kind === "REDIRECT") return { kind };
+        return { kind: "error", message: `Unexpected answer from the server: ${kind}` };
       } catch (err) {
         setOtpUser(null);
         setPhase("signed-out");
