@@ -13,6 +13,7 @@ import type { MailQueue } from "../auth/email-codes.js";
 import { NO_HOME } from "./home.js";
 import { storageRootOf } from "./storage-root.js";
 import { REDACTED } from "../audit/audit.js";
+import type { ChangeEvent } from "../store/change-event.js";
 
 /**
  * What the account services need of the application (src/app.ts App satisfies it structurally;
@@ -26,7 +27,9 @@ export interface AccountsApp extends ProvisionApp {
   readonly jobs: Pick<JobManager, "start">;
   /** Queued mail (address verification codes): src/mail/service.ts. */
   readonly mail: MailQueue;
-  /** Tell the listeners (caches, provisioning, sessions) that a transaction committed. */
+  /** Tell the listeners (provisioning, sessions) what a committed transaction changed. */
+  changed(ev: ChangeEvent): void;
+  /** A change of unknown extent (writers that record no typed event yet). */
   accountsChanged(reason: string): void;
 }
 
