@@ -10,7 +10,9 @@ import { hashPassword, ntHash, randomPassword } from "../auth/password-hash.js";
 import { passwordPolicyErrors, securityConfig, twoFactorConfig } from "../auth/policy.js";
 import type { Tx } from "../store/db.js";
 import type { AccountContext } from "./context.js";
-import { changeReason, hostPathOfHome, redactSecrets, skelDir, USER_SECRET_FIELDS } from "./context.js";
+import { hostPathOfHome, redactSecrets, skelDir, USER_SECRET_FIELDS } from "./context.js";
+import { recordAccountChange } from "./account-change.js";
+import type { ChangeEvent } from "../store/change-event.js";
 import { validateEmail, validateFullName, validateUsername } from "./names.js";
 import { createHome, NO_HOME, validateHome, validateHomeMode, writeAuthorizedKeys, type HomeHandle } from "./home.js";
 import { defaultShell } from "./shells.js";
@@ -130,11 +132,16 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
 
   const homes: HomeHandle[] = [];
   let userId: number;
+  let change: ChangeEvent | undefined;
   try {
     // Retried when a concurrent writer took an automatic id or the user's new group name first.
     const retriable = (k: string) => (k === "uid" && data.uid === null) || (data.group_create && (k === "gid" || k === "group_name"));
     userId = await withIdRetry(retriable, () =>
-      app.store.db.transaction().execute((trx) => writeCreate(ctx, trx, data, plan, { unixhash, smbhash }, homes)),
+      app.store.db.transaction().execute(async (trx) => {
+        const id = await writeCreate(ctx, trx, data, plan, { unixhash, smbhash }, homes);
+        change = await recordAccountChange(trx, [id], []);
+        return id;
+      }),
     );
   } catch (err) {
     const keys = { username: data.username, uid: data.uid, home: plan.home };
@@ -144,7 +151,7 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
   await afterUserWrite(ctx, homes);
   const entry = (await userEntryById(app.store.db, userId))!;
   app.events.publish("user.query", "added", entry.id, redactSecrets(entry, USER_SECRET_FIELDS));
-  app.accountsChanged(changeReason("user.create", [entry.id], [entry.group.id, ...entry.groups]));
+  app.changed(change!);
   // An address given: its verification code is mailed (src/auth/email-verification.ts).
   if (entry.email) await sendEmailVerification(app, entry.id);
   return { ...entry, password: password ?? null };

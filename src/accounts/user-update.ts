@@ -11,7 +11,9 @@ import { hashPassword, ntHash, randomPassword } from "../auth/password-hash.js";
 import { clearLockout, nextHistory, passwordPolicyErrors, securityConfig, twoFactorConfig } from "../auth/policy.js";
 import type { Tx } from "../store/db.js";
 import type { AccountContext } from "./context.js";
-import { changeReason, hostPathOfHome, redactSecrets, skelDir, USER_SECRET_FIELDS } from "./context.js";
+import { hostPathOfHome, redactSecrets, skelDir, USER_SECRET_FIELDS } from "./context.js";
+import { recordAccountChange } from "./account-change.js";
+import type { ChangeEvent } from "../store/change-event.js";
 import { validateEmail, validateFullName, validateUsername } from "./names.js";
 import { checkEmailChange, emailChangeColumns, sendEmailVerification } from "../auth/email-verification.js";
 import { applyHomeMode, copyHome, createHome, NO_HOME, validateHome, validateHomeMode, writeAuthorizedKeys, type HomeHandle } from "./home.js";
@@ -89,8 +91,14 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
 
   const homes: HomeHandle[] = []; // new homes: renamed into place after the commit
   let copyFrom: string | null = null;
+  let change: ChangeEvent | undefined;
   try {
-    copyFrom = await db.transaction().execute((trx) => writeUpdate(ctx, trx, u, plan, { unixhash, smbhash }, homes));
+    copyFrom = await db.transaction().execute(async (trx) => {
+      const from = await writeUpdate(ctx, trx, u, plan, { unixhash, smbhash }, homes);
+      // The groups it was in: a group it left is re-rendered too.
+      change = await recordAccountChange(trx, [id], [current.group.id, ...current.groups]);
+      return from;
+    });
   } catch (err) {
     const keys = { username: u.next.username, home: plan.newHome };
     throw await userWriteError(ctx, SCHEMA, err, homes, keys, { message: `Failed to update user ${current.username}`, code: "user.update_failed" });
@@ -100,7 +108,7 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
   if (copyFrom) startHomeCopy(ctx, u.next.username, copyFrom, plan.newHome, current.uid, plan.primaryGid, input.home_mode);
   const entry = (await userEntryById(db, id))!;
   app.events.publish("user.query", "changed", id, redactSecrets(entry, USER_SECRET_FIELDS));
-  app.accountsChanged(changeReason("user.update", [id], [current.group.id, entry.group.id, ...current.groups, ...entry.groups]));
+  app.changed(change!);
   // A new (or re-sent) address: its verification code is mailed (src/auth/email-verification.ts).
   if (u.sent("email")) await sendEmailVerification(app, id);
   return { ...entry, password: newPassword ?? null };

@@ -5,7 +5,8 @@ import { hashPassword, ntHash, verifyPassword } from "../../auth/password-hash.j
 import { minAgeBlocks, nextHistory, passwordPolicyErrors, securityConfig } from "../../auth/policy.js";
 import { hashRounds } from "../../accounts/account-settings.js";
 import { bypassesPasswordAge, mayBypassOldPassword } from "../../access/grant-check.js";
-import { changeReason } from "../../accounts/context.js";
+import { changeOf } from "../../store/change-event.js";
+import { commitChange } from "../../store/changes.js";
 
 const ARG = "user.set_password";
 
@@ -52,7 +53,7 @@ export const userSetPassword = defineMethod({
     // The account's other sessions end (their password state changed); the caller's own survives.
     const smbhash = user.smb ? await ntHash(new_password) : "*";
     await ctx.app.auth.ownPasswordChange(s, user.id, () =>
-      db
+      commitChange(ctx.app, changeOf({ users: [user.id] }), (trx) => trx
         .updateTable("users")
         .set({
           unixhash,
@@ -61,10 +62,9 @@ export const userSetPassword = defineMethod({
           last_password_change: Date.now(),
         })
         .where("id", "=", user.id)
-        .execute(),
+        .execute()),
     );
     if (username === s.username) s.attributes = s.attributes.filter((a) => a !== "PASSWORD_CHANGE_REQUIRED");
-    ctx.app.accountsChanged(changeReason("user.set_password", [user.id], []));
     // A notice to the account's verified address (OWASP: tell the user after a reset or change).
     await ctx.app.mail.enqueue(db, user.id, "PASSWORD_CHANGED");
     return null;
