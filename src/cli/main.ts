@@ -33,6 +33,7 @@ if (process.argv[2] !== "call") {
   (await import("./teams.js")).registerFleetAccessCommands(program);
   (await import("./provision.js")).registerProvisionCommand(program);
   (await import("./reset-admin.js")).registerResetAdmin(program);
+  (await import("./transfer.js")).registerTransferCommands(program);
 }
 
 program.parseAsync(process.argv).catch((err) => {
