@@ -375,8 +375,10 @@ async function loginPassword(app: LoginContext, conn: Connection, req: LoginRequ
   let user = await findUser(app, { username });
   let grant: SessionOptions["grant"];
 
-  // Directory users authenticate against the directory.
-  if ((!user || user.source === "LDAP") && app.auth.directoryLogin) {
+  // Directory users authenticate against the directory. Asked for every name (it answers null at
+  // once for a local account), so a known and an unknown name cost the same reads when no
+  // directory is configured: no timing difference tells them apart.
+  if (app.auth.directoryLogin) {
     const ds = await app.auth.directoryLogin(username, password);
     if (ds) {
       user = await findUser(app, { id: ds.userId });

@@ -86,7 +86,7 @@ forEachStore("brute force", (store) => {
       const [d] = await once(ws, "message");
       return JSON.parse(String(d));
     };
-    assert.equal((await call(0, "core.set_options", [{ legacy_jobs: false, private_methods: false, py_exceptions: false }])).result, null);
+    assert.deepEqual((await call(0, "core.set_options", [{ legacy_jobs: false, private_methods: false, py_exceptions: false }])).result, { legacy_jobs: false, private_methods: false, py_exceptions: false });
     const answers: any[] = [];
     for (let i = 1; i <= 25; i++) answers.push(await call(i, "auth.login_ex", [{ mechanism: "PASSWORD_PLAIN", username: uniq("nobody"), password: "x" }]));
     ws.close();
