@@ -8,7 +8,7 @@
 //     changed (store read, rows diffed, changed blocks re-rendered); beside them the store read
 //     alone, the writer alone, and build + render from scratch with the rows in memory;
 //  2. time from a committed single-user change to its files on disk — aim ≤ 200 ms — when the
-//     change names its rows (`accountsChanged("user.update user:<id>")`), and, for comparison,
+//     change names its rows (its typed event: `changeOf({ users: [id] })`), and, for comparison,
 //     when it does not (a full run).
 
 import { mkdtempSync, rmSync, statSync } from "node:fs";

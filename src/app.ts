@@ -13,7 +13,7 @@ import { sqliteRegexpFunction } from "./store/query.js";
 import { seedBuiltins } from "./accounts/builtins.js";
 import { preparePrivateDir } from "./store/private-dir.js";
 import { openSecretBox, type SecretBox } from "./store/secret-box.js";
-import { EVERYTHING, type ChangeEvent } from "./store/change-event.js";
+import type { ChangeEvent } from "./store/change-event.js";
 import { MailService } from "./mail/service.js";
 
 export type ChangeListener = (ev: ChangeEvent) => void;
@@ -101,11 +101,6 @@ export class App {
         this.log.error({ err }, "change listener failed");
       }
     }
-  }
-
-  /** Until every writer records a typed event: a change of unknown extent. */
-  accountsChanged(_reason: string): void {
-    this.changed(EVERYTHING);
   }
 
   emitIdle(): void {

@@ -29,8 +29,6 @@ export interface AccountsApp extends ProvisionApp {
   readonly mail: MailQueue;
   /** Tell the listeners (provisioning, sessions) what a committed transaction changed. */
   changed(ev: ChangeEvent): void;
-  /** A change of unknown extent (writers that record no typed event yet). */
-  accountsChanged(reason: string): void;
 }
 
 export interface AccountContext {
@@ -89,13 +87,3 @@ export function redactSecrets<T extends object>(entry: T, fields: readonly strin
 // twofactor_secret is never part of an entry; declared so that no query may name it either.
 export const USER_SECRET_FIELDS = ["unixhash", "smbhash", "password_history", "twofactor_secret"] as const;
 
-/**
- * The reason passed to app.accountsChanged, with the rows it touched (`user:1,2 group:3`) so the
- * host provisioner can re-render only those (src/provision/provisioner.ts parseHints).
- */
-export function changeReason(method: string, users: Iterable<number | null | undefined>, groups: Iterable<number | null | undefined>): string {
-  const ids = (it: Iterable<number | null | undefined>) => [...new Set([...it].filter((x): x is number => typeof x === "number"))];
-  const u = ids(users);
-  const g = ids(groups);
-  return [method, u.length ? `user:${u.join(",")}` : "", g.length ? `group:${g.join(",")}` : ""].filter(Boolean).join(" ");
-}

@@ -1,6 +1,6 @@
 // group.create / group.update / group.delete (reference §2.2). Same shape as the user services:
 // validate everything, then one transaction. Groups have no filesystem side, so nothing but rows
-// changes here (host files follow through app.accountsChanged).
+// changes here (host files follow through the typed change event, App.changed).
 
 import { CallError, ValidationErrors, instanceNotFound } from "../server/errors.js";
 import type { Tx } from "../store/db.js";

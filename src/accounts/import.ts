@@ -5,7 +5,7 @@
 // storage root and not shared, SSH keys, sudo commands, SMB rules), so 100,000 rows cost no round
 // trip each. Every problem is reported with the record's line and field. Nothing is written when
 // any record is invalid (unless `skipInvalid`), and a dry run writes nothing at all. The write is
-// one transaction of batched INSERTs; provisioning runs once after it (one accountsChanged).
+// one transaction of batched INSERTs; provisioning runs once after it (one change event: everything).
 // Homes are recorded, not created: an import describes accounts whose homes exist (or will).
 
 import { readFileSync } from "node:fs";
@@ -28,6 +28,8 @@ import type { Session } from "../auth/session.js";
 import { CallError } from "../server/errors.js";
 import { uploadsOf } from "../server/job-files.js";
 import { readAccountsFile } from "./transfer-format.js";
+import { EVERYTHING, type ChangeEvent } from "../store/change-event.js";
+import { recordChange } from "../store/changes.js";
 
 export interface ImportContext {
   db: Db;
@@ -436,6 +438,8 @@ export async function importAccounts(ctx: ImportContext, records: RawRecord[], o
     if (ctx.dialect === "postgres") await sql`set local synchronous_commit = on`.execute(trx);
     await insertGroups(trx, ctx.dialect, checked.groups);
     await insertUsers(trx, ctx.dialect, checked.users, opts.progress);
+    // A bulk change: every process does one full pass rather than a list of every new row.
+    await recordChange(trx, EVERYTHING);
   });
   return result;
 }
@@ -444,7 +448,7 @@ export async function importAccounts(ctx: ImportContext, records: RawRecord[], o
 // user.import (the API job): the file arrives through the job-bound upload (src/server/job-files.ts)
 
 export interface ImportJobContext {
-  app: { store: Store; config: Pick<Config, "storageRoots" | "hostRoot" | "hashRounds">; accountsChanged(reason: string): void };
+  app: { store: Store; config: Pick<Config, "storageRoots" | "hostRoot" | "hashRounds">; changed(ev: ChangeEvent): void };
   session: Session | null;
   job?: { id: number; setProgress(percent: number | null, description?: string | null, extra?: unknown): void };
 }
@@ -475,6 +479,6 @@ export async function importAccountsJob(ctx: ImportJobContext, opts: { dry_run: 
     hashRounds: ctx.app.config.hashRounds ?? undefined,
     progress: (phase, done, total) => ctx.job?.setProgress(Math.floor((done * 100) / Math.max(total, 1)), `${phase}: ${done} of ${total}`),
   });
-  if (!result.dryRun && !result.refused && (result.users || result.groups)) ctx.app.accountsChanged("user.import");
+  if (!result.dryRun && !result.refused && (result.users || result.groups)) ctx.app.changed(EVERYTHING);
   return result;
 }

@@ -5,6 +5,7 @@
 // one transaction followed by one provisioning run.
 
 import { chmodSync, closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { EVERYTHING } from "../store/change-event.js";
 import path from "node:path";
 import pino from "pino";
 import type { Command } from "commander";
@@ -100,7 +101,7 @@ async function runImport(files: string[], opts: StoreFlags & { dryRun?: boolean;
     bar?.stop();
     if (!r.dryRun && !r.refused && (r.users || r.groups)) {
       await audit(app, "user.import", `Import ${r.users} users and ${r.groups} groups from ${files.join(", ")}`, { files, users: r.users, groups: r.groups, skipped: r.errors.length });
-      app.accountsChanged("user.import");
+      app.changed(EVERYTHING);
     }
     await app.shutdown();
     report(r, !!opts.json);

@@ -13,7 +13,17 @@ export interface ApiKeyEntry {
   /** Hash of the key; "********" unless the session may see secrets. */
   keyhash: string;
   /** Salt of the hash; "********" unless the session may see secrets. */
-  salt: string;
+  keyhash_salt: string;
+  /** SCRAM PBKDF2 iterations; "********" unless the session may see secrets; null until a key made before SCRAM is used once. */
+  iterations: number | "********" | null;
+  /** SCRAM salt (base64); "********" unless the session may see secrets. */
+  salt: string | null;
+  /** SCRAM StoredKey (base64); "********" unless the session may see secrets. */
+  stored_key: string | null;
+  /** SCRAM ServerKey (base64); "********" unless the session may see secrets. */
+  server_key: string | null;
+  /** Gatehouse: the key can log in with SCRAM (false: made before SCRAM; reset it, or use it once with API_KEY_PLAIN). */
+  scram: boolean;
   /** When the key was created. */
   created_at: Date;
   /** When the key stops working (null: never). */
@@ -41,7 +51,17 @@ export interface ApiKeyEntrySelected {
   /** Hash of the key; "********" unless the session may see secrets. */
   keyhash?: string;
   /** Salt of the hash; "********" unless the session may see secrets. */
-  salt?: string;
+  keyhash_salt?: string;
+  /** SCRAM PBKDF2 iterations; "********" unless the session may see secrets; null until a key made before SCRAM is used once. */
+  iterations?: number | "********" | null;
+  /** SCRAM salt (base64); "********" unless the session may see secrets. */
+  salt?: string | null;
+  /** SCRAM StoredKey (base64); "********" unless the session may see secrets. */
+  stored_key?: string | null;
+  /** SCRAM ServerKey (base64); "********" unless the session may see secrets. */
+  server_key?: string | null;
+  /** Gatehouse: the key can log in with SCRAM (false: made before SCRAM; reset it, or use it once with API_KEY_PLAIN). */
+  scram?: boolean;
   /** When the key was created. */
   created_at?: Date;
   /** When the key stops working (null: never). */
@@ -70,7 +90,17 @@ export interface ApiKeyWithKey {
   /** Hash of the key; "********" unless the session may see secrets. */
   keyhash: string;
   /** Salt of the hash; "********" unless the session may see secrets. */
-  salt: string;
+  keyhash_salt: string;
+  /** SCRAM PBKDF2 iterations; "********" unless the session may see secrets; null until a key made before SCRAM is used once. */
+  iterations: number | "********" | null;
+  /** SCRAM salt (base64); "********" unless the session may see secrets. */
+  salt: string | null;
+  /** SCRAM StoredKey (base64); "********" unless the session may see secrets. */
+  stored_key: string | null;
+  /** SCRAM ServerKey (base64); "********" unless the session may see secrets. */
+  server_key: string | null;
+  /** Gatehouse: the key can log in with SCRAM (false: made before SCRAM; reset it, or use it once with API_KEY_PLAIN). */
+  scram: boolean;
   /** When the key was created. */
   created_at: Date;
   /** When the key stops working (null: never). */
@@ -85,6 +115,8 @@ export interface ApiKeyWithKey {
   roles: string[] | null;
   /** The key (id-secret); shown only in this answer. */
   key: string;
+  /** SCRAM ClientKey (base64) for clients given precomputed material; shown only in this answer. */
+  client_key: string;
 }
 
 /** An audit log entry (AUTHENTICATION, LOGOUT or METHOD_CALL of the MIDDLEWARE service). */
@@ -138,6 +170,182 @@ export interface AuditEntrySelected {
   /** The action succeeded. */
   success?: boolean;
   [key: string]: unknown;
+}
+
+/** A registered certificate authority (trusted by LDAP, fleet systems and mail). */
+export interface CertificateAuthority {
+  id: number;
+  /** Unique name. */
+  name: string;
+  /** The CA certificate (PEM). */
+  certificate: string;
+  /** Subject distinguished name. */
+  subject: string;
+  /** Issuer distinguished name (the subject itself for a root). */
+  issuer: string;
+  /** Start of validity. */
+  not_before: Date;
+  /** End of validity (expiry). */
+  not_after: Date;
+  /** not_after is in the past. */
+  expired: boolean;
+  /** SHA-256 fingerprint (colon-separated hex). */
+  fingerprint: string;
+  /** When it was imported. */
+  created_at: Date;
+}
+
+/** An entry with the selected fields only (query-options.select). */
+export interface CertificateAuthoritySelected {
+  id?: number;
+  /** Unique name. */
+  name?: string;
+  /** The CA certificate (PEM). */
+  certificate?: string;
+  /** Subject distinguished name. */
+  subject?: string;
+  /** Issuer distinguished name (the subject itself for a root). */
+  issuer?: string;
+  /** Start of validity. */
+  not_before?: Date;
+  /** End of validity (expiry). */
+  not_after?: Date;
+  /** not_after is in the past. */
+  expired?: boolean;
+  /** SHA-256 fingerprint (colon-separated hex). */
+  fingerprint?: string;
+  /** When it was imported. */
+  created_at?: Date;
+  [key: string]: unknown;
+}
+
+/** The connection's options after the call. */
+export interface ConnectionOptions {
+  legacy_jobs: boolean;
+  private_methods: boolean;
+  py_exceptions: boolean;
+}
+
+/** One grant that applies to a (user, system) pair. */
+export interface FleetAccessEntry {
+  /** The grant's id. */
+  id: number;
+  /** Its precedence level (1 USER_SYSTEM … 4 TEAM_SYSTEM_GROUP). */
+  level: "USER_SYSTEM" | "USER_SYSTEM_GROUP" | "TEAM_SYSTEM" | "TEAM_SYSTEM_GROUP";
+  owner_kind: "USER" | "TEAM";
+  owner_id: number;
+  /** The user's or team's name. */
+  owner_name: string;
+  target_kind: "SYSTEM" | "SYSTEM_GROUP";
+  target_id: number;
+  /** The system's or system group's name. */
+  target_name: string;
+  /** READ (read methods only) or READ_WRITE. */
+  access: "READ" | "READ_WRITE";
+  /** The grant in words. */
+  text: string;
+}
+
+/** Why a user has the access it has to a system. */
+export interface FleetAccessExplanation {
+  user: { id: number; username: string };
+  system: { id: number; name: string };
+  /** The effective access. */
+  access: "NONE" | "READ" | "READ_WRITE";
+  /** The user holds FULL_ADMIN: READ_WRITE on every system. */
+  administrator: boolean;
+  /** The level that decided (null: no grant applies). */
+  level: "ADMIN" | "USER_SYSTEM" | "USER_SYSTEM_GROUP" | "TEAM_SYSTEM" | "TEAM_SYSTEM_GROUP" | null;
+  /** The grant that decided (null for administrators and for NONE). */
+  decided_by: FleetAccessEntry | null;
+  /** Every other applicable grant, in precedence order, with why it did not decide. */
+  shadowed: FleetAccessEntry[];
+  /** The explanation in words. */
+  text: string;
+}
+
+/** A managed system (another Gatehouse or a compatible appliance). */
+export interface FleetSystem {
+  id: number;
+  name: string;
+  /** ws:// (loopback only) or wss:// URL of the system's /api/current. */
+  url: string;
+  /** Owner of the API keys on the system (empty: found from the key). */
+  username: string;
+  /** Never returned: sealed at rest, replaceable. */
+  api_key: "********";
+  /** A read-only key on the system (READ callers go through it); never returned, null when not set. */
+  read_api_key: "********" | null;
+  verify_ssl: boolean;
+  /** Certificate authority (certificateauthority.query id) that verifies the system's certificate. */
+  ca: number | null;
+  /** System groups containing the system. */
+  groups: number[];
+  /** The caller's effective access to the system (NONE: listed for a fleet reader without access). */
+  access: "NONE" | "READ" | "READ_WRITE";
+  status: FleetSystemStatus;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** A named set of managed systems: a grant on it reaches each of them. */
+export interface FleetSystemGroup {
+  id: number;
+  name: string;
+  /** Ids of the systems in the group. */
+  systems: number[];
+}
+
+/** An entry with the selected fields only (query-options.select). */
+export interface FleetSystemGroupSelected {
+  id?: number;
+  name?: string;
+  /** Ids of the systems in the group. */
+  systems?: number[];
+  [key: string]: unknown;
+}
+
+/** An entry with the selected fields only (query-options.select). */
+export interface FleetSystemSelected {
+  id?: number;
+  name?: string;
+  /** ws:// (loopback only) or wss:// URL of the system's /api/current. */
+  url?: string;
+  /** Owner of the API keys on the system (empty: found from the key). */
+  username?: string;
+  /** Never returned: sealed at rest, replaceable. */
+  api_key?: "********";
+  /** A read-only key on the system (READ callers go through it); never returned, null when not set. */
+  read_api_key?: "********" | null;
+  verify_ssl?: boolean;
+  /** Certificate authority (certificateauthority.query id) that verifies the system's certificate. */
+  ca?: number | null;
+  /** System groups containing the system. */
+  groups?: number[];
+  /** The caller's effective access to the system (NONE: listed for a fleet reader without access). */
+  access?: "NONE" | "READ" | "READ_WRITE";
+  status?: { id?: number; reachable?: boolean; version?: string | null; latency_ms?: number | null; error?: string | null; error_code?: string | null; checked_at?: Date | null; [key: string]: unknown };
+  created_at?: Date;
+  updated_at?: Date;
+  [key: string]: unknown;
+}
+
+/** The last observed status of a managed system. */
+export interface FleetSystemStatus {
+  /** The system's id. */
+  id: number;
+  /** The last attempt connected and logged in. */
+  reachable: boolean;
+  /** The system's version (system.version), when it tells. */
+  version: string | null;
+  /** Round trip of one call, in milliseconds. */
+  latency_ms: number | null;
+  /** The last failure, in words (e.g. "key refused: invalid API key"); null when reachable. */
+  error: string | null;
+  /** The last failure's stable code (fleet.system_unreachable, fleet.system_tls, fleet.system_key_refused, ...). */
+  error_code: string | null;
+  /** When the status was observed; null: never. */
+  checked_at: Date | null;
 }
 
 /** A directory entry inside a storage root. */
@@ -362,8 +570,123 @@ export interface JobEntrySelected {
   [key: string]: unknown;
 }
 
+/** Directory user options (seed 003). */
+export interface LdapConfig {
+  /** Create a local record at a directory user's first login. */
+  allow_user_creation: boolean;
+  /** Teams every created directory user joins. */
+  join_teams: number[];
+  /** Directory group (full DN) → teams, re-applied at every login. */
+  team_mappings: { group_dn: string; team_ids: number[] }[];
+}
+
+/** ldap.server.test_login: what a real login would do (nothing is created). */
+export interface LdapLoginReport {
+  /** The directory accepted the credentials. */
+  ok: boolean;
+  /** Why not, when ok is false. */
+  reason: string | null;
+  /** hostname of the server that answered. */
+  server: string | null;
+  /** The user's DN. */
+  dn: string | null;
+  /** Directory groups read (full DNs). */
+  groups: string[];
+  /** The local account it maps to, if one exists. */
+  local_user: string | null;
+  /** A first login would create a local record. */
+  would_create: boolean;
+  /** Roles (privilege roles) that would result. */
+  roles: string[];
+  /** Teams the user would be in through the mappings and join_teams. */
+  teams: { id: number; name: string }[];
+  /** The uid a created record would get. */
+  uid: number | null;
+}
+
+/** An LDAP server (seed 003); the bind password is never returned. */
+export interface LdapServer {
+  id: number;
+  /** Order in which servers are tried (lowest first). */
+  position: number;
+  /** host:port (port defaults to 636 for LDAPS, 389 for STARTTLS). */
+  hostname: string;
+  /** Base DN of users. */
+  domain: string;
+  /** Base DN of groups (default: domain). */
+  group_domain: string;
+  /** Verify the server certificate against the system roots and registered CAs. */
+  verify_ssl: boolean;
+  user_id_field: string;
+  group_id_field: string;
+  /** Bind DN for indirect bind (empty: direct bind). */
+  bind_dn: string;
+  /** A bind password is stored (the password itself is never shown). */
+  bind_password_set: boolean;
+  /** Kerberos realm (stored and shown only). */
+  realm: string;
+  /** Kerberos KDC (stored and shown only). */
+  kdc: string;
+  /** LDAPS (TLS from the start) or STARTTLS. */
+  security: "LDAPS" | "STARTTLS";
+  /** Follow nested groups (groups that are members of groups). */
+  nested_groups: boolean;
+  /** Connect timeout, seconds. */
+  connect_timeout: number;
+  /** Timeout of each operation, seconds. */
+  timeout: number;
+}
+
+/** An entry with the selected fields only (query-options.select). */
+export interface LdapServerSelected {
+  id?: number;
+  /** Order in which servers are tried (lowest first). */
+  position?: number;
+  /** host:port (port defaults to 636 for LDAPS, 389 for STARTTLS). */
+  hostname?: string;
+  /** Base DN of users. */
+  domain?: string;
+  /** Base DN of groups (default: domain). */
+  group_domain?: string;
+  /** Verify the server certificate against the system roots and registered CAs. */
+  verify_ssl?: boolean;
+  user_id_field?: string;
+  group_id_field?: string;
+  /** Bind DN for indirect bind (empty: direct bind). */
+  bind_dn?: string;
+  /** A bind password is stored (the password itself is never shown). */
+  bind_password_set?: boolean;
+  /** Kerberos realm (stored and shown only). */
+  realm?: string;
+  /** Kerberos KDC (stored and shown only). */
+  kdc?: string;
+  /** LDAPS (TLS from the start) or STARTTLS. */
+  security?: "LDAPS" | "STARTTLS";
+  /** Follow nested groups (groups that are members of groups). */
+  nested_groups?: boolean;
+  /** Connect timeout, seconds. */
+  connect_timeout?: number;
+  /** Timeout of each operation, seconds. */
+  timeout?: number;
+  [key: string]: unknown;
+}
+
+/** ldap.sync: the membership changes previewed or applied. */
+export interface LdapSyncReport {
+  dry_run: boolean;
+  /** Directory users examined. */
+  users: number;
+  changes: { username: string; add: number[]; remove: number[]; error: string | null }[];
+}
+
+/** ldap.server.test: each step with its result and reason. */
+export interface LdapTestReport {
+  ok: boolean;
+  steps: { step: "CONNECT" | "TLS" | "BIND" | "SEARCH"; ok: boolean; message: string }[];
+}
+
 /** The answer of auth.login_ex: SUCCESS, OTP_REQUIRED (continue with auth.login_ex_continue) or a refusal. */
-export type LoginResult = { response_type: "SUCCESS"; user_info: Me | null; authenticator: "LEVEL_1" | "LEVEL_2"; reconnect_token: string | null } | { response_type: "OTP_REQUIRED"; username: string } | { response_type: "AUTH_ERR" | "EXPIRED" | "DENIED" };
+export type LoginResult = { response_type: "SUCCESS"; user_info: Me | null; authenticator: "LEVEL_1" | "LEVEL_2"; reconnect_token: string | null } | { response_type: "OTP_REQUIRED"; username: string } | { response_type: "AUTH_ERR" | "EXPIRED" | "DENIED" } | { response_type: "SCRAM_RESPONSE"; scram_type: "SERVER_FIRST_RESPONSE" | "SERVER_FINAL_RESPONSE"; rfc_str: string; user_info: Me | null };
 
 /** The logged-in user (auth.me). */
 export interface Me {
@@ -420,6 +743,42 @@ export interface MethodDoc {
   accepts: { [key: string]: unknown }[];
   /** JSON Schema of the result. */
   returns: { [key: string]: unknown };
+}
+
+/** The attributes of one path inside a storage root (links not followed). */
+export interface PathStat {
+  /** The path (no link is followed on the way to it). */
+  realpath: string;
+  /** Type of the path itself (a link is reported as SYMLINK). */
+  type: "DIRECTORY" | "FILE" | "SYMLINK" | "OTHER";
+  /** Size in bytes. */
+  size: number;
+  /** Bytes allocated on disk. */
+  allocation_size: number;
+  /** Mode bits (st_mode). */
+  mode: number;
+  /** Always false (no ACLs). */
+  acl: false;
+  /** Owner uid. */
+  uid: number;
+  /** Owner gid. */
+  gid: number;
+  /** Last access, seconds since the epoch. */
+  atime: number;
+  /** Last modification, seconds since the epoch. */
+  mtime: number;
+  /** Last status change, seconds since the epoch. */
+  ctime: number;
+  /** Device number. */
+  dev: number;
+  /** Inode number. */
+  inode: number;
+  /** Number of hard links. */
+  nlink: number;
+  /** A mount point. */
+  is_mountpoint: boolean;
+  /** Always false. */
+  is_ctldir: false;
 }
 
 /** The user's primary group, as stored (bsdgrp_* columns). */
@@ -582,6 +941,31 @@ export interface SessionEntrySelected {
   [key: string]: unknown;
 }
 
+/** A set of users sharing access to systems and system groups. */
+export interface Team {
+  id: number;
+  name: string;
+  /** Ids of the member users. */
+  members: number[];
+  /** The team's grants on systems. */
+  systems: { system: number; access: "READ" | "READ_WRITE" }[];
+  /** The team's grants on system groups. */
+  system_groups: { system_group: number; access: "READ" | "READ_WRITE" }[];
+}
+
+/** An entry with the selected fields only (query-options.select). */
+export interface TeamSelected {
+  id?: number;
+  name?: string;
+  /** Ids of the member users. */
+  members?: number[];
+  /** The team's grants on systems. */
+  systems?: { system: number; access: "READ" | "READ_WRITE" }[];
+  /** The team's grants on system groups. */
+  system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[];
+  [key: string]: unknown;
+}
+
 /** Global two-factor settings. */
 export interface TwofactorGlobalConfig {
   /** Always 1. */
@@ -661,8 +1045,18 @@ export interface UserEntry {
   microsoft_account: boolean;
   /** Gatehouse: the e-mail address was verified. */
   email_verified: boolean;
+  /** Gatehouse: the second factor — TOTP (recommended), EMAIL (codes sent by e-mail; user.set_twofactor_method) or null. */
+  twofactor_method: "TOTP" | "EMAIL" | null;
   /** Where the account comes from: LOCAL, LDAP, ... */
   source: string;
+  /** Gatehouse (seed 003): the name in the directory when it differs from username (directory users). */
+  ldap_username: string | null;
+  /** Gatehouse (fleet): ids of the teams the user is in. */
+  teams: number[];
+  /** Gatehouse (fleet): the user's own grants on systems. */
+  systems: { system: number; access: "READ" | "READ_WRITE" }[];
+  /** Gatehouse (fleet): the user's own grants on system groups. */
+  system_groups: { system_group: number; access: "READ" | "READ_WRITE" }[];
 }
 
 /** An entry with the selected fields only (query-options.select). */
@@ -732,8 +1126,18 @@ export interface UserEntrySelected {
   microsoft_account?: boolean;
   /** Gatehouse: the e-mail address was verified. */
   email_verified?: boolean;
+  /** Gatehouse: the second factor — TOTP (recommended), EMAIL (codes sent by e-mail; user.set_twofactor_method) or null. */
+  twofactor_method?: "TOTP" | "EMAIL" | null;
   /** Where the account comes from: LOCAL, LDAP, ... */
   source?: string;
+  /** Gatehouse (seed 003): the name in the directory when it differs from username (directory users). */
+  ldap_username?: string | null;
+  /** Gatehouse (fleet): ids of the teams the user is in. */
+  teams?: number[];
+  /** Gatehouse (fleet): the user's own grants on systems. */
+  systems?: { system: number; access: "READ" | "READ_WRITE" }[];
+  /** Gatehouse (fleet): the user's own grants on system groups. */
+  system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[];
   [key: string]: unknown;
 }
 
@@ -840,8 +1244,18 @@ export interface UserWithPassword {
   microsoft_account: boolean;
   /** Gatehouse: the e-mail address was verified. */
   email_verified: boolean;
+  /** Gatehouse: the second factor — TOTP (recommended), EMAIL (codes sent by e-mail; user.set_twofactor_method) or null. */
+  twofactor_method: "TOTP" | "EMAIL" | null;
   /** Where the account comes from: LOCAL, LDAP, ... */
   source: string;
+  /** Gatehouse (seed 003): the name in the directory when it differs from username (directory users). */
+  ldap_username: string | null;
+  /** Gatehouse (fleet): ids of the teams the user is in. */
+  teams: number[];
+  /** Gatehouse (fleet): the user's own grants on systems. */
+  systems: { system: number; access: "READ" | "READ_WRITE" }[];
+  /** Gatehouse (fleet): the user's own grants on system groups. */
+  system_groups: { system_group: number; access: "READ" | "READ_WRITE" }[];
   /** The password set by this call (the generated one for random_password), null when none was. */
   password: string | null;
 }
@@ -913,8 +1327,18 @@ export interface UserWithTwofactor {
   microsoft_account: boolean;
   /** Gatehouse: the e-mail address was verified. */
   email_verified: boolean;
+  /** Gatehouse: the second factor — TOTP (recommended), EMAIL (codes sent by e-mail; user.set_twofactor_method) or null. */
+  twofactor_method: "TOTP" | "EMAIL" | null;
   /** Where the account comes from: LOCAL, LDAP, ... */
   source: string;
+  /** Gatehouse (seed 003): the name in the directory when it differs from username (directory users). */
+  ldap_username: string | null;
+  /** Gatehouse (fleet): ids of the teams the user is in. */
+  teams: number[];
+  /** Gatehouse (fleet): the user's own grants on systems. */
+  systems: { system: number; access: "READ" | "READ_WRITE" }[];
+  /** Gatehouse (fleet): the user's own grants on system groups. */
+  system_groups: { system_group: number; access: "READ" | "READ_WRITE" }[];
   twofactor_config: UserTwofactorConfig;
 }
 
@@ -944,8 +1368,8 @@ export interface Methods {
   "auth.generate_token": { params: [ttl?: number | null, attrs?: { [key: string]: unknown }, match_origin?: boolean, single_use?: boolean]; result: string };
   /** Deprecated: password login (with an optional OTP); true on success. */
   "auth.login": { params: [username: string, password: string, otp_token?: string | null]; result: boolean };
-  /** Authenticates the connection with a password, API key, token or OTP (second step). */
-  "auth.login_ex": { params: [login_data: { mechanism: "PASSWORD_PLAIN"; username: string; password: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } } | { mechanism: "API_KEY_PLAIN"; username?: string; api_key: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } } | { mechanism: "TOKEN_PLAIN"; token: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } } | { mechanism: "OTP_TOKEN"; otp_token: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } }]; result: LoginResult };
+  /** Authenticates the connection with a password, API key (PLAIN or SCRAM), token or OTP (second step). */
+  "auth.login_ex": { params: [login_data: { mechanism: "PASSWORD_PLAIN"; username: string; password: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } } | { mechanism: "API_KEY_PLAIN"; username?: string; api_key: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } } | { mechanism: "TOKEN_PLAIN"; token: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } } | { mechanism: "OTP_TOKEN"; otp_token: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } } | { mechanism: "SCRAM"; scram_type: "CLIENT_FIRST_MESSAGE" | "CLIENT_FINAL_MESSAGE"; rfc_str: string }]; result: LoginResult };
   /** Continues a login that answered OTP_REQUIRED with the second factor (mechanism OTP_TOKEN). */
   "auth.login_ex_continue": { params: [login_data: { mechanism: "OTP_TOKEN"; otp_token: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } }]; result: LoginResult };
   /** Deprecated: API key login; true on success. */
@@ -958,6 +1382,10 @@ export interface Methods {
   "auth.me": { params: []; result: Me };
   /** Login mechanisms allowed at the current authenticator assurance level. */
   "auth.mechanism_choices": { params: []; result: string[] };
+  /** The password rules of system.security (length, character classes, history, ages) for any signed-in user, so a form can check a new password before sending it (Gatehouse-specific). */
+  "auth.password_policy": { params: []; result: { min_password_length: number | null; password_complexity_ruleset: ("UPPER" | "LOWER" | "NUMBER" | "SPECIAL")[] | null; password_history_length: number | null; min_password_age: number | null; max_password_age: number | null } };
+  /** Forgot password: mails a single-use reset code (valid 15 minutes, 5 tries) to the account's verified e-mail address; sign in with the user name and that code, then set a new password. Always answers true at once, whether or not the account exists or can reset (nothing is sent without a verified address; directory accounts get a note to reset in their directory). Limited to 5 mails per account an hour and per source. */
+  "auth.password_reset.request": { params: [data: { username: string }]; result: true };
   /** Lists the active sessions of every server process sharing the store. */
   "auth.sessions": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: SessionEntry[] | SessionEntry | number | SessionEntrySelected[] | SessionEntrySelected };
   /** Stores a UI preference (key → any JSON value, at most 4096 bytes) for the logged-in user; at most 64 keys. */
@@ -970,6 +1398,12 @@ export interface Methods {
   "auth.twofactor.config": { params: []; result: TwofactorGlobalConfig };
   /** Updates the global two-factor settings. */
   "auth.twofactor.update": { params: [auth_twofactor_update: { enabled?: boolean; window?: number; services?: { ssh?: boolean } }]; result: TwofactorGlobalConfig };
+  /** Removes a registered certificate authority. */
+  "certificateauthority.delete": { params: [id: number]; result: true };
+  /** Registers a certificate authority from its PEM certificate (checked: one X.509 certificate with CA:TRUE). */
+  "certificateauthority.import": { params: [certificateauthority_import: { name: string; certificate: string }]; result: CertificateAuthority };
+  /** Lists registered certificate authorities (subject, issuer, expiry, fingerprint), with query-filters and query-options. */
+  "certificateauthority.query": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: CertificateAuthority[] | CertificateAuthority | number | CertificateAuthoritySelected[] | CertificateAuthoritySelected };
   /** Calls one method once per parameter list, as a job with progress; each call is authorized as the caller. Returns [{result, error}] in order. */
   "core.bulk": { params: [method: string, params: unknown[][], description?: string | null]; result: { result: unknown; error: string | null; errname: string | null }[] };
   /** Queries jobs (query-filters and query-options as any *.query method). */
@@ -982,8 +1416,8 @@ export interface Methods {
   "core.job_wait": { params: [id: number]; result: unknown };
   /** Answers "pong": a liveness check that needs no login. */
   "core.ping": { params: []; result: "pong" };
-  /** Sets per-connection options: legacy_jobs (job calls answer with the job id), private_methods, py_exceptions. */
-  "core.set_options": { params: [options: { legacy_jobs?: boolean; private_methods?: boolean; py_exceptions?: boolean }]; result: null };
+  /** Sets per-connection options: legacy_jobs (job calls answer with the job id), private_methods, py_exceptions. Keys it does not know are ignored; answers with every option's value. */
+  "core.set_options": { params: [options: { legacy_jobs?: boolean; private_methods?: boolean; py_exceptions?: boolean; [key: string]: unknown }]; result: ConnectionOptions };
   /** Subscribes to an event (e.g. "user.query", "core.get_jobs"); returns the subscription id. Notifications arrive as collection_update. */
   "core.subscribe": { params: [name: string]; result: string };
   /** Ends a subscription made with core.subscribe. */
@@ -992,8 +1426,38 @@ export interface Methods {
   "filesystem.listdir": { params: [path: string, filters?: unknown[], options?: { [key: string]: unknown }]; result: FsEntry[] | FsEntry | number | FsEntrySelected[] | FsEntrySelected };
   /** Creates one directory inside a storage root (its parent must exist) with the given mode; returns its listdir entry. */
   "filesystem.mkdir": { params: [filesystem_mkdir: { path: string; options?: { mode?: string; raise_chmod_error?: boolean } }]; result: FsEntry };
+  /** The attributes (mode, owner, size, times) of one path inside a storage root, without following links; e.g. a home directory's mode. */
+  "filesystem.stat": { params: [path: string]; result: PathStat };
   /** Lists the configured storage roots: the directories home directories may be created in (Gatehouse-specific). */
   "filesystem.storage_roots": { params: []; result: string[] };
+  /** Why a user has the access it has to a system: the effective access, the level and grant that decided it, and every grant it shadowed, as data and in words. FLEET_READ explains any user; anyone else (fleet users included) only themselves, on systems they may see. */
+  "fleet.access.explain": { params: [user: number | string, system: number | string]; result: FleetAccessExplanation };
+  /** Exports every (user, system) pair that has access, with its level and deciding grant, for access reviews (a job with progress). The file is fetched once with GET <url> on this server, while the session that started the job lives, within 10 minutes. */
+  "fleet.access.matrix": { params: [options?: { format?: "CSV" | "JSON" }]; result: { format: "CSV" | "JSON"; pairs: number; url: string; expires_at: Date } };
+  /** Calls `method(...params)` on a managed system through the proxy, as the caller's effective access allows: READ only read methods (decided from the system's own core.get_methods), READ_WRITE any. A job method becomes a local job mirroring the remote one (the remote job id in progress.extra). Errors from the system keep their shape, with data.system = {id, name}. Every call is audited (system, method, access, result). */
+  "fleet.call": { params: [system: number, method: string, params?: unknown[]]; result: unknown };
+  /** Creates a system group; returns its entry. A FLEET_WRITE caller who is not an administrator may grant only access it holds itself. */
+  "fleet.system_group.create": { params: [fleet_system_group_create: { name: string; systems?: number[] }]; result: FleetSystemGroup };
+  /** Deletes a system group and every grant on it. */
+  "fleet.system_group.delete": { params: [id: number]; result: true };
+  /** One system group by id. */
+  "fleet.system_group.get_instance": { params: [id: number]; result: FleetSystemGroup };
+  /** Lists system groups, with query-filters and query-options. */
+  "fleet.system_group.query": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: FleetSystemGroup[] | FleetSystemGroup | number | FleetSystemGroupSelected[] | FleetSystemGroupSelected };
+  /** Updates a system group (lists given replace the current ones); returns its entry. A FLEET_WRITE caller who is not an administrator may change only access it holds itself. */
+  "fleet.system_group.update": { params: [id: number, fleet_system_group_update?: { name?: string; systems?: number[] }]; result: FleetSystemGroup };
+  /** Registers a managed system. The connection is tested first (connect, TLS, log in with api_key and read_api_key); a failure is a validation error naming the reason (fleet.system_unreachable, fleet.system_tls, fleet.system_key_refused) unless `force` is true. Plain ws:// only to a loopback host. Keys are sealed at rest and never returned. */
+  "fleet.system.create": { params: [fleet_system_create: { name: string; url: string; username?: string; api_key: string; read_api_key?: string | null; verify_ssl?: boolean; ca?: number | null; groups?: number[]; force?: boolean }]; result: FleetSystem };
+  /** Removes a managed system, with every grant on it (user and team entries) and its group memberships; its connections are closed. */
+  "fleet.system.delete": { params: [id: number]; result: true };
+  /** One managed system by id, as fleet.system.query shows it (a system the caller may not see does not exist for it). */
+  "fleet.system.get_instance": { params: [id: number]; result: FleetSystem };
+  /** Lists managed systems with their status and the caller's access, with query-filters and query-options. Administrators and FLEET_READ see every system; anyone else only the systems they have access to. Keys are never returned. */
+  "fleet.system.query": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: FleetSystem[] | FleetSystem | number | FleetSystemSelected[] | FleetSystemSelected };
+  /** Checks a managed system now over its pooled connection (ignoring the poller's back-off) and returns reachable, version, latency and the last error (e.g. key refused). A system the caller may not see does not exist for it. */
+  "fleet.system.status": { params: [id: number]; result: FleetSystemStatus };
+  /** Changes a managed system; a new URL, key or trust setting is tested like fleet.system.create (unless `force`), and its pooled connections are replaced. `read_api_key: null` removes the read-only key. */
+  "fleet.system.update": { params: [id: number, fleet_system_update: { name?: string; url?: string; username?: string; api_key?: string; read_api_key?: string | null; verify_ssl?: boolean; ca?: number | null; groups?: number[]; force?: boolean }]; result: FleetSystem };
   /** Creates a local group; returns its id. */
   "group.create": { params: [group_create: { name: string; gid?: number | null; smb?: boolean; sudo_commands?: string[]; sudo_commands_nopasswd?: string[]; userns_idmap?: "DIRECT" | number | null; users?: number[] }]; result: number };
   /** Deletes a local group. Its primary members move to nogroup, or are deleted with delete_users. */
@@ -1010,6 +1474,34 @@ export interface Methods {
   "group.query": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: GroupEntry[] | GroupEntry | number | GroupEntrySelected[] | GroupEntrySelected };
   /** Updates a local group (partial; `users` replaces the member list); returns its id. */
   "group.update": { params: [id: number, group_update?: { name?: string; smb?: boolean; sudo_commands?: string[]; sudo_commands_nopasswd?: string[]; userns_idmap?: "DIRECT" | number | null; users?: number[] }]; result: number };
+  /** Directory user options: allow user creation, join teams, and team mappings (group DN → teams). */
+  "ldap.config": { params: []; result: LdapConfig };
+  /** Adds an LDAP server (seed 003 fields plus security LDAPS|STARTTLS); the bind password is sealed at rest and never returned. */
+  "ldap.server.create": { params: [ldap_server_create: { hostname: string; domain: string; group_domain?: string; verify_ssl?: boolean; user_id_field?: string; group_id_field?: string; bind_dn?: string; bind_password?: string; realm?: string; kdc?: string; security?: "LDAPS" | "STARTTLS"; nested_groups?: boolean; position?: number; connect_timeout?: number; timeout?: number }]; result: LdapServer };
+  /** Removes an LDAP server. */
+  "ldap.server.delete": { params: [id: number]; result: true };
+  /** One LDAP server by id (never the bind password). */
+  "ldap.server.get_instance": { params: [id: number, options?: { [key: string]: unknown }]; result: LdapServer };
+  /** Lists LDAP servers in the order logins try them (never the bind password), with query-filters and query-options. */
+  "ldap.server.query": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: LdapServer[] | LdapServer | number | LdapServerSelected[] | LdapServerSelected };
+  /** Tries LDAP server settings step by step (connect, TLS, bind, search) and reports each step with its reason. With `id`, unsent fields (the bind password too) come from that saved server. */
+  "ldap.server.test": { params: [ldap_server_test: { hostname?: string; domain?: string; group_domain?: string; verify_ssl?: boolean; user_id_field?: string; group_id_field?: string; bind_dn?: string; bind_password?: string; realm?: string; kdc?: string; security?: "LDAPS" | "STARTTLS"; nested_groups?: boolean; position?: number; connect_timeout?: number; timeout?: number; id?: number }]; result: LdapTestReport };
+  /** Shows what a directory login would do — the DN found, the groups read, the roles and teams that would result — without creating or changing anything. */
+  "ldap.server.test_login": { params: [username: string, password: string]; result: LdapLoginReport };
+  /** Changes an LDAP server; a bind password not sent is kept, an empty one removes it. */
+  "ldap.server.update": { params: [id: number, ldap_server_update: { hostname?: string; domain?: string; group_domain?: string; verify_ssl?: boolean; user_id_field?: string; group_id_field?: string; bind_dn?: string; bind_password?: string; realm?: string; kdc?: string; security?: "LDAPS" | "STARTTLS"; nested_groups?: boolean; position?: number; connect_timeout?: number; timeout?: number }]; result: LdapServer };
+  /** Re-applies the team mappings to every known directory user (a job with progress); with dry_run, only reports what would change. Needs a server with a bind DN. */
+  "ldap.sync": { params: [dry_run?: boolean]; result: LdapSyncReport };
+  /** Changes the directory user options; team_mappings, when sent, replace every mapping. */
+  "ldap.update": { params: [ldap_update: { allow_user_creation?: boolean; join_teams?: number[]; team_mappings?: { group_dn: string; team_ids: number[] }[] }]; result: LdapConfig };
+  /** The outgoing mail (SMTP) settings. The SMTP password is never returned (`pass_set` says whether one is stored). */
+  "mail.config": { params: []; result: { id: 1; fromemail: string; fromname: string; outgoingserver: string; port: number; security: "PLAIN" | "SSL" | "TLS"; smtp: boolean; user: string | null; pass_set: boolean } };
+  /** The outgoing mail queue, newest first: mail for sign-in codes, resets, address verification and notices, with its state (PENDING, SENT, DROPPED: nothing to send, FAILED: given up), attempts and last error. Never a code. */
+  "mail.queue": { params: [options?: { state?: "PENDING" | "SENT" | "DROPPED" | "FAILED"; limit?: number }]; result: { id: number; user_id: number; username: string | null; kind: string; state: string; attempts: number; created_at: Date; next_attempt_at: Date | null; sent_at: Date | null; last_error: string | null; last_error_code: string | null }[] };
+  /** Sends a message now (e.g. a test). `to` defaults to the caller's e-mail address; `config` (optional) is merged over the stored settings for this message only, so settings can be tried before mail.update. Fails with mail.unreachable, mail.tls_failed, mail.auth_refused, mail.recipient_refused, mail.sender_refused or mail.send_failed, saying why. */
+  "mail.send": { params: [message: { subject: string; text: string; to?: string[] }, config?: { fromemail?: string; fromname?: string; outgoingserver?: string; port?: number; security?: "PLAIN" | "SSL" | "TLS"; smtp?: boolean; user?: string | null; pass?: string | null }]; result: boolean };
+  /** Changes the outgoing mail settings: server, port, security (PLAIN, SSL, or TLS = STARTTLS), sender, and SMTP authentication. The password is stored encrypted; null or "" removes it, leaving it out keeps it. */
+  "mail.update": { params: [mail_update: { fromemail?: string; fromname?: string; outgoingserver?: string; port?: number; security?: "PLAIN" | "SSL" | "TLS"; smtp?: boolean; user?: string | null; pass?: string | null }]; result: { id: 1; fromemail: string; fromname: string; outgoingserver: string; port: number; security: "PLAIN" | "SSL" | "TLS"; smtp: boolean; user: string | null; pass_set: boolean } };
   /** Drops this session to the read-only administrator role (secrets are redacted afterwards). */
   "privilege.become_readonly": { params: []; result: null };
   /** Creates a privilege granting roles to local groups (by GID) and directory groups. */
@@ -1028,10 +1520,26 @@ export interface Methods {
   "system.security.config": { params: []; result: SecurityConfig };
   /** Updates the password policy, lock-out and GPOS STIG settings (a job). */
   "system.security.update": { params: [system_security_update: { enable_fips?: boolean; enable_gpos_stig?: boolean; min_password_age?: number | null; max_password_age?: number | null; password_complexity_ruleset?: ("UPPER" | "LOWER" | "NUMBER" | "SPECIAL")[] | null; min_password_length?: number | null; password_history_length?: number | null; lockout_threshold?: number; lockout_duration?: number }]; result: SecurityConfig };
+  /** The server's product and version (e.g. "Gatehouse-0.1.0"), as the appliance's system.version; a fleet manager refreshes its cache of this system's method list when it changes. */
+  "system.version": { params: []; result: string };
+  /** Creates a team; returns its entry. A FLEET_WRITE caller who is not an administrator may grant only access it holds itself. */
+  "team.create": { params: [team_create: { name: string; members?: number[]; systems?: { system: number; access: "READ" | "READ_WRITE" }[]; system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[] }]; result: Team };
+  /** Deletes a team and every grant on it. */
+  "team.delete": { params: [id: number]; result: true };
+  /** One team by id. */
+  "team.get_instance": { params: [id: number]; result: Team };
+  /** Lists teams, with query-filters and query-options. */
+  "team.query": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: Team[] | Team | number | TeamSelected[] | TeamSelected };
+  /** Updates a team (lists given replace the current ones); returns its entry. A FLEET_WRITE caller who is not an administrator may change only access it holds itself. */
+  "team.update": { params: [id: number, team_update?: { name?: string; members?: number[]; systems?: { system: number; access: "READ" | "READ_WRITE" }[]; system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[] }]; result: Team };
+  /** Turns on the TOTP secret staged by user.stage_2fa_secret when otp_token is a current code from it; returns the user entry with twofactor_config (Gatehouse-specific). */
+  "user.confirm_2fa_secret": { params: [username: string, otp_token: string]; result: UserWithTwofactor };
   /** Creates a local user; returns the user entry plus `password` (the generated one for random_password). */
-  "user.create": { params: [user_create: { username: string; full_name: string; uid?: number | null; group?: number | null; group_create?: boolean; groups?: number[]; home?: string; home_create?: boolean; home_mode?: string; shell?: string; email?: string | null; password?: string | null; random_password?: boolean; password_disabled?: boolean; ssh_password_enabled?: boolean; sshpubkey?: string | null; locked?: boolean; smb?: boolean; webshare?: boolean; userns_idmap?: "DIRECT" | number | null; sudo_commands?: string[]; sudo_commands_nopasswd?: string[]; microsoft_account?: boolean }]; result: UserWithPassword };
+  "user.create": { params: [user_create: { username: string; full_name: string; uid?: number | null; group?: number | null; group_create?: boolean; groups?: number[]; home?: string; home_create?: boolean; home_mode?: string; shell?: string; email?: string | null; password?: string | null; random_password?: boolean; password_disabled?: boolean; ssh_password_enabled?: boolean; sshpubkey?: string | null; locked?: boolean; smb?: boolean; webshare?: boolean; userns_idmap?: "DIRECT" | number | null; sudo_commands?: string[]; sudo_commands_nopasswd?: string[]; microsoft_account?: boolean; source?: "LOCAL" | "LDAP"; ldap_username?: string | null; teams?: number[]; systems?: { system: number; access: "READ" | "READ_WRITE" }[]; system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[] }]; result: UserWithPassword };
   /** Deletes a local user (the home directory is kept, its .ssh removed); with delete_group (default) also its private primary group. */
   "user.delete": { params: [id: number, options?: { delete_group?: boolean }]; result: number };
+  /** Exports every local (non-built-in) user and group as `gatehouse export` does (a job): JSON with both, or CSV of the users (`groups`: the groups file). `with_hashes` adds password hashes and needs FULL_ADMIN. The file is fetched once with GET <url> on this server, while the session that started the job lives, within 10 minutes. */
+  "user.export": { params: [user_export?: { format?: "JSON" | "CSV"; groups?: boolean; with_hashes?: boolean }]; result: { format: "JSON" | "CSV"; users: number; groups: number; url: string; expires_at: Date } };
   /** One user by DB id (options as in user.query, e.g. select). */
   "user.get_instance": { params: [id: number, options?: { [key: string]: unknown }]; result: UserEntry | UserEntrySelected };
   /** The lowest free UID at or above the id_start setting (default 1000); reserved briefly so successive calls differ. */
@@ -1040,33 +1548,46 @@ export interface Methods {
   "user.get_user_obj": { params: [data?: { username?: string | null; uid?: number | null; get_groups?: boolean; sid_info?: boolean }]; result: UserObj };
   /** Whether a local administrator with a password exists (the first-start page asks for one while it is false). */
   "user.has_local_administrator_set_up": { params: []; result: boolean };
+  /** Imports users and groups as `gatehouse import` does (a job): the job's progress names `extra.upload_url`, where the file (the accounts JSON, or a users or groups CSV) is sent once with HTTP PUT while the session that started the job lives, within 10 minutes. Every record is checked first; nothing is imported while any is invalid unless `skip_invalid`; `dry_run` only reports. */
+  "user.import": { params: [user_import?: { dry_run?: boolean; skip_invalid?: boolean }]; result: { dryRun: boolean; groups: number; users: number; memberships: number; errors: { kind: "users" | "groups"; line: number; name: string | null; field: string; message: string; code: string }[]; refused: boolean } };
   /** Lists local users (reference user entry), with query-filters and query-options; filters on stored fields run in the database. */
   "user.query": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: UserEntry[] | UserEntry | number | UserEntrySelected[] | UserEntrySelected };
   /** Creates a new TOTP secret for a user (yourself, or anyone as FULL_ADMIN); returns the user entry with twofactor_config. */
   "user.renew_2fa_secret": { params: [username: string, twofactor_options?: { otp_digits?: number; interval?: 30 | 60 }]; result: UserWithTwofactor };
   /** Changes a password: your own (old password required unless signed in with a one-time password) or, as FULL_ADMIN, anyone's. */
   "user.set_password": { params: [user_set_password: { username: string; old_password?: string | null; new_password: string }]; result: null };
+  /** Chooses e-mailed sign-in codes (EMAIL) or none (null) as a user's second factor. EMAIL needs a verified e-mail address, is refused in GPOS STIG mode, and moving a TOTP user to it needs a current TOTP code (`otp_token`); TOTP remains the recommended method (enrol it with user.renew_2fa_secret). Your own without a role; another user's needs ACCOUNT_WRITE and every role that user holds. */
+  "user.set_twofactor_method": { params: [id: number, data: { method: "EMAIL" | null; otp_token?: string | null }]; result: "TOTP" | "EMAIL" | null };
   /** First start only: gives `root` a password, or creates `admin` (uid 950, sudo ALL, builtin_administrators) and disables root's password. */
   "user.setup_local_administrator": { params: [username: "root" | "admin", password: string, options?: { ec2?: { instance_id: string } | null }]; result: null };
   /** Login shells a user may get: path → name (nologin plus the host's /usr/bin shells). */
   "user.shell_choices": { params: [group_ids?: number[]]; result: { [key: string]: string } };
+  /** Stages a new TOTP secret for a user (yourself, or anyone as FULL_ADMIN) without turning it on: returns its provisioning URI; user.confirm_2fa_secret with a code from it turns it on (Gatehouse-specific; the staged secret expires after 15 minutes). */
+  "user.stage_2fa_secret": { params: [username: string, twofactor_options?: { otp_digits?: number; interval?: 30 | 60 }]; result: { provisioning_uri: string; otp_digits: number; interval: number; expires_at: Date } };
   /** A free username derived from a full name (seed 001: "John Smith" → "jsmith", then jsmith2, …). */
   "user.suggest_username": { params: [full_name: string]; result: string };
   /** Removes a user's TOTP secret (they then sign in without a second factor). */
   "user.unset_2fa_secret": { params: [username: string]; result: null };
   /** Updates a local user (partial); returns the user entry plus `password` (set only when one was sent or generated). */
-  "user.update": { params: [id: number, user_update?: { username?: string; full_name?: string; group?: number | null; groups?: number[]; home?: string; home_create?: boolean; home_mode?: string; shell?: string; email?: string | null; password?: string | null; random_password?: boolean; password_disabled?: boolean; ssh_password_enabled?: boolean; sshpubkey?: string | null; locked?: boolean; smb?: boolean; webshare?: boolean; userns_idmap?: "DIRECT" | number | null; sudo_commands?: string[]; sudo_commands_nopasswd?: string[]; microsoft_account?: boolean }]; result: UserWithPassword };
+  "user.update": { params: [id: number, user_update?: { username?: string; full_name?: string; group?: number | null; groups?: number[]; home?: string; home_create?: boolean; home_mode?: string; shell?: string; email?: string | null; password?: string | null; random_password?: boolean; password_disabled?: boolean; ssh_password_enabled?: boolean; sshpubkey?: string | null; locked?: boolean; smb?: boolean; webshare?: boolean; userns_idmap?: "DIRECT" | number | null; sudo_commands?: string[]; sudo_commands_nopasswd?: string[]; microsoft_account?: boolean; ldap_username?: string | null; teams?: number[]; systems?: { system: number; access: "READ" | "READ_WRITE" }[]; system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[] }]; result: UserWithPassword };
+  /** Confirms a user's e-mail address with the code mailed to it when the address was set (valid 10 minutes, single use, 5 tries). Your own without a role; another user's (an administrator pasting the code, seed 002) needs ACCOUNT_WRITE and every role that user holds. */
+  "user.verify_email": { params: [id: number, data: { code: string }]; result: { id: number; email: string; email_verified: true } };
 }
 
 /** The entry of each *.query-style method (its result without get, count or select: QueryEntries[M][]). */
 export interface QueryEntries {
   "api_key.query": ApiKeyEntry;
   "auth.sessions": SessionEntry;
+  "certificateauthority.query": CertificateAuthority;
   "core.get_jobs": JobEntry;
   "filesystem.listdir": FsEntry;
+  "fleet.system_group.query": FleetSystemGroup;
+  "fleet.system.query": FleetSystem;
   "group.query": GroupEntry;
+  "ldap.server.query": LdapServer;
   "privilege.query": PrivilegeEntry;
   "privilege.roles": RoleRow;
+  "team.query": Team;
   "user.query": UserEntry;
 }
 

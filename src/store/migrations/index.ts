@@ -9,11 +9,11 @@ import { m002Auth } from "./002-auth.js";
 import { m004ChangeNotify } from "./004-change-notify.js";
 import { m007SessionNotify } from "./007-session-notify.js";
 import { m016Changes } from "./016-changes.js";
-import { m010Directory } from "./010-directory.js";
-import { m011Mail } from "./011-mail.js";
 import { m008FleetAccess } from "./008-fleet-access.js";
+import { m010Directory } from "./010-directory.js";
 import { m005UniqueIds } from "./005-unique-ids.js";
 import { m009FleetSystems } from "./009-fleet-systems.js";
+import { m011Mail } from "./011-mail.js";
 import { m012Scram } from "./012-scram.js";
 import { m015SearchIndexes } from "./015-search-indexes.js";
 
