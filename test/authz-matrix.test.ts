@@ -105,7 +105,7 @@ forEachStore("authorization matrix", (store) => {
     const rows = await ts.app.store.db.selectFrom("users").select(["unixhash", "smbhash", "twofactor_secret"]).where("id", "in", [other.id, admin.id]).execute();
     for (const r of rows) for (const v of [r.unixhash, r.smbhash, r.twofactor_secret]) if (v && v.length > 8) secrets.push(v);
     const keyRows = await ts.app.store.db.selectFrom("api_keys").select(["keyhash", "salt"]).execute();
-    for (const k of keyRows) secrets.push(k.keyhash, k.salt);
+    for (const k of keyRows) secrets.push(k.keyhash, ...(k.salt === null ? [] : [k.salt]));
     secrets.push(secretKey.key.split("-")[1]);
   });
   after(() => ts.stop());

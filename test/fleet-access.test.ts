@@ -40,9 +40,9 @@ forEachStore("fleet access", (store) => {
       const up = await a.call<any>("fleet.system_group.update", g.id, { systems: [sys[2]] });
       assert.deepEqual(up.systems, [sys[2]]);
       const dup = await rpcError(a.call("fleet.system_group.create", { name: g.name }));
-      assert.equal(dup.data.code, "fleet.system_group_name_taken");
+      assert.equal(dup.data?.code, "fleet.system_group_name_taken");
       const missing = await rpcError(a.call("fleet.system_group.create", { name: randomName("grp"), systems: [999999] }));
-      assert.equal(missing.data.code, "fleet.system_not_found");
+      assert.equal(missing.data?.code, "fleet.system_not_found");
 
       const u = await makeUser(ts);
       const t = await a.call<any>("team.create", { name: randomName("team"), members: [u.id], systems: [{ system: sys[0], access: "READ" }], system_groups: [{ system_group: g.id, access: "READ_WRITE" }] });
@@ -52,9 +52,9 @@ forEachStore("fleet access", (store) => {
       const q = await a.call<any[]>("team.query", [["name", "=", t.name]]);
       assert.equal(q.length, 1);
       const twice = await rpcError(a.call("team.update", t.id, { systems: [{ system: sys[0], access: "READ" }, { system: sys[0], access: "READ_WRITE" }] }));
-      assert.equal(twice.data.code, "fleet.duplicate_entry");
+      assert.equal(twice.data?.code, "fleet.duplicate_entry");
       const bad = await rpcError(a.call("team.create", { name: randomName("team"), members: [987654] }));
-      assert.equal(bad.data.code, "team.member_not_found");
+      assert.equal(bad.data?.code, "team.member_not_found");
     });
 
     it("users carry teams, systems and system_groups in their entry (cached user.query too) and on create/update", async () => {
@@ -117,12 +117,12 @@ forEachStore("fleet access", (store) => {
       const ex = await c.call<any>("fleet.access.explain", u.username, sys[1]);
       assert.equal(ex.access, "READ");
       // Invisible systems are not found; other users' access is not theirs to read.
-      assert.equal((await rpcError(c.call("fleet.access.explain", u.username, sys[3]))).data.code, "fleet.system_not_found");
-      assert.equal((await rpcError(c.call("fleet.access.explain", plain.username, sys[1]))).data.code, "access.target_not_authorized");
+      assert.equal((await rpcError(c.call("fleet.access.explain", u.username, sys[3]))).data?.code, "fleet.system_not_found");
+      assert.equal((await rpcError(c.call("fleet.access.explain", plain.username, sys[1]))).data?.code, "access.target_not_authorized");
       for (const m of ["user.query", "group.query", "team.query", "fleet.system_group.query", "privilege.query", "audit.query", "system.info"]) {
         if (!ts.app.registry.get(m)) continue;
         const err = await rpcError(c.call(m));
-        assert.equal(err.data.errname, "EACCES", m);
+        assert.equal(err.data?.errname, "EACCES", m);
       }
       // Removing the user from the team: the next call finds the session ended (no access left).
       await a.call("team.update", t.id, { members: [] });

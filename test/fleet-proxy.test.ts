@@ -74,7 +74,7 @@ forEachStore("fleet proxy", (store) => {
       const err = await rpcError(u.client.call("fleet.call", systemId, m, [{}]));
       assert.equal(err.errname, "EACCES", `${m}: ${err.message}`);
       assert.equal(err.errorCode, "fleet.call_forbidden", m);
-      assert.deepEqual(err.data?.system ?? (err.data as any).system, { id: systemId, name: systemName });
+      assert.deepEqual((err.data as { system?: unknown } | undefined)?.system, { id: systemId, name: systemName });
     }
     assert.deepEqual(await remoteCalls(sysA, new Set(writes), since), [], "a refused write reached the system");
     // The read-only key carried the READ call: the system applies its own secret rules to it.

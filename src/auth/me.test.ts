@@ -8,7 +8,7 @@ import type { Session } from "./session.js";
 
 const profile: MeProfile = {
   id: 7, username: "u7", full_name: "U", home: "/var/empty", shell: "/usr/sbin/nologin", uid: 3000, gid: 3000, source: "LOCAL",
-  password_disabled: 0, last_password_change: null, twofactor_secret: null, twofactor_digits: 6, twofactor_interval: 30, attributes: null,
+  password_disabled: 0, last_password_change: null, twofactor_secret: null, twofactor_email: 0, twofactor_digits: 6, twofactor_interval: 30, attributes: null,
 };
 
 function session(roles: ReadonlySet<string>, methods: ReadonlySet<string>): Session {

@@ -7,7 +7,7 @@ import type { Connection } from "../server/connection.js";
 import { HEARTBEAT_STALE_MS, type Session, type CredentialType } from "./session.js";
 import { grantOfUser, hasFleetAccess, type Grant } from "../access/privileges.js";
 import { assuranceLevel, LEVEL_LIMITS, securityConfig, type SecurityConfig } from "./policy.js";
-import { loginEx, type LoginContext, type LoginRequest, type LoginResponse, type SessionOptions, type SessionUser } from "./login.js";
+import { loginEx, type LoginRequest, type LoginResponse, type SessionOptions, type SessionUser } from "./login.js";
 import { destroyToken, destroyTokensOf } from "./tokens.js";
 import { loginScram, type ScramLoginContext, type ScramRequest, type ScramResponse } from "./scram-login.js";
 import type { Tx } from "../store/db.js";

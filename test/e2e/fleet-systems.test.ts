@@ -71,7 +71,7 @@ test("Systems: add with the connection test (refusal shown, then added with a gr
   // The connection test logs in to the system: give it time on a loaded machine.
   await row.waitFor({ timeout: 60_000 });
   assert.equal(await row.getByTestId("system-status").getAttribute("data-state"), "up");
-  assert.match(await row.innerText(), /Gatehouse-/);
+  assert.match(await row.textContent(), /Gatehouse-/);
   // Edit: rename, keeping the stored key (blank field).
   await row.getByRole("button", { name: `Edit ${name}` }).click();
   await dlg.getByLabel("Name").fill(`${name}x`);
@@ -91,7 +91,7 @@ test("a fleet user signs in, sees My systems and browses a system's users throug
   const p = await page(t, writer, PASSWORD, "/");
   await p.getByRole("link", { name: "My systems" }).click();
   await p.getByTestId(`access-${sys.name}`).waitFor();
-  assert.equal(await p.getByTestId(`access-${sys.name}`).innerText(), "Read/write");
+  assert.equal(await p.getByTestId(`access-${sys.name}`).textContent(), "Read/write");
   assert.equal(await p.getByRole("link", { name: "Users", exact: true }).count(), 0, "a fleet user has no Users screen");
   await p.getByTestId(`open-system-${sys.name}`).click();
   await p.getByTestId("remote-users").waitFor();
@@ -109,7 +109,7 @@ test("a fleet user signs in, sees My systems and browses a system's users throug
   const reader = await fleetUser(sys.id, "READ");
   const r = await page(t, reader, PASSWORD, `/my-systems/${sys.id}`);
   await r.getByTestId(`remote-user-${created}`).waitFor();
-  assert.match(await r.getByTestId("system-access").innerText(), /Read\b/);
+  assert.match(await r.getByTestId("system-access").textContent(), /Read\b/);
   assert.equal(await r.getByTestId("remote-add-user").count(), 0);
   assert.equal(await r.getByRole("button", { name: `Delete ${created}` }).count(), 0);
 });

@@ -4,7 +4,7 @@
 // when a code has none. A sentence may be a function of the server's own text when that text
 // carries the detail people need (which line, which path).
 
-import type { ErrorCode } from "../../src/server/error-codes";
+import type { ErrorCode } from "../../src/server/error-codes.js";
 
 type Sentence = string | ((raw: string) => string);
 

@@ -340,8 +340,7 @@ function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initial
           <div className="static">{props.fixedUser}</div>
         </div>
       ) : (
-        <>
-          <SelectField
+        <SelectField
             label="Username"
             name="username"
             required
@@ -359,7 +358,6 @@ function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initial
               </option>
             ))}
           </SelectField>
-        </>
       )}
       <CheckField label="Non-expiring" name="non_expiring" checked={nonExpiring} onValue={setNonExpiring} />
       {!nonExpiring && (
