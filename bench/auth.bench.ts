@@ -136,12 +136,16 @@ async function authorizationRows(app: App, rounds: number): Promise<Row[]> {
     return ns;
   };
   for (let si = 0; si < sessions.length; si++) for (const d of defs) await decisions.enforce(`session${si}`, d.name); // every decision cached
-  const m = await alternate(rounds, {
-    ours,
-    casbin: casbin((a, b) => plain.enforceSync(a, b), M),
-    cached: casbin((a, b) => cached.enforceSync(a, b), M),
-    decisions: casbin((a, b) => decisions.enforce(a, b), 100 * M),
-  }, collectGarbage);
+  const m = await alternate(
+    rounds,
+    {
+      ours,
+      casbin: casbin((a, b) => plain.enforceSync(a, b), M),
+      cached: casbin((a, b) => cached.enforceSync(a, b), M),
+      decisions: casbin((a, b) => decisions.enforce(a, b), 100 * M),
+    },
+    collectGarbage,
+  );
   const vs = { unit: "ns", value: m.ours, baselineUnit: "ns", ratio: (v: number, b: number) => b / v, ratioAsTimes: true, ratioNote: "faster (baseline ÷ value)", better: "higher" as const };
   return [
     figure({ name: "authorization check per call", ...vs, baseline: m.casbin, baselineName: "casbin enforceSync, same graph", aim: "≥ 100× faster" }),
@@ -165,10 +169,12 @@ const { crypt } = require(addon);
 /** The host's crypt(3) (libxcrypt, through the native addon) verifying `hash` in `procs` processes. */
 async function hostCryptRate(password: string, hash: string, perProc: number, procs: number): Promise<number> {
   if (!existsSync(ADDON)) throw new Error(`the native crypt addon is not built (${ADDON}): run npm install (node-gyp) first`);
-  const runs = await Promise.all(Array.from({ length: procs }, async () => {
-    const { stdout } = await exec(process.execPath, ["-e", CRYPT_WORKER, ADDON, password, hash, String(perProc)]);
-    return JSON.parse(stdout) as { start: string; end: string; n: number };
-  }));
+  const runs = await Promise.all(
+    Array.from({ length: procs }, async () => {
+      const { stdout } = await exec(process.execPath, ["-e", CRYPT_WORKER, ADDON, password, hash, String(perProc)]);
+      return JSON.parse(stdout) as { start: string; end: string; n: number };
+    }),
+  );
   const start = runs.reduce((a, r) => (BigInt(r.start) < a ? BigInt(r.start) : a), BigInt(runs[0]!.start));
   const end = runs.reduce((a, r) => (BigInt(r.end) > a ? BigInt(r.end) : a), 0n);
   return runs.reduce((a, r) => a + r.n, 0) / (Number(end - start) / 1e9);
@@ -184,20 +190,30 @@ async function loginRows(_app: App, url: string, admin: RpcClient, rounds: numbe
     const m = await alternate(rounds, {
       logins: async () => {
         const t0 = process.hrtime.bigint();
-        await Promise.all(conns.map(async (c) => {
-          for (let i = 0; i < perConn; i++) {
-            const r = await c.login("admin", ADMIN_PW);
-            if (r.response_type !== "SUCCESS") throw new Error(`login failed: ${r.response_type}`);
-          }
-        }));
+        await Promise.all(
+          conns.map(async (c) => {
+            for (let i = 0; i < perConn; i++) {
+              const r = await c.login("admin", ADMIN_PW);
+              if (r.response_type !== "SUCCESS") throw new Error(`login failed: ${r.response_type}`);
+            }
+          }),
+        );
         return (conns.length * perConn) / (Number(process.hrtime.bigint() - t0) / 1e9);
       },
       crypt: () => hostCryptRate(ADMIN_PW, unixhash, (conns.length * perConn) / cores, cores),
     });
-    return [figure({
-      name: "password logins at 656,000 rounds", unit: "logins/s", value: m.logins, baseline: m.crypt,
-      baselineName: `host crypt(3): native addon (libxcrypt) in ${cores} worker processes`, baselineUnit: "verifies/s", better: "higher", aim: "≥ 90%",
-    })];
+    return [
+      figure({
+        name: "password logins at 656,000 rounds",
+        unit: "logins/s",
+        value: m.logins,
+        baseline: m.crypt,
+        baselineName: `host crypt(3): native addon (libxcrypt) in ${cores} worker processes`,
+        baselineUnit: "verifies/s",
+        better: "higher",
+        aim: "≥ 90%",
+      }),
+    ];
   } finally {
     for (const c of conns) await c.close();
   }
@@ -211,7 +227,10 @@ async function apiKeyRows(url: string, admin: RpcClient, rounds: number): Promis
   const echo = await startEcho();
   const loadLogins = async (target: string) => {
     const spec = {
-      url: target, calls: 4_000, inflight: 16, expectResponseType: "SUCCESS",
+      url: target,
+      calls: 4_000,
+      inflight: 16,
+      expectResponseType: "SUCCESS",
       requests: [{ method: "auth.login_ex", params: [{ mechanism: "API_KEY_PLAIN", username: "admin", api_key: created.key }] }],
     };
     const { stdout } = await exec(process.execPath, ["--import", "tsx", path.join(here, "load-client.ts"), JSON.stringify(spec)], { maxBuffer: 1 << 20 });
@@ -221,7 +240,17 @@ async function apiKeyRows(url: string, admin: RpcClient, rounds: number): Promis
   };
   try {
     const m = await alternate(rounds, { keys: () => loadLogins(url), echo: () => loadLogins(echo.url) });
-    return [figure({ name: "API-key logins (16 in flight, one connection)", unit: "logins/s", value: m.keys, baseline: m.echo, baselineName: "JSON-RPC echo answering the same frames", better: "higher", aim: "≥ 5,000/s" })];
+    return [
+      figure({
+        name: "API-key logins (16 in flight, one connection)",
+        unit: "logins/s",
+        value: m.keys,
+        baseline: m.echo,
+        baselineName: "JSON-RPC echo answering the same frames",
+        better: "higher",
+        aim: "≥ 5,000/s",
+      }),
+    ];
   } finally {
     await echo.close();
   }
@@ -236,9 +265,11 @@ async function scramRows(url: string, admin: RpcClient, rounds: number): Promise
   const perConn = 60;
   const rate = (login: (c: RpcClient) => Promise<void>) => async () => {
     const t0 = process.hrtime.bigint();
-    await Promise.all(conns.map(async (c) => {
-      for (let i = 0; i < perConn; i++) await login(c);
-    }));
+    await Promise.all(
+      conns.map(async (c) => {
+        for (let i = 0; i < perConn; i++) await login(c);
+      }),
+    );
     return (conns.length * perConn) / (Number(process.hrtime.bigint() - t0) / 1e9);
   };
   try {
@@ -259,7 +290,14 @@ async function scramRows(url: string, admin: RpcClient, rounds: number): Promise
       },
     });
     return [
-      figure({ name: "API-key logins over SCRAM (precomputed client material; 16 connections)", unit: "logins/s", value: m.scram, baseline: m.plain, baselineName: "API_KEY_PLAIN logins on the same connections", better: "higher" }),
+      figure({
+        name: "API-key logins over SCRAM (precomputed client material; 16 connections)",
+        unit: "logins/s",
+        value: m.scram,
+        baseline: m.plain,
+        baselineName: "API_KEY_PLAIN logins on the same connections",
+        better: "higher",
+      }),
       figure({ name: "one SCRAM key record: PBKDF2-HMAC-SHA512 at 500,000 iterations (at create/reset; per login for a client given the raw key)", unit: "ms", value: derive.ms, better: "lower" }),
     ];
   } finally {
@@ -273,7 +311,15 @@ async function scramRows(url: string, admin: RpcClient, rounds: number): Promise
  * a real client.
  */
 async function benchConnection(app: App, roles: string[]): Promise<Connection> {
-  const conn = new Connection("bench", "127.0.0.1:1", "127.0.0.1", false, "WEBSOCKET", () => {}, () => {});
+  const conn = new Connection(
+    "bench",
+    "127.0.0.1:1",
+    "127.0.0.1",
+    false,
+    "WEBSOCKET",
+    () => {},
+    () => {},
+  );
   const acc = accessFor(app.registry, roles, false);
   const session = { ...app.auth.internalSession(), internal: false, ephemeral: false, fullAdmin: false, roles: acc.roles, allowedMethods: acc.allowedMethods, expiresAt: Date.now() + 3600e3 };
   await app.auth.attach(conn, session);
@@ -327,7 +373,14 @@ async function overheadRows(app: App, admin: RpcClient, rounds: number): Promise
   const Q = 40_000; // per round
   const mq = await alternate(rounds, { full: () => timeCalls(qFull, Q), bare: () => timeCalls(qBare, Q) }, idle);
   return [
-    figure({ name: "group.update (writes an audit entry) through authorization + validation + audit", value: mu.full, baseline: mu.bare, baselineName: "same handler called directly + direct audit insert", ...overhead, aim: "≤ 10% overhead" }),
+    figure({
+      name: "group.update (writes an audit entry) through authorization + validation + audit",
+      value: mu.full,
+      baseline: mu.bare,
+      baselineName: "same handler called directly + direct audit insert",
+      ...overhead,
+      aim: "≤ 10% overhead",
+    }),
     figure({ name: "user.query (unaudited, cached) through authorization", value: mq.full, baseline: mq.bare, baselineName: "same handler called directly", ...overhead, aim: "≤ 10% overhead" }),
   ];
 }
@@ -360,4 +413,3 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
   }
   return [{ title: "Access control (issues 3, 15)", rows }];
 }
-

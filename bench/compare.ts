@@ -45,7 +45,8 @@ function main(): void {
   const after = load(newFile);
   const describe = (r: Run) => `${r.meta.users.toLocaleString("en-US")} users, ${r.meta.rounds} rounds, commit ${r.meta.commit ?? "?"}, ${r.meta.started ?? ""}`;
   process.stdout.write(`old: ${oldFile} — ${describe(before)}\nnew: ${newFile} — ${describe(after)}\n`);
-  if (before.meta.users !== after.meta.users || before.meta.pgUsers !== after.meta.pgUsers) process.stdout.write("WARNING: the runs measured different store sizes; ratios may differ for that reason alone\n");
+  if (before.meta.users !== after.meta.users || before.meta.pgUsers !== after.meta.pgUsers)
+    process.stdout.write("WARNING: the runs measured different store sizes; ratios may differ for that reason alone\n");
   if (before.meta.rounds < 5) process.stdout.write("WARNING: the old run has fewer than 5 rounds: its spread is a weak yardstick\n");
 
   const old = new Map<string, Row>();

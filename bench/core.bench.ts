@@ -81,7 +81,7 @@ export async function startEcho(): Promise<{ url: string; close: () => Promise<v
 const B64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const b64 = (n: number, len: number) => Array.from({ length: len }, (_, i) => B64[(n * (i + 7) + i * 13) % 64]).join("");
 const fakeHash = (j: number) => `$6$rounds=656000$${b64(j, 16)}$${b64(j * 31 + 1, 86)}`;
-const fakeNt = (j: number) => (j * 2654435761 % 4294967296).toString(16).padStart(8, "0").repeat(4).toUpperCase();
+const fakeNt = (j: number) => ((j * 2654435761) % 4294967296).toString(16).padStart(8, "0").repeat(4).toUpperCase();
 const fakeKey = (j: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${b64(j * 17 + 5, 43)} ${userName(j)}@laptop`;
 
 /**
@@ -106,14 +106,35 @@ export async function seedAccounts(db: Db, users: number, groups: number, dialec
       for (let j = i; j < Math.min(users, i + batch); j++) {
         const smb = j % 3 !== 0;
         rows.push({
-          uid: uidOf(j), username: userName(j), unixhash: fakeHash(j), smbhash: smb ? fakeNt(j) : null, home: `/mnt/tank/home/${userName(j)}`,
-          shell: "/usr/bin/bash", full_name: `${FIRST[j % 10]} ${LAST[Math.floor(j / 10) % 10]} ${j}`, builtin: 0, smb: smb ? 1 : 0,
-          microsoft_account: 0, userns_idmap: null, group_id: firstGroup + (j % groups), password_disabled: 0,
-          ssh_password_enabled: j % 5 === 0 ? 1 : 0, sshpubkey: j % 10 === 0 ? fakeKey(j) : null, locked: j % 97 === 0 ? 1 : 0,
-          sudo_commands: j % 50 === 0 ? '["/usr/bin/systemctl restart smbd"]' : "[]", sudo_commands_nopasswd: "[]",
-          email: `user${j}@example.test`, email_verified: 0, last_password_change: null, password_history: "[]",
-          source: "LOCAL", home_mode: null, twofactor_secret: null, twofactor_digits: 6, twofactor_interval: 30,
-          twofactor_email: 0, created_at: now,
+          uid: uidOf(j),
+          username: userName(j),
+          unixhash: fakeHash(j),
+          smbhash: smb ? fakeNt(j) : null,
+          home: `/mnt/tank/home/${userName(j)}`,
+          shell: "/usr/bin/bash",
+          full_name: `${FIRST[j % 10]} ${LAST[Math.floor(j / 10) % 10]} ${j}`,
+          builtin: 0,
+          smb: smb ? 1 : 0,
+          microsoft_account: 0,
+          userns_idmap: null,
+          group_id: firstGroup + (j % groups),
+          password_disabled: 0,
+          ssh_password_enabled: j % 5 === 0 ? 1 : 0,
+          sshpubkey: j % 10 === 0 ? fakeKey(j) : null,
+          locked: j % 97 === 0 ? 1 : 0,
+          sudo_commands: j % 50 === 0 ? '["/usr/bin/systemctl restart smbd"]' : "[]",
+          sudo_commands_nopasswd: "[]",
+          email: `user${j}@example.test`,
+          email_verified: 0,
+          last_password_change: null,
+          password_history: "[]",
+          source: "LOCAL",
+          home_mode: null,
+          twofactor_secret: null,
+          twofactor_digits: 6,
+          twofactor_interval: 30,
+          twofactor_email: 0,
+          created_at: now,
         });
       }
       await trx.insertInto("users").values(rows).execute();
@@ -142,13 +163,15 @@ async function timeDirect(n: number, fn: (i: number) => Promise<unknown>, inflig
   const lat = new Float64Array(n);
   let next = 0;
   const start = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: inflight }, async () => {
-    for (let i = next++; i < n; i = next++) {
-      const t0 = process.hrtime.bigint();
-      await fn(i);
-      lat[i] = Number(process.hrtime.bigint() - t0) / 1e6;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: inflight }, async () => {
+      for (let i = next++; i < n; i = next++) {
+        const t0 = process.hrtime.bigint();
+        await fn(i);
+        lat[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+      }
+    }),
+  );
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   lat.sort();
   return { callsPerSec: n / seconds, p50: lat[Math.floor(n * 0.5)]!, p99: lat[Math.min(n - 1, Math.floor(n * 0.99))]!, errors: 0 };
@@ -175,9 +198,9 @@ async function lookupRows(ctx: CoreCtx): Promise<Row[]> {
       cold: (r) => load(url, distinct(r), calls, INFLIGHT, true, false),
       ...(pool
         ? {
-          // A bare node-pg named (prepared) statement, the same 16 in flight, each a new user.
-          pgBare: (r: number) => timeDirect(calls, (i) => pool.query({ name: "bench-lookup", text: "select * from users where username = $1", values: [fresh(r, i)] }), INFLIGHT),
-        }
+            // A bare node-pg named (prepared) statement, the same 16 in flight, each a new user.
+            pgBare: (r: number) => timeDirect(calls, (i) => pool.query({ name: "bench-lookup", text: "select * from users where username = $1", values: [fresh(r, i)] }), INFLIGHT),
+          }
         : {}),
       name: () => load(url, byName, calls),
       uid: () => load(url, byUid, calls),
@@ -188,7 +211,14 @@ async function lookupRows(ctx: CoreCtx): Promise<Row[]> {
     const latency = (name: string, res: LoadResult[], p: "p50" | "p99"): Row =>
       figure({ name: label(`  ${p} latency, ${name}`), unit: "ms", value: pick(res, p), baseline: pick(m.echo, p), baselineName: "echo", better: "lower", ratioAsTimes: true });
     const rows = [
-      figure({ name: label("user.query by username (1,000 users cycled: answers reused while the store is unchanged)"), unit: "calls/s", value: pick(m.name, "callsPerSec"), ...echo, better: "higher", aim: "≥ 50% of echo" }),
+      figure({
+        name: label("user.query by username (1,000 users cycled: answers reused while the store is unchanged)"),
+        unit: "calls/s",
+        value: pick(m.name, "callsPerSec"),
+        ...echo,
+        better: "higher",
+        aim: "≥ 50% of echo",
+      }),
       latency("cycled users", m.name, "p50"),
       latency("cycled users", m.name, "p99"),
       figure({ name: label("user.query by username (every call a new user)"), unit: "calls/s", value: pick(m.cold, "callsPerSec"), ...echo, better: "higher" }),
@@ -197,15 +227,26 @@ async function lookupRows(ctx: CoreCtx): Promise<Row[]> {
       figure({ name: label("user.query by uid (1,000 uids cycled)"), unit: "calls/s", value: pick(m.uid, "callsPerSec"), ...echo, better: "higher" }),
       latency("by uid", m.uid, "p99"),
       figure({
-        name: label(`user.query by username, new user each call (${INFLIGHT} in flight), vs direct SQL`), unit: "calls/s", value: pick(m.cold, "callsPerSec"),
-        baseline: pick(m.sqlName, "callsPerSec"), baselineName: "SELECT by username through the store's query builder, one at a time", better: "higher",
+        name: label(`user.query by username, new user each call (${INFLIGHT} in flight), vs direct SQL`),
+        unit: "calls/s",
+        value: pick(m.cold, "callsPerSec"),
+        baseline: pick(m.sqlName, "callsPerSec"),
+        baselineName: "SELECT by username through the store's query builder, one at a time",
+        better: "higher",
       }),
     ];
     if (m.pgBare) {
-      rows.push(figure({
-        name: label(`uncached lookups: user.query by username, new user each call, ${INFLIGHT} in flight`), unit: "calls/s", value: pick(m.cold, "callsPerSec"),
-        baseline: pick(m.pgBare as LoadResult[], "callsPerSec"), baselineName: `bare node-pg prepared SELECT by username, ${INFLIGHT} in flight, pool of 10`, better: "higher", aim: "≥ 50%",
-      }));
+      rows.push(
+        figure({
+          name: label(`uncached lookups: user.query by username, new user each call, ${INFLIGHT} in flight`),
+          unit: "calls/s",
+          value: pick(m.cold, "callsPerSec"),
+          baseline: pick(m.pgBare as LoadResult[], "callsPerSec"),
+          baselineName: `bare node-pg prepared SELECT by username, ${INFLIGHT} in flight, pool of 10`,
+          better: "higher",
+          aim: "≥ 50%",
+        }),
+      );
     }
     return rows;
   } finally {
@@ -223,13 +264,34 @@ async function searchRows(ctx: CoreCtx): Promise<Row[]> {
   const dealt = (r: number) => prefixes.filter((_, i) => i % opts.rounds === r % opts.rounds);
   const regexReq = (p: string): Req => ({
     method: "user.query",
-    params: [[["OR", [["username", "~", `(?i)${p}`], ["full_name", "~", `(?i)${p}`]]]], { limit: 50, order_by: ["username"] }],
+    params: [
+      [
+        [
+          "OR",
+          [
+            ["username", "~", `(?i)${p}`],
+            ["full_name", "~", `(?i)${p}`],
+          ],
+        ],
+      ],
+      { limit: 50, order_by: ["username"] },
+    ],
   });
   // A count with the search peer's filters (locked = false, smb = true) and a name prefix that
   // differs on every call (again dealt out to the rounds), so no count comes from the cache.
   const countPrefixes = Array.from({ length: 1000 }, (_, i) => `${FIRST[i % 10]} ${LAST[Math.floor(i / 10) % 10]} ${Math.floor(i / 100) + 1}`);
   const countDealt = (r: number) => countPrefixes.filter((_, i) => i % opts.rounds === r % opts.rounds).slice(0, 200);
-  const countReq = (p: string): Req => ({ method: "user.query", params: [[["locked", "=", false], ["smb", "=", true], ["full_name", "^", p]], { count: true }] });
+  const countReq = (p: string): Req => ({
+    method: "user.query",
+    params: [
+      [
+        ["locked", "=", false],
+        ["smb", "=", true],
+        ["full_name", "^", p],
+      ],
+      { count: true },
+    ],
+  });
   const m = await alternate(opts.rounds, {
     regex: (r) => load(url, dealt(r).map(regexReq), dealt(r).length, 1, true, false),
     regexSql: (r) => {
@@ -244,7 +306,14 @@ async function searchRows(ctx: CoreCtx): Promise<Row[]> {
   });
   const apiVsSql = { ratio: (v: number, b: number) => b / v, ratioNote: "(SQL ÷ API)", better: "higher" as const, baselineName: "same SQL direct" };
   return [
-    figure({ name: label("(?i) regex search on username or full name, limit 50, order_by, a new two-letter text each call: p99"), unit: "ms", value: pick(m.regex, "p99"), baseline: pick(m.regexSql, "p99"), ...apiVsSql, aim: "< 100 ms p99" }),
+    figure({
+      name: label("(?i) regex search on username or full name, limit 50, order_by, a new two-letter text each call: p99"),
+      unit: "ms",
+      value: pick(m.regex, "p99"),
+      baseline: pick(m.regexSql, "p99"),
+      ...apiVsSql,
+      aim: "< 100 ms p99",
+    }),
     figure({ name: label("  (?i) regex search: p50"), unit: "ms", value: pick(m.regex, "p50"), baseline: pick(m.regexSql, "p50"), ...apiVsSql }),
     figure({ name: label("count, locked = false, smb = true, full_name ^ a new prefix each call: p50"), unit: "ms", value: pick(m.count, "p50"), baseline: pick(m.countSql, "p50"), ...apiVsSql }),
   ];
@@ -285,9 +354,23 @@ async function uiSearchRows(ctx: CoreCtx): Promise<Row[]> {
   });
   const apiVsSql = { ratio: (v: number, b: number) => b / v, ratioNote: "(SQL ÷ API)", better: "higher" as const, baselineName: "same SQL direct (LIKE)" };
   return [
-    figure({ name: label("(?i)prefix.* search on username (user0123-style), order by uid, limit 50, a new text each call: p99"), unit: "ms", value: pick(m.prefix, "p99"), baseline: pick(m.prefixSql, "p99"), ...apiVsSql, aim: "≤ 10 ms p99 (1,000,000 users, SQLite)" }),
+    figure({
+      name: label("(?i)prefix.* search on username (user0123-style), order by uid, limit 50, a new text each call: p99"),
+      unit: "ms",
+      value: pick(m.prefix, "p99"),
+      baseline: pick(m.prefixSql, "p99"),
+      ...apiVsSql,
+      aim: "≤ 10 ms p99 (1,000,000 users, SQLite)",
+    }),
     figure({ name: label("  (?i)prefix.* search: p50"), unit: "ms", value: pick(m.prefix, "p50"), baseline: pick(m.prefixSql, "p50"), ...apiVsSql }),
-    figure({ name: label("(?i).*text.* substring search on full name, order by uid, limit 50, rare/medium/common terms a third each: p99"), unit: "ms", value: pick(m.substr, "p99"), baseline: pick(m.substrSql, "p99"), ...apiVsSql, aim: "≤ 25 ms p99 (1,000,000 users, SQLite)" }),
+    figure({
+      name: label("(?i).*text.* substring search on full name, order by uid, limit 50, rare/medium/common terms a third each: p99"),
+      unit: "ms",
+      value: pick(m.substr, "p99"),
+      baseline: pick(m.substrSql, "p99"),
+      ...apiVsSql,
+      aim: "≤ 25 ms p99 (1,000,000 users, SQLite)",
+    }),
     figure({ name: label("  (?i).*text.* substring search: p50"), unit: "ms", value: pick(m.substr, "p50"), baseline: pick(m.substrSql, "p50"), ...apiVsSql }),
   ];
 }
@@ -303,22 +386,61 @@ async function createRows(ctx: CoreCtx): Promise<Row[]> {
       }));
       return load(url, reqs, CREATES, 8, true, false);
     },
-    insert: (r) => timeDirect(CREATES, async (i) => {
-      const k = r * CREATES + i;
-      await db.transaction().execute(async (trx) => {
-        const g = await trx.insertInto("groups").values({ gid: RAW_ID + k, name: `rawg${k}`, builtin: 0, smb: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", userns_idmap: null }).returning("id").executeTakeFirstOrThrow();
-        await trx.insertInto("users").values({
-          uid: RAW_ID + k, username: `raw${k}`, unixhash: "*", smbhash: "*", home: "/var/empty", shell: "/usr/bin/bash", full_name: "raw",
-          builtin: 0, smb: 0, microsoft_account: 0, userns_idmap: null, group_id: g.id, password_disabled: 0, ssh_password_enabled: 0,
-          sshpubkey: null, locked: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", email: null, email_verified: 0,
-          last_password_change: null, password_history: "[]", source: "LOCAL", home_mode: null, twofactor_secret: null,
-          twofactor_digits: 6, twofactor_interval: 30, twofactor_email: 0, created_at: Date.now(),
-        }).execute();
-      });
-    }),
+    insert: (r) =>
+      timeDirect(CREATES, async (i) => {
+        const k = r * CREATES + i;
+        await db.transaction().execute(async (trx) => {
+          const g = await trx
+            .insertInto("groups")
+            .values({ gid: RAW_ID + k, name: `rawg${k}`, builtin: 0, smb: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", userns_idmap: null })
+            .returning("id")
+            .executeTakeFirstOrThrow();
+          await trx
+            .insertInto("users")
+            .values({
+              uid: RAW_ID + k,
+              username: `raw${k}`,
+              unixhash: "*",
+              smbhash: "*",
+              home: "/var/empty",
+              shell: "/usr/bin/bash",
+              full_name: "raw",
+              builtin: 0,
+              smb: 0,
+              microsoft_account: 0,
+              userns_idmap: null,
+              group_id: g.id,
+              password_disabled: 0,
+              ssh_password_enabled: 0,
+              sshpubkey: null,
+              locked: 0,
+              sudo_commands: "[]",
+              sudo_commands_nopasswd: "[]",
+              email: null,
+              email_verified: 0,
+              last_password_change: null,
+              password_history: "[]",
+              source: "LOCAL",
+              home_mode: null,
+              twofactor_secret: null,
+              twofactor_digits: 6,
+              twofactor_interval: 30,
+              twofactor_email: 0,
+              created_at: Date.now(),
+            })
+            .execute();
+        });
+      }),
   });
   return [
-    figure({ name: label(`user.create (1,000 hash rounds, 8 in flight, ${CREATES} a round)`), unit: "creates/s", value: pick(m.create, "callsPerSec"), baseline: pick(m.insert, "callsPerSec"), baselineName: "raw INSERT group+user, one at a time", better: "higher" }),
+    figure({
+      name: label(`user.create (1,000 hash rounds, 8 in flight, ${CREATES} a round)`),
+      unit: "creates/s",
+      value: pick(m.create, "callsPerSec"),
+      baseline: pick(m.insert, "callsPerSec"),
+      baselineName: "raw INSERT group+user, one at a time",
+      better: "higher",
+    }),
   ];
 }
 
@@ -396,7 +518,13 @@ async function memoryRow(dataDir: string, databaseUrl: string | undefined, users
   });
   return figure({
     name: label(`resident memory, gatehouse serve (${built ? "compiled: dist/" : "NOT BUILT: sources through tsx — run npm run build"}) after start, provisioning and 5,000 lookups`),
-    unit: "MB", value: m.server.map((b) => b / 1048576), baseline: m.bare.map((b) => b / 1048576), baselineName: "bare Node process, idle", better: "lower", ratioAsTimes: true, aim: "≤ 300 MB at 100,000 users",
+    unit: "MB",
+    value: m.server.map((b) => b / 1048576),
+    baseline: m.bare.map((b) => b / 1048576),
+    baselineName: "bare Node process, idle",
+    better: "lower",
+    ratioAsTimes: true,
+    aim: "≤ 300 MB at 100,000 users",
   });
 }
 
@@ -410,12 +538,13 @@ async function indexBuildRows(db: Db, opts: BenchOptions, label: (s: string) => 
   // Pages in use (not the file's length, which keeps freed pages until a VACUUM).
   const size = async () => {
     const n = async (p: string) => Number(Object.values((await sql.raw(`pragma ${p}`).execute(db)).rows[0] as Record<string, number>)[0]);
-    return ((await n("page_count")) - (await n("freelist_count"))) * (await n("page_size")) / 1048576;
+    return (((await n("page_count")) - (await n("freelist_count"))) * (await n("page_size"))) / 1048576;
   };
   const drop = async () => {
     for (const c of SEARCH_INDEXED_COLUMNS) {
       const t = trigramTable(c);
-      for (const s of [`drop trigger ${t}_ai`, `drop trigger ${t}_ad`, `drop trigger ${t}_au`, `drop table ${t}`, `drop index users_${c}_ci`, `drop index ${nonAsciiIndex(c)}`]) await sql.raw(s).execute(db);
+      for (const s of [`drop trigger ${t}_ai`, `drop trigger ${t}_ad`, `drop trigger ${t}_au`, `drop table ${t}`, `drop index users_${c}_ci`, `drop index ${nonAsciiIndex(c)}`])
+        await sql.raw(s).execute(db);
     }
   };
   const timed = async (fn: () => Promise<unknown>) => {
@@ -438,10 +567,17 @@ async function indexBuildRows(db: Db, opts: BenchOptions, label: (s: string) => 
     },
   });
   return {
-    rows: [figure({
-      name: label("first start after upgrading: migration 015 builds the search indexes (lowercased, non-ASCII, FTS5 trigram x2)"), unit: "ms", value: m.build,
-      baseline: m.plain, baselineName: "CREATE INDEX on one text column (users.email), same rounds", ratioAsTimes: true, better: "lower",
-    })],
+    rows: [
+      figure({
+        name: label("first start after upgrading: migration 015 builds the search indexes (lowercased, non-ASCII, FTS5 trigram x2)"),
+        unit: "ms",
+        value: m.build,
+        baseline: m.plain,
+        baselineName: "CREATE INDEX on one text column (users.email), same rounds",
+        ratioAsTimes: true,
+        better: "lower",
+      }),
+    ],
     notes: [`store size: ${without.toFixed(0)} MB without the search indexes, ${withIdx.toFixed(0)} MB with them (+${(((withIdx - without) / without) * 100).toFixed(0)}%)`],
   };
 }
@@ -461,7 +597,10 @@ interface StageMemory {
 async function memoryStages(dataDir: string, users: number): Promise<StageMemory[]> {
   const args = ["--expose-gc", path.join(here, "memory-stages.mjs"), dataDir, String(users)];
   const { stdout } = await execP(process.execPath, args, { maxBuffer: 1 << 20 });
-  return stdout.trim().split("\n").map((l) => JSON.parse(l) as StageMemory);
+  return stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as StageMemory);
 }
 
 /**
@@ -481,21 +620,41 @@ async function memoryStageRows(dataDir: string, users: number, opts: BenchOption
   const rows = [
     figure({
       name: label(`resident memory after start, one full provisioning run, 1,000 mixed queries and a GC (${last[0]!.built ? "compiled: dist/" : "NOT BUILT: sources through tsx"}, ${rounds} rounds)`),
-      unit: "MB", value: last.map((x) => mb(x.rss)), baseline: m.bare.map(mb), baselineName: "bare Node process, idle", better: "lower", ratioAsTimes: true, aim,
+      unit: "MB",
+      value: last.map((x) => mb(x.rss)),
+      baseline: m.bare.map(mb),
+      baselineName: "bare Node process, idle",
+      better: "lower",
+      ratioAsTimes: true,
+      aim,
     }),
     figure({ name: label("  of which the JS heap in use (accounts of the provisioning model, caches, code objects)"), unit: "MB", value: last.map((x) => mb(x.heapUsed)), better: "lower" }),
     figure({ name: label("  of which buffers (the rendered host files, block by block)"), unit: "MB", value: last.map((x) => mb(x.arrayBuffers)), better: "lower" }),
-    figure({ name: label("  full provisioning run from a cold start (store read in one streaming pass, model, render, atomic writes)"), unit: "ms", value: at("provisioning").map((x) => x.ms), better: "lower" }),
+    figure({
+      name: label("  full provisioning run from a cold start (store read in one streaming pass, model, render, atomic writes)"),
+      unit: "ms",
+      value: at("provisioning").map((x) => x.ms),
+      better: "lower",
+    }),
     figure({ name: label("cold start: the store open and migrated (user.query answers from here)"), unit: "ms", value: at("start").map((x) => x.ms), better: "lower" }),
     figure({
-      name: label("cold start: host files written (start + the first full provisioning run)"), unit: "ms", value: m.server.map((st) => st.find((x) => x.stage === "start")!.ms + st.find((x) => x.stage === "provisioning")!.ms),
-      better: "lower", aim: "≤ 30 s at 1,000,000 users",
+      name: label("cold start: host files written (start + the first full provisioning run)"),
+      unit: "ms",
+      value: m.server.map((st) => st.find((x) => x.stage === "start")!.ms + st.find((x) => x.stage === "provisioning")!.ms),
+      better: "lower",
+      aim: "≤ 30 s at 1,000,000 users",
     }),
   ];
-  const notes = ["memory by stage (median over rounds): " + ["process", "start", "provisioning", "queries"].map((s) => {
-    const xs = at(s);
-    return `${s}: RSS ${f(med(xs.map((x) => x.rss)))}, heap ${f(med(xs.map((x) => x.heapUsed)))} used of ${f(med(xs.map((x) => x.heapTotal)))}, buffers ${f(med(xs.map((x) => x.arrayBuffers)))}`;
-  }).join("; ") + ". RSS beyond heap and buffers: SQLite's page cache and statements, compiled code, the allocator's free lists."];
+  const notes = [
+    "memory by stage (median over rounds): " +
+      ["process", "start", "provisioning", "queries"]
+        .map((s) => {
+          const xs = at(s);
+          return `${s}: RSS ${f(med(xs.map((x) => x.rss)))}, heap ${f(med(xs.map((x) => x.heapUsed)))} used of ${f(med(xs.map((x) => x.heapTotal)))}, buffers ${f(med(xs.map((x) => x.arrayBuffers)))}`;
+        })
+        .join("; ") +
+      ". RSS beyond heap and buffers: SQLite's page cache and statements, compiled code, the allocator's free lists.",
+  ];
   return { rows, notes };
 }
 

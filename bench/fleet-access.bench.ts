@@ -39,14 +39,25 @@ async function chunked<T>(rows: T[], insert: (part: T[]) => Promise<unknown>, si
 async function seedFleet(db: Db, users: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const systems = Array.from({ length: SYSTEMS }, (_, i) => ({ name: `sys${String(i).padStart(5, "0")}`, url: "ws://127.0.0.1:1/api/current", api_key: "unused", verify_ssl: 1 }));
-    await chunked(systems, (p) => trx.insertInto("fleet_systems").values(p as never).execute());
+    await chunked(systems, (p) =>
+      trx
+        .insertInto("fleet_systems")
+        .values(p as never)
+        .execute(),
+    );
     const s0 = (await trx.selectFrom("fleet_systems").select("id").orderBy("id").limit(1).executeTakeFirstOrThrow()).id;
-    await chunked(Array.from({ length: GROUPS }, (_, i) => ({ name: `sg${i}` })), (p) => trx.insertInto("fleet_system_groups").values(p).execute());
+    await chunked(
+      Array.from({ length: GROUPS }, (_, i) => ({ name: `sg${i}` })),
+      (p) => trx.insertInto("fleet_system_groups").values(p).execute(),
+    );
     const g0 = (await trx.selectFrom("fleet_system_groups").select("id").orderBy("id").limit(1).executeTakeFirstOrThrow()).id;
     const members = [];
     for (let g = 0; g < GROUPS; g++) for (let k = 0; k < 5; k++) members.push({ system_group_id: g0 + g, system_id: s0 + ((g * 5 + k) % SYSTEMS) });
     await chunked(members, (p) => trx.insertInto("fleet_system_group_members").values(p).execute());
-    await chunked(Array.from({ length: TEAMS }, (_, i) => ({ name: `team${i}` })), (p) => trx.insertInto("teams").values(p).execute());
+    await chunked(
+      Array.from({ length: TEAMS }, (_, i) => ({ name: `team${i}` })),
+      (p) => trx.insertInto("teams").values(p).execute(),
+    );
     const t0 = (await trx.selectFrom("teams").select("id").orderBy("id").limit(1).executeTakeFirstOrThrow()).id;
     const u0 = (await trx.selectFrom("users").select("id").where("username", "=", "user000000").executeTakeFirstOrThrow()).id;
     const tm = [];
@@ -142,8 +153,13 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
     const [s1] = await app.store.db.selectFrom("fleet_systems").select("id").orderBy("id").offset(4321).limit(1).execute();
     const [g1] = await app.store.db.selectFrom("fleet_system_groups").select("id").orderBy("id").offset(77).limit(1).execute();
     const me = await admin.call<{ id: number }>("user.create", {
-      username: "fleetbench", full_name: "Fleet Bench", password: USER_PW, group_create: true,
-      teams, systems: [{ system: s1!.id, access: "READ" }], system_groups: [{ system_group: g1!.id, access: "READ_WRITE" }],
+      username: "fleetbench",
+      full_name: "Fleet Bench",
+      password: USER_PW,
+      group_create: true,
+      teams,
+      systems: [{ system: s1!.id, access: "READ" }],
+      system_groups: [{ system_group: g1!.id, access: "READ_WRITE" }],
     });
     const c = await RpcClient.connect(url);
     await c.login("fleetbench", USER_PW);
@@ -159,7 +175,14 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
     const p = (k: keyof typeof m, q: number) => m[k].map((s) => pct(s, q));
     const vsPing = { baseline: p("ping", 0.99), baselineName: "core.ping on the same connection, p99", baselineUnit: "ms", ratioAsTimes: true, better: "lower" as const };
     rows.push(
-      figure({ name: `fleet.system.query as a fleet user (${visible.length} visible systems), p50`, unit: "ms", value: p("query", 0.5), ...vsPing, baseline: p("ping", 0.5), baselineName: "core.ping on the same connection, p50" }),
+      figure({
+        name: `fleet.system.query as a fleet user (${visible.length} visible systems), p50`,
+        unit: "ms",
+        value: p("query", 0.5),
+        ...vsPing,
+        baseline: p("ping", 0.5),
+        baselineName: "core.ping on the same connection, p50",
+      }),
       figure({ name: `fleet.system.query as a fleet user (${visible.length} visible systems), p99`, unit: "ms", value: p("query", 0.99), ...vsPing, aim: "≤ 5 ms" }),
       figure({ name: "fleet.access.explain, a fleet user about itself, p99", unit: "ms", value: p("explain", 0.99), ...vsPing, aim: "≤ 2 ms" }),
       figure({ name: "fleet.access.explain, FLEET_READ about any user × system, p99", unit: "ms", value: p("explainAdmin", 0.99), ...vsPing, aim: "≤ 2 ms" }),
@@ -174,5 +197,10 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
     await app.close().catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
   }
-  return [{ title: `Fleet access [sqlite], ${users.toLocaleString("en-US")} users, ${SYSTEMS.toLocaleString("en-US")} systems, ${GROUPS.toLocaleString("en-US")} system groups, ${TEAMS.toLocaleString("en-US")} teams (issue 11)`, rows }];
+  return [
+    {
+      title: `Fleet access [sqlite], ${users.toLocaleString("en-US")} users, ${SYSTEMS.toLocaleString("en-US")} systems, ${GROUPS.toLocaleString("en-US")} system groups, ${TEAMS.toLocaleString("en-US")} teams (issue 11)`,
+      rows,
+    },
+  ];
 }

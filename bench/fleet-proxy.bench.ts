@@ -166,7 +166,11 @@ async function statusRound(manager: Awaited<ReturnType<typeof startServer>>, pro
     created_at: now,
     updated_at: now,
   }));
-  for (let i = 0; i < values.length; i += 200) await app.store.db.insertInto("fleet_systems").values(values.slice(i, i + 200)).execute();
+  for (let i = 0; i < values.length; i += 200)
+    await app.store.db
+      .insertInto("fleet_systems")
+      .values(values.slice(i, i + 200))
+      .execute();
   const rows = (await allSystemRows(app.store.db)).filter((r) => r.name.startsWith("bench-status-"));
   const poller = fleetRuntime(app).poller;
   const first = await poller.round(rows);

@@ -50,7 +50,15 @@ async function rawInsert(app: App, n: number): Promise<void> {
   await app.store.db.transaction().execute(async (trx) => {
     const ids: number[] = [];
     for (let i = 0; i < groups; i += 500) {
-      const rows = Array.from({ length: Math.min(500, groups - i) }, (_, k) => ({ gid: 200_000 + i + k, name: `team${i + k}`, builtin: 0, smb: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", userns_idmap: null }));
+      const rows = Array.from({ length: Math.min(500, groups - i) }, (_, k) => ({
+        gid: 200_000 + i + k,
+        name: `team${i + k}`,
+        builtin: 0,
+        smb: 0,
+        sudo_commands: "[]",
+        sudo_commands_nopasswd: "[]",
+        userns_idmap: null,
+      }));
       ids.push(...(await trx.insertInto("groups").values(rows).returning("id").execute()).map((r) => r.id));
     }
     const now = Date.now();
@@ -58,10 +66,35 @@ async function rawInsert(app: App, n: number): Promise<void> {
       const rows = Array.from({ length: Math.min(500, n - i) }, (_, k) => {
         const j = i + k;
         return {
-          uid: 100_000 + j, username: `user${j}`, unixhash: HASH, smbhash: "*", home: "/var/empty", shell: "/usr/sbin/nologin", full_name: `User ${j}`,
-          builtin: 0, smb: 0, microsoft_account: 0, userns_idmap: null, group_id: ids[j % groups]!, password_disabled: 0, ssh_password_enabled: 0,
-          sshpubkey: null, locked: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", email: null, email_verified: 0, last_password_change: now,
-          password_history: "[]", source: "LOCAL", home_mode: null, twofactor_secret: null, twofactor_digits: 6, twofactor_interval: 30, twofactor_email: 0, created_at: now,
+          uid: 100_000 + j,
+          username: `user${j}`,
+          unixhash: HASH,
+          smbhash: "*",
+          home: "/var/empty",
+          shell: "/usr/sbin/nologin",
+          full_name: `User ${j}`,
+          builtin: 0,
+          smb: 0,
+          microsoft_account: 0,
+          userns_idmap: null,
+          group_id: ids[j % groups]!,
+          password_disabled: 0,
+          ssh_password_enabled: 0,
+          sshpubkey: null,
+          locked: 0,
+          sudo_commands: "[]",
+          sudo_commands_nopasswd: "[]",
+          email: null,
+          email_verified: 0,
+          last_password_change: now,
+          password_history: "[]",
+          source: "LOCAL",
+          home_mode: null,
+          twofactor_secret: null,
+          twofactor_digits: 6,
+          twofactor_interval: 30,
+          twofactor_email: 0,
+          created_at: now,
         };
       });
       await trx.insertInto("users").values(rows).execute();
@@ -115,7 +148,9 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
           aim: "≥ 20,000 users/s",
         }),
       ],
-      notes: [`${n.toLocaleString("en-US")} users in ${Math.max(1, Math.floor(n / 10)).toLocaleString("en-US")} groups; validation reads the store once; one transaction; provisioning not included (it runs once after an import)`],
+      notes: [
+        `${n.toLocaleString("en-US")} users in ${Math.max(1, Math.floor(n / 10)).toLocaleString("en-US")} groups; validation reads the store once; one transaction; provisioning not included (it runs once after an import)`,
+      ],
     },
   ];
 }

@@ -48,7 +48,11 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
     for (let i = 0; i < USERS; i++) {
       const username = `reset${String(i).padStart(3, "0")}`;
       const u = await admin.call<{ id: number }>("user.create", { username, full_name: username, password: "Bench-user-pw1", group: gid, smb: false });
-      await app.store.db.updateTable("users").set({ email: `${username}@example.test`, email_verified: 1 }).where("id", "=", u.id).execute();
+      await app.store.db
+        .updateTable("users")
+        .set({ email: `${username}@example.test`, email_verified: 1 })
+        .where("id", "=", u.id)
+        .execute();
       existing.push(username);
     }
     const unknown = existing.map((_, i) => `ghost${String(i).padStart(3, "0")}`);
@@ -107,7 +111,9 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
     {
       title: "Password reset requests (issue 12)",
       rows,
-      notes: [`SQLite store; existing users have verified addresses and their reset mail is minted and sent to smtp-server on loopback after each answer (${smtp.received.length} mails sent in the run)`],
+      notes: [
+        `SQLite store; existing users have verified addresses and their reset mail is minted and sent to smtp-server on loopback after each answer (${smtp.received.length} mails sent in the run)`,
+      ],
     },
   ];
 }

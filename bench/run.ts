@@ -27,7 +27,9 @@ const HELP = `usage: npm run bench -- [area…] [options]
        node --import tsx --expose-gc bench/run.ts [area…] [options]
 
 areas (default: all; with --users above ${LARGE.toLocaleString("en-US")}: core and provision):
-${Object.entries(AREAS).map(([a, d]) => `  ${a.padEnd(10)} ${d}`).join("\n")}
+${Object.entries(AREAS)
+  .map(([a, d]) => `  ${a.padEnd(10)} ${d}`)
+  .join("\n")}
 
 options:
   --users N     users in the store (default 100,000; groups: a fifth of them). The 1,000,000 tier:
@@ -106,8 +108,16 @@ function commit(): string | null {
 const { opts, areas, json } = parse();
 const n = (x: number) => x.toLocaleString("en-US");
 const meta = {
-  users: opts.users, groups: opts.groups, pgUsers: opts.pgUsers, rounds: opts.rounds, calls: opts.calls, areas,
-  node: process.version, cores: os.cpus().length, commit: commit(), started: new Date().toISOString(),
+  users: opts.users,
+  groups: opts.groups,
+  pgUsers: opts.pgUsers,
+  rounds: opts.rounds,
+  calls: opts.calls,
+  areas,
+  node: process.version,
+  cores: os.cpus().length,
+  commit: commit(),
+  started: new Date().toISOString(),
 };
 process.stdout.write(`Gatehouse benchmarks — ${n(opts.users)} users, ${n(opts.groups)} groups, ${opts.rounds} alternating rounds per figure, Node ${process.version}, ${meta.cores} cores\n`);
 if (opts.rounds < 5) process.stdout.write(`(fewer than 5 rounds: figures for a smoke test, not for comparison)\n`);

@@ -38,5 +38,7 @@ export function printTable(title: string, rows: Row[], notes: string[] = []): vo
   const header = ["figure", "value: median (min–max)", "baseline, same rounds", "ratio: median (min–max)", "aim"];
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const row = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-  process.stdout.write(`\n## ${title}\n\n${row(header)}\n| ${widths.map((w) => "-".repeat(w)).join(" | ")} |\n${lines.map(row).join("\n")}\n${notes.map((n) => `\n${n}`).join("")}${notes.length ? "\n" : ""}`);
+  process.stdout.write(
+    `\n## ${title}\n\n${row(header)}\n| ${widths.map((w) => "-".repeat(w)).join(" | ")} |\n${lines.map(row).join("\n")}\n${notes.map((n) => `\n${n}`).join("")}${notes.length ? "\n" : ""}`,
+  );
 }

@@ -58,9 +58,7 @@ export function resolveConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = 
   const dataDir = path.resolve(flags.dataDir ?? env.GATEHOUSE_DATA_DIR ?? ".data");
   const hostRoot = path.resolve(flags.hostRoot ?? env.GATEHOUSE_HOST_ROOT ?? path.join(dataDir, "root"));
   const rootsRaw = flags.storageRoot ?? env.GATEHOUSE_STORAGE_ROOTS?.split(":").filter(Boolean);
-  const storageRoots = rootsRaw
-    ? (Array.isArray(rootsRaw) ? rootsRaw : [rootsRaw]).map((r) => path.resolve(r))
-    : [hostRoot === "/" ? "/mnt" : path.join(dataDir, "mnt")];
+  const storageRoots = rootsRaw ? (Array.isArray(rootsRaw) ? rootsRaw : [rootsRaw]).map((r) => path.resolve(r)) : [hostRoot === "/" ? "/mnt" : path.join(dataDir, "mnt")];
   const delay = (env.GATEHOUSE_FAIL_DELAY_MS ?? "1000-2000").split("-").map(Number);
   const rounds = flags.hashRounds ?? env.GATEHOUSE_HASH_ROUNDS;
   return {
@@ -75,7 +73,10 @@ export function resolveConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = 
     logLevel: flags.logLevel ?? env.GATEHOUSE_LOG_LEVEL ?? "info",
     hashRounds: rounds === undefined ? null : Number(rounds),
     failDelay: [delay[0] ?? 1000, delay[1] ?? delay[0] ?? 2000],
-    trustedProxies: (env.GATEHOUSE_TRUSTED_PROXIES ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    trustedProxies: (env.GATEHOUSE_TRUSTED_PROXIES ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     loginLimits: {
       windowMs: Number(env.GATEHOUSE_LOGIN_WINDOW_MS ?? LOGIN_LIMIT_DEFAULTS.windowMs),
       accountFreeFailures: Number(env.GATEHOUSE_LOGIN_ACCOUNT_FREE_FAILURES ?? LOGIN_LIMIT_DEFAULTS.accountFreeFailures),

@@ -32,10 +32,7 @@ const badHomeMode = fc.oneof(fc.constantFrom("qqq", "077", "600", "1777", "8", "
 const badShell = fc.oneof(fc.constantFrom("/bin/false-not-listed", "bash", ""), fc.constant(1));
 const badEmail = fc.oneof(fc.constantFrom("no-at-sign", "@nolocal", "nodomain@"), fc.constant(3));
 const badIdmap = fc.constantFrom(0, -1, 4294967295, "direct", 1.5);
-const badSudo = fc.oneof(
-  fc.constantFrom(["relative"], ["ALL", "/usr/bin/id"], ["/usr/bin/../bin/id"], ["/no/such/binary-xyz"], [""], "ALL"),
-  fc.array(fc.integer(), { minLength: 1, maxLength: 2 }),
-);
+const badSudo = fc.oneof(fc.constantFrom(["relative"], ["ALL", "/usr/bin/id"], ["/usr/bin/../bin/id"], ["/no/such/binary-xyz"], [""], "ALL"), fc.array(fc.integer(), { minLength: 1, maxLength: 2 }));
 const extraKey = fc.constantFrom("bogus", "id", "builtin", "unixhash", "roles", "local");
 
 const userCreateCorruptions = fc.array(
@@ -111,7 +108,15 @@ async function snapshot(ts: TestServer): Promise<string> {
 
 async function counts(ts: TestServer): Promise<string> {
   const db = ts.app.store.db;
-  const n = async (t: "users" | "groups" | "memberships") => Number((await db.selectFrom(t).select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+  const n = async (t: "users" | "groups" | "memberships") =>
+    Number(
+      (
+        await db
+          .selectFrom(t)
+          .select((eb) => eb.fn.countAll().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   return `${await n("users")}/${await n("groups")}/${await n("memberships")}`;
 }
 
@@ -181,10 +186,22 @@ forEachStore("account input property", (store) => {
     ));
 
   test("350 bad user.update inputs", () =>
-    refusesAll(userUpdateCorruptions, 350, () => ({}), (input) => a.call("user.update", target.id, input), "user_update"));
+    refusesAll(
+      userUpdateCorruptions,
+      350,
+      () => ({}),
+      (input) => a.call("user.update", target.id, input),
+      "user_update",
+    ));
 
   test("250 bad group.create inputs", () =>
-    refusesAll(groupCreateCorruptions, 250, () => ({ name: uniq("pg"), smb: false }), (input) => a.call("group.create", input), "group_create"));
+    refusesAll(
+      groupCreateCorruptions,
+      250,
+      () => ({ name: uniq("pg"), smb: false }),
+      (input) => a.call("group.create", input),
+      "group_create",
+    ));
 
   test("the store is exactly as before and the server still answers", async () => {
     assert.equal(await snapshot(ts), baseline);

@@ -22,7 +22,12 @@ const PW = { alice: "Alice-adopted-1", bob: "Bob-adopted-22", carol: "Carol-adop
 const DAY = 86_400_000;
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO, "src/cli/main.ts"), ...args], { cwd: REPO, encoding: "utf8", env: { ...process.env, GATEHOUSE_HASH_ROUNDS: "1000" }, timeout: 120_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO, "src/cli/main.ts"), ...args], {
+    cwd: REPO,
+    encoding: "utf8",
+    env: { ...process.env, GATEHOUSE_HASH_ROUNDS: "1000" },
+    timeout: 120_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -142,7 +147,8 @@ describe("gatehouse adopt: a real Debian host root, then su with an adopted pass
   test("NIS + lines and duplicate ids are reported and nothing is adopted", () => {
     const root2 = path.join(work, "root2");
     mkdirSync(path.join(root2, "etc"), { recursive: true });
-    for (const f of ["passwd", "shadow", "group", "gshadow", "shells"]) if (existsSync(path.join(hostRoot, "etc", f))) copyFileSync(path.join(adopted.backup, f === "shells" ? "passwd" : f), path.join(root2, "etc", f));
+    for (const f of ["passwd", "shadow", "group", "gshadow", "shells"])
+      if (existsSync(path.join(hostRoot, "etc", f))) copyFileSync(path.join(adopted.backup, f === "shells" ? "passwd" : f), path.join(root2, "etc", f));
     copyFileSync(path.join(hostRoot, "etc/shells"), path.join(root2, "etc/shells"));
     appendFileSync(path.join(root2, "etc/passwd"), "h7twin:x:3001:3001::/home/h7twin:/bin/bash\n+::::::\n");
     const before = readFileSync(path.join(root2, "etc/passwd"), "utf8");

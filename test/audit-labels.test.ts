@@ -14,7 +14,11 @@ const PW = "Label-pass-1234";
 /** METHOD_CALL descriptions of `method` calls on account `id`, oldest first, as [description, success]. */
 async function labels(c: RpcClient, method: string, id: number): Promise<[string, boolean][]> {
   const rows = await c.call<any[]>("audit.query", {
-    "query-filters": [["event", "=", "METHOD_CALL"], ["event_data.method", "=", method], ["event_data.params.0", "=", id]],
+    "query-filters": [
+      ["event", "=", "METHOD_CALL"],
+      ["event_data.method", "=", method],
+      ["event_data.params.0", "=", id],
+    ],
     "query-options": { limit: 100, order_by: ["timestamp"] },
   });
   return rows.map((r) => [r.event_data.description, r.success]);
@@ -101,7 +105,10 @@ forEachStore("audit labels in process", (store) => {
     await a.call("privilege.update", p.id, { name: renamed });
     await a.call("privilege.update", p.id, { web_shell: false });
     await a.call("privilege.delete", p.id);
-    assert.deepEqual(await labels(a, "privilege.update", p.id), [[`Update privilege ${name} (renamed ${renamed})`, true], [`Update privilege ${renamed}`, true]]);
+    assert.deepEqual(await labels(a, "privilege.update", p.id), [
+      [`Update privilege ${name} (renamed ${renamed})`, true],
+      [`Update privilege ${renamed}`, true],
+    ]);
     assert.deepEqual(await labels(a, "privilege.delete", p.id), [[`Delete privilege ${renamed}`, true]]);
 
     const me = await a.call<any>("auth.me");

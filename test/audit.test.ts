@@ -15,8 +15,7 @@ forEachStore("audit", (store) => {
   before(async () => ({ ts, admin, a } = await startAsAdmin(store)));
   after(() => ts.stop());
 
-  const q = (filters: unknown[], options: Record<string, unknown> = { limit: 1000 }) =>
-    a.call<any[]>("audit.query", { "query-filters": filters, "query-options": options });
+  const q = (filters: unknown[], options: Record<string, unknown> = { limit: 1000 }) => a.call<any[]>("audit.query", { "query-filters": filters, "query-options": options });
 
   it("METHOD_CALL: unauthenticated, unauthorized, invalid and valid calls", async () => {
     const name = randomName("p");
@@ -26,7 +25,14 @@ forEachStore("audit", (store) => {
     await rpcError(ro.call("privilege.create", { name, web_shell: false }));
     await rpcError(a.call("privilege.create", { name, web_shell: "nope" }));
     await a.call("privilege.create", { name, web_shell: false });
-    const rows = await q([["event", "=", "METHOD_CALL"], ["event_data.method", "=", "privilege.create"], ["event_data.params.0.name", "=", name]], { limit: 10, order_by: ["timestamp"] });
+    const rows = await q(
+      [
+        ["event", "=", "METHOD_CALL"],
+        ["event_data.method", "=", "privilege.create"],
+        ["event_data.params.0.name", "=", name],
+      ],
+      { limit: 10, order_by: ["timestamp"] },
+    );
     assert.equal(rows.length, 4);
     const [unauth, unauthz, invalid, ok] = rows;
     assert.equal(unauth.username, ".UNAUTHENTICATED");
@@ -55,12 +61,22 @@ forEachStore("audit", (store) => {
     const all = JSON.stringify(await q([], { limit: 10000 }));
     assert.ok(!all.includes("Secret-value-99"));
     assert.ok(!all.includes(PASSWORD));
-    const [auth] = await q([["event", "=", "AUTHENTICATION"], ["username", "=", u.username], ["success", "=", true]]);
+    const [auth] = await q([
+      ["event", "=", "AUTHENTICATION"],
+      ["username", "=", u.username],
+      ["success", "=", true],
+    ]);
     assert.equal(auth.event_data.credentials.credentials, "LOGIN_PASSWORD");
     assert.equal(auth.event_data.error, null);
-    const [logout] = await q([["event", "=", "LOGOUT"], ["username", "=", u.username]]);
+    const [logout] = await q([
+      ["event", "=", "LOGOUT"],
+      ["username", "=", u.username],
+    ]);
     assert.ok(logout);
-    const [setpw] = await q([["event_data.method", "=", "user.set_password"], ["event_data.params.0.username", "=", u.username]]);
+    const [setpw] = await q([
+      ["event_data.method", "=", "user.set_password"],
+      ["event_data.params.0.username", "=", u.username],
+    ]);
     assert.equal(setpw.event_data.params[0].new_password, "********");
   });
 

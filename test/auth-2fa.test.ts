@@ -28,7 +28,11 @@ forEachStore("auth two-factor", (store) => {
 
   it("renew_2fa_secret: digits and intervals, provisioning URI, rejected intervals write nothing", async () => {
     const u = await makeUser(ts, { roles: ["READONLY_ADMIN"] });
-    for (const [interval, digits] of [[30, 6], [60, 7], [30, 8]]) {
+    for (const [interval, digits] of [
+      [30, 6],
+      [60, 7],
+      [30, 8],
+    ]) {
       const r = await a.call("user.renew_2fa_secret", u.username, { interval, otp_digits: digits });
       assert.equal(r.twofactor_config.interval, interval);
       assert.equal(r.twofactor_config.otp_digits, digits);

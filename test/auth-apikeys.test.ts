@@ -86,7 +86,11 @@ forEachStore("api keys", (store) => {
 
   it("expired keys answer EXPIRED; revoked keys AUTH_ERR; reset issues a new key and lifts the revocation", async () => {
     const k = await a.call("api_key.create", { name: randomName(), username: admin.username, expires_at: new Date(Date.now() + 60_000) });
-    await ts.app.store.db.updateTable("api_keys").set({ expires_at: Date.now() - 1 }).where("id", "=", k.id).execute();
+    await ts.app.store.db
+      .updateTable("api_keys")
+      .set({ expires_at: Date.now() - 1 })
+      .where("id", "=", k.id)
+      .execute();
     assert.equal((await keyLogin(k.key)).r.response_type, "EXPIRED");
     const expired = await lastAudit(ts, (e) => e.event === "AUTHENTICATION" && e.event_data.error === "Api key is expired");
     assert.ok(expired);
@@ -151,7 +155,10 @@ forEachStore("api keys", (store) => {
     const reset = await client.call("api_key.update", own.id, { reset: true });
     assert.ok(reset.key);
     const mine = await client.call<any[]>("api_key.my_keys");
-    assert.deepEqual(mine.map((k) => k.id), [own.id]);
+    assert.deepEqual(
+      mine.map((k) => k.id),
+      [own.id],
+    );
     const adminKey = await a.call("api_key.create", { name: randomName(), username: admin.username });
     assert.equal((await rpcError(client.call("api_key.delete", adminKey.id))).errname, "EACCES");
     assert.equal((await rpcError(client.call("api_key.update", adminKey.id, { name: "x" }))).errname, "EACCES");
@@ -214,7 +221,11 @@ forEachStore("api keys", (store) => {
     const { account_attributes: keyAttrs, ...keyInfo } = r.user_info;
     const { account_attributes: pwAttrs, ...pwInfo } = pw.user_info;
     assert.deepEqual(keyInfo, pwInfo, "the same user_info apart from the session's attributes");
-    assert.deepEqual(keyAttrs.filter((x: string) => x !== "API_KEY"), pwAttrs, "API_KEY is the only extra attribute");
+    assert.deepEqual(
+      keyAttrs.filter((x: string) => x !== "API_KEY"),
+      pwAttrs,
+      "API_KEY is the only extra attribute",
+    );
     assert.ok(r.user_info.privilege.roles.includes("SHARING_ADMIN") && r.user_info.privilege.roles.includes("READONLY_ADMIN"), "both grants");
     assert.equal(r.user_info.pw_gid, u.gid, "primary GID");
     assert.ok(Array.isArray(await kc.call("privilege.query")), "READONLY_ADMIN works on the key session");

@@ -33,7 +33,15 @@ export interface TestUser {
 async function setupClient(ts: TestServer): Promise<RpcClient> {
   const cached = setupClients.get(ts);
   // Suites terminate other sessions now and then: check the cached one still works.
-  if (cached && !cached.closeInfo && (await cached.call("auth.me").then(() => true, () => false))) return cached;
+  if (
+    cached &&
+    !cached.closeInfo &&
+    (await cached.call("auth.me").then(
+      () => true,
+      () => false,
+    ))
+  )
+    return cached;
   const c = await ts.adminClient();
   setupClients.set(ts, c);
   return c;
@@ -55,10 +63,7 @@ async function groupIdOfGid(admin: RpcClient, gid: number): Promise<number> {
  * A user created through the account API with its own group; with `roles`, a privilege on that
  * group grants them. `password: null` makes a password-disabled account.
  */
-export async function makeUser(
-  ts: TestServer,
-  opts: { roles?: string[]; password?: string | null; auxGids?: number[]; username?: string; smb?: boolean } = {},
-): Promise<TestUser> {
+export async function makeUser(ts: TestServer, opts: { roles?: string[]; password?: string | null; auxGids?: number[]; username?: string; smb?: boolean } = {}): Promise<TestUser> {
   const admin = await setupClient(ts);
   const username = opts.username ?? uniq("t");
   const password = opts.password === undefined ? PASSWORD : opts.password;
@@ -121,7 +126,5 @@ export function randomName(prefix = "k"): string {
 
 export async function lastAudit(ts: TestServer, pred: (e: any) => boolean): Promise<any | undefined> {
   const rows = await ts.app.store.db.selectFrom("audit").selectAll().orderBy("id", "desc").limit(200).execute();
-  return rows
-    .map((r) => ({ ...r, event_data: JSON.parse(r.event_data), service_data: JSON.parse(r.service_data), success: !!r.success }))
-    .find(pred);
+  return rows.map((r) => ({ ...r, event_data: JSON.parse(r.event_data), service_data: JSON.parse(r.service_data), success: !!r.success })).find(pred);
 }

@@ -49,7 +49,20 @@ forEachStore("auth login", (store) => {
     const { client, user } = await clientFor(ts, ["READONLY_ADMIN"]);
     const me = await client.call("auth.me");
     assert.deepEqual(Object.keys(me).sort(), [
-      "account_attributes", "attributes", "grouplist", "local", "privilege", "pw_dir", "pw_gecos", "pw_gid", "pw_name", "pw_shell", "pw_uid", "sid", "source", "two_factor_config",
+      "account_attributes",
+      "attributes",
+      "grouplist",
+      "local",
+      "privilege",
+      "pw_dir",
+      "pw_gecos",
+      "pw_gid",
+      "pw_name",
+      "pw_shell",
+      "pw_uid",
+      "sid",
+      "source",
+      "two_factor_config",
     ]);
     assert.equal(me.pw_name, user.username);
     assert.equal(me.pw_uid, user.uid);
@@ -243,7 +256,11 @@ forEachStore("auth login", (store) => {
     // Expired one-time password → EXPIRED.
     const v = await makeUser(ts, { roles: ["READONLY_ADMIN"] });
     const old = await a.call<string>("auth.generate_onetime_password", { username: v.username });
-    await ts.app.store.db.updateTable("onetime_codes").set({ expires_at: Date.now() - 1 }).where("kind", "=", "OTPW").execute();
+    await ts.app.store.db
+      .updateTable("onetime_codes")
+      .set({ expires_at: Date.now() - 1 })
+      .where("kind", "=", "OTPW")
+      .execute();
     assert.equal((await (await ts.client()).login(v.username, old)).response_type, "EXPIRED");
   });
 

@@ -24,8 +24,16 @@ forEachStore("password policy and lock-out", (store) => {
   it("system.security.config defaults; update is a job with validation", async () => {
     const cfg = await a.call("system.security.config");
     assert.deepEqual(cfg, {
-      id: 1, enable_fips: false, enable_gpos_stig: false, min_password_age: null, max_password_age: null,
-      password_complexity_ruleset: null, min_password_length: 8, password_history_length: null, lockout_threshold: 5, lockout_duration: 900,
+      id: 1,
+      enable_fips: false,
+      enable_gpos_stig: false,
+      min_password_age: null,
+      max_password_age: null,
+      password_complexity_ruleset: null,
+      min_password_length: 8,
+      password_history_length: null,
+      lockout_threshold: 5,
+      lockout_duration: 900,
     });
     const e1 = await rpcError(a.call("system.security.update", { min_password_length: 5 }));
     assert.equal(e1.extra[0][0], "system_security_update.min_password_length");
@@ -71,12 +79,20 @@ forEachStore("password policy and lock-out", (store) => {
     const e = await rpcError(c.call("user.set_password", { username: u.username, old_password: PASSWORD, new_password: "Fresh-pass-1" }));
     assert.equal(e.codes[0], "password.changed_too_recently");
     // Close to expiry: PASSWORD_CHANGE_REQUIRED.
-    await ts.app.store.db.updateTable("users").set({ last_password_change: Date.now() - 27 * DAY }).where("id", "=", u.id).execute();
+    await ts.app.store.db
+      .updateTable("users")
+      .set({ last_password_change: Date.now() - 27 * DAY })
+      .where("id", "=", u.id)
+      .execute();
     const r = await (await ts.client()).login(u.username, PASSWORD);
     assert.equal(r.response_type, "SUCCESS");
     assert.ok(r.user_info.account_attributes.includes("PASSWORD_CHANGE_REQUIRED"));
     // Past the maximum: EXPIRED.
-    await ts.app.store.db.updateTable("users").set({ last_password_change: Date.now() - 31 * DAY }).where("id", "=", u.id).execute();
+    await ts.app.store.db
+      .updateTable("users")
+      .set({ last_password_change: Date.now() - 31 * DAY })
+      .where("id", "=", u.id)
+      .execute();
     assert.deepEqual(await (await ts.client()).login(u.username, PASSWORD), { response_type: "EXPIRED" });
     await a.call("system.security.update", { min_password_age: null, max_password_age: null });
     assert.equal((await (await ts.client()).login(u.username, PASSWORD)).response_type, "SUCCESS");
@@ -93,7 +109,11 @@ forEachStore("password policy and lock-out", (store) => {
       for (let i = 0; i < 3; i++) await c.login("nobody-here", "wrong");
       assert.equal((await c.login("nobody-here", "wrong")).response_type, "DENIED");
       // The lock expires.
-      await ts.app.store.db.updateTable("counters").set({ locked_until: Date.now() - 1 }).where("key", "like", `lock:%:${u.username}|%`).execute();
+      await ts.app.store.db
+        .updateTable("counters")
+        .set({ locked_until: Date.now() - 1 })
+        .where("key", "like", `lock:%:${u.username}|%`)
+        .execute();
       assert.equal((await c.login(u.username, PASSWORD)).response_type, "SUCCESS");
     } finally {
       ts.app.rateLimitLoopbackExempt = true;
@@ -185,7 +205,14 @@ forEachStore("GPOS STIG", (store) => {
     const cfg = await a.call("system.security.update", { enable_gpos_stig: true });
     assert.equal(cfg.enable_gpos_stig, true);
     // Turning STIG on ends them (on their next call, or the sweep); the two-factor session that did it stays.
-    for (const c of [keyed, oneFactor]) assert.notEqual(await c.call("auth.me").then(() => "alive", () => "ended"), "alive");
+    for (const c of [keyed, oneFactor])
+      assert.notEqual(
+        await c.call("auth.me").then(
+          () => "alive",
+          () => "ended",
+        ),
+        "alive",
+      );
     assert.equal((await a.call<any>("auth.me")).pw_name, admin.username);
     assert.equal(cfg.min_password_length, 15);
     assert.equal(cfg.password_history_length, 5);
@@ -205,7 +232,18 @@ forEachStore("GPOS STIG", (store) => {
     const salt = newKeySalt();
     const stored = await ts.app.store.db
       .insertInto("api_keys")
-      .values({ name: randomName("stigkey"), user_id: admin.id, username: admin.username, keyhash_salt: salt, keyhash: hashKey(salt, secret), created_at: Date.now(), expires_at: null, revoked: 0, revoked_reason: null, roles: null })
+      .values({
+        name: randomName("stigkey"),
+        user_id: admin.id,
+        username: admin.username,
+        keyhash_salt: salt,
+        keyhash: hashKey(salt, secret),
+        created_at: Date.now(),
+        expires_at: null,
+        revoked: 0,
+        revoked_reason: null,
+        roles: null,
+      })
       .returning("id")
       .executeTakeFirstOrThrow();
     const k = await ts.client();

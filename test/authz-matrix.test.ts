@@ -39,8 +39,15 @@ function expected(def: MethodDef, caller: Caller): Outcome {
 /** READ on a new system: effective access to an existing system lets a user without privileges sign in. */
 async function grantFleetAccess(ts: TestServer, userId: number): Promise<void> {
   const db = ts.app.store.db;
-  const system = await db.insertInto("fleet_systems").values({ name: randomName(), url: "ws://127.0.0.1:1/api/current", api_key: "x", verify_ssl: 1 } as never).returning("id").executeTakeFirstOrThrow();
-  await db.insertInto("fleet_access").values({ owner_kind: "USER", owner_id: userId, target_kind: "SYSTEM", target_id: Number(system.id), access: "READ" }).execute();
+  const system = await db
+    .insertInto("fleet_systems")
+    .values({ name: randomName(), url: "ws://127.0.0.1:1/api/current", api_key: "x", verify_ssl: 1 } as never)
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  await db
+    .insertInto("fleet_access")
+    .values({ owner_kind: "USER", owner_id: userId, target_kind: "SYSTEM", target_id: Number(system.id), access: "READ" })
+    .execute();
 }
 
 async function outcome(client: RpcClient, def: MethodDef): Promise<Outcome | string> {
@@ -236,7 +243,10 @@ forEachStore("authorization matrix, valid arguments", (store) => {
   after(() => ts.stop());
 
   it("every registered method has valid arguments in the table", () => {
-    const missing = ts.app.registry.all().map((d) => d.name).filter((n) => !VALID_ARGS[n]);
+    const missing = ts.app.registry
+      .all()
+      .map((d) => d.name)
+      .filter((n) => !VALID_ARGS[n]);
     assert.deepEqual(missing, [], "add an entry to test/authz-valid-args.ts VALID_ARGS");
     const stale = Object.keys(VALID_ARGS).filter((n) => !ts.app.registry.get(n));
     assert.deepEqual(stale, [], "entries for methods that no longer exist");

@@ -65,7 +65,12 @@ interface Entry {
 async function feedImportUploads(fx: Fixtures): Promise<void> {
   const done = new Set<number>();
   for (const end = Date.now() + 30_000; Date.now() < end; ) {
-    const jobs = await fx.a.call<{ id: number; progress: { extra: { upload_url?: string } | null } }[]>("core.get_jobs", [["method", "=", "user.import"], ["state", "=", "RUNNING"]]).catch(() => []);
+    const jobs = await fx.a
+      .call<{ id: number; progress: { extra: { upload_url?: string } | null } }[]>("core.get_jobs", [
+        ["method", "=", "user.import"],
+        ["state", "=", "RUNNING"],
+      ])
+      .catch(() => []);
     for (const j of jobs) {
       const url = j.progress.extra?.upload_url;
       if (!url || done.has(j.id)) continue;
@@ -102,8 +107,7 @@ async function ownJob(client: RpcClient): Promise<number> {
   return job.id;
 }
 
-const noSelfKeysWithoutRoles = (c: ValidCaller, t: Target) =>
-  t === "self" && !c.ownRaw.length ? "an account without roles cannot own an API key (User lacks privilege role membership)" : null;
+const noSelfKeysWithoutRoles = (c: ValidCaller, t: Target) => (t === "self" && !c.ownRaw.length ? "an account without roles cannot own an API key (User lacks privilege role membership)" : null);
 
 /** An API key owned by the target account (plain: an ACCOUNT_READ user, so it may own one). */
 async function keyOf(fx: Fixtures, c: ValidCaller, t: Target): Promise<{ id: number; roles: string[] }> {

@@ -32,14 +32,21 @@ forEachStore("typed change events", (store) => {
     const before = (await changeRows(ts)).length;
     const gid = await admin.call<number>("group.create", { name: `ce${store}` });
     const user = await admin.call<{ id: number; group: { id: number } }>("user.create", {
-      username: `ce${store}u`, full_name: "Change Event", password: "Pass-word-1234", group_create: true, groups: [gid],
+      username: `ce${store}u`,
+      full_name: "Change Event",
+      password: "Pass-word-1234",
+      group_create: true,
+      groups: [gid],
     });
     const rows = (await changeRows(ts)).slice(before);
     assert.equal(rows.length, 2, "one row per commit");
     assert.deepEqual(rows[1]!.users, [user.id]);
     // Its private group and the groups it joined (SMB users also join builtin_users).
     const entry = await admin.call<{ groups: number[] }[]>("user.query", [["id", "=", user.id]]);
-    assert.deepEqual([...rows[1]!.groups].sort((a, b) => a - b), [user.group.id, ...entry[0]!.groups].sort((a, b) => a - b));
+    assert.deepEqual(
+      [...rows[1]!.groups].sort((a, b) => a - b),
+      [user.group.id, ...entry[0]!.groups].sort((a, b) => a - b),
+    );
     assert.ok(rows[1]!.groups.includes(gid));
     assert.equal(rows[1]!.all, false);
     assert.deepEqual(seen.slice(-2), rows, "the published events are the recorded ones");

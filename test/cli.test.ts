@@ -23,7 +23,7 @@ interface Run {
 function gatehouse(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
     execFile(process.execPath, [path.join(REPO, "bin/gatehouse.js"), ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
   });
@@ -51,7 +51,11 @@ describe("gatehouse command line against a running server", () => {
     const q = await gatehouse(["call", "user.query", JSON.stringify([["username", "=", admin.username]]), ...login]);
     assert.equal(q.code, 0, q.stderr);
     const rows = JSON.parse(q.stdout) as { username: string; uid: number }[];
-    assert.deepEqual(rows.map((u) => u.username), [admin.username], "the admin's entry");
+    assert.deepEqual(
+      rows.map((u) => u.username),
+      [admin.username],
+      "the admin's entry",
+    );
   });
 
   test("call: an error goes to stderr with the field, and the exit status is not zero", async () => {
@@ -75,10 +79,16 @@ describe("gatehouse command line against a running server", () => {
     assert.equal(list.code, 0, list.stderr);
     const header = list.stdout.split("\n")[0]!;
     assert.match(header, /ID\s+USERNAME\s+UID\s+GROUP\s+FULL NAME/, "a table with a header");
-    assert.ok(list.stdout.split("\n").some((l) => /\bclialice\b/.test(l) && l.includes("Alice Cli")), `the new user is listed:\n${list.stdout}`);
+    assert.ok(
+      list.stdout.split("\n").some((l) => /\bclialice\b/.test(l) && l.includes("Alice Cli")),
+      `the new user is listed:\n${list.stdout}`,
+    );
 
     const listJson = await gatehouse(["user", "list", "--json", ...login]);
-    assert.ok((JSON.parse(listJson.stdout) as { username: string }[]).some((u) => u.username === "clialice"), "listed as JSON too");
+    assert.ok(
+      (JSON.parse(listJson.stdout) as { username: string }[]).some((u) => u.username === "clialice"),
+      "listed as JSON too",
+    );
 
     const edit = await gatehouse(["user", "edit", "clialice", "--full-name", "Alice Renamed", ...login]);
     assert.equal(edit.code, 0, edit.stderr);

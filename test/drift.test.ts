@@ -47,7 +47,9 @@ forEachStore("drift repaired by a running server", (store) => {
 
   async function auditEntries(method: string): Promise<{ event_data: { description: string; params: unknown[] } }[]> {
     const c = await ts.adminClient();
-    const rows = (await c.call("audit.query", { "query-filters": [["event", "=", "METHOD_CALL"]], "query-options": { limit: 1000 } })) as { event_data: { method: string; description: string; params: unknown[] } }[];
+    const rows = (await c.call("audit.query", { "query-filters": [["event", "=", "METHOD_CALL"]], "query-options": { limit: 1000 } })) as {
+      event_data: { method: string; description: string; params: unknown[] };
+    }[];
     return rows.filter((r) => r.event_data.method === method);
   }
 
@@ -98,7 +100,10 @@ forEachStore("drift repaired by a running server", (store) => {
     const homes = path.join(ts.config.storageRoots[0], "homes");
     mkdirSync(homes, { recursive: true });
     const name = uniq("k");
-    const u = (await c.call("user.create", { username: name, full_name: name, password_disabled: true, smb: false, group_create: true, home: homes, home_create: true, sshpubkey: KEY })) as { id: number; home: string };
+    const u = (await c.call("user.create", { username: name, full_name: name, password_disabled: true, smb: false, group_create: true, home: homes, home_create: true, sshpubkey: KEY })) as {
+      id: number;
+      home: string;
+    };
     const keys = path.join(u.home, ".ssh/authorized_keys");
     assert.equal(readFileSync(keys, "utf8"), `${KEY}\n`);
     const own = `${KEY}\n# my laptop\n${KEY2}\n`;

@@ -89,18 +89,30 @@ forEachStore("filesystem", (store) => {
     assert.equal(by.dangling.realpath, path.join(mnt, "dangling"));
     assert.ok(!JSON.stringify(rows).includes(outside), "nothing outside the roots is reported");
     // Subdirectories, the second root, and a path with a trailing slash / `..` that stays inside.
-    assert.deepEqual((await a.call<any[]>("filesystem.listdir", path.join(mnt, "beta"))).map((r) => r.path), [path.join(mnt, "beta", "deep")]);
+    assert.deepEqual(
+      (await a.call<any[]>("filesystem.listdir", path.join(mnt, "beta"))).map((r) => r.path),
+      [path.join(mnt, "beta", "deep")],
+    );
     assert.deepEqual(await a.call("filesystem.listdir", tank), []);
-    assert.deepEqual((await a.call<any[]>("filesystem.listdir", `${mnt}/gamma/../beta/`)).map((r) => r.path), [path.join(mnt, "beta", "deep")]);
+    assert.deepEqual(
+      (await a.call<any[]>("filesystem.listdir", `${mnt}/gamma/../beta/`)).map((r) => r.path),
+      [path.join(mnt, "beta", "deep")],
+    );
     // A symlink to a directory inside the roots can be listed.
     assert.deepEqual(await a.call("filesystem.listdir", path.join(mnt, "to-alpha")), []);
   });
 
   it("listdir: query-filters and query-options", async () => {
     const dirs = await a.call<any[]>("filesystem.listdir", mnt, [["type", "=", "DIRECTORY"]], { order_by: ["name"] });
-    assert.deepEqual(dirs.map((r) => r.name), ["alpha", "beta", "gamma"]);
+    assert.deepEqual(
+      dirs.map((r) => r.name),
+      ["alpha", "beta", "gamma"],
+    );
     const desc = await a.call<any[]>("filesystem.listdir", mnt, [["type", "=", "DIRECTORY"]], { order_by: ["-name"], limit: 2 });
-    assert.deepEqual(desc.map((r) => r.name), ["gamma", "beta"]);
+    assert.deepEqual(
+      desc.map((r) => r.name),
+      ["gamma", "beta"],
+    );
     assert.equal(await a.call("filesystem.listdir", mnt, [["type", "=", "SYMLINK"]], { count: true }), 3);
     const one = await a.call<any>("filesystem.listdir", mnt, [["name", "=", "notes.txt"]], { get: true, select: ["name", "size"] });
     assert.deepEqual(one, { name: "notes.txt", size: 5 });
@@ -140,7 +152,10 @@ forEachStore("filesystem", (store) => {
     // Default mode 755; the new folder is listed.
     await a.call("filesystem.mkdir", { path: path.join(target, "staff") });
     assert.equal(statSync(path.join(target, "staff")).mode & 0o777, 0o755);
-    assert.deepEqual((await a.call<any[]>("filesystem.listdir", target, [["type", "=", "DIRECTORY"]])).map((r) => r.name), ["staff"]);
+    assert.deepEqual(
+      (await a.call<any[]>("filesystem.listdir", target, [["type", "=", "DIRECTORY"]])).map((r) => r.name),
+      ["staff"],
+    );
     // Through a symlink that stays inside.
     await a.call("filesystem.mkdir", { path: path.join(mnt, "to-alpha", "linked") });
     assert.ok(statSync(path.join(mnt, "alpha", "linked")).isDirectory());
@@ -168,7 +183,11 @@ forEachStore("filesystem", (store) => {
       audit = rows.map((r) => ({ ...r, event_data: JSON.parse(r.event_data) })).filter((r) => r.event_data.method === "filesystem.mkdir" && r.event_data.description === `Filesystem mkdir ${target}`);
       if (audit.length < 2) await new Promise((r) => setTimeout(r, 20));
     }
-    assert.deepEqual(audit.map((r) => !!r.success), [true, false], "METHOD_CALL audit entries");
+    assert.deepEqual(
+      audit.map((r) => !!r.success),
+      [true, false],
+      "METHOD_CALL audit entries",
+    );
   });
 
   it("roles: a read-only administrator lists but may not mkdir; ACCOUNT_WRITE may", async () => {

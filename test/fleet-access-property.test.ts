@@ -40,8 +40,12 @@ const world: fc.Arbitrary<World> = fc
       teams: fc.array(fc.array(fc.boolean(), { minLength: n.users, maxLength: n.users }), { minLength: n.teams, maxLength: n.teams }),
       grants: fc.uniqueArray(
         fc.record({
-          owner: n.teams ? fc.oneof(fc.tuple(fc.constant("USER" as const), fc.nat(n.users - 1)), fc.tuple(fc.constant("TEAM" as const), fc.nat(n.teams - 1))) : fc.tuple(fc.constant("USER" as const), fc.nat(n.users - 1)),
-          target: n.groups ? fc.oneof(fc.tuple(fc.constant("SYSTEM" as const), fc.nat(n.systems - 1)), fc.tuple(fc.constant("SYSTEM_GROUP" as const), fc.nat(n.groups - 1))) : fc.tuple(fc.constant("SYSTEM" as const), fc.nat(n.systems - 1)),
+          owner: n.teams
+            ? fc.oneof(fc.tuple(fc.constant("USER" as const), fc.nat(n.users - 1)), fc.tuple(fc.constant("TEAM" as const), fc.nat(n.teams - 1)))
+            : fc.tuple(fc.constant("USER" as const), fc.nat(n.users - 1)),
+          target: n.groups
+            ? fc.oneof(fc.tuple(fc.constant("SYSTEM" as const), fc.nat(n.systems - 1)), fc.tuple(fc.constant("SYSTEM_GROUP" as const), fc.nat(n.groups - 1)))
+            : fc.tuple(fc.constant("SYSTEM" as const), fc.nat(n.systems - 1)),
           access: fc.constantFrom<Access>("READ", "READ_WRITE"),
         }),
         { maxLength: 14, selector: (g) => `${g.owner.join(":")}/${g.target.join(":")}` },
@@ -109,30 +113,48 @@ async function load(app: App, w: World, userIds: number[], run: number): Promise
   await clear(app);
   const systems: number[] = [];
   for (let i = 0; i < w.systems; i++) {
-    const r = await db.insertInto("fleet_systems").values({ name: `s${run}_${i}`, url: "ws://127.0.0.1:1/api/current", api_key: "x", verify_ssl: 1 } as never).returning("id").executeTakeFirstOrThrow();
+    const r = await db
+      .insertInto("fleet_systems")
+      .values({ name: `s${run}_${i}`, url: "ws://127.0.0.1:1/api/current", api_key: "x", verify_ssl: 1 } as never)
+      .returning("id")
+      .executeTakeFirstOrThrow();
     systems.push(Number(r.id));
   }
   const groups: number[] = [];
   for (let g = 0; g < w.groups.length; g++) {
-    const r = await db.insertInto("fleet_system_groups").values({ name: `g${run}_${g}` }).returning("id").executeTakeFirstOrThrow();
+    const r = await db
+      .insertInto("fleet_system_groups")
+      .values({ name: `g${run}_${g}` })
+      .returning("id")
+      .executeTakeFirstOrThrow();
     groups.push(Number(r.id));
-    for (let s = 0; s < w.systems; s++) if (w.groups[g]![s]) await db.insertInto("fleet_system_group_members").values({ system_group_id: Number(r.id), system_id: systems[s]! }).execute();
+    for (let s = 0; s < w.systems; s++)
+      if (w.groups[g]![s])
+        await db
+          .insertInto("fleet_system_group_members")
+          .values({ system_group_id: Number(r.id), system_id: systems[s]! })
+          .execute();
   }
   const teams: number[] = [];
   for (let t = 0; t < w.teams.length; t++) {
-    const r = await db.insertInto("teams").values({ name: `t${run}_${t}` }).returning("id").executeTakeFirstOrThrow();
+    const r = await db
+      .insertInto("teams")
+      .values({ name: `t${run}_${t}` })
+      .returning("id")
+      .executeTakeFirstOrThrow();
     teams.push(Number(r.id));
-    for (let u = 0; u < w.users; u++) if (w.teams[t]![u]) await db.insertInto("team_members").values({ team_id: Number(r.id), user_id: userIds[u]! }).execute();
+    for (let u = 0; u < w.users; u++)
+      if (w.teams[t]![u])
+        await db
+          .insertInto("team_members")
+          .values({ team_id: Number(r.id), user_id: userIds[u]! })
+          .execute();
   }
   const grants = new Map<number, number>();
   for (const [i, g] of w.grants.entries()) {
     const owner_id = g.owner[0] === "USER" ? userIds[g.owner[1]]! : teams[g.owner[1]]!;
     const target_id = g.target[0] === "SYSTEM" ? systems[g.target[1]]! : groups[g.target[1]]!;
-    const r = await db
-      .insertInto("fleet_access")
-      .values({ owner_kind: g.owner[0], owner_id, target_kind: g.target[0], target_id, access: g.access })
-      .returning("id")
-      .executeTakeFirstOrThrow();
+    const r = await db.insertInto("fleet_access").values({ owner_kind: g.owner[0], owner_id, target_kind: g.target[0], target_id, access: g.access }).returning("id").executeTakeFirstOrThrow();
     grants.set(Number(r.id), i);
   }
   // A deleted system leaves its direct grants behind here on purpose (the code must not count them).
@@ -192,10 +214,11 @@ async function check(app: App, w: World, ids: Ids): Promise<void> {
     .map((r) => `${ids.users.indexOf(r.user_id)}/${ids.systems.indexOf(r.system_id)}/${r.access}/${r.level}/${ids.grants.get(r.grant_id)}`)
     .sort();
   const want: string[] = [];
-  for (let u = 0; u < w.users; u++) for (let s = 0; s < w.systems; s++) {
-    const m = model(w, u, s);
-    if (m.access !== "NONE") want.push(`${u}/${s}/${m.access}/${m.level}/${m.decided}`);
-  }
+  for (let u = 0; u < w.users; u++)
+    for (let s = 0; s < w.systems; s++) {
+      const m = model(w, u, s);
+      if (m.access !== "NONE") want.push(`${u}/${s}/${m.access}/${m.level}/${m.decided}`);
+    }
   assert.deepEqual(got, want.sort(), "access matrix");
 }
 

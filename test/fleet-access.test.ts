@@ -45,13 +45,25 @@ forEachStore("fleet access", (store) => {
       assert.equal(missing.data?.code, "fleet.system_not_found");
 
       const u = await makeUser(ts);
-      const t = await a.call<any>("team.create", { name: randomName("team"), members: [u.id], systems: [{ system: sys[0], access: "READ" }], system_groups: [{ system_group: g.id, access: "READ_WRITE" }] });
+      const t = await a.call<any>("team.create", {
+        name: randomName("team"),
+        members: [u.id],
+        systems: [{ system: sys[0], access: "READ" }],
+        system_groups: [{ system_group: g.id, access: "READ_WRITE" }],
+      });
       assert.deepEqual(t.members, [u.id]);
       assert.deepEqual(t.systems, [{ system: sys[0], access: "READ" }]);
       assert.deepEqual(t.system_groups, [{ system_group: g.id, access: "READ_WRITE" }]);
       const q = await a.call<any[]>("team.query", [["name", "=", t.name]]);
       assert.equal(q.length, 1);
-      const twice = await rpcError(a.call("team.update", t.id, { systems: [{ system: sys[0], access: "READ" }, { system: sys[0], access: "READ_WRITE" }] }));
+      const twice = await rpcError(
+        a.call("team.update", t.id, {
+          systems: [
+            { system: sys[0], access: "READ" },
+            { system: sys[0], access: "READ_WRITE" },
+          ],
+        }),
+      );
       assert.equal(twice.data?.code, "fleet.duplicate_entry");
       const bad = await rpcError(a.call("team.create", { name: randomName("team"), members: [987654] }));
       assert.equal(bad.data?.code, "team.member_not_found");
@@ -62,8 +74,13 @@ forEachStore("fleet access", (store) => {
       const t = await a.call<any>("team.create", { name: randomName("team") });
       const name = randomName("fu");
       const created = await a.call<any>("user.create", {
-        username: name, full_name: name, password: PASSWORD, group_create: true,
-        teams: [t.id], systems: [{ system: sys[1], access: "READ_WRITE" }], system_groups: [{ system_group: g.id, access: "READ" }],
+        username: name,
+        full_name: name,
+        password: PASSWORD,
+        group_create: true,
+        teams: [t.id],
+        systems: [{ system: sys[1], access: "READ_WRITE" }],
+        system_groups: [{ system_group: g.id, access: "READ" }],
       });
       assert.deepEqual(created.teams, [t.id]);
       assert.deepEqual(created.systems, [{ system: sys[1], access: "READ_WRITE" }]);
@@ -80,7 +97,10 @@ forEachStore("fleet access", (store) => {
       assert.deepEqual((await a.call<any>("team.get_instance", t.id)).members, [created.id]);
       // The change is audited with the grants it made.
       const rows = await a.call<any[]>("audit.query", { "query-filters": [["event", "=", "METHOD_CALL"]], "query-options": { order_by: ["-message_timestamp"], limit: 30 } });
-      assert.ok(rows.some((r) => String(r.event_data?.description ?? "").includes(`Update user ${name} (fleet: SYSTEM ${sys[1]} READ_WRITE→READ; +teams ${t.id})`)), "audited grant change");
+      assert.ok(
+        rows.some((r) => String(r.event_data?.description ?? "").includes(`Update user ${name} (fleet: SYSTEM ${sys[1]} READ_WRITE→READ; +teams ${t.id})`)),
+        "audited grant change",
+      );
     });
   });
 
@@ -88,13 +108,21 @@ forEachStore("fleet access", (store) => {
     it("precedence: a user's own READ beats a team's READ_WRITE; groups and teams below; shadowed entries listed", async () => {
       const u = await makeUser(ts);
       const g = await a.call<any>("fleet.system_group.create", { name: randomName("grp"), systems: [sys[0], sys[2]] });
-      const t = await a.call<any>("team.create", { name: randomName("team"), members: [u.id], systems: [{ system: sys[0], access: "READ_WRITE" }], system_groups: [{ system_group: g.id, access: "READ" }] });
+      const t = await a.call<any>("team.create", {
+        name: randomName("team"),
+        members: [u.id],
+        systems: [{ system: sys[0], access: "READ_WRITE" }],
+        system_groups: [{ system_group: g.id, access: "READ" }],
+      });
       await a.call("user.update", u.id, { systems: [{ system: sys[0], access: "READ" }] });
       const ex = await a.call<any>("fleet.access.explain", u.username, sys[0]);
       assert.equal(ex.access, "READ");
       assert.equal(ex.level, "USER_SYSTEM");
       assert.equal(ex.decided_by.owner_kind, "USER");
-      assert.deepEqual(ex.shadowed.map((e: any) => e.level), ["TEAM_SYSTEM", "TEAM_SYSTEM_GROUP"]);
+      assert.deepEqual(
+        ex.shadowed.map((e: any) => e.level),
+        ["TEAM_SYSTEM", "TEAM_SYSTEM_GROUP"],
+      );
       assert.match(ex.text, /has READ on .*level 1/);
       const viaGroup = await a.call<any>("fleet.access.explain", u.id, sys[2]);
       assert.equal(viaGroup.access, "READ");
@@ -126,7 +154,10 @@ forEachStore("fleet access", (store) => {
       }
       // Removing the user from the team: the next call finds the session ended (no access left).
       await a.call("team.update", t.id, { members: [] });
-      const gone = await c.call("auth.me").then(() => "still in", (e: any) => e.data?.errname ?? e.message);
+      const gone = await c.call("auth.me").then(
+        () => "still in",
+        (e: any) => e.data?.errname ?? e.message,
+      );
       assert.notEqual(gone, "still in");
     });
 
@@ -145,8 +176,14 @@ forEachStore("fleet access", (store) => {
       assert.equal(await grantRows(ts, { owner_kind: "USER", owner_id: u.id }), 0);
       const rows = await a.call<any[]>("audit.query", { "query-filters": [["event", "=", "METHOD_CALL"]], "query-options": { order_by: ["-message_timestamp"], limit: 20 } });
       const texts = rows.map((r) => String(r.event_data?.description ?? ""));
-      assert.ok(texts.some((x) => x === `Delete system group ${g.name} (and its 2 grants)`), texts.join("\n"));
-      assert.ok(texts.some((x) => x === `Delete team ${t.name} (and its 1 grant)`), texts.join("\n"));
+      assert.ok(
+        texts.some((x) => x === `Delete system group ${g.name} (and its 2 grants)`),
+        texts.join("\n"),
+      );
+      assert.ok(
+        texts.some((x) => x === `Delete team ${t.name} (and its 1 grant)`),
+        texts.join("\n"),
+      );
     });
   });
 
@@ -168,8 +205,14 @@ forEachStore("fleet access", (store) => {
       const lines = text.trim().split("\n");
       assert.equal(lines[0], "username,user_id,system,system_id,access,level,grant_id");
       assert.equal(lines.length - 1, again.pairs);
-      assert.ok(lines.some((l) => l.startsWith(`${u.username},${u.id},`) && l.includes(",READ_WRITE,USER_SYSTEM,")), "the user's pair");
-      assert.ok(lines.some((l) => l.startsWith(`${admin.username},`) && l.includes(",ADMIN,")), "administrators: every system");
+      assert.ok(
+        lines.some((l) => l.startsWith(`${u.username},${u.id},`) && l.includes(",READ_WRITE,USER_SYSTEM,")),
+        "the user's pair",
+      );
+      assert.ok(
+        lines.some((l) => l.startsWith(`${admin.username},`) && l.includes(",ADMIN,")),
+        "administrators: every system",
+      );
       assert.equal((await fetch(`${ts.httpUrl}${again.url}`)).status, 404, "single use");
       const dir = path.join(ts.dataDir, "private", "downloads");
       // The server removes a file when its stream closes, which may follow the last byte a moment later.

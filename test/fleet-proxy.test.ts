@@ -34,7 +34,11 @@ async function grantUser(ts: TestServer, userId: number, systemId: number, acces
 /** A team holding `access` to the system, with `userId` as its member (straight into the store). */
 async function teamGrant(ts: TestServer, userId: number, systemId: number, access: Access): Promise<number> {
   const db = ts.app.store.db;
-  const team = await db.insertInto("teams").values({ name: uniq("team") }).returning("id").executeTakeFirstOrThrow();
+  const team = await db
+    .insertInto("teams")
+    .values({ name: uniq("team") })
+    .returning("id")
+    .executeTakeFirstOrThrow();
   await db.insertInto("team_members").values({ team_id: team.id, user_id: userId }).execute();
   await db.insertInto("fleet_access").values({ owner_kind: "TEAM", owner_id: team.id, target_kind: "SYSTEM", target_id: systemId, access }).execute();
   return team.id;
@@ -42,7 +46,14 @@ async function teamGrant(ts: TestServer, userId: number, systemId: number, acces
 
 /** METHOD_CALL entries on the managed system since `sinceMs` for these methods. */
 async function remoteCalls(sys: ManagedSystem, methods: Set<string>, sinceMs: number): Promise<string[]> {
-  const rows = await sys.admin.call("audit.query", { services: ["MIDDLEWARE"], "query-filters": [["event", "=", "METHOD_CALL"], ["message_timestamp", ">=", Math.floor(sinceMs / 1000)]], "query-options": { limit: 10000 } });
+  const rows = await sys.admin.call("audit.query", {
+    services: ["MIDDLEWARE"],
+    "query-filters": [
+      ["event", "=", "METHOD_CALL"],
+      ["message_timestamp", ">=", Math.floor(sinceMs / 1000)],
+    ],
+    "query-options": { limit: 10000 },
+  });
   return rows.map((r: { event_data: { method: string } }) => r.event_data.method).filter((m: string) => methods.has(m));
 }
 
@@ -126,20 +137,30 @@ forEachStore("fleet proxy", (store) => {
   test("a job method becomes a local job mirroring the remote one (remote job id in progress.extra)", async () => {
     const legacy = await admin.call("fleet.call", systemId, "core.bulk", ["core.ping", [[], []]]);
     assert.equal(typeof legacy, "number", "legacy_jobs: the local job id");
-    const jobs = await eventually(async () => {
-      const j = await admin.call("core.get_jobs", [["id", "=", legacy]]);
-      return j[0]?.state === "SUCCESS" ? j : null;
-    }, 10_000, "the local job to finish");
+    const jobs = await eventually(
+      async () => {
+        const j = await admin.call("core.get_jobs", [["id", "=", legacy]]);
+        return j[0]?.state === "SUCCESS" ? j : null;
+      },
+      10_000,
+      "the local job to finish",
+    );
     assert.equal(jobs[0].method, "fleet.call");
     assert.equal(jobs[0].state, "SUCCESS");
     assert.equal(typeof jobs[0].progress.extra.remote_job_id, "number");
     assert.deepEqual(jobs[0].progress.extra.system, { id: systemId, name: systemName });
-    assert.deepEqual(jobs[0].result.map((r: { result: unknown }) => r.result), ["pong", "pong"]);
+    assert.deepEqual(
+      jobs[0].result.map((r: { result: unknown }) => r.result),
+      ["pong", "pong"],
+    );
     const c = await ts.client();
     await c.login("admin", "Adm1n-pass-word");
     await c.call("core.set_options", { legacy_jobs: false });
     const direct = await c.call("fleet.call", systemId, "core.bulk", ["core.ping", [[]]]);
-    assert.deepEqual(direct.map((r: { result: unknown }) => r.result), ["pong"]);
+    assert.deepEqual(
+      direct.map((r: { result: unknown }) => r.result),
+      ["pong"],
+    );
   });
 
   test("removing a user from a team takes effect on the next call (and in another manager process on the same store)", async () => {

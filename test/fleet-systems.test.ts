@@ -151,10 +151,14 @@ forEachStore("fleet systems", (store) => {
     assert.equal(down.reachable, false);
     assert.equal(down.error_code, "fleet.system_unreachable");
     sysB = await restartManagedSystem(sysB);
-    const up = await eventually(async () => {
-      const s = await admin.call("fleet.system.status", sys.id);
-      return s.reachable ? s : null;
-    }, 20_000, "the system to be reachable again");
+    const up = await eventually(
+      async () => {
+        const s = await admin.call("fleet.system.status", sys.id);
+        return s.reachable ? s : null;
+      },
+      20_000,
+      "the system to be reachable again",
+    );
     assert.match(up.version, /^Gatehouse-/);
     // A poller round records the same, and the query shows it.
     const { fleetRuntime } = await import("../src/fleet/runtime.js");
@@ -170,7 +174,10 @@ forEachStore("fleet systems", (store) => {
     assert.deepEqual(await u.client.call("fleet.system.query", [["id", "in", [s1.id, s2.id]]]), []);
     await grant(ts, u.userId, s1.id, "READ");
     const seen = await u.client.call("fleet.system.query", [["id", "in", [s1.id, s2.id]]]);
-    assert.deepEqual(seen.map((s: { id: number }) => s.id), [s1.id]);
+    assert.deepEqual(
+      seen.map((s: { id: number }) => s.id),
+      [s1.id],
+    );
     assert.equal(seen[0].access, "READ");
     const hidden = await rpcError(u.client.call("fleet.system.get_instance", s2.id));
     assert.deepEqual(hidden.codes, ["fleet.system_not_found"]);
@@ -178,7 +185,10 @@ forEachStore("fleet systems", (store) => {
     const reader = await clientWithRoles(ts, ["FLEET_READ"]);
     const all = await reader.client.call("fleet.system.query", [["id", "in", [s1.id, s2.id]]]);
     assert.equal(all.length, 2);
-    assert.deepEqual(all.map((s: { access: string }) => s.access), ["NONE", "NONE"]);
+    assert.deepEqual(
+      all.map((s: { access: string }) => s.access),
+      ["NONE", "NONE"],
+    );
     // Events: the user subscribes, the administrator changes both systems.
     await u.client.call("core.subscribe", "fleet.system.query");
     await admin.call("fleet.system.update", s2.id, { name: uniq("vis2") });
@@ -199,7 +209,11 @@ forEachStore("fleet systems", (store) => {
     const u = await clientWithRoles(ts, ["ACCOUNT_READ"]);
     await grant(ts, u.userId, sys.id, "READ_WRITE");
     const db = ts.app.store.db;
-    const g = await db.insertInto("fleet_system_groups").values({ name: uniq("grp") }).returning("id").executeTakeFirstOrThrow();
+    const g = await db
+      .insertInto("fleet_system_groups")
+      .values({ name: uniq("grp") })
+      .returning("id")
+      .executeTakeFirstOrThrow();
     await admin.call("fleet.system.update", sys.id, { groups: [g.id] });
     assert.deepEqual((await admin.call("fleet.system.get_instance", sys.id)).groups, [g.id]);
     assert.equal(await admin.call("fleet.system.delete", sys.id), true);

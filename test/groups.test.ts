@@ -37,8 +37,7 @@ forEachStore("groups", (store) => {
   const newGroup = (extra: Record<string, unknown> = {}) => a.call<number>("group.create", { name: uniq("g"), smb: false, ...extra });
   const get = (id: number) => a.call<any>("group.get_instance", id);
   const byGid = async (gid: number) => (await a.call<any[]>("group.query", [["gid", "=", gid]]))[0];
-  const newUser = (extra: Record<string, unknown> = {}) =>
-    a.call<any>("user.create", { username: uniq("u"), full_name: "U", password: PW, group_create: true, smb: false, ...extra });
+  const newUser = (extra: Record<string, unknown> = {}) => a.call<any>("user.create", { username: uniq("u"), full_name: "U", password: PW, group_create: true, smb: false, ...extra });
 
   before(async () => {
     ts = await startServer({ store });
@@ -109,7 +108,11 @@ forEachStore("groups", (store) => {
       const privName = uniq("p");
       await a.call("privilege.create", { name: privName, local_groups: [holderGid], ds_groups: [], roles: ["READONLY_ADMIN"], web_shell: false });
       const held = holderGid + 100000;
-      await ts.app.store.db.updateTable("privileges").set({ local_groups: JSON.stringify([holderGid, held]) }).where("name", "=", privName).execute();
+      await ts.app.store.db
+        .updateTable("privileges")
+        .set({ local_groups: JSON.stringify([holderGid, held]) })
+        .where("name", "=", privName)
+        .execute();
       hasError(await rpcError(newGroup({ gid: held })), "group_create.gid", "group.gid_used_by_privilege");
     });
 
@@ -175,7 +178,10 @@ forEachStore("groups", (store) => {
       const primary = await newUser({ group_create: false, group: id });
       const aux = await newUser();
       assert.equal(await a.call("group.update", id, { users: [primary.id, aux.id] }), id);
-      assert.deepEqual((await get(id)).users, [primary.id, aux.id].sort((x, y) => x - y));
+      assert.deepEqual(
+        (await get(id)).users,
+        [primary.id, aux.id].sort((x, y) => x - y),
+      );
       hasError(await rpcError(a.call("group.update", id, { users: [aux.id] })), "group_update.users", "group.primary_for_members");
       await a.call("group.update", id, { users: [primary.id] });
       assert.ok(!(await a.call<any>("user.get_instance", aux.id)).groups.includes(id));
@@ -241,7 +247,10 @@ forEachStore("groups", (store) => {
       await a.call("group.delete", id);
       await new Promise((r) => setTimeout(r, 100));
       const events = c.notifications.filter((n) => n.method === "collection_update" && n.params.collection === "group.query" && n.params.id === id);
-      assert.deepEqual(events.map((e) => e.params.msg), ["removed"]);
+      assert.deepEqual(
+        events.map((e) => e.params.msg),
+        ["removed"],
+      );
       const rows = await ts.app.store.db.selectFrom("audit").select("event_data").where("event", "=", "METHOD_CALL").orderBy("id").execute();
       const labels = rows.map((r) => JSON.parse(r.event_data).description).filter((d: string) => d?.endsWith(name));
       assert.deepEqual(labels, [`Create group ${name}`, `Update group ${name}`, `Delete group ${name}`]);
@@ -280,7 +289,10 @@ forEachStore("groups", (store) => {
       const p = uniq("gq");
       for (const n of ["b", "a", "c"]) await newGroup({ name: `${p}${n}` });
       const page = await a.call<any[]>("group.query", [["name", "^", p]], { order_by: ["name"], limit: 2 });
-      assert.deepEqual(page.map((g) => g.name), [`${p}a`, `${p}b`]);
+      assert.deepEqual(
+        page.map((g) => g.name),
+        [`${p}a`, `${p}b`],
+      );
       assert.equal(await a.call("group.query", [["name", "^", p]], { count: true }), 3);
       const privileged = await a.call<any[]>("group.query", [["roles", "!=", []]]);
       assert.ok(privileged.some((g) => g.gid === 544));

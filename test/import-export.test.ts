@@ -52,20 +52,36 @@ function generated(n: number, storageRoot: string): RawRecord[] {
   const out: RawRecord[] = [];
   const groups = Math.max(1, Math.floor(n / 10));
   for (let i = 0; i < groups; i++) {
-    out.push({ kind: "groups", line: 0, values: { name: `team${i}`, gid: 200_000 + i, smb: i % 2 === 0, sudo_commands: i === 0 ? ["/usr/bin/true"] : [], sudo_commands_nopasswd: [], userns_idmap: null } });
+    out.push({
+      kind: "groups",
+      line: 0,
+      values: { name: `team${i}`, gid: 200_000 + i, smb: i % 2 === 0, sudo_commands: i === 0 ? ["/usr/bin/true"] : [], sudo_commands_nopasswd: [], userns_idmap: null },
+    });
   }
   for (let i = 0; i < n; i++) {
     out.push({
       kind: "users",
       line: 0,
       values: {
-        username: `user${i}`, uid: 100_000 + i, full_name: `User Number ${i}`, email: i % 3 === 0 ? `user${i}@example.com` : null,
-        group: 200_000 + (i % groups), groups: i % 5 === 0 ? [200_000 + ((i + 1) % groups), 545] : [],
-        home: i % 100 === 0 ? `${storageRoot}/homes/user${i}` : "/var/empty", shell: "/usr/sbin/nologin",
-        smb: i % 7 === 0, password_disabled: false, ssh_password_enabled: false, locked: i % 11 === 0,
+        username: `user${i}`,
+        uid: 100_000 + i,
+        full_name: `User Number ${i}`,
+        email: i % 3 === 0 ? `user${i}@example.com` : null,
+        group: 200_000 + (i % groups),
+        groups: i % 5 === 0 ? [200_000 + ((i + 1) % groups), 545] : [],
+        home: i % 100 === 0 ? `${storageRoot}/homes/user${i}` : "/var/empty",
+        shell: "/usr/sbin/nologin",
+        smb: i % 7 === 0,
+        password_disabled: false,
+        ssh_password_enabled: false,
+        locked: i % 11 === 0,
         sshpubkey: i % 100 === 0 ? `${KEY}\n${KEY.replace("user@import", "second")}` : null,
-        sudo_commands: i === 1 ? ["/usr/bin/ls"] : [], sudo_commands_nopasswd: [], userns_idmap: null,
-        unixhash: HASH, smbhash: i % 7 === 0 ? "0123456789ABCDEF0123456789ABCDEF" : "*", last_password_change: 1_700_000_000_000,
+        sudo_commands: i === 1 ? ["/usr/bin/ls"] : [],
+        sudo_commands_nopasswd: [],
+        userns_idmap: null,
+        unixhash: HASH,
+        smbhash: i % 7 === 0 ? "0123456789ABCDEF0123456789ABCDEF" : "*",
+        last_password_change: 1_700_000_000_000,
       },
     });
   }
@@ -105,14 +121,15 @@ forEachStore("import and export", (store) => {
       // the CSV pair imports to the same store too (users and groups files, keys with escaped
       // newlines); once per run, on the smaller PostgreSQL set, to keep the test short
       const c = store === "postgres" ? await newApp(await freshPgDatabase(), storageRoot) : null;
-      if (c) try {
-        const r3 = await importAccounts({ db: c.store.db, dialect: c.store.dialect, config: c.config }, [...readAccountsFile(one.groupsCsv), ...readAccountsFile(one.csv)]);
-        assert.deepEqual(r3.errors, []);
-        const three = exportText(await readExport(c.store.db, { withHashes: true }), true);
-        assert.ok(three.json === one.json, "CSV import gives the same store");
-      } finally {
-        await closeApp(c);
-      }
+      if (c)
+        try {
+          const r3 = await importAccounts({ db: c.store.db, dialect: c.store.dialect, config: c.config }, [...readAccountsFile(one.groupsCsv), ...readAccountsFile(one.csv)]);
+          assert.deepEqual(r3.errors, []);
+          const three = exportText(await readExport(c.store.db, { withHashes: true }), true);
+          assert.ok(three.json === one.json, "CSV import gives the same store");
+        } finally {
+          await closeApp(c);
+        }
       assert.match(one.csv.split("\n")[1], /^user0,100000,/);
       assert.ok(one.csv.includes("\\nssh-ed25519"), "SSH keys keep one line per user, newlines escaped");
       // without --with-hashes no hash leaves the store
@@ -137,25 +154,44 @@ forEachStore("import and export", (store) => {
       let cells = [`csv${i}`, String(300_000 + i), `CSV ${i}`, "", "545", "[]", "/var/empty", "/usr/sbin/nologin", "false", "false", "false", "false", "", "[]", "[]", "", HASH];
       const line = i + 2;
       if (i % 100 === 7) {
-        const k = i / 100 | 0;
+        const k = (i / 100) | 0;
         const field = ["uid", "username", "email", "group", "shell", "unixhash", "home", "groups", "sudo_commands", "locked"][k];
         bad.set(line, field);
         const col = header.split(",").indexOf(field);
         cells = cells.slice();
-        cells[col] = { uid: "12x", username: "9bad", email: "not-an-address", group: "424242", shell: "/bin/nonesuch", unixhash: "plaintext", home: "relative/home", groups: "[546]", sudo_commands: '"[""ALL"", 5]"', locked: "maybe" }[field]!;
+        cells[col] = {
+          uid: "12x",
+          username: "9bad",
+          email: "not-an-address",
+          group: "424242",
+          shell: "/bin/nonesuch",
+          unixhash: "plaintext",
+          home: "relative/home",
+          groups: "[546]",
+          sudo_commands: '"[""ALL"", 5]"',
+          locked: "maybe",
+        }[field]!;
       }
       rows.push(cells.join(","));
     }
     const file = path.join(scratch, `bad-${store}.csv`);
     writeFileSync(file, `${rows.join("\n")}\n`);
     const cli = (...args: string[]) =>
-      spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), ...args, "--data-dir", dataDir, ...(database ? ["--database", database] : []), "--storage-root", storageRoot], { cwd: ROOT, encoding: "utf8", env: { ...process.env, GATEHOUSE_HASH_ROUNDS: "1000" } });
+      spawnSync(
+        process.execPath,
+        ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), ...args, "--data-dir", dataDir, ...(database ? ["--database", database] : []), "--storage-root", storageRoot],
+        { cwd: ROOT, encoding: "utf8", env: { ...process.env, GATEHOUSE_HASH_ROUNDS: "1000" } },
+      );
     const r = cli("import", file, "--json");
     assert.equal(r.status, 1, r.stderr);
     const out = JSON.parse(r.stdout) as { refused: boolean; users: number; errors: RowError[] };
     assert.equal(out.refused, true);
     assert.equal(out.users, 0);
-    assert.deepEqual([...new Set(out.errors.map((e) => e.line))].sort((x, y) => x - y), [...bad.keys()].sort((x, y) => x - y), "exactly the 10 bad lines");
+    assert.deepEqual(
+      [...new Set(out.errors.map((e) => e.line))].sort((x, y) => x - y),
+      [...bad.keys()].sort((x, y) => x - y),
+      "exactly the 10 bad lines",
+    );
     for (const e of out.errors) assert.equal(e.field.split(".")[0], bad.get(e.line), `line ${e.line} names its field`);
     // readable form: one line per problem naming line and field
     assert.match(out.errors.map(formatRowError).join("\n"), /^line 9 \(csv7\): uid: /m);
@@ -187,7 +223,10 @@ forEachStore("import and export", (store) => {
       const rows2 = await check.store.db.selectFrom("audit").select(["event_data"]).where("event", "=", "METHOD_CALL").execute();
       const methods = rows2.map((x) => JSON.parse(x.event_data).method);
       assert.ok(methods.includes("user.import"), "import audited");
-      assert.ok(rows2.some((x) => /with password hashes/.test(x.event_data)), "export with hashes audited");
+      assert.ok(
+        rows2.some((x) => /with password hashes/.test(x.event_data)),
+        "export with hashes audited",
+      );
     } finally {
       await closeApp(check);
     }
@@ -227,7 +266,8 @@ forEachStore("user.import job", (store) => {
     const ts = await startServer({ store });
     try {
       const admin = await ts.adminClient();
-      const jobOf = async (id: number) => ((await admin.call("core.get_jobs", [["id", "=", id]])) as { state: string; result: any; error: string; progress: { extra: { upload_url?: string } | null } }[])[0];
+      const jobOf = async (id: number) =>
+        ((await admin.call("core.get_jobs", [["id", "=", id]])) as { state: string; result: any; error: string; progress: { extra: { upload_url?: string } | null } }[])[0];
       const run = async (body: string, opts: object) => {
         const id = await admin.call<number>("user.import", opts);
         let url: string | undefined;
@@ -250,7 +290,10 @@ forEachStore("user.import job", (store) => {
       const bad = `${header}\njobuser1,310001,Job User,545,/usr/sbin/nologin,${HASH}\njobuser2,12x,Job User 2,545,/usr/sbin/nologin,${HASH}\n`;
       const refused = await run(bad, {});
       assert.equal(refused.refused, true);
-      assert.deepEqual(refused.errors.map((e: { line: number; field: string }) => [e.line, e.field]), [[3, "uid"]]);
+      assert.deepEqual(
+        refused.errors.map((e: { line: number; field: string }) => [e.line, e.field]),
+        [[3, "uid"]],
+      );
       const good = await run(`${header}\njobuser1,310001,Job User,545,/usr/sbin/nologin,${HASH}\n`, {});
       assert.equal(good.users, 1);
       const u = (await admin.call("user.query", [["username", "=", "jobuser1"]])) as { uid: number }[];

@@ -47,7 +47,11 @@ forEachStore("certificate authorities", (store) => {
     const ca = await a.call<any>("certificateauthority.import", { name: "fleet-ca", certificate: makeCaPem() });
     const db = ts.app.store.db as any;
     const now = Date.now();
-    const sys = await db.insertInto("fleet_systems").values({ name: "sys-with-ca", url: "wss://sys.example.test/api/current", api_key: "x", verify_ssl: 1, ca: ca.id, created_at: now, updated_at: now }).returning("id").executeTakeFirstOrThrow();
+    const sys = await db
+      .insertInto("fleet_systems")
+      .values({ name: "sys-with-ca", url: "wss://sys.example.test/api/current", api_key: "x", verify_ssl: 1, ca: ca.id, created_at: now, updated_at: now })
+      .returning("id")
+      .executeTakeFirstOrThrow();
     const e = await rpcError(a.call("certificateauthority.delete", ca.id));
     assert.equal(e.codes?.[0] ?? e.data?.code, "certificateauthority.in_use");
     await db.deleteFrom("fleet_systems").where("id", "=", sys.id).execute();

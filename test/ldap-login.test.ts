@@ -189,9 +189,23 @@ forEachStore("ldap logins", (store) => {
     // Groups searched under the whole tree: cn=staff,ou=elsewhere is found too (and must not match cn=staff,ou=groups).
     await servers(indirect({ group_domain: BASE_DN }));
     const db = ts.app.store.db;
-    const team = async (name: string) => (await db.insertInto("teams").values({ name: `${name}-${store}` }).returning("id").executeTakeFirstOrThrow()).id;
+    const team = async (name: string) =>
+      (
+        await db
+          .insertInto("teams")
+          .values({ name: `${name}-${store}` })
+          .returning("id")
+          .executeTakeFirstOrThrow()
+      ).id;
     const [tStaff, tAdmins, tJoin, tManual] = [await team("staff"), await team("admins"), await team("join"), await team("manual")];
-    await a.call("ldap.update", { join_teams: [tJoin], team_mappings: [{ group_dn: GROUP.staff, team_ids: [tStaff] }, { group_dn: GROUP.admins.toUpperCase().replace("CN=", "cn = "), team_ids: [tAdmins] }, { group_dn: GROUP.otherStaff, team_ids: [tManual] }] });
+    await a.call("ldap.update", {
+      join_teams: [tJoin],
+      team_mappings: [
+        { group_dn: GROUP.staff, team_ids: [tStaff] },
+        { group_dn: GROUP.admins.toUpperCase().replace("CN=", "cn = "), team_ids: [tAdmins] },
+        { group_dn: GROUP.otherStaff, team_ids: [tManual] },
+      ],
+    });
     const priv = await a.call<any>("privilege.create", { name: `ldap-admins-${store}`, ds_groups: [GROUP.admins], roles: ["READONLY_ADMIN"], web_shell: false });
     const teamsOf = async (uid: number) =>
       (await db.selectFrom("team_members").select(["team_id", "origin"]).where("user_id", "=", uid).orderBy("team_id").execute()).map((r) => [r.team_id, r.origin]);
@@ -201,7 +215,11 @@ forEachStore("ldap logins", (store) => {
     assert.ok(Array.isArray(await c.call("user.query", [], { limit: 1 })), "READONLY_ADMIN through ds_groups (full DN)");
     await c.close();
     const alice = await localUser("alice");
-    assert.deepEqual(await teamsOf(alice.id), [[tStaff, "LDAP"], [tAdmins, "LDAP"], [tJoin, "LOCAL"]]);
+    assert.deepEqual(await teamsOf(alice.id), [
+      [tStaff, "LDAP"],
+      [tAdmins, "LDAP"],
+      [tJoin, "LOCAL"],
+    ]);
     await db.insertInto("team_members").values({ team_id: tManual, user_id: alice.id, origin: "LOCAL" }).execute();
 
     // alice leaves admins in the directory: the LDAP-made membership and the privilege go.
@@ -211,26 +229,42 @@ forEachStore("ldap logins", (store) => {
       assert.equal((await c2.login("alice", PEOPLE.alice.password)).response_type, "SUCCESS");
       assert.equal((await rpcError(c2.call("user.query", [], { limit: 1 }))).errname, "EACCES", "READONLY_ADMIN is gone");
       await c2.close();
-      assert.deepEqual(await teamsOf(alice.id), [[tStaff, "LDAP"], [tJoin, "LOCAL"], [tManual, "LOCAL"]]);
+      assert.deepEqual(await teamsOf(alice.id), [
+        [tStaff, "LDAP"],
+        [tJoin, "LOCAL"],
+        [tManual, "LOCAL"],
+      ]);
     } finally {
       await setMembers(GROUP.admins, [userDn("alice")]);
     }
     // carol is only in cn=staff,ou=elsewhere: the same first RDN never matches the staff mapping.
     assert.equal(await login("carol", PEOPLE.carol.password), "SUCCESS");
-    assert.deepEqual(await teamsOf((await localUser("carol")).id), [[tJoin, "LOCAL"], [tManual, "LDAP"]]);
+    assert.deepEqual(await teamsOf((await localUser("carol")).id), [
+      [tJoin, "LOCAL"],
+      [tManual, "LDAP"],
+    ]);
     await a.call("privilege.delete", priv.id);
   });
 
   it("ldap.sync: the dry run previews, the real run applies; refused under direct bind", async () => {
     await servers(indirect());
     const db = ts.app.store.db;
-    const t = (await db.insertInto("teams").values({ name: `sync-${store}` }).returning("id").executeTakeFirstOrThrow()).id;
+    const t = (
+      await db
+        .insertInto("teams")
+        .values({ name: `sync-${store}` })
+        .returning("id")
+        .executeTakeFirstOrThrow()
+    ).id;
     assert.equal(await login("bob", PEOPLE.bob.password), "SUCCESS");
     const bob = await localUser("bob");
     await a.call("ldap.update", { team_mappings: [{ group_dn: GROUP.staff, team_ids: [t] }] });
     const preview = await a.callJob<any>("ldap.sync", true);
     assert.equal(preview.dry_run, true);
-    assert.deepEqual(preview.changes.find((x: any) => x.username === "bob"), { username: "bob", add: [t], remove: [], error: null });
+    assert.deepEqual(
+      preview.changes.find((x: any) => x.username === "bob"),
+      { username: "bob", add: [t], remove: [], error: null },
+    );
     assert.equal((await db.selectFrom("team_members").selectAll().where("user_id", "=", bob.id).execute()).length, 0, "dry run changed nothing");
     const applied = await a.callJob<any>("ldap.sync", false);
     assert.deepEqual(applied.changes.find((x: any) => x.username === "bob")?.add, [t]);
@@ -310,22 +344,41 @@ forEachStore("ldap logins", (store) => {
     assert.equal("bind_password" in s, false);
     const r = await a.call<any>("ldap.server.test", { id: s.id });
     assert.equal(r.ok, true, JSON.stringify(r));
-    assert.deepEqual(r.steps.map((x: any) => x.step), ["CONNECT", "TLS", "BIND", "SEARCH"]);
+    assert.deepEqual(
+      r.steps.map((x: any) => x.step),
+      ["CONNECT", "TLS", "BIND", "SEARCH"],
+    );
     const found = Number(/Found (\d+)/.exec(r.steps[3].message)?.[1]);
     assert.ok(found > 1000 && found >= BULK_USERS, r.steps[3].message);
     const badBind = await a.call<any>("ldap.server.test", { id: s.id, bind_password: "wrong" });
-    assert.deepEqual(badBind.steps.map((x: any) => [x.step, x.ok]), [["CONNECT", true], ["TLS", true], ["BIND", false]]);
+    assert.deepEqual(
+      badBind.steps.map((x: any) => [x.step, x.ok]),
+      [
+        ["CONNECT", true],
+        ["TLS", true],
+        ["BIND", false],
+      ],
+    );
     const noPort = await a.call<any>("ldap.server.test", { hostname: `127.0.0.1:${await freePort()}`, domain: BASE_DN });
     assert.match(noPort.steps[0].message, /ECONNREFUSED/);
 
-    const t = (await ts.app.store.db.insertInto("teams").values({ name: `probe-${store}` }).returning("id").executeTakeFirstOrThrow()).id;
+    const t = (
+      await ts.app.store.db
+        .insertInto("teams")
+        .values({ name: `probe-${store}` })
+        .returning("id")
+        .executeTakeFirstOrThrow()
+    ).id;
     await a.call("ldap.update", { team_mappings: [{ group_dn: GROUP.staff, team_ids: [t] }] });
     const probe = await a.call<any>("ldap.server.test_login", "alice", PEOPLE.alice.password);
     assert.equal(probe.ok, true);
     assert.equal(probe.dn, userDn("alice"));
     assert.ok(probe.groups.includes(GROUP.staff) && probe.groups.includes(GROUP.admins));
     assert.equal(probe.would_create, true);
-    assert.deepEqual(probe.teams.map((x: any) => x.id), [t]);
+    assert.deepEqual(
+      probe.teams.map((x: any) => x.id),
+      [t],
+    );
     assert.equal(probe.uid, 5001);
     assert.equal(await localUser("alice"), undefined, "test_login created nothing");
     const wrong = await a.call<any>("ldap.server.test_login", "alice", "bad");

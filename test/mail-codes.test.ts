@@ -56,7 +56,10 @@ forEachStore("e-mail verification and e-mailed codes", (store) => {
     assert.equal((await entry(u.id)).email_verified, true);
     assert.equal((await rpcError(c.call("user.verify_email", u.id, { code }))).errorCode, "email_code.invalid", "single use");
     const audits = await ts.app.store.db.selectFrom("audit").select("event_data").execute();
-    assert.ok(audits.every((a) => !a.event_data.includes(code)), "no audit row holds the code");
+    assert.ok(
+      audits.every((a) => !a.event_data.includes(code)),
+      "no audit row holds the code",
+    );
 
     // A new address is unverified again; the old address's code does not verify it.
     const n2 = smtp.received.length;
@@ -98,7 +101,12 @@ forEachStore("e-mail verification and e-mailed codes", (store) => {
     const n3 = smtp.received.length;
     await admin.call("user.update", u.id, { email });
     const code3 = codeIn(await mailTo(email, /Verify/, n3));
-    await ts.app.store.db.updateTable("onetime_codes").set({ expires_at: Date.now() - 1 }).where("user_id", "=", u.id).where("kind", "=", "EMAIL_VERIFY").execute();
+    await ts.app.store.db
+      .updateTable("onetime_codes")
+      .set({ expires_at: Date.now() - 1 })
+      .where("user_id", "=", u.id)
+      .where("kind", "=", "EMAIL_VERIFY")
+      .execute();
     assert.equal((await rpcError(admin.call("user.verify_email", u.id, { code: code3 }))).errorCode, "email_code.expired");
     assert.equal((await entry(u.id)).email_verified, false);
   });
@@ -140,7 +148,12 @@ forEachStore("e-mail verification and e-mailed codes", (store) => {
   it("EMAIL users: an expired code fails; the pending login allows a few tries only", async () => {
     const u = await emailUser();
     const { c, code } = await passwordStep(u);
-    await ts.app.store.db.updateTable("onetime_codes").set({ expires_at: Date.now() - 1 }).where("user_id", "=", u.id).where("kind", "=", "EMAIL_2FA").execute();
+    await ts.app.store.db
+      .updateTable("onetime_codes")
+      .set({ expires_at: Date.now() - 1 })
+      .where("user_id", "=", u.id)
+      .where("kind", "=", "EMAIL_2FA")
+      .execute();
     assert.equal((await otp(c, code)).response_type, "AUTH_ERR");
     // Too many tries: the code dies after 5 wrong guesses, the right one is then refused.
     const p = await passwordStep(u);
@@ -179,7 +192,11 @@ forEachStore("e-mail verification and e-mailed codes", (store) => {
     const db = ts.app.store.db;
     const prev = await db.selectFrom("settings").select("value").where("key", "=", SECURITY_KEY).executeTakeFirst();
     const sec = prev ? JSON.parse(prev.value) : {};
-    await db.insertInto("settings").values({ key: SECURITY_KEY, value: JSON.stringify({ ...sec, enable_gpos_stig: true }) }).onConflict((oc) => oc.column("key").doUpdateSet({ value: JSON.stringify({ ...sec, enable_gpos_stig: true }) })).execute();
+    await db
+      .insertInto("settings")
+      .values({ key: SECURITY_KEY, value: JSON.stringify({ ...sec, enable_gpos_stig: true }) })
+      .onConflict((oc) => oc.column("key").doUpdateSet({ value: JSON.stringify({ ...sec, enable_gpos_stig: true }) }))
+      .execute();
     try {
       // Turning STIG on ends the sessions that lack a second factor: checked on the domain function.
       await assert.rejects(setTwofactorMethod({ app: ts.app }, u.id, "EMAIL", null, "x"), (e: any) => e.code === "user.twofactor_email_stig");

@@ -40,13 +40,35 @@ function ssl(args: string[], cwd: string): void {
 /** A CA and a server certificate it signed (SAN 127.0.0.1, localhost), plus a self-signed one. */
 export function makeCerts(): TestCerts {
   const dir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-mail-certs-"));
-  ssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Gatehouse Test Mail CA",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
+  ssl(
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=Gatehouse Test Mail CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ],
+    dir,
+  );
   writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
   ssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"], dir);
   ssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"], dir);
-  ssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "self.key", "-out", "self.pem", "-days", "2", "-subj", "/CN=localhost",
-    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], dir);
+  ssl(
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "self.key", "-out", "self.pem", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+    dir,
+  );
   const read = (f: string) => readFileSync(path.join(dir, f), "utf8");
   return {
     dir,
@@ -170,11 +192,7 @@ export function codeIn(mail: ReceivedMail, label: RegExp = /(?:code): ([0-9-]{6,
 }
 
 /** Point the server's mail settings at `smtp` (PLAIN, no auth unless given). */
-export async function configureMail(
-  admin: { call<T = unknown>(method: string, ...params: unknown[]): Promise<T> },
-  port: number,
-  extra: Record<string, unknown> = {},
-): Promise<void> {
+export async function configureMail(admin: { call<T = unknown>(method: string, ...params: unknown[]): Promise<T> }, port: number, extra: Record<string, unknown> = {}): Promise<void> {
   await admin.call("mail.update", { outgoingserver: "127.0.0.1", port, security: "PLAIN", smtp: false, fromemail: "gatehouse@example.test", fromname: "", ...extra });
 }
 
@@ -184,11 +202,7 @@ export function addressFor(username: string): string {
 }
 
 /** Give an account an address and verify it with the mailed code (as an administrator would, seed 002). */
-export async function verifyAddress(
-  admin: { call<T = unknown>(method: string, ...params: unknown[]): Promise<T> },
-  smtp: TestSmtp,
-  user: { id: number; username: string },
-): Promise<string> {
+export async function verifyAddress(admin: { call<T = unknown>(method: string, ...params: unknown[]): Promise<T> }, smtp: TestSmtp, user: { id: number; username: string }): Promise<string> {
   const email = addressFor(user.username);
   const before = smtp.received.length;
   await admin.call("user.update", user.id, { email });

@@ -47,7 +47,10 @@ forEachStore("mail settings and sending", (store) => {
     assert.ok(!row.value.includes(secret), "stored sealed");
     assert.match(row.value, /gh-sb1:/);
     const audits = await ts.app.store.db.selectFrom("audit").select("event_data").where("event", "=", "METHOD_CALL").execute();
-    assert.ok(audits.every((a) => !a.event_data.includes(secret)), "no audit row holds the SMTP password");
+    assert.ok(
+      audits.every((a) => !a.event_data.includes(secret)),
+      "no audit row holds the SMTP password",
+    );
     // Leaving pass out keeps it; "" removes it.
     assert.equal((await admin.call<any>("mail.update", { port: 2525 })).pass_set, true);
     assert.equal((await admin.call<any>("mail.update", { pass: "", smtp: false })).pass_set, false);

@@ -98,10 +98,7 @@ describe("two server processes on one PostgreSQL", { skip: !process.env.GATEHOUS
     assert.equal((await c1.login(u.username, PASSWORD)).response_type, "OTP_REQUIRED");
     const c2 = await two.client();
     assert.equal((await c2.login(u.username, PASSWORD)).response_type, "OTP_REQUIRED");
-    const [r1, r2] = await Promise.all([
-      c1.call("auth.login_ex", { mechanism: "OTP_TOKEN", otp_token: code }),
-      c2.call("auth.login_ex", { mechanism: "OTP_TOKEN", otp_token: code }),
-    ]);
+    const [r1, r2] = await Promise.all([c1.call("auth.login_ex", { mechanism: "OTP_TOKEN", otp_token: code }), c2.call("auth.login_ex", { mechanism: "OTP_TOKEN", otp_token: code })]);
     assert.deepEqual([r1.response_type, r2.response_type].sort(), ["AUTH_ERR", "SUCCESS"]);
     await a1.call("auth.twofactor.update", { enabled: false });
   });

@@ -18,8 +18,7 @@ forEachStore("password reset", (store) => {
   let ts: TestServer;
   let admin: RpcClient;
   let smtp: TestSmtp;
-  const mailTo = (to: string, subject: RegExp, from = 0, timeoutMs?: number) =>
-    smtp.waitFor((m) => smtp.received.indexOf(m) >= from && m.to.includes(to) && subject.test(m.subject), timeoutMs);
+  const mailTo = (to: string, subject: RegExp, from = 0, timeoutMs?: number) => smtp.waitFor((m) => smtp.received.indexOf(m) >= from && m.to.includes(to) && subject.test(m.subject), timeoutMs);
 
   before(async () => {
     ts = await start(store);
@@ -72,7 +71,12 @@ forEachStore("password reset", (store) => {
     const second = await requestCode(u);
     assert.equal((await (await ts.client()).login(u.username, first)).response_type, "AUTH_ERR");
     const third = await requestCode(u);
-    await ts.app.store.db.updateTable("onetime_codes").set({ expires_at: Date.now() - 1 }).where("user_id", "=", u.id).where("kind", "=", "PASSWORD_RESET").execute();
+    await ts.app.store.db
+      .updateTable("onetime_codes")
+      .set({ expires_at: Date.now() - 1 })
+      .where("user_id", "=", u.id)
+      .where("kind", "=", "PASSWORD_RESET")
+      .execute();
     assert.equal((await (await ts.client()).login(u.username, third)).response_type, "AUTH_ERR");
     const audits = await ts.app.store.db.selectFrom("audit").select("event_data").execute();
     for (const code of [first, second, third]) assert.ok(audits.every((a) => !a.event_data.includes(code)));
@@ -93,7 +97,10 @@ forEachStore("password reset", (store) => {
     await new Promise((r) => setTimeout(r, 300));
     await ts.app.mail.drain();
     assert.equal(smtp.received.length, n2, "the sixth request in the hour sends nothing");
-    assert.ok(smtp.received.slice(n, n2).every((m) => m.to.includes(limited.email)), "only the verified account got mail");
+    assert.ok(
+      smtp.received.slice(n, n2).every((m) => m.to.includes(limited.email)),
+      "only the verified account got mail",
+    );
   });
 
   it("a TOTP account still gives its TOTP code; an EMAIL account's reset code stands for both", async () => {

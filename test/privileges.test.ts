@@ -60,7 +60,13 @@ forEachStore("privileges", (store) => {
   it("privileges grant roles to members of their groups (primary and auxiliary); ds_groups are kept", async () => {
     const u = await makeUser(ts);
     assert.equal((await (await ts.client()).login(u.username, PASSWORD)).response_type, "DENIED");
-    const p = await a.call("privilege.create", { name: randomName("p"), local_groups: [u.gid], ds_groups: [12345, "S-1-5-21-1-2-3-1001", "ldapadmins"], roles: ["ACCOUNT_READ", "PRIVILEGE_READ"], web_shell: false });
+    const p = await a.call("privilege.create", {
+      name: randomName("p"),
+      local_groups: [u.gid],
+      ds_groups: [12345, "S-1-5-21-1-2-3-1001", "ldapadmins"],
+      roles: ["ACCOUNT_READ", "PRIVILEGE_READ"],
+      web_shell: false,
+    });
     assert.deepEqual(p.ds_groups, [
       { gid: 12345, sid: null, group: null },
       { gid: null, sid: "S-1-5-21-1-2-3-1001", group: null },
@@ -97,7 +103,10 @@ forEachStore("privileges", (store) => {
     // Unchanged name/roles may be sent back; other groups may be added.
     const holder = await makeUser(ts);
     const ok = await a.call("privilege.update", local.id, { name: local.name, roles: ["FULL_ADMIN"], local_groups: [544, holder.gid] });
-    assert.deepEqual(ok.local_groups.map((g: any) => g.gid), [544, holder.gid]);
+    assert.deepEqual(
+      ok.local_groups.map((g: any) => g.gid),
+      [544, holder.gid],
+    );
     await a.call("privilege.update", local.id, { local_groups: [544] });
     const e5 = await rpcError(a.call("privilege.delete", ro.id));
     assert.equal(e5.errname, "EPERM");
@@ -107,7 +116,10 @@ forEachStore("privileges", (store) => {
   it("privilege.roles lists the catalogue with filters, for any session", async () => {
     const { client } = await clientFor(ts, ["ACCOUNT_READ"]);
     const compound = await client.call<any[]>("privilege.roles", [["builtin", "=", false]]);
-    assert.deepEqual(compound.map((r) => r.name), ["FULL_ADMIN", "READONLY_ADMIN", "SHARING_ADMIN", "REPLICATION_ADMIN"]);
+    assert.deepEqual(
+      compound.map((r) => r.name),
+      ["FULL_ADMIN", "READONLY_ADMIN", "SHARING_ADMIN", "REPLICATION_ADMIN"],
+    );
     const all = await client.call<any[]>("privilege.roles");
     const apiWrite = all.find((r) => r.name === "API_KEY_WRITE");
     assert.deepEqual(apiWrite, { name: "API_KEY_WRITE", title: "API_KEY_WRITE", includes: ["API_KEY_READ"], builtin: true, stig: null });

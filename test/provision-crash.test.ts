@@ -140,7 +140,10 @@ describe("host files survive SIGKILL during a burst of account changes", { timeo
   });
 
   const ctx = (): ProvisionContext => ({
-    db: store!.db, dialect: store!.dialect, hostRoot, storageRoots: [path.join(dataDir, "mnt")],
+    db: store!.db,
+    dialect: store!.dialect,
+    hostRoot,
+    storageRoots: [path.join(dataDir, "mnt")],
     log: { info() {}, warn() {}, error() {}, debug() {} },
   });
 
@@ -206,7 +209,11 @@ describe("host files survive SIGKILL during a burst of account changes", { timeo
             if (roll < 0.45 || created.length < 5) {
               const username = `c${cycle}u${i}`;
               const u = await call<{ id: number }>("user.create", {
-                username, full_name: `Crash ${cycle} ${i}`, password: `Pw-${cycle}-${i}-x`, group_create: true, smb: Math.random() < 0.5,
+                username,
+                full_name: `Crash ${cycle} ${i}`,
+                password: `Pw-${cycle}-${i}-x`,
+                group_create: true,
+                smb: Math.random() < 0.5,
                 sudo_commands: Math.random() < 0.2 ? ["/usr/bin/id"] : [],
               });
               created.push({ id: u.id, username });
@@ -214,7 +221,13 @@ describe("host files survive SIGKILL during a burst of account changes", { timeo
               const u = created[Math.floor(Math.random() * created.length)];
               const r = Math.random();
               const patch =
-                r < 0.25 ? { password: `New-${cycle}-${i}-pw` } : r < 0.5 ? { locked: Math.random() < 0.5 } : r < 0.75 ? { full_name: `Renamed ${cycle} ${i}` } : { sudo_commands_nopasswd: Math.random() < 0.5 ? ["/usr/bin/true"] : [] };
+                r < 0.25
+                  ? { password: `New-${cycle}-${i}-pw` }
+                  : r < 0.5
+                    ? { locked: Math.random() < 0.5 }
+                    : r < 0.75
+                      ? { full_name: `Renamed ${cycle} ${i}` }
+                      : { sudo_commands_nopasswd: Math.random() < 0.5 ? ["/usr/bin/true"] : [] };
               await call("user.update", u.id, patch);
             } else {
               const k = Math.floor(Math.random() * created.length);
@@ -282,7 +295,11 @@ describe("host files survive SIGKILL during a burst of account changes", { timeo
     assert.equal(fix.stdout.trim(), `wrote\t${passwd}`);
     await cliCheck();
     for (const d of ["etc", "etc/samba", "etc/sudoers.d", "etc/ssh/sshd_config.d"]) {
-      assert.deepEqual(readdirSync(path.join(hostRoot, d)).filter((n) => n.endsWith(".tmp")), [], `stale temporary files in ${d}`);
+      assert.deepEqual(
+        readdirSync(path.join(hostRoot, d)).filter((n) => n.endsWith(".tmp")),
+        [],
+        `stale temporary files in ${d}`,
+      );
     }
     assert.equal(kills, CYCLES);
     assert.equal(attempted, CHANGES);

@@ -17,9 +17,24 @@ export const PTY_SCRIPT = path.join(REPO, "scripts/pty-login.py");
 
 export function user(p: Partial<ProvUser> & { id: number; username: string }): ProvUser {
   return {
-    uid: 1000 + p.id, unixhash: "*", smbhash: "*", home: "/var/empty", shell: "/usr/bin/bash", full_name: p.username, builtin: false,
-    smb: false, group_id: p.id, password_disabled: false, ssh_password_enabled: false, sshpubkey: null, locked: false,
-    sudo_commands: [], sudo_commands_nopasswd: [], last_password_change: null, created_at: 0, ...p,
+    uid: 1000 + p.id,
+    unixhash: "*",
+    smbhash: "*",
+    home: "/var/empty",
+    shell: "/usr/bin/bash",
+    full_name: p.username,
+    builtin: false,
+    smb: false,
+    group_id: p.id,
+    password_disabled: false,
+    ssh_password_enabled: false,
+    sshpubkey: null,
+    locked: false,
+    sudo_commands: [],
+    sudo_commands_nopasswd: [],
+    last_password_change: null,
+    created_at: 0,
+    ...p,
   };
 }
 
@@ -43,8 +58,13 @@ export async function insertGroup(db: Db, g: { name: string; gid: number; sudo_c
   const r = await db
     .insertInto("groups")
     .values({
-      gid: g.gid, name: g.name, builtin: 0, smb: g.smb ? 1 : 0, sudo_commands: JSON.stringify(g.sudo_commands ?? []),
-      sudo_commands_nopasswd: JSON.stringify(g.sudo_commands_nopasswd ?? []), userns_idmap: null,
+      gid: g.gid,
+      name: g.name,
+      builtin: 0,
+      smb: g.smb ? 1 : 0,
+      sudo_commands: JSON.stringify(g.sudo_commands ?? []),
+      sudo_commands_nopasswd: JSON.stringify(g.sudo_commands_nopasswd ?? []),
+      userns_idmap: null,
     })
     .returning("id")
     .executeTakeFirstOrThrow();
@@ -74,13 +94,35 @@ export async function insertUser(db: Db, u: UserSpec): Promise<number> {
   const r = await db
     .insertInto("users")
     .values({
-      uid: u.uid, username: u.username, unixhash: u.unixhash ?? "*", smbhash: u.smbhash ?? "*", home: u.home ?? "/var/empty",
-      shell: u.shell ?? "/usr/bin/bash", full_name: u.full_name ?? u.username, builtin: 0, smb: u.smb ? 1 : 0, microsoft_account: 0,
-      userns_idmap: null, group_id: u.group_id, password_disabled: u.password_disabled ? 1 : 0,
-      ssh_password_enabled: u.ssh_password_enabled ? 1 : 0, sshpubkey: u.sshpubkey ?? null, locked: u.locked ? 1 : 0,
-      sudo_commands: JSON.stringify(u.sudo_commands ?? []), sudo_commands_nopasswd: JSON.stringify(u.sudo_commands_nopasswd ?? []),
-      email: null, email_verified: 0, last_password_change: u.last_password_change ?? null, password_history: "[]", source: "LOCAL",
-      home_mode: null, twofactor_secret: null, twofactor_digits: 6, twofactor_interval: 30, twofactor_email: 0, created_at: Date.now(),
+      uid: u.uid,
+      username: u.username,
+      unixhash: u.unixhash ?? "*",
+      smbhash: u.smbhash ?? "*",
+      home: u.home ?? "/var/empty",
+      shell: u.shell ?? "/usr/bin/bash",
+      full_name: u.full_name ?? u.username,
+      builtin: 0,
+      smb: u.smb ? 1 : 0,
+      microsoft_account: 0,
+      userns_idmap: null,
+      group_id: u.group_id,
+      password_disabled: u.password_disabled ? 1 : 0,
+      ssh_password_enabled: u.ssh_password_enabled ? 1 : 0,
+      sshpubkey: u.sshpubkey ?? null,
+      locked: u.locked ? 1 : 0,
+      sudo_commands: JSON.stringify(u.sudo_commands ?? []),
+      sudo_commands_nopasswd: JSON.stringify(u.sudo_commands_nopasswd ?? []),
+      email: null,
+      email_verified: 0,
+      last_password_change: u.last_password_change ?? null,
+      password_history: "[]",
+      source: "LOCAL",
+      home_mode: null,
+      twofactor_secret: null,
+      twofactor_digits: 6,
+      twofactor_interval: 30,
+      twofactor_email: 0,
+      created_at: Date.now(),
     })
     .returning("id")
     .executeTakeFirstOrThrow();

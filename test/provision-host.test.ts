@@ -107,14 +107,24 @@ describe("host provisioning with the host's own tools", { timeout: 300_000 }, ()
     devsGid = (await admin.call<{ gid: number }>("group.get_instance", devs)).gid;
     const create = async (username: string, extra: Record<string, unknown>) => {
       const u = await admin.call<{ id: number; uid: number; home: string; group: { bsdgrp_gid: number } }>("user.create", {
-        username, full_name: `${username[0].toUpperCase()}${username.slice(1)} Test`, group_create: true, home: mnt, home_create: true,
-        shell: "/usr/bin/bash", sshpubkey: keys[username], ...extra,
+        username,
+        full_name: `${username[0].toUpperCase()}${username.slice(1)} Test`,
+        group_create: true,
+        home: mnt,
+        home_create: true,
+        shell: "/usr/bin/bash",
+        sshpubkey: keys[username],
+        ...extra,
       });
       acct[username] = { id: u.id, uid: u.uid, gid: u.group.bsdgrp_gid, home: u.home, username };
     };
     await create("alice", {
-      password: PW.alice, smb: true, ssh_password_enabled: true, groups: [devs],
-      sudo_commands: ["/usr/bin/ls", "/usr/bin/echo a,b"], sudo_commands_nopasswd: ["/usr/bin/true"],
+      password: PW.alice,
+      smb: true,
+      ssh_password_enabled: true,
+      groups: [devs],
+      sudo_commands: ["/usr/bin/ls", "/usr/bin/echo a,b"],
+      sudo_commands_nopasswd: ["/usr/bin/true"],
     });
     await create("bob", { password: PW.bob, smb: true, locked: true, ssh_password_enabled: true });
     await create("carol", { password_disabled: true, smb: false });
@@ -130,8 +140,13 @@ describe("host provisioning with the host's own tools", { timeout: 300_000 }, ()
 
   test("generated files: owners and modes as on a real host; no drift", async () => {
     const expect: [string, number, number][] = [
-      ["etc/passwd", 0o644, 0], ["etc/group", 0o644, 0], ["etc/shadow", 0o640, 42], ["etc/gshadow", 0o640, 42],
-      ["etc/samba/smbpasswd", 0o600, 0], ["etc/sudoers.d/gatehouse", 0o440, 0], ["etc/ssh/sshd_config.d/gatehouse.conf", 0o644, 0],
+      ["etc/passwd", 0o644, 0],
+      ["etc/group", 0o644, 0],
+      ["etc/shadow", 0o640, 42],
+      ["etc/gshadow", 0o640, 42],
+      ["etc/samba/smbpasswd", 0o600, 0],
+      ["etc/sudoers.d/gatehouse", 0o440, 0],
+      ["etc/ssh/sshd_config.d/gatehouse.conf", 0o644, 0],
     ];
     for (const [rel, mode, gid] of expect) {
       const st = statSync(path.join(hostRoot, rel));
@@ -150,7 +165,11 @@ describe("host provisioning with the host's own tools", { timeout: 300_000 }, ()
     assert.equal(pw.trim(), `alice:x:${a.uid}:${a.gid}:Alice Test:${path.join(mnt, "alice")}:/usr/bin/bash`);
     assert.equal(gr.trim(), `devs:x:${devsGid}:alice`);
     assert.match(id, new RegExp(`^uid=${a.uid}\\(alice\\) gid=${a.gid}\\(alice\\) groups=`));
-    const groups = /groups=(.*)$/m.exec(id)![1].split(",").map((g) => g.replace(/^\d+\((.*)\)$/, "$1")).sort();
+    const groups = /groups=(.*)$/m
+      .exec(id)![1]
+      .split(",")
+      .map((g) => g.replace(/^\d+\((.*)\)$/, "$1"))
+      .sort();
     assert.deepEqual(groups, ["alice", "builtin_users", "devs"].sort());
     assert.match(rest, /^root:x:0:0:/m);
     assert.match(rest, /^carol:\*:/m);
@@ -182,15 +201,26 @@ describe("host provisioning with the host's own tools", { timeout: 300_000 }, ()
       const lines = r.stdout.split("\n");
       const at = lines.findIndex((l) => /may run the following commands/.test(l));
       if (at < 0) return { text: r.stdout, rules: null as string[] | null };
-      return { text: r.stdout, rules: lines.slice(at + 1).map((l) => l.trim()).filter(Boolean).sort() };
+      return {
+        text: r.stdout,
+        rules: lines
+          .slice(at + 1)
+          .map((l) => l.trim())
+          .filter(Boolean)
+          .sort(),
+      };
     };
     const alice = await list("alice");
-    assert.deepEqual(alice.rules, [
-      "(ALL) /usr/bin/id", // group devs
-      "(ALL) /usr/bin/ls, /usr/bin/echo a\\,b",
-      "(ALL) NOPASSWD: /usr/bin/true",
-      "(ALL) NOPASSWD: /usr/bin/whoami", // group devs
-    ].sort(), alice.text);
+    assert.deepEqual(
+      alice.rules,
+      [
+        "(ALL) /usr/bin/id", // group devs
+        "(ALL) /usr/bin/ls, /usr/bin/echo a\\,b",
+        "(ALL) NOPASSWD: /usr/bin/true",
+        "(ALL) NOPASSWD: /usr/bin/whoami", // group devs
+      ].sort(),
+      alice.text,
+    );
     const dave = await list("dave");
     assert.equal(dave.rules, null);
     assert.match(dave.text, /is not allowed to run sudo/);
@@ -216,9 +246,19 @@ describe("host provisioning with the host's own tools", { timeout: 300_000 }, ()
         path.join(dir, "sshd_config"),
         [
           `Include ${hostRoot}/etc/ssh/sshd_config.d/*.conf`,
-          `Port ${port}`, "ListenAddress 127.0.0.1", `HostKey ${dir}/host_ed25519`, `PidFile ${dir}/sshd.pid`,
-          "AuthorizedKeysFile .ssh/authorized_keys", "UsePAM no", "StrictModes no", "PermitRootLogin no",
-          "PubkeyAuthentication yes", "PasswordAuthentication yes", "KbdInteractiveAuthentication no", "LogLevel VERBOSE", "",
+          `Port ${port}`,
+          "ListenAddress 127.0.0.1",
+          `HostKey ${dir}/host_ed25519`,
+          `PidFile ${dir}/sshd.pid`,
+          "AuthorizedKeysFile .ssh/authorized_keys",
+          "UsePAM no",
+          "StrictModes no",
+          "PermitRootLogin no",
+          "PubkeyAuthentication yes",
+          "PasswordAuthentication yes",
+          "KbdInteractiveAuthentication no",
+          "LogLevel VERBOSE",
+          "",
         ].join("\n"),
       );
       mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
@@ -237,10 +277,24 @@ describe("host provisioning with the host's own tools", { timeout: 300_000 }, ()
     const withKey = (u: string) =>
       run("ssh", [...opts(), "-i", path.join(work, `key_${u}`), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "PasswordAuthentication=no", `${u}@127.0.0.1`, "id", "-un"]);
     const withPassword = (u: string, pw: string) =>
-      run("/usr/bin/python3", [
-        PTY_SCRIPT, "ssh", ...opts(), "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive",
-        "-o", "NumberOfPasswordPrompts=1", `${u}@127.0.0.1`, "id", "-un",
-      ], { env: { ...process.env, PTY_PASSWORD: pw, PTY_TIMEOUT: "15" } });
+      run(
+        "/usr/bin/python3",
+        [
+          PTY_SCRIPT,
+          "ssh",
+          ...opts(),
+          "-o",
+          "PubkeyAuthentication=no",
+          "-o",
+          "PreferredAuthentications=password,keyboard-interactive",
+          "-o",
+          "NumberOfPasswordPrompts=1",
+          `${u}@127.0.0.1`,
+          "id",
+          "-un",
+        ],
+        { env: { ...process.env, PTY_PASSWORD: pw, PTY_TIMEOUT: "15" } },
+      );
 
     test("key login lets a user in (also a password-disabled one)", async () => {
       const a = await withKey("alice");
@@ -318,7 +372,10 @@ describe("host provisioning with the host's own tools", { timeout: 300_000 }, ()
       writeFileSync(path.join(dir, "client.conf"), "[global]\n  client min protocol = SMB2\n");
       smbd = spawn("smbd", ["--foreground", "--no-process-group", "--debug-stdout", "-d", "1", "-s", path.join(dir, "smb.conf")], {
         env: {
-          ...process.env, LD_PRELOAD: NSS_WRAPPER, NSS_WRAPPER_PASSWD: path.join(hostRoot, "etc/passwd"), NSS_WRAPPER_GROUP: path.join(hostRoot, "etc/group"),
+          ...process.env,
+          LD_PRELOAD: NSS_WRAPPER,
+          NSS_WRAPPER_PASSWD: path.join(hostRoot, "etc/passwd"),
+          NSS_WRAPPER_GROUP: path.join(hostRoot, "etc/group"),
         },
         stdio: ["ignore", "pipe", "pipe"],
         // smbd signals its whole process group when it stops: give it its own.
@@ -331,8 +388,7 @@ describe("host provisioning with the host's own tools", { timeout: 300_000 }, ()
 
     after(() => stopChild(smbd));
 
-    const ls = (u: string, pw: string) =>
-      run("smbclient", [`//127.0.0.1/share`, "-p", String(port), "-s", path.join(dir, "client.conf"), "-U", `${u}%${pw}`, "-c", "ls"]);
+    const ls = (u: string, pw: string) => run("smbclient", [`//127.0.0.1/share`, "-p", String(port), "-s", path.join(dir, "client.conf"), "-U", `${u}%${pw}`, "-c", "ls"]);
 
     test("an SMB user lists the share with their password; wrong password, locked and smb=false users are refused", async () => {
       const ok = await ls("alice", PW.alice);

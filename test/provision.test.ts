@@ -10,9 +10,7 @@ import { spawnSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
-import {
-  FILES, generateAll, passwdLine, shadowLine, smbpasswdLine, sshdConfig, sudoCommand, sudoGroupLines, sudoUserLines,
-} from "../src/provision/generate.js";
+import { FILES, generateAll, passwdLine, shadowLine, smbpasswdLine, sshdConfig, sudoCommand, sudoGroupLines, sudoUserLines } from "../src/provision/generate.js";
 import { shlexSplit } from "../src/accounts/sudo.js";
 import { HostModel } from "../src/provision/model.js";
 import { Provisioner, detectDrift, type ProvisionContext } from "../src/provision/provisioner.js";
@@ -82,7 +80,10 @@ describe("generators", () => {
     const s = snapshot(
       [user({ id: 1, username: "root", uid: 0, group_id: 1 }), user({ id: 3, username: "carol", group_id: 2 }), user({ id: 2, username: "bob", group_id: 2 })],
       [group({ id: 1, name: "root", gid: 0 }), group({ id: 2, name: "staff", gid: 50 }), group({ id: 3, name: "devs", gid: 3000 })],
-      [[3, [3, 2]], [1, [1]]],
+      [
+        [3, [3, 2]],
+        [1, [1]],
+      ],
     );
     const f = generateAll(s);
     assert.equal(f.group, "root:x:0:root\nstaff:x:50:\ndevs:x:3000:bob,carol\n");
@@ -133,14 +134,19 @@ describe("generators", () => {
     const lines = text.split("\n").filter((l) => l && !l.startsWith("#"));
     assert.deepEqual(lines, ["DenyUsers locked", "Match User nopw,locked,disabled", "\tPasswordAuthentication no", "\tKbdInteractiveAuthentication no"]);
     // nobody restricted: no Match block at all
-    assert.deepEqual(sshdConfig([users[0]]).split("\n").filter((l) => l && !l.startsWith("#")), []);
+    assert.deepEqual(
+      sshdConfig([users[0]])
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#")),
+      [],
+    );
   });
 
   test("generated sudoers passes visudo -cf, with awkward commands and names", () => {
     const s = snapshot(
       [
         user({ id: 1, username: "root", uid: 0, group_id: 1 }),
-        user({ id: 2, username: "alice", sudo_commands: ["/usr/bin/ls", `/usr/bin/echo "a, b" x:y z=1 #c \\\\ ^re$`, "/usr/bin/true \"\""], sudo_commands_nopasswd: ["/usr/bin/id"] }),
+        user({ id: 2, username: "alice", sudo_commands: ["/usr/bin/ls", `/usr/bin/echo "a, b" x:y z=1 #c \\\\ ^re$`, '/usr/bin/true ""'], sudo_commands_nopasswd: ["/usr/bin/id"] }),
         user({ id: 3, username: "BOB", sudo_commands: ["ALL"] }),
         user({ id: 4, username: "ALL", sudo_commands_nopasswd: ["/usr/bin/systemctl restart *"] }),
         user({ id: 5, username: "d.o-t_", sudo_commands: ["/usr/bin/x\u0001y", "/usr/bin/id"] }),
@@ -161,16 +167,12 @@ describe("generators", () => {
     const users = [user({ id: 1, username: "a1", locked: true }), user({ id: 2, username: "b-2.x" }), user({ id: 3, username: "c", ssh_password_enabled: true })];
     writeFileSync(path.join(dir, "gatehouse.conf"), sshdConfig(users));
     spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "hostkey")]);
-    writeFileSync(
-      path.join(dir, "sshd_config"),
-      `Include ${dir}/*.conf\nPort 2\nListenAddress 127.0.0.1\nHostKey ${dir}/hostkey\nPidFile ${dir}/pid\nUsePAM no\nPasswordAuthentication yes\n`,
-    );
+    writeFileSync(path.join(dir, "sshd_config"), `Include ${dir}/*.conf\nPort 2\nListenAddress 127.0.0.1\nHostKey ${dir}/hostkey\nPidFile ${dir}/pid\nUsePAM no\nPasswordAuthentication yes\n`);
     mkdirSync("/run/sshd", { recursive: true });
     const r = spawnSync("/usr/sbin/sshd", ["-t", "-f", path.join(dir, "sshd_config")], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     // and it applies per user: -T with a connection spec shows the effective setting
-    const eff = (u: string) =>
-      spawnSync("/usr/sbin/sshd", ["-T", "-f", path.join(dir, "sshd_config"), "-C", `user=${u},host=x,addr=127.0.0.1`], { encoding: "utf8" }).stdout;
+    const eff = (u: string) => spawnSync("/usr/sbin/sshd", ["-T", "-f", path.join(dir, "sshd_config"), "-C", `user=${u},host=x,addr=127.0.0.1`], { encoding: "utf8" }).stdout;
     assert.match(eff("b-2.x"), /^passwordauthentication no$/m);
     assert.match(eff("c"), /^passwordauthentication yes$/m);
     assert.match(eff("c"), /^denyusers a1$/m);
@@ -229,10 +231,21 @@ describe("incremental model", () => {
             for (const s of members.values()) s.delete(id);
             if (o.del) users.delete(id);
             else {
-              users.set(id, user({
-                id, username: `${o.name}${id}`, group_id: o.group, unixhash: o.flag ? HASH : "*", smb: o.flag, smbhash: NT, locked: o.aux.length === 1,
-                ssh_password_enabled: o.flag, sudo_commands: o.flag ? ["/usr/bin/id"] : [], last_password_change: o.id * DAY,
-              }));
+              users.set(
+                id,
+                user({
+                  id,
+                  username: `${o.name}${id}`,
+                  group_id: o.group,
+                  unixhash: o.flag ? HASH : "*",
+                  smb: o.flag,
+                  smbhash: NT,
+                  locked: o.aux.length === 1,
+                  ssh_password_enabled: o.flag,
+                  sudo_commands: o.flag ? ["/usr/bin/id"] : [],
+                  last_password_change: o.id * DAY,
+                }),
+              );
               for (const g of o.aux) {
                 if (!members.has(g)) members.set(g, new Set());
                 members.get(g)!.add(id);
@@ -296,7 +309,10 @@ describe("atomic writer", () => {
     for (let i = 0; i < 10; i++) await replaceFile(file, i % 2 ? [a] : [b.subarray(0, 3 << 20), b.subarray(3 << 20)], { uid: 0, gid: 0, mode: 0o600 });
     stop = true;
     await reader;
-    assert.deepEqual([...seen].filter((k) => k.startsWith("partial")), []);
+    assert.deepEqual(
+      [...seen].filter((k) => k.startsWith("partial")),
+      [],
+    );
     st = statSync(file);
     assert.equal(st.mode & 0o7777, 0o600);
     assert.ok(await sameContent(file, [a]));
@@ -396,7 +412,6 @@ describe("authorized_keys", () => {
 // ---------------------------------------------------------------------------------------------
 
 forEachStore("provisioner on a store", (store) => {
-
   test("writes at start, follows committed changes (with and without hints), skips unchanged files", async () => {
     const ts = await startServer({ store });
     try {
@@ -429,7 +444,12 @@ forEachStore("provisioner on a store", (store) => {
       app.changed(EVERYTHING);
       await provisionerOf(app).whenIdle();
       assert.equal(provisionerOf(app).lastResult?.full, true);
-      assert.deepEqual(provisionerOf(app).lastResult?.written.map((f) => path.relative(root, f)).sort(), ["etc/samba/smbpasswd", "etc/shadow", "etc/ssh/sshd_config.d/gatehouse.conf"]);
+      assert.deepEqual(
+        provisionerOf(app)
+          .lastResult?.written.map((f) => path.relative(root, f))
+          .sort(),
+        ["etc/samba/smbpasswd", "etc/shadow", "etc/ssh/sshd_config.d/gatehouse.conf"],
+      );
       assert.equal(statSync(path.join(root, "etc/group")).ino, inoGroup);
       assert.match(readFileSync(path.join(root, "etc/shadow"), "utf8"), /^alice:!\$6\$/m);
       assert.match(readFileSync(path.join(root, "etc/samba/smbpasswd"), "utf8"), /\[DU {9}\]/);

@@ -78,7 +78,19 @@ forEachStore("query filters and options", (store) => {
   });
 
   test("nested OR with AND groups", async () => {
-    const rows = await q([["OR", [[["locked", "=", true]], [["uid", ">", 5003], ["email", "!=", null]], ["full_name", "^", "Al"]]]]);
+    const rows = await q([
+      [
+        "OR",
+        [
+          [["locked", "=", true]],
+          [
+            ["uid", ">", 5003],
+            ["email", "!=", null],
+          ],
+          ["full_name", "^", "Al"],
+        ],
+      ],
+    ]);
     assert.deepEqual(usernames(rows), ["alice", "bob", "dave"]);
   });
 
@@ -90,7 +102,10 @@ forEachStore("query filters and options", (store) => {
     await a.call("user.update", alice.id, { groups: [gid] });
     assert.deepEqual(usernames(await q([["groups.0", "=", gid]])), ["alice"]);
     assert.deepEqual(usernames(await q([["groups.*", "=", gid]])), ["alice"]);
-    const groups = await a.call<any[]>("group.query", [["id", "=", gid], ["users.*", "=", alice.id]]);
+    const groups = await a.call<any[]>("group.query", [
+      ["id", "=", gid],
+      ["users.*", "=", alice.id],
+    ]);
     assert.equal(groups.length, 1);
     const future = new Date(Date.now() + 86400000).toISOString();
     assert.equal((await q([["last_password_change.$date", "<", future]])).length, 5);
@@ -98,8 +113,14 @@ forEachStore("query filters and options", (store) => {
   });
 
   test("order_by: ascending, descending, nulls_first / nulls_last, several keys", async () => {
-    assert.deepEqual((await q([], { order_by: ["uid"] })).map((r: any) => r.uid), [5001, 5002, 5003, 5004, 5005]);
-    assert.deepEqual((await q([], { order_by: ["-uid"] })).map((r: any) => r.uid), [5005, 5004, 5003, 5002, 5001]);
+    assert.deepEqual(
+      (await q([], { order_by: ["uid"] })).map((r: any) => r.uid),
+      [5001, 5002, 5003, 5004, 5005],
+    );
+    assert.deepEqual(
+      (await q([], { order_by: ["-uid"] })).map((r: any) => r.uid),
+      [5005, 5004, 5003, 5002, 5001],
+    );
     const nullsLast = (await q([], { order_by: ["nulls_last:email", "uid"] })).map((r: any) => r.uid);
     assert.deepEqual(nullsLast, [5001, 5003, 5004, 5002, 5005]);
     const nullsFirst = (await q([], { order_by: ["nulls_first:email", "uid"] })).map((r: any) => r.uid);
@@ -109,10 +130,21 @@ forEachStore("query filters and options", (store) => {
   });
 
   test("paging with filters left for memory (computed fields, case-insensitive regex) equals slicing the full result", async () => {
-    for (const filters of [[["immutable", "=", false]], [["full_name", "C~", "(?i)[a-e]"]], [["roles", "=", []], ["full_name", "~", "(?i).*e"]]]) {
+    for (const filters of [
+      [["immutable", "=", false]],
+      [["full_name", "C~", "(?i)[a-e]"]],
+      [
+        ["roles", "=", []],
+        ["full_name", "~", "(?i).*e"],
+      ],
+    ]) {
       const all = (await q(filters, { order_by: ["-uid"] })).map((r: any) => r.uid);
       assert.ok(all.length >= 3, JSON.stringify(filters));
-      for (const [offset, limit] of [[0, 1], [1, 2], [2, 10]]) {
+      for (const [offset, limit] of [
+        [0, 1],
+        [1, 2],
+        [2, 10],
+      ]) {
         const page = (await q(filters, { order_by: ["-uid"], offset, limit })).map((r: any) => r.uid);
         assert.deepEqual(page, all.slice(offset, offset + limit), JSON.stringify({ filters, offset, limit }));
       }
@@ -136,8 +168,14 @@ forEachStore("query filters and options", (store) => {
     const miss = await rpcError(q([["uid", "=", 1]], { get: true }));
     assert.equal(miss.code, -32001);
     const page = await q([], { order_by: ["uid"], limit: 2, offset: 1 });
-    assert.deepEqual(page.map((r: any) => r.uid), [5002, 5003]);
-    assert.deepEqual((await q([], { order_by: ["uid"], offset: 4 })).map((r: any) => r.uid), [5005]);
+    assert.deepEqual(
+      page.map((r: any) => r.uid),
+      [5002, 5003],
+    );
+    assert.deepEqual(
+      (await q([], { order_by: ["uid"], offset: 4 })).map((r: any) => r.uid),
+      [5005],
+    );
   });
 
   test("bad filters and options are validation errors naming the argument", async () => {

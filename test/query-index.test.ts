@@ -53,15 +53,46 @@ const optionsArb = fc.oneof(
 
 async function seed(store: Store, names: string[], fullNames: string[]): Promise<void> {
   await store.db.transaction().execute(async (trx) => {
-    const g = await trx.insertInto("groups").values({ gid: 5000, name: "idxg", builtin: 0, smb: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", userns_idmap: null }).returning("id").executeTakeFirstOrThrow();
+    const g = await trx
+      .insertInto("groups")
+      .values({ gid: 5000, name: "idxg", builtin: 0, smb: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", userns_idmap: null })
+      .returning("id")
+      .executeTakeFirstOrThrow();
     for (let i = 0; i < names.length; i++) {
-      await trx.insertInto("users").values({
-        uid: 1000 + i, username: names[i], unixhash: "*", smbhash: "*", home: "/var/empty", shell: "/usr/bin/bash", full_name: fullNames[i],
-        builtin: 0, smb: i % 3 ? 1 : 0, microsoft_account: 0, userns_idmap: null, group_id: g.id, password_disabled: 1, ssh_password_enabled: 0,
-        sshpubkey: null, locked: i % 5 === 0 ? 1 : 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", email: null, email_verified: 0,
-        last_password_change: null, password_history: "[]", source: "LOCAL", home_mode: null, twofactor_secret: null, twofactor_digits: 6,
-        twofactor_interval: 30, twofactor_email: 0, created_at: 0,
-      }).execute();
+      await trx
+        .insertInto("users")
+        .values({
+          uid: 1000 + i,
+          username: names[i],
+          unixhash: "*",
+          smbhash: "*",
+          home: "/var/empty",
+          shell: "/usr/bin/bash",
+          full_name: fullNames[i],
+          builtin: 0,
+          smb: i % 3 ? 1 : 0,
+          microsoft_account: 0,
+          userns_idmap: null,
+          group_id: g.id,
+          password_disabled: 1,
+          ssh_password_enabled: 0,
+          sshpubkey: null,
+          locked: i % 5 === 0 ? 1 : 0,
+          sudo_commands: "[]",
+          sudo_commands_nopasswd: "[]",
+          email: null,
+          email_verified: 0,
+          last_password_change: null,
+          password_history: "[]",
+          source: "LOCAL",
+          home_mode: null,
+          twofactor_secret: null,
+          twofactor_digits: 6,
+          twofactor_interval: 30,
+          twofactor_email: 0,
+          created_at: 0,
+        })
+        .execute();
     }
   });
 }
@@ -117,7 +148,10 @@ for (const kind of STORES) {
             const want = options.count || !options.limit ? Infinity : options.offset + options.limit;
             const plan = await planSearch(store.db, store.dialect, USER_SEARCH, { filters, want });
             plans[plan ? "index" : filters.length && want < Infinity && smallK ? "walk" : "none"]++;
-            const expected = applyOptions(all.filter((e) => matchRow(e, filters)), options);
+            const expected = applyOptions(
+              all.filter((e) => matchRow(e, filters)),
+              options,
+            );
             const actual = await queryUsers(store, rawFilters, rawOptions);
             assert.deepEqual(actual, expected, `${JSON.stringify(rawFilters)} ${JSON.stringify(rawOptions)}`);
           }),

@@ -63,7 +63,10 @@ describe("README", () => {
 
   test("has exactly the two set-up blocks and runnable blocks besides", () => {
     const all = blocks(README);
-    assert.deepEqual(all.filter((b) => SET_UP_BLOCKS.has(b.code.trim())).map((b) => b.code.trim()), ["npm ci && npm start", "npm test"]);
+    assert.deepEqual(
+      all.filter((b) => SET_UP_BLOCKS.has(b.code.trim())).map((b) => b.code.trim()),
+      ["npm ci && npm start", "npm test"],
+    );
     assert.ok(all.length >= 6, "README has its examples");
   });
 
@@ -119,7 +122,11 @@ describe("README", () => {
     const rows = [...table.matchAll(/^\| ([^|]+) \| [^|]+\|$/gm)].map((m) => m[1]).filter((c) => c.trim() !== "package" && !/^-+$/.test(c.trim()));
     assert.ok(rows.length > 10);
     for (const cell of rows) {
-      for (const name of cell.replace(/\([^)]*\)/g, "").split(",").map((s) => s.trim()).filter(Boolean)) {
+      for (const name of cell
+        .replace(/\([^)]*\)/g, "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         assert.ok(deps.has(name), `the table lists ${name}, which package.json does not`);
       }
     }

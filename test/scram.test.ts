@@ -184,8 +184,9 @@ before(() => {
   certFile = path.join(certDir, "cert.pem");
   keyFile = path.join(certDir, "key.pem");
   // ECDSA P-384 signed with SHA-384: the binding hash is SHA-384, not the SHA-256 fingerprint.
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384", "-sha384", "-nodes", "-days", "2",
-    "-subj", "/CN=127.0.0.1", "-keyout", keyFile, "-out", certFile], { stdio: "ignore" });
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384", "-sha384", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout", keyFile, "-out", certFile], {
+    stdio: "ignore",
+  });
 });
 after(() => rmSync(certDir, { recursive: true, force: true }));
 
@@ -208,8 +209,18 @@ describe("SCRAM test vector (reference §3.8)", () => {
     assert.equal(b64(serverKey), "ZMNeSYdDdnIbnP2rZw7Wyu69d00i0cWyBuZwnLR8i/BnhaXC2/PNGqj5bjq2EoSdCGxxil7uQVQa+DQZxbvNYg==");
     const serverFirst = `r=${R},s=c2FsdFNBTFQwMTIzLi94eQ==,i=500000`;
     for (const [gs2, binding, proof, v] of [
-      ["n", Buffer.alloc(0), "N46xs3sfLrdAxQQHVoBMpfSTCAA2dVb0yT4RTFYOwKtmdXcTKOdhTU/Ik2AD3rhPSJs8Ob6haiaHgYUVE8OCgg==", "ON0VadCEqzuLS8FubKXlGwr+SzP3Y+HY3+UBH6Mby059TjfxUzxPMcl4iLeUEBFvz4muG27znGbx4f654Wlrkw=="],
-      ["p=tls-server-end-point", cb, "WnCgZ+2+sqgns2E6D9oMzJ7PQfRzbOBy144i336uQ7x5oQgx3kbvUNBTApZta/hXhxMXDjvugt+TtdhpFtvJXA==", "V54fT8n1LhCrMWVIYc8T9yd1HDd9NH3uGHCwTb144QQLpD3y/Gi4O3rUV7LeM5TCmwxxjsOaXSSIU6knSW88TA=="],
+      [
+        "n",
+        Buffer.alloc(0),
+        "N46xs3sfLrdAxQQHVoBMpfSTCAA2dVb0yT4RTFYOwKtmdXcTKOdhTU/Ik2AD3rhPSJs8Ob6haiaHgYUVE8OCgg==",
+        "ON0VadCEqzuLS8FubKXlGwr+SzP3Y+HY3+UBH6Mby059TjfxUzxPMcl4iLeUEBFvz4muG27znGbx4f654Wlrkw==",
+      ],
+      [
+        "p=tls-server-end-point",
+        cb,
+        "WnCgZ+2+sqgns2E6D9oMzJ7PQfRzbOBy144i336uQ7x5oQgx3kbvUNBTApZta/hXhxMXDjvugt+TtdhpFtvJXA==",
+        "V54fT8n1LhCrMWVIYc8T9yd1HDd9NH3uGHCwTb144QQLpD3y/Gi4O3rUV7LeM5TCmwxxjsOaXSSIU6knSW88TA==",
+      ],
     ] as const) {
       const c = b64(Buffer.concat([Buffer.from(`${gs2},,`), binding]));
       const authMessage = `n=alice:7,r=${b64(cnonce)},${serverFirst},c=${c},r=${R}`;
@@ -266,7 +277,10 @@ forEachStore("SCRAM and PLAIN API-key logins, options and new-style jobs", (stor
     plain = await startServer({ store });
     tls = await startServer({ store, config: { tlsCert: certFile, tlsKey: keyFile } });
     adminKey = { plain: null, tls: null };
-    for (const [name, ts] of [["plain", plain], ["tls", tls]] as const) {
+    for (const [name, ts] of [
+      ["plain", plain],
+      ["tls", tls],
+    ] as const) {
       const a = name === "tls" ? await tlsAdmin() : await ts.adminClient();
       adminKey[name] = await a.call("api_key.create", { name: `k-${name}`, username: "admin" });
     }
@@ -322,7 +336,11 @@ forEachStore("SCRAM and PLAIN API-key logins, options and new-style jobs", (stor
   });
 
   it("SCRAM without channel binding over ws:// and over wss://; with it over wss://", async () => {
-    for (const [url, key, bind] of [[plain.url, adminKey.plain.key, false], [wss(), adminKey.tls.key, false], [wss(), adminKey.tls.key, true]] as const) {
+    for (const [url, key, bind] of [
+      [plain.url, adminKey.plain.key, false],
+      [wss(), adminKey.tls.key, false],
+      [wss(), adminKey.tls.key, true],
+    ] as const) {
       const c = await RefClient.open(url);
       try {
         const out = await scram(c, "admin", key, { binding: bind ? c.binding() : null });
@@ -382,7 +400,10 @@ forEachStore("SCRAM and PLAIN API-key logins, options and new-style jobs", (stor
   });
 
   it("PLAIN still works on both listeners with the same key", async () => {
-    for (const [url, key] of [[plain.url, adminKey.plain.key], [wss(), adminKey.tls.key]]) {
+    for (const [url, key] of [
+      [plain.url, adminKey.plain.key],
+      [wss(), adminKey.tls.key],
+    ]) {
       const c = await RefClient.open(url);
       try {
         const r = await c.result("auth.login_ex", { mechanism: "API_KEY_PLAIN", username: "admin", api_key: key });
@@ -431,7 +452,6 @@ forEachStore("SCRAM and PLAIN API-key logins, options and new-style jobs", (stor
     let reset: any;
     const c = await RefClient.open(plain.url);
     try {
-
       assert.deepEqual((await scram(c, "admin", k.key)).final, { response_type: "AUTH_ERR" });
       reset = await a.call("api_key.update", k.id, { reset: true });
       assert.notEqual(reset.client_key, k.client_key);
@@ -441,7 +461,11 @@ forEachStore("SCRAM and PLAIN API-key logins, options and new-style jobs", (stor
       c.close();
     }
     // (Expiring the key ends the session just made: a fresh connection.)
-    await plain.app.store.db.updateTable("api_keys").set({ expires_at: Date.now() - 1000 }).where("id", "=", k.id).execute();
+    await plain.app.store.db
+      .updateTable("api_keys")
+      .set({ expires_at: Date.now() - 1000 })
+      .where("id", "=", k.id)
+      .execute();
     const c2 = await RefClient.open(plain.url);
     try {
       assert.deepEqual((await scram(c2, "admin", reset.key)).final, { response_type: "EXPIRED" });
@@ -508,7 +532,27 @@ forEachStore("SCRAM and PLAIN API-key logins, options and new-style jobs", (stor
       assert.ok(c.frames.indexOf(done) < c.frames.indexOf(response), "the terminal CHANGED event comes before the response");
       assert.deepEqual(done.params.fields.result, response.result);
       assert.equal(done.params.fields.credentials.type, "API_KEY");
-      for (const k of ["id", "message_ids", "method", "arguments", "transient", "description", "abortable", "logs_path", "logs_excerpt", "progress", "result", "result_encoding_error", "error", "exception", "exc_info", "state", "time_started", "time_finished", "credentials"]) {
+      for (const k of [
+        "id",
+        "message_ids",
+        "method",
+        "arguments",
+        "transient",
+        "description",
+        "abortable",
+        "logs_path",
+        "logs_excerpt",
+        "progress",
+        "result",
+        "result_encoding_error",
+        "error",
+        "exception",
+        "exc_info",
+        "state",
+        "time_started",
+        "time_finished",
+        "credentials",
+      ]) {
         assert.ok(k in done.params.fields, `job field ${k}`);
       }
       // A failing job: FAILED with exc_info, and an error response.

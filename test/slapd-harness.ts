@@ -20,8 +20,27 @@ function openssl(cwd: string, args: string[]): void {
 
 /** A fresh self-signed CA certificate (EC P-256: fast to make), PEM. `dir` keeps the key. */
 export function makeCa(dir: string, cn: string, file = "ca"): { pem: string; keyFile: string; certFile: string } {
-  openssl(dir, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${file}.key`, "-out", `${file}.crt`, "-days", "2", "-subj", `/CN=${cn}`,
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  openssl(dir, [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    `${file}.key`,
+    "-out",
+    `${file}.crt`,
+    "-days",
+    "2",
+    "-subj",
+    `/CN=${cn}`,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
   return { pem: readFileSync(path.join(dir, `${file}.crt`), "utf8"), keyFile: path.join(dir, `${file}.key`), certFile: path.join(dir, `${file}.crt`) };
 }
 
@@ -42,10 +61,32 @@ export function makeServerCert(dir: string, ca: { keyFile: string; certFile: str
     openssl(dir, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${file}.key`, "-out", `${file}.csr`, "-subj", "/CN=localhost"]);
     openssl(dir, ["x509", "-req", "-in", `${file}.csr`, "-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial", "-out", `${file}.crt`, "-days", "2", "-extfile", `${file}.ext`]);
   } else {
-    openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${file}.key`, "-out", `${file}.crt`, "-days", "2", "-subj", "/CN=localhost",
-      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-addext", "basicConstraints=CA:FALSE"]);
+    openssl(dir, [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      `${file}.key`,
+      "-out",
+      `${file}.crt`,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-addext",
+      "basicConstraints=CA:FALSE",
+    ]);
   }
-  return { certFile: path.join(dir, `${file}.crt`), keyFile: path.join(dir, `${file}.key`), pem: readFileSync(path.join(dir, `${file}.crt`), "utf8"), key: readFileSync(path.join(dir, `${file}.key`), "utf8") };
+  return {
+    certFile: path.join(dir, `${file}.crt`),
+    keyFile: path.join(dir, `${file}.key`),
+    pem: readFileSync(path.join(dir, `${file}.crt`), "utf8"),
+    key: readFileSync(path.join(dir, `${file}.key`), "utf8"),
+  };
 }
 
 /** A free loopback port: bind port 0, read it, release it (slapd needs a number). */
@@ -103,8 +144,19 @@ function ldif(): string {
   for (const ou of ["people", "groups", "system", "elsewhere"]) entry([`dn: ou=${ou},${BASE_DN}`, "objectClass: organizationalUnit", `ou: ${ou}`]);
   entry([`dn: ${BIND_DN}`, "objectClass: person", "objectClass: simpleSecurityObject", "cn: reader", "sn: reader", `userPassword: ${BIND_PASSWORD}`]);
   const person = (uid: string, password: string, uidNumber: number, gidNumber = 100, cn = uid, memberOf: string[] = []) =>
-    entry([`dn: ${userDn(uid)}`, "objectClass: inetOrgPerson", "objectClass: posixAccount", `uid: ${uid}`, `cn: ${cn}`, `sn: ${uid}`,
-      `uidNumber: ${uidNumber}`, `gidNumber: ${gidNumber}`, `homeDirectory: /home/${uid}`, `userPassword: ${password}`, ...memberOf.map((g) => `memberOf: ${g}`)]);
+    entry([
+      `dn: ${userDn(uid)}`,
+      "objectClass: inetOrgPerson",
+      "objectClass: posixAccount",
+      `uid: ${uid}`,
+      `cn: ${cn}`,
+      `sn: ${uid}`,
+      `uidNumber: ${uidNumber}`,
+      `gidNumber: ${gidNumber}`,
+      `homeDirectory: /home/${uid}`,
+      `userPassword: ${password}`,
+      ...memberOf.map((g) => `memberOf: ${g}`),
+    ]);
   for (const [uid, p] of Object.entries(PEOPLE)) person(uid, p.password, p.uidNumber, p.gidNumber, p.cn, p.memberOf);
   for (let i = 0; i < BULK_USERS; i++) {
     const uid = `user${String(i).padStart(4, "0")}`;
@@ -191,7 +243,12 @@ export async function startSlapd(): Promise<Slapd> {
     const pid = child.pid!;
     const exited = new Promise<void>((r) => child.once("exit", () => r()));
     try {
-      await Promise.race([waitForPort(ldapsPort, Date.now() + 10_000), exited.then(() => { throw new Error("slapd exited at start"); })]);
+      await Promise.race([
+        waitForPort(ldapsPort, Date.now() + 10_000),
+        exited.then(() => {
+          throw new Error("slapd exited at start");
+        }),
+      ]);
       await waitForPort(ldapPort, Date.now() + 10_000);
     } catch (err) {
       child.kill("SIGTERM");

@@ -141,9 +141,7 @@ describe("the on-host Unix socket", { concurrency: false }, () => {
     // delays cannot stretch them past the limiter's one-minute window.
     const conns = await Promise.all([0, 1, 2].map(() => RpcClient.connect(url)));
     try {
-      await Promise.all(
-        Array.from({ length: 21 }, (_, i) => conns[i % 3]!.call("auth.login_ex", { mechanism: "PASSWORD_PLAIN", username: `nobody${i}`, password: "x" }).catch(() => null)),
-      );
+      await Promise.all(Array.from({ length: 21 }, (_, i) => conns[i % 3]!.call("auth.login_ex", { mechanism: "PASSWORD_PLAIN", username: `nobody${i}`, password: "x" }).catch(() => null)));
     } finally {
       for (const c of conns) await c.close();
     }

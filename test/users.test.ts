@@ -41,8 +41,7 @@ forEachStore("users", (store) => {
   let ts: TestServer;
   let a: RpcClient;
   let root: string; // a storage root
-  const newUser = async (extra: Record<string, unknown> = {}) =>
-    a.call<any>("user.create", { username: uniq("u"), full_name: "Test User", password: PW, group_create: true, smb: false, ...extra });
+  const newUser = async (extra: Record<string, unknown> = {}) => a.call<any>("user.create", { username: uniq("u"), full_name: "Test User", password: PW, group_create: true, smb: false, ...extra });
   const groupByGid = async (gid: number) => (await a.call<any[]>("group.query", [["gid", "=", gid]]))[0];
 
   before(async () => {
@@ -86,8 +85,18 @@ forEachStore("users", (store) => {
       const builtins = await a.call<any[]>("user.query", [["builtin", "=", true]]);
       assert.ok(builtins.some((u) => u.username === "news"));
       assert.ok(builtins.every((u) => u.smb === false && u.immutable === true));
-      const groups = await a.call<any[]>("group.query", [["builtin", "=", true], ["smb", "=", true]], { order_by: ["gid"] });
-      assert.deepEqual(groups.map((g) => g.gid), [544, 545, 546, 951, 952]);
+      const groups = await a.call<any[]>(
+        "group.query",
+        [
+          ["builtin", "=", true],
+          ["smb", "=", true],
+        ],
+        { order_by: ["gid"] },
+      );
+      assert.deepEqual(
+        groups.map((g) => g.gid),
+        [544, 545, 546, 951, 952],
+      );
     });
   });
 
@@ -116,7 +125,39 @@ forEachStore("users", (store) => {
       assert.equal(u.source, "LOCAL");
       const bu = await groupByGid(545);
       assert.deepEqual(u.groups, [bu.id], "SMB users join builtin_users");
-      for (const key of ["id", "uid", "username", "unixhash", "smbhash", "home", "shell", "full_name", "builtin", "smb", "webshare", "userns_idmap", "group", "groups", "password_disabled", "ssh_password_enabled", "sshpubkey", "locked", "sudo_commands", "sudo_commands_nopasswd", "email", "local", "immutable", "twofactor_auth_configured", "sid", "last_password_change", "password_age", "password_history", "password_change_required", "roles", "api_keys"]) {
+      for (const key of [
+        "id",
+        "uid",
+        "username",
+        "unixhash",
+        "smbhash",
+        "home",
+        "shell",
+        "full_name",
+        "builtin",
+        "smb",
+        "webshare",
+        "userns_idmap",
+        "group",
+        "groups",
+        "password_disabled",
+        "ssh_password_enabled",
+        "sshpubkey",
+        "locked",
+        "sudo_commands",
+        "sudo_commands_nopasswd",
+        "email",
+        "local",
+        "immutable",
+        "twofactor_auth_configured",
+        "sid",
+        "last_password_change",
+        "password_age",
+        "password_history",
+        "password_change_required",
+        "roles",
+        "api_keys",
+      ]) {
         assert.ok(key in u, `entry lacks ${key}`);
       }
     });
@@ -375,13 +416,21 @@ forEachStore("users", (store) => {
     test("password age and password_change_required follow system.security", async () => {
       const u = await newUser();
       const db = ts.app.store.db;
-      await db.updateTable("users").set({ last_password_change: Date.now() - 40 * 86_400_000 }).where("id", "=", u.id).execute();
+      await db
+        .updateTable("users")
+        .set({ last_password_change: Date.now() - 40 * 86_400_000 })
+        .where("id", "=", u.id)
+        .execute();
       await setSetting(db, "system.security", { max_password_age: 45 });
       try {
         const r = await a.call<any>("user.get_instance", u.id);
         assert.equal(r.password_age, 40);
         assert.equal(r.password_change_required, true);
-        await db.updateTable("users").set({ last_password_change: Date.now() + 5 * 86_400_000 }).where("id", "=", u.id).execute();
+        await db
+          .updateTable("users")
+          .set({ last_password_change: Date.now() + 5 * 86_400_000 })
+          .where("id", "=", u.id)
+          .execute();
         const f = await a.call<any>("user.get_instance", u.id);
         assert.equal(f.password_age, null, "a change in the future has no age");
         assert.equal(f.password_change_required, false);
@@ -471,17 +520,47 @@ forEachStore("users", (store) => {
       const made = [];
       for (const n of ["c", "a", "b"]) made.push(await newUser({ username: `${p}${n}` }));
       const page = await a.call<any[]>("user.query", [["username", "^", p]], { order_by: ["-username"], limit: 2, offset: 1 });
-      assert.deepEqual(page.map((u) => u.username), [`${p}b`, `${p}a`]);
+      assert.deepEqual(
+        page.map((u) => u.username),
+        [`${p}b`, `${p}a`],
+      );
       assert.equal(await a.call("user.query", [["username", "^", p]], { count: true }), 3);
       const one = await a.call<any>("user.query", [["username", "=", `${p}a`]], { get: true, select: ["username", "uid"] });
       assert.deepEqual(Object.keys(one).sort(), ["uid", "username"]);
       const admins = await a.call<any[]>("user.query", [["roles", "rin", "FULL_ADMIN"]], { order_by: ["uid"] });
       assert.ok(admins.some((u) => u.username === "admin") && admins.some((u) => u.username === "root"));
       const byGroup = await a.call<any[]>("user.query", [["group.bsdgrp_gid", "=", made[0].group.bsdgrp_gid]]);
-      assert.deepEqual(byGroup.map((u) => u.id), [made[0].id]);
-      const ui = await a.call<any[]>("user.query", [["OR", [[["local", "=", true], ["OR", [["builtin", "=", false], ["username", "=", "root"]]]], ["local", "=", false]]]]);
+      assert.deepEqual(
+        byGroup.map((u) => u.id),
+        [made[0].id],
+      );
+      const ui = await a.call<any[]>("user.query", [
+        [
+          "OR",
+          [
+            [
+              ["local", "=", true],
+              [
+                "OR",
+                [
+                  ["builtin", "=", false],
+                  ["username", "=", "root"],
+                ],
+              ],
+            ],
+            ["local", "=", false],
+          ],
+        ],
+      ]);
       assert.ok(ui.some((u) => u.username === "root") && !ui.some((u) => u.username === "news"));
-      assert.ok((await a.call<any[]>("user.query", [["immutable", "=", true], ["builtin", "=", false]])).some((u) => u.username === "admin"));
+      assert.ok(
+        (
+          await a.call<any[]>("user.query", [
+            ["immutable", "=", true],
+            ["builtin", "=", false],
+          ])
+        ).some((u) => u.username === "admin"),
+      );
       callError(await rpcError(a.call("user.query", [["username", "=", "no-such"]], { get: true })), "query.match_not_found");
       hasError(await rpcError(a.call("user.query", [["username", "??", "x"]])), "filters.0", "query.invalid_filters");
     });
@@ -496,7 +575,10 @@ forEachStore("users", (store) => {
       await a.call("user.delete", u.id);
       await new Promise((r) => setTimeout(r, 100));
       const events = c.notifications.filter((n) => n.method === "collection_update" && n.params.collection === "user.query" && n.params.id === u.id);
-      assert.deepEqual(events.map((e) => e.params.msg), ["added", "changed", "removed"]);
+      assert.deepEqual(
+        events.map((e) => e.params.msg),
+        ["added", "changed", "removed"],
+      );
       assert.equal(events[0].params.fields.username, u.username);
       assert.equal(events[0].params.fields.unixhash, "********");
       assert.equal(events[1].params.fields.full_name, "Changed Name");
@@ -524,7 +606,10 @@ forEachStore("users", (store) => {
       await a.call("user.delete", u.id);
       const rows = await ts.app.store.db.selectFrom("audit").select(["event_data"]).where("event", "=", "METHOD_CALL").orderBy("id").execute();
       const descriptions = rows.map((r) => JSON.parse(r.event_data)).filter((d) => String(d.description).endsWith(name));
-      assert.deepEqual(descriptions.map((d) => d.description), [`Create user ${name}`, `Update user ${name}`, `Delete user ${name}`]);
+      assert.deepEqual(
+        descriptions.map((d) => d.description),
+        [`Create user ${name}`, `Update user ${name}`, `Delete user ${name}`],
+      );
       assert.equal(descriptions[0].params[0].password, "********");
     });
   });

@@ -35,7 +35,11 @@ forEachStore("wire protocol", (store) => {
 
   test("malformed requests answer -32600", async () => {
     const c = await ts.client();
-    for (const bad of [{ id: 1, method: "core.ping" }, { jsonrpc: "2.0", id: 2, method: 5 }, { jsonrpc: "2.0", id: 3, method: "core.ping", params: {} }]) {
+    for (const bad of [
+      { id: 1, method: "core.ping" },
+      { jsonrpc: "2.0", id: 2, method: 5 },
+      { jsonrpc: "2.0", id: 3, method: "core.ping", params: {} },
+    ]) {
       const r = await c.sendRaw(JSON.stringify(bad));
       assert.equal(r.error.code, -32600, JSON.stringify(bad));
       assert.equal(typeof r.error.data.reason, "string");
@@ -150,7 +154,10 @@ forEachStore("wire protocol", (store) => {
     assert.equal(typeof waitId, "number");
     const done = await a.waitFor((n) => n.params.collection === "core.get_jobs" && n.params.id === jobId && n.params.fields?.state === "SUCCESS");
     assert.equal(done.params.fields.progress.percent, 100);
-    assert.deepEqual(done.params.fields.result.map((r: any) => r.result), ["pong", "pong", "pong"]);
+    assert.deepEqual(
+      done.params.fields.result.map((r: any) => r.result),
+      ["pong", "pong", "pong"],
+    );
     assert.ok(done.params.fields.message_ids.length === 1);
     // Raw wire: datetimes are {"$date": ms}.
     const raw = await a.sendRaw(JSON.stringify({ jsonrpc: "2.0", id: 999, method: "core.get_jobs", params: [[["id", "=", jobId]]] }));
@@ -213,7 +220,10 @@ forEachStore("wire protocol", (store) => {
     const raw = await a.sendRaw(JSON.stringify({ jsonrpc: "2.0", id: 5, method: "user.query", params: [[["username", "=", name]], { get: true }] }));
     assert.equal(typeof raw.result.last_password_change.$date, "number");
     const since = raw.result.last_password_change.$date - 1000;
-    const rows = await a.call<any[]>("user.query", [["username", "=", name], ["last_password_change", ">", { $date: since }]]);
+    const rows = await a.call<any[]>("user.query", [
+      ["username", "=", name],
+      ["last_password_change", ">", { $date: since }],
+    ]);
     assert.equal(rows.length, 1);
   });
 
@@ -229,9 +239,15 @@ forEachStore("wire protocol", (store) => {
     });
     const body = (await res.json()) as any;
     assert.equal(body.result.uid, 0);
-    const anon: any = await (await fetch(`${ts.httpUrl}/api/current`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ method: "user.query", params: [] }) })).json();
+    const anon: any = await (
+      await fetch(`${ts.httpUrl}/api/current`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ method: "user.query", params: [] }) })
+    ).json();
     assert.equal(anon.error.data.errname, "ENOTAUTHENTICATED");
-    const bad = await fetch(`${ts.httpUrl}/api/current`, { method: "POST", headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from("admin:wrong").toString("base64")}` }, body: JSON.stringify({ method: "core.ping" }) });
+    const bad = await fetch(`${ts.httpUrl}/api/current`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from("admin:wrong").toString("base64")}` },
+      body: JSON.stringify({ method: "core.ping" }),
+    });
     assert.equal(bad.status, 401);
   });
 

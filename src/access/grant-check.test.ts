@@ -14,7 +14,10 @@ test("assertMayGrant: held roles pass, others and FULL_ADMIN needs are refused; 
   assertMayGrant(caller(["ACCOUNT_WRITE"]), { gained: ["ACCOUNT_READ"], lost: ["ACCOUNT_WRITE"] });
   assert.throws(() => assertMayGrant(caller(["ACCOUNT_WRITE"]), { gained: expandRoles(["FULL_ADMIN"]) }), /FULL_ADMIN/);
   assert.throws(() => assertMayGrant(caller(["ACCOUNT_WRITE"]), { gained: [], lost: ["READONLY_ADMIN"] }), /take away READONLY_ADMIN/);
-  assert.throws(() => assertMayGrant(caller(["ACCOUNT_WRITE"]), { gained: [], fullAdmin: [{ attr: "x.sudo_commands", what: "setting sudo rights" }] }), /x.sudo_commands: setting sudo rights requires the FULL_ADMIN role/);
+  assert.throws(
+    () => assertMayGrant(caller(["ACCOUNT_WRITE"]), { gained: [], fullAdmin: [{ attr: "x.sudo_commands", what: "setting sudo rights" }] }),
+    /x.sudo_commands: setting sudo rights requires the FULL_ADMIN role/,
+  );
   assertMayGrant(caller(["FULL_ADMIN"]), { gained: expandRoles(["FULL_ADMIN"]), fullAdmin: [{ attr: "a", what: "b" }] });
   assertMayGrant(null, { gained: ["FULL_ADMIN"] });
   assertMayGrant(caller([], { internal: true }), { gained: ["FULL_ADMIN"] });
@@ -58,7 +61,14 @@ test("privilegeDelta: roles added, all roles when a group joins, losses when rol
 
 test("grantDelta: roles and host powers gained and lost per account; a deleted account loses all", () => {
   const g = (roles: string[], powers: [string, string][] = []): AccountGrant => ({ roles: expandRoles(roles), powers: new Map(powers), root: false });
-  const d = grantDelta(new Map([[1, g(["ACCOUNT_READ"])], [2, g(["READONLY_ADMIN"], [["sudo:user:x", "sudo rights"]])]]), new Map([[1, g(["ACCOUNT_WRITE"])]]), "attr");
+  const d = grantDelta(
+    new Map([
+      [1, g(["ACCOUNT_READ"])],
+      [2, g(["READONLY_ADMIN"], [["sudo:user:x", "sudo rights"]])],
+    ]),
+    new Map([[1, g(["ACCOUNT_WRITE"])]]),
+    "attr",
+  );
   assert.deepEqual([...d.gained], ["ACCOUNT_WRITE"]);
   assert.ok(new Set(d.lost).has("READONLY_ADMIN"));
   assert.deepEqual(d.fullAdmin, [{ attr: "attr", what: "taking away sudo rights" }]);

@@ -13,7 +13,7 @@
 // roles (tokens minted from a key inherit them) or to READONLY_ADMIN after become_readonly. So a
 // role-limited key acts only within its roles, on its own owner too.
 
-import { CallError, } from "../server/errors.js";
+import { CallError } from "../server/errors.js";
 import type { Session } from "../auth/session.js";
 
 /** Who asks: a session, or null for the server itself (first-start setup, internal jobs). */

@@ -18,18 +18,8 @@ export interface Grant {
 }
 
 export async function gidsOfUser(db: Tx, userId: number): Promise<number[]> {
-  const primary = await db
-    .selectFrom("users")
-    .innerJoin("groups", "groups.id", "users.group_id")
-    .select("groups.gid")
-    .where("users.id", "=", userId)
-    .executeTakeFirst();
-  const aux = await db
-    .selectFrom("memberships")
-    .innerJoin("groups", "groups.id", "memberships.group_id")
-    .select("groups.gid")
-    .where("memberships.user_id", "=", userId)
-    .execute();
+  const primary = await db.selectFrom("users").innerJoin("groups", "groups.id", "users.group_id").select("groups.gid").where("users.id", "=", userId).executeTakeFirst();
+  const aux = await db.selectFrom("memberships").innerJoin("groups", "groups.id", "memberships.group_id").select("groups.gid").where("memberships.user_id", "=", userId).execute();
   return [...(primary ? [primary.gid] : []), ...aux.map((r) => r.gid)];
 }
 

@@ -4,16 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import {
-  ALL_ROLE_NAMES,
-  expandRoles,
-  isFullAdmin,
-  isRoleName,
-  privilegeRolesList,
-  ROLES,
-  stigAllowedRoleNames,
-  type RoleName,
-} from "./roles.js";
+import { ALL_ROLE_NAMES, expandRoles, isFullAdmin, isRoleName, privilegeRolesList, ROLES, stigAllowedRoleNames, type RoleName } from "./roles.js";
 
 const GATEHOUSE_ONLY = ["FLEET_READ", "FLEET_WRITE"];
 const COMPOUND = ["FULL_ADMIN", "READONLY_ADMIN", "SHARING_ADMIN", "REPLICATION_ADMIN"];
@@ -70,11 +61,7 @@ test("catalogue: every reference/seed role, 146 appliance roles + Gatehouse's ow
   }
   const appliance = ALL_ROLE_NAMES.filter((n) => !GATEHOUSE_ONLY.includes(n));
   assert.equal(appliance.length, 146); // reference §5.1: "146 roles total (27.0)"
-  assert.deepEqual(
-    new Set(appliance),
-    new Set([...COMPOUND, ...SEED_004, ...REFERENCE_EXTRA]),
-    "no roles beyond the reference's",
-  );
+  assert.deepEqual(new Set(appliance), new Set([...COMPOUND, ...SEED_004, ...REFERENCE_EXTRA]), "no roles beyond the reference's");
   assert.equal(isRoleName("NOPE"), false);
   assert.equal(isRoleName(42), false);
   assert.equal(isRoleName("toString"), false);
@@ -158,11 +145,16 @@ test("closures", () => {
     x("REPLICATION_ADMIN"),
     names(
       "REPLICATION_ADMIN",
-      "KEYCHAIN_CREDENTIAL_WRITE", "KEYCHAIN_CREDENTIAL_READ",
-      "REPLICATION_TASK_CONFIG_WRITE", "REPLICATION_TASK_CONFIG_READ",
-      "REPLICATION_TASK_WRITE", "REPLICATION_TASK_READ",
-      "SNAPSHOT_TASK_WRITE", "SNAPSHOT_TASK_READ",
-      "SNAPSHOT_WRITE", "SNAPSHOT_READ",
+      "KEYCHAIN_CREDENTIAL_WRITE",
+      "KEYCHAIN_CREDENTIAL_READ",
+      "REPLICATION_TASK_CONFIG_WRITE",
+      "REPLICATION_TASK_CONFIG_READ",
+      "REPLICATION_TASK_WRITE",
+      "REPLICATION_TASK_READ",
+      "SNAPSHOT_TASK_WRITE",
+      "SNAPSHOT_TASK_READ",
+      "SNAPSHOT_WRITE",
+      "SNAPSHOT_READ",
     ),
   );
   assert.ok(has(x("REPLICATION_TASK_WRITE_PULL"), "REPLICATION_TASK_WRITE", "REPLICATION_TASK_READ"));
@@ -238,7 +230,10 @@ test("expandRoles properties (fast-check)", () => {
 test("privilegeRolesList: privilege.roles rows, compound roles first", () => {
   const rows = privilegeRolesList();
   assert.equal(rows.length, ALL_ROLE_NAMES.length);
-  assert.deepEqual(rows.slice(0, 4).map((r) => r.name), COMPOUND);
+  assert.deepEqual(
+    rows.slice(0, 4).map((r) => r.name),
+    COMPOUND,
+  );
   assert.ok(rows.slice(0, 4).every((r) => r.builtin === false));
   assert.ok(rows.slice(4).every((r) => r.builtin === true));
   for (const r of rows) {
@@ -247,7 +242,10 @@ test("privilegeRolesList: privilege.roles rows, compound roles first", () => {
     assert.deepEqual(r.includes, [...ROLES[r.name].includes]);
   }
   const ro = rows.find((r) => r.name === "READONLY_ADMIN")!;
-  assert.deepEqual(ro.includes, ALL_ROLE_NAMES.filter((n) => n.endsWith("_READ")));
+  assert.deepEqual(
+    ro.includes,
+    ALL_ROLE_NAMES.filter((n) => n.endsWith("_READ")),
+  );
   assert.deepEqual(rows.find((r) => r.name === "SYSTEM_PRODUCT_WRITE")!.includes, ["SYSTEM_PRODUCT_WRITE"]);
   assert.equal(rows.find((r) => r.name === "DOCKER_WRITE")!.stig, null);
   // Rows are copies: editing one leaves the catalogue alone.

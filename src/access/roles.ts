@@ -23,17 +23,14 @@ export interface RoleDef<Name extends string = string> {
 
 // Helpers keep the catalogue to one line per role. The `const` type parameter keeps the included
 // names as string literals, so a typo in an include is a compile error (see UnknownIncludes below).
-const role = <const I extends readonly string[]>(...includes: I) =>
-  ({ includes, builtin: true, stig: "GPOS" }) as const;
+const role = <const I extends readonly string[]>(...includes: I) => ({ includes, builtin: true, stig: "GPOS" }) as const;
 /** A role that GPOS STIG mode makes unavailable. */
-const noStig = <const I extends readonly string[]>(...includes: I) =>
-  ({ includes, builtin: true, stig: null }) as const;
+const noStig = <const I extends readonly string[]>(...includes: I) => ({ includes, builtin: true, stig: null }) as const;
 
 // The iSCSI sub-areas; SHARING_ISCSI_READ/WRITE aggregate all of them.
 const ISCSI_SUBS = ["AUTH", "EXTENT", "GLOBAL", "HOST", "INITIATOR", "PORTAL", "TARGET", "TARGETEXTENT"] as const;
 type IscsiSub = (typeof ISCSI_SUBS)[number];
-const iscsi = <S extends "READ" | "WRITE">(suffix: S) =>
-  ISCSI_SUBS.map((sub) => `SHARING_ISCSI_${sub}_${suffix}` as `SHARING_ISCSI_${IscsiSub}_${S}`);
+const iscsi = <S extends "READ" | "WRITE">(suffix: S) => ISCSI_SUBS.map((sub) => `SHARING_ISCSI_${sub}_${suffix}` as `SHARING_ISCSI_${IscsiSub}_${S}`);
 
 /**
  * Every fine-grained role. Convention: `<AREA>_WRITE` includes `<AREA>_READ`; the exceptions are
@@ -146,22 +143,8 @@ const INDIVIDUAL_ROLES = {
   SHARING_WEBSHARE_WRITE: role("SHARING_WEBSHARE_READ"),
   // The aggregates name the per-protocol roles directly (not SHARING_*_READ via a wildcard), as
   // the appliance does; the iSCSI sub-roles arrive through SHARING_ISCSI_READ/WRITE.
-  SHARING_READ: role(
-    "SHARING_ISCSI_READ",
-    "SHARING_NFS_READ",
-    "SHARING_NVME_TARGET_READ",
-    "SHARING_SMB_READ",
-    "SHARING_FTP_READ",
-    "SHARING_WEBSHARE_READ",
-  ),
-  SHARING_WRITE: role(
-    "SHARING_ISCSI_WRITE",
-    "SHARING_NFS_WRITE",
-    "SHARING_NVME_TARGET_WRITE",
-    "SHARING_SMB_WRITE",
-    "SHARING_FTP_WRITE",
-    "SHARING_WEBSHARE_WRITE",
-  ),
+  SHARING_READ: role("SHARING_ISCSI_READ", "SHARING_NFS_READ", "SHARING_NVME_TARGET_READ", "SHARING_SMB_READ", "SHARING_FTP_READ", "SHARING_WEBSHARE_READ"),
+  SHARING_WRITE: role("SHARING_ISCSI_WRITE", "SHARING_NFS_WRITE", "SHARING_NVME_TARGET_WRITE", "SHARING_SMB_WRITE", "SHARING_FTP_WRITE", "SHARING_WEBSHARE_WRITE"),
   SNAPSHOT_READ: role(),
   SNAPSHOT_WRITE: role("SNAPSHOT_READ"),
   SNAPSHOT_DELETE: role(), // separate delete role: includes nothing
@@ -221,25 +204,12 @@ export const ROLES = {
   FULL_ADMIN: { includes: [], builtin: false, stig: "GPOS", fullAdmin: true },
   READONLY_ADMIN: { includes: READ_ROLES, builtin: false, stig: "GPOS" },
   SHARING_ADMIN: {
-    includes: [
-      "READONLY_ADMIN",
-      "DATASET_WRITE",
-      "SHARING_WRITE",
-      "ZFS_RESOURCE_WRITE",
-      "FILESYSTEM_ATTRS_WRITE",
-      "SERVICE_READ",
-    ],
+    includes: ["READONLY_ADMIN", "DATASET_WRITE", "SHARING_WRITE", "ZFS_RESOURCE_WRITE", "FILESYSTEM_ATTRS_WRITE", "SERVICE_READ"],
     builtin: false,
     stig: "GPOS",
   },
   REPLICATION_ADMIN: {
-    includes: [
-      "KEYCHAIN_CREDENTIAL_WRITE",
-      "REPLICATION_TASK_CONFIG_WRITE",
-      "REPLICATION_TASK_WRITE",
-      "SNAPSHOT_TASK_WRITE",
-      "SNAPSHOT_WRITE",
-    ],
+    includes: ["KEYCHAIN_CREDENTIAL_WRITE", "REPLICATION_TASK_CONFIG_WRITE", "REPLICATION_TASK_WRITE", "SNAPSHOT_TASK_WRITE", "SNAPSHOT_WRITE"],
     builtin: false,
     stig: "GPOS",
   },
@@ -314,18 +284,14 @@ const STIG_ALLOWED_NAMES = ALL_ROLE_NAMES.filter(isStigAllowed);
  * Closure of each role, normal mode. FULL_ADMIN's closure is every role: it is still a wildcard
  * (see isFullAdmin) but also answers `has(X)` for any X, and auth.me lists every role for it.
  */
-const CLOSURE: ReadonlyMap<RoleName, ReadonlySet<RoleName>> = new Map(
-  ALL_ROLE_NAMES.map((n) => [n, frozenSet(defOf(n).fullAdmin ? ALL_ROLE_NAMES : closureOf(n))]),
-);
+const CLOSURE: ReadonlyMap<RoleName, ReadonlySet<RoleName>> = new Map(ALL_ROLE_NAMES.map((n) => [n, frozenSet(defOf(n).fullAdmin ? ALL_ROLE_NAMES : closureOf(n))]));
 
 /**
  * Closure of each role under GPOS STIG: stig-null roles are dropped from the result (a write role
  * that is unavailable still leaves the read roles it includes), and FULL_ADMIN is no wildcard but
  * exactly the STIG-allowed roles, so methods that declare no role become unreachable.
  */
-const STIG_CLOSURE: ReadonlyMap<RoleName, ReadonlySet<RoleName>> = new Map(
-  ALL_ROLE_NAMES.map((n) => [n, frozenSet([...CLOSURE.get(n)!].filter(isStigAllowed))]),
-);
+const STIG_CLOSURE: ReadonlyMap<RoleName, ReadonlySet<RoleName>> = new Map(ALL_ROLE_NAMES.map((n) => [n, frozenSet([...CLOSURE.get(n)!].filter(isStigAllowed))]));
 
 const EMPTY: ReadonlySet<RoleName> = frozenSet([]);
 

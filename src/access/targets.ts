@@ -11,7 +11,7 @@
 import type { Store } from "../store/db.js";
 import type { CallTargets, FieldRoles, OwnerRule } from "./ownership.js";
 import type { Session } from "../auth/session.js";
-import { CallError, } from "../server/errors.js";
+import { CallError } from "../server/errors.js";
 import { effectiveRolesOfUsers } from "../accounts/grant-delta.js";
 import { assertMayActOn, callerHolds, mayActAsSelf } from "./grant-check.js";
 
@@ -74,7 +74,10 @@ async function targetUserIds(app: TargetsContext, t: CallTargets): Promise<{ id:
  */
 function refuseOthers(def: OwnedMethod, session: Session, whose: string): never {
   const need = def.roles.length ? def.roles.join(" or ") : "FULL_ADMIN";
-  throw new CallError(`${session.username}: authenticated user lacks privileges to call ${def.name} on ${whose} (it requires the ${need} role).`, def.roles.length ? "access.target_not_authorized" : "access.target_not_permitted");
+  throw new CallError(
+    `${session.username}: authenticated user lacks privileges to call ${def.name} on ${whose} (it requires the ${need} role).`,
+    def.roles.length ? "access.target_not_authorized" : "access.target_not_permitted",
+  );
 }
 
 function mayCallForOthers(def: OwnedMethod, session: Session): boolean {
@@ -93,7 +96,10 @@ export async function enforceOwnership(app: TargetsContext, def: OwnedMethod, se
   }
   const targets = await targetUserIds(app, named);
   if (!targets.length) return;
-  const roles = await effectiveRolesOfUsers(app.store.db, targets.map((t) => t.id));
+  const roles = await effectiveRolesOfUsers(
+    app.store.db,
+    targets.map((t) => t.id),
+  );
   for (const t of targets) {
     const self = session.userId !== null && t.id === session.userId;
     if (def.owner === "self" && !self) {

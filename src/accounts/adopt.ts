@@ -57,7 +57,8 @@ function parseHostFile(file: (typeof FILES)[number], text: string, errors: RowEr
   text.split("\n").forEach((raw, i) => {
     const line = i + 1;
     if (!raw || raw.startsWith("#")) return;
-    if (raw.startsWith("+") || raw.startsWith("-")) return void errors.push(hostError(kind, line, null, `etc/${file}`, "NIS compat entries (+/-) cannot be adopted: resolve them into local entries first."));
+    if (raw.startsWith("+") || raw.startsWith("-"))
+      return void errors.push(hostError(kind, line, null, `etc/${file}`, "NIS compat entries (+/-) cannot be adopted: resolve them into local entries first."));
     const f = raw.split(":");
     if (f.length !== FIELDS[file]) return void errors.push(hostError(kind, line, f[0] ?? null, `etc/${file}`, `${f.length} fields where ${FIELDS[file]} belong.`));
     const prev = out.get(f[0]);
@@ -123,10 +124,22 @@ function hostRecords(files: Record<(typeof FILES)[number], Map<string, Line>>): 
       kind: "users",
       line,
       values: {
-        username: name, uid, full_name: f[4].split(",")[0] || name, email: null, group: Number(f[3]),
+        username: name,
+        uid,
+        full_name: f[4].split(",")[0] || name,
+        email: null,
+        group: Number(f[3]),
         groups: [...(members.get(name) ?? [])].filter((g) => g !== Number(f[3])).sort((a, b) => a - b),
-        home: f[5] || "/var/empty", shell: f[6] || "/usr/sbin/nologin", smb: false, ssh_password_enabled: false, sshpubkey: null,
-        sudo_commands: [], sudo_commands_nopasswd: [], userns_idmap: null, smbhash: "*", ...pw,
+        home: f[5] || "/var/empty",
+        shell: f[6] || "/usr/sbin/nologin",
+        smb: false,
+        ssh_password_enabled: false,
+        sshpubkey: null,
+        sudo_commands: [],
+        sudo_commands_nopasswd: [],
+        userns_idmap: null,
+        smbhash: "*",
+        ...pw,
       },
     });
   }
@@ -161,7 +174,14 @@ export async function adoptHost(ctx: ImportContext, opts: AdoptOptions): Promise
   const own = await ctx.db.selectFrom("users").select("username").where("builtin", "=", 0).limit(1).execute();
   const ownGroups = await ctx.db.selectFrom("groups").select("name").where("builtin", "=", 0).limit(1).execute();
   if (own.length || ownGroups.length) {
-    errors.push({ kind: "users", line: 0, name: own[0]?.username ?? ownGroups[0]?.name ?? null, field: "store", message: "The store already holds accounts besides the built-ins: adopt a host into a new store.", code: "adopt.store_not_empty" });
+    errors.push({
+      kind: "users",
+      line: 0,
+      name: own[0]?.username ?? ownGroups[0]?.name ?? null,
+      field: "store",
+      message: "The store already holds accounts besides the built-ins: adopt a host into a new store.",
+      code: "adopt.store_not_empty",
+    });
   }
   if (errors.length) return empty;
   // System accounts the store lacks (the store was seeded from another list) become built-ins.
@@ -171,7 +191,16 @@ export async function adoptHost(ctx: ImportContext, opts: AdoptOptions): Promise
   const { records } = hostRecords(files);
   const checked = await validateImport({ ...ctx, adopting: true }, records, undefined, sys.groups);
   const memberships = checked.users.reduce((n, u) => n + u.groups.length, 0);
-  const result: AdoptResult = { ...empty, errors: checked.errors, refused: checked.errors.length > 0, groups: checked.groups.length, users: checked.users.length, memberships, systemUsers: sys.users.length, systemGroups: sys.groups.length };
+  const result: AdoptResult = {
+    ...empty,
+    errors: checked.errors,
+    refused: checked.errors.length > 0,
+    groups: checked.groups.length,
+    users: checked.users.length,
+    memberships,
+    systemUsers: sys.users.length,
+    systemGroups: sys.groups.length,
+  };
   if (result.refused) return { ...result, groups: 0, users: 0, memberships: 0, systemUsers: 0, systemGroups: 0 };
   if (opts.dryRun) return result;
   result.backup = backUp(root, opts.backupDir);

@@ -27,25 +27,86 @@ interface BuiltinUser {
 
 // Reference §3 (a Debian-based appliance's base files).
 const REFERENCE_GROUPS: [number, string][] = [
-  [0, "root"], [1, "daemon"], [2, "bin"], [3, "sys"], [4, "adm"], [5, "tty"], [6, "disk"], [7, "lp"], [8, "mail"],
-  [9, "news"], [10, "uucp"], [12, "man"], [13, "proxy"], [14, "ftp"], [15, "kmem"], [20, "dialout"], [21, "fax"],
-  [22, "voice"], [24, "cdrom"], [25, "floppy"], [26, "tape"], [27, "sudo"], [29, "audio"], [30, "dip"], [33, "www-data"],
-  [34, "backup"], [37, "operator"], [38, "list"], [39, "irc"], [40, "src"], [41, "gnats"], [42, "shadow"], [43, "utmp"],
-  [44, "video"], [45, "sasl"], [46, "plugdev"], [50, "staff"], [60, "games"], [100, "users"], [65534, "nogroup"],
-  [101, "systemd-journal"], [102, "systemd-network"], [103, "systemd-resolve"], [104, "input"], [105, "kvm"],
-  [106, "render"], [107, "crontab"], [108, "netdev"], [109, "ssh"], [110, "messagebus"], [111, "avahi"],
-  [444, "truesearch"], [568, "apps"], [666, "webdav"], [986, "libvirt-qemu"], [999, "docker"],
+  [0, "root"],
+  [1, "daemon"],
+  [2, "bin"],
+  [3, "sys"],
+  [4, "adm"],
+  [5, "tty"],
+  [6, "disk"],
+  [7, "lp"],
+  [8, "mail"],
+  [9, "news"],
+  [10, "uucp"],
+  [12, "man"],
+  [13, "proxy"],
+  [14, "ftp"],
+  [15, "kmem"],
+  [20, "dialout"],
+  [21, "fax"],
+  [22, "voice"],
+  [24, "cdrom"],
+  [25, "floppy"],
+  [26, "tape"],
+  [27, "sudo"],
+  [29, "audio"],
+  [30, "dip"],
+  [33, "www-data"],
+  [34, "backup"],
+  [37, "operator"],
+  [38, "list"],
+  [39, "irc"],
+  [40, "src"],
+  [41, "gnats"],
+  [42, "shadow"],
+  [43, "utmp"],
+  [44, "video"],
+  [45, "sasl"],
+  [46, "plugdev"],
+  [50, "staff"],
+  [60, "games"],
+  [100, "users"],
+  [65534, "nogroup"],
+  [101, "systemd-journal"],
+  [102, "systemd-network"],
+  [103, "systemd-resolve"],
+  [104, "input"],
+  [105, "kvm"],
+  [106, "render"],
+  [107, "crontab"],
+  [108, "netdev"],
+  [109, "ssh"],
+  [110, "messagebus"],
+  [111, "avahi"],
+  [444, "truesearch"],
+  [568, "apps"],
+  [666, "webdav"],
+  [986, "libvirt-qemu"],
+  [999, "docker"],
 ];
 const REFERENCE_USERS: [number, string, number, string, string][] = [
-  [1, "daemon", 1, "/usr/sbin", "daemon"], [2, "bin", 2, "/bin", "bin"], [3, "sys", 3, "/dev", "sys"],
-  [4, "sync", 65534, "/bin", "sync"], [5, "games", 60, "/usr/games", "games"], [6, "man", 12, "/var/cache/man", "man"],
-  [7, "lp", 7, "/var/spool/lpd", "lp"], [8, "mail", 8, "/var/mail", "mail"], [9, "news", 9, "/var/spool/news", "news"],
-  [10, "uucp", 10, "/var/spool/uucp", "uucp"], [13, "proxy", 13, "/bin", "proxy"], [33, "www-data", 33, "/var/www", "www-data"],
-  [34, "backup", 34, "/var/backups", "backup"], [38, "list", 38, "/var/list", "Mailing List Manager"],
-  [39, "irc", 39, "/run/ircd", "ircd"], [41, "gnats", 41, "/var/lib/gnats", "Gnats Bug-Reporting System (admin)"],
-  [65534, "nobody", 65534, "/nonexistent", "nobody"], [100, "_apt", 65534, "/nonexistent", ""],
-  [101, "systemd-network", 102, "/run/systemd", "systemd Network Management"], [104, "messagebus", 110, "/nonexistent", ""],
-  [111, "sshd", 65534, "/run/sshd", ""], [568, "apps", 568, "/var/empty", "Unprivileged Apps User"],
+  [1, "daemon", 1, "/usr/sbin", "daemon"],
+  [2, "bin", 2, "/bin", "bin"],
+  [3, "sys", 3, "/dev", "sys"],
+  [4, "sync", 65534, "/bin", "sync"],
+  [5, "games", 60, "/usr/games", "games"],
+  [6, "man", 12, "/var/cache/man", "man"],
+  [7, "lp", 7, "/var/spool/lpd", "lp"],
+  [8, "mail", 8, "/var/mail", "mail"],
+  [9, "news", 9, "/var/spool/news", "news"],
+  [10, "uucp", 10, "/var/spool/uucp", "uucp"],
+  [13, "proxy", 13, "/bin", "proxy"],
+  [33, "www-data", 33, "/var/www", "www-data"],
+  [34, "backup", 34, "/var/backups", "backup"],
+  [38, "list", 38, "/var/list", "Mailing List Manager"],
+  [39, "irc", 39, "/run/ircd", "ircd"],
+  [41, "gnats", 41, "/var/lib/gnats", "Gnats Bug-Reporting System (admin)"],
+  [65534, "nobody", 65534, "/nonexistent", "nobody"],
+  [100, "_apt", 65534, "/nonexistent", ""],
+  [101, "systemd-network", 102, "/run/systemd", "systemd Network Management"],
+  [104, "messagebus", 110, "/nonexistent", ""],
+  [111, "sshd", 65534, "/run/sshd", ""],
+  [568, "apps", 568, "/var/empty", "Unprivileged Apps User"],
 ];
 
 /** Gatehouse's own built-in groups (SMB-enabled, reference §3). */
@@ -81,13 +142,17 @@ export function builtinAccounts(hostRoot: string): { groups: BuiltinGroup[]; use
   let users: BuiltinUser[];
   if (pw.length && gr.length) {
     groups = gr.filter((f) => f.length >= 3 && isSystemId(Number(f[2]))).map((f) => ({ gid: Number(f[2]), name: f[0] }));
-    users = pw
-      .filter((f) => f.length >= 7 && isSystemId(Number(f[2])) && f[0] !== "root")
-      .map((f) => ({ uid: Number(f[2]), name: f[0], gid: Number(f[3]), gecos: f[4], home: f[5], shell: f[6] }));
+    users = pw.filter((f) => f.length >= 7 && isSystemId(Number(f[2])) && f[0] !== "root").map((f) => ({ uid: Number(f[2]), name: f[0], gid: Number(f[3]), gecos: f[4], home: f[5], shell: f[6] }));
   } else {
     groups = REFERENCE_GROUPS.map(([gid, name]) => ({ gid, name, userns_idmap: name === "apps" ? "DIRECT" : null }));
     users = REFERENCE_USERS.map(([uid, name, gid, home, gecos]) => ({
-      uid, name, gid, home, gecos, shell: "/usr/sbin/nologin", userns_idmap: name === "apps" ? "DIRECT" : null,
+      uid,
+      name,
+      gid,
+      home,
+      gecos,
+      shell: "/usr/sbin/nologin",
+      userns_idmap: name === "apps" ? "DIRECT" : null,
     }));
   }
   // Our administrator groups replace any same-id host group.
@@ -119,7 +184,11 @@ async function seedInto(trx: Tx, hostRoot: string): Promise<void> {
   const groupIdByGid = new Map<number, number>();
   for (const g of groups) {
     // gids are unique (migration 005): of host groups sharing a gid, the first one is kept.
-    const exists = await trx.selectFrom("groups").select("id").where((eb) => eb.or([eb("name", "=", g.name), eb("gid", "=", g.gid)])).executeTakeFirst();
+    const exists = await trx
+      .selectFrom("groups")
+      .select("id")
+      .where((eb) => eb.or([eb("name", "=", g.name), eb("gid", "=", g.gid)]))
+      .executeTakeFirst();
     if (exists) continue;
     const row = await trx
       .insertInto("groups")
@@ -130,10 +199,28 @@ async function seedInto(trx: Tx, hostRoot: string): Promise<void> {
   }
   const now = Date.now();
   const base = {
-    unixhash: "*", smbhash: "*", builtin: 1, smb: 0, microsoft_account: 0, password_disabled: 0, ssh_password_enabled: 0,
-    sshpubkey: null, locked: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", email: null, email_verified: 0,
-    last_password_change: null, password_history: "[]", source: "LOCAL", home_mode: null, twofactor_secret: null,
-    twofactor_digits: 6, twofactor_interval: 30, twofactor_email: 0, created_at: now,
+    unixhash: "*",
+    smbhash: "*",
+    builtin: 1,
+    smb: 0,
+    microsoft_account: 0,
+    password_disabled: 0,
+    ssh_password_enabled: 0,
+    sshpubkey: null,
+    locked: 0,
+    sudo_commands: "[]",
+    sudo_commands_nopasswd: "[]",
+    email: null,
+    email_verified: 0,
+    last_password_change: null,
+    password_history: "[]",
+    source: "LOCAL",
+    home_mode: null,
+    twofactor_secret: null,
+    twofactor_digits: 6,
+    twofactor_interval: 30,
+    twofactor_email: 0,
+    created_at: now,
   };
   // root is DB id 1, a member of builtin_administrators (reference §3).
   const rootGroup = groupIdByGid.get(0)!;
@@ -142,7 +229,10 @@ async function seedInto(trx: Tx, hostRoot: string): Promise<void> {
     .values({ ...base, uid: 0, username: "root", home: "/root", shell: defaultShell(hostRoot), full_name: "root", userns_idmap: null, group_id: rootGroup })
     .returning("id")
     .executeTakeFirstOrThrow();
-  await trx.insertInto("memberships").values({ group_id: groupIdByGid.get(544)!, user_id: root.id }).execute();
+  await trx
+    .insertInto("memberships")
+    .values({ group_id: groupIdByGid.get(544)!, user_id: root.id })
+    .execute();
   for (const u of users) {
     const gid = groupIdByGid.get(u.gid) ?? groupIdByGid.get(65534)!;
     await trx

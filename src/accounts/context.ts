@@ -86,4 +86,3 @@ export function redactSecrets<T extends object>(entry: T, fields: readonly strin
 
 // twofactor_secret is never part of an entry; declared so that no query may name it either.
 export const USER_SECRET_FIELDS = ["unixhash", "smbhash", "password_history", "twofactor_secret"] as const;
-

@@ -39,7 +39,14 @@ export async function readExport(db: Db, opts: ExportOptions = {}): Promise<Expo
     l.push(gid);
   }
   const groups = groupRows.map(
-    (g): GroupRecord => ({ name: g.name, gid: g.gid, smb: !!g.smb, sudo_commands: list(g.sudo_commands), sudo_commands_nopasswd: list(g.sudo_commands_nopasswd), userns_idmap: idmapOf(g.userns_idmap) }),
+    (g): GroupRecord => ({
+      name: g.name,
+      gid: g.gid,
+      smb: !!g.smb,
+      sudo_commands: list(g.sudo_commands),
+      sudo_commands_nopasswd: list(g.sudo_commands_nopasswd),
+      userns_idmap: idmapOf(g.userns_idmap),
+    }),
   );
   const users = userRows.map((u): UserRecord => {
     const r: UserRecord = {
@@ -134,7 +141,14 @@ export async function exportAccountsJob(ctx: ExportJobContext, opts: { format: "
   const ttl = 10 * 60_000;
   const name = opts.groups ? "groups.csv" : `accounts.${format}`;
   const url = downloads.offer(
-    { jobId: ctx.job?.id ?? 0, file, filename: name, contentType: format === "csv" ? "text/csv; charset=utf-8" : "application/json", sessionId: ctx.session?.id ?? null, ephemeral: !!ctx.session?.ephemeral },
+    {
+      jobId: ctx.job?.id ?? 0,
+      file,
+      filename: name,
+      contentType: format === "csv" ? "text/csv; charset=utf-8" : "application/json",
+      sessionId: ctx.session?.id ?? null,
+      ephemeral: !!ctx.session?.ephemeral,
+    },
     ttl,
   );
   return { format: opts.format, users: data.users.length, groups: data.groups.length, url, expires_at: new Date(Date.now() + ttl) };

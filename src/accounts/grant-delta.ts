@@ -57,9 +57,7 @@ export async function accountGrants(db: Tx, ids: Iterable<number>): Promise<Map<
   const users = await db.selectFrom("users").select(["id", "uid", "group_id", "sudo_commands", "sudo_commands_nopasswd"]).where("id", "in", list).execute();
   const aux = await db.selectFrom("memberships").select(["user_id", "group_id"]).where("user_id", "in", list).execute();
   const groupIds = [...new Set([...users.map((u) => u.group_id), ...aux.map((m) => m.group_id)])];
-  const groups = groupIds.length
-    ? await db.selectFrom("groups").select(["id", "gid", "name", "builtin", "sudo_commands", "sudo_commands_nopasswd"]).where("id", "in", groupIds).execute()
-    : [];
+  const groups = groupIds.length ? await db.selectFrom("groups").select(["id", "gid", "name", "builtin", "sudo_commands", "sudo_commands_nopasswd"]).where("id", "in", groupIds).execute() : [];
   const groupById = new Map(groups.map((g) => [g.id, g]));
   const { privileges, security } = await accountSnapshot(db);
   const stig = !!security.enable_gpos_stig;

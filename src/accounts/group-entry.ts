@@ -102,7 +102,20 @@ export const GROUP_COLUMNS: ColumnMap = {
 const GROUP_COLUMNS_STIG: ColumnMap = Object.fromEntries(Object.entries(GROUP_COLUMNS).filter(([k]) => k !== "smb"));
 
 export const GROUP_FIELDS: ReadonlySet<string> = new Set([
-  "id", "gid", "name", "group", "builtin", "sudo_commands", "sudo_commands_nopasswd", "smb", "userns_idmap", "local", "sid", "roles", "users", "immutable",
+  "id",
+  "gid",
+  "name",
+  "group",
+  "builtin",
+  "sudo_commands",
+  "sudo_commands_nopasswd",
+  "smb",
+  "userns_idmap",
+  "local",
+  "sid",
+  "roles",
+  "users",
+  "immutable",
 ] satisfies (keyof GroupEntry)[]);
 
 /** `group.query(filters, options)`. */

@@ -36,14 +36,25 @@ async function checkName(db: Tx, v: ValidationErrors, schema: string, name: stri
     v.add(`${schema}.name`, `${name}: group name conflicts with existing SMB Builtin entry. SMB group mapping is not permitted for this group.`, "group.name_smb_builtin");
     return;
   }
-  let q = db.selectFrom("groups").select(["id", "name"]).where("smb", "=", 1).where((eb) => eb(eb.fn("lower", ["name"]), "=", name.toLowerCase()));
+  let q = db
+    .selectFrom("groups")
+    .select(["id", "name"])
+    .where("smb", "=", 1)
+    .where((eb) => eb(eb.fn("lower", ["name"]), "=", name.toLowerCase()));
   if (selfId !== null) q = q.where("id", "!=", selfId);
   const clash = await q.executeTakeFirst();
   if (clash && clash.name !== name) v.add(`${schema}.name`, `${name}: group name conflicts with existing groupmap entry (${clash.name}).`, "group.name_groupmap_conflict");
 }
 
 /** Members given as user ids: local, existing, and root only in builtin_administrators. */
-async function checkUsers(db: Tx, v: ValidationErrors, schema: string, users: number[], gid: number | null, currentMembers: ReadonlySet<number>): Promise<Map<number, { id: number; uid: number; username: string }>> {
+async function checkUsers(
+  db: Tx,
+  v: ValidationErrors,
+  schema: string,
+  users: number[],
+  gid: number | null,
+  currentMembers: ReadonlySet<number>,
+): Promise<Map<number, { id: number; uid: number; username: string }>> {
   const attr = `${schema}.users`;
   if (users.some((u) => u >= DS_ID_BASE)) v.add(attr, "Directory services users may not be added as members of local groups.", "group.member_directory_user");
   const local = users.filter((u) => u < DS_ID_BASE);
@@ -97,37 +108,45 @@ export async function createGroup(ctx: AccountContext, input: GroupCreateInput):
   try {
     // Uniqueness under concurrency (docs/security/concurrency.md): the gid is claimed inside the
     // transaction; an automatic one is tried again if a writer that does not claim took it.
-    id = await withIdRetry((k) => k === "gid" && gidGiven === null, () => db.transaction().execute(async (trx) => {
-      const grantsBefore = await accountGrants(trx, users);
-      const dialect = app.store.dialect;
-      if (gidGiven !== null) {
-        const owner = await claimExplicitId(trx, dialect, "gid", gidGiven);
-        if (owner !== null) throw new ValidationErrors([[`${schema}.gid`, `Gid ${gidGiven} is already used (group ${owner} has it)`, "group.gid_taken"]]);
-      }
-      const gid = gidGiven ?? (await allocateId(trx, dialect, "gid"));
-      const row = await trx
-        .insertInto("groups")
-        .values({
-          gid,
-          name: input.name,
-          builtin: 0,
-          smb: smb ? 1 : 0,
-          sudo_commands: JSON.stringify(input.sudo_commands ?? []),
-          sudo_commands_nopasswd: JSON.stringify(input.sudo_commands_nopasswd ?? []),
-          userns_idmap: input.userns_idmap == null ? null : String(input.userns_idmap),
-        })
-        .returning("id")
-        .executeTakeFirstOrThrow();
-      const members = [...new Set(users)];
-      if (members.length) await trx.insertInto("memberships").values(members.map((user_id) => ({ group_id: row.id, user_id }))).execute();
-      // Nobody grants what they do not hold: the members' new roles and sudo rights.
-      const delta = grantDelta(grantsBefore, await accountGrants(trx, members), `${schema}.users`);
-      assertMayGrant(ctx.session, { ...delta, fullAdmin: [...sudoFieldNeeds(schema, input, null), ...delta.fullAdmin!] });
-      await releaseReservation(trx, "gid", gid);
-      change = changeOf({ users, groups: [row.id] });
-      await recordChange(trx, change);
-      return row.id;
-    }));
+    id = await withIdRetry(
+      (k) => k === "gid" && gidGiven === null,
+      () =>
+        db.transaction().execute(async (trx) => {
+          const grantsBefore = await accountGrants(trx, users);
+          const dialect = app.store.dialect;
+          if (gidGiven !== null) {
+            const owner = await claimExplicitId(trx, dialect, "gid", gidGiven);
+            if (owner !== null) throw new ValidationErrors([[`${schema}.gid`, `Gid ${gidGiven} is already used (group ${owner} has it)`, "group.gid_taken"]]);
+          }
+          const gid = gidGiven ?? (await allocateId(trx, dialect, "gid"));
+          const row = await trx
+            .insertInto("groups")
+            .values({
+              gid,
+              name: input.name,
+              builtin: 0,
+              smb: smb ? 1 : 0,
+              sudo_commands: JSON.stringify(input.sudo_commands ?? []),
+              sudo_commands_nopasswd: JSON.stringify(input.sudo_commands_nopasswd ?? []),
+              userns_idmap: input.userns_idmap == null ? null : String(input.userns_idmap),
+            })
+            .returning("id")
+            .executeTakeFirstOrThrow();
+          const members = [...new Set(users)];
+          if (members.length)
+            await trx
+              .insertInto("memberships")
+              .values(members.map((user_id) => ({ group_id: row.id, user_id })))
+              .execute();
+          // Nobody grants what they do not hold: the members' new roles and sudo rights.
+          const delta = grantDelta(grantsBefore, await accountGrants(trx, members), `${schema}.users`);
+          assertMayGrant(ctx.session, { ...delta, fullAdmin: [...sudoFieldNeeds(schema, input, null), ...delta.fullAdmin!] });
+          await releaseReservation(trx, "gid", gid);
+          change = changeOf({ users, groups: [row.id] });
+          await recordChange(trx, change);
+          return row.id;
+        }),
+    );
   } catch (err) {
     const key = violatedKey(err);
     const conflict = key && (await groupConflictError(db, schema, key, { name: input.name, gid: gidGiven }));
@@ -188,7 +207,12 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
     if (adminGids.includes(group.gid)) {
       const usable = (u: MemberRow) => !u.password_disabled && !u.locked;
       const before = (await membersOfGids(db, adminGids)).filter(usable);
-      const others = (await membersOfGids(db, adminGids.filter((g) => g !== group.gid))).filter(usable);
+      const others = (
+        await membersOfGids(
+          db,
+          adminGids.filter((g) => g !== group.gid),
+        )
+      ).filter(usable);
       const after = (await usersByIds(db, [...primaryIds, ...newAux])).filter(usable);
       if (before.length && !others.length && !after.length) {
         v.add(`${schema}.users`, "After this change no password-enabled local user will have built-in privilege 'Local Administrator'.", "access.last_local_administrator");
@@ -221,7 +245,11 @@ export async function updateGroup(ctx: AccountContext, id: number, input: GroupU
         const removed = currentAux.filter((u) => !want.has(u));
         const added = newAux.filter((u) => !have.has(u));
         if (removed.length) await trx.deleteFrom("memberships").where("group_id", "=", id).where("user_id", "in", removed).execute();
-        if (added.length) await trx.insertInto("memberships").values(added.map((user_id) => ({ group_id: id, user_id }))).execute();
+        if (added.length)
+          await trx
+            .insertInto("memberships")
+            .values(added.map((user_id) => ({ group_id: id, user_id })))
+            .execute();
       }
       // Nobody grants (or takes away) what they do not hold: members' roles, sudo rights, and
       // membership of a built-in group.

@@ -1,17 +1,23 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import {
-  mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync, statSync, lstatSync, readFileSync, readlinkSync,
-  existsSync, readdirSync, utimesSync, chmodSync, chownSync,
-} from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync, statSync, lstatSync, readFileSync, readlinkSync, existsSync, readdirSync, utimesSync, chmodSync, chownSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { pathToFileURL } from "node:url";
 import { ValidationErrors, ERRNO, CallError } from "../server/errors.js";
 import {
-  NO_HOME, applyHomeMode, copyHome, createHome, parseHomeMode, readAuthorizedKeys, removeSshDir, validateHome,
-  validateHomeMode, writeAuthorizedKeys, type HomeValidationInput,
+  NO_HOME,
+  applyHomeMode,
+  copyHome,
+  createHome,
+  parseHomeMode,
+  readAuthorizedKeys,
+  removeSshDir,
+  validateHome,
+  validateHomeMode,
+  writeAuthorizedKeys,
+  type HomeValidationInput,
 } from "./home.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -43,7 +49,10 @@ async function validate(input: Partial<HomeValidationInput> & { home: string }) 
   const home = await validateHome(errors, A, {
     username: "alice",
     storageRoots: [mnt],
-    otherUserHomes: new Map([[path.join(mnt, "tank/bob") + "/", "bob"], [NO_HOME, "carl"]]),
+    otherUserHomes: new Map([
+      [path.join(mnt, "tank/bob") + "/", "bob"],
+      [NO_HOME, "carl"],
+    ]),
     ...input,
   });
   return { home, errors: errors.errors };
@@ -110,9 +119,7 @@ describe("validateHome", () => {
   });
 
   test("missing directories", async () => {
-    assert.deepEqual((await validate({ home: `${mnt}/tank/nobody` })).errors, [
-      [A, `${mnt}/tank/nobody: path specified to use as home directory does not exist.`, ERRNO.EINVAL],
-    ]);
+    assert.deepEqual((await validate({ home: `${mnt}/tank/nobody` })).errors, [[A, `${mnt}/tank/nobody: path specified to use as home directory does not exist.`, ERRNO.EINVAL]]);
     assert.deepEqual((await validate({ home: `${mnt}/nope/x` })).errors, [
       [A, `${mnt}/nope/x: path specified to use as home directory does not exist.`, ERRNO.EINVAL],
       [A, `${mnt}/nope: parent path of specified home directory does not exist.`, ERRNO.EINVAL],
@@ -120,8 +127,7 @@ describe("validateHome", () => {
     assert.deepEqual((await validate({ home: `${mnt}/nope`, homeCreate: true, username: "carol" })).errors, [
       [
         A,
-        `${mnt}/nope: path specified to use for home directory creation does not exist. Gatehouse uses the ` +
-          "provided path as the parent directory of the newly-created home directory.",
+        `${mnt}/nope: path specified to use for home directory creation does not exist. Gatehouse uses the ` + "provided path as the parent directory of the newly-created home directory.",
         ERRNO.EINVAL,
       ],
     ]);
@@ -139,21 +145,15 @@ describe("validateHome", () => {
     // A storage root itself is fine as the parent.
     assert.deepEqual(await validate({ home: mnt, homeCreate: true, username: "carol" }), { home: `${mnt}/carol`, errors: [] });
     // Something that is not a directory already sits where the home would be created.
-    assert.deepEqual((await validate({ home: `${mnt}/tank`, homeCreate: true, username: "file" })).errors, [
-      [A, "Path for home directory already exists and is not a directory", ERRNO.EEXIST],
-    ]);
+    assert.deepEqual((await validate({ home: `${mnt}/tank`, homeCreate: true, username: "file" })).errors, [[A, "Path for home directory already exists and is not a directory", ERRNO.EEXIST]]);
     // An invalid username is never joined into a path (its own field reports it).
     assert.deepEqual(await validate({ home: `${mnt}/tank`, homeCreate: true, username: "../../etc" }), { home: `${mnt}/tank`, errors: [] });
   });
 
   test("another user's home is rejected", async () => {
     assert.deepEqual((await validate({ home: `${mnt}/tank/bob` })).errors, [[A, `${mnt}/tank/bob: homedir already used by bob.`, ERRNO.EEXIST]]);
-    assert.deepEqual((await validate({ home: `${mnt}/tank/bob`, homeCreate: true })).errors, [
-      [A, `${mnt}/tank/bob: homedir already used by bob.`, ERRNO.EEXIST],
-    ]);
-    assert.deepEqual((await validate({ home: `${mnt}/tank`, homeCreate: true, username: "bob" })).errors, [
-      [A, `${mnt}/tank/bob: homedir already used by bob.`, ERRNO.EEXIST],
-    ]);
+    assert.deepEqual((await validate({ home: `${mnt}/tank/bob`, homeCreate: true })).errors, [[A, `${mnt}/tank/bob: homedir already used by bob.`, ERRNO.EEXIST]]);
+    assert.deepEqual((await validate({ home: `${mnt}/tank`, homeCreate: true, username: "bob" })).errors, [[A, `${mnt}/tank/bob: homedir already used by bob.`, ERRNO.EEXIST]]);
   });
 
   test("homes must be inside a storage root and not a root", async () => {
@@ -172,17 +172,18 @@ describe("validateHome", () => {
       [A, `"Home Directory" must not pass through a symbolic link (${mnt2}/to-mnt-root).`, ERRNO.EINVAL],
     ]);
     assert.deepEqual((await validate({ home: `${mnt}/tank/alice`, storageRoots: roots })).errors, []);
-    assert.deepEqual((await validate({ home: `${mnt}/tank/alice`, storageRoots: [] })).errors, [
-      [A, '"Home Directory" must be set to /var/empty: no storage roots are configured.', ERRNO.EINVAL],
-    ]);
+    assert.deepEqual((await validate({ home: `${mnt}/tank/alice`, storageRoots: [] })).errors, [[A, '"Home Directory" must be set to /var/empty: no storage roots are configured.', ERRNO.EINVAL]]);
   });
 
   test("errors accumulate like upstream's", async () => {
-    assert.deepEqual((await validate({ home: "/nonexistent/x" })).errors.map((e) => e[1]), [
-      "/nonexistent/x: path specified to use as home directory does not exist.",
-      "/nonexistent: parent path of specified home directory does not exist.",
-      `"Home Directory" must be inside a storage root (${mnt}) or set to /var/empty.`,
-    ]);
+    assert.deepEqual(
+      (await validate({ home: "/nonexistent/x" })).errors.map((e) => e[1]),
+      [
+        "/nonexistent/x: path specified to use as home directory does not exist.",
+        "/nonexistent: parent path of specified home directory does not exist.",
+        `"Home Directory" must be inside a storage root (${mnt}) or set to /var/empty.`,
+      ],
+    );
   });
 
   test("immutable directories are rejected", async (t) => {
@@ -194,9 +195,7 @@ describe("validateHome", () => {
     }
     try {
       assert.deepEqual((await validate({ home: frozen })).errors, [[A, `${frozen}: home directory path is immutable.`, ERRNO.EINVAL]]);
-      assert.deepEqual((await validate({ home: frozen, homeCreate: true, username: "carol" })).errors, [
-        [A, `${frozen}: home directory path is immutable.`, ERRNO.EINVAL],
-      ]);
+      assert.deepEqual((await validate({ home: frozen, homeCreate: true, username: "carol" })).errors, [[A, `${frozen}: home directory path is immutable.`, ERRNO.EINVAL]]);
     } finally {
       spawnSync("chattr", ["-i", frozen]);
     }
@@ -226,16 +225,12 @@ describe("validateHome", () => {
       t.skip("no mount namespaces here");
       return;
     }
-    const res = spawnSync(
-      "unshare",
-      ["-m", "sh", "-c", `mount -t tmpfs -o ro tmpfs "$1" && exec "$2" --import tsx "$3"`, "sh", ro, process.execPath, script],
-      { encoding: "utf8", cwd: process.cwd() },
-    );
+    const res = spawnSync("unshare", ["-m", "sh", "-c", `mount -t tmpfs -o ro tmpfs "$1" && exec "$2" --import tsx "$3"`, "sh", ro, process.execPath, script], {
+      encoding: "utf8",
+      cwd: process.cwd(),
+    });
     assert.equal(res.status, 0, res.stderr);
-    assert.deepEqual(JSON.parse(res.stdout), [
-      [["a", "Path is on a read-only filesystem.", ERRNO.EINVAL]],
-      [["a", "Path is on a read-only filesystem.", ERRNO.EINVAL]],
-    ]);
+    assert.deepEqual(JSON.parse(res.stdout), [[["a", "Path is on a read-only filesystem.", ERRNO.EINVAL]], [["a", "Path is on a read-only filesystem.", ERRNO.EINVAL]]]);
   });
 });
 
@@ -295,7 +290,10 @@ describe("filesystem operations", { skip: !isRoot && "needs root to give files a
     const gone = await createHome(path.join(mnt, "tank/gone"), { uid: UID, gid: GID, skelDir: skel });
     await gone.discard();
     assert.equal(existsSync(path.join(mnt, "tank/gone")), false);
-    assert.deepEqual(readdirSync(path.join(mnt, "tank")).filter((n) => n.startsWith(".gatehouse-home.")), []);
+    assert.deepEqual(
+      readdirSync(path.join(mnt, "tank")).filter((n) => n.startsWith(".gatehouse-home.")),
+      [],
+    );
   });
 
   test("createHome failures", async () => {

@@ -22,9 +22,7 @@ import { CallError, ERRNO, type ValidationErrors } from "../server/errors.js";
 import { serialised, writeKeysIn } from "../provision/keys.js";
 import type { Tx } from "../store/db.js";
 import { isWithin, normalizeDir } from "./storage-root.js";
-import {
-  SAFE_FS_AVAILABLE, type SafeDir, afterResolve, errCode, fsat, isDir, isFile, isLink, locateHome, openHomeParent, type SafeStat,
-} from "./safe-fs.js";
+import { SAFE_FS_AVAILABLE, type SafeDir, afterResolve, errCode, fsat, isDir, isFile, isLink, locateHome, openHomeParent, type SafeStat } from "./safe-fs.js";
 
 /** The "no home" value: skips every check and is never created. */
 export const NO_HOME = "/var/empty";
@@ -181,8 +179,7 @@ export async function validateHome(errors: ValidationErrors, attr: string, input
     if (appendUser) {
       errors.add(
         attr,
-        `${home}: path specified to use for home directory creation does not exist. Gatehouse uses the ` +
-          "provided path as the parent directory of the newly-created home directory.",
+        `${home}: path specified to use for home directory creation does not exist. Gatehouse uses the ` + "provided path as the parent directory of the newly-created home directory.",
         "home.parent_not_found",
       );
     } else if (!homeCreate) {
@@ -224,9 +221,7 @@ export async function validateHome(errors: ValidationErrors, attr: string, input
 
   const roots = input.storageRoots.map(normalizeDir);
   const rootList = roots.join(", ");
-  const outside = roots.length
-    ? `"Home Directory" must be inside a storage root (${rootList}) or set to ${NO_HOME}.`
-    : `"Home Directory" must be set to ${NO_HOME}: no storage roots are configured.`;
+  const outside = roots.length ? `"Home Directory" must be inside a storage root (${rootList}) or set to ${NO_HOME}.` : `"Home Directory" must be set to ${NO_HOME}: no storage roots are configured.`;
   const atRoot = roots.find((r) => r === effective);
   if (atRoot !== undefined) {
     errors.add(attr, `"Home Directory" cannot be at root of "${atRoot}"`, "home.storage_root_itself");
@@ -882,10 +877,17 @@ export async function readAuthorizedKeys(home: string, roots: readonly string[] 
  * removeHomeLeftovers) in the storage roots and the parents of every stored home. Never fails
  * the startup; returns how many were removed.
  */
-export async function removeHomeLeftoversAtStartup(app: { store: { db: Tx }; config: { storageRoots: string[] }; log: { warn: (o: object, m: string) => void; info: (o: object, m: string) => void } }): Promise<number> {
+export async function removeHomeLeftoversAtStartup(app: {
+  store: { db: Tx };
+  config: { storageRoots: string[] };
+  log: { warn: (o: object, m: string) => void; info: (o: object, m: string) => void };
+}): Promise<number> {
   try {
     const rows = await app.store.db.selectFrom("users").select("home").where("home", "!=", NO_HOME).execute();
-    const removed = removeHomeLeftovers(app.config.storageRoots, rows.map((r) => r.home));
+    const removed = removeHomeLeftovers(
+      app.config.storageRoots,
+      rows.map((r) => r.home),
+    );
     if (removed) app.log.info({ removed }, "removed temporary home directories left by an interrupted create");
     return removed;
   } catch (err) {

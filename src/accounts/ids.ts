@@ -51,7 +51,11 @@ async function nextGapAfter(db: Tx, kind: Kind, from: number): Promise<number> {
   const { table, column } = TABLE[kind];
   const t = sql.ref(`t.${column}`);
   const u = sql.ref(`u.${column}`);
-  const r = await sql<{ x: number }>`SELECT ${t} + 1 AS "x" FROM ${sql.table(table)} AS "t" WHERE ${t} >= ${Number(from)} AND NOT EXISTS (SELECT 1 FROM ${sql.table(table)} AS "u" WHERE ${u} = ${t} + 1) ORDER BY ${t} LIMIT 1`.execute(db);
+  const r = await sql<{
+    x: number;
+  }>`SELECT ${t} + 1 AS "x" FROM ${sql.table(table)} AS "t" WHERE ${t} >= ${Number(from)} AND NOT EXISTS (SELECT 1 FROM ${sql.table(table)} AS "u" WHERE ${u} = ${t} + 1) ORDER BY ${t} LIMIT 1`.execute(
+    db,
+  );
   return r.rows.length ? Number(r.rows[0].x) : from + 1;
 }
 
@@ -150,7 +154,11 @@ export async function idOwner(db: Tx, kind: Kind, id: number): Promise<string | 
 /** get_next_uid / get_next_gid: the lowest free id, reserved for this caller. */
 export async function reserveNextId(db: Db, kind: Kind): Promise<number> {
   const now = Date.now();
-  await db.deleteFrom("counters").where("key", "like", `${prefix(kind)}%`).where("window_start", "<=", now - RESERVATION_MS).execute();
+  await db
+    .deleteFrom("counters")
+    .where("key", "like", `${prefix(kind)}%`)
+    .where("window_start", "<=", now - RESERVATION_MS)
+    .execute();
   const start = await idStart(db);
   const held = await heldIds(db, kind, now, true);
   // The primary key decides between concurrent callers: whoever inserts the row owns the id.
@@ -169,5 +177,8 @@ export async function reserveNextId(db: Db, kind: Kind): Promise<number> {
 
 /** An id that is now in use needs no reservation any more. */
 export async function releaseReservation(db: Tx, kind: Kind, id: number): Promise<void> {
-  await db.deleteFrom("counters").where("key", "=", `${prefix(kind)}${id}`).execute();
+  await db
+    .deleteFrom("counters")
+    .where("key", "=", `${prefix(kind)}${id}`)
+    .execute();
 }

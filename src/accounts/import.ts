@@ -176,7 +176,10 @@ function hostShells(hostRoot: string): string[] {
   } catch {
     // none: the choices alone
   }
-  const listed = text.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("/"));
+  const listed = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith("/"));
   return [...listed, "/sbin/nologin", "/bin/false", "/usr/bin/false"];
 }
 
@@ -290,7 +293,12 @@ export interface ValidatedImport {
 }
 
 /** Check every record against the store and each other. Reads the store once; writes nothing. */
-export async function validateImport(ctx: ImportContext, records: RawRecord[], progress?: ImportOptions["progress"], extraBuiltinGroups: { name: string; gid: number }[] = []): Promise<ValidatedImport> {
+export async function validateImport(
+  ctx: ImportContext,
+  records: RawRecord[],
+  progress?: ImportOptions["progress"],
+  extraBuiltinGroups: { name: string; gid: number }[] = [],
+): Promise<ValidatedImport> {
   const known = await loadKnown(ctx.db);
   // groups written in the same transaction before these records (adopt's system groups)
   for (const g of extraBuiltinGroups) {
@@ -373,7 +381,15 @@ const GROUP_ROW_COLUMNS = ["gid", "name", "builtin", "smb", "sudo_commands", "su
 
 export async function insertGroups(trx: Tx, dialect: Dialect, groups: GroupRecord[]): Promise<void> {
   for (const batch of chunks(groups)) {
-    const rows = batch.map((g) => ({ gid: g.gid, name: g.name, builtin: 0, smb: g.smb ? 1 : 0, sudo_commands: json(g.sudo_commands), sudo_commands_nopasswd: json(g.sudo_commands_nopasswd), userns_idmap: g.userns_idmap === null ? null : String(g.userns_idmap) }));
+    const rows = batch.map((g) => ({
+      gid: g.gid,
+      name: g.name,
+      builtin: 0,
+      smb: g.smb ? 1 : 0,
+      sudo_commands: json(g.sudo_commands),
+      sudo_commands_nopasswd: json(g.sudo_commands_nopasswd),
+      userns_idmap: g.userns_idmap === null ? null : String(g.userns_idmap),
+    }));
     await insertRows(trx, dialect, "groups", GROUP_ROW_COLUMNS, rows, null);
   }
 }
@@ -381,12 +397,35 @@ export async function insertGroups(trx: Tx, dialect: Dialect, groups: GroupRecor
 function userRow(u: UserRecord, groupId: number, now: number) {
   const hasPassword = u.unixhash !== null && u.unixhash !== undefined && u.unixhash !== "*";
   return {
-    uid: u.uid, username: u.username, unixhash: u.unixhash ?? "*", smbhash: u.smbhash ?? "*", home: u.home, shell: u.shell, full_name: u.full_name,
-    builtin: 0, smb: u.smb ? 1 : 0, microsoft_account: 0, userns_idmap: u.userns_idmap === null ? null : String(u.userns_idmap), group_id: groupId,
-    password_disabled: u.password_disabled ? 1 : 0, ssh_password_enabled: u.ssh_password_enabled ? 1 : 0, sshpubkey: u.sshpubkey, locked: u.locked ? 1 : 0,
-    sudo_commands: json(u.sudo_commands), sudo_commands_nopasswd: json(u.sudo_commands_nopasswd), email: u.email, email_verified: 0,
-    last_password_change: u.last_password_change ?? (hasPassword ? now : null), password_history: "[]", source: "LOCAL", home_mode: null,
-    twofactor_secret: null, twofactor_digits: 6, twofactor_interval: 30, twofactor_email: 0, created_at: now,
+    uid: u.uid,
+    username: u.username,
+    unixhash: u.unixhash ?? "*",
+    smbhash: u.smbhash ?? "*",
+    home: u.home,
+    shell: u.shell,
+    full_name: u.full_name,
+    builtin: 0,
+    smb: u.smb ? 1 : 0,
+    microsoft_account: 0,
+    userns_idmap: u.userns_idmap === null ? null : String(u.userns_idmap),
+    group_id: groupId,
+    password_disabled: u.password_disabled ? 1 : 0,
+    ssh_password_enabled: u.ssh_password_enabled ? 1 : 0,
+    sshpubkey: u.sshpubkey,
+    locked: u.locked ? 1 : 0,
+    sudo_commands: json(u.sudo_commands),
+    sudo_commands_nopasswd: json(u.sudo_commands_nopasswd),
+    email: u.email,
+    email_verified: 0,
+    last_password_change: u.last_password_change ?? (hasPassword ? now : null),
+    password_history: "[]",
+    source: "LOCAL",
+    home_mode: null,
+    twofactor_secret: null,
+    twofactor_digits: 6,
+    twofactor_interval: 30,
+    twofactor_email: 0,
+    created_at: now,
   };
 }
 
@@ -399,7 +438,14 @@ export async function insertUsers(trx: Tx, dialect: Dialect, users: UserRecord[]
   let memberships = 0;
   let done = 0;
   for (const batch of chunks(users)) {
-    const ids = await insertRows<{ id: number; uid: number }>(trx, dialect, "users", USER_ROW_COLUMNS, batch.map((u) => userRow(u, groupId.get(u.group)!, now)), `"id", "uid"`);
+    const ids = await insertRows<{ id: number; uid: number }>(
+      trx,
+      dialect,
+      "users",
+      USER_ROW_COLUMNS,
+      batch.map((u) => userRow(u, groupId.get(u.group)!, now)),
+      `"id", "uid"`,
+    );
     const idOf = new Map(ids.map((r) => [Number(r.uid), Number(r.id)]));
     const mem = batch.flatMap((u) => [...new Set(u.groups)].map((g) => ({ group_id: groupId.get(g)!, user_id: idOf.get(u.uid)! })));
     for (const m of chunks(mem, 2000)) await insertRows(trx, dialect, "memberships", ["group_id", "user_id"], m, null);

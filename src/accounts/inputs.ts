@@ -28,7 +28,11 @@ export const userCreateSchema = z.strictObject({
   random_password: z.boolean().optional(),
   password_disabled: z.boolean().optional(),
   ssh_password_enabled: z.boolean().optional(),
-  sshpubkey: z.string().max(32 * 1024).nullable().optional(),
+  sshpubkey: z
+    .string()
+    .max(32 * 1024)
+    .nullable()
+    .optional(),
   locked: z.boolean().optional(),
   smb: z.boolean().optional(),
   webshare: z.boolean().optional(),
@@ -38,7 +42,13 @@ export const userCreateSchema = z.strictObject({
   microsoft_account: z.boolean().optional(),
   // Directory users (issue 12): pre-created with source LDAP and no password; the directory name when it differs.
   source: z.enum(["LOCAL", "LDAP"]).optional(),
-  ldap_username: z.string().min(1).max(256).regex(/^[^\u0000-\u001f\u007f]*$/).nullable().optional(),
+  ldap_username: z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^[^\u0000-\u001f\u007f]*$/)
+    .nullable()
+    .optional(),
   // Fleet (issue 11): teams, the user's own grants on systems and system groups (need FLEET_WRITE).
   ...userFleetFields,
 });

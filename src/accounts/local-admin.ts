@@ -33,7 +33,11 @@ export async function localAdministratorSetUp(db: Tx): Promise<boolean> {
   const rows = await db
     .selectFrom("users")
     .select(["unixhash"])
-    .where("id", "in", members.map((m) => m.id))
+    .where(
+      "id",
+      "in",
+      members.map((m) => m.id),
+    )
     .where("password_disabled", "=", 0)
     .where("locked", "=", 0)
     .execute();
@@ -80,12 +84,35 @@ export async function setupLocalAdministrator(ctx: AccountContext, username: "ro
       const user = await trx
         .insertInto("users")
         .values({
-          uid: ADMIN_UID, username: ADMIN_USERNAME, unixhash, smbhash: "*", home: ADMIN_HOME, shell: defaultShell(app.config.hostRoot),
-          full_name: "Local Administrator", builtin: 0, smb: 0, microsoft_account: 0, userns_idmap: null, group_id: group.id,
-          password_disabled: 0, ssh_password_enabled: 0, sshpubkey: null, locked: 0, sudo_commands: JSON.stringify(["ALL"]),
-          sudo_commands_nopasswd: "[]", email: null, email_verified: 0, last_password_change: now, password_history: "[]",
-          source: "LOCAL", home_mode: "700", twofactor_secret: null, twofactor_digits: 6, twofactor_interval: 30,
-          twofactor_email: 0, created_at: now,
+          uid: ADMIN_UID,
+          username: ADMIN_USERNAME,
+          unixhash,
+          smbhash: "*",
+          home: ADMIN_HOME,
+          shell: defaultShell(app.config.hostRoot),
+          full_name: "Local Administrator",
+          builtin: 0,
+          smb: 0,
+          microsoft_account: 0,
+          userns_idmap: null,
+          group_id: group.id,
+          password_disabled: 0,
+          ssh_password_enabled: 0,
+          sshpubkey: null,
+          locked: 0,
+          sudo_commands: JSON.stringify(["ALL"]),
+          sudo_commands_nopasswd: "[]",
+          email: null,
+          email_verified: 0,
+          last_password_change: now,
+          password_history: "[]",
+          source: "LOCAL",
+          home_mode: "700",
+          twofactor_secret: null,
+          twofactor_digits: 6,
+          twofactor_interval: 30,
+          twofactor_email: 0,
+          created_at: now,
         })
         .returning("id")
         .executeTakeFirstOrThrow();

@@ -94,16 +94,17 @@ const python = spawnSync("python3", ["-c", "print(1)"]).status === 0;
 test("pyRepr matches Python's repr() on random strings", { skip: !python && "python3 not installed" }, () => {
   // Latin, Greek and General Punctuation (controls, spaces, format characters, separators) have
   // had stable categories for many Unicode versions, so Node's and Python's databases agree.
-  const unit = fc
-    .oneof(fc.integer({ min: 0, max: 0x24f }), fc.integer({ min: 0x370, max: 0x3ff }), fc.integer({ min: 0x2000, max: 0x206f }))
-    .map((cp) => String.fromCodePoint(cp));
+  const unit = fc.oneof(fc.integer({ min: 0, max: 0x24f }), fc.integer({ min: 0x370, max: 0x3ff }), fc.integer({ min: 0x2000, max: 0x206f })).map((cp) => String.fromCodePoint(cp));
   const samples = fc.sample(fc.string({ unit, maxLength: 12 }), 500);
   const out = spawnSync("python3", ["-c", "import json,sys\nfor s in json.load(sys.stdin): print(json.dumps(repr(s)))"], {
     input: JSON.stringify(samples),
     encoding: "utf8",
   });
   assert.equal(out.status, 0, out.stderr);
-  const expected = out.stdout.trim().split("\n").map((l) => JSON.parse(l) as string);
+  const expected = out.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as string);
   samples.forEach((s, i) => assert.equal(pyRepr(s), expected[i], JSON.stringify(s)));
 });
 
@@ -124,9 +125,15 @@ test("suggestUsername: first initial + last name, folded to ASCII", () => {
 
 test("suggestUsername de-duplicates with a numeric suffix within 32 characters", () => {
   const taken = new Set(["jsmith", "jsmith2"]);
-  assert.equal(suggestUsername("John Smith", (n) => taken.has(n)), "jsmith3");
+  assert.equal(
+    suggestUsername("John Smith", (n) => taken.has(n)),
+    "jsmith3",
+  );
   const long = "a" + "b".repeat(31);
-  assert.equal(suggestUsername("A " + "b".repeat(31), (n) => n === long), "a" + "b".repeat(30) + "2");
+  assert.equal(
+    suggestUsername("A " + "b".repeat(31), (n) => n === long),
+    "a" + "b".repeat(30) + "2",
+  );
 });
 
 test("suggestUsername always yields a valid, free username", () => {

@@ -96,20 +96,14 @@ function isPyPrintable(ch: string): boolean {
  * Upstream `validate_name`: first failing rule wins (it raises), so at most one message is added.
  * Returns true when the name is valid.
  */
-function validateName(
-  errors: ValidationErrors,
-  attr: string,
-  value: string,
-  validStart: string | null,
-  maxLength: number | null,
-): boolean {
+function validateName(errors: ValidationErrors, attr: string, value: string, validStart: string | null, maxLength: number | null): boolean {
   const chars = [...value];
   let problem: [message: string, code: ErrorCode] | null = null;
   if (chars.length === 0) problem = ["Must be at least 1 character in length", "name.empty"];
-  else if (maxLength !== null && chars.length > maxLength) problem = [`Cannot exceed ${maxLength} charaters in length`, "name.too_long"]; // sic, upstream typo
+  else if (maxLength !== null && chars.length > maxLength)
+    problem = [`Cannot exceed ${maxLength} charaters in length`, "name.too_long"]; // sic, upstream typo
   else if (validStart !== null && !validStart.includes(chars[0])) problem = [`Cannot start with "${pyRepr(chars[0])}"`, "name.invalid_start"];
-  else if (!chars.every((c) => c.length === 1 && NAME_VALID_CHARS.includes(c)))
-    problem = [`Valid characters are: ${pyRepr([...NAME_VALID_CHARS].join(", "))}`, "name.invalid_characters"];
+  else if (!chars.every((c) => c.length === 1 && NAME_VALID_CHARS.includes(c))) problem = [`Valid characters are: ${pyRepr([...NAME_VALID_CHARS].join(", "))}`, "name.invalid_characters"];
   if (problem === null) return true;
   errors.add(attr, ...problem);
   return false;
@@ -161,8 +155,7 @@ export function validateFullName(errors: ValidationErrors, attr: string, value: 
  * WHATWG HTML "valid e-mail address" (input type=email): a deliberate, syntax-only subset of
  * RFC 5322 — dot-atom local part characters, `@`, then dot-separated LDH labels of 1–63 characters.
  */
-const WHATWG_EMAIL =
-  /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+const WHATWG_EMAIL = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
 /**
  * Email (upstream `email_validator`): the upstream messages for the length and a missing part, then
@@ -185,7 +178,18 @@ export function validateEmail(errors: ValidationErrors, attr: string, value: str
 
 // Letters that NFKD does not decompose into ASCII but have a conventional transliteration.
 const TRANSLITERATE: Record<string, string> = {
-  ß: "ss", æ: "ae", œ: "oe", ø: "o", đ: "d", ð: "d", þ: "th", ł: "l", ı: "i", ħ: "h", ŋ: "n", ĸ: "k",
+  ß: "ss",
+  æ: "ae",
+  œ: "oe",
+  ø: "o",
+  đ: "d",
+  ð: "d",
+  þ: "th",
+  ł: "l",
+  ı: "i",
+  ħ: "h",
+  ŋ: "n",
+  ĸ: "k",
 };
 
 /** Lower-case ASCII letters and digits of one word ("Ólafsdóttir" → "olafsdottir", "O'Brien" → "obrien"). */
@@ -193,9 +197,7 @@ function foldWord(word: string): string {
   const lowered = word.toLowerCase();
   let out = "";
   for (const ch of lowered) out += TRANSLITERATE[ch] ?? ch;
-  return out
-    .normalize("NFKD")
-    .replace(/[^a-z0-9]/g, "");
+  return out.normalize("NFKD").replace(/[^a-z0-9]/g, "");
 }
 
 /**

@@ -36,12 +36,7 @@ export async function getUserObj(db: Tx, q: UserObjQuery) {
   }
   let grouplist: number[] | null = null;
   if (q.get_groups) {
-    const aux = await db
-      .selectFrom("memberships")
-      .innerJoin("groups", "groups.id", "memberships.group_id")
-      .select("groups.gid")
-      .where("memberships.user_id", "=", u.id)
-      .execute();
+    const aux = await db.selectFrom("memberships").innerJoin("groups", "groups.id", "memberships.group_id").select("groups.gid").where("memberships.user_id", "=", u.id).execute();
     grouplist = [...new Set([u.gid, ...aux.map((a) => a.gid)])];
   }
   let sid: string | null = null;

@@ -128,7 +128,11 @@ export async function createPrivilege(ctx: AccountContext, data: PrivilegeData):
   const entry = await ctx.app.store.db.transaction().execute(async (trx) => {
     await validatePrivilege(trx, "privilege_create", data, null);
     assertMayGrant(ctx.session, privilegeDelta(null, data, await stigOf(trx), "privilege_create.roles"));
-    const row = await trx.insertInto("privileges").values({ builtin_name: null, ...columns(data) }).returning("id").executeTakeFirstOrThrow();
+    const row = await trx
+      .insertInto("privileges")
+      .values({ builtin_name: null, ...columns(data) })
+      .returning("id")
+      .executeTakeFirstOrThrow();
     await recordChange(trx, changeOf({ privileges: [row.id] }));
     return privilegeById(trx, row.id);
   });

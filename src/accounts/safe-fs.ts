@@ -16,7 +16,7 @@ import { closeSync, constants as C, fchmodSync, fchownSync, fsyncSync, openSync 
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import { CallError, } from "../server/errors.js";
+import { CallError } from "../server/errors.js";
 import { normalizeDir, storageRootOf } from "./storage-root.js";
 
 const posix = path.posix;
@@ -116,8 +116,17 @@ export const isLink = (st: SafeStat) => (st.mode & S_IFMT) === 0o120000;
 
 function toStat(a: number[]): SafeStat {
   return {
-    dev: a[0], ino: a[1], mode: a[2], nlink: a[3], uid: a[4], gid: a[5], size: a[6], blocks: a[7],
-    atime: [a[8], a[9]], mtime: [a[10], a[11]], ctime: [a[12], a[13]],
+    dev: a[0],
+    ino: a[1],
+    mode: a[2],
+    nlink: a[3],
+    uid: a[4],
+    gid: a[5],
+    size: a[6],
+    blocks: a[7],
+    atime: [a[8], a[9]],
+    mtime: [a[10], a[11]],
+    ctime: [a[12], a[13]],
   };
 }
 

@@ -160,11 +160,11 @@ test("malformed keys are rejected with a line-numbered reason", () => {
     [line(edType, Buffer.from([0, 0, 0, 200, 1])), "Line 1: malformed ssh-ed25519 key data"],
     [line("ssh-rsa", encodePublicKey(small, "ssh-rsa")), "Line 1: RSA key is too short (512 bits; at least 1024 required)"],
     [line("ssh-rsa", Buffer.concat([sshString("ssh-rsa"), sshString(Buffer.from([0x81])), mpint(Buffer.alloc(256, 0xff))])), "Line 1: malformed ssh-rsa key data"],
+    [line("ecdsa-sha2-nistp384", Buffer.concat([sshString("ecdsa-sha2-nistp384"), ecBlob.subarray(sshString("ecdsa-sha2-nistp256").length)])), "Line 1: malformed ecdsa-sha2-nistp384 key data"],
     [
-      line("ecdsa-sha2-nistp384", Buffer.concat([sshString("ecdsa-sha2-nistp384"), ecBlob.subarray(sshString("ecdsa-sha2-nistp256").length)])),
-      "Line 1: malformed ecdsa-sha2-nistp384 key data",
+      line("ecdsa-sha2-nistp256", Buffer.concat([sshString("ecdsa-sha2-nistp256"), sshString("nistp256"), sshString(Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]))])),
+      "Line 1: malformed ecdsa-sha2-nistp256 key data",
     ],
-    [line("ecdsa-sha2-nistp256", Buffer.concat([sshString("ecdsa-sha2-nistp256"), sshString("nistp256"), sshString(Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]))])), "Line 1: malformed ecdsa-sha2-nistp256 key data"],
     [`command="oops ${ed}`, "Line 1: unterminated quoted string in key options"],
     [`#ok\n\n${ed}\nssh-ed25519`, 'Line 4: missing key data after "ssh-ed25519"'],
   ];
@@ -221,8 +221,19 @@ test("authorized_keys option values in the forms sshd parses", () => {
   const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32]), raw]);
   const key = `ssh-ed25519 ${blob.toString("base64")}`;
   const errs = (opts: string) => parseSshPublicKeys(`${opts} ${key}`).errors;
-  for (const ok of [`environment="A_1=x y"`, `expiry-time="20301231"`, `expiry-time="203012312359Z"`, `from="10.0.0.0/8,!*.bad,host?.example.com"`,
-    `permitopen="localhost:8080"`, `permitopen="[::1]:22"`, `permitlisten="8080"`, `permitopen="*:*"`, `tunnel="0"`, `principals="a,b"`, `command=""`]) {
+  for (const ok of [
+    `environment="A_1=x y"`,
+    `expiry-time="20301231"`,
+    `expiry-time="203012312359Z"`,
+    `from="10.0.0.0/8,!*.bad,host?.example.com"`,
+    `permitopen="localhost:8080"`,
+    `permitopen="[::1]:22"`,
+    `permitlisten="8080"`,
+    `permitopen="*:*"`,
+    `tunnel="0"`,
+    `principals="a,b"`,
+    `command=""`,
+  ]) {
     assert.deepEqual(errs(ok), [], ok);
   }
   for (const bad of [`environment="=x"`, `expiry-time="tomorrow"`, `from="a b"`, `from=""`, `permitopen="host:port"`, `tunnel="tun0"`, `principals=""`]) {

@@ -184,9 +184,21 @@ function splitOptions(line: string): { options: string; rest: string } | { error
  * one would silently never log in.
  */
 const KEY_FLAGS = new Set([
-  "agent-forwarding", "cert-authority", "no-agent-forwarding", "no-port-forwarding", "no-pty", "no-user-rc",
-  "no-X11-forwarding", "port-forwarding", "pty", "restrict", "user-rc", "X11-forwarding", "no-touch-required",
-  "touch-required", "verify-required",
+  "agent-forwarding",
+  "cert-authority",
+  "no-agent-forwarding",
+  "no-port-forwarding",
+  "no-pty",
+  "no-user-rc",
+  "no-X11-forwarding",
+  "port-forwarding",
+  "pty",
+  "restrict",
+  "user-rc",
+  "X11-forwarding",
+  "no-touch-required",
+  "touch-required",
+  "verify-required",
 ]);
 const KEY_VALUED = new Set(["command", "environment", "expiry-time", "from", "permitlisten", "permitopen", "principals", "tunnel"]);
 /** Bounds on one options prefix: sshd has none, a line of authorized_keys should. */

@@ -41,7 +41,7 @@ test("valid command lists", () => {
     ["/usr/bin/id -u", "/usr/bin/tool-a --flag 'with space'"],
     ["sudoedit /etc/hostname"], // sudo's built-in editor, written without a path (sudoers(5))
     ["sudoedit"],
-    ["/usr/bin/id \"\""], // a lone "" is sudoers' "no arguments"
+    ['/usr/bin/id ""'], // a lone "" is sudoers' "no arguments"
     ["'/usr/bin/we ird' x"],
     ["/usr/bin/link"], // symlink to an executable
     ["/usr/bin/tool-*"],
@@ -72,9 +72,7 @@ test("entries sudoers cannot hold as written are refused, not dropped when rende
 
 test("ALL mixed with other commands: one error, on the first ALL", () => {
   assert.deepEqual(check(["ALL", "/usr/bin/id"]), [[`${A}.0`, "ALL cannot be used with other commands", ERRNO.EINVAL]]);
-  assert.deepEqual(check(["id", "ALL", "ALL"], "group_update.sudo_commands_nopasswd"), [
-    ["group_update.sudo_commands_nopasswd.1", "ALL cannot be used with other commands", ERRNO.EINVAL],
-  ]);
+  assert.deepEqual(check(["id", "ALL", "ALL"], "group_update.sudo_commands_nopasswd"), [["group_update.sudo_commands_nopasswd.1", "ALL cannot be used with other commands", ERRNO.EINVAL]]);
 });
 
 test("relative, non-normalized, missing and non-executable paths", () => {
@@ -145,16 +143,16 @@ function pythonMap(code: string, inputs: string[]): unknown[] {
     encoding: "utf8",
   });
   assert.equal(out.status, 0, out.stderr);
-  return out.stdout.trim().split("\n").map((l) => JSON.parse(l) as unknown);
+  return out.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as unknown);
 }
 
 test("shlexSplit and pyNormpath agree with Python", { skip: !python && "python3 not installed" }, () => {
   const unit = fc.constantFrom("a", "b", " ", "\t", "'", '"', "\\", "/", ".", "#", "$");
   const samples = fc.sample(fc.string({ unit, maxLength: 10 }), 400);
-  const shlex = pythonMap(
-    "    try: print(json.dumps(shlex.split(s)))\n    except ValueError as e: print(json.dumps(str(e)))",
-    samples,
-  );
+  const shlex = pythonMap("    try: print(json.dumps(shlex.split(s)))\n    except ValueError as e: print(json.dumps(str(e)))", samples);
   const norm = pythonMap("    print(json.dumps(posixpath.normpath(s)))", samples);
   samples.forEach((s, i) => {
     let mine: unknown;

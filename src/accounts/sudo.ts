@@ -22,12 +22,7 @@ export interface SudoValidationOptions {
  * Validate `sudo_commands` / `sudo_commands_nopasswd`. Errors go to `<attr>.<index>`.
  * Returns true when every entry is acceptable.
  */
-export function validateSudoCommands(
-  errors: ValidationErrors,
-  attr: string,
-  commands: string[],
-  { root = "/" }: SudoValidationOptions = {},
-): boolean {
+export function validateSudoCommands(errors: ValidationErrors, attr: string, commands: string[], { root = "/" }: SudoValidationOptions = {}): boolean {
   const before = errors.size;
   // "ALL" grants everything, so mixing it with specific commands is meaningless; upstream reports
   // it once, on the first "ALL", and checks nothing else.
@@ -62,10 +57,10 @@ function checkCommand(command: string, root: string): string | null {
   if (tokens.some((t) => t !== t.trim())) return "An argument may not begin or end with a space (sudo matches arguments joined by spaces)";
   if (executable === "ALL") return tokens.length === 1 ? null : "ALL takes no arguments";
   if (executable === "sudoedit") return checkSudoedit(tokens.slice(1));
-  if (executable.endsWith("/sudoedit")) return "sudoedit is built into sudo and is written without a path (sudoers(5)): use \"sudoedit <file>\"";
+  if (executable.endsWith("/sudoedit")) return 'sudoedit is built into sudo and is written without a path (sudoers(5)): use "sudoedit <file>"';
   if (!executable.startsWith("/")) return "Executable must be an absolute path";
   const emptyAt = tokens.indexOf("", 1);
-  if (emptyAt !== -1 && tokens.length > 2) return "An empty argument can only stand alone (sudoers reads \"\" as \"no arguments\")";
+  if (emptyAt !== -1 && tokens.length > 2) return 'An empty argument can only stand alone (sudoers reads "" as "no arguments")';
   if (stripTrailingSlashes(pyNormpath(executable)) !== stripTrailingSlashes(executable)) {
     return "Executable path must be normalized";
   }
@@ -259,9 +254,7 @@ function iglob(pattern: string, root: string, dirOnly: boolean): string[] {
   const dirs = dirname !== pattern && MAGIC.test(dirname) ? iglob(dirname, root, true) : [dirname];
   const results: string[] = [];
   for (const dir of dirs) {
-    const names = MAGIC.test(basename)
-      ? globInDir(hostPath(root, dir), basename, dirOnly)
-      : globLiteral(hostPath(root, dir), basename);
+    const names = MAGIC.test(basename) ? globInDir(hostPath(root, dir), basename, dirOnly) : globLiteral(hostPath(root, dir), basename);
     for (const name of names) results.push(pyJoin(dir, name));
   }
   return results;

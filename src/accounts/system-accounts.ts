@@ -9,10 +9,29 @@ import type { SystemAccounts } from "../provision/drift.js";
 /** The columns of a built-in user row that do not come from passwd. */
 export function builtinUserBase(now: number) {
   return {
-    unixhash: "*", smbhash: "*", builtin: 1, smb: 0, microsoft_account: 0, password_disabled: 0, ssh_password_enabled: 0,
-    sshpubkey: null, locked: 0, sudo_commands: "[]", sudo_commands_nopasswd: "[]", email: null, email_verified: 0,
-    last_password_change: null, password_history: "[]", source: "LOCAL", home_mode: null, twofactor_secret: null,
-    twofactor_digits: 6, twofactor_interval: 30, twofactor_email: 0, userns_idmap: null, created_at: now,
+    unixhash: "*",
+    smbhash: "*",
+    builtin: 1,
+    smb: 0,
+    microsoft_account: 0,
+    password_disabled: 0,
+    ssh_password_enabled: 0,
+    sshpubkey: null,
+    locked: 0,
+    sudo_commands: "[]",
+    sudo_commands_nopasswd: "[]",
+    email: null,
+    email_verified: 0,
+    last_password_change: null,
+    password_history: "[]",
+    source: "LOCAL",
+    home_mode: null,
+    twofactor_secret: null,
+    twofactor_digits: 6,
+    twofactor_interval: 30,
+    twofactor_email: 0,
+    userns_idmap: null,
+    created_at: now,
   };
 }
 

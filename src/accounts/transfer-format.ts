@@ -45,8 +45,22 @@ export interface UserRecord {
 
 export const GROUP_COLUMNS = ["name", "gid", "smb", "sudo_commands", "sudo_commands_nopasswd", "userns_idmap"] as const;
 export const USER_COLUMNS = [
-  "username", "uid", "full_name", "email", "group", "groups", "home", "shell", "smb", "password_disabled",
-  "ssh_password_enabled", "locked", "sshpubkey", "sudo_commands", "sudo_commands_nopasswd", "userns_idmap",
+  "username",
+  "uid",
+  "full_name",
+  "email",
+  "group",
+  "groups",
+  "home",
+  "shell",
+  "smb",
+  "password_disabled",
+  "ssh_password_enabled",
+  "locked",
+  "sshpubkey",
+  "sudo_commands",
+  "sudo_commands_nopasswd",
+  "userns_idmap",
 ] as const;
 export const HASH_COLUMNS = ["unixhash", "smbhash", "last_password_change"] as const;
 /** Columns an import accepts besides the exported ones. */

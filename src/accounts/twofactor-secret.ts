@@ -88,20 +88,10 @@ export async function stageTwoFactorSecret(app: Pick<AccountsApp, "store"> & Sea
  * cannot be replayed at sign-in); refused when nothing is staged (or it expired) or the code is
  * wrong — the staged secret then stays, so the user can try the next code.
  */
-export async function confirmTwoFactorSecret(
-  app: Pick<AccountsApp, "store" | "changed"> & Sealer,
-  username: string,
-  otp: string,
-  window: number,
-) {
+export async function confirmTwoFactorSecret(app: Pick<AccountsApp, "store" | "changed"> & Sealer, username: string, otp: string, window: number) {
   const user = await userByName(app, username);
   const db = app.store.db;
-  const row = await db
-    .selectFrom("onetime_codes")
-    .select(["id", "data", "expires_at"])
-    .where("kind", "=", PENDING_KIND)
-    .where("user_id", "=", user.id)
-    .executeTakeFirst();
+  const row = await db.selectFrom("onetime_codes").select(["id", "data", "expires_at"]).where("kind", "=", PENDING_KIND).where("user_id", "=", user.id).executeTakeFirst();
   const staged = row && Number(row.expires_at) > Date.now() ? (JSON.parse(row.data) as { secret: string; digits: number; interval: number; username: string }) : null;
   if (!row || !staged || staged.username !== username) {
     validationError("otp_token", "No two-factor setup is in progress for this account (or it expired): start again.", "user.twofactor_setup_not_started");

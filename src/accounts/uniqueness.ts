@@ -123,7 +123,13 @@ export async function userConflictError(db: Tx, schema: string, key: UniqueKey, 
       return homeHolderError(`${schema}.home`, u.home, { username: owner?.username ?? "another user", home: u.home, relation: "exact" });
     }
     case "smb_name": {
-      const clash = await db.selectFrom("users").select("username").where("smb", "=", 1).where((eb) => eb(eb.fn("lower", ["username"]), "=", u.username.toLowerCase())).where("username", "!=", u.username).executeTakeFirst();
+      const clash = await db
+        .selectFrom("users")
+        .select("username")
+        .where("smb", "=", 1)
+        .where((eb) => eb(eb.fn("lower", ["username"]), "=", u.username.toLowerCase()))
+        .where("username", "!=", u.username)
+        .executeTakeFirst();
       const other = clash?.username ?? "of another case";
       return new ValidationErrors([smbNameClash(`${schema}.smb`, u.username, other)]);
     }
@@ -143,7 +149,13 @@ export async function groupConflictError(db: Tx, schema: string, key: UniqueKey,
       return new ValidationErrors([[`${schema}.gid`, `Gid ${g.gid} is already used${owner ? ` (group ${owner} has it)` : ""}`, "group.gid_taken"]]);
     }
     case "group_smb_name": {
-      const clash = await db.selectFrom("groups").select("name").where("smb", "=", 1).where((eb) => eb(eb.fn("lower", ["name"]), "=", g.name.toLowerCase())).where("name", "!=", g.name).executeTakeFirst();
+      const clash = await db
+        .selectFrom("groups")
+        .select("name")
+        .where("smb", "=", 1)
+        .where((eb) => eb(eb.fn("lower", ["name"]), "=", g.name.toLowerCase()))
+        .where("name", "!=", g.name)
+        .executeTakeFirst();
       return new ValidationErrors([[`${schema}.name`, `${g.name}: group name conflicts with existing groupmap entry (${clash?.name ?? "another case"}).`, "group.name_groupmap_conflict"]]);
     }
     default:

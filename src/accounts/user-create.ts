@@ -26,7 +26,26 @@ import { accountGrants, grantDelta } from "./grant-delta.js";
 import { assertMayGrant } from "../access/grant-check.js";
 import { sendEmailVerification } from "../auth/email-verification.js";
 import { fleetFieldsOf, writeUserFleet } from "../fleet/fleet-fields.js";
-import { checkAuxGroups, checkDisablingPassword, checkPasswordChoice, checkPasswordText, checkShell, checkSmbNameClash, checkSmbRules, checkSshKeyHome, checkSshPasswordLogin, checkSshTwoFactor, checkSudo, checkUserIdmap, checkUsernameFree, isLoginShell, primaryGroupGid, uidTaken, usernameTaken, webshareGroupId } from "./user-rules.js";
+import {
+  checkAuxGroups,
+  checkDisablingPassword,
+  checkPasswordChoice,
+  checkPasswordText,
+  checkShell,
+  checkSmbNameClash,
+  checkSmbRules,
+  checkSshKeyHome,
+  checkSshPasswordLogin,
+  checkSshTwoFactor,
+  checkSudo,
+  checkUserIdmap,
+  checkUsernameFree,
+  isLoginShell,
+  primaryGroupGid,
+  uidTaken,
+  usernameTaken,
+  webshareGroupId,
+} from "./user-rules.js";
 
 export type UserWithPassword = UserEntry & { password: string | null };
 
@@ -240,14 +259,7 @@ async function validateCreateHome(ctx: AccountContext, v: ValidationErrors, data
 // ---------------------------------------------------------------------------------------------
 // The write (one transaction)
 
-async function writeCreate(
-  ctx: AccountContext,
-  trx: Tx,
-  data: CreateData,
-  plan: CreatePlan,
-  hashes: { unixhash: string; smbhash: string },
-  homes: HomeHandle[],
-): Promise<number> {
+async function writeCreate(ctx: AccountContext, trx: Tx, data: CreateData, plan: CreatePlan, hashes: { unixhash: string; smbhash: string }, homes: HomeHandle[]): Promise<number> {
   const dialect = ctx.app.store.dialect;
   // Uniqueness under concurrency (docs/security/concurrency.md): claims in a fixed order —
   // home, uid, gid — each seeing every concurrent create that claimed before it.
@@ -260,10 +272,12 @@ async function writeCreate(
     if (owner !== null) throw new ValidationErrors([uidTaken(`${SCHEMA}.uid`, data.uid, owner)]);
   }
   const uid = data.uid ?? (await allocateId(trx, dialect, "uid"));
-  const { groupId, gid } = data.group_create
-    ? await userPrivateGroup(ctx, trx, data.username, uid)
-    : { groupId: data.group!, gid: plan.primaryGid! };
-  const row = await trx.insertInto("users").values(newUserRow(data, plan.home, uid, groupId, hashes)).returning("id").executeTakeFirstOrThrow();
+  const { groupId, gid } = data.group_create ? await userPrivateGroup(ctx, trx, data.username, uid) : { groupId: data.group!, gid: plan.primaryGid! };
+  const row = await trx
+    .insertInto("users")
+    .values(newUserRow(data, plan.home, uid, groupId, hashes))
+    .returning("id")
+    .executeTakeFirstOrThrow();
   await releaseReservation(trx, "uid", uid);
   await addMemberships(trx, row.id, groupId, data, plan.webshareGroup);
   // Nobody grants what they do not hold: the new account's roles, sudo rights and built-in
@@ -337,7 +351,11 @@ async function addMemberships(trx: Tx, userId: number, primaryGroupId: number, d
   }
   if (webshareGroup !== undefined) aux.add(webshareGroup);
   aux.delete(primaryGroupId);
-  if (aux.size) await trx.insertInto("memberships").values([...aux].map((group_id) => ({ group_id, user_id: userId }))).execute();
+  if (aux.size)
+    await trx
+      .insertInto("memberships")
+      .values([...aux].map((group_id) => ({ group_id, user_id: userId })))
+      .execute();
 }
 
 /**

@@ -161,8 +161,18 @@ export async function buildUserEntries(db: Tx, rows: UserRow[], snapshot?: Accou
   if (!rows.length) return [];
   const aggregated = rows.every((r) => r.aux_json !== undefined);
   const [extra, fleet, snap, sid] = await Promise.all([
-    aggregated ? null : loadAuxAndKeys(db, rows.map((r) => r.id)),
-    aggregated ? null : loadUserFleet(db, rows.map((r) => r.id)),
+    aggregated
+      ? null
+      : loadAuxAndKeys(
+          db,
+          rows.map((r) => r.id),
+        ),
+    aggregated
+      ? null
+      : loadUserFleet(
+          db,
+          rows.map((r) => r.id),
+        ),
     snapshot ?? accountSnapshot(db),
     serverSid(db),
   ]);
@@ -317,11 +327,45 @@ const USER_COLUMNS_STIG: ColumnMap = Object.fromEntries(Object.entries(USER_COLU
 
 /** Top-level fields of a user entry (for the unknown-field check of filters). */
 export const USER_FIELDS: ReadonlySet<string> = new Set([
-  "id", "uid", "username", "unixhash", "smbhash", "home", "shell", "full_name", "builtin", "smb", "webshare", "userns_idmap",
-  "group", "groups", "password_disabled", "ssh_password_enabled", "sshpubkey", "locked", "sudo_commands", "sudo_commands_nopasswd",
-  "email", "local", "immutable", "twofactor_auth_configured", "sid", "last_password_change", "password_age", "password_history",
-  "password_change_required", "roles", "api_keys", "microsoft_account", "email_verified", "twofactor_method", "source",
-  "ldap_username", "teams", "systems", "system_groups",
+  "id",
+  "uid",
+  "username",
+  "unixhash",
+  "smbhash",
+  "home",
+  "shell",
+  "full_name",
+  "builtin",
+  "smb",
+  "webshare",
+  "userns_idmap",
+  "group",
+  "groups",
+  "password_disabled",
+  "ssh_password_enabled",
+  "sshpubkey",
+  "locked",
+  "sudo_commands",
+  "sudo_commands_nopasswd",
+  "email",
+  "local",
+  "immutable",
+  "twofactor_auth_configured",
+  "sid",
+  "last_password_change",
+  "password_age",
+  "password_history",
+  "password_change_required",
+  "roles",
+  "api_keys",
+  "microsoft_account",
+  "email_verified",
+  "twofactor_method",
+  "source",
+  "ldap_username",
+  "teams",
+  "systems",
+  "system_groups",
 ] satisfies (keyof UserEntry)[]);
 
 /** Unique columns whose plain `=` lookups PostgreSQL batches (src/accounts/entity-query.ts). */

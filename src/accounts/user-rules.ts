@@ -78,7 +78,11 @@ export async function checkUserIdmap(db: Tx, v: ValidationErrors, attr: string, 
 
 /** Another SMB user whose name differs only in case (Samba's names are case-insensitive). */
 export async function checkSmbNameClash(db: Tx, v: ValidationErrors, attr: string, username: string, userId: number | null): Promise<void> {
-  let q = db.selectFrom("users").select(["id", "username"]).where("smb", "=", 1).where((eb) => eb(eb.fn("lower", ["username"]), "=", username.toLowerCase()));
+  let q = db
+    .selectFrom("users")
+    .select(["id", "username"])
+    .where("smb", "=", 1)
+    .where((eb) => eb(eb.fn("lower", ["username"]), "=", username.toLowerCase()));
   if (userId !== null) q = q.where("id", "!=", userId);
   const clash = await q.executeTakeFirst();
   if (clash && clash.username !== username) v.add(...smbNameClash(attr, username, clash.username));

@@ -28,7 +28,25 @@ import { assertMayActOn, assertMayGrant } from "../access/grant-check.js";
 import { fleetFieldsOf, writeUserFleet } from "../fleet/fleet-fields.js";
 import { afterUserWrite, otherHomes, userWriteError, type UserWithPassword } from "./user-create.js";
 import { claimHome, homeHolderError } from "./uniqueness.js";
-import { checkAuxGroups, checkDisablingPassword, checkPasswordChoice, checkPasswordText, checkShell, checkSmbNameClash, checkSmbRules, checkSshKeyHome, checkSshPasswordLogin, checkSshTwoFactor, checkSudo, checkUserIdmap, checkUsernameFree, isLoginShell, primaryGroupGid, WEBSHARE_GROUP, webshareGroupId } from "./user-rules.js";
+import {
+  checkAuxGroups,
+  checkDisablingPassword,
+  checkPasswordChoice,
+  checkPasswordText,
+  checkShell,
+  checkSmbNameClash,
+  checkSmbRules,
+  checkSshKeyHome,
+  checkSshPasswordLogin,
+  checkSshTwoFactor,
+  checkSudo,
+  checkUserIdmap,
+  checkUsernameFree,
+  isLoginShell,
+  primaryGroupGid,
+  WEBSHARE_GROUP,
+  webshareGroupId,
+} from "./user-rules.js";
 
 const SCHEMA = "user_update";
 const CANNOT_CHANGE = "This attribute cannot be changed";
@@ -205,7 +223,8 @@ async function validateUpdatePassword(ctx: AccountContext, v: ValidationErrors, 
   if (input.password_disabled === true && !current.password_disabled && (await wouldOrphanLocalAdministrator(db, id))) {
     v.add(
       `${SCHEMA}.password_disabled`,
-      "After disabling password for this user no password-enabled local user will have built-in privilege 'Local Administrator'.", "access.last_local_administrator",
+      "After disabling password for this user no password-enabled local user will have built-in privilege 'Local Administrator'.",
+      "access.last_local_administrator",
     );
   }
   const security = await securityConfig(db);
@@ -222,7 +241,11 @@ async function validateUpdatePassword(ctx: AccountContext, v: ValidationErrors, 
 
   const tf = await twoFactorConfig(db);
   if (tf.enabled && ctx.session?.userId === id && !current.twofactor_auth_configured) {
-    v.add(`${SCHEMA}.renew_twofactor_secret`, "Two-factor authentication is enabled on this system: configure a two-factor secret for this account (user.renew_2fa_secret) before editing it.", "user.twofactor_secret_required");
+    v.add(
+      `${SCHEMA}.renew_twofactor_secret`,
+      "Two-factor authentication is enabled on this system: configure a two-factor secret for this account (user.renew_2fa_secret) before editing it.",
+      "user.twofactor_secret_required",
+    );
   }
   if (input.ssh_password_enabled && !current.ssh_password_enabled && !current.twofactor_auth_configured) checkSshTwoFactor(v, SCHEMA, tf);
 }
@@ -260,14 +283,7 @@ async function validateUpdateHome(ctx: AccountContext, v: ValidationErrors, { id
 // ---------------------------------------------------------------------------------------------
 // The write (one transaction); returns the old home to copy from, if any.
 
-async function writeUpdate(
-  ctx: AccountContext,
-  trx: Tx,
-  u: Update,
-  plan: UpdatePlan,
-  hashes: { unixhash: string | null; smbhash: string | null },
-  homes: HomeHandle[],
-): Promise<string | null> {
+async function writeUpdate(ctx: AccountContext, trx: Tx, u: Update, plan: UpdatePlan, hashes: { unixhash: string | null; smbhash: string | null }, homes: HomeHandle[]): Promise<string | null> {
   const { id, current } = u;
   // A new home: serialised with every other write giving a home (docs/security/concurrency.md).
   if (plan.newHome !== normalizeDir(current.home) && plan.newHome !== NO_HOME) {
@@ -349,10 +365,18 @@ async function updateMemberships(trx: Tx, { id, input, current, sent, next }: Up
   const added = [...aux].filter((g) => !before.has(g));
   const removed = [...before].filter((g) => !aux.has(g));
   if (removed.length) await trx.deleteFrom("memberships").where("user_id", "=", id).where("group_id", "in", removed).execute();
-  if (added.length) await trx.insertInto("memberships").values(added.map((group_id) => ({ group_id, user_id: id }))).execute();
+  if (added.length)
+    await trx
+      .insertInto("memberships")
+      .values(added.map((group_id) => ({ group_id, user_id: id })))
+      .execute();
 }
 
-const isDirectory = (p: string) => stat(p).then((s) => s.isDirectory(), () => false);
+const isDirectory = (p: string) =>
+  stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 
 /**
  * The filesystem, still inside the transaction: (re)create, re-own or re-mode the home, and write

@@ -197,8 +197,8 @@ export function renderApiDocs(registry: Registry): string {
     `<!-- ${HEADER} -->`,
     "",
     "Every method the server publishes, as `core.get_methods` describes it (there as JSON Schema). Types are",
-    "written as TypeScript: `Date` is `{\"$date\": ms}` on the wire, a set is `{\"$set\": [...]}`; results of",
-    '`*.query` methods follow query-options (`get`: one entry, `count`: a number, `select`: the selected fields). Secret',
+    'written as TypeScript: `Date` is `{"$date": ms}` on the wire, a set is `{"$set": [...]}`; results of',
+    "`*.query` methods follow query-options (`get`: one entry, `count`: a number, `select`: the selected fields). Secret",
     'result fields read `"********"` for sessions that may not see them.',
     "",
     "## Methods",
@@ -207,5 +207,10 @@ export function renderApiDocs(registry: Registry): string {
   for (const [name, doc] of docs) out.push(methodSection(name, doc));
   out.push("## Entities", "");
   for (const [name, def] of defs) out.push(entitySection(name, def));
-  return out.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd() + "\n";
+  return (
+    out
+      .join("\n")
+      .replace(/\n{3,}/g, "\n\n")
+      .trimEnd() + "\n"
+  );
 }

@@ -20,19 +20,7 @@ export interface AuditContext {
 export const REDACTED = "********";
 
 /** Input keys whose values are secrets wherever they appear in a call's parameters. */
-const SECRET_INPUT_KEYS = new Set([
-  "password",
-  "old_password",
-  "new_password",
-  "api_key",
-  "key",
-  "token",
-  "otp_token",
-  "bind_password",
-  "pass",
-  "secret",
-  "code",
-]);
+const SECRET_INPUT_KEYS = new Set(["password", "old_password", "new_password", "api_key", "key", "token", "otp_token", "bind_password", "pass", "secret", "code"]);
 
 export function redactParams(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactParams);

@@ -12,19 +12,7 @@ import { redactParams } from "./audit.js";
 
 export const AUDIT_SERVICES = ["MIDDLEWARE", "SMB", "SUDO", "SYSTEM"] as const;
 
-export const AUDIT_FIELDS = [
-  "audit_id",
-  "message_timestamp",
-  "timestamp",
-  "address",
-  "username",
-  "session",
-  "service",
-  "service_data",
-  "event",
-  "event_data",
-  "success",
-] as const;
+export const AUDIT_FIELDS = ["audit_id", "message_timestamp", "timestamp", "address", "username", "session", "service", "service_data", "event", "event_data", "success"] as const;
 
 const AUDIT_FIELD_SET: ReadonlySet<string> = new Set(AUDIT_FIELDS);
 
@@ -84,14 +72,7 @@ export function redactStoredEntry(entry: AuditEntry, methods: MethodLookup): Aud
   return { ...entry, event_data: { ...data, params } };
 }
 
-export function queryAudit(
-  db: Db,
-  dialect: Dialect,
-  filters: unknown,
-  options: unknown,
-  attrs: { filters: string; options: string },
-  methods: MethodLookup,
-): Promise<unknown> {
+export function queryAudit(db: Db, dialect: Dialect, filters: unknown, options: unknown, attrs: { filters: string; options: string }, methods: MethodLookup): Promise<unknown> {
   return runEntityQuery<Selectable<AuditTable>, AuditEntry>(
     db,
     dialect,

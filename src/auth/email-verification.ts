@@ -103,5 +103,3 @@ export async function setTwofactorMethod(ctx: EmailCallContext, id: number, meth
   await db.updateTable("users").set({ twofactor_email: 1, twofactor_secret: null }).where("id", "=", id).execute();
   return "EMAIL";
 }
-
-

@@ -108,7 +108,10 @@ export async function recordFailure(app: LimiterContext, conn: Connection, lock:
 /** A successful login: forget this source's failures for the account (others' still count). */
 export async function clearSourceFailures(app: LimiterContext, conn: Connection, account: string): Promise<void> {
   if (limiterExempt(app, conn)) return;
-  await app.store.db.deleteFrom("counters").where("key", "=", lockKey(account, sourceKey(conn.remoteAddress))).execute();
+  await app.store.db
+    .deleteFrom("counters")
+    .where("key", "=", lockKey(account, sourceKey(conn.remoteAddress)))
+    .execute();
 }
 
 /** An administrator unlocked or changed the account: every source's lock-out and failure count go. */

@@ -15,16 +15,7 @@ import { clearSourceFailures, loginRefused, recordFailure } from "./limiter.js";
 import { credentialStamp, grantOfCheckRow, judgeSession, readSessionCheck } from "./revalidate.js";
 import { writeAudit } from "../audit/audit.js";
 import { CallError } from "../server/errors.js";
-import {
-  assuranceLevel,
-  LEVEL_LIMITS,
-  lockoutSettings,
-  passwordAging,
-  SECURITY_KEY,
-  securityFromStored,
-  twoFactorConfig,
-  type SecurityConfig,
-} from "./policy.js";
+import { assuranceLevel, LEVEL_LIMITS, lockoutSettings, passwordAging, SECURITY_KEY, securityFromStored, twoFactorConfig, type SecurityConfig } from "./policy.js";
 import { consumeOnetimePassword, looksLikeOnetimePassword } from "./onetime.js";
 import { verifyTotp } from "./totp.js";
 import { checkLoginCode, usesEmailedCode, type MailQueue } from "./email-codes.js";
@@ -208,7 +199,6 @@ const apiKeyLogin = prepare<[string, number]>()(2, (db) => {
     left join "attributes" on "attributes"."user_id" = "users"."id"`.compile(db);
 });
 
-
 /**
  * A hash of a random password at the rounds new passwords get, checked instead of a real one
  * when there is none to check (unknown, password-disabled or directory account), so such a
@@ -266,8 +256,7 @@ export async function loginEx(app: LoginContext, conn: Connection, req: LoginReq
   if (req.mechanism !== "OTP_TOKEN" && conn.pendingTwoFactor) {
     const p = conn.pendingTwoFactor;
     conn.pendingTwoFactor = null;
-    await auditAuth(app, conn, "LOGIN_TWOFACTOR", { username: p.username },
-      "Abandoning login attempt after being presented with requirement for second factor for authentication.");
+    await auditAuth(app, conn, "LOGIN_TWOFACTOR", { username: p.username }, "Abandoning login attempt after being presented with requirement for second factor for authentication.");
   }
   // API keys read the security settings in the key's own statement.
   if (req.mechanism === "API_KEY_PLAIN") return loginApiKey(app, conn, req);

@@ -7,15 +7,44 @@ import { WireSet } from "../server/ejson.js";
 import type { Session } from "./session.js";
 
 const profile: MeProfile = {
-  id: 7, username: "u7", full_name: "U", home: "/var/empty", shell: "/usr/sbin/nologin", uid: 3000, gid: 3000, source: "LOCAL",
-  password_disabled: 0, last_password_change: null, twofactor_secret: null, twofactor_email: 0, twofactor_digits: 6, twofactor_interval: 30, attributes: null,
+  id: 7,
+  username: "u7",
+  full_name: "U",
+  home: "/var/empty",
+  shell: "/usr/sbin/nologin",
+  uid: 3000,
+  gid: 3000,
+  source: "LOCAL",
+  password_disabled: 0,
+  last_password_change: null,
+  twofactor_secret: null,
+  twofactor_email: 0,
+  twofactor_digits: 6,
+  twofactor_interval: 30,
+  attributes: null,
 };
 
 function session(roles: ReadonlySet<string>, methods: ReadonlySet<string>): Session {
   return {
-    id: "s", credentials: "LOGIN_PASSWORD", credentialsData: {}, userId: 7, username: "u7", uid: 3000, rawRoles: [...roles], roles,
-    fullAdmin: false, allowedMethods: methods, attributes: [], webShell: false, webuiAccess: false, apiKeyId: null, createdAt: 0,
-    expiresAt: Number.MAX_SAFE_INTEGER, secureTransport: true, origin: "t", internal: false,
+    id: "s",
+    credentials: "LOGIN_PASSWORD",
+    credentialsData: {},
+    userId: 7,
+    username: "u7",
+    uid: 3000,
+    rawRoles: [...roles],
+    roles,
+    fullAdmin: false,
+    allowedMethods: methods,
+    attributes: [],
+    webShell: false,
+    webuiAccess: false,
+    apiKeyId: null,
+    createdAt: 0,
+    expiresAt: Number.MAX_SAFE_INTEGER,
+    secureTransport: true,
+    origin: "t",
+    internal: false,
   };
 }
 
@@ -29,7 +58,11 @@ test("auth.me privilege: sorted roles and allowlist per role/method set, each ca
   const a = await me(session(roles, methods));
   assert.ok(a.privilege.roles instanceof WireSet, "roles travel as a set");
   assert.deepEqual(a.privilege.roles.items, ["ACCOUNT_READ", "READONLY_ADMIN", "SHARING_READ"], "sorted roles");
-  assert.deepEqual(a.privilege.allowlist, ["auth.me", "group.query", "user.query"].map((m) => ({ method: "CALL", resource: m })), "sorted allowlist");
+  assert.deepEqual(
+    a.privilege.allowlist,
+    ["auth.me", "group.query", "user.query"].map((m) => ({ method: "CALL", resource: m })),
+    "sorted allowlist",
+  );
 
   // A caller changing its answer does not change the next one.
   a.privilege.roles.items.push("X");
@@ -43,7 +76,7 @@ test("auth.me privilege: sorted roles and allowlist per role/method set, each ca
   assert.deepEqual(c.privilege.roles.items, ["ACCOUNT_READ"]);
   assert.deepEqual(c.privilege.allowlist, [{ method: "CALL", resource: "user.query" }]);
 
-  const full = await buildMe(app, { ...session(roles, methods), fullAdmin: true }, { sec: SECURITY_DEFAULTS, profile }) as any;
+  const full = (await buildMe(app, { ...session(roles, methods), fullAdmin: true }, { sec: SECURITY_DEFAULTS, profile })) as any;
   assert.deepEqual(full.privilege.allowlist, [{ method: "*", resource: "*" }], "FULL_ADMIN: the wildcard");
   assert.deepEqual(full.attributes, {}, "no attributes row: {}");
   assert.equal(full.pw_gid, 3000);

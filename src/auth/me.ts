@@ -97,11 +97,7 @@ export interface MeContext extends StoreContext {
   readonly auth: { security(): Promise<SecurityConfig> };
 }
 
-export async function buildMe(
-  app: MeContext,
-  session: Session,
-  known: { sec?: SecurityConfig; profile?: MeProfile } = {},
-): Promise<Record<string, unknown>> {
+export async function buildMe(app: MeContext, session: Session, known: { sec?: SecurityConfig; profile?: MeProfile } = {}): Promise<Record<string, unknown>> {
   if (session.userId === null) throw new CallError(`You are logged in using ${session.credentials}`, "auth.not_a_user_session");
   const user = known.profile?.id === session.userId ? known.profile : ((await profileOf.first(app.store.db, session.userId)) as MeProfile | undefined);
   if (!user || user.gid === null) throw new CallError("User does not exist", "user.not_found");

@@ -39,12 +39,7 @@ export type OnetimeResult = { ok: true; passwordChangeRequired: boolean } | { ok
 export async function consumeOnetimePassword(db: Tx, userId: number, password: string, now = Date.now()): Promise<OnetimeResult> {
   const m = OTPW_RE.exec(password);
   if (!m) return { ok: false, reason: "INVALID" };
-  const row = await db
-    .selectFrom("onetime_codes")
-    .selectAll()
-    .where("id", "=", Number(m[1]))
-    .where("kind", "=", "OTPW")
-    .executeTakeFirst();
+  const row = await db.selectFrom("onetime_codes").selectAll().where("id", "=", Number(m[1])).where("kind", "=", "OTPW").executeTakeFirst();
   if (!row || row.user_id !== userId || row.used || !safeEqual(row.code_hash, sha256(m[2]))) return { ok: false, reason: "INVALID" };
   if (Number(row.expires_at) <= now) return { ok: false, reason: "EXPIRED" };
   // Claim it atomically: only one login (on any process) flips `used`.

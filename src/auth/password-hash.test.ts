@@ -8,16 +8,7 @@ import { existsSync } from "node:fs";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { md4 } from "hash-wasm";
-import {
-  _setBackendForTests,
-  hashBackend,
-  hashPassword,
-  MAX_PASSWORD_BYTES,
-  ntHash,
-  randomPassword,
-  verifyPassword,
-  type HashBackend,
-} from "./password-hash.js";
+import { _setBackendForTests, hashBackend, hashPassword, MAX_PASSWORD_BYTES, ntHash, randomPassword, verifyPassword, type HashBackend } from "./password-hash.js";
 
 const ADDON = fileURLToPath(new URL("../../native/build/Release/gatehouse_crypt.node", import.meta.url));
 const HAVE_ADDON = existsSync(ADDON);
@@ -39,19 +30,11 @@ function py(script: string, input: unknown): string {
 }
 
 function hostVerifies(password: string, hash: string): boolean {
-  return (
-    py("import crypt, json, sys; pw, h = json.load(sys.stdin); print(crypt.crypt(pw, h) == h)", [
-      password,
-      hash,
-    ]) === "True"
-  );
+  return py("import crypt, json, sys; pw, h = json.load(sys.stdin); print(crypt.crypt(pw, h) == h)", [password, hash]) === "True";
 }
 
 function hostCrypt(password: string, setting: string): string | null {
-  const out = py("import crypt, json, sys; pw, s = json.load(sys.stdin); print(crypt.crypt(pw, s))", [
-    password,
-    setting,
-  ]);
+  const out = py("import crypt, json, sys; pw, s = json.load(sys.stdin); print(crypt.crypt(pw, s))", [password, setting]);
   return out === "None" || out === "" ? null : out;
 }
 

@@ -51,9 +51,7 @@ interface NativeAddon {
 function loadNative(): NativeAddon | null {
   // Path relative to this module: src/auth/ under tsx and dist/auth/ after tsc both sit two
   // levels below the project root.
-  const addonPath = fileURLToPath(
-    new URL("../../native/build/Release/gatehouse_crypt.node", import.meta.url),
-  );
+  const addonPath = fileURLToPath(new URL("../../native/build/Release/gatehouse_crypt.node", import.meta.url));
   try {
     const mod = createRequire(import.meta.url)(addonPath) as Partial<NativeAddon>;
     return typeof mod.crypt === "function" ? (mod as NativeAddon) : null;
@@ -241,12 +239,11 @@ function makeSalt(): string {
  */
 export async function hashPassword(password: string, rounds: number = DEFAULT_ROUNDS): Promise<string> {
   const problem = passwordProblem(password);
-  if (problem) throw (typeof password === "string" ? new RangeError(problem) : new TypeError(problem));
+  if (problem) throw typeof password === "string" ? new RangeError(problem) : new TypeError(problem);
   if (!Number.isInteger(rounds) || rounds < MIN_ROUNDS || rounds > MAX_ROUNDS) {
     throw new RangeError(`rounds must be an integer from ${MIN_ROUNDS} to ${MAX_ROUNDS}`);
   }
-  const setting =
-    rounds === GLIBC_DEFAULT_ROUNDS ? `$6$${makeSalt()}` : `$6$rounds=${rounds}$${makeSalt()}`;
+  const setting = rounds === GLIBC_DEFAULT_ROUNDS ? `$6$${makeSalt()}` : `$6$rounds=${rounds}$${makeSalt()}`;
   const hash = await runCrypt(password, setting);
   // Never store something that would not verify later (e.g. a backend that altered the setting).
   if (!hash.startsWith(setting + "$")) throw new Error("crypt returned an unexpected hash format");

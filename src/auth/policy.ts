@@ -113,12 +113,7 @@ export function absentClasses(password: string, ruleset: readonly ComplexityClas
  * Policy problems with a new password, as field errors on `attribute`. `history` holds the
  * account's previous hashes, newest last, with the current hash as the final element.
  */
-export async function passwordPolicyErrors(
-  db: Tx,
-  attribute: string,
-  password: string,
-  history: readonly string[] = [],
-): Promise<FieldError[]> {
+export async function passwordPolicyErrors(db: Tx, attribute: string, password: string, history: readonly string[] = []): Promise<FieldError[]> {
   const sec = await securityConfig(db);
   const errors: FieldError[] = [];
   const minLen = sec.min_password_length;
@@ -128,13 +123,7 @@ export async function passwordPolicyErrors(
   if (sec.password_complexity_ruleset?.length) {
     const absent = absentClasses(password, sec.password_complexity_ruleset);
     if (absent.length) {
-      errors.push(
-        fieldError(
-          attribute,
-          `The specified password does not meet minimum complexity requirements. The following character types are absent: ${absent.join(", ")}`,
-          "password.too_simple",
-        ),
-      );
+      errors.push(fieldError(attribute, `The specified password does not meet minimum complexity requirements. The following character types are absent: ${absent.join(", ")}`, "password.too_simple"));
     }
   }
   const n = sec.password_history_length;
@@ -167,11 +156,7 @@ export interface AgingState {
   changeRequired: boolean;
 }
 
-export function passwordAging(
-  sec: SecurityConfig,
-  user: { uid: number; password_disabled: number; last_password_change: number | null },
-  now = Date.now(),
-): AgingState {
+export function passwordAging(sec: SecurityConfig, user: { uid: number; password_disabled: number; last_password_change: number | null }, now = Date.now()): AgingState {
   const max = sec.max_password_age;
   if (!max || user.uid === 0 || user.password_disabled) return { expired: false, changeRequired: false };
   const last = user.last_password_change ?? 0;

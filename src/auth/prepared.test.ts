@@ -6,9 +6,11 @@ import { param, prepare } from "./prepared.js";
 
 const STORES = process.env.GATEHOUSE_TEST_PG ? ["sqlite", "postgres"] : ["sqlite"];
 
-
 const insertCounter = prepare<[string, number, number]>()(3, (db) =>
-  db.insertInto("counters").values({ key: param(0), count: param(1), window_start: param(2), locked_until: null }).compile(),
+  db
+    .insertInto("counters")
+    .values({ key: param(0), count: param(1), window_start: param(2), locked_until: null })
+    .compile(),
 );
 // Arguments used out of order and twice, beside constants that stay as compiled.
 const countersBetween = prepare<[number, number]>()(2, (db) =>
@@ -38,13 +40,25 @@ for (const store of STORES) {
       const between = prepare<[number, number]>()(2, (d) =>
         d.selectFrom("counters").select(["key", "count"]).where("count", ">=", param<number>(1)).where("window_start", "=", 7).where("count", "<=", param<number>(0)).orderBy("key").compile(),
       );
-      assert.deepEqual((await between.rows(db, 5, 1)).map((r) => r.key), ["a", "b"], "max 5, min 1, window 7");
-      assert.deepEqual((await between.rows(db, 9, 5)).map((r) => r.key), ["b", "c"], "max 9, min 5, window 7");
-      assert.equal((await between.first(db, 0, 0)), undefined, "no row");
+      assert.deepEqual(
+        (await between.rows(db, 5, 1)).map((r) => r.key),
+        ["a", "b"],
+        "max 5, min 1, window 7",
+      );
+      assert.deepEqual(
+        (await between.rows(db, 9, 5)).map((r) => r.key),
+        ["b", "c"],
+        "max 9, min 5, window 7",
+      );
+      assert.equal(await between.first(db, 0, 0), undefined, "no row");
 
       await db.transaction().execute(async (trx) => {
         await insertCounter.execute(trx, "e", 6, 7);
-        assert.deepEqual((await between.rows(trx, 6, 6)).map((r) => r.key), ["e"], "sees the transaction's own row");
+        assert.deepEqual(
+          (await between.rows(trx, 6, 6)).map((r) => r.key),
+          ["e"],
+          "sees the transaction's own row",
+        );
       });
       await assert.rejects(
         db.transaction().execute(async (trx) => {
@@ -53,7 +67,11 @@ for (const store of STORES) {
         }),
         /roll back/,
       );
-      assert.deepEqual((await between.rows(db, 6, 6)).map((r) => r.key), ["e"], "the rolled-back row is gone");
+      assert.deepEqual(
+        (await between.rows(db, 6, 6)).map((r) => r.key),
+        ["e"],
+        "the rolled-back row is gone",
+      );
 
       const raw = prepare<[number]>()(1, (d) => sql<{ n: number }>`select count(*) as "n" from "counters" where "count" = ${param(0)}`.compile(d));
       assert.equal(Number((await raw.first(db, 5))!.n), 2, "raw SQL takes placeholders too");
@@ -69,7 +87,11 @@ test("prepared queries compile once per store, so SQLite and PostgreSQL stores i
   await withTestApp(undefined, async (lite) => {
     await withTestApp(await freshPgDatabase(), async (pgApp) => {
       for (const app of [lite, pgApp, lite, pgApp]) {
-        assert.equal((await one.first(app.store.db, "system.security"))?.key ?? null, (await app.store.db.selectFrom("settings").select("key").where("key", "=", "system.security").executeTakeFirst())?.key ?? null, `same answer as the builder on ${app.store.dialect}`);
+        assert.equal(
+          (await one.first(app.store.db, "system.security"))?.key ?? null,
+          (await app.store.db.selectFrom("settings").select("key").where("key", "=", "system.security").executeTakeFirst())?.key ?? null,
+          `same answer as the builder on ${app.store.dialect}`,
+        );
       }
     });
   });

@@ -154,11 +154,7 @@ export type AccountState = Pick<SessionCheckRow, "u_id" | "u_locked" | "u_passwo
  * disabled; key deleted, revoked or expired), or null. Shared by the per-call check, the sweep of
  * idle connections and token logins.
  */
-export function accountEndReason(
-  s: SessionLike,
-  row: AccountState,
-  opts: { now?: number; credStamp?: string | null; keepCredentials?: boolean; stig?: boolean } = {},
-): string | null {
+export function accountEndReason(s: SessionLike, row: AccountState, opts: { now?: number; credStamp?: string | null; keepCredentials?: boolean; stig?: boolean } = {}): string | null {
   if (s.userId === null) return null;
   // Turning STIG on ends every session that began below its level (LEVEL_2: a password and a
   // second factor): API-key sessions and single-factor ones.
@@ -186,11 +182,19 @@ export async function readAccountStates(app: StoreContext, sessions: readonly Se
   const users = new Map<number, { locked: number; password_disabled: number; unixhash: string | null }>();
   const keys = new Map<number, { revoked: number; expires_at: number | null }>();
   for (let i = 0; i < userIds.length; i += 500) {
-    const rows = await db.selectFrom("users").select(["id", "locked", "password_disabled", "unixhash"]).where("id", "in", userIds.slice(i, i + 500)).execute();
+    const rows = await db
+      .selectFrom("users")
+      .select(["id", "locked", "password_disabled", "unixhash"])
+      .where("id", "in", userIds.slice(i, i + 500))
+      .execute();
     for (const r of rows) users.set(r.id, r);
   }
   for (let i = 0; i < keyIds.length; i += 500) {
-    const rows = await db.selectFrom("api_keys").select(["id", "revoked", "expires_at"]).where("id", "in", keyIds.slice(i, i + 500)).execute();
+    const rows = await db
+      .selectFrom("api_keys")
+      .select(["id", "revoked", "expires_at"])
+      .where("id", "in", keyIds.slice(i, i + 500))
+      .execute();
     for (const r of rows) keys.set(r.id, r);
   }
   return (s) => {

@@ -12,7 +12,10 @@ export const ApiKeyEntrySchema = entity("ApiKeyEntry", "An API key (never the ke
   user_identifier: z.number().int().nullable().describe("Owner's uid."),
   keyhash: z.string().describe('Hash of the key; "********" unless the session may see secrets.'),
   keyhash_salt: z.string().describe('Salt of the hash; "********" unless the session may see secrets.'),
-  iterations: z.union([z.number().int(), z.literal("********")]).nullable().describe('SCRAM PBKDF2 iterations; "********" unless the session may see secrets; null until a key made before SCRAM is used once.'),
+  iterations: z
+    .union([z.number().int(), z.literal("********")])
+    .nullable()
+    .describe('SCRAM PBKDF2 iterations; "********" unless the session may see secrets; null until a key made before SCRAM is used once.'),
   salt: z.string().nullable().describe('SCRAM salt (base64); "********" unless the session may see secrets.'),
   stored_key: z.string().nullable().describe('SCRAM StoredKey (base64); "********" unless the session may see secrets.'),
   server_key: z.string().nullable().describe('SCRAM ServerKey (base64); "********" unless the session may see secrets.'),

@@ -29,9 +29,7 @@ export interface ScramRequest {
   rfc_str: string;
 }
 
-export type ScramResponse =
-  | { response_type: "SCRAM_RESPONSE"; scram_type: "SERVER_FIRST_RESPONSE" | "SERVER_FINAL_RESPONSE"; rfc_str: string; user_info: unknown }
-  | LoginResponse;
+export type ScramResponse = { response_type: "SCRAM_RESPONSE"; scram_type: "SERVER_FIRST_RESPONSE" | "SERVER_FINAL_RESPONSE"; rfc_str: string; user_info: unknown } | LoginResponse;
 
 /** A pending exchange older than this is gone (the client answers in one round trip). */
 const PENDING_MS = 60_000;
@@ -46,7 +44,11 @@ function mockSecret(app: ScramLoginContext): Promise<Buffer> {
     p = (async () => {
       const db = app.store.db;
       const sealed = app.secretBox.seal(MOCK_SECRET_PURPOSE, randomBytes(32).toString("base64"));
-      await db.insertInto("settings").values({ key: MOCK_SECRET_SETTING, value: JSON.stringify(sealed) }).onConflict((oc) => oc.column("key").doNothing()).execute();
+      await db
+        .insertInto("settings")
+        .values({ key: MOCK_SECRET_SETTING, value: JSON.stringify(sealed) })
+        .onConflict((oc) => oc.column("key").doNothing())
+        .execute();
       const row = await db.selectFrom("settings").select("value").where("key", "=", MOCK_SECRET_SETTING).executeTakeFirstOrThrow();
       return Buffer.from(app.secretBox.open(MOCK_SECRET_PURPOSE, JSON.parse(String(row.value)) as string), "base64");
     })();
@@ -115,13 +117,21 @@ async function scramFinal(app: ScramLoginContext, conn: Connection, text: string
   if (row.key_expires_at !== null && Number(row.key_expires_at) <= Date.now()) return refuse(app, conn, "EXPIRED", "API_KEY", data, "Api key is expired");
   await clearSourceFailures(app, conn, username);
   const owner = row as unknown as MeProfile & { unixhash: string | null };
-  const res = await finishLogin(app, conn, sec, owner, "API_KEY", { user_info: true }, {
-    attributes: ["API_KEY", "SCRAM"],
-    credentialsData: { username: owner.username, api_key: key },
-    apiKeyId: key!.id,
-    keyRoles: row.key_roles === null ? null : (JSON.parse(row.key_roles) as string[]),
-    grant: grantOfCheckRow(row),
-  });
+  const res = await finishLogin(
+    app,
+    conn,
+    sec,
+    owner,
+    "API_KEY",
+    { user_info: true },
+    {
+      attributes: ["API_KEY", "SCRAM"],
+      credentialsData: { username: owner.username, api_key: key },
+      apiKeyId: key!.id,
+      keyRoles: row.key_roles === null ? null : (JSON.parse(row.key_roles) as string[]),
+      grant: grantOfCheckRow(row),
+    },
+  );
   if (res.response_type !== "SUCCESS") return res;
   return { response_type: "SCRAM_RESPONSE", scram_type: "SERVER_FINAL_RESPONSE", rfc_str: check.serverFinal, user_info: res.user_info };
 }

@@ -50,9 +50,7 @@ export function newScramSalt(): Buffer {
 }
 
 function pbkdf2Async(material: string, salt: Buffer, iterations: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    pbkdf2(Buffer.from(material, "utf8"), salt, iterations, KEY_BYTES, HASH, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+  return new Promise((resolve, reject) => pbkdf2(Buffer.from(material, "utf8"), salt, iterations, KEY_BYTES, HASH, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
 /** ClientKey, StoredKey, ServerKey from the salted password. */

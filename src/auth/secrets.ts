@@ -16,5 +16,7 @@ export function safeEqual(a: string, b: string): boolean {
 
 /** `n` URL-safe characters. */
 export function urlSafeToken(n = 64): string {
-  return randomBytes(Math.ceil((n * 3) / 4)).toString("base64url").slice(0, n);
+  return randomBytes(Math.ceil((n * 3) / 4))
+    .toString("base64url")
+    .slice(0, n);
 }

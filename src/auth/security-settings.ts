@@ -30,7 +30,12 @@ export const SecurityUpdateSchema = z.strictObject({
   min_password_length: z.number().int().min(8).max(128).nullable().optional(),
   password_history_length: z.number().int().min(1).max(10).nullable().optional(),
   lockout_threshold: z.number().int().min(0).max(1000).optional(),
-  lockout_duration: z.number().int().min(0).max(30 * 24 * 3600).optional(),
+  lockout_duration: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 24 * 3600)
+    .optional(),
 });
 
 /** Preconditions of enabling STIG (reference §5.5, without licence/FIPS/VM/app checks): the first unmet one. */
@@ -39,13 +44,7 @@ async function stigProblem(ctx: SecurityUpdateContext): Promise<string | null> {
   const tf = await twoFactorConfig(db);
   if (!tf.enabled) return "Two factor authentication must be globally enabled.";
   if (!tf.services.ssh) return "Two factor authentication for SSH access must be enabled.";
-  const withTotp = await db
-    .selectFrom("users")
-    .select(["id"])
-    .where("source", "=", "LOCAL")
-    .where("locked", "=", 0)
-    .where("twofactor_secret", "is not", null)
-    .execute();
+  const withTotp = await db.selectFrom("users").select(["id"]).where("source", "=", "LOCAL").where("locked", "=", 0).where("twofactor_secret", "is not", null).execute();
   if (!withTotp.length) return "At least one local user must have two factor authentication configured.";
   let admin = false;
   for (const u of withTotp) {
@@ -56,12 +55,7 @@ async function stigProblem(ctx: SecurityUpdateContext): Promise<string | null> {
   if (!s.internal && !s.attributes.includes("2FA")) {
     return "Credential used to enable General Purpose OS STIG compatibility must have two factor authentication enabled.";
   }
-  const withPassword = await db
-    .selectFrom("users")
-    .select(["username", "unixhash"])
-    .where("uid", "in", [0, 950])
-    .where("password_disabled", "=", 0)
-    .execute();
+  const withPassword = await db.selectFrom("users").select(["username", "unixhash"]).where("uid", "in", [0, 950]).where("password_disabled", "=", 0).execute();
   const names = withPassword.filter((u) => u.unixhash?.startsWith("$")).map((u) => u.username);
   if (names.length) return `PLEASE DISABLE PASSWORD AUTHENTICATION ON THE FOLLOWING ACCOUNTS: ${names.join(", ")}`;
   return null;

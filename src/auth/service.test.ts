@@ -12,18 +12,41 @@ import type { Session } from "./session.js";
 
 const STORES = process.env.GATEHOUSE_TEST_PG ? ["sqlite", "postgres"] : ["sqlite"];
 
-
 function userSession(id: string = randomUUID()): Session {
   const now = Date.now();
   return {
-    id, credentials: "API_KEY", credentialsData: { username: "root" }, userId: 1, username: "root", uid: 0, rawRoles: ["FULL_ADMIN"],
-    roles: new Set(["FULL_ADMIN"]), fullAdmin: true, allowedMethods: new Set(), attributes: ["API_KEY"], webShell: false, webuiAccess: true,
-    apiKeyId: null, createdAt: now, expiresAt: now + 3600_000, secureTransport: true, origin: "t", internal: false,
+    id,
+    credentials: "API_KEY",
+    credentialsData: { username: "root" },
+    userId: 1,
+    username: "root",
+    uid: 0,
+    rawRoles: ["FULL_ADMIN"],
+    roles: new Set(["FULL_ADMIN"]),
+    fullAdmin: true,
+    allowedMethods: new Set(),
+    attributes: ["API_KEY"],
+    webShell: false,
+    webuiAccess: true,
+    apiKeyId: null,
+    createdAt: now,
+    expiresAt: now + 3600_000,
+    secureTransport: true,
+    origin: "t",
+    internal: false,
   };
 }
 
 function connection(i: number): Connection {
-  return new Connection(`c${i}`, `127.0.0.1:${1000 + i}`, "127.0.0.1", false, "WEBSOCKET", () => {}, () => {});
+  return new Connection(
+    `c${i}`,
+    `127.0.0.1:${1000 + i}`,
+    "127.0.0.1",
+    false,
+    "WEBSOCKET",
+    () => {},
+    () => {},
+  );
 }
 
 for (const store of STORES) {
@@ -49,7 +72,15 @@ for (const store of STORES) {
       await Promise.all(conns.map((c, i) => app.auth.attach(c, second[i]!, audit(c, second[i]!))));
       assert.ok(transactions < conns.length, `logins arriving together share commits (${transactions} transactions for ${conns.length})`);
       conns.forEach((c, i) => assert.equal(c.session, second[i], `connection ${i} holds its new session`));
-      const rows = await db.selectFrom("sessions").select("id").where("id", "in", [...first, ...second].map((s) => s.id)).execute();
+      const rows = await db
+        .selectFrom("sessions")
+        .select("id")
+        .where(
+          "id",
+          "in",
+          [...first, ...second].map((s) => s.id),
+        )
+        .execute();
       assert.deepEqual(new Set(rows.map((r) => r.id)), new Set(second.map((s) => s.id)), "exactly the new sessions are stored: the previous ones are gone");
       const entries = await db.selectFrom("audit").select("session").where("event", "=", "AUTHENTICATION").execute();
       for (const s of [...first, ...second]) assert.equal(entries.filter((e) => e.session === s.id).length, 1, "one AUTHENTICATION entry per session");
@@ -71,18 +102,38 @@ for (const store of STORES) {
       }
       const after = await db.selectFrom("audit").select("session").where("event", "=", "AUTHENTICATION").where("session", "=", taken).execute();
       assert.equal(after.length, 1, "the failed swap's audit entry was rolled back with it");
-      const others = await db.selectFrom("audit").select("session").where("session", "in", sessions.filter((_, i) => i !== 3).map((s) => s.id)).execute();
+      const others = await db
+        .selectFrom("audit")
+        .select("session")
+        .where(
+          "session",
+          "in",
+          sessions.filter((_, i) => i !== 3).map((s) => s.id),
+        )
+        .execute();
       assert.equal(others.length, 5, "every other swap has its entry");
 
       // An audit entry that cannot be written fails its login (no session without its entry),
       // and only that one, wherever it is in the shared transaction.
       for (const bad of [0, 2, 4]) {
         const conns3 = Array.from({ length: 5 }, (_, i) => connection(200 + i));
-        Object.defineProperty(conns3[bad]!, "remoteAddress", { get: () => { throw new Error("no address"); } });
+        Object.defineProperty(conns3[bad]!, "remoteAddress", {
+          get: () => {
+            throw new Error("no address");
+          },
+        });
         const s3 = conns3.map(() => userSession());
         const r3 = await Promise.allSettled(conns3.map((c, i) => app.auth.attach(c, s3[i]!, audit(c, s3[i]!))));
         r3.forEach((r, i) => assert.equal(r.status, i === bad ? "rejected" : "fulfilled", `audit failure at ${bad}: swap ${i}`));
-        const stored3 = await db.selectFrom("sessions").select("id").where("id", "in", s3.map((s) => s.id)).execute();
+        const stored3 = await db
+          .selectFrom("sessions")
+          .select("id")
+          .where(
+            "id",
+            "in",
+            s3.map((s) => s.id),
+          )
+          .execute();
         assert.deepEqual(new Set(stored3.map((r) => r.id)), new Set(s3.filter((_, i) => i !== bad).map((s) => s.id)), `audit failure at ${bad}: the others are stored, not that one`);
       }
 
@@ -94,8 +145,20 @@ for (const store of STORES) {
       const burst = Array.from({ length: 5 }, () => userSession());
       await Promise.all(burst.map((s) => app.auth.attach(one, s, audit(one, s))));
       assert.equal(one.session, burst[4], "the last login's session is the connection's");
-      const kept = await db.selectFrom("sessions").select("id").where("id", "in", [s0, ...burst].map((s) => s.id)).execute();
-      assert.deepEqual(kept.map((r) => r.id), [burst[4]!.id], "only the connection's session is stored");
+      const kept = await db
+        .selectFrom("sessions")
+        .select("id")
+        .where(
+          "id",
+          "in",
+          [s0, ...burst].map((s) => s.id),
+        )
+        .execute();
+      assert.deepEqual(
+        kept.map((r) => r.id),
+        [burst[4]!.id],
+        "only the connection's session is stored",
+      );
     });
   });
 }

@@ -391,9 +391,11 @@ export class AuthService {
       if (!(s.ownPasswordChanges ?? 0)) s.checkedStamp = stamp;
     })();
     this.checking.set(s, { stamp, done });
-    void done.finally(() => {
-      if (this.checking.get(s)?.done === done) this.checking.delete(s);
-    }).catch(() => undefined);
+    void done
+      .finally(() => {
+        if (this.checking.get(s)?.done === done) this.checking.delete(s);
+      })
+      .catch(() => undefined);
     return done;
   }
 
@@ -460,7 +462,11 @@ export class AuthService {
     for (const t of tokens) {
       const attrs = JSON.parse(t.attrs) as { parent?: { credStamp?: string | null } };
       if (attrs.parent) attrs.parent.credStamp = stamp;
-      await db.updateTable("tokens").set({ attrs: JSON.stringify(attrs) }).where("token_hash", "=", t.token_hash).execute();
+      await db
+        .updateTable("tokens")
+        .set({ attrs: JSON.stringify(attrs) })
+        .where("token_hash", "=", t.token_hash)
+        .execute();
     }
   }
 
@@ -569,7 +575,10 @@ export class AuthService {
     const stamp = this.authStamp();
     const stale = [...mine.values()].filter((c) => c.session && (stamp === null || c.session.checkedStamp !== stamp));
     if (stale.length) {
-      const stateOf = await readAccountStates(this.app, stale.map((c) => c.session!));
+      const stateOf = await readAccountStates(
+        this.app,
+        stale.map((c) => c.session!),
+      );
       const stig = (await this.security()).enable_gpos_stig;
       for (const c of stale) {
         const s = c.session;

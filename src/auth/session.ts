@@ -2,14 +2,7 @@
 // process sharing a PostgreSQL accepts them); this object is the in-process view with the
 // caller's expanded roles and the precomputed set of methods they may call.
 
-export type CredentialType =
-  | "LOGIN_PASSWORD"
-  | "LOGIN_TWOFACTOR"
-  | "LOGIN_ONETIME_PASSWORD"
-  | "API_KEY"
-  | "TOKEN"
-  | "UNIX_SOCKET"
-  | "INTERNAL";
+export type CredentialType = "LOGIN_PASSWORD" | "LOGIN_TWOFACTOR" | "LOGIN_ONETIME_PASSWORD" | "API_KEY" | "TOKEN" | "UNIX_SOCKET" | "INTERNAL";
 
 /** Sessions whose server process stopped confirming them for this long are not listed. */
 export const HEARTBEAT_STALE_MS = 60_000;

@@ -77,29 +77,25 @@ export async function useToken(db: Tx, token: string, remoteAddress: string, now
   if (Object.keys(attrs).length) return { ok: false, error: "Bad token" };
   if (row.match_origin !== null && row.match_origin !== remoteAddress) return { ok: false, error: "Invalid token" };
   if (!row.reconnect) {
-    const live = await db
-      .selectFrom("sessions")
-      .select("id")
-      .where("id", "=", row.session_id)
-      .where("terminated", "=", 0)
-      .where("expires_at", ">", now)
-      .executeTakeFirst();
+    const live = await db.selectFrom("sessions").select("id").where("id", "=", row.session_id).where("terminated", "=", 0).where("expires_at", ">", now).executeTakeFirst();
     if (!live) return { ok: false, error: "Invalid token" };
   }
   if (row.single_use) {
     const r = await db.deleteFrom("tokens").where("token_hash", "=", hash).executeTakeFirst();
     if (Number(r.numDeletedRows) !== 1) return { ok: false, error: "Invalid token" };
   } else {
-    await db.updateTable("tokens").set({ expires_at: now + row.ttl * 1000 }).where("token_hash", "=", hash).execute();
+    await db
+      .updateTable("tokens")
+      .set({ expires_at: now + row.ttl * 1000 })
+      .where("token_hash", "=", hash)
+      .execute();
   }
   return { ok: true, parent, tokenHash: hash, singleUse: !!row.single_use };
 }
 
 /** Tokens minted by a session die with it (logout, termination); reconnect tokens survive a closed socket. */
 const deleteTokensOf = prepare<[string]>()(1, (db) => db.deleteFrom("tokens").where("session_id", "=", param<string>(0)).compile());
-const deleteTokensOfKeepReconnect = prepare<[string]>()(1, (db) =>
-  db.deleteFrom("tokens").where("session_id", "=", param<string>(0)).where("reconnect", "=", 0).compile(),
-);
+const deleteTokensOfKeepReconnect = prepare<[string]>()(1, (db) => db.deleteFrom("tokens").where("session_id", "=", param<string>(0)).where("reconnect", "=", 0).compile());
 
 export async function destroyTokensOf(db: Tx, sessionId: string, opts: { keepReconnect?: boolean } = {}): Promise<void> {
   await (opts.keepReconnect ? deleteTokensOfKeepReconnect : deleteTokensOf).execute(db, sessionId);

@@ -51,12 +51,7 @@ export async function verifyTotp(db: Tx, user: TotpUser, token: string, window: 
   const step = Math.floor(now / 1000 / user.twofactor_interval) + delta;
   // Secret and step identify the code: renewing the secret starts a fresh history.
   const codeHash = createHash("sha256").update(`${user.id}:${user.twofactor_secret}:${step}`).digest("hex");
-  const used = await db
-    .selectFrom("onetime_codes")
-    .select("id")
-    .where("kind", "=", "TOTP_USED")
-    .where("code_hash", "=", codeHash)
-    .executeTakeFirst();
+  const used = await db.selectFrom("onetime_codes").select("id").where("kind", "=", "TOTP_USED").where("code_hash", "=", codeHash).executeTakeFirst();
   if (used) return false;
   try {
     await db
@@ -75,6 +70,10 @@ export async function verifyTotp(db: Tx, user: TotpUser, token: string, window: 
     return false; // another process recorded the same step first (unique index)
   }
   // Old records are useless once their step left every window.
-  await db.deleteFrom("onetime_codes").where("kind", "=", "TOTP_USED").where("expires_at", "<", now - 3600_000).execute();
+  await db
+    .deleteFrom("onetime_codes")
+    .where("kind", "=", "TOTP_USED")
+    .where("expires_at", "<", now - 3600_000)
+    .execute();
   return true;
 }

@@ -30,7 +30,11 @@ function printJson(value: unknown): void {
 /** A plain text table: header row, then one row per record, columns padded to fit. */
 export function formatTable(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n") + "\n";
 }
 
@@ -80,7 +84,11 @@ interface GroupRow {
 }
 
 const isId = (s: string) => /^\d+$/.test(s);
-const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean);
+const list = (s: string) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 async function resolveUser(c: RpcClient, ref: string): Promise<UserRow> {
   const rows = await c.call<UserRow[]>("user.query", [isId(ref) ? ["id", "=", Number(ref)] : ["username", "=", ref]]);
@@ -165,14 +173,20 @@ function registerUser(program: Command): void {
   const user = program.command("user").description("Manage local users");
 
   addClientOptions(
-    user
-      .command("list")
-      .description("List users (local ones and root; --all adds the built-in accounts)")
-      .option("--all", "include built-in accounts")
-      .option("--json", "print JSON"),
+    user.command("list").description("List users (local ones and root; --all adds the built-in accounts)").option("--all", "include built-in accounts").option("--json", "print JSON"),
   ).action((o: Opts) =>
     withClient(o, async (c) => {
-      const filters = o.all ? [] : [["OR", [["builtin", "=", false], ["username", "=", "root"]]]];
+      const filters = o.all
+        ? []
+        : [
+            [
+              "OR",
+              [
+                ["builtin", "=", false],
+                ["username", "=", "root"],
+              ],
+            ],
+          ];
       const rows = await c.call<UserRow[]>("user.query", filters, { order_by: ["uid"] });
       if (o.json) return printJson(rows);
       const flags = (u: UserRow) =>
@@ -212,11 +226,7 @@ function registerUser(program: Command): void {
   );
 
   addClientOptions(
-    user
-      .command("delete <user>")
-      .description("Delete a user (name or id); the home directory is kept")
-      .option("--keep-group", "keep the user's private primary group")
-      .option("--json", "print JSON"),
+    user.command("delete <user>").description("Delete a user (name or id); the home directory is kept").option("--keep-group", "keep the user's private primary group").option("--json", "print JSON"),
   ).action((ref: string, o: Opts) =>
     withClient(o, async (c) => {
       const u = await resolveUser(c, ref);
@@ -255,32 +265,27 @@ async function groupPayload(c: RpcClient, o: Opts, forAdd: boolean): Promise<Rec
 function registerGroup(program: Command): void {
   const group = program.command("group").description("Manage local groups");
 
-  addClientOptions(
-    group
-      .command("list")
-      .description("List groups (local ones; --all adds the built-in groups)")
-      .option("--all", "include built-in groups")
-      .option("--json", "print JSON"),
-  ).action((o: Opts) =>
-    withClient(o, async (c) => {
-      const rows = await c.call<GroupRow[]>("group.query", o.all ? [] : [["builtin", "=", false]], { order_by: ["gid"] });
-      if (o.json) return printJson(rows);
-      const names = new Map((await c.call<Pick<UserRow, "id" | "username">[]>("user.query", [], { select: ["id", "username"] })).map((u) => [u.id, u.username]));
-      process.stdout.write(
-        formatTable(
-          ["ID", "NAME", "GID", "SMB", "SUDO", "ROLES", "MEMBERS"],
-          rows.map((g) => [
-            String(g.id),
-            g.name,
-            String(g.gid),
-            g.smb ? "yes" : "no",
-            g.sudo_commands.length || g.sudo_commands_nopasswd.length ? "yes" : "no",
-            formatValue(g.roles),
-            formatValue(g.users.map((id: number) => names.get(id) ?? id)),
-          ]),
-        ),
-      );
-    }),
+  addClientOptions(group.command("list").description("List groups (local ones; --all adds the built-in groups)").option("--all", "include built-in groups").option("--json", "print JSON")).action(
+    (o: Opts) =>
+      withClient(o, async (c) => {
+        const rows = await c.call<GroupRow[]>("group.query", o.all ? [] : [["builtin", "=", false]], { order_by: ["gid"] });
+        if (o.json) return printJson(rows);
+        const names = new Map((await c.call<Pick<UserRow, "id" | "username">[]>("user.query", [], { select: ["id", "username"] })).map((u) => [u.id, u.username]));
+        process.stdout.write(
+          formatTable(
+            ["ID", "NAME", "GID", "SMB", "SUDO", "ROLES", "MEMBERS"],
+            rows.map((g) => [
+              String(g.id),
+              g.name,
+              String(g.gid),
+              g.smb ? "yes" : "no",
+              g.sudo_commands.length || g.sudo_commands_nopasswd.length ? "yes" : "no",
+              formatValue(g.roles),
+              formatValue(g.users.map((id: number) => names.get(id) ?? id)),
+            ]),
+          ),
+        );
+      }),
   );
 
   addClientOptions(group.command("show <group>").description("Show one group (name or id)").option("--json", "print JSON")).action((ref: string, o: Opts) =>
@@ -300,15 +305,14 @@ function registerGroup(program: Command): void {
     }),
   );
 
-  addClientOptions(groupOptions(group.command("edit <group>").description("Change a group (name or id); only the given options change"), false)).action(
-    (ref: string, o: Opts) =>
-      withClient(o, async (c) => {
-        const before = await resolveGroup(c, ref);
-        const id = await c.call<number>("group.update", before.id, await groupPayload(c, o, false));
-        const g = await c.call<GroupRow>("group.get_instance", id);
-        if (o.json) printJson(g);
-        else process.stdout.write(`${g.name} (id ${g.id}, gid ${g.gid})\n`);
-      }),
+  addClientOptions(groupOptions(group.command("edit <group>").description("Change a group (name or id); only the given options change"), false)).action((ref: string, o: Opts) =>
+    withClient(o, async (c) => {
+      const before = await resolveGroup(c, ref);
+      const id = await c.call<number>("group.update", before.id, await groupPayload(c, o, false));
+      const g = await c.call<GroupRow>("group.get_instance", id);
+      if (o.json) printJson(g);
+      else process.stdout.write(`${g.name} (id ${g.id}, gid ${g.gid})\n`);
+    }),
   );
 
   addClientOptions(

@@ -50,7 +50,12 @@ export function registerFleetCommands(program: Command): void {
     withClient(o, async (c) => {
       const rows = await c.call<SystemRow[]>("fleet.system.query");
       if (o.json) return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-      process.stdout.write(formatTable(["ID", "NAME", "URL", "ACCESS", "VERSION", "STATUS"], rows.map((r) => [String(r.id), r.name, r.url, r.access, r.status.version ?? "-", statusText(r.status)])));
+      process.stdout.write(
+        formatTable(
+          ["ID", "NAME", "URL", "ACCESS", "VERSION", "STATUS"],
+          rows.map((r) => [String(r.id), r.name, r.url, r.access, r.status.version ?? "-", statusText(r.status)]),
+        ),
+      );
     }),
   );
   addClientOptions(

@@ -22,12 +22,7 @@ export interface ResetAdminResult {
 export async function resetAdmin(app: App, opts: { username?: string; password?: string }): Promise<ResetAdminResult> {
   const db = app.store.db;
   const candidates = opts.username ? [opts.username] : ["admin", "root"];
-  const user = await db
-    .selectFrom("users")
-    .select(["id", "username", "uid", "unixhash", "smb", "password_history"])
-    .where("username", "in", candidates)
-    .orderBy("uid", "desc")
-    .executeTakeFirst();
+  const user = await db.selectFrom("users").select(["id", "username", "uid", "unixhash", "smb", "password_history"]).where("username", "in", candidates).orderBy("uid", "desc").executeTakeFirst();
   if (!user) throw new Error(`no such user: ${candidates.join(" or ")}`);
   const password = opts.password ?? randomPassword(20);
   const unixhash = await hashPassword(password, await hashRounds(app));
@@ -48,7 +43,13 @@ export async function resetAdmin(app: App, opts: { username?: string; password?:
   });
   await writeAudit(app, {
     event: "METHOD_CALL",
-    eventData: { method: "reset-admin", params: [{ username: user.username, password: "********" }], description: `Reset administrator password ${user.username}`, authenticated: true, authorized: true },
+    eventData: {
+      method: "reset-admin",
+      params: [{ username: user.username, password: "********" }],
+      description: `Reset administrator password ${user.username}`,
+      authenticated: true,
+      authorized: true,
+    },
     success: true,
     conn: null,
     session: app.auth.internalSession(),

@@ -46,7 +46,9 @@ const systemId = (c: RpcClient, ref: string) => idOf(c, "fleet.system.query", "n
 const groupId = (c: RpcClient, ref: string) => idOf(c, "fleet.system_group.query", "name", ref, "system group");
 
 function access(v: unknown): Access {
-  const a = String(v ?? "READ").toUpperCase().replace(/[/-]/g, "_");
+  const a = String(v ?? "READ")
+    .toUpperCase()
+    .replace(/[/-]/g, "_");
   if (a !== "READ" && a !== "READ_WRITE") throw new Error(`--access must be READ or READ_WRITE (got ${String(v)})`);
   return a;
 }
@@ -77,7 +79,12 @@ function registerTeamCommands(program: Command): void {
     withClient(o, async (c) => {
       const rows = await c.call<Team[]>("team.query");
       if (o.json) return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-      process.stdout.write(formatTable(["ID", "NAME", "MEMBERS", "SYSTEMS", "GROUPS"], rows.map((t) => [String(t.id), t.name, String(t.members.length), String(t.systems.length), String(t.system_groups.length)])));
+      process.stdout.write(
+        formatTable(
+          ["ID", "NAME", "MEMBERS", "SYSTEMS", "GROUPS"],
+          rows.map((t) => [String(t.id), t.name, String(t.members.length), String(t.systems.length), String(t.system_groups.length)]),
+        ),
+      );
     }),
   );
   addClientOptions(team.command("show <team>").description("Show a team").option("--json", "print JSON")).action((ref: string, o: Opts) =>
@@ -105,12 +112,18 @@ function registerTeamCommands(program: Command): void {
     }),
   );
   const edit = (verb: string, desc: string, change: (t: Team, c: RpcClient, arg: string, o: Opts) => Promise<Partial<Team>>) =>
-    addClientOptions(team.command(`${verb} <team> <what>`).description(desc).option("--access <access>", "READ (default) or READ_WRITE").option("--group", "<what> names a system group").option("--json", "print JSON")).action(
-      (ref: string, what: string, o: Opts) =>
-        withClient(o, async (c) => {
-          const t = await c.call<Team>("team.get_instance", await teamId(c, ref));
-          printTeam(await c.call<Team>("team.update", t.id, await change(t, c, what, o)), o);
-        }),
+    addClientOptions(
+      team
+        .command(`${verb} <team> <what>`)
+        .description(desc)
+        .option("--access <access>", "READ (default) or READ_WRITE")
+        .option("--group", "<what> names a system group")
+        .option("--json", "print JSON"),
+    ).action((ref: string, what: string, o: Opts) =>
+      withClient(o, async (c) => {
+        const t = await c.call<Team>("team.get_instance", await teamId(c, ref));
+        printTeam(await c.call<Team>("team.update", t.id, await change(t, c, what, o)), o);
+      }),
     );
   edit("add-member", "Add a user to a team", async (t, c, u) => ({ members: [...new Set([...t.members, await userId(c, u)])] }));
   edit("remove-member", "Remove a user from a team", async (t, c, u) => {

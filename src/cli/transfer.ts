@@ -76,7 +76,10 @@ function report(r: ImportResult | AdoptResult, json: boolean): void {
   if (json) return void process.stdout.write(`${JSON.stringify(r)}\n`);
   for (const e of r.errors) process.stderr.write(`${formatRowError(e)}\n`);
   if (r.refused) process.stderr.write(`${r.errors.length} problem(s): nothing was imported.\n`);
-  else process.stdout.write(`${r.dryRun ? "would import" : "imported"} ${r.groups} group(s), ${r.users} user(s), ${r.memberships} membership(s)${r.errors.length ? `; ${r.errors.length} invalid record(s) skipped` : ""}\n`);
+  else
+    process.stdout.write(
+      `${r.dryRun ? "would import" : "imported"} ${r.groups} group(s), ${r.users} user(s), ${r.memberships} membership(s)${r.errors.length ? `; ${r.errors.length} invalid record(s) skipped` : ""}\n`,
+    );
 }
 
 async function runImport(files: string[], opts: StoreFlags & { dryRun?: boolean; skipInvalid?: boolean; json?: boolean; progress?: boolean }): Promise<number> {
@@ -166,14 +169,23 @@ async function runAdopt(opts: StoreFlags & { dryRun?: boolean; json?: boolean; b
     await seedBuiltins({ store, config });
     const r = await adoptHost({ db: store.db, dialect: store.dialect, config }, { dryRun: opts.dryRun, backupDir: opts.backupDir ?? path.join(config.dataDir, "adopt-backup") });
     if (!r.dryRun && !r.refused) {
-      await writeAudit({ store, log }, {
-        event: "METHOD_CALL",
-        eventData: { method: "user.adopt", params: [{ host_root: config.hostRoot, users: r.users, groups: r.groups, backup: r.backup }], description: `Adopt ${r.users} users and ${r.groups} groups from ${config.hostRoot} (backup ${r.backup})`, authenticated: true, authorized: true },
-        success: true,
-        conn: null,
-        session: null,
-        username: "root (gatehouse adopt)",
-      });
+      await writeAudit(
+        { store, log },
+        {
+          event: "METHOD_CALL",
+          eventData: {
+            method: "user.adopt",
+            params: [{ host_root: config.hostRoot, users: r.users, groups: r.groups, backup: r.backup }],
+            description: `Adopt ${r.users} users and ${r.groups} groups from ${config.hostRoot} (backup ${r.backup})`,
+            authenticated: true,
+            authorized: true,
+          },
+          success: true,
+          conn: null,
+          session: null,
+          username: "root (gatehouse adopt)",
+        },
+      );
       const p = new Provisioner({ db: store.db, dialect: store.dialect, hostRoot: config.hostRoot, storageRoots: config.storageRoots, log }, { reconcileMs: 0, intervalMs: 0 });
       await p.provisionNow();
       await p.stop();

@@ -96,11 +96,7 @@ export async function importCertificateAuthority(app: CaContext, data: { name: s
     if (same) errors.add("certificateauthority_import.certificate", `This certificate is already registered as ${same.name}`, "certificateauthority.duplicate");
   }
   errors.check();
-  const row = await db
-    .insertInto("certificate_authorities")
-    .values({ name: data.name, certificate: cert!.toString(), created_at: Date.now() })
-    .returning("id")
-    .executeTakeFirstOrThrow();
+  const row = await db.insertInto("certificate_authorities").values({ name: data.name, certificate: cert!.toString(), created_at: Date.now() }).returning("id").executeTakeFirstOrThrow();
   const entry = await certificateAuthorityById(db, row.id);
   app.events.publish("certificateauthority.query", "added", entry.id, entry);
   return entry;

@@ -66,7 +66,11 @@ export async function updateLdapConfig(app: Pick<DirectoryContext, "store" | "ev
       await trx.deleteFrom("ldap_team_mappings").execute();
       const pairs = new Map<string, { group_dn: string; team_id: number }>();
       for (const m of data.team_mappings) for (const t of m.team_ids) pairs.set(`${normalizeDn(m.group_dn)}\0${t}`, { group_dn: m.group_dn.trim(), team_id: t });
-      if (pairs.size) await trx.insertInto("ldap_team_mappings").values([...pairs.values()]).execute();
+      if (pairs.size)
+        await trx
+          .insertInto("ldap_team_mappings")
+          .values([...pairs.values()])
+          .execute();
     }
   });
   const config = await ldapConfig(db);

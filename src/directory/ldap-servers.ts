@@ -24,7 +24,11 @@ export type { LdapServer } from "./ldap-types.js";
 
 export type LdapServerEntry = Omit<LdapServer, "bind_password"> & { bind_password_set: boolean };
 
-const text = (max: number) => z.string().max(max).refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "Control characters are not allowed");
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "Control characters are not allowed");
 
 /** Fields of ldap.server.create (and, all optional, of update and test). */
 export const LdapServerFields = {
@@ -65,9 +69,11 @@ export const ldapServerCreateSchema = z.strictObject({
 });
 export type LdapServerCreateInput = z.output<typeof ldapServerCreateSchema>;
 
-export const ldapServerUpdateSchema = z.strictObject(Object.fromEntries(Object.entries(LdapServerFields).map(([k, s]) => [k, s.optional()])) as {
-  [K in keyof typeof LdapServerFields]: z.ZodOptional<(typeof LdapServerFields)[K]>;
-});
+export const ldapServerUpdateSchema = z.strictObject(
+  Object.fromEntries(Object.entries(LdapServerFields).map(([k, s]) => [k, s.optional()])) as {
+    [K in keyof typeof LdapServerFields]: z.ZodOptional<(typeof LdapServerFields)[K]>;
+  },
+);
 export type LdapServerUpdateInput = z.output<typeof ldapServerUpdateSchema>;
 
 /** host, host:port, [v6]:port → host and port (default by security). Null: not a host. */
@@ -149,7 +155,11 @@ function checkPasswordFollows(v: ValidationErrors, schema: string, base: LdapSer
     (changes.bind_dn !== undefined && changes.bind_dn.trim() !== base.bind_dn) ||
     (changes.verify_ssl === false && base.verify_ssl);
   if (moved) {
-    v.add(`${schema}.bind_password`, "Give the bind password again: a stored password is never sent to a changed host, TLS mode or bind DN, nor without the certificate check it had", "ldap.bind_password_required");
+    v.add(
+      `${schema}.bind_password`,
+      "Give the bind password again: a stored password is never sent to a changed host, TLS mode or bind DN, nor without the certificate check it had",
+      "ldap.bind_password_required",
+    );
   }
 }
 
@@ -192,7 +202,10 @@ export async function createLdapServer(app: DirectoryContext, data: LdapServerCr
   validate(v, "ldap_server_create", data);
   v.check();
   const db = app.store.db;
-  const last = await db.selectFrom("ldap_servers").select((eb) => eb.fn.max("position").as("p")).executeTakeFirst();
+  const last = await db
+    .selectFrom("ldap_servers")
+    .select((eb) => eb.fn.max("position").as("p"))
+    .executeTakeFirst();
   const position = data.position ?? (last?.p === null || last?.p === undefined ? 0 : Number(last.p) + 1);
   const row = await db
     .insertInto("ldap_servers")
@@ -212,7 +225,11 @@ export async function updateLdapServer(app: DirectoryContext, id: number, change
   validate(v, "ldap_server_update", merged);
   v.check();
   const groupDomain = changes.group_domain ?? row.group_domain ?? "";
-  await app.store.db.updateTable("ldap_servers").set(rowValues(app, merged, groupDomain)).where("id", "=", id).execute();
+  await app.store.db
+    .updateTable("ldap_servers")
+    .set(rowValues(app, merged, groupDomain))
+    .where("id", "=", id)
+    .execute();
   forgetServerState(id);
   const entry = await ldapServerById(app.store.db, id);
   app.events.publish("ldap.server.query", "changed", id, entry);

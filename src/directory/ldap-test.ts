@@ -50,7 +50,11 @@ export async function testServer(db: Tx, server: LdapServer): Promise<{ ok: bool
   } catch (err) {
     return fail("TLS", `${server.security}: ${reason(err)}`);
   }
-  steps.push({ step: "TLS", ok: true, message: `${server.security} established; certificate ${server.verify_ssl ? "verified against the system roots and registered CAs" : "NOT verified (verify SSL is off)"}` });
+  steps.push({
+    step: "TLS",
+    ok: true,
+    message: `${server.security} established; certificate ${server.verify_ssl ? "verified against the system roots and registered CAs" : "NOT verified (verify SSL is off)"}`,
+  });
   try {
     if (!server.bind_dn) {
       steps.push({ step: "BIND", ok: true, message: `Direct bind: users bind as ${server.user_id_field}=<username>,${server.domain}` });

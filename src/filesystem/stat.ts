@@ -37,7 +37,11 @@ export interface PathStat {
 const ATTR = "path";
 
 function outside(roots: string[]): never {
-  validationError(ATTR, roots.length ? `Path must be inside a storage root: ${roots.join(", ")}` : "Path must be inside a storage root: no storage roots are configured", "filesystem.outside_storage_roots");
+  validationError(
+    ATTR,
+    roots.length ? `Path must be inside a storage root: ${roots.join(", ")}` : "Path must be inside a storage root: no storage roots are configured",
+    "filesystem.outside_storage_roots",
+  );
 }
 
 const seconds = (t: [number, number]) => t[0] + t[1] / 1e9;

@@ -164,9 +164,7 @@ export async function mkdirBeneath(roots: Roots, parentReal: string, name: strin
  * it, following no link on the way (ELOOP when one was swapped in since `real` was resolved).
  */
 export function openBeneathRoot(roots: Roots, real: string): SafeDir {
-  const root = roots.real
-    .filter((r): r is string => r !== null && isWithin(real, r))
-    .sort((a, b) => b.length - a.length)[0];
+  const root = roots.real.filter((r): r is string => r !== null && isWithin(real, r)).sort((a, b) => b.length - a.length)[0];
   if (root === undefined) throw Object.assign(new Error("outside the storage roots"), { code: "EXDEV" });
   const base = SafeDir.openBase(root);
   try {

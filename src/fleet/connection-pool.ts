@@ -34,7 +34,9 @@ export interface PoolOptions {
 }
 
 function endpointKey(systemId: number, ep: Endpoint): string {
-  const h = createHash("sha256").update(JSON.stringify([ep.url, ep.apiKey, ep.username, ep.verifySsl, ep.ca])).digest("base64url");
+  const h = createHash("sha256")
+    .update(JSON.stringify([ep.url, ep.apiKey, ep.username, ep.verifySsl, ep.ca]))
+    .digest("base64url");
   return `${systemId}|${h}`;
 }
 

@@ -68,11 +68,7 @@ const RANK: Record<AccessLevelName, number> = { USER_SYSTEM: 0, USER_SYSTEM_GROU
 
 /** Precedence order: level first, then the most permissive, then the lowest id. */
 export function comparePrecedence(a: AccessEntry, b: AccessEntry): number {
-  return (
-    RANK[levelOf(a)] - RANK[levelOf(b)] ||
-    (a.access === b.access ? 0 : a.access === "READ_WRITE" ? -1 : 1) ||
-    a.id - b.id
-  );
+  return RANK[levelOf(a)] - RANK[levelOf(b)] || (a.access === b.access ? 0 : a.access === "READ_WRITE" ? -1 : 1) || a.id - b.id;
 }
 
 /**

@@ -63,8 +63,19 @@ export async function loadUserFleet(db: Tx, ids: readonly number[]): Promise<Map
     return f;
   };
   const [teams, grants] = await Promise.all([
-    db.selectFrom("team_members").select(["user_id", "team_id"]).where("user_id", "in", [...ids]).orderBy("team_id").execute(),
-    db.selectFrom("fleet_access").select(["owner_id", "target_kind", "target_id", "access"]).where("owner_kind", "=", "USER").where("owner_id", "in", [...ids]).orderBy("target_id").execute(),
+    db
+      .selectFrom("team_members")
+      .select(["user_id", "team_id"])
+      .where("user_id", "in", [...ids])
+      .orderBy("team_id")
+      .execute(),
+    db
+      .selectFrom("fleet_access")
+      .select(["owner_id", "target_kind", "target_id", "access"])
+      .where("owner_kind", "=", "USER")
+      .where("owner_id", "in", [...ids])
+      .orderBy("target_id")
+      .execute(),
   ]);
   for (const t of teams) of(t.user_id).teams.push(t.team_id);
   for (const g of grants) {
@@ -117,7 +128,11 @@ export async function writeUserFleet(trx: Tx, session: Session | null, userId: n
     const added = [...after].filter((t) => !before.has(t));
     const removed = [...before].filter((t) => !after.has(t));
     if (removed.length) await trx.deleteFrom("team_members").where("user_id", "=", userId).where("team_id", "in", removed).execute();
-    if (added.length) await trx.insertInto("team_members").values(added.map((team_id) => ({ team_id, user_id: userId, origin: "LOCAL" }))).execute();
+    if (added.length)
+      await trx
+        .insertInto("team_members")
+        .values(added.map((team_id) => ({ team_id, user_id: userId, origin: "LOCAL" })))
+        .execute();
     touches.push(...(await allGrantTouches(trx, "TEAM", [...added, ...removed])));
     if (added.length) words.push(`+teams ${added.join(", ")}`);
     if (removed.length) words.push(`-teams ${removed.join(", ")}`);

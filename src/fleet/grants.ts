@@ -44,8 +44,20 @@ export async function checkSystemGroups(db: Tx, v: ValidationErrors, attr: strin
 
 /** Validate `systems` / `system_groups` lists (existence, no duplicates) into `v`. */
 export async function checkGrantLists(db: Tx, v: ValidationErrors, schema: string, input: Partial<OwnerGrants>): Promise<void> {
-  if (input.systems) await checkSystems(db, v, `${schema}.systems`, input.systems.map((s) => s.system));
-  if (input.system_groups) await checkSystemGroups(db, v, `${schema}.system_groups`, input.system_groups.map((g) => g.system_group));
+  if (input.systems)
+    await checkSystems(
+      db,
+      v,
+      `${schema}.systems`,
+      input.systems.map((s) => s.system),
+    );
+  if (input.system_groups)
+    await checkSystemGroups(
+      db,
+      v,
+      `${schema}.system_groups`,
+      input.system_groups.map((g) => g.system_group),
+    );
 }
 
 export interface GrantChange {
@@ -55,7 +67,13 @@ export interface GrantChange {
 }
 
 async function replaceKind(trx: Tx, kind: OwnerKind, ownerId: number, targetKind: TargetKind, wanted: Map<number, FleetAccessLevel>, out: GrantChange): Promise<void> {
-  const rows = await trx.selectFrom("fleet_access").select(["id", "target_id", "access"]).where("owner_kind", "=", kind).where("owner_id", "=", ownerId).where("target_kind", "=", targetKind).execute();
+  const rows = await trx
+    .selectFrom("fleet_access")
+    .select(["id", "target_id", "access"])
+    .where("owner_kind", "=", kind)
+    .where("owner_id", "=", ownerId)
+    .where("target_kind", "=", targetKind)
+    .execute();
   const have = new Map(rows.map((r) => [r.target_id, { id: r.id, access: level(r.access) }]));
   const touch = (target_id: number, access: FleetAccessLevel) => out.touches.push({ target_kind: targetKind, target_id, access });
   for (const [target, cur] of have) {
@@ -73,7 +91,10 @@ async function replaceKind(trx: Tx, kind: OwnerKind, ownerId: number, targetKind
   }
   const added = [...wanted].filter(([t]) => !have.has(t));
   if (added.length) {
-    await trx.insertInto("fleet_access").values(added.map(([target_id, access]) => ({ owner_kind: kind, owner_id: ownerId, target_kind: targetKind, target_id, access }))).execute();
+    await trx
+      .insertInto("fleet_access")
+      .values(added.map(([target_id, access]) => ({ owner_kind: kind, owner_id: ownerId, target_kind: targetKind, target_id, access })))
+      .execute();
     for (const [t, a] of added) {
       touch(t, a);
       out.words.push(`+${targetKind} ${t} ${a}`);
@@ -92,6 +113,11 @@ export async function replaceGrants(trx: Tx, kind: OwnerKind, ownerId: number, i
 /** Every grant of an owner, as touches (a membership change passes all of them on or takes them away). */
 export async function allGrantTouches(db: Tx, kind: OwnerKind, ownerIds: readonly number[]): Promise<GrantTouch[]> {
   if (!ownerIds.length) return [];
-  const rows = await db.selectFrom("fleet_access").select(["target_kind", "target_id", "access"]).where("owner_kind", "=", kind).where("owner_id", "in", [...ownerIds]).execute();
+  const rows = await db
+    .selectFrom("fleet_access")
+    .select(["target_kind", "target_id", "access"])
+    .where("owner_kind", "=", kind)
+    .where("owner_id", "in", [...ownerIds])
+    .execute();
   return rows.map((r) => ({ target_kind: r.target_kind as TargetKind, target_id: r.target_id, access: level(r.access) }));
 }

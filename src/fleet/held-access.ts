@@ -52,7 +52,10 @@ export async function assertHoldsAccess(db: Tx, session: Session | null, touches
   if (!short.length) return;
   const ids = short.map(([sys]) => sys);
   const names = new Map((await db.selectFrom("fleet_systems").select(["id", "name"]).where("id", "in", ids).execute()).map((r) => [r.id, r.name]));
-  const what = short.slice(0, 5).map(([sys, a]) => `${a} on ${names.get(sys) ?? `system ${sys}`}`).join(", ");
+  const what = short
+    .slice(0, 5)
+    .map(([sys, a]) => `${a} on ${names.get(sys) ?? `system ${sys}`}`)
+    .join(", ");
   throw new CallError(
     `${attr}: this change would grant or take away ${what}${short.length > 5 ? ` and ${short.length - 5} more` : ""}, which you do not hold: nobody grants access they do not hold.`,
     "fleet.access_not_held",

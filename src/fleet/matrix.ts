@@ -189,7 +189,14 @@ export async function accessMatrixJob(ctx: MatrixJobContext, format: MatrixForma
     await once(out, "close");
     const ttl = 10 * 60_000;
     const url = downloads.offer(
-      { jobId: ctx.job?.id ?? 0, file, filename: `fleet-access-matrix.${format.toLowerCase()}`, contentType: format === "CSV" ? "text/csv; charset=utf-8" : "application/json", sessionId: ctx.session?.id ?? null, ephemeral: !!ctx.session?.ephemeral },
+      {
+        jobId: ctx.job?.id ?? 0,
+        file,
+        filename: `fleet-access-matrix.${format.toLowerCase()}`,
+        contentType: format === "CSV" ? "text/csv; charset=utf-8" : "application/json",
+        sessionId: ctx.session?.id ?? null,
+        ephemeral: !!ctx.session?.ephemeral,
+      },
       ttl,
     );
     return { format, pairs, url, expires_at: new Date(Date.now() + ttl) };

@@ -91,7 +91,14 @@ export async function proxyCall(ctx: ProxyCallContext, systemId: number, method:
   let label = `Fleet call ${method} on system ${systemId}`;
   let authorized = true;
   try {
-    const result = await forward(ctx, systemId, method, params, (l) => (label = l), () => (authorized = false));
+    const result = await forward(
+      ctx,
+      systemId,
+      method,
+      params,
+      (l) => (label = l),
+      () => (authorized = false),
+    );
     await auditCall(ctx, systemId, method, label, authorized, true);
     return result;
   } catch (err) {

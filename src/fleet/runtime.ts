@@ -11,7 +11,6 @@ import type { FleetRuntimeApp, ProbeRuntime } from "./runtime-context.js";
 
 export type { FleetRuntimeApp } from "./runtime-context.js";
 
-
 export interface FleetRuntime extends ProbeRuntime {
   readonly poller: StatusPoller;
   readonly methods: RemoteMethodCache;

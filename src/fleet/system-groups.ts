@@ -76,7 +76,11 @@ export async function createSystemGroup(ctx: FleetAccessContext, input: SystemGr
   let change!: ChangeEvent;
   const id = await db.transaction().execute(async (trx) => {
     const row = await trx.insertInto("fleet_system_groups").values({ name: input.name }).returning("id").executeTakeFirstOrThrow();
-    if (systems.length) await trx.insertInto("fleet_system_group_members").values(systems.map((system_id) => ({ system_group_id: row.id, system_id }))).execute();
+    if (systems.length)
+      await trx
+        .insertInto("fleet_system_group_members")
+        .values(systems.map((system_id) => ({ system_group_id: row.id, system_id })))
+        .execute();
     change = changeOf({ systemGroups: [row.id], systems });
     await recordChange(trx, change);
     return row.id;
@@ -104,7 +108,11 @@ export async function updateSystemGroup(ctx: FleetAccessContext, id: number, inp
     const added = [...after].filter((s) => !before.has(s));
     const removed = [...before].filter((s) => !after.has(s));
     if (removed.length) await trx.deleteFrom("fleet_system_group_members").where("system_group_id", "=", id).where("system_id", "in", removed).execute();
-    if (added.length) await trx.insertInto("fleet_system_group_members").values(added.map((system_id) => ({ system_group_id: id, system_id }))).execute();
+    if (added.length)
+      await trx
+        .insertInto("fleet_system_group_members")
+        .values(added.map((system_id) => ({ system_group_id: id, system_id })))
+        .execute();
     const changed = [...added, ...removed];
     const touches: GrantTouch[] = changed.length ? (await grantsOnGroup(trx, id)).map((access) => ({ target_kind: "SYSTEM_GROUP", target_id: id, access, systems: changed })) : [];
     await assertHoldsAccess(trx, ctx.session, touches, "fleet_system_group_update.systems");

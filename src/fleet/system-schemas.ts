@@ -39,7 +39,10 @@ export type FleetSystemStatus = z.infer<typeof FleetSystemStatusSchema>;
 const keyText = z.string().min(1).max(1024);
 const common = {
   url: z.string().min(1).max(2048),
-  username: z.string().max(128).regex(/^[^,=\s]*$/, "No commas, equal signs or spaces"),
+  username: z
+    .string()
+    .max(128)
+    .regex(/^[^,=\s]*$/, "No commas, equal signs or spaces"),
   api_key: keyText,
   read_api_key: keyText.nullable(),
   verify_ssl: z.boolean(),

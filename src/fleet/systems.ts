@@ -131,7 +131,11 @@ async function testConnection(rt: FleetRuntime, attr: string, row: SystemRow): P
 
 async function setGroups(trx: Tx, systemId: number, groups: number[]): Promise<void> {
   await trx.deleteFrom("fleet_system_group_members").where("system_id", "=", systemId).execute();
-  if (groups.length) await trx.insertInto("fleet_system_group_members").values([...new Set(groups)].map((g) => ({ system_group_id: g, system_id: systemId }))).execute();
+  if (groups.length)
+    await trx
+      .insertInto("fleet_system_group_members")
+      .values([...new Set(groups)].map((g) => ({ system_group_id: g, system_id: systemId })))
+      .execute();
 }
 
 function publish(rt: FleetRuntime, msg: "added" | "changed", entry: FleetSystemEntry): void {
@@ -191,7 +195,11 @@ export async function updateSystem(ctx: SystemCallContext, id: number, data: Sys
   const change = changeOf({ systems: [id], systemGroups: data.groups ?? [] });
   await db.transaction().execute(async (trx) => {
     const { id: _id, ...cols } = next;
-    await trx.updateTable("fleet_systems").set({ ...cols, updated_at: Date.now() }).where("id", "=", id).execute();
+    await trx
+      .updateTable("fleet_systems")
+      .set({ ...cols, updated_at: Date.now() })
+      .where("id", "=", id)
+      .execute();
     if (data.groups !== undefined) await setGroups(trx, id, data.groups);
     await recordChange(trx, change);
   });

@@ -72,7 +72,11 @@ async function replaceMembers(trx: Tx, teamId: number, members: readonly number[
   const added = [...after].filter((u) => !before.has(u));
   const removed = [...before].filter((u) => !after.has(u));
   if (removed.length) await trx.deleteFrom("team_members").where("team_id", "=", teamId).where("user_id", "in", removed).execute();
-  if (added.length) await trx.insertInto("team_members").values(added.map((user_id) => ({ team_id: teamId, user_id, origin: "LOCAL" }))).execute();
+  if (added.length)
+    await trx
+      .insertInto("team_members")
+      .values(added.map((user_id) => ({ team_id: teamId, user_id, origin: "LOCAL" })))
+      .execute();
   return [added, removed];
 }
 

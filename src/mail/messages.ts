@@ -28,7 +28,8 @@ export function verifyEmailMail(to: string, username: string, code: string, ttlM
     text:
       `The e-mail address of the ${PRODUCT_NAME} account "${username}" was set to this address.\n\n` +
       `Verification code: ${code}\n\nEnter it in ${PRODUCT_NAME} within ${minutes(ttlMs)} minutes. ` +
-      "If you did not expect this, ignore this message." + FOOTER,
+      "If you did not expect this, ignore this message." +
+      FOOTER,
   };
 }
 
@@ -39,7 +40,8 @@ export function loginCodeMail(to: string, username: string, code: string, ttlMs:
     text:
       `Someone signed in to ${PRODUCT_NAME} as "${username}" with the right password.\n\n` +
       `Sign-in code: ${code}\n\nIt is valid for ${minutes(ttlMs)} minutes and can be used once. ` +
-      "If this was not you, change your password now." + FOOTER,
+      "If this was not you, change your password now." +
+      FOOTER,
   };
 }
 
@@ -56,7 +58,8 @@ export function resetMail(to: string, username: string, code: string, ttlMs: num
       `A password reset was requested for the ${PRODUCT_NAME} account "${username}".\n\n` +
       `Reset code: ${showResetCode(code)}\n\nOn the sign-in page enter your user name and this code as the password, ` +
       `then choose a new password. The code is valid for ${minutes(ttlMs)} minutes and can be used once. ` +
-      "If you did not ask for this, ignore this message: your password stays as it is." + FOOTER,
+      "If you did not ask for this, ignore this message: your password stays as it is." +
+      FOOTER,
   };
 }
 
@@ -67,7 +70,8 @@ export function directoryResetMail(to: string, username: string): OutgoingMail {
     text:
       `A password reset was requested for the ${PRODUCT_NAME} account "${username}".\n\n` +
       `This account signs in with its directory (LDAP / Active Directory) password, which ${PRODUCT_NAME} cannot change. ` +
-      "Reset your password in your directory (ask your directory administrator)." + FOOTER,
+      "Reset your password in your directory (ask your directory administrator)." +
+      FOOTER,
   };
 }
 
@@ -75,8 +79,6 @@ export function passwordChangedMail(to: string, username: string): OutgoingMail 
   return {
     to: [to],
     subject: `[${PRODUCT_NAME}] Your password was changed`,
-    text:
-      `The password of the ${PRODUCT_NAME} account "${username}" was changed, and its other sessions were ended.\n\n` +
-      "If you did not do this, contact your administrator at once." + FOOTER,
+    text: `The password of the ${PRODUCT_NAME} account "${username}" was changed, and its other sessions were ended.\n\n` + "If you did not do this, contact your administrator at once." + FOOTER,
   };
 }

@@ -21,15 +21,7 @@ import { CODE_RULES, mintEmailCode } from "../auth/email-codes.js";
 import { trustedCas } from "../directory/certificate-authorities.js";
 import { mailServer } from "./settings.js";
 import { sendOne, type OutgoingMail } from "./transport.js";
-import {
-  directoryResetMail,
-  loginCodeMail,
-  MAIL_MAX_AGE_MS,
-  passwordChangedMail,
-  resetMail,
-  verifyEmailMail,
-  type MailKind,
-} from "./messages.js";
+import { directoryResetMail, loginCodeMail, MAIL_MAX_AGE_MS, passwordChangedMail, resetMail, verifyEmailMail, type MailKind } from "./messages.js";
 
 /** What the mail module needs of the application (src/app.ts App satisfies it). */
 export interface MailContext {
@@ -58,7 +50,11 @@ export async function enqueueMail(db: Tx, userId: number, kind: MailKind, now = 
     await db.updateTable("mail_queue").set({ next_attempt_at: now }).where("id", "=", pending.id).execute();
     return pending.id;
   }
-  const row = await db.insertInto("mail_queue").values({ user_id: userId, kind, next_attempt_at: now, created_at: now, last_error: null, last_error_code: null, sent_at: null }).returning("id").executeTakeFirstOrThrow();
+  const row = await db
+    .insertInto("mail_queue")
+    .values({ user_id: userId, kind, next_attempt_at: now, created_at: now, last_error: null, last_error_code: null, sent_at: null })
+    .returning("id")
+    .executeTakeFirstOrThrow();
   return row.id;
 }
 
@@ -109,7 +105,11 @@ async function buildMail(ctx: MailContext, row: Claimed): Promise<OutgoingMail |
 
 async function finish(ctx: MailContext, row: Claimed, state: "SENT" | "DROPPED"): Promise<void> {
   const now = Date.now();
-  await ctx.store.db.updateTable("mail_queue").set({ state, sent_at: state === "SENT" ? now : null, locked_until: 0 }).where("id", "=", row.id).execute();
+  await ctx.store.db
+    .updateTable("mail_queue")
+    .set({ state, sent_at: state === "SENT" ? now : null, locked_until: 0 })
+    .where("id", "=", row.id)
+    .execute();
 }
 
 async function failed(ctx: MailContext, row: Claimed, err: unknown, retry: RetryPolicy): Promise<void> {
@@ -156,13 +156,21 @@ export async function runQueueOnce(ctx: MailContext, retry: RetryPolicy = DEFAUL
       await failed(ctx, row, err, retry).catch((e) => ctx.log.error({ err: e }, "mail queue update failed"));
     }
   }
-  await ctx.store.db.deleteFrom("mail_queue").where("state", "in", ["SENT", "DROPPED"]).where("created_at", "<", now - KEEP_DONE_MS).execute();
+  await ctx.store.db
+    .deleteFrom("mail_queue")
+    .where("state", "in", ["SENT", "DROPPED"])
+    .where("created_at", "<", now - KEEP_DONE_MS)
+    .execute();
   return rows.length;
 }
 
 /** When the next row falls due (null: nothing pending). */
 export async function nextDue(db: Tx): Promise<number | null> {
-  const r = await db.selectFrom("mail_queue").select((eb) => eb.fn.min("next_attempt_at").as("at")).where("state", "=", "PENDING").executeTakeFirst();
+  const r = await db
+    .selectFrom("mail_queue")
+    .select((eb) => eb.fn.min("next_attempt_at").as("at"))
+    .where("state", "=", "PENDING")
+    .executeTakeFirst();
   return r?.at === null || r?.at === undefined ? null : Number(r.at);
 }
 
@@ -185,7 +193,19 @@ export async function listQueue(db: Tx, opts: { state?: string; limit: number })
   let q = db
     .selectFrom("mail_queue")
     .leftJoin("users", "users.id", "mail_queue.user_id")
-    .select(["mail_queue.id", "mail_queue.user_id", "users.username", "mail_queue.kind", "mail_queue.state", "mail_queue.attempts", "mail_queue.created_at", "mail_queue.next_attempt_at", "mail_queue.sent_at", "mail_queue.last_error", "mail_queue.last_error_code"])
+    .select([
+      "mail_queue.id",
+      "mail_queue.user_id",
+      "users.username",
+      "mail_queue.kind",
+      "mail_queue.state",
+      "mail_queue.attempts",
+      "mail_queue.created_at",
+      "mail_queue.next_attempt_at",
+      "mail_queue.sent_at",
+      "mail_queue.last_error",
+      "mail_queue.last_error_code",
+    ])
     .orderBy("mail_queue.id", "desc")
     .limit(opts.limit);
   if (opts.state) q = q.where("mail_queue.state", "=", opts.state);

@@ -188,7 +188,10 @@ export async function removeStaleTemps(dir: string): Promise<number> {
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid === process.pid || alive(pid)) continue;
-    await unlink(path.join(dir, name)).then(() => n++, () => undefined);
+    await unlink(path.join(dir, name)).then(
+      () => n++,
+      () => undefined,
+    );
   }
   return n;
 }

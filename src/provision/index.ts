@@ -58,7 +58,12 @@ function auditProvision(app: ProvisionApp, method: string, description: string, 
 
 async function auditDrift(app: ProvisionApp, found: DriftFound[]): Promise<void> {
   const what = found.map((d) => `${d.file} (${d.reason}${d.entries.length ? `: ${d.entries.slice(0, 10).join(", ")}` : ""})`).join("; ");
-  await auditProvision(app, "provision.drift", `Host files edited outside Gatehouse rewritten: ${what}`, found.map((d) => ({ file: d.file, reason: d.reason, entries: d.entries.slice(0, 10) })));
+  await auditProvision(
+    app,
+    "provision.drift",
+    `Host files edited outside Gatehouse rewritten: ${what}`,
+    found.map((d) => ({ file: d.file, reason: d.reason, entries: d.entries.slice(0, 10) })),
+  );
 }
 
 /** A package's system accounts become built-ins rather than being reverted. */

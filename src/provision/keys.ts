@@ -14,7 +14,7 @@ import path from "node:path";
 import { IS_ROOT } from "./atomic.js";
 import { authorizedKeys } from "./generate.js";
 import type { ProvUser } from "./types.js";
-import { CallError, } from "../server/errors.js";
+import { CallError } from "../server/errors.js";
 import { type SafeDir, afterResolve, errCode, isDir, isFile, locateHome, openHomeParent, type SafeStat } from "../accounts/safe-fs.js";
 import { storageRootOf } from "../accounts/storage-root.js";
 

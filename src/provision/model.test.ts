@@ -136,9 +136,25 @@ test("a large model: unchanged blocks keep their Buffer objects across a re-rend
   const users: ProvUser[] = [];
   for (let i = 1; i <= 3000; i++) {
     users.push({
-      id: i, uid: 10_000 + i, username: `user${i}`, unixhash: "$6$x$y", smbhash: NT, home: "/var/empty", shell: "/usr/bin/bash",
-      full_name: `User ${i}`, builtin: false, smb: true, group_id: 1, password_disabled: false, ssh_password_enabled: i % 3 === 0,
-      sshpubkey: null, locked: i % 97 === 0, sudo_commands: [], sudo_commands_nopasswd: [], last_password_change: 86_400_000 * i, created_at: 0,
+      id: i,
+      uid: 10_000 + i,
+      username: `user${i}`,
+      unixhash: "$6$x$y",
+      smbhash: NT,
+      home: "/var/empty",
+      shell: "/usr/bin/bash",
+      full_name: `User ${i}`,
+      builtin: false,
+      smb: true,
+      group_id: 1,
+      password_disabled: false,
+      ssh_password_enabled: i % 3 === 0,
+      sshpubkey: null,
+      locked: i % 97 === 0,
+      sudo_commands: [],
+      sudo_commands_nopasswd: [],
+      last_password_change: 86_400_000 * i,
+      created_at: 0,
     });
   }
   const groups: ProvGroup[] = [{ id: 1, gid: 100, name: "users", builtin: true, sudo_commands: [], sudo_commands_nopasswd: [] }];

@@ -10,8 +10,22 @@
 // ./generate.ts, whose line renderers are used here (./model.test.ts compares the two).
 
 import {
-  FILES, SSHD_DENY, SSHD_NO_PASSWORD, SUDOERS_HEADER, groupLine, gshadowLine, memberNames, passwdLine, shadowLine, shadowGid, smbpasswdLine,
-  sshdFlags, sshdText, sudoGroupLines, sudoUserLines, type FileId,
+  FILES,
+  SSHD_DENY,
+  SSHD_NO_PASSWORD,
+  SUDOERS_HEADER,
+  groupLine,
+  gshadowLine,
+  memberNames,
+  passwdLine,
+  shadowLine,
+  shadowGid,
+  smbpasswdLine,
+  sshdFlags,
+  sshdText,
+  sudoGroupLines,
+  sudoUserLines,
+  type FileId,
 } from "./generate.js";
 import { NO_HOME } from "./keys.js";
 import type { ProvGroup, ProvPolicy, ProvUser, Snapshot } from "./types.js";
@@ -116,11 +130,24 @@ const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.
 
 function sameUser(a: ProvUser, b: ProvUser): boolean {
   return (
-    a.uid === b.uid && a.username === b.username && a.unixhash === b.unixhash && a.smbhash === b.smbhash && a.home === b.home &&
-    a.shell === b.shell && a.full_name === b.full_name && a.builtin === b.builtin && a.smb === b.smb && a.group_id === b.group_id &&
-    a.password_disabled === b.password_disabled && a.ssh_password_enabled === b.ssh_password_enabled && a.sshpubkey === b.sshpubkey &&
-    a.locked === b.locked && a.last_password_change === b.last_password_change && a.created_at === b.created_at &&
-    sameList(a.sudo_commands, b.sudo_commands) && sameList(a.sudo_commands_nopasswd, b.sudo_commands_nopasswd)
+    a.uid === b.uid &&
+    a.username === b.username &&
+    a.unixhash === b.unixhash &&
+    a.smbhash === b.smbhash &&
+    a.home === b.home &&
+    a.shell === b.shell &&
+    a.full_name === b.full_name &&
+    a.builtin === b.builtin &&
+    a.smb === b.smb &&
+    a.group_id === b.group_id &&
+    a.password_disabled === b.password_disabled &&
+    a.ssh_password_enabled === b.ssh_password_enabled &&
+    a.sshpubkey === b.sshpubkey &&
+    a.locked === b.locked &&
+    a.last_password_change === b.last_password_change &&
+    a.created_at === b.created_at &&
+    sameList(a.sudo_commands, b.sudo_commands) &&
+    sameList(a.sudo_commands_nopasswd, b.sudo_commands_nopasswd)
   );
 }
 
@@ -364,7 +391,11 @@ export class HostModel {
     if (groupIds.size) {
       const mem: { group_id: number; user_id: number }[] = [];
       for (const g of groupIds) for (const u of snap.members.get(g) ?? []) mem.push({ group_id: g, user_id: u });
-      this.applyGroups(groupIds, [...groupIds].map((id) => snapGroups.get(id)).filter((g): g is ProvGroup => !!g), mem);
+      this.applyGroups(
+        groupIds,
+        [...groupIds].map((id) => snapGroups.get(id)).filter((g): g is ProvGroup => !!g),
+        mem,
+      );
     }
     const snapUsers = new Map(snap.users.map((u) => [u.id, u]));
     const userIds: number[] = [];
@@ -377,7 +408,11 @@ export class HostModel {
       const want = new Set(userIds);
       const mem: { group_id: number; user_id: number }[] = [];
       for (const [g, ids] of snap.members) for (const u of ids) if (want.has(u)) mem.push({ group_id: g, user_id: u });
-      this.applyUsers(userIds, userIds.map((id) => snapUsers.get(id)).filter((u): u is ProvUser => !!u), mem);
+      this.applyUsers(
+        userIds,
+        userIds.map((id) => snapUsers.get(id)).filter((u): u is ProvUser => !!u),
+        mem,
+      );
     }
     return userIds;
   }
@@ -423,7 +458,12 @@ export class HostModel {
     const users = this.users;
     const groups = this.groups;
     const policy = this.policy;
-    let passwd = "", shadow = "", smbpasswd = "", sudoers = "", deny = "", noPassword = "";
+    let passwd = "",
+      shadow = "",
+      smbpasswd = "",
+      sudoers = "",
+      deny = "",
+      noPassword = "";
     const lo = b << SHIFT;
     for (let id = lo; id < lo + BLOCK; id++) {
       const u = users.get(id);
@@ -441,7 +481,9 @@ export class HostModel {
 
   private renderGroupBlock(b: number, bytes: Bytes): GroupBlock {
     const groups = this.groups;
-    let group = "", gshadow = "", sudoers = "";
+    let group = "",
+      gshadow = "",
+      sudoers = "";
     const lo = b << SHIFT;
     for (let id = lo; id < lo + BLOCK; id++) {
       const g = groups.get(id);

@@ -96,7 +96,6 @@ export interface RunResult {
   skippedRead: boolean;
 }
 
-
 export function absPath(hostRoot: string, rel: string): string {
   return path.join(hostRoot, rel);
 }
@@ -532,7 +531,6 @@ export class Provisioner {
       this.ctx.log.error({ err }, "could not audit the drift found");
     }
   }
-
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,9 +15,25 @@ import { getSetting } from "../store/settings.js";
 import { DEFAULT_POLICY, type ProvGroup, type ProvPolicy, type ProvUser, type Snapshot } from "./types.js";
 
 const USER_COLS = [
-  "id", "uid", "username", "unixhash", "smbhash", "home", "shell", "full_name", "builtin", "smb", "group_id",
-  "password_disabled", "ssh_password_enabled", "sshpubkey", "locked", "sudo_commands", "sudo_commands_nopasswd",
-  "last_password_change", "created_at",
+  "id",
+  "uid",
+  "username",
+  "unixhash",
+  "smbhash",
+  "home",
+  "shell",
+  "full_name",
+  "builtin",
+  "smb",
+  "group_id",
+  "password_disabled",
+  "ssh_password_enabled",
+  "sshpubkey",
+  "locked",
+  "sudo_commands",
+  "sudo_commands_nopasswd",
+  "last_password_change",
+  "created_at",
 ] as const;
 const GROUP_COLS = ["id", "gid", "name", "builtin", "sudo_commands", "sudo_commands_nopasswd"] as const;
 
@@ -57,10 +73,24 @@ function shellOf(v: unknown): string {
 
 function userFromCells(c: Cell[]): ProvUser {
   return {
-    id: num(c[0]), uid: num(c[1]), username: str(c[2]), unixhash: strOrNull(c[3]), smbhash: strOrNull(c[4]),
-    home: str(c[5]), shell: shellOf(c[6]), full_name: str(c[7]), builtin: bool(c[8]), smb: bool(c[9]), group_id: num(c[10]),
-    password_disabled: bool(c[11]), ssh_password_enabled: bool(c[12]), sshpubkey: strOrNull(c[13]), locked: bool(c[14]),
-    sudo_commands: list(c[15]), sudo_commands_nopasswd: list(c[16]), last_password_change: numOrNull(c[17]),
+    id: num(c[0]),
+    uid: num(c[1]),
+    username: str(c[2]),
+    unixhash: strOrNull(c[3]),
+    smbhash: strOrNull(c[4]),
+    home: str(c[5]),
+    shell: shellOf(c[6]),
+    full_name: str(c[7]),
+    builtin: bool(c[8]),
+    smb: bool(c[9]),
+    group_id: num(c[10]),
+    password_disabled: bool(c[11]),
+    ssh_password_enabled: bool(c[12]),
+    sshpubkey: strOrNull(c[13]),
+    locked: bool(c[14]),
+    sudo_commands: list(c[15]),
+    sudo_commands_nopasswd: list(c[16]),
+    last_password_change: numOrNull(c[17]),
     created_at: num(c[18] ?? 0),
   };
 }
@@ -186,7 +216,11 @@ export async function readUsers(db: Tx, where: { ids?: number[]; groupIds?: numb
   const out: ProvUser[] = [];
   const run = async (col: "id" | "group_id", vals: number[]) => {
     for (const part of chunks(vals)) {
-      const rows = await db.selectFrom("users").select([...USER_COLS]).where(col, "in", part).execute();
+      const rows = await db
+        .selectFrom("users")
+        .select([...USER_COLS])
+        .where(col, "in", part)
+        .execute();
       for (const r of rows) out.push(userFromCells(USER_COLS.map((c) => (r as Record<string, Cell>)[c])));
     }
   };
@@ -198,7 +232,11 @@ export async function readUsers(db: Tx, where: { ids?: number[]; groupIds?: numb
 export async function readGroups(db: Tx, ids: number[]): Promise<ProvGroup[]> {
   const out: ProvGroup[] = [];
   for (const part of chunks(ids)) {
-    const rows = await db.selectFrom("groups").select([...GROUP_COLS]).where("id", "in", part).execute();
+    const rows = await db
+      .selectFrom("groups")
+      .select([...GROUP_COLS])
+      .where("id", "in", part)
+      .execute();
     for (const r of rows) out.push(groupFromCells(GROUP_COLS.map((c) => (r as Record<string, Cell>)[c])));
   }
   return out;

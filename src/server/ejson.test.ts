@@ -5,7 +5,10 @@ import { fromWire, toWire, WireSet } from "./ejson.js";
 test("datetimes and sets are encoded as $date and $set", () => {
   const d = new Date(1700000000123);
   assert.deepEqual(toWire({ a: d, b: [d], c: new WireSet(["X"]), d: 1, e: undefined }), {
-    a: { $date: 1700000000123 }, b: [{ $date: 1700000000123 }], c: { $set: ["X"] }, d: 1,
+    a: { $date: 1700000000123 },
+    b: [{ $date: 1700000000123 }],
+    c: { $set: ["X"] },
+    d: 1,
   });
 });
 

@@ -45,22 +45,28 @@ test("validation errors: extra stays [attribute, message, errno]; codes line up 
   v.errors.push(["user_create.shell", "made by hand", ERRNO.EINVAL]); // no code: the errno's generic one
   const o = errorObject(v);
   assert.equal(o.code, -32602);
-  assert.equal(JSON.stringify(o.data.extra), JSON.stringify([
-    ["user_create.uid", "Uid 5 is already used", 17],
-    ["user_create.username", 'The username "a" already exists.', 17],
-    ["user_create.password", "too short", 22],
-    ["user_create.shell", "made by hand", 22],
-  ]));
+  assert.equal(
+    JSON.stringify(o.data.extra),
+    JSON.stringify([
+      ["user_create.uid", "Uid 5 is already used", 17],
+      ["user_create.username", 'The username "a" already exists.', 17],
+      ["user_create.password", "too short", 22],
+      ["user_create.shell", "made by hand", 22],
+    ]),
+  );
   assert.deepEqual(o.data.codes, ["user.uid_taken", "user.username_taken", "password.too_short", "core.invalid_argument"]);
   assert.equal(o.data.code, "user.uid_taken");
   assert.equal(fieldErrorCode(v.errors[2]), "password.too_short");
 });
 
 test("instance not found, protocol errors and unknown failures carry codes", () => {
-  assert.throws(() => instanceNotFound("User", 9, "user.not_found"), (e: unknown) => {
-    const o = errorObject(e);
-    return o.data.code === "user.not_found" && JSON.stringify(o.data.extra) === JSON.stringify([[null, "User 9 does not exist", ERRNO.ENOENT]]);
-  });
+  assert.throws(
+    () => instanceNotFound("User", 9, "user.not_found"),
+    (e: unknown) => {
+      const o = errorObject(e);
+      return o.data.code === "user.not_found" && JSON.stringify(o.data.extra) === JSON.stringify([[null, "User 9 does not exist", ERRNO.ENOENT]]);
+    },
+  );
   const rpc = errorObject(new RpcError(-32601, "Method does not exist", undefined, "core.method_not_found"));
   assert.equal(rpc.code, -32601);
   assert.equal(rpc.data.code, "core.method_not_found");

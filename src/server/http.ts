@@ -153,7 +153,9 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
     scope.addHook("onRequest", async (req, reply) => {
       if (crossSite(req)) {
         reply.code(403).header("content-type", "application/json");
-        return reply.send(JSON.stringify({ jsonrpc: "2.0", id: null, error: errorObject(new RpcError(-32001, "Cross-site request refused", { errname: "EACCES", error: 13 }, "auth.cross_site_refused")) }));
+        return reply.send(
+          JSON.stringify({ jsonrpc: "2.0", id: null, error: errorObject(new RpcError(-32001, "Cross-site request refused", { errname: "EACCES", error: 13 }, "auth.cross_site_refused")) }),
+        );
       }
     });
     scope.post("/api/current", oneShot(CURRENT_VERSION));
@@ -163,7 +165,15 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
   function oneShot(version: string) {
     return async (req: import("fastify").FastifyRequest, reply: import("fastify").FastifyReply) => {
       const remote = clientOf(req);
-      const conn = new Connection(randomUUID(), originOf(remote, req.socket.remotePort ?? 0), remote, secureOf(req), "REST", () => {}, () => {});
+      const conn = new Connection(
+        randomUUID(),
+        originOf(remote, req.socket.remotePort ?? 0),
+        remote,
+        secureOf(req),
+        "REST",
+        () => {},
+        () => {},
+      );
       conn.apiVersion = version;
       const raw = req.body;
       const body = (raw && typeof raw === "object" && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
@@ -176,7 +186,11 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
           const ok = await app.auth.httpAuthenticate(conn, auth);
           if (!ok) {
             reply.code(401).header("content-type", "application/json");
-            return stringifyWire({ jsonrpc: "2.0", id, error: errorObject(new RpcError(-32001, "Authentication failed", { errname: "ENOTAUTHENTICATED", error: 207 }, "auth.http_authentication_failed")) });
+            return stringifyWire({
+              jsonrpc: "2.0",
+              id,
+              error: errorObject(new RpcError(-32001, "Authentication failed", { errname: "ENOTAUTHENTICATED", error: 207 }, "auth.http_authentication_failed")),
+            });
           }
         }
         conn.options.legacy_jobs = false;

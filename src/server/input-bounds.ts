@@ -44,7 +44,12 @@ function nestsDeeperThan(value: object, depth: number, max: number): boolean {
 export function tooDeepPath(value: unknown, max: number): (string | number)[] | null {
   if (value === null || typeof value !== "object") return null;
   // Each entry links to its parent: the path is built only for the one value that is too deep.
-  interface Node { v: object; depth: number; parent: Node | null; key: string | number }
+  interface Node {
+    v: object;
+    depth: number;
+    parent: Node | null;
+    key: string | number;
+  }
   const stack: Node[] = [{ v: value, depth: 1, parent: null, key: "" }];
   while (stack.length) {
     const node = stack.pop()!;

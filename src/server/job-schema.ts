@@ -13,17 +13,12 @@ export const JobEntrySchema = entity("JobEntry", "A job (methods that run as job
   abortable: z.boolean().describe("core.job_abort may stop it."),
   logs_path: z.null().describe("Always null."),
   logs_excerpt: z.null().describe("Always null."),
-  progress: z
-    .object({ percent: z.number().nullable(), description: z.string().nullable(), extra: z.unknown() })
-    .describe("Progress: percent done and a description of the step."),
+  progress: z.object({ percent: z.number().nullable(), description: z.string().nullable(), extra: z.unknown() }).describe("Progress: percent done and a description of the step."),
   result: z.unknown().describe("The method's result (secret fields redacted) once SUCCESS."),
   result_encoding_error: z.null().describe("Always null."),
   error: z.string().nullable().describe("Error message once FAILED or ABORTED."),
   exception: z.string().nullable().describe("Error details."),
-  exc_info: z
-    .object({ repr: z.string(), type: z.string(), errno: z.number().int().nullable(), extra: z.unknown() })
-    .nullable()
-    .describe("Error type, errno and extra (validation triples)."),
+  exc_info: z.object({ repr: z.string(), type: z.string(), errno: z.number().int().nullable(), extra: z.unknown() }).nullable().describe("Error type, errno and extra (validation triples)."),
   state: z.enum(["WAITING", "RUNNING", "SUCCESS", "FAILED", "ABORTED"]).describe("Job state."),
   time_started: timestamp.describe("When it started."),
   time_finished: timestamp.nullable().describe("When it ended."),

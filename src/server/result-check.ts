@@ -4,7 +4,7 @@
 // the web UI's types promise fails loudly in the tests instead of surprising a client.
 
 import { zodIssuesToFieldErrors, type MethodDef } from "../api/method.js";
-import { CallError, } from "./errors.js";
+import { CallError } from "./errors.js";
 
 let enabled: boolean | undefined;
 
@@ -17,6 +17,8 @@ export function resultChecksEnabled(): boolean {
 export function checkResult(def: MethodDef, result: unknown): unknown {
   const r = def.returns.safeParse(result);
   if (r.success) return result;
-  const problems = zodIssuesToFieldErrors("result", r.error.issues).slice(0, 5).map(([path, message]) => `${path}: ${message}`);
+  const problems = zodIssuesToFieldErrors("result", r.error.issues)
+    .slice(0, 5)
+    .map(([path, message]) => `${path}: ${message}`);
   throw new CallError(`${def.name}: result does not match its declared schema (GATEHOUSE_CHECK_RESULTS): ${problems.join("; ")}`, "core.result_mismatch");
 }

@@ -19,9 +19,26 @@ const def = { name: "x.query", secretFields: FIELDS, secretsRole: "ACCOUNT_WRITE
 
 function session(roles: string[], fullAdmin = false): Session {
   return {
-    id: "s", credentials: "LOGIN_PASSWORD", credentialsData: {}, userId: 1, username: "u", uid: 1000, rawRoles: roles,
-    roles: new Set(roles), fullAdmin, allowedMethods: new Set(), attributes: [], webShell: false, webuiAccess: false,
-    apiKeyId: null, createdAt: 0, expiresAt: Number.MAX_SAFE_INTEGER, secureTransport: true, origin: "t", internal: false, ephemeral: true,
+    id: "s",
+    credentials: "LOGIN_PASSWORD",
+    credentialsData: {},
+    userId: 1,
+    username: "u",
+    uid: 1000,
+    rawRoles: roles,
+    roles: new Set(roles),
+    fullAdmin,
+    allowedMethods: new Set(),
+    attributes: [],
+    webShell: false,
+    webuiAccess: false,
+    apiKeyId: null,
+    createdAt: 0,
+    expiresAt: Number.MAX_SAFE_INTEGER,
+    secureTransport: true,
+    origin: "t",
+    internal: false,
+    ephemeral: true,
   };
 }
 const reader = session(["READONLY_ADMIN", "ACCOUNT_READ"]);
@@ -40,13 +57,23 @@ test("a frozen result's redacted copy is made once, frozen, and redacts exactly 
     { id: 2, username: "b", unixhash: "*", groups: [] },
   ]);
   const first = redactResult(def, reader, entries) as any[];
-  assert.deepEqual(first, [
-    { id: 1, username: "a", unixhash: REDACTED, smbhash: REDACTED, groups: [1, 2] },
-    { id: 2, username: "b", unixhash: REDACTED, groups: [] },
-  ], "secret fields that are present are replaced; absent ones are not added");
+  assert.deepEqual(
+    first,
+    [
+      { id: 1, username: "a", unixhash: REDACTED, smbhash: REDACTED, groups: [1, 2] },
+      { id: 2, username: "b", unixhash: REDACTED, groups: [] },
+    ],
+    "secret fields that are present are replaced; absent ones are not added",
+  );
   assert.equal(redactResult(def, reader, entries), first, "the same frozen result gives the same copy");
   assert.ok(Object.isFrozen(first) && first.every((e) => Object.isFrozen(e)), "the shared copy is frozen");
-  assert.throws(() => { first[0].unixhash = "x"; }, TypeError, "nobody can change the shared copy");
+  assert.throws(
+    () => {
+      first[0].unixhash = "x";
+    },
+    TypeError,
+    "nobody can change the shared copy",
+  );
   assert.equal(entries[0]!.unixhash, "$6$secret", "the cached result keeps its secrets");
 
   const fresh = redactResult(def, reader, structuredClone(entries)) as any[];
@@ -59,7 +86,14 @@ test("a frozen result's redacted copy is made once, frozen, and redacts exactly 
   assert.equal(redactResult(def, reader, single), redactResult(def, reader, single), "also memoised");
 
   const other = { ...def, secretFields: ["username"] } as unknown as MethodDef;
-  assert.deepEqual((redactResult(other, reader, entries) as any[]).map((e) => [e.username, e.unixhash]), [[REDACTED, "$6$secret"], [REDACTED, "*"]], "another set of secret fields has its own copy");
+  assert.deepEqual(
+    (redactResult(other, reader, entries) as any[]).map((e) => [e.username, e.unixhash]),
+    [
+      [REDACTED, "$6$secret"],
+      [REDACTED, "*"],
+    ],
+    "another set of secret fields has its own copy",
+  );
   assert.equal(redactResult(def, session(["FULL_ADMIN"], true), entries), entries, "FULL_ADMIN sees the result itself");
   assert.equal(redactResult(def, session(["ACCOUNT_WRITE"]), entries), entries, "so does the method's secrets role");
 });
@@ -74,13 +108,28 @@ test("a frozen array of entries that can still change is redacted anew each time
   assert.deepEqual(redactResult(def, reader, list), [{ id: 1, username: "changed" }], "the change shows: no stale copy");
 });
 
-
 test("user.query through the dispatcher: redacted for a reader, the same frozen copy while cached, fresh after a change", async () => {
   await withTestApp(undefined, async (app) => {
-    const root = new Connection("r", "127.0.0.1:1", "127.0.0.1", false, "WEBSOCKET", () => {}, () => {});
+    const root = new Connection(
+      "r",
+      "127.0.0.1:1",
+      "127.0.0.1",
+      false,
+      "WEBSOCKET",
+      () => {},
+      () => {},
+    );
     root.session = app.auth.internalSession();
     await callMethod(app, root, "user.create", [{ username: "rpcu", full_name: "R", password: "Rpc-pass-12345", group_create: true, smb: true }], 1);
-    const conn = new Connection("c", "127.0.0.1:2", "127.0.0.1", false, "WEBSOCKET", () => {}, () => {});
+    const conn = new Connection(
+      "c",
+      "127.0.0.1:2",
+      "127.0.0.1",
+      false,
+      "WEBSOCKET",
+      () => {},
+      () => {},
+    );
     const acc = accessFor(app.registry, ["READONLY_ADMIN"], false);
     conn.session = { ...reader, roles: acc.roles, allowedMethods: acc.allowedMethods, fullAdmin: false };
     const q = () => callMethod(app, conn, "user.query", [[["username", "=", "rpcu"]]], 1) as Promise<any[]>;
@@ -101,10 +150,20 @@ test("user.query through the dispatcher: redacted for a reader, the same frozen 
 
 test("dispatcher: every outcome is a promise (never a synchronous throw), errors as before", async () => {
   await withTestApp(undefined, async (app) => {
-    const conn = new Connection("c", "127.0.0.1:2", "127.0.0.1", false, "WEBSOCKET", () => {}, () => {});
+    const conn = new Connection(
+      "c",
+      "127.0.0.1:2",
+      "127.0.0.1",
+      false,
+      "WEBSOCKET",
+      () => {},
+      () => {},
+    );
     const call = (m: string, ...p: unknown[]) => {
       let result: Promise<unknown>;
-      assert.doesNotThrow(() => { result = callMethod(app, conn, m, p, 1); }, `${m} must not throw synchronously`);
+      assert.doesNotThrow(() => {
+        result = callMethod(app, conn, m, p, 1);
+      }, `${m} must not throw synchronously`);
       return result!;
     };
     await assert.rejects(call("no.such_method"), (e: any) => e.code === -32601, "unknown method");
@@ -116,11 +175,36 @@ test("dispatcher: every outcome is a promise (never a synchronous throw), errors
     await assert.rejects(call("user.create", { username: "x" }), (e: any) => e instanceof CallError && e.errname === "EACCES", "not authorized");
 
     // A handler that throws synchronously, and one that returns a plain value.
-    const boom = defineMethod({ name: "test.boom", description: "", args: [], returns: z.never(), roles: ["READONLY_ADMIN"], handler: () => { throw new CallError("boom", "core.invalid_argument"); } });
-    const plain = defineMethod({ name: "test.plain", description: "", args: [], returns: z.object({ s: z.string(), t: z.number() }), roles: ["READONLY_ADMIN"], secretFields: ["s"], handler: () => ({ s: "secret", t: 1 }) });
+    const boom = defineMethod({
+      name: "test.boom",
+      description: "",
+      args: [],
+      returns: z.never(),
+      roles: ["READONLY_ADMIN"],
+      handler: () => {
+        throw new CallError("boom", "core.invalid_argument");
+      },
+    });
+    const plain = defineMethod({
+      name: "test.plain",
+      description: "",
+      args: [],
+      returns: z.object({ s: z.string(), t: z.number() }),
+      roles: ["READONLY_ADMIN"],
+      secretFields: ["s"],
+      handler: () => ({ s: "secret", t: 1 }),
+    });
     const withTestMethods = Object.create(app, { registry: { value: new Registry([boom, plain]) } }) as App;
     const allowed = new Set(["test.boom", "test.plain"]);
-    const conn2 = new Connection("d", "127.0.0.1:3", "127.0.0.1", false, "WEBSOCKET", () => {}, () => {});
+    const conn2 = new Connection(
+      "d",
+      "127.0.0.1:3",
+      "127.0.0.1",
+      false,
+      "WEBSOCKET",
+      () => {},
+      () => {},
+    );
     conn2.session = { ...reader, roles: new Set(["READONLY_ADMIN"]), allowedMethods: allowed };
     const boomCall = callMethod(withTestMethods, conn2, "test.boom", [], 1);
     await assert.rejects(boomCall, (e: any) => e instanceof CallError && /boom/.test(e.message), "a synchronous throw becomes a rejection");

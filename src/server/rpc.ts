@@ -149,7 +149,7 @@ export async function handleMessage(app: DispatchApp, conn: Connection, text: st
 
 function validateRequest(req: Record<string, unknown>): string | null {
   if (!req || typeof req !== "object") return "Invalid Request";
-  if (req.jsonrpc !== "2.0") return "Invalid Request: jsonrpc must be \"2.0\"";
+  if (req.jsonrpc !== "2.0") return 'Invalid Request: jsonrpc must be "2.0"';
   if (typeof req.method !== "string") return "Invalid Request: method must be a string";
   if ("params" in req && req.params !== undefined && !Array.isArray(req.params)) return "Invalid Request: params must be an array";
   if ("id" in req && req.id !== null && typeof req.id !== "string" && typeof req.id !== "number") return "Invalid Request: invalid id";
@@ -171,16 +171,7 @@ function auditLabel(def: MethodDef, args: unknown[], facts: AuditFacts = {}): st
 }
 
 /** Write the METHOD_CALL audit entry of a call, when it has a label. */
-async function auditCall(
-  app: HandlerApp,
-  conn: Connection,
-  session: Session | null,
-  name: string,
-  params: unknown[],
-  label: string | null,
-  authorized: boolean,
-  success: boolean,
-): Promise<void> {
+async function auditCall(app: HandlerApp, conn: Connection, session: Session | null, name: string, params: unknown[], label: string | null, authorized: boolean, success: boolean): Promise<void> {
   if (label === null) return;
   await auditMethodCall(app, conn, session, name, params, label, authorized, success);
 }
@@ -228,7 +219,12 @@ export function callMethod(app: HandlerApp, conn: Connection, name: string, rawP
     }
     const d = def;
     // Nesting bounded before any recursive walk (decoders, validators): EINVAL, not a stack overflow.
-    const tooDeep = rawParams.length ? paramsDepthError(d.args.map((a) => a.name), rawParams) : null;
+    const tooDeep = rawParams.length
+      ? paramsDepthError(
+          d.args.map((a) => a.name),
+          rawParams,
+        )
+      : null;
     if (tooDeep) throw tooDeep;
     const refreshing = conn.session ? app.auth.refreshSession(conn) : undefined;
     let running = refreshing ? refreshing.then(() => dispatch(app, conn, d, rawParams, callId)) : dispatch(app, conn, d, rawParams, callId);
@@ -323,8 +319,7 @@ async function runAsJob(
   const { session, callId } = ctx;
   const name = def.name;
   let jobCtx: CallContext | undefined;
-  const audit = (success: boolean) =>
-    auditCall(app, conn, session, name, params, label === null ? null : auditLabel(def, args, { subject: jobCtx?.auditSubject }), true, success);
+  const audit = (success: boolean) => auditCall(app, conn, session, name, params, label === null ? null : auditLabel(def, args, { subject: jobCtx?.auditSubject }), true, success);
   const job = app.jobs.start(
     name,
     redactCallParams(app.registry, def, params),

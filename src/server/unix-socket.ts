@@ -129,7 +129,15 @@ export async function listenUnixSocket(app: App, socketPath: string, env: NodeJS
       return;
     }
     const origin = `UNIX socket (pid=${peer.pid} uid=${peer.uid} gid=${peer.gid})`;
-    const conn = new Connection(randomUUID(), origin, "unix", true, "WEBSOCKET", (t) => socket.send(t), (code, reason) => socket.close(code, reason));
+    const conn = new Connection(
+      randomUUID(),
+      origin,
+      "unix",
+      true,
+      "WEBSOCKET",
+      (t) => socket.send(t),
+      (code, reason) => socket.close(code, reason),
+    );
     connections.add(conn);
     app.auth.registerConnection(conn);
     // Messages wait for the sign-in, so the first call already runs as the peer.

@@ -178,7 +178,8 @@ export class PgChangeFeed implements ChangeFeed {
     this.reading = this.reading.then(async () => {
       let ev: ChangeEvent;
       if (batch.seqs.length) ev = await this.readRecorded(batch.seqs);
-      else if ([...batch.tables].every((t) => t === "sessions")) ev = changeOf({}); // a session ended elsewhere
+      else if ([...batch.tables].every((t) => t === "sessions"))
+        ev = changeOf({}); // a session ended elsewhere
       else ev = EVERYTHING; // a write that recorded no event
       for (const l of this.listeners) {
         try {

@@ -11,12 +11,21 @@ export const CHANGE_RETENTION_MS = 24 * 3600_000;
 
 /** Write `ev` to the log; call inside the transaction that made the change. */
 export async function recordChange(trx: Tx, ev: ChangeEvent): Promise<void> {
-  await trx.insertInto("changes").values({ payload: encodeChange(ev), at: Date.now() }).execute();
+  await trx
+    .insertInto("changes")
+    .values({ payload: encodeChange(ev), at: Date.now() })
+    .execute();
 }
 
 /** The events after `seq`, oldest first, and the last sequence number read. */
 export async function changesSince(db: Tx, seq: number, limit = 1000): Promise<{ events: ChangeEvent[]; last: number; more: boolean }> {
-  const rows = await db.selectFrom("changes").select(["seq", "payload"]).where("seq", ">", seq).orderBy("seq").limit(limit + 1).execute();
+  const rows = await db
+    .selectFrom("changes")
+    .select(["seq", "payload"])
+    .where("seq", ">", seq)
+    .orderBy("seq")
+    .limit(limit + 1)
+    .execute();
   const more = rows.length > limit;
   const kept = more ? rows.slice(0, limit) : rows;
   return { events: kept.map((r) => decodeChange(r.payload)), last: kept.length ? Number(kept[kept.length - 1]!.seq) : seq, more };
@@ -30,7 +39,10 @@ export async function lastChangeSeq(db: Tx): Promise<number> {
 
 /** Drop rows older than the retention. */
 export async function pruneChanges(db: Tx, now = Date.now()): Promise<void> {
-  await db.deleteFrom("changes").where("at", "<", now - CHANGE_RETENTION_MS).execute();
+  await db
+    .deleteFrom("changes")
+    .where("at", "<", now - CHANGE_RETENTION_MS)
+    .execute();
 }
 
 /** What commitChange needs: the store and the publisher of this process (src/app.ts App). */

@@ -16,7 +16,15 @@ import { changesWatchedTables } from "./change-feed.js";
 async function withApp(fn: (app: App, dataDir: string, call: (m: string, ...p: unknown[]) => Promise<any>) => Promise<void>, database?: string) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "gh-qc-"));
   const app = await App.create({ ...resolveConfig({ dataDir, database, port: 0, hashRounds: 1000, logLevel: "silent" }, {}), failDelay: [0, 0] }, { log: pino({ level: "silent" }) });
-  const conn = new Connection("t", "127.0.0.1:1", "127.0.0.1", false, "WEBSOCKET", () => {}, () => {});
+  const conn = new Connection(
+    "t",
+    "127.0.0.1:1",
+    "127.0.0.1",
+    false,
+    "WEBSOCKET",
+    () => {},
+    () => {},
+  );
   conn.session = app.auth.internalSession();
   try {
     await fn(app, dataDir, (m, ...p) => callMethod(app, conn, m, p, 1));
@@ -29,30 +37,38 @@ async function withApp(fn: (app: App, dataDir: string, call: (m: string, ...p: u
 
 const STORES = process.env.GATEHOUSE_TEST_PG ? ["sqlite", "postgres"] : ["sqlite"];
 
-for (const store of STORES) test(`[${store}] user.query results are reused until this process writes (INSERT … RETURNING included)`, async () => {
-  await withApp(async (app, _dir, call) => {
-    const cache = app.store.queryCache!;
-    assert.ok(cache, "the embedded store has a query cache");
-    const q = () => call("user.query", [["username", "^", "qc"]], { order_by: ["username"] });
-    assert.deepEqual(await q(), []);
-    const hits = cache.hits;
-    assert.deepEqual(await q(), []);
-    assert.equal(cache.hits, hits + 1, "second identical query is a hit");
-    await call("user.create", { username: "qc1", full_name: "Q C", password: "Qc-pass-1234", group_create: true, smb: false });
-    assert.deepEqual((await q()).map((u: any) => u.username), ["qc1"], "a create invalidates");
-    await call("user.update", (await q())[0].id, { full_name: "Changed" });
-    assert.equal((await q())[0].full_name, "Changed", "an update invalidates");
-    const [entry] = await q();
-    assert.throws(() => {
-      (entry as any).full_name = "mutated";
-    }, "cached results are frozen");
-    // Logins, sessions and audit entries write other tables: the cached result survives them.
-    const before = cache.hits;
-    await call("auth.generate_token", 60);
-    await q();
-    assert.equal(cache.hits, before + 1, "a write outside the account tables keeps the cache");
-  }, store === "postgres" ? await freshPgDatabase() : undefined);
-});
+for (const store of STORES)
+  test(`[${store}] user.query results are reused until this process writes (INSERT … RETURNING included)`, async () => {
+    await withApp(
+      async (app, _dir, call) => {
+        const cache = app.store.queryCache!;
+        assert.ok(cache, "the embedded store has a query cache");
+        const q = () => call("user.query", [["username", "^", "qc"]], { order_by: ["username"] });
+        assert.deepEqual(await q(), []);
+        const hits = cache.hits;
+        assert.deepEqual(await q(), []);
+        assert.equal(cache.hits, hits + 1, "second identical query is a hit");
+        await call("user.create", { username: "qc1", full_name: "Q C", password: "Qc-pass-1234", group_create: true, smb: false });
+        assert.deepEqual(
+          (await q()).map((u: any) => u.username),
+          ["qc1"],
+          "a create invalidates",
+        );
+        await call("user.update", (await q())[0].id, { full_name: "Changed" });
+        assert.equal((await q())[0].full_name, "Changed", "an update invalidates");
+        const [entry] = await q();
+        assert.throws(() => {
+          (entry as any).full_name = "mutated";
+        }, "cached results are frozen");
+        // Logins, sessions and audit entries write other tables: the cached result survives them.
+        const before = cache.hits;
+        await call("auth.generate_token", 60);
+        await q();
+        assert.equal(cache.hits, before + 1, "a write outside the account tables keeps the cache");
+      },
+      store === "postgres" ? await freshPgDatabase() : undefined,
+    );
+  });
 
 test("statements that change account tables are told apart from the rest", () => {
   assert.equal(changesWatchedTables(`update "users" set "full_name" = ? where "id" = ?`), true);
@@ -95,18 +111,42 @@ if (process.env.GATEHOUSE_TEST_PG) {
         await new Promise((r) => setTimeout(r, 200));
         assert.equal(remote, 0, "own commit not reported as remote");
         await other.query("update users set full_name = 'After' where username = 'qcpg'");
-        assert.equal(await settle(async () => remote, (v) => v > 0, 2000), 1, "another connection's commit is reported once");
+        assert.equal(
+          await settle(
+            async () => remote,
+            (v) => v > 0,
+            2000,
+          ),
+          1,
+          "another connection's commit is reported once",
+        );
         // The NOTIFY is delivered at commit: allow it a moment to arrive.
         assert.equal(await settle(q, (v) => v === "After", 2000), "After", "the other connection's commit is seen");
         // Without the listening connection nothing is reused.
         await other.query("select pg_terminate_backend(pid) from pg_stat_activity where query = 'LISTEN gatehouse_changes'");
-        assert.equal(await settle(async () => app.store.changes.stamp(), (v) => v === null, 2000), null, "no stamp while nobody listens");
+        assert.equal(
+          await settle(
+            async () => app.store.changes.stamp(),
+            (v) => v === null,
+            2000,
+          ),
+          null,
+          "no stamp while nobody listens",
+        );
         const misses = cache.misses;
         await q();
         await q();
         assert.equal(cache.misses, misses + 2, "every lookup recomputed while nobody listens");
         // It reconnects by itself.
-        assert.notEqual(await settle(async () => app.store.changes.stamp(), (v) => v !== null, 5000), null, "listening again");
+        assert.notEqual(
+          await settle(
+            async () => app.store.changes.stamp(),
+            (v) => v !== null,
+            5000,
+          ),
+          null,
+          "listening again",
+        );
         await other.query("update users set full_name = 'Again' where username = 'qcpg'");
         assert.equal(await settle(q, (v) => v === "Again", 2000), "Again", "changes are seen after reconnecting");
       } finally {

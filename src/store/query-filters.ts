@@ -113,7 +113,7 @@ function parseOne(f: unknown, depth: number, budget: { left: number }): Filter {
 }
 
 function describe(v: unknown): string {
-  return typeof v === "string" ? v : JSON.stringify(v) ?? String(v);
+  return typeof v === "string" ? v : (JSON.stringify(v) ?? String(v));
 }
 
 /** Dots separate path segments; `\.` is a literal dot (Python `partition` semantics). */
@@ -145,8 +145,7 @@ export function filterFields(filters: Filter[]): string[] {
 
 // Python 3.11 `datetime.fromisoformat`, the common shapes. Naive times are taken as UTC, which is
 // how the server stores every timestamp.
-const ISO_RE =
-  /^(\d{4})(?:-(\d{2})-(\d{2})|(\d{2})(\d{2}))(?:[^\d](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2}(?:\.\d+)?)?)?)?)?$/i;
+const ISO_RE = /^(\d{4})(?:-(\d{2})-(\d{2})|(\d{2})(\d{2}))(?:[^\d](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2}(?:\.\d+)?)?)?)?)?$/i;
 
 export function parseIsoDatetime(s: string): number | null {
   const m = ISO_RE.exec(s);

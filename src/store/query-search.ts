@@ -15,15 +15,7 @@
 import { CompiledQuery, type Kysely } from "kysely";
 import type { Dialect } from "./migrations/migration.js";
 import { nonAsciiIndex, nonAsciiSql, trigramTable } from "./migrations/015-search-indexes.js";
-import {
-  type Filter,
-  type FilterLeaf,
-  asciiLower,
-  isAscii,
-  isOrFilter,
-  literalPattern,
-  substringPattern,
-} from "./query-filters.js";
+import { type Filter, type FilterLeaf, asciiLower, isAscii, isOrFilter, literalPattern, substringPattern } from "./query-filters.js";
 
 /** A table's search indexes (migration 015): entry field → the column they cover. */
 export interface SearchIndexes {
@@ -166,9 +158,7 @@ function hasTrigrams(db: AnyDb, dialect: Dialect, table: string): Promise<boolea
   let p = trigramIndexes.get(db);
   if (!p) {
     p = db
-      .executeQuery<{ n: number | string }>(
-        CompiledQuery.raw(`SELECT count(*) AS n FROM pg_indexes WHERE tablename = $1 AND indexname LIKE '%\\_trgm'`, [table]),
-      )
+      .executeQuery<{ n: number | string }>(CompiledQuery.raw(`SELECT count(*) AS n FROM pg_indexes WHERE tablename = $1 AND indexname LIKE '%\\_trgm'`, [table]))
       .then((r) => Number(r.rows[0]?.n ?? 0) > 0)
       .catch(() => false);
     trigramIndexes.set(db, p);

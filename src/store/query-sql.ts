@@ -4,18 +4,7 @@
 // exactly for every possible value (case folding of non-ASCII text in PostgreSQL, …) we emit a
 // condition that is a *superset* and also keep the filter in `residual`, so it is re-checked.
 
-import {
-  type Filter,
-  type FilterLeaf,
-  isAscii,
-  isOrFilter,
-  literalPattern,
-  normalizeValue,
-  parseOrderKey,
-  pythonRegexToJs,
-  substringPattern,
-  translatePyRegex,
-} from "./query-filters.js";
+import { type Filter, type FilterLeaf, isAscii, isOrFilter, literalPattern, normalizeValue, parseOrderKey, pythonRegexToJs, substringPattern, translatePyRegex } from "./query-filters.js";
 
 export type ColumnKind = "text" | "int" | "bool" | "datetime" | "json";
 export interface ColumnMap {
@@ -48,12 +37,7 @@ const piece = (sql: string, params: unknown[] = [], exact = true): Piece => ({ s
 const TRUE_PIECE = piece(TRUE_SQL);
 const FALSE_PIECE = piece(FALSE_SQL);
 
-export function compileFilters(
-  filters: Filter[],
-  columns: ColumnMap,
-  dialect: Dialect,
-  startIndex = 1,
-): CompiledFilters {
+export function compileFilters(filters: Filter[], columns: ColumnMap, dialect: Dialect, startIndex = 1): CompiledFilters {
   const ctx = new Ctx(columns, dialect);
   const parts: Piece[] = [];
   const residual: Filter[] = [];
@@ -101,9 +85,7 @@ export function sqliteRegexpFunction(pattern: unknown, value: unknown): 0 | 1 {
 }
 
 /** Registers every SQL function compiled filters rely on (currently `regexp`) on a better-sqlite3 db. */
-export function registerSqliteFunctions(db: {
-  function(name: string, options: { deterministic: boolean }, fn: (a: unknown, b: unknown) => unknown): unknown;
-}): void {
+export function registerSqliteFunctions(db: { function(name: string, options: { deterministic: boolean }, fn: (a: unknown, b: unknown) => unknown): unknown }): void {
   db.function("regexp", { deterministic: true }, sqliteRegexpFunction);
 }
 
@@ -181,15 +163,9 @@ class Ctx {
    * non-ASCII text take `fallback` (exact) or pass through to the residual re-check.
    */
   private asciiGuard(c: string, p: Piece, fallback?: Piece): Piece {
-    const nonAscii = this.pg
-      ? `octet_length(${c}) <> char_length(${c})`
-      : `length(${c}) <> length(CAST(${c} AS BLOB))`;
+    const nonAscii = this.pg ? `octet_length(${c}) <> char_length(${c})` : `length(${c}) <> length(CAST(${c} AS BLOB))`;
     const other = fallback ?? TRUE_PIECE;
-    return piece(
-      `CASE WHEN ${nonAscii} THEN ${other.sql} ELSE ${p.sql} END`,
-      [...other.params, ...p.params],
-      (fallback?.exact ?? false) && p.exact,
-    );
+    return piece(`CASE WHEN ${nonAscii} THEN ${other.sql} ELSE ${p.sql} END`, [...other.params, ...p.params], (fallback?.exact ?? false) && p.exact);
   }
 
   private text(leaf: FilterLeaf, c: string): Piece | null {
@@ -270,9 +246,7 @@ class Ctx {
         return piece(`${subject} LIKE ${this.ph("")} ESCAPE '\\'`, [`${likeEscape(lit.lit)}%`]);
       }
       const pattern = likeEscape(lit.lit.toLowerCase()) + (lit.exact ? "" : "%");
-      const like = this.pg
-        ? piece(`${this.lower(subject)} LIKE ${this.ph("")} ESCAPE '\\'`, [pattern])
-        : piece(`${subject} LIKE ${MARK} ESCAPE '\\'`, [pattern]);
+      const like = this.pg ? piece(`${this.lower(subject)} LIKE ${this.ph("")} ESCAPE '\\'`, [pattern]) : piece(`${subject} LIKE ${MARK} ESCAPE '\\'`, [pattern]);
       // JS case-insensitive matching also maps some non-ASCII letters onto ASCII ones (the Kelvin
       // sign matches "k"), so non-ASCII rows need the real regex.
       return this.asciiGuard(c, like, this.pg ? undefined : regexp);
@@ -285,9 +259,7 @@ class Ctx {
       return null;
     }
     if (translated.flags.i && !isAscii(src)) return null;
-    const p = piece(`${subject} COLLATE "C" ${translated.flags.i ? "~*" : "~"} ${this.ph("")}`, [
-      `^(?:${translated.source})`,
-    ]);
+    const p = piece(`${subject} COLLATE "C" ${translated.flags.i ? "~*" : "~"} ${this.ph("")}`, [`^(?:${translated.source})`]);
     return translated.flags.i ? this.asciiGuard(c, p) : p;
   }
 
@@ -299,10 +271,7 @@ class Ctx {
   private sqliteSubstring(src: string, c: string, subject: string, regexp: Piece): Piece | null {
     const sub = substringPattern(src);
     if (!sub || (sub.ci && !isAscii(sub.lit))) return null;
-    const doubtful = [
-      ...(sub.dotall ? [] : [`instr(${subject}, char(10)) > 0`]),
-      ...(sub.ci ? [`length(${c}) <> length(CAST(${c} AS BLOB))`] : []),
-    ];
+    const doubtful = [...(sub.dotall ? [] : [`instr(${subject}, char(10)) > 0`]), ...(sub.ci ? [`length(${c}) <> length(CAST(${c} AS BLOB))`] : [])];
     const hay = sub.ci ? `lower(${subject})` : subject;
     const contains = piece(`instr(${hay}, ${MARK}) > 0`, [sub.ci ? sub.lit.toLowerCase() : sub.lit]);
     if (!doubtful.length) return contains;

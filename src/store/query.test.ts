@@ -47,18 +47,7 @@ function validationErrors(fn: () => unknown): [string, string, number][] {
 
 test("parseFilters: malformed filters name the index", () => {
   const errs = validationErrors(() =>
-    parseFilters([
-      ["a", "=", 1],
-      ["a", "like", 1],
-      ["a", "="],
-      "x",
-      ["AND", []],
-      ["OR", []],
-      ["a", "in", "abc"],
-      ["a", "~", "(unclosed"],
-      ["a", "~", 5],
-      [1, "=", 1],
-    ]),
+    parseFilters([["a", "=", 1], ["a", "like", 1], ["a", "="], "x", ["AND", []], ["OR", []], ["a", "in", "abc"], ["a", "~", "(unclosed"], ["a", "~", 5], [1, "=", 1]]),
   );
   assert.deepEqual(
     errs.map(([a, m]) => [a, m.split(":")[0]]),
@@ -76,9 +65,10 @@ test("parseFilters: malformed filters name the index", () => {
   );
   assert.equal(errs[0][1], "Invalid operator: like");
   assert.ok(errs.every(([, , errno]) => errno === ERRNO.EINVAL));
-  assert.deepEqual(validationErrors(() => parseFilters({}, "query-filters")), [
-    ["query-filters", "Input should be a valid list", ERRNO.EINVAL],
-  ]);
+  assert.deepEqual(
+    validationErrors(() => parseFilters({}, "query-filters")),
+    [["query-filters", "Input should be a valid list", ERRNO.EINVAL]],
+  );
   assert.deepEqual(parseFilters(undefined), []);
 });
 
@@ -106,7 +96,22 @@ test("parseFilters: $date usage is validated", () => {
 
 test("parseFilters: OR nesting and filterFields", () => {
   const f = parseFilters([
-    ["OR", [[["local", "=", true], ["OR", [["builtin", "=", false], ["username", "=", "root"]]]], ["local", "=", false]]],
+    [
+      "OR",
+      [
+        [
+          ["local", "=", true],
+          [
+            "OR",
+            [
+              ["builtin", "=", false],
+              ["username", "=", "root"],
+            ],
+          ],
+        ],
+        ["local", "=", false],
+      ],
+    ],
     ["group.bsdgrp_gid", "=", 3000],
   ]);
   assert.deepEqual(filterFields(f), ["local", "builtin", "username", "group"]);
@@ -263,16 +268,20 @@ test("parseOptions: defaults, types and unknown keys", () => {
   });
   const o = parseOptions({ order_by: ["-uid"], select: ["id", ["uid", "u"]], limit: 10000, offset: 3, extra: { x: 1 } });
   assert.deepEqual([o.order_by, o.select, o.limit, o.offset, o.extra], [["-uid"], ["id", ["uid", "u"]], 10000, 3, { x: 1 }]);
-  const errs = validationErrors(() =>
-    parseOptions({ bogus: 1, count: "yes", limit: 10001, offset: -1, order_by: [1], select: [["a"]], extend: "x" }, "query-options"),
-  );
+  const errs = validationErrors(() => parseOptions({ bogus: 1, count: "yes", limit: 10001, offset: -1, order_by: [1], select: [["a"]], extend: "x" }, "query-options"));
   assert.deepEqual(
     errs.map(([a]) => a),
     ["query-options.bogus", "query-options.count", "query-options.limit", "query-options.offset", "query-options.order_by.0", "query-options.select.0", "query-options.extend"],
   );
   assert.equal(errs[0][1], "Extra inputs are not permitted");
-  assert.deepEqual(validationErrors(() => parseOptions({ get: true, limit: 2 })).map(([a]) => a), ["options"]);
-  assert.deepEqual(validationErrors(() => parseOptions([])).map(([a]) => a), ["options"]);
+  assert.deepEqual(
+    validationErrors(() => parseOptions({ get: true, limit: 2 })).map(([a]) => a),
+    ["options"],
+  );
+  assert.deepEqual(
+    validationErrors(() => parseOptions([])).map(([a]) => a),
+    ["options"],
+  );
 });
 
 test("applyOptions: order_by, paging, select, count and get", () => {
@@ -293,9 +302,7 @@ test("applyOptions: order_by, paging, select, count and get", () => {
   assert.deepEqual(ids({ offset: 5 }), []);
   assert.equal(applyOptions(rows, parseOptions({ count: true, limit: 1 })), 3);
   assert.deepEqual(applyOptions(rows, parseOptions({ get: true, order_by: ["-uid"], select: ["name"] })), { name: "b" });
-  assert.deepEqual(applyOptions(rows, parseOptions({ select: ["g.gid", ["name", "n"], "nope"], limit: 1 })), [
-    { g: { gid: 20 }, n: "b" },
-  ]);
+  assert.deepEqual(applyOptions(rows, parseOptions({ select: ["g.gid", ["name", "n"], "nope"], limit: 1 })), [{ g: { gid: 20 }, n: "b" }]);
   assert.deepEqual(rows[0].g, { gid: 20 }); // projections never share mutable state with rows
   assert.throws(
     () => applyOptions([], parseOptions({ get: true })),
@@ -318,11 +325,26 @@ const COLUMNS: ColumnMap = {
 
 test("compileFilters: plain filters and OR groups compile fully, others stay residual", () => {
   const f = parseFilters([
-    ["OR", [[["name", "=", "root"], ["uid", ">=", 0]], ["flag", "=", true]]],
+    [
+      "OR",
+      [
+        [
+          ["name", "=", "root"],
+          ["uid", ">=", 0],
+        ],
+        ["flag", "=", true],
+      ],
+    ],
     ["ts.$date", "<", "2024-01-01"],
     ["name", "~", "(?i)ro"],
     ["meta.x", "=", 1],
-    ["OR", [["uid", "=", 1], ["meta", "=", 1]]],
+    [
+      "OR",
+      [
+        ["uid", "=", 1],
+        ["meta", "=", 1],
+      ],
+    ],
   ]);
   const sqlite = compileFilters(f, COLUMNS, "sqlite");
   assert.equal(
@@ -343,10 +365,7 @@ test("compileFilters: plain filters and OR groups compile fully, others stay res
 });
 
 test("compileOrderBy mirrors the in-memory sort", () => {
-  assert.equal(
-    compileOrderBy(["-name", "nulls_last:uid", "nulls_first:-ts"], COLUMNS, "postgres"),
-    't.name COLLATE "C" DESC NULLS LAST, t.uid ASC NULLS LAST, t.ts DESC NULLS FIRST',
-  );
+  assert.equal(compileOrderBy(["-name", "nulls_last:uid", "nulls_first:-ts"], COLUMNS, "postgres"), 't.name COLLATE "C" DESC NULLS LAST, t.uid ASC NULLS LAST, t.ts DESC NULLS FIRST');
   assert.equal(compileOrderBy(["uid"], COLUMNS, "sqlite"), "t.uid ASC NULLS FIRST");
   assert.equal(compileOrderBy(["meta"], COLUMNS, "sqlite"), null);
   assert.equal(compileOrderBy(["g.gid"], COLUMNS, "sqlite"), null);
@@ -372,16 +391,16 @@ interface Row {
 // small pool so that filters and rows actually collide.
 const POOL = ["", "a", "A", "ab", "AB", "aB", "b", "ss", "SS", "ß", "\u212a", "k", "K", "ſ", "s", "é", "É", "a%", "a_b", "%", "_", "*", "?a", "[a]", "a\\b", "a.b", "a\nb", "😀", "a😀", "ﬀ", "ff"];
 const CHARS = ["a", "b", "A", "k", "K", "s", "S", "ß", "é", "É", "\u212a", "ſ", "%", "_", "*", "?", "[", "]", "\\", ".", "\n", " ", "😀", "0"];
-const str = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom(...POOL) },
-  { weight: 1, arbitrary: fc.array(fc.constantFrom(...CHARS), { maxLength: 4 }).map((a) => a.join("")) },
-);
+const str = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...POOL) }, { weight: 1, arbitrary: fc.array(fc.constantFrom(...CHARS), { maxLength: 4 }).map((a) => a.join("")) });
 const ms = fc.integer({ min: 0, max: 3 }).map((n) => n * 1000);
-const tsValue = fc.oneof(ms, ms.map((n) => new Date(n)), ms.map((n) => ({ $date: n })));
+const tsValue = fc.oneof(
+  ms,
+  ms.map((n) => new Date(n)),
+  ms.map((n) => ({ $date: n })),
+);
 const numeric = fc.oneof(fc.integer({ min: -2, max: 3 }), fc.constantFrom(0.5, 1.5), fc.boolean(), tsValue);
 const other = fc.oneof(str, numeric, fc.constant(null));
-const valueFor = (text: boolean): fc.Arbitrary<unknown> =>
-  fc.oneof({ weight: 4, arbitrary: text ? str : numeric }, { weight: 1, arbitrary: other });
+const valueFor = (text: boolean): fc.Arbitrary<unknown> => fc.oneof({ weight: 4, arbitrary: text ? str : numeric }, { weight: 1, arbitrary: other });
 
 /** Patterns the translator accepts (generators drop the ones it refuses). */
 function translatable(p: string): boolean {
@@ -393,7 +412,42 @@ function translatable(p: string): boolean {
   }
 }
 
-const REGEX_PARTS = ["a", "A", "b", "k", "ss", "K", "\u212a", "ſ", "s", "ß", "é", "😀", ".", ".*", "\\.", "%", "_", "\\*", "[ab]", "[^a]", "[a-c]", "(a|b)", "x?", "a+", "\\d", "\\w", "\\s", "$", "\\Z", "^", "(?:ab)*", "\\n", "b{1,2}", "\\\\"];
+const REGEX_PARTS = [
+  "a",
+  "A",
+  "b",
+  "k",
+  "ss",
+  "K",
+  "\u212a",
+  "ſ",
+  "s",
+  "ß",
+  "é",
+  "😀",
+  ".",
+  ".*",
+  "\\.",
+  "%",
+  "_",
+  "\\*",
+  "[ab]",
+  "[^a]",
+  "[a-c]",
+  "(a|b)",
+  "x?",
+  "a+",
+  "\\d",
+  "\\w",
+  "\\s",
+  "$",
+  "\\Z",
+  "^",
+  "(?:ab)*",
+  "\\n",
+  "b{1,2}",
+  "\\\\",
+];
 const pattern = fc
   .tuple(fc.constantFrom("", "", "(?i)", "(?i)", "(?s)", "^"), fc.array(fc.constantFrom(...REGEX_PARTS), { maxLength: 3 }))
   .map(([prefix, parts]) => prefix + parts.join(""))
@@ -403,24 +457,21 @@ const FIELDS = ["name", "name", "name", "tag", "uid", "uid", "flag", "ts", "ts",
 const TEXT_FIELDS = new Set(["name", "tag", "meta.x", "groups.*.name", "nope"]);
 const OPS = ["=", "!=", ">", ">=", "<", "<=", "~", "in", "nin", "rin", "rnin", "^", "!^", "$", "!$"];
 const leafArb: fc.Arbitrary<unknown[]> = fc.oneof(
-  { weight: 8, arbitrary: fc
-    .tuple(fc.constantFrom(...FIELDS), fc.constantFrom(...OPS), fc.boolean())
-    .chain(([field, op, ci]) => {
+  {
+    weight: 8,
+    arbitrary: fc.tuple(fc.constantFrom(...FIELDS), fc.constantFrom(...OPS), fc.boolean()).chain(([field, op, ci]) => {
       const scalar = valueFor(TEXT_FIELDS.has(field));
       const value = op === "~" ? pattern : op === "in" || op === "nin" ? fc.array(scalar, { maxLength: 3 }) : scalar;
       return value.map((v) => [field, ci ? `C${op}` : op, v]);
-    }) },
-  { weight: 1, arbitrary: fc
-    .tuple(fc.constantFrom("=", "!=", ">", ">=", "<", "<="), ms)
-    .map(([op, t]) => ["ts.$date", op, new Date(t + 500).toISOString().replace("Z", "")]) },
+    }),
+  },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom("=", "!=", ">", ">=", "<", "<="), ms).map(([op, t]) => ["ts.$date", op, new Date(t + 500).toISOString().replace("Z", "")]) },
 );
 const { filter: filterArb } = fc.letrec<{ filter: unknown[] }>((tie) => ({
   filter: fc.oneof(
     { depthSize: "small", withCrossShrink: true },
     leafArb,
-    fc
-      .array(fc.oneof(tie("filter"), fc.array(tie("filter"), { minLength: 1, maxLength: 3 })), { minLength: 1, maxLength: 3 })
-      .map((branches) => ["OR", branches]),
+    fc.array(fc.oneof(tie("filter"), fc.array(tie("filter"), { minLength: 1, maxLength: 3 })), { minLength: 1, maxLength: 3 }).map((branches) => ["OR", branches]),
   ),
 }));
 const filtersArb = fc.array(filterArb, { maxLength: 3 });
@@ -450,9 +501,7 @@ const sortedIds = (ids: Iterable<number>): number[] => [...ids].sort((a, b) => a
 // Every single-leaf filter over the near-miss pool, against rows holding every pool value: rare
 // combinations (C= "ss" vs "ß", (?i)k vs the Kelvin sign, LIKE metacharacters) are always covered.
 const SWEEP_VALUES: unknown[] = [...POOL, null, 0, 1, -1, 2, 0.5, true, false, new Date(1000), { $date: 2000 }];
-const SWEEP_PATTERNS = [...POOL, ...REGEX_PARTS]
-  .flatMap((p) => [p, `(?i)${p}`, `${p}\\Z`, `.*${p}`, `${p}.*`, `^${p}`])
-  .filter(translatable);
+const SWEEP_PATTERNS = [...POOL, ...REGEX_PARTS].flatMap((p) => [p, `(?i)${p}`, `${p}\\Z`, `.*${p}`, `${p}.*`, `^${p}`]).filter(translatable);
 const SWEEP_ROWS: Row[] = [...POOL, null].map((v, i) => ({
   id: i + 1,
   name: v,
@@ -515,14 +564,35 @@ async function differential(
     { numRuns: RUNS },
   );
 
-  const orderKeys = fc.constantFrom("name", "-name", "tag", "uid", "-uid", "flag", "ts", "-ts", "nulls_last:uid", "nulls_first:-name", "nulls_last:-ts", "nulls_first:flag", "name:ci", "-tag:ci", "nulls_last:-name:ci", "uid:ci");
+  const orderKeys = fc.constantFrom(
+    "name",
+    "-name",
+    "tag",
+    "uid",
+    "-uid",
+    "flag",
+    "ts",
+    "-ts",
+    "nulls_last:uid",
+    "nulls_first:-name",
+    "nulls_last:-ts",
+    "nulls_first:flag",
+    "name:ci",
+    "-tag:ci",
+    "nulls_last:-name:ci",
+    "uid:ci",
+  );
   await fc.assert(
     fc.asyncProperty(rowsArb, fc.array(orderKeys, { minLength: 1, maxLength: 3 }), async (rows, orderBy) => {
       await load(rows);
       const sql = compileOrderBy(orderBy, COLUMNS, dialect);
       assert.ok(sql);
       // Rows are generated in id order, so the stable in-memory sort breaks ties by id too.
-      assert.deepEqual(await orderIds(`${sql}, t.id`), sortRows(rows, orderBy).map((r) => r.id), sql);
+      assert.deepEqual(
+        await orderIds(`${sql}, t.id`),
+        sortRows(rows, orderBy).map((r) => r.id),
+        sql,
+      );
     }),
     { numRuns: Math.ceil(RUNS / 3) },
   );
@@ -618,9 +688,7 @@ test("differential: PostgreSQL push-down agrees with matchRow", async (t) => {
     await client.query("DROP TABLE IF EXISTS t");
     // A natural-language collation on the text columns, as a non-C database locale would give:
     // the compiled SQL must not depend on it.
-    await client.query(
-      'CREATE TABLE t (id bigint PRIMARY KEY, name text COLLATE "en-x-icu", tag text COLLATE "en-x-icu", uid bigint, flag integer, ts bigint, meta text)',
-    );
+    await client.query('CREATE TABLE t (id bigint PRIMARY KEY, name text COLLATE "en-x-icu", tag text COLLATE "en-x-icu", uid bigint, flag integer, ts bigint, meta text)');
     const ids = (rows: { id: string }[]): number[] => rows.map((r) => Number(r.id));
     await differential(
       "postgres",
@@ -654,12 +722,19 @@ test("property: parseFilters/parseOptions reject arbitrary JSON only with Valida
 });
 
 test("property: negated operators are complements where Python defines both", () => {
-  const pairs: [string, string][] = [["=", "!="], ["^", "!^"], ["$", "!$"], ["rin", "rnin"], ["in", "nin"]];
+  const pairs: [string, string][] = [
+    ["=", "!="],
+    ["^", "!^"],
+    ["$", "!$"],
+    ["rin", "rnin"],
+    ["in", "nin"],
+  ];
   fc.assert(
     fc.property(fc.option(str, { nil: null }), str, fc.constantFrom(...pairs), fc.boolean(), (x, v, [pos, neg], ci) => {
       const value = pos === "in" ? [v] : v;
       const p = (op: string): boolean => match({ x }, [["x", ci ? `C${op}` : op, value]]);
-      if (x === null && pos !== "=") assert.equal(p(pos) || p(neg), false); // null never matches either side
+      if (x === null && pos !== "=")
+        assert.equal(p(pos) || p(neg), false); // null never matches either side
       else assert.equal(p(pos), !p(neg));
     }),
     { numRuns: RUNS },

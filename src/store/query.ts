@@ -10,15 +10,7 @@
 //  * rows are sorted and paged before `select` is applied (Python selects first).
 
 import { CallError, ValidationErrors, validationError } from "../server/errors.js";
-import {
-  asciiLower,
-  compareForSort,
-  type OrderKey,
-  isPlainObject,
-  parseOrderKey,
-  splitPath,
-  valueAtPath,
-} from "./query-filters.js";
+import { asciiLower, compareForSort, type OrderKey, isPlainObject, parseOrderKey, splitPath, valueAtPath } from "./query-filters.js";
 
 export {
   type Filter,
@@ -147,11 +139,7 @@ function selectItemError(s: unknown): string | null {
  * order_by / offset+limit. `count` counts every row given (so do not page in SQL for it).
  * Returns a number (count), one row (get) or a list.
  */
-export function applyOptions<T>(
-  rows: T[],
-  opts: QueryOptions,
-  { sorted = false, paged = false }: { sorted?: boolean; paged?: boolean } = {},
-): unknown {
+export function applyOptions<T>(rows: T[], opts: QueryOptions, { sorted = false, paged = false }: { sorted?: boolean; paged?: boolean } = {}): unknown {
   if (opts.count) return rows.length;
   let out = sorted || !opts.order_by.length ? rows : sortRows(rows, opts.order_by);
   const project = (row: T): unknown => (opts.select ? selectFields(row, opts.select) : row);

@@ -131,7 +131,11 @@ export async function openSecretBox(db: Db, privateDir: string): Promise<SecretB
   const mine = keyFingerprint(key);
   if (stored === null) {
     const value = JSON.stringify({ v: 1, hmac: mine });
-    await db.insertInto("settings").values({ key: FINGERPRINT_SETTING, value }).onConflict((oc) => oc.column("key").doNothing()).execute();
+    await db
+      .insertInto("settings")
+      .values({ key: FINGERPRINT_SETTING, value })
+      .onConflict((oc) => oc.column("key").doNothing())
+      .execute();
     stored = await storedFingerprint(db);
   }
   if (stored === null || !sameHex(stored, mine)) {

@@ -44,7 +44,11 @@ describe("issue 14: accessibility and screenshots of every screen", { timeout: 1
     env = await startEnv();
     const api = await env.ts.adminClient();
     // A few accounts so the lists are not empty.
-    for (const [u, n] of [["ada", "Ada Lovelace"], ["grace", "Grace Hopper"], ["linus", "Linus Torvalds"]]) {
+    for (const [u, n] of [
+      ["ada", "Ada Lovelace"],
+      ["grace", "Grace Hopper"],
+      ["linus", "Linus Torvalds"],
+    ]) {
       await api.call("user.create", { username: u, full_name: n, password: PASSWORD, group_create: true, email: `${u}@example.test` }).catch(() => {});
     }
     await api.call("group.create", { name: "engineering", users: [] }).catch(() => {});
@@ -76,7 +80,10 @@ describe("issue 14: accessibility and screenshots of every screen", { timeout: 1
           img.src = "data:image/gif;base64,R0lGODlhAQABAAAAACw=";
           (globalThis as any).document.body.append(img);
         });
-        assert.ok((await scan(page)).some((v) => v.id === "image-alt"), "axe reports a missing alt text");
+        assert.ok(
+          (await scan(page)).some((v) => v.id === "image-alt"),
+          "axe reports a missing alt text",
+        );
         await page.evaluate(() => (globalThis as any).document.getElementById("axe-probe")?.remove());
         if (scheme === "light") await shot(page, "screen-sign-in");
       }
@@ -93,7 +100,11 @@ describe("issue 14: accessibility and screenshots of every screen", { timeout: 1
         for (const l of links) {
           await go(page, l.href);
           await page.getByRole("heading", { level: 1 }).first().waitFor();
-          await page.locator("table[aria-busy], [data-testid=skeleton-row]").first().waitFor({ state: "detached", timeout: 5000 }).catch(() => {});
+          await page
+            .locator("table[aria-busy], [data-testid=skeleton-row]")
+            .first()
+            .waitFor({ state: "detached", timeout: 5000 })
+            .catch(() => {});
           await page.waitForTimeout(300);
           const name = l.href.replace(/^\//, "").replace(/\//g, "-") || "home";
           if (!phone) await check(page, `${l.text} (${scheme})`);

@@ -88,7 +88,10 @@ describe("issue 12: directory settings in the browser", { timeout: 5 * 60_000 },
     assert.equal(alice.source, "LDAP");
 
     await page.getByTestId("ldap-sync-preview").click();
-    await page.getByTestId("ldap-sync-report").getByText(/Preview: 1 directory users, 0 with changes/).waitFor();
+    await page
+      .getByTestId("ldap-sync-report")
+      .getByText(/Preview: 1 directory users, 0 with changes/)
+      .waitFor();
     await shot(page, "settings-ldap-options");
   });
 });

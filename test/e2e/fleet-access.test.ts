@@ -84,12 +84,22 @@ test("system group, team, user form fleet sections, effective access; a fleet us
   await go(page, `/effective-access?user=${bob.id}`);
   await heading(page, "Effective access");
   const table = page.getByTestId("access-table");
-  await table.getByRole("row", { name: /web1/ }).getByText(/bob has READ_WRITE on web1: decided at level 3/).waitFor();
-  await table.getByRole("row", { name: /web2/ }).getByText(/bob has READ on web2: decided at level 1/).waitFor();
+  await table
+    .getByRole("row", { name: /web1/ })
+    .getByText(/bob has READ_WRITE on web1: decided at level 3/)
+    .waitFor();
+  await table
+    .getByRole("row", { name: /web2/ })
+    .getByText(/bob has READ on web2: decided at level 1/)
+    .waitFor();
   await shot(page, "fleet-effective-access-user");
   // Per system: alice and bob on web1.
   await go(page, `/effective-access?system=${web1}`);
-  await table.getByRole("row", { name: /alice/ }).getByText(/Read\/write/).first().waitFor();
+  await table
+    .getByRole("row", { name: /alice/ })
+    .getByText(/Read\/write/)
+    .first()
+    .waitFor();
   await table.getByRole("row", { name: /bob/ }).waitFor();
   await shot(page, "fleet-effective-access-system");
 

@@ -64,21 +64,27 @@ test("Systems: add with the connection test (refusal shown, then added with a gr
   await dlg.getByLabel("URL").fill(managed.url);
   await dlg.getByLabel("API key", { exact: true }).fill(`${managedKey.split("-")[0]}-${"z".repeat(64)}`);
   await p.getByTestId("system-save").click();
-  await dlg.getByText(/key refused|did not accept the API key/).first().waitFor({ timeout: 60_000 });
+  await dlg
+    .getByText(/key refused|did not accept the API key/)
+    .first()
+    .waitFor({ timeout: 60_000 });
   await dlg.getByLabel("API key", { exact: true }).fill(managedKey);
   await p.getByTestId("system-save").click();
   const row = p.getByTestId(`system-row-${name}`);
   // The connection test logs in to the system: give it time on a loaded machine.
   await row.waitFor({ timeout: 60_000 });
   assert.equal(await row.getByTestId("system-status").getAttribute("data-state"), "up");
-  assert.match(await row.textContent(), /Gatehouse-/);
+  assert.match((await row.textContent()) ?? "", /Gatehouse-/);
   // Edit: rename, keeping the stored key (blank field).
   await row.getByRole("button", { name: `Edit ${name}` }).click();
   await dlg.getByLabel("Name").fill(`${name}x`);
   await p.getByTestId("system-save").click();
   await p.getByTestId(`system-row-${name}x`).waitFor({ timeout: 60_000 });
   // Remove.
-  await p.getByTestId(`system-row-${name}x`).getByRole("button", { name: `Remove ${name}x` }).click();
+  await p
+    .getByTestId(`system-row-${name}x`)
+    .getByRole("button", { name: `Remove ${name}x` })
+    .click();
   await p.getByRole("button", { name: "Remove", exact: true }).click();
   await p.getByTestId(`system-row-${name}x`).waitFor({ state: "detached" });
   const left = await admin.call("fleet.system.query", [["name", "=", `${name}x`]]);
@@ -109,7 +115,7 @@ test("a fleet user signs in, sees My systems and browses a system's users throug
   const reader = await fleetUser(sys.id, "READ");
   const r = await page(t, reader, PASSWORD, `/my-systems/${sys.id}`);
   await r.getByTestId(`remote-user-${created}`).waitFor();
-  assert.match(await r.getByTestId("system-access").textContent(), /Read\b/);
+  assert.match((await r.getByTestId("system-access").textContent()) ?? "", /Read\b/);
   assert.equal(await r.getByTestId("remote-add-user").count(), 0);
   assert.equal(await r.getByRole("button", { name: `Delete ${created}` }).count(), 0);
 });

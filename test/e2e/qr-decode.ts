@@ -19,9 +19,27 @@ const BLOCKS_M: [number, [number, number][]][] = [
   [24, [[2, 43]]],
   [16, [[4, 27]]],
   [18, [[4, 31]]],
-  [22, [[2, 38], [2, 39]]],
-  [22, [[3, 36], [2, 37]]],
-  [26, [[4, 43], [1, 44]]],
+  [
+    22,
+    [
+      [2, 38],
+      [2, 39],
+    ],
+  ],
+  [
+    22,
+    [
+      [3, 36],
+      [2, 37],
+    ],
+  ],
+  [
+    26,
+    [
+      [4, 43],
+      [1, 44],
+    ],
+  ],
 ];
 
 const EXP: number[] = [];
@@ -81,10 +99,11 @@ export function decodeQr(modules: boolean[][]): { text: string; version: number 
     mark(0, size - 11, 6, 3);
   }
   // Finder pattern shape check (top-left).
-  for (let y = 0; y < 7; y++) for (let x = 0; x < 7; x++) {
-    const ring = Math.max(Math.abs(x - 3), Math.abs(y - 3));
-    assert.equal(dark(x, y), ring !== 2, `finder module ${x},${y}`);
-  }
+  for (let y = 0; y < 7; y++)
+    for (let x = 0; x < 7; x++) {
+      const ring = Math.max(Math.abs(x - 3), Math.abs(y - 3));
+      assert.equal(dark(x, y), ring !== 2, `finder module ${x},${y}`);
+    }
 
   const masks = [
     (x: number, y: number) => (x + y) % 2 === 0,
@@ -104,7 +123,7 @@ export function decodeQr(modules: boolean[][]): { text: string; version: number 
       const y = upward ? size - 1 - i : i;
       for (const x of [col, col - 1]) {
         if (fn[y][x]) continue;
-        bits.push((dark(x, y) !== masks[mask](x, y)) ? 1 : 0);
+        bits.push(dark(x, y) !== masks[mask](x, y) ? 1 : 0);
       }
     }
     upward = !upward;

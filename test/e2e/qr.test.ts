@@ -25,8 +25,14 @@ test("QR codes decode back to their text (versions 1 to 10, UTF-8)", () => {
     assert.equal(d.version, q.version);
     versions.add(d.version);
   }
-  assert.ok([...versions].some((v) => v >= 7), "a version with version-information blocks was covered");
-  assert.ok([...versions].some((v) => v >= 10), "a version with a 16-bit character count was covered");
+  assert.ok(
+    [...versions].some((v) => v >= 7),
+    "a version with version-information blocks was covered",
+  );
+  assert.ok(
+    [...versions].some((v) => v >= 10),
+    "a version with a 16-bit character count was covered",
+  );
 });
 
 test("the SVG path the profile page draws decodes back to the text", () => {

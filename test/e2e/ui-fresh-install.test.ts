@@ -48,7 +48,11 @@ describe("issue 14: a fresh install in the browser", { timeout: 5 * 60_000 }, ()
 
     const demo = path.join(proc.dataDir, "mnt");
     const username = `fresh${randomBytes(2).toString("hex")}`;
-    await page.getByRole("link", { name: /Add user/ }).or(page.getByRole("button", { name: /Add user/ })).first().click();
+    await page
+      .getByRole("link", { name: /Add user/ })
+      .or(page.getByRole("button", { name: /Add user/ }))
+      .first()
+      .click();
     await heading(page, "Add user");
     await page.getByLabel("Full name").fill("Fresh Install");
     await page.locator("input[name=username]").fill(username);

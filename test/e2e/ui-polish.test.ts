@@ -48,7 +48,10 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
 
     await go(admin, `/users/${u.id}/edit`);
     await heading(admin, `Edit user ${username}`);
-    await admin.getByTestId("home-mode-note").getByText(/current permissions on disk/).waitFor();
+    await admin
+      .getByTestId("home-mode-note")
+      .getByText(/current permissions on disk/)
+      .waitFor();
     assert.equal(await admin.getByTestId("home-mode").textContent(), "750", "the form shows the real mode");
     ok(await admin.getByLabel("Group Read").isChecked(), "group read shown");
     // Edit something else, leave the permissions alone, save.
@@ -61,7 +64,10 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     // Touched: group read off → 710.
     await go(admin, `/users/${u.id}/edit`);
     await heading(admin, `Edit user ${username}`);
-    await admin.getByTestId("home-mode-note").getByText(/current permissions on disk/).waitFor();
+    await admin
+      .getByTestId("home-mode-note")
+      .getByText(/current permissions on disk/)
+      .waitFor();
     await admin.getByLabel("Group Read").uncheck();
     assert.equal(await admin.getByTestId("home-mode").textContent(), "710");
     await admin.getByTestId("save-user").click();
@@ -78,7 +84,10 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     const dlg = admin.getByTestId("group-dialog");
     await dlg.getByLabel("Name").fill(`${tag}grp`);
     await dlg.getByLabel("Find users to add").fill(tag);
-    await dlg.getByTestId("pick-available").filter({ hasText: `${tag}u5` }).waitFor();
+    await dlg
+      .getByTestId("pick-available")
+      .filter({ hasText: `${tag}u5` })
+      .waitFor();
     assert.equal(await assertSeparateBoxes(dlg.getByTestId("pick-available"), "available entry"), 6);
     for (const i of [0, 1, 2]) await dlg.getByRole("button", { name: `Add ${tag}u${i}` }).click();
     assert.equal(await dlg.getByTestId("member-count").textContent(), "(3)");
@@ -102,7 +111,10 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     await admin.getByLabel("Search groups").fill(`${tag}u3`);
     const rowOf = admin.locator("tr[data-row]").filter({ hasText: `${tag}u3` });
     await rowOf.first().waitFor();
-    await rowOf.first().getByRole("button", { name: /Show details/ }).click();
+    await rowOf
+      .first()
+      .getByRole("button", { name: /Show details/ })
+      .click();
     await admin.getByRole("button", { name: "Delete", exact: true }).click();
     const confirm = admin.getByTestId("confirm-dialog");
     await confirm.getByTestId("delete-group-count").getByText("2 users have this as their primary group.").waitFor();
@@ -119,9 +131,15 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     await admin.locator("input[name=username]").fill(uniq("msg"));
     // Strength hint (zxcvbn-ts, loaded on demand) and the policy, as the password is typed.
     await admin.locator("input[name=password]").fill("password");
-    await admin.getByTestId("password-strength").getByText(/Very weak|Weak/).waitFor();
+    await admin
+      .getByTestId("password-strength")
+      .getByText(/Very weak|Weak/)
+      .waitFor();
     await admin.locator("input[name=password]").fill("short");
-    await admin.getByTestId("password-hint").getByText(/use at least 8 characters/).waitFor();
+    await admin
+      .getByTestId("password-hint")
+      .getByText(/use at least 8 characters/)
+      .waitFor();
     // Client-side checks: a key without a home, Disable password with SMB user.
     await admin.getByLabel("Disable password").check();
     await admin.getByLabel("SSH public key").fill("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl e2e@test");
@@ -145,14 +163,21 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     await admin.getByTestId("save-user").click();
     await admin.locator(".field-error").getByText("A user with this username already exists. Choose a different username.").waitFor();
     await admin.locator("input[name=username]").fill(uniq("msg"));
-    await admin.locator(".field-error").getByText(/already exists/).waitFor({ state: "detached" });
+    await admin
+      .locator(".field-error")
+      .getByText(/already exists/)
+      .waitFor({ state: "detached" });
   });
 
   test("the seeds' letter: type filter, case-insensitive sort, groups by name, key holders, My API Keys in the settings menu", { timeout: 150_000 }, async (t) => {
     const { api, admin } = await adminSession(env, t, "/users");
     const tag = uniq("s");
     const grp = await api.call<number>("group.create", { name: `${tag}team`, smb: false });
-    for (const [u, full] of [[`${tag}a`, `${tag} bravo`], [`${tag}b`, `${tag} Alpha`], [`${tag}c`, `${tag} charlie`]])
+    for (const [u, full] of [
+      [`${tag}a`, `${tag} bravo`],
+      [`${tag}b`, `${tag} Alpha`],
+      [`${tag}c`, `${tag} charlie`],
+    ])
       await api.call("user.create", { username: u, full_name: full, password_disabled: true, group_create: true, smb: false, groups: [grp] });
     await heading(admin, "Users");
     // Filter by type: a dropdown with Local alone by default; Esc and an outside click close it.
@@ -179,7 +204,12 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     await admin.waitForTimeout(400);
     await admin.getByRole("button", { name: /^Full name/ }).click();
     await admin.locator('th[aria-sort="ascending"]').getByText("Full name").waitFor();
-    await admin.waitForFunction((tg) => (globalThis as any).document.querySelectorAll("tr[data-row]").length === 3 && (globalThis as any).document.querySelector("tr[data-row] td[data-label='Full name']")?.textContent === `${tg} Alpha`, tag);
+    await admin.waitForFunction(
+      (tg) =>
+        (globalThis as any).document.querySelectorAll("tr[data-row]").length === 3 &&
+        (globalThis as any).document.querySelector("tr[data-row] td[data-label='Full name']")?.textContent === `${tg} Alpha`,
+      tag,
+    );
     assert.deepEqual(await admin.locator("tr[data-row] td[data-label='Full name']").allTextContents(), [`${tag} Alpha`, `${tag} bravo`, `${tag} charlie`]);
     await admin.getByRole("button", { name: /^Full name/ }).click();
     await admin.waitForFunction((tg) => (globalThis as any).document.querySelector("tr[data-row] td[data-label='Full name']")?.textContent === `${tg} charlie`, tag);
@@ -203,7 +233,10 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     await admin.getByTestId("all-keys").getByTestId("add-api-key").click();
     const form = admin.getByTestId("api-key-form");
     const options = await form.getByLabel("Username", { exact: true }).locator("option").allTextContents();
-    ok(options.some((o) => o.startsWith("admin")), `admin offered: ${options}`);
+    ok(
+      options.some((o) => o.startsWith("admin")),
+      `admin offered: ${options}`,
+    );
     ok(!options.some((o) => o.startsWith(tag)), `users without roles not offered: ${options}`);
     await form.getByRole("button", { name: "Cancel" }).click();
 
@@ -217,13 +250,19 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
   test("polish: skeletons, locked is a warning, words for people, phone rows at most 120 px", { timeout: 120_000 }, async (t) => {
     const { api, admin } = await adminSession(env, t, "/users", PHONE);
     const tag = uniq("p");
-    for (let i = 0; i < 4; i++) await api.call("user.create", { username: `${tag}${i}`, full_name: `Phone Person ${i} With A Rather Long Name`, password: PASSWORD, group_create: true, locked: i === 0 });
+    for (let i = 0; i < 4; i++)
+      await api.call("user.create", { username: `${tag}${i}`, full_name: `Phone Person ${i} With A Rather Long Name`, password: PASSWORD, group_create: true, locked: i === 0 });
     await heading(admin, "Users");
     await admin.getByTestId("user-search").fill(tag);
     await admin.waitForFunction(() => (globalThis as any).document.querySelectorAll("tr[data-row]").length === 4);
     const heights = await admin.locator("tr[data-row]").evaluateAll((rs) => rs.map((r) => r.getBoundingClientRect().height));
     for (const h of heights) ok(h > 0 && h <= 120, `phone row height ${h}px`);
-    await admin.locator("tr[data-row]").filter({ hasText: `${tag}0` }).locator(".status.warn").getByText("Locked").waitFor();
+    await admin
+      .locator("tr[data-row]")
+      .filter({ hasText: `${tag}0` })
+      .locator(".status.warn")
+      .getByText("Locked")
+      .waitFor();
     await shot(admin, "phone-users-compact");
     await admin.setViewportSize({ width: 1280, height: 800 });
     await admin.getByTestId("user-search").fill("admin");

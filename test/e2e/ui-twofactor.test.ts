@@ -54,12 +54,19 @@ describe("issue 14: two-factor in the browser", { timeout: 5 * 60_000 }, () => {
     await signIn(env, page, u.username, PASSWORD);
     await page.getByTestId("otp-form").waitFor();
     await page.getByTestId("lost-authenticator").locator("summary").click();
-    await page.getByTestId("lost-authenticator").getByText(/one-time password/).first().waitFor();
+    await page
+      .getByTestId("lost-authenticator")
+      .getByText(/one-time password/)
+      .first()
+      .waitFor();
     // Three wrong codes: each says how many tries are left, the code step stays.
     for (const left of [3, 2, 1]) {
       await page.getByLabel("Authentication code").fill("000001");
       await page.getByRole("button", { name: "Verify" }).click();
-      await page.getByTestId("signin-error").getByText(new RegExp(`${left} tr(y|ies) left`)).waitFor();
+      await page
+        .getByTestId("signin-error")
+        .getByText(new RegExp(`${left} tr(y|ies) left`))
+        .waitFor();
       ok(await page.getByTestId("otp-form").isVisible(), "still on the code step");
     }
     await shot(page, "sign-in-otp-retry");
@@ -78,7 +85,10 @@ describe("issue 14: two-factor in the browser", { timeout: 5 * 60_000 }, () => {
     await signIn(env, page, u.username, PASSWORD, "/profile");
     await heading(page, "My profile");
     await api.call("user.update", u.userId, { locked: true });
-    await page.getByTestId("signin-notice").getByText(/account was locked/i).waitFor();
+    await page
+      .getByTestId("signin-notice")
+      .getByText(/account was locked/i)
+      .waitFor();
     await go(page, "/profile").catch(() => {});
   });
 });

@@ -39,7 +39,7 @@ function need(...methods: string[]): void {
 
 async function shot(page: Page, name: string, fullPage = false): Promise<void> {
   await page.waitForTimeout(150); // let fonts settle
-  const hide = (v: string) => page.evaluate((d) => ((globalThis as any).document.querySelector(".toasts")?.style ?? {}).display = d, v);
+  const hide = (v: string) => page.evaluate((d) => (((globalThis as any).document.querySelector(".toasts")?.style ?? {}).display = d), v);
   await hide("none");
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
   await hide("");
@@ -87,7 +87,10 @@ async function searchUsers(page: Page, q: string): Promise<void> {
   await page.getByTestId("user-search").fill(q);
   // Debounced: wait until the table shows what was asked for (or is empty).
   await page.waitForTimeout(400);
-  await page.locator("table[aria-busy]").waitFor({ state: "detached" }).catch(() => {});
+  await page
+    .locator("table[aria-busy]")
+    .waitFor({ state: "detached" })
+    .catch(() => {});
 }
 
 function row(page: Page, username: string) {
@@ -98,7 +101,9 @@ async function openUser(page: Page, username: string): Promise<void> {
   await go(page, "/users");
   await heading(page, "Users");
   await searchUsers(page, username);
-  await row(page, username).getByRole("button", { name: `Show details of ${username}` }).click();
+  await row(page, username)
+    .getByRole("button", { name: `Show details of ${username}` })
+    .click();
   await page.getByTestId(`user-detail-${username}`).waitFor();
 }
 
@@ -166,7 +171,10 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
       const name = `nopriv${randomBytes(3).toString("hex")}`;
       await api.call("user.create", { username: name, full_name: "No Privilege", password: PASSWORD, group_create: true, smb: false });
       await signIn(page, name, PASSWORD);
-      await page.getByTestId("signin-error").getByText(/no access to this server/).waitFor();
+      await page
+        .getByTestId("signin-error")
+        .getByText(/no access to this server/)
+        .waitFor();
       await signIn(page, "admin", ADMIN_PASSWORD, "/groups");
       await heading(page, "Groups");
       assert.equal(new URL(page.url()).pathname, "/groups", "lands on the page asked for");
@@ -197,7 +205,10 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
       const drawn = decodeQr(modulesFromSvgPath((await qr.locator("path").getAttribute("d")) ?? "", side));
       assert.equal(drawn.text, uri, "the QR code encodes the provisioning URI");
       await page.getByTestId("totp-setup").scrollIntoViewIfNeeded();
-      await page.locator(".toast").waitFor({ state: "detached", timeout: 8000 }).catch(() => {});
+      await page
+        .locator(".toast")
+        .waitFor({ state: "detached", timeout: 8000 })
+        .catch(() => {});
       await shot(page, "profile-2fa");
       const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
       // The new secret counts only once a code from it is confirmed (issue 14).
@@ -215,7 +226,10 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
         const bad = String((Number(good) + 1) % 1_000_000).padStart(6, "0");
         await page.getByLabel("Authentication code").fill(bad);
         await page.getByRole("button", { name: "Verify" }).click();
-        await page.getByTestId("signin-error").getByText(/incorrect or has already been used/).waitFor();
+        await page
+          .getByTestId("signin-error")
+          .getByText(/incorrect or has already been used/)
+          .waitFor();
         // Right code, without the password again (3 retries; issue 14). The current step's code
         // confirmed the setup (used), so the next step's (window 1) signs in.
         await page.getByTestId("otp-form").waitFor();
@@ -253,13 +267,19 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await admin.getByLabel("Confirm password").fill(PASSWORD);
     await admin.getByTestId("group-create-new").check();
     await admin.locator("#group-filter").fill("builtin_users");
-    await admin.getByRole("group", { name: "Groups" }).getByLabel(/builtin_users/).check();
-    await admin.getByLabel("Administrator role").selectOption({ label: "Read-only administrator (truenas_readonly_administrators)" }).catch(async () => {
-      const opts = await admin.getByLabel("Administrator role").locator("option").allTextContents();
-      const ro = opts.find((o) => /Read-only/.test(o));
-      ok(ro, `read-only role offered: ${opts.join(" | ")}`);
-      await admin.getByLabel("Administrator role").selectOption({ label: ro });
-    });
+    await admin
+      .getByRole("group", { name: "Groups" })
+      .getByLabel(/builtin_users/)
+      .check();
+    await admin
+      .getByLabel("Administrator role")
+      .selectOption({ label: "Read-only administrator (truenas_readonly_administrators)" })
+      .catch(async () => {
+        const opts = await admin.getByLabel("Administrator role").locator("option").allTextContents();
+        const ro = opts.find((o) => /Read-only/.test(o));
+        ok(ro, `read-only role offered: ${opts.join(" | ")}`);
+        await admin.getByLabel("Administrator role").selectOption({ label: ro });
+      });
     await admin.getByLabel("Home directory", { exact: true }).fill(path.join(mnt, "homes"));
     await admin.getByLabel("Create home directory").check();
     await admin.getByLabel("Group Read").check();
@@ -274,7 +294,10 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     const key = sshPublicKey();
     await admin.getByLabel("SSH public key").fill("not a key");
     await admin.getByTestId("validate-key").click();
-    await admin.getByTestId("key-check").getByText(/unknown key type/).waitFor();
+    await admin
+      .getByTestId("key-check")
+      .getByText(/unknown key type/)
+      .waitFor();
     await admin.getByLabel("SSH public key").fill(key);
     await admin.getByTestId("validate-key").click();
     await admin.getByTestId("key-check").getByText("Valid: 1 key (ssh-ed25519)").waitFor();
@@ -386,7 +409,10 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await dlg.getByTestId("dir-new-folder").click();
     await dlg.getByTestId("dir-new-name").fill("a/b");
     await admin.keyboard.press("Enter");
-    await dlg.getByRole("alert").getByText(/may not contain/).waitFor();
+    await dlg
+      .getByRole("alert")
+      .getByText(/may not contain/)
+      .waitFor();
     await dlg.getByTestId("dir-new-name").fill(folder);
     await admin.keyboard.press("Enter");
     await inMnt.getByRole("option", { name: folder, selected: true }).waitFor();
@@ -397,7 +423,10 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
 
     // Into the new folder (empty), breadcrumbs follow; Left goes back up with it highlighted.
     await admin.keyboard.press("Enter");
-    await dlg.getByRole("listbox", { name: `Folders in ${path.join(mnt, folder)}` }).getByText("No folders here.").waitFor();
+    await dlg
+      .getByRole("listbox", { name: `Folders in ${path.join(mnt, folder)}` })
+      .getByText("No folders here.")
+      .waitFor();
     assert.equal(await dlg.getByTestId("dir-crumbs").locator("[aria-current]").textContent(), folder);
     await admin.keyboard.press("ArrowLeft");
     await inMnt.getByRole("option", { name: folder, selected: true }).waitFor();
@@ -534,7 +563,13 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await adv.getByLabel("Operator 1").selectOption(">=");
     await adv.getByLabel("Value 1").fill("500990");
     await adv.getByRole("button", { name: "+ Locked" }).click();
-    assert.equal(await adv.getByTestId("filter-preview").textContent(), JSON.stringify([["uid", ">=", 500990], ["locked", "=", true]]));
+    assert.equal(
+      await adv.getByTestId("filter-preview").textContent(),
+      JSON.stringify([
+        ["uid", ">=", 500990],
+        ["locked", "=", true],
+      ]),
+    );
     await adv.getByRole("button", { name: "Search" }).click();
     await info.getByText("1–1 of 1").waitFor();
     await row(admin, "bulk990").waitFor();
@@ -701,12 +736,19 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await u.client.close();
     await api.call("system.security.update", { max_password_age: 30 });
     try {
-      await ts.app.store.db.updateTable("users").set({ last_password_change: Date.now() - 60 * 86_400_000 }).where("username", "=", u.username).execute();
+      await ts.app.store.db
+        .updateTable("users")
+        .set({ last_password_change: Date.now() - 60 * 86_400_000 })
+        .where("username", "=", u.username)
+        .execute();
       const { ctx, page } = await newPage();
       try {
         await signIn(page, u.username, PASSWORD);
         await page.getByTestId("expired-form").waitFor();
-        await page.getByText(/has expired/).first().waitFor();
+        await page
+          .getByText(/has expired/)
+          .first()
+          .waitFor();
       } finally {
         await ctx.close();
       }
@@ -746,7 +788,10 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     const [p] = await api.call<any[]>("privilege.query", [["name", "=", `${gname} admins`]]);
     ok(p, "privilege created");
     assert.deepEqual(p.roles, ["ACCOUNT_READ"]);
-    assert.deepEqual(p.local_groups.map((x: any) => x.gid), [g.gid]);
+    assert.deepEqual(
+      p.local_groups.map((x: any) => x.gid),
+      [g.gid],
+    );
     // Server validation shown on the field: a duplicate name.
     await admin.getByTestId("add-privilege").click();
     await pd.getByLabel("Name", { exact: true }).fill(`${gname} admins`);
@@ -781,7 +826,10 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
       const labels = await dlg.locator(".pick-list.roles label").allTextContents();
       ok(labels.length > 4);
       assert.deepEqual(
-        labels.slice(0, 4).map((l) => l.trim()).sort(),
+        labels
+          .slice(0, 4)
+          .map((l) => l.trim())
+          .sort(),
         ["Full administrator", "Read-only administrator", "Replication administrator", "Sharing administrator"],
         "the four compound roles come first",
       );

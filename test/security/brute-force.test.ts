@@ -86,7 +86,11 @@ forEachStore("brute force", (store) => {
       const [d] = await once(ws, "message");
       return JSON.parse(String(d));
     };
-    assert.deepEqual((await call(0, "core.set_options", [{ legacy_jobs: false, private_methods: false, py_exceptions: false }])).result, { legacy_jobs: false, private_methods: false, py_exceptions: false });
+    assert.deepEqual((await call(0, "core.set_options", [{ legacy_jobs: false, private_methods: false, py_exceptions: false }])).result, {
+      legacy_jobs: false,
+      private_methods: false,
+      py_exceptions: false,
+    });
     const answers: any[] = [];
     for (let i = 1; i <= 25; i++) answers.push(await call(i, "auth.login_ex", [{ mechanism: "PASSWORD_PLAIN", username: uniq("nobody"), password: "x" }]));
     ws.close();
@@ -119,7 +123,10 @@ forEachStore("brute force", (store) => {
       assert.equal(await loginFrom(ts.url, attacker, u.username, PASSWORD), "DENIED");
       assert.equal(await loginFrom(ts.url, source(), u.username, PASSWORD), "SUCCESS", "another source still signs in");
       const rows = await ts.app.store.db.selectFrom("audit").select(["event_data"]).where("username", "=", u.username).where("event", "=", "AUTHENTICATION").execute();
-      assert.ok(rows.some((r) => /locked out for 2 seconds/.test(JSON.parse(r.event_data).error ?? "")), "the lock-out is audited");
+      assert.ok(
+        rows.some((r) => /locked out for 2 seconds/.test(JSON.parse(r.event_data).error ?? "")),
+        "the lock-out is audited",
+      );
       await new Promise((r) => setTimeout(r, 2100));
       assert.equal(await loginFrom(ts.url, attacker, u.username, PASSWORD), "SUCCESS", "the lock ends");
     } finally {

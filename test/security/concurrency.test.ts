@@ -54,20 +54,38 @@ function assertDistinct(values: number[], what: string): void {
   const seen = new Map<number, number>();
   for (const v of values) seen.set(v, (seen.get(v) ?? 0) + 1);
   const shared = [...seen].filter(([, n]) => n > 1);
-  assert.equal(shared.length, 0, `${what} held more than once: ${shared.slice(0, 10).map(([v, n]) => `${v}×${n}`).join(", ")}`);
+  assert.equal(
+    shared.length,
+    0,
+    `${what} held more than once: ${shared
+      .slice(0, 10)
+      .map(([v, n]) => `${v}×${n}`)
+      .join(", ")}`,
+  );
 }
 
 /** No uid held by two users, no gid by two groups, in the whole store. */
 async function assertStoreUnique(admin: RpcClient): Promise<void> {
   const users = await admin.call<any[]>("user.query", [], { select: ["uid"] });
   const groups = await admin.call<any[]>("group.query", [], { select: ["gid"] });
-  assertDistinct(users.map((u) => u.uid), "uid");
-  assertDistinct(groups.map((g) => g.gid), "gid");
+  assertDistinct(
+    users.map((u) => u.uid),
+    "uid",
+  );
+  assertDistinct(
+    groups.map((g) => g.gid),
+    "gid",
+  );
 }
 
 /** user.create arguments that cost no password hash: the race is about ids, not hashing. */
 const plainUser = (username: string, extra: Record<string, unknown> = {}) => ({
-  username, full_name: username, password_disabled: true, smb: false, group_create: true, ...extra,
+  username,
+  full_name: username,
+  password_disabled: true,
+  smb: false,
+  group_create: true,
+  ...extra,
 });
 
 /** The attacks, against servers reached through `clients` (all sharing one store). */
@@ -77,10 +95,23 @@ function uniquenessAttacks(get: () => { clients: RpcClient[]; storageRoot: strin
     const p = uniq("auto");
     const outcomes = await race(clients, 1000, 16, (c, i) => c.call<any>("user.create", plainUser(`${p}_${i}`)));
     const failed = outcomes.filter((o) => !o.ok);
-    assert.equal(failed.length, 0, `creates failed: ${failed.slice(0, 3).map((o) => JSON.stringify((o as any).error.extra ?? (o as any).error.message)).join("; ")}`);
+    assert.equal(
+      failed.length,
+      0,
+      `creates failed: ${failed
+        .slice(0, 3)
+        .map((o) => JSON.stringify((o as any).error.extra ?? (o as any).error.message))
+        .join("; ")}`,
+    );
     const users = outcomes.map((o) => (o as { value: any }).value);
-    assertDistinct(users.map((u) => u.uid), "uid");
-    assertDistinct(users.map((u) => u.group.bsdgrp_gid), "gid");
+    assertDistinct(
+      users.map((u) => u.uid),
+      "uid",
+    );
+    assertDistinct(
+      users.map((u) => u.group.bsdgrp_gid),
+      "gid",
+    );
     await assertStoreUnique(clients[0]!);
   });
 
@@ -118,9 +149,7 @@ function uniquenessAttacks(get: () => { clients: RpcClient[]; storageRoot: strin
     for (let k = 0; k < 5; k++) {
       const base = uniq("Smb");
       const names = [base, base.toLowerCase()];
-      const outcomes = await race(clients, 2, 2, (c, i) =>
-        c.call<any>("user.create", { username: names[i], full_name: names[i], password: "Smb-pass-1234", smb: true, group_create: true }),
-      );
+      const outcomes = await race(clients, 2, 2, (c, i) => c.call<any>("user.create", { username: names[i], full_name: names[i], password: "Smb-pass-1234", smb: true, group_create: true }));
       oneWinner(outcomes, "user_create.smb", /username conflicts with existing SMB user/);
     }
   });
@@ -150,10 +179,16 @@ function uniquenessAttacks(get: () => { clients: RpcClient[]; storageRoot: strin
     const { clients } = get();
     const p = uniq("ag");
     const outcomes = await race(clients, 300, 16, (c, i) => c.call<number>("group.create", { name: `${p}_${i}`, smb: false }));
-    assert.ok(outcomes.every((o) => o.ok), "every group.create succeeds");
+    assert.ok(
+      outcomes.every((o) => o.ok),
+      "every group.create succeeds",
+    );
     const gids = await clients[0]!.call<any[]>("group.query", [["name", "^", `${p}_`]], { select: ["gid"] });
     assert.equal(gids.length, 300);
-    assertDistinct(gids.map((g) => g.gid), "gid");
+    assertDistinct(
+      gids.map((g) => g.gid),
+      "gid",
+    );
     await assertStoreUnique(clients[0]!);
   });
 

@@ -125,7 +125,10 @@ async function run(c: RpcClient, cmd: Command, w: { people: TestUser[]; groups: 
     case "groupMembers": {
       const g = w.groups[cmd.group]!;
       // The caller needs ACCOUNT_READ to see the members; failing that, it sends only its picks.
-      const current: number[] = await c.call<any>("group.get_instance", g.id).then((x) => x.users, () => []);
+      const current: number[] = await c.call<any>("group.get_instance", g.id).then(
+        (x) => x.users,
+        () => [],
+      );
       const picked = cmd.users.map((i) => w.people[i]!.id);
       const users = cmd.add ? [...new Set([...current, ...picked])] : current.filter((u) => !picked.includes(u));
       await c.call("group.update", g.id, { users });

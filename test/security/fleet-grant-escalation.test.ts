@@ -32,7 +32,12 @@ forEachStore("fleet grant escalation", (store) => {
     readOnly = await addSystem(ts);
     foreign = await addSystem(ts);
     fwUser = await makeUser(ts, { roles: ["FLEET_WRITE", "ACCOUNT_READ"] });
-    await a.call("user.update", fwUser.id, { systems: [{ system: held, access: "READ_WRITE" }, { system: readOnly, access: "READ" }] });
+    await a.call("user.update", fwUser.id, {
+      systems: [
+        { system: held, access: "READ_WRITE" },
+        { system: readOnly, access: "READ" },
+      ],
+    });
     fw = await loginAs(ts, fwUser);
     aw = await loginAs(ts, await makeUser(ts, { roles: ["ACCOUNT_WRITE"] }));
     victim = await makeUser(ts);
@@ -42,7 +47,14 @@ forEachStore("fleet grant escalation", (store) => {
   const code = async (p: Promise<unknown>) => (await rpcError(p)).data?.code;
 
   it("a FLEET_WRITE caller grants what it holds, and nothing more", async () => {
-    const ok = await fw.call<any>("team.create", { name: randomName("t"), members: [victim.id], systems: [{ system: held, access: "READ_WRITE" }, { system: readOnly, access: "READ" }] });
+    const ok = await fw.call<any>("team.create", {
+      name: randomName("t"),
+      members: [victim.id],
+      systems: [
+        { system: held, access: "READ_WRITE" },
+        { system: readOnly, access: "READ" },
+      ],
+    });
     assert.deepEqual(ok.members, [victim.id]);
     assert.equal(await code(fw.call("team.create", { name: randomName("t"), members: [victim.id], systems: [{ system: foreign, access: "READ" }] })), "fleet.access_not_held");
     assert.equal(await code(fw.call("team.create", { name: randomName("t"), members: [victim.id], systems: [{ system: readOnly, access: "READ_WRITE" }] })), "fleet.access_not_held");
@@ -95,7 +107,10 @@ forEachStore("fleet grant escalation", (store) => {
     // Nor may it lift a login lock-out: a fleet-only update leaves the account's failure counters.
     const { username: name, teams } = await a.call<any>("user.get_instance", victim.id);
     const db = ts.app.store.db;
-    await db.insertInto("counters").values({ key: `acct:${name}`, count: 9, window_start: Date.now(), locked_until: null }).execute();
+    await db
+      .insertInto("counters")
+      .values({ key: `acct:${name}`, count: 9, window_start: Date.now(), locked_until: null })
+      .execute();
     await fw.call("user.update", victim.id, { teams });
     assert.equal((await db.selectFrom("counters").select("count").where("key", "=", `acct:${name}`).executeTakeFirst())?.count, 9, "fleet-only update keeps the lock-out");
     await aw.call("user.update", victim.id, { full_name: "Victim again" });
@@ -108,9 +123,17 @@ forEachStore("fleet grant escalation", (store) => {
     const c = await loginAs(ts, u);
     // What a fleet user may call at all: its own session, account, second factor and keys, and the
     // fleet methods that confine themselves to the systems it may see.
-    const own = /^(core\.|auth\.|api_key\.(create|update|delete|revoke)$|user\.(set_password|renew_2fa_secret|stage_2fa_secret|confirm_2fa_secret|verify_email|set_twofactor_method)$|fleet\.(system\.(query|get_instance|status)|call|access\.explain)$)/;
-    const marked = ts.app.registry.all().filter((d) => d.fleetUser && d.authenticationRequired).map((d) => d.name);
-    assert.deepEqual(marked.filter((n) => !own.test(n)), [], "methods marked for fleet users");
+    const own =
+      /^(core\.|auth\.|api_key\.(create|update|delete|revoke)$|user\.(set_password|renew_2fa_secret|stage_2fa_secret|confirm_2fa_secret|verify_email|set_twofactor_method)$|fleet\.(system\.(query|get_instance|status)|call|access\.explain)$)/;
+    const marked = ts.app.registry
+      .all()
+      .filter((d) => d.fleetUser && d.authenticationRequired)
+      .map((d) => d.name);
+    assert.deepEqual(
+      marked.filter((n) => !own.test(n)),
+      [],
+      "methods marked for fleet users",
+    );
     for (const def of ts.app.registry.all()) {
       if (def.fleetUser || !def.authenticationRequired) continue;
       const err = await rpcError(c.call(def.name, ...Array(def.args.length + 1).fill(null)));

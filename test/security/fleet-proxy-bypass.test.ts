@@ -40,7 +40,10 @@ async function systemState(): Promise<{ users: number; writes: number }> {
   const users = await sys.admin.call("user.query", [], { count: true });
   const audit = await sys.admin.call("audit.query", {
     services: ["MIDDLEWARE"],
-    "query-filters": [["event", "=", "METHOD_CALL"], ["event_data.method", "in", ["user.create", "user.update", "user.delete", "core.bulk", "fleet.call"]]],
+    "query-filters": [
+      ["event", "=", "METHOD_CALL"],
+      ["event_data.method", "in", ["user.create", "user.update", "user.delete", "core.bulk", "fleet.call"]],
+    ],
     "query-options": { count: true },
   });
   return { users, writes: audit };
@@ -121,7 +124,12 @@ test("a thousand parallel calls: reads all answered, writes all refused, the poo
     const c = clients[i % clients.length]!;
     const write = i % 2 === 1;
     const p = write ? c.call("fleet.call", systemId, "user.create", [newUser()]) : c.call("fleet.call", systemId, "user.query", [[["username", "=", "admin"]], { count: true }]);
-    calls.push(p.then((r) => (write ? "WRITE PASSED" : r === 1 ? "read" : `odd ${JSON.stringify(r)}`), (e) => (write && e.data?.code === "fleet.call_forbidden" ? "refused" : `error ${e.data?.code ?? e.message}`)));
+    calls.push(
+      p.then(
+        (r) => (write ? "WRITE PASSED" : r === 1 ? "read" : `odd ${JSON.stringify(r)}`),
+        (e) => (write && e.data?.code === "fleet.call_forbidden" ? "refused" : `error ${e.data?.code ?? e.message}`),
+      ),
+    );
   }
   const results = await Promise.all(calls);
   const tally: Record<string, number> = {};
@@ -136,8 +144,18 @@ test("a thousand parallel calls to a dead system fail fast with its reason (one 
   const dead = await admin.call("fleet.system.create", { name: uniq("dead"), url: "ws://127.0.0.1:9/api/current", api_key: "1-x", force: true });
   const clients = await Promise.all(Array.from({ length: 50 }, () => ts.adminClient()));
   const t0 = Date.now();
-  const codes = await Promise.all(Array.from({ length: 1000 }, (_, i) => clients[i % 50]!.call("fleet.call", dead.id, "core.ping", []).then(() => "ok", (e) => e.data?.code)));
-  assert.ok(codes.every((c) => c === "fleet.system_unreachable"), [...new Set(codes)].join(","));
+  const codes = await Promise.all(
+    Array.from({ length: 1000 }, (_, i) =>
+      clients[i % 50]!.call("fleet.call", dead.id, "core.ping", []).then(
+        () => "ok",
+        (e) => e.data?.code,
+      ),
+    ),
+  );
+  assert.ok(
+    codes.every((c) => c === "fleet.system_unreachable"),
+    [...new Set(codes)].join(","),
+  );
   assert.ok(Date.now() - t0 < 20_000, `took ${Date.now() - t0} ms`);
   // The manager still answers.
   assert.equal(await admin.call("core.ping"), "pong");

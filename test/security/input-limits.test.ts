@@ -32,8 +32,7 @@ forEachStore("security: input limits", (store) => {
   let a: RpcClient;
   let root: string; // the storage root
 
-  const newUser = (extra: Record<string, unknown> = {}) =>
-    a.call("user.create", { username: uniq("il"), full_name: "Input Limits", password: PASSWORD, group_create: true, smb: false, ...extra });
+  const newUser = (extra: Record<string, unknown> = {}) => a.call("user.create", { username: uniq("il"), full_name: "Input Limits", password: PASSWORD, group_create: true, smb: false, ...extra });
 
   before(async () => {
     ({ ts, a } = await startAsAdmin(store));
@@ -176,7 +175,13 @@ forEachStore("security: input limits", (store) => {
       assert.match(tooWide.extra[0][1], /too many conditions/);
       assert.equal(tooWide.extra.length, 1);
       assert.ok((await c.call<any[]>("user.query", wide(250))).length > 0);
-      assert.ok(await c.call("core.ping").then(() => true, () => true), "the server still answers");
+      assert.ok(
+        await c.call("core.ping").then(
+          () => true,
+          () => true,
+        ),
+        "the server still answers",
+      );
     } finally {
       await c.close();
     }

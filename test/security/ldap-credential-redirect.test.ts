@@ -21,7 +21,9 @@ forEachStore("ldap credential redirect", (store) => {
   before(async () => {
     ({ ts, a } = await startAsAdmin(store));
     ({ client: writer } = await clientWithRoles(ts, ["DIRECTORY_SERVICE_WRITE"]));
-    id = (await a.call<any>("ldap.server.create", { hostname: "ldap.example.test:636", domain: "dc=example,dc=test", bind_dn: "cn=reader,dc=example,dc=test", bind_password: SECRET, verify_ssl: true })).id;
+    id = (
+      await a.call<any>("ldap.server.create", { hostname: "ldap.example.test:636", domain: "dc=example,dc=test", bind_dn: "cn=reader,dc=example,dc=test", bind_password: SECRET, verify_ssl: true })
+    ).id;
   });
   after(() => ts.stop());
 
@@ -65,7 +67,10 @@ forEachStore("ldap credential redirect", (store) => {
     const f = await rpcError(writer.call("ldap.server.query", [["bind_password", "=", SECRET]]));
     assert.equal(f.errname, "EPERM");
     const rows = await ts.app.store.db.selectFrom("audit").select("event_data").execute();
-    assert.equal(rows.some((r) => String(r.event_data).includes(SECRET)), false);
+    assert.equal(
+      rows.some((r) => String(r.event_data).includes(SECRET)),
+      false,
+    );
     const stored = await ts.app.store.db.selectFrom("ldap_servers").select("bind_password").where("id", "=", id).executeTakeFirstOrThrow();
     assert.ok(stored.bind_password && !stored.bind_password.includes(SECRET), "sealed at rest");
   });

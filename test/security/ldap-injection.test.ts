@@ -87,7 +87,10 @@ forEachStore("ldap injection", (store) => {
       assert.equal((await c.login("alice", PEOPLE.alice.password)).response_type, "SUCCESS");
       await c.close();
       const made = await a.call<any[]>("user.query", [["source", "=", "LDAP"]]);
-      assert.deepEqual(made.map((u) => u.username), ["alice"]);
+      assert.deepEqual(
+        made.map((u) => u.username),
+        ["alice"],
+      );
       await a.call("user.delete", made[0].id, { delete_group: true });
     });
   }

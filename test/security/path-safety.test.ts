@@ -19,8 +19,26 @@
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  chmodSync, closeSync, constants as C, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync,
-  readSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, chownSync,
+  chmodSync,
+  closeSync,
+  constants as C,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+  chownSync,
 } from "node:fs";
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -70,7 +88,14 @@ function canaryState(): Snap {
   for (const p of [canaryDir, canaryFile, path.join(canaryDir, "keep")]) {
     const st = lstatSync(p, { bigint: true });
     snap[p] = {
-      mode: st.mode, uid: st.uid, gid: st.gid, size: st.size, nlink: st.nlink, atime: st.atimeNs, mtime: st.mtimeNs, ctime: st.ctimeNs,
+      mode: st.mode,
+      uid: st.uid,
+      gid: st.gid,
+      size: st.size,
+      nlink: st.nlink,
+      atime: st.atimeNs,
+      mtime: st.mtimeNs,
+      ctime: st.ctimeNs,
       bytes: st.isFile() ? readNoAtime(p) : null,
     };
   }
@@ -120,7 +145,14 @@ async function attempt(p: Promise<unknown>, what: string): Promise<boolean> {
 
 async function newUser(extra: Record<string, unknown> = {}): Promise<any> {
   return admin.call<any>("user.create", {
-    username: uniq("ps"), full_name: "Path Safety", password_disabled: true, group_create: true, smb: false, home: mnt, home_create: true, ...extra,
+    username: uniq("ps"),
+    full_name: "Path Safety",
+    password_disabled: true,
+    group_create: true,
+    smb: false,
+    home: mnt,
+    home_create: true,
+    ...extra,
   });
 }
 
@@ -209,9 +241,13 @@ for (const resolver of ["openat2", "openat"] as const) {
       renameSync(real, u.home);
       // Swapped right after the home was opened: chmod/chown go to the directory that was opened.
       let aside = "";
-      const hook = swapAt("home.chmod", (p) => p === u.home, () => {
-        aside = replaceWithLink(u.home, canaryDir);
-      });
+      const hook = swapAt(
+        "home.chmod",
+        (p) => p === u.home,
+        () => {
+          aside = replaceWithLink(u.home, canaryDir);
+        },
+      );
       await admin.call("user.update", u.id, { home_mode: "750" });
       assert.ok(hook.fired());
       assert.equal(statSync(aside).mode & 0o777, 0o750);
@@ -231,9 +267,13 @@ for (const resolver of ["openat2", "openat"] as const) {
       renameSync(real, ssh);
       // Swapped after .ssh was opened: the keys land in the .ssh that was opened.
       let aside = "";
-      const hook = swapAt("keys.write", (p) => p === ssh, () => {
-        aside = replaceWithLink(ssh, canaryDir);
-      });
+      const hook = swapAt(
+        "keys.write",
+        (p) => p === ssh,
+        () => {
+          aside = replaceWithLink(ssh, canaryDir);
+        },
+      );
       await admin.call("user.update", u.id, { sshpubkey: ED25519 });
       assert.ok(hook.fired());
       assert.equal(readFileSync(path.join(aside, "authorized_keys"), "utf8"), `${ED25519}\n`);
@@ -248,10 +288,14 @@ for (const resolver of ["openat2", "openat"] as const) {
       await admin.call("user.update", u.id, { sshpubkey: ED25519_B });
       assert.ok(lstatSync(file).isFile());
       // And swapped between the check of the old file and the rename of the new one.
-      swapAt("keys.replace", (p) => p === path.dirname(file), () => {
-        rmSync(file);
-        symlinkSync(canaryFile, file);
-      });
+      swapAt(
+        "keys.replace",
+        (p) => p === path.dirname(file),
+        () => {
+          rmSync(file);
+          symlinkSync(canaryFile, file);
+        },
+      );
       await admin.call("user.update", u.id, { sshpubkey: ED25519 });
       assert.equal(readFileSync(file, "utf8"), `${ED25519}\n`);
       assert.ok(lstatSync(file).isFile());
@@ -272,10 +316,14 @@ for (const resolver of ["openat2", "openat"] as const) {
       const u = await newUser();
       writeFileSync(path.join(u.home, "notes.txt"), "notes\n");
       writeFileSync(path.join(u.home, "later.txt"), "later\n");
-      const hook = swapAt("copy.entry", (p) => p === path.join(u.home, "notes.txt"), () => {
-        rmSync(path.join(u.home, "notes.txt"));
-        symlinkSync(canaryFile, path.join(u.home, "notes.txt"));
-      });
+      const hook = swapAt(
+        "copy.entry",
+        (p) => p === path.join(u.home, "notes.txt"),
+        () => {
+          rmSync(path.join(u.home, "notes.txt"));
+          symlinkSync(canaryFile, path.join(u.home, "notes.txt"));
+        },
+      );
       await admin.call("user.update", u.id, { home: mnt2, home_create: true });
       await waitForCopyJobs("move");
       assert.ok(hook.fired());
@@ -289,14 +337,21 @@ for (const resolver of ["openat2", "openat"] as const) {
     test("a file swapped for a FIFO between scan and copy does not hang the move", async () => {
       const u = await newUser();
       writeFileSync(path.join(u.home, "notes.txt"), "notes\n");
-      const hook = swapAt("copy.entry", (p) => p === path.join(u.home, "notes.txt"), () => {
-        rmSync(path.join(u.home, "notes.txt"));
-        mkfifo(path.join(u.home, "notes.txt"));
-      });
+      const hook = swapAt(
+        "copy.entry",
+        (p) => p === path.join(u.home, "notes.txt"),
+        () => {
+          rmSync(path.join(u.home, "notes.txt"));
+          mkfifo(path.join(u.home, "notes.txt"));
+        },
+      );
       await admin.call("user.update", u.id, { home: mnt2, home_create: true });
       await waitForCopyJobs("move over a FIFO");
       assert.ok(hook.fired());
-      const job = ts.app.jobs.all().filter((j) => j.method === "user.do_home_copy").at(-1)!;
+      const job = ts.app.jobs
+        .all()
+        .filter((j) => j.method === "user.do_home_copy")
+        .at(-1)!;
       assert.equal(job.state, "SUCCESS", job.error ?? "");
       assert.equal(existsSync(path.join(mnt2, u.username, "notes.txt")), false);
     });
@@ -305,9 +360,13 @@ for (const resolver of ["openat2", "openat"] as const) {
       const u = await newUser();
       mkdirSync(path.join(u.home, "sub"));
       writeFileSync(path.join(u.home, "sub", "inner.txt"), "inner\n");
-      const hook = swapAt("copy.entry", (p) => p === path.join(u.home, "sub"), () => {
-        replaceWithLink(path.join(u.home, "sub"), canaryDir);
-      });
+      const hook = swapAt(
+        "copy.entry",
+        (p) => p === path.join(u.home, "sub"),
+        () => {
+          replaceWithLink(path.join(u.home, "sub"), canaryDir);
+        },
+      );
       await admin.call("user.update", u.id, { home: mnt2, home_create: true });
       await waitForCopyJobs("move");
       assert.ok(hook.fired());
@@ -339,9 +398,13 @@ for (const resolver of ["openat2", "openat"] as const) {
       const u = await newUser({ sshpubkey: ED25519 });
       const ssh = path.join(u.home, ".ssh");
       let aside = "";
-      const hook = swapAt("home.remove_ssh", (p) => p === u.home, () => {
-        aside = replaceWithLink(ssh, canaryDir);
-      });
+      const hook = swapAt(
+        "home.remove_ssh",
+        (p) => p === u.home,
+        () => {
+          aside = replaceWithLink(ssh, canaryDir);
+        },
+      );
       await admin.call("user.delete", u.id);
       await ts.app.jobs.drain();
       assert.ok(hook.fired());
@@ -354,9 +417,13 @@ for (const resolver of ["openat2", "openat"] as const) {
       const parent = path.join(mnt, uniq("par"));
       mkdirSync(parent);
       let aside = "";
-      const hook = swapAt("home.create", (p) => path.dirname(p) === parent, () => {
-        aside = replaceWithLink(parent, canaryDir);
-      });
+      const hook = swapAt(
+        "home.create",
+        (p) => path.dirname(p) === parent,
+        () => {
+          aside = replaceWithLink(parent, canaryDir);
+        },
+      );
       const u = await newUser({ home: parent, home_create: true });
       assert.ok(hook.fired());
       assert.ok(statSync(path.join(aside, u.username)).isDirectory(), "the home is made in the directory that was opened");
@@ -367,9 +434,13 @@ for (const resolver of ["openat2", "openat"] as const) {
       const parent = path.join(mnt, uniq("mk"));
       mkdirSync(parent);
       let aside = "";
-      const hook = swapAt("filesystem.mkdir", (p) => path.dirname(p) === parent, () => {
-        aside = replaceWithLink(parent, canaryDir);
-      });
+      const hook = swapAt(
+        "filesystem.mkdir",
+        (p) => path.dirname(p) === parent,
+        () => {
+          aside = replaceWithLink(parent, canaryDir);
+        },
+      );
       // The call may answer that the directory is gone from the path it named (it now leads
       // elsewhere); either way the directory is made in the parent that was opened, with its mode.
       await attempt(admin.call("filesystem.mkdir", { path: path.join(parent, "made"), options: { mode: "750" } }), "mkdir");
@@ -383,12 +454,19 @@ for (const resolver of ["openat2", "openat"] as const) {
       mkdirSync(dir);
       writeFileSync(path.join(dir, "mine.txt"), "x");
       let aside = "";
-      const hook = swapAt("filesystem.listdir", (p) => p === dir, () => {
-        aside = replaceWithLink(dir, canaryDir);
-      });
+      const hook = swapAt(
+        "filesystem.listdir",
+        (p) => p === dir,
+        () => {
+          aside = replaceWithLink(dir, canaryDir);
+        },
+      );
       const rows = await admin.call<any[]>("filesystem.listdir", dir);
       assert.ok(hook.fired());
-      assert.deepEqual(rows.map((r) => r.name), ["mine.txt"]);
+      assert.deepEqual(
+        rows.map((r) => r.name),
+        ["mine.txt"],
+      );
       assert.ok(existsSync(aside));
       assertCanariesUntouched("listdir");
     });
@@ -564,9 +642,20 @@ describe(`a real attacker process swapping links, files, directories and FIFOs (
     for (let i = 0; i < ATTEMPTS; i++) {
       let id: number | null = null;
       try {
-        const u = await withTimeout(admin.call<any>("user.create", {
-          username, full_name: "Path Safety", password_disabled: true, group_create: false, group, smb: false, uid, home, sshpubkey: ED25519,
-        }), "create");
+        const u = await withTimeout(
+          admin.call<any>("user.create", {
+            username,
+            full_name: "Path Safety",
+            password_disabled: true,
+            group_create: false,
+            group,
+            smb: false,
+            uid,
+            home,
+            sshpubkey: ED25519,
+          }),
+          "create",
+        );
         id = u.id;
         created++;
       } catch (e) {

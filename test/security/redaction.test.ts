@@ -74,7 +74,10 @@ forEachStore("security: redaction", (store) => {
 
   it("order_by on a secret field cannot rank hashes (plain, -desc, nulls_first:, nulls_last:)", async () => {
     for (const key of ["unixhash", "-unixhash", "nulls_first:smbhash", "nulls_last:-password_history", "unixhash.$date"]) {
-      const field = key.replace(/^nulls_(first|last):/, "").replace(/^-/, "").split(".")[0]!;
+      const field = key
+        .replace(/^nulls_(first|last):/, "")
+        .replace(/^-/, "")
+        .split(".")[0]!;
       await refused(reader.call("user.query", [], { order_by: ["username", key] }), field, [hash]);
     }
     await refused(reader.call("api_key.query", [], { order_by: ["-keyhash"] }), "keyhash", [keyhash]);
@@ -83,12 +86,33 @@ forEachStore("security: redaction", (store) => {
   it("prefix-filter oracle: no operator on a secret field answers, whatever the result would be", async () => {
     const prefix = hash.slice(0, 8);
     const ops: [string, unknown][] = [
-      ["^", prefix], ["!^", prefix], ["C^", prefix.toUpperCase()], ["$", hash.slice(-4)], ["!$", "x"], ["~", `${prefix.replace(/\$/g, "\\$")}.*`],
-      ["C~", "^.*"], ["=", hash], ["!=", "x"], [">", "$6"], [">=", "$6"], ["<", "$7"], ["<=", "$7"], ["in", [hash]], ["nin", ["x"]],
-      ["rin", "$6$"], ["rnin", "zz"],
+      ["^", prefix],
+      ["!^", prefix],
+      ["C^", prefix.toUpperCase()],
+      ["$", hash.slice(-4)],
+      ["!$", "x"],
+      ["~", `${prefix.replace(/\$/g, "\\$")}.*`],
+      ["C~", "^.*"],
+      ["=", hash],
+      ["!=", "x"],
+      [">", "$6"],
+      [">=", "$6"],
+      ["<", "$7"],
+      ["<=", "$7"],
+      ["in", [hash]],
+      ["nin", ["x"]],
+      ["rin", "$6$"],
+      ["rnin", "zz"],
     ];
     for (const [op, value] of ops) {
-      await refused(reader.call("user.query", [["unixhash", op, value], ["id", "=", victim.id]]), "unixhash", [hash]);
+      await refused(
+        reader.call("user.query", [
+          ["unixhash", op, value],
+          ["id", "=", victim.id],
+        ]),
+        "unixhash",
+        [hash],
+      );
       await refused(reader.call("user.query", [["smbhash", op, value]], { count: true }), "smbhash", [nthash]);
     }
     await refused(reader.call("user.query", [["password_history.*", "^", "$6$"]]), "password_history");
@@ -96,11 +120,22 @@ forEachStore("security: redaction", (store) => {
     await refused(reader.call("api_key.query", [["keyhash", "^", keyhash.slice(0, 2)]]), "keyhash", [keyhash]);
     await refused(reader.call("api_key.query", [["salt", "$", salt.slice(-1)]]), "salt", [salt]);
     // Sessions that may see the secrets keep the filter: FULL_ADMIN, and the method's secrets role.
-    assert.deepEqual((await a.call<any[]>("user.query", [["unixhash", "^", prefix], ["id", "=", victim.id]])).map((u) => u.id), [victim.id]);
+    assert.deepEqual(
+      (
+        await a.call<any[]>("user.query", [
+          ["unixhash", "^", prefix],
+          ["id", "=", victim.id],
+        ])
+      ).map((u) => u.id),
+      [victim.id],
+    );
     const { client: writer } = await clientFor(ts, ["ACCOUNT_WRITE", "READONLY_ADMIN"]);
     assert.equal(await writer.call<number>("user.query", [["unixhash", "=", hash]], { count: true }), 1);
     const sorted = await writer.call<any[]>("user.query", [], { order_by: ["-unixhash"], select: [["unixhash", "h"]] });
-    assert.ok(sorted.some((r) => r.h === hash), "the secrets role selects the hash under an alias");
+    assert.ok(
+      sorted.some((r) => r.h === hash),
+      "the secrets role selects the hash under an alias",
+    );
     const { client: keyWriter } = await clientFor(ts, ["API_KEY_WRITE", "READONLY_ADMIN"]);
     assert.equal((await keyWriter.call<any[]>("api_key.query", [["keyhash", "=", keyhash]])).length, 1);
   });
@@ -110,10 +145,35 @@ forEachStore("security: redaction", (store) => {
     const shapes: unknown[] = [
       ["OR", [["username", "=", "nobody"], probe]],
       ["OR", [[["username", "=", victim.username], probe], [["id", "=", -1]]]],
-      ["OR", [["id", "=", -1], ["OR", [["id", "=", -2], ["OR", [[["id", ">", 0], probe]]]]]]],
+      [
+        "OR",
+        [
+          ["id", "=", -1],
+          [
+            "OR",
+            [
+              ["id", "=", -2],
+              ["OR", [[["id", ">", 0], probe]]],
+            ],
+          ],
+        ],
+      ],
     ];
     for (const f of shapes) await refused(reader.call("user.query", [f]), "unixhash", [hash]);
-    await refused(reader.call("user.query", [["id", "=", victim.id], ["OR", [["smbhash", "!=", null], ["id", "=", 0]]]]), "smbhash", [nthash]);
+    await refused(
+      reader.call("user.query", [
+        ["id", "=", victim.id],
+        [
+          "OR",
+          [
+            ["smbhash", "!=", null],
+            ["id", "=", 0],
+          ],
+        ],
+      ]),
+      "smbhash",
+      [nthash],
+    );
   });
 
   it("get_instance with a select (alias or nested) cannot read a hash", async () => {
@@ -143,7 +203,21 @@ forEachStore("security: redaction", (store) => {
         const params = (filters: unknown, options: unknown): unknown[] =>
           def.args.map((x, i) => (i === f ? filters : i === o ? options : x.name === "id" ? (def.name.startsWith("api_key") ? keyId : victim.id) : null));
         if (o >= 0) attempts.push(params([], { select: [[field, "alias"]] }), params([], { order_by: [`-${field}`] }));
-        if (f >= 0) attempts.push(params([["OR", [["id", "=", 0], [field, "^", "$"]]]], {}));
+        if (f >= 0)
+          attempts.push(
+            params(
+              [
+                [
+                  "OR",
+                  [
+                    ["id", "=", 0],
+                    [field, "^", "$"],
+                  ],
+                ],
+              ],
+              {},
+            ),
+          );
         for (const params of attempts) {
           await refused(reader.call(def.name, ...params), field);
           checked++;
@@ -196,11 +270,21 @@ forEachStore("security: redaction", (store) => {
     assert.equal(adminOut[0].result.unixhash, hash, "the caller itself gets its result as it may see it");
     await new Promise((r) => setTimeout(r, 100));
     // Listings and job events redact whoever asks (reference: core.get_jobs always redacts) …
-    const listed = await a.call<any[]>("core.get_jobs", [["method", "=", "core.bulk"], ["arguments.0", "=", "user.query"]]);
+    const listed = await a.call<any[]>("core.get_jobs", [
+      ["method", "=", "core.bulk"],
+      ["arguments.0", "=", "user.query"],
+    ]);
     assert.ok(listed.length >= 1);
     assertNoHashIn(JSON.stringify([listed, a.notifications.filter((n) => n.params?.collection === "core.get_jobs")]));
     // … unless a session that may see the secrets asks for the raw result.
-    const rawListed = await a.call<any[]>("core.get_jobs", [["method", "=", "core.bulk"], ["arguments.0", "=", "user.query"]], { extra: { raw_result: true } });
+    const rawListed = await a.call<any[]>(
+      "core.get_jobs",
+      [
+        ["method", "=", "core.bulk"],
+        ["arguments.0", "=", "user.query"],
+      ],
+      { extra: { raw_result: true } },
+    );
     assert.ok(JSON.stringify(rawListed).includes(hash));
     const rawForReader = await ro.call<any[]>("core.get_jobs", [], { extra: { raw_result: true } });
     assertNoHashIn(JSON.stringify(rawForReader));
@@ -226,8 +310,16 @@ forEachStore("security: redaction", (store) => {
     const listed = await a.call<any[]>("core.get_jobs", [["method", "=", "core.bulk"]]);
     const raw = await a.call<any[]>("core.get_jobs", [["method", "=", "core.bulk"]], { extra: { raw_result: true } });
     const text = JSON.stringify([listed, raw, a.notifications.filter((n) => n.params?.collection === "core.get_jobs")]);
-    for (const [what, secret] of [["password", password], ["key", key], ["token", token]] as const) assert.ok(!text.includes(secret), `no ${what} in job listings or events`);
-    assert.ok(raw.some((j) => j.result?.[0]?.result?.password === REDACTED), "the field is there, redacted");
+    for (const [what, secret] of [
+      ["password", password],
+      ["key", key],
+      ["token", token],
+    ] as const)
+      assert.ok(!text.includes(secret), `no ${what} in job listings or events`);
+    assert.ok(
+      raw.some((j) => j.result?.[0]?.result?.password === REDACTED),
+      "the field is there, redacted",
+    );
   });
 
   it("the secret-reference check covers declared nested paths and list wildcards (the generic rule)", () => {

@@ -44,7 +44,10 @@ forEachStore("password reset enumeration", (store) => {
     for (const username of [verified.username, unverified.username, locked.username, disabled.username, directory.username, "no-such-user-x", "root"]) {
       answers.push(await c.call("auth.password_reset.request", { username }));
     }
-    assert.deepEqual(answers, answers.map(() => true));
+    assert.deepEqual(
+      answers,
+      answers.map(() => true),
+    );
     // The audit rows say the same for each (only the name differs).
     const rows = await ts.app.store.db.selectFrom("audit").select(["event_data", "success"]).where("event", "=", "METHOD_CALL").execute();
     const resets = rows.map((r) => JSON.parse(r.event_data)).filter((d) => d.method === "auth.password_reset.request");
@@ -58,7 +61,10 @@ forEachStore("password reset enumeration", (store) => {
     const c = await ts.client();
     const out: unknown[] = [];
     for (let i = 0; i < 8; i++) out.push(await c.call("auth.password_reset.request", { username: u.username }), await c.call("auth.password_reset.request", { username: "ghost-user-y" }));
-    assert.deepEqual(out, out.map(() => true));
+    assert.deepEqual(
+      out,
+      out.map(() => true),
+    );
     await ts.app.mail.drain();
     await new Promise((r) => setTimeout(r, 200));
     await ts.app.mail.drain();

@@ -63,8 +63,11 @@ function clientFinal(bare: string, serverFirst: string, material: string, gs2 = 
 let certDir: string;
 before(() => {
   certDir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-scram-sec-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-    "-keyout", path.join(certDir, "key.pem"), "-out", path.join(certDir, "cert.pem")], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout", path.join(certDir, "key.pem"), "-out", path.join(certDir, "cert.pem")],
+    { stdio: "ignore" },
+  );
 });
 after(() => rmSync(certDir, { recursive: true, force: true }));
 

@@ -85,7 +85,13 @@ forEachStore("security: secret arguments", (store) => {
     const old = "Old-Row-Secret-8842";
     const { writeAudit } = await import("../../src/audit/audit.js");
     // Written as a session would have, unredacted: what an older version stored.
-    await writeAudit(ts.app, { event: "METHOD_CALL", eventData: { method: "user.setup_local_administrator", params: ["admin", old], description: "old", authenticated: true, authorized: true }, success: true, conn: null, session: ts.app.auth.internalSession() });
+    await writeAudit(ts.app, {
+      event: "METHOD_CALL",
+      eventData: { method: "user.setup_local_administrator", params: ["admin", old], description: "old", authenticated: true, authorized: true },
+      success: true,
+      conn: null,
+      session: ts.app.auth.internalSession(),
+    });
     const views = await everyAuditView();
     assertNone(views.split("\n").slice(1).join("\n"), [old], "audit.query and the exports");
     assert.deepEqual(await a.call("audit.query", { "query-filters": [["event_data.params.1", "=", old]], "query-options": { count: true } }), 0, "a filter cannot match the old value");
@@ -127,7 +133,10 @@ forEachStore("security: secret arguments", (store) => {
     await b.call("core.set_options", { legacy_jobs: false });
     await b.call("core.bulk", "auth.login_with_api_key", [[bogusKey]]);
     const jobs = await a.call<any[]>("core.get_jobs", [["method", "=", "core.bulk"]]);
-    assert.ok(jobs.some((j) => j.arguments[0] === "auth.login_with_api_key" && j.arguments[1][0][0] === REDACTED), "the key is redacted by its declared position");
+    assert.ok(
+      jobs.some((j) => j.arguments[0] === "auth.login_with_api_key" && j.arguments[1][0][0] === REDACTED),
+      "the key is redacted by its declared position",
+    );
     const setupJob = jobs.find((j) => j.arguments[0] === "user.setup_local_administrator");
     assert.deepEqual(setupJob.arguments[1], [["admin", REDACTED]]);
     await new Promise((r) => setTimeout(r, 100));
@@ -159,7 +168,11 @@ forEachStore("security: secret arguments", (store) => {
       const other = "Other-Echo-Secret-1187";
       const e3 = await rpcError(c.call("auth.login_ex", { mechanism: "PASSWORD_PLAIN", username: "bob", password: other }));
       assert.equal((e3.data?.extra as any)?.[0]?.[1], `no user bob; password ${REDACTED} refused`);
-      const res = await fetch(`${ts.httpUrl}/api/current`, { method: "POST", body: JSON.stringify({ method: "auth.login_ex", params: [{ mechanism: "PASSWORD_PLAIN", username: "x", password: pw }] }), headers: { "content-type": "application/json" } });
+      const res = await fetch(`${ts.httpUrl}/api/current`, {
+        method: "POST",
+        body: JSON.stringify({ method: "auth.login_ex", params: [{ mechanism: "PASSWORD_PLAIN", username: "x", password: pw }] }),
+        headers: { "content-type": "application/json" },
+      });
       assertNone(await res.text(), [pw], "the HTTP answer");
       const out = await a.call<any[]>("core.bulk", "auth.login_ex", [[{ mechanism: "PASSWORD_PLAIN", username: "x", password: pw }]]);
       assertNone(JSON.stringify([out, await a.call("core.get_jobs")]), [pw], "core.bulk's result and job listing");
@@ -189,7 +202,14 @@ forEachStore("security: secret arguments", (store) => {
   });
 
   it("anonymous flood: 1,000 unauthenticated calls with huge, control-laden params leave a bounded number of bounded rows", async () => {
-    const before = Number((await ts.app.store.db.selectFrom("audit").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+    const before = Number(
+      (
+        await ts.app.store.db
+          .selectFrom("audit")
+          .select((eb) => eb.fn.countAll().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
     const huge = {
       username: `evil\u0000\r\n\u001b[31m${"x".repeat(20_000)}`,
       full_name: "y".repeat(5000),
@@ -206,7 +226,9 @@ forEachStore("security: secret arguments", (store) => {
     const bodies = [huge, medium].map((p) => JSON.stringify({ method: "user.create", params: [p] }));
     const started = Date.now();
     for (let i = 0; i < 100; i++) {
-      await Promise.all(Array.from({ length: 10 }, (_, j) => fetch(`${ts.httpUrl}/api/current`, { method: "POST", body: bodies[j % 2], headers: { "content-type": "application/json" } }).then((r) => r.text())));
+      await Promise.all(
+        Array.from({ length: 10 }, (_, j) => fetch(`${ts.httpUrl}/api/current`, { method: "POST", body: bodies[j % 2], headers: { "content-type": "application/json" } }).then((r) => r.text())),
+      );
     }
     const rows = (await ts.app.store.db.selectFrom("audit").selectAll().orderBy("id").execute()).slice(before);
     const anonRows = rows.filter((r) => r.username === ".UNAUTHENTICATED");
@@ -235,7 +257,10 @@ forEachStore("security: secret arguments", (store) => {
     assert.ok(kept.length >= 1, "bounded parameters are kept when they fit");
     assert.ok(kept[0].params[0].username.startsWith("evil\\u0000\\u000d\\u000a\\u001b[31m"), "control characters are escaped, not dropped");
     assert.equal(kept[0].params[0].deep.a.b, "…", "deeper levels are cut");
-    assert.ok(anonRows.some((r) => JSON.parse(r.event_data).params_truncated === true), "a too-big entry keeps a marked preview");
+    assert.ok(
+      anonRows.some((r) => JSON.parse(r.event_data).params_truncated === true),
+      "a too-big entry keeps a marked preview",
+    );
   });
 
   it("an anonymous login with a huge, control-laden username is audited bounded", async () => {

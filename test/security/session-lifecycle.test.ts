@@ -280,7 +280,12 @@ describe("session lifecycle across real server processes [postgres]", { skip: !p
     const { c, r } = await signIn(two, u, { reconnect_token: true });
     const token = await c.call<string>("auth.generate_token", 600, {}, false, false);
     await admin1.call("user.update", u.id, { locked: true });
-    const ms = await timeUntil(() => c.call("auth.me").then(() => false, () => true));
+    const ms = await timeUntil(() =>
+      c.call("auth.me").then(
+        () => false,
+        () => true,
+      ),
+    );
     assert.ok(ms <= 50, `the session on the other process answered for ${ms.toFixed(1)} ms after the lock`);
     await assertEnded(c, END_REASONS.locked);
     for (const server of [one, two]) {
@@ -312,7 +317,12 @@ describe("session lifecycle across real server processes [postgres]", { skip: !p
     const { c } = await signIn(two, u);
     const [me] = await c.call<any[]>("auth.sessions", [["current", "=", true]]);
     assert.equal(await admin1.call("auth.terminate_session", me.id), true);
-    const ms = await timeUntil(() => c.call("auth.me").then(() => false, () => true));
+    const ms = await timeUntil(() =>
+      c.call("auth.me").then(
+        () => false,
+        () => true,
+      ),
+    );
     assert.ok(ms <= 50, `terminated session answered for ${ms.toFixed(1)} ms`);
     await assertEnded(c, END_REASONS.terminated);
   });
@@ -333,7 +343,11 @@ describe("session lifecycle across real server processes [postgres]", { skip: !p
   it("rights changed on one process hold on the other within 50 ms (p99 over 100 changes)", async (t) => {
     const u = await makeUser(admin1, ["READONLY_ADMIN"]);
     const { c } = await signIn(two, u);
-    const allowed = () => c.call("privilege.query", [["id", "=", u.privilegeId]]).then(() => true, (e) => (e.errname === "EACCES" ? false : Promise.reject(e)));
+    const allowed = () =>
+      c.call("privilege.query", [["id", "=", u.privilegeId]]).then(
+        () => true,
+        (e) => (e.errname === "EACCES" ? false : Promise.reject(e)),
+      );
     const times: number[] = [];
     for (let i = 0; i < 100; i++) {
       const grant = i % 2 === 1;

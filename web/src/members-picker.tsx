@@ -47,7 +47,10 @@ export function MembersPicker(props: {
       </div>
       <div className="dual-col">
         <h3 id="members-h">
-          Members <span className="count" data-testid="member-count">({n})</span>
+          Members{" "}
+          <span className="count" data-testid="member-count">
+            ({n})
+          </span>
         </h3>
         <FilterInput id="member-filter" label="Filter members" value={memberQ} onValue={setMemberQ} />
         <ul className="pick-rows" aria-labelledby="members-h">

@@ -17,7 +17,7 @@ export const OTP_RETRIES = 3;
 export type LoginOutcome =
   | { kind: "ok" }
   | { kind: "otp"; username: string }
-  | { kind: "AUTH_ERR" | "DENIED" | "EXPIRED" | "REDIRECT"; urls?: string[]; /** After a wrong code: how many more the pending sign-in accepts. */ retriesLeft?: number }
+  | { kind: "AUTH_ERR" | "DENIED" | "EXPIRED" | "REDIRECT"; urls?: string[] /** After a wrong code: how many more the pending sign-in accepts. */; retriesLeft?: number }
   | { kind: "error"; message: string };
 
 interface SessionValue {

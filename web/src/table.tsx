@@ -140,12 +140,7 @@ export function DataTable<T>(props: TableProps<T>) {
                 return (
                   <th key={c.key} scope="col" className={c.className} aria-sort={active ? (desc ? "descending" : "ascending") : c.sort ? "none" : undefined}>
                     {c.sort && props.onSort ? (
-                      <button
-                        type="button"
-                        className="sort"
-                        onClick={() => props.onSort!(active && !desc ? `-${c.sort}` : c.sort!)}
-                        title={`Sort by ${c.label}`}
-                      >
+                      <button type="button" className="sort" onClick={() => props.onSort!(active && !desc ? `-${c.sort}` : c.sort!)} title={`Sort by ${c.label}`}>
                         {c.label}
                         <span aria-hidden="true" className="sort-mark">
                           {active ? (desc ? "▼" : "▲") : "↕"}

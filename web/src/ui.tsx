@@ -397,14 +397,7 @@ export function Dialog(props: { title: ReactNode; onClose: () => void; children:
   );
 }
 
-export function ConfirmDialog(props: {
-  title: string;
-  children: ReactNode;
-  confirmLabel: string;
-  danger?: boolean;
-  onConfirm: () => Promise<void> | void;
-  onClose: () => void;
-}) {
+export function ConfirmDialog(props: { title: string; children: ReactNode; confirmLabel: string; danger?: boolean; onConfirm: () => Promise<void> | void; onClose: () => void }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   return (
@@ -559,7 +552,12 @@ export function ErrorBox({ error, onRetry }: { error: unknown; onRetry?: () => v
   if (!error) return null;
   return (
     <div className="alert error" role="alert">
-      {errorText(error)} {onRetry && <button type="button" className="link" onClick={onRetry}>Try again</button>}
+      {errorText(error)}{" "}
+      {onRetry && (
+        <button type="button" className="link" onClick={onRetry}>
+          Try again
+        </button>
+      )}
     </div>
   );
 }

@@ -1,5 +1,5 @@
 import { defineMethod } from "../method.js";
-import { CallError, } from "../../server/errors.js";
+import { CallError } from "../../server/errors.js";
 import { apiKeyEntries } from "../../auth/api-keys.js";
 import { API_KEY_SECRETS } from "./common.js";
 import { z } from "zod";

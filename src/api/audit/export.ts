@@ -17,7 +17,11 @@ export function auditCsv(entries: AuditEntry[]): string {
 }
 
 export function auditJson(entries: AuditEntry[]): string {
-  return JSON.stringify(entries.map((e) => ({ ...e, timestamp: e.timestamp.toISOString() })), null, 2);
+  return JSON.stringify(
+    entries.map((e) => ({ ...e, timestamp: e.timestamp.toISOString() })),
+    null,
+    2,
+  );
 }
 
 export const auditExport = defineMethod({
@@ -31,10 +35,17 @@ export const auditExport = defineMethod({
     const options = { ...data["query-options"], count: false, get: false };
     const entries =
       data.services[0] === "MIDDLEWARE"
-        ? ((await queryAudit(ctx.app.store.db, ctx.app.store.dialect, data["query-filters"], options, {
-            filters: "data.query-filters",
-            options: "data.query-options",
-          }, ctx.app.registry)) as AuditEntry[])
+        ? ((await queryAudit(
+            ctx.app.store.db,
+            ctx.app.store.dialect,
+            data["query-filters"],
+            options,
+            {
+              filters: "data.query-filters",
+              options: "data.query-options",
+            },
+            ctx.app.registry,
+          )) as AuditEntry[])
         : [];
     ctx.job?.setProgress(50, `Writing ${entries.length} entries`);
     const dir = path.join(ctx.app.config.dataDir, "audit-reports");

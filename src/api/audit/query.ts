@@ -27,9 +27,16 @@ export const auditQuery = defineMethod({
     }
     errors.check();
     if (data.services[0] !== "MIDDLEWARE") return options.count ? 0 : options.get ? null : [];
-    return queryAudit(ctx.app.store.db, ctx.app.store.dialect, data["query-filters"], options, {
-      filters: `${ATTR}.query-filters`,
-      options: `${ATTR}.query-options`,
-    }, ctx.app.registry);
+    return queryAudit(
+      ctx.app.store.db,
+      ctx.app.store.dialect,
+      data["query-filters"],
+      options,
+      {
+        filters: `${ATTR}.query-filters`,
+        options: `${ATTR}.query-options`,
+      },
+      ctx.app.registry,
+    );
   },
 });

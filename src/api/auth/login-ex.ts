@@ -2,9 +2,7 @@ import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { LoginResultSchema } from "../../auth/schemas.js";
 
-export const LoginOptions = z
-  .strictObject({ user_info: z.boolean().default(true), reconnect_token: z.boolean().default(false) })
-  .default({ user_info: true, reconnect_token: false });
+export const LoginOptions = z.strictObject({ user_info: z.boolean().default(true), reconnect_token: z.boolean().default(false) }).default({ user_info: true, reconnect_token: false });
 
 export const LoginData = z.discriminatedUnion("mechanism", [
   z.strictObject({ mechanism: z.literal("PASSWORD_PLAIN"), username: z.string(), password: z.string(), login_options: LoginOptions }),

@@ -5,8 +5,7 @@ import { COMPLEXITY_CLASSES, passwordPolicy } from "../../auth/policy.js";
 export const authPasswordPolicy = defineMethod({
   name: "auth.password_policy",
   fleetUser: true,
-  description:
-    "The password rules of system.security (length, character classes, history, ages) for any signed-in user, so a form can check a new password before sending it (Gatehouse-specific).",
+  description: "The password rules of system.security (length, character classes, history, ages) for any signed-in user, so a form can check a new password before sending it (Gatehouse-specific).",
   args: [],
   returns: z.object({
     min_password_length: z.number().int().nullable().describe("Fewest characters (null: no minimum)."),

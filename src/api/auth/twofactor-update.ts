@@ -28,7 +28,8 @@ export const authTwofactorUpdate = defineMethod({
     if (await ctx.app.auth.stig()) {
       const errors = new ValidationErrors();
       if (!next.enabled) errors.add("auth_twofactor_update.enable", "Two factor authentication may not be disabled in General Purpose OS STIG compatibility mode.", "auth.twofactor_stig_required");
-      if (!next.services.ssh) errors.add("auth_twofactor_update.services.ssh", "Two factor authentication for SSH may not be disabled in General Purpose OS STIG compatibility mode.", "auth.twofactor_stig_required");
+      if (!next.services.ssh)
+        errors.add("auth_twofactor_update.services.ssh", "Two factor authentication for SSH may not be disabled in General Purpose OS STIG compatibility mode.", "auth.twofactor_stig_required");
       errors.check();
     }
     await commitChange(ctx.app, changeOf({ settings: [TWOFACTOR_KEY] }), (trx) => setSetting(trx, TWOFACTOR_KEY, next));

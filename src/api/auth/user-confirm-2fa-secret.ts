@@ -6,8 +6,7 @@ import { UserWithTwofactorSchema } from "../../accounts/schemas.js";
 
 export const userConfirm2faSecret = defineMethod({
   name: "user.confirm_2fa_secret",
-  description:
-    "Turns on the TOTP secret staged by user.stage_2fa_secret when otp_token is a current code from it; returns the user entry with twofactor_config (Gatehouse-specific).",
+  description: "Turns on the TOTP secret staged by user.stage_2fa_secret when otp_token is a current code from it; returns the user entry with twofactor_config (Gatehouse-specific).",
   args: [arg("username", z.string()), arg("otp_token", z.string().max(16))],
   returns: UserWithTwofactorSchema,
   owner: "self-or-role",

@@ -9,11 +9,7 @@ export const userRenew2faSecret = defineMethod({
   description: "Creates a new TOTP secret for a user (yourself, or anyone as FULL_ADMIN); returns the user entry with twofactor_config.",
   args: [
     arg("username", z.string()),
-    arg(
-      "twofactor_options",
-      z.strictObject({ otp_digits: z.number().int().min(6).max(8).optional(), interval: z.union([z.literal(30), z.literal(60)]).optional() }),
-      () => ({}),
-    ),
+    arg("twofactor_options", z.strictObject({ otp_digits: z.number().int().min(6).max(8).optional(), interval: z.union([z.literal(30), z.literal(60)]).optional() }), () => ({})),
   ],
   // Your own secret without a role; another account's needs FULL_ADMIN (and every role it holds).
   returns: UserWithTwofactorSchema,

@@ -14,9 +14,7 @@ export const userSetPassword = defineMethod({
   name: "user.set_password",
   fleetUser: true,
   description: "Changes a password: your own (old password required unless signed in with a one-time password) or, as FULL_ADMIN, anyone's.",
-  args: [
-    arg(ARG, z.strictObject({ username: z.string(), old_password: z.string().nullable().default(null), new_password: z.string().min(1) })),
-  ],
+  args: [arg(ARG, z.strictObject({ username: z.string(), old_password: z.string().nullable().default(null), new_password: z.string().min(1) }))],
   returns: z.null(),
   // Your own password without a role; another account's needs FULL_ADMIN (and every role it holds).
   owner: "self-or-role",
@@ -39,9 +37,7 @@ export const userSetPassword = defineMethod({
       if (!(await verifyPassword(old_password, user.unixhash))) validationError(`${ARG}.old_password`, `${username}: failed to validate password.`, "auth.old_password_wrong");
     }
     const history = JSON.parse(user.password_history) as string[];
-    const errors = new ValidationErrors(
-      await passwordPolicyErrors(db, `${ARG}.new_password`, new_password, user.unixhash ? [...history, user.unixhash] : history),
-    );
+    const errors = new ValidationErrors(await passwordPolicyErrors(db, `${ARG}.new_password`, new_password, user.unixhash ? [...history, user.unixhash] : history));
     errors.check();
     const sec = await securityConfig(db);
     if (!bypassesPasswordAge(s) && !s.attributes.includes("PASSWORD_CHANGE_REQUIRED") && minAgeBlocks(sec, user.last_password_change === null ? null : Number(user.last_password_change))) {
@@ -53,16 +49,18 @@ export const userSetPassword = defineMethod({
     // The account's other sessions end (their password state changed); the caller's own survives.
     const smbhash = user.smb ? await ntHash(new_password) : "*";
     await ctx.app.auth.ownPasswordChange(s, user.id, () =>
-      commitChange(ctx.app, changeOf({ users: [user.id] }), (trx) => trx
-        .updateTable("users")
-        .set({
-          unixhash,
-          smbhash,
-          password_history: JSON.stringify(nextHistory(history, user.unixhash)),
-          last_password_change: Date.now(),
-        })
-        .where("id", "=", user.id)
-        .execute()),
+      commitChange(ctx.app, changeOf({ users: [user.id] }), (trx) =>
+        trx
+          .updateTable("users")
+          .set({
+            unixhash,
+            smbhash,
+            password_history: JSON.stringify(nextHistory(history, user.unixhash)),
+            last_password_change: Date.now(),
+          })
+          .where("id", "=", user.id)
+          .execute(),
+      ),
     );
     if (username === s.username) s.attributes = s.attributes.filter((a) => a !== "PASSWORD_CHANGE_REQUIRED");
     // A notice to the account's verified address (OWASP: tell the user after a reset or change).

@@ -8,11 +8,7 @@ export const userStage2faSecret = defineMethod({
     "Stages a new TOTP secret for a user (yourself, or anyone as FULL_ADMIN) without turning it on: returns its provisioning URI; user.confirm_2fa_secret with a code from it turns it on (Gatehouse-specific; the staged secret expires after 15 minutes).",
   args: [
     arg("username", z.string()),
-    arg(
-      "twofactor_options",
-      z.strictObject({ otp_digits: z.number().int().min(6).max(8).optional(), interval: z.union([z.literal(30), z.literal(60)]).optional() }),
-      () => ({}),
-    ),
+    arg("twofactor_options", z.strictObject({ otp_digits: z.number().int().min(6).max(8).optional(), interval: z.union([z.literal(30), z.literal(60)]).optional() }), () => ({})),
   ],
   returns: z.object({
     provisioning_uri: z.string().describe("otpauth:// URI of the staged secret (show it as a QR code)."),

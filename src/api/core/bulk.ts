@@ -8,7 +8,13 @@ export const coreBulk = defineMethod({
   fleetUser: true, // each call it makes is authorized on its own
   description: "Calls one method once per parameter list, as a job with progress; each call is authorized as the caller. Returns [{result, error}] in order.",
   args: [arg("method", z.string().min(1)), arg("params", z.array(z.array(z.any()))), arg("description", z.string().nullable(), () => null)],
-  returns: z.array(z.object({ result: z.unknown().describe("The call's result (null on error)."), error: z.string().nullable().describe("The error's reason, null on success."), errname: z.string().nullable().describe("The error's errno name, null on success.") })),
+  returns: z.array(
+    z.object({
+      result: z.unknown().describe("The call's result (null on error)."),
+      error: z.string().nullable().describe("The error's reason, null on success."),
+      errname: z.string().nullable().describe("The error's errno name, null on success."),
+    }),
+  ),
   authorizationRequired: false,
   job: { abortable: true, description: (_m: string, _p: unknown[][], d: string | null) => d ?? "" },
   handler: async (ctx, method, params) => {

@@ -3,7 +3,7 @@ import { defineMethod } from "../method.js";
 
 export const corePing = defineMethod({
   name: "core.ping",
-  description: "Answers \"pong\": a liveness check that needs no login.",
+  description: 'Answers "pong": a liveness check that needs no login.',
   args: [],
   returns: z.literal("pong"),
   authenticationRequired: false,

@@ -1,14 +1,14 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { canSubscribe, seesAllJobs } from "../../access/authorize.js";
-import { CallError, } from "../../server/errors.js";
+import { CallError } from "../../server/errors.js";
 import { stringifyWire } from "../../server/ejson.js";
 import { redactEventPayload, type EventPayload } from "../../server/events.js";
 
 export const coreSubscribe = defineMethod({
   name: "core.subscribe",
   fleetUser: true,
-  description: "Subscribes to an event (e.g. \"user.query\", \"core.get_jobs\"); returns the subscription id. Notifications arrive as collection_update.",
+  description: 'Subscribes to an event (e.g. "user.query", "core.get_jobs"); returns the subscription id. Notifications arrive as collection_update.',
   args: [arg("name", z.string().min(1))],
   returns: z.string(),
   authorizationRequired: false,
@@ -31,7 +31,10 @@ export const coreSubscribe = defineMethod({
         // A collection with a delivery rule (EventGate): only what this session may see of it.
         const gate = conn.session ? ctx.app.events.gateOf(payload.collection) : undefined;
         if (!gate) return send(payload);
-        Promise.resolve(gate(conn.session!, payload)).then((p) => p && send(p), () => {});
+        Promise.resolve(gate(conn.session!, payload)).then(
+          (p) => p && send(p),
+          () => {},
+        );
       },
     });
     conn.subscriptions.set(id, name);

@@ -13,8 +13,7 @@ const boundedPath = z.string().superRefine((p, ctx) => {
 
 export const filesystemListdir = defineMethod({
   name: "filesystem.listdir",
-  description:
-    "Lists a directory inside a storage root (symlinks not followed), with query-filters and query-options, e.g. [[\"type\", \"=\", \"DIRECTORY\"]] and {\"order_by\": [\"name\"]}.",
+  description: 'Lists a directory inside a storage root (symlinks not followed), with query-filters and query-options, e.g. [["type", "=", "DIRECTORY"]] and {"order_by": ["name"]}.',
   args: [arg("path", boundedPath), arg("filters", z.array(z.any()), () => []), arg("options", z.record(z.string(), z.any()), () => ({}))],
   returns: queryResult(FsEntrySchema),
   roles: ["FILESYSTEM_ATTRS_READ", "ACCOUNT_READ"],

@@ -9,7 +9,6 @@ export const groupDelete = defineMethod({
   args: [arg("id", z.number().int()), arg("options", groupDeleteOptions, () => ({}))],
   returns: z.number().int(),
   roles: ["ACCOUNT_WRITE"],
-  audit: (id, options, { subject }) =>
-    `Delete group ${subject ?? id}${options.delete_users ? " and all users that have this group as their primary group" : ""}`,
+  audit: (id, options, { subject }) => `Delete group ${subject ?? id}${options.delete_users ? " and all users that have this group as their primary group" : ""}`,
   handler: (ctx, id, options) => deleteGroup(ctx, id, options),
 });

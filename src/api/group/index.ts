@@ -10,13 +10,4 @@ import { groupGetNextGid } from "./get-next-gid.js";
 import { groupGetGroupObj } from "./get-group-obj.js";
 import { groupHasPasswordEnabledUser } from "./has-password-enabled-user.js";
 
-export const groupMethods: MethodDef[] = [
-  groupQuery,
-  groupGetInstance,
-  groupCreate,
-  groupUpdate,
-  groupDelete,
-  groupGetNextGid,
-  groupGetGroupObj,
-  groupHasPasswordEnabledUser,
-];
+export const groupMethods: MethodDef[] = [groupQuery, groupGetInstance, groupCreate, groupUpdate, groupDelete, groupGetNextGid, groupGetGroupObj, groupHasPasswordEnabledUser];

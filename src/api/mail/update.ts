@@ -5,7 +5,7 @@ export const mailUpdate = defineMethod({
   name: "mail.update",
   description:
     "Changes the outgoing mail settings: server, port, security (PLAIN, SSL, or TLS = STARTTLS), sender, and SMTP authentication. " +
-    "The password is stored encrypted; null or \"\" removes it, leaving it out keeps it.",
+    'The password is stored encrypted; null or "" removes it, leaving it out keeps it.',
   args: [arg("mail_update", MailUpdateSchema)],
   returns: MailConfigSchema,
   roles: ["MAIL_WRITE"],

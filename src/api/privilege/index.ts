@@ -9,12 +9,4 @@ import { privilegeDelete } from "./delete.js";
 import { privilegeRoles } from "./roles.js";
 import { privilegeBecomeReadonly } from "./become-readonly.js";
 
-export const privilegeMethods: MethodDef[] = [
-  privilegeQuery,
-  privilegeGetInstance,
-  privilegeCreate,
-  privilegeUpdate,
-  privilegeDelete,
-  privilegeRoles,
-  privilegeBecomeReadonly,
-];
+export const privilegeMethods: MethodDef[] = [privilegeQuery, privilegeGetInstance, privilegeCreate, privilegeUpdate, privilegeDelete, privilegeRoles, privilegeBecomeReadonly];

@@ -7,7 +7,7 @@ const VERSION = `Gatehouse-${(JSON.parse(readFileSync(new URL("../../../package.
 
 export const systemVersion = defineMethod({
   name: "system.version",
-  description: 'The server\'s product and version (e.g. "Gatehouse-0.1.0"), as the appliance\'s system.version; a fleet manager refreshes its cache of this system\'s method list when it changes.',
+  description: "The server's product and version (e.g. \"Gatehouse-0.1.0\"), as the appliance's system.version; a fleet manager refreshes its cache of this system's method list when it changes.",
   args: [],
   returns: z.string(),
   // Any authenticated session, as on the appliance (no role needed).

@@ -8,11 +8,11 @@ export const userExport = defineMethod({
   description:
     "Exports every local (non-built-in) user and group as `gatehouse export` does (a job): JSON with both, or CSV of the users (`groups`: the groups file). `with_hashes` adds password hashes and needs FULL_ADMIN. The file is fetched once with GET <url> on this server, while the session that started the job lives, within 10 minutes.",
   args: [
-    arg(
-      "user_export",
-      z.strictObject({ format: z.enum(["JSON", "CSV"]).default("JSON"), groups: z.boolean().default(false), with_hashes: z.boolean().default(false) }),
-      () => ({ format: "JSON" as const, groups: false, with_hashes: false }),
-    ),
+    arg("user_export", z.strictObject({ format: z.enum(["JSON", "CSV"]).default("JSON"), groups: z.boolean().default(false), with_hashes: z.boolean().default(false) }), () => ({
+      format: "JSON" as const,
+      groups: false,
+      with_hashes: false,
+    })),
   ],
   returns: z.object({
     format: z.enum(["JSON", "CSV"]),

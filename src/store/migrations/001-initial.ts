@@ -4,9 +4,7 @@ import type { CreateTableBuilder } from "kysely";
 import type { Dialect, Migration, MigrationDb } from "./migration.js";
 
 function withId<T extends string>(t: CreateTableBuilder<T, never>, dialect: Dialect): CreateTableBuilder<T, "id"> {
-  return dialect === "postgres"
-    ? t.addColumn("id", "serial", (c) => c.primaryKey())
-    : t.addColumn("id", "integer", (c) => c.primaryKey().autoIncrement());
+  return dialect === "postgres" ? t.addColumn("id", "serial", (c) => c.primaryKey()) : t.addColumn("id", "integer", (c) => c.primaryKey().autoIncrement());
 }
 
 export const m001Initial: Migration = {
@@ -175,14 +173,18 @@ export const m001Initial: Migration = {
       .addColumn("api_key", "text", (c) => c.notNull())
       .addColumn("verify_ssl", "integer", (c) => c.notNull().defaultTo(1))
       .execute();
-    await withId(s.createTable("fleet_system_groups"), dialect).addColumn("name", "text", (c) => c.notNull().unique()).execute();
+    await withId(s.createTable("fleet_system_groups"), dialect)
+      .addColumn("name", "text", (c) => c.notNull().unique())
+      .execute();
     await s
       .createTable("fleet_system_group_members")
       .addColumn("system_group_id", "integer", (c) => c.notNull().references("fleet_system_groups.id").onDelete("cascade"))
       .addColumn("system_id", "integer", (c) => c.notNull().references("fleet_systems.id").onDelete("cascade"))
       .addPrimaryKeyConstraint("fleet_sgm_pk", ["system_group_id", "system_id"])
       .execute();
-    await withId(s.createTable("teams"), dialect).addColumn("name", "text", (c) => c.notNull().unique()).execute();
+    await withId(s.createTable("teams"), dialect)
+      .addColumn("name", "text", (c) => c.notNull().unique())
+      .execute();
     await s
       .createTable("team_members")
       .addColumn("team_id", "integer", (c) => c.notNull().references("teams.id").onDelete("cascade"))

@@ -4,7 +4,7 @@
 // and PostgreSQL folds identical notifications of one transaction into one. SQLite needs none:
 // `PRAGMA data_version` tells a connection that another one committed.
 
-import { sql, } from "kysely";
+import { sql } from "kysely";
 import type { Dialect, Migration, MigrationDb } from "./migration.js";
 
 export const CHANGE_CHANNEL = "gatehouse_changes";
@@ -17,18 +17,10 @@ export const m004ChangeNotify: Migration = {
   async up(db: MigrationDb, dialect: Dialect) {
     if (dialect !== "postgres") return;
     await sql
-      .raw(
-        `create or replace function gatehouse_notify_change() returns trigger language plpgsql as $$ ` +
-          `begin perform pg_notify('${CHANGE_CHANNEL}', TG_TABLE_NAME); return null; end $$`,
-      )
+      .raw(`create or replace function gatehouse_notify_change() returns trigger language plpgsql as $$ ` + `begin perform pg_notify('${CHANGE_CHANNEL}', TG_TABLE_NAME); return null; end $$`)
       .execute(db);
     for (const t of WATCHED_TABLES) {
-      await sql
-        .raw(
-          `create trigger ${t}_notify_change after insert or update or delete or truncate on ${t} ` +
-            `for each statement execute function gatehouse_notify_change()`,
-        )
-        .execute(db);
+      await sql.raw(`create trigger ${t}_notify_change after insert or update or delete or truncate on ${t} ` + `for each statement execute function gatehouse_notify_change()`).execute(db);
     }
   },
 };

@@ -12,7 +12,7 @@
 // A store that already holds duplicates cannot get these indexes: the migration lists every
 // duplicate (value and accounts) and fails, so the server refuses to start until they are fixed.
 
-import { sql, } from "kysely";
+import { sql } from "kysely";
 import { posix } from "node:path";
 import type { Dialect, Migration, MigrationDb } from "./migration.js";
 
@@ -57,8 +57,14 @@ export async function findDuplicates(db: MigrationDb): Promise<Duplicate[]> {
   );
   const homes = await homeDuplicates(db);
   return [
-    ...grouped("uid", uids.map((r) => ({ ...r, value: Number(r.value) }))),
-    ...grouped("gid", gids.map((r) => ({ ...r, value: Number(r.value) }))),
+    ...grouped(
+      "uid",
+      uids.map((r) => ({ ...r, value: Number(r.value) })),
+    ),
+    ...grouped(
+      "gid",
+      gids.map((r) => ({ ...r, value: Number(r.value) })),
+    ),
     ...grouped("home", homes),
     ...grouped("smb_name", smbUsers),
     ...grouped("group_smb_name", smbGroups),
@@ -79,9 +85,11 @@ async function unnormalisedHomes(db: MigrationDb): Promise<{ id: number; name: s
 async function homeDuplicates(db: MigrationDb): Promise<{ id: number; name: string; value: string }[]> {
   const local = `builtin = 0 and home <> '${SHARED_HOME}'`;
   const exact = (
-    await sql.raw<{ id: number; name: string; value: string }>(
-      `select id, username as name, home as value from users where ${local} and home in (select home from users where ${local} group by home having count(*) > 1)`,
-    ).execute(db)
+    await sql
+      .raw<{ id: number; name: string; value: string }>(
+        `select id, username as name, home as value from users where ${local} and home in (select home from users where ${local} group by home having count(*) > 1)`,
+      )
+      .execute(db)
   ).rows;
   const odd = (await unnormalisedHomes(db)).map((r) => ({ ...r, value: normalizeHome(r.value) }));
   const rows = new Map<number, { id: number; name: string; value: string }>();
@@ -90,9 +98,7 @@ async function homeDuplicates(db: MigrationDb): Promise<{ id: number; name: stri
     const same = await sql<{ id: number; name: string }>`select id, username as name from users where builtin = 0 and home = ${n}`.execute(db);
     for (const r of same.rows) rows.set(Number(r.id), { id: Number(r.id), name: r.name, value: n });
   }
-  return [...rows.values()]
-    .filter((r) => r.value !== SHARED_HOME)
-    .sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.id - b.id));
+  return [...rows.values()].filter((r) => r.value !== SHARED_HOME).sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.id - b.id));
 }
 
 const LABEL: Record<DuplicateKind, (v: string | number, n: number) => string> = {

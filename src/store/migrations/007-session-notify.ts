@@ -5,7 +5,7 @@
 // Only statements that set `terminated` notify: logins, heartbeats and last_seen updates do not.
 // SQLite needs none: `PRAGMA data_version` tells a connection that another one committed.
 
-import { sql, } from "kysely";
+import { sql } from "kysely";
 import type { Dialect, Migration, MigrationDb } from "./migration.js";
 
 /** Tables beyond migration 004's whose changes can end or narrow a session. */
@@ -17,16 +17,9 @@ export const m007SessionNotify: Migration = {
   async up(db: MigrationDb, dialect: Dialect) {
     if (dialect !== "postgres") return;
     // gatehouse_notify_change() comes from migration 004.
-    await sql
-      .raw(
-        `create trigger sessions_terminated_notify after update of terminated on sessions ` +
-          `for each statement execute function gatehouse_notify_change()`,
-      )
-      .execute(db);
+    await sql.raw(`create trigger sessions_terminated_notify after update of terminated on sessions ` + `for each statement execute function gatehouse_notify_change()`).execute(db);
     for (const t of SESSION_WATCHED_TABLES) {
-      await sql
-        .raw(`create trigger ${t}_notify_change after insert or update or delete or truncate on ${t} for each statement execute function gatehouse_notify_change()`)
-        .execute(db);
+      await sql.raw(`create trigger ${t}_notify_change after insert or update or delete or truncate on ${t} for each statement execute function gatehouse_notify_change()`).execute(db);
     }
   },
 };

@@ -21,7 +21,10 @@ export const m008FleetAccess: Migration = {
   name: "fleet-access",
   async up(db: MigrationDb, dialect: Dialect) {
     const s = db.schema;
-    await s.alterTable("team_members").addColumn("origin", "text", (c) => c.notNull().defaultTo("LOCAL")).execute();
+    await s
+      .alterTable("team_members")
+      .addColumn("origin", "text", (c) => c.notNull().defaultTo("LOCAL"))
+      .execute();
     await s.dropIndex("fleet_access_owner").execute();
     await s.createIndex("fleet_access_owner_target").unique().on("fleet_access").columns(["owner_kind", "owner_id", "target_kind", "target_id"]).execute();
     await s.createIndex("fleet_access_target").on("fleet_access").columns(["target_kind", "target_id"]).execute();
@@ -29,9 +32,7 @@ export const m008FleetAccess: Migration = {
     await s.createIndex("fleet_sgm_system").on("fleet_system_group_members").columns(["system_id", "system_group_id"]).execute();
     if (dialect !== "postgres") return;
     for (const t of FLEET_WATCHED_TABLES) {
-      await sql
-        .raw(`create trigger ${t}_access_notify after insert or update or delete or truncate on ${t} for each statement execute function gatehouse_notify_change()`)
-        .execute(db);
+      await sql.raw(`create trigger ${t}_access_notify after insert or update or delete or truncate on ${t} for each statement execute function gatehouse_notify_change()`).execute(db);
     }
   },
 };

@@ -14,8 +14,14 @@ export const m009FleetSystems: Migration = {
     await s.alterTable("fleet_systems").addColumn("ca", "integer").execute();
     await s.alterTable("fleet_systems").addColumn("read_api_key", "text").execute();
     await s.alterTable("fleet_systems").addColumn("username", "text").execute();
-    await s.alterTable("fleet_systems").addColumn("created_at", "bigint", (c) => c.notNull().defaultTo(0)).execute();
-    await s.alterTable("fleet_systems").addColumn("updated_at", "bigint", (c) => c.notNull().defaultTo(0)).execute();
+    await s
+      .alterTable("fleet_systems")
+      .addColumn("created_at", "bigint", (c) => c.notNull().defaultTo(0))
+      .execute();
+    await s
+      .alterTable("fleet_systems")
+      .addColumn("updated_at", "bigint", (c) => c.notNull().defaultTo(0))
+      .execute();
     await s
       .createTable("fleet_system_status")
       .addColumn("system_id", "integer", (c) => c.primaryKey().references("fleet_systems.id").onDelete("cascade"))

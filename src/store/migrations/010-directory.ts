@@ -9,10 +9,22 @@ export const m010Directory: Migration = {
   name: "directory",
   async up(db: MigrationDb) {
     const s = db.schema;
-    await s.alterTable("ldap_servers").addColumn("security", "text", (c) => c.notNull().defaultTo("LDAPS")).execute();
-    await s.alterTable("ldap_servers").addColumn("nested_groups", "integer", (c) => c.notNull().defaultTo(0)).execute();
-    await s.alterTable("ldap_servers").addColumn("connect_timeout", "integer", (c) => c.notNull().defaultTo(5)).execute();
-    await s.alterTable("ldap_servers").addColumn("timeout", "integer", (c) => c.notNull().defaultTo(10)).execute();
+    await s
+      .alterTable("ldap_servers")
+      .addColumn("security", "text", (c) => c.notNull().defaultTo("LDAPS"))
+      .execute();
+    await s
+      .alterTable("ldap_servers")
+      .addColumn("nested_groups", "integer", (c) => c.notNull().defaultTo(0))
+      .execute();
+    await s
+      .alterTable("ldap_servers")
+      .addColumn("connect_timeout", "integer", (c) => c.notNull().defaultTo(5))
+      .execute();
+    await s
+      .alterTable("ldap_servers")
+      .addColumn("timeout", "integer", (c) => c.notNull().defaultTo(10))
+      .execute();
     await s.alterTable("users").addColumn("ldap_username", "text").execute();
     await s
       .createTable("ldap_team_mappings")

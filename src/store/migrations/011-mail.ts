@@ -28,7 +28,10 @@ export const m011Mail: Migration = {
       .addColumn("sent_at", "bigint")
       .execute();
     await db.schema.createIndex("mail_queue_due").on("mail_queue").columns(["state", "next_attempt_at"]).execute();
-    await db.schema.alterTable("onetime_codes").addColumn("tries", "integer", (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema
+      .alterTable("onetime_codes")
+      .addColumn("tries", "integer", (c) => c.notNull().defaultTo(0))
+      .execute();
     await db.schema.createIndex("onetime_codes_user_kind").on("onetime_codes").columns(["user_id", "kind"]).execute();
   },
 };

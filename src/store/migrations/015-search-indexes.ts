@@ -53,10 +53,7 @@ async function sqliteIndexes(db: MigrationDb): Promise<void> {
 
 async function postgresIndexes(db: MigrationDb): Promise<void> {
   for (const c of SEARCH_INDEXED_COLUMNS) {
-    await run(db, [
-      `create index users_${c}_ci on users (lower(${c} collate "C"), id)`,
-      `create index ${nonAsciiIndex(c)} on users (id) where ${nonAsciiSql(c, "postgres")}`,
-    ]);
+    await run(db, [`create index users_${c}_ci on users (lower(${c} collate "C"), id)`, `create index ${nonAsciiIndex(c)} on users (id) where ${nonAsciiSql(c, "postgres")}`]);
   }
   // A failed statement aborts PostgreSQL's transaction: try the extension under a savepoint.
   await sql`savepoint search_trgm`.execute(db);

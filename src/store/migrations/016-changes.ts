@@ -22,10 +22,7 @@ export const m016Changes: Migration = {
       .execute();
     if (dialect !== "postgres") return;
     await sql
-      .raw(
-        `create or replace function gatehouse_notify_change_seq() returns trigger language plpgsql as $$ ` +
-          `begin perform pg_notify('${CHANGE_CHANNEL}', 'seq:' || NEW.seq); return null; end $$`,
-      )
+      .raw(`create or replace function gatehouse_notify_change_seq() returns trigger language plpgsql as $$ ` + `begin perform pg_notify('${CHANGE_CHANNEL}', 'seq:' || NEW.seq); return null; end $$`)
       .execute(db);
     await sql.raw(`create trigger changes_notify_seq after insert on changes for each row execute function gatehouse_notify_change_seq()`).execute(db);
   },

@@ -1,7 +1,7 @@
 // Versioned migrations. Each runs once, in order, inside a transaction; the applied versions are
 // recorded in `schema_migrations`. Never edit a released migration: add a new one.
 
-import { sql, } from "kysely";
+import { sql } from "kysely";
 import type { Dialect, Migration, MigrationDb } from "./migration.js";
 import { m001Initial } from "./001-initial.js";
 import { m003Indexes } from "./003-indexes.js";
@@ -19,7 +19,21 @@ import { m015SearchIndexes } from "./015-search-indexes.js";
 
 export type { Migration } from "./migration.js";
 
-export const MIGRATIONS: Migration[] = [m001Initial, m002Auth, m003Indexes, m004ChangeNotify, m005UniqueIds, m007SessionNotify, m008FleetAccess, m009FleetSystems, m010Directory, m011Mail, m012Scram, m015SearchIndexes, m016Changes];
+export const MIGRATIONS: Migration[] = [
+  m001Initial,
+  m002Auth,
+  m003Indexes,
+  m004ChangeNotify,
+  m005UniqueIds,
+  m007SessionNotify,
+  m008FleetAccess,
+  m009FleetSystems,
+  m010Directory,
+  m011Mail,
+  m012Scram,
+  m015SearchIndexes,
+  m016Changes,
+];
 
 export async function runMigrations(db: MigrationDb, dialect: Dialect): Promise<void> {
   await db.schema

@@ -340,24 +340,16 @@ function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initial
           <div className="static">{props.fixedUser}</div>
         </div>
       ) : (
-        <SelectField
-            label="Username"
-            name="username"
-            required
-            value={username}
-            onValue={setUsername}
-            errors={E}
-            hint="Users who can hold a key: with at least one role, all of which you hold."
-          >
-            <option value="">{users.data ? "Choose a user" : "Loading…"}</option>
-            {!!username && !users.data?.some((u) => u.username === username) && <option value={username}>{username}</option>}
-            {(users.data ?? []).map((u) => (
-              <option key={u.username} value={u.username}>
-                {u.username}
-                {u.full_name ? ` (${u.full_name})` : ""}
-              </option>
-            ))}
-          </SelectField>
+        <SelectField label="Username" name="username" required value={username} onValue={setUsername} errors={E} hint="Users who can hold a key: with at least one role, all of which you hold.">
+          <option value="">{users.data ? "Choose a user" : "Loading…"}</option>
+          {!!username && !users.data?.some((u) => u.username === username) && <option value={username}>{username}</option>}
+          {(users.data ?? []).map((u) => (
+            <option key={u.username} value={u.username}>
+              {u.username}
+              {u.full_name ? ` (${u.full_name})` : ""}
+            </option>
+          ))}
+        </SelectField>
       )}
       <CheckField label="Non-expiring" name="non_expiring" checked={nonExpiring} onValue={setNonExpiring} />
       {!nonExpiring && (
@@ -374,13 +366,7 @@ function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initial
       )}
       {rolesSupported && (
         <>
-          <CheckField
-            label="Limit the key to some of the owner's roles"
-            name="limit_roles"
-            checked={limit}
-            onValue={setLimit}
-            hint="Without a limit the key has every role of its owner."
-          />
+          <CheckField label="Limit the key to some of the owner's roles" name="limit_roles" checked={limit} onValue={setLimit} hint="Without a limit the key has every role of its owner." />
           {limit && (
             <FieldGroup name="roles" legend="Roles of this key" errors={E}>
               <FilterInput id="key-role-q" label="Filter roles" value={roleQ} onValue={setRoleQ} />

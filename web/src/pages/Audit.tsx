@@ -82,10 +82,7 @@ export function AuditPage() {
   };
 
   const data = useAsync(async () => {
-    const [total, rows] = await Promise.all([
-      auditCount(applied),
-      auditRows(applied, { limit: pageSize, offset: page * pageSize, order_by: [sort] }),
-    ]);
+    const [total, rows] = await Promise.all([auditCount(applied), auditRows(applied, { limit: pageSize, offset: page * pageSize, order_by: [sort] })]);
     return { total, rows };
   }, [applied, page, pageSize, sort]);
 

@@ -230,10 +230,23 @@ function ServerDialog({ server, onClose, onSaved }: { server: Server | null; onC
         <option value="LDAPS">LDAPS (TLS from the start, port 636)</option>
         <option value="STARTTLS">StartTLS (port 389, then TLS)</option>
       </SelectField>
-      <CheckField label="Verify SSL (the certificate must chain to the system roots or a registered certificate authority)" name="verify_ssl" checked={f.verify_ssl} onValue={set("verify_ssl")} errors={E} />
+      <CheckField
+        label="Verify SSL (the certificate must chain to the system roots or a registered certificate authority)"
+        name="verify_ssl"
+        checked={f.verify_ssl}
+        onValue={set("verify_ssl")}
+        errors={E}
+      />
       <TextField label="User ID field" name="user_id_field" value={f.user_id_field} onValue={set("user_id_field")} errors={E} />
       <TextField label="Group ID field" name="group_id_field" value={f.group_id_field} onValue={set("group_id_field")} errors={E} />
-      <TextField label="Bind DN" name="bind_dn" value={f.bind_dn} onValue={set("bind_dn")} errors={E} hint="Empty: direct bind (users bind as <user ID field>=<name>,<domain>). Set: indirect bind (search, then bind)." />
+      <TextField
+        label="Bind DN"
+        name="bind_dn"
+        value={f.bind_dn}
+        onValue={set("bind_dn")}
+        errors={E}
+        hint="Empty: direct bind (users bind as <user ID field>=<name>,<domain>). Set: indirect bind (search, then bind)."
+      />
       <TextField
         label="Bind password"
         name="bind_password"
@@ -289,7 +302,15 @@ function TestLoginDialog({ onClose }: { onClose: () => void }) {
             <code>{result.dn ?? "—"}</code>
           </dd>
           <dt>Groups</dt>
-          <dd>{result.groups.length ? result.groups.map((g) => <code key={g} className="block">{g}</code>) : "—"}</dd>
+          <dd>
+            {result.groups.length
+              ? result.groups.map((g) => (
+                  <code key={g} className="block">
+                    {g}
+                  </code>
+                ))
+              : "—"}
+          </dd>
           <dt>Local account</dt>
           <dd>{result.local_user ?? (result.would_create ? `would be created${result.uid !== null ? ` (uid ${result.uid})` : " (uid allocated)"}` : "none")}</dd>
           <dt>Roles</dt>
@@ -326,7 +347,9 @@ function OptionsSection({ canWrite }: { canWrite: boolean }) {
       {canWrite && (
         <div>
           <h3>Apply the mappings now</h3>
-          <p className="hint">At every login a directory user's mapped teams are added and memberships a mapping made are removed. Sync does it for every known directory user now (it needs a server with a bind DN).</p>
+          <p className="hint">
+            At every login a directory user's mapped teams are added and memberships a mapping made are removed. Sync does it for every known directory user now (it needs a server with a bind DN).
+          </p>
           <span className="row">
             <button type="button" onClick={() => void runSync(true)} data-testid="ldap-sync-preview">
               Preview sync
@@ -335,7 +358,11 @@ function OptionsSection({ canWrite }: { canWrite: boolean }) {
               Apply sync
             </button>
           </span>
-          {sync?.error ? <p className="field-error" role="alert">{errorText(sync.error)}</p> : null}
+          {sync?.error ? (
+            <p className="field-error" role="alert">
+              {errorText(sync.error)}
+            </p>
+          ) : null}
           {sync?.report && (
             <div data-testid="ldap-sync-report" role="status">
               <p>
@@ -387,7 +414,14 @@ function OptionsForm({ config, canWrite, teams, onSaved }: { config: Config; can
       <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
       <fieldset disabled={!canWrite}>
         <CheckField label="Allow LDAP user creation (a first login makes a local record)" name="allow_user_creation" checked={create} onValue={setCreate} errors={E} />
-        <TextField label="Join teams" name="join_teams" value={join} onValue={setJoin} errors={E} hint={`Team ids new directory users join. ${teams.length ? `Teams: ${teams.map((t) => `${t.id} ${t.name}`).join(", ")}` : ""}`} />
+        <TextField
+          label="Join teams"
+          name="join_teams"
+          value={join}
+          onValue={setJoin}
+          errors={E}
+          hint={`Team ids new directory users join. ${teams.length ? `Teams: ${teams.map((t) => `${t.id} ${t.name}`).join(", ")}` : ""}`}
+        />
         <TextArea
           label="Group mappings"
           name="team_mappings"

@@ -111,7 +111,8 @@ export function EffectiveAccessPage() {
         </p>
       )}
       <p className="hint">
-        The first level with a grant for the system decides: the user's own grant on the system, then on its groups, then the teams' grants on the system, then on its groups; within a level the most permissive grant wins. Administrators have read/write everywhere.
+        The first level with a grant for the system decides: the user's own grant on the system, then on its groups, then the teams' grants on the system, then on its groups; within a level the most
+        permissive grant wins. Administrators have read/write everywhere.
       </p>
       <ErrorBox error={names.error} onRetry={names.reload} />
       {n && (

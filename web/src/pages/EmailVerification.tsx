@@ -55,7 +55,12 @@ export function EmailVerification({ user: initial, canWrite }: { user: EmailStat
         <div className="row wrap">
           <label htmlFor="email-code">Confirmation code</label>
           <input id="email-code" inputMode="numeric" autoComplete="one-time-code" value={code} onKeyDown={noEnter} onChange={(e) => setCode(e.target.value.trim())} />
-          <button type="button" disabled={busy || code.length < 6} data-testid="verify-email" onClick={() => run(() => api.call("user.verify_email", user.id, { code }), "The address is verified.", { email_verified: true })}>
+          <button
+            type="button"
+            disabled={busy || code.length < 6}
+            data-testid="verify-email"
+            onClick={() => run(() => api.call("user.verify_email", user.id, { code }), "The address is verified.", { email_verified: true })}
+          >
             Verify
           </button>
           <button type="button" className="link" disabled={busy} onClick={() => run(() => api.call("user.update", user.id, { email: user.email }), "A new code was sent.", {})}>
@@ -66,8 +71,7 @@ export function EmailVerification({ user: initial, canWrite }: { user: EmailStat
       {user.email_verified && canWrite && (
         <div className="row wrap" data-testid="twofactor-method">
           <span>
-            Second factor:{" "}
-            <strong>{user.twofactor_method === "EMAIL" ? "codes by e-mail" : user.twofactor_method === "TOTP" ? "authenticator app (recommended)" : "none"}</strong>
+            Second factor: <strong>{user.twofactor_method === "EMAIL" ? "codes by e-mail" : user.twofactor_method === "TOTP" ? "authenticator app (recommended)" : "none"}</strong>
           </span>
           {user.twofactor_method === "EMAIL" ? (
             <button type="button" disabled={busy} onClick={() => run(() => api.call("user.set_twofactor_method", user.id, { method: null }), "Codes by e-mail are off.", { twofactor_method: null })}>
@@ -85,7 +89,9 @@ export function EmailVerification({ user: initial, canWrite }: { user: EmailStat
                 type="button"
                 disabled={busy || (user.twofactor_method === "TOTP" && otp.length < 6)}
                 data-testid="use-email-codes"
-                onClick={() => run(() => api.call("user.set_twofactor_method", user.id, { method: "EMAIL", otp_token: otp || null }), "Sign-in codes will be sent by e-mail.", { twofactor_method: "EMAIL" })}
+                onClick={() =>
+                  run(() => api.call("user.set_twofactor_method", user.id, { method: "EMAIL", otp_token: otp || null }), "Sign-in codes will be sent by e-mail.", { twofactor_method: "EMAIL" })
+                }
               >
                 Use codes by e-mail
               </button>
@@ -112,8 +118,8 @@ export function ProfileEmail({ username }: { username: string }) {
     <section className="card section-card" aria-labelledby="myemail-h">
       <h2 id="myemail-h">E-mail and e-mailed codes</h2>
       <p>
-        {row.email}. An administrator sets the address; its code arrives by e-mail. Once it is verified you may receive sign-in codes by e-mail instead
-        of using an authenticator app (less safe), and reset a forgotten password from the sign-in page.
+        {row.email}. An administrator sets the address; its code arrives by e-mail. Once it is verified you may receive sign-in codes by e-mail instead of using an authenticator app (less safe), and
+        reset a forgotten password from the sign-in page.
       </p>
       <EmailVerification user={row} canWrite />
     </section>

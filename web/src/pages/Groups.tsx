@@ -125,7 +125,14 @@ export function GroupsPage() {
                 </button>
               )}
               {canWrite && !g.builtin && (
-                <button type="button" className="danger" onClick={() => { setDeleteUsers(false); setDeleting(g); }}>
+                <button
+                  type="button"
+                  className="danger"
+                  onClick={() => {
+                    setDeleteUsers(false);
+                    setDeleting(g);
+                  }}
+                >
                   Delete
                 </button>
               )}
@@ -206,7 +213,11 @@ function GroupDialog({ group, onClose, onSaved }: { group: Group | null; onClose
   const [memberQ, setMemberQ] = useState("");
   const { errs, busy, onSubmit } = useSubmit(["name", "gid", "smb", "sudo_commands", "sudo_commands_nopasswd", "users"]);
   useEffect(() => {
-    if (!editing) api.call("group.get_next_gid").then((g) => setGid(String(g)), () => {});
+    if (!editing)
+      api.call("group.get_next_gid").then(
+        (g) => setGid(String(g)),
+        () => {},
+      );
   }, [editing]);
   const candidates = useAsync(
     () =>
@@ -216,10 +227,7 @@ function GroupDialog({ group, onClose, onSaved }: { group: Group | null; onClose
       }),
     [memberQ],
   );
-  const memberNames = useAsync(
-    () => (members.length ? api.select("user.query", [["id", "in", members]], ["id", "username"], { limit: 500 }) : Promise.resolve([])),
-    [members.join(",")],
-  );
+  const memberNames = useAsync(() => (members.length ? api.select("user.query", [["id", "in", members]], ["id", "username"], { limit: 500 }) : Promise.resolve([])), [members.join(",")]);
   const nameOf = (id: number) => memberNames.data?.find((u) => u.id === id)?.username ?? `#${id}`;
 
   const submit = onSubmit(async () => {
@@ -250,19 +258,9 @@ function GroupDialog({ group, onClose, onSaved }: { group: Group | null; onClose
       <CheckField label="Allow all sudo commands" name="sudo_all" checked={sudoAll} onValue={setSudoAll} disabled={builtin} />
       {!sudoAll && <TextArea label="Allowed sudo commands" name="sudo_commands" rows={2} value={sudo} onValue={setSudo} errors={E} disabled={builtin} className="mono" />}
       <CheckField label="Allow all sudo commands with no password" name="sudo_nopasswd_all" checked={nopwAll} onValue={setNopwAll} disabled={builtin} />
-      {!nopwAll && (
-        <TextArea label="Allowed sudo commands with no password" name="sudo_commands_nopasswd" rows={2} value={nopw} onValue={setNopw} errors={E} disabled={builtin} className="mono" />
-      )}
+      {!nopwAll && <TextArea label="Allowed sudo commands with no password" name="sudo_commands_nopasswd" rows={2} value={nopw} onValue={setNopw} errors={E} disabled={builtin} className="mono" />}
       <FieldGroup name="users" legend="Members" errors={E}>
-        <MembersPicker
-          members={members}
-          onChange={setMembers}
-          nameOf={nameOf}
-          candidates={candidates.data ?? []}
-          loading={candidates.loading}
-          query={memberQ}
-          onQuery={setMemberQ}
-        />
+        <MembersPicker members={members} onChange={setMembers} nameOf={nameOf} candidates={candidates.data ?? []} loading={candidates.loading} query={memberQ} onQuery={setMemberQ} />
       </FieldGroup>
     </FormDialog>
   );

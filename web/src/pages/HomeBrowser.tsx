@@ -363,8 +363,7 @@ export function HomeBrowser(props: { value: string; canCreate: boolean; onPick: 
       </ul>
       {highlighted?.missing && (
         <p className="alert warn" data-testid="dir-missing">
-          The storage root {highlighted.path} does not exist on the server yet. Create it there (for example with <code>mkdir -p {highlighted.path}</code>)
-          or choose another one.
+          The storage root {highlighted.path} does not exist on the server yet. Create it there (for example with <code>mkdir -p {highlighted.path}</code>) or choose another one.
         </p>
       )}
       {truncated && <p className="hint">Showing the first {LIMIT} folders; type the path in the form to go further.</p>}

@@ -34,7 +34,10 @@ async function runImport(file: File, opts: { dry_run: boolean; skip_invalid: boo
     failed = e;
   });
   for (let i = 0; i < 600 && !failed; i++) {
-    const jobs = (await api.callOptional("core.get_jobs", [["method", "=", "user.import"], ["state", "=", "RUNNING"]])) as Job[];
+    const jobs = (await api.callOptional("core.get_jobs", [
+      ["method", "=", "user.import"],
+      ["state", "=", "RUNNING"],
+    ])) as Job[];
     const url = jobs.map((j) => j.progress.extra?.upload_url).find(Boolean);
     if (url) {
       const r = await fetch(url, { method: "PUT", body: file });

@@ -30,7 +30,10 @@ export function MailSettingsPage() {
   }, [cfg.data]);
   if (cfg.loading && !cfg.data) return <Loading />;
   if (!cfg.data || !form) return <ErrorBox error={cfg.error} onRetry={cfg.reload} />;
-  const set = <K extends keyof Form>(k: K) => (v: Form[K]) => setForm((f) => (f ? { ...f, [k]: v } : f));
+  const set =
+    <K extends keyof Form>(k: K) =>
+    (v: Form[K]) =>
+      setForm((f) => (f ? { ...f, [k]: v } : f));
   const body = () => ({
     outgoingserver: form.outgoingserver.trim(),
     port: Number(form.port),
@@ -52,10 +55,7 @@ export function MailSettingsPage() {
       <div className="page-head">
         <h1 id="mail-h">Mail</h1>
       </div>
-      <p>
-        Gatehouse sends e-mail to verify addresses, for e-mailed sign-in codes, and for password resets. Those mails wait in a queue and are retried
-        while the server is unreachable.
-      </p>
+      <p>Gatehouse sends e-mail to verify addresses, for e-mailed sign-in codes, and for password resets. Those mails wait in a queue and are retried while the server is unreachable.</p>
       <section className="card section-card" aria-labelledby="mail-server-h">
         <h2 id="mail-server-h">Outgoing mail server</h2>
         <form onSubmit={submit} noValidate data-testid="mail-form">
@@ -111,7 +111,11 @@ function TestMail({ override }: { override: () => Record<string, unknown> }) {
   const [to, setTo] = useState("");
   const [state, setState] = useState<{ kind: "idle" | "busy" | "ok" | "error"; msg?: string }>({ kind: "idle" });
   useEffect(() => {
-    if (!to && s.me) void api.callOptional("user.query", [["username", "=", s.me.pw_name]], { select: ["email"] }).then((r) => setTo(((r as { email?: string }[])?.[0]?.email) ?? "")).catch(() => {});
+    if (!to && s.me)
+      void api
+        .callOptional("user.query", [["username", "=", s.me.pw_name]], { select: ["email"] })
+        .then((r) => setTo((r as { email?: string }[])?.[0]?.email ?? ""))
+        .catch(() => {});
   }, [s.me, to]);
   const send = async (e: FormEvent) => {
     e.preventDefault();

@@ -132,10 +132,7 @@ function PrivilegeDialog({ privilege, onClose, onSaved }: { privilege: Privilege
   const [groupQ, setGroupQ] = useState("");
   const { errs, busy, onSubmit } = useSubmit(["name", "local_groups", "ds_groups", "roles", "web_shell"]);
   const allRoles = useAsync(() => api.query("privilege.roles", [], {}).then(sortRoles), []);
-  const groups = useAsync(
-    () => api.query("group.query", [["local", "=", true], ...quickSearch(["name"], groupQ)], { limit: 200, order_by: ["name"] }),
-    [groupQ],
-  );
+  const groups = useAsync(() => api.query("group.query", [["local", "=", true], ...quickSearch(["name"], groupQ)], { limit: 200, order_by: ["name"] }), [groupQ]);
   const rq = roleQ.trim().toLowerCase();
   const shownRoles = (allRoles.data ?? []).filter((r) => !rq || r.name.toLowerCase().includes(rq));
 

@@ -145,10 +145,7 @@ function TwoFactorSetup() {
   const { errs, busy, run } = useSubmit(["otp_digits", "interval", "otp_token"]);
   // Servers with user.stage_2fa_secret turn a new secret on only after a code from it is confirmed.
   const staged = s.has("user.stage_2fa_secret") && s.has("user.confirm_2fa_secret");
-  const global = useAsync(
-    () => (s.allowed("auth.twofactor.config", "SYSTEM_SECURITY_READ") ? api.call("auth.twofactor.config").catch(() => null) : Promise.resolve(null)),
-    [],
-  );
+  const global = useAsync(() => (s.allowed("auth.twofactor.config", "SYSTEM_SECURITY_READ") ? api.call("auth.twofactor.config").catch(() => null) : Promise.resolve(null)), []);
   const opts = () => ({ otp_digits: Number(digits), interval: interval === "60" ? (60 as const) : (30 as const) });
   const start = () =>
     run(async () => {
@@ -197,9 +194,7 @@ function TwoFactorSetup() {
       )}
       {configured && !uri && (
         <p className="hint">
-          {staged
-            ? "Your current authenticator keeps working until the new one is confirmed with a code."
-            : "Replacing the secret stops codes from your current authenticator app from working."}
+          {staged ? "Your current authenticator keeps working until the new one is confirmed with a code." : "Replacing the secret stops codes from your current authenticator app from working."}
         </p>
       )}
       {uri && (
@@ -250,8 +245,8 @@ function TwoFactorSetup() {
       <details className="help" data-testid="lost-authenticator-help">
         <summary>Lost the phone with your authenticator?</summary>
         <p>
-          Ask an administrator for a one-time password. You sign in with it instead of your password (no code is asked), choose a new password, and set
-          up your new phone here. Administrators can also remove your two-factor secret from the Users screen.
+          Ask an administrator for a one-time password. You sign in with it instead of your password (no code is asked), choose a new password, and set up your new phone here. Administrators can also
+          remove your two-factor secret from the Users screen.
         </p>
       </details>
       <ErrorBox error={global.error} />

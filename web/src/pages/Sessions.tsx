@@ -79,8 +79,7 @@ export function SessionsPanel({ mine }: { mine: boolean }) {
     {
       key: "credentials",
       label: "Signed in with",
-      render: (r) =>
-        credText(r.credentials, r.credentials_data?.api_key?.name, r.credentials_data?.parent?.credentials),
+      render: (r) => credText(r.credentials, r.credentials_data?.api_key?.name, r.credentials_data?.parent?.credentials),
     },
     { key: "origin", label: "From", render: (r) => <code>{r.origin}</code> },
     { key: "created_at", label: "Since", render: (r) => fmtDate(r.created_at ?? r.credentials_data?.login_at) },

@@ -100,10 +100,39 @@ function PolicySection() {
         {cfg.data.enable_gpos_stig && <p className="alert info">STIG mode is on: it enforces at least 15 characters, all four character classes, a history of 5, and ages of 1 to 60 days.</p>}
         <fieldset disabled={!canWrite || busy} className="plain">
           <div className="grid2">
-            <TextField label="Minimum password length" name="min_password_length" type="number" min={8} value={form.min_password_length ?? ""} onValue={set("min_password_length")} errors={E} hint="8 or more; empty for no rule." />
-            <TextField label="Password history" name="password_history_length" type="number" min={1} max={10} value={form.password_history_length ?? ""} onValue={set("password_history_length")} errors={E} hint="Previous passwords that cannot be reused (1–10)." />
+            <TextField
+              label="Minimum password length"
+              name="min_password_length"
+              type="number"
+              min={8}
+              value={form.min_password_length ?? ""}
+              onValue={set("min_password_length")}
+              errors={E}
+              hint="8 or more; empty for no rule."
+            />
+            <TextField
+              label="Password history"
+              name="password_history_length"
+              type="number"
+              min={1}
+              max={10}
+              value={form.password_history_length ?? ""}
+              onValue={set("password_history_length")}
+              errors={E}
+              hint="Previous passwords that cannot be reused (1–10)."
+            />
             <TextField label="Minimum password age (days)" name="min_password_age" type="number" min={1} value={form.min_password_age ?? ""} onValue={set("min_password_age")} errors={E} />
-            <TextField label="Maximum password age (days)" name="max_password_age" type="number" min={7} max={365} value={form.max_password_age ?? ""} onValue={set("max_password_age")} errors={E} hint="7–365; passwords expire after this." />
+            <TextField
+              label="Maximum password age (days)"
+              name="max_password_age"
+              type="number"
+              min={7}
+              max={365}
+              value={form.max_password_age ?? ""}
+              onValue={set("max_password_age")}
+              errors={E}
+              hint="7–365; passwords expire after this."
+            />
           </div>
           <fieldset className={`field ${E.password_complexity_ruleset ? "invalid" : ""}`} data-field="password_complexity_ruleset" tabIndex={-1}>
             <legend>Required character classes</legend>
@@ -118,8 +147,26 @@ function PolicySection() {
           </fieldset>
           {hasLockout && (
             <div className="grid2">
-              <TextField label="Lock out after failed logins" name="lockout_threshold" type="number" min={0} value={form.lockout_threshold ?? ""} onValue={set("lockout_threshold")} errors={E} hint="Consecutive failures; 0 turns lock-out off." />
-              <TextField label="Lock-out duration (seconds)" name="lockout_duration" type="number" min={0} value={form.lockout_duration ?? ""} onValue={set("lockout_duration")} errors={E} hint="How long a locked-out account waits; 0 turns lock-out off." />
+              <TextField
+                label="Lock out after failed logins"
+                name="lockout_threshold"
+                type="number"
+                min={0}
+                value={form.lockout_threshold ?? ""}
+                onValue={set("lockout_threshold")}
+                errors={E}
+                hint="Consecutive failures; 0 turns lock-out off."
+              />
+              <TextField
+                label="Lock-out duration (seconds)"
+                name="lockout_duration"
+                type="number"
+                min={0}
+                value={form.lockout_duration ?? ""}
+                onValue={set("lockout_duration")}
+                errors={E}
+                hint="How long a locked-out account waits; 0 turns lock-out off."
+              />
             </div>
           )}
         </fieldset>
@@ -193,8 +240,25 @@ function StigSection() {
     const [sec, tf, admins2fa, pwAdmins] = await Promise.all([
       api.call("system.security.config"),
       api.call("auth.twofactor.config").catch(() => null),
-      api.count("user.query", [["local", "=", true], ["locked", "=", false], ["twofactor_auth_configured", "=", true], ["roles", "rin", "FULL_ADMIN"]]).catch(() => null),
-      api.select("user.query", [["immutable", "=", true], ["password_disabled", "=", false], ["username", "in", ["root", "admin"]]], ["username"]).catch(() => null),
+      api
+        .count("user.query", [
+          ["local", "=", true],
+          ["locked", "=", false],
+          ["twofactor_auth_configured", "=", true],
+          ["roles", "rin", "FULL_ADMIN"],
+        ])
+        .catch(() => null),
+      api
+        .select(
+          "user.query",
+          [
+            ["immutable", "=", true],
+            ["password_disabled", "=", false],
+            ["username", "in", ["root", "admin"]],
+          ],
+          ["username"],
+        )
+        .catch(() => null),
     ]);
     return { sec, tf, admins2fa, pwAdmins };
   }, []);
@@ -223,9 +287,9 @@ function StigSection() {
   return (
     <Card title="STIG mode" id="stig-h">
       <p>
-        STIG mode applies the U.S. DoD security profile: sessions require a password <em>and</em> an authenticator code, last at most 12 hours and end
-        after 30 minutes idle; API keys cannot be created or changed; SMB access for local users is turned off; roles not allowed under STIG are removed
-        from every privilege, and Full Admin is no longer unlimited; the password policy gets its strict defaults.
+        STIG mode applies the U.S. DoD security profile: sessions require a password <em>and</em> an authenticator code, last at most 12 hours and end after 30 minutes idle; API keys cannot be created
+        or changed; SMB access for local users is turned off; roles not allowed under STIG are removed from every privilege, and Full Admin is no longer unlimited; the password policy gets its strict
+        defaults.
       </p>
       <p>
         STIG mode is currently <strong data-testid="stig-state">{on ? "on" : "off"}</strong>.

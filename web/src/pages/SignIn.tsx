@@ -11,8 +11,7 @@ import { ErrorSummary, TextField } from "../ui";
 
 const MESSAGES: Record<string, string> = {
   AUTH_ERR: "The username or password is incorrect.",
-  DENIED:
-    "Your username and password are correct, but your account has no access to this server. Ask an administrator to give you a role.",
+  DENIED: "Your username and password are correct, but your account has no access to this server. Ask an administrator to give you a role.",
   OTP_AUTH_ERR: "That code is incorrect or has already been used. Sign in again with your password.",
   OTP_RETRY: "That code is incorrect or has already been used. Enter the code your app shows now",
 };
@@ -116,8 +115,7 @@ export function SignIn() {
         {s.phase === "otp" ? (
           <form onSubmit={submitCode} data-testid="otp-form">
             <p>
-              Enter the code from the authenticator app for <strong>{s.otpUser}</strong> — or, if your account receives its codes by e-mail, the
-              code just sent to your address.
+              Enter the code from the authenticator app for <strong>{s.otpUser}</strong> — or, if your account receives its codes by e-mail, the code just sent to your address.
             </p>
             <div className="field">
               <label htmlFor="otp">Authentication code</label>
@@ -142,10 +140,9 @@ export function SignIn() {
             <details className="help" data-testid="lost-authenticator">
               <summary>Lost your authenticator?</summary>
               <p>
-                Ask an administrator for a <strong>one-time password</strong> (Users → your account → One-time password). Sign in with it instead of your
-                password: no code is asked. You then choose a new password, and under <strong>My profile → Two-factor authentication</strong> you set up
-                your new phone; the old authenticator stops working once the new one is confirmed. An administrator can also remove your two-factor secret
-                (Users → your account → Reset two-factor authentication).
+                Ask an administrator for a <strong>one-time password</strong> (Users → your account → One-time password). Sign in with it instead of your password: no code is asked. You then choose a
+                new password, and under <strong>My profile → Two-factor authentication</strong> you set up your new phone; the old authenticator stops working once the new one is confirmed. An
+                administrator can also remove your two-factor secret (Users → your account → Reset two-factor authentication).
               </p>
             </details>
           </form>
@@ -212,8 +209,8 @@ function ForgotPassword({ initial, onBack, onCode }: { initial: string; onBack: 
       {state === "sent" ? (
         <>
           <p className="alert ok" role="status" data-testid="reset-sent">
-            If an account with that name exists and has a verified email address, a reset code has been sent to it. The code is valid for 15 minutes.
-            Enter it below (or as your password on the sign-in page), then choose a new password.
+            If an account with that name exists and has a verified email address, a reset code has been sent to it. The code is valid for 15 minutes. Enter it below (or as your password on the sign-in
+            page), then choose a new password.
           </p>
           <div className="field">
             <label htmlFor="reset-code">Reset code</label>

@@ -109,7 +109,15 @@ function GroupDialog({ group, systems, onClose, onSaved }: { group: SystemGroup 
     onSaved(name);
   });
   return (
-    <FormDialog title={group ? `Edit system group ${group.name}` : "Add system group"} onClose={onClose} onSubmit={submit} errs={errs} busy={busy} testid="system-group-dialog" submitTestid="save-system-group">
+    <FormDialog
+      title={group ? `Edit system group ${group.name}` : "Add system group"}
+      onClose={onClose}
+      onSubmit={submit}
+      errs={errs}
+      busy={busy}
+      testid="system-group-dialog"
+      submitTestid="save-system-group"
+    >
       <TextField label="Name" name="name" required value={name} onValue={setName} errors={errs.fields} />
       <fieldset className="section" data-field="systems" tabIndex={-1}>
         <legend>Systems</legend>

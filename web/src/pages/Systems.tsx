@@ -34,7 +34,9 @@ export interface FleetSystem {
 /** A coloured dot with the status in words beside it (colour is never the only signal). */
 export function StatusDot({ status }: { status: SystemStatus }) {
   const state = status.reachable ? "up" : status.checked_at ? "down" : "unknown";
-  const words = status.reachable ? `Reachable${status.latency_ms === null ? "" : `, ${Math.round(status.latency_ms)} ms`}` : status.error ?? (state === "unknown" ? "Not checked yet" : "Unreachable");
+  const words = status.reachable
+    ? `Reachable${status.latency_ms === null ? "" : `, ${Math.round(status.latency_ms)} ms`}`
+    : (status.error ?? (state === "unknown" ? "Not checked yet" : "Unreachable"));
   return (
     <span className={`status-dot ${state}`} data-testid="system-status" data-state={state}>
       <span className="dot" aria-hidden="true">
@@ -171,7 +173,10 @@ function SystemDialog({ system, onClose, onSaved }: { system: FleetSystem | null
   const [verify, setVerify] = useState(system?.verify_ssl ?? true);
   const [ca, setCa] = useState(system?.ca === null || system?.ca === undefined ? "" : String(system.ca));
   const [force, setForce] = useState(false);
-  const cas = useAsync(async () => (s.has("certificateauthority.query") ? ((await api.callOptional("certificateauthority.query", [], { order_by: ["name"] })) as { id: number; name: string }[]) : []), []);
+  const cas = useAsync(
+    async () => (s.has("certificateauthority.query") ? ((await api.callOptional("certificateauthority.query", [], { order_by: ["name"] })) as { id: number; name: string }[]) : []),
+    [],
+  );
   const { errs, busy, onSubmit } = useSubmit(FIELDS);
   const submit = onSubmit(async () => {
     const data: Record<string, unknown> = { name, url, username, verify_ssl: verify, ca: ca === "" ? null : Number(ca), force };
@@ -182,7 +187,17 @@ function SystemDialog({ system, onClose, onSaved }: { system: FleetSystem | null
     onSaved(name, !system);
   });
   return (
-    <FormDialog title={system ? `Edit system ${system.name}` : "Add system"} onClose={onClose} onSubmit={submit} errs={errs} busy={busy} wide testid="system-dialog" submitLabel={busy ? "Testing connection…" : system ? "Test and save" : "Test and add"} submitTestid="system-save">
+    <FormDialog
+      title={system ? `Edit system ${system.name}` : "Add system"}
+      onClose={onClose}
+      onSubmit={submit}
+      errs={errs}
+      busy={busy}
+      wide
+      testid="system-dialog"
+      submitLabel={busy ? "Testing connection…" : system ? "Test and save" : "Test and add"}
+      submitTestid="system-save"
+    >
       <TextField label="Name" name="name" required value={name} onValue={setName} errors={errs.fields} />
       <TextField label="URL" name="url" required value={url} onValue={setUrl} errors={errs.fields} hint="wss://host[:port]/api/current (plain ws:// only to this machine)" />
       <TextField
@@ -205,7 +220,14 @@ function SystemDialog({ system, onClose, onSaved }: { system: FleetSystem | null
         errors={errs.fields}
         hint={system?.read_api_key ? "A read-only key is stored; type one to replace it." : "Users with read access call the system with this key, so the system redacts its own answers."}
       />
-      <TextField label="Key owner on the system (optional)" name="username" value={username} onValue={setUsername} errors={errs.fields} hint="With it the connection logs in by SCRAM: the key never crosses the wire." />
+      <TextField
+        label="Key owner on the system (optional)"
+        name="username"
+        value={username}
+        onValue={setUsername}
+        errors={errs.fields}
+        hint="With it the connection logs in by SCRAM: the key never crosses the wire."
+      />
       <CheckField label="Verify the system's TLS certificate" name="verify_ssl" checked={verify} onValue={setVerify} errors={errs.fields} />
       <SelectField label="Certificate authority" name="ca" value={ca} onValue={setCa} errors={errs.fields} hint="For systems whose certificate a custom CA signed (Certificate authorities).">
         <option value="">System root certificates</option>

@@ -92,7 +92,12 @@ export function GrantRows<K extends "system" | "system_group">(props: {
                     </option>
                   ))}
               </select>
-              <AccessChoice name={`${props.testid}-access-${i}`} value={r.access} label={name || `row ${i + 1}`} onChange={(access) => update(i, { access } as Partial<{ access: Access } & Record<K, number>>)} />
+              <AccessChoice
+                name={`${props.testid}-access-${i}`}
+                value={r.access}
+                label={name || `row ${i + 1}`}
+                onChange={(access) => update(i, { access } as Partial<{ access: Access } & Record<K, number>>)}
+              />
               <button type="button" className="small" aria-label={`Remove ${name || `row ${i + 1}`}`} onClick={() => props.onChange(rows.filter((_, j) => j !== i))}>
                 −
               </button>
@@ -131,15 +136,34 @@ export function UserFleetAccess(props: { value: FleetValue; onChange: (v: FleetV
           {lists.teams.map((t) => (
             <li key={t.id}>
               <label>
-                <input type="checkbox" checked={v.teams.includes(t.id)} onChange={(e) => props.onChange({ ...v, teams: e.target.checked ? [...v.teams, t.id] : v.teams.filter((x) => x !== t.id) })} /> {t.name}
+                <input type="checkbox" checked={v.teams.includes(t.id)} onChange={(e) => props.onChange({ ...v, teams: e.target.checked ? [...v.teams, t.id] : v.teams.filter((x) => x !== t.id) })} />{" "}
+                {t.name}
               </label>
             </li>
           ))}
         </ul>
         <FieldError errors={props.errors.teams} />
       </fieldset>
-      <GrantRows kind="system" title="System Access" addLabel="Add system" rows={v.systems} choices={lists.systems} onChange={(systems) => props.onChange({ ...v, systems })} errors={props.errors} testid="user-systems" />
-      <GrantRows kind="system_group" title="System Groups" addLabel="Add group" rows={v.system_groups} choices={lists.groups} onChange={(system_groups) => props.onChange({ ...v, system_groups })} errors={props.errors} testid="user-system-groups" />
+      <GrantRows
+        kind="system"
+        title="System Access"
+        addLabel="Add system"
+        rows={v.systems}
+        choices={lists.systems}
+        onChange={(systems) => props.onChange({ ...v, systems })}
+        errors={props.errors}
+        testid="user-systems"
+      />
+      <GrantRows
+        kind="system_group"
+        title="System Groups"
+        addLabel="Add group"
+        rows={v.system_groups}
+        choices={lists.groups}
+        onChange={(system_groups) => props.onChange({ ...v, system_groups })}
+        errors={props.errors}
+        testid="user-system-groups"
+      />
     </fieldset>
   );
 }

@@ -422,10 +422,7 @@ function UserFormInner(props: {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [f.shell_access, shells.data]);
 
-  const auxGroups = useMemo(
-    () => groups.filter((g) => (!g.builtin || JOINABLE_BUILTIN_GIDS.has(g.gid)) && g.local !== false && !roleGroupIds.has(g.id)),
-    [groups, roleGroupIds],
-  );
+  const auxGroups = useMemo(() => groups.filter((g) => (!g.builtin || JOINABLE_BUILTIN_GIDS.has(g.gid)) && g.local !== false && !roleGroupIds.has(g.id)), [groups, roleGroupIds]);
   const primaryChoices = useMemo(() => groups.filter((g) => g.local !== false), [groups]);
   const showShell = f.shell_access || f.ssh_password_enabled || !!f.sshpubkey.trim();
   const msAccepted = !s.methodAccepts("user.create", 0, "username") || s.methodAccepts("user.create", 0, "microsoft_account");
@@ -574,9 +571,7 @@ function UserFormInner(props: {
               />
               <TextField label="Email" {...field("email")} type="email" errors={E} autoComplete="off" />
               {editing && user!.email && <EmailVerification user={user!} canWrite={!props.readOnly} />}
-              {!editing && (
-                <TextField label="UID" {...field("uid")} type="number" min={0} errors={E} hint="The next free UID is suggested." />
-              )}
+              {!editing && <TextField label="UID" {...field("uid")} type="number" min={0} errors={E} hint="The next free UID is suggested." />}
               {editing && (
                 <div className="field">
                   <span className="label">UID</span>
@@ -587,12 +582,7 @@ function UserFormInner(props: {
           </Section>
 
           <Section title="Password">
-            <CheckField
-              label="Disable password"
-              {...checkbox("password_disabled")}
-              errors={E}
-              hint="No password-based logins (SMB, SSH, web). Also removes “Lock user” and sudo."
-            />
+            <CheckField label="Disable password" {...checkbox("password_disabled")} errors={E} hint="No password-based logins (SMB, SSH, web). Also removes “Lock user” and sudo." />
             {!f.password_disabled && (
               <div className="grid2" data-testid="password-fields">
                 <NewPasswordFields
@@ -613,8 +603,7 @@ function UserFormInner(props: {
             {!editing && (
               <div className="radio-row" role="radiogroup" aria-label="Primary group">
                 <label className="check">
-                  <input type="radio" name="pg" checked={f.group_create} onChange={() => set("group_create", true)} data-testid="group-create-new" /> Create a new primary group named
-                  after the user
+                  <input type="radio" name="pg" checked={f.group_create} onChange={() => set("group_create", true)} data-testid="group-create-new" /> Create a new primary group named after the user
                 </label>
                 <label className="check">
                   <input type="radio" name="pg" checked={!f.group_create} onChange={() => set("group_create", false)} data-testid="group-existing" /> Use an existing group
@@ -647,15 +636,7 @@ function UserFormInner(props: {
 
           <Section title="Home directory">
             <div className="row end">
-              <TextField
-                className="grow"
-                label="Home directory"
-                {...field("home")}
-                errors={E}
-                disabled={immutable}
-                spellCheck={false}
-                hint={`Inside a storage root, or ${NO_HOME} for none.`}
-              />
+              <TextField className="grow" label="Home directory" {...field("home")} errors={E} disabled={immutable} spellCheck={false} hint={`Inside a storage root, or ${NO_HOME} for none.`} />
               {s.has("filesystem.listdir") && !immutable && (
                 <button type="button" onClick={() => setBrowse(true)} data-testid="browse-home" aria-haspopup="dialog">
                   Browse…
@@ -742,40 +723,27 @@ function UserFormInner(props: {
               <button type="button" disabled={!f.sshpubkey.trim()} onClick={() => setKeyCheck(checkSshKeys(f.sshpubkey))} data-testid="validate-key">
                 Validate key
               </button>
-              <button
-                type="button"
-                disabled={!f.sshpubkey.trim()}
-                onClick={() => downloadText(`${f.username || "user"}_public_key.txt`, f.sshpubkey.trim() + "\n")}
-                data-testid="download-key"
-              >
+              <button type="button" disabled={!f.sshpubkey.trim()} onClick={() => downloadText(`${f.username || "user"}_public_key.txt`, f.sshpubkey.trim() + "\n")} data-testid="download-key">
                 Download as .txt
               </button>
             </div>
             {keyCheck && (
               <div className={`alert ${keyCheck.ok ? "ok" : "error"}`} role="status" data-testid="key-check">
-                {keyCheck.ok
-                  ? `Valid: ${keyCheck.keys.length} key${keyCheck.keys.length > 1 ? "s" : ""} (${keyCheck.keys.map((k) => k.type).join(", ")})`
-                  : keyCheck.errors.join("; ")}
+                {keyCheck.ok ? `Valid: ${keyCheck.keys.length} key${keyCheck.keys.length > 1 ? "s" : ""} (${keyCheck.keys.map((k) => k.type).join(", ")})` : keyCheck.errors.join("; ")}
               </div>
             )}
           </Section>
 
           <Section title="Access">
-            {!f.password_disabled && (
-              <CheckField label="Lock user" {...checkbox("locked")} errors={E} hint="Disables all password-based logins until unlocked." />
-            )}
+            {!f.password_disabled && <CheckField label="Lock user" {...checkbox("locked")} errors={E} hint="Disables all password-based logins until unlocked." />}
             <CheckField label="SMB user" {...checkbox("smb")} errors={E} disabled={immutable} hint="Use these credentials for SMB shares (needs a password)." />
             <CheckField label="Microsoft account" {...checkbox("microsoft_account")} errors={E} hint="The user signs in from Windows 8 or newer with a Microsoft account." />
             {!f.password_disabled && (
               <div className="sudo" data-testid="sudo-fields">
                 <CheckField label="Allow all sudo commands" {...checkbox("sudo_all")} />
-                {!f.sudo_all && (
-                  <TextArea label="Allowed sudo commands" {...field("sudo_commands")} rows={2} className="mono" errors={E} hint="One absolute command path per line." />
-                )}
+                {!f.sudo_all && <TextArea label="Allowed sudo commands" {...field("sudo_commands")} rows={2} className="mono" errors={E} hint="One absolute command path per line." />}
                 <CheckField label="Allow all sudo commands with no password" {...checkbox("sudo_nopasswd_all")} />
-                {!f.sudo_nopasswd_all && (
-                  <TextArea label="Allowed sudo commands with no password" {...field("sudo_commands_nopasswd")} rows={2} className="mono" errors={E} />
-                )}
+                {!f.sudo_nopasswd_all && <TextArea label="Allowed sudo commands with no password" {...field("sudo_commands_nopasswd")} rows={2} className="mono" errors={E} />}
               </div>
             )}
           </Section>

@@ -63,7 +63,17 @@ interface Types {
 export function typeFilter(t: Types): Filter[] {
   const alts: (Filter | Filter[])[] = [];
   if (t.local && t.builtin) alts.push([["local", "=", true]]);
-  else if (t.local) alts.push([["local", "=", true], ["OR", [["builtin", "=", false], ["username", "=", "root"]]]]);
+  else if (t.local)
+    alts.push([
+      ["local", "=", true],
+      [
+        "OR",
+        [
+          ["builtin", "=", false],
+          ["username", "=", "root"],
+        ],
+      ],
+    ]);
   else if (t.builtin) alts.push([["builtin", "=", true]]);
   if (t.ds) alts.push(["local", "=", false]);
   if (!alts.length) return [["id", "=", -1]];
@@ -309,11 +319,7 @@ function TypeFilter({ types, setTypes }: { types: Types; setTypes: (t: Types) =>
 function UsersEmpty({ types, searching, canWrite }: { types: Types; searching: boolean; canWrite: boolean }) {
   if (searching) return <>No users match the search. Try other words, or clear the search.</>;
   if (types.ds && !types.local && !types.builtin)
-    return (
-      <span data-testid="ds-empty">
-        No directory users yet. They appear here once a directory server is set up and its users sign in or are listed.
-      </span>
-    );
+    return <span data-testid="ds-empty">No directory users yet. They appear here once a directory server is set up and its users sign in or are listed.</span>;
   if (!types.local && !types.builtin && !types.ds) return <>Choose at least one type under “Filter by type”.</>;
   return (
     <span>
@@ -556,7 +562,16 @@ function UserDetail({ user: u, onChanged, toast }: { user: User; onChanged: () =
     ["SMB user", <YesNo key="smb" value={u.smb} />],
     ["Microsoft account", <YesNo key="ms" value={u.microsoft_account} />],
     ["SSH password login", <YesNo key="ssh" value={u.ssh_password_enabled} />],
-    ["SSH public key", u.sshpubkey ? <code key="k" className="clip">{u.sshpubkey.slice(0, 60)}…</code> : "None"],
+    [
+      "SSH public key",
+      u.sshpubkey ? (
+        <code key="k" className="clip">
+          {u.sshpubkey.slice(0, 60)}…
+        </code>
+      ) : (
+        "None"
+      ),
+    ],
     ["Sudo commands", u.sudo_commands?.length ? u.sudo_commands.join(", ") : "None"],
     ["Sudo without password", u.sudo_commands_nopasswd?.length ? u.sudo_commands_nopasswd.join(", ") : "None"],
     ["Two-factor authentication", u.twofactor_auth_configured ? "Configured" : "Not configured"],
@@ -586,7 +601,15 @@ function UserDetail({ user: u, onChanged, toast }: { user: User; onChanged: () =
           </button>
         )}
         {moreActions.length > 0 && (
-          <Popover label={<>More <span aria-hidden="true">▾</span></>} ariaLabel={`More actions for ${u.username}`} testid="more-actions">
+          <Popover
+            label={
+              <>
+                More <span aria-hidden="true">▾</span>
+              </>
+            }
+            ariaLabel={`More actions for ${u.username}`}
+            testid="more-actions"
+          >
             {(close) => (
               <div role="group" aria-label={`More actions for ${u.username}`}>
                 {moreActions.map((a) => a(close))}
@@ -633,9 +656,8 @@ function UserDetail({ user: u, onChanged, toast }: { user: User; onChanged: () =
           }}
         >
           <p>
-            The user's authenticator secret is removed. They can sign in with their password alone and set up a new authenticator under My profile. If
-            they also forgot their password, give them a one-time password instead: they sign in with it (no code is asked), choose a new password and set
-            up the new authenticator, which replaces the old one once confirmed.
+            The user's authenticator secret is removed. They can sign in with their password alone and set up a new authenticator under My profile. If they also forgot their password, give them a
+            one-time password instead: they sign in with it (no code is asked), choose a new password and set up the new authenticator, which replaces the old one once confirmed.
           </p>
         </ConfirmDialog>
       )}
