@@ -139,7 +139,7 @@ forEachStore("api keys", (store) => {
     const { client } = await clientFor(ts, ["SHARING_ADMIN"]);
     assert.equal((await rpcError(client.call("api_key.revoke", k.id))).errname, "EACCES");
     const entry = await lastAudit(ts, (e) => e.event === "METHOD_CALL" && e.event_data.method === "api_key.revoke" && e.success);
-    assert.equal(entry?.event_data.description, `Revoke API key ${byDefault.id}`);
+    assert.equal(entry?.event_data.description, `Revoke API key ${byDefault.name}`);
   });
 
   it("ownership rule: limited users manage only their own keys", async () => {

@@ -80,14 +80,15 @@ forEachStore("fleet proxy", (store) => {
     const methods: Record<string, { roles: string[] }> = await sysA.admin.call("core.get_methods");
     const writes = Object.keys(methods).filter((m) => !readByRoles(m, methods[m]!) && !neverProxied(m));
     assert.ok(writes.includes("user.create") && writes.includes("user.delete") && writes.includes("core.bulk") && writes.includes("api_key.create"));
-    const since = Date.now() - 1000;
+    // What the system's audit log holds of these methods already (the test's own set-up made keys there).
+    const before = await remoteCalls(sysA, new Set(writes), 0);
     for (const m of writes) {
       const err = await rpcError(u.client.call("fleet.call", systemId, m, [{}]));
       assert.equal(err.errname, "EACCES", `${m}: ${err.message}`);
       assert.equal(err.errorCode, "fleet.call_forbidden", m);
       assert.deepEqual((err.data as { system?: unknown } | undefined)?.system, { id: systemId, name: systemName });
     }
-    assert.deepEqual(await remoteCalls(sysA, new Set(writes), since), [], "a refused write reached the system");
+    assert.deepEqual(await remoteCalls(sysA, new Set(writes), 0), before, "a refused write reached the system");
     // The read-only key carried the READ call: the system applies its own secret rules to it.
     const [viaRead] = await u.client.call("fleet.call", systemId, "user.query", [[["username", "=", "admin"]]]);
     const [viaAdmin] = await admin.call("fleet.call", systemId, "user.query", [[["username", "=", "admin"]]]);

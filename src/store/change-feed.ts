@@ -29,6 +29,9 @@ export interface ChangeFeed {
   close(): Promise<void>;
 }
 
+/** application_name of the connection that LISTENs for changes (PostgreSQL). */
+export const CHANGE_FEED_APPLICATION_NAME = "gatehouse-change-feed";
+
 export type RemoteChangeListener = (ev: ChangeEvent) => void;
 
 /** Notifications of one commit arrive together; this long a pause ends a batch. */
@@ -111,7 +114,8 @@ export class PgChangeFeed implements ChangeFeed {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ connectionString: this.url });
+    // Named, so an operator (or a test) can tell the listening connection apart in pg_stat_activity.
+    const client = new pg.Client({ connectionString: this.url, application_name: CHANGE_FEED_APPLICATION_NAME });
     const down = () => {
       if (this.client !== client) return;
       this.client = null;

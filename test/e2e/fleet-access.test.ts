@@ -95,11 +95,12 @@ test("system group, team, user form fleet sections, effective access; a fleet us
   await shot(page, "fleet-effective-access-user");
   // Per system: alice and bob on web1.
   await go(page, `/effective-access?system=${web1}`);
+  // Computed for every user when the page opens: allow for a loaded CI machine.
   await table
     .getByRole("row", { name: /alice/ })
     .getByText(/Read\/write/)
     .first()
-    .waitFor();
+    .waitFor({ timeout: 45_000 });
   await table.getByRole("row", { name: /bob/ }).waitFor();
   await shot(page, "fleet-effective-access-system");
 

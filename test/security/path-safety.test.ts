@@ -235,7 +235,7 @@ for (const resolver of ["openat2", "openat"] as const) {
       const u = await newUser();
       // The link in place before the call: the home is not opened through it; the call refuses.
       const real = replaceWithLink(u.home, canaryDir);
-      const e = await rpcError(admin.call("user.update", u.id, { home_mode: "777" }));
+      const e = await rpcError(admin.call("user.update", u.id, { home_mode: "751" }));
       assert.equal(e.errorCode, "home.symlink_refused", e.message);
       rmSync(u.home);
       renameSync(real, u.home);

@@ -4,6 +4,7 @@
 // Each test is named after the attack it stops. In-process servers on both stores; the
 // cross-process tests run real `gatehouse serve` processes on one PostgreSQL.
 
+import { CHANGE_FEED_APPLICATION_NAME } from "../../src/store/change-feed.js";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ADMIN_PASSWORD, forEachStore, rpcError, startServer, uniq, type TestServer } from "../harness.js";
@@ -370,7 +371,7 @@ describe("session lifecycle across real server processes [postgres]", { skip: !p
     await db.connect();
     try {
       const name = new URL(one.databaseUrl!).pathname.slice(1);
-      const cut = await db.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and query ilike 'listen%'", [name]);
+      const cut = await db.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and application_name = $2", [name, CHANGE_FEED_APPLICATION_NAME]);
       assert.ok(cut.rowCount! >= 2, "both processes' listeners were cut");
       await new Promise((r) => setTimeout(r, 50)); // they notice at once, and retry after 500 ms
       await admin1.call("user.update", u.id, { locked: true });

@@ -324,16 +324,7 @@ export interface FleetSystemSelected {
   groups?: number[];
   /** The caller's effective access to the system (NONE: listed for a fleet reader without access). */
   access?: "NONE" | "READ" | "READ_WRITE";
-  status?: {
-    id?: number;
-    reachable?: boolean;
-    version?: string | null;
-    latency_ms?: number | null;
-    error?: string | null;
-    error_code?: string | null;
-    checked_at?: Date | null;
-    [key: string]: unknown;
-  };
+  status?: { id?: number; reachable?: boolean; version?: string | null; latency_ms?: number | null; error?: string | null; error_code?: string | null; checked_at?: Date | null; [key: string]: unknown };
   created_at?: Date;
   updated_at?: Date;
   [key: string]: unknown;
@@ -695,11 +686,7 @@ export interface LdapTestReport {
 }
 
 /** The answer of auth.login_ex: SUCCESS, OTP_REQUIRED (continue with auth.login_ex_continue) or a refusal. */
-export type LoginResult =
-  | { response_type: "SUCCESS"; user_info: Me | null; authenticator: "LEVEL_1" | "LEVEL_2"; reconnect_token: string | null }
-  | { response_type: "OTP_REQUIRED"; username: string }
-  | { response_type: "AUTH_ERR" | "EXPIRED" | "DENIED" }
-  | { response_type: "SCRAM_RESPONSE"; scram_type: "SERVER_FIRST_RESPONSE" | "SERVER_FINAL_RESPONSE"; rfc_str: string; user_info: Me | null };
+export type LoginResult = { response_type: "SUCCESS"; user_info: Me | null; authenticator: "LEVEL_1" | "LEVEL_2"; reconnect_token: string | null } | { response_type: "OTP_REQUIRED"; username: string } | { response_type: "AUTH_ERR" | "EXPIRED" | "DENIED" } | { response_type: "SCRAM_RESPONSE"; scram_type: "SERVER_FIRST_RESPONSE" | "SERVER_FINAL_RESPONSE"; rfc_str: string; user_info: Me | null };
 
 /** The logged-in user (auth.me). */
 export interface Me {
@@ -927,13 +914,7 @@ export interface SessionEntry {
   /** LOGIN_PASSWORD, LOGIN_TWOFACTOR, LOGIN_ONETIME_PASSWORD, API_KEY or TOKEN. */
   credentials: string;
   /** Details of the credentials, by type. */
-  credentials_data: {
-    username?: string;
-    login_at?: Date;
-    api_key?: { id: number; name: string; [key: string]: unknown };
-    parent?: { credentials: string; [key: string]: unknown };
-    [key: string]: unknown;
-  };
+  credentials_data: { username?: string; login_at?: Date; api_key?: { id: number; name: string; [key: string]: unknown }; parent?: { credentials: string; [key: string]: unknown }; [key: string]: unknown };
   /** When the session began. */
   created_at: Date;
   /** Connected over TLS or a local socket. */
@@ -952,13 +933,7 @@ export interface SessionEntrySelected {
   origin?: string;
   /** LOGIN_PASSWORD, LOGIN_TWOFACTOR, LOGIN_ONETIME_PASSWORD, API_KEY or TOKEN. */
   credentials?: string;
-  credentials_data?: {
-    username?: string;
-    login_at?: Date;
-    api_key?: { id: number; name: string; [key: string]: unknown };
-    parent?: { credentials: string; [key: string]: unknown };
-    [key: string]: unknown;
-  };
+  credentials_data?: { username?: string; login_at?: Date; api_key?: { id: number; name: string; [key: string]: unknown }; parent?: { credentials: string; [key: string]: unknown }; [key: string]: unknown };
   /** When the session began. */
   created_at?: Date;
   /** Connected over TLS or a local socket. */
@@ -1110,17 +1085,7 @@ export interface UserEntrySelected {
   webshare?: boolean;
   /** User-namespace id mapping: DIRECT, a host id, or none. */
   userns_idmap?: "DIRECT" | number | null;
-  group?: {
-    id?: number;
-    bsdgrp_gid?: number;
-    bsdgrp_group?: string;
-    bsdgrp_builtin?: boolean;
-    bsdgrp_smb?: boolean;
-    bsdgrp_sudo_commands?: string[];
-    bsdgrp_sudo_commands_nopasswd?: string[];
-    bsdgrp_userns_idmap?: "DIRECT" | number | null;
-    [key: string]: unknown;
-  };
+  group?: { id?: number; bsdgrp_gid?: number; bsdgrp_group?: string; bsdgrp_builtin?: boolean; bsdgrp_smb?: boolean; bsdgrp_sudo_commands?: string[]; bsdgrp_sudo_commands_nopasswd?: string[]; bsdgrp_userns_idmap?: "DIRECT" | number | null; [key: string]: unknown };
   /** Database ids of the auxiliary groups. */
   groups?: number[];
   /** Password login is disabled. */
@@ -1394,23 +1359,9 @@ export interface Methods {
   /** Renames a key, changes its expiry or roles, or (reset) issues a new key and lifts a revocation. */
   "api_key.update": { params: [id: number, api_key_update: { name?: string; expires_at?: Date | null; roles?: string[] | null; reset?: boolean }]; result: ApiKeyWithKey | ApiKeyEntry };
   /** Exports audit entries as CSV or JSON into the data directory (a job); returns the report's path. */
-  "audit.export": {
-    params: [
-      data?: {
-        export_format?: "CSV" | "JSON";
-        services?: ("MIDDLEWARE" | "SMB" | "SUDO" | "SYSTEM")[];
-        "query-filters"?: unknown[];
-        "query-options"?: { [key: string]: unknown };
-        remote_controller?: boolean;
-      },
-    ];
-    result: string;
-  };
+  "audit.export": { params: [data?: { export_format?: "CSV" | "JSON"; services?: ("MIDDLEWARE" | "SMB" | "SUDO" | "SYSTEM")[]; "query-filters"?: unknown[]; "query-options"?: { [key: string]: unknown }; remote_controller?: boolean }]; result: string };
   /** Queries the audit log (AUTHENTICATION, LOGOUT and METHOD_CALL entries of the MIDDLEWARE service). */
-  "audit.query": {
-    params: [audit_query?: { services?: ("MIDDLEWARE" | "SMB" | "SUDO" | "SYSTEM")[]; "query-filters"?: unknown[]; "query-options"?: { [key: string]: unknown }; remote_controller?: boolean }];
-    result: AuditEntry[] | AuditEntry | number | AuditEntrySelected[] | AuditEntrySelected | null;
-  };
+  "audit.query": { params: [audit_query?: { services?: ("MIDDLEWARE" | "SMB" | "SUDO" | "SYSTEM")[]; "query-filters"?: unknown[]; "query-options"?: { [key: string]: unknown }; remote_controller?: boolean }]; result: AuditEntry[] | AuditEntry | number | AuditEntrySelected[] | AuditEntrySelected | null };
   /** Generates a single-use password (valid 24 h) for a user; signing in with it requires a password change. */
   "auth.generate_onetime_password": { params: [data: { username: string }]; result: string };
   /** Mints a 64-character token for this session's identity (sliding ttl in seconds; attrs make a download/upload token). */
@@ -1418,17 +1369,7 @@ export interface Methods {
   /** Deprecated: password login (with an optional OTP); true on success. */
   "auth.login": { params: [username: string, password: string, otp_token?: string | null]; result: boolean };
   /** Authenticates the connection with a password, API key (PLAIN or SCRAM), token or OTP (second step). */
-  "auth.login_ex": {
-    params: [
-      login_data:
-        | { mechanism: "PASSWORD_PLAIN"; username: string; password: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } }
-        | { mechanism: "API_KEY_PLAIN"; username?: string; api_key: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } }
-        | { mechanism: "TOKEN_PLAIN"; token: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } }
-        | { mechanism: "OTP_TOKEN"; otp_token: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } }
-        | { mechanism: "SCRAM"; scram_type: "CLIENT_FIRST_MESSAGE" | "CLIENT_FINAL_MESSAGE"; rfc_str: string },
-    ];
-    result: LoginResult;
-  };
+  "auth.login_ex": { params: [login_data: { mechanism: "PASSWORD_PLAIN"; username: string; password: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } } | { mechanism: "API_KEY_PLAIN"; username?: string; api_key: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } } | { mechanism: "TOKEN_PLAIN"; token: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } } | { mechanism: "OTP_TOKEN"; otp_token: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } } | { mechanism: "SCRAM"; scram_type: "CLIENT_FIRST_MESSAGE" | "CLIENT_FINAL_MESSAGE"; rfc_str: string }]; result: LoginResult };
   /** Continues a login that answered OTP_REQUIRED with the second factor (mechanism OTP_TOKEN). */
   "auth.login_ex_continue": { params: [login_data: { mechanism: "OTP_TOKEN"; otp_token: string; login_options?: { user_info?: boolean; reconnect_token?: boolean } }]; result: LoginResult };
   /** Deprecated: API key login; true on success. */
@@ -1442,16 +1383,7 @@ export interface Methods {
   /** Login mechanisms allowed at the current authenticator assurance level. */
   "auth.mechanism_choices": { params: []; result: string[] };
   /** The password rules of system.security (length, character classes, history, ages) for any signed-in user, so a form can check a new password before sending it (Gatehouse-specific). */
-  "auth.password_policy": {
-    params: [];
-    result: {
-      min_password_length: number | null;
-      password_complexity_ruleset: ("UPPER" | "LOWER" | "NUMBER" | "SPECIAL")[] | null;
-      password_history_length: number | null;
-      min_password_age: number | null;
-      max_password_age: number | null;
-    };
-  };
+  "auth.password_policy": { params: []; result: { min_password_length: number | null; password_complexity_ruleset: ("UPPER" | "LOWER" | "NUMBER" | "SPECIAL")[] | null; password_history_length: number | null; min_password_age: number | null; max_password_age: number | null } };
   /** Forgot password: mails a single-use reset code (valid 15 minutes, 5 tries) to the account's verified e-mail address; sign in with the user name and that code, then set a new password. Always answers true at once, whether or not the account exists or can reset (nothing is sent without a verified address; directory accounts get a note to reset in their directory). Limited to 5 mails per account an hour and per source. */
   "auth.password_reset.request": { params: [data: { username: string }]; result: true };
   /** Lists the active sessions of every server process sharing the store. */
@@ -1471,10 +1403,7 @@ export interface Methods {
   /** Registers a certificate authority from its PEM certificate (checked: one X.509 certificate with CA:TRUE). */
   "certificateauthority.import": { params: [certificateauthority_import: { name: string; certificate: string }]; result: CertificateAuthority };
   /** Lists registered certificate authorities (subject, issuer, expiry, fingerprint), with query-filters and query-options. */
-  "certificateauthority.query": {
-    params: [filters?: unknown[], options?: { [key: string]: unknown }];
-    result: CertificateAuthority[] | CertificateAuthority | number | CertificateAuthoritySelected[] | CertificateAuthoritySelected;
-  };
+  "certificateauthority.query": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: CertificateAuthority[] | CertificateAuthority | number | CertificateAuthoritySelected[] | CertificateAuthoritySelected };
   /** Calls one method once per parameter list, as a job with progress; each call is authorized as the caller. Returns [{result, error}] in order. */
   "core.bulk": { params: [method: string, params: unknown[][], description?: string | null]; result: { result: unknown; error: string | null; errname: string | null }[] };
   /** Queries jobs (query-filters and query-options as any *.query method). */
@@ -1514,29 +1443,11 @@ export interface Methods {
   /** One system group by id. */
   "fleet.system_group.get_instance": { params: [id: number]; result: FleetSystemGroup };
   /** Lists system groups, with query-filters and query-options. */
-  "fleet.system_group.query": {
-    params: [filters?: unknown[], options?: { [key: string]: unknown }];
-    result: FleetSystemGroup[] | FleetSystemGroup | number | FleetSystemGroupSelected[] | FleetSystemGroupSelected;
-  };
+  "fleet.system_group.query": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: FleetSystemGroup[] | FleetSystemGroup | number | FleetSystemGroupSelected[] | FleetSystemGroupSelected };
   /** Updates a system group (lists given replace the current ones); returns its entry. A FLEET_WRITE caller who is not an administrator may change only access it holds itself. */
   "fleet.system_group.update": { params: [id: number, fleet_system_group_update?: { name?: string; systems?: number[] }]; result: FleetSystemGroup };
   /** Registers a managed system. The connection is tested first (connect, TLS, log in with api_key and read_api_key); a failure is a validation error naming the reason (fleet.system_unreachable, fleet.system_tls, fleet.system_key_refused) unless `force` is true. Plain ws:// only to a loopback host. Keys are sealed at rest and never returned. */
-  "fleet.system.create": {
-    params: [
-      fleet_system_create: {
-        name: string;
-        url: string;
-        username?: string;
-        api_key: string;
-        read_api_key?: string | null;
-        verify_ssl?: boolean;
-        ca?: number | null;
-        groups?: number[];
-        force?: boolean;
-      },
-    ];
-    result: FleetSystem;
-  };
+  "fleet.system.create": { params: [fleet_system_create: { name: string; url: string; username?: string; api_key: string; read_api_key?: string | null; verify_ssl?: boolean; ca?: number | null; groups?: number[]; force?: boolean }]; result: FleetSystem };
   /** Removes a managed system, with every grant on it (user and team entries) and its group memberships; its connections are closed. */
   "fleet.system.delete": { params: [id: number]; result: true };
   /** One managed system by id, as fleet.system.query shows it (a system the caller may not see does not exist for it). */
@@ -1546,30 +1457,9 @@ export interface Methods {
   /** Checks a managed system now over its pooled connection (ignoring the poller's back-off) and returns reachable, version, latency and the last error (e.g. key refused). A system the caller may not see does not exist for it. */
   "fleet.system.status": { params: [id: number]; result: FleetSystemStatus };
   /** Changes a managed system; a new URL, key or trust setting is tested like fleet.system.create (unless `force`), and its pooled connections are replaced. `read_api_key: null` removes the read-only key. */
-  "fleet.system.update": {
-    params: [
-      id: number,
-      fleet_system_update: {
-        name?: string;
-        url?: string;
-        username?: string;
-        api_key?: string;
-        read_api_key?: string | null;
-        verify_ssl?: boolean;
-        ca?: number | null;
-        groups?: number[];
-        force?: boolean;
-      },
-    ];
-    result: FleetSystem;
-  };
+  "fleet.system.update": { params: [id: number, fleet_system_update: { name?: string; url?: string; username?: string; api_key?: string; read_api_key?: string | null; verify_ssl?: boolean; ca?: number | null; groups?: number[]; force?: boolean }]; result: FleetSystem };
   /** Creates a local group; returns its id. */
-  "group.create": {
-    params: [
-      group_create: { name: string; gid?: number | null; smb?: boolean; sudo_commands?: string[]; sudo_commands_nopasswd?: string[]; userns_idmap?: "DIRECT" | number | null; users?: number[] },
-    ];
-    result: number;
-  };
+  "group.create": { params: [group_create: { name: string; gid?: number | null; smb?: boolean; sudo_commands?: string[]; sudo_commands_nopasswd?: string[]; userns_idmap?: "DIRECT" | number | null; users?: number[] }]; result: number };
   /** Deletes a local group. Its primary members move to nogroup, or are deleted with delete_users. */
   "group.delete": { params: [id: number, options?: { delete_users?: boolean }]; result: number };
   /** The group(5)-style record of a group by name or gid ({gr_name, gr_gid, gr_mem, sid, source, local}). */
@@ -1583,35 +1473,11 @@ export interface Methods {
   /** Lists local groups (reference group entry), with query-filters and query-options; filters on stored fields run in the database. */
   "group.query": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: GroupEntry[] | GroupEntry | number | GroupEntrySelected[] | GroupEntrySelected };
   /** Updates a local group (partial; `users` replaces the member list); returns its id. */
-  "group.update": {
-    params: [id: number, group_update?: { name?: string; smb?: boolean; sudo_commands?: string[]; sudo_commands_nopasswd?: string[]; userns_idmap?: "DIRECT" | number | null; users?: number[] }];
-    result: number;
-  };
+  "group.update": { params: [id: number, group_update?: { name?: string; smb?: boolean; sudo_commands?: string[]; sudo_commands_nopasswd?: string[]; userns_idmap?: "DIRECT" | number | null; users?: number[] }]; result: number };
   /** Directory user options: allow user creation, join teams, and team mappings (group DN → teams). */
   "ldap.config": { params: []; result: LdapConfig };
   /** Adds an LDAP server (seed 003 fields plus security LDAPS|STARTTLS); the bind password is sealed at rest and never returned. */
-  "ldap.server.create": {
-    params: [
-      ldap_server_create: {
-        hostname: string;
-        domain: string;
-        group_domain?: string;
-        verify_ssl?: boolean;
-        user_id_field?: string;
-        group_id_field?: string;
-        bind_dn?: string;
-        bind_password?: string;
-        realm?: string;
-        kdc?: string;
-        security?: "LDAPS" | "STARTTLS";
-        nested_groups?: boolean;
-        position?: number;
-        connect_timeout?: number;
-        timeout?: number;
-      },
-    ];
-    result: LdapServer;
-  };
+  "ldap.server.create": { params: [ldap_server_create: { hostname: string; domain: string; group_domain?: string; verify_ssl?: boolean; user_id_field?: string; group_id_field?: string; bind_dn?: string; bind_password?: string; realm?: string; kdc?: string; security?: "LDAPS" | "STARTTLS"; nested_groups?: boolean; position?: number; connect_timeout?: number; timeout?: number }]; result: LdapServer };
   /** Removes an LDAP server. */
   "ldap.server.delete": { params: [id: number]; result: true };
   /** One LDAP server by id (never the bind password). */
@@ -1619,96 +1485,23 @@ export interface Methods {
   /** Lists LDAP servers in the order logins try them (never the bind password), with query-filters and query-options. */
   "ldap.server.query": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: LdapServer[] | LdapServer | number | LdapServerSelected[] | LdapServerSelected };
   /** Tries LDAP server settings step by step (connect, TLS, bind, search) and reports each step with its reason. With `id`, unsent fields (the bind password too) come from that saved server. */
-  "ldap.server.test": {
-    params: [
-      ldap_server_test: {
-        hostname?: string;
-        domain?: string;
-        group_domain?: string;
-        verify_ssl?: boolean;
-        user_id_field?: string;
-        group_id_field?: string;
-        bind_dn?: string;
-        bind_password?: string;
-        realm?: string;
-        kdc?: string;
-        security?: "LDAPS" | "STARTTLS";
-        nested_groups?: boolean;
-        position?: number;
-        connect_timeout?: number;
-        timeout?: number;
-        id?: number;
-      },
-    ];
-    result: LdapTestReport;
-  };
+  "ldap.server.test": { params: [ldap_server_test: { hostname?: string; domain?: string; group_domain?: string; verify_ssl?: boolean; user_id_field?: string; group_id_field?: string; bind_dn?: string; bind_password?: string; realm?: string; kdc?: string; security?: "LDAPS" | "STARTTLS"; nested_groups?: boolean; position?: number; connect_timeout?: number; timeout?: number; id?: number }]; result: LdapTestReport };
   /** Shows what a directory login would do — the DN found, the groups read, the roles and teams that would result — without creating or changing anything. */
   "ldap.server.test_login": { params: [username: string, password: string]; result: LdapLoginReport };
   /** Changes an LDAP server; a bind password not sent is kept, an empty one removes it. */
-  "ldap.server.update": {
-    params: [
-      id: number,
-      ldap_server_update: {
-        hostname?: string;
-        domain?: string;
-        group_domain?: string;
-        verify_ssl?: boolean;
-        user_id_field?: string;
-        group_id_field?: string;
-        bind_dn?: string;
-        bind_password?: string;
-        realm?: string;
-        kdc?: string;
-        security?: "LDAPS" | "STARTTLS";
-        nested_groups?: boolean;
-        position?: number;
-        connect_timeout?: number;
-        timeout?: number;
-      },
-    ];
-    result: LdapServer;
-  };
+  "ldap.server.update": { params: [id: number, ldap_server_update: { hostname?: string; domain?: string; group_domain?: string; verify_ssl?: boolean; user_id_field?: string; group_id_field?: string; bind_dn?: string; bind_password?: string; realm?: string; kdc?: string; security?: "LDAPS" | "STARTTLS"; nested_groups?: boolean; position?: number; connect_timeout?: number; timeout?: number }]; result: LdapServer };
   /** Re-applies the team mappings to every known directory user (a job with progress); with dry_run, only reports what would change. Needs a server with a bind DN. */
   "ldap.sync": { params: [dry_run?: boolean]; result: LdapSyncReport };
   /** Changes the directory user options; team_mappings, when sent, replace every mapping. */
   "ldap.update": { params: [ldap_update: { allow_user_creation?: boolean; join_teams?: number[]; team_mappings?: { group_dn: string; team_ids: number[] }[] }]; result: LdapConfig };
   /** The outgoing mail (SMTP) settings. The SMTP password is never returned (`pass_set` says whether one is stored). */
-  "mail.config": {
-    params: [];
-    result: { id: 1; fromemail: string; fromname: string; outgoingserver: string; port: number; security: "PLAIN" | "SSL" | "TLS"; smtp: boolean; user: string | null; pass_set: boolean };
-  };
+  "mail.config": { params: []; result: { id: 1; fromemail: string; fromname: string; outgoingserver: string; port: number; security: "PLAIN" | "SSL" | "TLS"; smtp: boolean; user: string | null; pass_set: boolean } };
   /** The outgoing mail queue, newest first: mail for sign-in codes, resets, address verification and notices, with its state (PENDING, SENT, DROPPED: nothing to send, FAILED: given up), attempts and last error. Never a code. */
-  "mail.queue": {
-    params: [options?: { state?: "PENDING" | "SENT" | "DROPPED" | "FAILED"; limit?: number }];
-    result: {
-      id: number;
-      user_id: number;
-      username: string | null;
-      kind: string;
-      state: string;
-      attempts: number;
-      created_at: Date;
-      next_attempt_at: Date | null;
-      sent_at: Date | null;
-      last_error: string | null;
-      last_error_code: string | null;
-    }[];
-  };
+  "mail.queue": { params: [options?: { state?: "PENDING" | "SENT" | "DROPPED" | "FAILED"; limit?: number }]; result: { id: number; user_id: number; username: string | null; kind: string; state: string; attempts: number; created_at: Date; next_attempt_at: Date | null; sent_at: Date | null; last_error: string | null; last_error_code: string | null }[] };
   /** Sends a message now (e.g. a test). `to` defaults to the caller's e-mail address; `config` (optional) is merged over the stored settings for this message only, so settings can be tried before mail.update. Fails with mail.unreachable, mail.tls_failed, mail.auth_refused, mail.recipient_refused, mail.sender_refused or mail.send_failed, saying why. */
-  "mail.send": {
-    params: [
-      message: { subject: string; text: string; to?: string[] },
-      config?: { fromemail?: string; fromname?: string; outgoingserver?: string; port?: number; security?: "PLAIN" | "SSL" | "TLS"; smtp?: boolean; user?: string | null; pass?: string | null },
-    ];
-    result: boolean;
-  };
+  "mail.send": { params: [message: { subject: string; text: string; to?: string[] }, config?: { fromemail?: string; fromname?: string; outgoingserver?: string; port?: number; security?: "PLAIN" | "SSL" | "TLS"; smtp?: boolean; user?: string | null; pass?: string | null }]; result: boolean };
   /** Changes the outgoing mail settings: server, port, security (PLAIN, SSL, or TLS = STARTTLS), sender, and SMTP authentication. The password is stored encrypted; null or "" removes it, leaving it out keeps it. */
-  "mail.update": {
-    params: [
-      mail_update: { fromemail?: string; fromname?: string; outgoingserver?: string; port?: number; security?: "PLAIN" | "SSL" | "TLS"; smtp?: boolean; user?: string | null; pass?: string | null },
-    ];
-    result: { id: 1; fromemail: string; fromname: string; outgoingserver: string; port: number; security: "PLAIN" | "SSL" | "TLS"; smtp: boolean; user: string | null; pass_set: boolean };
-  };
+  "mail.update": { params: [mail_update: { fromemail?: string; fromname?: string; outgoingserver?: string; port?: number; security?: "PLAIN" | "SSL" | "TLS"; smtp?: boolean; user?: string | null; pass?: string | null }]; result: { id: 1; fromemail: string; fromname: string; outgoingserver: string; port: number; security: "PLAIN" | "SSL" | "TLS"; smtp: boolean; user: string | null; pass_set: boolean } };
   /** Drops this session to the read-only administrator role (secrets are redacted afterwards). */
   "privilege.become_readonly": { params: []; result: null };
   /** Creates a privilege granting roles to local groups (by GID) and directory groups. */
@@ -1722,38 +1515,15 @@ export interface Methods {
   /** The role catalogue: {name, title, includes, builtin, stig}; filter builtin=false for the four compound roles. */
   "privilege.roles": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: RoleRow[] | RoleRow | number | RoleRowSelected[] | RoleRowSelected };
   /** Updates a privilege (built-in privileges keep their name and roles). */
-  "privilege.update": {
-    params: [id: number, privilege_update: { name?: string; local_groups?: number[]; ds_groups?: (number | string)[]; roles?: string[]; web_shell?: boolean }];
-    result: PrivilegeEntry;
-  };
+  "privilege.update": { params: [id: number, privilege_update: { name?: string; local_groups?: number[]; ds_groups?: (number | string)[]; roles?: string[]; web_shell?: boolean }]; result: PrivilegeEntry };
   /** Password policy, lock-out and GPOS STIG settings. */
   "system.security.config": { params: []; result: SecurityConfig };
   /** Updates the password policy, lock-out and GPOS STIG settings (a job). */
-  "system.security.update": {
-    params: [
-      system_security_update: {
-        enable_fips?: boolean;
-        enable_gpos_stig?: boolean;
-        min_password_age?: number | null;
-        max_password_age?: number | null;
-        password_complexity_ruleset?: ("UPPER" | "LOWER" | "NUMBER" | "SPECIAL")[] | null;
-        min_password_length?: number | null;
-        password_history_length?: number | null;
-        lockout_threshold?: number;
-        lockout_duration?: number;
-      },
-    ];
-    result: SecurityConfig;
-  };
+  "system.security.update": { params: [system_security_update: { enable_fips?: boolean; enable_gpos_stig?: boolean; min_password_age?: number | null; max_password_age?: number | null; password_complexity_ruleset?: ("UPPER" | "LOWER" | "NUMBER" | "SPECIAL")[] | null; min_password_length?: number | null; password_history_length?: number | null; lockout_threshold?: number; lockout_duration?: number }]; result: SecurityConfig };
   /** The server's product and version (e.g. "Gatehouse-0.1.0"), as the appliance's system.version; a fleet manager refreshes its cache of this system's method list when it changes. */
   "system.version": { params: []; result: string };
   /** Creates a team; returns its entry. A FLEET_WRITE caller who is not an administrator may grant only access it holds itself. */
-  "team.create": {
-    params: [
-      team_create: { name: string; members?: number[]; systems?: { system: number; access: "READ" | "READ_WRITE" }[]; system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[] },
-    ];
-    result: Team;
-  };
+  "team.create": { params: [team_create: { name: string; members?: number[]; systems?: { system: number; access: "READ" | "READ_WRITE" }[]; system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[] }]; result: Team };
   /** Deletes a team and every grant on it. */
   "team.delete": { params: [id: number]; result: true };
   /** One team by id. */
@@ -1761,58 +1531,15 @@ export interface Methods {
   /** Lists teams, with query-filters and query-options. */
   "team.query": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: Team[] | Team | number | TeamSelected[] | TeamSelected };
   /** Updates a team (lists given replace the current ones); returns its entry. A FLEET_WRITE caller who is not an administrator may change only access it holds itself. */
-  "team.update": {
-    params: [
-      id: number,
-      team_update?: { name?: string; members?: number[]; systems?: { system: number; access: "READ" | "READ_WRITE" }[]; system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[] },
-    ];
-    result: Team;
-  };
+  "team.update": { params: [id: number, team_update?: { name?: string; members?: number[]; systems?: { system: number; access: "READ" | "READ_WRITE" }[]; system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[] }]; result: Team };
   /** Turns on the TOTP secret staged by user.stage_2fa_secret when otp_token is a current code from it; returns the user entry with twofactor_config (Gatehouse-specific). */
   "user.confirm_2fa_secret": { params: [username: string, otp_token: string]; result: UserWithTwofactor };
   /** Creates a local user; returns the user entry plus `password` (the generated one for random_password). */
-  "user.create": {
-    params: [
-      user_create: {
-        username: string;
-        full_name: string;
-        uid?: number | null;
-        group?: number | null;
-        group_create?: boolean;
-        groups?: number[];
-        home?: string;
-        home_create?: boolean;
-        home_mode?: string;
-        shell?: string;
-        email?: string | null;
-        password?: string | null;
-        random_password?: boolean;
-        password_disabled?: boolean;
-        ssh_password_enabled?: boolean;
-        sshpubkey?: string | null;
-        locked?: boolean;
-        smb?: boolean;
-        webshare?: boolean;
-        userns_idmap?: "DIRECT" | number | null;
-        sudo_commands?: string[];
-        sudo_commands_nopasswd?: string[];
-        microsoft_account?: boolean;
-        source?: "LOCAL" | "LDAP";
-        ldap_username?: string | null;
-        teams?: number[];
-        systems?: { system: number; access: "READ" | "READ_WRITE" }[];
-        system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[];
-      },
-    ];
-    result: UserWithPassword;
-  };
+  "user.create": { params: [user_create: { username: string; full_name: string; uid?: number | null; group?: number | null; group_create?: boolean; groups?: number[]; home?: string; home_create?: boolean; home_mode?: string; shell?: string; email?: string | null; password?: string | null; random_password?: boolean; password_disabled?: boolean; ssh_password_enabled?: boolean; sshpubkey?: string | null; locked?: boolean; smb?: boolean; webshare?: boolean; userns_idmap?: "DIRECT" | number | null; sudo_commands?: string[]; sudo_commands_nopasswd?: string[]; microsoft_account?: boolean; source?: "LOCAL" | "LDAP"; ldap_username?: string | null; teams?: number[]; systems?: { system: number; access: "READ" | "READ_WRITE" }[]; system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[] }]; result: UserWithPassword };
   /** Deletes a local user (the home directory is kept, its .ssh removed); with delete_group (default) also its private primary group. */
   "user.delete": { params: [id: number, options?: { delete_group?: boolean }]; result: number };
   /** Exports every local (non-built-in) user and group as `gatehouse export` does (a job): JSON with both, or CSV of the users (`groups`: the groups file). `with_hashes` adds password hashes and needs FULL_ADMIN. The file is fetched once with GET <url> on this server, while the session that started the job lives, within 10 minutes. */
-  "user.export": {
-    params: [user_export?: { format?: "JSON" | "CSV"; groups?: boolean; with_hashes?: boolean }];
-    result: { format: "JSON" | "CSV"; users: number; groups: number; url: string; expires_at: Date };
-  };
+  "user.export": { params: [user_export?: { format?: "JSON" | "CSV"; groups?: boolean; with_hashes?: boolean }]; result: { format: "JSON" | "CSV"; users: number; groups: number; url: string; expires_at: Date } };
   /** One user by DB id (options as in user.query, e.g. select). */
   "user.get_instance": { params: [id: number, options?: { [key: string]: unknown }]; result: UserEntry | UserEntrySelected };
   /** The lowest free UID at or above the id_start setting (default 1000); reserved briefly so successive calls differ. */
@@ -1822,17 +1549,7 @@ export interface Methods {
   /** Whether a local administrator with a password exists (the first-start page asks for one while it is false). */
   "user.has_local_administrator_set_up": { params: []; result: boolean };
   /** Imports users and groups as `gatehouse import` does (a job): the job's progress names `extra.upload_url`, where the file (the accounts JSON, or a users or groups CSV) is sent once with HTTP PUT while the session that started the job lives, within 10 minutes. Every record is checked first; nothing is imported while any is invalid unless `skip_invalid`; `dry_run` only reports. */
-  "user.import": {
-    params: [user_import?: { dry_run?: boolean; skip_invalid?: boolean }];
-    result: {
-      dryRun: boolean;
-      groups: number;
-      users: number;
-      memberships: number;
-      errors: { kind: "users" | "groups"; line: number; name: string | null; field: string; message: string; code: string }[];
-      refused: boolean;
-    };
-  };
+  "user.import": { params: [user_import?: { dry_run?: boolean; skip_invalid?: boolean }]; result: { dryRun: boolean; groups: number; users: number; memberships: number; errors: { kind: "users" | "groups"; line: number; name: string | null; field: string; message: string; code: string }[]; refused: boolean } };
   /** Lists local users (reference user entry), with query-filters and query-options; filters on stored fields run in the database. */
   "user.query": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: UserEntry[] | UserEntry | number | UserEntrySelected[] | UserEntrySelected };
   /** Creates a new TOTP secret for a user (yourself, or anyone as FULL_ADMIN); returns the user entry with twofactor_config. */
@@ -1846,48 +1563,13 @@ export interface Methods {
   /** Login shells a user may get: path → name (nologin plus the host's /usr/bin shells). */
   "user.shell_choices": { params: [group_ids?: number[]]; result: { [key: string]: string } };
   /** Stages a new TOTP secret for a user (yourself, or anyone as FULL_ADMIN) without turning it on: returns its provisioning URI; user.confirm_2fa_secret with a code from it turns it on (Gatehouse-specific; the staged secret expires after 15 minutes). */
-  "user.stage_2fa_secret": {
-    params: [username: string, twofactor_options?: { otp_digits?: number; interval?: 30 | 60 }];
-    result: { provisioning_uri: string; otp_digits: number; interval: number; expires_at: Date };
-  };
+  "user.stage_2fa_secret": { params: [username: string, twofactor_options?: { otp_digits?: number; interval?: 30 | 60 }]; result: { provisioning_uri: string; otp_digits: number; interval: number; expires_at: Date } };
   /** A free username derived from a full name (seed 001: "John Smith" → "jsmith", then jsmith2, …). */
   "user.suggest_username": { params: [full_name: string]; result: string };
   /** Removes a user's TOTP secret (they then sign in without a second factor). */
   "user.unset_2fa_secret": { params: [username: string]; result: null };
   /** Updates a local user (partial); returns the user entry plus `password` (set only when one was sent or generated). */
-  "user.update": {
-    params: [
-      id: number,
-      user_update?: {
-        username?: string;
-        full_name?: string;
-        group?: number | null;
-        groups?: number[];
-        home?: string;
-        home_create?: boolean;
-        home_mode?: string;
-        shell?: string;
-        email?: string | null;
-        password?: string | null;
-        random_password?: boolean;
-        password_disabled?: boolean;
-        ssh_password_enabled?: boolean;
-        sshpubkey?: string | null;
-        locked?: boolean;
-        smb?: boolean;
-        webshare?: boolean;
-        userns_idmap?: "DIRECT" | number | null;
-        sudo_commands?: string[];
-        sudo_commands_nopasswd?: string[];
-        microsoft_account?: boolean;
-        ldap_username?: string | null;
-        teams?: number[];
-        systems?: { system: number; access: "READ" | "READ_WRITE" }[];
-        system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[];
-      },
-    ];
-    result: UserWithPassword;
-  };
+  "user.update": { params: [id: number, user_update?: { username?: string; full_name?: string; group?: number | null; groups?: number[]; home?: string; home_create?: boolean; home_mode?: string; shell?: string; email?: string | null; password?: string | null; random_password?: boolean; password_disabled?: boolean; ssh_password_enabled?: boolean; sshpubkey?: string | null; locked?: boolean; smb?: boolean; webshare?: boolean; userns_idmap?: "DIRECT" | number | null; sudo_commands?: string[]; sudo_commands_nopasswd?: string[]; microsoft_account?: boolean; ldap_username?: string | null; teams?: number[]; systems?: { system: number; access: "READ" | "READ_WRITE" }[]; system_groups?: { system_group: number; access: "READ" | "READ_WRITE" }[] }]; result: UserWithPassword };
   /** Confirms a user's e-mail address with the code mailed to it when the address was set (valid 10 minutes, single use, 5 tries). Your own without a role; another user's (an administrator pasting the code, seed 002) needs ACCOUNT_WRITE and every role that user holds. */
   "user.verify_email": { params: [id: number, data: { code: string }]; result: { id: number; email: string; email_verified: true } };
 }
