@@ -21,6 +21,7 @@ import { buildHttpServer, closeAllConnections } from "../src/server/http.js";
 import { RpcClient } from "../src/cli/client.js";
 import type { Db } from "../src/store/db.js";
 import { provisionerOf } from "../src/provision/index.js";
+import { builtinUserBase } from "../src/accounts/system-accounts.js";
 import { m015SearchIndexes, nonAsciiIndex, SEARCH_INDEXED_COLUMNS, trigramTable } from "../src/store/migrations/015-search-indexes.js";
 import { freshPgDatabase } from "../test/harness.js";
 import { alternate, figure, type BenchOptions, type Row } from "./measure.js";
@@ -397,37 +398,8 @@ async function createRows(ctx: CoreCtx): Promise<Row[]> {
             .executeTakeFirstOrThrow();
           await trx
             .insertInto("users")
-            .values({
-              uid: RAW_ID + k,
-              username: `raw${k}`,
-              unixhash: "*",
-              smbhash: "*",
-              home: "/var/empty",
-              shell: "/usr/bin/bash",
-              full_name: "raw",
-              builtin: 0,
-              smb: 0,
-              microsoft_account: 0,
-              userns_idmap: null,
-              group_id: g.id,
-              password_disabled: 0,
-              ssh_password_enabled: 0,
-              sshpubkey: null,
-              locked: 0,
-              sudo_commands: "[]",
-              sudo_commands_nopasswd: "[]",
-              email: null,
-              email_verified: 0,
-              last_password_change: null,
-              password_history: "[]",
-              source: "LOCAL",
-              home_mode: null,
-              twofactor_secret: null,
-              twofactor_digits: 6,
-              twofactor_interval: 30,
-              twofactor_email: 0,
-              created_at: Date.now(),
-            })
+            // A plain local account: the built-in defaults with its own names and ids.
+            .values({ ...builtinUserBase(Date.now()), uid: RAW_ID + k, username: `raw${k}`, home: "/var/empty", shell: "/usr/bin/bash", full_name: "raw", builtin: 0, group_id: g.id })
             .execute();
         });
       }),

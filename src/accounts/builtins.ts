@@ -8,6 +8,7 @@ import path from "node:path";
 import type { AccountsApp } from "./context.js";
 import type { Tx } from "../store/db.js";
 import { defaultShell } from "./shells.js";
+import { builtinUserBase } from "./system-accounts.js";
 
 interface BuiltinGroup {
   gid: number;
@@ -198,30 +199,8 @@ async function seedInto(trx: Tx, hostRoot: string): Promise<void> {
     if (!groupIdByGid.has(g.gid)) groupIdByGid.set(g.gid, row.id);
   }
   const now = Date.now();
-  const base = {
-    unixhash: "*",
-    smbhash: "*",
-    builtin: 1,
-    smb: 0,
-    microsoft_account: 0,
-    password_disabled: 0,
-    ssh_password_enabled: 0,
-    sshpubkey: null,
-    locked: 0,
-    sudo_commands: "[]",
-    sudo_commands_nopasswd: "[]",
-    email: null,
-    email_verified: 0,
-    last_password_change: null,
-    password_history: "[]",
-    source: "LOCAL",
-    home_mode: null,
-    twofactor_secret: null,
-    twofactor_digits: 6,
-    twofactor_interval: 30,
-    twofactor_email: 0,
-    created_at: now,
-  };
+  const base = builtinUserBase(now);
+
   // root is DB id 1, a member of builtin_administrators (reference §3).
   const rootGroup = groupIdByGid.get(0)!;
   const root = await trx
