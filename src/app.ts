@@ -119,10 +119,14 @@ export class App {
   }
 
   async shutdown(): Promise<void> {
-    for (const h of this.shutdownHooks) await h().catch((err) => this.log.error({ err }, "shutdown hook failed"));
+    // Once: close() runs the hooks when nobody called shutdown() (the poller, mail and provisioner
+    // must stop before the store they use closes).
+    const hooks = this.shutdownHooks.splice(0);
+    for (const h of hooks) await h().catch((err) => this.log.error({ err }, "shutdown hook failed"));
   }
 
   async close(): Promise<void> {
+    await this.shutdown();
     await this.store.close();
   }
 }

@@ -31,15 +31,27 @@ export class StatusPoller {
   start(): void {
     if (this.timer || this.stopped) return;
     this.timer = setInterval(() => {
-      if (!this.running) this.running = this.round().finally(() => (this.running = null));
+      if (this.running) return;
+      // A failed round (the store unreachable for a moment) is logged; the next period retries.
+      // Nothing may escape the timer: an unhandled rejection ends the process.
+      this.running = this.round()
+        .catch((err) => this.rt.app.log.warn({ err }, "fleet status round failed"))
+        .finally(() => (this.running = null));
     }, this.intervalMs);
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stop the timer; resolves when the round in flight (if any) has ended, so the store may close. */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.running;
+  }
+
+  /** Is the timer still scheduling rounds? */
+  isRunning(): boolean {
+    return this.timer !== null;
   }
 
   /** One round over every system (also called by the bench and tests); resolves when all are recorded. */

@@ -34,8 +34,10 @@ export function startFleetRuntime(app: FleetRuntimeApp, opts: PoolOptions = {}):
   app.events.setGate("fleet.system.query", (session, payload) => systemEventFor(app.store.db, session, payload));
   rt.poller.start();
   app.onShutdown(async () => {
-    rt.poller.stop();
+    // The timer first, then the connections (a probe in flight fails at once), then the round ends.
+    const stopped = rt.poller.stop();
     pool.closeAll();
+    await stopped;
   });
   return rt;
 }
