@@ -8,6 +8,8 @@ import { sql, type Selectable } from "kysely";
 import { buildGroupEntries, type GroupEntry } from "../accounts/group-entry.js";
 import { param, prepare } from "../auth/prepared.js";
 import { hasAnySystemAccess } from "../fleet/effective-access.js";
+import type { z } from "zod";
+import type { PrivilegeEntrySchema } from "./schemas.js";
 
 export type PrivilegeRow = Selectable<PrivilegeTable>;
 
@@ -98,15 +100,8 @@ export async function hasFleetAccess(db: Tx, userId: number): Promise<boolean> {
 
 // ---- entries -----------------------------------------------------------------------------------
 
-export interface PrivilegeEntry {
-  id: number;
-  builtin_name: string | null;
-  name: string;
-  local_groups: Record<string, unknown>[];
-  ds_groups: Record<string, unknown>[];
-  roles: string[];
-  web_shell: boolean;
-}
+/** A privilege entry (privilege.query): PrivilegeEntrySchema's shape. */
+export type PrivilegeEntry = z.infer<typeof PrivilegeEntrySchema>;
 
 /** Every privilege with its local groups expanded to group entries (a missing gid: `{gid, sid: null, group: null}`). */
 export async function privilegeEntries(db: Tx, where: { id?: number } = {}): Promise<PrivilegeEntry[]> {
@@ -121,7 +116,7 @@ export async function privilegeEntries(db: Tx, where: { id?: number } = {}): Pro
     id: p.id,
     builtin_name: p.builtin_name,
     name: p.name,
-    local_groups: (JSON.parse(p.local_groups) as number[]).map((gid) => (byGid.get(gid) as unknown as Record<string, unknown>) ?? { gid, sid: null, group: null }),
+    local_groups: (JSON.parse(p.local_groups) as number[]).map((gid) => byGid.get(gid) ?? { gid, sid: null, group: null }),
     ds_groups: (JSON.parse(p.ds_groups) as (number | string)[]).map((g) =>
       typeof g === "number" ? { gid: g, sid: null, group: null } : /^S-\d/.test(g) ? { gid: null, sid: g, group: null } : { gid: null, sid: null, group: g },
     ),

@@ -8,6 +8,9 @@
 // Closures are computed once at module load into frozen sets, so an authorization check is a
 // Set lookup (the stack check measured ~4000× faster than a policy engine for this shape).
 
+import type { z } from "zod";
+import type { RoleRowSchema } from "./schemas.js";
+
 export interface RoleDef<Name extends string = string> {
   /** Roles this one grants as well, as declared (expanded transitively by expandRoles). */
   readonly includes: readonly Name[];
@@ -333,14 +336,11 @@ export function stigAllowedRoleNames(): readonly RoleName[] {
   return STIG_ALLOWED_NAMES;
 }
 
-/** One row of `privilege.roles`. */
-export interface PrivilegeRoleRow {
-  name: RoleName;
-  title: string;
-  includes: RoleName[];
-  builtin: boolean;
-  stig: "GPOS" | null;
-}
+/**
+ * One row of `privilege.roles`: RoleRowSchema's shape, with the role names narrowed to the
+ * catalogue's (the schema says string, as the wire does).
+ */
+export type PrivilegeRoleRow = Omit<z.infer<typeof RoleRowSchema>, "name" | "includes"> & { name: RoleName; includes: RoleName[] };
 
 /**
  * The `privilege.roles` result: `{name, title (= name), includes (as declared; READONLY_ADMIN's

@@ -8,6 +8,8 @@ import type { GroupTable } from "../store/schema.js";
 import { serverSid } from "./account-settings.js";
 import { accountSnapshot, storeSnapshot, jsonList, rolesForGids, type AccountSnapshot } from "./privileges.js";
 import { parseIdmap } from "./user-entry.js";
+import type { z } from "zod";
+import type { GroupEntrySchema } from "./schemas.js";
 
 /** Builtin groups whose membership and settings stay editable (reference §1.3, §2.1). */
 export const EDITABLE_BUILTIN_GIDS = new Set([14, 445, 544, 545, 568, 951, 952]);
@@ -15,22 +17,8 @@ export const BUILTIN_ADMINISTRATORS_GID = 544;
 export const BUILTIN_USERS_GID = 545;
 export const BUILTIN_GUESTS_GID = 546;
 
-export interface GroupEntry {
-  id: number;
-  gid: number;
-  name: string;
-  group: string;
-  builtin: boolean;
-  sudo_commands: string[];
-  sudo_commands_nopasswd: string[];
-  smb: boolean;
-  userns_idmap: "DIRECT" | number | null;
-  local: boolean;
-  sid: string | null;
-  roles: string[];
-  users: number[];
-  immutable: boolean;
-}
+/** A group entry as built here: GroupEntrySchema's shape. */
+export type GroupEntry = z.infer<typeof GroupEntrySchema>;
 
 export type GroupRow = Selectable<GroupTable>;
 

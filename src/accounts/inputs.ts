@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { MAX_LOCAL_ID } from "./account-settings.js";
 import { userFleetFields } from "../fleet/access-schemas.js";
+import { renderableText } from "../server/input-bounds.js";
 
 const idmap = z.union([z.literal("DIRECT"), z.number().int().min(1).max(4294967294)]).nullable();
 // Bounds beyond the reference: a sudoers rule of more than 256 commands, or authorized_keys text
@@ -74,3 +75,24 @@ export type GroupUpdateInput = z.output<typeof groupUpdateSchema>;
 
 export const userDeleteOptions = z.strictObject({ delete_group: z.boolean().default(true) });
 export const groupDeleteOptions = z.strictObject({ delete_users: z.boolean().default(false) });
+
+// privilege.create / privilege.update (reference §4); the rules live in privilege-write.ts.
+const privilegeFields = {
+  name: renderableText(1, 200),
+  local_groups: z.array(z.number().int()),
+  ds_groups: z.array(z.union([z.number().int(), renderableText(1, 256)])),
+  roles: z.array(z.string()),
+  web_shell: z.boolean(),
+};
+
+export const privilegeCreateSchema = z.strictObject({
+  name: privilegeFields.name,
+  local_groups: privilegeFields.local_groups.default([]),
+  ds_groups: privilegeFields.ds_groups.default([]),
+  roles: privilegeFields.roles.default([]),
+  web_shell: privilegeFields.web_shell,
+});
+export type PrivilegeCreateInput = z.output<typeof privilegeCreateSchema>;
+
+export const privilegeUpdateSchema = z.strictObject(privilegeFields).partial();
+export type PrivilegeUpdateInput = z.output<typeof privilegeUpdateSchema>;

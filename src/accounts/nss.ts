@@ -1,24 +1,32 @@
 // user.get_user_obj / group.get_group_obj (reference §1.9, §2): passwd- and group-style records,
 // looked up by name or numeric id like getpwnam/getpwuid and getgrnam/getgrgid.
 
+import { z } from "zod";
 import { CallError, ValidationErrors } from "../server/errors.js";
 import type { Tx } from "../store/db.js";
 import { serverSid } from "./account-settings.js";
 import { groupSid } from "./group-entry.js";
 import { securityConfig } from "../auth/policy.js";
+import type { GroupObjSchema, UserObjSchema } from "./schemas.js";
 
-export interface UserObjQuery {
-  username?: string | null;
-  uid?: number | null;
-  get_groups?: boolean;
-  sid_info?: boolean;
-}
+/** user.get_user_obj's argument. */
+export const userObjQuerySchema = z.strictObject({
+  username: z.string().nullable().optional(),
+  uid: z.number().int().nullable().optional(),
+  get_groups: z.boolean().optional(),
+  sid_info: z.boolean().optional(),
+});
+export type UserObjQuery = z.output<typeof userObjQuerySchema>;
+
+/** group.get_group_obj's argument. */
+export const groupObjQuerySchema = z.strictObject({ groupname: z.string().nullable().optional(), gid: z.number().int().nullable().optional(), sid_info: z.boolean().optional() });
+export type GroupObjQuery = z.output<typeof groupObjQuerySchema>;
 
 function sourceOf(source: string): string {
   return source === "LOCAL" ? "LOCAL" : source;
 }
 
-export async function getUserObj(db: Tx, q: UserObjQuery) {
+export async function getUserObj(db: Tx, q: UserObjQuery): Promise<z.infer<typeof UserObjSchema>> {
   const v = new ValidationErrors();
   const hasName = !!q.username;
   const hasUid = q.uid !== null && q.uid !== undefined;
@@ -55,13 +63,7 @@ export async function getUserObj(db: Tx, q: UserObjQuery) {
   };
 }
 
-export interface GroupObjQuery {
-  groupname?: string | null;
-  gid?: number | null;
-  sid_info?: boolean;
-}
-
-export async function getGroupObj(db: Tx, q: GroupObjQuery) {
+export async function getGroupObj(db: Tx, q: GroupObjQuery): Promise<z.infer<typeof GroupObjSchema>> {
   const v = new ValidationErrors();
   const hasName = !!q.groupname;
   const hasGid = q.gid !== null && q.gid !== undefined;

@@ -15,16 +15,10 @@ import { recordChange } from "../store/changes.js";
 import { accountSnapshot } from "./privileges.js";
 import { expanded } from "./grant-delta.js";
 import { BUILTIN_ADMINISTRATORS_GID } from "./group-entry.js";
+import type { PrivilegeCreateInput, PrivilegeUpdateInput } from "./inputs.js";
 
-export interface PrivilegeData {
-  name: string;
-  local_groups: number[];
-  ds_groups: (number | string)[];
-  roles: string[];
-  web_shell: boolean;
-}
-
-export type PrivilegeUpdateData = Partial<PrivilegeData>;
+/** A whole privilege as written (privilege.create's parsed argument, or an update merged onto the old entry). */
+export type PrivilegeData = PrivilegeCreateInput;
 
 type Grants = Pick<PrivilegeData, "local_groups" | "ds_groups" | "roles"> & { web_shell?: boolean };
 
@@ -141,7 +135,7 @@ export async function createPrivilege(ctx: AccountContext, data: PrivilegeData):
   return entry;
 }
 
-export async function updatePrivilege(ctx: AccountContext, id: number, data: PrivilegeUpdateData): Promise<PrivilegeEntry> {
+export async function updatePrivilege(ctx: AccountContext, id: number, data: PrivilegeUpdateInput): Promise<PrivilegeEntry> {
   const entry = await ctx.app.store.db.transaction().execute(async (trx) => {
     const old = await privilegeById(trx, id);
     ctx.auditSubject = old.name;

@@ -19,9 +19,11 @@ import { defaultShell } from "./shells.js";
 import { hashRounds } from "./account-settings.js";
 import { allocateId, claimExplicitId, releaseReservation } from "./ids.js";
 import { claimHome, homeHolderError, userConflictError, violatedKey, withIdRetry, type UserKeys } from "./uniqueness.js";
-import { userEntryById, type UserEntry } from "./user-entry.js";
+import { userEntryById } from "./user-entry.js";
 import { BUILTIN_USERS_GID } from "./group-entry.js";
 import type { UserCreateInput } from "./inputs.js";
+import type { UserWithPasswordSchema } from "./schemas.js";
+import type { Built } from "../server/wire-schema.js";
 import { accountGrants, grantDelta } from "./grant-delta.js";
 import { assertMayGrant } from "../access/grant-check.js";
 import { sendEmailVerification } from "../auth/email-verification.js";
@@ -47,7 +49,8 @@ import {
   webshareGroupId,
 } from "./user-rules.js";
 
-export type UserWithPassword = UserEntry & { password: string | null };
+/** user.create / user.update's answer: UserWithPasswordSchema's shape, before redaction. */
+export type UserWithPassword = Built<typeof UserWithPasswordSchema>;
 
 const SCHEMA = "user_create";
 

@@ -14,61 +14,18 @@ import { serverSid } from "./account-settings.js";
 import type { SecurityConfig } from "../auth/policy.js";
 import { accountSnapshot, storeSnapshot, jsonList, rolesForGids, type AccountSnapshot, type PrivilegeGids } from "./privileges.js";
 import { fleetJsonSql, loadUserFleet, NO_FLEET_FIELDS, parseFleetJson, type UserFleetFields } from "../fleet/fleet-fields.js";
+import type { Built } from "../server/wire-schema.js";
+import type { PrimaryGroupSchema, UserEntrySchema } from "./schemas.js";
 
 /** uid of the local administrator `admin` (the reference's truenas_admin): always immutable. */
 export const ADMIN_UID = 950;
 const DAY_MS = 86_400_000;
 
-export interface PrimaryGroupRow {
-  id: number;
-  bsdgrp_gid: number;
-  bsdgrp_group: string;
-  bsdgrp_builtin: boolean;
-  bsdgrp_smb: boolean;
-  bsdgrp_sudo_commands: string[];
-  bsdgrp_sudo_commands_nopasswd: string[];
-  bsdgrp_userns_idmap: "DIRECT" | number | null;
-}
+/** The primary group as a user entry carries it (the bsdgrp_* columns): PrimaryGroupSchema's shape. */
+export type PrimaryGroupRow = Built<typeof PrimaryGroupSchema>;
 
-export interface UserEntry extends UserFleetFields {
-  id: number;
-  uid: number;
-  username: string;
-  unixhash: string | null;
-  smbhash: string | null;
-  home: string;
-  shell: string;
-  full_name: string;
-  builtin: boolean;
-  smb: boolean;
-  webshare: boolean;
-  userns_idmap: "DIRECT" | number | null;
-  group: PrimaryGroupRow;
-  groups: number[];
-  password_disabled: boolean;
-  ssh_password_enabled: boolean;
-  sshpubkey: string | null;
-  locked: boolean;
-  sudo_commands: string[];
-  sudo_commands_nopasswd: string[];
-  email: string | null;
-  local: boolean;
-  immutable: boolean;
-  twofactor_auth_configured: boolean;
-  sid: string | null;
-  last_password_change: Date | null;
-  password_age: number | null;
-  password_history: string[];
-  password_change_required: boolean;
-  roles: string[];
-  api_keys: number[];
-  microsoft_account: boolean;
-  email_verified: boolean;
-  /** Gatehouse: the second factor — TOTP, EMAIL (e-mailed codes) or null (src/auth/email-verification.ts). */
-  twofactor_method: "TOTP" | "EMAIL" | null;
-  source: string;
-  ldap_username: string | null;
-}
+/** A user entry as built here, before the dispatcher redacts its secret fields: UserEntrySchema's shape. */
+export type UserEntry = Built<typeof UserEntrySchema>;
 
 /** A users row with its primary group's columns (prefixed `g_`). */
 export type UserRow = Selectable<UserTable> & {

@@ -9,6 +9,8 @@ import type { AuditTable } from "../store/schema.js";
 import type { Selectable } from "kysely";
 import { redactCallParams, type MethodLookup } from "./secret-args.js";
 import { redactParams } from "./audit.js";
+import type { z } from "zod";
+import type { AuditEntrySchema } from "./schemas.js";
 
 export const AUDIT_SERVICES = ["MIDDLEWARE", "SMB", "SUDO", "SYSTEM"] as const;
 
@@ -29,19 +31,8 @@ const AUDIT_COLUMNS: ColumnMap = {
   success: { sql: C("success"), kind: "bool" },
 };
 
-export interface AuditEntry {
-  audit_id: string;
-  message_timestamp: number;
-  timestamp: Date;
-  address: string;
-  username: string;
-  session: string | null;
-  service: string;
-  service_data: unknown;
-  event: string;
-  event_data: unknown;
-  success: boolean;
-}
+/** An audit entry (audit.query): AuditEntrySchema's shape. */
+export type AuditEntry = z.infer<typeof AuditEntrySchema>;
 
 export function auditEntry(r: Selectable<AuditTable>): AuditEntry {
   return {

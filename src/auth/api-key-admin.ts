@@ -13,6 +13,7 @@ import { rolesOfUser } from "../access/privileges.js";
 import { REDACTED } from "../audit/audit.js";
 import { changeOf, type ChangeEvent } from "../store/change-event.js";
 import { commitChange, recordChange } from "../store/changes.js";
+import type { ApiKeyCreateInput, ApiKeyUpdateInput } from "./api-key-inputs.js";
 import { API_KEY_SECRET_FIELDS, apiKeyEntries, issueKeyMaterial, revokeApiKey, type ApiKeyEntry } from "./api-keys.js";
 
 export const API_KEY_SECRETS: string[] = [...API_KEY_SECRET_FIELDS];
@@ -30,13 +31,6 @@ export interface ApiKeyAdminContext {
   session: (Caller & { username: string }) | null;
   /** Set for the audit label: the key's name as read from the store (AuditFacts). */
   auditSubject?: string;
-}
-
-export interface KeyData {
-  name: string;
-  username: string;
-  expires_at: Date | null;
-  roles: string[] | null;
 }
 
 /** An entry for api_key.query events: every secret field redacted. */
@@ -58,7 +52,7 @@ async function checkMayChange(ctx: ApiKeyAdminContext): Promise<void> {
 }
 
 /** Validate name, owner, expiry and roles; returns the owner's user id. */
-async function validateKey(ctx: ApiKeyAdminContext, schema: string, data: KeyData, ownId: number | null, changed: { expires_at: boolean }): Promise<number> {
+async function validateKey(ctx: ApiKeyAdminContext, schema: string, data: ApiKeyCreateInput, ownId: number | null, changed: { expires_at: boolean }): Promise<number> {
   const db = ctx.app.store.db;
   const errors = new ValidationErrors();
   const dup = await db.selectFrom("api_keys").select("id").where("name", "=", data.name).executeTakeFirst();
@@ -81,7 +75,7 @@ async function validateKey(ctx: ApiKeyAdminContext, schema: string, data: KeyDat
 }
 
 /** A new key for `data.username`; its secret (`key`, `client_key`) is returned only here. */
-export async function createApiKey(ctx: ApiKeyAdminContext, data: KeyData) {
+export async function createApiKey(ctx: ApiKeyAdminContext, data: ApiKeyCreateInput) {
   await checkMayChange(ctx);
   const userId = await validateKey(ctx, "api_key_create", data, null, { expires_at: true });
   const material = await issueKeyMaterial(ctx.app.config.scramIterations);
@@ -112,7 +106,7 @@ export async function createApiKey(ctx: ApiKeyAdminContext, data: KeyData) {
 }
 
 /** Rename, change expiry or roles, or (reset) issue a new secret and lift a revocation. */
-export async function updateApiKey(ctx: ApiKeyAdminContext, id: number, data: { name?: string; expires_at?: Date | null; roles?: string[] | null; reset: boolean }) {
+export async function updateApiKey(ctx: ApiKeyAdminContext, id: number, data: ApiKeyUpdateInput) {
   const db = ctx.app.store.db;
   const old = await apiKeyById(db, id);
   ctx.auditSubject = old.name;

@@ -7,6 +7,8 @@ import type { Tx } from "../store/db.js";
 import { randomPassword } from "./password-hash.js";
 import { safeEqual, sha256 } from "./secrets.js";
 import { deriveScramRecord, type ScramRecord } from "./scram.js";
+import type { Built } from "../server/wire-schema.js";
+import type { ApiKeyEntrySchema } from "./schemas.js";
 
 export const KEY_SECRET_LENGTH = 64;
 
@@ -56,29 +58,8 @@ export async function addMissingScramRecord(db: Tx, id: number, secret: string, 
   await db.updateTable("api_keys").set(record).where("id", "=", id).where("stored_key", "is", null).execute();
 }
 
-export interface ApiKeyEntry {
-  id: number;
-  name: string;
-  username: string | null;
-  user_identifier: number | null;
-  keyhash: string;
-  /** Salt of the fast hash (Gatehouse; secret). */
-  keyhash_salt: string;
-  /** SCRAM record (secrets; null until a key made before SCRAM is used once with PLAIN). */
-  iterations: number | null;
-  salt: string | null;
-  stored_key: string | null;
-  server_key: string | null;
-  /** The key has its SCRAM record (not secret: false means reset it, or use it once with PLAIN). */
-  scram: boolean;
-  created_at: Date;
-  expires_at: Date | null;
-  local: boolean;
-  revoked: boolean;
-  revoked_reason: string | null;
-  /** Gatehouse: the roles the key is limited to (null = all of its owner's roles). */
-  roles: string[] | null;
-}
+/** An API key's entry as built here, secrets included (the dispatcher redacts them): ApiKeyEntrySchema's shape. */
+export type ApiKeyEntry = Built<typeof ApiKeyEntrySchema>;
 
 export const API_KEY_SECRET_FIELDS = ["keyhash", "keyhash_salt", "iterations", "salt", "stored_key", "server_key"] as const;
 

@@ -9,24 +9,17 @@ import { param, prepare } from "./prepared.js";
 import { verifyPassword } from "./password-hash.js";
 import { fieldError, type FieldError } from "../server/errors.js";
 import type { AssuranceLevel } from "./session.js";
+import type { z } from "zod";
+import type { SecurityConfigSchema, TwofactorGlobalConfigSchema } from "./schemas.js";
 
 export const COMPLEXITY_CLASSES = ["UPPER", "LOWER", "NUMBER", "SPECIAL"] as const;
 export type ComplexityClass = (typeof COMPLEXITY_CLASSES)[number];
 
-export interface SecurityConfig {
-  id: number;
-  enable_fips: boolean;
-  enable_gpos_stig: boolean;
-  min_password_age: number | null;
-  max_password_age: number | null;
-  password_complexity_ruleset: ComplexityClass[] | null;
-  min_password_length: number | null;
-  password_history_length: number | null;
-  /** Consecutive failed logins before the account is locked out (0 = off). */
-  lockout_threshold: number;
-  /** Lock-out length in seconds (0 = off). */
-  lockout_duration: number;
-}
+/**
+ * The `system.security` setting: SecurityConfigSchema's shape, with the complexity classes
+ * narrowed to the four this module checks (the schema says string, as the reference's wire does).
+ */
+export type SecurityConfig = Omit<z.infer<typeof SecurityConfigSchema>, "password_complexity_ruleset"> & { password_complexity_ruleset: ComplexityClass[] | null };
 
 export const SECURITY_DEFAULTS: SecurityConfig = {
   id: 1,
@@ -56,12 +49,8 @@ export const STIG_POLICY = {
   lockout_duration: 900,
 };
 
-export interface TwoFactorConfig {
-  id: number;
-  enabled: boolean;
-  window: number;
-  services: { ssh: boolean };
-}
+/** The `auth.twofactor` setting: TwofactorGlobalConfigSchema's shape. */
+export type TwoFactorConfig = z.infer<typeof TwofactorGlobalConfigSchema>;
 
 export const TWOFACTOR_DEFAULTS: TwoFactorConfig = { id: 1, enabled: false, window: 0, services: { ssh: false } };
 

@@ -1,7 +1,12 @@
 // The stored sessions as auth.sessions lists them, and the ids auth.terminate_other_sessions ends.
 
+import type { z } from "zod";
 import type { Tx } from "../store/db.js";
 import { HEARTBEAT_STALE_MS } from "./session.js";
+import type { SessionEntrySchema } from "./schemas.js";
+
+/** An auth.sessions entry: SessionEntrySchema's shape. */
+export type SessionEntry = z.infer<typeof SessionEntrySchema>;
 
 /** Sessions not terminated, not expired and heard from recently, oldest first. */
 export function liveSessionRows(db: Tx, now = Date.now()) {
@@ -13,6 +18,28 @@ export function liveSessionRows(db: Tx, now = Date.now()) {
     .where("heartbeat", ">", now - HEARTBEAT_STALE_MS)
     .orderBy("created_at")
     .execute();
+}
+
+/** credentials_data as stored (JSON text written by the session service), its login time a Date again. */
+function credentialsData(text: string): SessionEntry["credentials_data"] {
+  const out = JSON.parse(text) as SessionEntry["credentials_data"];
+  if (typeof out.login_at === "string") out.login_at = new Date(out.login_at);
+  return out;
+}
+
+/** auth.sessions: the live sessions of every process sharing the store; `currentId`'s is marked current. */
+export async function sessionEntries(db: Tx, currentId: string | undefined, now = Date.now()): Promise<SessionEntry[]> {
+  const rows = await liveSessionRows(db, now);
+  return rows.map((r) => ({
+    id: r.id,
+    current: r.id === currentId,
+    internal: false,
+    origin: r.origin,
+    credentials: r.credentials,
+    credentials_data: credentialsData(r.credentials_data),
+    created_at: new Date(Number(r.created_at)),
+    secure_transport: !!r.secure_transport,
+  }));
 }
 
 /** Ids of every session not terminated. */

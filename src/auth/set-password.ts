@@ -3,6 +3,7 @@
 // history, the minimum age, and the account's state. The account's other sessions end (its
 // password state changed); the caller's own survives. A notice is mailed to the verified address.
 
+import { z } from "zod";
 import { ValidationErrors, validationError } from "../server/errors.js";
 import type { Config } from "../config.js";
 import type { Store } from "../store/db.js";
@@ -17,11 +18,9 @@ import type { Session } from "./session.js";
 
 const ARG = "user.set_password";
 
-export interface SetPasswordInput {
-  username: string;
-  old_password: string | null;
-  new_password: string;
-}
+/** user.set_password's argument. */
+export const setPasswordSchema = z.strictObject({ username: z.string(), old_password: z.string().nullable().default(null), new_password: z.string().min(1) });
+export type SetPasswordInput = z.output<typeof setPasswordSchema>;
 
 /** What changing a password needs: the store, the session service, the mail queue, the change feed. */
 export interface SetPasswordContext {

@@ -12,6 +12,14 @@ export const REDACTED_VALUE = "********";
 /** A point in time: a Date in the server, `{"$date": ms}` on the wire. */
 export const timestamp = z.date();
 
+/**
+ * The value a handler builds for `schema` (its output type), with the "********" that redactable
+ * fields may carry on the wire taken out: handlers return the real values and the dispatcher
+ * redacts afterwards (rpc.ts redactResult), so the entity types the services use derive from the
+ * result schemas here instead of being written a second time by hand.
+ */
+export type Built<S extends z.ZodType> = { [K in keyof z.output<S>]: Exclude<z.output<S>[K], typeof REDACTED_VALUE> };
+
 /** `schema`, or "********" when the session may not see the field. */
 export function redactable<S extends z.ZodType>(schema: S) {
   return z.union([schema, z.literal(REDACTED_VALUE)]);

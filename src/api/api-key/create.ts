@@ -1,21 +1,14 @@
-import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { createApiKey } from "../../auth/api-key-admin.js";
-import { API_KEY_SECRETS, ApiKeyFields } from "./common.js";
+import { apiKeyCreateSchema } from "../../auth/api-key-inputs.js";
+import { API_KEY_SECRETS } from "./common.js";
 import { ApiKeyWithKeySchema } from "../../auth/schemas.js";
-
-const Create = z.strictObject({
-  name: ApiKeyFields.name,
-  username: ApiKeyFields.username,
-  expires_at: ApiKeyFields.expires_at.default(null),
-  roles: ApiKeyFields.roles.default(null),
-});
 
 export const apiKeyCreate = defineMethod({
   name: "api_key.create",
   fleetUser: true,
   description: "Creates an API key for a user (optionally limited to some of their roles); the key is returned only here.",
-  args: [arg("api_key_create", Create)],
+  args: [arg("api_key_create", apiKeyCreateSchema)],
   // Your own keys without a role (not from a key-limited session); others' need API_KEY_WRITE.
   returns: ApiKeyWithKeySchema,
   owner: "self-or-role",

@@ -1,21 +1,15 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { updateApiKey } from "../../auth/api-key-admin.js";
-import { API_KEY_SECRETS, ApiKeyFields } from "./common.js";
+import { apiKeyUpdateSchema } from "../../auth/api-key-inputs.js";
+import { API_KEY_SECRETS } from "./common.js";
 import { ApiKeyEntrySchema, ApiKeyWithKeySchema } from "../../auth/schemas.js";
-
-const Update = z.strictObject({
-  name: ApiKeyFields.name.optional(),
-  expires_at: ApiKeyFields.expires_at.optional(),
-  roles: ApiKeyFields.roles.optional(),
-  reset: z.boolean().default(false),
-});
 
 export const apiKeyUpdate = defineMethod({
   name: "api_key.update",
   fleetUser: true,
   description: "Renames a key, changes its expiry or roles, or (reset) issues a new key and lifts a revocation.",
-  args: [arg("id", z.number().int()), arg("api_key_update", Update)],
+  args: [arg("id", z.number().int()), arg("api_key_update", apiKeyUpdateSchema)],
   // Your own keys without a role (not from a key-limited session); others' need API_KEY_WRITE.
   returns: z.union([ApiKeyWithKeySchema, ApiKeyEntrySchema]),
   owner: "self-or-role",

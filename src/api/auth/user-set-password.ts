@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
-import { setPassword } from "../../auth/set-password.js";
+import { setPassword, setPasswordSchema } from "../../auth/set-password.js";
 
 const ARG = "user.set_password";
 
@@ -8,7 +8,7 @@ export const userSetPassword = defineMethod({
   name: "user.set_password",
   fleetUser: true,
   description: "Changes a password: your own (old password required unless signed in with a one-time password) or, as FULL_ADMIN, anyone's.",
-  args: [arg(ARG, z.strictObject({ username: z.string(), old_password: z.string().nullable().default(null), new_password: z.string().min(1) }))],
+  args: [arg(ARG, setPasswordSchema)],
   returns: z.null(),
   // Your own password without a role; another account's needs FULL_ADMIN (and every role it holds).
   owner: "self-or-role",
