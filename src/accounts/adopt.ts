@@ -14,7 +14,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from "no
 import path from "node:path";
 import { packageAccounts } from "../provision/drift.js";
 import { insertSystemAccountsIn } from "./system-accounts.js";
-import { hashClearPasswords, insertGroups, insertUsers, validateImport, type ImportContext, type ImportResult, type RowError } from "./import.js";
+import { hashClearPasswords, insertGroups, insertUsers, validateImport, withBulkSearchIndex, type ImportContext, type ImportResult, type RowError } from "./import.js";
 import type { RawRecord } from "./transfer-format.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -208,8 +208,10 @@ export async function adoptHost(ctx: ImportContext, opts: AdoptOptions): Promise
   await ctx.db.transaction().execute(async (trx) => {
     await insertSystemAccountsIn(trx, { groups: sys.groups, users: [] });
     await insertGroups(trx, ctx.dialect, checked.groups);
-    await insertSystemAccountsIn(trx, { groups: [], users: sys.users });
-    await insertUsers(trx, ctx.dialect, checked.users);
+    await withBulkSearchIndex(trx, ctx.dialect, async () => {
+      await insertSystemAccountsIn(trx, { groups: [], users: sys.users });
+      await insertUsers(trx, ctx.dialect, checked.users);
+    });
   });
   return result;
 }
