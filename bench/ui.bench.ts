@@ -84,10 +84,10 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
       // In-app: from another page, open Users from the navigation → first rows.
       nav: async () => {
         if (!page.url().startsWith(ts.httpUrl)) await page.goto(ts.httpUrl + "/groups");
-        else await nav.getByRole("link", { name: "Groups" }).click();
+        else await nav.getByRole("link", { name: "Groups", exact: true }).click();
         await page.getByRole("heading", { level: 1, name: "Groups" }).waitFor();
         await page.evaluate(() => (globalThis as any).__armFirstRow());
-        await nav.getByRole("link", { name: "Users" }).click();
+        await nav.getByRole("link", { name: "Users", exact: true }).click();
         const ms = await waitFirstRow(page);
         await page.evaluate(() => (globalThis as any).__stopFirstRow?.());
         return ms;
