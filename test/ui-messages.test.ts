@@ -29,3 +29,26 @@ it("a sentence may carry the server's detail", () => {
   assert.equal(sentenceFor("user.username_taken", "x"), "A user with this username already exists. Choose a different username.");
   assert.equal(sentenceFor("no.such_code", "x"), null);
 });
+
+// Words for people (web/src/words.ts; issue 14 point 7): identifiers shown on screens read as words.
+it("every role, credential type, audit event, mail kind and state reads as words, not an identifier", async () => {
+  const { ALL_ROLE_NAMES } = await import("../src/access/roles.js");
+  const { LISTED_TERMS, roleName, words } = await import("../web/src/words.js");
+  const shown: [string, string][] = ALL_ROLE_NAMES.map((r) => [r, roleName(r)]);
+  for (const [kind, ids] of Object.entries(LISTED_TERMS)) for (const id of ids) shown.push([id, words(kind as keyof typeof LISTED_TERMS, id)]);
+  for (const [id, text] of shown) {
+    assert.doesNotMatch(text, /_|\b[A-Z]{2,}[a-z]*_|^[A-Z0-9_]{4,}$/, `${id} is shown as ${text}`);
+    assert.match(text, /^[A-Z“]/, `${id}: ${text} starts with a capital`);
+  }
+  assert.equal(roleName("ACCOUNT_READ"), "View accounts");
+  assert.equal(roleName("SHARING_SMB_WRITE"), "Manage SMB shares");
+  assert.equal(roleName("FULL_ADMIN"), "Full administrator");
+  assert.equal(words("credential", "NEW_THING"), "New thing");
+});
+
+it("a token session says what it continues, never 'Token via Token'", async () => {
+  const { credentialText } = await import("../web/src/words.js");
+  assert.equal(credentialText("TOKEN", null, "TOKEN"), "Continued session");
+  assert.equal(credentialText("TOKEN", null, "LOGIN_PASSWORD"), "Continued session, first signed in with password");
+  assert.equal(credentialText("API_KEY", "ci"), "API key “ci”");
+});

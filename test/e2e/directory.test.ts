@@ -49,6 +49,8 @@ describe("issue 12: directory settings in the browser", { timeout: 5 * 60_000 },
     assert.equal(server.verify_ssl, true);
     assert.equal(server.bind_password_set, true);
 
+    // Row actions are in the row's menu (issue 14 point 7).
+    await page.getByRole("button", { name: `Actions for 127.0.0.1:${slapd.ldapsPort}` }).click();
     await page.getByRole("button", { name: `Test 127.0.0.1:${slapd.ldapsPort}` }).click();
     const report = page.getByTestId("ldap-test-report");
     await report.getByText("All steps succeeded.").waitFor();

@@ -76,11 +76,17 @@ test("Systems: add with the connection test (refusal shown, then added with a gr
   assert.equal(await row.getByTestId("system-status").getAttribute("data-state"), "up");
   assert.match((await row.textContent()) ?? "", /Gatehouse-/);
   // Edit: rename, keeping the stored key (blank field).
+  // Row actions are in the row's menu (issue 14 point 7).
+  await row.getByRole("button", { name: `Actions for ${name}` }).click();
   await row.getByRole("button", { name: `Edit ${name}` }).click();
   await dlg.getByLabel("Name").fill(`${name}x`);
   await p.getByTestId("system-save").click();
   await p.getByTestId(`system-row-${name}x`).waitFor({ timeout: 60_000 });
   // Remove.
+  await p
+    .getByTestId(`system-row-${name}x`)
+    .getByRole("button", { name: `Actions for ${name}x` })
+    .click();
   await p
     .getByTestId(`system-row-${name}x`)
     .getByRole("button", { name: `Remove ${name}x` })

@@ -111,11 +111,12 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     await admin.getByLabel("Search groups").fill(`${tag}u3`);
     const rowOf = admin.locator("tr[data-row]").filter({ hasText: `${tag}u3` });
     await rowOf.first().waitFor();
+    // Through the row's actions menu (issue 14 point 7).
     await rowOf
       .first()
-      .getByRole("button", { name: /Show details/ })
+      .getByRole("button", { name: `Actions for ${tag}u3` })
       .click();
-    await admin.getByRole("button", { name: "Delete", exact: true }).click();
+    await admin.getByRole("button", { name: `Delete ${tag}u3` }).click();
     const confirm = admin.getByTestId("confirm-dialog");
     await confirm.getByTestId("delete-group-count").getByText("2 users have this as their primary group.").waitFor();
     await confirm.getByTestId("delete-group-users").check();

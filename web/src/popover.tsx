@@ -2,9 +2,9 @@
 // actions menu, the top bar's settings menu — which closes on Escape (focus back on its button)
 // and on a click or focus outside it.
 
-import { useEffect, useId, useRef, useState, type ReactNode } from "react";
+import { useEffect, useId, useLayoutEffect, useRef, useState, type CSSProperties, type ReactNode } from "react";
 
-export function usePopover() {
+export function usePopover(opts: { closeOnScroll?: boolean } = {}) {
   const [open, setOpen] = useState(false);
   const root = useRef<HTMLDivElement>(null);
   const button = useRef<HTMLButtonElement>(null);
@@ -20,16 +20,43 @@ export function usePopover() {
         button.current?.focus();
       }
     };
+    // A panel placed against the viewport (a row menu) would drift from its button on scroll.
+    const drift = () => setOpen(false);
     document.addEventListener("mousedown", outside);
     document.addEventListener("focusin", outside);
     document.addEventListener("keydown", key, true);
+    if (opts.closeOnScroll) {
+      window.addEventListener("scroll", outside, true);
+      window.addEventListener("resize", drift);
+    }
     return () => {
       document.removeEventListener("mousedown", outside);
       document.removeEventListener("focusin", outside);
       document.removeEventListener("keydown", key, true);
+      window.removeEventListener("scroll", outside, true);
+      window.removeEventListener("resize", drift);
     };
-  }, [open]);
+  }, [open, opts.closeOnScroll]);
   return { open, setOpen, root, button };
+}
+
+/** Where a viewport-fixed panel goes: under its button, right edges aligned, or above it near the bottom. */
+function placeUnder(btn: HTMLElement): CSSProperties {
+  const r = btn.getBoundingClientRect();
+  const right = Math.max(4, window.innerWidth - r.right);
+  const below = window.innerHeight - r.bottom;
+  return below < 220 && r.top > below ? { position: "fixed", right, left: "auto", top: "auto", bottom: window.innerHeight - r.top + 4 } : { position: "fixed", right, left: "auto", top: r.bottom + 4 };
+}
+
+/** Up/Down/Home/End move between the panel's buttons and links (a menu's keys; Tab works too). */
+function moveFocus(this: HTMLElement, e: KeyboardEvent) {
+  if (!["ArrowDown", "ArrowUp", "Home", "End"].includes(e.key)) return;
+  const items = [...this.querySelectorAll<HTMLElement>("button:not([disabled]), a[href]")];
+  if (!items.length) return;
+  e.preventDefault();
+  const i = items.indexOf(document.activeElement as HTMLElement);
+  const next = e.key === "Home" ? 0 : e.key === "End" ? items.length - 1 : e.key === "ArrowDown" ? (i + 1) % items.length : (i - 1 + items.length) % items.length;
+  items[next]?.focus();
 }
 
 /** A button and the panel it opens; `menu` makes the panel a list of actions. */
@@ -41,10 +68,28 @@ export function Popover(props: {
   buttonClass?: string;
   align?: "left" | "right";
   testid?: string;
+  /** Place the panel against the viewport (escapes a scrolling table) and focus its first item. */
+  menu?: boolean;
+  /** Title (tooltip) of the button. */
+  title?: string;
   children: (close: () => void) => ReactNode;
 }) {
-  const p = usePopover();
+  const p = usePopover({ closeOnScroll: props.menu });
   const id = useId();
+  const panel = useRef<HTMLDivElement>(null);
+  const [place, setPlace] = useState<CSSProperties | undefined>();
+  useLayoutEffect(() => {
+    const el = panel.current;
+    if (!p.open || !props.menu || !el) return;
+    el.querySelector<HTMLElement>("button:not([disabled]), a[href]")?.focus({ preventScroll: true });
+    el.addEventListener("keydown", moveFocus);
+    return () => el.removeEventListener("keydown", moveFocus);
+  }, [p.open, props.menu]);
+  // Closing from an item puts focus back on the button, so a dialog the item opens returns it there.
+  const close = () => {
+    if (props.menu) p.button.current?.focus();
+    p.setOpen(false);
+  };
   return (
     <div className={`popover ${props.className ?? ""}`} ref={p.root}>
       <button
@@ -54,14 +99,24 @@ export function Popover(props: {
         aria-expanded={p.open}
         aria-controls={id}
         aria-label={props.ariaLabel}
-        onClick={() => p.setOpen(!p.open)}
+        title={props.title}
+        onClick={() => {
+          if (!p.open && props.menu && p.button.current) setPlace(placeUnder(p.button.current));
+          p.setOpen(!p.open);
+        }}
         data-testid={props.testid}
       >
         {props.label}
       </button>
       {p.open && (
-        <div className={`popover-panel ${props.align === "right" ? "right" : ""}`} id={id} data-testid={props.testid ? `${props.testid}-panel` : undefined}>
-          {props.children(() => p.setOpen(false))}
+        <div
+          ref={panel}
+          className={`popover-panel ${props.align === "right" ? "right" : ""}`}
+          id={id}
+          style={props.menu ? (place ?? { visibility: "hidden" }) : undefined}
+          data-testid={props.testid ? `${props.testid}-panel` : undefined}
+        >
+          {props.children(close)}
         </div>
       )}
     </div>

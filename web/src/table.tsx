@@ -3,6 +3,8 @@
 // On phone widths the CSS turns each row into a labelled card (data-label).
 
 import { Fragment, useEffect, useState, type ReactNode } from "react";
+import { Popover } from "./popover";
+import { Link } from "./router";
 
 export interface Column<T> {
   key: string;
@@ -39,6 +41,9 @@ export interface TableProps<T> {
   empty?: ReactNode;
   toolbar?: ReactNode;
   rowLabel?: (row: T) => string;
+  /** data-testid of the table's wrapper (default `table-<id>`) and of each row. */
+  testid?: string;
+  rowTestid?: (row: T) => string;
 }
 
 /**
@@ -96,7 +101,7 @@ export function DataTable<T>(props: TableProps<T>) {
   const to = Math.min(total, page * pageSize + rows.length);
 
   return (
-    <div className={`table-wrap ${compactLayout ? "compact-rows" : ""}`} data-testid={`table-${props.id}`}>
+    <div className={`table-wrap ${compactLayout ? "compact-rows" : ""}`} data-testid={props.testid ?? `table-${props.id}`}>
       <div className="table-toolbar">
         <div className="table-tools">{props.toolbar}</div>
         <details className="menu column-chooser">
@@ -182,6 +187,7 @@ export function DataTable<T>(props: TableProps<T>) {
                   <tr
                     className={`${open ? "open" : ""} ${expandable ? "clickable" : ""}`}
                     data-row={String(key)}
+                    data-testid={props.rowTestid?.(row)}
                     onClick={(e) => {
                       if (!expandable) return;
                       const t = e.target as HTMLElement;
@@ -256,4 +262,61 @@ export function DataTable<T>(props: TableProps<T>) {
       )}
     </div>
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row actions (issue 14 point 7): one compact "⋯" button per row opening a menu of the row's
+// actions, so a row never wraps or grows with its actions, at any width. The items keep names
+// that say which row they act on ("Delete ops"); keyboard: Enter opens, arrows move, Esc closes.
+
+export interface RowAction {
+  label: string;
+  /** Run on choosing it (the menu closes first, focus back on its button). */
+  onSelect?: () => void;
+  /** Or a link (client-side navigation). */
+  to?: string;
+  danger?: boolean;
+  disabled?: boolean;
+  testid?: string;
+}
+
+/** The row's actions behind one button; `name` says which row (in the button's and each item's name). */
+export function RowMenu({ name, actions }: { name: string; actions: (RowAction | false | null | undefined)[] }) {
+  const list = actions.filter((a): a is RowAction => !!a);
+  if (!list.length) return <>—</>;
+  return (
+    <Popover className="row-menu" buttonClass="icon row-menu-button" label={<span aria-hidden="true">⋯</span>} ariaLabel={`Actions for ${name}`} title="Actions" align="right" menu testid="row-menu">
+      {(close) => (
+        <div role="group" aria-label={`Actions for ${name}`}>
+          {list.map((a) =>
+            a.to ? (
+              <Link key={a.label} to={a.to} className="menu-item" aria-label={`${a.label} ${name}`} onClick={close} data-testid={a.testid}>
+                {a.label}
+              </Link>
+            ) : (
+              <button
+                key={a.label}
+                type="button"
+                className={`menu-item ${a.danger ? "danger" : ""}`}
+                aria-label={`${a.label} ${name}`}
+                disabled={a.disabled}
+                data-testid={a.testid}
+                onClick={() => {
+                  close();
+                  a.onSelect?.();
+                }}
+              >
+                {a.label}
+              </button>
+            ),
+          )}
+        </div>
+      )}
+    </Popover>
+  );
+}
+
+/** The last column of a table with row actions: a RowMenu, never hidden, as narrow as its button. */
+export function actionsColumn<T>(name: (row: T) => string, actions: (row: T) => (RowAction | false | null | undefined)[]): Column<T> {
+  return { key: "actions", label: "Actions", always: true, className: "actions-col", render: (row) => <RowMenu name={name(row)} actions={actions(row)} /> };
 }

@@ -18,6 +18,7 @@ import {
   type TextareaHTMLAttributes,
 } from "react";
 import { ConnectionLost, RpcError, errorText } from "./api";
+import { roleText, words, type TermKind } from "./words";
 
 // ---------------------------------------------------------------------------------------------
 // Async data
@@ -577,4 +578,28 @@ export function lines(text: string): string[] {
     .split("\n")
     .map((l) => l.trim())
     .filter(Boolean);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identifiers in words (words.ts): the words on screen, the identifier in the tooltip for an
+// administrator who needs it (and in data-term for tests).
+
+export function Term({ kind, id }: { kind: TermKind; id: string | null | undefined }) {
+  const text = words(kind, id);
+  if (!id) return <>{text}</>;
+  return (
+    <span title={id} data-term={id}>
+      {text}
+    </span>
+  );
+}
+
+/** Roles in words, their identifiers in the tooltip. */
+export function RoleList({ roles, none = "—" }: { roles: readonly string[] | undefined; none?: string }) {
+  if (!roles?.length) return <>{none}</>;
+  return (
+    <span title={roles.join(", ")} data-term={roles.join(",")}>
+      {roleText(roles)}
+    </span>
+  );
 }

@@ -6,11 +6,10 @@ import { useEffect, useMemo, useState } from "react";
 import { api, quickSearch, RpcError } from "../api";
 import { setSearch, useLocation } from "../router";
 import { useSession } from "../session";
-import { DataTable, type Column } from "../table";
+import { DataTable, actionsColumn, type Column } from "../table";
 import { FormDialog, useSubmit } from "../forms";
-import { CheckField, ConfirmDialog, CopyField, Dialog, ErrorBox, FieldGroup, FilterInput, SearchField, SelectField, TextField, fmtDate, useAsync, useToast } from "../ui";
-import { sortRoles } from "./Privileges";
-import { ROLE_LABELS } from "./Users";
+import { CheckField, ConfirmDialog, CopyField, Dialog, ErrorBox, FieldGroup, FilterInput, RoleList, SearchField, SelectField, Term, TextField, fmtDate, useAsync, useToast } from "../ui";
+import { roleMatches, sortRoles } from "./Privileges";
 import type { ApiKeyEntry } from "../api-types";
 
 export type ApiKey = ApiKeyEntry;
@@ -139,33 +138,19 @@ export function ApiKeysPanel({ mine, userFilter = "", openNewFor = null }: { min
     { key: "created_at", label: "Created", sort: "created_at", render: (k) => fmtDate(k.created_at) },
     { key: "expires_at", label: "Expires", sort: "expires_at", render: (k) => (k.expires_at ? fmtDate(k.expires_at) : "Never") },
     { key: "status", label: "Status", render: (k) => <span className={k.revoked ? "bad" : ""}>{status(k)}</span> },
-    { key: "roles", label: "Roles", hidden: true, render: (k) => (k.roles?.length ? k.roles.join(", ") : "All of the owner's") },
-    {
-      key: "actions",
-      label: "Actions",
-      always: true,
-      render: (k) =>
-        canWrite ? (
-          <span className="row">
-            <button type="button" onClick={() => setEditing(k)} aria-label={`Edit ${k.name}`}>
-              Edit
-            </button>
-            <button type="button" onClick={() => setConfirm({ kind: "reset", key: k })} aria-label={`Reset ${k.name}`}>
-              Reset
-            </button>
-            {canRevoke && !k.revoked && (
-              <button type="button" onClick={() => setConfirm({ kind: "revoke", key: k })} aria-label={`Revoke ${k.name}`}>
-                Revoke
-              </button>
-            )}
-            <button type="button" className="danger" onClick={() => setConfirm({ kind: "delete", key: k })} aria-label={`Delete ${k.name}`}>
-              Delete
-            </button>
-          </span>
-        ) : (
-          "—"
-        ),
-    },
+    { key: "roles", label: "Roles", hidden: true, render: (k) => <RoleList roles={k.roles ?? undefined} none="All of the owner's" /> },
+    actionsColumn(
+      (k) => k.name,
+      (k) =>
+        canWrite
+          ? [
+              { label: "Edit", onSelect: () => setEditing(k) },
+              { label: "Reset", onSelect: () => setConfirm({ kind: "reset", key: k }) },
+              canRevoke && !k.revoked && { label: "Revoke", onSelect: () => setConfirm({ kind: "revoke", key: k }) },
+              { label: "Delete", danger: true, onSelect: () => setConfirm({ kind: "delete", key: k }) },
+            ]
+          : [],
+    ),
   ];
 
   return (
@@ -372,11 +357,11 @@ function KeyDialog(props: { existing?: ApiKey; fixedUser: string | null; initial
               <FilterInput id="key-role-q" label="Filter roles" value={roleQ} onValue={setRoleQ} />
               <div className="pick-list roles" role="group" aria-label="Key roles">
                 {(allRoles.data ?? [])
-                  .filter((r) => !roleQ.trim() || r.name.toLowerCase().includes(roleQ.trim().toLowerCase()))
+                  .filter((r) => roleMatches(r.name, roleQ))
                   .map((r) => (
                     <label key={r.name} className={`check ${!r.builtin ? "compound" : ""}`}>
                       <input type="checkbox" checked={roles.includes(r.name)} onChange={(e) => setRoles(e.target.checked ? [...roles, r.name] : roles.filter((x) => x !== r.name))} />{" "}
-                      {ROLE_LABELS[r.name] ?? r.name}
+                      <Term kind="role" id={r.name} />
                     </label>
                   ))}
               </div>

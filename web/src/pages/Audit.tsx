@@ -1,11 +1,12 @@
 // Audit log (reference §10): filter by user, event, outcome, time and text; server paging with
 // audit.query's "query-filters"/"query-options"; export of the filtered entries as CSV or JSON.
 
-import { useMemo, useState } from "react";
+import { useMemo, useState, type ReactNode } from "react";
 import { api, searchPattern, type Filter } from "../api";
 import { DataTable, useTableState, type Column } from "../table";
 import { useSession } from "../session";
-import { ErrorBox, downloadText, fmtDate, useAsync, useToast } from "../ui";
+import { ErrorBox, Term, downloadText, fmtDate, useAsync, useToast } from "../ui";
+import { words } from "../words";
 import type { AuditEntry } from "../api-types";
 
 /** The event_data fields the table's summary reads (the rest is shown as JSON). */
@@ -19,13 +20,20 @@ interface AuditEventData {
 
 type AuditRow = AuditEntry;
 
-function summary(r: AuditRow): string {
+function summary(r: AuditRow): ReactNode {
   // event_data's shape depends on the event (the schema says unknown): read the fields shown.
   const d = (r.event_data ?? {}) as AuditEventData;
-  if (r.event === "METHOD_CALL") return d.description || d.method || "";
+  // A call is described in words; its method name (the point for an administrator) is in the
+  // tooltip, or shown in monospace when the call has no description.
+  if (r.event === "METHOD_CALL") return d.description ? <span title={d.method}>{d.description}</span> : d.method ? <code>{d.method}</code> : "";
   if (r.event === "AUTHENTICATION") {
-    const cred = d.credentials?.credentials ?? "";
-    return `${cred}${d.error ? ` — ${d.error}` : ""}`;
+    const cred = d.credentials?.credentials;
+    return (
+      <>
+        {cred ? <Term kind="credential" id={cred} /> : null}
+        {d.error ? ` — ${d.error}` : ""}
+      </>
+    );
   }
   return "";
 }
@@ -114,7 +122,7 @@ export function AuditPage() {
     () => [
       { key: "time", label: "Time", sort: "message_timestamp", always: true, className: "nowrap", render: (r) => fmtDate(when(r)) },
       { key: "username", label: "User", sort: "username", render: (r) => r.username },
-      { key: "event", label: "Event", sort: "event", render: (r) => r.event },
+      { key: "event", label: "Event", sort: "event", render: (r) => <Term kind="auditEvent" id={r.event} /> },
       { key: "summary", label: "Details", render: (r) => summary(r) },
       { key: "address", label: "Address", sort: "address", render: (r) => <code>{r.address}</code> },
       { key: "success", label: "Result", sort: "success", render: (r) => (r.success ? <span className="yes">Success</span> : <span className="bad">Failed</span>) },
@@ -174,9 +182,11 @@ export function AuditPage() {
           <label htmlFor="a-event">Event</label>
           <select id="a-event" value={event} onChange={(e) => setEvent(e.target.value)}>
             <option value="">Any</option>
-            <option value="AUTHENTICATION">Authentication</option>
-            <option value="LOGOUT">Logout</option>
-            <option value="METHOD_CALL">Method call</option>
+            {["AUTHENTICATION", "LOGOUT", "METHOD_CALL"].map((e) => (
+              <option key={e} value={e}>
+                {words("auditEvent", e)}
+              </option>
+            ))}
           </select>
         </div>
         <div className="field">
@@ -215,7 +225,7 @@ export function AuditPage() {
         rowKey={(r) => r.audit_id}
         {...tableProps}
         loading={data.loading}
-        rowLabel={(r) => `${r.event} ${fmtDate(when(r))}`}
+        rowLabel={(r) => `${words("auditEvent", r.event)} ${fmtDate(when(r))}`}
         renderDetail={(r) => <pre className="json">{JSON.stringify({ ...r, timestamp: when(r).toISOString() }, null, 2)}</pre>}
         empty="No audit entries match."
       />

@@ -6,7 +6,8 @@ import { useState } from "react";
 import { api } from "../api";
 import { useSession } from "../session";
 import { FormDialog, useSubmit } from "../forms";
-import { ConfirmDialog, ErrorBox, TextArea, TextField, fmtDate, useAsync, useToast } from "../ui";
+import { TextArea, TextField, fmtDate, useAsync, useToast } from "../ui";
+import { ListPage } from "./ListPage";
 import type { Result } from "../api-types";
 
 type Ca = Extract<Result<"certificateauthority.import">, { id: number }>;
@@ -16,92 +17,64 @@ export function CertificateAuthoritiesPage() {
   const toast = useToast();
   const canWrite = s.can("CERTIFICATE_WRITE") && s.has("certificateauthority.import");
   const [tick, setTick] = useState(0);
-  const [adding, setAdding] = useState(false);
-  const [deleting, setDeleting] = useState<Ca | null>(null);
   const list = useAsync(() => api.query("certificateauthority.query", [], { order_by: ["name"] }) as Promise<Ca[]>, [tick]);
   return (
-    <section className="page" aria-labelledby="ca-h">
-      <div className="page-head">
-        <h1 id="ca-h">Certificate authorities</h1>
-        {canWrite && (
-          <button type="button" className="primary" onClick={() => setAdding(true)} data-testid="add-ca">
-            Import CA
-          </button>
-        )}
-      </div>
-      <p className="hint">Servers whose certificates these authorities signed are trusted by LDAP, fleet and mail connections that verify certificates (besides the system's root certificates).</p>
-      <ErrorBox error={list.error} onRetry={list.reload} />
-      <table className="data" data-testid="ca-table">
-        <caption className="sr-only">Certificate authorities</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Subject</th>
-            <th scope="col">Issuer</th>
-            <th scope="col">Expires</th>
-            <th scope="col">SHA-256 fingerprint</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {(list.data ?? []).map((ca) => (
-            <tr key={ca.id}>
-              <td>
-                <strong>{ca.name}</strong>
-              </td>
-              <td>{ca.subject}</td>
-              <td>{ca.issuer}</td>
-              <td>
-                {fmtDate(ca.not_after)}
-                {ca.expired && <span className="badge danger"> expired</span>}
-              </td>
-              <td>
-                <code className="wrap">{ca.fingerprint}</code>
-              </td>
-              <td>
-                {canWrite ? (
-                  <button type="button" className="danger" onClick={() => setDeleting(ca)} aria-label={`Remove ${ca.name}`}>
-                    Remove
-                  </button>
-                ) : (
-                  "—"
-                )}
-              </td>
-            </tr>
-          ))}
-          {list.data && !list.data.length && (
-            <tr>
-              <td colSpan={6}>No certificate authority is registered.</td>
-            </tr>
-          )}
-        </tbody>
-      </table>
-      {adding && (
-        <ImportDialog
-          onClose={() => setAdding(false)}
-          onSaved={(n) => {
-            toast(`Certificate authority ${n} imported.`);
-            setAdding(false);
-            setTick((t) => t + 1);
-          }}
-        />
-      )}
-      {deleting && (
-        <ConfirmDialog
-          title={`Remove certificate authority ${deleting.name}?`}
-          confirmLabel="Remove"
-          danger
-          onClose={() => setDeleting(null)}
-          onConfirm={async () => {
-            await api.call("certificateauthority.delete", deleting.id);
-            toast(`Certificate authority ${deleting.name} removed.`);
-            setTick((t) => t + 1);
-          }}
-        >
-          <p>Connections that verify certificates stop trusting servers it signed.</p>
-        </ConfirmDialog>
-      )}
-    </section>
+    <ListPage<Ca>
+      id="ca"
+      title="Certificate authorities"
+      caption="Certificate authorities"
+      testid="ca-table"
+      hint="Servers whose certificates these authorities signed are trusted by LDAP, fleet and mail connections that verify certificates (besides the system's root certificates)."
+      canWrite={canWrite}
+      add={{ label: "Import CA", testid: "add-ca" }}
+      rows={list.data}
+      loading={list.loading}
+      error={list.error}
+      onRetry={list.reload}
+      rowKey={(ca) => ca.id}
+      name={(ca) => ca.name}
+      columns={[
+        { key: "name", label: "Name", always: true, render: (ca) => <strong>{ca.name}</strong> },
+        { key: "subject", label: "Subject", render: (ca) => ca.subject },
+        { key: "issuer", label: "Issuer", render: (ca) => ca.issuer },
+        {
+          key: "expires",
+          label: "Expires",
+          render: (ca) => (
+            <>
+              {fmtDate(ca.not_after)}
+              {ca.expired && <span className="badge danger"> expired</span>}
+            </>
+          ),
+        },
+        { key: "fingerprint", label: "SHA-256 fingerprint", render: (ca) => <code className="wrap">{ca.fingerprint}</code> },
+      ]}
+      empty="No certificate authority is registered."
+      // Imported, not edited: the add button opens the import dialog, the menu only removes.
+      editor={(ca, close) =>
+        ca === null && (
+          <ImportDialog
+            onClose={close}
+            onSaved={(n) => {
+              toast(`Certificate authority ${n} imported.`);
+              close();
+              setTick((t) => t + 1);
+            }}
+          />
+        )
+      }
+      noEdit
+      remove={{
+        verb: "Remove",
+        title: (ca) => `Remove certificate authority ${ca.name}?`,
+        body: <p>Connections that verify certificates stop trusting servers it signed.</p>,
+        run: async (ca) => {
+          await api.call("certificateauthority.delete", ca.id);
+          toast(`Certificate authority ${ca.name} removed.`);
+          setTick((t) => t + 1);
+        },
+      }}
+    />
   );
 }
 

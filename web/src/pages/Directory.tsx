@@ -6,8 +6,9 @@ import { useState } from "react";
 import { api, errorText } from "../api";
 import { useSession } from "../session";
 import { FormDialog, useSubmit } from "../forms";
-import { CheckField, ConfirmDialog, Dialog, ErrorBox, ErrorSummary, SelectField, TextArea, TextField, YesNo, useAsync, useToast } from "../ui";
+import { CheckField, Dialog, ErrorBox, ErrorSummary, SelectField, Term, TextArea, TextField, YesNo, useAsync, useToast } from "../ui";
 import type { Result } from "../api-types";
+import { ListPage } from "./ListPage";
 
 type Server = Extract<Result<"ldap.server.get_instance">, { id: number }>;
 type TestReport = Result<"ldap.server.test">;
@@ -33,8 +34,6 @@ export function DirectoryPage() {
 function ServersSection({ canWrite }: { canWrite: boolean }) {
   const toast = useToast();
   const [tick, setTick] = useState(0);
-  const [editing, setEditing] = useState<Server | "new" | null>(null);
-  const [deleting, setDeleting] = useState<Server | null>(null);
   const [report, setReport] = useState<{ server: Server; report: TestReport | null; error: unknown } | null>(null);
   const [probing, setProbing] = useState(false);
   const list = useAsync(() => api.query("ldap.server.query", [], { order_by: ["position", "id"] }) as Promise<Server[]>, [tick]);
@@ -47,106 +46,65 @@ function ServersSection({ canWrite }: { canWrite: boolean }) {
     }
   };
   return (
-    <section className="card" aria-labelledby="ldap-servers-h">
-      <div className="page-head">
-        <h2 id="ldap-servers-h">LDAP servers</h2>
-        {canWrite && (
-          <span className="row">
-            <button type="button" onClick={() => setProbing(true)} data-testid="ldap-test-login" disabled={!list.data?.length}>
-              Test a login
-            </button>
-            <button type="button" className="primary" onClick={() => setEditing("new")} data-testid="add-ldap-server">
-              Add server
-            </button>
-          </span>
+    <>
+      <ListPage<Server>
+        id="ldap-servers"
+        level={2}
+        title="LDAP servers"
+        caption="LDAP servers, in the order they are tried"
+        testid="ldap-servers"
+        canWrite={canWrite}
+        headActions={
+          <button type="button" onClick={() => setProbing(true)} data-testid="ldap-test-login" disabled={!list.data?.length}>
+            Test a login
+          </button>
+        }
+        add={{ label: "Add server", testid: "add-ldap-server" }}
+        rows={list.data}
+        loading={list.loading}
+        error={list.error}
+        onRetry={list.reload}
+        rowKey={(sv) => sv.id}
+        name={(sv) => sv.hostname}
+        columns={[
+          { key: "position", label: "Order", className: "num", render: (sv) => sv.position },
+          { key: "hostname", label: "Hostname", always: true, render: (sv) => <strong>{sv.hostname}</strong> },
+          { key: "domain", label: "Domain", render: (sv) => sv.domain },
+          { key: "security", label: "Security", render: (sv) => <Term kind="ldapSecurity" id={sv.security} /> },
+          { key: "bind", label: "Bind", render: (sv) => (sv.bind_dn ? `Indirect (${sv.bind_dn}${sv.bind_password_set ? "" : ", anonymous search"})` : "Direct") },
+          { key: "verify", label: "Verify SSL", render: (sv) => <YesNo value={sv.verify_ssl} /> },
+        ]}
+        empty="No LDAP server is configured: only local accounts can sign in."
+        extraActions={(sv) => [canWrite && { label: "Test", onSelect: () => void runTest(sv) }]}
+        editor={(server, close) => (
+          <ServerDialog
+            server={server}
+            onClose={close}
+            onSaved={(h) => {
+              toast(`LDAP server ${h} saved.`);
+              close();
+              setTick((t) => t + 1);
+            }}
+          />
         )}
-      </div>
-      <ErrorBox error={list.error} onRetry={list.reload} />
-      <table className="data" data-testid="ldap-servers">
-        <caption className="sr-only">LDAP servers, in the order they are tried</caption>
-        <thead>
-          <tr>
-            <th scope="col">Order</th>
-            <th scope="col">Hostname</th>
-            <th scope="col">Domain</th>
-            <th scope="col">Security</th>
-            <th scope="col">Bind</th>
-            <th scope="col">Verify SSL</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {(list.data ?? []).map((sv) => (
-            <tr key={sv.id}>
-              <td>{sv.position}</td>
-              <td>
-                <strong>{sv.hostname}</strong>
-              </td>
-              <td>{sv.domain}</td>
-              <td>{sv.security}</td>
-              <td>{sv.bind_dn ? `Indirect (${sv.bind_dn}${sv.bind_password_set ? "" : ", anonymous search"})` : "Direct"}</td>
-              <td>
-                <YesNo value={sv.verify_ssl} />
-              </td>
-              <td>
-                <span className="row">
-                  {canWrite && (
-                    <>
-                      <button type="button" onClick={() => void runTest(sv)} aria-label={`Test ${sv.hostname}`}>
-                        Test
-                      </button>
-                      <button type="button" onClick={() => setEditing(sv)} aria-label={`Edit ${sv.hostname}`}>
-                        Edit
-                      </button>
-                      <button type="button" className="danger" onClick={() => setDeleting(sv)} aria-label={`Remove ${sv.hostname}`}>
-                        Remove
-                      </button>
-                    </>
-                  )}
-                </span>
-              </td>
-            </tr>
-          ))}
-          {list.data && !list.data.length && (
-            <tr>
-              <td colSpan={7}>No LDAP server is configured: only local accounts can sign in.</td>
-            </tr>
-          )}
-        </tbody>
-      </table>
-      {editing && (
-        <ServerDialog
-          server={editing === "new" ? null : editing}
-          onClose={() => setEditing(null)}
-          onSaved={(h) => {
-            toast(`LDAP server ${h} saved.`);
-            setEditing(null);
+        remove={{
+          verb: "Remove",
+          title: (sv) => `Remove LDAP server ${sv.hostname}?`,
+          body: <p>Its users can no longer sign in unless another server knows them.</p>,
+          run: async (sv) => {
+            await api.call("ldap.server.delete", sv.id);
+            toast(`LDAP server ${sv.hostname} removed.`);
             setTick((t) => t + 1);
-          }}
-        />
-      )}
-      {deleting && (
-        <ConfirmDialog
-          title={`Remove LDAP server ${deleting.hostname}?`}
-          confirmLabel="Remove"
-          danger
-          onClose={() => setDeleting(null)}
-          onConfirm={async () => {
-            await api.call("ldap.server.delete", deleting.id);
-            toast(`LDAP server ${deleting.hostname} removed.`);
-            setTick((t) => t + 1);
-          }}
-        >
-          <p>Its users can no longer sign in unless another server knows them.</p>
-        </ConfirmDialog>
-      )}
+          },
+        }}
+      />
       {report && (
         <Dialog title={`Test of ${report.server.hostname}`} onClose={() => setReport(null)} testid="ldap-test-report">
           <StepReport report={report.report} error={report.error} />
         </Dialog>
       )}
       {probing && <TestLoginDialog onClose={() => setProbing(false)} />}
-    </section>
+    </>
   );
 }
 

@@ -5,10 +5,9 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 import { api, quickSearch } from "../api";
 import { useSession } from "../session";
-import { DataTable, useTableState, type Column } from "../table";
+import { DataTable, actionsColumn, useTableState, type Column } from "../table";
 import { FormDialog, useSubmit } from "../forms";
-import { CheckField, ConfirmDialog, ErrorBox, FieldGroup, SearchField, TextArea, TextField, YesNo, lines, useAsync, useToast } from "../ui";
-import { roleText } from "./Users";
+import { CheckField, ConfirmDialog, ErrorBox, FieldGroup, RoleList, SearchField, TextArea, TextField, YesNo, lines, useAsync, useToast } from "../ui";
 import { MembersPicker } from "../members-picker";
 import type { GroupEntry } from "../api-types";
 
@@ -53,8 +52,24 @@ export function GroupsPage() {
     { key: "builtin", label: "Built-in", sort: "builtin", render: (g) => <YesNo value={g.builtin} /> },
     { key: "sudo", label: "Allows sudo commands", render: (g) => <YesNo value={g.sudo_commands?.length || g.sudo_commands_nopasswd?.length} /> },
     { key: "smb", label: "Samba authentication", sort: "smb", render: (g) => <YesNo value={g.smb} /> },
-    { key: "roles", label: "Roles", render: (g) => roleText(g.roles) },
+    { key: "roles", label: "Roles", render: (g) => <RoleList roles={g.roles} /> },
     { key: "members", label: "Members", render: (g) => g.users?.length ?? 0, className: "num" },
+    actionsColumn(
+      (g) => g.name,
+      (g) => [
+        canWrite && !g.immutable && { label: "Edit", onSelect: () => setEditing(g) },
+        canWrite &&
+          !g.builtin && {
+            label: "Delete",
+            danger: true,
+            testid: "delete-group",
+            onSelect: () => {
+              setDeleteUsers(false);
+              setDeleting(g);
+            },
+          },
+      ],
+    ),
   ];
 
   return (
@@ -115,28 +130,11 @@ export function GroupsPage() {
               </div>
               <div>
                 <dt>Roles</dt>
-                <dd>{roleText(g.roles)}</dd>
+                <dd>
+                  <RoleList roles={g.roles} none="None" />
+                </dd>
               </div>
             </dl>
-            <div className="actions left">
-              {canWrite && !g.immutable && (
-                <button type="button" onClick={() => setEditing(g)}>
-                  Edit
-                </button>
-              )}
-              {canWrite && !g.builtin && (
-                <button
-                  type="button"
-                  className="danger"
-                  onClick={() => {
-                    setDeleteUsers(false);
-                    setDeleting(g);
-                  }}
-                >
-                  Delete
-                </button>
-              )}
-            </div>
           </div>
         )}
       />

@@ -7,7 +7,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { api, RpcError } from "../api";
 import { useSession } from "../session";
 import { useSubmit } from "../forms";
-import { CheckField, ErrorBox, ErrorSummary, Loading, SelectField, TextField, fmtDate, useAsync, useToast } from "../ui";
+import { CheckField, ErrorBox, ErrorSummary, Loading, SelectField, Term, TextField, fmtDate, useAsync, useToast } from "../ui";
 
 type Form = { outgoingserver: string; port: string; security: "PLAIN" | "SSL" | "TLS"; fromemail: string; fromname: string; smtp: boolean; user: string; pass: string };
 
@@ -186,8 +186,12 @@ function MailQueue() {
               <tr key={r.id}>
                 <td>{fmtDate(r.created_at)}</td>
                 <td>{r.username ?? `#${r.user_id}`}</td>
-                <td>{r.kind}</td>
-                <td>{r.state}</td>
+                <td>
+                  <Term kind="mailKind" id={r.kind} />
+                </td>
+                <td>
+                  <Term kind="mailState" id={r.state} />
+                </td>
                 <td>{r.attempts}</td>
                 <td>{r.last_error ?? ""}</td>
               </tr>

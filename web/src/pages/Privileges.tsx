@@ -5,10 +5,10 @@
 import { useMemo, useState } from "react";
 import { api, quickSearch } from "../api";
 import { useSession } from "../session";
-import { DataTable, type Column } from "../table";
+import { DataTable, actionsColumn, type Column } from "../table";
 import { FormDialog, useSubmit } from "../forms";
-import { CheckField, ConfirmDialog, ErrorBox, FieldGroup, FilterInput, SearchField, TextField, YesNo, useAsync, useToast } from "../ui";
-import { ROLE_LABELS } from "./Users";
+import { CheckField, ConfirmDialog, ErrorBox, FieldGroup, FilterInput, RoleList, SearchField, Term, TextField, YesNo, useAsync, useToast } from "../ui";
+import { ROLE_LABELS, roleName } from "../words";
 import type { PrivilegeEntry, RoleRow } from "../api-types";
 
 type Privilege = PrivilegeEntry;
@@ -31,30 +31,14 @@ export function PrivilegesPage() {
 
   const columns: Column<Privilege>[] = [
     { key: "name", label: "Name", sort: "name", always: true, render: (p) => <strong>{p.name}</strong> },
-    { key: "roles", label: "Roles", render: (p) => p.roles.map((r) => ROLE_LABELS[r] ?? r).join(", ") || "—" },
+    { key: "roles", label: "Roles", render: (p) => <RoleList roles={p.roles} /> },
     { key: "local", label: "Local groups", render: (p) => p.local_groups.map(groupName).join(", ") || "—" },
     { key: "ds", label: "Directory groups", render: (p) => p.ds_groups.map(groupName).join(", ") || "—" },
     { key: "web_shell", label: "Web shell", render: (p) => <YesNo value={p.web_shell} /> },
-    {
-      key: "actions",
-      label: "Actions",
-      always: true,
-      render: (p) =>
-        canWrite ? (
-          <span className="row">
-            <button type="button" onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
-              Edit
-            </button>
-            {!p.builtin_name && (
-              <button type="button" className="danger" onClick={() => setDeleting(p)} aria-label={`Delete ${p.name}`}>
-                Delete
-              </button>
-            )}
-          </span>
-        ) : (
-          "—"
-        ),
-    },
+    actionsColumn(
+      (p) => p.name,
+      (p) => [canWrite && { label: "Edit", onSelect: () => setEditing(p) }, canWrite && !p.builtin_name && { label: "Delete", danger: true, onSelect: () => setDeleting(p) }],
+    ),
   ];
 
   return (
@@ -116,6 +100,12 @@ export function PrivilegesPage() {
   );
 }
 
+/** A role filter matches the role's words or its identifier. */
+export function roleMatches(role: string, q: string): boolean {
+  const t = q.trim().toLowerCase();
+  return !t || role.toLowerCase().includes(t) || roleName(role).toLowerCase().includes(t);
+}
+
 export function sortRoles(roles: Role[]): Role[] {
   // The compound (assignable) roles first — builtin=false — then the rest by name.
   return [...roles].sort((a, b) => Number(a.builtin) - Number(b.builtin) || a.name.localeCompare(b.name));
@@ -134,7 +124,7 @@ function PrivilegeDialog({ privilege, onClose, onSaved }: { privilege: Privilege
   const allRoles = useAsync(() => api.query("privilege.roles", [], {}).then(sortRoles), []);
   const groups = useAsync(() => api.query("group.query", [["local", "=", true], ...quickSearch(["name"], groupQ)], { limit: 200, order_by: ["name"] }), [groupQ]);
   const rq = roleQ.trim().toLowerCase();
-  const shownRoles = (allRoles.data ?? []).filter((r) => !rq || r.name.toLowerCase().includes(rq));
+  const shownRoles = (allRoles.data ?? []).filter((r) => roleMatches(r.name, rq));
 
   const submit = onSubmit(async () => {
     const ds = dsText
@@ -180,7 +170,7 @@ function PrivilegeDialog({ privilege, onClose, onSaved }: { privilege: Privilege
           {shownRoles.map((r, i) => (
             <label key={r.name} className={`check ${!r.builtin ? "compound" : ""} ${i > 0 && !shownRoles[i - 1].builtin && r.builtin ? "sep" : ""}`}>
               <input type="checkbox" checked={roles.includes(r.name)} onChange={(e) => setRoles(e.target.checked ? [...roles, r.name] : roles.filter((x) => x !== r.name))} />{" "}
-              {ROLE_LABELS[r.name] ? <strong>{ROLE_LABELS[r.name]}</strong> : r.name}
+              {ROLE_LABELS[r.name] ? <strong title={r.name}>{ROLE_LABELS[r.name]}</strong> : <Term kind="role" id={r.name} />}
               {r.stig === null && <span className="hint"> (not available in STIG mode)</span>}
             </label>
           ))}

@@ -3,35 +3,12 @@
 import { useEffect, useState } from "react";
 import { api } from "../api";
 import { useSession } from "../session";
-import { DataTable, type Column } from "../table";
+import { DataTable, actionsColumn, type Column } from "../table";
+import { credentialText } from "../words";
 import { ConfirmDialog, ErrorBox, fmtDate, useAsync, useToast } from "../ui";
 import type { SessionEntry } from "../api-types";
 
 type SessionRow = SessionEntry;
-
-const CRED_LABELS: Record<string, string> = {
-  LOGIN_PASSWORD: "Password",
-  LOGIN_TWOFACTOR: "Password + 2FA",
-  LOGIN_ONETIME_PASSWORD: "One-time password",
-  API_KEY: "API key",
-  TOKEN: "Token",
-  UNIX_SOCKET: "Local socket",
-};
-
-/**
- * How a session signed in, in words: a token session says what it continues ("Token via Token"
- * read as nonsense), an API-key session names its key.
- */
-function credText(cred: string, keyName?: string | null, parent?: string | null): string {
-  const base = CRED_LABELS[cred] ?? cred.toLowerCase().replace(/_/g, " ");
-  const withKey = keyName ? `${base} “${keyName}”` : base;
-  if (!parent) return withKey;
-  if (cred === "TOKEN") {
-    if (parent === "TOKEN") return "Continued session (token)";
-    return `Continued session, first signed in with ${(CRED_LABELS[parent] ?? parent).toLowerCase()}`;
-  }
-  return `${withKey}, from a session signed in with ${(CRED_LABELS[parent] ?? parent).toLowerCase()}`;
-}
 
 export function SessionsPage() {
   return (
@@ -79,24 +56,15 @@ export function SessionsPanel({ mine }: { mine: boolean }) {
     {
       key: "credentials",
       label: "Signed in with",
-      render: (r) => credText(r.credentials, r.credentials_data?.api_key?.name, r.credentials_data?.parent?.credentials),
+      render: (r) => <span title={r.credentials}>{credentialText(r.credentials, r.credentials_data?.api_key?.name, r.credentials_data?.parent?.credentials)}</span>,
     },
     { key: "origin", label: "From", render: (r) => <code>{r.origin}</code> },
     { key: "created_at", label: "Since", render: (r) => fmtDate(r.created_at ?? r.credentials_data?.login_at) },
     { key: "secure", label: "Secure transport", hidden: true, render: (r) => (r.secure_transport ? "Yes" : "No") },
-    {
-      key: "actions",
-      label: "Actions",
-      always: true,
-      render: (r) =>
-        canWrite && !r.current && !r.internal ? (
-          <button type="button" className="danger" onClick={() => setConfirm(r)} aria-label={`Terminate session of ${r.credentials_data?.username ?? r.id}`}>
-            Terminate
-          </button>
-        ) : (
-          "—"
-        ),
-    },
+    actionsColumn(
+      (r) => `session of ${r.credentials_data?.username ?? r.id}`,
+      (r) => [canWrite && !r.current && !r.internal && { label: "Terminate", danger: true, onSelect: () => setConfirm(r) }],
+    ),
   ];
   return (
     <div data-testid={mine ? "my-sessions" : "sessions"}>

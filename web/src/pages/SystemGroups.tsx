@@ -5,7 +5,8 @@
 import { useState } from "react";
 import { useSession } from "../session";
 import { FormDialog, useSubmit } from "../forms";
-import { ConfirmDialog, ErrorBox, FieldError, TextField, useAsync, useToast } from "../ui";
+import { FieldError, TextField, useAsync, useToast } from "../ui";
+import { ListPage } from "./ListPage";
 import { fleetCall, useFleetNames, type SystemGroup } from "./FleetAccessShared";
 
 export function SystemGroupsPage() {
@@ -13,89 +14,54 @@ export function SystemGroupsPage() {
   const toast = useToast();
   const canWrite = s.can("FLEET_WRITE") && s.has("fleet.system_group.create");
   const [tick, setTick] = useState(0);
-  const [editing, setEditing] = useState<SystemGroup | "new" | null>(null);
-  const [deleting, setDeleting] = useState<SystemGroup | null>(null);
   const list = useAsync(() => fleetCall<SystemGroup[]>("fleet.system_group.query", [], { order_by: ["name"] }), [tick]);
   const names = useFleetNames([tick]);
   const n = names.data;
   return (
-    <section className="page" aria-labelledby="sg-h">
-      <div className="page-head">
-        <h1 id="sg-h">System groups</h1>
-        {canWrite && (
-          <button type="button" className="primary" onClick={() => setEditing("new")} data-testid="add-system-group">
-            Add system group
-          </button>
-        )}
-      </div>
-      <ErrorBox error={list.error ?? names.error} onRetry={list.reload} />
-      <table className="data" data-testid="system-groups-table">
-        <caption className="sr-only">System groups</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Systems</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {(list.data ?? []).map((g) => (
-            <tr key={g.id} data-testid="system-group-row">
-              <td>
-                <strong>{g.name}</strong>
-              </td>
-              <td>{g.systems.map((id) => (n ? n.system(id) : id)).join(", ") || "—"}</td>
-              <td>
-                {canWrite ? (
-                  <span className="row-actions">
-                    <button type="button" className="small" onClick={() => setEditing(g)} aria-label={`Edit ${g.name}`}>
-                      Edit
-                    </button>
-                    <button type="button" className="small danger" onClick={() => setDeleting(g)} aria-label={`Delete ${g.name}`}>
-                      Delete
-                    </button>
-                  </span>
-                ) : (
-                  "—"
-                )}
-              </td>
-            </tr>
-          ))}
-          {list.data && !list.data.length && (
-            <tr>
-              <td colSpan={3}>No system group yet.</td>
-            </tr>
-          )}
-        </tbody>
-      </table>
-      {editing && n && (
-        <GroupDialog
-          group={editing === "new" ? null : editing}
-          systems={n.systems}
-          onClose={() => setEditing(null)}
-          onSaved={(name) => {
-            toast(`System group ${name} saved.`);
-            setEditing(null);
-            setTick((x) => x + 1);
-          }}
-        />
-      )}
-      {deleting && (
-        <ConfirmDialog
-          title={`Delete system group ${deleting.name}?`}
-          confirmLabel="Delete"
-          danger
-          onClose={() => setDeleting(null)}
-          onConfirm={async () => {
-            await fleetCall("fleet.system_group.delete", deleting.id);
-            toast(`System group ${deleting.name} deleted.`);
-            setTick((x) => x + 1);
-          }}
-        >
-          <p>Every grant on this group (of users and teams) is removed with it.</p>
-        </ConfirmDialog>
-      )}
-    </section>
+    <ListPage<SystemGroup>
+      id="system-groups"
+      title="System groups"
+      caption="System groups"
+      testid="system-groups-table"
+      rowTestid={() => "system-group-row"}
+      canWrite={canWrite}
+      add={{ label: "Add system group", testid: "add-system-group" }}
+      rows={list.data}
+      loading={list.loading}
+      error={list.error ?? names.error}
+      onRetry={list.reload}
+      rowKey={(g) => g.id}
+      name={(g) => g.name}
+      columns={[
+        { key: "name", label: "Name", always: true, render: (g) => <strong>{g.name}</strong> },
+        { key: "systems", label: "Systems", render: (g) => g.systems.map((id) => (n ? n.system(id) : id)).join(", ") || "—" },
+      ]}
+      empty="No system group yet."
+      editor={(group, close) =>
+        n && (
+          <GroupDialog
+            group={group}
+            systems={n.systems}
+            onClose={close}
+            onSaved={(name) => {
+              toast(`System group ${name} saved.`);
+              close();
+              setTick((x) => x + 1);
+            }}
+          />
+        )
+      }
+      remove={{
+        verb: "Delete",
+        title: (g) => `Delete system group ${g.name}?`,
+        body: <p>Every grant on this group (of users and teams) is removed with it.</p>,
+        run: async (g) => {
+          await fleetCall("fleet.system_group.delete", g.id);
+          toast(`System group ${g.name} deleted.`);
+          setTick((x) => x + 1);
+        },
+      }}
+    />
   );
 }
 

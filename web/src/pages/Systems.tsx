@@ -7,7 +7,8 @@ import { useEffect, useState } from "react";
 import { api } from "../api";
 import { useSession } from "../session";
 import { FormDialog, useSubmit } from "../forms";
-import { CheckField, ConfirmDialog, ErrorBox, SelectField, TextField, fmtDate, useAsync, useToast } from "../ui";
+import { CheckField, SelectField, TextField, fmtDate, useAsync, useToast } from "../ui";
+import { ListPage } from "./ListPage";
 
 export interface SystemStatus {
   reachable: boolean;
@@ -56,8 +57,6 @@ export function SystemsPage() {
   const toast = useToast();
   const canWrite = s.can("FLEET_WRITE") && s.has("fleet.system.create");
   const [tick, setTick] = useState(0);
-  const [editing, setEditing] = useState<FleetSystem | "new" | null>(null);
-  const [removing, setRemoving] = useState<FleetSystem | null>(null);
   const list = useAsync(listSystems, [tick]);
   // Status dots stay current: the poller records changes; reload now and then.
   useEffect(() => {
@@ -70,94 +69,52 @@ export function SystemsPage() {
     setTick((n) => n + 1);
   };
   return (
-    <section className="page" aria-labelledby="systems-h">
-      <div className="page-head">
-        <h1 id="systems-h">Systems</h1>
-        {canWrite && (
-          <button type="button" className="primary" onClick={() => setEditing("new")} data-testid="add-system">
-            Add system
-          </button>
-        )}
-      </div>
-      <p className="hint">Other Gatehouse servers and compatible appliances managed from here. Users reach them through the proxy with the access their teams and grants give them.</p>
-      <ErrorBox error={list.error} onRetry={list.reload} />
-      <table className="data" data-testid="systems-table">
-        <caption className="sr-only">Managed systems</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Status</th>
-            <th scope="col">Version</th>
-            <th scope="col">URL</th>
-            <th scope="col">Last checked</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {(list.data ?? []).map((sys) => (
-            <tr key={sys.id} data-testid={`system-row-${sys.name}`}>
-              <td>
-                <strong>{sys.name}</strong>
-              </td>
-              <td>
-                <StatusDot status={sys.status} />
-              </td>
-              <td>{sys.status.version ?? "—"}</td>
-              <td>
-                <code className="wrap">{sys.url}</code>
-              </td>
-              <td>{sys.status.checked_at ? fmtDate(sys.status.checked_at) : "—"}</td>
-              <td className="actions-cell">
-                <button type="button" onClick={() => void check(sys)} aria-label={`Check ${sys.name} now`}>
-                  Check now
-                </button>
-                {canWrite && (
-                  <>
-                    <button type="button" onClick={() => setEditing(sys)} aria-label={`Edit ${sys.name}`}>
-                      Edit
-                    </button>
-                    <button type="button" className="danger" onClick={() => setRemoving(sys)} aria-label={`Remove ${sys.name}`}>
-                      Remove
-                    </button>
-                  </>
-                )}
-              </td>
-            </tr>
-          ))}
-          {list.data && !list.data.length && (
-            <tr>
-              <td colSpan={6}>No system is registered.</td>
-            </tr>
-          )}
-        </tbody>
-      </table>
-      {editing && (
+    <ListPage<FleetSystem>
+      id="systems"
+      title="Systems"
+      caption="Managed systems"
+      testid="systems-table"
+      rowTestid={(sys) => `system-row-${sys.name}`}
+      hint="Other Gatehouse servers and compatible appliances managed from here. Users reach them through the proxy with the access their teams and grants give them."
+      canWrite={canWrite}
+      add={{ label: "Add system", testid: "add-system" }}
+      rows={list.data}
+      loading={list.loading}
+      error={list.error}
+      onRetry={list.reload}
+      rowKey={(sys) => sys.id}
+      name={(sys) => sys.name}
+      columns={[
+        { key: "name", label: "Name", always: true, render: (sys) => <strong>{sys.name}</strong> },
+        { key: "status", label: "Status", render: (sys) => <StatusDot status={sys.status} /> },
+        { key: "version", label: "Version", render: (sys) => sys.status.version ?? "—" },
+        { key: "url", label: "URL", render: (sys) => <code className="wrap">{sys.url}</code> },
+        { key: "checked", label: "Last checked", render: (sys) => (sys.status.checked_at ? fmtDate(sys.status.checked_at) : "—") },
+      ]}
+      empty="No system is registered."
+      extraActions={(sys) => [{ label: "Check now", onSelect: () => void check(sys) }]}
+      editor={(system, close) => (
         <SystemDialog
-          system={editing === "new" ? null : editing}
-          onClose={() => setEditing(null)}
+          system={system}
+          onClose={close}
           onSaved={(name, added) => {
             toast(`System ${name} ${added ? "added" : "saved"}.`);
-            setEditing(null);
+            close();
             setTick((n) => n + 1);
           }}
         />
       )}
-      {removing && (
-        <ConfirmDialog
-          title={`Remove system ${removing.name}?`}
-          confirmLabel="Remove"
-          danger
-          onClose={() => setRemoving(null)}
-          onConfirm={async () => {
-            await api.callOptional("fleet.system.delete", removing.id);
-            toast(`System ${removing.name} removed.`);
-            setTick((n) => n + 1);
-          }}
-        >
-          <p>Every grant on it (users' and teams') is removed with it.</p>
-        </ConfirmDialog>
-      )}
-    </section>
+      remove={{
+        verb: "Remove",
+        title: (sys) => `Remove system ${sys.name}?`,
+        body: <p>Every grant on it (users' and teams') is removed with it.</p>,
+        run: async (sys) => {
+          await api.callOptional("fleet.system.delete", sys.id);
+          toast(`System ${sys.name} removed.`);
+          setTick((n) => n + 1);
+        },
+      }}
+    />
   );
 }
 

@@ -5,7 +5,8 @@
 import { useState } from "react";
 import { useSession } from "../session";
 import { FormDialog, useSubmit } from "../forms";
-import { ConfirmDialog, ErrorBox, TextField, useAsync, useToast } from "../ui";
+import { TextField, useAsync, useToast } from "../ui";
+import { ListPage } from "./ListPage";
 import { MembersPicker } from "../members-picker";
 import { GrantRows } from "./UserFleetAccess";
 import { accessLabel, fleetCall, useFleetNames, type Team } from "./FleetAccessShared";
@@ -15,94 +16,57 @@ export function TeamsPage() {
   const toast = useToast();
   const canWrite = s.can("FLEET_WRITE") && s.has("team.create");
   const [tick, setTick] = useState(0);
-  const [editing, setEditing] = useState<Team | "new" | null>(null);
-  const [deleting, setDeleting] = useState<Team | null>(null);
   const list = useAsync(() => fleetCall<Team[]>("team.query", [], { order_by: ["name"] }), [tick]);
   const names = useFleetNames([tick]);
   const n = names.data;
   return (
-    <section className="page" aria-labelledby="teams-h">
-      <div className="page-head">
-        <h1 id="teams-h">Teams</h1>
-        {canWrite && (
-          <button type="button" className="primary" onClick={() => setEditing("new")} data-testid="add-team">
-            Add team
-          </button>
-        )}
-      </div>
-      <p className="hint">A team's access reaches each of its members, unless the member's own grant on the system (or on a group containing it) decides first.</p>
-      <ErrorBox error={list.error ?? names.error} onRetry={list.reload} />
-      <table className="data" data-testid="teams-table">
-        <caption className="sr-only">Teams</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Members</th>
-            <th scope="col">Systems</th>
-            <th scope="col">System groups</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {(list.data ?? []).map((t) => (
-            <tr key={t.id} data-testid="team-row">
-              <td>
-                <strong>{t.name}</strong>
-              </td>
-              <td>{n ? t.members.map(n.user).join(", ") || "—" : t.members.length}</td>
-              <td>{t.systems.map((x) => `${n ? n.system(x.system) : x.system} (${accessLabel(x.access)})`).join(", ") || "—"}</td>
-              <td>{t.system_groups.map((x) => `${n ? n.group(x.system_group) : x.system_group} (${accessLabel(x.access)})`).join(", ") || "—"}</td>
-              <td>
-                {canWrite ? (
-                  <span className="row-actions">
-                    <button type="button" className="small" onClick={() => setEditing(t)} aria-label={`Edit ${t.name}`}>
-                      Edit
-                    </button>
-                    <button type="button" className="small danger" onClick={() => setDeleting(t)} aria-label={`Delete ${t.name}`}>
-                      Delete
-                    </button>
-                  </span>
-                ) : (
-                  "—"
-                )}
-              </td>
-            </tr>
-          ))}
-          {list.data && !list.data.length && (
-            <tr>
-              <td colSpan={5}>No team yet.</td>
-            </tr>
-          )}
-        </tbody>
-      </table>
-      {editing && n && (
-        <TeamDialog
-          team={editing === "new" ? null : editing}
-          names={n}
-          onClose={() => setEditing(null)}
-          onSaved={(name) => {
-            toast(`Team ${name} saved.`);
-            setEditing(null);
-            setTick((x) => x + 1);
-          }}
-        />
-      )}
-      {deleting && (
-        <ConfirmDialog
-          title={`Delete team ${deleting.name}?`}
-          confirmLabel="Delete"
-          danger
-          onClose={() => setDeleting(null)}
-          onConfirm={async () => {
-            await fleetCall("team.delete", deleting.id);
-            toast(`Team ${deleting.name} deleted.`);
-            setTick((x) => x + 1);
-          }}
-        >
-          <p>Its members lose the access the team gave them.</p>
-        </ConfirmDialog>
-      )}
-    </section>
+    <ListPage<Team>
+      id="teams"
+      title="Teams"
+      caption="Teams"
+      testid="teams-table"
+      rowTestid={() => "team-row"}
+      hint="A team's access reaches each of its members, unless the member's own grant on the system (or on a group containing it) decides first."
+      canWrite={canWrite}
+      add={{ label: "Add team", testid: "add-team" }}
+      rows={list.data}
+      loading={list.loading}
+      error={list.error ?? names.error}
+      onRetry={list.reload}
+      rowKey={(t) => t.id}
+      name={(t) => t.name}
+      columns={[
+        { key: "name", label: "Name", always: true, render: (t) => <strong>{t.name}</strong> },
+        { key: "members", label: "Members", render: (t) => (n ? t.members.map(n.user).join(", ") || "—" : t.members.length) },
+        { key: "systems", label: "Systems", render: (t) => t.systems.map((x) => `${n ? n.system(x.system) : x.system} (${accessLabel(x.access)})`).join(", ") || "—" },
+        { key: "groups", label: "System groups", render: (t) => t.system_groups.map((x) => `${n ? n.group(x.system_group) : x.system_group} (${accessLabel(x.access)})`).join(", ") || "—" },
+      ]}
+      empty="No team yet."
+      editor={(team, close) =>
+        n && (
+          <TeamDialog
+            team={team}
+            names={n}
+            onClose={close}
+            onSaved={(name) => {
+              toast(`Team ${name} saved.`);
+              close();
+              setTick((x) => x + 1);
+            }}
+          />
+        )
+      }
+      remove={{
+        verb: "Delete",
+        title: (t) => `Delete team ${t.name}?`,
+        body: <p>Its members lose the access the team gave them.</p>,
+        run: async (t) => {
+          await fleetCall("team.delete", t.id);
+          toast(`Team ${t.name} deleted.`);
+          setTick((x) => x + 1);
+        },
+      }}
+    />
   );
 }
 

@@ -10,29 +10,14 @@ import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import { DataTable, useTableState, type Column } from "../table";
 import { Popover } from "../popover";
-import { ConfirmDialog, CopyField, Dialog, ErrorBox, SearchField, YesNo, fmtDate, useAsync, useToast } from "../ui";
+import { ConfirmDialog, CopyField, Dialog, ErrorBox, RoleList, SearchField, YesNo, fmtDate, useAsync, useToast } from "../ui";
 import type { UserEntry } from "../api-types";
 
 export type User = UserEntry;
 
-export const ROLE_LABELS: Record<string, string> = {
-  FULL_ADMIN: "Full administrator",
-  READONLY_ADMIN: "Read-only administrator",
-  SHARING_ADMIN: "Sharing administrator",
-  REPLICATION_ADMIN: "Replication administrator",
-};
-
-/** A role in words: the compound roles by their names, others from their identifier ("ACCOUNT_READ" → "Account read"). */
-export function roleName(r: string): string {
-  if (ROLE_LABELS[r]) return ROLE_LABELS[r];
-  const w = r.toLowerCase().replace(/_/g, " ");
-  return w.charAt(0).toUpperCase() + w.slice(1);
-}
-
-export function roleText(roles: string[] | undefined): string {
-  if (!roles?.length) return "—";
-  return roles.map(roleName).join(", ");
-}
+// Role words live in words.ts; re-exported for the pages that import them from here.
+export { ROLE_LABELS, roleName, roleText } from "../words";
+import { ROLE_LABELS } from "../words";
 
 /** The account's state in a word and a colour that means something: locked is a warning. */
 function UserStatus({ u }: { u: User }) {
@@ -424,7 +409,7 @@ export function UsersPage() {
     { key: "full_name", label: "Full name", sort: "full_name", compact: true, render: (u) => u.full_name || "—" },
     { key: "uid", label: "UID", sort: "uid", render: (u) => u.uid, className: "num" },
     { key: "type", label: "Type", sort: "builtin", compact: true, render: (u) => userType(u) },
-    { key: "roles", label: "Roles", render: (u) => roleText(u.roles) },
+    { key: "roles", label: "Roles", render: (u) => <RoleList roles={u.roles} /> },
     { key: "status", label: "Status", sort: "locked", compact: true, render: (u) => <UserStatus u={u} /> },
     { key: "smb", label: "SMB", sort: "smb", render: (u) => <YesNo value={u.smb} /> },
     { key: "email", label: "Email", sort: "email", hidden: true, render: (u) => u.email ?? "—" },
@@ -554,7 +539,7 @@ function UserDetail({ user: u, onChanged, toast }: { user: User; onChanged: () =
     ["Type", userType(u)],
     ["Primary group", u.group ? `${u.group.bsdgrp_group} (${u.group.bsdgrp_gid})` : "—"],
     ["Auxiliary groups", <AuxGroups key="aux" ids={u.groups ?? []} />],
-    ["Roles", roleText(u.roles)],
+    ["Roles", <RoleList key="roles" roles={u.roles} none="None" />],
     ["Home directory", <code key="h">{u.home}</code>],
     ["Shell", <code key="s">{u.shell}</code>],
     ["Password", u.password_disabled ? "Disabled" : u.last_password_change ? `Last changed ${fmtDate(u.last_password_change)}` : "Set"],
