@@ -172,6 +172,25 @@ export const numberPlaceholders = (sql: string, dialect: Dialect, start: number)
   return dialect === "postgres" ? sql.replace(/\?/g, () => `$${n++}`) : sql;
 };
 
+/**
+ * The table's size for K, read at most every few seconds: K only weighs two plans against each
+ * other (a stale size changes the speed of one search, never its rows), and on PostgreSQL the read
+ * is a round trip of its own on every search otherwise.
+ */
+const sizes = new WeakMap<AnyDb, Map<string, { rows: number; at: number }>>();
+const SIZE_TTL_MS = 5_000;
+async function approximateRows(db: AnyDb, table: string): Promise<number> {
+  let byTable = sizes.get(db);
+  if (!byTable) sizes.set(db, (byTable = new Map()));
+  const hit = byTable.get(table);
+  const now = performance.now();
+  if (hit && now - hit.at < SIZE_TTL_MS) return hit.rows;
+  const r = await db.executeQuery<{ n: number | string | null }>(CompiledQuery.raw(`SELECT max(id) AS n FROM ${table}`));
+  const rows = Number(r.rows[0]?.n ?? 0);
+  byTable.set(table, { rows, at: now });
+  return rows;
+}
+
 export interface SearchPlan {
   /** A condition on the id column to AND into the WHERE (placeholders `?`). */
   where: string;
@@ -200,8 +219,7 @@ export async function planSearch(db: AnyDb, dialect: Dialect, idx: SearchIndexes
   const union: Sql = { text: parts.map((p) => p!.text).join(" UNION ALL "), params: parts.flatMap((p) => p!.params) };
   // Every match is needed: the database reads the candidates itself.
   if (!Number.isFinite(input.want)) return { where: `${idx.idSql} IN (${union.text})`, params: union.params, candidates: -1 };
-  const r = await db.executeQuery<{ n: number | string | null }>(CompiledQuery.raw(`SELECT max(id) AS n FROM ${idx.table}`));
-  const rows = Number(r.rows[0]?.n ?? 0);
+  const rows = await approximateRows(db, idx.table);
   // A power of two: the probe's text (LIMIT k) then takes a handful of forms, not one per store size
   // (each distinct text is a prepared statement kept by the store).
   const k = Math.min(searchTuning.maxK, Math.max(searchTuning.minK, 2 ** Math.ceil(Math.log2(Math.max(1, Math.sqrt(input.want * rows))))));
