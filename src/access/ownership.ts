@@ -7,8 +7,15 @@
  * - `"self"`: only the caller's own account (its `targets` must name the caller).
  * - `"self-or-role"`: the caller's own account without any role; another account needs one of
  *   `roles` (the method is then callable by every authenticated session).
+ * - `"own-rows-or-role"`: a listing of rows that belong to accounts (sessions, keys): a caller
+ *   holding one of `roles` lists every account's rows; any other session lists only its own
+ *   account's rows — the dispatcher hands the handler the caller's user id (`rowsOf`), and a
+ *   session limited to an API key's roles, or read-only, gets only what its roles allow.
  */
-export type OwnerRule = "any" | "self" | "self-or-role";
+export type OwnerRule = "any" | "self" | "self-or-role" | "own-rows-or-role";
+
+/** Whose rows a listing may show (own-rows-or-role): every account's, or one account's. */
+export type RowScope = { all: true } | { all: false; userId: number };
 
 /**
  * The accounts a call acts on, computed from its validated arguments. The dispatcher requires the

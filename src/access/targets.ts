@@ -7,9 +7,12 @@
 // - owner "self-or-role": the caller's own account needs no role (unless the session is limited to
 //   an API key's roles or became read-only: then it acts only within its roles); another account
 //   needs one of the method's roles (none declared: FULL_ADMIN) and every role that account holds.
+// - owner "own-rows-or-role": a listing; holders of one of the roles see every row, any other
+//   session (same exceptions as above) only its own account's: the scope is returned here and the
+//   dispatcher hands it to the handler.
 
 import type { Store } from "../store/db.js";
-import type { CallTargets, FieldRoles, OwnerRule } from "./ownership.js";
+import type { CallTargets, FieldRoles, OwnerRule, RowScope } from "./ownership.js";
 import type { Session } from "../auth/session.js";
 import { CallError } from "../server/errors.js";
 import { effectiveRolesOfUsers } from "../accounts/grant-delta.js";
@@ -85,17 +88,30 @@ function mayCallForOthers(def: OwnedMethod, session: Session): boolean {
   return def.roles.some((r) => callerHolds(session, r));
 }
 
-/** Throws EPERM when the call's targets break the method's ownership rule. */
-export async function enforceOwnership(app: TargetsContext, def: OwnedMethod, session: Session | null, args: unknown[]): Promise<void> {
-  if (!session || session.internal || !hasOwnershipRule(def)) return;
+const ALL_ROWS: RowScope = { all: true };
+
+/** The rows an own-rows-or-role listing may show the caller; throws EACCES when none. */
+function rowScopeOf(def: OwnedMethod, session: Session): RowScope {
+  if (mayCallForOthers(def, session)) return ALL_ROWS;
+  if (session.userId !== null && mayActAsSelf(session)) return { all: false, userId: session.userId };
+  refuseOthers(def, session, session.userId === null ? "rows of accounts" : "your own rows from a session limited to some roles");
+}
+
+/**
+ * Throws EPERM when the call's targets break the method's ownership rule. Returns the rows a
+ * listing may show (every row unless the rule is own-rows-or-role and the caller lacks its roles).
+ */
+export async function enforceOwnership(app: TargetsContext, def: OwnedMethod, session: Session | null, args: unknown[]): Promise<RowScope> {
+  if (!session || session.internal || !hasOwnershipRule(def)) return ALL_ROWS;
   enforceFieldRoles(def, session, args);
+  if (def.owner === "own-rows-or-role") return rowScopeOf(def, session);
   const named = def.targets ? def.targets(...args) : {};
   // An unknown other account is refused like a known one (the reference answers EPERM first).
   if (def.owner === "self-or-role" && !mayCallForOthers(def, session) && (named.usernames ?? []).some((n) => n !== session.username)) {
     refuseOthers(def, session, "another account");
   }
   const targets = await targetUserIds(app, named);
-  if (!targets.length) return;
+  if (!targets.length) return ALL_ROWS;
   const roles = await effectiveRolesOfUsers(
     app.store.db,
     targets.map((t) => t.id),
@@ -111,4 +127,5 @@ export async function enforceOwnership(app: TargetsContext, def: OwnedMethod, se
     }
     assertMayActOn(session, roles.get(t.id) ?? [], t.label);
   }
+  return ALL_ROWS;
 }

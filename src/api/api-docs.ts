@@ -149,6 +149,7 @@ function rolesLine(doc: MethodDoc): string {
   if (!doc.require_authentication) return "none (callable before login)";
   const roles = doc.roles.length ? doc.roles.join(", ") : "FULL_ADMIN only";
   if (doc.owner === "self-or-role") return `${roles} (on the caller's own account: any authenticated session)`;
+  if (doc.owner === "own-rows-or-role") return `${roles} (the caller's own rows: any authenticated session)`;
   if (!doc.require_authorization) return "any authenticated session";
   return roles;
 }
@@ -157,6 +158,7 @@ const OWNER_TEXT: Record<MethodDoc["owner"], string> = {
   any: "any (the roles decide alone)",
   self: "self (only the caller's own account)",
   "self-or-role": "self-or-role (the caller's own account without a role; another account needs one of the roles)",
+  "own-rows-or-role": "own-rows-or-role (a listing: the caller's own rows without a role; every account's rows need one of the roles)",
 };
 
 function methodSection(name: string, doc: MethodDoc): string {

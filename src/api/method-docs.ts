@@ -25,7 +25,9 @@ export const MethodDocSchema = z
   .object({
     description: z.string().describe("What the method does."),
     roles: z.array(z.string()).describe("Roles that may call it (any one; empty: FULL_ADMIN only)."),
-    owner: z.enum(["any", "self", "self-or-role"]).describe("Ownership rule: any, self, or self-or-role (own account without a role)."),
+    owner: z
+      .enum(["any", "self", "self-or-role", "own-rows-or-role"])
+      .describe("Ownership rule: any, self, self-or-role (own account without a role), or own-rows-or-role (a listing: own rows without a role)."),
     require_authentication: z.boolean().describe("Needs a logged-in session."),
     require_authorization: z.boolean().describe("Needs one of the roles."),
     audit: z.string().nullable().describe('Audit label ("dynamic" when computed from the arguments), null when unaudited.'),

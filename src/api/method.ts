@@ -14,7 +14,7 @@ import type { AccountsApp } from "../accounts/context.js";
 import type { MailService } from "../mail/service.js";
 import type { SecretBox } from "../store/secret-box.js";
 import type { RoleName } from "../access/roles.js";
-import type { CallTargets, FieldRoles, OwnerRule } from "../access/ownership.js";
+import type { CallTargets, FieldRoles, OwnerRule, RowScope } from "../access/ownership.js";
 
 /**
  * What a handler sees of the application: the services it calls and the narrow contexts of the
@@ -46,6 +46,11 @@ export interface CallContext {
   job?: Job;
   /** Set by the handler (its domain function): the name of the account it acted on, for the audit label (AuditFacts). */
   auditSubject?: string;
+  /**
+   * Set by the dispatcher for `owner: "own-rows-or-role"` listings: the rows the caller may see
+   * (every account's, or only its own). The handler passes it to its domain function.
+   */
+  rowScope?: RowScope;
 }
 
 export interface ArgSpec<S extends z.ZodType = z.ZodType> {
@@ -63,7 +68,7 @@ type ArgOutputs<A extends readonly ArgSpec[]> = { [K in keyof A]: A[K] extends A
 
 // The ownership rule and the call targets are declared here and checked by src/access/targets.ts;
 // their types live there (access needs no method definitions).
-export type { CallTargets, FieldRoles, OwnerRule } from "../access/ownership.js";
+export type { CallTargets, FieldRoles, OwnerRule, RowScope } from "../access/ownership.js";
 
 /**
  * A secret argument, as a path into the positional arguments: an argument's name
@@ -178,8 +183,8 @@ export function defineMethod<const A extends readonly ArgSpec[], R>(opts: Method
     targets: opts.targets as MethodDef["targets"],
     secretArgs: opts.secretArgs ?? [],
     authenticationRequired: opts.authenticationRequired ?? true,
-    // "self-or-role": every session may call it; the dispatcher then applies the ownership rule.
-    authorizationRequired: opts.authorizationRequired ?? opts.owner !== "self-or-role",
+    // "self-or-role", "own-rows-or-role": every session may call it; the dispatcher then applies the ownership rule.
+    authorizationRequired: opts.authorizationRequired ?? (opts.owner !== "self-or-role" && opts.owner !== "own-rows-or-role"),
     fleetUser: opts.fleetUser ?? false,
     fieldRoles: opts.fieldRoles,
     audit: opts.audit as MethodDef["audit"],

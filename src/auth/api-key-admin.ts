@@ -9,7 +9,7 @@ import { CallError, ValidationErrors, instanceNotFound } from "../server/errors.
 import { accessFor, type MethodTable } from "../access/authorize.js";
 import { checkKeyRoles } from "../access/api-key-grants.js";
 import type { Caller } from "../access/grant-check.js";
-import { rolesOfUser } from "../access/privileges.js";
+import { hasFleetAccess, rolesOfUser } from "../access/privileges.js";
 import { REDACTED } from "../audit/audit.js";
 import { changeOf, type ChangeEvent } from "../store/change-event.js";
 import { commitChange, recordChange } from "../store/changes.js";
@@ -68,7 +68,8 @@ async function validateKey(ctx: ApiKeyAdminContext, schema: string, data: ApiKey
   }
   const stig = await ctx.app.auth.stig();
   const ownerRoles = accessFor(ctx.app.registry, await rolesOfUser(db, owner.id), stig).roles;
-  if (!ownerRoles.size) errors.add(`${schema}.username`, "User lacks privilege role membership.", "api_key.owner_without_roles");
+  // A user without a role who signs in on fleet access may own keys too (to script its fleet calls).
+  if (!ownerRoles.size && !(await hasFleetAccess(db, owner.id))) errors.add(`${schema}.username`, "User lacks privilege role membership.", "api_key.owner_without_roles");
   checkKeyRoles(errors, schema, ctx.session, data.roles, ownerRoles);
   errors.check();
   return owner.id;

@@ -274,14 +274,15 @@ async function dispatchSlow(app: HandlerApp, conn: Connection, def: MethodDef, s
     throw err;
   }
   // Ownership (`owner`, `targets`): who the call acts on, checked on the validated arguments.
+  let rowScope: CallContext["rowScope"];
   try {
-    await enforceOwnership(app, def, session, args);
+    rowScope = await enforceOwnership(app, def, session, args);
   } catch (err) {
     await auditCall(app, conn, session, name, params, auditLabel(def, args), false, false);
     throw err;
   }
   const label = auditLabel(def, args);
-  const ctx: CallContext = { app, conn, session, callId };
+  const ctx: CallContext = { app, conn, session, callId, rowScope };
   if (def.secretFields?.length && mustRedact(def, session)) {
     try {
       refuseSecretQuery(def, args);

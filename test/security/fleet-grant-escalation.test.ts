@@ -5,7 +5,7 @@
 //   group's systems, a user's own grants or teams, or a delete;
 // - an ACCOUNT_WRITE caller without FLEET_WRITE may not set any fleet field of a user;
 // - a fleet user (signed in on fleet access alone) reaches nothing but its own account and the
-//   fleet methods marked for it.
+//   fleet methods marked for it: its own sessions and API keys are listed to it, nobody else's.
 
 import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
@@ -124,7 +124,7 @@ forEachStore("fleet grant escalation", (store) => {
     // What a fleet user may call at all: its own session, account, second factor and keys, and the
     // fleet methods that confine themselves to the systems it may see.
     const own =
-      /^(core\.|auth\.|api_key\.(create|update|delete|revoke)$|user\.(set_password|renew_2fa_secret|stage_2fa_secret|confirm_2fa_secret|verify_email|set_twofactor_method)$|fleet\.(system\.(query|get_instance|status)|call|access\.explain)$)/;
+      /^(core\.|auth\.|api_key\.(create|update|delete|revoke|my_keys)$|user\.(set_password|renew_2fa_secret|stage_2fa_secret|confirm_2fa_secret|verify_email|set_twofactor_method)$|fleet\.(system\.(query|get_instance|status)|call|access\.explain)$)/;
     const marked = ts.app.registry
       .all()
       .filter((d) => d.fleetUser && d.authenticationRequired)
@@ -143,5 +143,54 @@ forEachStore("fleet grant escalation", (store) => {
     assert.match((await rpcError(c.call("user.set_password", { username: victim.username, old_password: "x", new_password: PASSWORD }))).data?.errname ?? "", /^(EACCES|EPERM)$/);
     assert.match((await rpcError(c.call("api_key.create", { name: randomName("k"), username: victim.username }))).data?.errname ?? "", /^(EACCES|EPERM)$/);
     assert.equal((await rpcError(c.call("fleet.access.explain", victim.username, held))).data?.code, "access.target_not_authorized");
+  });
+
+  it("a fleet user lists only its own sessions and keys, and cannot reach another user's", async () => {
+    const u = await makeUser(ts);
+    const other = await makeUser(ts);
+    for (const x of [u, other]) await a.call("user.update", x.id, { systems: [{ system: held, access: "READ" }] });
+    const c1 = await loginAs(ts, u);
+    const c2 = await loginAs(ts, u);
+    const o = await loginAs(ts, other);
+
+    // Sessions: its own two (this one marked current), never another account's, whatever the filter.
+    const mine = await c1.call<any[]>("auth.sessions");
+    assert.ok(mine.length >= 2, `${mine.length} sessions`);
+    assert.deepEqual([...new Set(mine.map((s) => s.credentials_data.username))], [u.username]);
+    assert.equal(mine.filter((s) => s.current).length, 1);
+    assert.deepEqual(await c1.call("auth.sessions", [["credentials_data.username", "=", other.username]]), []);
+    assert.equal(await c1.call("auth.sessions", [], { count: true }), mine.length);
+    const otherSession = (await a.call<any[]>("auth.sessions", [["credentials_data.username", "=", other.username]]))[0];
+    assert.ok(otherSession, "the administrator sees the other account's session");
+    assert.equal((await rpcError(c2.call("auth.terminate_session", otherSession.id))).data?.code, "core.not_authorized");
+
+    // Keys: it may own keys (to script its fleet calls), lists only its own, deletes only its own.
+    const own = await c1.call<any>("api_key.create", { name: randomName("k"), username: u.username });
+    const theirs = await o.call<any>("api_key.create", { name: randomName("k"), username: other.username });
+    const listed = await c1.call<any[]>("api_key.my_keys");
+    assert.deepEqual(
+      listed.map((k) => k.id),
+      [own.id],
+    );
+    assert.equal(listed[0].keyhash, "********", "key secrets stay redacted for their owner");
+    assert.deepEqual(
+      (await o.call<any[]>("api_key.my_keys")).map((k) => k.id),
+      [theirs.id],
+    );
+    assert.match((await rpcError(c1.call("api_key.delete", theirs.id))).data?.errname ?? "", /^(EACCES|EPERM)$/);
+    assert.match((await rpcError(c1.call("api_key.update", theirs.id, { name: randomName("k") }))).data?.errname ?? "", /^(EACCES|EPERM)$/);
+    assert.match((await rpcError(c1.call("api_key.revoke", theirs.id))).data?.errname ?? "", /^(EACCES|EPERM)$/);
+    assert.equal((await rpcError(c1.call("api_key.query"))).data?.code, "core.not_authorized");
+
+    // The key signs in as the fleet user: fleet methods answer; listings need a session of its own.
+    const byKey = await ts.client();
+    assert.equal((await byKey.loginApiKey(own.key)).response_type, "SUCCESS");
+    assert.deepEqual(
+      (await byKey.call<any[]>("fleet.system.query")).map((s) => s.id),
+      [held],
+    );
+    assert.equal((await rpcError(byKey.call("auth.sessions"))).data?.code, "access.target_not_authorized");
+    assert.equal(await c1.call("api_key.delete", own.id), true);
+    assert.deepEqual(await c1.call("api_key.my_keys"), []);
   });
 });

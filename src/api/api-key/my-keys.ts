@@ -10,7 +10,11 @@ export const apiKeyMyKeys = defineMethod({
   description: "The API keys of the logged-in user.",
   args: [],
   returns: z.array(ApiKeyEntrySchema),
+  // Only ever the caller's own keys: every user session may list them (a fleet user too, so it can
+  // script); a session limited to a key's roles needs one of these roles.
   roles: ["READONLY_ADMIN", "API_KEY_READ"],
+  owner: "own-rows-or-role",
+  fleetUser: true,
   secretFields: API_KEY_SECRETS,
   secretsRole: "API_KEY_WRITE",
   handler: async (ctx) => {

@@ -11,5 +11,8 @@ export const authSessions = defineMethod({
   args: [arg("filters", z.array(z.any()), () => []), arg("options", z.record(z.string(), z.any()), () => ({}))],
   returns: queryResult(SessionEntrySchema),
   roles: ["AUTH_SESSIONS_READ"],
-  handler: async (ctx, filters, options) => queryRows(await sessionEntries(ctx.app.store.db, ctx.session?.id), filters, options),
+  // Without the role (a fleet user, any user session): only the caller's own sessions.
+  owner: "own-rows-or-role",
+  fleetUser: true,
+  handler: async (ctx, filters, options) => queryRows(await sessionEntries(ctx.app.store.db, ctx.rowScope ?? { all: false, userId: -1 }, ctx.session?.id), filters, options),
 });
