@@ -3,6 +3,8 @@
 // read/write grant, gives another user a system of their own (System Access: ADD SYSTEM, read)
 // and a team on the user form, then reads the Effective access view per user and per system
 // with the explanation; the user without privileges then signs in and sees no account screens.
+// Every place that lists a user × system pair has its "Why?" (issue 11 point 6): the user form's
+// System Access rows, the Effective access view, My systems and a system's page.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -72,9 +74,16 @@ test("system group, team, user form fleet sections, effective access; a fleet us
   assert.deepEqual(b.systems, [{ system: web2, access: "READ" }]);
   assert.deepEqual(b.system_groups, [{ system_group: prod.id, access: "READ" }]);
 
-  // Removing a grant with the minus button.
+  // Removing a grant with the minus button. The saved web2 row explains itself.
   await go(page, `/users/${bob.id}/edit`);
   await heading(page, "Edit user bob");
+  const web2Row = page.getByTestId("user-systems-row").filter({ has: page.locator("option:checked", { hasText: "web2" }) });
+  await web2Row.getByText("Why?").click();
+  await web2Row
+    .getByTestId("why-access-text")
+    .getByText(/bob has READ on web2: decided at level 1/)
+    .waitFor();
+  await shot(page, "fleet-user-form-why", true);
   await page.getByTestId("user-system-groups").getByRole("button", { name: "Remove prod" }).click();
   await page.getByTestId("save-user").click();
   await heading(page, "Users");
@@ -112,4 +121,25 @@ test("system group, team, user form fleet sections, effective access; a fleet us
   assert.equal(await bp.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).count(), 0);
   assert.equal(await bp.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Teams" }).count(), 0);
   await shot(bp, "fleet-user-signed-in");
+
+  // My systems: beside each of his systems, why he has that access.
+  await go(bp, "/my-systems");
+  await heading(bp, "My systems");
+  const mine = bp.getByTestId("my-systems-table");
+  await mine.getByTestId("access-web1").getByText("Read/write").waitFor();
+  const web1Row = mine.getByRole("row", { name: /web1/ });
+  await web1Row.getByText("Why?").click();
+  await web1Row.getByText(/bob has READ_WRITE on web1: decided at level 3/).waitFor();
+  const web2Mine = mine.getByRole("row", { name: /web2/ });
+  await web2Mine.getByText("Why?").click();
+  await web2Mine.getByText(/bob has READ on web2: decided at level 1/).waitFor();
+  await shot(bp, "fleet-my-systems-why");
+  // A system's page: his access there, and why.
+  await go(bp, `/my-systems/${web2}`);
+  await bp.getByTestId("system-access").getByText("Read").waitFor();
+  await bp.getByTestId("why-access").getByText("Why?").click();
+  await bp
+    .getByTestId("why-access-text")
+    .getByText(/bob has READ on web2: decided at level 1/)
+    .waitFor();
 });

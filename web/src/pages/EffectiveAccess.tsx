@@ -8,28 +8,12 @@ import { setSearch, useLocation } from "../router";
 import { useSession } from "../session";
 import { ErrorBox, Loading, SelectField, useAsync } from "../ui";
 import { errorText } from "../api";
-import { accessLabel, fleetCall, useFleetNames } from "./FleetAccessShared";
-
-interface Explained {
-  id: number;
-  level: string;
-  text: string;
-}
-interface Explanation {
-  user: { id: number; username: string };
-  system: { id: number; name: string };
-  access: string;
-  level: string | null;
-  decided_by: Explained | null;
-  shadowed: Explained[];
-  text: string;
-}
+import { ExplanationText, accessLabel, fleetCall, useFleetNames, type Explanation } from "./FleetAccessShared";
 
 /** At most this many pairs are explained on one screen (one call each). */
 const MAX_ROWS = 200;
 
 function ExplainRow({ ex, first }: { ex: Explanation; first: "user" | "system" }) {
-  const [open, setOpen] = useState(false);
   return (
     <tr data-testid="access-row" data-access={ex.access}>
       <td>{first === "user" ? ex.system.name : ex.user.username}</td>
@@ -38,23 +22,7 @@ function ExplainRow({ ex, first }: { ex: Explanation; first: "user" | "system" }
       </td>
       <td>{ex.level ?? "—"}</td>
       <td>
-        <p className="explain" data-testid="access-explanation">
-          {ex.text}
-        </p>
-        {ex.shadowed.length > 0 && (
-          <button type="button" className="link small" aria-expanded={open} onClick={() => setOpen(!open)}>
-            {open ? "Hide" : "Show"} {ex.shadowed.length} shadowed grant{ex.shadowed.length === 1 ? "" : "s"}
-          </button>
-        )}
-        {open && (
-          <ul className="shadowed">
-            {ex.shadowed.map((s) => (
-              <li key={s.id}>
-                {s.text} ({s.level})
-              </li>
-            ))}
-          </ul>
-        )}
+        <ExplanationText ex={ex} />
       </td>
     </tr>
   );

@@ -1,8 +1,10 @@
-// What the fleet access screens (Teams, System groups, Effective access) share: untyped calls of
-// the fleet access methods (their types come with the generated api-types once regenerated) and
-// the lists of names they show.
+// What the fleet access screens (Teams, System groups, Effective access, the user form's System
+// Access, My systems) share: untyped calls of the fleet access methods (their types come with the
+// generated api-types once regenerated), the lists of names they show, and the explanation of a
+// user × system pair (fleet.access.explain) shown beside every such pair.
 
-import { api } from "../api";
+import { useState } from "react";
+import { api, errorText } from "../api";
 import { useAsync } from "../ui";
 
 export type Access = "READ" | "READ_WRITE";
@@ -47,4 +49,76 @@ export function useFleetNames(deps: unknown[] = []) {
       user: (id: number) => users.find((u) => u.id === id)?.username ?? `user ${id}`,
     };
   }, deps);
+}
+
+/** A grant as fleet.access.explain names it (the deciding one, or one it shadowed). */
+export interface ExplainedGrant {
+  id: number;
+  level: string;
+  text: string;
+}
+
+/** fleet.access.explain's answer. */
+export interface Explanation {
+  user: { id: number; username: string };
+  system: { id: number; name: string };
+  access: string;
+  level: string | null;
+  decided_by: ExplainedGrant | null;
+  shadowed: ExplainedGrant[];
+  text: string;
+}
+
+/**
+ * The explanation in words, with the grants it shadowed (the Effective access view's "Why" cell).
+ * Disclosures are <details>, not buttons: they stay usable inside a disabled form (a read-only
+ * viewer of the user form still reads why).
+ */
+export function ExplanationText({ ex }: { ex: Explanation }) {
+  return (
+    <>
+      <p className="explain" data-testid="access-explanation">
+        {ex.text}
+      </p>
+      {ex.shadowed.length > 0 && (
+        <details className="help shadowed">
+          <summary>
+            {ex.shadowed.length} shadowed grant{ex.shadowed.length === 1 ? "" : "s"}
+          </summary>
+          <ul>
+            {ex.shadowed.map((s) => (
+              <li key={`${s.level}/${s.id}`}>
+                {s.text} ({s.level})
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+    </>
+  );
+}
+
+/**
+ * "Why?" beside a user × system pair: the pair's explanation, asked of the server when first opened
+ * (one call per pair the reader looks at, not one per pair listed). `user` is an id or a username,
+ * as fleet.access.explain takes it. Reopening asks again (the access may have changed).
+ */
+export function WhyAccess({ user, system, label, note }: { user: number | string; system: number; label: string; note?: string }) {
+  const [open, setOpen] = useState(false);
+  const ex = useAsync(async () => (open ? fleetCall<Explanation>("fleet.access.explain", user, system) : null), [open, user, system]);
+  return (
+    <details className="help why-access" data-testid="why-access" onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>
+        Why?<span className="sr-only"> ({label})</span>
+      </summary>
+      {open && (
+        <div className="why-text" data-testid="why-access-text">
+          {note && <p className="hint">{note}</p>}
+          {ex.loading && !ex.data && <p className="hint">Explaining…</p>}
+          {ex.error ? <p className="error">{errorText(ex.error)} Close and open again to retry.</p> : null}
+          {ex.data && <ExplanationText ex={ex.data} />}
+        </div>
+      )}
+    </details>
+  );
 }

@@ -1,18 +1,22 @@
 // "My systems" (issue 11 point 8): for a user who reaches systems through the fleet — the systems
 // they may see with their access, and for each the system's users and groups, read through the
 // proxy (fleet.call). Write controls (add a user, delete a user) appear only where their access is
-// READ_WRITE; the proxy refuses writes to READ callers anyway.
+// READ_WRITE; the proxy refuses writes to READ callers anyway. Beside each access, "Why?" opens
+// its explanation (fleet.access.explain of the signed-in user and the system).
 
 import { useState } from "react";
 import { api } from "../api";
 import { Link } from "../router";
 import { FormDialog, useSubmit } from "../forms";
 import { ConfirmDialog, ErrorBox, TextField, useAsync, useToast } from "../ui";
+import { useSession } from "../session";
 import { StatusDot, listSystems, type FleetSystem } from "./Systems";
+import { WhyAccess } from "./FleetAccessShared";
 
 const ACCESS_WORDS = { NONE: "No access", READ: "Read", READ_WRITE: "Read/write" } as const;
 
 export function MySystemsPage() {
+  const me = useSession().me?.pw_name;
   const list = useAsync(listSystems, []);
   return (
     <section className="page" aria-labelledby="mysys-h">
@@ -36,7 +40,10 @@ export function MySystemsPage() {
                   {sys.name}
                 </Link>
               </td>
-              <td data-testid={`access-${sys.name}`}>{ACCESS_WORDS[sys.access]}</td>
+              <td>
+                <span data-testid={`access-${sys.name}`}>{ACCESS_WORDS[sys.access]}</span>
+                {me && <WhyAccess user={me} system={sys.id} label={`your access to ${sys.name}`} />}
+              </td>
               <td>
                 <StatusDot status={sys.status} />
               </td>
@@ -73,6 +80,7 @@ const remote = (id: number, method: string, params: unknown[]) => api.callOption
 
 export function SystemBrowserPage({ id }: { id: number }) {
   const toast = useToast();
+  const me = useSession().me?.pw_name;
   const [tick, setTick] = useState(0);
   const [adding, setAdding] = useState(false);
   const [deleting, setDeleting] = useState<RemoteUser | null>(null);
@@ -95,9 +103,12 @@ export function SystemBrowserPage({ id }: { id: number }) {
       </div>
       <ErrorBox error={sys.error} />
       {sys.data && (
-        <p data-testid="system-access">
-          Your access: <strong>{ACCESS_WORDS[sys.data.access]}</strong> · <StatusDot status={sys.data.status} />
-        </p>
+        <>
+          <p data-testid="system-access">
+            Your access: <strong>{ACCESS_WORDS[sys.data.access]}</strong> · <StatusDot status={sys.data.status} />
+          </p>
+          {me && <WhyAccess user={me} system={id} label={`your access to ${sys.data.name}`} />}
+        </>
       )}
       <h2>Users</h2>
       <ErrorBox error={users.error} onRetry={users.reload} />

@@ -1,18 +1,22 @@
 // The user form's fleet sections (seeds 002/003, issue 11 point 8): Teams, System Access (ADD
 // SYSTEM, read or read/write, minus to remove) and System Groups (ADD GROUP). Shown to sessions
 // that may read the fleet; editable with FLEET_WRITE (the server checks that too, and that a
-// FLEET_WRITE caller grants only access it holds).
+// FLEET_WRITE caller grants only access it holds). Each saved system row of an existing user has
+// its "Why?" (issue 11 point 6: the explanation beside every user × system pair).
 
-import { useEffect, useState } from "react";
+import { type ReactNode, useEffect, useState } from "react";
 import { api } from "../api";
 import { useSession } from "../session";
 import { FieldError, type FieldErrors } from "../ui";
+import { WhyAccess } from "./FleetAccessShared";
 
 export type Access = "READ" | "READ_WRITE";
 export interface FleetValue {
   teams: number[];
   systems: { system: number; access: Access }[];
   system_groups: { system_group: number; access: Access }[];
+  /** The user these fields belong to (an existing user; never sent), and the systems as saved. */
+  saved?: { user: number; systems: { system: number; access: Access }[] };
 }
 type Named = { id: number; name: string };
 
@@ -20,8 +24,10 @@ export const EMPTY_FLEET: FleetValue = { teams: [], systems: [], system_groups: 
 
 /** The fleet fields of a user entry (absent on servers without them: empty). */
 export function fleetOf(user: unknown): FleetValue {
-  const u = (user ?? {}) as Partial<FleetValue>;
-  return { teams: [...(u.teams ?? [])], systems: [...(u.systems ?? [])], system_groups: [...(u.system_groups ?? [])] };
+  const u = (user ?? {}) as Partial<FleetValue> & { id?: number };
+  const value: FleetValue = { teams: [...(u.teams ?? [])], systems: [...(u.systems ?? [])], system_groups: [...(u.system_groups ?? [])] };
+  if (typeof u.id === "number") value.saved = { user: u.id, systems: [...value.systems] };
+  return value;
 }
 
 /** The fields to send: all of them when adding, the changed ones when editing; none without FLEET_WRITE. */
@@ -65,6 +71,8 @@ export function GrantRows<K extends "system" | "system_group">(props: {
   onChange: (rows: ({ access: Access } & Record<K, number>)[]) => void;
   errors: FieldErrors;
   testid: string;
+  /** Shown at the end of a row whose target is chosen (the user form: the pair's explanation). */
+  why?: (target: number, name: string) => ReactNode;
 }) {
   const { kind, rows, choices } = props;
   const field = kind === "system" ? "systems" : "system_groups";
@@ -101,6 +109,7 @@ export function GrantRows<K extends "system" | "system_group">(props: {
               <button type="button" className="small" aria-label={`Remove ${name || `row ${i + 1}`}`} onClick={() => props.onChange(rows.filter((_, j) => j !== i))}>
                 −
               </button>
+              {props.why && Number(r[kind]) > 0 && props.why(Number(r[kind]), name)}
             </li>
           );
         })}
@@ -153,6 +162,7 @@ export function UserFleetAccess(props: { value: FleetValue; onChange: (v: FleetV
         onChange={(systems) => props.onChange({ ...v, systems })}
         errors={props.errors}
         testid="user-systems"
+        why={v.saved ? (system, name) => <SavedWhy saved={v.saved!} system={system} access={v.systems.find((g) => g.system === system)?.access} name={name} /> : undefined}
       />
       <GrantRows
         kind="system_group"
@@ -166,4 +176,10 @@ export function UserFleetAccess(props: { value: FleetValue; onChange: (v: FleetV
       />
     </fieldset>
   );
+}
+
+/** "Why?" for a system row of an existing user: the explanation of the access as saved. */
+function SavedWhy({ saved, system, access, name }: { saved: NonNullable<FleetValue["saved"]>; system: number; access?: Access; name: string }) {
+  const unsaved = !saved.systems.some((g) => g.system === system && g.access === access);
+  return <WhyAccess user={saved.user} system={system} label={`this user's access to ${name}`} note={unsaved ? "Not saved yet: this is the access as it stands." : undefined} />;
 }
