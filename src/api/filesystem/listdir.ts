@@ -1,15 +1,8 @@
 import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { listDirectory } from "../../filesystem/listdir.js";
-import { pathLengthProblem } from "../../server/input-bounds.js";
 import { queryResult } from "../../server/wire-schema.js";
-import { FsEntrySchema } from "./schemas.js";
-
-/** A path longer than Linux allows answers EINVAL (bounded input), not a lookup error. */
-const boundedPath = z.string().superRefine((p, ctx) => {
-  const problem = pathLengthProblem(p);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
+import { boundedPath, FsEntrySchema } from "./schemas.js";
 
 export const filesystemListdir = defineMethod({
   name: "filesystem.listdir",
