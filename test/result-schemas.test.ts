@@ -9,11 +9,11 @@ import { buildRegistry, Registry } from "../src/api/registry.js";
 import { defineMethod } from "../src/api/method.js";
 import { isRoleName } from "../src/access/roles.js";
 import { callMethod } from "../src/server/rpc.js";
-import { Connection } from "../src/server/connection.js";
 import { resultChecksEnabled } from "../src/server/result-check.js";
 import type { App } from "../src/app.js";
 import type { Session } from "../src/auth/session.js";
 import { startServer } from "./harness.js";
+import { testConnection, testSession } from "./session-fixtures.js";
 
 test("every method declares a result schema, a description and typed roles", () => {
   const problems: string[] = [];
@@ -26,28 +26,7 @@ test("every method declares a result schema, a description and typed roles", () 
 });
 
 function reader(): Session {
-  return {
-    id: "s",
-    credentials: "LOGIN_PASSWORD",
-    credentialsData: {},
-    userId: 1,
-    username: "u",
-    uid: 1000,
-    rawRoles: ["READONLY_ADMIN"],
-    roles: new Set(["READONLY_ADMIN"]),
-    fullAdmin: false,
-    allowedMethods: new Set(["test.drift", "test.fine"]),
-    attributes: [],
-    webShell: false,
-    webuiAccess: false,
-    apiKeyId: null,
-    createdAt: 0,
-    expiresAt: Number.MAX_SAFE_INTEGER,
-    secureTransport: true,
-    origin: "t",
-    internal: false,
-    ephemeral: true,
-  };
+  return testSession({ rawRoles: ["READONLY_ADMIN"], allowedMethods: new Set(["test.drift", "test.fine"]) });
 }
 
 describe("result checks", () => {
@@ -59,15 +38,7 @@ describe("result checks", () => {
       const drift = defineMethod({ name: "test.drift", description: "d", args: [], returns, roles: ["READONLY_ADMIN"], handler: () => ({ items: [{ name: 7 }] }) });
       const fine = defineMethod({ name: "test.fine", description: "f", args: [], returns, roles: ["READONLY_ADMIN"], handler: () => ({ items: [{ name: "x" }] }) });
       const app = Object.create(ts.app, { registry: { value: new Registry([drift, fine]) } }) as App;
-      const conn = new Connection(
-        "c",
-        "127.0.0.1:2",
-        "127.0.0.1",
-        false,
-        "WEBSOCKET",
-        () => {},
-        () => {},
-      );
+      const conn = testConnection("c", "127.0.0.1:2");
       conn.session = reader();
       assert.deepEqual(await callMethod(app, conn, "test.fine", [], 1), { items: [{ name: "x" }] });
       await assert.rejects(callMethod(app, conn, "test.drift", [], 2), (e: any) => {

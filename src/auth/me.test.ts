@@ -5,6 +5,7 @@ import { buildMe, type MeProfile } from "./me.js";
 import { SECURITY_DEFAULTS } from "./policy.js";
 import { WireSet } from "../server/ejson.js";
 import type { Session } from "./session.js";
+import { testSession } from "../../test/session-fixtures.js";
 
 const profile: MeProfile = {
   id: 7,
@@ -25,27 +26,7 @@ const profile: MeProfile = {
 };
 
 function session(roles: ReadonlySet<string>, methods: ReadonlySet<string>): Session {
-  return {
-    id: "s",
-    credentials: "LOGIN_PASSWORD",
-    credentialsData: {},
-    userId: 7,
-    username: "u7",
-    uid: 3000,
-    rawRoles: [...roles],
-    roles,
-    fullAdmin: false,
-    allowedMethods: methods,
-    attributes: [],
-    webShell: false,
-    webuiAccess: false,
-    apiKeyId: null,
-    createdAt: 0,
-    expiresAt: Number.MAX_SAFE_INTEGER,
-    secureTransport: true,
-    origin: "t",
-    internal: false,
-  };
+  return testSession({ userId: 7, username: "u7", uid: 3000, rawRoles: [...roles], roles, allowedMethods: methods, ephemeral: undefined });
 }
 
 // Everything buildMe needs is handed to it: no store.

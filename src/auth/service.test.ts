@@ -5,48 +5,23 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import type { App } from "../app.js";
-import { Connection } from "../server/connection.js";
+import type { Connection } from "../server/connection.js";
 import { writeAudit } from "../audit/audit.js";
 import { freshPgDatabase, withTestApp } from "../../test/harness.js";
+import { testConnection, testSession } from "../../test/session-fixtures.js";
 import type { Session } from "./session.js";
 
 const STORES = process.env.GATEHOUSE_TEST_PG ? ["sqlite", "postgres"] : ["sqlite"];
 
+/** A stored (not ephemeral) API-key session of root, valid for an hour. */
 function userSession(id: string = randomUUID()): Session {
   const now = Date.now();
-  return {
-    id,
-    credentials: "API_KEY",
-    credentialsData: { username: "root" },
-    userId: 1,
-    username: "root",
-    uid: 0,
-    rawRoles: ["FULL_ADMIN"],
-    roles: new Set(["FULL_ADMIN"]),
-    fullAdmin: true,
-    allowedMethods: new Set(),
-    attributes: ["API_KEY"],
-    webShell: false,
-    webuiAccess: true,
-    apiKeyId: null,
-    createdAt: now,
-    expiresAt: now + 3600_000,
-    secureTransport: true,
-    origin: "t",
-    internal: false,
-  };
+  const who = { credentials: "API_KEY" as const, credentialsData: { username: "root" }, username: "root", uid: 0, attributes: ["API_KEY"] };
+  return testSession({ id, ...who, rawRoles: ["FULL_ADMIN"], fullAdmin: true, webuiAccess: true, createdAt: now, expiresAt: now + 3600_000, ephemeral: undefined });
 }
 
 function connection(i: number): Connection {
-  return new Connection(
-    `c${i}`,
-    `127.0.0.1:${1000 + i}`,
-    "127.0.0.1",
-    false,
-    "WEBSOCKET",
-    () => {},
-    () => {},
-  );
+  return testConnection(`c${i}`, `127.0.0.1:${1000 + i}`);
 }
 
 for (const store of STORES) {

@@ -5,8 +5,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { App } from "../app.js";
 import { callMethod, redactResult } from "./rpc.js";
-import { Connection } from "./connection.js";
 import { withTestApp } from "../../test/harness.js";
+import { testConnection, testSession } from "../../test/session-fixtures.js";
 import { accessFor } from "../access/authorize.js";
 import { defineMethod, type MethodDef } from "../api/method.js";
 import { Registry } from "../api/registry.js";
@@ -18,28 +18,7 @@ const FIELDS = ["unixhash", "smbhash"] as const;
 const def = { name: "x.query", secretFields: FIELDS, secretsRole: "ACCOUNT_WRITE" } as unknown as MethodDef;
 
 function session(roles: string[], fullAdmin = false): Session {
-  return {
-    id: "s",
-    credentials: "LOGIN_PASSWORD",
-    credentialsData: {},
-    userId: 1,
-    username: "u",
-    uid: 1000,
-    rawRoles: roles,
-    roles: new Set(roles),
-    fullAdmin,
-    allowedMethods: new Set(),
-    attributes: [],
-    webShell: false,
-    webuiAccess: false,
-    apiKeyId: null,
-    createdAt: 0,
-    expiresAt: Number.MAX_SAFE_INTEGER,
-    secureTransport: true,
-    origin: "t",
-    internal: false,
-    ephemeral: true,
-  };
+  return testSession({ rawRoles: roles, fullAdmin });
 }
 const reader = session(["READONLY_ADMIN", "ACCOUNT_READ"]);
 
@@ -110,26 +89,10 @@ test("a frozen array of entries that can still change is redacted anew each time
 
 test("user.query through the dispatcher: redacted for a reader, the same frozen copy while cached, fresh after a change", async () => {
   await withTestApp(undefined, async (app) => {
-    const root = new Connection(
-      "r",
-      "127.0.0.1:1",
-      "127.0.0.1",
-      false,
-      "WEBSOCKET",
-      () => {},
-      () => {},
-    );
+    const root = testConnection("r", "127.0.0.1:1");
     root.session = app.auth.internalSession();
     await callMethod(app, root, "user.create", [{ username: "rpcu", full_name: "R", password: "Rpc-pass-12345", group_create: true, smb: true }], 1);
-    const conn = new Connection(
-      "c",
-      "127.0.0.1:2",
-      "127.0.0.1",
-      false,
-      "WEBSOCKET",
-      () => {},
-      () => {},
-    );
+    const conn = testConnection("c", "127.0.0.1:2");
     const acc = accessFor(app.registry, ["READONLY_ADMIN"], false);
     conn.session = { ...reader, roles: acc.roles, allowedMethods: acc.allowedMethods, fullAdmin: false };
     const q = () => callMethod(app, conn, "user.query", [[["username", "=", "rpcu"]]], 1) as Promise<any[]>;
@@ -150,15 +113,7 @@ test("user.query through the dispatcher: redacted for a reader, the same frozen 
 
 test("dispatcher: every outcome is a promise (never a synchronous throw), errors as before", async () => {
   await withTestApp(undefined, async (app) => {
-    const conn = new Connection(
-      "c",
-      "127.0.0.1:2",
-      "127.0.0.1",
-      false,
-      "WEBSOCKET",
-      () => {},
-      () => {},
-    );
+    const conn = testConnection("c", "127.0.0.1:2");
     const call = (m: string, ...p: unknown[]) => {
       let result: Promise<unknown>;
       assert.doesNotThrow(() => {
@@ -196,15 +151,7 @@ test("dispatcher: every outcome is a promise (never a synchronous throw), errors
     });
     const withTestMethods = Object.create(app, { registry: { value: new Registry([boom, plain]) } }) as App;
     const allowed = new Set(["test.boom", "test.plain"]);
-    const conn2 = new Connection(
-      "d",
-      "127.0.0.1:3",
-      "127.0.0.1",
-      false,
-      "WEBSOCKET",
-      () => {},
-      () => {},
-    );
+    const conn2 = testConnection("d", "127.0.0.1:3");
     conn2.session = { ...reader, roles: new Set(["READONLY_ADMIN"]), allowedMethods: allowed };
     const boomCall = callMethod(withTestMethods, conn2, "test.boom", [], 1);
     await assert.rejects(boomCall, (e: any) => e instanceof CallError && /boom/.test(e.message), "a synchronous throw becomes a rejection");

@@ -10,22 +10,14 @@ import pino from "pino";
 import { App } from "../app.js";
 import { resolveConfig } from "../config.js";
 import { callMethod } from "../server/rpc.js";
-import { Connection } from "../server/connection.js";
 import { freshPgDatabase } from "../../test/harness.js";
+import { testConnection } from "../../test/session-fixtures.js";
 import { changesWatchedTables } from "./change-feed.js";
 
 async function withApp(fn: (app: App, dataDir: string, call: (m: string, ...p: unknown[]) => Promise<any>) => Promise<void>, database?: string) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "gh-qc-"));
   const app = await App.create({ ...resolveConfig({ dataDir, database, port: 0, hashRounds: 1000, logLevel: "silent" }, {}), failDelay: [0, 0] }, { log: pino({ level: "silent" }) });
-  const conn = new Connection(
-    "t",
-    "127.0.0.1:1",
-    "127.0.0.1",
-    false,
-    "WEBSOCKET",
-    () => {},
-    () => {},
-  );
+  const conn = testConnection("t", "127.0.0.1:1");
   conn.session = app.auth.internalSession();
   try {
     await fn(app, dataDir, (m, ...p) => callMethod(app, conn, m, p, 1));
