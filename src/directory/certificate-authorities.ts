@@ -121,11 +121,18 @@ export async function caPemById(db: Tx, id: number): Promise<string | null> {
   return row?.certificate ?? null;
 }
 
+/** The last trust list built, handed out again while the registered CAs are the same. */
+let lastTrust: { registered: string; list: readonly string[] } | null = null;
+
 /**
  * What a verifying TLS client trusts: Node's bundled root certificates plus every registered CA.
- * Pass as `ca` in tls options (giving `ca` replaces Node's default roots, hence both).
+ * Pass as `ca` in tls options (giving `ca` replaces Node's default roots, hence both). The same
+ * (frozen) array is returned while the registered CAs do not change, so that TLS clients can
+ * keep the secure context built from it (parsing ~145 roots costs tens of milliseconds).
  */
-export async function trustedCas(db: Tx): Promise<string[]> {
+export async function trustedCas(db: Tx): Promise<readonly string[]> {
   const rows = await db.selectFrom("certificate_authorities").select("certificate").orderBy("id").execute();
-  return [...rootCertificates, ...rows.map((r) => r.certificate)];
+  const registered = rows.map((r) => r.certificate).join("\n");
+  if (lastTrust?.registered !== registered) lastTrust = { registered, list: Object.freeze([...rootCertificates, ...rows.map((r) => r.certificate)]) };
+  return lastTrust.list;
 }

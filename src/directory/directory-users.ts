@@ -31,13 +31,20 @@ export interface DirectoryApp extends AccountsApp {
   changed(ev: ChangeEvent): void;
 }
 
+const privilegeRows = (db: Tx) => db.selectFrom("privileges").select(["ds_groups", "roles", "web_shell"]).execute();
+type DirectoryPrivilege = Awaited<ReturnType<typeof privilegeRows>>[number];
+
 /** The grant of the privileges naming any of the user's directory groups (by normalised DN or gidNumber). */
 export async function directoryGrant(db: Tx, groups: readonly string[], gids: readonly number[]): Promise<Grant> {
+  return grantOfDirectoryGroups(await privilegeRows(db), groups, gids);
+}
+
+function grantOfDirectoryGroups(privileges: readonly DirectoryPrivilege[], groups: readonly string[], gids: readonly number[]): Grant {
   const dns = new Set(groups.map(normalizeDn));
   const gidSet = new Set(gids);
   const roles = new Set<string>();
   let webShell = false;
-  for (const p of await db.selectFrom("privileges").select(["ds_groups", "roles", "web_shell"]).execute()) {
+  for (const p of privileges) {
     const names = JSON.parse(p.ds_groups) as (number | string)[];
     const hit = names.some((g) => (typeof g === "number" ? gidSet.has(g) : dns.has(normalizeDn(g))));
     if (!hit) continue;
@@ -111,9 +118,15 @@ export interface TeamChange {
   remove: number[];
 }
 
+const membershipRows = (db: Tx, userId: number) => db.selectFrom("team_members").select(["team_id", "origin"]).where("user_id", "=", userId).execute();
+type Membership = Awaited<ReturnType<typeof membershipRows>>[number];
+
 /** What re-applying the mappings changes for `userId`: add the mapped teams it lacks, remove LDAP-made memberships no longer mapped. */
 export async function teamChanges(db: Tx, userId: number, desired: readonly number[]): Promise<TeamChange> {
-  const rows = await db.selectFrom("team_members").select(["team_id", "origin"]).where("user_id", "=", userId).execute();
+  return teamChangesOf(await membershipRows(db, userId), desired);
+}
+
+function teamChangesOf(rows: readonly Membership[], desired: readonly number[]): TeamChange {
   const want = new Set(desired);
   const have = new Set(rows.map((r) => r.team_id));
   return {
@@ -142,11 +155,39 @@ export async function applyTeamChanges(app: Pick<DirectoryApp, "store" | "change
   app.changed(event);
 }
 
+/** What a directory login reads from the store besides the directory's answer. */
+interface LoginReads {
+  config: LdapConfig;
+  privileges: DirectoryPrivilege[];
+  /** The local record's team memberships and local grant (null: no local record yet). */
+  memberships: Membership[] | null;
+  localGrant: Grant | null;
+  /** The store's change stamp before the reads (null: changes cannot be tracked). */
+  stamp: string | null;
+}
+
+async function loginReads(app: Pick<DirectoryApp, "store">, userId: number | undefined): Promise<LoginReads> {
+  const db = app.store.db;
+  const stamp = app.store.changes.stamp();
+  const [config, privileges, memberships, localGrant] = await Promise.all([
+    ldapConfig(db),
+    privilegeRows(db),
+    userId === undefined ? null : membershipRows(db, userId),
+    userId === undefined ? null : grantOfUser(db, userId),
+  ]);
+  return { config, privileges, memberships, localGrant, stamp };
+}
+
 /**
  * The login hook (AuthService.directoryLogin): the directory's answer for `username`. Returns the
  * local user id and the directory grant on success; null when the directory refused (a wrong
  * password — counted by the caller) or the user may not sign in here; throws `ldap.unavailable`
  * when no server could be asked (an outage — never counted as a wrong password).
+ *
+ * The store reads that do not depend on the directory's answer (options, privileges, the local
+ * record's teams and grant) run while the directory works, so a login costs the directory's round
+ * trips and little more; they are read again after the answer if the store changed meanwhile
+ * (the change feed's stamp moved), so a privilege changed during a slow bind still counts.
  */
 export async function directoryLogin(app: DirectoryApp, username: string, password: string): Promise<{ userId: number; grant: Grant } | null> {
   const db = app.store.db;
@@ -154,17 +195,21 @@ export async function directoryLogin(app: DirectoryApp, username: string, passwo
   if (!servers.length) return null;
   const local = await db.selectFrom("users").select(["id", "source", "ldap_username"]).where("username", "=", username).executeTakeFirst();
   if (local && local.source !== "LDAP") return null;
+  const early = loginReads(app, local?.id);
+  // Handled here too: a failed read must not be an unhandled rejection while the directory works.
+  early.catch(() => {});
   // The trust list (Node's roots + registered CAs) is read only when a server verifies certificates.
   const trusted = servers.some((s) => s.verify_ssl) ? await trustedCas(db) : [];
   const answer = await authenticate(servers, trusted, local?.ldap_username || username, password);
   if (answer.kind === "unavailable") throw new CallError(`The directory could not be reached: ${answer.reason}`, "ldap.unavailable");
   if (answer.kind !== "ok") return null;
-  const config = await ldapConfig(db);
+  let reads = await early;
+  if (reads.stamp === null || reads.stamp !== app.store.changes.stamp()) reads = await loginReads(app, local?.id);
   let userId = local?.id;
   if (userId === undefined) {
-    if (!config.allow_user_creation) return null;
+    if (!reads.config.allow_user_creation) return null;
     try {
-      userId = await createDirectoryUser(app, username, answer.identity, config);
+      userId = await createDirectoryUser(app, username, answer.identity, reads.config);
     } catch (err) {
       // A name the directory allows but a local account cannot have, or a concurrent first login.
       const made = await db.selectFrom("users").select(["id", "source"]).where("username", "=", username).executeTakeFirst();
@@ -176,7 +221,9 @@ export async function directoryLogin(app: DirectoryApp, username: string, passwo
     }
   }
   const id = answer.identity;
-  await applyTeamChanges(app, userId, await teamChanges(db, userId, mappedTeams(config, id.groups)));
-  const grant = unionGrant(await grantOfUser(db, userId), await directoryGrant(db, id.groups, id.groupGids));
+  const memberships = reads.memberships ?? (await membershipRows(db, userId));
+  await applyTeamChanges(app, userId, teamChangesOf(memberships, mappedTeams(reads.config, id.groups)));
+  const localGrant = reads.localGrant ?? (await grantOfUser(db, userId));
+  const grant = unionGrant(localGrant, grantOfDirectoryGroups(reads.privileges, id.groups, id.groupGids));
   return { userId, grant };
 }

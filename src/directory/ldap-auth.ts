@@ -104,7 +104,8 @@ async function directBind(server: LdapServer, endpoint: { host: string; port: nu
     const memberOf = entry ? attrs(entry, "memberOf").filter((g) => !groups.dns.some((d) => d.toLowerCase() === g.toLowerCase())) : [];
     return { kind: "ok", identity: identityOf(server, entry?.dn ?? dn, entry, username, { dns: [...groups.dns, ...memberOf], gids: groups.gids }) };
   } finally {
-    await client.unbind().catch(() => {});
+    // Closed behind the answer: nothing the login decides waits for the socket to go.
+    void client.unbind().catch(() => {});
   }
 }
 
@@ -143,7 +144,7 @@ async function indirectBind(server: LdapServer, endpoint: { host: string; port: 
     try {
       return await tryBind(client, entry.dn, password);
     } finally {
-      await client.unbind().catch(() => {});
+      void client.unbind().catch(() => {});
     }
   })();
   const [ok, groups] = await Promise.allSettled([bound, readGroups(svc, server, entry.dn, name, attrs(entry, "memberOf"))]);

@@ -6,7 +6,7 @@
 // checked with a bind on a fresh connection, closed right after.
 
 import { isIP } from "node:net";
-import type { ConnectionOptions } from "node:tls";
+import { createSecureContext, type ConnectionOptions, type SecureContext } from "node:tls";
 import { Client, InvalidCredentialsError, type Entry, type SearchOptions } from "ldapts";
 import type { LdapServer } from "./ldap-types.js";
 
@@ -71,10 +71,29 @@ export function asUnavailable(err: unknown, step: LdapUnavailableError["step"]):
   return err;
 }
 
+/** Secure contexts by trust list (verify SSL on) — trustedCas hands out one array while the CAs are unchanged. */
+const verifyingContexts = new WeakMap<readonly string[], SecureContext>();
+let plainContext: SecureContext | null = null;
+
+/**
+ * The secure context of a connection, built once and shared: building one with Node's ~145 roots
+ * costs tens of milliseconds of CPU, and even a plain one a few tenths — per login, had every
+ * connection built its own. (A context holds no session to resume: each connection still makes
+ * its full handshake.)
+ */
+function secureContextFor(verify: boolean, trusted: readonly string[]): SecureContext {
+  if (!verify) return (plainContext ??= createSecureContext({ minVersion: "TLSv1.2" }));
+  let ctx = verifyingContexts.get(trusted);
+  if (!ctx) {
+    ctx = createSecureContext({ minVersion: "TLSv1.2", ca: [...trusted] });
+    verifyingContexts.set(trusted, ctx);
+  }
+  return ctx;
+}
+
 /** TLS options for `server`: a FRESH object each time (ldapts's startTLS mutates the one it gets). */
 export function tlsOptionsFor(server: LdapServer, host: string, trusted: readonly string[]): ConnectionOptions {
-  const o: ConnectionOptions = { minVersion: "TLSv1.2", rejectUnauthorized: server.verify_ssl };
-  if (server.verify_ssl) o.ca = [...trusted];
+  const o: ConnectionOptions = { secureContext: secureContextFor(server.verify_ssl, trusted), rejectUnauthorized: server.verify_ssl };
   if (!isIP(host)) o.servername = host;
   return o;
 }
