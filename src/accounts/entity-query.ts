@@ -173,7 +173,9 @@ export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec:
     // PostgreSQL keeps an exact re-check in memory and would otherwise build thousands).
     const want = opts.get ? 1 : opts.offset + opts.limit;
     const matched: Entry[] = [];
-    let chunk = Math.max(2 * want, 100);
+    // The index's candidates nearly all match (only non-ASCII text can fail the re-check): one
+    // page's worth first, not entries built for rows the page does not need.
+    let chunk = plan ? want : Math.max(2 * want, 100);
     for (let dbOffset = 0; ; ) {
       const page = ` LIMIT ${chunk} OFFSET ${dbOffset}`;
       const rows = (await db.executeQuery<Row>(CompiledQuery.raw(text + page, params))).rows;

@@ -38,7 +38,8 @@ export type RemoteChangeListener = (ev: ChangeEvent) => void;
 const BATCH_MS = 5;
 
 /** Statements that do not change data. */
-const READ_ONLY = /^\s*(select|begin|start\s+transaction|set|show|listen|savepoint|release)\b/i;
+// EXPLAIN without ANALYZE (the search planner's estimate) runs nothing.
+const READ_ONLY = /^\s*(?:(?:select|begin|start\s+transaction|set|show|listen|savepoint|release)\b|explain\s+\(format json\))/i;
 // Fleet access decides whether an account without privileges may sign in (migration 007).
 const WATCHED = new RegExp(`\\b(${[...WATCHED_TABLES, ...SESSION_WATCHED_TABLES, ...FLEET_WATCHED_TABLES].join("|")})\\b`, "i");
 const TX_END = /^\s*(commit|rollback|end)\b/i;
