@@ -1,7 +1,7 @@
 // `gatehouse adopt --host-root DIR` against a real Debian host root: this machine's own /etc
 // account files copied into a temporary root, plus generated users with $y$ (yescrypt), $6$ and
 // $5$ hashes, a `!`-locked one, an expired one, one without a password, a group with members and
-// a gshadow administrator. After the adoption the generated files are bind-mounted over /etc in a
+// a gshadow administrator (kept, written back and exported). After the adoption the generated files are bind-mounted over /etc in a
 // private mount namespace (scripts/provision-ns.sh, as test/provision-host.test.ts does) and the
 // host's own `su`, through a pty, is asked to log in with the adopted passwords. The machine's
 // own files are never changed. Needs root, util-linux (unshare, setpriv), login (su), python3.
@@ -118,6 +118,12 @@ describe("gatehouse adopt: a real Debian host root, then su with an adopted pass
     assert.match(shadow, /^h7carol:!\$y\$/m, "the expired account is locked, not alive again");
     assert.match(shadow, /^h7dave:\*:/m, "no password stays no password");
     assert.match(readFileSync(path.join(hostRoot, "etc/group"), "utf8"), /^h7team:x:3100:h7alice,h7bob,h7erin$/m);
+    // gshadow's group administrator is kept (groups.admins) and written back, and exported by name
+    assert.match(readFileSync(path.join(hostRoot, "etc/gshadow"), "utf8"), /^h7team:!:h7alice:h7alice,h7bob,h7erin$/m);
+    const exp = cli(["export", "--host-root", hostRoot, "--data-dir", dataDir, "--storage-root", mnt]);
+    assert.equal(exp.status, 0, exp.stderr);
+    const team = (JSON.parse(exp.stdout) as { groups: { name: string; admins: string[] }[] }).groups.find((g) => g.name === "h7team");
+    assert.deepEqual(team?.admins, ["h7alice"], "the export names the group's administrator");
     // the machine's own system accounts are still there
     for (const sys of ["root", "daemon", "nobody"]) assert.match(passwd, new RegExp(`^${sys}:`, "m"));
   });
@@ -151,6 +157,7 @@ describe("gatehouse adopt: a real Debian host root, then su with an adopted pass
       if (existsSync(path.join(hostRoot, "etc", f))) copyFileSync(path.join(adopted.backup, f === "shells" ? "passwd" : f), path.join(root2, "etc", f));
     copyFileSync(path.join(hostRoot, "etc/shells"), path.join(root2, "etc/shells"));
     appendFileSync(path.join(root2, "etc/passwd"), "h7twin:x:3001:3001::/home/h7twin:/bin/bash\n+::::::\n");
+
     const before = readFileSync(path.join(root2, "etc/passwd"), "utf8");
     const data2 = path.join(work, "data2");
     const r = cli(["adopt", "--host-root", root2, "--data-dir", data2, "--storage-root", mnt, "--json"]);
@@ -163,5 +170,22 @@ describe("gatehouse adopt: a real Debian host root, then su with an adopted pass
     assert.match(msgs, /NIS compat entries/);
     assert.equal(readFileSync(path.join(root2, "etc/passwd"), "utf8"), before, "the refused host's files are untouched");
     assert.ok(!existsSync(path.join(data2, "adopt-backup")), "no backup: nothing was done");
+  });
+
+  test("a gshadow administrator that names no account is reported, not dropped, and nothing is adopted", () => {
+    const root3 = path.join(work, "root3");
+    mkdirSync(path.join(root3, "etc"), { recursive: true });
+    for (const f of ["passwd", "shadow", "group", "gshadow"]) copyFileSync(path.join(adopted.backup, f), path.join(root3, "etc", f));
+    copyFileSync(path.join(hostRoot, "etc/shells"), path.join(root3, "etc/shells"));
+    appendFileSync(path.join(root3, "etc/group"), "h7ghost:x:3200:\n");
+    appendFileSync(path.join(root3, "etc/gshadow"), "h7ghost:!:h7nobody:\n");
+    const r = cli(["adopt", "--host-root", root3, "--data-dir", path.join(work, "data3"), "--storage-root", mnt, "--dry-run", "--json"]);
+    assert.equal(r.status, 1, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.refused, true);
+    assert.deepEqual(
+      out.errors.map((e: { name: string; field: string; message: string }) => [e.name, e.field, e.message]),
+      [["h7ghost", "admins", "No account is named h7nobody."]],
+    );
   });
 });

@@ -14,7 +14,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from "no
 import path from "node:path";
 import { packageAccounts } from "../provision/drift.js";
 import { insertSystemAccountsIn } from "./system-accounts.js";
-import { hashClearPasswords, insertGroups, insertUsers, validateImport, withBulkSearchIndex, type ImportContext, type ImportResult, type RowError } from "./import.js";
+import { hashClearPasswords, insertGroups, insertUsers, setGroupAdmins, validateImport, withBulkSearchIndex, type ImportContext, type ImportResult, type RowError } from "./import.js";
 import type { RawRecord } from "./transfer-format.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -101,19 +101,32 @@ function passwordState(sp: string[] | undefined, today: number): { unixhash: str
   };
 }
 
-/** The regular accounts of the host's files as import records (and the system ones to add). */
-function hostRecords(files: Record<(typeof FILES)[number], Map<string, Line>>): { records: RawRecord[]; members: Map<string, Set<number>> } {
+/** gshadow administrators of a group the store keeps from the host's system groups. */
+interface SystemGroupAdmins {
+  group: string;
+  names: string[];
+  line: number;
+}
+
+/**
+ * The regular accounts of the host's files as import records (and the system ones to add). A
+ * group's gshadow administrators go with its record; those of system groups are returned apart.
+ */
+function hostRecords(files: Record<(typeof FILES)[number], Map<string, Line>>): { records: RawRecord[]; members: Map<string, Set<number>>; systemAdmins: SystemGroupAdmins[] } {
   const records: RawRecord[] = [];
   const members = new Map<string, Set<number>>();
+  const systemAdmins: SystemGroupAdmins[] = [];
   for (const [name, { line, f }] of files.group) {
     const gid = Number(f[2]);
-    const gs = files.gshadow.get(name)?.f;
-    for (const m of [...f[3].split(","), ...(gs?.[3] ?? "").split(",")].filter(Boolean)) {
+    const gs = files.gshadow.get(name);
+    for (const m of [...f[3].split(","), ...(gs?.f[3] ?? "").split(",")].filter(Boolean)) {
       let set = members.get(m);
       if (!set) members.set(m, (set = new Set()));
       set.add(gid);
     }
-    if (isRegularId(gid)) records.push({ kind: "groups", line, values: { name, gid, smb: false } });
+    const admins = (gs?.f[2] ?? "").split(",").filter(Boolean);
+    if (isRegularId(gid)) records.push({ kind: "groups", line, values: { name, gid, smb: false, admins } });
+    else if (admins.length && gs) systemAdmins.push({ group: name, names: admins, line: gs.line });
   }
   const today = Math.floor(Date.now() / DAY_MS);
   for (const [name, { line, f }] of files.passwd) {
@@ -143,7 +156,17 @@ function hostRecords(files: Record<(typeof FILES)[number], Map<string, Line>>): 
       },
     });
   }
-  return { records, members };
+  return { records, members, systemAdmins };
+}
+
+/** System groups' administrators must name accounts the store will hold, of groups it holds. */
+function checkSystemAdmins(admins: SystemGroupAdmins[], groups: Set<string>, users: Set<string>, errors: RowError[]): SystemGroupAdmins[] {
+  const kept = admins.filter((a) => groups.has(a.group));
+  for (const a of kept) {
+    const unknown = a.names.filter((n) => !users.has(n));
+    if (unknown.length) errors.push(hostError("groups", a.line, a.group, "admins", `etc/gshadow names ${unknown.join(", ")} as administrators, which etc/passwd does not hold.`));
+  }
+  return kept;
 }
 
 function backUp(hostRoot: string, backupDir: string): string {
@@ -188,8 +211,17 @@ export async function adoptHost(ctx: ImportContext, opts: AdoptOptions): Promise
   const knownUsers = await ctx.db.selectFrom("users").select(["username as name", "uid as id"]).execute();
   const knownGroups = await ctx.db.selectFrom("groups").select(["name", "gid as id"]).execute();
   const sys = packageAccounts(text("passwd"), text("group"), { users: knownUsers, groups: knownGroups });
-  const { records } = hostRecords(files);
-  const checked = await validateImport({ ...ctx, adopting: true }, records, undefined, sys.groups);
+  const { records, systemAdmins } = hostRecords(files);
+  const checked = await validateImport(
+    { ...ctx, adopting: true },
+    records,
+    undefined,
+    sys.groups,
+    sys.users.map((u) => ({ name: u.name, uid: u.uid })),
+  );
+  const storeGroups = new Set([...knownGroups.map((g) => g.name), ...sys.groups.map((g) => g.name)]);
+  const allUsers = new Set([...knownUsers.map((u) => u.name), ...sys.users.map((u) => u.name), ...checked.users.map((u) => u.username)]);
+  const sysAdmins = checkSystemAdmins(systemAdmins, storeGroups, allUsers, checked.errors);
   const memberships = checked.users.reduce((n, u) => n + u.groups.length, 0);
   const result: AdoptResult = {
     ...empty,
@@ -212,6 +244,7 @@ export async function adoptHost(ctx: ImportContext, opts: AdoptOptions): Promise
       await insertSystemAccountsIn(trx, { groups: [], users: sys.users });
       await insertUsers(trx, ctx.dialect, checked.users);
     });
+    await setGroupAdmins(trx, [...checked.groups.map((g) => ({ group: g.name, names: g.admins })), ...sysAdmins]);
   });
   return result;
 }

@@ -25,6 +25,23 @@ export interface ExportData {
 const list = (text: string) => (JSON.parse(text) as string[]).slice();
 const idmapOf = (v: string | null): "DIRECT" | number | null => (v === null ? null : v === "DIRECT" ? "DIRECT" : Number(v));
 
+const idsOf = (text: string): number[] => (text && text !== "[]" ? (JSON.parse(text) as number[]) : []);
+
+/** users.id → username of every group administrator named in `groups` (few: one query each 500). */
+async function adminNames(db: Db, groups: { admins: string }[]): Promise<Map<number, string>> {
+  const ids = [...new Set(groups.flatMap((g) => idsOf(g.admins)))];
+  const out = new Map<number, string>();
+  for (let i = 0; i < ids.length; i += 500) {
+    for (const u of await db
+      .selectFrom("users")
+      .select(["id", "username"])
+      .where("id", "in", ids.slice(i, i + 500))
+      .execute())
+      out.set(u.id, u.username);
+  }
+  return out;
+}
+
 /** Read every non-built-in group and user (three queries, whatever the count). */
 export async function readExport(db: Db, opts: ExportOptions = {}): Promise<ExportData> {
   const groupRows = await db.selectFrom("groups").selectAll().where("builtin", "=", 0).orderBy("gid").execute();
@@ -38,6 +55,7 @@ export async function readExport(db: Db, opts: ExportOptions = {}): Promise<Expo
     if (!l) aux.set(m.user_id, (l = []));
     l.push(gid);
   }
+  const adminName = await adminNames(db, groupRows);
   const groups = groupRows.map(
     (g): GroupRecord => ({
       name: g.name,
@@ -46,6 +64,7 @@ export async function readExport(db: Db, opts: ExportOptions = {}): Promise<Expo
       sudo_commands: list(g.sudo_commands),
       sudo_commands_nopasswd: list(g.sudo_commands_nopasswd),
       userns_idmap: idmapOf(g.userns_idmap),
+      admins: idsOf(g.admins).flatMap((id) => adminName.get(id) ?? []),
     }),
   );
   const users = userRows.map((u): UserRecord => {

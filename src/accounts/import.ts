@@ -164,6 +164,7 @@ function validateGroup(ctx: ImportContext, r: Record<string, unknown>, known: Kn
     sudo_commands: list(v, r, "sudo_commands"),
     sudo_commands_nopasswd: list(v, r, "sudo_commands_nopasswd"),
     userns_idmap: idmap(v, r),
+    admins: list(v, r, "admins"),
   };
   if (g.sudo_commands.length || g.sudo_commands_nopasswd.length) checkSudo(ctx, v, "", g);
   return v.size ? null : g;
@@ -299,17 +300,23 @@ export async function validateImport(
   records: RawRecord[],
   progress?: ImportOptions["progress"],
   extraBuiltinGroups: { name: string; gid: number }[] = [],
+  extraBuiltinUsers: { name: string; uid: number }[] = [],
 ): Promise<ValidatedImport> {
   const known = await loadKnown(ctx.db);
-  // groups written in the same transaction before these records (adopt's system groups)
+  // accounts written in the same transaction before these records (adopt's system accounts)
   for (const g of extraBuiltinGroups) {
     known.groupNames.add(g.name);
     known.gids.set(g.gid, true);
+  }
+  for (const u of extraBuiltinUsers) {
+    known.usernames.add(u.name);
+    known.uids.add(u.uid);
   }
   const shells = readShellChoices(ctx.config.hostRoot, true);
   if (ctx.adopting) for (const sh of hostShells(ctx.config.hostRoot)) shells[sh] = sh;
   const errors: RowError[] = [];
   const groups: GroupRecord[] = [];
+  const groupLines = new Map<GroupRecord, RawRecord>();
   const total = records.length;
   let done = 0;
   // One collector serves every valid record in a row (a new one only after a record with errors):
@@ -325,6 +332,7 @@ export async function validateImport(
     const g = validateGroup(ctx, raw.values, known, v);
     if (g) {
       groups.push(g);
+      groupLines.set(g, raw);
       known.groupNames.add(g.name);
       known.gids.set(g.gid, false);
     } else failed(raw);
@@ -341,6 +349,15 @@ export async function validateImport(
       if (u.smb) known.smbNames.add(u.username.toLowerCase());
     } else failed(raw);
     if (++done % 5000 === 0) progress?.("validate", done, total);
+  }
+  // Group administrators name accounts of the store or of the file: checked once every user is known.
+  for (const g of groups) {
+    const unknown = g.admins.filter((a) => !known.usernames.has(a));
+    if (!unknown.length) continue;
+    const raw = groupLines.get(g)!;
+    errors.push({ kind: "groups", line: raw.line, name: g.name, field: "admins", message: `No account is named ${unknown.join(", ")}.`, code: "import.field_invalid" });
+    // with skipInvalid the group (which users may name) is still written, without the unknown names
+    g.admins = g.admins.filter((a) => known.usernames.has(a));
   }
   const clashes = homeClashes(users, known.homes);
   const kept = users.filter(({ u, raw }) => {
@@ -486,6 +503,27 @@ export async function withBulkSearchIndex<T>(trx: Tx, dialect: Dialect, write: (
   return out;
 }
 
+/**
+ * Group administrators (groups.admins: users.id) of the groups named, set once every account of
+ * the write exists. Only groups that name some: an ordinary import sets none.
+ */
+export async function setGroupAdmins(trx: Tx, admins: { group: string; names: string[] }[]): Promise<void> {
+  const wanted = admins.filter((a) => a.names.length);
+  const names = [...new Set(wanted.flatMap((a) => a.names))];
+  const idOf = new Map<string, number>();
+  for (const part of chunks(names)) {
+    for (const u of await trx.selectFrom("users").select(["id", "username"]).where("username", "in", part).execute()) idOf.set(u.username, u.id);
+  }
+  for (const a of wanted) {
+    const ids = a.names.flatMap((n) => idOf.get(n) ?? []);
+    await trx
+      .updateTable("groups")
+      .set({ admins: JSON.stringify(ids) })
+      .where("name", "=", a.group)
+      .execute();
+  }
+}
+
 /** Clear-text passwords become hashes (and NT hashes for SMB users) before the transaction. */
 export async function hashClearPasswords(users: UserRecord[], rounds: number, progress?: ImportOptions["progress"]): Promise<void> {
   const todo = users.filter((u) => u.password);
@@ -514,6 +552,10 @@ export async function importAccounts(ctx: ImportContext, records: RawRecord[], o
     if (ctx.dialect === "postgres") await sql`set local synchronous_commit = on`.execute(trx);
     await insertGroups(trx, ctx.dialect, checked.groups);
     await withBulkSearchIndex(trx, ctx.dialect, () => insertUsers(trx, ctx.dialect, checked.users, opts.progress));
+    await setGroupAdmins(
+      trx,
+      checked.groups.map((g) => ({ group: g.name, names: g.admins })),
+    );
     // A bulk change: every process does one full pass rather than a list of every new row.
     await recordChange(trx, EVERYTHING);
   });

@@ -16,6 +16,8 @@ export interface GroupRecord {
   sudo_commands: string[];
   sudo_commands_nopasswd: string[];
   userns_idmap: "DIRECT" | number | null;
+  /** gshadow's group administrators, by username (Gatehouse's own field: migration 018). */
+  admins: string[];
 }
 
 /** One user: the user entry's fields; `group` and `groups` are gids. Hashes only --with-hashes. */
@@ -43,7 +45,7 @@ export interface UserRecord {
   password?: string | null;
 }
 
-export const GROUP_COLUMNS = ["name", "gid", "smb", "sudo_commands", "sudo_commands_nopasswd", "userns_idmap"] as const;
+export const GROUP_COLUMNS = ["name", "gid", "smb", "sudo_commands", "sudo_commands_nopasswd", "userns_idmap", "admins"] as const;
 export const USER_COLUMNS = [
   "username",
   "uid",
@@ -173,7 +175,7 @@ export function parseCsv(text: string): { line: number; cells: string[] }[] {
 
 const BOOL_COLUMNS = new Set(["smb", "password_disabled", "ssh_password_enabled", "locked"]);
 const INT_COLUMNS = new Set(["uid", "gid", "group", "last_password_change"]);
-const LIST_COLUMNS = new Set(["groups", "sudo_commands", "sudo_commands_nopasswd"]);
+const LIST_COLUMNS = new Set(["groups", "sudo_commands", "sudo_commands_nopasswd", "admins"]);
 
 /**
  * A CSV cell as the JSON value it stands for. Values that do not parse are passed on as text, so

@@ -100,9 +100,10 @@ export function groupLine(g: ProvGroup, members: string): string {
   return `${g.name}:x:${g.gid}:${members}\n`;
 }
 
-export function gshadowLine(g: ProvGroup, members: string): string {
+/** `admins`: the group administrators' names, comma-separated (groups.admins). */
+export function gshadowLine(g: ProvGroup, members: string, admins = ""): string {
   if (!safeName(g.name)) return "";
-  return `${g.name}:!::${members}\n`;
+  return `${g.name}:!:${admins}:${members}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,7 +267,7 @@ export function generateAll(s: Snapshot): Record<FileId, string> {
   for (const g of s.groups) {
     const m = names(g);
     group += groupLine(g, m);
-    gshadow += gshadowLine(g, m);
+    gshadow += gshadowLine(g, m, memberNames(g.admins, usersById).join(","));
     sudoGroups += sudoGroupLines(g);
   }
   for (const u of s.users) {

@@ -152,7 +152,18 @@ function sameUser(a: ProvUser, b: ProvUser): boolean {
 }
 
 function sameGroup(a: ProvGroup, b: ProvGroup): boolean {
-  return a.gid === b.gid && a.name === b.name && a.builtin === b.builtin && sameList(a.sudo_commands, b.sudo_commands) && sameList(a.sudo_commands_nopasswd, b.sudo_commands_nopasswd);
+  return (
+    a.gid === b.gid &&
+    a.name === b.name &&
+    a.builtin === b.builtin &&
+    sameList(a.sudo_commands, b.sudo_commands) &&
+    sameList(a.sudo_commands_nopasswd, b.sudo_commands_nopasswd) &&
+    sameIds(a.admins, b.admins)
+  );
+}
+
+function sameIds(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  return (a ?? []).join(",") === (b ?? []).join(",");
 }
 
 function setsEqualPolicy(a: ProvPolicy, b: ProvPolicy): boolean {
@@ -490,7 +501,7 @@ export class HostModel {
       if (g === undefined) continue;
       const members = this.memberNamesOf(id);
       group += groupLine(g, members);
-      gshadow += gshadowLine(g, members);
+      gshadow += gshadowLine(g, members, g.admins ? memberNames(g.admins, this.users).join(",") : "");
       sudoers += sudoGroupLines(g);
     }
     return { group: bytes.of(group), gshadow: bytes.of(gshadow), sudoers: bytes.of(sudoers) };

@@ -35,7 +35,7 @@ const USER_COLS = [
   "last_password_change",
   "created_at",
 ] as const;
-const GROUP_COLS = ["id", "gid", "name", "builtin", "sudo_commands", "sudo_commands_nopasswd"] as const;
+const GROUP_COLS = ["id", "gid", "name", "builtin", "sudo_commands", "sudo_commands_nopasswd", "admins"] as const;
 
 type Cell = string | number | null;
 
@@ -50,6 +50,16 @@ function list(v: unknown): string[] {
   try {
     const parsed = typeof v === "string" ? JSON.parse(v) : v;
     return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A JSON list of ids (groups.admins); anything else is no ids. */
+function idList(v: unknown): number[] {
+  try {
+    const parsed = typeof v === "string" ? JSON.parse(v) : v;
+    return Array.isArray(parsed) ? parsed.filter((x): x is number => Number.isSafeInteger(x)) : [];
   } catch {
     return [];
   }
@@ -96,7 +106,9 @@ function userFromCells(c: Cell[]): ProvUser {
 }
 
 function groupFromCells(c: Cell[]): ProvGroup {
-  return { id: num(c[0]), gid: num(c[1]), name: str(c[2]), builtin: bool(c[3]), sudo_commands: list(c[4]), sudo_commands_nopasswd: list(c[5]) };
+  const g: ProvGroup = { id: num(c[0]), gid: num(c[1]), name: str(c[2]), builtin: bool(c[3]), sudo_commands: list(c[4]), sudo_commands_nopasswd: list(c[5]) };
+  if (c[6] != null && c[6] !== "[]") g.admins = idList(c[6]);
+  return g;
 }
 
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;

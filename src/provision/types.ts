@@ -35,6 +35,8 @@ export interface ProvGroup {
   builtin: boolean;
   sudo_commands: string[];
   sudo_commands_nopasswd: string[];
+  /** gshadow's group administrators: users.id (migration 018; absent = none). */
+  admins?: readonly number[];
 }
 
 /** system.security fields that shape the generated files. */

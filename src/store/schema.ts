@@ -50,6 +50,7 @@ export interface GroupTable {
   sudo_commands: Json;
   sudo_commands_nopasswd: Json;
   userns_idmap: string | null;
+  admins: Generated<Json>; // number[] of users.id: gshadow's group administrators (migration 018)
 }
 
 /** Auxiliary group membership (the primary group is users.group_id). */

@@ -16,6 +16,7 @@ import { m009FleetSystems } from "./009-fleet-systems.js";
 import { m011Mail } from "./011-mail.js";
 import { m012Scram } from "./012-scram.js";
 import { m015SearchIndexes } from "./015-search-indexes.js";
+import { m018GroupAdmins } from "./018-group-admins.js";
 
 export type { Migration } from "./migration.js";
 
@@ -33,6 +34,7 @@ export const MIGRATIONS: Migration[] = [
   m012Scram,
   m015SearchIndexes,
   m016Changes,
+  m018GroupAdmins,
 ];
 
 export async function runMigrations(db: MigrationDb, dialect: Dialect): Promise<void> {
