@@ -83,6 +83,39 @@ async function box(loc: Locator) {
   return b;
 }
 
+/**
+ * Raw identifiers shown as words on the page: text (outside code, pre and kbd — the monospace
+ * places for an identifier an administrator needs —, outside an audit entry's description as the
+ * server recorded it ([data-recorded], shown verbatim), and outside the allow-list) that contains
+ * an ALL_CAPS_WITH_UNDERSCORES token or is one ALL-CAPS word that is not an acronym people read.
+ */
+async function rawIdentifiers(page: Page): Promise<string[]> {
+  // Written as page source (not a bundled function: tsx would add helpers the page lacks).
+  return page.evaluate(`(() => {
+    const allow = ${JSON.stringify(IDENTIFIER_ALLOW)};
+    const ident = /\\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\\b/;
+    const loneWord = /^[A-Z]{4,}$/;
+    const found = [];
+    const texts = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!el || el.closest("code, pre, kbd, script, style, option, title, [data-recorded]") || !el.checkVisibility()) continue;
+      texts.push([el.tagName.toLowerCase(), n.textContent]);
+    }
+    // The choices of visible drop-downs.
+    for (const o of document.querySelectorAll("select option")) if (o.closest("select").checkVisibility()) texts.push(["option", o.textContent]);
+    for (const [where, text] of texts) {
+      const t = (text || "").trim();
+      if (t && !allow.includes(t) && (ident.test(t) || loneWord.test(t))) found.push(where + ": " + t);
+    }
+    return found;
+  })()`);
+}
+
+/** Identifiers that are the point where they appear (acronyms people read as words). */
+const IDENTIFIER_ALLOW = ["LDAPS", "STIG", "SCRAM", "PLAIN", "TOTP", "HTTPS", "SMTP", "JSON"];
+
 describe("issue 14: row action menus and words for people", { timeout: 10 * 60_000 }, () => {
   before(async () => {
     env = await startEnv();
@@ -183,5 +216,54 @@ describe("issue 14: row action menus and words for people", { timeout: 10 * 60_0
       .filter({ hasText: `${tag}tgone` })
       .waitFor({ state: "detached" });
     assert.equal((await api.call<any[]>("team.query", [["name", "=", `${tag}tgone`]])).length, 0, "the team is gone");
+  });
+
+  test("words for people: no screen shows a raw identifier as the main text of a cell, label or value", { timeout: 240_000 }, async (t) => {
+    const { admin } = await adminSession(env, t, "/users");
+    await heading(admin, "Users");
+    const problems: string[] = [];
+    const scan = async (screen: string) => {
+      await admin.waitForTimeout(300);
+      for (const p of await rawIdentifiers(admin)) problems.push(`${screen} — ${p}`);
+    };
+    // The scan finds what it looks for: a probe cell with a role identifier (then removed).
+    await admin.evaluate(`document.querySelector("main").insertAdjacentHTML("beforeend", "<p id=probe>FULL_ADMIN</p><p id=probe2>TOKEN</p>")`);
+    assert.deepEqual(await rawIdentifiers(admin), ["p: FULL_ADMIN", "p: TOKEN"], "the scan finds raw identifiers");
+    await admin.evaluate(`document.getElementById("probe").remove(); document.getElementById("probe2").remove()`);
+    const links = await admin.locator("#nav a").evaluateAll((as) => as.map((a) => a.getAttribute("href") ?? ""));
+    ok(links.length >= 10, `the navigation offers the screens (${links.length})`);
+    for (const href of links) {
+      await go(admin, href);
+      await admin.getByRole("heading", { level: 1 }).first().waitFor();
+      await admin
+        .locator("[data-testid=skeleton-row]")
+        .first()
+        .waitFor({ state: "detached", timeout: 5000 })
+        .catch(() => {});
+      // Show every column (some are hidden by default, e.g. an API key's roles).
+      for (const chooser of await admin.locator("details.column-chooser").all()) {
+        await chooser.locator("summary").click();
+        const unchecked = chooser.locator("input[type=checkbox]:not(:checked)");
+        while ((await unchecked.count()) > 0) await unchecked.first().check();
+        await chooser.locator("summary").click();
+      }
+      await scan(href);
+    }
+    // The panels and dialogs that list roles, credentials and events.
+    await go(admin, "/users");
+    await admin.getByTestId("user-search").fill("admin");
+    await admin.getByRole("button", { name: "Show details of admin" }).click();
+    await admin.getByTestId("user-detail-admin").waitFor();
+    await scan("user detail");
+    await go(admin, "/privileges");
+    await admin.getByTestId("add-privilege").click();
+    await admin.getByRole("group", { name: "Roles" }).getByText("Full administrator").waitFor();
+    await scan("add privilege");
+    await admin.keyboard.press("Escape");
+    await go(admin, "/audit");
+    await admin.getByRole("heading", { level: 1 }).waitFor();
+    await admin.locator("tr[data-row]").first().waitFor();
+    await scan("audit");
+    assert.deepEqual(problems, [], `raw identifiers on screen:\n${problems.join("\n")}`);
   });
 });

@@ -4,7 +4,7 @@
 
 import { useEffect, useId, useLayoutEffect, useRef, useState, type CSSProperties, type ReactNode } from "react";
 
-export function usePopover(opts: { closeOnScroll?: boolean } = {}) {
+export function usePopover() {
   const [open, setOpen] = useState(false);
   const root = useRef<HTMLDivElement>(null);
   const button = useRef<HTMLButtonElement>(null);
@@ -20,23 +20,15 @@ export function usePopover(opts: { closeOnScroll?: boolean } = {}) {
         button.current?.focus();
       }
     };
-    // A panel placed against the viewport (a row menu) would drift from its button on scroll.
-    const drift = () => setOpen(false);
     document.addEventListener("mousedown", outside);
     document.addEventListener("focusin", outside);
     document.addEventListener("keydown", key, true);
-    if (opts.closeOnScroll) {
-      window.addEventListener("scroll", outside, true);
-      window.addEventListener("resize", drift);
-    }
     return () => {
       document.removeEventListener("mousedown", outside);
       document.removeEventListener("focusin", outside);
       document.removeEventListener("keydown", key, true);
-      window.removeEventListener("scroll", outside, true);
-      window.removeEventListener("resize", drift);
     };
-  }, [open, opts.closeOnScroll]);
+  }, [open]);
   return { open, setOpen, root, button };
 }
 
@@ -74,7 +66,7 @@ export function Popover(props: {
   title?: string;
   children: (close: () => void) => ReactNode;
 }) {
-  const p = usePopover({ closeOnScroll: props.menu });
+  const p = usePopover();
   const id = useId();
   const panel = useRef<HTMLDivElement>(null);
   const [place, setPlace] = useState<CSSProperties | undefined>();
@@ -83,7 +75,15 @@ export function Popover(props: {
     if (!p.open || !props.menu || !el) return;
     el.querySelector<HTMLElement>("button:not([disabled]), a[href]")?.focus({ preventScroll: true });
     el.addEventListener("keydown", moveFocus);
-    return () => el.removeEventListener("keydown", moveFocus);
+    // A panel placed against the viewport follows its button when the page or a table scrolls.
+    const follow = () => p.button.current && setPlace(placeUnder(p.button.current));
+    window.addEventListener("scroll", follow, true);
+    window.addEventListener("resize", follow);
+    return () => {
+      el.removeEventListener("keydown", moveFocus);
+      window.removeEventListener("scroll", follow, true);
+      window.removeEventListener("resize", follow);
+    };
   }, [p.open, props.menu]);
   // Closing from an item puts focus back on the button, so a dialog the item opens returns it there.
   const close = () => {

@@ -161,9 +161,28 @@ const TABLES = {
   jobState: { WAITING: "Waiting", RUNNING: "Running", SUCCESS: "Done", FAILED: "Failed", ABORTED: "Cancelled" },
   ldapSecurity: { LDAPS: "LDAPS (TLS from the start)", STARTTLS: "StartTLS (TLS after connecting)" },
   access: { NONE: "None", READ: "Read", READ_WRITE: "Read/write" },
+  accountAttribute: {
+    LOCAL: "Local account",
+    DIRECTORY_SERVICE: "Directory account",
+    LDAP: "From LDAP",
+    SYS_ADMIN: "Built-in administrator",
+    "2FA": "Authenticator code",
+    OTPW: "One-time password",
+    PASSWORD_CHANGE_REQUIRED: "Must choose a new password",
+    API_KEY: "API key",
+  },
 } satisfies Record<string, Record<string, string>>;
 
 export type TermKind = keyof typeof TABLES;
+
+/** The signed-in account's attributes (auth.me) in two phrases: what account, how signed in. */
+export function accountAttributeText(attrs: readonly string[]): { account: string; signedIn: string } {
+  const has = (a: string) => attrs.includes(a);
+  const kind = has("LOCAL") ? "Local account" : has("DIRECTORY_SERVICE") || has("LDAP") ? "Directory account (LDAP)" : "Account";
+  const account = has("SYS_ADMIN") ? `${kind}, built-in administrator` : kind;
+  const how = has("API_KEY") ? "API key" : has("OTPW") ? "One-time password" : has("2FA") ? "Password and authenticator code" : "Password";
+  return { account, signedIn: has("PASSWORD_CHANGE_REQUIRED") ? `${how} (must choose a new password)` : how };
+}
 
 /** The words for an identifier of a kind; an identifier not listed is read word by word. */
 export function words(kind: TermKind, id: string | null | undefined): string {

@@ -23,9 +23,19 @@ type AuditRow = AuditEntry;
 function summary(r: AuditRow): ReactNode {
   // event_data's shape depends on the event (the schema says unknown): read the fields shown.
   const d = (r.event_data ?? {}) as AuditEventData;
-  // A call is described in words; its method name (the point for an administrator) is in the
-  // tooltip, or shown in monospace when the call has no description.
-  if (r.event === "METHOD_CALL") return d.description ? <span title={d.method}>{d.description}</span> : d.method ? <code>{d.method}</code> : "";
+  // A call is described in the words the server recorded (shown verbatim: it is the record, so
+  // data-recorded); its method name, the point for an administrator, is in the tooltip, or in
+  // monospace when the call has no description.
+  if (r.event === "METHOD_CALL")
+    return d.description ? (
+      <span title={d.method} data-recorded="">
+        {d.description}
+      </span>
+    ) : d.method ? (
+      <code>{d.method}</code>
+    ) : (
+      ""
+    );
   if (r.event === "AUTHENTICATION") {
     const cred = d.credentials?.credentials;
     return (

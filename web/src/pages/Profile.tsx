@@ -12,7 +12,7 @@ import { NewPasswordFields, passwordsMatch, usePasswordPair, useSubmit } from ".
 import { CopyField, ErrorBox, ErrorSummary, SelectField, TextField, useAsync, useToast } from "../ui";
 import { ApiKeysPanel } from "./ApiKeys";
 import { SessionsPanel } from "./Sessions";
-import { ROLE_LABELS } from "./Users";
+import { ROLE_LABELS, accountAttributeText } from "../words";
 import { ProfileEmail } from "./EmailVerification";
 
 export function QrCode({ text, label }: { text: string; label: string }) {
@@ -46,6 +46,7 @@ export function ProfilePage() {
   const me = s.me!;
   const roles = me.privilege.roles;
   const compound = roles.filter((r) => ROLE_LABELS[r]);
+  const attrs = accountAttributeText(me.account_attributes);
   const roleSummary = roles.includes("FULL_ADMIN") ? "Full administrator" : compound.length ? compound.map((r) => ROLE_LABELS[r]).join(", ") : roles.length ? `${roles.length} roles` : "None";
   return (
     <section className="page" aria-labelledby="profile-h">
@@ -75,11 +76,15 @@ export function ProfilePage() {
           </div>
           <div>
             <dt>Access</dt>
-            <dd>{roleSummary}</dd>
+            <dd title={roles.join(", ") || undefined}>{roleSummary}</dd>
+          </div>
+          <div>
+            <dt>Account</dt>
+            <dd title={me.account_attributes.join(", ")}>{attrs.account}</dd>
           </div>
           <div>
             <dt>Signed in with</dt>
-            <dd>{me.account_attributes.filter((a) => a !== "LOCAL").join(", ") || "Password"}</dd>
+            <dd title={me.account_attributes.join(", ")}>{attrs.signedIn}</dd>
           </div>
         </dl>
       </section>
@@ -94,7 +99,7 @@ export function ProfilePage() {
       )}
       <section className="card section-card" aria-labelledby="mysess-h">
         <h2 id="mysess-h">My sessions</h2>
-        {s.allowed("auth.sessions", "AUTH_SESSIONS_READ") ? <SessionsPanel mine /> : <p className="hint">Your roles do not include viewing sessions. Signing out ends this session.</p>}
+        {s.has("auth.sessions") ? <SessionsPanel mine /> : <p className="hint">Your roles do not include viewing sessions. Signing out ends this session.</p>}
       </section>
     </section>
   );
