@@ -119,11 +119,36 @@ const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
  * what `each` keeps, not the whole table as one JSON text plus its parsed copy (at 1,000,000
  * users some 400 MB at the peak).
  */
-function eachSqliteRow(raw: SqliteHandle, table: "users" | "groups" | "memberships", cols: readonly string[], each: (cells: Cell[]) => void): void {
+async function eachSqliteRow(raw: SqliteHandle, table: "users" | "groups" | "memberships", cols: readonly string[], each: (cells: Cell[]) => void, yieldEvery: number): Promise<void> {
   const stmt = raw.prepare(`select ${cols.map((c) => `"${c}"`).join(", ")} from "${table}"`).raw();
-  for (const cells of stmt.iterate() as IterableIterator<Cell[]>) each(cells);
+  let n = 0;
+  for (const cells of stmt.iterate() as IterableIterator<Cell[]>) {
+    each(cells);
+    if (++n === yieldEvery) {
+      n = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
 }
 type SqliteHandle = NonNullable<ReturnType<typeof sqliteHandleOf>>;
+
+/** Rows read between two turns of the event loop (a few milliseconds of work). */
+const ROWS_PER_TURN = 4096;
+
+/**
+ * SQLite: a read-only connection of its own to the store's file for one full read. The read then
+ * holds neither the store's connection (Kysely runs one statement at a time on it: every API call
+ * would wait for the whole read) nor the event loop: it yields every ROWS_PER_TURN rows, and WAL
+ * keeps its snapshot consistent while the server goes on writing. At 1,000,000 users the read
+ * takes seconds; in one piece it stalled every call for that long (and a server starting on such
+ * a store missed Fastify's plugin start-up timeout). null for an in-memory store (tests), which
+ * another connection cannot see.
+ */
+function openReader(raw: SqliteHandle): SqliteHandle | null {
+  if (raw.memory || !raw.name) return null;
+  const Ctor = raw.constructor as new (file: string, opts: { readonly: boolean; fileMustExist: boolean }) => SqliteHandle;
+  return new Ctor(raw.name, { readonly: true, fileMustExist: true });
+}
 
 /** Every row of `table`, as arrays of cells in `cols` order. */
 async function allRows(db: Tx, dialect: Dialect, table: "users" | "groups" | "memberships", cols: readonly string[]): Promise<Cell[][]> {
@@ -156,7 +181,10 @@ function sortById<T extends { id: number }>(xs: T[]): T[] {
 }
 
 export async function readPolicy(db: Tx): Promise<ProvPolicy> {
-  const s = await getSetting<Partial<ProvPolicy>>(db, "system.security", {});
+  return policyOf(await getSetting<Partial<ProvPolicy>>(db, "system.security", {}));
+}
+
+function policyOf(s: Partial<ProvPolicy>): ProvPolicy {
   const age = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? Math.floor(v) : null);
   return {
     min_password_age: age(s.min_password_age),
@@ -173,46 +201,79 @@ export function readTransaction<T>(db: Db, dialect: Dialect, fn: (trx: Transacti
 
 /** Everything, in one transaction. */
 export async function readSnapshot(db: Db, dialect: Dialect): Promise<Snapshot> {
+  const raw = dialect === "sqlite" ? sqliteHandleOf(db) : undefined;
+  const reader = raw ? openReader(raw) : null;
+  if (reader) {
+    try {
+      reader.exec("BEGIN");
+      return await readSqliteSnapshot(reader, ROWS_PER_TURN);
+    } finally {
+      reader.close();
+    }
+  }
+  if (raw) return readTransaction(db, dialect, () => readSqliteSnapshot(raw, Infinity));
   return readTransaction(db, dialect, async (trx) => {
     const users: ProvUser[] = [];
     const groups: ProvGroup[] = [];
-    const members = new Map<number, number[]>();
-    let lastGid = NaN;
-    let arr: number[] = [];
-    const member = (c: Cell[]): void => {
-      const gid = num(c[0]);
-      if (gid !== lastGid) {
-        lastGid = gid;
-        let a = members.get(gid);
-        if (!a) members.set(gid, (a = []));
-        arr = a;
-      }
-      arr.push(num(c[1]));
-    };
-    const raw = dialect === "sqlite" ? sqliteHandleOf(db) : undefined;
-    if (raw) {
-      // One streaming pass per table (the transaction is open on this very connection): no
-      // per-row object is kept but the account's own.
-      eachSqliteRow(raw, "users", USER_COLS, (c) => users.push(userFromCells(c)));
-      eachSqliteRow(raw, "groups", GROUP_COLS, (c) => groups.push(groupFromCells(c)));
-      eachSqliteRow(raw, "memberships", ["group_id", "user_id"], member);
-    } else {
-      // one table at a time: each table's cells become garbage before the next is read
-      for (const c of await allRows(trx, dialect, "users", USER_COLS)) users.push(userFromCells(c));
-      for (const c of await allRows(trx, dialect, "groups", GROUP_COLS)) groups.push(groupFromCells(c));
-      for (const c of await allRows(trx, dialect, "memberships", ["group_id", "user_id"])) member(c);
-    }
-    for (const ids of members.values()) {
-      for (let i = 1; i < ids.length; i++) {
-        if (ids[i - 1] > ids[i]) {
-          ids.sort((a, b) => a - b);
-          break;
-        }
-      }
-    }
+    const { members, member } = membershipCollector();
+    // one table at a time: each table's cells become garbage before the next is read
+    for (const c of await allRows(trx, dialect, "users", USER_COLS)) users.push(userFromCells(c));
+    for (const c of await allRows(trx, dialect, "groups", GROUP_COLS)) groups.push(groupFromCells(c));
+    for (const c of await allRows(trx, dialect, "memberships", ["group_id", "user_id"])) member(c);
     const policy = await readPolicy(trx).catch(() => DEFAULT_POLICY);
-    return { users: sortById(users), groups: sortById(groups), members, policy };
+    return { users: sortById(users), groups: sortById(groups), members: sortedMembers(members), policy };
   });
+}
+
+/**
+ * SQLite: one streaming pass per table over `raw`, inside the read transaction the caller opened
+ * on it: no per-row object is kept but the account's own.
+ */
+async function readSqliteSnapshot(raw: SqliteHandle, yieldEvery: number): Promise<Snapshot> {
+  const users: ProvUser[] = [];
+  const groups: ProvGroup[] = [];
+  const { members, member } = membershipCollector();
+  await eachSqliteRow(raw, "users", USER_COLS, (c) => users.push(userFromCells(c)), yieldEvery);
+  await eachSqliteRow(raw, "groups", GROUP_COLS, (c) => groups.push(groupFromCells(c)), yieldEvery);
+  await eachSqliteRow(raw, "memberships", ["group_id", "user_id"], member, yieldEvery);
+  let policy = DEFAULT_POLICY;
+  try {
+    const row = raw.prepare(`select "value" from "settings" where "key" = ?`).get("system.security") as { value: unknown } | undefined;
+    policy = policyOf(row ? JSON.parse(String(row.value)) : {});
+  } catch {
+    // unreadable setting: defaults
+  }
+  return { users: sortById(users), groups: sortById(groups), members: sortedMembers(members), policy };
+}
+
+/** Aux members by gid, collected from (group_id, user_id) cells that arrive grouped. */
+function membershipCollector(): { members: Map<number, number[]>; member: (c: Cell[]) => void } {
+  const members = new Map<number, number[]>();
+  let lastGid = Number.NaN;
+  let arr: number[] = [];
+  const member = (c: Cell[]): void => {
+    const gid = num(c[0]);
+    if (gid !== lastGid) {
+      lastGid = gid;
+      let a = members.get(gid);
+      if (!a) members.set(gid, (a = []));
+      arr = a;
+    }
+    arr.push(num(c[1]));
+  };
+  return { members, member };
+}
+
+function sortedMembers(members: Map<number, number[]>): Map<number, number[]> {
+  for (const ids of members.values()) {
+    for (let i = 1; i < ids.length; i++) {
+      if (ids[i - 1] > ids[i]) {
+        ids.sort((a, b) => a - b);
+        break;
+      }
+    }
+  }
+  return members;
 }
 
 // ---------------------------------------------------------------------------------------------
