@@ -82,7 +82,9 @@ function serverChannelBinding(pem: string, app: App): Buffer | null {
 export async function buildHttpServer(app: App): Promise<FastifyInstance> {
   const { tlsCert, tlsKey } = app.config;
   const https = tlsCert && tlsKey ? { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } : null;
-  const server = Fastify({ logger: false, bodyLimit: 1024 * 1024, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
+  // No plugin start-up timeout: the plugins are local code, and a start-up that shares the event
+  // loop with a long first provisioning run (a large store) must not abort the server.
+  const server = Fastify({ logger: false, bodyLimit: 1024 * 1024, pluginTimeout: 0, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
   await server.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   const secure = !!https;
   // SCRAM channel binding (tls-server-end-point) hashes the leaf certificate this server presents.
