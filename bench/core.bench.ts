@@ -454,7 +454,7 @@ async function runCore(store: "sqlite" | "postgres", opts: BenchOptions, databas
     const ctx: CoreCtx = { store, url, echoUrl: echo.url, users, opts, label, db: app.store.db, databaseUrl };
     if (store === "sqlite") {
       const built = await indexBuildRows(app.store.db, opts, label);
-      rows.push(...built.rows);
+      rows.push(...built.rows, ...(await indexWriteCostRows(app.store.db, url, opts, label)));
       notes.push(...built.notes);
     }
     rows.push(...(await lookupRows(ctx)), ...(await searchRows(ctx)), ...(await uiSearchRows(ctx)), ...(await createRows(ctx)));
@@ -552,6 +552,102 @@ async function indexBuildRows(db: Db, opts: BenchOptions, label: (s: string) => 
     ],
     notes: [`store size: ${without.toFixed(0)} MB without the search indexes, ${withIdx.toFixed(0)} MB with them (+${(((withIdx - without) / without) * 100).toFixed(0)}%)`],
   };
+}
+
+/**
+ * What the search indexes cost a write (issue 15): the same account rows inserted, renamed and
+ * deleted, each in its own transaction (as user.create/update/delete commit them), with the indexes
+ * (and their FTS5 triggers) and without them, alternating; the indexes are in place afterwards.
+ */
+async function indexWriteCostRows(db: Db, url: string, opts: BenchOptions, label: (s: string) => string): Promise<Row[]> {
+  const WRITES = 300;
+  const UPDATES = 1000;
+  const group = (await db.selectFrom("groups").select("id").orderBy("id").executeTakeFirstOrThrow()).id;
+  const present = async () => Number((await sql<{ n: number }>`select count(*) as n from sqlite_master where name = ${trigramTable("full_name")}`.execute(db)).rows[0]?.n) > 0;
+  const setIndexes = async (on: boolean) => {
+    if ((await present()) === on) return;
+    if (on) await db.transaction().execute((trx) => m015SearchIndexes.up(trx as never, "sqlite"));
+    else
+      for (const c of SEARCH_INDEXED_COLUMNS) {
+        const t = trigramTable(c);
+        for (const q of [`drop trigger ${t}_ai`, `drop trigger ${t}_ad`, `drop trigger ${t}_au`, `drop table ${t}`, `drop index users_${c}_ci`, `drop index ${nonAsciiIndex(c)}`])
+          await sql.raw(q).execute(db);
+      }
+  };
+  const writes = async (on: boolean, r: number) => {
+    await setIndexes(on);
+    const base = 6_000_000 + (r * 2 + (on ? 1 : 0)) * WRITES;
+    const t = performance.now();
+    for (let i = 0; i < WRITES; i++) {
+      const uid = base + i;
+      const id = await db.transaction().execute(async (trx) => {
+        const row = await trx
+          .insertInto("users")
+          .values({ ...builtinUserBase(Date.now()), uid, username: `idxw${uid}`, home: "/var/empty", shell: "/usr/bin/bash", full_name: `Index Write ${uid}`, builtin: 0, group_id: group })
+          .returning("id")
+          .executeTakeFirstOrThrow();
+        return row.id;
+      });
+      await db.transaction().execute((trx) =>
+        trx
+          .updateTable("users")
+          .set({ full_name: `Renamed Write ${uid}`, username: `idxr${uid}` })
+          .where("id", "=", id)
+          .execute(),
+      );
+      await db.transaction().execute((trx) => trx.deleteFrom("users").where("id", "=", id).execute());
+    }
+    return (WRITES * 3) / ((performance.now() - t) / 1000);
+  };
+  // user.update of full_name through the API (8 in flight), of accounts of its own without a home
+  // directory (the seeded users' homes are not on disk: an update would recreate them).
+  const updated: number[] = [];
+  for (let k = 0; k < UPDATES; k += 500) {
+    const part = Array.from({ length: Math.min(500, UPDATES - k) }, (_, i) => ({
+      ...builtinUserBase(Date.now()),
+      uid: 7_000_000 + k + i,
+      username: `idxu${k + i}`,
+      home: "/var/empty",
+      shell: "/usr/bin/bash",
+      full_name: `Update Target ${k + i}`,
+      builtin: 0,
+      group_id: group,
+    }));
+    for (const row of await db.insertInto("users").values(part).returning("id").execute()) updated.push(row.id);
+  }
+  const apiUpdates = async (on: boolean, r: number) => {
+    await setIndexes(on);
+    const reqs = updated.map((id, i) => ({ method: "user.update", params: [id, { full_name: `Update Target ${i} ${on ? "i" : "b"}${r}` }] }));
+    return (await load(url, reqs, UPDATES, 8, true, false)).callsPerSec;
+  };
+  try {
+    const m = await alternate(opts.rounds, { indexed: (r) => writes(true, r), bare: (r) => writes(false, r), apiIndexed: (r) => apiUpdates(true, r), apiBare: (r) => apiUpdates(false, r) });
+    return [
+      figure({
+        name: label(`search indexes' cost to writes: user rows inserted, renamed (username, full_name), deleted in SQL, one transaction each (${WRITES} of each a round)`),
+        unit: "writes/s",
+        value: m.indexed,
+        baseline: m.bare,
+        baselineName: "the same writes without the search indexes",
+        better: "higher",
+      }),
+      figure({
+        name: label(`search indexes' cost to user.update (full_name) through the API, 8 in flight, ${UPDATES.toLocaleString("en-US")} a round`),
+        unit: "calls/s",
+        value: m.apiIndexed,
+        baseline: m.apiBare,
+        baselineName: "the same calls without the search indexes",
+        better: "higher",
+      }),
+    ];
+  } finally {
+    await setIndexes(true);
+    await db
+      .deleteFrom("users")
+      .where("uid", ">=", 7_000_000)
+      .where("uid", "<", 7_000_000 + UPDATES)
+      .execute();
+  }
 }
 
 interface StageMemory {
