@@ -24,29 +24,56 @@ interface ImportResult {
   refused: boolean;
 }
 
-type Job = { id: number; method: string; state: string; progress: { extra: { upload_url?: string } | null } };
+interface JobProgress {
+  percent: number | null;
+  description: string | null;
+  extra: { upload_url?: string } | null;
+}
 
-/** Start user.import, hand it `file` through its upload URL, and wait for its result. */
-async function runImport(file: File, opts: { dry_run: boolean; skip_invalid: boolean }): Promise<ImportResult> {
+type Job = { id: number; method: string; state: string; progress: JobProgress };
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function jobById(id: number): Promise<Job | undefined> {
+  return ((await api.callOptional("core.get_jobs", [["id", "=", id]])) as Job[])[0];
+}
+
+/**
+ * Start user.import, hand it `file` through its upload URL, and wait for its result, telling
+ * `onProgress` the job's progress as it goes (and its last, once it ended).
+ */
+async function runImport(file: File, opts: { dry_run: boolean; skip_invalid: boolean }, onProgress: (p: JobProgress) => void): Promise<ImportResult> {
   const result = api.callOptional("user.import", opts) as Promise<ImportResult>;
-  let failed: unknown = null;
-  result.catch((e) => {
-    failed = e;
-  });
-  for (let i = 0; i < 600 && !failed; i++) {
+  let ended = false;
+  result.then(
+    () => (ended = true),
+    () => (ended = true),
+  );
+  let jobId: number | null = null;
+  for (let i = 0; i < 600 && !ended && jobId === null; i++) {
     const jobs = (await api.callOptional("core.get_jobs", [
       ["method", "=", "user.import"],
       ["state", "=", "RUNNING"],
     ])) as Job[];
-    const url = jobs.map((j) => j.progress.extra?.upload_url).find(Boolean);
-    if (url) {
-      const r = await fetch(url, { method: "PUT", body: file });
+    const job = jobs.find((j) => j.progress.extra?.upload_url);
+    if (job) {
+      jobId = job.id;
+      onProgress(job.progress);
+      const r = await fetch(job.progress.extra!.upload_url!, { method: "PUT", body: file });
       if (!r.ok) throw new Error(`upload refused (${r.status})`);
       break;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await pause(100);
   }
-  return result;
+  while (jobId !== null && !ended) {
+    const j = await jobById(jobId);
+    if (j) onProgress(j.progress);
+    await pause(200);
+  }
+  const r = await result;
+  const last = jobId === null ? undefined : await jobById(jobId);
+  if (last) onProgress(last.progress);
+  return r;
 }
 
 export function ImportExportPage() {
@@ -57,6 +84,7 @@ export function ImportExportPage() {
   const [skipInvalid, setSkipInvalid] = useState(false);
   const [result, setResult] = useState<ImportResult | null>(null);
   const [busy, setBusy] = useState(false);
+  const [progress, setProgress] = useState<JobProgress | null>(null);
 
   const doExport = async (format: "JSON" | "CSV", groups = false, withHashes = false) => {
     setStatus(`Exporting (${format}${groups ? ", groups" : ""})…`);
@@ -78,9 +106,10 @@ export function ImportExportPage() {
     if (!file) return;
     setBusy(true);
     setResult(null);
+    setProgress(null);
     setStatus(dryRun ? "Checking…" : "Importing…");
     try {
-      const r = await runImport(file, { dry_run: dryRun, skip_invalid: skipInvalid });
+      const r = await runImport(file, { dry_run: dryRun, skip_invalid: skipInvalid }, setProgress);
       setResult(r);
       setStatus(r.refused ? `${r.errors.length} problem(s): nothing was imported.` : `${r.dryRun ? "Would import" : "Imported"} ${r.users} users and ${r.groups} groups.`);
     } catch (err) {
@@ -138,6 +167,11 @@ export function ImportExportPage() {
           <button type="button" disabled={!file || busy} onClick={() => void doImport()}>
             {dryRun ? "Check" : "Import"}
           </button>
+          {progress && (
+            <p className="hint" data-testid="ie-progress">
+              <progress max={100} value={progress.percent ?? undefined} aria-label="Import job progress" /> {progress.percent ?? 0}%{progress.description ? ` — ${progress.description}` : ""}
+            </p>
+          )}
           {result && result.errors.length > 0 && (
             <table>
               <caption>Problems</caption>
