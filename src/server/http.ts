@@ -97,14 +97,16 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
     secure || (!!trusted && isTrustedPeer(trusted, req.socket.remoteAddress ?? "") && /^\s*https\s*(,|$)/i.test(String(req.headers["x-forwarded-proto"] ?? "")));
   const connections = new Set<Connection>();
   (server as unknown as { gatehouseConnections: Set<Connection> }).gatehouseConnections = connections;
+  const ignore = () => {};
+  /** A connection for `req`'s client: its address and TLS as seen through a trusted proxy. */
+  const connectionFor = (req: import("fastify").FastifyRequest, protocol: "WEBSOCKET" | "REST", send: (text: string) => void = ignore, close: (code: number, reason: string) => void = ignore) => {
+    const remote = clientOf(req);
+    return new Connection(randomUUID(), originOf(remote, req.socket.remotePort ?? 0), remote, secureOf(req), protocol, send, close);
+  };
 
   const wsHandler = (version: string) => (socket: import("ws").WebSocket, req: import("fastify").FastifyRequest) => {
-    const remote = clientOf(req);
-    const conn = new Connection(
-      randomUUID(),
-      originOf(remote, req.socket.remotePort ?? 0),
-      remote,
-      secureOf(req),
+    const conn = connectionFor(
+      req,
       "WEBSOCKET",
       (text) => sendCorked(socket, text),
       (code, reason) => socket.close(code, reason),
@@ -166,16 +168,7 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
 
   function oneShot(version: string) {
     return async (req: import("fastify").FastifyRequest, reply: import("fastify").FastifyReply) => {
-      const remote = clientOf(req);
-      const conn = new Connection(
-        randomUUID(),
-        originOf(remote, req.socket.remotePort ?? 0),
-        remote,
-        secureOf(req),
-        "REST",
-        () => {},
-        () => {},
-      );
+      const conn = connectionFor(req, "REST");
       conn.apiVersion = version;
       const raw = req.body;
       const body = (raw && typeof raw === "object" && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
