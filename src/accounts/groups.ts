@@ -15,7 +15,7 @@ import { BUILTIN_ADMINISTRATORS_GID, EDITABLE_BUILTIN_GIDS } from "./group-entry
 import { localAdministratorGids, membersOfGids, usersByIds, type MemberRow } from "./admins.js";
 import { afterUserDeleted, deleteUserRows, type DeletedUser } from "./user-delete.js";
 import { isUniqueViolation } from "./user-create.js";
-import { checkSudo, DS_ID_BASE } from "./user-rules.js";
+import { checkSudo, DS_ID_BASE, smbCaseTwin } from "./user-rules.js";
 import type { GroupCreateInput, GroupUpdateInput } from "./inputs.js";
 import { accountGrants, grantDelta, sudoFieldNeeds } from "./grant-delta.js";
 import { assertMayGrant } from "../access/grant-check.js";
@@ -36,14 +36,8 @@ async function checkName(db: Tx, v: ValidationErrors, schema: string, name: stri
     v.add(`${schema}.name`, `${name}: group name conflicts with existing SMB Builtin entry. SMB group mapping is not permitted for this group.`, "group.name_smb_builtin");
     return;
   }
-  let q = db
-    .selectFrom("groups")
-    .select(["id", "name"])
-    .where("smb", "=", 1)
-    .where((eb) => eb(eb.fn("lower", ["name"]), "=", name.toLowerCase()));
-  if (selfId !== null) q = q.where("id", "!=", selfId);
-  const clash = await q.executeTakeFirst();
-  if (clash && clash.name !== name) v.add(`${schema}.name`, `${name}: group name conflicts with existing groupmap entry (${clash.name}).`, "group.name_groupmap_conflict");
+  const twin = await smbCaseTwin(db, "groups", name, selfId);
+  if (twin !== null) v.add(`${schema}.name`, `${name}: group name conflicts with existing groupmap entry (${twin}).`, "group.name_groupmap_conflict");
 }
 
 /** Members given as user ids: local, existing, and root only in builtin_administrators. */

@@ -9,7 +9,7 @@ import { posix } from "node:path";
 import { ValidationErrors } from "../server/errors.js";
 import type { Dialect, Tx } from "../store/db.js";
 import { idOwner, LOCK_NAMESPACE } from "./ids.js";
-import { smbNameClash, uidTaken, usernameTaken } from "./user-rules.js";
+import { smbCaseTwin, smbNameClash, uidTaken, usernameTaken } from "./user-rules.js";
 
 /** Homes that any number of accounts may share (SPEC: "no home"). */
 export const SHARED_HOME = "/var/empty";
@@ -123,14 +123,7 @@ export async function userConflictError(db: Tx, schema: string, key: UniqueKey, 
       return homeHolderError(`${schema}.home`, u.home, { username: owner?.username ?? "another user", home: u.home, relation: "exact" });
     }
     case "smb_name": {
-      const clash = await db
-        .selectFrom("users")
-        .select("username")
-        .where("smb", "=", 1)
-        .where((eb) => eb(eb.fn("lower", ["username"]), "=", u.username.toLowerCase()))
-        .where("username", "!=", u.username)
-        .executeTakeFirst();
-      const other = clash?.username ?? "of another case";
+      const other = (await smbCaseTwin(db, "users", u.username, null)) ?? "of another case";
       return new ValidationErrors([smbNameClash(`${schema}.smb`, u.username, other)]);
     }
     default:
@@ -149,14 +142,8 @@ export async function groupConflictError(db: Tx, schema: string, key: UniqueKey,
       return new ValidationErrors([[`${schema}.gid`, `Gid ${g.gid} is already used${owner ? ` (group ${owner} has it)` : ""}`, "group.gid_taken"]]);
     }
     case "group_smb_name": {
-      const clash = await db
-        .selectFrom("groups")
-        .select("name")
-        .where("smb", "=", 1)
-        .where((eb) => eb(eb.fn("lower", ["name"]), "=", g.name.toLowerCase()))
-        .where("name", "!=", g.name)
-        .executeTakeFirst();
-      return new ValidationErrors([[`${schema}.name`, `${g.name}: group name conflicts with existing groupmap entry (${clash?.name ?? "another case"}).`, "group.name_groupmap_conflict"]]);
+      const other = (await smbCaseTwin(db, "groups", g.name, null)) ?? "another case";
+      return new ValidationErrors([[`${schema}.name`, `${g.name}: group name conflicts with existing groupmap entry (${other}).`, "group.name_groupmap_conflict"]]);
     }
     default:
       return null;

@@ -2,6 +2,7 @@
 // SPEC.md). Each rule adds `[attribute, message, errno]` to a collector; nothing is written here.
 
 import type { AccountsApp } from "./context.js";
+import { sql } from "kysely";
 import type { Tx } from "../store/db.js";
 import type { ValidationErrors } from "../server/errors.js";
 import { MAX_PASSWORD_BYTES } from "../auth/password-hash.js";
@@ -76,16 +77,21 @@ export async function checkUserIdmap(db: Tx, v: ValidationErrors, attr: string, 
   }
 }
 
+/**
+ * The name of another SMB-enabled user (or group) whose name is `name` but for case, or null:
+ * Samba maps names case-insensitively. `exceptId`: the account being written.
+ */
+export async function smbCaseTwin(db: Tx, table: "users" | "groups", name: string, exceptId: number | null): Promise<string | null> {
+  const column = sql.ref<string>(table === "users" ? "username" : "name");
+  let q = db.selectFrom(table).select(column.as("name")).where("smb", "=", 1).where(sql<string>`lower(${column})`, "=", name.toLowerCase()).where(column, "!=", name);
+  if (exceptId !== null) q = q.where("id", "!=", exceptId);
+  return (await q.executeTakeFirst())?.name ?? null;
+}
+
 /** Another SMB user whose name differs only in case (Samba's names are case-insensitive). */
 export async function checkSmbNameClash(db: Tx, v: ValidationErrors, attr: string, username: string, userId: number | null): Promise<void> {
-  let q = db
-    .selectFrom("users")
-    .select(["id", "username"])
-    .where("smb", "=", 1)
-    .where((eb) => eb(eb.fn("lower", ["username"]), "=", username.toLowerCase()));
-  if (userId !== null) q = q.where("id", "!=", userId);
-  const clash = await q.executeTakeFirst();
-  if (clash && clash.username !== username) v.add(...smbNameClash(attr, username, clash.username));
+  const twin = await smbCaseTwin(db, "users", username, userId);
+  if (twin !== null) v.add(...smbNameClash(attr, username, twin));
 }
 
 export function isLoginShell(shell: string): boolean {
