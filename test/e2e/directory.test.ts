@@ -25,8 +25,8 @@ describe("issue 12: directory settings in the browser", { timeout: 5 * 60_000 },
     const { api, admin: page } = await adminSession(env, t, "/certificate-authorities");
     await heading(page, "Certificate authorities");
     await page.getByTestId("add-ca").click();
-    await page.getByLabel("Name").fill("Test LDAP CA");
-    await page.getByLabel("Certificate (PEM)").fill(slapd.caPem);
+    await page.getByTestId("ca-dialog").getByLabel("Name").fill("Test LDAP CA");
+    await page.getByTestId("ca-dialog").getByLabel("Certificate (PEM)").fill(slapd.caPem);
     await page.getByTestId("ca-dialog").getByRole("button", { name: "Import" }).click();
     await page.getByTestId("ca-table").getByText("CN=Gatehouse Test LDAP CA").first().waitFor();
     await shot(page, "settings-certificate-authorities");
@@ -95,5 +95,57 @@ describe("issue 12: directory settings in the browser", { timeout: 5 * 60_000 },
       .getByText(/Preview: 1 directory users, 0 with changes/)
       .waitFor();
     await shot(page, "settings-ldap-options");
+  });
+
+  test("the user form's LDAP or AD username: a directory user pre-created under another local name signs in with the directory's", { timeout: 120_000 }, async (t) => {
+    const { api, admin: page } = await adminSession(env, t, "/users/new");
+    // Self-contained: a directory server (verify off) unless the test above left one.
+    if (!(await api.call<any[]>("ldap.server.query")).length) {
+      await api.call("ldap.server.create", { hostname: `127.0.0.1:${slapd.ldapsPort}`, domain: BASE_DN, group_domain: GROUPS_DN, bind_dn: BIND_DN, bind_password: BIND_PASSWORD });
+    }
+    await api.call("privilege.create", { name: "ldap-devs-readers", ds_groups: [GROUP.devs], roles: ["READONLY_ADMIN"], web_shell: false });
+    await heading(page, "Add user");
+    const form = page.getByTestId("user-form");
+    await form.getByLabel("Full name").fill("Carol Here");
+    await form.getByLabel("Username", { exact: true }).fill("carol-here");
+    await form.getByLabel("Directory (LDAP) user").check();
+    // A directory user has no local password: no password fields, no SMB.
+    assert.equal(await form.getByTestId("password-fields").count(), 0);
+    assert.equal(await form.getByLabel("SMB user").count(), 0);
+    await form.getByLabel("LDAP or AD username").fill("carol");
+    await shot(page, "user-form-directory-user");
+    await page.getByTestId("save-user").click();
+    await page.getByText("User carol-here created.").first().waitFor();
+    const made = await userByName(api, "carol-here");
+    assert.equal(made.source, "LDAP");
+    assert.equal(made.ldap_username, "carol");
+    assert.equal(made.smb, false);
+
+    // carol signs in under the local name with the directory's password for `carol`.
+    const { ctx, page: userPage } = await newPage(env);
+    t.after(() => ctx.close());
+    await signIn(env, userPage, "carol-here", PEOPLE.carol.password);
+    await userPage.getByTestId("current-user").getByText("carol-here").waitFor();
+
+    // The edit form shows the link and changes it; emptied, the local name is the directory's.
+    await go(page, `/users/${made.id}/edit`);
+    await heading(page, "Edit user carol-here");
+    const field = form.getByLabel("LDAP or AD username");
+    assert.equal(await field.inputValue(), "carol");
+    assert.equal(await form.getByLabel("Directory (LDAP) user").isChecked(), true);
+    assert.equal(await form.getByLabel("Directory (LDAP) user").isDisabled(), true);
+    await field.fill("bob");
+    await page.getByTestId("save-user").click();
+    await page.getByText("User carol-here saved.").first().waitFor();
+    assert.equal((await userByName(api, "carol-here")).ldap_username, "bob");
+    const c = await env.ts.client();
+    assert.equal((await c.login("carol-here", PEOPLE.carol.password)).response_type, "AUTH_ERR");
+    assert.equal((await c.login("carol-here", PEOPLE.bob.password)).response_type, "SUCCESS");
+    await go(page, `/users/${made.id}/edit`);
+    await heading(page, "Edit user carol-here");
+    await form.getByLabel("LDAP or AD username").fill("");
+    await page.getByTestId("save-user").click();
+    await page.getByText("User carol-here saved.").first().waitFor();
+    assert.equal((await userByName(api, "carol-here")).ldap_username, null);
   });
 });

@@ -34,6 +34,8 @@ const KNOWN = [
   "full_name",
   "username",
   "email",
+  "source",
+  "ldap_username",
   "password",
   "password_disabled",
   "uid",
@@ -84,6 +86,10 @@ interface FormState {
   sudo_commands_nopasswd: string;
   smb: boolean;
   microsoft_account: boolean;
+  /** A directory (LDAP) user: signs in with the directory's password, never a local one (issue 12). */
+  directory: boolean;
+  /** Seed 003's "LDAP or AD username": the name in the directory when it differs from username. */
+  ldap_username: string;
 }
 
 type KeysOf<V> = { [K in keyof FormState]: FormState[K] extends V ? K : never }[keyof FormState];
@@ -115,6 +121,8 @@ function emptyForm(): FormState {
     sudo_commands_nopasswd: "",
     smb: true,
     microsoft_account: false,
+    directory: false,
+    ldap_username: "",
   };
 }
 
@@ -148,6 +156,8 @@ function fromUser(u: User, roleGroupIds: Set<number>): FormState {
     sudo_commands_nopasswd: u.sudo_commands_nopasswd.filter((c) => c !== "ALL").join("\n"),
     smb: u.smb,
     microsoft_account: !!u.microsoft_account,
+    directory: u.source === "LDAP",
+    ldap_username: u.ldap_username ?? "",
   };
 }
 
@@ -426,10 +436,14 @@ function UserFormInner(props: {
   const primaryChoices = useMemo(() => groups.filter((g) => g.local !== false), [groups]);
   const showShell = f.shell_access || f.ssh_password_enabled || !!f.sshpubkey.trim();
   const msAccepted = !s.methodAccepts("user.create", 0, "username") || s.methodAccepts("user.create", 0, "microsoft_account");
+  // Directory users (issue 12): pre-created to grant access before the first sign-in, or edited.
+  const directoryAccepted = editing ? f.directory : s.methodAccepts("user.create", 0, "source");
+  const noLocalPassword = f.password_disabled || f.directory;
 
   const buildPayload = (): UserPayload => {
     const sudo = f.password_disabled ? [] : f.sudo_all ? ["ALL"] : lines(f.sudo_commands);
     const nopw = f.password_disabled ? [] : f.sudo_nopasswd_all ? ["ALL"] : lines(f.sudo_commands_nopasswd);
+    const ldapName = f.directory ? f.ldap_username.trim() || null : null;
     let groupsOut = [...f.groups];
     if (props.showRole) {
       const initialRole = initial.role;
@@ -453,11 +467,15 @@ function UserFormInner(props: {
       locked: f.password_disabled ? false : f.locked,
       sudo_commands: sudo,
       sudo_commands_nopasswd: nopw,
-      smb: f.smb,
+      smb: f.directory ? false : f.smb,
     };
     if (msAccepted) full.microsoft_account = f.microsoft_account;
-    if (!f.password_disabled && f.password) full.password = f.password;
+    if (!noLocalPassword && f.password) full.password = f.password;
     if (!editing) {
+      if (f.directory) {
+        full.source = "LDAP";
+        full.ldap_username = ldapName;
+      }
       if (f.uid.trim()) full.uid = Number(f.uid);
       if (f.group_create) full.group_create = true;
       else full.group = f.group ? Number(f.group) : null;
@@ -475,6 +493,7 @@ function UserFormInner(props: {
     if (changed("full_name")) out.full_name = full.full_name;
     if (changed("username")) out.username = full.username;
     if (changed("email")) out.email = full.email;
+    if (f.directory && f.ldap_username.trim() !== (user!.ldap_username ?? "")) out.ldap_username = ldapName;
     if (changed("password_disabled")) out.password_disabled = full.password_disabled;
     if (full.password) out.password = full.password;
     if (JSON.stringify([...user!.groups].sort()) !== JSON.stringify([...groupsOut].sort())) out.groups = groupsOut;
@@ -505,10 +524,10 @@ function UserFormInner(props: {
     const local: Record<string, string[]> = {};
     if (!f.full_name.trim()) local.full_name = ["Enter the full name."];
     if (!f.username.trim()) local.username = ["Enter a username."];
-    if (!f.password_disabled && !editing && !f.password) local.password = ["Enter a password, or check “Disable password”."];
-    const weak = f.password_disabled ? [] : policyProblems(f.password, knownPolicy());
+    if (!noLocalPassword && !editing && !f.password) local.password = ["Enter a password, or check “Disable password”."];
+    const weak = noLocalPassword ? [] : policyProblems(f.password, knownPolicy());
     if (weak.length) local.password = weak;
-    if (!f.password_disabled && (f.password || f.confirm) && f.password !== f.confirm) local.confirm = ["The passwords do not match."];
+    if (!noLocalPassword && (f.password || f.confirm) && f.password !== f.confirm) local.confirm = ["The passwords do not match."];
     if (!f.group_create && !f.group && !editing) local.group = ["Choose a primary group, or create a new one."];
     if (f.sshpubkey.trim() && (f.home.trim() || NO_HOME) === NO_HOME) local.sshpubkey = ["An SSH key needs a home directory inside a storage root. Choose one above."];
     if (f.password_disabled && f.smb && !immutable) local.smb = ["SMB users need a password: uncheck “Disable password” or “SMB user”."];
@@ -571,6 +590,26 @@ function UserFormInner(props: {
               />
               <TextField label="Email" {...field("email")} type="email" errors={E} autoComplete="off" />
               {editing && user!.email && <EmailVerification user={user!} canWrite={!props.readOnly} />}
+              {directoryAccepted && (
+                <CheckField
+                  label="Directory (LDAP) user"
+                  {...checkbox("directory")}
+                  disabled={editing}
+                  errors={E}
+                  hint="Signs in with the directory's password (Directory services); no local password. Add one here to grant access before the first sign-in."
+                />
+              )}
+              {f.directory && (
+                <TextField
+                  label="LDAP or AD username"
+                  {...field("ldap_username")}
+                  errors={E}
+                  autoComplete="off"
+                  autoCapitalize="none"
+                  spellCheck={false}
+                  hint="Optional: the name in the directory, when it differs from the username above."
+                />
+              )}
               {!editing && <TextField label="UID" {...field("uid")} type="number" min={0} errors={E} hint="The next free UID is suggested." />}
               {editing && (
                 <div className="field">
@@ -582,8 +621,9 @@ function UserFormInner(props: {
           </Section>
 
           <Section title="Password">
-            <CheckField label="Disable password" {...checkbox("password_disabled")} errors={E} hint="No password-based logins (SMB, SSH, web). Also removes “Lock user” and sudo." />
-            {!f.password_disabled && (
+            {f.directory && <p className="hint">A directory user's password lives in the directory: it is checked there and changed there.</p>}
+            {!f.directory && <CheckField label="Disable password" {...checkbox("password_disabled")} errors={E} hint="No password-based logins (SMB, SSH, web). Also removes “Lock user” and sudo." />}
+            {!noLocalPassword && (
               <div className="grid2" data-testid="password-fields">
                 <NewPasswordFields
                   pair={{ value: f.password, setValue: (v) => set("password", v), confirm: f.confirm, setConfirm: (v) => set("confirm", v) }}
@@ -736,7 +776,7 @@ function UserFormInner(props: {
 
           <Section title="Access">
             {!f.password_disabled && <CheckField label="Lock user" {...checkbox("locked")} errors={E} hint="Disables all password-based logins until unlocked." />}
-            <CheckField label="SMB user" {...checkbox("smb")} errors={E} disabled={immutable} hint="Use these credentials for SMB shares (needs a password)." />
+            {!f.directory && <CheckField label="SMB user" {...checkbox("smb")} errors={E} disabled={immutable} hint="Use these credentials for SMB shares (needs a password)." />}
             <CheckField label="Microsoft account" {...checkbox("microsoft_account")} errors={E} hint="The user signs in from Windows 8 or newer with a Microsoft account." />
             {!f.password_disabled && (
               <div className="sudo" data-testid="sudo-fields">
