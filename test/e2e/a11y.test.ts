@@ -1,8 +1,8 @@
 // Accessibility and screenshots of every screen (issue 14): axe-core (injected from
 // node_modules/axe-core/axe.min.js) scans each screen — sign-in, first run, every page the
-// navigation offers a full administrator, the Add/Edit user form and the group dialog — in light
-// and dark mode, and fails on any serious or critical violation. Each screen is also saved at
-// desktop and phone size (test-output/screenshots; docs/screenshots via `npm run screenshots`).
+// navigation offers a full administrator, the Add/Edit user form, the group dialog and a row's
+// actions menu — in light and dark mode, and fails on any serious or critical violation. Each
+// screen is also saved at desktop and phone size (test-output/screenshots; docs/screenshots via `npm run screenshots`).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -131,6 +131,14 @@ describe("issue 14: accessibility and screenshots of every screen", { timeout: 1
         await page.getByTestId("group-dialog").waitFor();
         if (!phone) await check(page, `Add group (${scheme})`);
         await shot(page, `${prefix}-group-dialog`);
+        // A row's actions menu, open.
+        await page.keyboard.press("Escape");
+        await page.getByTestId("group-dialog").waitFor({ state: "detached" });
+        await page.getByRole("button", { name: "Actions for engineering" }).click();
+        await page.getByTestId("row-menu-panel").waitFor();
+        if (!phone) await check(page, `row actions menu (${scheme})`);
+        await shot(page, `${prefix}-row-menu`);
+        await page.keyboard.press("Escape");
       }
       const mine = problems.slice(before);
       assert.deepEqual(mine, [], `axe found serious or critical issues:\n${mine.join("\n")}`);

@@ -623,6 +623,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
       await heading(page, "Sessions");
       assert.equal(await page.getByTestId("terminate-others").count(), 0);
       assert.equal(await page.getByRole("button", { name: /^Terminate/ }).count(), 0);
+      assert.equal(await page.getByRole("button", { name: /^Actions for session/ }).count(), 0, "no row menu without actions");
       await go(page, "/api-keys");
       await heading(page, "API keys");
       assert.equal(await page.getByTestId("all-keys").getByTestId("add-api-key").count(), 0);
@@ -659,6 +660,8 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await admin.getByRole("row", { name: /e2e-key/ }).waitFor();
     await shot(admin, "api-keys");
 
+    // Row actions are in the row's menu (issue 14 point 7).
+    await admin.getByRole("button", { name: "Actions for e2e-key" }).click();
     await admin.getByRole("button", { name: "Revoke e2e-key" }).click();
     await admin.getByTestId("confirm-dialog").getByRole("button", { name: "Revoke" }).click();
     await admin.getByTestId("confirm-dialog").waitFor({ state: "detached" });
@@ -677,6 +680,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     const r = admin.getByRole("row", { name: new RegExp(`127\\.0\\.0\\.1:${port}`) });
     await r.waitFor();
     await shot(admin, "sessions");
+    await r.getByRole("button", { name: /^Actions for session/ }).click();
     await r.getByRole("button", { name: /^Terminate/ }).click();
     await admin.getByTestId("confirm-dialog").getByRole("button", { name: "Terminate" }).click();
     await admin.getByTestId("confirm-dialog").waitFor({ state: "detached" });
@@ -782,7 +786,8 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     await pd.getByPlaceholder("Find local groups").fill(gname);
     await pd.getByRole("button", { name: `+ ${gname} (${g.gid})` }).click();
     await pd.getByPlaceholder("Filter roles").fill("ACCOUNT_READ");
-    await pd.getByRole("group", { name: "Roles" }).getByLabel("ACCOUNT_READ", { exact: true }).check();
+    // Roles are shown in words (the identifier still finds them).
+    await pd.getByRole("group", { name: "Roles" }).getByLabel("View accounts", { exact: true }).check();
     await pd.getByRole("button", { name: "Save" }).click();
     await pd.waitFor({ state: "detached" });
     const [p] = await api.call<any[]>("privilege.query", [["name", "=", `${gname} admins`]]);
@@ -845,10 +850,10 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
     // Rows from before the filter may still be on screen: wait until the table shows the result.
     await admin.waitForFunction(() => {
       const cells: { textContent: string | null }[] = [...(globalThis as any).document.querySelectorAll('td[data-label="Event"]')];
-      return cells.length > 0 && cells.every((c) => c.textContent === "AUTHENTICATION");
+      return cells.length > 0 && cells.every((c) => c.textContent === "Sign-in");
     });
     const events = await admin.locator('td[data-label="Event"]').allTextContents();
-    ok(events.length > 0 && events.every((e) => e === "AUTHENTICATION"));
+    ok(events.length > 0 && events.every((e) => e === "Sign-in"), "sign-in events only, in words");
     const results = await admin.locator('td[data-label="Result"]').allTextContents();
     ok(results.every((r) => r === "Failed"));
     await shot(admin, "audit");

@@ -278,19 +278,33 @@ export interface RowAction {
   danger?: boolean;
   disabled?: boolean;
   testid?: string;
+  /** Accessible name when "<label> <row name>" reads badly (it must contain the label). */
+  name?: string;
 }
 
-/** The row's actions behind one button; `name` says which row (in the button's and each item's name). */
-export function RowMenu({ name, actions }: { name: string; actions: (RowAction | false | null | undefined)[] }) {
+/**
+ * The row's actions behind one button; `name` says which row (in the button's and each item's
+ * name). A detail panel's "More" menu is the same menu with a `label` (and its own testid).
+ */
+export function RowMenu({ name, actions, label, testid = "row-menu" }: { name: string; actions: (RowAction | false | null | undefined)[]; label?: ReactNode; testid?: string }) {
   const list = actions.filter((a): a is RowAction => !!a);
-  if (!list.length) return <>—</>;
+  if (!list.length) return label ? null : <>—</>;
   return (
-    <Popover className="row-menu" buttonClass="icon row-menu-button" label={<span aria-hidden="true">⋯</span>} ariaLabel={`Actions for ${name}`} title="Actions" align="right" menu testid="row-menu">
+    <Popover
+      className="row-menu"
+      buttonClass={label ? undefined : "icon row-menu-button"}
+      label={label ?? <span aria-hidden="true">⋯</span>}
+      ariaLabel={label ? `More actions for ${name}` : `Actions for ${name}`}
+      title={label ? undefined : "Actions"}
+      align={label ? "left" : "right"}
+      menu
+      testid={testid}
+    >
       {(close) => (
         <div role="group" aria-label={`Actions for ${name}`}>
           {list.map((a) =>
             a.to ? (
-              <Link key={a.label} to={a.to} className="menu-item" aria-label={`${a.label} ${name}`} onClick={close} data-testid={a.testid}>
+              <Link key={a.label} to={a.to} className="menu-item" aria-label={a.name ?? `${a.label} ${name}`} onClick={close} data-testid={a.testid}>
                 {a.label}
               </Link>
             ) : (
@@ -298,7 +312,7 @@ export function RowMenu({ name, actions }: { name: string; actions: (RowAction |
                 key={a.label}
                 type="button"
                 className={`menu-item ${a.danger ? "danger" : ""}`}
-                aria-label={`${a.label} ${name}`}
+                aria-label={a.name ?? `${a.label} ${name}`}
                 disabled={a.disabled}
                 data-testid={a.testid}
                 onClick={() => {

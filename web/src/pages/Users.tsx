@@ -8,7 +8,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { anyOf, api, quickSearch, type Filter } from "../api";
 import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
-import { DataTable, useTableState, type Column } from "../table";
+import { DataTable, RowMenu, useTableState, type Column, type RowAction } from "../table";
 import { Popover } from "../popover";
 import { ConfirmDialog, CopyField, Dialog, ErrorBox, RoleList, SearchField, YesNo, fmtDate, useAsync, useToast } from "../ui";
 import type { UserEntry } from "../api-types";
@@ -505,31 +505,25 @@ function UserDetail({ user: u, onChanged, toast }: { user: User; onChanged: () =
   // Key holders: an account with at least one role, all of which the caller holds (a key carries
   // only roles its owner has, and only someone holding them may grant them).
   const canHoldKey = (u.roles?.length ?? 0) > 0 && (u.roles ?? []).every((r) => s.can(r));
-  const moreActions: ((close: () => void) => React.ReactNode)[] = [];
-  if (canWrite && s.has("user.delete") && !u.builtin && !u.immutable && !isSelf)
-    moreActions.push((close) => (
-      <button key="del" type="button" className="menu-item danger" onClick={() => (close(), setDialog("delete"))} data-testid="delete-user">
-        Delete
-      </button>
-    ));
-  if (s.can("API_KEY_READ") || isSelf)
-    moreActions.push(() => (
-      <Link key="keys" to={`/api-keys?username=${encodeURIComponent(u.username)}`} className="menu-item">
-        View API keys ({u.api_keys?.length ?? 0})
-      </Link>
-    ));
-  if (s.can("API_KEY_WRITE") && s.has("api_key.create") && canHoldKey)
-    moreActions.push(() => (
-      <Link key="addkey" to={`/api-keys?new=${encodeURIComponent(u.username)}`} className="menu-item" data-testid="add-api-key">
-        Add API key
-      </Link>
-    ));
-  if (canWrite && u.twofactor_auth_configured && s.has("user.unset_2fa_secret"))
-    moreActions.push((close) => (
-      <button key="2fa" type="button" className="menu-item" onClick={() => (close(), setDialog("unset2fa"))} data-testid="reset-2fa">
-        Reset two-factor authentication
-      </button>
-    ));
+  const moreActions: (RowAction | false)[] = [
+    canWrite && s.has("user.delete") && !u.builtin && !u.immutable && !isSelf && { label: "Delete", danger: true, testid: "delete-user", onSelect: () => setDialog("delete") },
+    (s.can("API_KEY_READ") || isSelf) && {
+      label: `View API keys (${u.api_keys?.length ?? 0})`,
+      name: `View API keys (${u.api_keys?.length ?? 0}) of ${u.username}`,
+      to: `/api-keys?username=${encodeURIComponent(u.username)}`,
+    },
+    s.can("API_KEY_WRITE") &&
+      s.has("api_key.create") &&
+      canHoldKey && { label: "Add API key", name: `Add API key for ${u.username}`, testid: "add-api-key", to: `/api-keys?new=${encodeURIComponent(u.username)}` },
+    canWrite &&
+      u.twofactor_auth_configured &&
+      s.has("user.unset_2fa_secret") && {
+        label: "Reset two-factor authentication",
+        name: `Reset two-factor authentication for ${u.username}`,
+        testid: "reset-2fa",
+        onSelect: () => setDialog("unset2fa"),
+      },
+  ];
 
   const facts: [string, React.ReactNode][] = [
     ["Full name", u.full_name || "—"],
@@ -585,23 +579,16 @@ function UserDetail({ user: u, onChanged, toast }: { user: User; onChanged: () =
             {u.locked ? "Unlock" : "Lock"}
           </button>
         )}
-        {moreActions.length > 0 && (
-          <Popover
-            label={
-              <>
-                More <span aria-hidden="true">▾</span>
-              </>
-            }
-            ariaLabel={`More actions for ${u.username}`}
-            testid="more-actions"
-          >
-            {(close) => (
-              <div role="group" aria-label={`More actions for ${u.username}`}>
-                {moreActions.map((a) => a(close))}
-              </div>
-            )}
-          </Popover>
-        )}
+        <RowMenu
+          name={u.username}
+          actions={moreActions}
+          testid="more-actions"
+          label={
+            <>
+              More <span aria-hidden="true">▾</span>
+            </>
+          }
+        />
         {canWrite && s.has("auth.generate_onetime_password") && !u.password_disabled && !u.locked && u.local && (
           <button type="button" onClick={() => void genOtpw()} data-testid="otpw-user">
             One-time password
