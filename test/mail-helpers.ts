@@ -20,6 +20,8 @@ export interface ReceivedMail {
   user: string | null;
   /** Whether the session was encrypted. */
   secure: boolean;
+  /** Who sent it, as SmtpOptions.identify named the connecting client (null: not asked). */
+  client: string | null;
 }
 
 export interface TestCerts {
@@ -92,6 +94,11 @@ export interface SmtpOptions {
   refuse?: RegExp;
   /** Listen on this port (a restart after an outage); default 0. */
   port?: number;
+  /**
+   * Name the client of a new connection from its source port, while it is connected (e.g. which
+   * server process holds the socket: test/mail-queue-processes.test.ts).
+   */
+  identify?: (remotePort: number, serverPort: number) => string | null;
 }
 
 export interface TestSmtp {
@@ -119,6 +126,8 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
   const tls = opts.tls ?? "none";
   const received: ReceivedMail[] = [];
   const waiters: (() => void)[] = [];
+  const clients = new Map<string, string | null>();
+  let listening = 0;
   const options: SMTPServerOptions = {
     secure: tls === "implicit",
     key: opts.key,
@@ -130,6 +139,13 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
     onAuth(auth, _session, cb) {
       if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) return cb(null, { user: auth.username });
       return cb(Object.assign(new Error("Invalid username or password"), { responseCode: 535 }));
+    },
+    onConnect(session, cb) {
+      if (opts.identify) clients.set(session.id, opts.identify(session.remotePort, listening));
+      cb();
+    },
+    onClose(session) {
+      clients.delete(session.id);
     },
     onRcptTo(address, _session, cb) {
       if (opts.refuse?.test(address.address)) return cb(Object.assign(new Error(`Mailbox ${address.address} unavailable`), { responseCode: 550 }));
@@ -147,6 +163,7 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
           ...decode(raw),
           user: (session.user as string | undefined) ?? null,
           secure: session.secure,
+          client: clients.get(session.id) ?? null,
         });
         for (const w of waiters.splice(0)) w();
         cb();
@@ -161,6 +178,7 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
     server.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
   });
   const port = (server.server.address() as AddressInfo).port;
+  listening = port;
   return {
     port,
     received,
