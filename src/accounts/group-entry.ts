@@ -9,7 +9,7 @@ import { serverSid } from "./account-settings.js";
 import { accountSnapshot, storeSnapshot, jsonList, rolesForGids, type AccountSnapshot } from "./privileges.js";
 import { parseIdmap } from "./user-entry.js";
 import type { z } from "zod";
-import type { GroupEntrySchema } from "./schemas.js";
+import { GroupEntrySchema } from "./schemas.js";
 
 /** Builtin groups whose membership and settings stay editable (reference §1.3, §2.1). */
 export const EDITABLE_BUILTIN_GIDS = new Set([14, 445, 544, 545, 568, 951, 952]);
@@ -89,22 +89,8 @@ export const GROUP_COLUMNS: ColumnMap = {
 };
 const GROUP_COLUMNS_STIG: ColumnMap = Object.fromEntries(Object.entries(GROUP_COLUMNS).filter(([k]) => k !== "smb"));
 
-export const GROUP_FIELDS: ReadonlySet<string> = new Set([
-  "id",
-  "gid",
-  "name",
-  "group",
-  "builtin",
-  "sudo_commands",
-  "sudo_commands_nopasswd",
-  "smb",
-  "userns_idmap",
-  "local",
-  "sid",
-  "roles",
-  "users",
-  "immutable",
-] satisfies (keyof GroupEntry)[]);
+/** Top-level fields of a group entry (for the unknown-field check of filters): GroupEntrySchema's. */
+export const GROUP_FIELDS: ReadonlySet<string> = new Set(Object.keys(GroupEntrySchema.shape));
 
 /** `group.query(filters, options)`. */
 export async function queryGroups(store: Store, filters: unknown, options: unknown): Promise<unknown> {

@@ -15,7 +15,7 @@ import type { SecurityConfig } from "../auth/policy.js";
 import { accountSnapshot, storeSnapshot, jsonList, rolesForGids, type AccountSnapshot, type PrivilegeGids } from "./privileges.js";
 import { fleetJsonSql, loadUserFleet, NO_FLEET_FIELDS, parseFleetJson, type UserFleetFields } from "../fleet/fleet-fields.js";
 import type { Built } from "../server/wire-schema.js";
-import type { PrimaryGroupSchema, UserEntrySchema } from "./schemas.js";
+import { UserEntrySchema, type PrimaryGroupSchema } from "./schemas.js";
 
 /** uid of the local administrator `admin` (the reference's truenas_admin): always immutable. */
 export const ADMIN_UID = 950;
@@ -282,48 +282,8 @@ export const USER_COLUMNS: ColumnMap = {
 // Under STIG every account reports smb=false and smbhash "*", which the columns do not say.
 const USER_COLUMNS_STIG: ColumnMap = Object.fromEntries(Object.entries(USER_COLUMNS).filter(([k]) => k !== "smb" && k !== "smbhash"));
 
-/** Top-level fields of a user entry (for the unknown-field check of filters). */
-export const USER_FIELDS: ReadonlySet<string> = new Set([
-  "id",
-  "uid",
-  "username",
-  "unixhash",
-  "smbhash",
-  "home",
-  "shell",
-  "full_name",
-  "builtin",
-  "smb",
-  "webshare",
-  "userns_idmap",
-  "group",
-  "groups",
-  "password_disabled",
-  "ssh_password_enabled",
-  "sshpubkey",
-  "locked",
-  "sudo_commands",
-  "sudo_commands_nopasswd",
-  "email",
-  "local",
-  "immutable",
-  "twofactor_auth_configured",
-  "sid",
-  "last_password_change",
-  "password_age",
-  "password_history",
-  "password_change_required",
-  "roles",
-  "api_keys",
-  "microsoft_account",
-  "email_verified",
-  "twofactor_method",
-  "source",
-  "ldap_username",
-  "teams",
-  "systems",
-  "system_groups",
-] satisfies (keyof UserEntry)[]);
+/** Top-level fields of a user entry (for the unknown-field check of filters): UserEntrySchema's. */
+export const USER_FIELDS: ReadonlySet<string> = new Set(Object.keys(UserEntrySchema.shape));
 
 /** Unique columns whose plain `=` lookups PostgreSQL batches (src/accounts/entity-query.ts). */
 const USER_LOOKUPS: ReadonlySet<string> = new Set(["username", "uid", "id"]);

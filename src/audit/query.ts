@@ -10,11 +10,12 @@ import type { Selectable } from "kysely";
 import { redactCallParams, type MethodLookup } from "./secret-args.js";
 import { redactParams } from "./audit.js";
 import type { z } from "zod";
-import type { AuditEntrySchema } from "./schemas.js";
+import { AuditEntrySchema } from "./schemas.js";
 
 export const AUDIT_SERVICES = ["MIDDLEWARE", "SMB", "SUDO", "SYSTEM"] as const;
 
-export const AUDIT_FIELDS = ["audit_id", "message_timestamp", "timestamp", "address", "username", "session", "service", "service_data", "event", "event_data", "success"] as const;
+/** The fields of an audit entry, in AuditEntrySchema's order (select's known columns, the CSV export's columns). */
+export const AUDIT_FIELDS = Object.keys(AuditEntrySchema.shape) as readonly (keyof AuditEntry)[];
 
 const AUDIT_FIELD_SET: ReadonlySet<string> = new Set(AUDIT_FIELDS);
 
