@@ -113,6 +113,29 @@ async function rawIdentifiers(page: Page): Promise<string[]> {
   })()`);
 }
 
+/**
+ * In a table row: the height the actions cell needs (its button and paddings) and the height the
+ * tallest other cell's text needs. Page source (a Function from text: tsx would add helpers to a
+ * bundled function that the page lacks).
+ */
+const ROW_FIT = new Function(
+  "tr",
+  `
+  const padded = (td, inner) => {
+    const cs = getComputedStyle(td);
+    return inner + parseFloat(cs.paddingTop) + parseFloat(cs.paddingBottom);
+  };
+  const tds = [...tr.children];
+  const actions = tds.find((td) => td.classList.contains("actions-col"));
+  const textHeight = (td) => {
+    const r = document.createRange();
+    r.selectNodeContents(td);
+    return Math.max(r.getBoundingClientRect().height, parseFloat(getComputedStyle(td).lineHeight) || 0);
+  };
+  const others = tds.filter((td) => td !== actions && !td.classList.contains("expander")).map((td) => padded(td, textHeight(td)));
+  return [padded(actions, actions.querySelector("button").getBoundingClientRect().height), Math.max(...others)];`,
+) as (tr: Element) => [number, number];
+
 /** Identifiers that are the point where they appear (acronyms people read as words). */
 const IDENTIFIER_ALLOW = ["LDAPS", "STIG", "SCRAM", "PLAIN", "TOTP", "HTTPS", "SMTP", "JSON"];
 
@@ -154,6 +177,11 @@ describe("issue 14: row action menus and words for people", { timeout: 10 * 60_0
         ok(wrap.height <= 44, `${where}: the actions take one line (${wrap.height}px)`);
         ok(Math.abs(wrap.y - b.y) < 1 && wrap.height - b.height < 6, `${where}: nothing beside or under the button`);
         const row = cell.locator("xpath=ancestor::tr[1]");
+        if (viewport === DESKTOP) {
+          // The actions need no more height than the row's text: they never make the row taller.
+          const [need, text] = await row.evaluate(ROW_FIT);
+          ok(need <= text + 0.5, `${where}: the actions (${need}px) fit in the row's text height (${text}px)`);
+        }
         const before = await box(row);
 
         // Keyboard: Enter opens and focuses the first item; arrows move; Escape closes, focus back.
