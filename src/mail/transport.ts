@@ -9,6 +9,7 @@
 // certificate authorities (the caller passes that list: trustedCas).
 
 import { isIP } from "node:net";
+import { createSecureContext, type SecureContext } from "node:tls";
 import nodemailer from "nodemailer";
 import type SMTPTransport from "nodemailer/lib/smtp-transport/index.js";
 import { CallError } from "../server/errors.js";
@@ -25,11 +26,24 @@ export const MAIL_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_00
 
 export const PRODUCT_NAME = "Gatehouse";
 
+/** Secure contexts by trust list: trustedCas hands out one array while the registered CAs are unchanged. */
+const contexts = new WeakMap<readonly string[], SecureContext>();
+
+/** Built once per trust list and shared: parsing Node's ~145 roots costs tens of milliseconds per message otherwise. */
+function secureContextFor(trust: readonly string[]): SecureContext {
+  let ctx = contexts.get(trust);
+  if (!ctx) {
+    ctx = createSecureContext({ ca: [...trust] });
+    contexts.set(trust, ctx);
+  }
+  return ctx;
+}
+
 function transportOptions(server: MailServer, trust: readonly string[]): SMTPTransport.Options {
   const tls = {
     rejectUnauthorized: true,
     // Node's roots plus the registered CAs (src/directory/certificate-authorities.ts trustedCas).
-    ca: [...trust],
+    secureContext: secureContextFor(trust),
     ...(isIP(server.outgoingserver) ? {} : { servername: server.outgoingserver }),
   };
   return {
