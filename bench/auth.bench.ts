@@ -6,8 +6,8 @@
 //  - API-key logins beside a JSON-RPC echo answering the same frames;
 //  - what SCRAM costs: SCRAM logins (precomputed client material, so the figure is the server's
 //    work and the second round trip) beside PLAIN logins on the same connections, and one key
-//    record's PBKDF2 at the default 500,000 iterations (paid at create/reset, and by a client that
-//    derives its keys from the raw key at every login);
+//    record's PBKDF2 at the default 500,000 iterations beside the same at 50,000 (paid at
+//    create/reset, and by a client that derives its keys from the raw key at every login);
 //  - the dispatcher's overhead: authorization + audit on a method that writes an audit entry
 //    (group.update) beside the same handler plus a direct audit insert, and authorization alone on
 //    an unaudited, cached user.query beside the same handler.
@@ -32,7 +32,7 @@ import type { CallContext } from "../src/api/context.js";
 import { Connection } from "../src/server/connection.js";
 import { redactParams, writeAudit } from "../src/audit/audit.js";
 import { provisionerOf } from "../src/provision/index.js";
-import { deriveScramRecord, scramClientLogin, SCRAM_DEFAULT_ITERATIONS } from "../src/auth/scram.js";
+import { deriveScramRecord, scramClientLogin, SCRAM_DEFAULT_ITERATIONS, SCRAM_MIN_ITERATIONS } from "../src/auth/scram.js";
 import { alternate, collectGarbage, figure, type BenchOptions, type Row } from "./measure.js";
 import type { Section } from "./table.js";
 
@@ -282,13 +282,12 @@ async function scramRows(url: string, admin: RpcClient, rounds: number): Promise
         if (r.response_type !== "SUCCESS") throw new Error(`PLAIN login failed: ${r.response_type}`);
       }),
     });
-    const derive = await alternate(rounds, {
-      ms: async () => {
-        const t0 = process.hrtime.bigint();
-        await deriveScramRecord(created.key.split("-")[1], SCRAM_DEFAULT_ITERATIONS);
-        return Number(process.hrtime.bigint() - t0) / 1e6;
-      },
-    });
+    const deriveAt = (iterations: number) => async () => {
+      const t0 = process.hrtime.bigint();
+      await deriveScramRecord(created.key.split("-")[1], iterations);
+      return Number(process.hrtime.bigint() - t0) / 1e6;
+    };
+    const derive = await alternate(rounds, { ms: deriveAt(SCRAM_DEFAULT_ITERATIONS), min: deriveAt(SCRAM_MIN_ITERATIONS) });
     return [
       figure({
         name: "API-key logins over SCRAM (precomputed client material; 16 connections)",
@@ -298,7 +297,15 @@ async function scramRows(url: string, admin: RpcClient, rounds: number): Promise
         baselineName: "API_KEY_PLAIN logins on the same connections",
         better: "higher",
       }),
-      figure({ name: "one SCRAM key record: PBKDF2-HMAC-SHA512 at 500,000 iterations (at create/reset; per login for a client given the raw key)", unit: "ms", value: derive.ms, better: "lower" }),
+      figure({
+        name: "one SCRAM key record: PBKDF2-HMAC-SHA512 at 500,000 iterations, the default (at create/reset; per login for a client given the raw key)",
+        unit: "ms",
+        value: derive.ms,
+        baseline: derive.min,
+        baselineName: "the same at 50,000 iterations (the client's minimum; what tests set)",
+        baselineUnit: "ms",
+        better: "lower",
+      }),
     ];
   } finally {
     for (const c of conns) await c.close();
