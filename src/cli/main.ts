@@ -26,11 +26,17 @@ program
   });
 
 registerCallCommands(program);
-// `call` (scripts run it line after line) loads only the client: the other commands pull in the server.
-if (process.argv[2] !== "call") {
+// `call` (scripts run it line after line) loads only the client, and so do the readable account and
+// fleet commands (clients too): only the commands that open the store pull in the server — loaded
+// when one of them is asked for, or for the help that lists every command.
+const command = process.argv[2];
+const STORE_COMMANDS = new Set(["provision", "reset-admin", "import", "export", "adopt"]);
+if (command !== "call") {
   (await import("./accounts.js")).registerAccountCommands(program);
   (await import("./fleet.js")).registerFleetCommands(program);
   (await import("./teams.js")).registerFleetAccessCommands(program);
+}
+if (command === undefined || command === "help" || command.startsWith("-") || STORE_COMMANDS.has(command)) {
   (await import("./provision.js")).registerProvisionCommand(program);
   (await import("./reset-admin.js")).registerResetAdmin(program);
   (await import("./transfer.js")).registerTransferCommands(program);
