@@ -1,6 +1,7 @@
 // Reading the audit log (reference §10): rows as audit entries, filters and ordering pushed down
 // to SQL on the stored columns (the table grows without bound), the rest in memory.
 
+import { z } from "zod";
 import type { Db } from "../store/db.js";
 import type { Dialect } from "../store/db.js";
 import type { ColumnMap } from "../store/query.js";
@@ -9,7 +10,7 @@ import type { AuditTable } from "../store/schema.js";
 import type { Selectable } from "kysely";
 import { redactCallParams, type MethodLookup } from "./secret-args.js";
 import { redactParams } from "./audit.js";
-import type { z } from "zod";
+import { ValidationErrors } from "../server/errors.js";
 import { AuditEntrySchema } from "./schemas.js";
 
 export const AUDIT_SERVICES = ["MIDDLEWARE", "SMB", "SUDO", "SYSTEM"] as const;
@@ -78,4 +79,40 @@ export function queryAudit(db: Db, dialect: Dialect, filters: unknown, options: 
     },
     { filters, options, attrs },
   );
+}
+
+/** The arguments audit.query and audit.export share (reference §10). */
+export const auditQueryFields = {
+  services: z.array(z.enum(AUDIT_SERVICES)).length(1, "Exactly one service must be selected").default(["MIDDLEWARE"]),
+  "query-filters": z.array(z.any()).default([]),
+  "query-options": z.record(z.string(), z.any()).default({}),
+  remote_controller: z.boolean().default(false),
+};
+const auditQueryArgs = z.strictObject(auditQueryFields);
+export type AuditQueryInput = z.output<typeof auditQueryArgs>;
+
+/** What reading the audit log needs: the store, and the method table (to redact stored parameters). */
+export interface AuditReadContext {
+  app: { readonly store: { readonly db: Db; readonly dialect: Dialect }; readonly registry: MethodLookup };
+}
+
+/**
+ * audit.query (`attr`: its argument's name): a limit, count or get is required (the log grows
+ * without bound) and select names known columns only. Services other than MIDDLEWARE keep no
+ * entries here: none, a count of 0, or null for get.
+ */
+export async function auditQueryCall(ctx: AuditReadContext, data: AuditQueryInput, attr: string): Promise<unknown> {
+  const options = data["query-options"];
+  const errors = new ValidationErrors();
+  if (!options.limit && !options.count && !options.get) {
+    errors.add(`${attr}.query-options`, "query-options must be set to either gather row count or contain a limit on the rows returned.", "audit.query_unbounded");
+  }
+  const select = Array.isArray(options.select) ? options.select : [];
+  for (const [i, item] of select.entries()) {
+    const name = String(Array.isArray(item) ? item[0] : item).split(".")[0];
+    if (!AUDIT_FIELD_SET.has(name)) errors.add(`${attr}.query-options.select.${i}`, `${name}: unknown column`, "audit.unknown_column");
+  }
+  errors.check();
+  if (data.services[0] !== "MIDDLEWARE") return options.count ? 0 : options.get ? null : [];
+  return queryAudit(ctx.app.store.db, ctx.app.store.dialect, data["query-filters"], options, { filters: `${attr}.query-filters`, options: `${attr}.query-options` }, ctx.app.registry);
 }

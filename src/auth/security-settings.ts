@@ -1,6 +1,7 @@
 // system.security.update (reference §5.5): the password policy, lock-out and GPOS STIG settings.
 // Enabling STIG checks its preconditions (two-factor for SSH and for an administrator, the
 // caller signed in with two factors, no password on root/truenas_admin) and applies its minimums.
+// auth.twofactor.update (§7.7): the global two-factor settings, which STIG keeps on.
 
 import { z } from "zod";
 import { ValidationErrors, validationError } from "../server/errors.js";
@@ -10,7 +11,8 @@ import { changeOf, type ChangeEvent } from "../store/change-event.js";
 import { commitChange } from "../store/changes.js";
 import { accessFor, type MethodTable } from "../access/authorize.js";
 import { rolesOfUser } from "../access/privileges.js";
-import { COMPLEXITY_CLASSES, SECURITY_KEY, STIG_POLICY, securityConfig, twoFactorConfig, type SecurityConfig } from "./policy.js";
+import { COMPLEXITY_CLASSES, SECURITY_KEY, STIG_POLICY, TWOFACTOR_KEY, securityConfig, twoFactorConfig, type SecurityConfig, type TwoFactorConfig } from "./policy.js";
+import { MAX_TOTP_WINDOW } from "./totp.js";
 
 /** What changing the settings needs: the store, role expansion, the change feed, the caller and its job. */
 export interface SecurityUpdateContext {
@@ -105,5 +107,33 @@ export async function updateSecuritySettings(ctx: SecurityUpdateContext, data: S
     // STIG: no SMB users.
     if (enabling) await trx.updateTable("users").set({ smb: 0, smbhash: "*" }).where("smb", "=", 1).execute();
   });
+  return next;
+}
+
+/** What changing the two-factor settings needs: the store, the STIG switch, the change feed. */
+export interface TwofactorUpdateContext {
+  app: { readonly store: { readonly db: Db }; readonly auth: { stig(): Promise<boolean> }; changed(ev: ChangeEvent): void };
+}
+
+export const TwofactorUpdateSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  window: z.number().int().min(0).max(MAX_TOTP_WINDOW).optional(),
+  services: z.strictObject({ ssh: z.boolean().optional() }).optional(),
+});
+
+/** Save new global two-factor settings; under STIG they may not be turned off (for logins or SSH). */
+export async function updateTwofactorSettings(ctx: TwofactorUpdateContext, data: z.output<typeof TwofactorUpdateSchema>): Promise<TwoFactorConfig> {
+  const db = ctx.app.store.db;
+  const old = await twoFactorConfig(db);
+  const next = { ...old, ...data, id: 1, services: { ...old.services, ...(data.services ?? {}) } };
+  if (await ctx.app.auth.stig()) {
+    const errors = new ValidationErrors();
+    if (!next.enabled) errors.add("auth_twofactor_update.enable", "Two factor authentication may not be disabled in General Purpose OS STIG compatibility mode.", "auth.twofactor_stig_required");
+    if (!next.services.ssh) {
+      errors.add("auth_twofactor_update.services.ssh", "Two factor authentication for SSH may not be disabled in General Purpose OS STIG compatibility mode.", "auth.twofactor_stig_required");
+    }
+    errors.check();
+  }
+  await commitChange(ctx.app, changeOf({ settings: [TWOFACTOR_KEY] }), (trx) => setSetting(trx, TWOFACTOR_KEY, next));
   return next;
 }
