@@ -27,6 +27,11 @@ import { buildMe, PROFILE_COLUMNS, type MeProfile } from "./me.js";
 import { grantAggregates, isPostgres, param, prepare } from "./prepared.js";
 import { sql } from "kysely";
 
+/**
+ * A login's answer as the handlers build it (LoginResultSchema declares it on the wire). Not
+ * z.infer of that schema: user_info is buildMe's value, whose role set is a WireSet here and an
+ * array only once encoded (wireSet reads either). Tests check every answer against the schema.
+ */
 export type LoginResponse =
   | { response_type: "SUCCESS"; user_info: unknown; authenticator: "LEVEL_1" | "LEVEL_2"; reconnect_token: string | null }
   | { response_type: "OTP_REQUIRED"; username: string }

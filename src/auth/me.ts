@@ -20,7 +20,11 @@ export function accountAttributes(session: Session, user: { uid: number; source:
   return [...out];
 }
 
-/** What auth.me shows of the account: the user with their primary GID and UI attributes (JSON). */
+/**
+ * What auth.me shows of the account: the user with their primary GID and UI attributes (JSON).
+ * Written by hand, not derived from MeSchema: this is the store row auth.me is built from
+ * (PROFILE_COLUMNS: 0/1 flags, JSON text, epoch ms), not the answer's shape.
+ */
 export interface MeProfile {
   id: number;
   username: string;
