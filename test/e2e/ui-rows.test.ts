@@ -214,6 +214,19 @@ describe("issue 14: row action menus and words for people", { timeout: 10 * 60_0
     });
   }
 
+  test("the user detail's More menu (the same menu) opens on screen at phone size", { timeout: 60_000 }, async (t) => {
+    const { admin } = await adminSession(env, t, "/users", PHONE);
+    await admin.getByTestId("user-search").fill("admin");
+    await admin.getByRole("button", { name: "Show details of admin" }).click();
+    const more = admin.getByTestId("user-detail-admin").getByTestId("more-actions");
+    await more.click();
+    const panel = admin.getByTestId("more-actions-panel");
+    const p = await box(panel);
+    ok(p.x >= 0 && p.x + p.width <= PHONE.width + 0.5 && p.y >= 0 && p.y + p.height <= PHONE.height + 0.5, `the menu is on screen (${JSON.stringify(p)})`);
+    await admin.keyboard.press("Escape");
+    await panel.waitFor({ state: "detached" });
+  });
+
   test("an action from the menu works: a group deleted at phone size, a team at desktop, by name", { timeout: 120_000 }, async (t) => {
     const { admin } = await adminSession(env, t, "/groups", PHONE);
     await heading(admin, "Groups");

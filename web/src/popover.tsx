@@ -32,12 +32,15 @@ export function usePopover() {
   return { open, setOpen, root, button };
 }
 
-/** Where a viewport-fixed panel goes: under its button, right edges aligned, or above it near the bottom. */
+/**
+ * Where a viewport-fixed panel goes: under its button (above it near the bottom), right edges
+ * aligned — or left edges, for a button too near the left edge to open leftwards.
+ */
 function placeUnder(btn: HTMLElement): CSSProperties {
   const r = btn.getBoundingClientRect();
-  const right = Math.max(4, window.innerWidth - r.right);
+  const across: CSSProperties = r.right < 240 ? { left: Math.max(4, r.left), right: "auto" } : { right: Math.max(4, window.innerWidth - r.right), left: "auto" };
   const below = window.innerHeight - r.bottom;
-  return below < 220 && r.top > below ? { position: "fixed", right, left: "auto", top: "auto", bottom: window.innerHeight - r.top + 4 } : { position: "fixed", right, left: "auto", top: r.bottom + 4 };
+  return { position: "fixed", ...across, ...(below < 220 && r.top > below ? { top: "auto", bottom: window.innerHeight - r.top + 4 } : { top: r.bottom + 4, bottom: "auto" }) };
 }
 
 /** Up/Down/Home/End move between the panel's buttons and links (a menu's keys; Tab works too). */
