@@ -19,7 +19,7 @@ before(async () => {
 });
 after(() => stopEnv(env));
 
-test("system group, team, user form fleet sections, effective access; a fleet user signs in", { timeout: 180_000 }, async (t) => {
+test("system group, team, user form fleet sections, effective access; a fleet user signs in", { timeout: 240_000 }, async (t) => {
   const web1 = await addSystem(env.ts, "web1");
   const web2 = await addSystem(env.ts, "web2");
   const { api, admin: page } = await adminSession(env, t, "/system-groups");
@@ -142,4 +142,9 @@ test("system group, team, user form fleet sections, effective access; a fleet us
     .getByTestId("why-access-text")
     .getByText(/bob has READ on web2: decided at level 1/)
     .waitFor();
+  // His profile lists his own sessions (auth.sessions answers a fleet user with its own rows only).
+  await go(bp, "/profile");
+  const sessions = bp.getByRole("region", { name: "My sessions" });
+  await sessions.getByText("This session").waitFor();
+  assert.equal(await sessions.getByText("admin", { exact: true }).count(), 0);
 });

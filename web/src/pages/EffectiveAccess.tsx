@@ -8,7 +8,7 @@ import { setSearch, useLocation } from "../router";
 import { useSession } from "../session";
 import { ErrorBox, Loading, SelectField, useAsync } from "../ui";
 import { errorText } from "../api";
-import { ExplanationText, accessLabel, fleetCall, useFleetNames, type Explanation } from "./FleetAccessShared";
+import { ExplanationText, accessLabel, fleetCall, mapLimited, useFleetNames, type Explanation } from "./FleetAccessShared";
 
 /** At most this many pairs are explained on one screen (one call each). */
 const MAX_ROWS = 200;
@@ -38,7 +38,7 @@ export function EffectiveAccessPage() {
     const n = names.data;
     if (!n || (!user && !system)) return [] as Explanation[];
     const pairs: [number, number][] = user ? n.systems.slice(0, MAX_ROWS).map((x) => [Number(user), x.id]) : n.users.slice(0, MAX_ROWS).map((u) => [u.id, Number(system)]);
-    return Promise.all(pairs.map(([u, sys]) => fleetCall<Explanation>("fleet.access.explain", u, sys)));
+    return mapLimited(pairs, 8, ([u, sys]) => fleetCall<Explanation>("fleet.access.explain", u, sys));
   }, [names.data, user, system]);
   const [exporting, setExporting] = useState<string | null>(null);
   const exportMatrix = async (format: "CSV" | "JSON") => {

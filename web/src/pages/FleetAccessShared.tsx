@@ -32,6 +32,24 @@ export function fleetCall<T = unknown>(method: string, ...params: unknown[]): Pr
 
 export const accessLabel = (a: string) => (a === "READ_WRITE" ? "Read/write" : a === "READ" ? "Read" : "None");
 
+/**
+ * `fn` over `items` with at most `limit` calls in flight, results in order. The server answers
+ * core.too_many_calls above 20 calls in flight on one connection, and a screen that explains every
+ * user of a system must not trip it.
+ */
+export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 /** Systems, system groups and users by id, for names in lists. */
 export function useFleetNames(deps: unknown[] = []) {
   return useAsync(async () => {
