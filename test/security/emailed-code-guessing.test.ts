@@ -9,27 +9,25 @@ import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { forEachStore, startServer, type TestServer } from "../harness.js";
 import { makeUser, type TestUser } from "../auth-helpers.js";
-import { codeIn, configureMail, startSmtp, verifyAddress, type TestSmtp } from "../mail-helpers.js";
+import { codeIn, verifyAddress, type TestSmtp } from "../mail-helpers.js";
+import { startWithMail, type MailSuite } from "../mail-suite.js";
 import type { RpcClient } from "../../src/cli/client.js";
 import { checkEmailCode, mintEmailCode } from "../../src/auth/email-codes.js";
 
 const LIMITS = { windowMs: 60_000, accountFreeFailures: 100, accountDelayBaseMs: 1, accountDelayMaxMs: 2 };
 
 forEachStore("e-mailed code guessing", (store) => {
-  let ts: TestServer;
-  let admin: RpcClient;
-  let smtp: TestSmtp;
+  // The suite's server, an administrator's client and the SMTP server its mail goes to.
+  let suite: MailSuite, ts: TestServer, admin: RpcClient, smtp: TestSmtp;
   before(async () => {
-    ts = await startServer({ store, rateLimitLoopback: true, config: { loginLimits: LIMITS } });
-    ts.app.rateLimitLoopbackExempt = false;
-    admin = await ts.adminClient();
-    smtp = await startSmtp();
-    await configureMail(admin, smtp.port);
+    suite = await startWithMail(async () => {
+      const server = await startServer({ store, rateLimitLoopback: true, config: { loginLimits: LIMITS } });
+      server.app.rateLimitLoopbackExempt = false;
+      return server;
+    });
+    ({ ts, admin, smtp } = suite);
   });
-  after(async () => {
-    await ts.stop();
-    await smtp.close();
-  });
+  after(() => suite.stop());
 
   const mailTo = (to: string, subject: RegExp, from: number) => smtp.waitFor((m) => smtp.received.indexOf(m) >= from && m.to.includes(to) && subject.test(m.subject));
   const wrongFor = (code: string) => (code.replace(/\D/g, "") === "00000000".slice(0, code.replace(/\D/g, "").length) ? "11111111" : "00000000").slice(0, code.replace(/\D/g, "").length);

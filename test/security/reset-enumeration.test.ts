@@ -10,23 +10,18 @@ import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { forEachStore, type TestServer } from "../harness.js";
 import { makeUser, start } from "../auth-helpers.js";
-import { configureMail, startSmtp, verifyAddress, type TestSmtp } from "../mail-helpers.js";
+import { configureMail, verifyAddress, type TestSmtp } from "../mail-helpers.js";
+import { startWithMail, type MailSuite } from "../mail-suite.js";
 import type { RpcClient } from "../../src/cli/client.js";
 
 forEachStore("password reset enumeration", (store) => {
-  let ts: TestServer;
-  let admin: RpcClient;
-  let smtp: TestSmtp;
+  // The suite's server, an administrator's client and the SMTP server its mail goes to.
+  let suite: MailSuite, ts: TestServer, admin: RpcClient, smtp: TestSmtp;
   before(async () => {
-    ts = await start(store);
-    admin = await ts.adminClient();
-    smtp = await startSmtp();
-    await configureMail(admin, smtp.port);
+    suite = await startWithMail(() => start(store));
+    ({ ts, admin, smtp } = suite);
   });
-  after(async () => {
-    await ts.stop();
-    await smtp.close();
-  });
+  after(() => suite.stop());
 
   it("every kind of name gets the same answer: verified, unverified, locked, password-disabled, directory, unknown", async () => {
     const verified = await makeUser(ts);
