@@ -134,7 +134,7 @@ const ROW_FIT = new Function(
   };
   const others = tds.filter((td) => td !== actions && !td.classList.contains("expander")).map((td) => padded(td, textHeight(td)));
   return [padded(actions, actions.querySelector("button").getBoundingClientRect().height), Math.max(...others)];`,
-) as (tr: Element) => [number, number];
+) as (tr: unknown) => [number, number];
 
 /** Identifiers that are the point where they appear (acronyms people read as words). */
 const IDENTIFIER_ALLOW = ["LDAPS", "STIG", "SCRAM", "PLAIN", "TOTP", "HTTPS", "SMTP", "JSON"];
