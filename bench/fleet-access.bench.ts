@@ -36,7 +36,7 @@ async function chunked<T>(rows: T[], insert: (part: T[]) => Promise<unknown>, si
 }
 
 /** Systems, groups, teams, memberships and grants at all four levels; returns the first user id. */
-async function seedFleet(db: Db, users: number): Promise<void> {
+export async function seedFleet(db: Db, users: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const systems = Array.from({ length: SYSTEMS }, (_, i) => ({ name: `sys${String(i).padStart(5, "0")}`, url: "ws://127.0.0.1:1/api/current", api_key: "unused", verify_ssl: 1 }));
     await chunked(systems, (p) =>

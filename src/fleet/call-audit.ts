@@ -24,6 +24,13 @@ export class GroupedAuditWriter {
     try {
       while (this.queue.length) {
         const group = this.queue.splice(0, MAX_GROUP);
+        // One entry alone: its INSERT is its own transaction (no BEGIN/COMMIT around it). One
+        // call in flight is the common case, and it waits for this write before it answers.
+        if (group.length === 1) {
+          await writeAudit(this.app, group[0]!.input);
+          group[0]!.done();
+          continue;
+        }
         try {
           await this.app.store.db.transaction().execute(async (trx) => {
             for (const g of group) await writeAudit(this.app, g.input, trx);

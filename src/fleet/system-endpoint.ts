@@ -5,6 +5,7 @@
 import { isIP } from "node:net";
 import type { Store, Tx } from "../store/db.js";
 import type { SecretBox } from "../store/secret-box.js";
+import { param, prepare } from "../auth/prepared.js";
 import { caPemById } from "../directory/certificate-authorities.js";
 import type { Endpoint } from "./remote-connection.js";
 
@@ -25,8 +26,11 @@ export interface SystemRow {
 
 export const SYSTEM_ROW_COLUMNS = ["id", "name", "url", "username", "api_key", "read_api_key", "verify_ssl", "ca"] as const;
 
+// Read on every proxied call: compiled once per store.
+const systemRowById = prepare<[number]>()(1, (db) => db.selectFrom("fleet_systems").select(SYSTEM_ROW_COLUMNS).where("id", "=", param<number>(0)).compile());
+
 export async function systemRow(db: Tx, id: number): Promise<SystemRow | undefined> {
-  return db.selectFrom("fleet_systems").select(SYSTEM_ROW_COLUMNS).where("id", "=", id).executeTakeFirst();
+  return systemRowById.first(db, id);
 }
 
 /** Every system row a connection needs (the poller's round). */
@@ -66,10 +70,32 @@ export function urlProblem(url: string): { message: string; code: "fleet.system_
   return null;
 }
 
+/** Opened keys by sealed text, per secret box (bounded; oldest dropped first). */
+const openedKeys = new WeakMap<SecretBox, Map<string, string>>();
+const OPENED_MAX = 20_000;
+
+/**
+ * A sealed key opened, remembered by its sealed text: opening (AES-GCM) on every proxied call cost
+ * more than the call's access check. A replaced key is a new sealed text, so nothing goes stale;
+ * the plaintext is what the pooled connection holds anyway.
+ */
+function openKey(box: SecretBox, purpose: string, sealed: string): string {
+  let cache = openedKeys.get(box);
+  if (!cache) openedKeys.set(box, (cache = new Map()));
+  const k = `${purpose}\n${sealed}`;
+  let plain = cache.get(k);
+  if (plain === undefined) {
+    plain = box.open(purpose, sealed);
+    if (cache.size >= OPENED_MAX) cache.delete(cache.keys().next().value as string);
+    cache.set(k, plain);
+  }
+  return plain;
+}
+
 /** The endpoint of `row`: "main" with its API key, "read" with its read-only key (the main key when it has none). */
 export async function endpointOf(app: { store: Pick<Store, "db">; secretBox: SecretBox }, row: SystemRow, which: "main" | "read"): Promise<Endpoint> {
   const useRead = which === "read" && row.read_api_key !== null;
-  const apiKey = useRead ? app.secretBox.open(READ_API_KEY_PURPOSE, row.read_api_key!) : app.secretBox.open(API_KEY_PURPOSE, row.api_key);
+  const apiKey = useRead ? openKey(app.secretBox, READ_API_KEY_PURPOSE, row.read_api_key!) : openKey(app.secretBox, API_KEY_PURPOSE, row.api_key);
   const ca = row.ca === null ? null : await caPem(app.store.db, row.ca);
   return { url: row.url, apiKey, username: row.username ?? "", verifySsl: !!row.verify_ssl, ca };
 }

@@ -38,18 +38,35 @@ async function visibleAccess(db: Tx, session: Session | null): Promise<Map<numbe
   return accessBySystem(db, subject);
 }
 
+/** Above this many systems a listing reads whole tables instead of naming the ids. */
+const BY_ID_LIMIT = 500;
+
+/**
+ * The ids to read (undefined: every system): those asked for, cut down to what the caller may see.
+ * A fleet user sees a few of many systems: reading only those keeps its listing small.
+ */
+function idsToRead(all: boolean, access: Map<number, unknown> | null, onlyIds?: number[]): number[] | undefined {
+  if (all || !access) return onlyIds;
+  if (onlyIds) return onlyIds.filter((id) => access.has(id));
+  return access.size > BY_ID_LIMIT ? undefined : [...access.keys()];
+}
+
 /** Entries of the systems with the given ids (all when omitted), as `session` sees them. */
 async function entries(rt: FleetRuntime, session: Session | null, onlyIds?: number[]): Promise<FleetSystemEntry[]> {
   const db = rt.app.store.db;
   const access = await visibleAccess(db, session);
   const all = seesAll(session);
+  const want = idsToRead(all, access, onlyIds);
+  if (want && !want.length) return [];
   let q = db.selectFrom("fleet_systems").select(["id", "name", "url", "username", "read_api_key", "verify_ssl", "ca", "created_at", "updated_at"]).orderBy("id");
-  if (onlyIds) q = q.where("id", "in", onlyIds.length ? onlyIds : [-1]);
+  if (want) q = q.where("id", "in", want);
   const rows = (await q.execute()).filter((r) => all || access?.has(r.id));
   const ids = rows.map((r) => r.id);
-  const statuses = await readStatuses(db, rows.length > 500 ? undefined : ids);
+  const few = rows.length <= BY_ID_LIMIT;
   const groups = new Map<number, number[]>();
-  const members = await db.selectFrom("fleet_system_group_members").select(["system_id", "system_group_id"]).orderBy("system_group_id").execute();
+  let mq = db.selectFrom("fleet_system_group_members").select(["system_id", "system_group_id"]).orderBy("system_group_id");
+  if (few) mq = mq.where("system_id", "in", ids.length ? ids : [-1]);
+  const [statuses, members] = await Promise.all([readStatuses(db, few ? ids : undefined), mq.execute()]);
   for (const m of members) {
     let g = groups.get(m.system_id);
     if (!g) groups.set(m.system_id, (g = []));
