@@ -112,6 +112,23 @@ function userPairs(w: World, userId: number): Best {
   return out;
 }
 
+/** The pieces of a pair's text (see writeAccessMatrix): CSV lines or JSON objects. */
+function pairText(json: boolean, systems: Map<number, string>) {
+  const system = new Map<number, string>();
+  for (const [id, name] of systems) system.set(id, json ? `"system":${JSON.stringify(name)},"system_id":${id},` : `${csvCell(name)},${id},`);
+  const grant: string[] = [];
+  for (const level of ACCESS_LEVELS) {
+    for (const access of ["READ", "READ_WRITE"]) grant.push(json ? `"access":"${access}","level":"${level}","grant_id":` : `${access},${level},`);
+  }
+  return {
+    system,
+    grant,
+    end: json ? "}" : "\n",
+    admin: json ? `"access":"READ_WRITE","level":"ADMIN","grant_id":null}` : "READ_WRITE,ADMIN,\n",
+    user: (username: string, id: number, comma: boolean) => (json ? `${comma ? "," : ""}\n{"username":${JSON.stringify(username)},"user_id":${id},` : `${csvCell(username)},${id},`),
+  };
+}
+
 const csvCell = (v: string) => (/[",\n\r]/.test(v) || /^[=+\-@\t]/.test(v) ? `"${(/^[=+\-@\t]/.test(v) ? `'${v}` : v).replace(/"/g, '""')}"` : v);
 
 /** Write the matrix to `out`; returns the number of pairs written. Does not end `out`. */
@@ -129,25 +146,28 @@ export async function writeAccessMatrix(db: Tx, out: Writable, opts: MatrixOptio
     if (!out.write(buf)) await once(out, "drain");
     buf = "";
   };
-  // Each name is escaped once (CSV cell or JSON string), not once per pair.
-  const systemText = new Map<number, string>();
-  for (const [id, name] of w.systems) systemText.set(id, json ? JSON.stringify(name) : csvCell(name));
+  // The text of a pair is made of pieces built once: the user's part once per user, the
+  // system's part (its escaped name and id) once per system, the access and level once per kind;
+  // an administrator's lines (every system, READ_WRITE) are the same pieces joined by its part.
+  const text = pairText(json, w.systems);
+  const adminLines = [...w.systems.keys()].map((s) => text.system.get(s)! + text.admin);
   for (let i = 0; i < users.length; i++) {
     const u = users[i]!;
-    const userText = json ? JSON.stringify(u.username) : csvCell(u.username);
-    const admin = w.admins.has(u.id);
-    const decided: [number, { rank: number; access: FleetAccessLevel; id: number } | null][] = admin
-      ? [...w.systems.keys()].map((s) => [s, null])
-      : [...userPairs(w, u.id)].sort((a, b) => a[0] - b[0]);
-    for (const [s, e] of decided) {
-      const access = e ? e.access : "READ_WRITE";
-      const level = e ? ACCESS_LEVELS[e.rank]! : "ADMIN";
-      const name = systemText.get(s)!;
-      if (json) buf += `${pairs ? "," : ""}\n{"username":${userText},"user_id":${u.id},"system":${name},"system_id":${s},"access":"${access}","level":"${level}","grant_id":${e ? e.id : null}}`;
-      else buf += `${userText},${u.id},${name},${s},${access},${level},${e ? e.id : ""}\n`;
-      pairs++;
-      if (buf.length > 65536) await flush();
+    const head = text.user(u.username, u.id, pairs > 0);
+    // Before each further pair of this user (JSON: with the separating comma).
+    const next = json ? text.user(u.username, u.id, true) : head;
+    if (w.admins.has(u.id)) {
+      if (adminLines.length) buf += head + adminLines.join(next);
+      pairs += adminLines.length;
+    } else {
+      const decided = [...userPairs(w, u.id)].sort((a, b) => a[0] - b[0]);
+      for (let k = 0; k < decided.length; k++) {
+        const [s, e] = decided[k]!;
+        buf += (k === 0 ? head : next) + text.system.get(s)! + text.grant[e.rank * 2 + (e.access === "READ_WRITE" ? 1 : 0)]! + e.id + text.end;
+      }
+      pairs += decided.length;
     }
+    if (buf.length > 262_144) await flush();
     if (i % 200 === 199 || i === users.length - 1) {
       opts.checkAborted?.();
       opts.progress?.(i + 1, users.length);
