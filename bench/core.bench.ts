@@ -107,6 +107,7 @@ export async function seedAccounts(db: Db, users: number, groups: number, dialec
       for (let j = i; j < Math.min(users, i + batch); j++) {
         const smb = j % 3 !== 0;
         rows.push({
+          ...builtinUserBase(now),
           uid: uidOf(j),
           username: userName(j),
           unixhash: fakeHash(j),
@@ -116,26 +117,12 @@ export async function seedAccounts(db: Db, users: number, groups: number, dialec
           full_name: `${FIRST[j % 10]} ${LAST[Math.floor(j / 10) % 10]} ${j}`,
           builtin: 0,
           smb: smb ? 1 : 0,
-          microsoft_account: 0,
-          userns_idmap: null,
           group_id: firstGroup + (j % groups),
-          password_disabled: 0,
           ssh_password_enabled: j % 5 === 0 ? 1 : 0,
           sshpubkey: j % 10 === 0 ? fakeKey(j) : null,
           locked: j % 97 === 0 ? 1 : 0,
           sudo_commands: j % 50 === 0 ? '["/usr/bin/systemctl restart smbd"]' : "[]",
-          sudo_commands_nopasswd: "[]",
           email: `user${j}@example.test`,
-          email_verified: 0,
-          last_password_change: null,
-          password_history: "[]",
-          source: "LOCAL",
-          home_mode: null,
-          twofactor_secret: null,
-          twofactor_digits: 6,
-          twofactor_interval: 30,
-          twofactor_email: 0,
-          created_at: now,
         });
       }
       await trx.insertInto("users").values(rows).execute();

@@ -5,6 +5,7 @@
 // another fresh store, no validation. Alternating rounds; each round uses new stores.
 
 import { mkdtempSync, rmSync } from "node:fs";
+import { builtinUserBase } from "../src/accounts/system-accounts.js";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
@@ -66,35 +67,16 @@ async function rawInsert(app: App, n: number): Promise<void> {
       const rows = Array.from({ length: Math.min(500, n - i) }, (_, k) => {
         const j = i + k;
         return {
+          ...builtinUserBase(now),
           uid: 100_000 + j,
           username: `user${j}`,
           unixhash: HASH,
-          smbhash: "*",
           home: "/var/empty",
           shell: "/usr/sbin/nologin",
           full_name: `User ${j}`,
           builtin: 0,
-          smb: 0,
-          microsoft_account: 0,
-          userns_idmap: null,
           group_id: ids[j % groups]!,
-          password_disabled: 0,
-          ssh_password_enabled: 0,
-          sshpubkey: null,
-          locked: 0,
-          sudo_commands: "[]",
-          sudo_commands_nopasswd: "[]",
-          email: null,
-          email_verified: 0,
           last_password_change: now,
-          password_history: "[]",
-          source: "LOCAL",
-          home_mode: null,
-          twofactor_secret: null,
-          twofactor_digits: 6,
-          twofactor_interval: 30,
-          twofactor_email: 0,
-          created_at: now,
         };
       });
       await trx.insertInto("users").values(rows).execute();

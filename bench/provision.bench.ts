@@ -12,6 +12,7 @@
 //     when it does not (a full run).
 
 import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { builtinUserBase } from "../src/accounts/system-accounts.js";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -51,6 +52,7 @@ async function populate(app: App, n: number): Promise<number[]> {
       }));
       const gids = await trx.insertInto("groups").values(groups).returning("id").execute();
       const users = gids.map((g, k) => ({
+        ...builtinUserBase(now),
         uid: 100_000 + i + k,
         username: `user${i + k}`,
         unixhash: HASH,
@@ -60,26 +62,11 @@ async function populate(app: App, n: number): Promise<number[]> {
         full_name: `User Number ${i + k}`,
         builtin: 0,
         smb: 1,
-        microsoft_account: 0,
-        userns_idmap: null,
         group_id: g.id,
-        password_disabled: 0,
         ssh_password_enabled: (i + k) % 10 === 0 ? 1 : 0,
-        sshpubkey: null,
         locked: (i + k) % 97 === 0 ? 1 : 0,
         sudo_commands: (i + k) % 50 === 0 ? '["/usr/bin/id"]' : "[]",
-        sudo_commands_nopasswd: "[]",
-        email: null,
-        email_verified: 0,
         last_password_change: now,
-        password_history: "[]",
-        source: "LOCAL",
-        home_mode: null,
-        twofactor_secret: null,
-        twofactor_digits: 6,
-        twofactor_interval: 30,
-        twofactor_email: 0,
-        created_at: now,
       }));
       const uids = await trx.insertInto("users").values(users).returning("id").execute();
       await trx

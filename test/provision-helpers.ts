@@ -3,6 +3,7 @@
 // over the host's (scripts/provision-ns.sh), so the test machine itself is never changed.
 
 import { spawn, spawnSync } from "node:child_process";
+import { builtinUserBase } from "../src/accounts/system-accounts.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Db } from "../src/store/db.js";
@@ -94,6 +95,7 @@ export async function insertUser(db: Db, u: UserSpec): Promise<number> {
   const r = await db
     .insertInto("users")
     .values({
+      ...builtinUserBase(Date.now()),
       uid: u.uid,
       username: u.username,
       unixhash: u.unixhash ?? "*",
@@ -103,8 +105,6 @@ export async function insertUser(db: Db, u: UserSpec): Promise<number> {
       full_name: u.full_name ?? u.username,
       builtin: 0,
       smb: u.smb ? 1 : 0,
-      microsoft_account: 0,
-      userns_idmap: null,
       group_id: u.group_id,
       password_disabled: u.password_disabled ? 1 : 0,
       ssh_password_enabled: u.ssh_password_enabled ? 1 : 0,
@@ -112,17 +112,7 @@ export async function insertUser(db: Db, u: UserSpec): Promise<number> {
       locked: u.locked ? 1 : 0,
       sudo_commands: JSON.stringify(u.sudo_commands ?? []),
       sudo_commands_nopasswd: JSON.stringify(u.sudo_commands_nopasswd ?? []),
-      email: null,
-      email_verified: 0,
       last_password_change: u.last_password_change ?? null,
-      password_history: "[]",
-      source: "LOCAL",
-      home_mode: null,
-      twofactor_secret: null,
-      twofactor_digits: 6,
-      twofactor_interval: 30,
-      twofactor_email: 0,
-      created_at: Date.now(),
     })
     .returning("id")
     .executeTakeFirstOrThrow();

@@ -6,6 +6,7 @@
 // ordered-walk plan, the other half leave it, so rare terms take the index plan; both are counted.
 
 import assert from "node:assert/strict";
+import { builtinUserBase } from "../src/accounts/system-accounts.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -62,35 +63,17 @@ async function seed(store: Store, names: string[], fullNames: string[]): Promise
       await trx
         .insertInto("users")
         .values({
+          ...builtinUserBase(0),
           uid: 1000 + i,
           username: names[i],
-          unixhash: "*",
-          smbhash: "*",
           home: "/var/empty",
           shell: "/usr/bin/bash",
           full_name: fullNames[i],
           builtin: 0,
           smb: i % 3 ? 1 : 0,
-          microsoft_account: 0,
-          userns_idmap: null,
           group_id: g.id,
           password_disabled: 1,
-          ssh_password_enabled: 0,
-          sshpubkey: null,
           locked: i % 5 === 0 ? 1 : 0,
-          sudo_commands: "[]",
-          sudo_commands_nopasswd: "[]",
-          email: null,
-          email_verified: 0,
-          last_password_change: null,
-          password_history: "[]",
-          source: "LOCAL",
-          home_mode: null,
-          twofactor_secret: null,
-          twofactor_digits: 6,
-          twofactor_interval: 30,
-          twofactor_email: 0,
-          created_at: 0,
         })
         .execute();
     }

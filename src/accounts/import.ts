@@ -9,6 +9,7 @@
 // Homes are recorded, not created: an import describes accounts whose homes exist (or will).
 
 import { readFileSync } from "node:fs";
+import { builtinUserBase } from "./system-accounts.js";
 import path from "node:path";
 import { CompiledQuery, sql } from "kysely";
 import type { Db, Dialect, Tx } from "../store/db.js";
@@ -420,6 +421,7 @@ export async function insertGroups(trx: Tx, dialect: Dialect, groups: GroupRecor
 function userRow(u: UserRecord, groupId: number, now: number) {
   const hasPassword = u.unixhash !== null && u.unixhash !== undefined && u.unixhash !== "*";
   return {
+    ...builtinUserBase(now),
     uid: u.uid,
     username: u.username,
     unixhash: u.unixhash ?? "*",
@@ -429,7 +431,6 @@ function userRow(u: UserRecord, groupId: number, now: number) {
     full_name: u.full_name,
     builtin: 0,
     smb: u.smb ? 1 : 0,
-    microsoft_account: 0,
     userns_idmap: u.userns_idmap === null ? null : String(u.userns_idmap),
     group_id: groupId,
     password_disabled: u.password_disabled ? 1 : 0,
@@ -439,16 +440,7 @@ function userRow(u: UserRecord, groupId: number, now: number) {
     sudo_commands: json(u.sudo_commands),
     sudo_commands_nopasswd: json(u.sudo_commands_nopasswd),
     email: u.email,
-    email_verified: 0,
     last_password_change: u.last_password_change ?? (hasPassword ? now : null),
-    password_history: "[]",
-    source: "LOCAL",
-    home_mode: null,
-    twofactor_secret: null,
-    twofactor_digits: 6,
-    twofactor_interval: 30,
-    twofactor_email: 0,
-    created_at: now,
   };
 }
 

@@ -3,6 +3,7 @@
 // the store (fast, no hashing) for scale tests.
 
 import { execFileSync } from "node:child_process";
+import { builtinUserBase } from "../../src/accounts/system-accounts.js";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,35 +64,18 @@ export async function insertUsers(app: App, count: number, opts: { prefix?: stri
     for (let i = start; i < Math.min(count, start + chunk); i++) {
       const n = String(i).padStart(width, "0");
       rows.push({
+        ...builtinUserBase(now),
         uid: uidStart + i,
         username: `${prefix}${n}`,
-        unixhash: "*",
-        smbhash: "*",
         home: "/var/empty",
         shell: "/usr/sbin/nologin",
         full_name: `Bulk User ${n}`,
         builtin: 0,
         smb: i % 3 === 0 ? 1 : 0,
-        microsoft_account: 0,
-        userns_idmap: null,
         group_id: group.id,
         password_disabled: 1,
-        ssh_password_enabled: 0,
-        sshpubkey: null,
         locked: i % 10 === 0 ? 1 : 0,
-        sudo_commands: "[]",
-        sudo_commands_nopasswd: "[]",
         email: `${prefix}${n}@example.test`,
-        email_verified: 0,
-        last_password_change: null,
-        password_history: "[]",
-        source: "LOCAL",
-        home_mode: null,
-        twofactor_secret: null,
-        twofactor_digits: 6,
-        twofactor_interval: 30,
-        twofactor_email: 0,
-        created_at: now,
       });
     }
     await db.transaction().execute(async (tx) => {
