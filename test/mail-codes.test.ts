@@ -5,7 +5,8 @@ import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { forEachStore, rpcError, type TestServer } from "./harness.js";
 import { PASSWORD, loginAs, makeUser, start, totpFromUri, type TestUser } from "./auth-helpers.js";
-import { addressFor, codeIn, configureMail, startSmtp, verifyAddress, type TestSmtp } from "./mail-helpers.js";
+import { addressFor, codeIn, verifyAddress, type TestSmtp } from "./mail-helpers.js";
+import { startWithMail, type MailSuite } from "./mail-suite.js";
 import type { RpcClient } from "../src/cli/client.js";
 import { SECURITY_KEY } from "../src/auth/policy.js";
 import { setTwofactorMethod } from "../src/auth/email-verification.js";
@@ -16,17 +17,13 @@ forEachStore("e-mail verification and e-mailed codes", (store) => {
   let smtp: TestSmtp;
   const mailTo = (to: string, subject: RegExp, after = 0) => smtp.waitFor((m) => smtp.received.indexOf(m) >= after && m.to.includes(to) && subject.test(m.subject));
 
+  let suite: MailSuite;
   before(async () => {
-    ts = await start(store);
+    suite = await startWithMail(() => start(store));
+    ({ ts, admin, smtp } = suite);
     ts.app.mail.retry = { baseMs: 100, maxMs: 500 };
-    admin = await ts.adminClient();
-    smtp = await startSmtp();
-    await configureMail(admin, smtp.port);
   });
-  after(async () => {
-    await ts.stop();
-    await smtp.close();
-  });
+  after(() => suite.stop());
 
   const entry = async (id: number) => admin.call<any>("user.get_instance", id);
 

@@ -9,7 +9,8 @@ import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { forEachStore, rpcError, type TestServer } from "./harness.js";
 import { loginAs, makeUser, start, totpFromUri, type TestUser } from "./auth-helpers.js";
-import { codeIn, configureMail, startSmtp, verifyAddress, type TestSmtp } from "./mail-helpers.js";
+import { codeIn, startSmtp, verifyAddress, type TestSmtp } from "./mail-helpers.js";
+import { startWithMail } from "./mail-suite.js";
 import type { RpcClient } from "../src/cli/client.js";
 
 const NEW_PASSWORD = "Brand-new-pass-9876";
@@ -21,12 +22,10 @@ forEachStore("password reset", (store) => {
   const mailTo = (to: string, subject: RegExp, from = 0, timeoutMs?: number) => smtp.waitFor((m) => smtp.received.indexOf(m) >= from && m.to.includes(to) && subject.test(m.subject), timeoutMs);
 
   before(async () => {
-    ts = await start(store);
+    ({ ts, admin, smtp } = await startWithMail(() => start(store)));
     ts.app.mail.retry = { baseMs: 200, maxMs: 1000 };
-    admin = await ts.adminClient();
-    smtp = await startSmtp();
-    await configureMail(admin, smtp.port);
   });
+  // The outage test replaces the SMTP server: the one to close is the current one.
   after(async () => {
     await ts.stop();
     await smtp.close();
