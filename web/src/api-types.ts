@@ -725,8 +725,8 @@ export interface MethodDoc {
   description: string;
   /** Roles that may call it (any one; empty: FULL_ADMIN only). */
   roles: string[];
-  /** Ownership rule: any, self, or self-or-role (own account without a role). */
-  owner: "any" | "self" | "self-or-role";
+  /** Ownership rule: any, self, self-or-role (own account without a role), or own-rows-or-role (a listing: own rows without a role). */
+  owner: "any" | "self" | "self-or-role" | "own-rows-or-role";
   /** Needs a logged-in session. */
   require_authentication: boolean;
   /** Needs one of the roles. */
