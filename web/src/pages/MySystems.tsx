@@ -12,6 +12,7 @@ import { ConfirmDialog, ErrorBox, TextField, useAsync, useToast } from "../ui";
 import { useSession } from "../session";
 import { StatusDot, listSystems, type FleetSystem } from "./Systems";
 import { WhyAccess } from "./FleetAccessShared";
+import { RowMenu } from "../table";
 
 const ACCESS_WORDS = { NONE: "No access", READ: "Read", READ_WRITE: "Read/write" } as const;
 
@@ -129,10 +130,8 @@ export function SystemBrowserPage({ id }: { id: number }) {
               <td>{u.full_name}</td>
               <td>{u.uid}</td>
               {canWrite && (
-                <td>
-                  <button type="button" className="danger" onClick={() => setDeleting(u)} aria-label={`Delete ${u.username}`}>
-                    Delete
-                  </button>
+                <td className="actions-col">
+                  <RowMenu name={u.username} actions={[{ label: "Delete", danger: true, onSelect: () => setDeleting(u) }]} />
                 </td>
               )}
             </tr>
