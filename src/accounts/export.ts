@@ -13,6 +13,9 @@ import { downloadsOf } from "../server/downloads.js";
 import { holdsFullAdmin } from "../access/authorize.js";
 import { csvHeader, csvLine, GROUP_COLUMNS, HASH_COLUMNS, jsonDocument, USER_COLUMNS, type GroupRecord, type UserRecord } from "./transfer-format.js";
 
+/** A user record's columns as the users table holds them (its groups are read by id). */
+const STORED_USER_COLUMNS = USER_COLUMNS.filter((c): c is Exclude<(typeof USER_COLUMNS)[number], "group" | "groups"> => c !== "group" && c !== "groups");
+
 export interface ExportOptions {
   withHashes?: boolean;
 }
@@ -49,25 +52,7 @@ export async function readExport(db: Db, opts: ExportOptions = {}): Promise<Expo
   // Only the columns a record holds (not every column of 100,000 rows: that was most of the cost).
   const userRows = await db
     .selectFrom("users")
-    .select([
-      "id",
-      "username",
-      "uid",
-      "full_name",
-      "email",
-      "group_id",
-      "home",
-      "shell",
-      "smb",
-      "password_disabled",
-      "ssh_password_enabled",
-      "locked",
-      "sshpubkey",
-      "sudo_commands",
-      "sudo_commands_nopasswd",
-      "userns_idmap",
-      ...(opts.withHashes ? (["unixhash", "smbhash", "last_password_change"] as const) : []),
-    ])
+    .select(["id", "group_id", ...STORED_USER_COLUMNS, ...(opts.withHashes ? HASH_COLUMNS : [])])
     .where("builtin", "=", 0)
     .where("source", "=", "LOCAL")
     .orderBy("uid")
