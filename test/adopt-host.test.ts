@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { PTY_SCRIPT, REPO, inHostNs, requireTools, type Run } from "./provision-helpers.js";
+import { GATEHOUSE_ARGS } from "./gatehouse-command.js";
 
 const require = createRequire(import.meta.url);
 const native = require(path.join(REPO, "native/build/Release/gatehouse_crypt.node")) as { crypt(password: string, setting: string): Promise<string> };
@@ -22,7 +23,7 @@ const PW = { alice: "Alice-adopted-1", bob: "Bob-adopted-22", carol: "Carol-adop
 const DAY = 86_400_000;
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO, "src/cli/main.ts"), ...args], {
+  const r = spawnSync(process.execPath, [...GATEHOUSE_ARGS, ...args], {
     cwd: REPO,
     encoding: "utf8",
     env: { ...process.env, GATEHOUSE_HASH_ROUNDS: "1000" },

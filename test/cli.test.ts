@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { startAsAdmin, type TestUser } from "./auth-helpers.js";
 import type { TestServer } from "./harness.js";
 import type { RpcClient } from "../src/cli/client.js";
+import { BIN_ENV } from "./gatehouse-command.js";
 
 const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -22,7 +23,7 @@ interface Run {
 
 function gatehouse(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(REPO, "bin/gatehouse.js"), ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [path.join(REPO, "bin/gatehouse.js"), ...args], { env: { ...process.env, ...BIN_ENV, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });

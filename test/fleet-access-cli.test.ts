@@ -10,12 +10,13 @@ import { startAsAdmin, makeUser, randomName, type TestUser } from "./auth-helper
 import type { TestServer } from "./harness.js";
 import type { RpcClient } from "../src/cli/client.js";
 import { addSystem } from "./fleet-access-helpers.js";
+import { BIN_ENV } from "./gatehouse-command.js";
 
 const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 function gatehouse(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(REPO, "bin/gatehouse.js"), ...args], { timeout: 60_000, env: { ...process.env, GATEHOUSE_FROM_SOURCE: "1" } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [path.join(REPO, "bin/gatehouse.js"), ...args], { timeout: 60_000, env: { ...process.env, ...BIN_ENV } }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) || 1 : 0, stdout, stderr });
     });
   });

@@ -29,6 +29,7 @@ import { formatRowError } from "../src/cli/transfer.js";
 import { readExport, renderExport, renderGroupsCsv } from "../src/accounts/export.js";
 import { readAccountsFile, type RawRecord } from "../src/accounts/transfer-format.js";
 import { clientWithRoles, forEachStore, freshPgDatabase, rememberStoreKey, shareStoreKey, startServer, type TestServer } from "./harness.js";
+import { GATEHOUSE_ARGS } from "./gatehouse-command.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@import";
@@ -236,11 +237,11 @@ forEachStore("import and export", (store) => {
       return;
     }
     const cli = (...args: string[]) =>
-      spawnSync(
-        process.execPath,
-        ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), ...args, "--data-dir", dataDir, ...(database ? ["--database", database] : []), "--storage-root", storageRoot],
-        { cwd: ROOT, encoding: "utf8", env: { ...process.env, GATEHOUSE_HASH_ROUNDS: "1000" } },
-      );
+      spawnSync(process.execPath, [...GATEHOUSE_ARGS, ...args, "--data-dir", dataDir, ...(database ? ["--database", database] : []), "--storage-root", storageRoot], {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: { ...process.env, GATEHOUSE_HASH_ROUNDS: "1000" },
+      });
     const r = cli("import", file, "--json");
     assert.equal(r.status, 1, r.stderr);
     const out = JSON.parse(r.stdout) as { refused: boolean; users: number; errors: RowError[] };

@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { RpcClient } from "../src/cli/client.js";
 import { freshPgDatabase, loginAdmin, rememberStoreKey, setUpAdmin, shareStoreKey, type StoreKind } from "./harness.js";
+import { GATEHOUSE_ARGS } from "./gatehouse-command.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -89,7 +90,7 @@ export async function startServerProcess(opts: ProcessOptions = {}): Promise<Ser
   // A data dir the caller made is used as given (tests of the key rule bring their own).
   if (!opts.dataDir) shareStoreKey(databaseUrl, dataDir);
   const port = opts.port ?? (await freePort());
-  const args = ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn"];
+  const args = [...GATEHOUSE_ARGS, "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn"];
   if (databaseUrl) args.push("--database", databaseUrl);
   if (opts.tls) args.push("--tls-cert", opts.tls.cert, "--tls-key", opts.tls.key);
   args.push(...(opts.args ?? []));

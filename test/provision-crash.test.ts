@@ -16,10 +16,11 @@ import { openStore, type Store } from "../src/store/db.js";
 import { detectDrift, type ProvisionContext } from "../src/provision/provisioner.js";
 import { ADMIN_PASSWORD } from "./harness.js";
 import { REPO, inHostNs, requireTools, run } from "./provision-helpers.js";
+import { GATEHOUSE_ARGS } from "./gatehouse-command.js";
 
 const CYCLES = Number(process.env.GATEHOUSE_CRASH_CYCLES ?? 10);
 const CHANGES = Number(process.env.GATEHOUSE_CRASH_CHANGES ?? 1000);
-const CLI = ["--import", "tsx", path.join(REPO, "src/cli/main.ts")];
+const CLI = GATEHOUSE_ARGS;
 
 interface Server {
   child: ChildProcess;

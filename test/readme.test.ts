@@ -5,8 +5,8 @@
 //   `npm test` runs, and it starts its own server instead of `npm start`.
 // - The server listens on an ephemeral port with its own data directory, so the blocks see
 //   `127.0.0.1:<port>` for the README's `127.0.0.1:8440` and that directory for `$PWD/.data`
-//   (the only two rewrites). `npx gatehouse` runs the sources (GATEHOUSE_FROM_SOURCE=1), never
-//   an older build in dist/.
+//   (the only two rewrites). `npx gatehouse` runs the sources, or the build the test
+//   command made just before (test/gatehouse-command.ts), never an older build in dist/.
 // - Values the README tells a person to set come from the environment, as it says:
 //   GATEHOUSE_PASSWORD (chosen by the test), GATEHOUSE_URL and GATEHOUSE_DATA_DIR (the server's),
 //   and GATEHOUSE_API_KEY, taken from the `key` the api_key.create block prints.
@@ -21,6 +21,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startServerProcess, type ServerProcess } from "./process-harness.js";
+import { BIN_ENV } from "./gatehouse-command.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const README = readFileSync(path.join(ROOT, "README.md"), "utf8");
@@ -48,7 +49,7 @@ describe("README", () => {
   before(async () => {
     server = await startServerProcess();
     Object.assign(env, {
-      GATEHOUSE_FROM_SOURCE: "1",
+      ...BIN_ENV,
       GATEHOUSE_URL: server.url,
       GATEHOUSE_DATA_DIR: server.dataDir,
       GATEHOUSE_PASSWORD: "readme-test pass phrase 7",

@@ -15,6 +15,7 @@ import pino from "pino";
 import { RpcClient } from "../src/cli/client.js";
 import { startServerProcess, type ServerProcess } from "./process-harness.js";
 import { ADMIN_PASSWORD, uniq, withTestApp } from "./harness.js";
+import { GATEHOUSE_ARGS } from "./gatehouse-command.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const OTHER_UID = 42_424;
@@ -28,7 +29,7 @@ interface Run {
 
 /** `gatehouse call …` as a separate process (optionally as another uid, through setpriv). */
 function cli(args: string[], env: Record<string, string>, asUid?: number): Promise<Run> {
-  const node = [process.execPath, "--import", "tsx", path.join(ROOT, "src/cli/main.ts"), ...args];
+  const node = [process.execPath, ...GATEHOUSE_ARGS, ...args];
   const cmd = asUid === undefined ? node : ["setpriv", `--reuid=${asUid}`, `--regid=${asUid}`, "--clear-groups", ...node];
   const started = Date.now();
   return new Promise((resolve, reject) => {

@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { forEachStore, rpcError, startServer, uniq, type TestServer, ADMIN_PASSWORD } from "./harness.js";
 import { RpcClient } from "../src/cli/client.js";
+import { GATEHOUSE_ARGS } from "./gatehouse-command.js";
 
 forEachStore("wire protocol", (store) => {
   let ts: TestServer;
@@ -260,7 +261,7 @@ forEachStore("wire protocol", (store) => {
 
 test("SIGTERM: in-flight calls finish before the server exits", async () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-sigterm-"));
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "silent"], {
+  const child = spawn(process.execPath, [...GATEHOUSE_ARGS, "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "silent"], {
     env: { ...process.env, GATEHOUSE_FAIL_DELAY_MS: "800-800", GATEHOUSE_HASH_ROUNDS: "1000" },
     stdio: ["ignore", "pipe", "inherit"],
   });

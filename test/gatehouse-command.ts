@@ -1,0 +1,16 @@
+// How tests run the `gatehouse` command as a child process. The test command (scripts/test)
+// compiles dist/ from this very tree just before the tests and sets GATEHOUSE_TEST_BUILT=1; the
+// children then run the compiled code, which starts with about a second less CPU than compiling
+// the sources through tsx (the suite starts dozens of servers). A test file run on its own runs
+// the TypeScript sources, so it never tests a stale build.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const built = process.env.GATEHOUSE_TEST_BUILT === "1";
+
+/** node arguments that run `gatehouse` (append the subcommand and its flags). */
+export const GATEHOUSE_ARGS: readonly string[] = built ? [path.join(ROOT, "dist/cli/main.js")] : ["--import", "tsx", path.join(ROOT, "src/cli/main.ts")];
+
+/** environment for `bin/gatehouse.js` (the user's entry point): sources unless the tree was just built. */
+export const BIN_ENV: Readonly<Record<string, string>> = built ? {} : { GATEHOUSE_FROM_SOURCE: "1" };
