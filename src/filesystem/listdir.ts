@@ -5,7 +5,8 @@ import path from "node:path";
 import { queryRows } from "../store/query-rows.js";
 import { validationError } from "../server/errors.js";
 import { afterResolve, errCode } from "../accounts/safe-fs.js";
-import { confine, entryAt, openBeneathRoot, outsideMessage, resolveRoots, type FsEntry, type StoragePathsContext } from "./storage-paths.js";
+import { confine, entryAt, openBeneathRoot, outsideMessage, resolveRoots, type StoragePathsContext } from "./storage-paths.js";
+import type { FsEntry } from "./schemas.js";
 
 /** Entries are stat-ed this many at a time. */
 const BATCH = 64;

@@ -8,7 +8,8 @@ import { pathLengthProblem } from "../server/input-bounds.js";
 import { unrenderableChar } from "../accounts/names.js";
 import { CallError, validationError } from "../server/errors.js";
 import { errCode } from "../accounts/safe-fs.js";
-import { confine, entryOf, insideReal, mkdirBeneath, outsideMessage, resolveRoots, type FsEntry, type StoragePathsContext } from "./storage-paths.js";
+import { confine, entryOf, insideReal, mkdirBeneath, outsideMessage, resolveRoots, type StoragePathsContext } from "./storage-paths.js";
+import type { FsEntry } from "./schemas.js";
 
 const posix = path.posix;
 const ARG = "filesystem_mkdir";

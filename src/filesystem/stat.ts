@@ -7,31 +7,13 @@ import path from "node:path";
 import { validationError } from "../server/errors.js";
 import { SafeDir, errCode, isDir, isFile, isLink, type SafeStat } from "../accounts/safe-fs.js";
 import { isWithin, normalizeDir } from "../accounts/storage-root.js";
+import type { PathStat } from "./schemas.js";
 
 const posix = path.posix;
 
 /** What the stat needs of the server: the configured storage roots. */
 export interface StatContext {
   readonly config: { readonly storageRoots: readonly string[] };
-}
-
-export interface PathStat {
-  realpath: string;
-  type: "DIRECTORY" | "FILE" | "SYMLINK" | "OTHER";
-  size: number;
-  allocation_size: number;
-  mode: number;
-  acl: false;
-  uid: number;
-  gid: number;
-  atime: number;
-  mtime: number;
-  ctime: number;
-  dev: number;
-  inode: number;
-  nlink: number;
-  is_mountpoint: boolean;
-  is_ctldir: false;
 }
 
 const ATTR = "path";

@@ -8,29 +8,13 @@ import path from "node:path";
 import { validationError } from "../server/errors.js";
 import { SafeDir, afterResolve, isDir, isFile, isLink, type SafeStat } from "../accounts/safe-fs.js";
 import { isWithin, normalizeDir } from "../accounts/storage-root.js";
+import type { EntryType, FsEntry } from "./schemas.js";
 
 const posix = path.posix;
 
 /** What the storage-path rules need of the server: the configured storage roots. */
 export interface StoragePathsContext {
   readonly config: { readonly storageRoots: readonly string[] };
-}
-
-export type EntryType = "DIRECTORY" | "FILE" | "SYMLINK" | "OTHER";
-
-export interface FsEntry {
-  name: string;
-  path: string;
-  realpath: string;
-  type: EntryType;
-  size: number;
-  allocation_size: number;
-  mode: number;
-  acl: false;
-  uid: number;
-  gid: number;
-  is_mountpoint: boolean;
-  is_ctldir: false;
 }
 
 /** The configured storage roots, normalized, without trailing slashes. */

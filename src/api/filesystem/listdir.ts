@@ -2,7 +2,7 @@ import { z } from "zod";
 import { arg, defineMethod } from "../method.js";
 import { listDirectory } from "../../filesystem/listdir.js";
 import { queryResult } from "../../server/wire-schema.js";
-import { boundedPath, FsEntrySchema } from "./schemas.js";
+import { boundedPath, FsEntrySchema } from "../../filesystem/schemas.js";
 
 export const filesystemListdir = defineMethod({
   name: "filesystem.listdir",

@@ -1,6 +1,6 @@
 import { arg, defineMethod } from "../method.js";
 import { makeDirectory, MkdirArgs } from "../../filesystem/mkdir.js";
-import { FsEntrySchema } from "./schemas.js";
+import { FsEntrySchema } from "../../filesystem/schemas.js";
 
 export const filesystemMkdir = defineMethod({
   name: "filesystem.mkdir",

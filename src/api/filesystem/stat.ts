@@ -1,6 +1,6 @@
 import { arg, defineMethod } from "../method.js";
 import { statInStorageRoots } from "../../filesystem/stat.js";
-import { boundedPath, PathStatSchema } from "./schemas.js";
+import { boundedPath, PathStatSchema } from "../../filesystem/schemas.js";
 
 export const filesystemStat = defineMethod({
   name: "filesystem.stat",

@@ -1,11 +1,11 @@
 // Schemas of the filesystem methods: the bounded path argument, a directory entry
-// (filesystem.listdir, filesystem.mkdir, built by src/filesystem/storage-paths.ts) and one path's
-// attributes (filesystem.stat, src/filesystem/stat.ts). The attributes both results report are
-// declared once (fileAttributes).
+// (filesystem.listdir, filesystem.mkdir, built by storage-paths.ts) and one path's attributes
+// (filesystem.stat, stat.ts). The attributes both results report are declared once
+// (fileAttributes); the services' result types are inferred from these schemas.
 
 import { z } from "zod";
-import { entity } from "../../server/wire-schema.js";
-import { pathLengthProblem } from "../../server/input-bounds.js";
+import { entity } from "../server/wire-schema.js";
+import { pathLengthProblem } from "../server/input-bounds.js";
 
 /** A path longer than Linux allows answers EINVAL (bounded input), not a lookup error. */
 export const boundedPath = z.string().superRefine((p, ctx) => {
@@ -22,7 +22,7 @@ const fileAttributes = {
   uid: z.number().int().describe("Owner uid."),
   gid: z.number().int().describe("Owner gid."),
 };
-const entryType = z.enum(["DIRECTORY", "FILE", "SYMLINK", "OTHER"]);
+export const entryType = z.enum(["DIRECTORY", "FILE", "SYMLINK", "OTHER"]);
 
 export const FsEntrySchema = entity("FsEntry", "A directory entry inside a storage root.", {
   name: z.string().describe("Entry name."),
@@ -47,3 +47,7 @@ export const PathStatSchema = entity("PathStat", "The attributes of one path ins
   is_mountpoint: z.boolean().describe("A mount point."),
   is_ctldir: z.literal(false).describe("Always false."),
 });
+
+export type EntryType = z.infer<typeof entryType>;
+export type FsEntry = z.infer<typeof FsEntrySchema>;
+export type PathStat = z.infer<typeof PathStatSchema>;
