@@ -21,6 +21,29 @@ const CLASSES: [string, string][] = [
 const num = (v: string): number | null => (v.trim() === "" ? null : Number(v));
 const str = (v: number | null | undefined): string => (v === null || v === undefined ? "" : String(v));
 
+/** One number field of the policy form: the setting it edits, its label, bounds and hint. */
+interface NumberSetting {
+  name: string;
+  label: string;
+  min: number;
+  max?: number;
+  hint?: string;
+}
+const AGE_AND_LENGTH: NumberSetting[] = [
+  { name: "min_password_length", label: "Minimum password length", min: 8, hint: "8 or more; empty for no rule." },
+  { name: "password_history_length", label: "Password history", min: 1, max: 10, hint: "Previous passwords that cannot be reused (1–10)." },
+  { name: "min_password_age", label: "Minimum password age (days)", min: 1 },
+  { name: "max_password_age", label: "Maximum password age (days)", min: 7, max: 365, hint: "7–365; passwords expire after this." },
+];
+const LOCKOUT: NumberSetting[] = [
+  { name: "lockout_threshold", label: "Lock out after failed logins", min: 0, hint: "Consecutive failures; 0 turns lock-out off." },
+  { name: "lockout_duration", label: "Lock-out duration (seconds)", min: 0, hint: "How long a locked-out account waits; 0 turns lock-out off." },
+];
+
+function numberField(f: NumberSetting, form: Record<string, string>, set: (k: string) => (v: string) => void, errors: Record<string, string[]>) {
+  return <TextField key={f.name} label={f.label} name={f.name} type="number" min={f.min} max={f.max} value={form[f.name] ?? ""} onValue={set(f.name)} errors={errors} hint={f.hint} />;
+}
+
 export function SettingsPage() {
   return (
     <section className="page" aria-labelledby="settings-h">
@@ -99,41 +122,7 @@ function PolicySection() {
         <ErrorSummary general={errs.general} summaryRef={errs.summaryRef} />
         {cfg.data.enable_gpos_stig && <p className="alert info">STIG mode is on: it enforces at least 15 characters, all four character classes, a history of 5, and ages of 1 to 60 days.</p>}
         <fieldset disabled={!canWrite || busy} className="plain">
-          <div className="grid2">
-            <TextField
-              label="Minimum password length"
-              name="min_password_length"
-              type="number"
-              min={8}
-              value={form.min_password_length ?? ""}
-              onValue={set("min_password_length")}
-              errors={E}
-              hint="8 or more; empty for no rule."
-            />
-            <TextField
-              label="Password history"
-              name="password_history_length"
-              type="number"
-              min={1}
-              max={10}
-              value={form.password_history_length ?? ""}
-              onValue={set("password_history_length")}
-              errors={E}
-              hint="Previous passwords that cannot be reused (1–10)."
-            />
-            <TextField label="Minimum password age (days)" name="min_password_age" type="number" min={1} value={form.min_password_age ?? ""} onValue={set("min_password_age")} errors={E} />
-            <TextField
-              label="Maximum password age (days)"
-              name="max_password_age"
-              type="number"
-              min={7}
-              max={365}
-              value={form.max_password_age ?? ""}
-              onValue={set("max_password_age")}
-              errors={E}
-              hint="7–365; passwords expire after this."
-            />
-          </div>
+          <div className="grid2">{AGE_AND_LENGTH.map((f) => numberField(f, form, set, E))}</div>
           <fieldset className={`field ${E.password_complexity_ruleset ? "invalid" : ""}`} data-field="password_complexity_ruleset" tabIndex={-1}>
             <legend>Required character classes</legend>
             <div className="row wrap">
@@ -145,30 +134,7 @@ function PolicySection() {
             </div>
             {E.password_complexity_ruleset && <div className="field-error">{E.password_complexity_ruleset.join(" ")}</div>}
           </fieldset>
-          {hasLockout && (
-            <div className="grid2">
-              <TextField
-                label="Lock out after failed logins"
-                name="lockout_threshold"
-                type="number"
-                min={0}
-                value={form.lockout_threshold ?? ""}
-                onValue={set("lockout_threshold")}
-                errors={E}
-                hint="Consecutive failures; 0 turns lock-out off."
-              />
-              <TextField
-                label="Lock-out duration (seconds)"
-                name="lockout_duration"
-                type="number"
-                min={0}
-                value={form.lockout_duration ?? ""}
-                onValue={set("lockout_duration")}
-                errors={E}
-                hint="How long a locked-out account waits; 0 turns lock-out off."
-              />
-            </div>
-          )}
+          {hasLockout && <div className="grid2">{LOCKOUT.map((f) => numberField(f, form, set, E))}</div>}
         </fieldset>
         {canWrite && (
           <div className="actions">
