@@ -21,6 +21,7 @@ import { verifyTotp } from "./totp.js";
 import { checkLoginCode, usesEmailedCode, type MailQueue } from "./email-codes.js";
 import { signInWithResetCode } from "./password-reset.js";
 import { addMissingScramRecord, keyMatches, parseApiKey, revokeApiKey } from "./api-keys.js";
+import { cachedApiKeyLogin, rememberApiKeyLogin } from "./api-key-login-cache.js";
 import { abandonScram } from "./scram.js";
 import { createToken, destroyToken, useToken } from "./tokens.js";
 import { buildMe, PROFILE_COLUMNS, type MeProfile } from "./me.js";
@@ -498,9 +499,12 @@ async function loginApiKey(app: LoginContext, conn: Connection, req: LoginReques
   const parsed = parseApiKey(raw);
   // Taken before the read: a change committed after it moves the stamp, and the session is checked again.
   const checkedStamp = app.auth.authStamp();
+  // What an earlier successful login read of this key, while nothing changed since (SQLite only:
+  // ./api-key-login-cache.ts); the key given is still hashed and compared below, as on a read.
+  const cached = parsed ? cachedApiKeyLogin<ApiKeyLoginRow>(app.store, parsed.id, checkedStamp) : null;
   // A malformed key still reads the settings (no key has id 0).
-  const row = (await apiKeyLogin.first(db, SECURITY_KEY, parsed?.id ?? 0))!;
-  const sec = securityFromStored(row.security);
+  const row = cached ? cached.row : (await apiKeyLogin.first(db, SECURITY_KEY, parsed?.id ?? 0))!;
+  const sec = cached ? cached.sec : securityFromStored(row.security);
   checkMechanism(sec, "API_KEY_PLAIN");
   // Failures count against the key's owner when the key exists (else the name given, or the key id).
   const account = row.key_username ?? (username || `api_key:${parsed?.id ?? "invalid"}`);
@@ -528,13 +532,16 @@ async function loginApiKey(app: LoginContext, conn: Connection, req: LoginReques
   }
   // A key made before SCRAM gets its record now: the one time the server sees its secret again.
   if (row.key_stored_key === null) await addMissingScramRecord(db, key.id, parsed.secret, app.config.scramIterations);
+  const keyRoles = cached ? cached.keyRoles : row.key_roles === null ? null : (JSON.parse(row.key_roles) as string[]);
+  // The owner's grant, from the same row (recomputed on later calls as the account changes).
+  const grant = cached ? cached.grant : grantOfCheckRow(row);
+  if (!cached && checkedStamp !== null) rememberApiKeyLogin(app.store, key.id, { stamp: checkedStamp, row, sec, grant, keyRoles });
   return finishLogin(app, conn, sec, owner, "API_KEY", req.login_options, {
     attributes: ["API_KEY"],
     credentialsData: { username: owner.username, api_key: { id: key.id, name: key.name } },
     apiKeyId: key.id,
-    keyRoles: row.key_roles === null ? null : (JSON.parse(row.key_roles) as string[]),
-    // The owner's grant, from the same row (recomputed on later calls as the account changes).
-    grant: grantOfCheckRow(row),
+    keyRoles,
+    grant,
     checkedStamp,
   });
 }
