@@ -6,7 +6,7 @@
 // mount namespace.)
 
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { forEachStore, startServer, uniq, type TestServer } from "./harness.js";
@@ -37,7 +37,8 @@ forEachStore("drift repaired by a running server", (store) => {
     process.env.GATEHOUSE_PROVISION_INTERVAL_MS = String(INTERVAL);
     ts = await startServer({ store });
     await ts.adminClient();
-    await until("first provisioning", () => readFileSync(file("etc/passwd"), "utf8").includes("admin:"));
+    // the start-up run may still be writing (a loaded machine): no file yet is "not yet"
+    await until("first provisioning", () => existsSync(file("etc/passwd")) && readFileSync(file("etc/passwd"), "utf8").includes("admin:"));
   });
   after(async () => {
     if (saved === undefined) delete process.env.GATEHOUSE_PROVISION_INTERVAL_MS;

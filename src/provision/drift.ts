@@ -77,12 +77,78 @@ const PRIVILEGED_GROUPS = new Set(["root", "sudo", "wheel", "admin", "shadow", "
 
 const isSystemId = (id: number) => Number.isInteger(id) && id >= 1 && id < 1000;
 
-function parseLines(text: string, fields: number): string[][] {
-  return text
-    .split("\n")
-    .filter((l) => l && !l.startsWith("#") && !l.startsWith("+") && !l.startsWith("-"))
-    .map((l) => l.split(":"))
-    .filter((f) => f.length >= fields);
+/** text[from, to) is plain decimal digits without a leading zero, above 999 (most ids): no slice. */
+function plainBigNumber(text: string, from: number, to: number): boolean {
+  if (to - from <= 3 || text.charCodeAt(from) === 48) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/**
+ * The entries of a passwd or group text whose id (third field) is a system id, split into
+ * fields; every other line is passed over without splitting it (at 1,000,000 users the files
+ * hold a million lines, of which a few dozen are system accounts).
+ */
+function systemLines(text: string, fields: number): string[][] {
+  const out: string[][] = [];
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const c = text.charCodeAt(start);
+    // comments and NIS compat entries (#, +, -) are not accounts
+    if (end > start && c !== 35 && c !== 43 && c !== 45) {
+      const a = text.indexOf(":", start);
+      const b = a < 0 || a >= end ? -1 : text.indexOf(":", a + 1);
+      if (b >= 0 && b < end) {
+        let e = text.indexOf(":", b + 1);
+        if (e < 0 || e > end) e = end;
+        if (!plainBigNumber(text, b + 1, e) && isSystemId(Number(text.slice(b + 1, e)))) {
+          const f = text.slice(start, end).split(":");
+          if (f.length >= fields) out.push(f);
+        }
+      }
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+/** The system-id entries of the host's passwd and group: what could be a package's accounts. */
+export interface SystemCandidates {
+  users: string[][];
+  groups: string[][];
+}
+
+export function systemCandidates(passwd: string, group: string): SystemCandidates {
+  return { users: systemLines(passwd, 7), groups: systemLines(group, 4) };
+}
+
+/**
+ * The names and ids packageAccounts looks up for `c`: only store accounts matching one of them
+ * can change its answer, so only those need reading (not every account in the store).
+ */
+export interface CandidateKeys {
+  userNames: Set<string>;
+  uids: Set<number>;
+  groupNames: Set<string>;
+  gids: Set<number>;
+}
+
+export function candidateKeys(c: SystemCandidates): CandidateKeys {
+  const keys: CandidateKeys = { userNames: new Set(), uids: new Set(), groupNames: new Set(), gids: new Set() };
+  for (const f of c.users) {
+    keys.userNames.add(f[0]);
+    keys.uids.add(Number(f[2]));
+    keys.gids.add(Number(f[3]));
+  }
+  for (const f of c.groups) {
+    keys.groupNames.add(f[0]);
+    keys.gids.add(Number(f[2]));
+  }
+  return keys;
 }
 
 /**
@@ -91,12 +157,17 @@ function parseLines(text: string, fields: number): string[][] {
  * Users whose primary group is unknown (and not added alongside) or privileged are left out.
  */
 export function packageAccounts(passwd: string, group: string, known: KnownAccounts): SystemAccounts {
+  return packageAccountsOf(systemCandidates(passwd, group), known);
+}
+
+/** packageAccounts over candidates already picked out; `known` needs only their candidateKeys. */
+export function packageAccountsOf(c: SystemCandidates, known: KnownAccounts): SystemAccounts {
   const userNames = new Set(known.users.map((u) => u.name));
   const uids = new Set(known.users.map((u) => u.id));
   const groupNames = new Set(known.groups.map((g) => g.name));
   const gidName = new Map(known.groups.map((g) => [g.id, g.name]));
   const groups: SystemGroup[] = [];
-  for (const f of parseLines(group, 4)) {
+  for (const f of c.groups) {
     const gid = Number(f[2]);
     if (!isSystemId(gid) || !NAME.test(f[0]) || groupNames.has(f[0]) || gidName.has(gid)) continue;
     if (PRIVILEGED_GROUPS.has(f[0])) continue;
@@ -105,7 +176,7 @@ export function packageAccounts(passwd: string, group: string, known: KnownAccou
     gidName.set(gid, f[0]);
   }
   const users: SystemUser[] = [];
-  for (const f of parseLines(passwd, 7)) {
+  for (const f of c.users) {
     const uid = Number(f[2]);
     const gid = Number(f[3]);
     if (!isSystemId(uid) || !NAME.test(f[0]) || userNames.has(f[0]) || uids.has(uid)) continue;

@@ -28,10 +28,14 @@ import {
   type FileId,
 } from "./generate.js";
 import { NO_HOME } from "./keys.js";
+import type { CandidateKeys, KnownAccounts } from "./drift.js";
+import { drain, type Slicer } from "./slice.js";
 import type { ProvGroup, ProvPolicy, ProvUser, Snapshot } from "./types.js";
 
 const SHIFT = 8;
 const BLOCK = 1 << SHIFT;
+/** Rows handled between two yields of a sliced loop (see ./slice.ts): a fraction of a millisecond. */
+const STEP_MASK = 255;
 const EMPTY = Buffer.alloc(0);
 
 type Kind = "user" | "group";
@@ -162,8 +166,12 @@ function sameGroup(a: ProvGroup, b: ProvGroup): boolean {
   );
 }
 
+/** Same administrators (absent = none), without building a string per group per diff. */
 function sameIds(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
-  return (a ?? []).join(",") === (b ?? []).join(",");
+  const n = a?.length ?? 0;
+  if (n !== (b?.length ?? 0)) return false;
+  for (let i = 0; i < n; i++) if (a![i] !== b![i]) return false;
+  return true;
 }
 
 function setsEqualPolicy(a: ProvPolicy, b: ProvPolicy): boolean {
@@ -196,10 +204,28 @@ export class HostModel {
   }
 
   static fromSnapshot(s: Snapshot): HostModel {
+    return drain(HostModel.buildSteps(s));
+  }
+
+  /** fromSnapshot in turns of a few milliseconds (the event loop runs between them). */
+  static build(s: Snapshot, slicer: Slicer): Promise<HostModel> {
+    return slicer.drive(HostModel.buildSteps(s));
+  }
+
+  private static *buildSteps(s: Snapshot): Generator<void, HostModel> {
     const m = new HostModel(s.policy);
-    for (const g of s.groups) m.putGroup(g);
-    for (const u of s.users) m.putUser(u);
-    for (const [gid, ids] of s.members) if (ids.length) m.membersOfGroup.set(gid, new Set(ids));
+    for (let i = 0; i < s.groups.length; i++) {
+      m.putGroup(s.groups[i]);
+      if ((i & STEP_MASK) === STEP_MASK) yield;
+    }
+    for (let i = 0; i < s.users.length; i++) {
+      m.putUser(s.users[i]);
+      if ((i & STEP_MASK) === STEP_MASK) yield;
+    }
+    for (const [gid, ids] of s.members) {
+      if (ids.length) m.membersOfGroup.set(gid, new Set(ids));
+      yield;
+    }
     return m;
   }
 
@@ -386,17 +412,31 @@ export class HostModel {
    * the ids of the users that changed.
    */
   reconcile(snap: Snapshot): number[] {
+    return drain(this.reconcileSteps(snap));
+  }
+
+  /** reconcile in turns of a few milliseconds (the event loop runs between them). */
+  reconcileSliced(snap: Snapshot, slicer: Slicer): Promise<number[]> {
+    return slicer.drive(this.reconcileSteps(snap));
+  }
+
+  private *reconcileSteps(snap: Snapshot): Generator<void, number[]> {
     this.setPolicy(snap.policy);
-    const snapGroups = new Map(snap.groups.map((g) => [g.id, g]));
+    const snapGroups = new Map<number, ProvGroup>();
     const groupIds = new Set<number>();
-    for (const g of snap.groups) {
+    for (let i = 0; i < snap.groups.length; i++) {
+      const g = snap.groups[i];
+      snapGroups.set(g.id, g);
       const old = this.groups.get(g.id);
       if (!old || !sameGroup(old, g)) groupIds.add(g.id);
+      if ((i & STEP_MASK) === STEP_MASK) yield;
     }
     for (const id of this.groups.keys()) if (!snapGroups.has(id)) groupIds.add(id);
+    yield;
     for (const [g, ids] of snap.members) {
       const cur = this.membersOfGroup.get(g);
       if (!cur || cur.size !== ids.length || ids.some((u) => !cur.has(u))) groupIds.add(g);
+      yield;
     }
     for (const [g, cur] of this.membersOfGroup) if (cur.size && !snap.members.has(g)) groupIds.add(g);
     if (groupIds.size) {
@@ -407,18 +447,32 @@ export class HostModel {
         [...groupIds].map((id) => snapGroups.get(id)).filter((g): g is ProvGroup => !!g),
         mem,
       );
+      yield;
     }
-    const snapUsers = new Map(snap.users.map((u) => [u.id, u]));
+    const snapUsers = new Map<number, ProvUser>();
     const userIds: number[] = [];
-    for (const u of snap.users) {
+    for (let i = 0; i < snap.users.length; i++) {
+      const u = snap.users[i];
+      snapUsers.set(u.id, u);
       const old = this.users.get(u.id);
       if (!old || !sameUser(old, u)) userIds.push(u.id);
+      if ((i & STEP_MASK) === STEP_MASK) yield;
     }
-    for (const id of this.users.keys()) if (!snapUsers.has(id)) userIds.push(id);
+    if (this.users.size + userIds.length > snapUsers.size) {
+      // some model user is not in the snapshot: deleted
+      let i = 0;
+      for (const id of this.users.keys()) {
+        if (!snapUsers.has(id)) userIds.push(id);
+        if ((++i & STEP_MASK) === 0) yield;
+      }
+    }
     if (userIds.length) {
       const want = new Set(userIds);
       const mem: { group_id: number; user_id: number }[] = [];
-      for (const [g, ids] of snap.members) for (const u of ids) if (want.has(u)) mem.push({ group_id: g, user_id: u });
+      for (const [g, ids] of snap.members) {
+        for (const u of ids) if (want.has(u)) mem.push({ group_id: g, user_id: u });
+        yield;
+      }
       this.applyUsers(
         userIds,
         userIds.map((id) => snapUsers.get(id)).filter((u): u is ProvUser => !!u),
@@ -430,12 +484,15 @@ export class HostModel {
 
   // ---- rendering -----------------------------------------------------------------------------
 
-  /** Every user's name and uid, every group's name and gid (to spot accounts the store lacks). */
-  knownAccounts(): { users: { name: string; id: number }[]; groups: { name: string; id: number }[] } {
-    return {
-      users: [...this.users.values()].map((u) => ({ name: u.username, id: u.uid })),
-      groups: [...this.groups.values()].map((g) => ({ name: g.name, id: g.gid })),
-    };
+  /**
+   * The users and groups sharing a name or id with `keys` (to spot system accounts the store
+   * lacks): one pass over the accounts, no list of all of them.
+   */
+  knownAccountsAmong(keys: CandidateKeys): KnownAccounts {
+    const out: KnownAccounts = { users: [], groups: [] };
+    for (const u of this.users.values()) if (keys.uids.has(u.uid) || keys.userNames.has(u.username)) out.users.push({ name: u.username, id: u.uid });
+    for (const g of this.groups.values()) if (keys.gids.has(g.gid) || keys.groupNames.has(g.name)) out.groups.push({ name: g.name, id: g.gid });
+    return out;
   }
 
   /**
@@ -509,6 +566,11 @@ export class HostModel {
 
   /** Re-render the dirty user blocks; a block whose bytes did not change keeps its Buffers. */
   private renderUsers(): void {
+    drain(this.renderUserSteps());
+  }
+
+  /** One step per re-rendered block. */
+  private *renderUserSteps(): Generator<void, void> {
     const dirty = this.userDirty;
     if (!dirty.any()) return;
     const blocks = this.userBlocks.list();
@@ -516,6 +578,8 @@ export class HostModel {
     let sshdChanged = false;
     for (const b of blocks) {
       if (!dirty.has(b)) continue;
+      // Between steps nothing else touches the model (one provisioning run at a time).
+      yield;
       const fresh = this.renderUserBlock(b, bytes);
       const old = this.userOut.get(b);
       if (old) {
@@ -541,12 +605,17 @@ export class HostModel {
   }
 
   private renderGroups(): void {
+    drain(this.renderGroupSteps());
+  }
+
+  private *renderGroupSteps(): Generator<void, void> {
     const dirty = this.groupDirty;
     if (!dirty.any()) return;
     const blocks = this.groupBlocks.list();
     const bytes = new Bytes(this.groupOut.size === 0);
     for (const b of blocks) {
       if (!dirty.has(b)) continue;
+      yield;
       const fresh = this.renderGroupBlock(b, bytes);
       const old = this.groupOut.get(b);
       if (old) {
@@ -600,6 +669,15 @@ export class HostModel {
       for (const b of this.userBlocks.list()) add(this.userOut.get(b)![file]);
     }
     return parts;
+  }
+
+  /**
+   * Re-render every dirty block in turns of a few milliseconds, so that the render(All) that
+   * follows only assembles blocks (at 1,000,000 users rendering from scratch takes seconds).
+   */
+  async renderSliced(slicer: Slicer): Promise<void> {
+    await slicer.drive(this.renderGroupSteps());
+    await slicer.drive(this.renderUserSteps());
   }
 
   renderAll(): Record<FileId, Buffer[]> {

@@ -28,10 +28,11 @@ import { IS_ROOT, ensureDir, fsyncDir, lstatOrNull, partsEqual, prepareReplace, 
 import { FILES, generateAll, index, primaryGid, shadowGid, type FileId, type FileSpec } from "./generate.js";
 import { keysPlacement, syncAuthorizedKeys, type KeysPlacement } from "./keys.js";
 import { HostModel } from "./model.js";
+import { Slicer } from "./slice.js";
 import { memberCounts, readGroups, readMemberships, readPolicy, readSnapshot, readTransaction, readUsers } from "./snapshot.js";
 import type { ProvUser } from "./types.js";
 import type { ChangeEvent } from "../store/change-event.js";
-import { driftedEntries, packageAccounts, type DriftFound, type KnownAccounts, type SystemAccounts } from "./drift.js";
+import { candidateKeys, driftedEntries, packageAccountsOf, systemCandidates, type CandidateKeys, type DriftFound, type KnownAccounts, type SystemAccounts } from "./drift.js";
 
 export interface ProvisionLog {
   info(obj: object, msg?: string): void;
@@ -123,6 +124,8 @@ export class Provisioner {
   private readonly unsubscribe: (() => void) | null = null;
   /** What this process last wrote (or found identical) per file. */
   private readonly written = new Map<FileId, { parts: Buffer[]; stat: WrittenStat }>();
+  /** passwd and group as the last look for package-added system accounts read them. */
+  private readonly adoptionSeen = new Map<FileId, WrittenStat>();
   private pendingFull = false;
   private readonly pendingUsers = new Set<number>();
   private readonly pendingGroups = new Set<number>();
@@ -325,10 +328,12 @@ export class Provisioner {
       if (!snap.users.some((u) => u.uid === 0 && u.username === "root")) {
         throw new Error("the store has no root account; refusing to write host account files");
       }
-      // A warm model is reconciled (only changed rows re-render); a cold one is built.
-      if (this.model && !this.allKeys) changed = new Set(this.model.reconcile(snap));
-      else if (this.model) this.model.reconcile(snap);
-      else this.model = HostModel.fromSnapshot(snap);
+      // A warm model is reconciled (only changed rows re-render); a cold one is built. Both in
+      // turns of a few milliseconds: at 1,000,000 users either takes seconds of CPU.
+      const slicer = new Slicer();
+      if (this.model && !this.allKeys) changed = new Set(await this.model.reconcileSliced(snap, slicer));
+      else if (this.model) await this.model.reconcileSliced(snap, slicer);
+      else this.model = await HostModel.build(snap, slicer);
       this.syncedStamp = stamp;
     }
     this.allKeys = false;
@@ -362,11 +367,17 @@ export class Provisioner {
       if (!st?.isFile()) continue;
       const prev = this.written.get(id);
       if (!prev || !sameStat(prev.stat, statKey(st))) edited = true;
+      this.adoptionSeen.set(id, statKey(st));
       texts[id] = await readFile(file, "utf8");
     }
     if (!edited) return;
-    const known = this.model ? this.model.knownAccounts() : await knownAccounts(this.ctx.db);
-    const found = packageAccounts(texts.passwd, texts.group, known);
+    // Only the system-id entries can be a package's, and only store accounts sharing a name or id
+    // with one of them can decide it: neither every line nor every account is looked at.
+    const candidates = systemCandidates(texts.passwd, texts.group);
+    if (!candidates.users.length && !candidates.groups.length) return;
+    const keys = candidateKeys(candidates);
+    const known = this.model ? this.model.knownAccountsAmong(keys) : await knownAccountsAmong(this.ctx.db, keys);
+    const found = packageAccountsOf(candidates, known);
     if (!found.users.length && !found.groups.length) return;
     await this.ctx.adoptSystemAccounts(found);
   }
@@ -443,6 +454,7 @@ export class Provisioner {
     const model = this.model!;
     const root = this.ctx.hostRoot;
     const sgid = model.shadowGid();
+    await model.renderSliced(new Slicer());
     const rendered = model.renderAll();
     const dirs = new Set<string>();
     const jobs: { spec: FileSpec; file: string; parts: Buffer[]; edited: DriftFound | null }[] = [];
@@ -459,6 +471,12 @@ export class Provisioner {
       }
       if ((full || !diskKnown) && st && st.isFile() && metaOk(st, owner) && (await sameContent(file, parts, st))) {
         this.written.set(spec.id, { parts, stat: statKey(st) });
+        continue;
+      }
+      if (this.editedSinceAdoption(spec.id, prev?.stat, st)) {
+        // A package may have added an account after this run looked for them: reverting the file
+        // now would drop it unseen. The next full run looks (and adopts) first, then writes.
+        this.pendingFull = true;
         continue;
       }
       // Changed on disk since this process wrote it: someone edited it behind our back.
@@ -513,6 +531,16 @@ export class Provisioner {
     return out;
   }
 
+  /**
+   * passwd or group edited behind the writer's back (differs from what it wrote) after the last
+   * look for package-added system accounts (differs from what that look read).
+   */
+  private editedSinceAdoption(id: FileId, wrote: WrittenStat | undefined, st: Awaited<ReturnType<typeof lstatOrNull>>): boolean {
+    if (!this.ctx.adoptSystemAccounts || (id !== "passwd" && id !== "group") || !st?.isFile()) return false;
+    const now = statKey(st);
+    return !sameStat(wrote, now) && !sameStat(this.adoptionSeen.get(id), now);
+  }
+
   /** What differs between the edited file on disk and what is written back (entry names only). */
   private async driftOf(spec: FileSpec, file: string, st: Awaited<ReturnType<typeof lstatOrNull>>, owner: { uid: number; gid: number; mode: number }, parts: Buffer[]): Promise<DriftFound> {
     const rel = spec.rel;
@@ -536,11 +564,20 @@ export class Provisioner {
 // ---------------------------------------------------------------------------------------------
 // drift
 
-/** Names and ids of every user and group in the store (for spotting package-added accounts). */
-async function knownAccounts(db: Db): Promise<KnownAccounts> {
-  const users = await db.selectFrom("users").select(["username as name", "uid as id"]).execute();
-  const groups = await db.selectFrom("groups").select(["name", "gid as id"]).execute();
-  return { users: users.map((u) => ({ name: u.name, id: u.id })), groups: groups.map((g) => ({ name: g.name, id: g.id })) };
+/** Names and ids of the store's users and groups that share a name or id with `keys` (see candidateKeys). */
+async function knownAccountsAmong(db: Db, keys: CandidateKeys): Promise<KnownAccounts> {
+  const out: KnownAccounts = { users: [], groups: [] };
+  const chunks = <T>(xs: Set<T>): T[][] => {
+    const all = [...xs];
+    const parts: T[][] = [];
+    for (let i = 0; i < all.length; i += 500) parts.push(all.slice(i, i + 500));
+    return parts;
+  };
+  for (const part of chunks(keys.userNames)) out.users.push(...(await db.selectFrom("users").select(["username as name", "uid as id"]).where("username", "in", part).execute()));
+  for (const part of chunks(keys.uids)) out.users.push(...(await db.selectFrom("users").select(["username as name", "uid as id"]).where("uid", "in", part).execute()));
+  for (const part of chunks(keys.groupNames)) out.groups.push(...(await db.selectFrom("groups").select(["name", "gid as id"]).where("name", "in", part).execute()));
+  for (const part of chunks(keys.gids)) out.groups.push(...(await db.selectFrom("groups").select(["name", "gid as id"]).where("gid", "in", part).execute()));
+  return out;
 }
 
 export interface DriftEntry {

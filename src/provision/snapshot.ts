@@ -1,17 +1,19 @@
 // Reading what provisioning needs from the store, in one read-only transaction so the files are
 // generated from a consistent state (a user never references a group the same snapshot lacks).
 //
-// The full read is the hot part at 100,000 users. The rows are aggregated into one JSON text by
-// the database (json_group_array on SQLite, json_agg on PostgreSQL) and parsed once, which is
-// several times faster than materialising 100,000 row objects through the driver — except for
-// PostgreSQL's users, where building JSON of 19 columns per row costs the server more than
-// sending the plain rows.
+// The full read is the hot part at 100,000 users. On SQLite it pages through each table with one
+// prepared statement (eachSqliteRow), on a read-only connection of its own, pausing between
+// chunks so API calls go on meanwhile. On PostgreSQL the rows are aggregated into one JSON text
+// by the database (json_agg) and parsed once, which is several times faster than materialising
+// row objects through the driver — except for the users, where building JSON of 19 columns per
+// row costs the server more than sending the plain rows.
 
 import { sql, type Transaction } from "kysely";
 import { sqliteHandleOf } from "../store/db.js";
 import type { Db, Dialect, Tx } from "../store/db.js";
 import type { Database } from "../store/schema.js";
 import { getSetting } from "../store/settings.js";
+import { Slicer } from "./slice.js";
 import { DEFAULT_POLICY, type ProvGroup, type ProvPolicy, type ProvUser, type Snapshot } from "./types.js";
 
 const USER_COLS = [
@@ -114,31 +116,37 @@ function groupFromCells(c: Cell[]): ProvGroup {
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
 
 /**
- * SQLite: every row of `table` handed to `each` as it is read — one pass of a statement over the
- * store's connection, inside the caller's read transaction — holding one row at a time besides
- * what `each` keeps, not the whole table as one JSON text plus its parsed copy (at 1,000,000
- * users some 400 MB at the peak).
+ * SQLite: every row of `table` handed to `each`, in key order, read in chunks of ROWS_PER_CHUNK
+ * by one prepared statement reused for every chunk (`where key > last order by key limit n`, a
+ * seek on the primary key), inside the read transaction the caller opened on `raw`. A chunk comes
+ * back from one call into the driver: about a third less CPU than stepping a cursor row by row,
+ * and only one chunk of cells is held at a time besides what `each` keeps. With a `slicer` the
+ * read pauses between chunks whenever its turn is used up (the event loop stays free); without
+ * one it runs in one piece (an in-memory store, read on the store's own connection).
  */
-async function eachSqliteRow(raw: SqliteHandle, table: "users" | "groups" | "memberships", cols: readonly string[], each: (cells: Cell[]) => void, yieldEvery: number): Promise<void> {
-  const stmt = raw.prepare(`select ${cols.map((c) => `"${c}"`).join(", ")} from "${table}"`).raw();
-  let n = 0;
-  for (const cells of stmt.iterate() as IterableIterator<Cell[]>) {
-    each(cells);
-    if (++n === yieldEvery) {
-      n = 0;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+async function eachSqliteRow(raw: SqliteHandle, table: "users" | "groups" | "memberships", cols: readonly string[], each: (cells: Cell[]) => void, slicer: Slicer | null): Promise<void> {
+  // memberships has a composite primary key: its rowid is the cheap key to page on
+  const key = table === "memberships" ? "rowid" : "id";
+  const stmt = raw.prepare(`select ${cols.map((c) => `"${c}"`).join(", ")}, ${key} from "${table}" where ${key} > ? order by ${key} limit ${ROWS_PER_CHUNK}`).raw();
+  const k = cols.length;
+  let last = Number.MIN_SAFE_INTEGER;
+  for (;;) {
+    const rows = stmt.all(last) as Cell[][];
+    for (let i = 0; i < rows.length; i++) each(rows[i]);
+    if (rows.length < ROWS_PER_CHUNK) return;
+    last = rows[rows.length - 1][k] as number;
+    if (slicer) await slicer.maybePause();
   }
 }
 type SqliteHandle = NonNullable<ReturnType<typeof sqliteHandleOf>>;
 
-/** Rows read between two turns of the event loop (a few milliseconds of work). */
-const ROWS_PER_TURN = 4096;
+/** Rows fetched by one call into the driver (one to a few milliseconds of work). */
+const ROWS_PER_CHUNK = 1024;
 
 /**
  * SQLite: a read-only connection of its own to the store's file for one full read. The read then
  * holds neither the store's connection (Kysely runs one statement at a time on it: every API call
- * would wait for the whole read) nor the event loop: it yields every ROWS_PER_TURN rows, and WAL
+ * would wait for the whole read) nor the event loop: it pauses between chunks every few milliseconds, and WAL
  * keeps its snapshot consistent while the server goes on writing. At 1,000,000 users the read
  * takes seconds; in one piece it stalled every call for that long (and a server starting on such
  * a store missed Fastify's plugin start-up timeout). null for an in-memory store (tests), which
@@ -206,12 +214,12 @@ export async function readSnapshot(db: Db, dialect: Dialect): Promise<Snapshot> 
   if (reader) {
     try {
       reader.exec("BEGIN");
-      return await readSqliteSnapshot(reader, ROWS_PER_TURN);
+      return await readSqliteSnapshot(reader, new Slicer());
     } finally {
       reader.close();
     }
   }
-  if (raw) return readTransaction(db, dialect, () => readSqliteSnapshot(raw, Infinity));
+  if (raw) return readTransaction(db, dialect, () => readSqliteSnapshot(raw, null));
   return readTransaction(db, dialect, async (trx) => {
     const users: ProvUser[] = [];
     const groups: ProvGroup[] = [];
@@ -229,13 +237,13 @@ export async function readSnapshot(db: Db, dialect: Dialect): Promise<Snapshot> 
  * SQLite: one streaming pass per table over `raw`, inside the read transaction the caller opened
  * on it: no per-row object is kept but the account's own.
  */
-async function readSqliteSnapshot(raw: SqliteHandle, yieldEvery: number): Promise<Snapshot> {
+async function readSqliteSnapshot(raw: SqliteHandle, slicer: Slicer | null): Promise<Snapshot> {
   const users: ProvUser[] = [];
   const groups: ProvGroup[] = [];
   const { members, member } = membershipCollector();
-  await eachSqliteRow(raw, "users", USER_COLS, (c) => users.push(userFromCells(c)), yieldEvery);
-  await eachSqliteRow(raw, "groups", GROUP_COLS, (c) => groups.push(groupFromCells(c)), yieldEvery);
-  await eachSqliteRow(raw, "memberships", ["group_id", "user_id"], member, yieldEvery);
+  await eachSqliteRow(raw, "users", USER_COLS, (c) => users.push(userFromCells(c)), slicer);
+  await eachSqliteRow(raw, "groups", GROUP_COLS, (c) => groups.push(groupFromCells(c)), slicer);
+  await eachSqliteRow(raw, "memberships", ["group_id", "user_id"], member, slicer);
   let policy = DEFAULT_POLICY;
   try {
     const row = raw.prepare(`select "value" from "settings" where "key" = ?`).get("system.security") as { value: unknown } | undefined;
