@@ -93,6 +93,8 @@ export interface LoginServices {
   hasApiAccess(session: Session): Promise<boolean>;
   attach(conn: Connection, session: Session, alsoInTransaction?: (trx: Tx) => Promise<void>): Promise<void>;
   readonly directoryLogin: ((username: string, password: string) => Promise<{ userId: number; grant?: Grant } | null>) | null;
+  /** The directory's outage reason for a local account's failed password (null: reachable or none). */
+  readonly directoryOutage: ((username: string, password: string) => Promise<string | null>) | null;
 }
 
 /** What logging in needs of the application (src/app.ts App satisfies it). */
@@ -374,7 +376,7 @@ async function loginPassword(app: LoginContext, conn: Connection, req: LoginRequ
   // once for a local account), so a known and an unknown name cost the same reads when no
   // directory is configured: no timing difference tells them apart.
   if (app.auth.directoryLogin) {
-    const ds = await app.auth.directoryLogin(username, password);
+    const ds = await app.auth.directoryLogin(username, password).catch((err) => directoryDown(app, conn, username, password, err));
     if (ds) {
       user = await findUser(app, { id: ds.userId });
       grant = ds.grant;
@@ -417,11 +419,42 @@ async function loginPassword(app: LoginContext, conn: Connection, req: LoginRequ
   const matches = await verifyPassword(password, usable ? user!.unixhash : await dummyHash(app));
   if (!user || !usable || !matches || user.locked) {
     await recordFailure(app, conn, lockoutSettings(sec), username, "LOGIN_PASSWORD");
+    // While the directory is down an unknown name answers ldap.unavailable: a local one must too.
+    if (user && user.source !== "LDAP") await localAsDirectoryOutage(app, conn, username, password);
     return refuse(app, conn, "AUTH_ERR", "LOGIN_PASSWORD", data, user ? "[PAM_AUTH_ERR]: pam_authenticate() failed" : `${username}: user does not exist`);
   }
   const aging = passwordAging(sec, user);
   if (aging.expired) return refuse(app, conn, "EXPIRED", "LOGIN_PASSWORD", data, "Password has expired.");
   return afterFirstFactor(app, conn, req, sec, user, "LOGIN_PASSWORD", aging.changeRequired ? ["PASSWORD_CHANGE_REQUIRED"] : [], grant);
+}
+
+/**
+ * The directory could not be asked about a name it was asked for (an unknown name, or a directory
+ * user's): the password is still checked against a dummy hash, the attempt audited and delayed like
+ * any failed login, then the outage is answered (ldap.unavailable; not counted towards lock-out).
+ * A local account's failed password answers the same while the directory is down
+ * (localAsDirectoryOutage), so the answer, its code and its time do not tell local names apart.
+ */
+async function directoryDown(app: LoginContext, conn: Connection, username: string, password: string, err: unknown): Promise<never> {
+  if (err instanceof CallError && err.code === "ldap.unavailable") {
+    await verifyPassword(password, await dummyHash(app));
+    await refuse(app, conn, "AUTH_ERR", "LOGIN_PASSWORD", { username }, err.message);
+  }
+  throw err;
+}
+
+/**
+ * A local account's password failed while directory servers are configured: if none of them can
+ * be asked, answer as directoryDown does for an unknown name (after the failure was counted: a
+ * local password guessed during an outage still counts towards the account's lock-out).
+ */
+async function localAsDirectoryOutage(app: LoginContext, conn: Connection, username: string, password: string): Promise<void> {
+  if (!app.auth.directoryOutage) return;
+  const outage = await app.auth.directoryOutage(username, password);
+  if (outage === null) return;
+  const err = new CallError(`The directory could not be reached: ${outage}`, "ldap.unavailable");
+  await refuse(app, conn, "AUTH_ERR", "LOGIN_PASSWORD", { username }, err.message);
+  throw err;
 }
 
 /** After a good password: demand the second factor when required, else finish. */

@@ -86,6 +86,12 @@ export class AuthService {
   private stopped = false;
   /** Directory (LDAP) password check, installed by the directory area: returns a local user row id or null. */
   directoryLogin: ((username: string, password: string) => Promise<{ userId: number; grant?: Grant } | null>) | null = null;
+  /**
+   * Directory outage check for a local account's failed password, installed by the directory area:
+   * the reason no directory server can be asked (then the login answers as an unknown name does),
+   * or null. Sends no password anywhere.
+   */
+  directoryOutage: ((username: string, password: string) => Promise<string | null>) | null = null;
 
   constructor(private readonly app: AuthServiceContext) {
     app.onShutdown(async () => {

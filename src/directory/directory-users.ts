@@ -21,7 +21,7 @@ import { CallError, ValidationErrors } from "../server/errors.js";
 import { normalizeDn } from "./ldap-escape.js";
 import { ldapServers } from "./ldap-servers.js";
 import { trustedCas } from "./certificate-authorities.js";
-import { authenticate, type DirectoryIdentity } from "./ldap-auth.js";
+import { authenticate, probeDirectory, refusedInput, type DirectoryIdentity } from "./ldap-auth.js";
 import { ldapConfig, mappedTeams, type LdapConfig } from "./ldap-config.js";
 
 /** What the directory area needs of the application (src/app.ts App satisfies it). */
@@ -176,6 +176,19 @@ async function loginReads(app: Pick<DirectoryApp, "store">, userId: number | und
     userId === undefined ? null : grantOfUser(db, userId),
   ]);
   return { config, privileges, memberships, localGrant, stamp };
+}
+
+/**
+ * The outage hook (AuthService.directoryOutage), asked after a local account's password failed:
+ * the reason the directory cannot be reached, as an unknown name's login would report it, or null
+ * (no directory, input refused before any connection as for an unknown name, or the servers
+ * answer). Sends no password anywhere.
+ */
+export async function directoryOutage(app: DirectoryApp, username: string, password: string): Promise<string | null> {
+  const servers = await ldapServers(app);
+  if (!servers.length || refusedInput(username, password)) return null;
+  const trusted = servers.some((s) => s.verify_ssl) ? await trustedCas(app.store.db) : [];
+  return probeDirectory(servers, trusted, username);
 }
 
 /**

@@ -1,17 +1,22 @@
 // Wires the directory into the application: the password login's directory check
-// (AuthService.directoryLogin, called from src/auth/login.ts) and closing pooled LDAP
+// (AuthService.directoryLogin, called from src/auth/login.ts), the outage check a local
+// account's failed password makes (AuthService.directoryOutage), and closing pooled LDAP
 // connections at shutdown.
 
 import type { Grant } from "../access/privileges.js";
 import { closeAllPools } from "./ldap-connection.js";
-import { directoryLogin, type DirectoryApp } from "./directory-users.js";
+import { directoryLogin, directoryOutage, type DirectoryApp } from "./directory-users.js";
 
 export interface DirectoryHost extends DirectoryApp {
-  readonly auth: { directoryLogin: ((username: string, password: string) => Promise<{ userId: number; grant?: Grant } | null>) | null };
+  readonly auth: {
+    directoryLogin: ((username: string, password: string) => Promise<{ userId: number; grant?: Grant } | null>) | null;
+    directoryOutage: ((username: string, password: string) => Promise<string | null>) | null;
+  };
   onShutdown(hook: () => Promise<void>): void;
 }
 
 export function installDirectory(app: DirectoryHost): void {
   app.auth.directoryLogin = (username, password) => directoryLogin(app, username, password);
+  app.auth.directoryOutage = (username, password) => directoryOutage(app, username, password);
   app.onShutdown(closeAllPools);
 }

@@ -193,6 +193,40 @@ export async function authenticate(servers: readonly LdapServer[], trusted: read
   return rejection ?? { kind: "rejected", reason: "The directory refused the user name or password", found: false };
 }
 
+/**
+ * Whether the directory could be asked about `username`, without sending any password: the same
+ * servers in the same order, and the same connections an unknown name's login makes (the pooled
+ * search for indirect bind, a TLS connection for direct bind), never a bind as the user. The
+ * outage's reason, as authenticate() would give it for an unknown name, or null when the servers
+ * answered (or the name was found: then authenticate() would have answered a rejection).
+ * Used for a local account's failed password, so that while the directory is down a local name
+ * answers like an unknown one (src/directory/directory-users.ts directoryOutage).
+ */
+export async function probeDirectory(servers: readonly LdapServer[], trusted: readonly string[], username: string): Promise<string | null> {
+  const ordered = [...servers.filter((s) => !isDead(s.id)), ...servers.filter((s) => isDead(s.id))];
+  const outages: string[] = [];
+  for (const server of ordered) {
+    try {
+      const endpoint = parseHostname(server.hostname, server.security);
+      if (!endpoint) throw new LdapUnavailableError(`Invalid hostname ${server.hostname}`, "CONNECT");
+      if (server.bind_dn) {
+        const { entries } = await findUser(server, endpoint, trusted, username);
+        markAlive(server.id);
+        if (entries.length === 1) return null;
+      } else {
+        const client = await connect(server, endpoint, trusted);
+        void client.unbind().catch(() => {});
+        markAlive(server.id);
+      }
+    } catch (err) {
+      if (!(err instanceof LdapUnavailableError)) throw err;
+      markDead(server.id);
+      outages.push(`${server.hostname}: ${err.message}`);
+    }
+  }
+  return outages.length ? outages.join("; ") : null;
+}
+
 /** Look a user up without their password (indirect-bind servers only: ldap.sync). Null: not there. */
 export async function lookupUser(server: LdapServer, trusted: readonly string[], username: string): Promise<DirectoryIdentity | null> {
   const endpoint = parseHostname(server.hostname, server.security);
