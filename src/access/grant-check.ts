@@ -17,7 +17,7 @@ import { CallError } from "../server/errors.js";
 import type { Session } from "../auth/session.js";
 
 /** Who asks: a session, or null for the server itself (first-start setup, internal jobs). */
-export type Caller = Pick<Session, "roles" | "internal" | "username"> & Partial<Pick<Session, "apiKeyId" | "readonly" | "userId">>;
+export type Caller = Pick<Session, "roles" | "internal" | "username"> & Partial<Pick<Session, "apiKeyId" | "keyRoles" | "readonly" | "userId">>;
 
 /** A right that only FULL_ADMIN may hand out or take away, with the attribute that asked for it. */
 export interface FullAdminNeed {
@@ -93,6 +93,17 @@ export function assertMayActOn(caller: Caller | null, targetRoles: Iterable<stri
  */
 export function mayActAsSelf(caller: Caller): boolean {
   return (caller.apiKeyId ?? null) === null && !caller.readonly;
+}
+
+/**
+ * May the caller READ its own account's rows (own-rows-or-role listings) without the listing's
+ * role? A session carrying all of its owner's rights: a password session, a read-only one (it
+ * only reads), or one opened with an API key that is not limited to some roles (such a key acts
+ * as its owner, as every key does in the reference). A key limited to roles (or a token minted
+ * from its session) stays within them.
+ */
+export function mayReadOwnRows(caller: Caller): boolean {
+  return (caller.apiKeyId ?? null) === null || (caller.keyRoles ?? null) === null;
 }
 
 /**

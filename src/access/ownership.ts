@@ -7,10 +7,12 @@
  * - `"self"`: only the caller's own account (its `targets` must name the caller).
  * - `"self-or-role"`: the caller's own account without any role; another account needs one of
  *   `roles` (the method is then callable by every authenticated session).
- * - `"own-rows-or-role"`: a listing of rows that belong to accounts (sessions, keys): a caller
- *   holding one of `roles` lists every account's rows; any other session lists only its own
- *   account's rows — the dispatcher hands the handler the caller's user id (`rowsOf`), and a
- *   session limited to an API key's roles, or read-only, gets only what its roles allow.
+ * - `"own-rows-or-role"`: rows that belong to accounts (sessions, keys): a caller holding one of
+ *   `roles` reaches every account's rows; any other session only its own account's — the
+ *   dispatcher hands the handler the caller's scope (`ctx.rowScope`). Reading them (every role a
+ *   read role) is open to any session with its owner's rights, an unlimited API key's included;
+ *   acting on them (ending one's sessions) is not open to a key session or a read-only one. A
+ *   session limited to an API key's roles gets only what its roles allow.
  */
 export type OwnerRule = "any" | "self" | "self-or-role" | "own-rows-or-role";
 

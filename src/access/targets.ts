@@ -7,16 +7,18 @@
 // - owner "self-or-role": the caller's own account needs no role (unless the session is limited to
 //   an API key's roles or became read-only: then it acts only within its roles); another account
 //   needs one of the method's roles (none declared: FULL_ADMIN) and every role that account holds.
-// - owner "own-rows-or-role": a listing; holders of one of the roles see every row, any other
-//   session (same exceptions as above) only its own account's: the scope is returned here and the
-//   dispatcher hands it to the handler.
+// - owner "own-rows-or-role": rows that belong to accounts (sessions, keys); holders of one of the
+//   roles reach every row, any other session only its own account's: the scope is returned here
+//   and the dispatcher hands it to the handler. A method that only reads (auth.sessions,
+//   api_key.my_keys) also lists them to a session of an API key not limited to roles; one that
+//   acts (auth.terminate_session) has the exceptions of self-or-role.
 
 import type { Store } from "../store/db.js";
 import type { CallTargets, FieldRoles, OwnerRule, RowScope } from "./ownership.js";
 import type { Session } from "../auth/session.js";
 import { CallError } from "../server/errors.js";
 import { effectiveRolesOfUsers } from "../accounts/grant-delta.js";
-import { assertMayActOn, callerHolds, mayActAsSelf } from "./grant-check.js";
+import { assertMayActOn, callerHolds, mayActAsSelf, mayReadOwnRows } from "./grant-check.js";
 
 /** What the ownership check reads of a method definition (src/api/method.ts MethodDef satisfies it). */
 export interface OwnedMethod {
@@ -90,10 +92,20 @@ function mayCallForOthers(def: OwnedMethod, session: Session): boolean {
 
 const ALL_ROWS: RowScope = { all: true };
 
-/** The rows an own-rows-or-role listing may show the caller; throws EACCES when none. */
+/** Does the method only read (every role it names is a read role)? */
+function readsOnly(def: OwnedMethod): boolean {
+  return def.roles.length > 0 && def.roles.every((r) => r.endsWith("_READ") || r === "READONLY_ADMIN");
+}
+
+/**
+ * The rows an own-rows-or-role method may show or act on for the caller; throws EACCES when none.
+ * Reading its own rows needs all of the owner's rights for reading (mayReadOwnRows); acting on
+ * them (ending its own sessions) the own-account exemption of self-or-role (mayActAsSelf).
+ */
 function rowScopeOf(def: OwnedMethod, session: Session): RowScope {
   if (mayCallForOthers(def, session)) return ALL_ROWS;
-  if (session.userId !== null && mayActAsSelf(session)) return { all: false, userId: session.userId };
+  const self = readsOnly(def) ? mayReadOwnRows(session) : mayActAsSelf(session);
+  if (session.userId !== null && self) return { all: false, userId: session.userId };
   refuseOthers(def, session, session.userId === null ? "rows of accounts" : "your own rows from a session limited to some roles");
 }
 

@@ -1,4 +1,5 @@
-// The stored sessions as auth.sessions lists them, and the ids auth.terminate_other_sessions ends.
+// The stored sessions as auth.sessions lists them, and ending them (auth.terminate_session,
+// auth.terminate_other_sessions) within the rows the caller may reach.
 
 import type { z } from "zod";
 import type { Tx } from "../store/db.js";
@@ -46,7 +47,34 @@ export async function sessionEntries(db: Tx, scope: RowScope, currentId: string 
   }));
 }
 
-/** Ids of every session not terminated. */
-export async function openSessionIds(db: Tx): Promise<string[]> {
-  return (await db.selectFrom("sessions").select("id").where("terminated", "=", 0).execute()).map((r) => r.id);
+/** Ids of the sessions not terminated (only one account's unless `scope.all`). */
+export async function openSessionIds(db: Tx, scope: RowScope): Promise<string[]> {
+  let q = db.selectFrom("sessions").select("id").where("terminated", "=", 0);
+  if (!scope.all) q = q.where("user_id", "=", scope.userId);
+  return (await q.execute()).map((r) => r.id);
+}
+
+/** What ending sessions needs: the store, and the service that ends a session in every process. */
+export interface SessionEndContext {
+  readonly store: { readonly db: Tx };
+  readonly auth: { terminateSession(id: string): Promise<boolean> };
+}
+
+/**
+ * auth.terminate_session: end session `id` when it is within `scope` (a caller without
+ * AUTH_SESSIONS_WRITE: its own account's). Another account's session answers false, as an unknown
+ * id does: the caller learns nothing about it, and it stays open.
+ */
+export async function terminateSessionIn(app: SessionEndContext, scope: RowScope, id: string): Promise<boolean> {
+  if (!scope.all) {
+    const row = await app.store.db.selectFrom("sessions").select("user_id").where("id", "=", id).executeTakeFirst();
+    if (!row || row.user_id !== scope.userId) return false;
+  }
+  return app.auth.terminateSession(id);
+}
+
+/** auth.terminate_other_sessions: end every open session within `scope` but `currentId`. */
+export async function terminateOtherSessionsIn(app: SessionEndContext, scope: RowScope, currentId: string | undefined): Promise<true> {
+  for (const id of await openSessionIds(app.store.db, scope)) if (id !== currentId) await app.auth.terminateSession(id);
+  return true;
 }

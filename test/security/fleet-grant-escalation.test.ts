@@ -5,7 +5,8 @@
 //   group's systems, a user's own grants or teams, or a delete;
 // - an ACCOUNT_WRITE caller without FLEET_WRITE may not set any fleet field of a user;
 // - a fleet user (signed in on fleet access alone) reaches nothing but its own account and the
-//   fleet methods marked for it: its own sessions and API keys are listed to it, nobody else's.
+//   fleet methods marked for it: its own sessions and API keys are listed to it (also to a session
+//   of its unlimited API key), and it ends its own sessions, nobody else's.
 
 import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
@@ -162,7 +163,10 @@ forEachStore("fleet grant escalation", (store) => {
     assert.equal(await c1.call("auth.sessions", [], { count: true }), mine.length);
     const otherSession = (await a.call<any[]>("auth.sessions", [["credentials_data.username", "=", other.username]]))[0];
     assert.ok(otherSession, "the administrator sees the other account's session");
-    assert.equal((await rpcError(c2.call("auth.terminate_session", otherSession.id))).data?.code, "core.not_authorized");
+    // Another account's session: false, as an unknown id, and it stays open.
+    assert.equal(await c2.call("auth.terminate_session", otherSession.id), false);
+    assert.equal(await c2.call("auth.terminate_session", "no-such-session"), false);
+    assert.equal((await o.call<any>("auth.me")).pw_name, other.username);
 
     // Keys: it may own keys (to script its fleet calls), lists only its own, deletes only its own.
     const own = await c1.call<any>("api_key.create", { name: randomName("k"), username: u.username });
@@ -189,8 +193,56 @@ forEachStore("fleet grant escalation", (store) => {
       (await byKey.call<any[]>("fleet.system.query")).map((s) => s.id),
       [held],
     );
-    assert.equal((await rpcError(byKey.call("auth.sessions"))).data?.code, "access.target_not_authorized");
+    // A key not limited to roles acts as its owner: it lists its owner's own keys and sessions
+    // (the reference's API-key sessions are user sessions), never another account's.
+    assert.deepEqual(
+      (await byKey.call<any[]>("api_key.my_keys")).map((k) => k.id),
+      [own.id],
+    );
+    assert.deepEqual([...new Set((await byKey.call<any[]>("auth.sessions")).map((s) => s.credentials_data.username))], [u.username]);
+    assert.deepEqual(await byKey.call("auth.sessions", [["credentials_data.username", "=", other.username]]), []);
+    // ... but acting on them takes a session of its own (as managing keys does): no key session ends sessions.
+    const [c1Session] = await c1.call<any[]>("auth.sessions", [["current", "=", true]]);
+    assert.equal((await rpcError(byKey.call("auth.terminate_session", c1Session.id))).data?.code, "access.target_not_authorized");
+    assert.equal((await rpcError(byKey.call("auth.terminate_other_sessions"))).data?.code, "access.target_not_authorized");
+    // A key limited to roles (here: none) stays within them, own rows included.
+    const limited = await c1.call<any>("api_key.create", { name: randomName("k"), username: u.username, roles: [] });
+    const byLimited = await ts.client();
+    assert.equal((await byLimited.loginApiKey(limited.key)).response_type, "SUCCESS");
+    assert.equal((await rpcError(byLimited.call("api_key.my_keys"))).data?.code, "access.target_not_authorized");
+    assert.equal((await rpcError(byLimited.call("auth.sessions"))).data?.code, "access.target_not_authorized");
+    assert.equal(await c1.call("api_key.delete", limited.id), true);
     assert.equal(await c1.call("api_key.delete", own.id), true);
     assert.deepEqual(await c1.call("api_key.my_keys"), []);
+  });
+
+  it("a fleet user ends its own other sessions, never another account's", async () => {
+    const u = await makeUser(ts);
+    const other = await makeUser(ts);
+    for (const x of [u, other]) await a.call("user.update", x.id, { systems: [{ system: held, access: "READ" }] });
+    const c1 = await loginAs(ts, u);
+    const c2 = await loginAs(ts, u);
+    const c3 = await loginAs(ts, u);
+    const o = await loginAs(ts, other);
+    const [s2] = await c2.call<any[]>("auth.sessions", [["current", "=", true]]);
+
+    // One of its own sessions, by id: that connection closes, the others stay.
+    const c2Closed = new Promise<void>((res) => c2.ws.once("close", () => res()));
+    assert.equal(await c1.call("auth.terminate_session", s2.id), true);
+    await c2Closed;
+    assert.ok(!(await c1.call<any[]>("auth.sessions")).some((s) => s.id === s2.id));
+    assert.equal(await c1.call("auth.terminate_session", s2.id), false, "already ended");
+
+    // Every other own session: c3 closes; the other account's session and the caller's stay open.
+    const c3Closed = new Promise<void>((res) => c3.ws.once("close", () => res()));
+    assert.equal(await c1.call("auth.terminate_other_sessions"), true);
+    await c3Closed;
+    const left = await c1.call<any[]>("auth.sessions");
+    assert.deepEqual(
+      left.map((s) => s.current),
+      [true],
+    );
+    assert.equal((await o.call<any>("auth.me")).pw_name, other.username);
+    assert.ok((await a.call<any[]>("auth.sessions", [["credentials_data.username", "=", other.username]])).length >= 1);
   });
 });
