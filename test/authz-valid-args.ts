@@ -445,8 +445,9 @@ export function expectedOutcome(def: MethodDef, entry: Entry, c: ValidCaller, t:
   const held = expandRoles(c.raw);
   const holds = (r: string) => held.has(r as never);
   if (entry.jobOwnership) return t === "self" || holds("FULL_ADMIN") ? "OK" : "DENIED";
-  // A listing of own rows (auth.sessions, api_key.my_keys): a user session without the roles lists
-  // its own; a session limited to a key's roles stays within them.
+  // Own rows (auth.sessions and api_key.my_keys list them, auth.terminate_session and
+  // terminate_other_sessions end them): a user session without the roles reaches its own account's
+  // rows; a session limited to a key's roles (the only key caller here) stays within them.
   if (def.owner === "own-rows-or-role") return c.key && !def.roles.some(holds) ? "DENIED" : "OK";
   const selfExempt = t === "self" && def.owner === "self-or-role" && !c.key;
   if (def.owner === "self-or-role" && !selfExempt && !(def.roles.length ? def.roles.some(holds) : holds("FULL_ADMIN"))) return "DENIED";
