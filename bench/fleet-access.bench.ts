@@ -17,7 +17,7 @@ import { App } from "../src/app.js";
 import { resolveConfig } from "../src/config.js";
 import { buildHttpServer, closeAllConnections } from "../src/server/http.js";
 import { RpcClient } from "../src/cli/client.js";
-import type { Db } from "../src/store/db.js";
+import type { Db, Store } from "../src/store/db.js";
 import { writeAccessMatrix } from "../src/fleet/matrix.js";
 import { seedAccounts } from "./core.bench.js";
 import { alternate, figure, type BenchOptions, type Row } from "./measure.js";
@@ -88,14 +88,15 @@ async function latencies(n: number, call: (i: number) => Promise<unknown>): Prom
 }
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
-async function matrixRows(db: Db, rounds: number): Promise<Row> {
+async function matrixRows(store: Store, rounds: number): Promise<Row> {
+  const db = store.db;
   const users = (await db.selectFrom("users").select("id").orderBy("id").limit(MATRIX_USERS).execute()).map((r) => r.id);
   let pairs = 0;
   const m = await alternate(rounds, {
     matrix: async () => {
       const out = createWriteStream("/dev/null");
       const t = performance.now();
-      pairs = await writeAccessMatrix(db, out, { format: "CSV", users });
+      pairs = await writeAccessMatrix(store, out, { format: "CSV", users });
       out.end();
       await once(out, "close");
       return pairs / ((performance.now() - t) / 1000);
@@ -187,7 +188,7 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
       figure({ name: "fleet.access.explain, a fleet user about itself, p99", unit: "ms", value: p("explain", 0.99), ...vsPing, aim: "≤ 2 ms" }),
       figure({ name: "fleet.access.explain, FLEET_READ about any user × system, p99", unit: "ms", value: p("explainAdmin", 0.99), ...vsPing, aim: "≤ 2 ms" }),
     );
-    rows.push(await matrixRows(app.store.db, opts.rounds));
+    rows.push(await matrixRows(app.store, opts.rounds));
     await c.close();
     await admin.close();
     closeAllConnections(server);

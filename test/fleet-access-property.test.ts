@@ -2,7 +2,9 @@
 // it (src/fleet/effective-access.ts), equals a small reference model written here, for random
 // users, teams, systems, system groups and grants: every (user, system) pair's access and
 // explanation (deciding level and entry, shadowed entries in order), the per-user map used by
-// queries, and "may sign in without a privilege".
+// queries, and "may sign in without a privilege" — both as the store's statements compute them
+// and as the in-memory fleet index (src/fleet/access-index.ts) and fleet.access.explain do. The
+// worlds are written with plain statements between checks, so the index must notice every one.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,6 +15,9 @@ import type { App } from "../src/app.js";
 import { Writable } from "node:stream";
 import { accessBySystem, effectiveAccess, hasAnySystemAccess } from "../src/fleet/effective-access.js";
 import { writeAccessMatrix } from "../src/fleet/matrix.js";
+import { fleetIndex, userPart } from "../src/fleet/access-index.js";
+import { explainAccess } from "../src/fleet/explain.js";
+import { decide } from "../src/fleet/effective-access.js";
 
 type Access = "READ" | "READ_WRITE";
 interface Grant {
@@ -180,6 +185,24 @@ async function makeUsers(app: App, n: number): Promise<number[]> {
   return ids;
 }
 
+/** The fleet index (fleet.system.query's access) and fleet.access.explain say what the model says for user `u`. */
+async function checkIndex(app: App, w: World, ids: Ids, u: number): Promise<void> {
+  const ix = await fleetIndex(app.store);
+  const part = await userPart(app.store, ix, ids.users[u]!);
+  const map = ix.accessBySystem(part, false);
+  for (let s = 0; s < w.systems; s++) {
+    const want = model(w, u, s);
+    const d = decide({ admin: false }, ix.pairEntries(part, ids.systems[s]!) ?? []);
+    const fromIndex = { access: d.access, level: d.level, decided: d.decided_by ? ids.grants.get(d.decided_by.id)! : null, shadowed: d.shadowed.map((e) => ids.grants.get(e.id)!) };
+    assert.deepEqual(fromIndex, want, `index: user ${u}, system ${s}`);
+    assert.equal(map.get(ids.systems[s]!) ?? "NONE", want.access, `index accessBySystem: user ${u}, system ${s}`);
+    if (w.deleted.includes(s)) continue;
+    const ex = await explainAccess({ app, session: null }, ids.users[u]!, ids.systems[s]!);
+    const explained = { access: ex.access, level: ex.level, decided: ex.decided_by ? ids.grants.get(ex.decided_by.id)! : null, shadowed: ex.shadowed.map((e) => ids.grants.get(e.id)!) };
+    assert.deepEqual(explained, want, `explain: user ${u}, system ${s}`);
+  }
+}
+
 async function check(app: App, w: World, ids: Ids): Promise<void> {
   const db = app.store.db;
   for (let u = 0; u < w.users; u++) {
@@ -204,12 +227,13 @@ async function check(app: App, w: World, ids: Ids): Promise<void> {
       assert.equal(ro.access, want.access === "READ_WRITE" ? "READ" : want.access);
     }
     assert.equal(map.size, [...Array(w.systems).keys()].filter((s) => model(w, u, s).access !== "NONE").length);
+    await checkIndex(app, w, ids, u);
     assert.equal(await hasAnySystemAccess(db, ids.users[u]!), any, `hasAnySystemAccess: user ${u}`);
   }
   // The access matrix (one pass, decided in memory) says the same for every pair.
   let text = "";
   const sink = new Writable({ write: (chunk, _enc, cb) => void ((text += String(chunk)), cb()) });
-  await writeAccessMatrix(db, sink, { format: "JSON", users: ids.users });
+  await writeAccessMatrix(app.store, sink, { format: "JSON", users: ids.users });
   const got = (JSON.parse(text) as { user_id: number; system_id: number; access: string; level: string; grant_id: number }[])
     .map((r) => `${ids.users.indexOf(r.user_id)}/${ids.systems.indexOf(r.system_id)}/${r.access}/${r.level}/${ids.grants.get(r.grant_id)}`)
     .sort();

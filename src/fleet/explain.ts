@@ -5,7 +5,6 @@
 // any user and system; anyone else only about themselves and a system they may see (a system
 // they may not see is answered as not found, so its existence does not leak).
 
-import type { Tx } from "../store/db.js";
 import { param, prepare } from "../auth/prepared.js";
 import { CallError, instanceNotFound } from "../server/errors.js";
 import { callerHolds } from "../access/grant-check.js";
@@ -13,7 +12,8 @@ import { expandRoles } from "../access/roles.js";
 import { rolesOfUser } from "../access/privileges.js";
 import type { FleetAccessContext } from "./context.js";
 import type { ExplainedEntry, Explanation } from "./access-schemas.js";
-import { decide, levelOf, pairAccessEntries, subjectOfSession, type AccessEntry } from "./effective-access.js";
+import { decide, levelOf, subjectOfSession, type AccessEntry } from "./effective-access.js";
+import { fleetIndex, remember, userPart, type FleetIndex, type FleetStore } from "./access-index.js";
 
 const LEVEL_WORDS = {
   USER_SYSTEM: "level 1, the user's own grant on the system",
@@ -27,39 +27,47 @@ type Ref = number | string;
 // The lookups of every explain call, compiled once per store (explain's aim is p99 ≤ 2 ms).
 const userById = prepare<[number]>()(1, (db) => db.selectFrom("users").select(["id", "username"]).where("id", "=", param<number>(0)).compile());
 const userByName = prepare<[string]>()(1, (db) => db.selectFrom("users").select(["id", "username"]).where("username", "=", param<string>(0)).compile());
-const systemById = prepare<[number]>()(1, (db) => db.selectFrom("fleet_systems").select(["id", "name"]).where("id", "=", param<number>(0)).compile());
-const systemByName = prepare<[string]>()(1, (db) => db.selectFrom("fleet_systems").select(["id", "name"]).where("name", "=", param<string>(0)).compile());
 
-async function findUser(db: Tx, ref: Ref): Promise<{ id: number; username: string }> {
-  const row = typeof ref === "number" ? await userById.first(db, ref) : await userByName.first(db, ref);
+/** The explained user: its name and whether it is an administrator (holds FULL_ADMIN). */
+interface Person {
+  id: number;
+  username: string;
+  administrator: boolean;
+}
+
+/** The user `ref` names, read once per version of the store (users and privileges move the stamp). */
+async function findPerson(store: FleetStore, ix: FleetIndex, ref: Ref): Promise<Person> {
+  const key = `explain.user:${typeof ref}:${ref}`;
+  const kept = ix.memo.get(key) as Person | undefined;
+  if (kept) return kept;
+  const db = store.db;
+  const [found, roles] = await Promise.allSettled([typeof ref === "number" ? userById.first(db, ref) : userByName.first(db, ref), typeof ref === "number" ? rolesOfUser(db, ref) : null]);
+  if (found.status === "rejected") throw found.reason;
+  const row = found.value;
   if (!row) instanceNotFound("User", ref, "user.not_found");
-  return row;
+  const userRoles = roles.status === "fulfilled" && roles.value ? roles.value : await rolesOfUser(db, row.id);
+  const person: Person = { id: Number(row.id), username: row.username, administrator: expandRoles(userRoles).has("FULL_ADMIN") };
+  remember(store, ix, key, person);
+  return person;
 }
 
-async function findSystem(db: Tx, ref: Ref): Promise<{ id: number; name: string }> {
-  const row = typeof ref === "number" ? await systemById.first(db, ref) : await systemByName.first(db, ref);
+function findSystem(ix: FleetIndex, ref: Ref): { id: number; name: string } {
+  const id = typeof ref === "number" ? ref : ix.systemByName.get(ref);
+  const row = id === undefined ? undefined : ix.systems.get(id);
   if (!row) instanceNotFound("System", ref, "fleet.system_not_found");
-  return row;
+  return { id: row.id, name: row.name };
 }
 
-/** Names of the owners and targets of `entries`, keyed `KIND:id`. */
-async function namesOf(db: Tx, entries: readonly AccessEntry[]): Promise<Map<string, string>> {
-  const ids = (pick: (e: AccessEntry) => number | null) => [...new Set(entries.map(pick).filter((x): x is number => x !== null))];
-  const users = ids((e) => (e.owner_kind === "USER" ? e.owner_id : null));
-  const teams = ids((e) => (e.owner_kind === "TEAM" ? e.owner_id : null));
-  const systems = ids((e) => (e.target_kind === "SYSTEM" ? e.target_id : null));
-  const groups = ids((e) => (e.target_kind === "SYSTEM_GROUP" ? e.target_id : null));
+/** Names of the owners and targets of `entries` (the explained user's own name given), keyed `KIND:id`. */
+function namesOf(ix: FleetIndex, user: { id: number; username: string }, entries: readonly AccessEntry[]): Map<string, string> {
   const out = new Map<string, string>();
-  const [u, t, s, g] = await Promise.all([
-    users.length ? db.selectFrom("users").select(["id", "username as name"]).where("id", "in", users).execute() : [],
-    teams.length ? db.selectFrom("teams").select(["id", "name"]).where("id", "in", teams).execute() : [],
-    systems.length ? db.selectFrom("fleet_systems").select(["id", "name"]).where("id", "in", systems).execute() : [],
-    groups.length ? db.selectFrom("fleet_system_groups").select(["id", "name"]).where("id", "in", groups).execute() : [],
-  ]);
-  for (const r of u) out.set(`USER:${r.id}`, r.name);
-  for (const r of t) out.set(`TEAM:${r.id}`, r.name);
-  for (const r of s) out.set(`SYSTEM:${r.id}`, r.name);
-  for (const r of g) out.set(`SYSTEM_GROUP:${r.id}`, r.name);
+  for (const e of entries) {
+    if (e.owner_kind === "USER" && e.owner_id === user.id) out.set(`USER:${e.owner_id}`, user.username);
+    const owner = e.owner_kind === "TEAM" ? ix.teamNames.get(e.owner_id) : undefined;
+    if (owner !== undefined) out.set(`TEAM:${e.owner_id}`, owner);
+    const target = e.target_kind === "SYSTEM" ? ix.systems.get(e.target_id)?.name : ix.groupNames.get(e.target_id);
+    if (target !== undefined) out.set(`${e.target_kind}:${e.target_id}`, target);
+  }
   return out;
 }
 
@@ -84,27 +92,29 @@ function words(user: string, system: string, ex: Omit<Explanation, "text">): str
   return parts.join(" ");
 }
 
-/** Explain (user, system) as the store says now. */
+/**
+ * Explain (user, system) as the store says now: from the fleet index (./access-index.ts: one
+ * version of the store, read again after any change) and, read once per version, the user.
+ */
 export async function explainAccess(ctx: FleetAccessContext, userRef: Ref, systemRef: Ref): Promise<Explanation> {
-  const db = ctx.app.store.db;
+  const store = ctx.app.store;
   const session = ctx.session;
   const mayReadAll = !session || callerHolds(session, "FLEET_READ");
-  // Both looked up at once; the user's answer (not found, not yours) is given first.
-  const [foundUser, foundSystem] = await Promise.allSettled([findUser(db, userRef), findSystem(db, systemRef)]);
-  if (foundUser.status === "rejected") throw foundUser.reason;
-  const user = foundUser.value;
+  const ix = await fleetIndex(store);
+  // The user's answer (not found, not yours) is given first.
+  const person = await findPerson(store, ix, userRef);
+  const user = { id: person.id, username: person.username };
   if (!mayReadAll && user.id !== session!.userId) {
     throw new CallError(`${session!.username}: explaining another user's access requires the FLEET_READ role.`, "access.target_not_authorized");
   }
-  if (foundSystem.status === "rejected") throw foundSystem.reason;
-  const system = foundSystem.value;
-  const [entries, roles] = await Promise.all([pairAccessEntries(db, user.id, system.id), rolesOfUser(db, user.id)]);
+  const system = findSystem(ix, systemRef);
+  const entries = ix.pairEntries(await userPart(store, ix, user.id), system.id) ?? [];
   // A caller without FLEET_READ explains itself: these entries are its own, so they also say
-  // whether it may see the system at all (no second read of the same grants).
-  if (!mayReadAll && decide(subjectOfSession(session!), entries ?? []).access === "NONE") instanceNotFound("System", systemRef, "fleet.system_not_found");
-  const administrator = expandRoles(roles).has("FULL_ADMIN");
-  const decision = decide({ admin: administrator }, entries ?? []);
-  const names = await namesOf(db, [...(decision.decided_by ? [decision.decided_by] : []), ...decision.shadowed]);
+  // whether it may see the system at all.
+  if (!mayReadAll && decide(subjectOfSession(session!), entries).access === "NONE") instanceNotFound("System", systemRef, "fleet.system_not_found");
+  const administrator = person.administrator;
+  const decision = decide({ admin: administrator }, entries);
+  const names = namesOf(ix, user, [...(decision.decided_by ? [decision.decided_by] : []), ...decision.shadowed]);
   const ex = {
     user,
     system,

@@ -1,7 +1,8 @@
 // fleet.access.matrix (issue 11 point 6): every (user, system) pair that has access, for access
 // reviews, as CSV or JSON streamed to a writable (a file the download endpoint serves, or
-// /dev/null in the bench). One pass over the store: the grants, group and team memberships are
-// read once; each user's pairs are then decided in memory by the same precedence rule as
+// /dev/null in the bench). Systems, groups and teams' grants come from the fleet index
+// (./access-index.ts, one version of the store); the users, their teams and own grants are read
+// once per export; each user's pairs are then decided in memory by the same precedence rule as
 // ./effective-access.ts (test/fleet-access-property.test.ts checks the two agree).
 
 import type { Writable } from "node:stream";
@@ -9,8 +10,8 @@ import { once } from "node:events";
 import { createWriteStream, rmSync } from "node:fs";
 import type { Store, Tx } from "../store/db.js";
 import { downloadsOf } from "../server/downloads.js";
-import type { FleetAccessLevel } from "./effective-access.js";
-import { ACCESS_LEVELS } from "./effective-access.js";
+import { ACCESS_LEVELS, levelOf, type AccessEntry } from "./effective-access.js";
+import { fleetIndex, userParts, type FleetIndex, type FleetStore, type UserPart } from "./access-index.js";
 
 export type MatrixFormat = "CSV" | "JSON";
 
@@ -24,23 +25,63 @@ export interface MatrixOptions {
   checkAborted?: () => void;
 }
 
-/** The best grant per system of one kind of owner: system → packed (rank*2 + rw, entry id). */
-type Best = Map<number, { rank: number; access: FleetAccessLevel; id: number }>;
-
-interface World {
-  systems: Map<number, string>;
-  groupSystems: Map<number, number[]>;
-  /** Team id → its level-3 and level-4 best grants, merged (rank 2 or 3). */
-  teamBest: Map<number, Best>;
-  userTeams: Map<number, number[]>;
-  /** User id → its own grants (rank 0 or 1). */
-  userBest: Map<number, Best>;
-  admins: Set<number>;
+/**
+ * A candidate pair of a user: a system an entry reaches, the entry's place in the precedence order
+ * (`order`: level rank * 2, + 1 for READ, so lower decides; then the lowest id) and the pair's text
+ * after the user's part (system, access, level, grant id).
+ */
+interface Candidate {
+  system: number;
+  order: number;
+  id: number;
+  /** UTF-8, encoded once (copying bytes beats joining and encoding strings per pair). */
+  tail: Buffer;
 }
 
-function offer(best: Best, system: number, rank: number, access: FleetAccessLevel, id: number): void {
-  const cur = best.get(system);
-  if (!cur || rank < cur.rank || (rank === cur.rank && ((access === "READ_WRITE" && cur.access === "READ") || (access === cur.access && id < cur.id)))) best.set(system, { rank, access, id });
+const RANK = { USER_SYSTEM: 0, USER_SYSTEM_GROUP: 1, TEAM_SYSTEM: 2, TEAM_SYSTEM_GROUP: 3 } as const;
+
+/** The candidates of one entry (one per system it reaches). */
+function candidatesOf(ix: FleetIndex, text: PairText, e: AccessEntry, out: Candidate[]): void {
+  const rank = RANK[levelOf(e)];
+  const order = rank * 2 + (e.access === "READ_WRITE" ? 0 : 1);
+  const grant = text.grant[rank * 2 + (e.access === "READ_WRITE" ? 1 : 0)]! + e.id + text.end;
+  for (const s of ix.systemsOf(e)) out.push({ system: s, order, id: e.id, tail: Buffer.from(text.system.get(s)! + grant) });
+}
+
+const byPrecedence = (a: Candidate, b: Candidate) => a.system - b.system || a.order - b.order || a.id - b.id;
+
+/** Each team's candidates, once per index version and format. */
+function teamCandidates(ix: FleetIndex, text: PairText, json: boolean): Map<number, Candidate[]> {
+  const key = json ? "matrix.team.json" : "matrix.team.csv";
+  let out = ix.memo.get(key) as Map<number, Candidate[]> | undefined;
+  if (out) return out;
+  out = new Map();
+  for (const [team, grants] of ix.teamGrants) {
+    const list: Candidate[] = [];
+    for (const e of grants) candidatesOf(ix, text, e, list);
+    out.set(team, list);
+  }
+  ix.memo.set(key, out);
+  return out;
+}
+
+/**
+ * One user's decided pairs, ascending by system: of all its own and its teams' candidates, the
+ * first in precedence order for each system (the first level present, the most permissive in it,
+ * the lowest id — the rule of ./effective-access.ts).
+ */
+function userPairs(ix: FleetIndex, text: PairText, teams: Map<number, Candidate[]>, part: UserPart | undefined): Candidate[] {
+  if (!part) return [];
+  const all: Candidate[] = [];
+  for (const e of part.grants) candidatesOf(ix, text, e, all);
+  for (const t of part.teams) {
+    const list = teams.get(t);
+    if (list) for (const c of list) all.push(c);
+  }
+  all.sort(byPrecedence);
+  const out: Candidate[] = [];
+  for (const c of all) if (!out.length || out[out.length - 1]!.system !== c.system) out.push(c);
+  return out;
 }
 
 async function adminUsers(db: Tx): Promise<Set<number>> {
@@ -55,73 +96,27 @@ async function adminUsers(db: Tx): Promise<Set<number>> {
   return new Set([...primary, ...aux].map((r) => r.id));
 }
 
-/** Rows of `table` whose `column` is one of `ids` (all rows when ids is null), in chunks. */
-async function byIds<T>(ids: readonly number[] | null, read: (chunk: number[] | null) => Promise<T[]>): Promise<T[]> {
-  if (!ids) return read(null);
-  const out: T[] = [];
-  for (let i = 0; i < ids.length; i += 500) out.push(...(await read(ids.slice(i, i + 500))));
+/** The text of each system's part of a pair (escaped name and id), once per index version and format. */
+function systemTexts(ix: FleetIndex, json: boolean): Map<number, string> {
+  const key = json ? "matrix.systems.json" : "matrix.systems.csv";
+  let out = ix.memo.get(key) as Map<number, string> | undefined;
+  if (out) return out;
+  out = new Map();
+  for (const [id, s] of ix.systems) out.set(id, json ? `"system":${JSON.stringify(s.name)},"system_id":${id},` : `${csvCell(s.name)},${id},`);
+  ix.memo.set(key, out);
   return out;
 }
 
-/** Everything the decisions need, read once; user-specific rows only for `users` (null: all). */
-async function loadWorld(db: Tx, users: readonly number[] | null): Promise<World> {
-  const w: World = { systems: new Map(), groupSystems: new Map(), teamBest: new Map(), userTeams: new Map(), userBest: new Map(), admins: await adminUsers(db) };
-  for (const s of await db.selectFrom("fleet_systems").select(["id", "name"]).orderBy("id").execute()) w.systems.set(s.id, s.name);
-  for (const m of await db.selectFrom("fleet_system_group_members").select(["system_group_id", "system_id"]).execute()) {
-    const list = w.groupSystems.get(m.system_group_id);
-    if (list) list.push(m.system_id);
-    else w.groupSystems.set(m.system_group_id, [m.system_id]);
-  }
-  const memberships = await byIds(users, (chunk) => {
-    const q = db.selectFrom("team_members").select(["team_id", "user_id"]);
-    return (chunk ? q.where("user_id", "in", chunk) : q).execute();
-  });
-  for (const t of memberships) {
-    const list = w.userTeams.get(t.user_id);
-    if (list) list.push(t.team_id);
-    else w.userTeams.set(t.user_id, [t.team_id]);
-  }
-  const cols = ["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"] as const;
-  const teamGrants = await db.selectFrom("fleet_access").select(cols).where("owner_kind", "=", "TEAM").execute();
-  const userGrants = await byIds(users, (chunk) => {
-    const q = db.selectFrom("fleet_access").select(cols).where("owner_kind", "=", "USER");
-    return (chunk ? q.where("owner_id", "in", chunk) : q).execute();
-  });
-  for (const a of [...teamGrants, ...userGrants]) {
-    const byOwner = a.owner_kind === "USER" ? w.userBest : w.teamBest;
-    let best = byOwner.get(a.owner_id);
-    if (!best) byOwner.set(a.owner_id, (best = new Map()));
-    const rank = (a.owner_kind === "USER" ? 0 : 2) + (a.target_kind === "SYSTEM" ? 0 : 1);
-    const access: FleetAccessLevel = a.access === "READ_WRITE" ? "READ_WRITE" : "READ";
-    const systems = a.target_kind === "SYSTEM" ? (w.systems.has(a.target_id) ? [a.target_id] : []) : (w.groupSystems.get(a.target_id) ?? []);
-    for (const s of systems) offer(best, s, rank, access, a.id);
-  }
-  return w;
-}
-
-/** One user's decided pairs: system → best entry (first level present, most permissive in it). */
-function userPairs(w: World, userId: number): Best {
-  const own = w.userBest.get(userId);
-  const teams = w.userTeams.get(userId) ?? [];
-  if (!teams.length) return own ?? new Map();
-  const out: Best = new Map(own ?? []);
-  for (const t of teams) {
-    const best = w.teamBest.get(t);
-    if (best) for (const [s, e] of best) offer(out, s, e.rank, e.access, e.id);
-  }
-  return out;
-}
+type PairText = ReturnType<typeof pairText>;
 
 /** The pieces of a pair's text (see writeAccessMatrix): CSV lines or JSON objects. */
-function pairText(json: boolean, systems: Map<number, string>) {
-  const system = new Map<number, string>();
-  for (const [id, name] of systems) system.set(id, json ? `"system":${JSON.stringify(name)},"system_id":${id},` : `${csvCell(name)},${id},`);
+function pairText(json: boolean, ix: FleetIndex) {
   const grant: string[] = [];
   for (const level of ACCESS_LEVELS) {
     for (const access of ["READ", "READ_WRITE"]) grant.push(json ? `"access":"${access}","level":"${level}","grant_id":` : `${access},${level},`);
   }
   return {
-    system,
+    system: systemTexts(ix, json),
     grant,
     end: json ? "}" : "\n",
     admin: json ? `"access":"READ_WRITE","level":"ADMIN","grant_id":null}` : "READ_WRITE,ADMIN,\n",
@@ -131,57 +126,101 @@ function pairText(json: boolean, systems: Map<number, string>) {
 
 const csvCell = (v: string) => (/[",\n\r]/.test(v) || /^[=+\-@\t]/.test(v) ? `"${(/^[=+\-@\t]/.test(v) ? `'${v}` : v).replace(/"/g, '""')}"` : v);
 
-/** Write the matrix to `out`; returns the number of pairs written. Does not end `out`. */
-export async function writeAccessMatrix(db: Tx, out: Writable, opts: MatrixOptions): Promise<number> {
-  const w = await loadWorld(db, opts.users ?? null);
-  const users = await byIds(opts.users ?? null, (chunk) => {
+/** Bytes gathered into 256 KiB chunks, each written once full (the pieces are small). */
+class ChunkWriter {
+  private chunk = Buffer.allocUnsafe(CHUNK);
+  private pos = 0;
+  private readonly spill: Buffer[] = [];
+  constructor(private readonly out: Writable) {}
+  get full(): boolean {
+    return this.pos >= CHUNK - 4096 || this.spill.length > 0;
+  }
+  put(b: Buffer): void {
+    if (this.pos + b.length > CHUNK) {
+      this.spill.push(this.chunk.subarray(0, this.pos));
+      this.chunk = Buffer.allocUnsafe(Math.max(CHUNK, b.length));
+      this.pos = 0;
+    }
+    this.chunk.set(b, this.pos);
+    this.pos += b.length;
+  }
+  async flush(): Promise<void> {
+    const parts = [...this.spill.splice(0), this.chunk.subarray(0, this.pos)];
+    // The written chunk is the stream's now: fill a new one.
+    this.chunk = Buffer.allocUnsafe(CHUNK);
+    this.pos = 0;
+    for (const p of parts) if (p.length && !this.out.write(p)) await once(this.out, "drain");
+  }
+}
+
+const CHUNK = 262_144;
+
+/** Users (id, username) ascending: `ids` only, or every user. */
+async function usersOf(db: Tx, ids: readonly number[] | null): Promise<{ id: number; username: string }[]> {
+  const out: { id: number; username: string }[] = [];
+  const chunks = ids ? Array.from({ length: Math.ceil(ids.length / 500) }, (_, i) => ids.slice(i * 500, i * 500 + 500)) : [null];
+  for (const chunk of chunks) {
     const q = db.selectFrom("users").select(["id", "username"]).orderBy("id");
-    return (chunk ? q.where("id", "in", chunk.length ? chunk : [-1]) : q).execute();
-  });
-  users.sort((a, b) => a.id - b.id);
+    out.push(...(await (chunk ? q.where("id", "in", chunk) : q).execute()));
+  }
+  return out.sort((a, b) => a.id - b.id);
+}
+
+/**
+ * Write the matrix to `out`; returns the number of pairs written. Does not end `out`. Systems,
+ * groups and teams' grants come from the fleet index (./access-index.ts); the users, their own
+ * grants and teams are read for this export.
+ */
+export async function writeAccessMatrix(store: FleetStore, out: Writable, opts: MatrixOptions): Promise<number> {
+  const db = store.db;
+  const ids = opts.users ?? null;
+  const [ix, users, ownRows, admins] = await Promise.all([fleetIndex(store), usersOf(db, ids), userParts(db, ids), adminUsers(db)]);
   const json = opts.format === "JSON";
-  let buf = json ? "[" : "username,user_id,system,system_id,access,level,grant_id\n";
+  const w = new ChunkWriter(out);
+  w.put(Buffer.from(json ? "[" : "username,user_id,system,system_id,access,level,grant_id\n"));
   let pairs = 0;
-  const flush = async () => {
-    if (!out.write(buf)) await once(out, "drain");
-    buf = "";
-  };
-  // The text of a pair is made of pieces built once: the user's part once per user, the
-  // system's part (its escaped name and id) once per system, the access and level once per kind;
-  // an administrator's lines (every system, READ_WRITE) are the same pieces joined by its part.
-  const text = pairText(json, w.systems);
-  const adminLines = [...w.systems.keys()].map((s) => text.system.get(s)! + text.admin);
+  // The bytes of a pair are made of pieces encoded once: the user's part once per user, the rest
+  // (system, access, level, grant) once per team grant and index version, or per system for an
+  // administrator's lines (every system, READ_WRITE).
+  const text = pairText(json, ix);
+  const teams = teamCandidates(ix, text, json);
+  let adminLines: Buffer[] | null = null;
   for (let i = 0; i < users.length; i++) {
     const u = users[i]!;
-    const head = text.user(u.username, u.id, pairs > 0);
+    const head = Buffer.from(text.user(u.username, u.id, pairs > 0));
     // Before each further pair of this user (JSON: with the separating comma).
-    const next = json ? text.user(u.username, u.id, true) : head;
-    if (w.admins.has(u.id)) {
-      if (adminLines.length) buf += head + adminLines.join(next);
+    const next = json ? Buffer.from(text.user(u.username, u.id, true)) : head;
+    if (admins.has(u.id)) {
+      adminLines ??= [...ix.systems.keys()].map((s) => Buffer.from(text.system.get(s)! + text.admin));
+      for (let k = 0; k < adminLines.length; k++) {
+        w.put(k === 0 ? head : next);
+        w.put(adminLines[k]!);
+        if (w.full) await w.flush();
+      }
       pairs += adminLines.length;
     } else {
-      const decided = [...userPairs(w, u.id)].sort((a, b) => a[0] - b[0]);
+      const decided = userPairs(ix, text, teams, ownRows.get(u.id));
       for (let k = 0; k < decided.length; k++) {
-        const [s, e] = decided[k]!;
-        buf += (k === 0 ? head : next) + text.system.get(s)! + text.grant[e.rank * 2 + (e.access === "READ_WRITE" ? 1 : 0)]! + e.id + text.end;
+        w.put(k === 0 ? head : next);
+        w.put(decided[k]!.tail);
       }
       pairs += decided.length;
     }
-    if (buf.length > 262_144) await flush();
+    if (w.full) await w.flush();
     if (i % 200 === 199 || i === users.length - 1) {
       opts.checkAborted?.();
       opts.progress?.(i + 1, users.length);
     }
   }
-  buf += json ? "\n]\n" : "";
-  await flush();
+  if (json) w.put(Buffer.from("\n]\n"));
+  await w.flush();
   return pairs;
 }
 
 // ---- the job -----------------------------------------------------------------------------------
 
 export interface MatrixJobContext {
-  app: { store: Store; config: { dataDir: string } };
+  app: { store: FleetStore & Store; config: { dataDir: string } };
   session: { id: string; ephemeral?: boolean } | null;
   job?: { id: number; setProgress(percent: number | null, description?: string | null, extra?: unknown): void; checkAborted(): void };
 }
@@ -200,7 +239,7 @@ export async function accessMatrixJob(ctx: MatrixJobContext, format: MatrixForma
   const file = downloads.newFile(format.toLowerCase());
   const out = createWriteStream(file, { mode: 0o600 });
   try {
-    const pairs = await writeAccessMatrix(ctx.app.store.db, out, {
+    const pairs = await writeAccessMatrix(ctx.app.store, out, {
       format,
       progress: (done, total) => ctx.job?.setProgress(Math.floor((done * 100) / Math.max(total, 1)), `${done} of ${total} users`),
       checkAborted: () => ctx.job?.checkAborted(),

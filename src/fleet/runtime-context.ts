@@ -10,7 +10,7 @@ import type { ConnectionPool } from "./connection-pool.js";
 
 /** What the fleet runtime needs of the application (src/app.ts App satisfies it). */
 export interface FleetRuntimeApp {
-  readonly store: Pick<Store, "db" | "dialect">;
+  readonly store: Pick<Store, "db" | "dialect" | "changes">;
   readonly secretBox: SecretBox;
   readonly events: Pick<EventBus, "publish" | "setGate">;
   readonly log: Logger;

@@ -7,7 +7,8 @@ import type { Session } from "../auth/session.js";
 import type { Tx } from "../store/db.js";
 import { ValidationErrors, instanceNotFound, validationError } from "../server/errors.js";
 import { queryRows } from "../store/query-rows.js";
-import { accessBySystem, effectiveAccess, subjectOfSession } from "./effective-access.js";
+import { effectiveAccess, subjectOfSession, type FleetAccessLevel } from "./effective-access.js";
+import { fleetIndex, userPart, type FleetIndex, type FleetStore } from "./access-index.js";
 import { RemoteConnection, ConnectFailure } from "./remote-connection.js";
 import { fleetRuntime, type FleetRuntime } from "./runtime.js";
 import { KEY_PLACEHOLDER, type FleetSystemEntry, type FleetSystemStatus, type SystemCreate, type SystemUpdate } from "./system-schemas.js";
@@ -30,63 +31,54 @@ function seesAll(session: Session | null): boolean {
   return !session || session.internal || session.fullAdmin || session.roles.has("FLEET_READ") || session.roles.has("FULL_ADMIN");
 }
 
-/** The access of the caller to each system it may see (null: all, READ_WRITE for admins / READ for FLEET_READ-only). */
-async function visibleAccess(db: Tx, session: Session | null): Promise<Map<number, "READ" | "READ_WRITE"> | null> {
-  if (!session) return null;
-  const subject = subjectOfSession(session);
-  if (subject.admin) return null;
-  return accessBySystem(db, subject);
-}
-
-/** Above this many systems a listing reads whole tables instead of naming the ids. */
+/** Above this many systems a listing reads every status instead of naming the ids. */
 const BY_ID_LIMIT = 500;
 
 /**
- * The ids to read (undefined: every system): those asked for, cut down to what the caller may see.
- * A fleet user sees a few of many systems: reading only those keeps its listing small.
+ * The caller's access to each system it may see, from the index (null: every system — READ_WRITE
+ * for administrators, as listed for FLEET_READ).
  */
-function idsToRead(all: boolean, access: Map<number, unknown> | null, onlyIds?: number[]): number[] | undefined {
-  if (all || !access) return onlyIds;
-  if (onlyIds) return onlyIds.filter((id) => access.has(id));
-  return access.size > BY_ID_LIMIT ? undefined : [...access.keys()];
+async function visibleAccess(store: FleetStore, ix: FleetIndex, session: Session | null): Promise<Map<number, FleetAccessLevel> | null> {
+  if (!session) return null;
+  const subject = subjectOfSession(session);
+  if (subject.admin) return null;
+  return ix.accessBySystem(await userPart(store, ix, subject.userId), !!subject.readonly);
 }
 
-/** Entries of the systems with the given ids (all when omitted), as `session` sees them. */
+/**
+ * Entries of the systems with the given ids (all when omitted), as `session` sees them: systems,
+ * groups and access from the fleet index (./access-index.ts, one version of the store, rebuilt after
+ * any change), statuses (written by the poller) from the store.
+ */
 async function entries(rt: FleetRuntime, session: Session | null, onlyIds?: number[]): Promise<FleetSystemEntry[]> {
-  const db = rt.app.store.db;
-  const access = await visibleAccess(db, session);
+  const store = rt.app.store;
+  const ix = await fleetIndex(store);
+  const access = await visibleAccess(store, ix, session);
   const all = seesAll(session);
-  const want = idsToRead(all, access, onlyIds);
-  if (want && !want.length) return [];
-  let q = db.selectFrom("fleet_systems").select(["id", "name", "url", "username", "read_api_key", "verify_ssl", "ca", "created_at", "updated_at"]).orderBy("id");
-  if (want) q = q.where("id", "in", want);
-  const rows = (await q.execute()).filter((r) => all || access?.has(r.id));
-  const ids = rows.map((r) => r.id);
-  const few = rows.length <= BY_ID_LIMIT;
-  const groups = new Map<number, number[]>();
-  let mq = db.selectFrom("fleet_system_group_members").select(["system_id", "system_group_id"]).orderBy("system_group_id");
-  if (few) mq = mq.where("system_id", "in", ids.length ? ids : [-1]);
-  const [statuses, members] = await Promise.all([readStatuses(db, few ? ids : undefined), mq.execute()]);
-  for (const m of members) {
-    let g = groups.get(m.system_id);
-    if (!g) groups.set(m.system_id, (g = []));
-    g.push(m.system_group_id);
-  }
-  return rows.map((r) => ({
-    id: r.id,
-    name: r.name,
-    url: r.url,
-    username: r.username ?? "",
-    api_key: KEY_PLACEHOLDER,
-    read_api_key: r.read_api_key === null ? null : KEY_PLACEHOLDER,
-    verify_ssl: !!r.verify_ssl,
-    ca: r.ca,
-    groups: groups.get(r.id) ?? [],
-    access: access === null ? "READ_WRITE" : (access.get(r.id) ?? "NONE"),
-    status: statuses.get(r.id) ?? unknownStatus(r.id),
-    created_at: new Date(Number(r.created_at)),
-    updated_at: new Date(Number(r.updated_at)),
-  }));
+  let ids: number[];
+  if (onlyIds) ids = [...new Set(onlyIds)].filter((id) => ix.systems.has(id) && (all || !access || access.has(id))).sort((a, b) => a - b);
+  else if (all || !access) ids = [...ix.systems.keys()];
+  else ids = [...access.keys()].sort((a, b) => a - b);
+  if (!ids.length) return [];
+  const statuses = await readStatuses(store.db, ids.length <= BY_ID_LIMIT ? ids : undefined);
+  return ids.map((id) => {
+    const r = ix.systems.get(id)!;
+    return {
+      id,
+      name: r.name,
+      url: r.url,
+      username: r.username ?? "",
+      api_key: KEY_PLACEHOLDER,
+      read_api_key: r.has_read_api_key ? KEY_PLACEHOLDER : null,
+      verify_ssl: !!r.verify_ssl,
+      ca: r.ca,
+      groups: [...(ix.groupsOfSystem.get(id) ?? [])],
+      access: access === null ? "READ_WRITE" : (access.get(id) ?? "NONE"),
+      status: statuses.get(id) ?? unknownStatus(id),
+      created_at: new Date(r.created_at),
+      updated_at: new Date(r.updated_at),
+    };
+  });
 }
 
 export async function querySystems(ctx: SystemCallContext, filters: unknown, options: unknown): Promise<unknown> {

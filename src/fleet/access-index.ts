@@ -1,0 +1,293 @@
+// An in-memory index of fleet access (systems, system groups and their members, teams and their
+// grants, and each user's own grants and teams), for the read paths whose aims are in
+// milliseconds: fleet.system.query as a fleet user, fleet.access.explain and fleet.access.matrix.
+// The decisions themselves are still those of ./effective-access.ts (`decide`, the precedence order).
+//
+// Never stale: the index is one version of the store, valid while the store's change stamp
+// (src/store/change-feed.ts) has not moved. Every write to a table access is built from (users,
+// groups, memberships, privileges, fleet_access, team_members, fleet_systems,
+// fleet_system_group_members, ...) moves the stamp — in this process when the statement runs, from
+// another process on SQLite through data_version and on PostgreSQL through its NOTIFY — and the
+// next call then builds a new version. A version is kept only if the stamp did not move while it
+// was read (the QueryCache rule), and while the stamp cannot be known (PostgreSQL's listening
+// connection is down) nothing is kept: every call reads the store afresh. Writes inside a
+// transaction must not use it (they see their own uncommitted rows): held-access.ts and the proxy
+// read the store with ./effective-access.ts.
+
+import { sql } from "kysely";
+import type { Db, Tx } from "../store/db.js";
+import { param, prepare } from "../auth/prepared.js";
+import { comparePrecedence, type AccessEntry, type FleetAccessLevel, type OwnerKind, type TargetKind } from "./effective-access.js";
+
+/** What the index needs of the store (src/store/db.ts Store satisfies it). */
+export interface FleetStore {
+  readonly db: Db;
+  readonly dialect: "sqlite" | "postgres";
+  readonly changes: { stamp(): string | null };
+}
+
+/** A system as listings show it (its sealed keys stay in the store: only whether a read key is set). */
+export interface IndexedSystem {
+  id: number;
+  name: string;
+  url: string;
+  username: string | null;
+  has_read_api_key: boolean;
+  verify_ssl: number;
+  ca: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One user's part of the index: its teams and its own grants. */
+export interface UserPart {
+  teams: readonly number[];
+  grants: readonly AccessEntry[];
+}
+
+/** Users whose parts are kept per version (a fleet user's calls, explain's recent subjects). */
+const MAX_USERS = 20_000;
+
+export class FleetIndex {
+  /** bestBySystem's answers, per user part read at this version. */
+  private readonly bestOfPart = new WeakMap<UserPart, Map<number, AccessEntry>>();
+  readonly systems = new Map<number, IndexedSystem>();
+  readonly systemByName = new Map<string, number>();
+  /** System → the groups containing it, ascending. */
+  readonly groupsOfSystem = new Map<number, number[]>();
+  /** Group → its member systems. */
+  readonly systemsOfGroup = new Map<number, number[]>();
+  readonly groupNames = new Map<number, string>();
+  readonly teamNames = new Map<number, string>();
+  /** Team → its grants. */
+  readonly teamGrants = new Map<number, AccessEntry[]>();
+  /** User parts read at this version (most recently used last). */
+  readonly users = new Map<number, UserPart>();
+  /** Per-version memo of derived data (the matrix's text pieces, explained users); see remember(). */
+  readonly memo = new Map<string, unknown>();
+
+  constructor(readonly stamp: string | null) {}
+
+  /** Every system an entry reaches (a group's members; a deleted system: none). */
+  systemsOf(e: Pick<AccessEntry, "target_kind" | "target_id">): readonly number[] {
+    if (e.target_kind === "SYSTEM") return this.systems.has(e.target_id) ? [e.target_id] : [];
+    return this.systemsOfGroup.get(e.target_id) ?? [];
+  }
+
+  /** Does entry `e` reach system `systemId`? */
+  reaches(e: AccessEntry, systemId: number): boolean {
+    if (e.target_kind === "SYSTEM") return e.target_id === systemId;
+    return this.groupsOfSystem.get(systemId)?.includes(e.target_id) ?? false;
+  }
+
+  /** The entries that apply to (user, system), or null when the system does not exist. */
+  pairEntries(part: UserPart | null, systemId: number): AccessEntry[] | null {
+    if (!this.systems.has(systemId)) return null;
+    const out: AccessEntry[] = [];
+    if (!part) return out;
+    for (const e of part.grants) if (this.reaches(e, systemId)) out.push(e);
+    for (const t of part.teams) for (const e of this.teamGrants.get(t) ?? []) if (this.reaches(e, systemId)) out.push(e);
+    return out;
+  }
+
+  /**
+   * The deciding entry of every system the user may see (first level present, most permissive,
+   * lowest id); computed once per user part (a part belongs to one version).
+   */
+  bestBySystem(part: UserPart): ReadonlyMap<number, AccessEntry> {
+    const kept = this.bestOfPart.get(part);
+    if (kept) return kept;
+    const best = new Map<number, AccessEntry>();
+    const offer = (e: AccessEntry) => {
+      for (const s of this.systemsOf(e)) {
+        const cur = best.get(s);
+        if (!cur || comparePrecedence(e, cur) < 0) best.set(s, e);
+      }
+    };
+    for (const e of part.grants) offer(e);
+    for (const t of part.teams) for (const e of this.teamGrants.get(t) ?? []) offer(e);
+    this.bestOfPart.set(part, best);
+    return best;
+  }
+
+  /** The effective access of a user to every system it may see (READ when the session is read-only). */
+  accessBySystem(part: UserPart, readonly: boolean): Map<number, FleetAccessLevel> {
+    const out = new Map<number, FleetAccessLevel>();
+    for (const [s, e] of this.bestBySystem(part)) out.set(s, readonly ? "READ" : e.access);
+    return out;
+  }
+}
+
+type GrantRow = { id: number; owner_kind: string; owner_id: number; target_kind: string; target_id: number; access: string };
+
+export function toEntry(r: GrantRow): AccessEntry {
+  return {
+    id: Number(r.id),
+    owner_kind: r.owner_kind as OwnerKind,
+    owner_id: Number(r.owner_id),
+    target_kind: r.target_kind as TargetKind,
+    target_id: Number(r.target_id),
+    access: r.access === "READ_WRITE" ? "READ_WRITE" : "READ",
+  };
+}
+
+/** Read one version of the shared part (everything but users' own rows). */
+async function readIndex(db: Tx, stamp: string | null): Promise<FleetIndex> {
+  indexStats.reads++;
+  const ix = new FleetIndex(stamp);
+  const [systems, members, groups, teams, grants] = await Promise.all([
+    db.selectFrom("fleet_systems").select(["id", "name", "url", "username", "read_api_key", "verify_ssl", "ca", "created_at", "updated_at"]).orderBy("id").execute(),
+    db.selectFrom("fleet_system_group_members").select(["system_group_id", "system_id"]).orderBy("system_group_id").orderBy("system_id").execute(),
+    db.selectFrom("fleet_system_groups").select(["id", "name"]).execute(),
+    db.selectFrom("teams").select(["id", "name"]).execute(),
+    db.selectFrom("fleet_access").select(["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"]).where("owner_kind", "=", "TEAM").orderBy("id").execute(),
+  ]);
+  for (const r of systems) {
+    const id = Number(r.id);
+    ix.systems.set(id, {
+      id,
+      name: r.name,
+      url: r.url,
+      username: r.username,
+      has_read_api_key: r.read_api_key !== null,
+      verify_ssl: Number(r.verify_ssl),
+      ca: r.ca === null ? null : Number(r.ca),
+      created_at: Number(r.created_at),
+      updated_at: Number(r.updated_at),
+    });
+    ix.systemByName.set(r.name, id);
+  }
+  for (const m of members) {
+    const g = Number(m.system_group_id);
+    const s = Number(m.system_id);
+    push(ix.systemsOfGroup, g, s);
+    push(ix.groupsOfSystem, s, g);
+  }
+  for (const list of ix.groupsOfSystem.values()) list.sort((a, b) => a - b);
+  for (const g of groups) ix.groupNames.set(Number(g.id), g.name);
+  for (const t of teams) ix.teamNames.set(Number(t.id), t.name);
+  for (const r of grants) push(ix.teamGrants, Number(r.owner_id), toEntry(r));
+  return ix;
+}
+
+function push<K, V>(map: Map<K, V[]>, k: K, v: V): void {
+  const list = map.get(k);
+  if (list) list.push(v);
+  else map.set(k, [v]);
+}
+
+/** How many versions were read (tests check that a change leads to a new read, and nothing else does). */
+export const indexStats = { reads: 0 };
+
+const current = new WeakMap<FleetStore, { index: FleetIndex } | { building: Promise<FleetIndex>; stamp: string }>();
+
+/**
+ * The index at the store's present version: the kept one if the stamp has not moved, else a new
+ * read (shared by concurrent callers of the same version).
+ */
+export async function fleetIndex(store: FleetStore): Promise<FleetIndex> {
+  const stamp = store.changes.stamp();
+  if (stamp === null) return readConsistent(store, null);
+  const held = current.get(store);
+  if (held && "index" in held && held.index.stamp === stamp) return held.index;
+  if (held && "building" in held && held.stamp === stamp) return held.building;
+  const building = readConsistent(store, stamp);
+  current.set(store, { building, stamp });
+  try {
+    const index = await building;
+    // Kept only if nothing was written while it was read (else the next call reads again).
+    const entry = current.get(store);
+    if (entry && "building" in entry && entry.building === building) {
+      if (store.changes.stamp() === stamp) current.set(store, { index });
+      else current.delete(store);
+    }
+    return index;
+  } catch (err) {
+    const entry = current.get(store);
+    if (entry && "building" in entry && entry.building === building) current.delete(store);
+    throw err;
+  }
+}
+
+/**
+ * One read of the shared part, in one transaction so the version is one snapshot (PostgreSQL:
+ * REPEATABLE READ; SQLite: a read transaction on the one connection).
+ */
+function readConsistent(store: FleetStore, stamp: string | null): Promise<FleetIndex> {
+  const tx = store.db.transaction();
+  return (store.dialect === "postgres" ? tx.setIsolationLevel("repeatable read") : tx).execute((trx) => readIndex(trx, stamp));
+}
+
+// A user's teams and own grants in one statement (kind 0: a team membership, kind 1: a grant).
+const userRows = prepare<[number, number]>()(2, (db) =>
+  sql<GrantRow & { kind: number }>`
+    select 0 as "kind", "t"."team_id" as "id", cast(null as text) as "owner_kind", cast(null as integer) as "owner_id",
+           cast(null as text) as "target_kind", cast(null as integer) as "target_id", cast(null as text) as "access"
+      from "team_members" as "t" where "t"."user_id" = ${param(0)}
+    union all
+    select 1, "a"."id", "a"."owner_kind", "a"."owner_id", "a"."target_kind", "a"."target_id", "a"."access"
+      from "fleet_access" as "a" where "a"."owner_kind" = 'USER' and "a"."owner_id" = ${param(1)}`.compile(db),
+);
+
+const NO_USER: UserPart = Object.freeze({ teams: Object.freeze([]) as readonly number[], grants: Object.freeze([]) as readonly AccessEntry[] });
+
+/** A user's part at the index's version (null user: no account, no grants). */
+export async function userPart(store: FleetStore, ix: FleetIndex, userId: number | null): Promise<UserPart> {
+  if (userId === null) return NO_USER;
+  const kept = ix.users.get(userId);
+  if (kept) {
+    ix.users.delete(userId);
+    ix.users.set(userId, kept);
+    return kept;
+  }
+  const teams: number[] = [];
+  const grants: AccessEntry[] = [];
+  for (const r of await userRows.rows(store.db, userId, userId)) {
+    if (Number(r.kind) === 0) teams.push(Number(r.id));
+    else grants.push(toEntry(r));
+  }
+  teams.sort((a, b) => a - b);
+  const part: UserPart = { teams, grants };
+  // Kept only at the version it was read at.
+  if (ix.stamp !== null && store.changes.stamp() === ix.stamp) {
+    ix.users.set(userId, part);
+    if (ix.users.size > MAX_USERS) ix.users.delete(ix.users.keys().next().value as number);
+  }
+  return part;
+}
+
+/**
+ * Keep `value` under `key` in the index's memo if the store is still at the index's version (what
+ * was read for it may be newer otherwise); at most MAX_USERS entries, the oldest dropped.
+ */
+export function remember(store: FleetStore, ix: FleetIndex, key: string, value: unknown): void {
+  if (ix.stamp === null || store.changes.stamp() !== ix.stamp) return;
+  ix.memo.set(key, value);
+  if (ix.memo.size > MAX_USERS) ix.memo.delete(ix.memo.keys().next().value as string);
+}
+
+/** Read the parts of many users at once (the matrix), not kept. */
+export async function userParts(db: Tx, users: readonly number[] | null): Promise<Map<number, UserPart>> {
+  const out = new Map<number, { teams: number[]; grants: AccessEntry[] }>();
+  const get = (u: number) => {
+    let p = out.get(u);
+    if (!p) out.set(u, (p = { teams: [], grants: [] }));
+    return p;
+  };
+  const chunks: (number[] | null)[] = [];
+  if (!users) chunks.push(null);
+  else for (let i = 0; i < users.length; i += 500) chunks.push(users.slice(i, i + 500));
+  for (const chunk of chunks) {
+    if (chunk && !chunk.length) continue;
+    let mq = db.selectFrom("team_members").select(["team_id", "user_id"]);
+    let gq = db.selectFrom("fleet_access").select(["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"]).where("owner_kind", "=", "USER");
+    if (chunk) {
+      mq = mq.where("user_id", "in", chunk);
+      gq = gq.where("owner_id", "in", chunk);
+    }
+    const [members, grants] = await Promise.all([mq.execute(), gq.execute()]);
+    for (const m of members) get(Number(m.user_id)).teams.push(Number(m.team_id));
+    for (const g of grants) get(Number(g.owner_id)).grants.push(toEntry(g));
+  }
+  return out;
+}
