@@ -8,6 +8,7 @@ import { validationError } from "../server/errors.js";
 import { SafeDir, errCode, isDir, isFile, isLink, type SafeStat } from "../accounts/safe-fs.js";
 import { isWithin, normalizeDir } from "../accounts/storage-root.js";
 import type { PathStat } from "./schemas.js";
+import { fileAttributesOf } from "./storage-paths.js";
 
 const posix = path.posix;
 
@@ -82,12 +83,7 @@ function toPathStat(p: string, st: SafeStat, parentDev: number | null): PathStat
     // Nothing on the way is a link (refused above), so the path is its own real path.
     realpath: p,
     type,
-    size: st.size,
-    allocation_size: st.blocks * 512,
-    mode: st.mode,
-    acl: false,
-    uid: st.uid,
-    gid: st.gid,
+    ...fileAttributesOf(st),
     atime: seconds(st.atime),
     mtime: seconds(st.mtime),
     ctime: seconds(st.ctime),

@@ -184,6 +184,11 @@ interface EntryStat {
   gid: number;
 }
 
+/** What lstat tells of a path, as both results report it (fileAttributes in schemas.ts). */
+export function fileAttributesOf(st: { size: number; blocks: number; mode: number; uid: number; gid: number }) {
+  return { size: st.size, allocation_size: st.blocks * 512, mode: st.mode, acl: false as const, uid: st.uid, gid: st.gid };
+}
+
 /**
  * One listed entry. A link's realpath is reported only when it stays inside the storage roots,
  * otherwise the link's own path is given.
@@ -199,12 +204,7 @@ async function buildEntry(entryPath: string, onDisk: string, roots: Roots, st: E
     path: entryPath,
     realpath: real,
     type,
-    size: st.size,
-    allocation_size: st.blocks * 512,
-    mode: st.mode,
-    acl: false,
-    uid: st.uid,
-    gid: st.gid,
+    ...fileAttributesOf(st),
     is_mountpoint: isMountpoint,
     is_ctldir: false,
   };
