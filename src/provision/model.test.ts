@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { FILES, generateAll, sshdConfig } from "./generate.js";
 import { HostModel } from "./model.js";
+import { Slicer } from "./slice.js";
 import type { ProvGroup, ProvPolicy, ProvUser, Snapshot } from "./types.js";
 
 const NT = "8846F7EAEE8FB117AD06BDD830B7586C";
@@ -129,6 +130,21 @@ test("re-rendering a warm model (policy change, then any other snapshot) keeps t
       assertSameAsGenerators(m, a, "and back");
     }),
     { numRuns: 150 },
+  );
+});
+
+test("built, reconciled and rendered in turns (pausing at every step), a model renders the same bytes", async () => {
+  await fc.assert(
+    fc.asyncProperty(snapshotArb, snapshotArb, async (a, b) => {
+      const slicer = new Slicer(0); // every step is a turn of its own: the event loop runs between all of them
+      const m = await HostModel.build(a, slicer);
+      await m.renderSliced(slicer);
+      assertSameAsGenerators(m, a, "built in turns");
+      await m.reconcileSliced(b, slicer);
+      await m.renderSliced(slicer);
+      assertSameAsGenerators(m, b, "reconciled in turns");
+    }),
+    { numRuns: 60 },
   );
 });
 

@@ -130,6 +130,44 @@ class BlockIndex {
   }
 }
 
+/**
+ * user id → the user's aux group ids. Most users are in exactly one (every SMB user in
+ * builtin_users): that one is stored as the number itself, not as a Set of one (some 100 bytes
+ * per user, 100 MB at 1,000,000 users).
+ */
+class AuxIndex {
+  private readonly byUser = new Map<number, number | number[]>();
+  /** The user's aux groups (a fresh Set). */
+  of(userId: number): Set<number> {
+    const v = this.byUser.get(userId);
+    return new Set(v === undefined ? [] : typeof v === "number" ? [v] : v);
+  }
+  set(userId: number, groups: ReadonlySet<number>): void {
+    if (groups.size === 0) this.byUser.delete(userId);
+    else if (groups.size === 1) this.byUser.set(userId, groups.values().next().value as number);
+    else this.byUser.set(userId, [...groups]);
+  }
+  add(userId: number, groupId: number): void {
+    const v = this.byUser.get(userId);
+    if (v === undefined) this.byUser.set(userId, groupId);
+    else if (typeof v === "number") {
+      if (v !== groupId) this.byUser.set(userId, [v, groupId]);
+    } else if (!v.includes(groupId)) v.push(groupId);
+  }
+  remove(userId: number, groupId: number): void {
+    const v = this.byUser.get(userId);
+    if (v === undefined) return;
+    if (typeof v === "number") {
+      if (v === groupId) this.byUser.delete(userId);
+      return;
+    }
+    const rest = v.filter((g) => g !== groupId);
+    if (rest.length === v.length) return;
+    if (rest.length === 1) this.byUser.set(userId, rest[0]);
+    else this.byUser.set(userId, rest);
+  }
+}
+
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 function sameUser(a: ProvUser, b: ProvUser): boolean {
@@ -184,7 +222,7 @@ export class HostModel {
   private readonly withHome = new Set<number>();
   readonly groups = new Map<number, ProvGroup>();
   /** user id → aux group ids; derived from membersOfGroup when first needed (not by a full build) */
-  private auxOfUser: Map<number, Set<number>> | null = null;
+  private auxOfUser: AuxIndex | null = null;
   /** group id → aux member user ids */
   private readonly membersOfGroup = new Map<number, Set<number>>();
   private readonly namesCache = new Map<number, string>();
@@ -231,26 +269,13 @@ export class HostModel {
 
   // ---- structure helpers ---------------------------------------------------------------------
 
-  private aux(): Map<number, Set<number>> {
+  private aux(): AuxIndex {
     if (!this.auxOfUser) {
-      const aux = new Map<number, Set<number>>();
-      for (const [gid, members] of this.membersOfGroup) {
-        for (const uid of members) {
-          let s = aux.get(uid);
-          if (!s) aux.set(uid, (s = new Set()));
-          s.add(gid);
-        }
-      }
+      const aux = new AuxIndex();
+      for (const [gid, members] of this.membersOfGroup) for (const uid of members) aux.add(uid, gid);
       this.auxOfUser = aux;
     }
     return this.auxOfUser;
-  }
-
-  private auxSet(userId: number): Set<number> {
-    const aux = this.aux();
-    let s = aux.get(userId);
-    if (!s) aux.set(userId, (s = new Set()));
-    return s;
   }
 
   /** Comma-separated aux member names (cached until the group is marked). */
@@ -348,7 +373,7 @@ export class HostModel {
       if (!old && !nu) continue;
       this.mark("user", id);
       const aux = this.aux();
-      const oldAux = aux.get(id) ?? new Set<number>();
+      const oldAux = aux.of(id);
       const nuAux = nu ? (newAux.get(id) ?? new Set<number>()) : new Set<number>();
       const renamed = !old || !nu || old.username !== nu.username;
       for (const g of new Set([...oldAux, ...nuAux])) {
@@ -360,8 +385,7 @@ export class HostModel {
           s.add(id);
         }
       }
-      if (nuAux.size) aux.set(id, nuAux);
-      else aux.delete(id);
+      aux.set(id, nuAux);
       if (nu) this.putUser(nu);
       else this.dropUser(id);
     }
@@ -397,8 +421,8 @@ export class HostModel {
       const oldM = this.membersOfGroup.get(id) ?? new Set<number>();
       const nuM = nu ? (newMembers.get(id) ?? new Set<number>()) : new Set<number>();
       if (oldM.size !== nuM.size || [...nuM].some((u) => !oldM.has(u))) this.mark("group", id);
-      for (const u of oldM) if (!nuM.has(u)) this.aux().get(u)?.delete(id);
-      for (const u of nuM) if (!oldM.has(u)) this.auxSet(u).add(id);
+      for (const u of oldM) if (!nuM.has(u)) this.aux().remove(u, id);
+      for (const u of nuM) if (!oldM.has(u)) this.aux().add(u, id);
       if (nuM.size) this.membersOfGroup.set(id, nuM);
       else this.membersOfGroup.delete(id);
     }

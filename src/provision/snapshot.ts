@@ -14,6 +14,7 @@ import type { Db, Dialect, Tx } from "../store/db.js";
 import type { Database } from "../store/schema.js";
 import { getSetting } from "../store/settings.js";
 import { Slicer } from "./slice.js";
+import { NO_HOME } from "./keys.js";
 import { DEFAULT_POLICY, type ProvGroup, type ProvPolicy, type ProvUser, type Snapshot } from "./types.js";
 
 const USER_COLS = [
@@ -83,6 +84,12 @@ function shellOf(v: unknown): string {
   return s;
 }
 
+/** Accounts without a home (most SMB users) share the one "/var/empty" instead of a copy each. */
+function homeOf(v: unknown): string {
+  const s = str(v);
+  return s === NO_HOME ? NO_HOME : s;
+}
+
 function userFromCells(c: Cell[]): ProvUser {
   return {
     id: num(c[0]),
@@ -90,7 +97,7 @@ function userFromCells(c: Cell[]): ProvUser {
     username: str(c[2]),
     unixhash: strOrNull(c[3]),
     smbhash: strOrNull(c[4]),
-    home: str(c[5]),
+    home: homeOf(c[5]),
     shell: shellOf(c[6]),
     full_name: str(c[7]),
     builtin: bool(c[8]),
