@@ -15,7 +15,7 @@ import { PASSWORD, loginAs, makeAdmin, makeUser, randomName, type TestUser } fro
 import type { RpcClient } from "../src/cli/client.js";
 import type { MethodDef } from "../src/api/method.js";
 import { expandRoles } from "../src/access/roles.js";
-import { makeCaPem } from "./slapd-harness.js";
+import { makeCaPem } from "./test-certs.js";
 
 export type Target = "plain" | "self" | "admin";
 export type Outcome = "OK" | "DENIED" | "ENOTAUTHENTICATED" | "NO_METHOD" | `ERROR ${string}`;

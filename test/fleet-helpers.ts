@@ -1,12 +1,8 @@
-// Managed systems for fleet tests: real Gatehouse processes on loopback (each with its own data
-// dir and an API key made on it), and a custom certificate authority made with openssl for the
-// TLS cases. Everything lives under one temp dir, removed by `cleanup`.
-
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startServerProcess, type ServerProcess } from "./process-harness.js";
+import { makeCa, makeServerCert } from "./test-certs.js";
 import type { RpcClient } from "../src/cli/client.js";
 
 export interface ManagedSystem {
@@ -28,39 +24,12 @@ export interface TestCa {
   selfSigned: { certFile: string; keyFile: string };
 }
 
-/** A CA, and a server certificate it signs for 127.0.0.1 / localhost (RSA, SHA-256). */
+/** A CA, a server certificate it signs for 127.0.0.1 / localhost, and a self-signed one. */
 export function makeTestCa(dir: string): TestCa {
-  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  run(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=Gatehouse Test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  );
-  run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
-  writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
-  run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-sha256", "-extfile", "ext.cnf");
-  run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "self.key", "-out", "self.pem", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1");
-  return {
-    dir,
-    caPem: readFileSync(path.join(dir, "ca.pem"), "utf8"),
-    certFile: path.join(dir, "server.pem"),
-    keyFile: path.join(dir, "server.key"),
-    selfSigned: { certFile: path.join(dir, "self.pem"), keyFile: path.join(dir, "self.key") },
-  };
+  const ca = makeCa(dir, "Gatehouse Test CA");
+  const server = makeServerCert(dir, ca);
+  const self = makeServerCert(dir, null, "self");
+  return { dir, caPem: ca.pem, certFile: server.certFile, keyFile: server.keyFile, selfSigned: { certFile: self.certFile, keyFile: self.keyFile } };
 }
 
 /** Start a Gatehouse process as a managed system and make two API keys on it. */

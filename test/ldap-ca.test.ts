@@ -10,7 +10,7 @@ import path from "node:path";
 import { rootCertificates } from "node:tls";
 import { clientWithRoles, forEachStore, rpcError, type TestServer } from "./harness.js";
 import { startAsAdmin } from "./auth-helpers.js";
-import { makeCa, makeCaPem, makeServerCert } from "./slapd-harness.js";
+import { makeCa, makeCaPem, makeServerCert } from "./test-certs.js";
 import { caPemById, trustedCas } from "../src/directory/certificate-authorities.js";
 import type { RpcClient } from "../src/cli/client.js";
 

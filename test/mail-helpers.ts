@@ -1,13 +1,9 @@
-// A real SMTP server on loopback (smtp-server) for the mail tests: every message it accepts is
-// kept, parsed enough to read a code from it. TLS certificates are made in the test with openssl
-// (a CA and a server certificate for 127.0.0.1 and localhost), in a temporary directory.
-
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
+import { makeCa, makeServerCert } from "./test-certs.js";
 
 export interface ReceivedMail {
   from: string;
@@ -35,50 +31,19 @@ export interface TestCerts {
   cleanup(): void;
 }
 
-function ssl(args: string[], cwd: string): void {
-  execFileSync("openssl", args, { cwd, stdio: "ignore" });
-}
-
 /** A CA and a server certificate it signed (SAN 127.0.0.1, localhost), plus a self-signed one. */
 export function makeCerts(): TestCerts {
   const dir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-mail-certs-"));
-  ssl(
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.pem",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=Gatehouse Test Mail CA",
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    ],
-    dir,
-  );
-  writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
-  ssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"], dir);
-  ssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"], dir);
-  ssl(
-    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "self.key", "-out", "self.pem", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-    dir,
-  );
-  const read = (f: string) => readFileSync(path.join(dir, f), "utf8");
+  const ca = makeCa(dir, "Gatehouse Test Mail CA");
+  const server = makeServerCert(dir, ca);
+  const self = makeServerCert(dir, null, "self");
   return {
     dir,
-    caPem: read("ca.pem"),
-    key: read("server.key"),
-    cert: read("server.pem"),
-    selfKey: read("self.key"),
-    selfCert: read("self.pem"),
+    caPem: ca.pem,
+    key: server.key,
+    cert: server.pem,
+    selfKey: self.key,
+    selfCert: self.pem,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

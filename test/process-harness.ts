@@ -70,7 +70,7 @@ function versionsOk(httpUrl: string): Promise<boolean> {
   });
 }
 
-async function waitReady(httpUrl: string, child: ChildProcess, output: () => string, timeoutMs = 30_000): Promise<void> {
+async function waitReady(httpUrl: string, child: ChildProcess, output: () => string, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server process exited (${child.exitCode}):\n${output()}`);

@@ -2,92 +2,18 @@
 // TLS with a CA and server certificate made here with openssl, more than 1,000 users so that the
 // server's size limit (1,000, as Active Directory's page size) forces paged searches, and a bind
 // account that is not the rootdn (the rootdn is exempt from size limits). Stopped by its pid; its
-// temp dir removed. Also: CA/certificate helpers and a TLS front with a self-signed certificate.
+// temp dir removed. Also: a TLS front with a self-signed certificate.
 
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
 import os from "node:os";
 import path from "node:path";
+import { makeCa, makeServerCert } from "./test-certs.js";
 
 const SLAPD = "/usr/sbin/slapd";
 const SLAPADD = "/usr/sbin/slapadd";
-
-function openssl(cwd: string, args: string[]): void {
-  execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
-}
-
-/** A fresh self-signed CA certificate (EC P-256: fast to make), PEM. `dir` keeps the key. */
-export function makeCa(dir: string, cn: string, file = "ca"): { pem: string; keyFile: string; certFile: string } {
-  openssl(dir, [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    `${file}.key`,
-    "-out",
-    `${file}.crt`,
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${cn}`,
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]);
-  return { pem: readFileSync(path.join(dir, `${file}.crt`), "utf8"), keyFile: path.join(dir, `${file}.key`), certFile: path.join(dir, `${file}.crt`) };
-}
-
-/** A CA certificate PEM made in a temp dir that is removed at once (for import tests). */
-export function makeCaPem(cn = `Test CA ${process.pid}-${Math.random().toString(36).slice(2, 8)}`): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-ca-"));
-  try {
-    return makeCa(dir, cn).pem;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** A leaf (server) certificate for localhost/127.0.0.1 signed by the CA in `dir` (or self-signed). */
-export function makeServerCert(dir: string, ca: { keyFile: string; certFile: string } | null, file = "server"): { certFile: string; keyFile: string; pem: string; key: string } {
-  writeFileSync(path.join(dir, `${file}.ext`), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
-  if (ca) {
-    openssl(dir, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${file}.key`, "-out", `${file}.csr`, "-subj", "/CN=localhost"]);
-    openssl(dir, ["x509", "-req", "-in", `${file}.csr`, "-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial", "-out", `${file}.crt`, "-days", "2", "-extfile", `${file}.ext`]);
-  } else {
-    openssl(dir, [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      `${file}.key`,
-      "-out",
-      `${file}.crt`,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-addext",
-      "basicConstraints=CA:FALSE",
-    ]);
-  }
-  return {
-    certFile: path.join(dir, `${file}.crt`),
-    keyFile: path.join(dir, `${file}.key`),
-    pem: readFileSync(path.join(dir, `${file}.crt`), "utf8"),
-    key: readFileSync(path.join(dir, `${file}.key`), "utf8"),
-  };
-}
 
 /** A free loopback port: bind port 0, read it, release it (slapd needs a number). */
 export async function freePort(): Promise<number> {

@@ -5,27 +5,9 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { RpcClient } from "./client.js";
-import { addClientOptions, connectClient, printError, type ClientOptions } from "./commands.js";
+import { addClientOptions, printJson, type ClientOptions, withClient } from "./commands.js";
 
 type Opts = ClientOptions & Record<string, unknown>;
-
-/** Run `fn` with a logged-in client; report errors the way `gatehouse call` does. */
-async function withClient(opts: Opts, fn: (c: RpcClient) => Promise<void>): Promise<void> {
-  let client: RpcClient | null = null;
-  try {
-    client = await connectClient(opts);
-    await fn(client);
-  } catch (err) {
-    printError(err);
-    process.exitCode = 1;
-  } finally {
-    await client?.close();
-  }
-}
-
-function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
 
 /** A plain text table: header row, then one row per record, columns padded to fit. */
 export function formatTable(headers: string[], rows: string[][]): string {

@@ -137,3 +137,22 @@ export function registerCallCommands(program: Command): void {
     process.exit(code);
   });
 }
+
+/** Run `fn` with a logged-in client; report errors the way `gatehouse call` does (exit status 1). */
+export async function withClient(opts: ClientOptions, fn: (c: RpcClient) => Promise<void>): Promise<void> {
+  let client: RpcClient | null = null;
+  try {
+    client = await connectClient(opts);
+    await fn(client);
+  } catch (err) {
+    printError(err);
+    process.exitCode = 1;
+  } finally {
+    await client?.close();
+  }
+}
+
+/** A result as indented JSON on stdout (the commands' --json). */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -3,8 +3,7 @@
 // the proxy (./commands.ts).
 
 import type { Command } from "commander";
-import type { RpcClient } from "./client.js";
-import { addClientOptions, connectClient, printError, systemIdByName, type ClientOptions } from "./commands.js";
+import { addClientOptions, printJson, systemIdByName, type ClientOptions, withClient } from "./commands.js";
 import { formatTable } from "./accounts.js";
 
 type Opts = ClientOptions & Record<string, unknown>;
@@ -26,19 +25,6 @@ interface SystemRow {
   status: SystemStatus;
 }
 
-async function withClient(opts: Opts, fn: (c: RpcClient) => Promise<void>): Promise<void> {
-  let client: RpcClient | null = null;
-  try {
-    client = await connectClient(opts);
-    await fn(client);
-  } catch (err) {
-    printError(err);
-    process.exitCode = 1;
-  } finally {
-    await client?.close();
-  }
-}
-
 function statusText(s: SystemStatus): string {
   if (s.reachable) return `up${s.latency_ms === null ? "" : ` (${Math.round(s.latency_ms)} ms)`}`;
   return s.error ? `down: ${s.error}` : s.checked_at ? "down" : "unknown";
@@ -49,7 +35,7 @@ export function registerFleetCommands(program: Command): void {
   addClientOptions(system.command("list").description("List the systems you may see, with their status").option("--json", "print JSON")).action((o: Opts) =>
     withClient(o, async (c) => {
       const rows = await c.call<SystemRow[]>("fleet.system.query");
-      if (o.json) return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      if (o.json) return void printJson(rows);
       process.stdout.write(
         formatTable(
           ["ID", "NAME", "URL", "ACCESS", "VERSION", "STATUS"],
@@ -79,14 +65,14 @@ export function registerFleetCommands(program: Command): void {
       if (o.ca !== undefined) data.ca = Number(o.ca);
       if (o.force) data.force = true;
       const entry = await c.call<SystemRow>("fleet.system.create", data);
-      if (o.json) return void process.stdout.write(`${JSON.stringify(entry, null, 2)}\n`);
+      if (o.json) return void printJson(entry);
       process.stdout.write(`${entry.name} (id ${entry.id}): ${statusText(entry.status)}\n`);
     }),
   );
   addClientOptions(system.command("status <system>").description("Check a system now (name or id)").option("--json", "print JSON")).action((ref: string, o: Opts) =>
     withClient(o, async (c) => {
       const s = await c.call<SystemStatus>("fleet.system.status", await systemIdByName(c, ref));
-      if (o.json) return void process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+      if (o.json) return void printJson(s);
       process.stdout.write(`${ref}: ${statusText(s)}${s.version ? `, ${s.version}` : ""}\n`);
       if (!s.reachable) process.exitCode = 2;
     }),

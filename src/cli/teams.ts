@@ -5,7 +5,7 @@
 
 import type { Command } from "commander";
 import type { RpcClient } from "./client.js";
-import { addClientOptions, connectClient, printError, type ClientOptions } from "./commands.js";
+import { addClientOptions, printJson, type ClientOptions, withClient } from "./commands.js";
 import { formatTable } from "./accounts.js";
 
 type Opts = ClientOptions & Record<string, unknown>;
@@ -17,19 +17,6 @@ interface Team {
   members: number[];
   systems: { system: number; access: Access }[];
   system_groups: { system_group: number; access: Access }[];
-}
-
-async function withClient(opts: Opts, fn: (c: RpcClient) => Promise<void>): Promise<void> {
-  let client: RpcClient | null = null;
-  try {
-    client = await connectClient(opts);
-    await fn(client);
-  } catch (err) {
-    printError(err);
-    process.exitCode = 1;
-  } finally {
-    await client?.close();
-  }
 }
 
 /** An id from a name (or a number given as such), through `method`'s query. */
@@ -67,7 +54,7 @@ async function grants<K extends string>(c: RpcClient, specs: string[] | undefine
 }
 
 function printTeam(t: Team, o: Opts): void {
-  if (o.json) return void process.stdout.write(`${JSON.stringify(t, null, 2)}\n`);
+  if (o.json) return void printJson(t);
   const sys = t.systems.map((s) => `${s.system}:${s.access}`).join(" ") || "-";
   const grp = t.system_groups.map((g) => `${g.system_group}:${g.access}`).join(" ") || "-";
   process.stdout.write(`${t.name} (id ${t.id})\n  members: ${t.members.join(", ") || "-"}\n  systems: ${sys}\n  system groups: ${grp}\n`);
@@ -78,7 +65,7 @@ function registerTeamCommands(program: Command): void {
   addClientOptions(team.command("list").description("List teams").option("--json", "print JSON")).action((o: Opts) =>
     withClient(o, async (c) => {
       const rows = await c.call<Team[]>("team.query");
-      if (o.json) return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      if (o.json) return void printJson(rows);
       process.stdout.write(
         formatTable(
           ["ID", "NAME", "MEMBERS", "SYSTEMS", "GROUPS"],

@@ -8,51 +8,15 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import type { Locator, Page } from "playwright-core";
 import type { RpcClient } from "../../src/cli/client.js";
+import { makeCaPem } from "../test-certs.js";
 import { DESKTOP, PHONE, adminSession, go, heading, ok, shot, startEnv, stopEnv, type Env } from "./ui-helpers.js";
 
 let env: Env;
 let api: RpcClient;
 const tag = `r${randomBytes(3).toString("hex")}`;
-
-/** A self-signed CA certificate (PEM) made with openssl in a temporary directory. */
-function caPem(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "gh-rows-ca-"));
-  try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "30",
-        "-subj",
-        `/CN=${tag} Test CA`,
-        "-keyout",
-        path.join(dir, "k.pem"),
-        "-out",
-        path.join(dir, "c.pem"),
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-      ],
-      { stdio: "ignore" },
-    );
-    return readFileSync(path.join(dir, "c.pem"), "utf8");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** Each table with row actions: its page, heading, and the text that finds a row of ours in it. */
 const TABLES = [
@@ -151,7 +115,7 @@ describe("issue 14: row action menus and words for people", { timeout: 10 * 60_0
     await api.call("fleet.system_group.create", { name: `${tag}sg`, systems: [sys.id] });
     await api.call("team.create", { name: `${tag}team`, members: [], systems: [{ system: sys.id, access: "READ_WRITE" }], system_groups: [] });
     await api.call("team.create", { name: `${tag}tgone`, members: [], systems: [], system_groups: [] });
-    await api.call("certificateauthority.import", { name: `${tag}ca`, certificate: caPem() });
+    await api.call("certificateauthority.import", { name: `${tag}ca`, certificate: makeCaPem(`${tag} Test CA`) });
     await api.call("ldap.server.create", { hostname: `ldap-${tag}.example.test`, domain: "dc=example,dc=test" });
   });
   after(async () => {
