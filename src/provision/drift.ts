@@ -4,6 +4,7 @@
 // the files, and its context's hooks audit the drift and write the adopted accounts.
 
 import type { FileId } from "./generate.js";
+import { drain } from "./slice.js";
 
 export interface DriftFound {
   /** The file, relative to the host root (`etc/passwd`). */
@@ -92,9 +93,10 @@ function plainBigNumber(text: string, from: number, to: number): boolean {
  * fields; every other line is passed over without splitting it (at 1,000,000 users the files
  * hold a million lines, of which a few dozen are system accounts).
  */
-function systemLines(text: string, fields: number): string[][] {
-  const out: string[][] = [];
+function* systemLines(text: string, fields: number, out: string[][]): Generator<void, string[][]> {
+  let n = 0;
   for (let start = 0; start < text.length; ) {
+    if ((++n & 4095) === 0) yield;
     let end = text.indexOf("\n", start);
     if (end < 0) end = text.length;
     const c = text.charCodeAt(start);
@@ -123,7 +125,12 @@ export interface SystemCandidates {
 }
 
 export function systemCandidates(passwd: string, group: string): SystemCandidates {
-  return { users: systemLines(passwd, 7), groups: systemLines(group, 4) };
+  return drain(systemCandidateSteps(passwd, group));
+}
+
+/** systemCandidates as steps of a few thousand lines (see ./slice.ts): a million lines take a while. */
+export function* systemCandidateSteps(passwd: string, group: string): Generator<void, SystemCandidates> {
+  return { users: yield* systemLines(passwd, 7, []), groups: yield* systemLines(group, 4, []) };
 }
 
 /**

@@ -32,7 +32,7 @@ import { Slicer } from "./slice.js";
 import { memberCounts, readGroups, readMemberships, readPolicy, readSnapshot, readTransaction, readUsers } from "./snapshot.js";
 import type { ProvUser } from "./types.js";
 import type { ChangeEvent } from "../store/change-event.js";
-import { candidateKeys, driftedEntries, packageAccountsOf, systemCandidates, type CandidateKeys, type DriftFound, type KnownAccounts, type SystemAccounts } from "./drift.js";
+import { candidateKeys, driftedEntries, packageAccountsOf, systemCandidateSteps, type CandidateKeys, type DriftFound, type KnownAccounts, type SystemAccounts } from "./drift.js";
 
 export interface ProvisionLog {
   info(obj: object, msg?: string): void;
@@ -373,7 +373,7 @@ export class Provisioner {
     if (!edited) return;
     // Only the system-id entries can be a package's, and only store accounts sharing a name or id
     // with one of them can decide it: neither every line nor every account is looked at.
-    const candidates = systemCandidates(texts.passwd, texts.group);
+    const candidates = await new Slicer().drive(systemCandidateSteps(texts.passwd, texts.group));
     if (!candidates.users.length && !candidates.groups.length) return;
     const keys = candidateKeys(candidates);
     const known = this.model ? this.model.knownAccountsAmong(keys) : await knownAccountsAmong(this.ctx.db, keys);
