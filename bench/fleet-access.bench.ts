@@ -5,7 +5,9 @@
 // - fleet.system.query as a fleet user (p50 and p99 per round), beside core.ping on the same connection;
 // - fleet.access.explain (p99), beside core.ping;
 // - fleet.access.matrix over 1,000 users × 10,000 systems streamed to /dev/null (pairs/s), beside
-//   writing the same number of pre-formatted CSV lines to /dev/null.
+//   writing the same number of pre-formatted CSV lines to /dev/null; once as the earlier figures
+//   left the fleet index (src/fleet/access-index.ts) and once right after a change, the index
+//   read again inside the timed export.
 // The managed systems are rows only (nothing is contacted: the status poller is held off).
 
 import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
@@ -13,6 +15,7 @@ import { once } from "node:events";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
+import { sql } from "kysely";
 import { App } from "../src/app.js";
 import { resolveConfig } from "../src/config.js";
 import { buildHttpServer, closeAllConnections } from "../src/server/http.js";
@@ -88,18 +91,26 @@ async function latencies(n: number, call: (i: number) => Promise<unknown>): Prom
 }
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
-async function matrixRows(store: Store, rounds: number): Promise<Row> {
+async function matrixRows(store: Store, rounds: number): Promise<Row[]> {
   const db = store.db;
   const users = (await db.selectFrom("users").select("id").orderBy("id").limit(MATRIX_USERS).execute()).map((r) => r.id);
   let pairs = 0;
+  const matrix = async () => {
+    const out = createWriteStream("/dev/null");
+    const t = performance.now();
+    pairs = await writeAccessMatrix(store, out, { format: "CSV", users });
+    out.end();
+    await once(out, "close");
+    return pairs / ((performance.now() - t) / 1000);
+  };
   const m = await alternate(rounds, {
-    matrix: async () => {
-      const out = createWriteStream("/dev/null");
-      const t = performance.now();
-      pairs = await writeAccessMatrix(store, out, { format: "CSV", users });
-      out.end();
-      await once(out, "close");
-      return pairs / ((performance.now() - t) / 1000);
+    // The fleet index as the earlier figures left it (no change since).
+    matrix,
+    // Right after a change (a statement on a watched table moves the store's stamp): the index
+    // of systems, groups and teams' grants is read again within the timed export.
+    afterChange: async () => {
+      await sql`update "fleet_systems" set "updated_at" = "updated_at" where "id" = -1`.execute(db);
+      return matrix();
     },
     lines: async () => {
       const out = createWriteStream("/dev/null");
@@ -118,16 +129,16 @@ async function matrixRows(store: Store, rounds: number): Promise<Row> {
       return n / ((performance.now() - t) / 1000);
     },
   });
-  return figure({
-    name: `fleet.access.matrix, ${MATRIX_USERS.toLocaleString("en-US")} users × ${SYSTEMS.toLocaleString("en-US")} systems (${pairs.toLocaleString("en-US")} pairs) to /dev/null`,
+  const name = `fleet.access.matrix, ${MATRIX_USERS.toLocaleString("en-US")} users × ${SYSTEMS.toLocaleString("en-US")} systems (${pairs.toLocaleString("en-US")} pairs) to /dev/null`;
+  const common = {
     unit: "pairs/s",
-    value: m.matrix,
     baseline: m.lines,
     baselineName: "the same number of pre-formatted CSV lines written to /dev/null",
     baselineUnit: "lines/s",
-    better: "higher",
+    better: "higher" as const,
     aim: "≥ 1,000,000 pairs/s",
-  });
+  };
+  return [figure({ name, value: m.matrix, ...common }), figure({ name: `${name}, right after a change (fleet index read in the export)`, value: m.afterChange, ...common })];
 }
 
 export async function run(opts: BenchOptions): Promise<Section[]> {
@@ -188,7 +199,7 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
       figure({ name: "fleet.access.explain, a fleet user about itself, p99", unit: "ms", value: p("explain", 0.99), ...vsPing, aim: "≤ 2 ms" }),
       figure({ name: "fleet.access.explain, FLEET_READ about any user × system, p99", unit: "ms", value: p("explainAdmin", 0.99), ...vsPing, aim: "≤ 2 ms" }),
     );
-    rows.push(await matrixRows(app.store, opts.rounds));
+    rows.push(...(await matrixRows(app.store, opts.rounds)));
     await c.close();
     await admin.close();
     closeAllConnections(server);

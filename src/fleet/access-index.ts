@@ -4,7 +4,7 @@
 // The decisions themselves are still those of ./effective-access.ts (`decide`, the precedence order).
 //
 // Never stale: the index is one version of the store, valid while the store's change stamp
-// (src/store/change-feed.ts) has not moved. Every write to a table access is built from (users,
+// (src/store/change-feed.ts) has not moved and this process committed no change (noteLocalChange). Every write to a table access is built from (users,
 // groups, memberships, privileges, fleet_access, team_members, fleet_systems,
 // fleet_system_group_members, ...) moves the stamp — in this process when the statement runs, from
 // another process on SQLite through data_version and on PostgreSQL through its NOTIFY — and the
@@ -16,7 +16,7 @@
 
 import { sql } from "kysely";
 import type { Db, Tx } from "../store/db.js";
-import { param, prepare } from "../auth/prepared.js";
+import { isPostgres, param, prepare } from "../auth/prepared.js";
 import { comparePrecedence, type AccessEntry, type FleetAccessLevel, type OwnerKind, type TargetKind } from "./effective-access.js";
 
 /** What the index needs of the store (src/store/db.ts Store satisfies it). */
@@ -176,6 +176,24 @@ function push<K, V>(map: Map<K, V[]>, k: K, v: V): void {
   else map.set(k, [v]);
 }
 
+const localChanges = new WeakMap<object, number>();
+
+/**
+ * A change this process committed (App.onChange, registered by ./runtime.ts). Renaming a team or a
+ * system group writes tables the change stamp does not watch (they do not change access, but
+ * explanations name them); other processes see such a commit through the stamp (SQLite's
+ * data_version, PostgreSQL's NOTIFY of the recorded event), this one through its own event.
+ */
+export function noteLocalChange(store: object): void {
+  localChanges.set(store, (localChanges.get(store) ?? 0) + 1);
+}
+
+/** The store's version as this process knows it (null: cannot be known now). */
+function versionOf(store: FleetStore): string | null {
+  const stamp = store.changes.stamp();
+  return stamp === null ? null : `${stamp}/${localChanges.get(store) ?? 0}`;
+}
+
 /** How many versions were read (tests check that a change leads to a new read, and nothing else does). */
 export const indexStats = { reads: 0 };
 
@@ -186,7 +204,7 @@ const current = new WeakMap<FleetStore, { index: FleetIndex } | { building: Prom
  * read (shared by concurrent callers of the same version).
  */
 export async function fleetIndex(store: FleetStore): Promise<FleetIndex> {
-  const stamp = store.changes.stamp();
+  const stamp = versionOf(store);
   if (stamp === null) return readConsistent(store, null);
   const held = current.get(store);
   if (held && "index" in held && held.index.stamp === stamp) return held.index;
@@ -198,7 +216,7 @@ export async function fleetIndex(store: FleetStore): Promise<FleetIndex> {
     // Kept only if nothing was written while it was read (else the next call reads again).
     const entry = current.get(store);
     if (entry && "building" in entry && entry.building === building) {
-      if (store.changes.stamp() === stamp) current.set(store, { index });
+      if (versionOf(store) === stamp) current.set(store, { index });
       else current.delete(store);
     }
     return index;
@@ -249,7 +267,7 @@ export async function userPart(store: FleetStore, ix: FleetIndex, userId: number
   teams.sort((a, b) => a - b);
   const part: UserPart = { teams, grants };
   // Kept only at the version it was read at.
-  if (ix.stamp !== null && store.changes.stamp() === ix.stamp) {
+  if (ix.stamp !== null && versionOf(store) === ix.stamp) {
     ix.users.set(userId, part);
     if (ix.users.size > MAX_USERS) ix.users.delete(ix.users.keys().next().value as number);
   }
@@ -261,12 +279,25 @@ export async function userPart(store: FleetStore, ix: FleetIndex, userId: number
  * was read for it may be newer otherwise); at most MAX_USERS entries, the oldest dropped.
  */
 export function remember(store: FleetStore, ix: FleetIndex, key: string, value: unknown): void {
-  if (ix.stamp === null || store.changes.stamp() !== ix.stamp) return;
+  if (ix.stamp === null || versionOf(store) !== ix.stamp) return;
   ix.memo.set(key, value);
   if (ix.memo.size > MAX_USERS) ix.memo.delete(ix.memo.keys().next().value as string);
 }
 
-/** Read the parts of many users at once (the matrix), not kept. */
+/**
+ * `(select …)` of the ids in a JSON array parameter: one statement prepared once for any number of
+ * ids (building an `in (…)` of hundreds of parameters per call cost more than running it).
+ */
+export function idsOf(db: Tx, ids: unknown) {
+  return isPostgres(db) ? sql`(select cast("v" as bigint) from json_array_elements_text(cast(${ids} as json)) as "v")` : sql`(select "value" from json_each(${ids}))`;
+}
+
+const membersOf = prepare<[string]>()(1, (db) => sql<{ team_id: number; user_id: number }>`select "team_id", "user_id" from "team_members" where "user_id" in ${idsOf(db, param(0))}`.compile(db));
+const grantsOf = prepare<[string]>()(1, (db) =>
+  sql<GrantRow>`select "id", "owner_kind", "owner_id", "target_kind", "target_id", "access" from "fleet_access" where "owner_kind" = 'USER' and "owner_id" in ${idsOf(db, param(0))}`.compile(db),
+);
+
+/** Read the parts of many users at once (the matrix; null: every user), not kept. */
 export async function userParts(db: Tx, users: readonly number[] | null): Promise<Map<number, UserPart>> {
   const out = new Map<number, { teams: number[]; grants: AccessEntry[] }>();
   const get = (u: number) => {
@@ -274,20 +305,12 @@ export async function userParts(db: Tx, users: readonly number[] | null): Promis
     if (!p) out.set(u, (p = { teams: [], grants: [] }));
     return p;
   };
-  const chunks: (number[] | null)[] = [];
-  if (!users) chunks.push(null);
-  else for (let i = 0; i < users.length; i += 500) chunks.push(users.slice(i, i + 500));
-  for (const chunk of chunks) {
-    if (chunk && !chunk.length) continue;
-    let mq = db.selectFrom("team_members").select(["team_id", "user_id"]);
-    let gq = db.selectFrom("fleet_access").select(["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"]).where("owner_kind", "=", "USER");
-    if (chunk) {
-      mq = mq.where("user_id", "in", chunk);
-      gq = gq.where("owner_id", "in", chunk);
-    }
-    const [members, grants] = await Promise.all([mq.execute(), gq.execute()]);
-    for (const m of members) get(Number(m.user_id)).teams.push(Number(m.team_id));
-    for (const g of grants) get(Number(g.owner_id)).grants.push(toEntry(g));
-  }
+  const ids = users === null ? null : JSON.stringify(users);
+  const [members, grants] = await Promise.all([
+    ids === null ? db.selectFrom("team_members").select(["team_id", "user_id"]).execute() : membersOf.rows(db, ids),
+    ids === null ? db.selectFrom("fleet_access").select(["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"]).where("owner_kind", "=", "USER").execute() : grantsOf.rows(db, ids),
+  ]);
+  for (const m of members) get(Number(m.user_id)).teams.push(Number(m.team_id));
+  for (const g of grants) get(Number(g.owner_id)).grants.push(toEntry(g));
   return out;
 }

@@ -11,7 +11,9 @@
 //
 // Rights are computed when checked: every call reads the entries from the store (one statement,
 // prepared once per store), so a change of team, grant or membership committed by any process
-// takes effect on the very next call. Nothing here is cached.
+// takes effect on the very next call. Nothing here is cached: these statements serve checks made
+// inside transactions (./held-access.ts) and the proxy; listings, explanations and the matrix
+// answer from ./access-index.ts, one version of the store, with the same precedence (`decide`).
 
 import { sql } from "kysely";
 import type { Tx } from "../store/db.js";

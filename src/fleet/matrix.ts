@@ -11,7 +11,9 @@ import { createWriteStream, rmSync } from "node:fs";
 import type { Store, Tx } from "../store/db.js";
 import { downloadsOf } from "../server/downloads.js";
 import { ACCESS_LEVELS, levelOf, type AccessEntry } from "./effective-access.js";
-import { fleetIndex, userParts, type FleetIndex, type FleetStore, type UserPart } from "./access-index.js";
+import { fleetIndex, idsOf, userParts, type FleetIndex, type FleetStore, type UserPart } from "./access-index.js";
+import { sql } from "kysely";
+import { param, prepare } from "../auth/prepared.js";
 
 export type MatrixFormat = "CSV" | "JSON";
 
@@ -155,15 +157,12 @@ class ChunkWriter {
 
 const CHUNK = 262_144;
 
+const usersByIds = prepare<[string]>()(1, (db) => sql<{ id: number; username: string }>`select "id", "username" from "users" where "id" in ${idsOf(db, param(0))}`.compile(db));
+
 /** Users (id, username) ascending: `ids` only, or every user. */
 async function usersOf(db: Tx, ids: readonly number[] | null): Promise<{ id: number; username: string }[]> {
-  const out: { id: number; username: string }[] = [];
-  const chunks = ids ? Array.from({ length: Math.ceil(ids.length / 500) }, (_, i) => ids.slice(i * 500, i * 500 + 500)) : [null];
-  for (const chunk of chunks) {
-    const q = db.selectFrom("users").select(["id", "username"]).orderBy("id");
-    out.push(...(await (chunk ? q.where("id", "in", chunk) : q).execute()));
-  }
-  return out.sort((a, b) => a.id - b.id);
+  const rows = ids ? await usersByIds.rows(db, JSON.stringify(ids)) : await db.selectFrom("users").select(["id", "username"]).execute();
+  return rows.map((r) => ({ id: Number(r.id), username: r.username })).sort((a, b) => a.id - b.id);
 }
 
 /**

@@ -15,6 +15,8 @@ export interface FleetRuntimeApp {
   readonly events: Pick<EventBus, "publish" | "setGate">;
   readonly log: Logger;
   onShutdown(hook: () => Promise<void>): void;
+  /** Called after every change this process commits (src/app.ts App.onChange). */
+  onChange(listener: () => void): void;
 }
 
 /** The application and the connection pool: what probing a system needs. */

@@ -1,8 +1,10 @@
 // The fleet's per-process runtime: the connection pool to managed systems, the cache of each
 // system's method list (for the proxy's read/write decision) and the status poller. One per App,
 // started by App.create (startFleetRuntime) and stopped at shutdown. Nothing here decides access:
-// rights are read from the store on every call (./effective-access.ts).
+// rights are read from the store on every call (./effective-access.ts) or from the fleet index of
+// the store's present version (./access-index.ts).
 
+import { noteLocalChange } from "./access-index.js";
 import { ConnectionPool, type PoolOptions } from "./connection-pool.js";
 import { StatusPoller } from "./poller.js";
 import { RemoteMethodCache } from "./remote-methods.js";
@@ -33,6 +35,8 @@ export function startFleetRuntime(app: FleetRuntimeApp, opts: PoolOptions = {}):
   runtimes.set(app, rt);
   app.events.setGate("fleet.system.query", (session, payload) => systemEventFor(app.store.db, session, payload));
   rt.poller.start();
+  // The fleet index (./access-index.ts) is read again after any change this process commits.
+  app.onChange(() => noteLocalChange(app.store));
   app.onShutdown(async () => {
     // The timer first, then the connections (a probe in flight fails at once), then the round ends.
     const stopped = rt.poller.stop();

@@ -5,7 +5,8 @@
 import { sql } from "kysely";
 import type { Tx } from "../store/db.js";
 import type { FleetSystemStatusTable } from "../store/schema.js";
-import { isPostgres, param, prepare } from "../auth/prepared.js";
+import { param, prepare } from "../auth/prepared.js";
+import { idsOf } from "./access-index.js";
 import type { FleetSystemStatus } from "./system-schemas.js";
 import { ConnectFailure } from "./remote-connection.js";
 import type { ProbeRuntime } from "./runtime-context.js";
@@ -19,11 +20,7 @@ export function unknownStatus(id: number): FleetSystemStatus {
 
 // The statuses of a list of systems, as one prepared statement taking the ids as one JSON array
 // (a listing's hot path: building a fresh `in (...)` query per call cost more than running it).
-const statusesOf = prepare<[string]>()(1, (db) =>
-  isPostgres(db)
-    ? sql<FleetSystemStatusTable>`select * from "fleet_system_status" where "system_id" in (select cast("v" as bigint) from json_array_elements_text(cast(${param(0)} as json)) as "v")`.compile(db)
-    : sql<FleetSystemStatusTable>`select * from "fleet_system_status" where "system_id" in (select "value" from json_each(${param(0)}))`.compile(db),
-);
+const statusesOf = prepare<[string]>()(1, (db) => sql<FleetSystemStatusTable>`select * from "fleet_system_status" where "system_id" in ${idsOf(db, param(0))}`.compile(db));
 
 /** Statuses by system id (every system when `ids` is omitted). */
 export async function readStatuses(db: Tx, ids?: number[]): Promise<Map<number, FleetSystemStatus>> {

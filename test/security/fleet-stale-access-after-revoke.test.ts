@@ -4,6 +4,7 @@
 // process, in another server process on the same store, or by a plain statement such as the CLI
 // makes — must not see the system on its very next call in either process. Both processes are
 // warmed first (each holds an index that still grants the access) so a stale answer would show.
+// Names in explanations follow renames the same way.
 
 import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
@@ -68,6 +69,18 @@ forEachStore("fleet access revoked in one process is refused on the next call in
       assert.equal((await c.call<{ access: string }>("fleet.access.explain", u.id, gone)).access, "READ_WRITE");
     }
   }
+
+  it("a team and a group renamed (tables access does not depend on) are named anew in the next explanation in both processes", async () => {
+    await warm();
+    const teamName = randomName("team");
+    const groupName = randomName("grp");
+    await a1.call("team.update", team, { name: teamName });
+    await a2.call("fleet.system_group.update", group, { name: groupName });
+    for (const c of [c1, c2]) {
+      const ex = await c.call<{ decided_by: { owner_name: string; target_name: string } }>("fleet.access.explain", u.id, gone);
+      assert.deepEqual([ex.decided_by.owner_name, ex.decided_by.target_name], [teamName, groupName]);
+    }
+  });
 
   it("a team membership removed through this process", async () => {
     await warm();
