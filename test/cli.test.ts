@@ -5,30 +5,10 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { startAsAdmin, type TestUser } from "./auth-helpers.js";
 import type { TestServer } from "./harness.js";
 import type { RpcClient } from "../src/cli/client.js";
-import { BIN_ENV } from "./gatehouse-command.js";
-
-const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function gatehouse(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(REPO, "bin/gatehouse.js"), ...args], { env: { ...process.env, ...BIN_ENV, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { gatehouse } from "./gatehouse-command.js";
 
 describe("gatehouse command line against a running server", () => {
   let ts: TestServer;

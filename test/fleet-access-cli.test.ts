@@ -3,24 +3,11 @@
 
 import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { startAsAdmin, makeUser, randomName, type TestUser } from "./auth-helpers.js";
 import type { TestServer } from "./harness.js";
 import type { RpcClient } from "../src/cli/client.js";
 import { addSystem } from "./fleet-access-helpers.js";
-import { BIN_ENV } from "./gatehouse-command.js";
-
-const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
-
-function gatehouse(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(REPO, "bin/gatehouse.js"), ...args], { timeout: 60_000, env: { ...process.env, ...BIN_ENV } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) || 1 : 0, stdout, stderr });
-    });
-  });
-}
+import { gatehouse } from "./gatehouse-command.js";
 
 let ts: TestServer;
 let a: RpcClient;

@@ -4,22 +4,8 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { ADMIN_PASSWORD, startServer, uniq, type TestServer } from "./harness.js";
-import { BIN_ENV } from "./gatehouse-command.js";
-
-const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
-
-function gatehouse(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(REPO, "bin/gatehouse.js"), ...args], { env: { ...process.env, ...BIN_ENV, ...env }, timeout: 90_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { gatehouse } from "./gatehouse-command.js";
 
 let ts: TestServer;
 let managed: TestServer;
