@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { builtinUserBase } from "../src/accounts/system-accounts.js";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import path from "node:path";
 import pino from "pino";
 import { App } from "../src/app.js";
@@ -120,6 +121,9 @@ async function fullRows(c: ProvCtx): Promise<{ rows: Row[]; notes: string[] }> {
   const snap = await readSnapshot(ctx.db, ctx.dialect);
   const bytes = await Promise.all(FILES.map((f) => readFile(absPath(hostRoot, f.rel))));
   const rendered = HostModel.fromSnapshot(snap).renderAll();
+  // The event loop's longest wait during each full run (API calls wait as long): provisioning
+  // works in turns of a few milliseconds (src/provision/slice.ts).
+  const longestStall: Record<string, number[]> = {};
   // Each full run with the files removed first, so every file is really written.
   const fullRun = async (kind: "cold" | "unchanged" | "changed", r: number) => {
     if (kind === "unchanged") await prov.provisionNow(); // the running server's model in line with the store
@@ -132,9 +136,13 @@ async function fullRows(c: ProvCtx): Promise<{ rows: Row[]; notes: string[] }> {
         .where("id", "=", ids[(r * 997) % ids.length])
         .execute();
     const p = kind === "cold" ? new Provisioner(ctx, { reconcileMs: 0 }) : prov;
+    const stalls = monitorEventLoopDelay({ resolution: 1 });
+    stalls.enable();
     const t = performance.now();
     const res = await p.provisionNow();
     const ms = performance.now() - t;
+    stalls.disable();
+    (longestStall[kind] ??= []).push(stalls.max / 1e6);
     if (kind === "cold") await p.stop();
     if (res.written.length < FILES.length) throw new Error(`full run wrote ${res.written.length} files`);
     if (res.skippedRead !== (kind === "unchanged")) throw new Error(`${kind} full run: skippedRead ${res.skippedRead}`);
@@ -206,6 +214,9 @@ async function fullRows(c: ProvCtx): Promise<{ rows: Row[]; notes: string[] }> {
       row("provision: model build + render of every block from scratch + atomic replace + fsync, rows already in memory (no store read)", m.renderWrite),
     ],
     notes: [
+      `longest event-loop delay during a full run (ms, per round): ${Object.entries(longestStall)
+        .map(([k, v]) => `${k} ${v.map((x) => x.toFixed(0)).join("/")}`)
+        .join("; ")}`,
       `the host files: ${FILES.length} files, ${sizeMb} MB; the store: ${snap.users.length.toLocaleString("en-US")} users, ${snap.groups.length.toLocaleString("en-US")} groups, ${memberships.toLocaleString("en-US")} memberships (${ctx.dialect})`,
     ],
   };
