@@ -3,16 +3,19 @@
 // sent (the system's audit log shows nothing); READ callers go through the read-only key;
 // READ_WRITE users create a user on the system; removing a user from a team takes effect on the
 // next call, also through another manager process on the same PostgreSQL; the system's errors
-// keep their shape with data.system; a job method becomes a local job mirroring the remote one;
+// keep their shape with data.system; a stored key that cannot be opened is named as such; a job method becomes a local job mirroring the remote one;
 // every proxied call is audited.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { forEachStore, rpcError, startServer, clientWithRoles, uniq, type TestServer } from "./harness.js";
 import { startServerProcess } from "./process-harness.js";
 import { eventually, startManagedSystem, type ManagedSystem } from "./fleet-helpers.js";
 import { neverProxied, readByRoles } from "../src/fleet/remote-methods.js";
+import { API_KEY_PURPOSE } from "../src/fleet/system-endpoint.js";
+import { secretBoxFromKey } from "../src/store/secret-box.js";
 import type { RpcClient } from "../src/cli/client.js";
 
 let sysA: ManagedSystem;
@@ -194,5 +197,28 @@ forEachStore("fleet proxy", (store) => {
     const down = await rpcError(admin.call("fleet.call", dead.id, "core.ping", []));
     assert.equal(down.errorCode, "fleet.system_unreachable");
     assert.deepEqual((down.data as any).system, { id: dead.id, name: dead.name });
+  });
+
+  test("a stored key that cannot be opened (another store key, damaged) answers fleet.system_key_unreadable naming the system; the status says so", async () => {
+    const sys = await admin.call("fleet.system.create", { name: uniq("sealed"), url: sysA.proc.url, api_key: sysA.apiKey });
+    const setKey = (api_key: string) => ts.app.store.db.updateTable("fleet_systems").set({ api_key }).where("id", "=", sys.id).execute();
+    const anotherBox = secretBoxFromKey(randomBytes(32));
+    for (const stored of [anotherBox.seal(API_KEY_PURPOSE, sysA.apiKey), "not-sealed-at-all"]) {
+      await setKey(stored);
+      const err = await rpcError(admin.call("fleet.call", sys.id, "core.ping", []));
+      assert.equal(err.errorCode, "fleet.system_key_unreadable", err.message);
+      assert.equal(err.errname, "EIO");
+      assert.match(err.message, /stored credential cannot be opened/);
+      assert.deepEqual((err.data as any).system, { id: sys.id, name: sys.name });
+      const status = await admin.call("fleet.system.status", sys.id);
+      assert.equal(status.reachable, false);
+      assert.equal(status.error_code, "fleet.system_key_unreadable");
+      assert.match(status.error, /stored credential cannot be opened/);
+      assert.doesNotMatch(status.error, /not a sealed value/);
+    }
+    // Setting the key again mends it.
+    await admin.call("fleet.system.update", sys.id, { api_key: sysA.apiKey });
+    assert.equal(await admin.call("fleet.call", sys.id, "core.ping", []), "pong");
+    await admin.call("fleet.system.delete", sys.id);
   });
 });

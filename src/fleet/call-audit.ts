@@ -1,6 +1,7 @@
 // Audit entries of proxied calls (fleet.call), committed in groups as login writes are: entries
-// queued while a commit is in flight go together in the next transaction, so a burst of calls
-// costs one commit per group instead of one each. A call answers only after its entry committed.
+// queued in the same turn, or while a commit is in flight, go together in one transaction, so a
+// burst of calls costs one commit per group instead of one each. A call answers only after its
+// entry committed.
 
 import { writeAudit, type AuditContext, type AuditInput } from "../audit/audit.js";
 
@@ -16,7 +17,9 @@ export class GroupedAuditWriter {
   write(input: AuditInput): Promise<void> {
     return new Promise((done) => {
       this.queue.push({ input, done });
-      this.flushing ??= this.flush();
+      // Calls answered by the same burst of frames (one socket read) join one group: the flush
+      // starts once this turn's frames are handled.
+      this.flushing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
     });
   }
 

@@ -33,10 +33,17 @@ export interface PoolOptions {
   backoffMaxMs?: number;
 }
 
+/** Hashes by endpoint object: the proxy reuses one Endpoint per system and key, so most calls hash nothing. */
+const endpointHashes = new WeakMap<Endpoint, string>();
+
 function endpointKey(systemId: number, ep: Endpoint): string {
-  const h = createHash("sha256")
-    .update(JSON.stringify([ep.url, ep.apiKey, ep.username, ep.verifySsl, ep.ca]))
-    .digest("base64url");
+  let h = endpointHashes.get(ep);
+  if (h === undefined) {
+    h = createHash("sha256")
+      .update(JSON.stringify([ep.url, ep.apiKey, ep.username, ep.verifySsl, ep.ca]))
+      .digest("base64url");
+    endpointHashes.set(ep, h);
+  }
   return `${systemId}|${h}`;
 }
 

@@ -1,14 +1,16 @@
 // The fleet proxy: fleet.call(system, method, params) forwards one call to a managed system over
 // its pooled, authenticated connection — after checking, on every call, the caller's effective
-// access to the system (read from the store, so a change of team or grant made by any process
-// applies to the very next call):
+// access to the system (read from the store, and reused only while the store's change stamp says
+// nothing it depends on changed, so a change of team or grant made by any process applies to the
+// very next call once this process has heard of it — as every session's rights do):
 //   NONE        the system does not exist for the caller (same answer as a missing system);
 //   READ        only read methods (./remote-methods.ts), refused with EACCES before anything is
 //               sent; the call goes through the system's read-only key when it has one;
 //   READ_WRITE  any method.
 // Session methods (login, logout, set_options, subscriptions) are never forwarded. A job method
 // becomes a local job mirroring the remote one (state, progress; the remote job id in
-// progress.extra). Errors from the system come back in their own shape with data.system added.
+// progress.extra). Errors from the system come back in their own shape with data.system added; a
+// plain answer is passed on as the system's wire text (RawWire), not decoded and encoded again.
 
 import type { Session } from "../auth/session.js";
 import { CallError, ERRNO, RpcError, errnameOf, instanceNotFound, type ErrorCode } from "../server/errors.js";
@@ -18,8 +20,8 @@ import type { Job, JobManager } from "../server/jobs.js";
 import type { Connection } from "../server/connection.js";
 import type { AuditContext } from "../audit/audit.js";
 import { GroupedAuditWriter } from "./call-audit.js";
-import { effectiveAccess, subjectOfSession, type EffectiveLevel } from "./effective-access.js";
-import { ConnectFailure, RemoteError, RemoteTimeout, type RemoteConnection } from "./remote-connection.js";
+import { effectiveAccess, subjectOfSession, type EffectiveLevel, type FleetSubject } from "./effective-access.js";
+import { ConnectFailure, RemoteError, RemoteTimeout, type Endpoint, type RemoteConnection } from "./remote-connection.js";
 import { neverProxied } from "./remote-methods.js";
 import { fleetRuntime, type FleetRuntime } from "./runtime.js";
 import { endpointOf, systemRow, type SystemRow } from "./system-endpoint.js";
@@ -28,9 +30,15 @@ import { endpointOf, systemRow, type SystemRow } from "./system-endpoint.js";
 export const MAX_PROXY_PARAMS_BYTES = 60 * 1024;
 const TERMINAL = new Set(["SUCCESS", "FAILED", "ABORTED"]);
 
+let callTimeout: number | null = null;
+
+/** The proxied call's time limit (GATEHOUSE_FLEET_CALL_TIMEOUT_MS, read once: process.env is slow to read on every call). */
 function callTimeoutMs(): number {
-  const v = Number(process.env.GATEHOUSE_FLEET_CALL_TIMEOUT_MS);
-  return Number.isFinite(v) && v > 0 ? v : 60_000;
+  if (callTimeout === null) {
+    const v = Number(process.env.GATEHOUSE_FLEET_CALL_TIMEOUT_MS);
+    callTimeout = Number.isFinite(v) && v > 0 ? v : 60_000;
+  }
+  return callTimeout;
 }
 
 export interface ProxyCallContext {
@@ -63,16 +71,75 @@ function fromRemote(system: SystemRef, err: unknown): Error {
 }
 
 function errnoOf(code: ErrorCode): number {
+  if (code === "fleet.system_key_unreadable") return ERRNO.EIO;
   return code === "fleet.system_tls" ? ERRNO.ESSLCERTVERIFICATIONERROR : code === "fleet.system_key_refused" ? ERRNO.EACCES : code === "fleet.system_protocol" ? ERRNO.EFAULT : ERRNO.EHOSTUNREACH;
 }
 
+/** What a proxied call needs of its target: the system, the caller's access, the endpoints to use. */
+interface Target {
+  row: SystemRow;
+  system: SystemRef;
+  access: Exclude<EffectiveLevel, "NONE">;
+  main: Endpoint;
+  /** The endpoint READ calls go through (the read-only key's, or main when there is none). */
+  read: Endpoint;
+}
+
+/**
+ * Targets by (caller, system), valid while the store's change stamp stays the same: every write to
+ * the tables access is computed from (fleet_access, team_members, fleet_systems, system group
+ * members; src/store/change-feed.ts) moves the stamp, in this process at once and from another
+ * process one notification later (PostgreSQL) or at the next turn (SQLite's data_version) — the
+ * same rule every session's rights follow. Without a stamp (PostgreSQL's listener is down) nothing
+ * is reused. The whole map is dropped when the stamp moves.
+ */
+interface TargetCache {
+  stamp: string | null;
+  byKey: Map<string, Target>;
+}
+const targetCaches = new WeakMap<object, TargetCache>();
+const TARGET_CACHE_MAX = 10_000;
+
+/** The key of a caller: the decision depends on the account, administrator or not, and the read-only cap. */
+function callerKey(subject: FleetSubject | null, systemId: number): string {
+  if (!subject || subject.admin) return `A:${systemId}`;
+  return `${subject.userId}:${subject.readonly ? 1 : 0}:${systemId}`;
+}
+
 /** The system and the caller's access to it; a system the caller may not see does not exist. */
-async function resolveTarget(rt: FleetRuntime, session: Session | null, systemId: number): Promise<{ row: SystemRow; access: Exclude<EffectiveLevel, "NONE"> }> {
+async function resolveTarget(rt: FleetRuntime, session: Session | null, systemId: number): Promise<Target> {
+  const subject = session ? subjectOfSession(session) : null;
+  const changes = rt.app.store.changes;
+  const stamp = changes.stamp();
+  let cache = targetCaches.get(rt);
+  if (!cache) targetCaches.set(rt, (cache = { stamp, byKey: new Map() }));
+  if (cache.stamp !== stamp) {
+    cache.stamp = stamp;
+    cache.byKey.clear();
+  }
+  const key = callerKey(subject, systemId);
+  const hit = stamp === null ? undefined : cache.byKey.get(key);
+  if (hit) return hit;
   const db = rt.app.store.db;
-  const [row, decision] = await Promise.all([systemRow(db, systemId), session ? effectiveAccess(db, subjectOfSession(session), systemId) : null]);
-  const access = session ? decision!.access : "READ_WRITE";
+  const [row, decision] = await Promise.all([systemRow(db, systemId), subject ? effectiveAccess(db, subject, systemId) : null]);
+  const access = decision ? decision.access : "READ_WRITE";
   if (!row || access === "NONE") instanceNotFound("FleetSystem", systemId, "fleet.system_not_found");
-  return { row, access };
+  const system = { id: row.id, name: row.name };
+  let main: Endpoint;
+  let read: Endpoint;
+  try {
+    main = await endpointOf(rt.app, row, "main");
+    read = row.read_api_key === null ? main : await endpointOf(rt.app, row, "read");
+  } catch (err) {
+    throw fromRemote(system, err);
+  }
+  const target: Target = { row, system, access, main, read };
+  // Kept only when nothing was written meanwhile (the decision may already be stale otherwise).
+  if (stamp !== null && changes.stamp() === stamp && cache.stamp === stamp) {
+    if (cache.byKey.size >= TARGET_CACHE_MAX) cache.byKey.clear();
+    cache.byKey.set(key, target);
+  }
+  return target;
 }
 
 const auditWriters = new WeakMap<object, GroupedAuditWriter>();
@@ -109,10 +176,10 @@ export async function proxyCall(ctx: ProxyCallContext, systemId: number, method:
 
 async function forward(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[], setLabel: (l: string) => void, refused: () => void): Promise<unknown> {
   const rt = fleetRuntime(ctx.app);
-  const size = Buffer.byteLength(stringifyWire(params));
+  const paramsJson = stringifyWire(params);
+  const size = Buffer.byteLength(paramsJson);
   if (size > MAX_PROXY_PARAMS_BYTES) throw new CallError(`Parameters of ${size} bytes exceed the proxy's limit of ${MAX_PROXY_PARAMS_BYTES}`, "fleet.call_params_too_large");
-  const { row, access } = await resolveTarget(rt, ctx.session, systemId);
-  const system = { id: row.id, name: row.name };
+  const { row, system, access, main, read } = await resolveTarget(rt, ctx.session, systemId);
   setLabel(`Fleet call ${method} on system ${row.name} with ${access} access`);
   if (neverProxied(method)) {
     refused();
@@ -120,15 +187,21 @@ async function forward(ctx: ProxyCallContext, systemId: number, method: string, 
   }
   const timeout = callTimeoutMs();
   try {
-    const main = await endpointOf(rt.app, row, "main");
-    // The method's kind, from the system's own list (fetched over the main key's connection).
-    const info = await rt.pool.run(row.id, main, (conn) => rt.methods.info(row.id, conn, method));
-    if (access === "READ" && !info.read) {
-      refused();
-      throw systemError(system, "fleet.call_forbidden", ERRNO.EACCES, `${method}: your access to system ${row.name} is READ, and this is not a read method`);
-    }
-    const ep = access === "READ" && row.read_api_key !== null ? await endpointOf(rt.app, row, "read") : main;
-    if (!info.job) return await rt.pool.run(row.id, ep, (conn) => conn.call(method, params, timeout));
+    const ep = access === "READ" ? read : main;
+    // The method's kind, from the system's own list (fetched over the main key's connection);
+    // the common call (not a job, through the main key) is sent in the same connection slot.
+    const sent = await rt.pool.run(row.id, main, async (conn) => {
+      const info = await rt.methods.info(row.id, conn, method);
+      if (access === "READ" && !info.read) {
+        refused();
+        throw systemError(system, "fleet.call_forbidden", ERRNO.EACCES, `${method}: your access to system ${row.name} is READ, and this is not a read method`);
+      }
+      if (info.job) return { job: true as const };
+      if (ep !== main) return { job: false as const };
+      return { job: false as const, result: await conn.callRaw(method, paramsJson, timeout) };
+    });
+    if ("result" in sent) return sent.result;
+    if (!sent.job) return await rt.pool.run(row.id, ep, (conn) => conn.callRaw(method, paramsJson, timeout));
     return await mirrorJob(ctx, rt, row, ep, method, params, timeout);
   } catch (err) {
     throw fromRemote(system, err);
@@ -136,7 +209,7 @@ async function forward(ctx: ProxyCallContext, systemId: number, method: string, 
 }
 
 /** Start `method` on the system as a job and mirror it as a local one. */
-async function mirrorJob(ctx: ProxyCallContext, rt: FleetRuntime, row: SystemRow, ep: Awaited<ReturnType<typeof endpointOf>>, method: string, params: unknown[], timeout: number): Promise<unknown> {
+async function mirrorJob(ctx: ProxyCallContext, rt: FleetRuntime, row: SystemRow, ep: Endpoint, method: string, params: unknown[], timeout: number): Promise<unknown> {
   const system = { id: row.id, name: row.name };
   const { conn, remoteId } = await rt.pool.run(row.id, ep, async (c) => {
     await c.subscribeJobs(timeout);

@@ -3,13 +3,14 @@
 // Failures to connect are classified (unreachable, TLS, key refused, protocol) so that
 // fleet.system.create/update and the status can name the reason with a stable code.
 //
-// Frames are parsed once and matched to their call by id; job events (`core.get_jobs`) are handed
+// Frames are parsed once and matched to their call by id (a proxied call's plain answer is only
+// checked and passed on as wire text, see callRaw); job events (`core.get_jobs`) are handed
 // to per-job listeners so the proxy can mirror a remote job as a local one.
 
 import { TLSSocket } from "node:tls";
 import WebSocket from "ws";
 import { ScramLoginError, peerChannelBinding, scramClientLogin } from "../auth/scram.js";
-import { fromWire, stringifyWire } from "../server/ejson.js";
+import { RawWire, fromWire, stringifyWire } from "../server/ejson.js";
 import type { ErrorCode } from "../server/errors.js";
 
 /** Where and how to reach a system: its URL, credentials and TLS trust. */
@@ -23,7 +24,7 @@ export interface Endpoint {
   ca: string | null;
 }
 
-export type ConnectFailureCode = Extract<ErrorCode, "fleet.system_unreachable" | "fleet.system_tls" | "fleet.system_key_refused" | "fleet.system_protocol">;
+export type ConnectFailureCode = Extract<ErrorCode, "fleet.system_unreachable" | "fleet.system_tls" | "fleet.system_key_refused" | "fleet.system_protocol" | "fleet.system_key_unreadable">;
 
 /** Why a connection could not be made (or was lost), with its stable code. */
 export class ConnectFailure extends Error {
@@ -82,7 +83,14 @@ interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout | null;
+  /** Resolve with the result's wire text (RawWire) when the answer has the plain shape. */
+  raw: boolean;
 }
+
+/** How a Gatehouse answer begins (src/server/rpc.ts reply): `{"jsonrpc":"2.0","id":<n>,"result":<value>}`. */
+const ANSWER_HEAD = '{"jsonrpc":"2.0","id":';
+const RESULT_KEY = ',"result":';
+const CLOSE_BRACE = 125;
 
 export type JobListener = (fields: Record<string, unknown>, msg: string) => void;
 
@@ -175,6 +183,19 @@ export class RemoteConnection {
 
   /** Send one call; resolves with its (decoded) result, rejects with RemoteError / RemoteTimeout / ConnectFailure. */
   call(method: string, params: unknown[], timeoutMs: number): Promise<unknown> {
+    return this.send(method, stringifyWire(params), timeoutMs, false);
+  }
+
+  /**
+   * Send one call whose parameters are already wire text; resolves with the result as wire text
+   * (RawWire, checked to be one JSON value) when the answer has Gatehouse's plain shape, decoded
+   * otherwise. The proxy passes it on without decoding and encoding it again.
+   */
+  callRaw(method: string, paramsJson: string, timeoutMs: number): Promise<unknown> {
+    return this.send(method, paramsJson, timeoutMs, true);
+  }
+
+  private send(method: string, paramsJson: string, timeoutMs: number, raw: boolean): Promise<unknown> {
     if (this.closed) return Promise.reject(new ConnectFailure("fleet.system_unreachable", `unreachable: ${this.closeReason}`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -182,9 +203,35 @@ export class RemoteConnection {
         this.pending.delete(id);
         reject(new RemoteTimeout(`${method}: no answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      this.ws.send(stringifyWire({ jsonrpc: "2.0", id, method, params }));
+      this.pending.set(id, { resolve, reject, timer, raw });
+      this.ws.send(`{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)},"params":${paramsJson}}`);
     });
+  }
+
+  /**
+   * The answer to a raw call, when `text` is exactly `{"jsonrpc":"2.0","id":<n>,"result":<X>}` and
+   * X parses as one JSON value (so nothing but the result can ride along into the reply it is
+   * spliced into). False: take the ordinary path.
+   */
+  private rawAnswer(text: string): boolean {
+    if (!text.startsWith(ANSWER_HEAD) || text.charCodeAt(text.length - 1) !== CLOSE_BRACE) return false;
+    const at = text.indexOf(RESULT_KEY, ANSWER_HEAD.length);
+    if (at < 0 || at > ANSWER_HEAD.length + 15) return false;
+    const idText = text.slice(ANSWER_HEAD.length, at);
+    if (!/^[1-9][0-9]*$/.test(idText)) return false;
+    const id = Number(idText);
+    const p = this.pending.get(id);
+    if (!p?.raw) return false;
+    const json = text.slice(at + RESULT_KEY.length, -1);
+    try {
+      JSON.parse(json);
+    } catch {
+      return false;
+    }
+    this.pending.delete(id);
+    if (p.timer) clearTimeout(p.timer);
+    p.resolve(new RawWire(json));
+    return true;
   }
 
   /** Subscribe once to the system's job events (needed before the first job call). */
@@ -232,6 +279,7 @@ export class RemoteConnection {
   }
 
   private onFrame(text: string): void {
+    if (this.pending.size && this.rawAnswer(text)) return;
     let msg: { id?: unknown; result?: unknown; error?: { code: number; message: string; data?: Record<string, unknown> }; method?: string; params?: unknown };
     try {
       msg = JSON.parse(text);

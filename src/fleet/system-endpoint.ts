@@ -7,7 +7,7 @@ import type { Store, Tx } from "../store/db.js";
 import type { SecretBox } from "../store/secret-box.js";
 import { param, prepare } from "../auth/prepared.js";
 import { caPemById } from "../directory/certificate-authorities.js";
-import type { Endpoint } from "./remote-connection.js";
+import { ConnectFailure, type Endpoint } from "./remote-connection.js";
 
 export const API_KEY_PURPOSE = "fleet.system.api_key";
 export const READ_API_KEY_PURPOSE = "fleet.system.read_api_key";
@@ -85,7 +85,18 @@ function openKey(box: SecretBox, purpose: string, sealed: string): string {
   const k = `${purpose}\n${sealed}`;
   let plain = cache.get(k);
   if (plain === undefined) {
-    plain = box.open(purpose, sealed);
+    try {
+      plain = box.open(purpose, sealed);
+    } catch {
+      // Sealed with another store key (a data dir restored without private/secret.key, a copied
+      // row) or damaged: no connection can be made until the key is replaced. The box's own reason
+      // ("not a sealed value") would mislead; say what the operator must do.
+      const which = purpose === READ_API_KEY_PURPOSE ? "read-only API key" : "API key";
+      throw new ConnectFailure(
+        "fleet.system_key_unreadable",
+        `stored credential cannot be opened: the system's ${which} was sealed with another secret-box key or is damaged; set it again (fleet.system.update)`,
+      );
+    }
     if (cache.size >= OPENED_MAX) cache.delete(cache.keys().next().value as string);
     cache.set(k, plain);
   }

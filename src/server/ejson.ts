@@ -1,2 +1,2 @@
 // The extended-JSON codec lives in src/shared/ejson.ts, shared with the web UI.
-export { WireSet, fromWire, stringifyWire, toWire } from "../shared/ejson.js";
+export { RawWire, WireSet, fromWire, stringifyWire, toWire } from "../shared/ejson.js";

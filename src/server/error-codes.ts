@@ -123,6 +123,7 @@ export const ERROR_CODES = {
   "fleet.system_insecure_url": { errno: ERRNO.EINVAL, description: "Plain ws:// is only allowed to a loopback host: an API key must not cross a network in clear." },
   "fleet.system_invalid_url": { errno: ERRNO.EINVAL, description: "A system URL must be ws:// or wss:// and end in /api/current (or /api/<version>)." },
   "fleet.system_key_refused": { errno: ERRNO.EACCES, description: "The system refused the API key (wrong, revoked or expired key, or its owner has no API access)." },
+  "fleet.system_key_unreadable": { errno: ERRNO.EIO, description: "The system's stored API key cannot be opened (sealed with another store key, or damaged): set it again." },
   "fleet.system_name_taken": { errno: ERRNO.EEXIST, description: "Another system has this name." },
   "fleet.system_not_found": { errno: ERRNO.ENOENT, description: "The system does not exist (or the caller may not see it)." },
   "fleet.system_protocol": { errno: ERRNO.EFAULT, description: "The system answered something that is not the appliance's JSON-RPC protocol." },

@@ -4,7 +4,7 @@
 
 import { CallError, ERRNO, RpcError, ValidationErrors, errnameOf } from "./errors.js";
 import { isErrorCode } from "./error-codes.js";
-import { fromWire, stringifyWire } from "./ejson.js";
+import { RawWire, fromWire, stringifyWire } from "./ejson.js";
 import { paramsDepthError } from "./input-bounds.js";
 import { parseArgs, type AuditFacts, type MethodDef } from "../api/method.js";
 import { authorize } from "../access/authorize.js";
@@ -92,7 +92,9 @@ function uncataloguedCode(err: unknown): string | null {
 }
 
 function reply(conn: Connection, id: Id, result: unknown): void {
-  conn.send(stringifyWire({ jsonrpc: "2.0", id, result }));
+  // A result kept as wire text (a proxied system's answer) is spliced in as it came.
+  if (result instanceof RawWire) conn.send(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${result.json}}`);
+  else conn.send(stringifyWire({ jsonrpc: "2.0", id, result }));
 }
 
 function replyError(conn: Connection, id: Id, err: unknown): void {

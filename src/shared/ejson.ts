@@ -9,8 +9,18 @@ export class WireSet<T = unknown> {
   constructor(readonly items: T[]) {}
 }
 
+/**
+ * One JSON value already in wire form, kept as its text: the fleet proxy passes a system's answer
+ * through without decoding and encoding it again. The server's reply splices the text in; anything
+ * else that encodes it (a job's result, an HTTP answer) parses it back.
+ */
+export class RawWire {
+  constructor(readonly json: string) {}
+}
+
 export function toWire(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
+  if (value instanceof RawWire) return JSON.parse(value.json);
   if (value instanceof Date) return { $date: value.getTime() };
   if (value instanceof WireSet) return { $set: value.items.map(toWire) };
   if (value instanceof Set) return { $set: [...value].map(toWire) };
@@ -89,5 +99,5 @@ function base64(bytes: Uint8Array): string {
 }
 
 export function stringifyWire(value: unknown): string {
-  return JSON.stringify(toWire(value));
+  return value instanceof RawWire ? value.json : JSON.stringify(toWire(value));
 }
