@@ -310,18 +310,20 @@ forEachStore("ldap logins", (store) => {
       await servers(indirect({ hostname: `127.0.0.1:${down}` }), indirect());
       assert.equal(await login("alice", PEOPLE.alice.password), "SUCCESS");
       await servers(indirect({ hostname: `127.0.0.1:${hang.port}`, connect_timeout: 1 }), indirect());
+      // Bounded by the 1 s connect timeout, far below the 10 s operation timeout (a loaded machine
+      // may add seconds, never ten).
       let t0 = Date.now();
       assert.equal(await login("bob", PEOPLE.bob.password), "SUCCESS");
-      assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
-      // The hanging server is now skipped for a minute: the next login does not wait for it.
-      t0 = Date.now();
+      assert.ok(Date.now() - t0 < 6000, `took ${Date.now() - t0} ms`);
+      // The hanging server is now skipped for a minute: the next login does not even connect to it.
+      const seen = hang.connections();
       assert.equal(await login("bob", PEOPLE.bob.password), "SUCCESS");
-      assert.ok(Date.now() - t0 < 800, `took ${Date.now() - t0} ms`);
+      assert.equal(hang.connections(), seen, "the skipped server was not contacted");
       // StartTLS to a hanging server: the StartTLS exchange is bounded by the connect timeout too.
       await servers(indirect({ hostname: `127.0.0.1:${hang.port}`, security: "STARTTLS", connect_timeout: 1, timeout: 10 }), indirect());
       t0 = Date.now();
       assert.equal(await login("alice", PEOPLE.alice.password), "SUCCESS");
-      assert.ok(Date.now() - t0 < 3000, `StartTLS: took ${Date.now() - t0} ms`);
+      assert.ok(Date.now() - t0 < 6000, `StartTLS: took ${Date.now() - t0} ms`);
       // Only the hanging server: an outage, answered as such and never counted as a wrong password.
       await servers(indirect({ hostname: `127.0.0.1:${hang.port}`, connect_timeout: 1 }));
       const before = await failures("bob");

@@ -225,6 +225,7 @@ export async function selfSignedFront(targetPort: number): Promise<{ port: numbe
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
     port: (server.address() as net.AddressInfo).port,
+    connections: () => accepted,
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();
@@ -234,15 +235,18 @@ export async function selfSignedFront(targetPort: number): Promise<{ port: numbe
 }
 
 /** A listening socket that accepts connections and never answers (a hung directory server). */
-export async function hangingServer(): Promise<{ port: number; close(): Promise<void> }> {
+export async function hangingServer(): Promise<{ port: number; connections(): number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  let accepted = 0;
   const server = net.createServer((s) => {
+    accepted++;
     sockets.add(s);
     s.on("error", () => {});
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
     port: (server.address() as net.AddressInfo).port,
+    connections: () => accepted,
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();
