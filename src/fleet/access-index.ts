@@ -26,19 +26,6 @@ export interface FleetStore {
   readonly changes: { stamp(): string | null };
 }
 
-/** A system as listings show it (its sealed keys stay in the store: only whether a read key is set). */
-export interface IndexedSystem {
-  id: number;
-  name: string;
-  url: string;
-  username: string | null;
-  has_read_api_key: boolean;
-  verify_ssl: number;
-  ca: number | null;
-  created_at: number;
-  updated_at: number;
-}
-
 /** One user's part of the index: its teams and its own grants. */
 export interface UserPart {
   teams: readonly number[];
@@ -51,7 +38,8 @@ const MAX_USERS = 20_000;
 export class FleetIndex {
   /** bestBySystem's answers, per user part read at this version. */
   private readonly bestOfPart = new WeakMap<UserPart, Map<number, AccessEntry>>();
-  readonly systems = new Map<number, IndexedSystem>();
+  /** Every system's name, by id (listings read the other columns of the systems they show). */
+  readonly systems = new Map<number, string>();
   readonly systemByName = new Map<string, number>();
   /** System → the groups containing it, ascending. */
   readonly groupsOfSystem = new Map<number, number[]>();
@@ -135,26 +123,17 @@ export function toEntry(r: GrantRow): AccessEntry {
 async function readIndex(db: Tx, stamp: string | null): Promise<FleetIndex> {
   indexStats.reads++;
   const ix = new FleetIndex(stamp);
+  // Only what access and names need: reading every column of every system cost more than the rest.
   const [systems, members, groups, teams, grants] = await Promise.all([
-    db.selectFrom("fleet_systems").select(["id", "name", "url", "username", "read_api_key", "verify_ssl", "ca", "created_at", "updated_at"]).orderBy("id").execute(),
-    db.selectFrom("fleet_system_group_members").select(["system_group_id", "system_id"]).orderBy("system_group_id").orderBy("system_id").execute(),
+    db.selectFrom("fleet_systems").select(["id", "name"]).orderBy("id").execute(),
+    db.selectFrom("fleet_system_group_members").select(["system_group_id", "system_id"]).execute(),
     db.selectFrom("fleet_system_groups").select(["id", "name"]).execute(),
     db.selectFrom("teams").select(["id", "name"]).execute(),
-    db.selectFrom("fleet_access").select(["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"]).where("owner_kind", "=", "TEAM").orderBy("id").execute(),
+    db.selectFrom("fleet_access").select(["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"]).where("owner_kind", "=", "TEAM").execute(),
   ]);
   for (const r of systems) {
     const id = Number(r.id);
-    ix.systems.set(id, {
-      id,
-      name: r.name,
-      url: r.url,
-      username: r.username,
-      has_read_api_key: r.read_api_key !== null,
-      verify_ssl: Number(r.verify_ssl),
-      ca: r.ca === null ? null : Number(r.ca),
-      created_at: Number(r.created_at),
-      updated_at: Number(r.updated_at),
-    });
+    ix.systems.set(id, r.name);
     ix.systemByName.set(r.name, id);
   }
   for (const m of members) {
@@ -274,12 +253,17 @@ export async function userPart(store: FleetStore, ix: FleetIndex, userId: number
   return part;
 }
 
+/** Is the store still at the index's version (so what is read now may be kept with it)? */
+export function isCurrent(store: FleetStore, ix: FleetIndex): boolean {
+  return ix.stamp !== null && versionOf(store) === ix.stamp;
+}
+
 /**
  * Keep `value` under `key` in the index's memo if the store is still at the index's version (what
  * was read for it may be newer otherwise); at most MAX_USERS entries, the oldest dropped.
  */
 export function remember(store: FleetStore, ix: FleetIndex, key: string, value: unknown): void {
-  if (ix.stamp === null || versionOf(store) !== ix.stamp) return;
+  if (!isCurrent(store, ix)) return;
   ix.memo.set(key, value);
   if (ix.memo.size > MAX_USERS) ix.memo.delete(ix.memo.keys().next().value as string);
 }

@@ -53,9 +53,9 @@ async function findPerson(store: FleetStore, ix: FleetIndex, ref: Ref): Promise<
 
 function findSystem(ix: FleetIndex, ref: Ref): { id: number; name: string } {
   const id = typeof ref === "number" ? ref : ix.systemByName.get(ref);
-  const row = id === undefined ? undefined : ix.systems.get(id);
-  if (!row) instanceNotFound("System", ref, "fleet.system_not_found");
-  return { id: row.id, name: row.name };
+  const name = id === undefined ? undefined : ix.systems.get(id);
+  if (id === undefined || name === undefined) instanceNotFound("System", ref, "fleet.system_not_found");
+  return { id, name };
 }
 
 /** Names of the owners and targets of `entries` (the explained user's own name given), keyed `KIND:id`. */
@@ -65,7 +65,7 @@ function namesOf(ix: FleetIndex, user: { id: number; username: string }, entries
     if (e.owner_kind === "USER" && e.owner_id === user.id) out.set(`USER:${e.owner_id}`, user.username);
     const owner = e.owner_kind === "TEAM" ? ix.teamNames.get(e.owner_id) : undefined;
     if (owner !== undefined) out.set(`TEAM:${e.owner_id}`, owner);
-    const target = e.target_kind === "SYSTEM" ? ix.systems.get(e.target_id)?.name : ix.groupNames.get(e.target_id);
+    const target = e.target_kind === "SYSTEM" ? ix.systems.get(e.target_id) : ix.groupNames.get(e.target_id);
     if (target !== undefined) out.set(`${e.target_kind}:${e.target_id}`, target);
   }
   return out;

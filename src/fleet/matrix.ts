@@ -104,7 +104,7 @@ function systemTexts(ix: FleetIndex, json: boolean): Map<number, string> {
   let out = ix.memo.get(key) as Map<number, string> | undefined;
   if (out) return out;
   out = new Map();
-  for (const [id, s] of ix.systems) out.set(id, json ? `"system":${JSON.stringify(s.name)},"system_id":${id},` : `${csvCell(s.name)},${id},`);
+  for (const [id, name] of ix.systems) out.set(id, json ? `"system":${JSON.stringify(name)},"system_id":${id},` : `${csvCell(name)},${id},`);
   ix.memo.set(key, out);
   return out;
 }

@@ -8,7 +8,9 @@ import type { Tx } from "../store/db.js";
 import { ValidationErrors, instanceNotFound, validationError } from "../server/errors.js";
 import { queryRows } from "../store/query-rows.js";
 import { effectiveAccess, subjectOfSession, type FleetAccessLevel } from "./effective-access.js";
-import { fleetIndex, userPart, type FleetIndex, type FleetStore } from "./access-index.js";
+import { fleetIndex, idsOf, isCurrent, userPart, type FleetIndex, type FleetStore } from "./access-index.js";
+import { sql } from "kysely";
+import { param, prepare } from "../auth/prepared.js";
 import { RemoteConnection, ConnectFailure } from "./remote-connection.js";
 import { fleetRuntime, type FleetRuntime } from "./runtime.js";
 import { KEY_PLACEHOLDER, type FleetSystemEntry, type FleetSystemStatus, type SystemCreate, type SystemUpdate } from "./system-schemas.js";
@@ -60,25 +62,55 @@ async function entries(rt: FleetRuntime, session: Session | null, onlyIds?: numb
   else if (all || !access) ids = [...ix.systems.keys()];
   else ids = [...access.keys()].sort((a, b) => a - b);
   if (!ids.length) return [];
-  const statuses = await readStatuses(store.db, ids.length <= BY_ID_LIMIT ? ids : undefined);
-  return ids.map((id) => {
-    const r = ix.systems.get(id)!;
-    return {
-      id,
-      name: r.name,
-      url: r.url,
-      username: r.username ?? "",
-      api_key: KEY_PLACEHOLDER,
-      read_api_key: r.has_read_api_key ? KEY_PLACEHOLDER : null,
-      verify_ssl: !!r.verify_ssl,
-      ca: r.ca,
-      groups: [...(ix.groupsOfSystem.get(id) ?? [])],
-      access: access === null ? "READ_WRITE" : (access.get(id) ?? "NONE"),
-      status: statuses.get(id) ?? unknownStatus(id),
-      created_at: new Date(r.created_at),
-      updated_at: new Date(r.updated_at),
-    };
+  const few = ids.length <= BY_ID_LIMIT;
+  const [byId, statuses] = await Promise.all([listedRows(store, ix, ids), readStatuses(store.db, few ? ids : undefined)]);
+  // A system deleted since the index was read is left out.
+  return ids.flatMap((id) => {
+    const r = byId.get(id);
+    if (!r) return [];
+    return [
+      {
+        id,
+        name: r.name,
+        url: r.url,
+        username: r.username ?? "",
+        api_key: KEY_PLACEHOLDER,
+        read_api_key: Number(r.has_read_api_key) ? KEY_PLACEHOLDER : null,
+        verify_ssl: !!Number(r.verify_ssl),
+        ca: r.ca === null ? null : Number(r.ca),
+        groups: [...(ix.groupsOfSystem.get(id) ?? [])],
+        access: access === null ? "READ_WRITE" : (access.get(id) ?? "NONE"),
+        status: statuses.get(id) ?? unknownStatus(id),
+        created_at: new Date(Number(r.created_at)),
+        updated_at: new Date(Number(r.updated_at)),
+      },
+    ];
   });
+}
+
+type ListedRow = { id: number; name: string; url: string; username: string | null; has_read_api_key: number; verify_ssl: number; ca: number | null; created_at: number; updated_at: number };
+const LISTED = sql`"id", "name", "url", "username", case when "read_api_key" is null then 0 else 1 end as "has_read_api_key", "verify_ssl", "ca", "created_at", "updated_at"`;
+// The listed columns of the systems a caller sees (a fleet user: a few of many), one prepared statement.
+const systemRows = prepare<[string]>()(1, (db) => sql<ListedRow>`select ${LISTED} from "fleet_systems" where "id" in ${idsOf(db, param(0))}`.compile(db));
+const allSystemRows = (db: Tx) => sql<ListedRow>`select ${LISTED} from "fleet_systems"`.execute(db).then((r) => r.rows);
+
+/**
+ * The listed columns of `ids`: those read before at the index's version (a fleet user's systems),
+ * the rest from the store (kept with the index only if the store is still at its version).
+ */
+async function listedRows(store: FleetStore, ix: FleetIndex, ids: number[]): Promise<Map<number, ListedRow>> {
+  let kept = ix.memo.get("systems.listed") as Map<number, ListedRow> | undefined;
+  const missing = kept ? ids.filter((id) => !kept!.has(id)) : ids;
+  if (!missing.length) return kept!;
+  const rows = missing.length <= BY_ID_LIMIT ? await systemRows.rows(store.db, JSON.stringify(missing)) : await allSystemRows(store.db);
+  const out = new Map(kept);
+  for (const r of rows) out.set(Number(r.id), r);
+  if (isCurrent(store, ix)) {
+    kept ??= new Map();
+    for (const r of rows) kept.set(Number(r.id), r);
+    ix.memo.set("systems.listed", kept);
+  }
+  return out;
 }
 
 export async function querySystems(ctx: SystemCallContext, filters: unknown, options: unknown): Promise<unknown> {
