@@ -204,8 +204,21 @@ export class RemoteConnection {
         reject(new RemoteTimeout(`${method}: no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer, raw });
+      this.corkForTurn();
       this.ws.send(`{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)},"params":${paramsJson}}`);
     });
+  }
+
+  /**
+   * Calls sent in the same turn of the event loop (a burst of proxied calls answered by one read)
+   * leave in one write instead of one syscall each, as the server's replies do (src/server/http.ts).
+   */
+  private corkForTurn(): void {
+    const raw = (this.ws as unknown as { _socket?: { writableCorked: number; cork(): void; uncork(): void } })._socket;
+    if (raw && !raw.writableCorked) {
+      raw.cork();
+      setImmediate(() => raw.uncork());
+    }
   }
 
   /**
