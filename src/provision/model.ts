@@ -510,12 +510,19 @@ export class HostModel {
 
   /**
    * The users and groups sharing a name or id with `keys` (to spot system accounts the store
-   * lacks): one pass over the accounts, no list of all of them.
+   * lacks): one pass over the accounts in steps (see ./slice.ts), no list of all of them.
    */
-  knownAccountsAmong(keys: CandidateKeys): KnownAccounts {
+  *knownAccountsAmongSteps(keys: CandidateKeys): Generator<void, KnownAccounts> {
     const out: KnownAccounts = { users: [], groups: [] };
-    for (const u of this.users.values()) if (keys.uids.has(u.uid) || keys.userNames.has(u.username)) out.users.push({ name: u.username, id: u.uid });
-    for (const g of this.groups.values()) if (keys.gids.has(g.gid) || keys.groupNames.has(g.name)) out.groups.push({ name: g.name, id: g.gid });
+    let i = 0;
+    for (const u of this.users.values()) {
+      if (keys.uids.has(u.uid) || keys.userNames.has(u.username)) out.users.push({ name: u.username, id: u.uid });
+      if ((++i & 4095) === 0) yield;
+    }
+    for (const g of this.groups.values()) {
+      if (keys.gids.has(g.gid) || keys.groupNames.has(g.name)) out.groups.push({ name: g.name, id: g.gid });
+      if ((++i & 4095) === 0) yield;
+    }
     return out;
   }
 

@@ -373,10 +373,11 @@ export class Provisioner {
     if (!edited) return;
     // Only the system-id entries can be a package's, and only store accounts sharing a name or id
     // with one of them can decide it: neither every line nor every account is looked at.
-    const candidates = await new Slicer().drive(systemCandidateSteps(texts.passwd, texts.group));
+    const slicer = new Slicer();
+    const candidates = await slicer.drive(systemCandidateSteps(texts.passwd, texts.group));
     if (!candidates.users.length && !candidates.groups.length) return;
     const keys = candidateKeys(candidates);
-    const known = this.model ? this.model.knownAccountsAmong(keys) : await knownAccountsAmong(this.ctx.db, keys);
+    const known = this.model ? await slicer.drive(this.model.knownAccountsAmongSteps(keys)) : await knownAccountsAmong(this.ctx.db, keys);
     const found = packageAccountsOf(candidates, known);
     if (!found.users.length && !found.groups.length) return;
     await this.ctx.adoptSystemAccounts(found);
