@@ -22,7 +22,7 @@ import pino from "pino";
 import { DefaultRoleManager, newCachedEnforcer, newEnforcer, newModelFromString, StringAdapter, type Enforcer } from "casbin";
 import { App } from "../src/app.js";
 import { resolveConfig } from "../src/config.js";
-import { buildHttpServer, closeAllConnections } from "../src/server/http.js";
+import { serveWithAdmin } from "./bench-server.js";
 import { RpcClient } from "../src/cli/client.js";
 import { ROLES, ALL_ROLE_NAMES } from "../src/access/roles.js";
 import { accessFor, authorize } from "../src/access/authorize.js";
@@ -400,19 +400,12 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
   const rows: Row[] = [];
   try {
     rows.push(...(await authorizationRows(app, opts.rounds)));
-    const server = await buildHttpServer(app);
-    await server.listen({ host: "127.0.0.1", port: 0 });
-    const url = `ws://127.0.0.1:${(server.server.address() as { port: number }).port}/api/current`;
-    const admin = await RpcClient.connect(url);
-    await admin.call("user.setup_local_administrator", "admin", ADMIN_PW);
-    await admin.login("admin", ADMIN_PW);
+    const { url, admin, close } = await serveWithAdmin(app, ADMIN_PW);
     rows.push(...(await loginRows(app, url, admin, opts.rounds)));
     rows.push(...(await apiKeyRows(url, admin, opts.rounds)));
     rows.push(...(await scramRows(url, admin, opts.rounds)));
     rows.push(...(await overheadRows(app, admin, opts.rounds)));
-    await admin.close();
-    closeAllConnections(server);
-    await server.close();
+    await close();
   } finally {
     await app.shutdown();
     await app.close();

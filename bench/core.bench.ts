@@ -17,8 +17,7 @@ import pino from "pino";
 import { sql } from "kysely";
 import { App } from "../src/app.js";
 import { resolveConfig } from "../src/config.js";
-import { buildHttpServer, closeAllConnections } from "../src/server/http.js";
-import { RpcClient } from "../src/cli/client.js";
+import { serveWithAdmin } from "./bench-server.js";
 import type { Db } from "../src/store/db.js";
 import { provisionerOf } from "../src/provision/index.js";
 import { builtinUserBase } from "../src/accounts/system-accounts.js";
@@ -444,11 +443,7 @@ async function runCore(store: "sqlite" | "postgres", opts: BenchOptions, databas
   const title = `Core [${store}], ${users.toLocaleString("en-US")} users, ${groups.toLocaleString("en-US")} groups: store, query engine, WebSocket API (issues 2, 15)`;
   try {
     await seedAccounts(app.store.db, users, groups, app.store.dialect);
-    const server = await buildHttpServer(app);
-    await server.listen({ host: "127.0.0.1", port: 0 });
-    const url = `ws://127.0.0.1:${(server.server.address() as { port: number }).port}/api/current`;
-    const admin = await RpcClient.connect(url);
-    await admin.call("user.setup_local_administrator", "admin", ADMIN_PW);
+    const { url, admin, close } = await serveWithAdmin(app, ADMIN_PW);
     await admin.close();
     // The host files of the seeded users are written now, as a running server would have long
     // done, rather than by a reconcile run in the middle of a measurement.
@@ -462,8 +457,7 @@ async function runCore(store: "sqlite" | "postgres", opts: BenchOptions, databas
     }
     rows.push(...(await lookupRows(ctx)), ...(await searchRows(ctx)), ...(await uiSearchRows(ctx)), ...(await createRows(ctx)));
     await echo.close();
-    closeAllConnections(server);
-    await server.close();
+    await close();
     await app.shutdown();
     await app.close();
     rows.push(await memoryRow(dataDir, databaseUrl, users, opts, label));

@@ -18,7 +18,7 @@ import pino from "pino";
 import { Client } from "ldapts";
 import { App } from "../src/app.js";
 import { resolveConfig } from "../src/config.js";
-import { buildHttpServer, closeAllConnections } from "../src/server/http.js";
+import { serveWithAdmin } from "./bench-server.js";
 import { RpcClient } from "../src/cli/client.js";
 import { escapeDnValue, escapeFilterValue } from "../src/directory/ldap-escape.js";
 import { BASE_DN, BIND_DN, BIND_PASSWORD, GROUPS_DN, PEOPLE_DN, startSlapd, type Slapd } from "../test/slapd-harness.js";
@@ -190,16 +190,9 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
   app.rateLimitLoopbackExempt = true;
   const rows: Row[] = [];
   try {
-    const server = await buildHttpServer(app);
-    await server.listen({ host: "127.0.0.1", port: 0 });
-    const url = `ws://127.0.0.1:${(server.server.address() as { port: number }).port}/api/current`;
-    const admin = await RpcClient.connect(url);
-    await admin.call("user.setup_local_administrator", "admin", ADMIN_PW);
-    await admin.login("admin", ADMIN_PW);
+    const { url, admin, close } = await serveWithAdmin(app, ADMIN_PW);
     rows.push(...(await ldapRows(admin, url, slapd, opts.rounds)));
-    await admin.close();
-    closeAllConnections(server);
-    await server.close();
+    await close();
   } finally {
     await app.shutdown();
     await app.close();

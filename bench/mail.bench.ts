@@ -12,7 +12,7 @@ import { performance } from "node:perf_hooks";
 import pino from "pino";
 import { App } from "../src/app.js";
 import { resolveConfig } from "../src/config.js";
-import { buildHttpServer, closeAllConnections } from "../src/server/http.js";
+import { serveWithAdmin } from "./bench-server.js";
 import { RpcClient } from "../src/cli/client.js";
 import { startSmtp } from "../test/mail-helpers.js";
 import { figure, type BenchOptions, type Row } from "./measure.js";
@@ -36,12 +36,7 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
   app.rateLimitLoopbackExempt = true;
   const rows: Row[] = [];
   try {
-    const server = await buildHttpServer(app);
-    await server.listen({ host: "127.0.0.1", port: 0 });
-    const url = `ws://127.0.0.1:${(server.server.address() as { port: number }).port}/api/current`;
-    const admin = await RpcClient.connect(url);
-    await admin.call("user.setup_local_administrator", "admin", ADMIN_PW);
-    await admin.login("admin", ADMIN_PW);
+    const { url, admin, close } = await serveWithAdmin(app, ADMIN_PW);
     await admin.call("mail.update", { outgoingserver: "127.0.0.1", port: smtp.port, security: "PLAIN", fromemail: "bench@example.test" });
     const gid = await admin.call<number>("group.create", { name: "resetbench", smb: false });
     const existing: string[] = [];
@@ -98,9 +93,7 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
       }),
     );
     await c.close();
-    await admin.close();
-    closeAllConnections(server);
-    await server.close();
+    await close();
   } finally {
     await app.shutdown();
     await app.close();
