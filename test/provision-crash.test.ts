@@ -36,7 +36,11 @@ function startServer(dataDir: string): Promise<Server> {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
+    // A server that does not start in time is stopped here: the caller never gets its pid.
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`server did not start:\n${out}`));
+    }, 90_000);
     const onData = (d: Buffer) => {
       out += d;
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
