@@ -5,13 +5,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import https from "node:https";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { RpcClient } from "../src/cli/client.js";
 import { freshPgDatabase, loginAdmin, rememberStoreKey, setUpAdmin, shareStoreKey, type StoreKind } from "./harness.js";
 import { GATEHOUSE_ARGS } from "./gatehouse-command.js";
+import { freePort } from "./free-port.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -44,18 +44,6 @@ export interface ProcessOptions {
   port?: number;
   /** Serve HTTPS/WSS with this certificate and key (PEM files); the URLs become https:// and wss://. */
   tls?: { cert: string; key: string };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** GET /api/versions answers 200 (over HTTPS without checking the certificate: the test made it). */

@@ -17,6 +17,7 @@ import { startServer, type TestServer } from "./harness.js";
 import type { RpcClient } from "../src/cli/client.js";
 import { checkDrift, provisionerOf } from "../src/provision/index.js";
 import { NS_SCRIPT, PTY_SCRIPT, inHostNs, requireTools, run, waitFor, type Run } from "./provision-helpers.js";
+import { freePort } from "./free-port.js";
 
 const PW = { alice: "Alice-pass-1", bob: "Bob-pass-22", dave: "Dave-pass-333", alice2: "Alice-new-pass-4" };
 const NSS_WRAPPER = ["/usr/lib/x86_64-linux-gnu/libnss_wrapper.so", "/usr/lib/aarch64-linux-gnu/libnss_wrapper.so", "/usr/lib/libnss_wrapper.so"].find(existsSync);
@@ -27,17 +28,6 @@ interface Acct {
   gid: number;
   home: string;
   username: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function portOpen(port: number): Promise<boolean> {

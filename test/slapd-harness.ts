@@ -11,21 +11,12 @@ import tls from "node:tls";
 import os from "node:os";
 import path from "node:path";
 import { makeCa, makeServerCert } from "./test-certs.js";
+import { freePort } from "./free-port.js";
+
+export { freePort };
 
 const SLAPD = "/usr/sbin/slapd";
 const SLAPADD = "/usr/sbin/slapadd";
-
-/** A free loopback port: bind port 0, read it, release it (slapd needs a number). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export const BASE_DN = "dc=example,dc=test";
 export const PEOPLE_DN = `ou=people,${BASE_DN}`;
@@ -201,6 +192,19 @@ export async function startSlapd(): Promise<Slapd> {
   }
 }
 
+/** `server` listening on an ephemeral loopback port; close() also ends the connections in `sockets`. */
+async function listenLoopback(server: net.Server, sockets: Set<net.Socket>): Promise<{ port: number; close(): Promise<void> }> {
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
 /** A TLS front with a self-signed certificate that forwards to slapd's plain port (LDAPS to a self-signed server). */
 export async function selfSignedFront(targetPort: number): Promise<{ port: number; close(): Promise<void> }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "gatehouse-selfsigned-"));
@@ -222,16 +226,7 @@ export async function selfSignedFront(targetPort: number): Promise<{ port: numbe
     client.on("error", end).on("close", end);
     upstream.on("error", end).on("close", end);
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    connections: () => accepted,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
+  return listenLoopback(server, sockets);
 }
 
 /** A listening socket that accepts connections and never answers (a hung directory server). */
@@ -243,14 +238,5 @@ export async function hangingServer(): Promise<{ port: number; connections(): nu
     sockets.add(s);
     s.on("error", () => {});
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    connections: () => accepted,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
+  return { ...(await listenLoopback(server, sockets)), connections: () => accepted };
 }
