@@ -1390,9 +1390,9 @@ export interface Methods {
   "auth.sessions": { params: [filters?: unknown[], options?: { [key: string]: unknown }]; result: SessionEntry[] | SessionEntry | number | SessionEntrySelected[] | SessionEntrySelected };
   /** Stores a UI preference (key → any JSON value, at most 4096 bytes) for the logged-in user; at most 64 keys. */
   "auth.set_attribute": { params: [key: string, value: unknown]; result: null };
-  /** Ends every session except the caller's. */
+  /** Ends every session except the caller's. Without AUTH_SESSIONS_WRITE (a fleet user, any user session): every other session of the caller's own account. */
   "auth.terminate_other_sessions": { params: []; result: true };
-  /** Ends a session (on any server process): closes its connection and destroys the tokens it minted. False if unknown. */
+  /** Ends a session (on any server process): closes its connection and destroys the tokens it minted. False if unknown. Without AUTH_SESSIONS_WRITE (a fleet user, any user session): only the caller's own account's sessions; another account's answers false. */
   "auth.terminate_session": { params: [id: string]; result: boolean };
   /** Global two-factor settings: enabled, window (time steps accepted either side), services.ssh. */
   "auth.twofactor.config": { params: []; result: TwofactorGlobalConfig };
