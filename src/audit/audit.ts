@@ -7,7 +7,7 @@ import type { Store } from "../store/db.js";
 import type { Tx } from "../store/db.js";
 import type { Connection } from "../server/connection.js";
 import type { Session } from "../auth/session.js";
-import { param, prepare } from "../auth/prepared.js";
+import { param, prepare, type Prepared } from "../auth/prepared.js";
 import { bumpCounter } from "../auth/rate-limit.js";
 import { sourceKey } from "../auth/source.js";
 
@@ -112,57 +112,103 @@ export interface AuditInput {
   username?: string | null;
 }
 
-const insertAudit = prepare<[string, number, number, string, string, string | null, string, string, string, string, number]>()(11, (db) =>
-  db
-    .insertInto("audit")
-    .values({
-      audit_id: param(0),
-      message_timestamp: param(1),
-      timestamp: param(2),
-      address: param(3),
-      username: param(4),
-      session: param(5),
-      service: param(6),
-      service_data: param(7),
-      event: param(8),
-      event_data: param(9),
-      success: param(10),
-    })
-    .compile(),
-);
+/** One entry's row, in the order of its columns (and of insertAudit's arguments). */
+type AuditRow = [string, number, number, string, string, string | null, string, string, string, string, number];
+const AUDIT_COLUMNS = 11;
 
-/** Write one entry; `db` lets a caller put it in its own transaction (a failure then throws). */
-export async function writeAudit(app: AuditContext, input: AuditInput, db: Tx = app.store.db): Promise<void> {
-  const now = Date.now();
+/** The columns of row `r` of an INSERT, as parameters `r * 11` to `r * 11 + 10`. */
+function auditRowParams(r: number) {
+  const at = r * AUDIT_COLUMNS;
+  return {
+    audit_id: param<string>(at),
+    message_timestamp: param<number>(at + 1),
+    timestamp: param<number>(at + 2),
+    address: param<string>(at + 3),
+    username: param<string>(at + 4),
+    session: param<string | null>(at + 5),
+    service: param<string>(at + 6),
+    service_data: param<string>(at + 7),
+    event: param<string>(at + 8),
+    event_data: param<string>(at + 9),
+    success: param<number>(at + 10),
+  };
+}
+
+const insertAudit = prepare<AuditRow>()(AUDIT_COLUMNS, (db) => db.insertInto("audit").values(auditRowParams(0)).compile());
+
+/** INSERTs of `n` rows (n ≥ 2), by n: one compiled statement per group size seen. */
+const insertAuditRows = new Map<number, Prepared<unknown[], unknown>>();
+
+function insertOf(n: number): Prepared<unknown[], unknown> {
+  let p = insertAuditRows.get(n);
+  if (!p) {
+    p = prepare<unknown[]>()(n * AUDIT_COLUMNS, (db) =>
+      db
+        .insertInto("audit")
+        .values(Array.from({ length: n }, (_, r) => auditRowParams(r)))
+        .compile(),
+    );
+    insertAuditRows.set(n, p);
+  }
+  return p;
+}
+
+/** The row of one entry, stamped `now` (a fresh audit_id each time it is built). */
+function auditRow(input: AuditInput, now: number): AuditRow {
   const session = input.session;
   const anonymous = !session;
   const eventData = anonymous ? boundEventData(input.eventData) : input.eventData;
   const username = session?.username ?? (input.username === null || input.username === undefined ? ".UNAUTHENTICATED" : anonymous ? boundString(input.username) : input.username);
   const credentials = session ? { credentials: session.credentials, credentials_data: session.credentialsData } : null;
+  return [
+    randomUUID(),
+    Math.floor(now / 1000),
+    now,
+    input.conn?.remoteAddress ?? "",
+    username,
+    session?.id ?? null,
+    "MIDDLEWARE",
+    JSON.stringify({
+      vers: { major: 0, minor: 1 },
+      origin: input.conn?.origin ?? null,
+      protocol: input.conn?.protocol ?? "WEBSOCKET",
+      credentials,
+    }),
+    input.event,
+    JSON.stringify(eventData),
+    input.success ? 1 : 0,
+  ];
+}
+
+/** Write one entry; `db` lets a caller put it in its own transaction (a failure then throws). */
+export async function writeAudit(app: AuditContext, input: AuditInput, db: Tx = app.store.db): Promise<void> {
+  await insertRow(app, auditRow(input, Date.now()), db);
+}
+
+async function insertRow(app: AuditContext, row: AuditRow, db: Tx = app.store.db): Promise<void> {
   try {
-    await insertAudit.execute(
-      db,
-      randomUUID(),
-      Math.floor(now / 1000),
-      now,
-      input.conn?.remoteAddress ?? "",
-      username,
-      session?.id ?? null,
-      "MIDDLEWARE",
-      JSON.stringify({
-        vers: { major: 0, minor: 1 },
-        origin: input.conn?.origin ?? null,
-        protocol: input.conn?.protocol ?? "WEBSOCKET",
-        credentials,
-      }),
-      input.event,
-      JSON.stringify(eventData),
-      input.success ? 1 : 0,
-    );
+    await insertAudit.execute(db, ...row);
   } catch (err) {
     app.log.error({ err }, "audit write failed");
     // In a caller's transaction (a login's session swap) the failure is the caller's: its change
     // must not commit without its entry (and on PostgreSQL that transaction cannot go on anyway).
     if (db !== app.store.db) throw err;
+  }
+}
+
+/**
+ * Write several entries with ONE multi-row INSERT: one statement, so all of them commit or none
+ * does. When it fails, the same rows (same audit_id and timestamps) are written one by one, so one
+ * bad entry loses only itself and none is written twice. Never rejects (failures are logged).
+ */
+export async function writeAuditGroup(app: AuditContext, inputs: readonly AuditInput[]): Promise<void> {
+  const rows = inputs.map((input) => auditRow(input, Date.now()));
+  if (rows.length === 1) return insertRow(app, rows[0]!);
+  if (rows.length === 0) return;
+  try {
+    await insertOf(rows.length).execute(app.store.db, ...rows.flat());
+  } catch (err) {
+    app.log.warn({ err, entries: rows.length }, "audit group write failed; writing its entries one by one");
+    for (const row of rows) await insertRow(app, row);
   }
 }

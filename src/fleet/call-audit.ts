@@ -1,9 +1,9 @@
 // Audit entries of proxied calls (fleet.call), committed in groups as login writes are: entries
-// queued in the same turn, or while a commit is in flight, go together in one transaction, so a
-// burst of calls costs one commit per group instead of one each. A call answers only after its
-// entry committed.
+// queued in the same turn, or while a write is in flight, go in together as ONE multi-row INSERT
+// (writeAuditGroup), so a burst of calls costs one statement per group instead of one each. A
+// call answers only after its entry committed.
 
-import { writeAudit, type AuditContext, type AuditInput } from "../audit/audit.js";
+import { writeAuditGroup, type AuditContext, type AuditInput } from "../audit/audit.js";
 
 const MAX_GROUP = 256;
 
@@ -13,7 +13,7 @@ export class GroupedAuditWriter {
 
   constructor(private readonly app: AuditContext) {}
 
-  /** Resolves once the entry is committed (never rejects: a failed write is logged by writeAudit). */
+  /** Resolves once the entry is committed (never rejects: a failed write is logged by writeAuditGroup). */
   write(input: AuditInput): Promise<void> {
     return new Promise((done) => {
       this.queue.push({ input, done });
@@ -27,22 +27,14 @@ export class GroupedAuditWriter {
     try {
       while (this.queue.length) {
         const group = this.queue.splice(0, MAX_GROUP);
-        // One entry alone: its INSERT is its own transaction (no BEGIN/COMMIT around it). One
-        // call in flight is the common case, and it waits for this write before it answers.
-        if (group.length === 1) {
-          await writeAudit(this.app, group[0]!.input);
-          group[0]!.done();
-          continue;
-        }
         try {
-          await this.app.store.db.transaction().execute(async (trx) => {
-            for (const g of group) await writeAudit(this.app, g.input, trx);
-          });
-        } catch {
-          // One bad entry must not lose the others: write them one by one.
-          for (const g of group) await writeAudit(this.app, g.input);
+          await writeAuditGroup(
+            this.app,
+            group.map((g) => g.input),
+          );
+        } finally {
+          for (const g of group) g.done();
         }
-        for (const g of group) g.done();
       }
     } finally {
       this.flushing = null;
