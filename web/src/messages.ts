@@ -118,6 +118,7 @@ export const SENTENCES: Record<string, Sentence> = {
   "fleet.system_insecure_url": "Use wss:// (encrypted) for systems on other hosts: the API key must not travel unencrypted.",
   "fleet.system_invalid_url": "Enter an address like wss://nas.example.com/api/current.",
   "fleet.system_key_refused": "The system did not accept the API key (wrong, revoked or expired, or its user has no access).",
+  "fleet.system_key_unreadable": "The system's stored API key cannot be opened on this server (sealed with another key or damaged). Set its key again.",
   "fleet.system_name_taken": "Another system already has this name.",
   "fleet.system_not_found": "This system no longer exists, or you cannot see it.",
   "fleet.system_protocol": "The address does not lead to a system Gatehouse can manage.",
