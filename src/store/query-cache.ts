@@ -39,7 +39,7 @@ export class QueryCache {
     private readonly max = 5000,
   ) {}
 
-  /** The cached result for `key`, or `compute()`'s (frozen: callers must copy before changing it). */
+  /** The cached result for `key`, or `compute()`'s (may be frozen: callers must copy before changing it). */
   async get(key: string, compute: () => Promise<unknown>): Promise<unknown> {
     const current = this.changeStamp();
     if (current === null) {
@@ -56,9 +56,12 @@ export class QueryCache {
       return hit.value;
     }
     this.misses++;
-    const value = deepFreeze(await compute());
+    const value = await compute();
     // Keep it only if nothing was written while it was computed, and the question was asked before.
+    // Only a kept answer is frozen (it will be shared): a first asking's answer goes to its one
+    // caller, and walking its whole graph would cost a lookup of a new username for nothing.
     if (`${this.changeStamp()}:${Math.floor(Date.now() / DAY_MS)}` === stamp && (hit || this.admit(key))) {
+      deepFreeze(value);
       this.entries.set(key, { stamp, value });
       if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
     }
