@@ -75,8 +75,13 @@ interface LookupQueue {
   pending: Map<string | number, Waiter[]> | null;
   running: number;
   scheduled: boolean;
+  /** The batch statement's text, built once (a fresh 2 kB string per batch is hashed again by the pool's statement names). */
+  text: string;
+  /** The looked-up column's name in a result row. */
+  rowKey: string;
 }
-const pendingLookups = new WeakMap<Db, Map<string, LookupQueue>>();
+/** Per store, per select text (the spec's constant string, whose hash V8 keeps), per column. */
+const pendingLookups = new WeakMap<Db, Map<string, Map<string, LookupQueue>>>();
 /**
  * Batch statements of one shape running at once. While they run, new lookups gather into the
  * next batch instead of each turn sending its own small statement: at 16 lookups in flight the
@@ -88,9 +93,17 @@ const MAX_RUNNING_BATCHES = 2;
 function batchedLookup<Row, Entry>(db: Db, spec: EntitySpec<Row, Entry>, column: Lookup["column"], value: string | number): Promise<unknown[]> {
   let perDb = pendingLookups.get(db);
   if (!perDb) pendingLookups.set(db, (perDb = new Map()));
-  const key = `${spec.selectSql}\0${column.sql}`;
-  let queue = perDb.get(key);
-  if (!queue) perDb.set(key, (queue = { pending: null, running: 0, scheduled: false }));
+  // Keyed by the select text and the column apart: a key joined from both would be a new 2 kB
+  // string to flatten and hash on every lookup.
+  let perSelect = perDb.get(spec.selectSql);
+  if (!perSelect) perDb.set(spec.selectSql, (perSelect = new Map()));
+  let queue = perSelect.get(column.sql);
+  if (!queue) {
+    const cast = column.kind === "text" ? "text[]" : "bigint[]";
+    const text = `${spec.selectSql} WHERE ${column.sql} = ANY($1::${cast}) ORDER BY ${spec.defaultOrder}`;
+    queue = { pending: null, running: 0, scheduled: false, text, rowKey: column.sql.replace(/^.*\."?|"$/g, "") };
+    perSelect.set(column.sql, queue);
+  }
   const batch = (queue.pending ??= new Map());
   const waiters = batch.get(value) ?? [];
   batch.set(value, waiters);
@@ -109,22 +122,20 @@ function scheduleBatch<Row, Entry>(db: Db, spec: EntitySpec<Row, Entry>, column:
     if (!batch) return;
     queue.pending = null;
     queue.running++;
-    void runLookups(db, spec, column, batch).finally(() => {
+    void runLookups(db, spec, column, queue, batch).finally(() => {
       queue.running--;
       scheduleBatch(db, spec, column, queue);
     });
   });
 }
 
-async function runLookups<Row, Entry>(db: Db, spec: EntitySpec<Row, Entry>, column: Lookup["column"], batch: Map<string | number, Waiter[]>): Promise<void> {
+async function runLookups<Row, Entry>(db: Db, spec: EntitySpec<Row, Entry>, column: Lookup["column"], queue: LookupQueue, batch: Map<string | number, Waiter[]>): Promise<void> {
   try {
-    const cast = column.kind === "text" ? "text[]" : "bigint[]";
-    const text = `${spec.selectSql} WHERE ${column.sql} = ANY($1::${cast}) ORDER BY ${spec.defaultOrder}`;
-    const rows = (await db.executeQuery<Row>(CompiledQuery.raw(text, [[...batch.keys()]]))).rows;
+    const rows = (await db.executeQuery<Row>(CompiledQuery.raw(queue.text, [[...batch.keys()]]))).rows;
     const entries = await spec.build(rows);
     const byValue = new Map<string | number, Entry[]>();
     rows.forEach((r, i) => {
-      const v = (r as Record<string, unknown>)[column.sql.replace(/^.*\."?|"$/g, "")];
+      const v = (r as Record<string, unknown>)[queue.rowKey];
       const k = column.kind === "text" ? String(v) : Number(v);
       byValue.set(k, [...(byValue.get(k) ?? []), entries[i]]);
     });
