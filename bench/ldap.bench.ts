@@ -3,10 +3,10 @@
 // wire, in the same order and overlap, with the same connection policy — so the ratio is what
 // Gatehouse adds beyond the directory's round trips:
 //  - direct bind: a new TLS connection per login; bind as the user; then the user's entry (a base
-//    search) and its groups (a paged subtree search) at once; unbind, not waited for;
+//    search) and its groups (a paged subtree search) at once; unbind behind the answer (a later turn);
 //  - indirect bind: a pooled connection bound as the bind account searches the user (size limit
 //    2, not paged); then the password is checked by a bind on a new TLS connection while the
-//    pooled connection searches the groups; unbind of the new connection, not waited for;
+//    pooled connection searches the groups; unbind of the new connection behind the answer;
 //  - logins/s with 16 in flight (indirect bind).
 // Gatehouse's figure is a whole auth.login_ex over its WebSocket API (session, audit and all); the
 // login limiter is off for loopback (the test-only exemption, as every bench).
@@ -21,6 +21,7 @@ import { resolveConfig } from "../src/config.js";
 import { serveWithAdmin } from "./bench-server.js";
 import { RpcClient } from "../src/cli/client.js";
 import { escapeDnValue, escapeFilterValue } from "../src/directory/ldap-escape.js";
+import { CLOSE_BEHIND_MS } from "../src/directory/ldap-auth.js";
 import { BASE_DN, BIND_DN, BIND_PASSWORD, GROUPS_DN, PEOPLE_DN, startSlapd, type Slapd } from "../test/slapd-harness.js";
 import { alternate, collectGarbage, figure, type BenchOptions, type Row } from "./measure.js";
 import type { Section } from "./table.js";
@@ -55,6 +56,8 @@ function bare(slapd: Slapd) {
       filter: `(|(member=${escapeFilterValue(dn)})(uniqueMember=${escapeFilterValue(dn)})(memberUid=${escapeFilterValue(uid)}))`,
       attributes: ["cn", "gidNumber"],
     });
+  // The user's connection is closed behind the answer, as Gatehouse does (ldap-auth.ts closeBehind).
+  const closeBehind = (c: Client) => setTimeout(() => void c.unbind().catch(() => {}), CLOSE_BEHIND_MS).unref();
   let pool: Client | null = null;
   return {
     async direct(uid: string): Promise<void> {
@@ -64,7 +67,7 @@ function bare(slapd: Slapd) {
         await c.bind(dn, `pw-${uid}`);
         await Promise.all([c.search(dn, { scope: "base", derefAliases: "never", filter: "(objectClass=*)", attributes: attrs }), groups(c, dn, uid)]);
       } finally {
-        void c.unbind().catch(() => {});
+        closeBehind(c);
       }
     },
     async indirect(uid: string): Promise<void> {
@@ -80,7 +83,7 @@ function bare(slapd: Slapd) {
         try {
           await c.bind(dn, `pw-${uid}`);
         } finally {
-          void c.unbind().catch(() => {});
+          closeBehind(c);
         }
       })();
       await Promise.all([bound, groups(p, dn, uid)]);

@@ -18,6 +18,7 @@ import { grantOfUser, type Grant } from "../access/privileges.js";
 import type { SecretBox } from "../store/secret-box.js";
 import type { Tx } from "../store/db.js";
 import { CallError, ValidationErrors } from "../server/errors.js";
+import { param, prepare } from "../auth/prepared.js";
 import { normalizeDn } from "./ldap-escape.js";
 import { ldapServers } from "./ldap-servers.js";
 import { trustedCas } from "./certificate-authorities.js";
@@ -118,7 +119,8 @@ export interface TeamChange {
   remove: number[];
 }
 
-const membershipRows = (db: Tx, userId: number) => db.selectFrom("team_members").select(["team_id", "origin"]).where("user_id", "=", userId).execute();
+const memberships = prepare<[userId: number]>()(1, (db) => db.selectFrom("team_members").select(["team_id", "origin"]).where("user_id", "=", param<number>(0)).compile());
+const membershipRows = (db: Tx, userId: number) => memberships.rows(db, userId);
 type Membership = Awaited<ReturnType<typeof membershipRows>>[number];
 
 /** What re-applying the mappings changes for `userId`: add the mapped teams it lacks, remove LDAP-made memberships no longer mapped. */
@@ -154,6 +156,9 @@ export async function applyTeamChanges(app: Pick<DirectoryApp, "store" | "change
   });
   app.changed(event);
 }
+
+/** The local record a directory login signs in (built once: this runs at every login). */
+const localRecord = prepare<[username: string]>()(1, (db) => db.selectFrom("users").select(["id", "source", "ldap_username"]).where("username", "=", param<string>(0)).compile());
 
 /** What a directory login reads from the store besides the directory's answer. */
 interface LoginReads {
@@ -204,9 +209,9 @@ export async function directoryOutage(app: DirectoryApp, username: string, passw
  */
 export async function directoryLogin(app: DirectoryApp, username: string, password: string): Promise<{ userId: number; grant: Grant } | null> {
   const db = app.store.db;
-  const servers = await ldapServers(app);
+  // Both reads at once: every step before the directory's first packet delays the whole login.
+  const [servers, local] = await Promise.all([ldapServers(app), localRecord.first(db, username)]);
   if (!servers.length) return null;
-  const local = await db.selectFrom("users").select(["id", "source", "ldap_username"]).where("username", "=", username).executeTakeFirst();
   if (local && local.source !== "LDAP") return null;
   const early = loginReads(app, local?.id);
   // Handled here too: a failed read must not be an unhandled rejection while the directory works.
