@@ -142,7 +142,7 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
         title: "Fleet proxy (issue 11)",
         rows,
         notes: [
-          "Proxy = fleet.call through the manager (access checked on every call: computed from the store, reused while the store's change stamp stands still; method kind from the system's cached core.get_methods; audited, entries committed in groups; the answer passed on as the system's wire text); relay = a bare WebSocket relay (parse, forward, no checks); direct = the same call to the system.",
+          "Proxy = fleet.call through the manager (access checked on every call: computed from the store, reused while the store's change stamp stands still; method kind from the system's cached core.get_methods; audited, the entries of a turn committed as one multi-row INSERT; the answer passed on as the system's wire text); relay = a bare WebSocket relay (parse, forward, no checks); direct = the same call to the system.",
           `Status round: ${STATUS_SYSTEMS} registered systems pointing at 3 real Gatehouse processes, one pooled connection each, after a first round opened them.`,
         ],
       },

@@ -231,21 +231,23 @@ export function parseArgs(def: MethodDef, params: unknown[]): unknown[] {
   if (params.length > def.args.length) {
     throw new ValidationErrors([[def.name, `Too many arguments (expected ${def.args.length}, found ${params.length})`, "core.too_many_arguments"]]);
   }
-  const errors = new ValidationErrors();
+  // Made only when an argument is wrong: an Error's construction is most of the cost of a
+  // valid call's validation (every call of every method comes through here).
+  let errors: ValidationErrors | null = null;
   const out: unknown[] = [];
   def.args.forEach((spec, i) => {
     let value = params[i];
     if (value === undefined) {
       if (!spec.default) {
-        errors.add(spec.name, "Field required", "core.field_required");
+        (errors ??= new ValidationErrors()).add(spec.name, "Field required", "core.field_required");
         return;
       }
       value = spec.default();
     }
     const r = spec.schema.safeParse(value);
     if (r.success) out.push(r.data);
-    else errors.errors.push(...zodIssuesToFieldErrors(spec.name, r.error.issues));
+    else (errors ??= new ValidationErrors()).errors.push(...zodIssuesToFieldErrors(spec.name, r.error.issues));
   });
-  errors.check();
+  (errors as ValidationErrors | null)?.check();
   return out;
 }
