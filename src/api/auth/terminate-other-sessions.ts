@@ -4,8 +4,7 @@ import { terminateOtherSessionsIn } from "../../auth/session-list.js";
 
 export const authTerminateOtherSessions = defineMethod({
   name: "auth.terminate_other_sessions",
-  description:
-    "Ends every session except the caller's. Without AUTH_SESSIONS_WRITE (a fleet user, any user session): every other session of the caller's own account.",
+  description: "Ends every session except the caller's. Without AUTH_SESSIONS_WRITE (a fleet user, any user session): every other session of the caller's own account.",
   args: [],
   returns: z.literal(true),
   roles: ["AUTH_SESSIONS_WRITE"],
