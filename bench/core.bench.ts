@@ -5,7 +5,7 @@
 // are measured in the same alternating rounds (bench/measure.ts).
 
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -18,6 +18,7 @@ import { sql } from "kysely";
 import { App } from "../src/app.js";
 import { resolveConfig } from "../src/config.js";
 import { serveWithAdmin } from "./bench-server.js";
+import { loadFromProcess, type LoadResult, type Req } from "./load.js";
 import type { Db } from "../src/store/db.js";
 import { provisionerOf } from "../src/provision/index.js";
 import { builtinUserBase } from "../src/accounts/system-accounts.js";
@@ -35,28 +36,9 @@ const CREATES = 200;
 const FIRST = ["Ada", "Grace", "Linus", "Ken", "Barbara", "Edsger", "Donald", "Radia", "Frances", "Alan"];
 const LAST = ["Lovelace", "Hopper", "Torvalds", "Thompson", "Liskov", "Dijkstra", "Knuth", "Perlman", "Allen", "Turing"];
 
-interface LoadResult {
-  callsPerSec: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-type Req = { method: string; params: unknown[] };
-
-/** `calls` API calls, `inflight` at a time, from a separate process (bench/load-client.ts). */
-async function load(url: string, requests: Req[], calls: number, inflight = INFLIGHT, login = true, warmup = true): Promise<LoadResult> {
-  const spec = { url, calls, inflight, requests, warmup, login: login ? { username: "admin", password: ADMIN_PW } : undefined };
-  const file = path.join(os.tmpdir(), `gatehouse-load-${process.pid}-${Date.now()}.json`);
-  writeFileSync(file, JSON.stringify(spec));
-  try {
-    const { stdout } = await execP(process.execPath, ["--import", "tsx", path.join(here, "load-client.ts"), `@${file}`], { maxBuffer: 1 << 20 });
-    const res = JSON.parse(stdout) as LoadResult;
-    if (res.errors) throw new Error(`${requests[0]?.method}: ${res.errors} errors in ${calls} calls`);
-    return res;
-  } finally {
-    rmSync(file, { force: true });
-  }
-}
+/** `calls` API calls, `inflight` at a time, from a separate process (bench/load.ts). */
+const load = (url: string, requests: Req[], calls: number, inflight = INFLIGHT, login = true, warmup = true): Promise<LoadResult> =>
+  loadFromProcess(url, requests, calls, inflight, login ? { username: "admin", password: ADMIN_PW } : undefined, warmup);
 
 /** A bare JSON-RPC echo server on the same WebSocket stack: the ceiling for one connection. */
 export async function startEcho(): Promise<{ url: string; close: () => Promise<void> }> {

@@ -7,8 +7,6 @@
 // processes (test/process-harness.ts); the manager runs here.
 
 import { execFile } from "node:child_process";
-import { rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -18,35 +16,16 @@ import { startServerProcess, type ServerProcess } from "../test/process-harness.
 import { fleetRuntime } from "../src/fleet/runtime.js";
 import { API_KEY_PURPOSE, allSystemRows } from "../src/fleet/system-endpoint.js";
 import { alternate, figure, type BenchOptions, type Row } from "./measure.js";
+import { loadFromProcess, type LoadResult, type Req } from "./load.js";
 import type { Section } from "./table.js";
 
-const execP = promisify(execFile);
-const here = path.dirname(fileURLToPath(import.meta.url));
+const _execP = promisify(execFile);
+const _here = path.dirname(fileURLToPath(import.meta.url));
 const INFLIGHT = 16;
 const STATUS_SYSTEMS = 1000;
 
-interface LoadResult {
-  callsPerSec: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
-type Req = { method: string; params: unknown[] };
-
-async function load(url: string, requests: Req[], calls: number, inflight: number, login: boolean): Promise<LoadResult> {
-  const spec = { url, calls, inflight, requests, login: login ? { username: "admin", password: ADMIN_PASSWORD } : undefined };
-  const file = path.join(os.tmpdir(), `gatehouse-fleet-load-${process.pid}-${Date.now()}.json`);
-  writeFileSync(file, JSON.stringify(spec));
-  try {
-    const { stdout } = await execP(process.execPath, ["--import", "tsx", path.join(here, "load-client.ts"), `@${file}`], { maxBuffer: 1 << 20 });
-    const res = JSON.parse(stdout) as LoadResult;
-    if (res.errors) throw new Error(`${requests[0]?.method}: ${res.errors} errors in ${calls} calls`);
-    return res;
-  } finally {
-    rmSync(file, { force: true });
-  }
-}
+const load = (url: string, requests: Req[], calls: number, inflight: number, login: boolean): Promise<LoadResult> =>
+  loadFromProcess(url, requests, calls, inflight, login ? { username: "admin", password: ADMIN_PASSWORD } : undefined);
 
 /** The bare relay: each client connection gets one upstream connection, logged in with the key once. */
 async function startRelay(upstreamUrl: string, apiKey: string): Promise<{ url: string; close: () => Promise<void> }> {

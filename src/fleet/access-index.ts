@@ -17,7 +17,7 @@
 import { sql } from "kysely";
 import type { Db, Tx } from "../store/db.js";
 import { isPostgres, param, prepare } from "../auth/prepared.js";
-import { comparePrecedence, type AccessEntry, type FleetAccessLevel, type OwnerKind, type TargetKind } from "./effective-access.js";
+import { comparePrecedence, toEntry, type AccessEntry, type FleetAccessLevel } from "./effective-access.js";
 
 /** What the index needs of the store (src/store/db.ts Store satisfies it). */
 export interface FleetStore {
@@ -107,17 +107,6 @@ export class FleetIndex {
 }
 
 type GrantRow = { id: number; owner_kind: string; owner_id: number; target_kind: string; target_id: number; access: string };
-
-export function toEntry(r: GrantRow): AccessEntry {
-  return {
-    id: Number(r.id),
-    owner_kind: r.owner_kind as OwnerKind,
-    owner_id: Number(r.owner_id),
-    target_kind: r.target_kind as TargetKind,
-    target_id: Number(r.target_id),
-    access: r.access === "READ_WRITE" ? "READ_WRITE" : "READ",
-  };
-}
 
 /** Read one version of the shared part (everything but users' own rows). */
 async function readIndex(db: Tx, stamp: string | null): Promise<FleetIndex> {

@@ -117,7 +117,8 @@ const pairEntries = prepare<[number, number, number, number, number, number, num
        and "m"."system_group_id" = "a"."target_id" and "m"."system_id" = ${param(8)}`.compile(db),
 );
 
-function toEntry(r: EntryRow): AccessEntry {
+/** A grant row as read (ids may come back as strings or bigints) → the entry precedence works on. */
+export function toEntry(r: Pick<EntryRow, "id" | "owner_kind" | "owner_id" | "target_kind" | "target_id" | "access">): AccessEntry {
   return {
     id: Number(r.id),
     owner_kind: r.owner_kind as OwnerKind,
