@@ -6,23 +6,10 @@
 import { useState } from "react";
 import { api, errorText } from "../api";
 import { useSession } from "../session";
+import type { Result } from "../api-types";
 
-interface RowError {
-  kind: string;
-  line: number;
-  name: string | null;
-  field: string;
-  message: string;
-}
-
-interface ImportResult {
-  dryRun: boolean;
-  groups: number;
-  users: number;
-  memberships: number;
-  errors: RowError[];
-  refused: boolean;
-}
+/** The job's result, typed from its declared result schema (src/api/user/import.ts). */
+type ImportResult = Result<"user.import">;
 
 interface JobProgress {
   percent: number | null;
