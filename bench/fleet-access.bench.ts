@@ -18,7 +18,7 @@ import pino from "pino";
 import { sql } from "kysely";
 import { App } from "../src/app.js";
 import { resolveConfig } from "../src/config.js";
-import { buildHttpServer, closeAllConnections } from "../src/server/http.js";
+import { serveWithAdmin } from "./bench-server.js";
 import { RpcClient } from "../src/cli/client.js";
 import type { Db, Store } from "../src/store/db.js";
 import { writeAccessMatrix } from "../src/fleet/matrix.js";
@@ -154,12 +154,7 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
   try {
     await seedAccounts(app.store.db, users, Math.max(1, Math.round(users / 5)), app.store.dialect);
     await seedFleet(app.store.db, users);
-    const server = await buildHttpServer(app);
-    await server.listen({ host: "127.0.0.1", port: 0 });
-    const url = `ws://127.0.0.1:${(server.server.address() as { port: number }).port}/api/current`;
-    const admin = await RpcClient.connect(url);
-    await admin.call("user.setup_local_administrator", "admin", ADMIN_PW);
-    await admin.login("admin", ADMIN_PW);
+    const { url, admin, close } = await serveWithAdmin(app, ADMIN_PW);
     // A fleet user like the seeded ones: three teams, a system and a group of its own.
     const teams = (await app.store.db.selectFrom("teams").select("id").orderBy("id").limit(3).execute()).map((t) => t.id);
     const [s1] = await app.store.db.selectFrom("fleet_systems").select("id").orderBy("id").offset(4321).limit(1).execute();
@@ -201,9 +196,7 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
     );
     rows.push(...(await matrixRows(app.store, opts.rounds)));
     await c.close();
-    await admin.close();
-    closeAllConnections(server);
-    await server.close();
+    await close();
     await app.shutdown();
   } finally {
     await app.close().catch(() => {});
