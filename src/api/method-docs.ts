@@ -4,6 +4,7 @@
 import { z } from "zod";
 import type { MethodDef } from "./method.js";
 import { jsonSchemaOf } from "../server/wire-schema.js";
+import { RawWire, stringifyWire } from "../server/ejson.js";
 
 export interface MethodDoc {
   description: string;
@@ -61,4 +62,27 @@ export function methodDoc(def: MethodDef): MethodDoc {
     docs.set(def, doc);
   }
   return doc;
+}
+
+/** Encoded listings by the names they list (a few role sets in practice; the oldest goes past 64). */
+const listings = new Map<string, RawWire>();
+const MAX_LISTINGS = 64;
+
+/**
+ * core.get_methods' answer for these methods, as wire text. An administrator's listing is about
+ * 290 kB of JSON Schema; the web UI asks for it on every page load, and encoding it again each
+ * time cost more than the rest of the sign-in. Methods and their docs do not change while the
+ * process runs, so one set of names always encodes to the same text.
+ */
+export function methodListing(defs: readonly MethodDef[]): RawWire {
+  const key = defs.map((d) => d.name).join(",");
+  let listing = listings.get(key);
+  if (!listing) {
+    const out: Record<string, MethodDoc> = {};
+    for (const def of defs) out[def.name] = methodDoc(def);
+    listing = new RawWire(stringifyWire(out));
+    if (listings.size >= MAX_LISTINGS) listings.delete(listings.keys().next().value as string);
+    listings.set(key, listing);
+  }
+  return listing;
 }

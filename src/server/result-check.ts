@@ -5,6 +5,7 @@
 
 import { zodIssuesToFieldErrors, type MethodDef } from "../api/method.js";
 import { CallError } from "./errors.js";
+import { RawWire, fromWire } from "./ejson.js";
 
 let enabled: boolean | undefined;
 
@@ -15,7 +16,8 @@ export function resultChecksEnabled(): boolean {
 
 /** `result`, if it matches `def.returns`; else an EFAULT naming the method and the first bad paths. */
 export function checkResult(def: MethodDef, result: unknown): unknown {
-  const r = def.returns.safeParse(result);
+  // A result kept as wire text is checked as the client will decode it.
+  const r = def.returns.safeParse(result instanceof RawWire ? fromWire(JSON.parse(result.json)) : result);
   if (r.success) return result;
   const problems = zodIssuesToFieldErrors("result", r.error.issues)
     .slice(0, 5)

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { defineMethod } from "../method.js";
 import { authorize } from "../../access/authorize.js";
-import { MethodDocSchema, methodDoc } from "../method-docs.js";
+import { MethodDocSchema, methodListing } from "../method-docs.js";
 
 export const coreGetMethods = defineMethod({
   name: "core.get_methods",
@@ -11,13 +11,11 @@ export const coreGetMethods = defineMethod({
   returns: z.record(z.string(), MethodDocSchema).describe("By method name."),
   authorizationRequired: false,
   handler: (ctx) => {
-    const out: Record<string, unknown> = {};
-    for (const def of ctx.app.registry.all()) {
-      if (def.private && !ctx.conn.options.private_methods) continue;
-      if (def.removedIn && ctx.conn.apiVersion >= def.removedIn) continue;
-      if (authorize(def, ctx.session) !== "ALLOW") continue;
-      out[def.name] = methodDoc(def);
-    }
-    return out;
+    const listed = ctx.app.registry.all().filter((def) => {
+      if (def.private && !ctx.conn.options.private_methods) return false;
+      if (def.removedIn && ctx.conn.apiVersion >= def.removedIn) return false;
+      return authorize(def, ctx.session) === "ALLOW";
+    });
+    return methodListing(listed);
   },
 });
