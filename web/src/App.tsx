@@ -1,7 +1,7 @@
 // The application shell: which screen to show for the session phase, the navigation (only what the
 // caller's roles allow, from auth.me), and the routes.
 
-import { useEffect, useState, type ReactElement } from "react";
+import { Suspense, lazy, useEffect, useState, type ReactElement } from "react";
 import { api, type ConnState } from "./api";
 import { Link, match, navigate, useLocation } from "./router";
 import { useSession } from "./session";
@@ -10,23 +10,27 @@ import { Popover } from "./popover";
 import { FirstRun } from "./pages/FirstRun";
 import { SignIn, ChangePasswordScreen } from "./pages/SignIn";
 import { UsersPage } from "./pages/Users";
-import { UserForm } from "./pages/UserForm";
-import { GroupsPage } from "./pages/Groups";
-import { PrivilegesPage } from "./pages/Privileges";
-import { TeamsPage } from "./pages/Teams";
-import { SystemGroupsPage } from "./pages/SystemGroups";
-import { EffectiveAccessPage } from "./pages/EffectiveAccess";
-import { ApiKeysPage } from "./pages/ApiKeys";
-import { SessionsPage } from "./pages/Sessions";
-import { AuditPage } from "./pages/Audit";
-import { ImportExportPage } from "./pages/ImportExport";
-import { SettingsPage } from "./pages/Settings";
-import { ProfilePage } from "./pages/Profile";
-import { DirectoryPage } from "./pages/Directory";
-import { CertificateAuthoritiesPage } from "./pages/CertificateAuthorities";
-import { MailSettingsPage } from "./pages/MailSettings";
-import { SystemsPage } from "./pages/Systems";
-import { MySystemsPage, SystemBrowserPage } from "./pages/MySystems";
+
+// The Users page (an administrator's first screen) is in the first download; every other page is
+// fetched when first opened, so a page load parses only what it shows.
+const UserForm = lazy(() => import("./pages/UserForm").then((m) => ({ default: m.UserForm })));
+const GroupsPage = lazy(() => import("./pages/Groups").then((m) => ({ default: m.GroupsPage })));
+const PrivilegesPage = lazy(() => import("./pages/Privileges").then((m) => ({ default: m.PrivilegesPage })));
+const TeamsPage = lazy(() => import("./pages/Teams").then((m) => ({ default: m.TeamsPage })));
+const SystemGroupsPage = lazy(() => import("./pages/SystemGroups").then((m) => ({ default: m.SystemGroupsPage })));
+const EffectiveAccessPage = lazy(() => import("./pages/EffectiveAccess").then((m) => ({ default: m.EffectiveAccessPage })));
+const ApiKeysPage = lazy(() => import("./pages/ApiKeys").then((m) => ({ default: m.ApiKeysPage })));
+const SessionsPage = lazy(() => import("./pages/Sessions").then((m) => ({ default: m.SessionsPage })));
+const AuditPage = lazy(() => import("./pages/Audit").then((m) => ({ default: m.AuditPage })));
+const ImportExportPage = lazy(() => import("./pages/ImportExport").then((m) => ({ default: m.ImportExportPage })));
+const SettingsPage = lazy(() => import("./pages/Settings").then((m) => ({ default: m.SettingsPage })));
+const ProfilePage = lazy(() => import("./pages/Profile").then((m) => ({ default: m.ProfilePage })));
+const DirectoryPage = lazy(() => import("./pages/Directory").then((m) => ({ default: m.DirectoryPage })));
+const CertificateAuthoritiesPage = lazy(() => import("./pages/CertificateAuthorities").then((m) => ({ default: m.CertificateAuthoritiesPage })));
+const MailSettingsPage = lazy(() => import("./pages/MailSettings").then((m) => ({ default: m.MailSettingsPage })));
+const SystemsPage = lazy(() => import("./pages/Systems").then((m) => ({ default: m.SystemsPage })));
+const MySystemsPage = lazy(() => import("./pages/MySystems").then((m) => ({ default: m.MySystemsPage })));
+const SystemBrowserPage = lazy(() => import("./pages/MySystems").then((m) => ({ default: m.SystemBrowserPage })));
 
 interface NavItem {
   to: string;
@@ -158,7 +162,9 @@ function Shell() {
           </ul>
         </nav>
         <main id="main" tabIndex={-1}>
-          <Routes path={path} />
+          <Suspense fallback={<Loading />}>
+            <Routes path={path} />
+          </Suspense>
         </main>
       </div>
     </div>
