@@ -153,13 +153,30 @@ function insertOf(n: number): Prepared<unknown[], unknown> {
   return p;
 }
 
+/** The service_data text of the last entry of a session (a session's calls come in series). */
+const serviceDataOf = new WeakMap<Session, { conn: Connection | null; origin: unknown; credentials: unknown; credentialsData: unknown; json: string }>();
+
+/** The entry's service_data: who called over what (the same text for every call of one session and connection). */
+function serviceData(conn: Connection | null, session: Session | null): string {
+  const hit = session ? serviceDataOf.get(session) : undefined;
+  // Reused only while the very same objects stand (credentials are replaced, not edited, on a change).
+  if (hit && hit.conn === conn && hit.origin === conn?.origin && hit.credentials === session!.credentials && hit.credentialsData === session!.credentialsData) return hit.json;
+  const json = JSON.stringify({
+    vers: { major: 0, minor: 1 },
+    origin: conn?.origin ?? null,
+    protocol: conn?.protocol ?? "WEBSOCKET",
+    credentials: session ? { credentials: session.credentials, credentials_data: session.credentialsData } : null,
+  });
+  if (session) serviceDataOf.set(session, { conn, origin: conn?.origin, credentials: session.credentials, credentialsData: session.credentialsData, json });
+  return json;
+}
+
 /** The row of one entry, stamped `now` (a fresh audit_id each time it is built). */
 function auditRow(input: AuditInput, now: number): AuditRow {
   const session = input.session;
   const anonymous = !session;
   const eventData = anonymous ? boundEventData(input.eventData) : input.eventData;
   const username = session?.username ?? (input.username === null || input.username === undefined ? ".UNAUTHENTICATED" : anonymous ? boundString(input.username) : input.username);
-  const credentials = session ? { credentials: session.credentials, credentials_data: session.credentialsData } : null;
   return [
     randomUUID(),
     Math.floor(now / 1000),
@@ -168,12 +185,7 @@ function auditRow(input: AuditInput, now: number): AuditRow {
     username,
     session?.id ?? null,
     "MIDDLEWARE",
-    JSON.stringify({
-      vers: { major: 0, minor: 1 },
-      origin: input.conn?.origin ?? null,
-      protocol: input.conn?.protocol ?? "WEBSOCKET",
-      credentials,
-    }),
+    serviceData(input.conn, session),
     input.event,
     JSON.stringify(eventData),
     input.success ? 1 : 0,

@@ -1,5 +1,5 @@
 // Audit entries of proxied calls (fleet.call), committed in groups as login writes are: entries
-// queued in the same turn, or while a write is in flight, go in together as ONE multi-row INSERT
+// queued by the same burst of answers, or while a write is in flight, go in together as ONE multi-row INSERT
 // (writeAuditGroup), so a burst of calls costs one statement per group instead of one each. A
 // call answers only after its entry committed.
 
@@ -18,8 +18,12 @@ export class GroupedAuditWriter {
     return new Promise((done) => {
       this.queue.push({ input, done });
       // Calls answered by the same burst of frames (one socket read) join one group: the flush
-      // starts once this turn's frames are handled.
-      this.flushing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+      // starts once the promise continuations now queued have run (a tick queued from a
+      // continuation runs after the microtask queue drains), not a loop turn later — a lone call
+      // is written at once. Entries arriving while a write is in flight form the next group.
+      if (!this.flushing) {
+        this.flushing = new Promise<void>((r) => process.nextTick(r)).then(() => this.flush());
+      }
     });
   }
 
