@@ -15,7 +15,8 @@ import { clearSourceFailures, loginRefused, recordFailure } from "./limiter.js";
 import { credentialStamp, grantOfCheckRow, judgeSession, readSessionCheck } from "./revalidate.js";
 import { writeAudit } from "../audit/audit.js";
 import { CallError } from "../server/errors.js";
-import { assuranceLevel, LEVEL_LIMITS, lockoutSettings, passwordAging, SECURITY_KEY, securityFromStored, twoFactorConfig, type SecurityConfig } from "./policy.js";
+import { assuranceLevel, LEVEL_LIMITS, lockoutSettings, passwordAging, SECURITY_KEY, securityFromStored, twoFactorConfig, type SecurityConfig, type TwoFactorConfig } from "./policy.js";
+import { unchangedSince } from "./stamped.js";
 import { consumeOnetimePassword, looksLikeOnetimePassword } from "./onetime.js";
 import { verifyTotp } from "./totp.js";
 import { checkLoginCode, usesEmailedCode, type MailQueue } from "./email-codes.js";
@@ -87,14 +88,24 @@ export interface SessionOptions {
 /** What a login needs of the session service (./service.ts AuthService provides it). */
 export interface LoginServices {
   security(): Promise<SecurityConfig>;
+  /** The `auth.twofactor` settings. */
+  twoFactor(): Promise<TwoFactorConfig>;
   /** The store's change stamp (./service.ts AuthService.authStamp). */
   authStamp(): string | null;
   sessionForUser(user: SessionUser, credentials: CredentialType, conn: Connection, opts: SessionOptions, sec: SecurityConfig): Promise<Session>;
   hasApiAccess(session: Session): Promise<boolean>;
   attach(conn: Connection, session: Session, alsoInTransaction?: (trx: Tx) => Promise<void>): Promise<void>;
-  readonly directoryLogin: ((username: string, password: string) => Promise<{ userId: number; grant?: Grant } | null>) | null;
+  /** `local`: the account of that name as the login read it (null: none; absent: the hook reads it). */
+  readonly directoryLogin: ((username: string, password: string, local?: DirectoryLocalRecord | null) => Promise<{ userId: number; grant?: Grant } | null>) | null;
   /** The directory's outage reason for a local account's failed password (null: reachable or none). */
   readonly directoryOutage: ((username: string, password: string) => Promise<string | null>) | null;
+}
+
+/** What a directory login needs of the local account of the name given. */
+export interface DirectoryLocalRecord {
+  id: number;
+  source: string;
+  ldap_username: string | null;
 }
 
 /** What logging in needs of the application (src/app.ts App satisfies it). */
@@ -131,9 +142,9 @@ const PENDING_2FA_MS = 5 * 60_000;
 export const OTP_RETRIES = 3;
 
 /** The account as a login sees it: its credentials and state, and what auth.me shows of it. */
-const USER_COLUMNS = [...PROFILE_COLUMNS, "users.unixhash", "users.locked"] as const;
+const USER_COLUMNS = [...PROFILE_COLUMNS, "users.unixhash", "users.locked", "users.ldap_username"] as const;
 
-export type UserRow = MeProfile & { unixhash: string; locked: number };
+export type UserRow = MeProfile & { unixhash: string; locked: number; ldap_username: string | null };
 
 const userById = prepare<[number]>()(1, (db) =>
   db
@@ -268,11 +279,13 @@ export async function loginEx(app: LoginContext, conn: Connection, req: LoginReq
   }
   // API keys read the security settings in the key's own statement.
   if (req.mechanism === "API_KEY_PLAIN") return loginApiKey(app, conn, req);
+  // Taken before anything the login reads: a password login's session counts as checked as of it.
+  const stamp = app.auth.authStamp();
   const sec = await app.auth.security();
   if (req.mechanism !== "OTP_TOKEN") checkMechanism(sec, req.mechanism);
   switch (req.mechanism) {
     case "PASSWORD_PLAIN":
-      return loginPassword(app, conn, req, sec);
+      return loginPassword(app, conn, req, sec, stamp);
     case "TOKEN_PLAIN":
       return loginToken(app, conn, req, sec);
     case "OTP_TOKEN":
@@ -357,7 +370,7 @@ async function reconnectTtl(app: LoginContext, session: Session): Promise<number
 
 // ---- PASSWORD_PLAIN ------------------------------------------------------------------------------
 
-async function loginPassword(app: LoginContext, conn: Connection, req: LoginRequest, sec: SecurityConfig): Promise<LoginResponse> {
+async function loginPassword(app: LoginContext, conn: Connection, req: LoginRequest, sec: SecurityConfig, stamp: string | null): Promise<LoginResponse> {
   const db = app.store.db;
   const username = req.username ?? "";
   const password = req.password ?? "";
@@ -376,12 +389,15 @@ async function loginPassword(app: LoginContext, conn: Connection, req: LoginRequ
   // once for a local account), so a known and an unknown name cost the same reads when no
   // directory is configured: no timing difference tells them apart.
   if (app.auth.directoryLogin) {
-    const ds = await app.auth.directoryLogin(username, password).catch((err) => directoryDown(app, conn, username, password, err));
+    const local = user ? { id: user.id, source: user.source, ldap_username: user.ldap_username } : null;
+    const ds = await app.auth.directoryLogin(username, password, local).catch((err) => directoryDown(app, conn, username, password, err));
     if (ds) {
-      user = await findUser(app, { id: ds.userId });
+      // The row read above stands while nothing changed since (a record made or changed by this
+      // login, or any other change, moves the stamp: then it is read again).
+      if (user?.id !== ds.userId || !unchangedSince(app.store, stamp)) user = await findUser(app, { id: ds.userId });
       grant = ds.grant;
       if (user && !user.locked) {
-        return afterFirstFactor(app, conn, req, sec, user, "LOGIN_PASSWORD", [], grant);
+        return afterFirstFactor(app, conn, req, sec, user, "LOGIN_PASSWORD", [], grant, stamp);
       }
     }
   }
@@ -425,7 +441,7 @@ async function loginPassword(app: LoginContext, conn: Connection, req: LoginRequ
   }
   const aging = passwordAging(sec, user);
   if (aging.expired) return refuse(app, conn, "EXPIRED", "LOGIN_PASSWORD", data, "Password has expired.");
-  return afterFirstFactor(app, conn, req, sec, user, "LOGIN_PASSWORD", aging.changeRequired ? ["PASSWORD_CHANGE_REQUIRED"] : [], grant);
+  return afterFirstFactor(app, conn, req, sec, user, "LOGIN_PASSWORD", aging.changeRequired ? ["PASSWORD_CHANGE_REQUIRED"] : [], grant, stamp);
 }
 
 /**
@@ -467,8 +483,10 @@ async function afterFirstFactor(
   credentials: CredentialType,
   attributes: string[],
   grant: SessionOptions["grant"],
+  /** The stamp taken before the login read anything (a session finished here counts as checked as of it). */
+  checkedStamp: string | null = null,
 ): Promise<LoginResponse> {
-  const tf = await twoFactorConfig(app.store.db);
+  const tf = await app.auth.twoFactor();
   const stig = sec.enable_gpos_stig;
   if (stig && !user.twofactor_secret) {
     return refuse(app, conn, "AUTH_ERR", credentials, { username: user.username }, "Two-factor authentication is required.");
@@ -490,7 +508,7 @@ async function afterFirstFactor(
   // the lock-out count of someone guessing the second factor.
   await clearSourceFailures(app, conn, req.username ?? user.username);
   // A grant given here came from the directory: kept as it is for the session's life.
-  return finishLogin(app, conn, sec, user, credentials, req.login_options, { attributes, grant, grantFixed: grant !== undefined });
+  return finishLogin(app, conn, sec, user, credentials, req.login_options, { attributes, grant, grantFixed: grant !== undefined, checkedStamp });
 }
 
 // ---- OTP_TOKEN -----------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ import { randomUUID } from "node:crypto";
 import type { Connection } from "../server/connection.js";
 import { HEARTBEAT_STALE_MS, type Session, type CredentialType } from "./session.js";
 import { grantOfUser, hasFleetAccess, type Grant } from "../access/privileges.js";
-import { assuranceLevel, LEVEL_LIMITS, securityConfig, type SecurityConfig } from "./policy.js";
-import { loginEx, type LoginRequest, type LoginResponse, type SessionOptions, type SessionUser } from "./login.js";
+import { assuranceLevel, LEVEL_LIMITS, securityConfig, twoFactorConfig, type SecurityConfig, type TwoFactorConfig } from "./policy.js";
+import { StampedRead } from "./stamped.js";
+import { loginEx, type DirectoryLocalRecord, type LoginRequest, type LoginResponse, type SessionOptions, type SessionUser } from "./login.js";
 import { destroyToken, destroyTokensOf } from "./tokens.js";
 import { loginScram, type ScramLoginContext, type ScramRequest, type ScramResponse } from "./scram-login.js";
 import type { Tx } from "../store/db.js";
@@ -85,7 +86,7 @@ export class AuthService {
   private readonly pending = new Set<Promise<void>>();
   private stopped = false;
   /** Directory (LDAP) password check, installed by the directory area: returns a local user row id or null. */
-  directoryLogin: ((username: string, password: string) => Promise<{ userId: number; grant?: Grant } | null>) | null = null;
+  directoryLogin: ((username: string, password: string, local?: DirectoryLocalRecord | null) => Promise<{ userId: number; grant?: Grant } | null>) | null = null;
   /**
    * Directory outage check for a local account's failed password, installed by the directory area:
    * the reason no directory server can be asked (then the login answers as an unknown name does),
@@ -93,7 +94,13 @@ export class AuthService {
    */
   directoryOutage: ((username: string, password: string) => Promise<string | null>) | null = null;
 
+  /** The security and two-factor settings every password login reads, kept while the store is unchanged (./stamped.ts). */
+  private readonly securitySettings: StampedRead<SecurityConfig>;
+  private readonly twoFactorSettings: StampedRead<TwoFactorConfig>;
+
   constructor(private readonly app: AuthServiceContext) {
+    this.securitySettings = new StampedRead(app.store, securityConfig);
+    this.twoFactorSettings = new StampedRead(app.store, twoFactorConfig);
     app.onShutdown(async () => {
       this.stopped = true;
       this.stopSweeper();
@@ -151,8 +158,14 @@ export class AuthService {
     return false;
   }
 
+  /** The `system.security` settings (shared: never change the value). */
   security(): Promise<SecurityConfig> {
-    return securityConfig(this.app.store.db);
+    return this.securitySettings.get();
+  }
+
+  /** The `auth.twofactor` settings (shared: never change the value). */
+  twoFactor(): Promise<TwoFactorConfig> {
+    return this.twoFactorSettings.get();
   }
 
   async stig(): Promise<boolean> {
