@@ -144,17 +144,23 @@ async function resolveTarget(rt: FleetRuntime, session: Session | null, systemId
 
 const auditWriters = new WeakMap<object, GroupedAuditWriter>();
 
+function auditWriter(app: ProxyCallContext["app"]): GroupedAuditWriter {
+  let w = auditWriters.get(app);
+  if (!w) auditWriters.set(app, (w = new GroupedAuditWriter(app)));
+  return w;
+}
+
 /** Audit one proxied call (user, system, method, access level, result), committed in groups. */
 function auditCall(ctx: ProxyCallContext, systemId: number, method: string, label: string, authorized: boolean, success: boolean): Promise<void> {
-  let w = auditWriters.get(ctx.app);
-  if (!w) auditWriters.set(ctx.app, (w = new GroupedAuditWriter(ctx.app)));
   // The system's parameters may hold its secrets (a password for user.create): never audited.
   const eventData = { method: "fleet.call", params: [systemId, method, "********"], description: label, authenticated: !!ctx.session, authorized };
-  return w.write({ event: "METHOD_CALL", eventData, success, conn: ctx.conn, session: ctx.session });
+  return auditWriter(ctx.app).write({ event: "METHOD_CALL", eventData, success, conn: ctx.conn, session: ctx.session });
 }
 
 /** Forward `method(params)` to system `systemId` as the caller may; every call is audited (once it got past argument checks). */
 export async function proxyCall(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[]): Promise<unknown> {
+  // This call's entry will come: the writer lets a group wait for it within the turn.
+  auditWriter(ctx.app).begin();
   let label = `Fleet call ${method} on system ${systemId}`;
   let authorized = true;
   try {
