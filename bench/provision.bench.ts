@@ -288,13 +288,22 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
   const app = await App.create(config, { log: pino({ level: "silent" }) });
   const server = await buildHttpServer(app);
   let client: RpcClient | null = null;
+  // Where a tier's time goes, on stderr (the 1,000,000 tier must finish within 20 minutes).
+  let lapStart = performance.now();
+  const lap = (what: string) => {
+    process.stderr.write(`[bench provision] ${what}: ${((performance.now() - lapStart) / 1000).toFixed(1)} s\n`);
+    lapStart = performance.now();
+  };
   try {
     const prov = provisionerOf(app);
     await prov.whenIdle();
     const ids = await populate(app, opts.users);
+    lap(`populated ${opts.users.toLocaleString("en-US")} users`);
     await prov.provisionNow();
+    lap("first provisioning run");
     const c: ProvCtx = { app, prov, ctx: contextOf(app), hostRoot: config.hostRoot, dataDir, ids, rounds: opts.rounds };
     const full = await fullRows(c);
+    lap("full regeneration rows");
 
     await server.listen({ host: "127.0.0.1", port: 0 });
     const addr = server.server.address();
@@ -302,6 +311,7 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
     await client.call("user.setup_local_administrator", "admin", "Bench-admin-pw1");
     await client.login("admin", "Bench-admin-pw1");
     const latency = await latencyRows(c, client, full.notes);
+    lap("change-to-disk rows");
     return [{ title: `Host provisioning [sqlite], ${opts.users.toLocaleString("en-US")} users (issues 4, 15)`, rows: [...full.rows, ...latency], notes: full.notes }];
   } finally {
     await client?.close().catch(() => undefined);

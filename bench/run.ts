@@ -124,9 +124,14 @@ if (opts.rounds < 5) process.stdout.write(`(fewer than 5 rounds: figures for a s
 if (!(globalThis as { gc?: unknown }).gc) process.stdout.write(`(run with --expose-gc, as scripts/bench does: blocks are then measured after a GC)\n`);
 
 const sections: Section[] = [];
+// How long each area took (the 1,000,000 tier must finish within 20 minutes on 2 cores).
+const elapsed: Record<string, number> = {};
 // Written after every area, so a run stopped part-way leaves the figures it finished.
-const save = () => json && writeFileSync(json, JSON.stringify({ meta, sections }, null, 2) + "\n");
+const save = () => json && writeFileSync(json, JSON.stringify({ meta: { ...meta, elapsedSeconds: elapsed }, sections }, null, 2) + "\n");
+const minutes = (s: number) => `${(s / 60).toFixed(1)} min`;
+const began = performance.now();
 for (const area of areas) {
+  const areaStart = performance.now();
   const mod = (await import(`./${area}.bench.js`)) as { run: (o: BenchOptions) => Promise<Section[]> };
   for (const s of await mod.run(opts)) {
     // compare.ts matches figures by section title and name: each must be unique.
@@ -135,6 +140,15 @@ for (const area of areas) {
     printTable(s.title, s.rows, s.notes);
     sections.push(s);
   }
+  elapsed[area] = Math.round((performance.now() - areaStart) / 1000);
+  process.stdout.write(`\n(${area}: ${minutes(elapsed[area])})\n`);
   save();
 }
+elapsed.total = Math.round((performance.now() - began) / 1000);
+const load = os
+  .loadavg()
+  .map((x) => x.toFixed(1))
+  .join(" ");
+process.stdout.write(`\n(${areas.join(", ")} at ${n(opts.users)} users: ${minutes(elapsed.total)} in all, load average at the end ${load})\n`);
+save();
 process.exit(0);
