@@ -21,6 +21,7 @@
 // event; one of unknown extent (`all`) schedules a full run (`remoteMs`).
 
 import path from "node:path";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Db, Dialect } from "../store/db.js";
 import type { ChangeFeed } from "../store/change-feed.js";
@@ -95,6 +96,18 @@ export interface RunResult {
    * last full read (and no incremental run touched the model since).
    */
   skippedRead: boolean;
+}
+
+/**
+ * Whether a directory exists, asked once per directory in one run (`seen`): a run looks after the
+ * keys of every user with a home, and homes share a few parents — 100,000 homes under a parent
+ * missing on this host were 100,000 failed opens (~3 s at 1,000,000 users). Following links is
+ * fine here: a parent that does not resolve with links followed cannot be opened without them.
+ */
+function parentExists(seen: Map<string, boolean>, dir: string): boolean {
+  let there = seen.get(dir);
+  if (there === undefined) seen.set(dir, (there = existsSync(dir)));
+  return there;
 }
 
 export function absPath(hostRoot: string, rel: string): string {
@@ -342,11 +355,12 @@ export class Provisioner {
     // the users whose rows changed (a home full of keys is not re-read every few seconds)
     const model = this.model!;
     const users = changed === null ? model.usersWithHome() : [...changed].sort((a, b) => a - b).map((id) => model.users.get(id));
+    const parents = new Map<string, boolean>();
     for (const u of users) {
       if (!u) continue;
       const pl = keysPlacement(u, this.ctx.storageRoots, this.ctx.hostRoot);
       if (!pl) continue; // most users: no home with keys to look after (no await per user)
-      const r = await this.keysAt(u, model.groups.get(u.group_id)?.gid ?? 65534, pl, changed === null);
+      const r = await this.keysAt(u, model.groups.get(u.group_id)?.gid ?? 65534, pl, changed === null, parents);
       if (r) written.push(r);
     }
     return { written, skippedRead };
@@ -436,10 +450,16 @@ export class Provisioner {
    * created and an existing one kept. `sweep` (a cold start, `provisionNow`) looks at every user;
    * otherwise an unchanged user is skipped without touching the disk.
    */
-  private async keysAt(u: ProvUser, gid: number, pl: KeysPlacement, sweep = false): Promise<string | null> {
+  private async keysAt(u: ProvUser, gid: number, pl: KeysPlacement, sweep = false, parents?: Map<string, boolean>): Promise<string | null> {
     const sig = `${u.uid}:${gid}:${u.home}:${u.sshpubkey ?? ""}`;
     const prevSig = this.keySig.get(u.id);
     if (prevSig === sig && !sweep) return null;
+    if (parents && !parentExists(parents, path.posix.dirname(pl.dir))) {
+      // No parent directory, no home: nothing to write (what syncAuthorizedKeys finds, at the
+      // cost of one failed open per user).
+      this.keySig.set(u.id, sig);
+      return null;
+    }
     try {
       const r = await syncAuthorizedKeys(u, gid, pl, false, prevSig === undefined || prevSig === sig);
       this.keySig.set(u.id, sig);
