@@ -62,7 +62,7 @@ export class ConnectionPool {
     const entry = this.entry(systemId, ep);
     // The slot is taken inside acquire, in the same turn the connection is chosen (no other caller
     // can see its load before it counts).
-    const conn = await this.acquire(entry, fresh);
+    const conn = this.takeFree(entry) ?? (await this.acquire(entry, fresh));
     try {
       return await fn(conn);
     } finally {
@@ -115,6 +115,14 @@ export class ConnectionPool {
       keys.add(key);
     }
     return e;
+  }
+
+  /** The common case without a wait: an open connection with a free slot (the least loaded), taken at once. */
+  private takeFree(e: PoolEntry): RemoteConnection | null {
+    if (this.closing) return null;
+    let best: RemoteConnection | null = null;
+    for (const c of e.conns) if (!best || (e.load.get(c) ?? 0) < (e.load.get(best) ?? 0)) best = c;
+    return best && (e.load.get(best) ?? 0) < MAX_INFLIGHT ? this.take(e, best) : null;
   }
 
   private async acquire(e: PoolEntry, fresh: boolean): Promise<RemoteConnection> {

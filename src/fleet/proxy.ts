@@ -106,20 +106,30 @@ function callerKey(subject: FleetSubject | null, systemId: number): string {
   return `${subject.userId}:${subject.readonly ? 1 : 0}:${systemId}`;
 }
 
-/** The system and the caller's access to it; a system the caller may not see does not exist. */
-async function resolveTarget(rt: FleetRuntime, session: Session | null, systemId: number): Promise<Target> {
-  const subject = session ? subjectOfSession(session) : null;
-  const changes = rt.app.store.changes;
-  const stamp = changes.stamp();
+/** The caller's target as decided while the store's stamp stood as it stands now; undefined: decide it (resolveTarget). */
+function cachedTarget(rt: FleetRuntime, subject: FleetSubject | null, systemId: number): Target | undefined {
+  const stamp = rt.app.store.changes.stamp();
   let cache = targetCaches.get(rt);
   if (!cache) targetCaches.set(rt, (cache = { stamp, byKey: new Map() }));
   if (cache.stamp !== stamp) {
     cache.stamp = stamp;
     cache.byKey.clear();
   }
+  return stamp === null ? undefined : cache.byKey.get(callerKey(subject, systemId));
+}
+
+/** The system and the caller's access to it; a system the caller may not see does not exist. */
+function targetOf(rt: FleetRuntime, session: Session | null, systemId: number): Target | Promise<Target> {
+  const subject = session ? subjectOfSession(session) : null;
+  return cachedTarget(rt, subject, systemId) ?? resolveTarget(rt, subject, systemId);
+}
+
+/** Decide the target from the store (a cache miss), keeping it while the stamp stands still. */
+async function resolveTarget(rt: FleetRuntime, subject: FleetSubject | null, systemId: number): Promise<Target> {
+  const changes = rt.app.store.changes;
+  const stamp = changes.stamp();
+  const cache = targetCaches.get(rt)!;
   const key = callerKey(subject, systemId);
-  const hit = stamp === null ? undefined : cache.byKey.get(key);
-  if (hit) return hit;
   const db = rt.app.store.db;
   const [row, decision] = await Promise.all([systemRow(db, systemId), subject ? effectiveAccess(db, subject, systemId) : null]);
   const access = decision ? decision.access : "READ_WRITE";
@@ -185,7 +195,8 @@ async function forward(ctx: ProxyCallContext, systemId: number, method: string, 
   const paramsJson = stringifyWire(params);
   const size = Buffer.byteLength(paramsJson);
   if (size > MAX_PROXY_PARAMS_BYTES) throw new CallError(`Parameters of ${size} bytes exceed the proxy's limit of ${MAX_PROXY_PARAMS_BYTES}`, "fleet.call_params_too_large");
-  const { row, system, access, main, read } = await resolveTarget(rt, ctx.session, systemId);
+  const found = targetOf(rt, ctx.session, systemId);
+  const { row, system, access, main, read } = found instanceof Promise ? await found : found;
   setLabel(`Fleet call ${method} on system ${row.name} with ${access} access`);
   if (neverProxied(method)) {
     refused();
@@ -197,7 +208,7 @@ async function forward(ctx: ProxyCallContext, systemId: number, method: string, 
     // The method's kind, from the system's own list (fetched over the main key's connection);
     // the common call (not a job, through the main key) is sent in the same connection slot.
     const sent = await rt.pool.run(row.id, main, async (conn) => {
-      const info = await rt.methods.info(row.id, conn, method);
+      const info = rt.methods.cachedInfo(row.id, conn, method) ?? (await rt.methods.info(row.id, conn, method));
       if (access === "READ" && !info.read) {
         refused();
         throw systemError(system, "fleet.call_forbidden", ERRNO.EACCES, `${method}: your access to system ${row.name} is READ, and this is not a read method`);

@@ -57,6 +57,12 @@ function parseList(raw: unknown): Map<string, MethodInfo> | null {
   return out;
 }
 
+function infoOf(l: CachedList, method: string): MethodInfo & { listed: boolean } {
+  if (!l.methods) return { read: readByName(method), job: false, listed: false };
+  const m = l.methods.get(method);
+  return { read: !!m?.read, job: !!m?.job, listed: true };
+}
+
 export class RemoteMethodCache {
   private readonly bySystem = new Map<number, CachedList>();
   private readonly fetching = new Map<number, Promise<CachedList>>();
@@ -83,10 +89,14 @@ export class RemoteMethodCache {
 
   /** What the proxy knows of `method` on the system (unknown to a listed system: not read, not a job). */
   async info(systemId: number, conn: RemoteConnection, method: string): Promise<MethodInfo & { listed: boolean }> {
-    const l = await this.list(systemId, conn);
-    if (!l.methods) return { read: readByName(method), job: false, listed: false };
-    const m = l.methods.get(method);
-    return { read: !!m?.read, job: !!m?.job, listed: true };
+    return infoOf(await this.list(systemId, conn), method);
+  }
+
+  /** `info` without a wait when the list is cached and current for `conn`'s version; null: ask `info`. */
+  cachedInfo(systemId: number, conn: RemoteConnection, method: string): (MethodInfo & { listed: boolean }) | null {
+    const cached = this.bySystem.get(systemId);
+    if (!cached || cached.version !== conn.version || !cached.methods) return null;
+    return infoOf(cached, method);
   }
 
   forget(systemId: number): void {
