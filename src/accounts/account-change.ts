@@ -13,18 +13,19 @@ import { recordChange } from "../store/changes.js";
 export async function recordAccountChange(trx: Tx, users: readonly number[], groupsBefore: readonly (number | null | undefined)[], extra: ChangeParts = {}): Promise<ChangeEvent> {
   const groups: (number | null | undefined)[] = [...groupsBefore, ...(extra.groups ?? [])];
   if (users.length) {
-    const primary = await trx
+    // Primary and auxiliary groups in one statement: every account write pays this round trip.
+    const rows = await trx
       .selectFrom("users")
       .select("group_id")
       .where("id", "in", [...users])
+      .unionAll(
+        trx
+          .selectFrom("memberships")
+          .select("group_id")
+          .where("user_id", "in", [...users]),
+      )
       .execute();
-    const aux = await trx
-      .selectFrom("memberships")
-      .select("group_id")
-      .where("user_id", "in", [...users])
-      .execute();
-    for (const r of primary) groups.push(r.group_id);
-    for (const r of aux) groups.push(r.group_id);
+    for (const r of rows) groups.push(r.group_id);
   }
   const ev = changeOf({ ...extra, users: [...users, ...(extra.users ?? [])], groups });
   await recordChange(trx, ev);

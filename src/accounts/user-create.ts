@@ -204,13 +204,13 @@ async function validateCreateNamesAndPassword(ctx: AccountContext, v: Validation
   });
   if (data.source === "LDAP" && (data.password || data.random_password)) v.add(`${SCHEMA}.password`, "Directory users sign in with their directory password: give none", "user.password_with_disabled");
   else if (data.source !== "LDAP" && !data.password_disabled && !data.password && !data.random_password) v.add(`${SCHEMA}.password`, "Password is required", "user.password_required");
+  const security = await securityConfig(db);
   if (data.password) {
     checkPasswordText(v, `${SCHEMA}.password`, data.password);
-    if (!v.has(`${SCHEMA}.password`)) v.errors.push(...(await passwordPolicyErrors(db, `${SCHEMA}.password`, data.password)));
+    if (!v.has(`${SCHEMA}.password`)) v.errors.push(...(await passwordPolicyErrors(db, `${SCHEMA}.password`, data.password, [], security)));
   }
   if (data.password_disabled) checkDisablingPassword(v, SCHEMA, { locked: data.locked, sudoCommands: data.sudo_commands.length });
 
-  const security = await securityConfig(db);
   if (data.smb) {
     checkSmbRules(v, SCHEMA, { enabling: true, stig: !!security.enable_gpos_stig, passwordDisabled: data.password_disabled });
     if (!v.has(`${SCHEMA}.username`)) await checkSmbNameClash(db, v, `${SCHEMA}.smb`, data.username, null);

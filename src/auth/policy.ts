@@ -102,8 +102,9 @@ export function absentClasses(password: string, ruleset: readonly ComplexityClas
  * Policy problems with a new password, as field errors on `attribute`. `history` holds the
  * account's previous hashes, newest last, with the current hash as the final element.
  */
-export async function passwordPolicyErrors(db: Tx, attribute: string, password: string, history: readonly string[] = []): Promise<FieldError[]> {
-  const sec = await securityConfig(db);
+export async function passwordPolicyErrors(db: Tx, attribute: string, password: string, history: readonly string[] = [], read?: SecurityConfig): Promise<FieldError[]> {
+  // `read`: the settings the caller already read in this call (one statement fewer per write).
+  const sec = read ?? (await securityConfig(db));
   const errors: FieldError[] = [];
   const minLen = sec.min_password_length;
   if (minLen && [...password].length < minLen) {
