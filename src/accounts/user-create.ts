@@ -19,7 +19,7 @@ import { defaultShell } from "./shells.js";
 import { hashRounds } from "./account-settings.js";
 import { allocateId, claimExplicitId, releaseReservation } from "./ids.js";
 import { claimHome, homeHolderError, userConflictError, violatedKey, withIdRetry, type UserKeys } from "./uniqueness.js";
-import { userEntryById } from "./user-entry.js";
+import { storedUserEntry } from "./user-entry.js";
 import { BUILTIN_USERS_GID } from "./group-entry.js";
 import type { UserCreateInput } from "./inputs.js";
 import type { UserWithPasswordSchema } from "./schemas.js";
@@ -171,7 +171,7 @@ export async function createUser(ctx: AccountContext, input: UserCreateInput): P
   }
 
   await afterUserWrite(ctx, homes);
-  const entry = (await userEntryById(app.store.db, userId))!;
+  const entry = (await storedUserEntry(app.store, userId))!;
   app.events.publish("user.query", "added", entry.id, redactSecrets(entry, USER_SECRET_FIELDS));
   app.changed(change!);
   // An address given: its verification code is mailed (src/auth/email-verification.ts).

@@ -308,7 +308,12 @@ export async function queryUsers(store: Store, filters: unknown, options: unknow
   );
 }
 
-/** Rows by the same aggregated SQL, for callers that build entries themselves. */
-export async function loadUserRows(store: Store, where: string, params: unknown[]): Promise<UserRow[]> {
-  return (await store.db.executeQuery<UserRow>(CompiledQuery.raw(`${USER_SELECT_SQL[store.dialect]} WHERE ${where}`, params))).rows;
+/**
+ * One user entry by DB id through user.query's aggregated statement: the row, its groups, keys and
+ * fleet fields in one round trip instead of four (user.create and user.update answer with it).
+ */
+export async function storedUserEntry(store: Pick<Store, "db" | "dialect">, id: number): Promise<UserEntry | undefined> {
+  const where = store.dialect === "postgres" ? `"users"."id" = $1` : `"users"."id" = ?`;
+  const rows = (await store.db.executeQuery<UserRow>(CompiledQuery.raw(`${USER_SELECT_SQL[store.dialect]} WHERE ${where}`, [id]))).rows;
+  return (await buildUserEntries(store.db, rows))[0];
 }

@@ -19,7 +19,7 @@ import { checkEmailChange, emailChangeColumns, sendEmailVerification } from "../
 import { applyHomeMode, copyHome, createHome, NO_HOME, validateHome, validateHomeMode, writeAuthorizedKeys, type HomeHandle } from "./home.js";
 import { normalizeDir } from "./storage-root.js";
 import { hashRounds } from "./account-settings.js";
-import { buildUserEntries, selectUserRows, userEntryById, type UserEntry, type UserRow } from "./user-entry.js";
+import { buildUserEntries, selectUserRows, storedUserEntry, type UserEntry, type UserRow } from "./user-entry.js";
 import { BUILTIN_ADMINISTRATORS_GID, BUILTIN_USERS_GID } from "./group-entry.js";
 import { isFullAdminUser, otherUnlockedFullAdminExists, wouldOrphanLocalAdministrator } from "./admins.js";
 import type { UserUpdateInput } from "./inputs.js";
@@ -124,7 +124,7 @@ export async function updateUser(ctx: AccountContext, id: number, input: UserUpd
 
   await afterUserWrite(ctx, homes);
   if (copyFrom) startHomeCopy(ctx, u.next.username, copyFrom, plan.newHome, current.uid, plan.primaryGid, input.home_mode);
-  const entry = (await userEntryById(db, id))!;
+  const entry = (await storedUserEntry(app.store, id))!;
   app.events.publish("user.query", "changed", id, redactSecrets(entry, USER_SECRET_FIELDS));
   app.changed(change!);
   // A new (or re-sent) address: its verification code is mailed (src/auth/email-verification.ts).
