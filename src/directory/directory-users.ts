@@ -221,12 +221,15 @@ export async function directoryLogin(app: DirectoryApp, username: string, passwo
   const [servers, local] = await Promise.all([ldapServers(app), known !== undefined ? known : localRecord.first(db, username)]);
   if (!servers.length) return null;
   if (local && local.source !== "LDAP") return null;
+  // The trust list (Node's roots + registered CAs) is read only when a server verifies certificates.
+  const trusted = servers.some((s) => s.verify_ssl) ? await trustedCas(db) : [];
+  // The directory first (its connection is opened in this call), then the store reads, which
+  // build their statements and run while the TLS handshake is under way.
+  const asking = authenticate(servers, trusted, local?.ldap_username || username, password);
   const early = loginReads(app, local?.id);
   // Handled here too: a failed read must not be an unhandled rejection while the directory works.
   early.catch(() => {});
-  // The trust list (Node's roots + registered CAs) is read only when a server verifies certificates.
-  const trusted = servers.some((s) => s.verify_ssl) ? await trustedCas(db) : [];
-  const answer = await authenticate(servers, trusted, local?.ldap_username || username, password);
+  const answer = await asking;
   if (answer.kind === "unavailable") throw new CallError(`The directory could not be reached: ${answer.reason}`, "ldap.unavailable");
   if (answer.kind !== "ok") return null;
   let reads = await early;

@@ -147,9 +147,30 @@ function entryOf(r: Row): LdapServerEntry {
   return { ...rest, bind_password_set: !!r.bind_password };
 }
 
-/** Every server, in the order logins try them (bind passwords opened: for the LDAP client only). */
-export async function ldapServers(app: Pick<DirectoryContext, "store" | "secretBox">): Promise<LdapServer[]> {
-  return (await readRows(app.store.db)).map((r) => serverOf(app, r));
+/**
+ * Writes of this process to ldap_servers, counted once each has run: the store's change stamp does
+ * not watch the table, so servers kept for logins are kept only while this count stands too.
+ */
+let serverWrites = 0;
+
+/** The servers a login read, per store, with the stamp and write count they were read at. */
+const keptServers = new WeakMap<object, { stamp: string; writes: number; servers: readonly LdapServer[] }>();
+
+/**
+ * Every server, in the order logins try them (bind passwords opened: for the LDAP client only).
+ * Every directory login asks for them before its first packet: on SQLite they are kept while the
+ * change stamp stands (any other process's commit moves it: PRAGMA data_version) and this process
+ * wrote no server row since (`serverWrites`); PostgreSQL reads them every time. Shared: never change them.
+ */
+export async function ldapServers(app: Pick<DirectoryContext, "secretBox"> & { readonly store: Pick<Store, "db" | "dialect"> & Partial<Pick<Store, "changes">> }): Promise<readonly LdapServer[]> {
+  const store = app.store;
+  const stamp = store.dialect === "sqlite" && store.changes ? store.changes.stamp() : null;
+  const kept = stamp === null ? undefined : keptServers.get(store);
+  if (kept && kept.stamp === stamp && kept.writes === serverWrites) return kept.servers;
+  const writes = serverWrites;
+  const servers = (await readRows(store.db)).map((r) => serverOf(app, r));
+  if (stamp !== null && store.changes!.stamp() === stamp && serverWrites === writes) keptServers.set(store, { stamp, writes, servers });
+  return servers;
 }
 
 export async function ldapServerEntries(db: Tx): Promise<LdapServerEntry[]> {
@@ -232,7 +253,8 @@ export async function createLdapServer(app: DirectoryContext, data: LdapServerCr
     .insertInto("ldap_servers")
     .values(rowValues(app, { ...data, position, group_domain: data.group_domain || data.domain }, data.group_domain))
     .returning("id")
-    .executeTakeFirstOrThrow();
+    .executeTakeFirstOrThrow()
+    .finally(() => serverWrites++);
   const entry = await ldapServerById(db, row.id);
   app.events.publish("ldap.server.query", "added", entry.id, entry);
   return entry;
@@ -250,7 +272,8 @@ export async function updateLdapServer(app: DirectoryContext, id: number, change
     .updateTable("ldap_servers")
     .set(rowValues(app, merged, groupDomain))
     .where("id", "=", id)
-    .execute();
+    .execute()
+    .finally(() => serverWrites++);
   forgetServerState(id);
   const entry = await ldapServerById(app.store.db, id);
   app.events.publish("ldap.server.query", "changed", id, entry);
@@ -259,7 +282,11 @@ export async function updateLdapServer(app: DirectoryContext, id: number, change
 
 export async function deleteLdapServer(app: DirectoryContext, id: number): Promise<true> {
   await ldapServerById(app.store.db, id);
-  await app.store.db.deleteFrom("ldap_servers").where("id", "=", id).execute();
+  await app.store.db
+    .deleteFrom("ldap_servers")
+    .where("id", "=", id)
+    .execute()
+    .finally(() => serverWrites++);
   forgetServerState(id);
   app.events.publish("ldap.server.query", "removed", id);
   return true;
