@@ -90,7 +90,26 @@ export function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
+// The account services write a keys file the moment its key changes; host provisioning writes
+// from a read of the store that may predate that change (a pass that began before the commit).
+// Without an order between the two, a pass could put back a key user.update had just removed, and
+// sshd would accept it until the next pass. So each account-service write is numbered, and a
+// provisioning write prepared from a read taken before the last such write of its home is dropped:
+// the service's file is the newer truth, and the pass that follows that change writes again.
+let serviceWrites = 0;
+const lastServiceWrite = new Map<string, number>();
+
+/** Take before reading the store for a provisioning pass; give it back as `KeysWrite.readAt`. */
+export function keysReadMark(): number {
+  return serviceWrites;
+}
+
 export interface KeysWrite {
+  /**
+   * Host provisioning: keysReadMark() from before the pass read the store. Absent: an account
+   * service writing a key that just changed.
+   */
+  readAt?: number;
   /** The file's wanted content, or null for "no keys" (the file is removed when `mayRemove`). */
   want: Buffer | null;
   uid: number;
@@ -113,7 +132,12 @@ export interface KeysWrite {
  * named `label` (for the lock, messages and the test hook). The one place that writes the file.
  */
 export function writeKeysIn(home: SafeDir, label: string, w: KeysWrite): Promise<KeysOutcome> {
-  return serialised(label, () => keysIn(home, label, w));
+  return serialised(label, async () => {
+    if (w.readAt !== undefined && (lastServiceWrite.get(label) ?? -1) > w.readAt && !w.checkOnly) return "none";
+    const r = await keysIn(home, label, w);
+    if (w.readAt === undefined && !w.checkOnly) lastServiceWrite.set(label, ++serviceWrites);
+    return r;
+  });
 }
 
 async function keysIn(home: SafeDir, label: string, w: KeysWrite): Promise<KeysOutcome> {
@@ -239,14 +263,14 @@ function replaceKeysFile(sh: SafeDir, body: Buffer, uid: number, gid: number): v
  * Bring one user's authorized_keys in line with the store (or, with `checkOnly`, report whether
  * it is). `gid` is the user's primary gid; `pl` from keysPlacement (null: nothing to do).
  */
-export async function syncAuthorizedKeys(u: ProvUser, gid: number, pl: KeysPlacement | null, checkOnly = false, createOnly = false): Promise<KeysOutcome> {
+export async function syncAuthorizedKeys(u: ProvUser, gid: number, pl: KeysPlacement | null, checkOnly = false, createOnly = false, readAt?: number): Promise<KeysOutcome> {
   if (!pl) return "none";
   const want = authorizedKeys(u);
   if (want === null && !pl.mayRemove) return "none";
   const home = openHome(pl.dir, pl.mayRemove ? [pl.within] : []);
   if (!home) return "none";
   try {
-    return await writeKeysIn(home, pl.dir, { want: want === null ? null : Buffer.from(want), uid: u.uid, gid, mayRemove: pl.mayRemove, checkOnly, createOnly });
+    return await writeKeysIn(home, pl.dir, { want: want === null ? null : Buffer.from(want), uid: u.uid, gid, mayRemove: pl.mayRemove, checkOnly, createOnly, readAt });
   } finally {
     home.close();
   }

@@ -27,7 +27,7 @@ import type { Db, Dialect } from "../store/db.js";
 import type { ChangeFeed } from "../store/change-feed.js";
 import { IS_ROOT, ensureDir, fsyncDir, lstatOrNull, partsEqual, prepareReplace, removeStaleTemps, sameContent, sameStat, statKey, type WrittenStat } from "./atomic.js";
 import { FILES, generateAll, index, primaryGid, shadowGid, type FileId, type FileSpec } from "./generate.js";
-import { keysPlacement, syncAuthorizedKeys, type KeysPlacement } from "./keys.js";
+import { keysPlacement, keysReadMark, syncAuthorizedKeys, type KeysPlacement } from "./keys.js";
 import { HostModel } from "./model.js";
 import { Slicer } from "./slice.js";
 import { memberCounts, readGroups, readMemberships, readPolicy, readSnapshot, readTransaction, readUsers } from "./snapshot.js";
@@ -160,6 +160,8 @@ export class Provisioner {
    * existing file; otherwise the user's own edits stay (a missing file is still created).
    */
   private readonly keySig = new Map<number, string>();
+  /** keysReadMark() at the start of the current pass: its keys writes yield to newer service writes. */
+  private keysReadAt = 0;
   lastResult: RunResult | null = null;
   lastError: unknown = null;
 
@@ -285,6 +287,7 @@ export class Provisioner {
     this.pendingUsers.clear();
     this.pendingGroups.clear();
     const t0 = performance.now();
+    this.keysReadAt = keysReadMark(); // before this pass reads the store (src/provision/keys.ts)
     try {
       const { written, skippedRead } = full ? await this.fullRun() : { written: await this.incrementalRun(users, groups), skippedRead: false };
       const ms = performance.now() - t0;
@@ -461,7 +464,7 @@ export class Provisioner {
       return null;
     }
     try {
-      const r = await syncAuthorizedKeys(u, gid, pl, false, prevSig === undefined || prevSig === sig);
+      const r = await syncAuthorizedKeys(u, gid, pl, false, prevSig === undefined || prevSig === sig, this.keysReadAt);
       this.keySig.set(u.id, sig);
       return r === "written" || r === "removed" ? path.join(pl.dir, ".ssh/authorized_keys") : null;
     } catch (err) {
