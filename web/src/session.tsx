@@ -46,6 +46,35 @@ interface SessionValue {
 
 const Ctx = createContext<SessionValue | null>(null);
 const TOKEN_KEY = "gatehouse.reconnect";
+/**
+ * The last core.get_methods answer in this tab, with whom it was for. A reload signed in by the
+ * reconnect token shows the page at once from it instead of waiting for the listing (about 290 kB
+ * for an administrator); the fresh listing, asked for at the same time, replaces it when it comes.
+ * It only decides what the UI offers: the server checks every call.
+ */
+const METHODS_KEY = "gatehouse.methods";
+
+function listingOwner(m: Me): string {
+  return JSON.stringify([m.pw_name, [...m.privilege.roles].sort()]);
+}
+
+function cachedListing(m: Me): Record<string, MethodDoc> | null {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(METHODS_KEY) ?? "null") as { owner: string; methods: Record<string, MethodDoc> } | null;
+    return kept && kept.owner === listingOwner(m) ? kept.methods : null;
+  } catch {
+    return null;
+  }
+}
+
+function keepListing(m: Me, methods: Record<string, MethodDoc> | null): void {
+  try {
+    if (methods) sessionStorage.setItem(METHODS_KEY, JSON.stringify({ owner: listingOwner(m), methods }));
+    else sessionStorage.removeItem(METHODS_KEY);
+  } catch {
+    /* storage full or disabled: the next load waits for the listing */
+  }
+}
 
 export function useSession(): SessionValue {
   const v = useContext(Ctx);
@@ -68,6 +97,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   /** Wrong codes given for the pending sign-in (the server accepts OTP_RETRIES more after the first). */
   const wrongCodes = useRef(0);
   const phaseRef = useRef<Phase>("loading");
+  /** Bumped by every sign-in context load and sign-out: a late method listing of an older one is dropped. */
+  const listingGeneration = useRef(0);
   phaseRef.current = phase;
 
   const loadContext = useCallback(async (userInfo: unknown) => {
@@ -75,12 +106,22 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     m.privilege = m.privilege ?? { roles: [] };
     m.privilege.roles = Array.isArray(m.privilege.roles) ? m.privilege.roles : [];
     m.account_attributes = m.account_attributes ?? [];
-    let meths: Record<string, MethodDoc> | null = null;
-    try {
-      meths = await api.call("core.get_methods");
-    } catch {
-      meths = null;
+    const fetching = api.call("core.get_methods").then(
+      (r) => r,
+      () => null,
+    );
+    const cached = cachedListing(m);
+    const generation = ++listingGeneration.current;
+    if (cached) {
+      // Applied only if nothing newer (another sign-in, a sign-out) happened meanwhile.
+      void fetching.then((fresh) => {
+        if (generation !== listingGeneration.current || !fresh) return;
+        keepListing(m, fresh);
+        setMethods(fresh);
+      });
     }
+    const meths = cached ?? (await fetching);
+    if (!cached) keepListing(m, meths);
     setMe(m);
     setMethods(meths);
     return m;
@@ -142,7 +183,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     };
     const offLost = api.onSessionLost((why) => {
       phaseRef.current = "signed-out";
+      listingGeneration.current++;
       sessionStorage.removeItem(TOKEN_KEY);
+      sessionStorage.removeItem(METHODS_KEY);
       setNotice(why);
       setMe(null);
       setPhase("signed-out");
@@ -251,7 +294,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, [loadContext]);
 
   const logout = useCallback(async () => {
+    listingGeneration.current++;
     sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(METHODS_KEY);
     try {
       await api.call("auth.logout");
     } catch {
