@@ -1,18 +1,18 @@
 // A password or directory login right after an administrator tightened the rules (src/auth/stamped.ts:
 // password logins keep the security and two-factor settings, and a directory login the account row
-// it read by name, while the store's change stamp stands): an attacker who knows the password keeps
+// it read by name and the directory servers, while the store's change stamp stands): an attacker who knows the password keeps
 // signing in, hoping the server answers from what it kept. Two-factor turned on, the account locked
 // — through the API or through another connection to the store (another process, the CLI), or
 // while the directory was checking the password — the very next login obeys the change. Directory
-// accounts too (a real slapd with TLS).
+// accounts too, and a directory server pointed elsewhere by another connection (a real slapd with TLS).
 
 import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { forEachStore, type TestServer } from "../harness.js";
+import { forEachStore, rpcError, type TestServer } from "../harness.js";
 import { PASSWORD, makeUser, startAsAdmin } from "../auth-helpers.js";
-import { GROUPS_DN, PEOPLE, PEOPLE_DN, startSlapd, type Slapd } from "../slapd-harness.js";
+import { GROUPS_DN, PEOPLE, PEOPLE_DN, freePort, startSlapd, type Slapd } from "../slapd-harness.js";
 import type { RpcClient } from "../../src/cli/client.js";
 
 let slapd: Slapd;
@@ -113,6 +113,27 @@ forEachStore("logins right after the rules changed", (store) => {
         assert.equal(await login("bob", pw), "AUTH_ERR");
       } finally {
         auth.directoryLogin = hook;
+      }
+    } finally {
+      await a.call("ldap.server.delete", server.id);
+    }
+  });
+
+  it("a directory server pointed elsewhere through another connection: the next login asks the new address", async () => {
+    await a.call("ldap.update", { allow_user_creation: true, join_teams: [], team_mappings: [] });
+    const server = await a.call<any>("ldap.server.create", { hostname: `127.0.0.1:${slapd.ldapsPort}`, domain: PEOPLE_DN, group_domain: GROUPS_DN, connect_timeout: 2, timeout: 5 });
+    try {
+      const pw = PEOPLE.carol!.password;
+      await warm("carol", pw);
+      // Nothing listens there: the login must report the directory unreachable, not answer from the old server.
+      const dead = await freePort();
+      await elsewhere("update ldap_servers set hostname = $1 where id = $2", [`127.0.0.1:${dead}`, server.id]);
+      const c = await ts.client();
+      try {
+        const e = await rpcError(c.login("carol", pw));
+        assert.equal(e.errorCode, "ldap.unavailable");
+      } finally {
+        await c.close();
       }
     } finally {
       await a.call("ldap.server.delete", server.id);
