@@ -26,7 +26,11 @@ after(async () => {
 forEachStore("logins right after the rules changed", (store) => {
   let ts: TestServer;
   let a: RpcClient;
-  before(async () => ({ ts, a } = await startAsAdmin(store)));
+  before(async () => {
+    ({ ts, a } = await startAsAdmin(store));
+    // Every directory test user's primary gidNumber is 100: a role through it lets them sign in.
+    await a.call("privilege.create", { name: "settings-change-ldap", ds_groups: [100], roles: ["READONLY_ADMIN"], web_shell: false });
+  });
   after(() => ts.stop());
 
   /** One login on its own connection: its answer type. */
@@ -84,7 +88,6 @@ forEachStore("logins right after the rules changed", (store) => {
   });
 
   it("a directory account locked (API, then another connection): the next directory login fails", async () => {
-    await a.call("privilege.create", { name: "settings-change-ldap", ds_groups: [100], roles: ["READONLY_ADMIN"], web_shell: false });
     await a.call("ldap.update", { allow_user_creation: true, join_teams: [], team_mappings: [] });
     const server = await a.call<any>("ldap.server.create", { hostname: `127.0.0.1:${slapd.ldapsPort}`, domain: PEOPLE_DN, group_domain: GROUPS_DN, connect_timeout: 2, timeout: 5 });
     try {
