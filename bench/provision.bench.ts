@@ -289,6 +289,10 @@ async function latencyRows(c: ProvCtx, client: RpcClient, notes: string[]): Prom
 
 export async function run(opts: BenchOptions): Promise<Section[]> {
   process.env.GATEHOUSE_PROVISION_RECONCILE_MS = "0";
+  // Nor a periodic full run (default every 60 s): at 1,000,000 users a round's full runs take
+  // minutes, and the app's own periodic run then wrote the removed files back in the middle of a
+  // measured run, which found them in place and wrote none ("full run wrote 0 files").
+  process.env.GATEHOUSE_PROVISION_INTERVAL_MS = "0";
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "gh-bench-prov-"));
   const config = resolveConfig({ dataDir, host: "127.0.0.1", port: 0, logLevel: "silent", hashRounds: 1000 }, {});
   const app = await App.create(config, { log: pino({ level: "silent" }) });
