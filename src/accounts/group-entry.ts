@@ -79,13 +79,13 @@ const G = (c: string) => `"groups"."${c}"`;
 const IMMUTABLE_SQL = `(CASE WHEN ${G("builtin")} = 1 AND ${G("gid")} NOT IN (${[...EDITABLE_BUILTIN_GIDS].join(", ")}) THEN 1 ELSE 0 END)`;
 
 export const GROUP_COLUMNS: ColumnMap = {
-  id: { sql: G("id"), kind: "int" },
-  gid: { sql: G("gid"), kind: "int" },
-  name: { sql: G("name"), kind: "text" },
-  group: { sql: G("name"), kind: "text" },
-  builtin: { sql: G("builtin"), kind: "bool" },
-  smb: { sql: G("smb"), kind: "bool" },
-  immutable: { sql: IMMUTABLE_SQL, kind: "bool" },
+  id: { sql: G("id"), kind: "int", notNull: true },
+  gid: { sql: G("gid"), kind: "int", notNull: true },
+  name: { sql: G("name"), kind: "text", notNull: true },
+  group: { sql: G("name"), kind: "text", notNull: true },
+  builtin: { sql: G("builtin"), kind: "bool", notNull: true },
+  smb: { sql: G("smb"), kind: "bool", notNull: true },
+  immutable: { sql: IMMUTABLE_SQL, kind: "bool", notNull: true },
 };
 const GROUP_COLUMNS_STIG: ColumnMap = Object.fromEntries(Object.entries(GROUP_COLUMNS).filter(([k]) => k !== "smb"));
 

@@ -8,7 +8,8 @@ import { type Filter, type FilterLeaf, isAscii, isOrFilter, literalPattern, norm
 
 export type ColumnKind = "text" | "int" | "bool" | "datetime" | "json";
 export interface ColumnMap {
-  [field: string]: { sql: string; kind: ColumnKind };
+  /** `notNull`: the column never holds NULL (its ORDER BY then needs no NULLS clause, see compileOrderBy). */
+  [field: string]: { sql: string; kind: ColumnKind; notNull?: true };
 }
 export type Dialect = "sqlite" | "postgres";
 
@@ -70,7 +71,11 @@ export function compileOrderBy(orderBy: string[], columns: ColumnMap, dialect: D
     // `:ci` sorts by the ASCII-lowercased text: the expression the search indexes hold (migration 015).
     const text = dialect === "postgres" ? `${col.sql} COLLATE "C"` : col.sql;
     const expr = col.kind !== "text" ? col.sql : key.ci ? `lower(${text})` : text;
-    out.push(`${expr} ${key.desc ? "DESC" : "ASC"} NULLS ${key.nullsFirst ? "FIRST" : "LAST"}`);
+    // A NULLS clause against the index's own order keeps PostgreSQL from walking the index (a
+    // uid-ordered page of a common search read every row and sorted them: 3 ms → 140 ms at
+    // 100,000 users); without NULLs it changes nothing, so a NOT NULL column goes without.
+    const nulls = col.notNull ? "" : ` NULLS ${key.nullsFirst ? "FIRST" : "LAST"}`;
+    out.push(`${expr} ${key.desc ? "DESC" : "ASC"}${nulls}`);
   }
   return out.join(", ");
 }

@@ -370,6 +370,10 @@ test("compileOrderBy mirrors the in-memory sort", () => {
   assert.equal(compileOrderBy(["meta"], COLUMNS, "sqlite"), null);
   assert.equal(compileOrderBy(["g.gid"], COLUMNS, "sqlite"), null);
   assert.equal(compileOrderBy([], COLUMNS, "sqlite"), "");
+  // A NOT NULL column sorts the same either way: no NULLS clause (PostgreSQL's index order).
+  const notNull: ColumnMap = { uid: { sql: "t.uid", kind: "int", notNull: true }, name: { sql: "t.name", kind: "text", notNull: true } };
+  assert.equal(compileOrderBy(["uid", "-name", "nulls_last:uid"], notNull, "postgres"), 't.uid ASC, t.name COLLATE "C" DESC, t.uid ASC');
+  assert.equal(compileOrderBy(["name:ci"], notNull, "sqlite"), "lower(t.name) ASC");
 });
 
 // ------------------------------------------------------------------------------------------------
