@@ -16,6 +16,7 @@ import { sql } from "kysely";
 import pg from "pg";
 import { openStore, type Store } from "../src/store/db.js";
 import { USER_COLUMNS, queryUsers } from "../src/accounts/user-entry.js";
+import { AUDIT_COLUMNS } from "../src/audit/query.js";
 import { applyOptions, compileOrderBy, matchRow, parseFilters, parseOptions, registerSqliteFunctions } from "../src/store/query.js";
 import { planSearch, searchTuning, USER_SEARCH } from "../src/store/query-search.js";
 import { freshPgDatabase, STORES, type StoreKind } from "./harness.js";
@@ -201,6 +202,21 @@ if (STORES.includes("postgres")) {
         // The id tiebreak (always ascending) may add an incremental sort over the index's order, never a full one.
         assert.doesNotMatch(plan, /^\s*(->\s+)?Sort\s+\(cost=/m, `${order}: ${plan}`);
       }
+    });
+  });
+
+  // The Audit page's default order (newest first) on a log that only grows: DESC NULLS LAST
+  // against the index's ASC NULLS LAST was a full sort of the log on every page.
+  test("the Audit page's newest-first order walks the timestamp index backwards on PostgreSQL [postgres]", async () => {
+    await withStore("postgres", async (store) => {
+      const orderSql = compileOrderBy(["-message_timestamp"], AUDIT_COLUMNS, "postgres");
+      const plan = await store.db.transaction().execute(async (trx) => {
+        await sql`set local enable_seqscan = off`.execute(trx);
+        const r = await sql.raw<{ "QUERY PLAN": string }>(`EXPLAIN SELECT "audit"."id" FROM "audit" ORDER BY ${orderSql}, "audit"."id" LIMIT 50`).execute(trx);
+        return r.rows.map((x) => x["QUERY PLAN"]).join("\n");
+      });
+      assert.match(plan, /Index Scan Backward using audit_ts/, plan);
+      assert.doesNotMatch(plan, /^\s*(->\s+)?Sort\s+\(cost=/m, plan);
     });
   });
 }

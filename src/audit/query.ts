@@ -21,16 +21,17 @@ export const AUDIT_FIELDS = Object.keys(AuditEntrySchema.shape) as readonly (key
 const AUDIT_FIELD_SET: ReadonlySet<string> = new Set(AUDIT_FIELDS);
 
 const C = (c: string) => `"audit"."${c}"`;
-const AUDIT_COLUMNS: ColumnMap = {
-  audit_id: { sql: C("audit_id"), kind: "text" },
-  message_timestamp: { sql: C("message_timestamp"), kind: "int" },
-  timestamp: { sql: C("timestamp"), kind: "datetime" },
-  address: { sql: C("address"), kind: "text" },
-  username: { sql: C("username"), kind: "text" },
+/** Columns the audit query pushes down (exported for the plan test in test/query-index.test.ts). */
+export const AUDIT_COLUMNS: ColumnMap = {
+  audit_id: { sql: C("audit_id"), kind: "text", notNull: true },
+  message_timestamp: { sql: C("message_timestamp"), kind: "int", notNull: true },
+  timestamp: { sql: C("timestamp"), kind: "datetime", notNull: true },
+  address: { sql: C("address"), kind: "text", notNull: true },
+  username: { sql: C("username"), kind: "text", notNull: true },
   session: { sql: C("session"), kind: "text" },
-  service: { sql: C("service"), kind: "text" },
-  event: { sql: C("event"), kind: "text" },
-  success: { sql: C("success"), kind: "bool" },
+  service: { sql: C("service"), kind: "text", notNull: true },
+  event: { sql: C("event"), kind: "text", notNull: true },
+  success: { sql: C("success"), kind: "bool", notNull: true },
 };
 
 /** An audit entry (audit.query): AuditEntrySchema's shape. */
