@@ -197,6 +197,15 @@ export async function writeAudit(app: AuditContext, input: AuditInput, db: Tx = 
   await insertRow(app, auditRow(input, Date.now()), db);
 }
 
+/**
+ * SQLite: write one entry now, synchronously, on the store's own connection, inside a transaction
+ * the caller opened there (src/auth/service.ts: a login's session swap). Throws on failure: the
+ * caller's transaction then rolls back.
+ */
+export function writeAuditNow(app: AuditContext, input: AuditInput): void {
+  insertAudit.runNow(app.store.db, ...auditRow(input, Date.now()));
+}
+
 async function insertRow(app: AuditContext, row: AuditRow, db: Tx = app.store.db): Promise<void> {
   try {
     await insertAudit.execute(db, ...row);

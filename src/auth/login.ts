@@ -13,7 +13,7 @@ import { hashPassword, randomPassword, verifyPassword } from "./password-hash.js
 import { hashRounds } from "../accounts/account-settings.js";
 import { clearSourceFailures, loginRefused, recordFailure } from "./limiter.js";
 import { credentialStamp, grantOfCheckRow, judgeSession, readSessionCheck } from "./revalidate.js";
-import { writeAudit } from "../audit/audit.js";
+import { writeAudit, type AuditInput } from "../audit/audit.js";
 import { CallError } from "../server/errors.js";
 import { assuranceLevel, LEVEL_LIMITS, lockoutSettings, passwordAging, SECURITY_KEY, securityFromStored, twoFactorConfig, type SecurityConfig, type TwoFactorConfig } from "./policy.js";
 import { unchangedSince } from "./stamped.js";
@@ -95,6 +95,8 @@ export interface LoginServices {
   sessionForUser(user: SessionUser, credentials: CredentialType, conn: Connection, opts: SessionOptions, sec: SecurityConfig): Promise<Session>;
   hasApiAccess(session: Session): Promise<boolean>;
   attach(conn: Connection, session: Session, alsoInTransaction?: (trx: Tx) => Promise<void>): Promise<void>;
+  /** attach, with the login's AUTHENTICATION entry written in the same transaction. */
+  attachWithEntry(conn: Connection, session: Session, entry: AuditInput): Promise<void>;
   /** `local`: the account of that name as the login read it (null: none; absent: the hook reads it). */
   readonly directoryLogin: ((username: string, password: string, local?: DirectoryLocalRecord | null) => Promise<{ userId: number; grant?: Grant } | null>) | null;
   /** The directory's outage reason for a local account's failed password (null: reachable or none). */
@@ -322,19 +324,13 @@ export async function finishLogin(
   if (session.level === "LEVEL_2" && !session.ephemeral && (await liveSessionsOf(app, user.id)) >= STIG_MAX_SESSIONS) {
     return refuse(app, conn, "DENIED", credentials, { username: user.username }, `Maximum number of concurrent sessions (${STIG_MAX_SESSIONS}) reached.`);
   }
-  await app.auth.attach(conn, session, (trx) =>
-    writeAudit(
-      app,
-      {
-        event: "AUTHENTICATION",
-        eventData: { credentials: { credentials: session.credentials, credentials_data: session.credentialsData }, error: null },
-        success: true,
-        conn,
-        session,
-      },
-      trx,
-    ),
-  );
+  await app.auth.attachWithEntry(conn, session, {
+    event: "AUTHENTICATION",
+    eventData: { credentials: { credentials: session.credentials, credentials_data: session.credentialsData }, error: null },
+    success: true,
+    conn,
+    session,
+  });
   let reconnect: string | null = null;
   if (options?.reconnect_token && !session.attributes.includes("OTPW") && !session.ephemeral) {
     reconnect = await createToken(app.store.db, session, conn.remoteAddress, {

@@ -5,7 +5,9 @@
 // i-th argument; every other value stays as compiled.
 
 import { PostgresAdapter, sql, type CompiledQuery, type QueryResult } from "kysely";
-import type { Db, Tx } from "../store/db.js";
+import type BetterSqlite from "better-sqlite3";
+import { sqliteHandleOf, type Db, type Tx } from "../store/db.js";
+import { changesWatchedTables } from "../store/change-feed.js";
 
 const MARK = "\u0000gatehouse-param:";
 
@@ -63,6 +65,34 @@ export class Prepared<A extends readonly unknown[], R> {
       parameters[i] = "arg" in s ? args[s.arg] : s.value;
     }
     return db.executeQuery<R>({ ...query, parameters });
+  }
+
+  /** better-sqlite3 statements of this query, by SQLite connection (for runNow). */
+  private readonly statements = new WeakMap<BetterSqlite.Database, BetterSqlite.Statement>();
+
+  /**
+   * SQLite: run now, synchronously, on the store's own connection (`store` is the SQLite store's
+   * Kysely instance), for a caller that holds that connection in a transaction of its own opened
+   * there (better-sqlite3's `transaction`), so no other statement runs in between. Only for
+   * statements that change no table the change feed watches: the feed counts those as Kysely
+   * runs them (src/store/db.ts), and this does not go through Kysely. Throws on any failure.
+   */
+  runNow(store: Db, ...args: A): BetterSqlite.RunResult {
+    const raw = sqliteHandleOf(store);
+    if (!raw) throw new Error("prepared query: runNow needs the SQLite store");
+    const { query, slots } = this.compile(store);
+    let st = this.statements.get(raw);
+    if (!st) {
+      if (changesWatchedTables(query.sql)) throw new Error(`prepared query: runNow would bypass the change feed (${query.sql})`);
+      st = raw.prepare(query.sql);
+      this.statements.set(raw, st);
+    }
+    const parameters = new Array<unknown>(slots.length);
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i]!;
+      parameters[i] = "arg" in s ? args[s.arg] : s.value;
+    }
+    return st.run(parameters);
   }
 
   async rows(db: Tx, ...args: A): Promise<R[]> {

@@ -137,3 +137,71 @@ for (const store of STORES) {
     });
   });
 }
+
+test("[sqlite] a login's swap with its entry commits at once when nothing else is being written, and otherwise waits its turn", async () => {
+  await withTestApp(undefined, async (app) => {
+    const db = app.store.db;
+    const entry = (conn: Connection, session: Session) => ({ event: "AUTHENTICATION", eventData: { test: true }, success: true, conn, session });
+    const stored = async (s: Session) => !!(await db.selectFrom("sessions").select("id").where("id", "=", s.id).executeTakeFirst());
+    const entries = async (s: Session) => (await db.selectFrom("audit").select("session").where("session", "=", s.id).execute()).length;
+    let transactions = 0;
+    const begin = db.transaction.bind(db);
+    (db as { transaction: typeof db.transaction }).transaction = () => {
+      transactions++;
+      return begin();
+    };
+
+    // Alone: written in this very turn, in no Kysely transaction; the previous session's row goes.
+    const conn = connection(400);
+    const s1 = userSession();
+    const s2 = userSession();
+    await app.auth.attachWithEntry(conn, s1, entry(conn, s1));
+    const written = app.auth.attachWithEntry(conn, s2, entry(conn, s2));
+    assert.equal(conn.session, s2, "attached before any other turn of the loop");
+    await written;
+    assert.equal(transactions, 0, "no queued transaction");
+    assert.equal(await stored(s1), false, "the previous session's row is gone");
+    assert.ok(await stored(s2), "the new session is stored");
+    assert.equal(await entries(s2), 1, "with its AUTHENTICATION entry");
+
+    // An entry that cannot be made fails the login: nothing of it is stored (the usual way answers the failure).
+    const bad = connection(401);
+    const s3 = userSession();
+    await app.auth.attachWithEntry(bad, s3, entry(bad, s3));
+    Object.defineProperty(bad, "remoteAddress", {
+      get: () => {
+        throw new Error("no address");
+      },
+    });
+    const s4 = userSession();
+    await assert.rejects(app.auth.attachWithEntry(bad, s4, entry(bad, s4)), /no address/);
+    assert.equal(await stored(s4), false, "the failed login's session is not stored");
+    assert.equal(await entries(s4), 0, "nor its entry");
+
+    // A transaction open on the store's connection: the swap waits for it (queued), never joins it.
+    const c5 = connection(402);
+    const s5 = userSession();
+    let swapDone = false;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let swapping: Promise<unknown> | undefined;
+    const open = db.transaction().execute(async (trx) => {
+      await trx.selectFrom("sessions").select("id").execute();
+      swapping = app.auth.attachWithEntry(c5, s5, entry(c5, s5)).then(() => (swapDone = true));
+      await held;
+      assert.equal(swapDone, false, "not written inside another transaction");
+    });
+    setTimeout(release, 20);
+    await open;
+    await swapping;
+    assert.ok(swapDone && (await stored(s5)) && (await entries(s5)) === 1, "written after it, with its entry");
+
+    // Queued swaps keep their order: a login behind a queued one of the same connection goes after it.
+    const c6 = connection(403);
+    const [a, b] = [userSession(), userSession()];
+    await Promise.all([app.auth.attach(c6, a, (trx) => writeAudit(app, entry(c6, a), trx)), app.auth.attachWithEntry(c6, b, entry(c6, b))]);
+    assert.equal(c6.session, b);
+    assert.equal(await stored(a), false, "the earlier login's session was replaced");
+    assert.ok(await stored(b));
+  });
+});

@@ -4,7 +4,7 @@
 // Reconnect tokens (login option `reconnect_token`) carry a snapshot of their session so they
 // still work after the connection that minted them closed.
 
-import type { Tx } from "../store/db.js";
+import type { Db, Tx } from "../store/db.js";
 import type { Session } from "./session.js";
 import { sha256, urlSafeToken } from "./secrets.js";
 import { param, prepare } from "./prepared.js";
@@ -99,6 +99,11 @@ const deleteTokensOfKeepReconnect = prepare<[string]>()(1, (db) => db.deleteFrom
 
 export async function destroyTokensOf(db: Tx, sessionId: string, opts: { keepReconnect?: boolean } = {}): Promise<void> {
   await (opts.keepReconnect ? deleteTokensOfKeepReconnect : deleteTokensOf).execute(db, sessionId);
+}
+
+/** destroyTokensOf run now, inside a transaction the caller holds on the SQLite store's connection (Prepared.runNow). */
+export function destroyTokensOfNow(store: Db, sessionId: string, opts: { keepReconnect?: boolean } = {}): void {
+  (opts.keepReconnect ? deleteTokensOfKeepReconnect : deleteTokensOf).runNow(store, sessionId);
 }
 
 export async function destroyToken(db: Tx, tokenHash: string): Promise<void> {
