@@ -34,7 +34,9 @@ ${Object.entries(AREAS)
 options:
   --users N     users in the store (default 100,000; groups: a fifth of them). The 1,000,000 tier:
                 --users 1000000 (SQLite; PostgreSQL rows stay at --pg-users)
-  --pg-users N  users for the PostgreSQL rows (default: --users, at most ${LARGE.toLocaleString("en-US")})
+  --pg-users N  users for the PostgreSQL rows (default: --users). Above ${LARGE.toLocaleString("en-US")} users the tier is
+                SQLite only unless --pg-users is given (the default tier prints the PostgreSQL rows
+                at ${LARGE.toLocaleString("en-US")}; the 1,000,000 tier must finish within 20 minutes)
   --rounds N    alternating rounds per figure (default 5): each figure and its baseline measured
                 A B, B A, A B…; printed as median (min–max), the ratio computed round by round
   --calls N     API calls per round of a throughput figure (default 10,000)
@@ -89,7 +91,7 @@ function parse(): { opts: BenchOptions; areas: Area[]; json: string | null } {
     groups: Math.max(1, Math.round(users / 5)),
     rounds,
     calls: positiveInt("calls", v.calls, 10_000),
-    pgUrl: process.env.GATEHOUSE_TEST_PG ?? null,
+    pgUrl: users > LARGE && v["pg-users"] === undefined ? null : (process.env.GATEHOUSE_TEST_PG ?? null),
     pgUsers: positiveInt("pg-users", v["pg-users"], Math.min(users, LARGE)),
   };
   return { opts, areas, json: v.json ?? null };
@@ -120,6 +122,7 @@ const meta = {
   started: new Date().toISOString(),
 };
 process.stdout.write(`Gatehouse benchmarks — ${n(opts.users)} users, ${n(opts.groups)} groups, ${opts.rounds} alternating rounds per figure, Node ${process.version}, ${meta.cores} cores\n`);
+if (opts.users > LARGE && !opts.pgUrl) process.stdout.write(`(SQLite only above ${n(LARGE)} users: --pg-users N adds the PostgreSQL rows)\n`);
 if (opts.rounds < 5) process.stdout.write(`(fewer than 5 rounds: figures for a smoke test, not for comparison)\n`);
 if (!(globalThis as { gc?: unknown }).gc) process.stdout.write(`(run with --expose-gc, as scripts/bench does: blocks are then measured after a GC)\n`);
 
