@@ -2,7 +2,7 @@
 // privileges naming their primary or auxiliary local groups (by GID) or, for directory users,
 // their directory groups (by gid, SID or name).
 
-import type { Tx } from "../store/db.js";
+import type { Db, Tx } from "../store/db.js";
 import type { PrivilegeTable } from "../store/schema.js";
 import { sql, type Selectable } from "kysely";
 import { buildGroupEntries, type GroupEntry } from "../accounts/group-entry.js";
@@ -69,7 +69,16 @@ const userGrantRows = prepare<[number, number]>()(2, (db) =>
 
 /** The grant of a local user: the privileges naming their primary or auxiliary groups (as `grantOfGids(gidsOfUser)`). */
 export async function grantOfUser(db: Tx, userId: number): Promise<Grant> {
-  const rows = await userGrantRows.rows(db, userId, userId);
+  return grantOfUserRows(await userGrantRows.rows(db, userId, userId));
+}
+
+/** grantOfUser read at once on SQLite when the store's connection is free (Prepared.rowsNow); null: await grantOfUser. */
+export function grantOfUserNow(store: Db, userId: number): Grant | null {
+  const rows = userGrantRows.rowsNow(store, userId, userId);
+  return rows && grantOfUserRows(rows);
+}
+
+function grantOfUserRows(rows: readonly { k: "g" | "p"; gid: number | null; local_groups: string | null; roles: string | null; web_shell: number | null }[]): Grant {
   const gids = new Set<number>();
   const privileges: LocalGrantSource[] = [];
   for (const r of rows) {

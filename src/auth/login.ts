@@ -243,7 +243,11 @@ export async function failDelay(app: LoginContext): Promise<void> {
 }
 
 async function findUser(app: LoginContext, where: { username: string } | { id: number }): Promise<UserRow | undefined> {
-  const row = "id" in where ? await userById.first(app.store.db, where.id) : await userByName.first(app.store.db, where.username);
+  const db = app.store.db;
+  // SQLite: read at once when the connection is free (Prepared.rowsNow), else queued as usual.
+  const now = "id" in where ? userById.rowsNow(db, where.id) : userByName.rowsNow(db, where.username);
+  if (now) return now[0] as UserRow | undefined;
+  const row = "id" in where ? await userById.first(db, where.id) : await userByName.first(db, where.username);
   return row as UserRow | undefined;
 }
 

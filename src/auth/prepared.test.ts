@@ -96,3 +96,25 @@ test("prepared queries compile once per store, so SQLite and PostgreSQL stores i
     });
   });
 });
+
+for (const store of STORES) {
+  test(`[${store}] rowsNow reads at once on SQLite when the connection is free, never inside another's transaction`, async () => {
+    await withTestApp(store === "postgres" ? await freshPgDatabase() : undefined, async (app) => {
+      const db = app.store.db;
+      const byCount = prepare<[number]>()(1, (d) => d.selectFrom("counters").select("key").where("count", "=", param<number>(0)).orderBy("key").compile());
+      await insertCounter.execute(db, "n1", 42, 7);
+      if (store === "postgres") {
+        assert.equal(byCount.rowsNow(db, 42), null, "PostgreSQL: always awaited");
+        return;
+      }
+      assert.deepEqual(byCount.rowsNow(db, 42)?.map((r) => r.key), ["n1"], "the committed row, at once");
+      await db.transaction().execute(async (trx) => {
+        await insertCounter.execute(trx, "n2", 42, 7);
+        assert.equal(byCount.rowsNow(db, 42), null, "a transaction is open on the connection: not read (its uncommitted row would be seen)");
+      });
+      assert.deepEqual(byCount.rowsNow(db, 42)?.map((r) => r.key), ["n1", "n2"], "after its commit");
+      const watched = prepare<[string]>()(1, (d) => d.deleteFrom("settings").where("key", "=", param<string>(0)).compile());
+      assert.throws(() => watched.runNow(db, "nothing"), /bypass the change feed/, "runNow refuses a write the change feed must count");
+    });
+  });
+}

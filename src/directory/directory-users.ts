@@ -14,16 +14,16 @@ import { recordChange } from "../store/changes.js";
 import { createUser } from "../accounts/user-create.js";
 import { MAX_LOCAL_ID, idStart } from "../accounts/account-settings.js";
 import { NO_HOME } from "../accounts/home.js";
-import { grantOfUser, type Grant } from "../access/privileges.js";
+import { grantOfUser, grantOfUserNow, type Grant } from "../access/privileges.js";
 import type { SecretBox } from "../store/secret-box.js";
-import type { Tx } from "../store/db.js";
+import type { Db, Tx } from "../store/db.js";
 import { CallError, ValidationErrors } from "../server/errors.js";
 import { param, prepare } from "../auth/prepared.js";
 import { normalizeDn } from "./ldap-escape.js";
 import { ldapServers } from "./ldap-servers.js";
 import { trustedCas } from "./certificate-authorities.js";
 import { authenticate, probeDirectory, refusedInput, type DirectoryIdentity } from "./ldap-auth.js";
-import { ldapConfig, mappedTeams, type LdapConfig } from "./ldap-config.js";
+import { ldapConfig, ldapConfigNow, mappedTeams, type LdapConfig } from "./ldap-config.js";
 
 /** What the directory area needs of the application (src/app.ts App satisfies it). */
 export interface DirectoryApp extends AccountsApp {
@@ -32,7 +32,8 @@ export interface DirectoryApp extends AccountsApp {
   changed(ev: ChangeEvent): void;
 }
 
-const privilegeRows = (db: Tx) => db.selectFrom("privileges").select(["ds_groups", "roles", "web_shell"]).execute();
+const privileges = prepare<[]>()(0, (db) => db.selectFrom("privileges").select(["ds_groups", "roles", "web_shell"]).compile());
+const privilegeRows = (db: Tx) => privileges.rows(db);
 type DirectoryPrivilege = Awaited<ReturnType<typeof privilegeRows>>[number];
 
 /** The grant of the privileges naming any of the user's directory groups (by normalised DN or gidNumber). */
@@ -181,6 +182,8 @@ interface LoginReads {
 async function loginReads(app: Pick<DirectoryApp, "store">, userId: number | undefined): Promise<LoginReads> {
   const db = app.store.db;
   const stamp = app.store.changes.stamp();
+  const now = loginReadsNow(db, userId, stamp);
+  if (now) return now;
   const [config, privileges, memberships, localGrant] = await Promise.all([
     ldapConfig(db),
     privilegeRows(db),
@@ -188,6 +191,17 @@ async function loginReads(app: Pick<DirectoryApp, "store">, userId: number | und
     userId === undefined ? null : grantOfUser(db, userId),
   ]);
   return { config, privileges, memberships, localGrant, stamp };
+}
+
+/** loginReads at once, in one synchronous run, on SQLite when the store's connection is free (Prepared.rowsNow); null: await them. */
+function loginReadsNow(db: Db, userId: number | undefined, stamp: string | null): LoginReads | null {
+  const config = ldapConfigNow(db);
+  const rows = config && privileges.rowsNow(db);
+  if (!config || !rows) return null;
+  if (userId === undefined) return { config, privileges: rows, memberships: null, localGrant: null, stamp };
+  const held = memberships.rowsNow(db, userId);
+  const localGrant = held && grantOfUserNow(db, userId);
+  return localGrant ? { config, privileges: rows, memberships: held, localGrant, stamp } : null;
 }
 
 /**

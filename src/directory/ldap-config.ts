@@ -2,7 +2,8 @@
 // and the team mappings — directory group (full DN) → teams — re-applied at every login.
 
 import { z } from "zod";
-import type { Tx } from "../store/db.js";
+import type { Db, Tx } from "../store/db.js";
+import { param, prepare } from "../auth/prepared.js";
 import type { DirectoryContext } from "./ldap-servers.js";
 import { getSetting, setSetting } from "../store/settings.js";
 import { ValidationErrors } from "../server/errors.js";
@@ -26,18 +27,47 @@ export const ldapUpdateSchema = z.strictObject({
 });
 export type LdapUpdateInput = z.output<typeof ldapUpdateSchema>;
 
-export async function ldapConfig(db: Tx): Promise<LdapConfig> {
-  const stored = await getSetting(db, KEY, { allow_user_creation: false, join_teams: [] as number[] });
-  const rows = await db.selectFrom("ldap_team_mappings").selectAll().orderBy("group_dn").orderBy("team_id").execute();
+// Read at every directory login: statements built once (./../auth/prepared.ts).
+const settingValue = prepare<[string]>()(1, (db) => db.selectFrom("settings").select("value").where("key", "=", param<string>(0)).compile());
+const mappingRows = prepare<[]>()(0, (db) => db.selectFrom("ldap_team_mappings").select(["group_dn", "team_id"]).orderBy("group_dn").orderBy("team_id").compile());
+const teamIds = prepare<[]>()(0, (db) => db.selectFrom("teams").select("id").compile());
+
+type StoredConfig = { allow_user_creation: boolean; join_teams: number[] };
+
+/** The stored options (as getSetting: defaults for fields a release added). */
+function storedConfig(value: string | undefined): StoredConfig {
+  const fallback: StoredConfig = { allow_user_creation: false, join_teams: [] };
+  if (value === undefined) return fallback;
+  const stored = JSON.parse(value) as StoredConfig;
+  return stored && typeof stored === "object" ? { ...fallback, ...stored } : stored;
+}
+
+function configOf(stored: StoredConfig, rows: readonly { group_dn: string; team_id: number }[], teamRows: readonly { id: number }[]): LdapConfig {
   const byDn = new Map<string, number[]>();
   for (const r of rows) byDn.set(r.group_dn, [...(byDn.get(r.group_dn) ?? []), r.team_id]);
   // join_teams may name a team deleted since: shown and applied only while it exists.
-  const teams = stored.join_teams.length ? new Set((await db.selectFrom("teams").select("id").execute()).map((t) => t.id)) : new Set<number>();
+  const teams = new Set(teamRows.map((t) => t.id));
   return {
     allow_user_creation: !!stored.allow_user_creation,
     join_teams: stored.join_teams.filter((t) => teams.has(t)),
     team_mappings: [...byDn].map(([group_dn, team_ids]) => ({ group_dn, team_ids })),
   };
+}
+
+export async function ldapConfig(db: Tx): Promise<LdapConfig> {
+  const stored = storedConfig((await settingValue.rows(db, KEY))[0]?.value);
+  const rows = await mappingRows.rows(db);
+  return configOf(stored, rows, stored.join_teams.length ? await teamIds.rows(db) : []);
+}
+
+/** ldapConfig read at once on SQLite when the store's connection is free (Prepared.rowsNow); null: await ldapConfig. */
+export function ldapConfigNow(store: Db): LdapConfig | null {
+  const setting = settingValue.rowsNow(store, KEY);
+  const rows = setting && mappingRows.rowsNow(store);
+  if (!setting || !rows) return null;
+  const stored = storedConfig(setting[0]?.value);
+  const teams = stored.join_teams.length ? teamIds.rowsNow(store) : [];
+  return teams && configOf(stored, rows, teams);
 }
 
 export async function updateLdapConfig(app: Pick<DirectoryContext, "store" | "events">, data: LdapUpdateInput): Promise<LdapConfig> {
