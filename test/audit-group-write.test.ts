@@ -6,6 +6,7 @@ import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { forEachStore, startServer, type TestServer } from "./harness.js";
 import { writeAuditGroup, type AuditInput } from "../src/audit/audit.js";
+import { sqliteHandleOf } from "../src/store/db.js";
 import { GroupedAuditWriter } from "../src/fleet/call-audit.js";
 
 forEachStore("audit group write", (store) => {
@@ -21,12 +22,23 @@ forEachStore("audit group write", (store) => {
   it("writes every entry of a group, unchanged, with one INSERT", async () => {
     const tag = `ok-${Date.now()}`;
     const db = ts.app.store.db;
+    // SQLite: a group is written on the store's connection directly (insertAuditRowsNow), without
+    // Kysely: every statement run on that connection (Kysely's too) is counted there instead.
+    const raw = sqliteHandleOf(db);
     const original = db.executeQuery.bind(db);
     const inserts: number[] = [];
     db.executeQuery = ((q: { sql: string; parameters: readonly unknown[] }) => {
-      if (/^insert into "audit"/i.test(q.sql)) inserts.push(q.parameters.length);
+      if (!raw && /^insert into "audit"/i.test(q.sql)) inserts.push(q.parameters.length);
       return original(q as never);
     }) as typeof db.executeQuery;
+    const statement = raw ? (Object.getPrototypeOf(raw.prepare("select 1")) as { run: (...a: unknown[]) => unknown }) : null;
+    const run = statement?.run;
+    if (statement && run) {
+      statement.run = function (this: { source: string }, ...args: unknown[]) {
+        if (/^insert into "audit"/i.test(this.source)) inserts.push(args.flat().length);
+        return run.apply(this, args);
+      };
+    }
     try {
       await writeAuditGroup(
         ts.app,
@@ -34,6 +46,7 @@ forEachStore("audit group write", (store) => {
       );
     } finally {
       db.executeQuery = original;
+      if (statement && run) statement.run = run;
     }
     assert.deepEqual(inserts, [5 * 11], "one INSERT of five rows");
     const rows = await rowsOf(tag);
@@ -66,7 +79,8 @@ forEachStore("audit group write", (store) => {
   it("the grouped writer: entries of one turn answer only once committed, each once", async () => {
     const tag = `turn-${Date.now()}`;
     const w = new GroupedAuditWriter(ts.app);
-    const writes = Array.from({ length: 20 }, (_, i) => w.write(entry(tag, i)).then(() => rowsOf(tag)));
+    // (undefined: written and committed before write returned — the first, alone, on SQLite)
+    const writes = Array.from({ length: 20 }, (_, i) => Promise.resolve(w.write(entry(tag, i))).then(() => rowsOf(tag)));
     const seen = await Promise.all(writes);
     // Every write resolved after its own entry was in the store.
     seen.forEach((rows, i) =>
@@ -78,5 +92,46 @@ forEachStore("audit group write", (store) => {
     const rows = await rowsOf(tag);
     assert.equal(rows.length, 20);
     assert.equal(new Set(rows.map((r) => JSON.parse(String(r.event_data)).i)).size, 20);
+  });
+
+  it("the grouped writer: an entry written while a transaction is open is not part of it", async () => {
+    const tag = `tx-${Date.now()}`;
+    const w = new GroupedAuditWriter(ts.app);
+    let written: Promise<void> | undefined;
+    await ts.app.store.db
+      .transaction()
+      .execute(async (trx) => {
+        await trx.selectFrom("audit").select("id").limit(1).execute();
+        written = w.write(entry(tag, 0));
+        throw new Error("roll back");
+      })
+      .catch(() => {});
+    await written;
+    assert.equal((await rowsOf(tag)).length, 1, "the entry committed on its own, not rolled back with the transaction");
+  });
+
+  it("the grouped writer: an entry written as a lone call is sent, then its outcome before the answer", async () => {
+    const tag = `ahead-${Date.now()}`;
+    const w = new GroupedAuditWriter(ts.app);
+    w.begin();
+    const id = w.ahead({ ...entry(tag, 1), eventData: { method: "test.group", tag, i: 1, answered: false } });
+    if (store === "sqlite") {
+      assert.equal(typeof id, "number");
+      const [sent] = await rowsOf(tag);
+      assert.deepEqual([Number(sent!.success), JSON.parse(String(sent!.event_data)).answered], [0, false], "sent, not answered yet");
+      await w.settle(id!, true, { method: "test.group", tag, i: 1 });
+      const rows = await rowsOf(tag);
+      assert.equal(rows.length, 1);
+      assert.deepEqual([Number(rows[0]!.success), JSON.parse(String(rows[0]!.event_data))], [1, { method: "test.group", tag, i: 1 }]);
+    } else {
+      // PostgreSQL: nothing written ahead; the entry is written after the answer, in its group.
+      assert.equal(id, null);
+      await w.write(entry(tag, 0));
+      assert.equal((await rowsOf(tag)).length, 1);
+    }
+    // Another call in flight: nothing is written ahead (entries go in groups).
+    w.begin();
+    w.begin();
+    assert.equal(w.ahead(entry(tag, 2)), null);
   });
 });

@@ -3,7 +3,8 @@
 
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { Store } from "../store/db.js";
+import type BetterSqlite from "better-sqlite3";
+import { sqliteHandleOf, type Store } from "../store/db.js";
 import type { Tx } from "../store/db.js";
 import type { Connection } from "../server/connection.js";
 import type { Session } from "../auth/session.js";
@@ -113,7 +114,7 @@ export interface AuditInput {
 }
 
 /** One entry's row, in the order of its columns (and of insertAudit's arguments). */
-type AuditRow = [string, number, number, string, string, string | null, string, string, string, string, number];
+export type AuditRow = [string, number, number, string, string, string | null, string, string, string, string, number];
 const AUDIT_COLUMNS = 11;
 
 /** The columns of row `r` of an INSERT, as parameters `r * 11` to `r * 11 + 10`. */
@@ -217,13 +218,113 @@ async function insertRow(app: AuditContext, row: AuditRow, db: Tx = app.store.db
   }
 }
 
+/** The rows of `inputs`, each stamped as it is built (a fresh audit_id each). */
+export function auditRows(inputs: readonly AuditInput[]): AuditRow[] {
+  return inputs.map((input) => auditRow(input, Date.now()));
+}
+
+const AUDIT_COLUMN_LIST = '"audit_id", "message_timestamp", "timestamp", "address", "username", "session", "service", "service_data", "event", "event_data", "success"';
+const AUDIT_ROW_SLOTS = `(${Array.from({ length: AUDIT_COLUMNS }, () => "?").join(", ")})`;
+/** SQLite: the INSERT of n rows as a statement of the store's connection, by connection and n. */
+const nowInserts = new WeakMap<BetterSqlite.Database, Map<number, BetterSqlite.Statement>>();
+
+function nowInsertOf(raw: BetterSqlite.Database, n: number): BetterSqlite.Statement {
+  let byN = nowInserts.get(raw);
+  if (!byN) nowInserts.set(raw, (byN = new Map()));
+  let st = byN.get(n);
+  if (!st) {
+    st = raw.prepare(`insert into "audit" (${AUDIT_COLUMN_LIST}) values ${Array.from({ length: n }, () => AUDIT_ROW_SLOTS).join(", ")}`);
+    if (byN.size > 300) byN.clear();
+    byN.set(n, st);
+  }
+  return st;
+}
+
+/**
+ * SQLite: write `rows` as ONE statement on the store's connection right now, synchronously, and
+ * say whether it did. Outside a transaction SQLite commits the statement by itself before this
+ * returns (the same WAL commit, durability and file as Kysely's path), without the driver's
+ * connection lock and the promise hops around it — most of a lone entry's cost on the proxy's
+ * path. It does not write (false: the caller takes the usual, awaited way, which waits for the
+ * connection) when the store is PostgreSQL, when a transaction is open on the connection (the row
+ * would join someone else's transaction and commit or roll back with it), or when the statement
+ * fails (the connection busy with a streamed read, a constraint: a multi-row statement that
+ * fails writes nothing, so the usual way writes the same rows without doubling any). The audit
+ * table is not one the change feed watches (src/store/change-feed.ts), so nothing else needs
+ * to hear of the write.
+ */
+export function insertAuditRowsNow(app: AuditContext, rows: readonly AuditRow[]): boolean {
+  if (app.store.dialect !== "sqlite" || !rows.length) return false;
+  const raw = sqliteHandleOf(app.store.db);
+  if (!raw || raw.inTransaction || !raw.open) return false;
+  try {
+    nowInsertOf(raw, rows.length).run(rows.length === 1 ? rows[0]! : rows.flat());
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SQLite: write one entry now (as insertAuditRowsNow) and answer its row id; null when it cannot
+ * (the caller writes the entry the usual way later).
+ */
+export function insertAuditRowNow(app: AuditContext, row: AuditRow): number | null {
+  if (app.store.dialect !== "sqlite") return null;
+  const raw = sqliteHandleOf(app.store.db);
+  if (!raw || raw.inTransaction || !raw.open) return null;
+  try {
+    return Number(nowInsertOf(raw, 1).run(row).lastInsertRowid);
+  } catch {
+    return null;
+  }
+}
+
+const nowOutcomes = new WeakMap<BetterSqlite.Database, BetterSqlite.Statement>();
+
+/**
+ * SQLite: record an entry's outcome (success and event data) now, committed before this returns,
+ * when no transaction is open on the connection; false: it did not (use updateAuditOutcome).
+ */
+export function updateAuditOutcomeNow(app: AuditContext, id: number, success: boolean, eventData: Record<string, unknown>): boolean {
+  if (app.store.dialect !== "sqlite") return false;
+  const raw = sqliteHandleOf(app.store.db);
+  if (!raw || raw.inTransaction || !raw.open) return false;
+  let st = nowOutcomes.get(raw);
+  if (!st) nowOutcomes.set(raw, (st = raw.prepare('update "audit" set "success" = ?, "event_data" = ? where "id" = ?')));
+  try {
+    return st.run(success ? 1 : 0, JSON.stringify(eventData), id).changes === 1;
+  } catch {
+    return false;
+  }
+}
+
+/** Record an entry's outcome the awaited way. Never rejects (a failure is logged; the entry keeps what it said). */
+export async function updateAuditOutcome(app: AuditContext, id: number, success: boolean, eventData: Record<string, unknown>): Promise<void> {
+  try {
+    await app.store.db
+      .updateTable("audit")
+      .set({ success: success ? 1 : 0, event_data: JSON.stringify(eventData) })
+      .where("id", "=", id)
+      .execute();
+  } catch (err) {
+    app.log.error({ err, id }, "audit outcome not recorded");
+  }
+}
+
 /**
  * Write several entries with ONE multi-row INSERT: one statement, so all of them commit or none
  * does. When it fails, the same rows (same audit_id and timestamps) are written one by one, so one
  * bad entry loses only itself and none is written twice. Never rejects (failures are logged).
  */
 export async function writeAuditGroup(app: AuditContext, inputs: readonly AuditInput[]): Promise<void> {
-  const rows = inputs.map((input) => auditRow(input, Date.now()));
+  const rows = auditRows(inputs);
+  if (insertAuditRowsNow(app, rows)) return;
+  await insertAuditRowsAwaited(app, rows);
+}
+
+/** writeAuditGroup's awaited way (rows built): one multi-row INSERT through Kysely, one by one if it fails. */
+export async function insertAuditRowsAwaited(app: AuditContext, rows: readonly AuditRow[]): Promise<void> {
   if (rows.length === 1) return insertRow(app, rows[0]!);
   if (rows.length === 0) return;
   try {

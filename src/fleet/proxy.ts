@@ -160,19 +160,29 @@ function auditWriter(app: ProxyCallContext["app"]): GroupedAuditWriter {
   return w;
 }
 
-/** Audit one proxied call (user, system, method, access level, result), committed in groups. */
-function auditCall(ctx: ProxyCallContext, systemId: number, method: string, label: string, authorized: boolean, success: boolean): Promise<void> {
-  // The system's parameters may hold its secrets (a password for user.create): never audited.
-  const eventData = { method: "fleet.call", params: [systemId, method, "********"], description: label, authenticated: !!ctx.session, authorized };
+/** The event data of a proxied call's entry. The system's parameters may hold its secrets (a password for user.create): never audited. */
+function callEventData(ctx: ProxyCallContext, systemId: number, method: string, label: string, authorized: boolean): Record<string, unknown> {
+  return { method: "fleet.call", params: [systemId, method, "********"], description: label, authenticated: !!ctx.session, authorized };
+}
+
+/** Audit one proxied call (user, system, method, access level, result), committed in groups; undefined: committed already. */
+function auditCall(ctx: ProxyCallContext, systemId: number, method: string, label: string, authorized: boolean, success: boolean): Promise<void> | undefined {
+  const eventData = callEventData(ctx, systemId, method, label, authorized);
   return auditWriter(ctx.app).write({ event: "METHOD_CALL", eventData, success, conn: ctx.conn, session: ctx.session });
 }
 
 /** Forward `method(params)` to system `systemId` as the caller may; every call is audited (once it got past argument checks). */
 export async function proxyCall(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[]): Promise<unknown> {
+  const writer = auditWriter(ctx.app);
   // This call's entry will come: the writer lets a group wait for it within the turn.
-  auditWriter(ctx.app).begin();
+  writer.begin();
   let label = `Fleet call ${method} on system ${systemId}`;
   let authorized = true;
+  // The entry written when the call was sent (GroupedAuditWriter.ahead), if it was.
+  let ahead = null as number | null;
+  const sent = () => {
+    ahead = writer.ahead({ event: "METHOD_CALL", eventData: { ...callEventData(ctx, systemId, method, label, authorized), answered: false }, success: false, conn: ctx.conn, session: ctx.session });
+  };
   try {
     const result = await forward(
       ctx,
@@ -181,16 +191,19 @@ export async function proxyCall(ctx: ProxyCallContext, systemId: number, method:
       params,
       (l) => (label = l),
       () => (authorized = false),
+      sent,
     );
-    await auditCall(ctx, systemId, method, label, authorized, true);
+    const committing = ahead !== null ? writer.settle(ahead, true, callEventData(ctx, systemId, method, label, authorized)) : auditCall(ctx, systemId, method, label, authorized, true);
+    if (committing) await committing;
     return result;
   } catch (err) {
-    await auditCall(ctx, systemId, method, label, authorized, false);
+    await (ahead !== null ? writer.settle(ahead, false, callEventData(ctx, systemId, method, label, authorized)) : auditCall(ctx, systemId, method, label, authorized, false));
     throw err;
   }
 }
 
-async function forward(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[], setLabel: (l: string) => void, refused: () => void): Promise<unknown> {
+/** `sent`: called once the common call (not a job) has been handed to the system's connection. */
+async function forward(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[], setLabel: (l: string) => void, refused: () => void, sent: () => void): Promise<unknown> {
   const rt = fleetRuntime(ctx.app);
   const paramsJson = stringifyWire(params);
   const size = Buffer.byteLength(paramsJson);
@@ -207,7 +220,7 @@ async function forward(ctx: ProxyCallContext, systemId: number, method: string, 
     const ep = access === "READ" ? read : main;
     // The method's kind, from the system's own list (fetched over the main key's connection);
     // the common call (not a job, through the main key) is sent in the same connection slot.
-    const sent = await rt.pool.run(row.id, main, async (conn) => {
+    const kind = await rt.pool.run(row.id, main, async (conn) => {
       const info = rt.methods.cachedInfo(row.id, conn, method) ?? (await rt.methods.info(row.id, conn, method));
       if (access === "READ" && !info.read) {
         refused();
@@ -215,10 +228,17 @@ async function forward(ctx: ProxyCallContext, systemId: number, method: string, 
       }
       if (info.job) return { job: true as const };
       if (ep !== main) return { job: false as const };
-      return { job: false as const, result: await conn.callRaw(method, paramsJson, timeout) };
+      const answer = conn.callRaw(method, paramsJson, timeout);
+      sent();
+      return { job: false as const, result: await answer };
     });
-    if ("result" in sent) return sent.result;
-    if (!sent.job) return await rt.pool.run(row.id, ep, (conn) => conn.callRaw(method, paramsJson, timeout));
+    if ("result" in kind) return kind.result;
+    if (!kind.job)
+      return await rt.pool.run(row.id, ep, (conn) => {
+        const answer = conn.callRaw(method, paramsJson, timeout);
+        sent();
+        return answer;
+      });
     return await mirrorJob(ctx, rt, row, ep, method, params, timeout);
   } catch (err) {
     throw fromRemote(system, err);
