@@ -4,6 +4,10 @@
 // MAX_CONNECTIONS), and past that calls queue. A connection that fails is retried with
 // exponential back-off: while a system is down, calls fail at once with its last error instead
 // of each opening a socket (a thousand parallel calls to a dead system cost one attempt).
+// Background work (the status poller) opens at most MAX_BACKGROUND_OPENS connections at once
+// across all systems: a round over a thousand systems that are not connected yet logs in a few
+// dozen at a time instead of all at once (which, on a loaded host, ran the logins past their
+// time limit by the hundred); a caller's own call never waits for that bound.
 
 import { createHash } from "node:crypto";
 import { ConnectFailure, RemoteConnection, type Endpoint } from "./remote-connection.js";
@@ -12,6 +16,7 @@ export const MAX_INFLIGHT = 20;
 export const MAX_CONNECTIONS = 4;
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_MAX_MS = 15_000;
+export const MAX_BACKGROUND_OPENS = 16;
 
 interface PoolEntry {
   key: string;
@@ -51,18 +56,22 @@ export class ConnectionPool {
   private readonly entries = new Map<string, PoolEntry>();
   private readonly bySystem = new Map<number, Set<string>>();
   private closing = false;
+  /** Background connection attempts running, and those waiting for one of the slots. */
+  private backgroundOpens = 0;
+  private readonly backgroundWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: PoolOptions = {}) {}
 
   /**
    * Run `fn` on a connection to `ep` (system `systemId`), holding one of its call slots.
    * `fresh`: ignore the back-off (an explicit status check or a connection test).
+   * `background`: a connection this call must open waits for one of MAX_BACKGROUND_OPENS slots.
    */
-  async run<T>(systemId: number, ep: Endpoint, fn: (conn: RemoteConnection) => Promise<T>, fresh = false): Promise<T> {
+  async run<T>(systemId: number, ep: Endpoint, fn: (conn: RemoteConnection) => Promise<T>, fresh = false, background = false): Promise<T> {
     const entry = this.entry(systemId, ep);
     // The slot is taken inside acquire, in the same turn the connection is chosen (no other caller
     // can see its load before it counts).
-    const conn = this.takeFree(entry) ?? (await this.acquire(entry, fresh));
+    const conn = this.takeFree(entry) ?? (await this.acquire(entry, fresh, background));
     try {
       return await fn(conn);
     } finally {
@@ -125,7 +134,7 @@ export class ConnectionPool {
     return best && (e.load.get(best) ?? 0) < MAX_INFLIGHT ? this.take(e, best) : null;
   }
 
-  private async acquire(e: PoolEntry, fresh: boolean): Promise<RemoteConnection> {
+  private async acquire(e: PoolEntry, fresh: boolean, background: boolean): Promise<RemoteConnection> {
     for (;;) {
       if (this.closing) throw new ConnectFailure("fleet.system_unreachable", "unreachable: the server is shutting down");
       let best: RemoteConnection | null = null;
@@ -134,7 +143,7 @@ export class ConnectionPool {
       if (e.conns.length < MAX_CONNECTIONS || !best) {
         if (!e.opening) {
           if (!fresh && e.lastError && Date.now() < e.retryAt) throw e.lastError;
-          e.opening = this.open(e);
+          e.opening = background ? this.openInBackground(e) : this.open(e);
         }
         try {
           const c = await e.opening;
@@ -152,6 +161,20 @@ export class ConnectionPool {
   private take(e: PoolEntry, c: RemoteConnection): RemoteConnection {
     e.load.set(c, (e.load.get(c) ?? 0) + 1);
     return c;
+  }
+
+  /** open(e) once one of the background slots is free (the connect time limit starts then). */
+  private async openInBackground(e: PoolEntry): Promise<RemoteConnection> {
+    while (this.backgroundOpens >= MAX_BACKGROUND_OPENS) await new Promise<void>((r) => this.backgroundWaiters.push(r));
+    this.backgroundOpens++;
+    try {
+      // Dropped while it waited (shutting down, the system's settings changed): nothing to open.
+      if (this.closing || this.entries.get(e.key) !== e) throw new ConnectFailure("fleet.system_unreachable", "unreachable: the connection was dropped before it opened");
+      return await this.open(e);
+    } finally {
+      this.backgroundOpens--;
+      this.backgroundWaiters.shift()?.();
+    }
   }
 
   private async open(e: PoolEntry): Promise<RemoteConnection> {

@@ -87,6 +87,8 @@ export async function probeSystem(rt: ProbeRuntime, row: SystemRow, fresh: boole
         return { id: row.id, reachable: true, version: conn.version, latency_ms: Math.round((performance.now() - t0) * 100) / 100, error: null, error_code: null, checked_at: new Date() };
       },
       fresh,
+      // The poller's probes open connections a few at a time (the pool's background bound).
+      !fresh,
     );
   } catch (err) {
     return failedStatus(row.id, err);
