@@ -204,7 +204,8 @@ export class RemoteConnection {
         reject(new RemoteTimeout(`${method}: no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer, raw });
-      this.corkForTurn();
+      // Alone on the connection (one call in flight), it leaves at once: no burst to wait for.
+      if (this.pending.size > 1) this.corkForTurn();
       this.ws.send(`{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)},"params":${paramsJson}}`);
     });
   }
@@ -212,6 +213,7 @@ export class RemoteConnection {
   /**
    * Calls sent in the same turn of the event loop (a burst of proxied calls answered by one read)
    * leave in one write instead of one syscall each, as the server's replies do (src/server/http.ts).
+   * Only while other calls are in flight: a lone call would wait for the turn's end for nothing.
    */
   private corkForTurn(): void {
     const raw = (this.ws as unknown as { _socket?: { writableCorked: number; cork(): void; uncork(): void } })._socket;
