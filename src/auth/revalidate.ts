@@ -33,8 +33,13 @@ export const END_REASONS = {
  * (any path: API, CLI, import) or disabled. Sessions and tokens remember the one they began with.
  */
 export function credentialStamp(unixhash: string | null | undefined, passwordDisabled: unknown): string {
-  return sha256(`${Number(passwordDisabled) ? 1 : 0}:${unixhash ?? ""}`).slice(0, 24);
+  const text = `${Number(passwordDisabled) ? 1 : 0}:${unixhash ?? ""}`;
+  // The last one computed is kept: directory accounts (and repeated logins of one account) give the
+  // same text each time, and a hash is a visible part of a login's CPU on a busy machine.
+  if (text !== lastStamp.text) lastStamp = { text, stamp: sha256(text).slice(0, 24) };
+  return lastStamp.stamp;
 }
+let lastStamp = { text: "", stamp: "" };
 
 export interface SessionCheckRow {
   security: string | null;

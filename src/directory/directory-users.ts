@@ -238,9 +238,10 @@ export async function directoryLogin(app: DirectoryApp, username: string, passwo
   // The trust list (Node's roots + registered CAs) is read only when a server verifies certificates.
   const trusted = servers.some((s) => s.verify_ssl) ? await trustedCas(db) : [];
   // The directory first (its connection is opened in this call), then the store reads, which
-  // build their statements and run while the TLS handshake is under way.
+  // run while the TLS handshake is under way: once this turn's queued work is done (setImmediate),
+  // so an indirect bind's pooled search, sent a few promise steps from now, goes out before them.
   const asking = authenticate(servers, trusted, local?.ldap_username || username, password);
-  const early = loginReads(app, local?.id);
+  const early = new Promise<LoginReads>((resolve, reject) => setImmediate(() => loginReads(app, local?.id).then(resolve, reject)));
   // Handled here too: a failed read must not be an unhandled rejection while the directory works.
   early.catch(() => {});
   const answer = await asking;
@@ -265,7 +266,8 @@ export async function directoryLogin(app: DirectoryApp, username: string, passwo
   }
   const id = answer.identity;
   const memberships = reads.memberships ?? (await membershipRows(db, userId));
-  await applyTeamChanges(app, userId, teamChangesOf(memberships, mappedTeams(reads.config, id.groups)));
+  const teams = teamChangesOf(memberships, mappedTeams(reads.config, id.groups));
+  if (teams.add.length || teams.remove.length) await applyTeamChanges(app, userId, teams);
   const localGrant = reads.localGrant ?? (await grantOfUser(db, userId));
   const grant = unionGrant(localGrant, grantOfDirectoryGroups(reads.privileges, id.groups, id.groupGids));
   return { userId, grant };

@@ -161,13 +161,23 @@ export async function search(client: Client, base: string, opts: SearchOptions):
   }
 }
 
+/** What a pooled connection was made for; kept per server object (a login's servers are kept while the store is unchanged). */
+const poolKeys = new WeakMap<LdapServer, { trusted: number; key: string }>();
+function poolKey(server: LdapServer, trusted: readonly string[]): string {
+  const hit = poolKeys.get(server);
+  if (hit && hit.trusted === trusted.length) return hit.key;
+  const key = JSON.stringify([server, trusted.length]);
+  poolKeys.set(server, { trusted: trusted.length, key });
+  return key;
+}
+
 /**
  * The pooled search connection of an indirect-bind server: bound as the bind DN with its password,
  * or anonymous when the password is empty (never a bind with a DN and no password). Rebuilt when
  * the server's settings change or the connection fails.
  */
 export async function serviceClient(server: LdapServer, endpoint: { host: string; port: number }, trusted: readonly string[]): Promise<Client> {
-  const key = JSON.stringify([server, trusted.length]);
+  const key = poolKey(server, trusted);
   const cur = pools.get(server.id);
   if (cur && cur.key === key) {
     const c = await cur.client.catch(() => null);
