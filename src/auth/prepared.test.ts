@@ -107,12 +107,20 @@ for (const store of STORES) {
         assert.equal(byCount.rowsNow(db, 42), null, "PostgreSQL: always awaited");
         return;
       }
-      assert.deepEqual(byCount.rowsNow(db, 42)?.map((r) => r.key), ["n1"], "the committed row, at once");
+      assert.deepEqual(
+        byCount.rowsNow(db, 42)?.map((r) => r.key),
+        ["n1"],
+        "the committed row, at once",
+      );
       await db.transaction().execute(async (trx) => {
         await insertCounter.execute(trx, "n2", 42, 7);
         assert.equal(byCount.rowsNow(db, 42), null, "a transaction is open on the connection: not read (its uncommitted row would be seen)");
       });
-      assert.deepEqual(byCount.rowsNow(db, 42)?.map((r) => r.key), ["n1", "n2"], "after its commit");
+      assert.deepEqual(
+        byCount.rowsNow(db, 42)?.map((r) => r.key),
+        ["n1", "n2"],
+        "after its commit",
+      );
       const watched = prepare<[string]>()(1, (d) => d.deleteFrom("settings").where("key", "=", param<string>(0)).compile());
       assert.throws(() => watched.runNow(db, "nothing"), /bypass the change feed/, "runNow refuses a write the change feed must count");
     });
