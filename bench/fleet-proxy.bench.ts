@@ -135,7 +135,7 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
         title: "Fleet proxy (issue 11)",
         rows,
         notes: [
-          "Proxy = fleet.call through the manager (access checked on every call: computed from the store, reused while the store's change stamp stands still; method kind from the system's cached core.get_methods; audited, the entries of a turn committed as one multi-row INSERT; the answer passed on as the system's wire text); relay = a bare WebSocket relay (parse, forward, no checks); direct = the same call to the system.",
+          "Proxy = fleet.call through the manager (access checked on every call: computed from the store, reused while the store's change stamp stands still; method kind from the system's cached core.get_methods; audited, every entry and outcome committed before the answer: the entries of a turn as one multi-row INSERT, on SQLite written on the store's connection directly, and a call alone in flight has its entry written as it is sent and its outcome recorded by an UPDATE when the answer comes; the answer passed on as the system's wire text); relay = a bare WebSocket relay (parse, forward, no checks); direct = the same call to the system.",
           `Status round: ${STATUS_SYSTEMS} registered systems pointing at 3 real Gatehouse processes, one pooled connection each, after opening rounds made them (the poller's own rules: ${POLL_CONCURRENCY} probes at once, at most ${MAX_BACKGROUND_OPENS} connections opening at once, a system that failed retried after the pool's back-off, up to ${WARMUP_PASSES} passes); systems still down are counted, not fatal.`,
           ...(status.note ? [status.note] : []),
         ],
