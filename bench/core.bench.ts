@@ -25,7 +25,7 @@ import { provisionerOf } from "../src/provision/index.js";
 import { FILES } from "../src/provision/generate.js";
 import { absPath } from "../src/provision/provisioner.js";
 import { builtinUserBase } from "../src/accounts/system-accounts.js";
-import { m015SearchIndexes, nonAsciiIndex, SEARCH_INDEXED_COLUMNS, trigramTable } from "../src/store/migrations/015-search-indexes.js";
+import { buildSearchIndexes, dropSearchIndexes, searchIndexesPresent } from "./search-indexes.js";
 import { freshPgDatabase } from "../test/harness.js";
 import { alternate, figure, type BenchOptions, type Row } from "./measure.js";
 import type { Section } from "./table.js";
@@ -560,18 +560,6 @@ async function memoryRow(dataDir: string, databaseUrl: string | undefined, users
   ];
 }
 
-/** Drops migration 015's search indexes (SQLite): the store as before the upgrade. */
-async function dropSearchIndexes(db: Db): Promise<void> {
-  for (const c of SEARCH_INDEXED_COLUMNS) {
-    const t = trigramTable(c);
-    for (const q of [`drop trigger ${t}_ai`, `drop trigger ${t}_ad`, `drop trigger ${t}_au`, `drop table ${t}`, `drop index users_${c}_ci`, `drop index ${nonAsciiIndex(c)}`])
-      await sql.raw(q).execute(db);
-  }
-}
-
-const searchIndexesPresent = async (db: Db): Promise<boolean> =>
-  Number((await sql<{ n: number }>`select count(*) as n from sqlite_master where name = ${trigramTable("full_name")}`.execute(db)).rows[0]?.n) > 0;
-
 /**
  * What the search indexes cost (issue 15), in one set of rounds on the seeded store (seeded
  * without them: SQLite then bulk-loads the rows, not a million trigger runs):
@@ -655,7 +643,7 @@ async function indexCostRows(db: Db, url: string, opts: BenchOptions, users: num
     samples.apiBare.push(await apiUpdates(false, r));
   };
   const build = async () => {
-    samples.build.push(await timed(() => db.transaction().execute((trx) => m015SearchIndexes.up(trx as never, "sqlite"))));
+    samples.build.push(await timed(() => buildSearchIndexes(db)));
     samples.plain.push(await timed(() => sql`create index bench_email on users (email)`.execute(db)));
     await sql`drop index bench_email`.execute(db);
   };
@@ -676,7 +664,7 @@ async function indexCostRows(db: Db, url: string, opts: BenchOptions, users: num
       }
     }
   } finally {
-    if (!(await searchIndexesPresent(db))) await db.transaction().execute((trx) => m015SearchIndexes.up(trx as never, "sqlite"));
+    if (!(await searchIndexesPresent(db))) await buildSearchIndexes(db);
     await db
       .deleteFrom("users")
       .where("uid", ">=", 7_000_000)

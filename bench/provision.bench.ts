@@ -30,6 +30,7 @@ import { readSnapshot } from "../src/provision/snapshot.js";
 import { prepareReplace, fsyncDir } from "../src/provision/atomic.js";
 import { alternate, figure, DEFAULT_OPTIONS, type BenchOptions, type Row } from "./measure.js";
 import type { Section } from "./table.js";
+import { buildSearchIndexes, dropSearchIndexes } from "./search-indexes.js";
 
 const HASH = "$6$rounds=656000$abcdefghijklmnop$" + "x".repeat(86);
 const NT = "8846F7EAEE8FB117AD06BDD830B7586C";
@@ -306,8 +307,12 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
   try {
     const prov = provisionerOf(app);
     await prov.whenIdle();
+    // Loaded without the search indexes (no FTS5 trigger run per row), which are then built: the
+    // store the figures meet is the same, its loading minutes shorter at 1,000,000 users.
+    await dropSearchIndexes(app.store.db);
     const ids = await populate(app, opts.users);
-    lap(`populated ${opts.users.toLocaleString("en-US")} users`);
+    await buildSearchIndexes(app.store.db);
+    lap(`populated ${opts.users.toLocaleString("en-US")} users (search indexes built after)`);
     await prov.provisionNow();
     lap("first provisioning run");
     const c: ProvCtx = { app, prov, ctx: contextOf(app), hostRoot: config.hostRoot, dataDir, ids, rounds: opts.rounds, users: opts.users };
