@@ -14,6 +14,12 @@ const spec = JSON.parse(arg.startsWith("@") ? (await import("node:fs")).readFile
   requests: { method: string; params: unknown[] }[];
   /** Replay the first requests before measuring (off for calls that change state). */
   warmup?: boolean;
+  /**
+   * Requests replayed once before measuring, none of them among the measured ones: this process's
+   * own code (the answer's decoding) runs compiled from the first measured call, and no answer
+   * is reused (calls that must each be new, e.g. a new search text each).
+   */
+  warmupRequests?: { method: string; params: unknown[] }[];
   /** Count a result whose response_type differs as an error (login benchmarks). */
   expectResponseType?: string;
 };
@@ -24,6 +30,7 @@ if (spec.login) {
   if (r.response_type !== "SUCCESS") throw new Error(`login failed ${JSON.stringify(r)}`);
 }
 // Warm-up.
+for (const req of spec.warmupRequests ?? []) await client.call(req.method, ...req.params);
 if (spec.warmup !== false) for (let i = 0; i < Math.min(500, spec.calls); i++) await client.call(spec.requests[i % spec.requests.length]!.method, ...spec.requests[i % spec.requests.length]!.params);
 
 const latencies = new Float64Array(spec.calls);

@@ -20,10 +20,19 @@ export interface LoadResult {
 export type Req = { method: string; params: unknown[] };
 
 /** `calls` calls cycling through `requests`, `inflight` at a time, signed in as `login` when given;
- * `warmup`: 500 calls first, not measured. Any error answer fails the figure. */
-export async function loadFromProcess(url: string, requests: Req[], calls: number, inflight: number, login: { username: string; password: string } | undefined, warmup = true): Promise<LoadResult> {
+ * `warmup`: 500 calls first, not measured; `warmupRequests`: these first, not measured (none of
+ * them among `requests`). Any error answer fails the figure. */
+export async function loadFromProcess(
+  url: string,
+  requests: Req[],
+  calls: number,
+  inflight: number,
+  login: { username: string; password: string } | undefined,
+  warmup = true,
+  warmupRequests: Req[] = [],
+): Promise<LoadResult> {
   const file = path.join(os.tmpdir(), `gatehouse-load-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
-  writeFileSync(file, JSON.stringify({ url, calls, inflight, requests, warmup, login }));
+  writeFileSync(file, JSON.stringify({ url, calls, inflight, requests, warmup, warmupRequests, login }));
   try {
     const { stdout } = await execP(process.execPath, ["--import", "tsx", path.join(here, "load-client.ts"), `@${file}`], { maxBuffer: 1 << 20 });
     const res = JSON.parse(stdout) as LoadResult;
