@@ -33,7 +33,7 @@ ${Object.entries(AREAS)
 
 options:
   --users N     users in the store (default 100,000; groups: a fifth of them). The 1,000,000 tier:
-                --users 1000000 (SQLite; PostgreSQL rows stay at --pg-users)
+                --users 1000000 (SQLite; areas core and provision)
   --pg-users N  users for the PostgreSQL rows (default: --users). Above ${LARGE.toLocaleString("en-US")} users the tier is
                 SQLite only unless --pg-users is given (the default tier prints the PostgreSQL rows
                 at ${LARGE.toLocaleString("en-US")}; the 1,000,000 tier must finish within 20 minutes)
