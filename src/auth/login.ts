@@ -97,11 +97,18 @@ export interface LoginServices {
   attach(conn: Connection, session: Session, alsoInTransaction?: (trx: Tx) => Promise<void>): Promise<void>;
   /** attach, with the login's AUTHENTICATION entry written in the same transaction. */
   attachWithEntry(conn: Connection, session: Session, entry: AuditInput): Promise<void>;
-  /** `local`: the account of that name as the login read it (null: none; absent: the hook reads it). */
-  readonly directoryLogin: ((username: string, password: string, local?: DirectoryLocalRecord | null) => Promise<{ userId: number; grant?: Grant } | null>) | null;
-  /** The directory's outage reason for a local account's failed password (null: reachable or none). */
-  readonly directoryOutage: ((username: string, password: string) => Promise<string | null>) | null;
+  readonly directoryLogin: DirectoryLoginHook | null;
+  readonly directoryOutage: DirectoryOutageHook | null;
 }
+
+/**
+ * The directory's password check (installed by src/directory/install.ts): the local user row id
+ * to sign in, or null. `local`: the account of that name as the login read it (null: none;
+ * absent: the hook reads it).
+ */
+export type DirectoryLoginHook = (username: string, password: string, local?: DirectoryLocalRecord | null) => Promise<{ userId: number; grant?: Grant } | null>;
+/** The directory's outage reason for a local account's failed password (null: reachable or none). */
+export type DirectoryOutageHook = (username: string, password: string) => Promise<string | null>;
 
 /** What a directory login needs of the local account of the name given. */
 export interface DirectoryLocalRecord {

@@ -8,7 +8,7 @@ import { HEARTBEAT_STALE_MS, type Session, type CredentialType } from "./session
 import { grantOfUser, hasFleetAccess, type Grant } from "../access/privileges.js";
 import { assuranceLevel, LEVEL_LIMITS, securityConfig, twoFactorConfig, type SecurityConfig, type TwoFactorConfig } from "./policy.js";
 import { StampedRead } from "./stamped.js";
-import { loginEx, type DirectoryLocalRecord, type LoginRequest, type LoginResponse, type SessionOptions, type SessionUser } from "./login.js";
+import { loginEx, type DirectoryLoginHook, type DirectoryOutageHook, type LoginRequest, type LoginResponse, type SessionOptions, type SessionUser } from "./login.js";
 import { destroyToken, destroyTokensOf, destroyTokensOfNow } from "./tokens.js";
 import { loginScram, type ScramLoginContext, type ScramRequest, type ScramResponse } from "./scram-login.js";
 import { sqliteHandleOf, type Tx } from "../store/db.js";
@@ -106,13 +106,13 @@ export class AuthService {
   private readonly pending = new Set<Promise<void>>();
   private stopped = false;
   /** Directory (LDAP) password check, installed by the directory area: returns a local user row id or null. */
-  directoryLogin: ((username: string, password: string, local?: DirectoryLocalRecord | null) => Promise<{ userId: number; grant?: Grant } | null>) | null = null;
+  directoryLogin: DirectoryLoginHook | null = null;
   /**
    * Directory outage check for a local account's failed password, installed by the directory area:
    * the reason no directory server can be asked (then the login answers as an unknown name does),
    * or null. Sends no password anywhere.
    */
-  directoryOutage: ((username: string, password: string) => Promise<string | null>) | null = null;
+  directoryOutage: DirectoryOutageHook | null = null;
 
   /** The security and two-factor settings every password login reads, kept while the store is unchanged (./stamped.ts). */
   private readonly securitySettings: StampedRead<SecurityConfig>;

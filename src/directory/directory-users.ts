@@ -18,6 +18,7 @@ import { grantOfUser, grantOfUserNow, type Grant } from "../access/privileges.js
 import type { SecretBox } from "../store/secret-box.js";
 import type { Db, Tx } from "../store/db.js";
 import { CallError, ValidationErrors } from "../server/errors.js";
+import type { DirectoryLocalRecord } from "../auth/login.js";
 import { param, prepare } from "../auth/prepared.js";
 import { normalizeDn } from "./ldap-escape.js";
 import { ldapServers } from "./ldap-servers.js";
@@ -161,13 +162,6 @@ export async function applyTeamChanges(app: Pick<DirectoryApp, "store" | "change
 /** The local record a directory login signs in (built once: this runs at every login). */
 const localRecord = prepare<[username: string]>()(1, (db) => db.selectFrom("users").select(["id", "source", "ldap_username"]).where("username", "=", param<string>(0)).compile());
 
-/** The local record of a directory login's name: what the login needs of it. */
-export interface LocalRecord {
-  id: number;
-  source: string;
-  ldap_username: string | null;
-}
-
 /** What a directory login reads from the store besides the directory's answer. */
 interface LoginReads {
   config: LdapConfig;
@@ -228,7 +222,7 @@ export async function directoryOutage(app: DirectoryApp, username: string, passw
  * trips and little more; they are read again after the answer if the store changed meanwhile
  * (the change feed's stamp moved), so a privilege changed during a slow bind still counts.
  */
-export async function directoryLogin(app: DirectoryApp, username: string, password: string, known?: LocalRecord | null): Promise<{ userId: number; grant: Grant } | null> {
+export async function directoryLogin(app: DirectoryApp, username: string, password: string, known?: DirectoryLocalRecord | null): Promise<{ userId: number; grant: Grant } | null> {
   const db = app.store.db;
   // The local record as the login read it a moment ago when it passes it (else read here, at the
   // same time as the servers): every step before the directory's first packet delays the login.

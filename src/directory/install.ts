@@ -3,14 +3,14 @@
 // account's failed password makes (AuthService.directoryOutage), and closing pooled LDAP
 // connections at shutdown.
 
-import type { Grant } from "../access/privileges.js";
+import type { DirectoryLoginHook, DirectoryOutageHook } from "../auth/login.js";
 import { closeAllPools } from "./ldap-connection.js";
-import { directoryLogin, directoryOutage, type DirectoryApp, type LocalRecord } from "./directory-users.js";
+import { directoryLogin, directoryOutage, type DirectoryApp } from "./directory-users.js";
 
 export interface DirectoryHost extends DirectoryApp {
   readonly auth: {
-    directoryLogin: ((username: string, password: string, local?: LocalRecord | null) => Promise<{ userId: number; grant?: Grant } | null>) | null;
-    directoryOutage: ((username: string, password: string) => Promise<string | null>) | null;
+    directoryLogin: DirectoryLoginHook | null;
+    directoryOutage: DirectoryOutageHook | null;
   };
   onShutdown(hook: () => Promise<void>): void;
 }
