@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { Connection } from "../server/connection.js";
 import { HEARTBEAT_STALE_MS, type Session, type CredentialType } from "./session.js";
-import { grantOfUser, hasFleetAccess, type Grant } from "../access/privileges.js";
+import { grantOfUser, hasFleetAccess } from "../access/privileges.js";
 import { assuranceLevel, LEVEL_LIMITS, securityConfig, twoFactorConfig, type SecurityConfig, type TwoFactorConfig } from "./policy.js";
 import { StampedRead } from "./stamped.js";
 import { loginEx, type DirectoryLoginHook, type DirectoryOutageHook, type LoginRequest, type LoginResponse, type SessionOptions, type SessionUser } from "./login.js";
