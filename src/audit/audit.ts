@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type BetterSqlite from "better-sqlite3";
-import { sqliteHandleOf, type Store } from "../store/db.js";
+import { freeSqliteHandle, type Store } from "../store/db.js";
 import type { Tx } from "../store/db.js";
 import type { Connection } from "../server/connection.js";
 import type { Session } from "../auth/session.js";
@@ -254,9 +254,8 @@ function nowInsertOf(raw: BetterSqlite.Database, n: number): BetterSqlite.Statem
  * to hear of the write.
  */
 export function insertAuditRowsNow(app: AuditContext, rows: readonly AuditRow[]): boolean {
-  if (app.store.dialect !== "sqlite" || !rows.length) return false;
-  const raw = sqliteHandleOf(app.store.db);
-  if (!raw || raw.inTransaction || !raw.open) return false;
+  const raw = rows.length ? freeSqliteHandle(app.store.db) : undefined;
+  if (!raw) return false;
   try {
     nowInsertOf(raw, rows.length).run(rows.length === 1 ? rows[0]! : rows.flat());
     return true;
@@ -270,9 +269,8 @@ export function insertAuditRowsNow(app: AuditContext, rows: readonly AuditRow[])
  * (the caller writes the entry the usual way later).
  */
 export function insertAuditRowNow(app: AuditContext, row: AuditRow): number | null {
-  if (app.store.dialect !== "sqlite") return null;
-  const raw = sqliteHandleOf(app.store.db);
-  if (!raw || raw.inTransaction || !raw.open) return null;
+  const raw = freeSqliteHandle(app.store.db);
+  if (!raw) return null;
   try {
     return Number(nowInsertOf(raw, 1).run(row).lastInsertRowid);
   } catch {
@@ -287,9 +285,8 @@ const nowOutcomes = new WeakMap<BetterSqlite.Database, BetterSqlite.Statement>()
  * when no transaction is open on the connection; false: it did not (use updateAuditOutcome).
  */
 export function updateAuditOutcomeNow(app: AuditContext, id: number, success: boolean, eventData: Record<string, unknown>): boolean {
-  if (app.store.dialect !== "sqlite") return false;
-  const raw = sqliteHandleOf(app.store.db);
-  if (!raw || raw.inTransaction || !raw.open) return false;
+  const raw = freeSqliteHandle(app.store.db);
+  if (!raw) return false;
   let st = nowOutcomes.get(raw);
   if (!st) nowOutcomes.set(raw, (st = raw.prepare('update "audit" set "success" = ?, "event_data" = ? where "id" = ?')));
   try {

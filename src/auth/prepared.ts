@@ -6,7 +6,7 @@
 
 import { PostgresAdapter, sql, type CompiledQuery, type QueryResult } from "kysely";
 import type BetterSqlite from "better-sqlite3";
-import { sqliteHandleOf, type Db, type Tx } from "../store/db.js";
+import { freeSqliteHandle, sqliteHandleOf, type Db, type Tx } from "../store/db.js";
 import { changesWatchedTables } from "../store/change-feed.js";
 
 const MARK = "\u0000gatehouse-param:";
@@ -104,8 +104,8 @@ export class Prepared<A extends readonly unknown[], R> {
    * streamed read): then the caller awaits rows() as usual. Reads only.
    */
   rowsNow(store: Db, ...args: A): R[] | null {
-    const raw = sqliteHandleOf(store);
-    if (!raw?.open || raw.inTransaction) return null;
+    const raw = freeSqliteHandle(store);
+    if (!raw) return null;
     try {
       const { query, slots } = this.compile(store);
       let st = this.statements.get(raw);

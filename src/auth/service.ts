@@ -11,7 +11,7 @@ import { StampedRead } from "./stamped.js";
 import { loginEx, type DirectoryLoginHook, type DirectoryOutageHook, type LoginRequest, type LoginResponse, type SessionOptions, type SessionUser } from "./login.js";
 import { destroyToken, destroyTokensOf, destroyTokensOfNow } from "./tokens.js";
 import { loginScram, type ScramLoginContext, type ScramRequest, type ScramResponse } from "./scram-login.js";
-import { sqliteHandleOf, type Tx } from "../store/db.js";
+import { freeSqliteHandle, type Tx } from "../store/db.js";
 import { param, prepare } from "./prepared.js";
 import { accountEndReason, applyRights, credentialStamp, END_REASONS, judgeSession, readAccountStates, readSessionCheck, rightsOf } from "./revalidate.js";
 import { writeAudit, writeAuditNow, type AuditInput } from "../audit/audit.js";
@@ -323,9 +323,9 @@ export class AuthService {
     const store = this.app.store;
     // A queued or running swap may hold this connection's previous session: order is kept by the queue.
     if (store.dialect !== "sqlite" || this.swaps.length || this.writingSwaps) return false;
-    const raw = sqliteHandleOf(store.db);
     // A transaction open on the connection (Kysely's, between its statements) is someone else's.
-    if (!raw?.open || raw.inTransaction) return false;
+    const raw = freeSqliteHandle(store.db);
+    if (!raw) return false;
     try {
       raw.transaction(() => {
         if (previous && !previous.internal && !previous.ephemeral) {

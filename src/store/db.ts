@@ -157,6 +157,16 @@ export function sqliteHandleOf(db: Db): Database.Database | undefined {
   return sqliteHandles.get(db);
 }
 
+/**
+ * The SQLite connection when a statement may run on it at once, synchronously: open and no
+ * transaction open there (Kysely's, between its statements — a write would join it and a read see
+ * its uncommitted rows). Undefined on PostgreSQL, or when the caller must take the awaited way.
+ */
+export function freeSqliteHandle(db: Db): Database.Database | undefined {
+  const raw = sqliteHandles.get(db);
+  return raw?.open && !raw.inTransaction ? raw : undefined;
+}
+
 export interface OpenOptions {
   /** postgres://… URL; absent ⇒ SQLite file in dataDir's private directory (./private-dir.ts). */
   url?: string | null;
