@@ -233,6 +233,8 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     await heading(admin, "API keys");
     await admin.getByTestId("all-keys").getByTestId("add-api-key").click();
     const form = admin.getByTestId("api-key-form");
+    // The dropdown fills from a query after the form opens ("Loading…" until then).
+    await form.getByLabel("Username", { exact: true }).locator("option", { hasText: /^admin/ }).first().waitFor({ state: "attached" });
     const options = await form.getByLabel("Username", { exact: true }).locator("option").allTextContents();
     ok(
       options.some((o) => o.startsWith("admin")),
