@@ -33,7 +33,7 @@ function session(roles: ReadonlySet<string>, methods: ReadonlySet<string>): Sess
 const app = {} as App;
 const me = (s: Session) => buildMe(app, s, { sec: SECURITY_DEFAULTS, profile }) as Promise<any>;
 
-test("auth.me privilege: sorted roles and allowlist per role/method set, each caller with its own lists", async () => {
+test("auth.me privilege: sorted roles and allowlist per role/method set, frozen, so no caller changes the next one's", async () => {
   const roles = new Set(["SHARING_READ", "ACCOUNT_READ", "READONLY_ADMIN"]);
   const methods = new Set(["user.query", "group.query", "auth.me"]);
   const a = await me(session(roles, methods));
@@ -45,9 +45,12 @@ test("auth.me privilege: sorted roles and allowlist per role/method set, each ca
     "sorted allowlist",
   );
 
-  // A caller changing its answer does not change the next one.
-  a.privilege.roles.items.push("X");
-  a.privilege.allowlist.pop();
+  // A caller cannot change the next one's answer: the shared lists are frozen (not copied per answer).
+  assert.throws(() => a.privilege.roles.items.push("X"), TypeError);
+  assert.throws(() => a.privilege.allowlist.pop(), TypeError);
+  assert.throws(() => {
+    a.privilege.allowlist[0].resource = "core.set_options";
+  }, TypeError);
   const b = await me(session(roles, methods));
   assert.deepEqual(b.privilege.roles.items, ["ACCOUNT_READ", "READONLY_ADMIN", "SHARING_READ"], "roles unchanged for the next caller");
   assert.equal(b.privilege.allowlist.length, 3, "allowlist unchanged for the next caller");

@@ -86,6 +86,8 @@ function sortedRoles(roles: ReadonlySet<string>): readonly string[] {
   return list;
 }
 
+const FULL_ALLOWLIST = Object.freeze([Object.freeze({ method: "*", resource: "*" })]);
+
 function allowlistOf(methods: ReadonlySet<string>): readonly { method: string; resource: string }[] {
   let list = allowlists.get(methods);
   if (!list) allowlists.set(methods, (list = Object.freeze([...methods].sort().map((m) => Object.freeze({ method: "CALL", resource: m })))));
@@ -109,7 +111,9 @@ export async function buildMe(app: MeContext, session: Session, known: { sec?: S
   const accountAttrs = accountAttributes(session, user);
   const aging = passwordAging(sec, user);
   if (aging.changeRequired && !accountAttrs.includes("PASSWORD_CHANGE_REQUIRED")) accountAttrs.push("PASSWORD_CHANGE_REQUIRED");
-  const allowlist = session.fullAdmin ? [{ method: "*", resource: "*" }] : allowlistOf(session.allowedMethods).slice();
+  // The shared frozen lists themselves, not copies: the answer is only encoded (toWire keeps the
+  // wire form of a frozen list, so a login does not walk a hundred allowlist entries each time).
+  const allowlist = session.fullAdmin ? FULL_ALLOWLIST : allowlistOf(session.allowedMethods);
   return {
     pw_name: user.username,
     pw_gecos: user.full_name,
@@ -129,7 +133,7 @@ export async function buildMe(app: MeContext, session: Session, known: { sec?: S
       otp_digits: user.twofactor_digits,
     },
     privilege: {
-      roles: new WireSet(sortedRoles(session.roles).slice()),
+      roles: new WireSet(sortedRoles(session.roles)),
       allowlist,
       web_shell: session.webShell,
       webui_access: session.webuiAccess,

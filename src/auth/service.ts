@@ -327,19 +327,28 @@ export class AuthService {
     const raw = freeSqliteHandle(store.db);
     if (!raw) return false;
     try {
-      raw.transaction(() => {
-        if (previous && !previous.internal && !previous.ephemeral) {
-          deleteSession.runNow(store.db, previous.id);
-          destroyTokensOfNow(store.db, previous.id, { keepReconnect: true });
-        }
-        if (!session.ephemeral) insertSession.runNow(store.db, ...sessionRow(session));
-        writeAuditNow(this.app, entry);
-      })();
+      let swap = this.swapTransactions.get(raw);
+      if (!swap) {
+        // Made once per connection: better-sqlite3 builds a transaction function's wrapper anew on each call.
+        swap = raw.transaction((previous: Session | null, session: Session, entry: AuditInput) => {
+          if (previous && !previous.internal && !previous.ephemeral) {
+            deleteSession.runNow(store.db, previous.id);
+            destroyTokensOfNow(store.db, previous.id, { keepReconnect: true });
+          }
+          if (!session.ephemeral) insertSession.runNow(store.db, ...sessionRow(session));
+          writeAuditNow(this.app, entry);
+        });
+        this.swapTransactions.set(raw, swap);
+      }
+      swap(previous, session, entry);
       return true;
     } catch {
       return false;
     }
   }
+
+  /** swapNow's transaction, by SQLite connection. */
+  private readonly swapTransactions = new WeakMap<object, (previous: Session | null, session: Session, entry: AuditInput) => void>();
 
   /** The session each connection is being given by a login whose swap is not written yet. */
   private readonly attaching = new WeakMap<Connection, Session>();

@@ -17,6 +17,26 @@ test("plain values pass through without copying", () => {
   assert.equal(toWire(v), v);
 });
 
+test("a deeply frozen value's wire form is kept; a frozen value holding a mutable one is walked each time", () => {
+  const d = new Date(7);
+  const frozen = Object.freeze([Object.freeze({ at: d }), Object.freeze({ method: "CALL" })]);
+  const first = toWire(frozen);
+  assert.deepEqual(first, [{ at: { $date: 7 } }, { method: "CALL" }]);
+  // The Date inside is not frozen-safe (a Date can change): no memo, the change shows.
+  d.setTime(8);
+  assert.deepEqual(toWire(frozen), [{ at: { $date: 8 } }, { method: "CALL" }]);
+
+  const shared = Object.freeze([Object.freeze({ method: "CALL", resource: "user.query" })]);
+  assert.equal(toWire(shared), shared, "nothing to convert: the value itself");
+  assert.equal((toWire(new WireSet(shared)) as { $set: unknown }).$set, shared, "a set of a frozen list: the list itself");
+
+  const inner = { n: 1 };
+  const shallow = Object.freeze([inner]);
+  assert.deepEqual(toWire(shallow), [{ n: 1 }]);
+  inner.n = 2;
+  assert.deepEqual(toWire(shallow), [{ n: 2 }], "only deeply frozen values are kept");
+});
+
 test("inbound $date becomes a Date and $set an array", () => {
   const v = fromWire({ x: { $date: 5 }, y: { $set: [1, 2] }, z: { $type: "date", $value: "2024-01-02" } }) as Record<string, unknown>;
   assert.ok(v.x instanceof Date);

@@ -6,7 +6,7 @@
 
 /** Wrap a value that must be sent as `{"$set": [...]}` (e.g. auth.me privilege.roles). */
 export class WireSet<T = unknown> {
-  constructor(readonly items: T[]) {}
+  constructor(readonly items: readonly T[]) {}
 }
 
 /**
@@ -18,12 +18,38 @@ export class RawWire {
   constructor(readonly json: string) {}
 }
 
+/**
+ * Wire forms of deeply frozen arrays and objects. Such a value cannot change, so neither can its
+ * wire form: values shared by many answers (a role set's sorted roles, its method allowlist — a
+ * login's answer carries a hundred entries) are walked once, not on every answer.
+ */
+const frozenWire = new WeakMap<object, unknown>();
+
+/** Is every array and object inside `value` (itself included) frozen? */
+function deeplyFrozen(value: unknown): boolean {
+  if (value === null || typeof value !== "object") return true;
+  if (!Object.isFrozen(value)) return false;
+  for (const v of Object.values(value)) if (!deeplyFrozen(v)) return false;
+  return true;
+}
+
 export function toWire(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
   if (value instanceof RawWire) return JSON.parse(value.json);
   if (value instanceof Date) return { $date: value.getTime() };
-  if (value instanceof WireSet) return { $set: value.items.map(toWire) };
+  if (value instanceof WireSet) return { $set: toWire(value.items) };
   if (value instanceof Set) return { $set: [...value].map(toWire) };
+  if (Object.isFrozen(value) && !(value instanceof Uint8Array)) {
+    if (frozenWire.has(value)) return frozenWire.get(value);
+    const w = walk(value);
+    if (deeplyFrozen(value)) frozenWire.set(value, w);
+    return w;
+  }
+  return walk(value);
+}
+
+/** toWire of an array or object: copied on change, else the value itself. */
+function walk(value: object): unknown {
   if (Array.isArray(value)) {
     let out: unknown[] | null = null;
     for (let i = 0; i < value.length; i++) {
