@@ -1,4 +1,4 @@
-// Migration 015's search indexes dropped and built again on a bench store (SQLite): the benches
+// Migration 015's search indexes and 019's covering index dropped and built again on a bench store (SQLite): the benches
 // bulk-load their rows without them (a bulk load instead of one run of their FTS5 triggers per
 // row: minutes at 1,000,000 users) and build them afterwards, as the first start after the
 // upgrade does; the core bench also times that build and the indexes' cost to writes.
@@ -6,9 +6,11 @@
 import { sql } from "kysely";
 import type { Db } from "../src/store/db.js";
 import { m015SearchIndexes, nonAsciiIndex, SEARCH_INDEXED_COLUMNS, trigramTable } from "../src/store/migrations/015-search-indexes.js";
+import { m019SearchCover, SEARCH_COVER_INDEX } from "../src/store/migrations/019-search-cover.js";
 
-/** Drops migration 015's search indexes: the store as before the upgrade. */
+/** Drops migrations 015's and 019's search indexes: the store as before the upgrade. */
 export async function dropSearchIndexes(db: Db): Promise<void> {
+  await sql.raw(`drop index ${SEARCH_COVER_INDEX}`).execute(db);
   for (const c of SEARCH_INDEXED_COLUMNS) {
     const t = trigramTable(c);
     for (const q of [`drop trigger ${t}_ai`, `drop trigger ${t}_ad`, `drop trigger ${t}_au`, `drop table ${t}`, `drop index users_${c}_ci`, `drop index ${nonAsciiIndex(c)}`])
@@ -16,9 +18,12 @@ export async function dropSearchIndexes(db: Db): Promise<void> {
   }
 }
 
-/** Builds them (migration 015's own statements, in one transaction). */
+/** Builds them (the migrations' own statements, in one transaction). */
 export async function buildSearchIndexes(db: Db): Promise<void> {
-  await db.transaction().execute((trx) => m015SearchIndexes.up(trx as never, "sqlite"));
+  await db.transaction().execute(async (trx) => {
+    await m015SearchIndexes.up(trx as never, "sqlite");
+    await m019SearchCover.up(trx as never, "sqlite");
+  });
 }
 
 export const searchIndexesPresent = async (db: Db): Promise<boolean> =>

@@ -4,6 +4,9 @@
 // (also `:ci`) and counts — must equal the query engine's reference evaluator (matchRow +
 // applyOptions) over every entry. Half the runs shrink the planner's K so common terms take the
 // ordered-walk plan, the other half leave it, so rare terms take the index plan; both are counted.
+// Pages ordered by uid have a property of their own: on SQLite they walk migration 019's covering
+// index (candidates tested as a set, or no candidates at all) or look the candidates up by id, and
+// every one of those plans must be taken and answer exactly.
 
 import assert from "node:assert/strict";
 import { builtinUserBase } from "../src/accounts/system-accounts.js";
@@ -18,7 +21,7 @@ import { openStore, type Store } from "../src/store/db.js";
 import { USER_COLUMNS, queryUsers } from "../src/accounts/user-entry.js";
 import { AUDIT_COLUMNS } from "../src/audit/query.js";
 import { applyOptions, compileOrderBy, matchRow, parseFilters, parseOptions, registerSqliteFunctions } from "../src/store/query.js";
-import { planSearch, searchTuning, USER_SEARCH } from "../src/store/query-search.js";
+import { planInput, planSearch, type SearchPlan, searchTuning, USER_SEARCH } from "../src/store/query-search.js";
 import { freshPgDatabase, STORES, type StoreKind } from "./harness.js";
 
 const RUNS = Number(process.env.GATEHOUSE_PROPERTY_RUNS ?? 150);
@@ -130,9 +133,9 @@ for (const kind of STORES) {
             Object.assign(searchTuning, smallK ? { minK: 2, maxK: 4 } : saved);
             const filters = parseFilters(rawFilters);
             const options = parseOptions(rawOptions);
-            const want = options.count || !options.limit ? Infinity : options.offset + options.limit;
-            const plan = await planSearch(store.db, store.dialect, USER_SEARCH, { filters, want });
-            plans[plan ? "index" : filters.length && want < Infinity && smallK ? "walk" : "none"]++;
+            const input = planInput(filters, options, USER_SEARCH);
+            const plan = await planSearch(store.db, store.dialect, USER_SEARCH, input);
+            plans[plan?.where ? "index" : filters.length && input.want < Infinity && smallK ? "walk" : "none"]++;
             const expected = applyOptions(
               all.filter((e) => matchRow(e, filters)),
               options,
@@ -147,6 +150,56 @@ for (const kind of STORES) {
       }
       // Both plans ran (a planner that never used the index would pass the equality above).
       assert.ok(plans.index > RUNS / 5 && plans.walk > RUNS / 20, JSON.stringify(plans));
+    });
+  });
+}
+
+/** Which plan a search took: candidates looked up by id, tested against a covering walk, a covering walk alone, or none. */
+function planKind(plan: SearchPlan | null): "lookup" | "set" | "cover" | "none" {
+  if (!plan) return "none";
+  if (!plan.via) return "lookup";
+  return plan.where ? "set" : "cover";
+}
+
+const uidPageArb = fc.record({
+  limit: fc.integer({ min: 1, max: 8 }),
+  offset: fc.integer({ min: 0, max: 3 }),
+  order_by: fc.constantFrom(["uid"], ["-uid"], ["uid", "username"]),
+});
+// Default K (100 at this size): few candidates are looked up, more tested against the walk; a K of
+// 2–4: most searches walk the covering index alone; a divisor of 1: candidates under K never looked up.
+const TUNINGS = [{}, { minK: 2, maxK: 4 }, { minK: 8, maxK: 8, lookupDivisor: 1 }];
+
+for (const kind of STORES) {
+  test(`pages ordered by uid (a covering index's walk on SQLite) answer exactly what the reference evaluator does [${kind}]`, async () => {
+    await withStore(kind, async (store) => {
+      const { names, fullNames } = rows();
+      await seed(store, names, fullNames);
+      const all = (await queryUsers(store, [], {})) as unknown[];
+      const plans = { lookup: 0, set: 0, cover: 0, none: 0 };
+      const saved = { ...searchTuning };
+      try {
+        await fc.assert(
+          fc.asyncProperty(filtersArb, uidPageArb, fc.constantFrom(...TUNINGS), async (rawFilters, rawOptions, tuning) => {
+            Object.assign(searchTuning, saved, tuning);
+            const filters = parseFilters(rawFilters);
+            const options = parseOptions(rawOptions);
+            plans[planKind(await planSearch(store.db, store.dialect, USER_SEARCH, planInput(filters, options, USER_SEARCH)))]++;
+            const expected = applyOptions(
+              all.filter((e) => matchRow(e, filters)),
+              options,
+            );
+            const actual = await queryUsers(store, rawFilters, rawOptions);
+            assert.deepEqual(actual, expected, `${JSON.stringify(rawFilters)} ${JSON.stringify(rawOptions)} ${JSON.stringify(tuning)}`);
+          }),
+          { numRuns: RUNS },
+        );
+      } finally {
+        Object.assign(searchTuning, saved);
+      }
+      // Every plan ran: SQLite's three; PostgreSQL has no covering walk (migration 019 is SQLite's).
+      if (kind === "sqlite") assert.ok(plans.lookup > RUNS / 20 && plans.set > RUNS / 20 && plans.cover > RUNS / 20, JSON.stringify(plans));
+      else assert.ok(plans.lookup > RUNS / 5 && plans.set + plans.cover === 0, JSON.stringify(plans));
     });
   });
 }

@@ -15,13 +15,12 @@ import {
   matchRow,
   parseFilters,
   parseOptions,
-  parseOrderKey,
   type ColumnMap,
   type Dialect,
   type Filter,
   type QueryOptions,
 } from "../store/query.js";
-import { numberPlaceholders, planSearch, type SearchIndexes } from "../store/query-search.js";
+import { numberPlaceholders, planInput, planSearch, type SearchIndexes } from "../store/query-search.js";
 
 export interface EntitySpec<Row, Entry> {
   /** `SELECT … FROM …` without WHERE / ORDER / LIMIT. */
@@ -149,14 +148,6 @@ async function runLookups<Row, Entry>(db: Db, spec: EntitySpec<Row, Entry>, colu
   }
 }
 
-/** How many ordered matches the query needs (Infinity: all of them, or no index gives the order). */
-function pageEnd(opts: QueryOptions, search: SearchIndexes): number {
-  if (opts.count || (!opts.get && opts.limit === 0)) return Infinity;
-  const first = opts.order_by.length ? parseOrderKey(opts.order_by[0]) : null;
-  if (first && (first.path.length !== 1 || !search.ordered.has(first.path[0]))) return Infinity;
-  return opts.get ? 1 : opts.offset + opts.limit;
-}
-
 export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec: EntitySpec<Row, Entry>, args: QueryArgs): Promise<unknown> {
   const filtersAttr = args.attrs?.filters ?? "filters";
   const filters = parseFilters(args.filters, filtersAttr);
@@ -169,9 +160,9 @@ export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec:
   const opts = parseOptions(args.options, args.attrs?.options ?? "options");
   const lookup = dialect === "postgres" ? batchableLookup(spec, filters, opts) : null;
   if (lookup) return batchedLookup(db, spec, lookup.column, lookup.value);
-  const plan = spec.search ? await planSearch(db, dialect, spec.search, { filters, want: pageEnd(opts, spec.search) }) : null;
+  const plan = spec.search ? await planSearch(db, dialect, spec.search, planInput(filters, opts, spec.search)) : null;
   const compiled = compileFilters(filters, spec.columns, dialect, (plan?.params.length ?? 0) + 1);
-  const conditions = [plan ? `(${numberPlaceholders(plan.where, dialect, 1)})` : null, compiled.where].filter(Boolean);
+  const conditions = [plan?.where ? `(${numberPlaceholders(plan.where, dialect, 1)})` : null, compiled.where].filter(Boolean);
   const whereSql = conditions.length ? ` WHERE ${conditions.join(" AND ")}` : "";
   const params = [...(plan?.params ?? []), ...compiled.params];
   const inMemory = compiled.residual.length > 0;
@@ -199,9 +190,11 @@ export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec:
     text += page;
     if (plan && spec.search && dialect === "sqlite") {
       // SQLite computes every selected column (the aggregated groups and keys) before it sorts:
-      // sort the index's candidates by id alone, then read the page's rows.
+      // sort the index's candidates by id alone, then read the page's rows; `via`: the ids come
+      // from walking a covering index in the page's order (src/store/query-search.ts).
       const { idSql, table } = spec.search;
-      text = `${spec.selectSql} WHERE ${idSql} IN (SELECT ${idSql} FROM "${table}"${whereSql} ORDER BY ${order}${page}) ORDER BY ${order}`;
+      const from = plan.via ? `"${table}" INDEXED BY ${plan.via}` : `"${table}"`;
+      text = `${spec.selectSql} WHERE ${idSql} IN (SELECT ${idSql} FROM ${from}${whereSql} ORDER BY ${order}${page}) ORDER BY ${order}`;
     }
   }
   if (inMemory && sortedInSql && (opts.limit > 0 || opts.get)) {
@@ -212,7 +205,7 @@ export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec:
     const matched: Entry[] = [];
     // The index's candidates nearly all match (only non-ASCII text can fail the re-check): one
     // page's worth first, not entries built for rows the page does not need.
-    let chunk = plan ? want : Math.max(2 * want, 100);
+    let chunk = plan?.where ? want : Math.max(2 * want, 100);
     for (let dbOffset = 0; ; ) {
       const page = ` LIMIT ${chunk} OFFSET ${dbOffset}`;
       const rows = (await db.executeQuery<Row>(CompiledQuery.raw(text + page, params))).rows;

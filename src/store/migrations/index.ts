@@ -17,6 +17,7 @@ import { m011Mail } from "./011-mail.js";
 import { m012Scram } from "./012-scram.js";
 import { m015SearchIndexes } from "./015-search-indexes.js";
 import { m018GroupAdmins } from "./018-group-admins.js";
+import { m019SearchCover } from "./019-search-cover.js";
 
 export type { Migration } from "./migration.js";
 
@@ -35,6 +36,7 @@ export const MIGRATIONS: Migration[] = [
   m015SearchIndexes,
   m016Changes,
   m018GroupAdmins,
+  m019SearchCover,
 ];
 
 export async function runMigrations(db: MigrationDb, dialect: Dialect): Promise<void> {
