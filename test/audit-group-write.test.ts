@@ -1,13 +1,12 @@
-// Audit entries written as one group (writeAuditGroup, used by the fleet proxy's grouped writer):
-// one multi-row INSERT; when it fails, the same rows one by one, so a bad entry loses only itself
-// and no entry is written twice. On both stores.
+// Audit entries written as one group (writeAuditGroup): one multi-row INSERT; when it fails, the
+// same rows one by one, so a bad entry loses only itself and no entry is written twice. On both
+// stores. (The fleet proxy's call audit, which journals entries first: test/fleet-call-audit.test.ts.)
 
 import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { forEachStore, startServer, type TestServer } from "./harness.js";
 import { writeAuditGroup, type AuditInput } from "../src/audit/audit.js";
 import { sqliteHandleOf } from "../src/store/db.js";
-import { GroupedAuditWriter } from "../src/fleet/call-audit.js";
 
 forEachStore("audit group write", (store) => {
   let ts: TestServer;
@@ -74,64 +73,5 @@ forEachStore("audit group write", (store) => {
       [0, 1, 3],
     );
     assert.equal(new Set(rows.map((r) => r.audit_id)).size, 3);
-  });
-
-  it("the grouped writer: entries of one turn answer only once committed, each once", async () => {
-    const tag = `turn-${Date.now()}`;
-    const w = new GroupedAuditWriter(ts.app);
-    // (undefined: written and committed before write returned — the first, alone, on SQLite)
-    const writes = Array.from({ length: 20 }, (_, i) => Promise.resolve(w.write(entry(tag, i))).then(() => rowsOf(tag)));
-    const seen = await Promise.all(writes);
-    // Every write resolved after its own entry was in the store.
-    seen.forEach((rows, i) =>
-      assert.ok(
-        rows.some((r) => JSON.parse(String(r.event_data)).i === i),
-        `entry ${i} committed before its write resolved`,
-      ),
-    );
-    const rows = await rowsOf(tag);
-    assert.equal(rows.length, 20);
-    assert.equal(new Set(rows.map((r) => JSON.parse(String(r.event_data)).i)).size, 20);
-  });
-
-  it("the grouped writer: an entry written while a transaction is open is not part of it", async () => {
-    const tag = `tx-${Date.now()}`;
-    const w = new GroupedAuditWriter(ts.app);
-    let written: Promise<void> | undefined;
-    await ts.app.store.db
-      .transaction()
-      .execute(async (trx) => {
-        await trx.selectFrom("audit").select("id").limit(1).execute();
-        written = w.write(entry(tag, 0));
-        throw new Error("roll back");
-      })
-      .catch(() => {});
-    await written;
-    assert.equal((await rowsOf(tag)).length, 1, "the entry committed on its own, not rolled back with the transaction");
-  });
-
-  it("the grouped writer: an entry written as a lone call is sent, then its outcome before the answer", async () => {
-    const tag = `ahead-${Date.now()}`;
-    const w = new GroupedAuditWriter(ts.app);
-    w.begin();
-    const id = w.ahead({ ...entry(tag, 1), eventData: { method: "test.group", tag, i: 1, answered: false } });
-    if (store === "sqlite") {
-      assert.equal(typeof id, "number");
-      const [sent] = await rowsOf(tag);
-      assert.deepEqual([Number(sent!.success), JSON.parse(String(sent!.event_data)).answered], [0, false], "sent, not answered yet");
-      await w.settle(id!, true, { method: "test.group", tag, i: 1 });
-      const rows = await rowsOf(tag);
-      assert.equal(rows.length, 1);
-      assert.deepEqual([Number(rows[0]!.success), JSON.parse(String(rows[0]!.event_data))], [1, { method: "test.group", tag, i: 1 }]);
-    } else {
-      // PostgreSQL: nothing written ahead; the entry is written after the answer, in its group.
-      assert.equal(id, null);
-      await w.write(entry(tag, 0));
-      assert.equal((await rowsOf(tag)).length, 1);
-    }
-    // Another call in flight: nothing is written ahead (entries go in groups).
-    w.begin();
-    w.begin();
-    assert.equal(w.ahead(entry(tag, 2)), null);
   });
 });

@@ -264,49 +264,106 @@ export function insertAuditRowsNow(app: AuditContext, rows: readonly AuditRow[])
   }
 }
 
-/**
- * SQLite: write one entry now (as insertAuditRowsNow) and answer its row id; null when it cannot
- * (the caller writes the entry the usual way later).
- */
-export function insertAuditRowNow(app: AuditContext, row: AuditRow): number | null {
-  const raw = freeSqliteHandle(app.store.db);
-  if (!raw) return null;
-  try {
-    return Number(nowInsertOf(raw, 1).run(row).lastInsertRowid);
-  } catch {
-    return null;
-  }
+/** An outcome to record on an entry already in the table (by its row id). */
+export interface AuditOutcome {
+  id: number;
+  success: number;
+  eventData: string;
 }
 
+const AUDIT_ROWS_PER_STATEMENT = 256;
 const nowOutcomes = new WeakMap<BetterSqlite.Database, BetterSqlite.Statement>();
 
-/**
- * SQLite: record an entry's outcome (success and event data) now, committed before this returns,
- * when no transaction is open on the connection; false: it did not (use updateAuditOutcome).
- */
-export function updateAuditOutcomeNow(app: AuditContext, id: number, success: boolean, eventData: Record<string, unknown>): boolean {
-  const raw = freeSqliteHandle(app.store.db);
-  if (!raw) return false;
-  let st = nowOutcomes.get(raw);
-  if (!st) nowOutcomes.set(raw, (st = raw.prepare('update "audit" set "success" = ?, "event_data" = ? where "id" = ?')));
-  try {
-    return st.run(success ? 1 : 0, JSON.stringify(eventData), id).changes === 1;
-  } catch {
-    return false;
-  }
+/** The row id of each of `rows`, in order, from the (id, audit_id) pairs an INSERT answered. */
+function idsInOrder(rows: readonly AuditRow[], answered: readonly { id: unknown; audit_id: string }[]): number[] {
+  const byAuditId = new Map(answered.map((r) => [r.audit_id, Number(r.id)]));
+  return rows.map((r) => byAuditId.get(r[0]) ?? -1);
 }
 
-/** Record an entry's outcome the awaited way. Never rejects (a failure is logged; the entry keeps what it said). */
-export async function updateAuditOutcome(app: AuditContext, id: number, success: boolean, eventData: Record<string, unknown>): Promise<void> {
-  try {
-    await app.store.db
-      .updateTable("audit")
-      .set({ success: success ? 1 : 0, event_data: JSON.stringify(eventData) })
-      .where("id", "=", id)
+/**
+ * SQLite, when no transaction is open on the store's connection: insert `rows` and record
+ * `outcomes` in ONE transaction right now, synchronously, and answer the row id of each row (in
+ * order). Undefined: it could not run now (PostgreSQL, a transaction open there) — use
+ * foldAuditRows. Throws when the transaction failed (nothing of it was written).
+ */
+export function foldAuditRowsNow(app: AuditContext, rows: readonly AuditRow[], outcomes: readonly AuditOutcome[]): number[] | undefined {
+  const raw = freeSqliteHandle(app.store.db);
+  if (!raw) return undefined;
+  let update = nowOutcomes.get(raw);
+  if (!update) nowOutcomes.set(raw, (update = raw.prepare('update "audit" set "success" = ?, "event_data" = ? where "id" = ?')));
+  const st = update;
+  return raw.transaction(() => {
+    for (const o of outcomes) st.run(o.success, o.eventData, o.id);
+    const ids: number[] = [];
+    for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_STATEMENT) {
+      const part = rows.slice(i, i + AUDIT_ROWS_PER_STATEMENT);
+      // One statement on one connection: its rows get consecutive ids (AUTOINCREMENT: the largest so far + 1 each), the last one answered.
+      const last = Number(nowInsertOf(raw, part.length).run(part.length === 1 ? part[0]! : part.flat()).lastInsertRowid);
+      for (let r = 0; r < part.length; r++) ids.push(last - part.length + 1 + r);
+    }
+    return ids;
+  })();
+}
+
+/** foldAuditRowsNow's awaited way (either store): one transaction; rejects when it failed (nothing of it written). */
+export async function foldAuditRows(app: AuditContext, rows: readonly AuditRow[], outcomes: readonly AuditOutcome[]): Promise<number[]> {
+  return app.store.db.transaction().execute(async (trx) => {
+    for (const o of outcomes) await trx.updateTable("audit").set({ success: o.success, event_data: o.eventData }).where("id", "=", o.id).execute();
+    const answered: { id: unknown; audit_id: string }[] = [];
+    for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_STATEMENT) {
+      const values = rows.slice(i, i + AUDIT_ROWS_PER_STATEMENT).map((r) => ({
+        audit_id: r[0],
+        message_timestamp: r[1],
+        timestamp: r[2],
+        address: r[3],
+        username: r[4],
+        session: r[5],
+        service: r[6],
+        service_data: r[7],
+        event: r[8],
+        event_data: r[9],
+        success: r[10],
+      }));
+      answered.push(...(await trx.insertInto("audit").values(values).returning(["id", "audit_id"]).execute()));
+    }
+    return idsInOrder(rows, answered);
+  });
+}
+
+/** Which of `auditIds` (entries stamped at `sinceSeconds` or later) are in the table already. */
+export async function auditIdsPresent(app: AuditContext, auditIds: readonly string[], sinceSeconds: number): Promise<Set<string>> {
+  const present = new Set<string>();
+  for (let i = 0; i < auditIds.length; i += 500) {
+    const found = await app.store.db
+      .selectFrom("audit")
+      .select("audit_id")
+      .where("message_timestamp", ">=", sinceSeconds)
+      .where("audit_id", "in", auditIds.slice(i, i + 500))
       .execute();
-  } catch (err) {
-    app.log.error({ err, id }, "audit outcome not recorded");
+    for (const r of found) present.add(r.audit_id);
   }
+  return present;
+}
+
+// ---- entries not in the table yet -----------------------------------------------------------
+// A writer that keeps entries elsewhere first (the fleet proxy's call journal) registers how to
+// fold them in; reading the log (audit.query, audit.export) folds them first, so a call made
+// through this process is in the answer.
+
+const pendingFolds = new WeakMap<object, Set<() => Promise<void>>>();
+
+/** Register `fold` for `store`'s readers; answers the function that unregisters it. */
+export function onAuditRead(store: object, fold: () => Promise<void>): () => void {
+  let set = pendingFolds.get(store);
+  if (!set) pendingFolds.set(store, (set = new Set()));
+  set.add(fold);
+  return () => set.delete(fold);
+}
+
+/** Fold every entry this process holds outside the table (before reading the log). */
+export async function foldPendingAudit(store: object): Promise<void> {
+  const set = pendingFolds.get(store);
+  if (set?.size) await Promise.all([...set].map((f) => f()));
 }
 
 /**

@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { foldPendingAudit } from "./audit.js";
 import { AUDIT_FIELDS, auditQueryFields, queryAudit, type AuditEntry, type AuditReadContext } from "./query.js";
 
 export const auditExportSchema = z.strictObject({ export_format: z.enum(["CSV", "JSON"]).default("JSON"), ...auditQueryFields });
@@ -38,6 +39,7 @@ export function auditJson(entries: AuditEntry[]): string {
 export async function exportAudit(ctx: AuditExportContext, data: AuditExportInput): Promise<string> {
   const options = { ...data["query-options"], count: false, get: false };
   const attrs = { filters: "data.query-filters", options: "data.query-options" };
+  await foldPendingAudit(ctx.app.store);
   const entries = data.services[0] === "MIDDLEWARE" ? ((await queryAudit(ctx.app.store.db, ctx.app.store.dialect, data["query-filters"], options, attrs, ctx.app.registry)) as AuditEntry[]) : [];
   ctx.job?.setProgress(50, `Writing ${entries.length} entries`);
   const dir = path.join(ctx.app.config.dataDir, "audit-reports");

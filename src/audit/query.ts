@@ -9,7 +9,7 @@ import { runEntityQuery } from "../accounts/entity-query.js";
 import type { AuditTable } from "../store/schema.js";
 import type { Selectable } from "kysely";
 import { redactCallParams, type MethodLookup } from "./secret-args.js";
-import { redactParams } from "./audit.js";
+import { foldPendingAudit, redactParams } from "./audit.js";
 import { ValidationErrors } from "../server/errors.js";
 import { AuditEntrySchema } from "./schemas.js";
 
@@ -115,5 +115,7 @@ export async function auditQueryCall(ctx: AuditReadContext, data: AuditQueryInpu
   }
   errors.check();
   if (data.services[0] !== "MIDDLEWARE") return options.count ? 0 : options.get ? null : [];
+  // Entries this process keeps outside the table for a moment (the fleet proxy's call journal) first.
+  await foldPendingAudit(ctx.app.store);
   return queryAudit(ctx.app.store.db, ctx.app.store.dialect, data["query-filters"], options, { filters: `${attr}.query-filters`, options: `${attr}.query-options` }, ctx.app.registry);
 }

@@ -1,109 +1,284 @@
-// Audit entries of proxied calls (fleet.call), committed in groups as login writes are: entries
-// queued in the same turn, or while a write is in flight, go in together as ONE multi-row INSERT
-// (writeAuditGroup), so a burst of calls costs one statement per group instead of one each. A
-// call answers only after its entry committed.
+// Audit entries of proxied calls (fleet.call). The guarantee (docs/security/fleet-proxy-bypass.md):
+// a call's entry is durable BEFORE the call is sent to its system, so a call the manager forwarded
+// is in its log even if the manager dies while the system works; the outcome is recorded AFTER
+// the answer is passed on, and an entry whose outcome never got recorded says "answered": false.
 //
-// On SQLite, an entry nothing can join (no other call in flight) and every group is written
-// synchronously on the store's connection when no transaction is open on it (insertAuditRowsNow):
-// the same commit without the driver's lock and promise hops. A call alone in flight has its
-// entry written as soon as the call is sent (`ahead`: "sent, not answered", committed while the
-// system works) and its outcome recorded when the answer comes (`settle`), before the answer is
-// passed on: the caller still never gets an answer whose entry and outcome are not committed.
-//
-// When to write: a group waits for the turn's other answers (setImmediate) only while some call
-// that began (`begin`) has not queued its entry yet; once every call in flight has queued its
-// entry nothing more can join, so the group is written at once (after the promise continuations
-// now queued, process.nextTick) — a lone call does not wait a loop turn for its entry.
+// How: `enter` writes the entry's row to the call journal (./call-journal.ts: one append of the
+// turn's entries, a write(2) — the calls of a burst wait for the same one) and resolves once it is
+// there; only then does the proxy send the call. `finish` notes the outcome in memory. A few
+// milliseconds later `fold` puts the journal's entries into the audit table, in ONE transaction
+// with the outcomes of entries folded earlier, and empties the journal: an entry answered by then
+// goes in with its outcome (no UPDATE), one still waiting for its system goes in "answered": false
+// and its outcome is an UPDATE in a later fold. Reading the log in this process
+// (audit.query, audit.export) folds first (src/audit/audit.ts onAuditRead); another process sees
+// an entry one fold later. A process that stopped without folding leaves its journal file: the
+// next one started on the data dir folds it at start (entries already in the table are skipped).
+// When the journal cannot be written, the entry is committed to the table before the call is
+// sent, or the call is refused (fleet.call_not_audited).
 
-import { auditRows, insertAuditRowNow, insertAuditRowsNow, updateAuditOutcome, updateAuditOutcomeNow, writeAuditGroup, type AuditContext, type AuditInput } from "../audit/audit.js";
+import { auditIdsPresent, auditRows, foldAuditRows, foldAuditRowsNow, onAuditRead, type AuditContext, type AuditInput, type AuditOutcome, type AuditRow } from "../audit/audit.js";
+import { CallError } from "../server/errors.js";
+import { CallJournal, readJournalLines } from "./call-journal.js";
 
-const MAX_GROUP = 256;
+/** How long after the last entry or outcome the journal is folded into the table (GATEHOUSE_FLEET_AUDIT_FOLD_MS). */
+const DEFAULT_FOLD_MS = 5;
+/** A failed fold is tried again after this long. */
+const FOLD_RETRY_MS = 1000;
 
-export class GroupedAuditWriter {
-  private queue: { input: AuditInput; done: () => void }[] = [];
-  /** Calls begun whose entry is not queued yet (each call writes exactly one entry). */
-  private open = 0;
-  private running = false;
-  private tickScheduled = false;
-  private turnScheduled = false;
+/** A proxied call's entry, from `enter` to its fold (and its outcome's). */
+export interface CallEntry {
+  /** The row, as journaled; its event data and success become the outcome's once finished. */
+  row: AuditRow;
+  finished: boolean;
+  /** The row id once folded into the table (null before). */
+  id: number | null;
+  /** Folded before its outcome was known: `finish` records the outcome by an UPDATE. */
+  foldedOpen: boolean;
+}
 
-  constructor(private readonly app: AuditContext) {}
+interface Waiting {
+  entry: CallEntry;
+  resolve: (e: CallEntry) => void;
+  reject: (err: Error) => void;
+}
 
-  /** A call began that will write one entry: its group may wait for it within the turn. */
-  begin(): void {
-    this.open++;
+function envFoldMs(): number {
+  const v = Number(process.env.GATEHOUSE_FLEET_AUDIT_FOLD_MS);
+  return Number.isFinite(v) && v >= 0 ? v : DEFAULT_FOLD_MS;
+}
+
+export class CallAudit {
+  /** Entries waiting for this turn's journal write. */
+  private waiting: Waiting[] = [];
+  private writeScheduled = false;
+  /** Journaled entries not folded yet, in order. */
+  private pending: CallEntry[] = [];
+  /** Outcomes of entries folded before they were answered, for the next fold. */
+  private outcomes: AuditOutcome[] = [];
+  /** Journal files whose lines are all folded or written again in a later file, removed after the next successful fold. */
+  private retired: string[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private folding: Promise<void> | null = null;
+  private closed = false;
+  private readonly foldMs = envFoldMs();
+  private readonly unregister: () => void;
+  /** Folding the journals left by stopped processes (started with the writer). */
+  readonly recovered: Promise<void>;
+
+  constructor(
+    private readonly app: AuditContext,
+    private readonly journal: CallJournal,
+  ) {
+    this.unregister = onAuditRead(app.store, () => this.flush());
+    this.recovered = this.recover().catch((err) => app.log.error({ err }, "fleet call journal: leftovers not folded"));
   }
 
   /**
-   * SQLite, a call alone in flight, just sent to its system: write its entry now — while the
-   * system works on the call — saying it was sent and not answered yet (success 0), and answer the
-   * entry's row id; `settle` then records the outcome (one small UPDATE instead of the whole INSERT
-   * after the answer). Null: nothing written (other calls in flight, whose entries go in groups;
-   * PostgreSQL; a transaction open on the connection) — `write` the entry after the answer.
+   * The call's entry, durable: resolves once its row is in the journal (or, when the journal
+   * cannot be written, committed to the table); rejects when neither could be done — the call
+   * must then not be sent. Entries of one turn share one journal write.
    */
-  ahead(input: AuditInput): number | null {
-    if (this.open !== 1 || this.queue.length || this.running) return null;
-    return insertAuditRowNow(this.app, auditRows([input])[0]!);
-  }
-
-  /** Record the outcome of the entry `ahead` wrote; undefined: committed already, else resolves once committed. */
-  settle(id: number, success: boolean, eventData: Record<string, unknown>): Promise<void> | undefined {
-    if (this.open > 0) this.open--;
-    if (updateAuditOutcomeNow(this.app, id, success, eventData)) return undefined;
-    return updateAuditOutcome(this.app, id, success, eventData);
-  }
-
-  /**
-   * Resolves once the entry is committed (never rejects: a failed write is logged by
-   * writeAuditGroup); undefined: it is committed already. When nothing can join its group (no
-   * other call in flight, nothing queued or being written) a SQLite store writes it at once,
-   * before this returns (insertAuditRowsNow: its own statement, committed, unless a transaction
-   * is open on the connection — then it takes the usual way).
-   */
-  write(input: AuditInput): Promise<void> | undefined {
-    if (this.open > 0) this.open--;
-    if (this.open === 0 && !this.queue.length && !this.running && insertAuditRowsNow(this.app, auditRows([input]))) return undefined;
-    return new Promise((done) => {
-      this.queue.push({ input, done });
-      this.schedule();
+  enter(input: AuditInput): Promise<CallEntry> {
+    const entry: CallEntry = { row: auditRows([input])[0]!, finished: false, id: null, foldedOpen: false };
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ entry, resolve, reject });
+      if (!this.writeScheduled) {
+        this.writeScheduled = true;
+        // After the promise continuations queued now: the calls of the same read join this write.
+        process.nextTick(() => this.writeWaiting());
+      }
     });
   }
 
-  private schedule(): void {
-    if (this.running) return; // the running flush takes the entry after its current write
-    if (this.open === 0) {
-      if (this.tickScheduled) return;
-      this.tickScheduled = true;
-      process.nextTick(() => {
-        this.tickScheduled = false;
-        void this.flush();
+  /** Record the outcome of an entered call (after its answer was passed on). */
+  finish(entry: CallEntry, success: boolean, eventData: Record<string, unknown>): void {
+    entry.row[9] = JSON.stringify(eventData);
+    entry.row[10] = success ? 1 : 0;
+    entry.finished = true;
+    // Folded before it was answered: the outcome is an UPDATE (an awaited fold still running records it when it ends).
+    if (entry.foldedOpen && entry.id !== null) this.outcomes.push({ id: entry.id, success: entry.row[10], eventData: entry.row[9] });
+    this.schedule(this.foldMs);
+  }
+
+  /** The entry of a call that was never sent (refused, failed before sending), with its outcome: journaled at once. */
+  record(input: AuditInput): void {
+    const entry: CallEntry = { row: auditRows([input])[0]!, finished: true, id: null, foldedOpen: false };
+    try {
+      this.journal.append(`${JSON.stringify(entry.row)}\n`);
+    } catch (err) {
+      this.app.log.error({ err }, "fleet call journal write failed; the entry goes to the table at the next fold");
+    }
+    this.pending.push(entry);
+    this.schedule(this.foldMs);
+  }
+
+  private writeWaiting(): void {
+    this.writeScheduled = false;
+    const batch = this.waiting;
+    this.waiting = [];
+    let text = "";
+    for (const w of batch) text += `${JSON.stringify(w.entry.row)}\n`;
+    try {
+      if (this.closed) throw new Error("the call journal is closed");
+      this.journal.append(text);
+    } catch (err) {
+      this.app.log.error({ err }, "fleet call journal write failed; committing the entries to the table before sending");
+      void this.commitDirectly(batch);
+      return;
+    }
+    for (const w of batch) {
+      this.pending.push(w.entry);
+      w.resolve(w.entry);
+    }
+    this.schedule(this.foldMs);
+  }
+
+  /** The journal could not be written: commit the entries to the table (they are then folded, "answered": false), or refuse the calls. */
+  private async commitDirectly(batch: Waiting[]): Promise<void> {
+    const rows = batch.map((w) => w.entry.row);
+    try {
+      const ids = foldAuditRowsNow(this.app, rows, []) ?? (await foldAuditRows(this.app, rows, []));
+      batch.forEach((w, i) => {
+        w.entry.id = ids[i]!;
+        w.entry.foldedOpen = true;
+        w.resolve(w.entry);
       });
-    } else if (!this.turnScheduled) {
-      this.turnScheduled = true;
-      setImmediate(() => {
-        this.turnScheduled = false;
-        void this.flush();
-      });
+    } catch (err) {
+      this.app.log.error({ err }, "fleet call audit entries could not be written: the calls are refused");
+      for (const w of batch) w.reject(new CallError("The call could not be audited, so it was not sent", "fleet.call_not_audited"));
     }
   }
 
-  private async flush(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+  /** Fold in `ms` unless a fold is due already (after a failed fold, the retry's delay holds). */
+  private schedule(ms: number): void {
+    if (this.closed || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.fold();
+    }, ms);
+  }
+
+  /** Fold every entry now (reading the log, shutting down, tests). */
+  async flush(): Promise<void> {
+    await this.recovered;
+    await this.fold();
+  }
+
+  /**
+   * Put every journaled entry into the table, with the outcomes of entries folded earlier, in one
+   * transaction. On SQLite, when the store's connection is free, it runs at once and the journal
+   * file is then emptied (nothing can be appended meanwhile); otherwise the journal moves to a new
+   * file first, and the old one is removed once the awaited transaction committed.
+   */
+  private fold(): Promise<void> {
+    if (this.folding) return this.folding.then(() => this.fold());
+    const take = this.pending;
+    const outcomes = this.outcomes;
+    if (!take.length && !outcomes.length) return Promise.resolve();
+    this.pending = [];
+    this.outcomes = [];
+    // What is written now: an outcome noted while an awaited fold runs must not change it.
+    const rows = take.map((e) => [...e.row] as AuditRow);
+    const answered = take.map((e) => e.finished);
     try {
-      while (this.queue.length) {
-        const group = this.queue.splice(0, MAX_GROUP);
-        try {
-          await writeAuditGroup(
-            this.app,
-            group.map((g) => g.input),
-          );
-        } finally {
-          for (const g of group) g.done();
-        }
+      const ids = foldAuditRowsNow(this.app, rows, outcomes);
+      if (ids) {
+        this.folded(take, answered, ids, this.journal.empty() ? this.takeRetired() : this.rotateOut());
+        return Promise.resolve();
       }
-    } finally {
-      this.running = false;
+    } catch (err) {
+      this.foldFailed(take, outcomes, [], err);
+      return Promise.resolve();
+    }
+    const files = this.rotateOut();
+    this.folding = foldAuditRows(this.app, rows, outcomes)
+      .then(
+        (ids) => this.folded(take, answered, ids, files),
+        (err) => this.foldFailed(take, outcomes, files, err),
+      )
+      .finally(() => {
+        this.folding = null;
+      });
+    return this.folding;
+  }
+
+  /** Move on to a new journal file; answers the files to remove once a fold commits what they hold. */
+  private rotateOut(): string[] {
+    const old = this.journal.rotate();
+    return [...this.takeRetired(), ...(old ? [old] : [])];
+  }
+
+  /** The files of failed folds (removable once a fold of every pending entry commits). */
+  private takeRetired(): string[] {
+    const files = this.retired;
+    this.retired = [];
+    return files;
+  }
+
+  private folded(take: CallEntry[], answered: boolean[], ids: number[], files: string[]): void {
+    take.forEach((e, i) => {
+      e.id = ids[i] ?? null;
+      if (answered[i]) return;
+      // Folded while its call was still out: the outcome follows by an UPDATE (at the next fold if it came meanwhile).
+      e.foldedOpen = true;
+      if (e.finished && e.id !== null) this.outcomes.push({ id: e.id, success: e.row[10], eventData: e.row[9] });
+    });
+    for (const f of files) CallJournal.remove(f);
+    if (this.outcomes.length || this.pending.length) this.schedule(this.foldMs);
+  }
+
+  /** Nothing of the fold was written: its entries and outcomes wait for the next one (their lines stay in the journal). */
+  private foldFailed(take: CallEntry[], outcomes: AuditOutcome[], files: string[], err: unknown): void {
+    this.app.log.error({ err, entries: take.length }, "fleet call audit fold failed; retrying");
+    this.pending = [...take, ...this.pending];
+    this.outcomes = [...outcomes, ...this.outcomes];
+    // The files rotated out still hold the entries: removed after a fold that succeeds.
+    this.retired.push(...files);
+    this.schedule(FOLD_RETRY_MS);
+  }
+
+  /** Fold what is left and close the journal (shutdown). */
+  async close(): Promise<void> {
+    await this.flush().catch(() => {});
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.unregister();
+    const last = this.journal.close();
+    if (last && !this.pending.length) CallJournal.remove(last);
+  }
+
+  /** Fold the journals left by processes that stopped before folding them; entries already in the table are skipped. */
+  private async recover(): Promise<void> {
+    for (const file of this.journal.claimLeftovers()) {
+      const rows = new Map<string, AuditRow>();
+      for (const line of readJournalLines(file)) if (isAuditRow(line)) rows.set(line[0], line);
+      if (rows.size) {
+        const since = Math.min(...[...rows.values()].map((r) => r[1]));
+        const present = await auditIdsPresent(this.app, [...rows.keys()], since);
+        const missing = [...rows.values()].filter((r) => !present.has(r[0]));
+        if (missing.length) await foldAuditRows(this.app, missing, []);
+        this.app.log.warn({ file, entries: missing.length }, "fleet call journal of a stopped process folded into the audit log");
+      }
+      CallJournal.remove(file);
     }
   }
+}
+
+/** A journal line that is an audit row (its 11 columns, typed as written). */
+function isAuditRow(v: unknown): v is AuditRow {
+  if (!Array.isArray(v) || v.length !== 11) return false;
+  const [auditId, mts, ts, address, username, session, service, serviceData, event, eventData, success] = v;
+  return (
+    typeof auditId === "string" &&
+    typeof mts === "number" &&
+    typeof ts === "number" &&
+    typeof address === "string" &&
+    typeof username === "string" &&
+    (session === null || typeof session === "string") &&
+    typeof service === "string" &&
+    typeof serviceData === "string" &&
+    typeof event === "string" &&
+    typeof eventData === "string" &&
+    (success === 0 || success === 1)
+  );
 }

@@ -19,7 +19,7 @@ import { stringifyWire } from "../server/ejson.js";
 import type { Job, JobManager } from "../server/jobs.js";
 import type { Connection } from "../server/connection.js";
 import type { AuditContext } from "../audit/audit.js";
-import { GroupedAuditWriter } from "./call-audit.js";
+import type { CallAudit, CallEntry } from "./call-audit.js";
 import { effectiveAccess, subjectOfSession, type EffectiveLevel, type FleetSubject } from "./effective-access.js";
 import { ConnectFailure, RemoteError, RemoteTimeout, type Endpoint, type RemoteConnection } from "./remote-connection.js";
 import { neverProxied } from "./remote-methods.js";
@@ -152,36 +152,42 @@ async function resolveTarget(rt: FleetRuntime, subject: FleetSubject | null, sys
   return target;
 }
 
-const auditWriters = new WeakMap<object, GroupedAuditWriter>();
-
-function auditWriter(app: ProxyCallContext["app"]): GroupedAuditWriter {
-  let w = auditWriters.get(app);
-  if (!w) auditWriters.set(app, (w = new GroupedAuditWriter(app)));
-  return w;
-}
-
 /** The event data of a proxied call's entry. The system's parameters may hold its secrets (a password for user.create): never audited. */
 function callEventData(ctx: ProxyCallContext, systemId: number, method: string, label: string, authorized: boolean): Record<string, unknown> {
   return { method: "fleet.call", params: [systemId, method, "********"], description: label, authenticated: !!ctx.session, authorized };
 }
 
-/** Audit one proxied call (user, system, method, access level, result), committed in groups; undefined: committed already. */
-function auditCall(ctx: ProxyCallContext, systemId: number, method: string, label: string, authorized: boolean, success: boolean): Promise<void> | undefined {
-  const eventData = callEventData(ctx, systemId, method, label, authorized);
-  return auditWriter(ctx.app).write({ event: "METHOD_CALL", eventData, success, conn: ctx.conn, session: ctx.session });
+/** What a call needs from its audit: its entry made durable before the call is sent (`beforeSend`). */
+interface CallAuditing {
+  beforeSend(): Promise<void>;
 }
 
-/** Forward `method(params)` to system `systemId` as the caller may; every call is audited (once it got past argument checks). */
+/**
+ * Forward `method(params)` to system `systemId` as the caller may; every call that got past
+ * argument checks is audited (user, system, method, access level, result): a call that is sent
+ * has its entry in the call journal first (./call-audit.ts), its outcome is recorded after the
+ * answer; a call refused or failed before sending is journaled with its outcome before it answers.
+ */
 export async function proxyCall(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[]): Promise<unknown> {
-  const writer = auditWriter(ctx.app);
-  // This call's entry will come: the writer lets a group wait for it within the turn.
-  writer.begin();
+  const audit: CallAudit = fleetRuntime(ctx.app).audit;
   let label = `Fleet call ${method} on system ${systemId}`;
   let authorized = true;
-  // The entry written when the call was sent (GroupedAuditWriter.ahead), if it was.
-  let ahead = null as number | null;
-  const sent = () => {
-    ahead = writer.ahead({ event: "METHOD_CALL", eventData: { ...callEventData(ctx, systemId, method, label, authorized), answered: false }, success: false, conn: ctx.conn, session: ctx.session });
+  let entry: CallEntry | null = null;
+  const auditing: CallAuditing = {
+    beforeSend: async () => {
+      entry ??= await audit.enter({
+        event: "METHOD_CALL",
+        eventData: { ...callEventData(ctx, systemId, method, label, authorized), answered: false },
+        success: false,
+        conn: ctx.conn,
+        session: ctx.session,
+      });
+    },
+  };
+  const outcome = (success: boolean) => {
+    const eventData = callEventData(ctx, systemId, method, label, authorized);
+    if (entry) audit.finish(entry, success, eventData);
+    else audit.record({ event: "METHOD_CALL", eventData, success, conn: ctx.conn, session: ctx.session });
   };
   try {
     const result = await forward(
@@ -191,19 +197,18 @@ export async function proxyCall(ctx: ProxyCallContext, systemId: number, method:
       params,
       (l) => (label = l),
       () => (authorized = false),
-      sent,
+      auditing,
     );
-    const committing = ahead !== null ? writer.settle(ahead, true, callEventData(ctx, systemId, method, label, authorized)) : auditCall(ctx, systemId, method, label, authorized, true);
-    if (committing) await committing;
+    outcome(true);
     return result;
   } catch (err) {
-    await (ahead !== null ? writer.settle(ahead, false, callEventData(ctx, systemId, method, label, authorized)) : auditCall(ctx, systemId, method, label, authorized, false));
+    outcome(false);
     throw err;
   }
 }
 
-/** `sent`: called once the common call (not a job) has been handed to the system's connection. */
-async function forward(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[], setLabel: (l: string) => void, refused: () => void, sent: () => void): Promise<unknown> {
+/** `auditing.beforeSend` is awaited right before anything is sent to the system (the call's entry is durable then). */
+async function forward(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[], setLabel: (l: string) => void, refused: () => void, auditing: CallAuditing): Promise<unknown> {
   const rt = fleetRuntime(ctx.app);
   const paramsJson = stringifyWire(params);
   const size = Buffer.byteLength(paramsJson);
@@ -228,28 +233,27 @@ async function forward(ctx: ProxyCallContext, systemId: number, method: string, 
       }
       if (info.job) return { job: true as const };
       if (ep !== main) return { job: false as const };
-      const answer = conn.callRaw(method, paramsJson, timeout);
-      sent();
-      return { job: false as const, result: await answer };
+      await auditing.beforeSend();
+      return { job: false as const, result: await conn.callRaw(method, paramsJson, timeout) };
     });
     if ("result" in kind) return kind.result;
     if (!kind.job)
-      return await rt.pool.run(row.id, ep, (conn) => {
-        const answer = conn.callRaw(method, paramsJson, timeout);
-        sent();
-        return answer;
+      return await rt.pool.run(row.id, ep, async (conn) => {
+        await auditing.beforeSend();
+        return conn.callRaw(method, paramsJson, timeout);
       });
-    return await mirrorJob(ctx, rt, row, ep, method, params, timeout);
+    return await mirrorJob(ctx, rt, row, ep, method, params, timeout, auditing);
   } catch (err) {
     throw fromRemote(system, err);
   }
 }
 
 /** Start `method` on the system as a job and mirror it as a local one. */
-async function mirrorJob(ctx: ProxyCallContext, rt: FleetRuntime, row: SystemRow, ep: Endpoint, method: string, params: unknown[], timeout: number): Promise<unknown> {
+async function mirrorJob(ctx: ProxyCallContext, rt: FleetRuntime, row: SystemRow, ep: Endpoint, method: string, params: unknown[], timeout: number, auditing: CallAuditing): Promise<unknown> {
   const system = { id: row.id, name: row.name };
   const { conn, remoteId } = await rt.pool.run(row.id, ep, async (c) => {
     await c.subscribeJobs(timeout);
+    await auditing.beforeSend();
     const id = await c.call(method, params, timeout);
     if (typeof id !== "number") throw new ConnectFailure("fleet.system_protocol", `${method}: the system answered no job id`);
     return { conn: c, remoteId: id };

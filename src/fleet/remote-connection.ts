@@ -82,7 +82,10 @@ export function classifyConnectError(err: unknown): ConnectFailure {
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout | null;
+  /** When the call times out (performance.now() ms), and the message saying so. */
+  deadline: number;
+  method: string;
+  timeoutMs: number;
   /** Resolve with the result's wire text (RawWire) when the answer has the plain shape. */
   raw: boolean;
 }
@@ -115,6 +118,13 @@ export class RemoteConnection {
   private readonly earlyJobs = new Map<number, { fields: Record<string, unknown>; msg: string }>();
   private jobsSubscribed: Promise<void> | null = null;
   private closeHandlers: ((reason: string) => void)[] = [];
+  /**
+   * One timer per connection for the calls' time limits (armed for the earliest deadline, and
+   * again after it fires while calls remain), not one per call: a timer per call cost a timer-list
+   * insert and removal each on the proxy's path.
+   */
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private deadlineAt = Number.POSITIVE_INFINITY;
   closed = false;
   closeReason = "";
   /** The system's version as it answered at login (null: it does not tell). */
@@ -199,15 +209,37 @@ export class RemoteConnection {
     if (this.closed) return Promise.reject(new ConnectFailure("fleet.system_unreachable", `unreachable: ${this.closeReason}`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new RemoteTimeout(`${method}: no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer, raw });
+      const deadline = performance.now() + timeoutMs;
+      this.pending.set(id, { resolve, reject, deadline, method, timeoutMs, raw });
+      if (deadline < this.deadlineAt) this.armDeadline(deadline);
       // Alone on the connection (one call in flight), it leaves at once: no burst to wait for.
       if (this.pending.size > 1) this.corkForTurn();
       this.ws.send(`{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)},"params":${paramsJson}}`);
     });
+  }
+
+  /** Fire at `deadline` (a call's time limit, the earliest one pending). */
+  private armDeadline(deadline: number): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineAt = deadline;
+    this.deadlineTimer = setTimeout(() => this.expire(), Math.max(0, deadline - performance.now()));
+    // The socket keeps the process up while calls are out; this timer alone does not.
+    this.deadlineTimer.unref();
+  }
+
+  /** Time out the calls past their limit; arm again for the earliest one left. */
+  private expire(): void {
+    this.deadlineTimer = null;
+    this.deadlineAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [id, p] of this.pending) {
+      if (p.deadline <= now) {
+        this.pending.delete(id);
+        p.reject(new RemoteTimeout(`${p.method}: no answer within ${p.timeoutMs} ms`));
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    if (next !== Number.POSITIVE_INFINITY && !this.closed) this.armDeadline(next);
   }
 
   /**
@@ -244,7 +276,6 @@ export class RemoteConnection {
       return false;
     }
     this.pending.delete(id);
-    if (p.timer) clearTimeout(p.timer);
     p.resolve(new RawWire(json));
     return true;
   }
@@ -305,7 +336,6 @@ export class RemoteConnection {
     if (typeof msg.id === "number" && this.pending.has(msg.id)) {
       const p = this.pending.get(msg.id)!;
       this.pending.delete(msg.id);
-      if (p.timer) clearTimeout(p.timer);
       if (msg.error) p.reject(new RemoteError(msg.error.code, msg.error.message, msg.error.data ?? null));
       else p.resolve(decode(msg.result));
       return;
@@ -329,10 +359,9 @@ export class RemoteConnection {
     if (this.closed) return;
     this.closed = true;
     this.closeReason = reason;
-    for (const p of this.pending.values()) {
-      if (p.timer) clearTimeout(p.timer);
-      p.reject(new ConnectFailure("fleet.system_unreachable", `unreachable: ${reason}`));
-    }
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = null;
+    for (const p of this.pending.values()) p.reject(new ConnectFailure("fleet.system_unreachable", `unreachable: ${reason}`));
     this.pending.clear();
     for (const h of this.closeHandlers) h(reason);
     this.closeHandlers = [];

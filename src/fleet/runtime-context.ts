@@ -10,7 +10,9 @@ import type { ConnectionPool } from "./connection-pool.js";
 
 /** What the fleet runtime needs of the application (src/app.ts App satisfies it). */
 export interface FleetRuntimeApp {
-  readonly store: Pick<Store, "db" | "dialect" | "changes">;
+  readonly store: Store;
+  /** The data dir (the proxy's call journal lives in its private directory). */
+  readonly config: { readonly dataDir: string };
   readonly secretBox: SecretBox;
   readonly events: Pick<EventBus, "publish" | "setGate">;
   readonly log: Logger;

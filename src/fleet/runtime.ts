@@ -5,6 +5,8 @@
 // the store's present version (./access-index.ts).
 
 import { noteLocalChange } from "./access-index.js";
+import { CallAudit } from "./call-audit.js";
+import { CallJournal, journalDirOf } from "./call-journal.js";
 import { ConnectionPool, type PoolOptions } from "./connection-pool.js";
 import { StatusPoller } from "./poller.js";
 import { RemoteMethodCache } from "./remote-methods.js";
@@ -16,6 +18,8 @@ export type { FleetRuntimeApp } from "./runtime-context.js";
 export interface FleetRuntime extends ProbeRuntime {
   readonly poller: StatusPoller;
   readonly methods: RemoteMethodCache;
+  /** The proxied calls' audit entries (journaled before sending, folded into the audit table). */
+  readonly audit: CallAudit;
 }
 
 const runtimes = new WeakMap<object, FleetRuntime>();
@@ -31,7 +35,9 @@ export function startFleetRuntime(app: FleetRuntimeApp, opts: PoolOptions = {}):
   const existing = runtimes.get(app);
   if (existing) return existing;
   const pool = new ConnectionPool({ backoffMaxMs: envNumber("GATEHOUSE_FLEET_BACKOFF_MAX_MS", 15_000), ...opts });
-  const rt: FleetRuntime = { app, pool, poller: new StatusPoller({ app, pool }, envNumber("GATEHOUSE_FLEET_POLL_MS", 30_000)), methods: new RemoteMethodCache() };
+  // The call audit folds journals left by a stopped process as it starts.
+  const audit = new CallAudit(app, new CallJournal(journalDirOf(app.config.dataDir)));
+  const rt: FleetRuntime = { app, pool, poller: new StatusPoller({ app, pool }, envNumber("GATEHOUSE_FLEET_POLL_MS", 30_000)), methods: new RemoteMethodCache(), audit };
   runtimes.set(app, rt);
   app.events.setGate("fleet.system.query", (session, payload) => systemEventFor(app.store.db, session, payload));
   rt.poller.start();
@@ -42,6 +48,8 @@ export function startFleetRuntime(app: FleetRuntimeApp, opts: PoolOptions = {}):
     const stopped = rt.poller.stop();
     pool.closeAll();
     await stopped;
+    // The calls' entries and outcomes into the table before the store closes.
+    await audit.close();
   });
   return rt;
 }

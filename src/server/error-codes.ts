@@ -111,6 +111,7 @@ export const ERROR_CODES = {
   "filesystem.vanished": { errno: ERRNO.ENOENT, description: "The directory disappeared right after it was made." },
   "fleet.access_not_held": { errno: ERRNO.EPERM, description: "A FLEET_WRITE caller may grant, change or take away only access it holds itself on every system the change reaches." },
   "fleet.call_forbidden": { errno: ERRNO.EACCES, description: "fleet.call: the caller's access to the system is READ and the method is not a read method (refused before it is sent)." },
+  "fleet.call_not_audited": { errno: ERRNO.EIO, description: "fleet.call: the call's audit entry could be neither journaled nor written to the audit log, so the call was not sent." },
   "fleet.call_params_too_large": { errno: ERRNO.EINVAL, description: "fleet.call: the parameters exceed the proxy's size limit." },
   "fleet.call_timeout": { errno: ERRNO.ETIMEDOUT, description: "fleet.call: the system did not answer within the proxy's time limit." },
   "fleet.ca_not_found": { errno: ERRNO.ENOENT, description: "The certificate authority named by a system does not exist." },
