@@ -285,7 +285,7 @@ const USER_COLUMNS_STIG: ColumnMap = Object.fromEntries(Object.entries(USER_COLU
 /** Top-level fields of a user entry (for the unknown-field check of filters): UserEntrySchema's. */
 export const USER_FIELDS: ReadonlySet<string> = new Set(Object.keys(UserEntrySchema.shape));
 
-/** Unique columns whose plain `=` lookups PostgreSQL batches (src/accounts/entity-query.ts). */
+/** Unique columns whose plain `=` lookups PostgreSQL batches and SQLite runs at once (src/accounts/entity-query.ts). */
 const USER_LOOKUPS: ReadonlySet<string> = new Set(["username", "uid", "id"]);
 
 /** `user.query(filters, options)`. */
