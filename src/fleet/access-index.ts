@@ -15,7 +15,8 @@
 // read the store with ./effective-access.ts.
 
 import { sql } from "kysely";
-import type { Db, Tx } from "../store/db.js";
+import type BetterSqlite from "better-sqlite3";
+import { freeSqliteHandle, type Db, type Tx } from "../store/db.js";
 import { isPostgres, param, prepare } from "../auth/prepared.js";
 import { comparePrecedence, toEntry, type AccessEntry, type FleetAccessLevel } from "./effective-access.js";
 
@@ -40,11 +41,32 @@ export class FleetIndex {
   private readonly bestOfPart = new WeakMap<UserPart, Map<number, AccessEntry>>();
   /** Every system's name, by id (listings read the other columns of the systems they show). */
   readonly systems = new Map<number, string>();
-  readonly systemByName = new Map<string, number>();
-  /** System → the groups containing it, ascending. */
-  readonly groupsOfSystem = new Map<number, number[]>();
   /** Group → its member systems. */
   readonly systemsOfGroup = new Map<number, number[]>();
+  // The reverse maps are built when first asked for: a version read right after a change is
+  // often used for one thing (an export reads neither).
+  private byName: Map<string, number> | null = null;
+  private groupsOf: Map<number, number[]> | null = null;
+
+  /** System id by name. */
+  get systemByName(): ReadonlyMap<string, number> {
+    if (!this.byName) {
+      this.byName = new Map();
+      for (const [id, name] of this.systems) this.byName.set(name, id);
+    }
+    return this.byName;
+  }
+
+  /** System → the groups containing it, ascending. */
+  get groupsOfSystem(): ReadonlyMap<number, readonly number[]> {
+    if (!this.groupsOf) {
+      const out = new Map<number, number[]>();
+      for (const [g, members] of this.systemsOfGroup) for (const s of members) push(out, s, g);
+      for (const list of out.values()) list.sort((a, b) => a - b);
+      this.groupsOf = out;
+    }
+    return this.groupsOf;
+  }
   readonly groupNames = new Map<number, string>();
   readonly teamNames = new Map<number, string>();
   /** Team → its grants. */
@@ -110,8 +132,6 @@ type GrantRow = { id: number; owner_kind: string; owner_id: number; target_kind:
 
 /** Read one version of the shared part (everything but users' own rows). */
 async function readIndex(db: Tx, stamp: string | null): Promise<FleetIndex> {
-  indexStats.reads++;
-  const ix = new FleetIndex(stamp);
   // Only what access and names need: reading every column of every system cost more than the rest.
   const [systems, members, groups, teams, grants] = await Promise.all([
     db.selectFrom("fleet_systems").select(["id", "name"]).orderBy("id").execute(),
@@ -120,20 +140,46 @@ async function readIndex(db: Tx, stamp: string | null): Promise<FleetIndex> {
     db.selectFrom("teams").select(["id", "name"]).execute(),
     db.selectFrom("fleet_access").select(["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"]).where("owner_kind", "=", "TEAM").execute(),
   ]);
-  for (const r of systems) {
-    const id = Number(r.id);
-    ix.systems.set(id, r.name);
-    ix.systemByName.set(r.name, id);
+  const pairs = (rows: { [k: string]: unknown }[], a: string, b: string) => rows.map((r) => [r[a], r[b]] as [unknown, unknown]);
+  return fillIndex(new FleetIndex(stamp), pairs(systems, "id", "name"), pairs(members, "system_group_id", "system_id"), pairs(groups, "id", "name"), pairs(teams, "id", "name"), grants);
+}
+
+/** SQLite: the index's statements on the store's connection (rows as arrays: 27,000 of them at the bench's size). */
+const indexStatements = new WeakMap<BetterSqlite.Database, Record<"systems" | "members" | "groups" | "teams" | "grants", BetterSqlite.Statement>>();
+
+/**
+ * SQLite, when no transaction is open on the store's connection: read the version at once, in
+ * one read transaction there (one snapshot), without the driver's lock and a promise per
+ * statement; undefined: read it the awaited way (readIndex).
+ */
+function readIndexNow(db: Db, stamp: string | null): FleetIndex | undefined {
+  const raw = freeSqliteHandle(db);
+  if (!raw) return undefined;
+  let st = indexStatements.get(raw);
+  if (!st) {
+    st = {
+      systems: raw.prepare('select "id", "name" from "fleet_systems" order by "id"').raw(true),
+      members: raw.prepare('select "system_group_id", "system_id" from "fleet_system_group_members"').raw(true),
+      groups: raw.prepare('select "id", "name" from "fleet_system_groups"').raw(true),
+      teams: raw.prepare('select "id", "name" from "teams"').raw(true),
+      grants: raw.prepare(`select "id", "owner_kind", "owner_id", "target_kind", "target_id", "access" from "fleet_access" where "owner_kind" = 'TEAM'`),
+    };
+    indexStatements.set(raw, st);
   }
-  for (const m of members) {
-    const g = Number(m.system_group_id);
-    const s = Number(m.system_id);
-    push(ix.systemsOfGroup, g, s);
-    push(ix.groupsOfSystem, s, g);
-  }
-  for (const list of ix.groupsOfSystem.values()) list.sort((a, b) => a - b);
-  for (const g of groups) ix.groupNames.set(Number(g.id), g.name);
-  for (const t of teams) ix.teamNames.set(Number(t.id), t.name);
+  const s = st;
+  type Pair = [unknown, unknown];
+  return raw.transaction(() =>
+    fillIndex(new FleetIndex(stamp), s.systems.all() as Pair[], s.members.all() as Pair[], s.groups.all() as Pair[], s.teams.all() as Pair[], s.grants.all() as GrantRow[]),
+  )();
+}
+
+/** Build a version from its rows: systems (id, name), group members (group, system), groups and teams (id, name), teams' grants. */
+function fillIndex(ix: FleetIndex, systems: [unknown, unknown][], members: [unknown, unknown][], groups: [unknown, unknown][], teams: [unknown, unknown][], grants: GrantRow[]): FleetIndex {
+  indexStats.reads++;
+  for (const [id, name] of systems) ix.systems.set(Number(id), name as string);
+  for (const [g, sys] of members) push(ix.systemsOfGroup, Number(g), Number(sys));
+  for (const [id, name] of groups) ix.groupNames.set(Number(id), name as string);
+  for (const [id, name] of teams) ix.teamNames.set(Number(id), name as string);
   for (const r of grants) push(ix.teamGrants, Number(r.owner_id), toEntry(r));
   return ix;
 }
@@ -197,9 +243,11 @@ export async function fleetIndex(store: FleetStore): Promise<FleetIndex> {
 
 /**
  * One read of the shared part, in one transaction so the version is one snapshot (PostgreSQL:
- * REPEATABLE READ; SQLite: a read transaction on the one connection).
+ * REPEATABLE READ; SQLite: a read transaction on the one connection, at once when it is free).
  */
 function readConsistent(store: FleetStore, stamp: string | null): Promise<FleetIndex> {
+  const now = store.dialect === "sqlite" ? readIndexNow(store.db, stamp) : undefined;
+  if (now) return Promise.resolve(now);
   const tx = store.db.transaction();
   return (store.dialect === "postgres" ? tx.setIsolationLevel("repeatable read") : tx).execute((trx) => readIndex(trx, stamp));
 }
@@ -279,9 +327,13 @@ export async function userParts(db: Tx, users: readonly number[] | null): Promis
     return p;
   };
   const ids = users === null ? null : JSON.stringify(users);
+  // SQLite with its connection free: both read at once (rowsNow; `db` a transaction: null, awaited).
+  const now = ids === null ? null : membersOf.rowsNow(db as Db, ids);
+  const nowGrants = now && ids !== null ? grantsOf.rowsNow(db as Db, ids) : null;
   const [members, grants] = await Promise.all([
-    ids === null ? db.selectFrom("team_members").select(["team_id", "user_id"]).execute() : membersOf.rows(db, ids),
-    ids === null ? db.selectFrom("fleet_access").select(["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"]).where("owner_kind", "=", "USER").execute() : grantsOf.rows(db, ids),
+    now ?? (ids === null ? db.selectFrom("team_members").select(["team_id", "user_id"]).execute() : membersOf.rows(db, ids)),
+    nowGrants ??
+      (ids === null ? db.selectFrom("fleet_access").select(["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"]).where("owner_kind", "=", "USER").execute() : grantsOf.rows(db, ids)),
   ]);
   for (const m of members) get(Number(m.user_id)).teams.push(Number(m.team_id));
   for (const g of grants) get(Number(g.owner_id)).grants.push(toEntry(g));

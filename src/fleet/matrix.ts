@@ -8,7 +8,7 @@
 import type { Writable } from "node:stream";
 import { once } from "node:events";
 import { createWriteStream, rmSync } from "node:fs";
-import type { Store, Tx } from "../store/db.js";
+import type { Db, Store, Tx } from "../store/db.js";
 import { downloadsOf } from "../server/downloads.js";
 import { ACCESS_LEVELS, levelOf, type AccessEntry } from "./effective-access.js";
 import { fleetIndex, idsOf, userParts, type FleetIndex, type FleetStore, type UserPart } from "./access-index.js";
@@ -160,8 +160,10 @@ const CHUNK = 262_144;
 const usersByIds = prepare<[string]>()(1, (db) => sql<{ id: number; username: string }>`select "id", "username" from "users" where "id" in ${idsOf(db, param(0))}`.compile(db));
 
 /** Users (id, username) ascending: `ids` only, or every user. */
-async function usersOf(db: Tx, ids: readonly number[] | null): Promise<{ id: number; username: string }[]> {
-  const rows = ids ? await usersByIds.rows(db, JSON.stringify(ids)) : await db.selectFrom("users").select(["id", "username"]).execute();
+async function usersOf(db: Db, ids: readonly number[] | null): Promise<{ id: number; username: string }[]> {
+  const json = ids ? JSON.stringify(ids) : null;
+  // SQLite with its connection free: read at once (rowsNow), else awaited.
+  const rows = json !== null ? (usersByIds.rowsNow(db, json) ?? (await usersByIds.rows(db, json))) : await db.selectFrom("users").select(["id", "username"]).execute();
   return rows.map((r) => ({ id: Number(r.id), username: r.username })).sort((a, b) => a.id - b.id);
 }
 
