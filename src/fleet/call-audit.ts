@@ -5,23 +5,29 @@
 //
 // How: `enter` writes the entry's row to the call journal (./call-journal.ts: one append of the
 // turn's entries, a write(2) — the calls of a burst wait for the same one) and resolves once it is
-// there; only then does the proxy send the call. `finish` notes the outcome in memory. A few
-// milliseconds later `fold` puts the journal's entries into the audit table, in ONE transaction
-// with the outcomes of entries folded earlier, and empties the journal: an entry answered by then
-// goes in with its outcome (no UPDATE), one still waiting for its system goes in "answered": false
-// and its outcome is an UPDATE in a later fold. Reading the log in this process
-// (audit.query, audit.export) folds first (src/audit/audit.ts onAuditRead); another process sees
-// an entry one fold later. A process that stopped without folding leaves its journal file: the
-// next one started on the data dir folds it at start (entries already in the table are skipped).
-// When the journal cannot be written, the entry is committed to the table before the call is
-// sent, or the call is refused (fleet.call_not_audited).
+// there; only then does the proxy send the call. `finish` notes the outcome in memory. Every few
+// milliseconds `fold` puts the answered entries into the audit table with their outcomes (no
+// UPDATE), in ONE transaction; an entry still waiting for its system is folded with the first fold
+// after its answer, or once it is FOLD_OPEN_AFTER_MS old ("answered": false; its outcome is then
+// an UPDATE in a later fold). The journal is emptied when a fold leaves nothing waiting, and moved
+// to a new file (the waiting entries written there first) once it is large; lines of entries
+// already in the table may stay in it meanwhile (a restart skips them). Reading the log in this
+// process (audit.query, audit.export) folds everything first (src/audit/audit.ts onAuditRead);
+// another process sees an entry one fold later. A process that stopped without folding leaves its
+// journal file: the next one started on the data dir folds it at start (entries already in the
+// table are skipped). When the journal cannot be written, the entry is committed to the table
+// before the call is sent, or the call is refused (fleet.call_not_audited).
 
 import { auditIdsPresent, auditRows, foldAuditRows, foldAuditRowsNow, onAuditRead, type AuditContext, type AuditInput, type AuditOutcome, type AuditRow } from "../audit/audit.js";
 import { CallError } from "../server/errors.js";
 import { CallJournal, readJournalLines } from "./call-journal.js";
 
-/** How long after the last entry or outcome the journal is folded into the table (GATEHOUSE_FLEET_AUDIT_FOLD_MS). */
-const DEFAULT_FOLD_MS = 5;
+/** How long after an answer its entry is folded into the table at the latest (GATEHOUSE_FLEET_AUDIT_FOLD_MS). */
+const DEFAULT_FOLD_MS = 10;
+/** An entry still waiting for its system is folded ("answered": false) once this old. */
+export const FOLD_OPEN_AFTER_MS = 1000;
+/** The journal moves to a new file once this large while entries wait (else it is emptied when none do). */
+const ROTATE_BYTES = 4 * 1024 * 1024;
 /** A failed fold is tried again after this long. */
 const FOLD_RETRY_MS = 1000;
 
@@ -29,6 +35,8 @@ const FOLD_RETRY_MS = 1000;
 export interface CallEntry {
   /** The row, as journaled; its event data and success become the outcome's once finished. */
   row: AuditRow;
+  /** When it was entered (Date.now()). */
+  at: number;
   finished: boolean;
   /** The row id once folded into the table (null before). */
   id: number | null;
@@ -58,6 +66,7 @@ export class CallAudit {
   /** Journal files whose lines are all folded or written again in a later file, removed after the next successful fold. */
   private retired: string[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private timerAt = 0;
   private folding: Promise<void> | null = null;
   private closed = false;
   private readonly foldMs = envFoldMs();
@@ -79,7 +88,7 @@ export class CallAudit {
    * must then not be sent. Entries of one turn share one journal write.
    */
   enter(input: AuditInput): Promise<CallEntry> {
-    const entry: CallEntry = { row: auditRows([input])[0]!, finished: false, id: null, foldedOpen: false };
+    const entry: CallEntry = { row: auditRows([input])[0]!, at: Date.now(), finished: false, id: null, foldedOpen: false };
     return new Promise((resolve, reject) => {
       this.waiting.push({ entry, resolve, reject });
       if (!this.writeScheduled) {
@@ -102,7 +111,7 @@ export class CallAudit {
 
   /** The entry of a call that was never sent (refused, failed before sending), with its outcome: journaled at once. */
   record(input: AuditInput): void {
-    const entry: CallEntry = { row: auditRows([input])[0]!, finished: true, id: null, foldedOpen: false };
+    const entry: CallEntry = { row: auditRows([input])[0]!, at: Date.now(), finished: true, id: null, foldedOpen: false };
     try {
       this.journal.append(`${JSON.stringify(entry.row)}\n`);
     } catch (err) {
@@ -149,33 +158,44 @@ export class CallAudit {
     }
   }
 
-  /** Fold in `ms` unless a fold is due already (after a failed fold, the retry's delay holds). */
+  /** Fold in `ms` at the latest (a fold due earlier stays). */
   private schedule(ms: number): void {
-    if (this.closed || this.timer) return;
+    if (this.closed) return;
+    const at = Date.now() + ms;
+    if (this.timer) {
+      if (this.timerAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.fold();
+      void this.fold(false);
     }, ms);
   }
 
-  /** Fold every entry now (reading the log, shutting down, tests). */
+  /** Fold every entry now, those still waiting for their system too (reading the log, shutting down, tests). */
   async flush(): Promise<void> {
     await this.recovered;
-    await this.fold();
+    await this.fold(true);
   }
 
   /**
-   * Put every journaled entry into the table, with the outcomes of entries folded earlier, in one
-   * transaction. On SQLite, when the store's connection is free, it runs at once and the journal
-   * file is then emptied (nothing can be appended meanwhile); otherwise the journal moves to a new
-   * file first, and the old one is removed once the awaited transaction committed.
+   * Put the answered entries (`all`: every entry) into the table with the outcomes of entries
+   * folded earlier, in one transaction: on SQLite, when the store's connection is free, at once;
+   * otherwise awaited, the journal moved to a new file first (appends go on meanwhile).
    */
-  private fold(): Promise<void> {
-    if (this.folding) return this.folding.then(() => this.fold());
-    const take = this.pending;
+  private fold(all: boolean): Promise<void> {
+    if (this.folding) return this.folding.then(() => this.fold(all));
+    const now = Date.now();
+    const take: CallEntry[] = [];
+    const keep: CallEntry[] = [];
+    for (const e of this.pending) (all || e.finished || now - e.at >= FOLD_OPEN_AFTER_MS ? take : keep).push(e);
     const outcomes = this.outcomes;
-    if (!take.length && !outcomes.length) return Promise.resolve();
-    this.pending = [];
+    if (!take.length && !outcomes.length) {
+      this.reschedule();
+      return Promise.resolve();
+    }
+    this.pending = keep;
     this.outcomes = [];
     // What is written now: an outcome noted while an awaited fold runs must not change it.
     const rows = take.map((e) => [...e.row] as AuditRow);
@@ -183,14 +203,15 @@ export class CallAudit {
     try {
       const ids = foldAuditRowsNow(this.app, rows, outcomes);
       if (ids) {
-        this.folded(take, answered, ids, this.journal.empty() ? this.takeRetired() : this.rotateOut());
+        this.folded(take, answered, ids, this.tidyJournal());
         return Promise.resolve();
       }
     } catch (err) {
       this.foldFailed(take, outcomes, [], err);
       return Promise.resolve();
     }
-    const files = this.rotateOut();
+    // Appends go on while the transaction is awaited: a new file, holding the entries kept, from now.
+    const files = this.rotateKeeping();
     this.folding = foldAuditRows(this.app, rows, outcomes)
       .then(
         (ids) => this.folded(take, answered, ids, files),
@@ -202,13 +223,31 @@ export class CallAudit {
     return this.folding;
   }
 
-  /** Move on to a new journal file; answers the files to remove once a fold commits what they hold. */
-  private rotateOut(): string[] {
-    const old = this.journal.rotate();
-    return [...this.takeRetired(), ...(old ? [old] : [])];
+  /**
+   * After a fold committed (at once): empty the journal when nothing waits; move the waiting
+   * entries to a new file when it is large or files of failed folds are left; else leave it.
+   * Answers the files to remove.
+   */
+  private tidyJournal(): string[] {
+    if (!this.pending.length && this.journal.empty()) return this.takeRetired();
+    if (this.retired.length || this.journal.bytes > ROTATE_BYTES || !this.pending.length) return this.rotateKeeping();
+    return [];
   }
 
-  /** The files of failed folds (removable once a fold of every pending entry commits). */
+  /** Move on to a new journal file holding the entries not folded yet; answers the files removable once what they hold is folded. */
+  private rotateKeeping(): string[] {
+    try {
+      const old = this.journal.rotate();
+      if (this.pending.length) this.journal.append(this.pending.map((e) => `${JSON.stringify(e.row)}\n`).join(""));
+      return [...this.takeRetired(), ...(old ? [old] : [])];
+    } catch (err) {
+      // The files stay (they still hold the waiting entries): a restart folds what is not in the table.
+      this.app.log.error({ err }, "fleet call journal: waiting entries not written to a new file");
+      return [];
+    }
+  }
+
+  /** The files of failed folds. */
   private takeRetired(): string[] {
     const files = this.retired;
     this.retired = [];
@@ -224,7 +263,16 @@ export class CallAudit {
       if (e.finished && e.id !== null) this.outcomes.push({ id: e.id, success: e.row[10], eventData: e.row[9] });
     });
     for (const f of files) CallJournal.remove(f);
-    if (this.outcomes.length || this.pending.length) this.schedule(this.foldMs);
+    this.reschedule();
+  }
+
+  /** The next fold: soon when outcomes or answered entries wait, else when the oldest entry still out is FOLD_OPEN_AFTER_MS old. */
+  private reschedule(): void {
+    if (this.outcomes.length || this.pending.some((e) => e.finished)) return this.schedule(this.foldMs);
+    if (!this.pending.length) return;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const e of this.pending) if (e.at < oldest) oldest = e.at;
+    this.schedule(Math.max(this.foldMs, oldest + FOLD_OPEN_AFTER_MS - Date.now()));
   }
 
   /** Nothing of the fold was written: its entries and outcomes wait for the next one (their lines stay in the journal). */
@@ -232,7 +280,7 @@ export class CallAudit {
     this.app.log.error({ err, entries: take.length }, "fleet call audit fold failed; retrying");
     this.pending = [...take, ...this.pending];
     this.outcomes = [...outcomes, ...this.outcomes];
-    // The files rotated out still hold the entries: removed after a fold that succeeds.
+    // The files rotated out may hold the entries: removed once a later fold moved or folded them.
     this.retired.push(...files);
     this.schedule(FOLD_RETRY_MS);
   }

@@ -81,6 +81,8 @@ export class CallJournal {
   private part = 0;
   private file = "";
   private dirMade = false;
+  /** Bytes in the current file. */
+  bytes = 0;
 
   constructor(readonly dir: string) {
     this.instance = `${HOST}.${BOOT}.${process.pid}.${START}.${nextSeq++}`;
@@ -104,6 +106,7 @@ export class CallJournal {
     const buf = Buffer.from(text);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    this.bytes += buf.length;
   }
 
   /** Empty the current file (every line in it is folded); false: it could not be (rotate instead). */
@@ -111,6 +114,7 @@ export class CallJournal {
     if (this.fd === null) return true;
     try {
       ftruncateSync(this.fd, 0);
+      this.bytes = 0;
       return true;
     } catch {
       return false;
@@ -123,6 +127,7 @@ export class CallJournal {
     const old = this.file;
     closeSync(this.fd);
     this.fd = null;
+    this.bytes = 0;
     this.part++;
     return old;
   }
