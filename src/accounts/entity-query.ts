@@ -149,17 +149,81 @@ async function runLookups<Row, Entry>(db: Db, spec: EntitySpec<Row, Entry>, colu
   }
 }
 
-// ---- SQLite: lookups at once ---------------------------------------------------------------
+// ---- SQLite: statements at once, rows of one shape ------------------------------------------
 //
-// The same lookups on SQLite (one row by a unique index: ~40 µs of SQL) went through the filter and
-// order compilation, the search planner and Kysely's executeQuery (its connection lock and promise
-// hops): several times the statement's own time and about a third of the call's allocation, the
-// garbage whose collections set the one-at-a-time lookup's tail. When no transaction is open on the
-// store's connection (freeSqliteHandle: a read then sees what a queued one would), the statement
-// runs at once from one prepared per connection and shape; otherwise the usual way.
+// On SQLite a page's statements run at once on the store's connection when no transaction is open
+// there (freeSqliteHandle: a read then sees what a queued one would), from statements prepared per
+// connection, instead of through Kysely's executeQuery (its connection lock and promise hops);
+// otherwise, or if the statement is refused at once, the usual way.
+//
+// Rows come as arrays and become objects through a function made once per statement from its
+// column names (an object literal: one fast shape). better-sqlite3's own row objects take their
+// columns one by one and fall into dictionary mode past a few dozen: a user row (41 columns) cost
+// ~2.3 kB against ~1.1 kB so (measured at 1,000,000 users), with slow property reads after — the
+// garbage whose collections set the tail of a page of 50 users and of a lookup.
 
-/** Per connection, per select text, per column: the prepared lookup. */
-const sqliteLookups = new WeakMap<BetterSqlite.Database, Map<string, Map<string, BetterSqlite.Statement>>>();
+interface RawStatement {
+  st: BetterSqlite.Statement;
+  make: (values: unknown[]) => unknown;
+}
+
+/** Column names are the statement's own (our SQL's), quoted: a literal of them builds the row. */
+function rowMaker(columns: string[]): ((values: unknown[]) => unknown) | null {
+  // A quoted "__proto__" key would set the prototype, not a property.
+  if (columns.includes("__proto__")) return null;
+  return new Function("v", `return {${columns.map((c, i) => `${JSON.stringify(c)}: v[${i}]`).join(", ")}};`) as (values: unknown[]) => unknown;
+}
+
+function rawStatement(raw: BetterSqlite.Database, text: string): RawStatement | null {
+  const st = raw.prepare(text);
+  if (!st.reader) return null;
+  const make = rowMaker(st.columns().map((c) => c.name));
+  if (!make) return null;
+  st.raw(true);
+  return { st, make };
+}
+
+function rowsOf<Row>(s: RawStatement, params: readonly unknown[]): Row[] {
+  const arrays = s.st.all(params) as unknown[][];
+  const rows = new Array<Row>(arrays.length);
+  for (let i = 0; i < arrays.length; i++) rows[i] = s.make(arrays[i]!) as Row;
+  return rows;
+}
+
+/** Per connection: statements by text, the most recently prepared last (a page's text has its LIMIT). */
+const rawStatements = new WeakMap<BetterSqlite.Database, Map<string, RawStatement | null>>();
+const RAW_STATEMENTS_KEPT = 256;
+
+/** SQLite: `text`'s rows now, or null when they cannot be read so (see above). */
+function rowsNow<Row>(db: Db, text: string, params: readonly unknown[]): Row[] | null {
+  const raw = freeSqliteHandle(db);
+  if (!raw) return null;
+  let byText = rawStatements.get(raw);
+  if (!byText) rawStatements.set(raw, (byText = new Map()));
+  try {
+    let s = byText.get(text);
+    if (s === undefined) {
+      s = rawStatement(raw, text);
+      byText.set(text, s);
+      if (byText.size > RAW_STATEMENTS_KEPT) byText.delete(byText.keys().next().value as string);
+    }
+    return s ? rowsOf<Row>(s, params) : null;
+  } catch {
+    // Refused at once (the connection busy with a streamed read): the usual way.
+    return null;
+  }
+}
+
+/** A page's rows: at once on SQLite when it can be, else through Kysely. */
+async function pageRows<Row>(db: Db, dialect: Dialect, text: string, params: unknown[]): Promise<Row[]> {
+  const now = dialect === "sqlite" ? rowsNow<Row>(db, text, params) : null;
+  return now ?? (await db.executeQuery<Row>(CompiledQuery.raw(text, params))).rows;
+}
+
+// Lookups (`[[field, "=", value]]`, no options) skip the planner and the compilation too: the
+// statement of each shape is kept per connection under the spec's constant select text and the
+// column (a text built per call would be hashed whole at every lookup).
+const sqliteLookups = new WeakMap<BetterSqlite.Database, Map<string, Map<string, RawStatement | null>>>();
 
 function lookupNow<Row, Entry>(db: Db, spec: EntitySpec<Row, Entry>, lookup: Lookup): Row[] | null {
   const raw = freeSqliteHandle(db);
@@ -169,15 +233,14 @@ function lookupNow<Row, Entry>(db: Db, spec: EntitySpec<Row, Entry>, lookup: Loo
   let perColumn = perSelect.get(spec.selectSql);
   if (!perColumn) perSelect.set(spec.selectSql, (perColumn = new Map()));
   try {
-    let st = perColumn.get(lookup.column.sql);
-    if (!st) {
+    let s = perColumn.get(lookup.column.sql);
+    if (s === undefined) {
       // The text runEntityQuery builds for this filter: `+` keeps SQLite on the column's index.
-      st = raw.prepare(`${spec.selectSql} WHERE (${lookup.column.sql} = ?) ORDER BY +${spec.defaultOrder}`);
-      perColumn.set(lookup.column.sql, st);
+      s = rawStatement(raw, `${spec.selectSql} WHERE (${lookup.column.sql} = ?) ORDER BY +${spec.defaultOrder}`);
+      perColumn.set(lookup.column.sql, s);
     }
-    return st.all(lookup.value) as Row[];
+    return s ? rowsOf<Row>(s, [lookup.value]) : null;
   } catch {
-    // A statement refused at once (the connection busy with a streamed read): the usual way.
     return null;
   }
 }
@@ -244,7 +307,7 @@ export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec:
     let chunk = plan?.where ? want : Math.max(2 * want, 100);
     for (let dbOffset = 0; ; ) {
       const page = ` LIMIT ${chunk} OFFSET ${dbOffset}`;
-      const rows = (await db.executeQuery<Row>(CompiledQuery.raw(text + page, params))).rows;
+      const rows = await pageRows<Row>(db, dialect, text + page, params);
       for (const e of await spec.build(rows)) if (matchRow(e, compiled.residual)) matched.push(e);
       if (matched.length >= want || rows.length < chunk) break;
       dbOffset += rows.length;
@@ -252,7 +315,7 @@ export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec:
     }
     return applyOptions(matched, opts, { sorted: true });
   }
-  const rows = (await db.executeQuery<Row>(CompiledQuery.raw(text, params))).rows;
+  const rows = await pageRows<Row>(db, dialect, text, params);
   let entries = await spec.build(rows);
   if (inMemory) entries = entries.filter((e) => matchRow(e, compiled.residual));
   if (pagedInSql) {
