@@ -56,13 +56,15 @@ forEachStore("fleet call audit", (store) => {
   });
   const rowsOf = (tag: string) => ts.app.store.db.selectFrom("audit").selectAll().where("event_data", "like", `%"tag":"${tag}"%`).orderBy("id").execute();
 
-  test("an entry is in the journal when enter resolves (before the call may be sent); folded with its outcome, and the journal emptied", async () => {
+  test("an entry is in the journal when enter answers (before the call may be sent: at once for a call alone); folded with its outcome", async () => {
     const audit = fresh();
     const tag = `enter-${Date.now()}`;
-    const e = await audit.enter(input(tag, 0, { answered: false }));
+    const entered = audit.enter(input(tag, 0, { answered: false }));
+    assert.ok(!(entered instanceof Promise), "a call alone is journaled at once");
+    const e = await entered;
     assert.ok(
       journalRows(dir).some((r) => r[0] === e.row[0]),
-      "journaled before enter resolved",
+      "journaled before enter answered",
     );
     audit.finish(e, true, { method: "test.journal", tag, i: 0 });
     await audit.flush();
@@ -70,11 +72,12 @@ forEachStore("fleet call audit", (store) => {
     assert.equal(rows.length, 1);
     assert.deepEqual([Number(rows[0]!.success), JSON.parse(String(rows[0]!.event_data))], [1, { method: "test.journal", tag, i: 0 }]);
     assert.equal(rows[0]!.audit_id, e.row[0]);
-    assert.deepEqual(journalRows(dir), [], "every folded line left the journal");
+    // Lines may stay in the journal after their fold (it is emptied once large): each is in the table (a restart skips it).
+    for (const r of journalRows(dir)) assert.equal((await ts.app.store.db.selectFrom("audit").select("id").where("audit_id", "=", String(r[0])).execute()).length, 1);
     await cleanup(audit);
   });
 
-  test("the entries of one turn share one journal write, each resolved only once written", async () => {
+  test("a call alone is written at once; the entries of a turn entered while it is out share one journal write, each resolved only once written", async () => {
     const audit = fresh();
     const tag = `turn-${Date.now()}`;
     const journal = (audit as unknown as { journal: CallJournal }).journal;
@@ -86,7 +89,7 @@ forEachStore("fleet call audit", (store) => {
     };
     const entries = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        audit.enter(input(tag, i, { answered: false })).then((e) => {
+        Promise.resolve(audit.enter(input(tag, i, { answered: false }))).then((e) => {
           assert.ok(
             journalRows(dir).some((r) => r[0] === e.row[0]),
             `entry ${i} journaled before it resolved`,
@@ -95,7 +98,7 @@ forEachStore("fleet call audit", (store) => {
         }),
       ),
     );
-    assert.equal(writes, 1, "one write for the turn's 20 entries");
+    assert.equal(writes, 2, "the first alone at once, one write for the other 19 of the turn");
     entries.forEach((e, i) => audit.finish(e, i % 2 === 0, { method: "test.journal", tag, i }));
     await audit.flush();
     const rows = await rowsOf(tag);

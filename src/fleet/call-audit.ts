@@ -5,13 +5,13 @@
 //
 // How: `enter` writes the entry's row to the call journal (./call-journal.ts: one append of the
 // turn's entries, a write(2) — the calls of a burst wait for the same one) and resolves once it is
-// there; only then does the proxy send the call. `finish` notes the outcome in memory. Every few
+// there (a call while no other is out: at once); only then does the proxy send the call. `finish` notes the outcome in memory. Every few
 // milliseconds `fold` puts the answered entries into the audit table with their outcomes (no
 // UPDATE), in ONE transaction; an entry still waiting for its system is folded with the first fold
 // after its answer, or once it is FOLD_OPEN_AFTER_MS old ("answered": false; its outcome is then
-// an UPDATE in a later fold). The journal is emptied when a fold leaves nothing waiting, and moved
-// to a new file (the waiting entries written there first) once it is large; lines of entries
-// already in the table may stay in it meanwhile (a restart skips them). Reading the log in this
+// an UPDATE in a later fold). The journal is emptied when a fold leaves nothing waiting in it and
+// it holds 1 MB, and moved to a new file (the waiting entries written there first) at 4 MB; lines
+// of entries already in the table stay in it meanwhile (a restart skips them). Reading the log in this
 // process (audit.query, audit.export) folds everything first (src/audit/audit.ts onAuditRead);
 // another process sees an entry one fold later. A process that stopped without folding leaves its
 // journal file: the next one started on the data dir folds it at start (entries already in the
@@ -26,7 +26,9 @@ import { CallJournal, readJournalLines } from "./call-journal.js";
 const DEFAULT_FOLD_MS = 10;
 /** An entry still waiting for its system is folded ("answered": false) once this old. */
 export const FOLD_OPEN_AFTER_MS = 1000;
-/** The journal moves to a new file once this large while entries wait (else it is emptied when none do). */
+/** The journal is emptied once this large when no entry waits in it... */
+const TRUNCATE_BYTES = 1024 * 1024;
+/** ...and moved to a new file (the waiting entries written there first) once this large. */
 const ROTATE_BYTES = 4 * 1024 * 1024;
 /** A failed fold is tried again after this long. */
 const FOLD_RETRY_MS = 1000;
@@ -58,6 +60,8 @@ function envFoldMs(): number {
 export class CallAudit {
   /** Entries waiting for this turn's journal write. */
   private waiting: Waiting[] = [];
+  /** Calls entered and not finished (a call alone is journaled at once, without waiting for the turn's others). */
+  private out = 0;
   private writeScheduled = false;
   /** Journaled entries not folded yet, in order. */
   private pending: CallEntry[] = [];
@@ -83,12 +87,24 @@ export class CallAudit {
   }
 
   /**
-   * The call's entry, durable: resolves once its row is in the journal (or, when the journal
-   * cannot be written, committed to the table); rejects when neither could be done — the call
-   * must then not be sent. Entries of one turn share one journal write.
+   * The call's entry, durable: answered (or resolved) once its row is in the journal (or, when the
+   * journal cannot be written, committed to the table); rejects when neither could be done — the
+   * call must then not be sent. A call while no other is out is written at once (answered, not a
+   * promise: it waits for nothing); otherwise the entries of a turn share one write.
    */
-  enter(input: AuditInput): Promise<CallEntry> {
+  enter(input: AuditInput): CallEntry | Promise<CallEntry> {
     const entry: CallEntry = { row: auditRows([input])[0]!, at: Date.now(), finished: false, id: null, foldedOpen: false };
+    this.out++;
+    if (this.out === 1 && !this.writeScheduled && !this.closed) {
+      try {
+        this.journal.append(`${JSON.stringify(entry.row)}\n`);
+        this.pending.push(entry);
+        this.schedule(this.foldMs);
+        return entry;
+      } catch (err) {
+        this.app.log.error({ err }, "fleet call journal write failed; committing the entry to the table before sending");
+      }
+    }
     return new Promise((resolve, reject) => {
       this.waiting.push({ entry, resolve, reject });
       if (!this.writeScheduled) {
@@ -101,6 +117,7 @@ export class CallAudit {
 
   /** Record the outcome of an entered call (after its answer was passed on). */
   finish(entry: CallEntry, success: boolean, eventData: Record<string, unknown>): void {
+    if (!entry.finished && this.out > 0) this.out--;
     entry.row[9] = JSON.stringify(eventData);
     entry.row[10] = success ? 1 : 0;
     entry.finished = true;
@@ -154,6 +171,7 @@ export class CallAudit {
       });
     } catch (err) {
       this.app.log.error({ err }, "fleet call audit entries could not be written: the calls are refused");
+      this.out = Math.max(0, this.out - batch.length);
       for (const w of batch) w.reject(new CallError("The call could not be audited, so it was not sent", "fleet.call_not_audited"));
     }
   }
@@ -229,7 +247,8 @@ export class CallAudit {
    * Answers the files to remove.
    */
   private tidyJournal(): string[] {
-    if (!this.pending.length && this.journal.empty()) return this.takeRetired();
+    // Emptied only once it holds some (an append that grows the file costs less than one after a truncation).
+    if (!this.pending.length && (this.journal.bytes < TRUNCATE_BYTES ? !this.retired.length : this.journal.empty())) return this.takeRetired();
     if (this.retired.length || this.journal.bytes > ROTATE_BYTES || !this.pending.length) return this.rotateKeeping();
     return [];
   }

@@ -103,10 +103,14 @@ export class CallJournal {
   /** Append `text` (whole lines); throws if it could not be written. */
   append(text: string): void {
     const fd = this.open();
-    const buf = Buffer.from(text);
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    this.bytes += buf.length;
+    const n = Buffer.byteLength(text);
+    // The string as is (encoded in the write); a short write (a full disk) finishes from its bytes.
+    let off = writeSync(fd, text);
+    if (off < n) {
+      const buf = Buffer.from(text);
+      while (off < n) off += writeSync(fd, buf, off, n - off);
+    }
+    this.bytes += n;
   }
 
   /** Empty the current file (every line in it is folded); false: it could not be (rotate instead). */

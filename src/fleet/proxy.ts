@@ -157,9 +157,9 @@ function callEventData(ctx: ProxyCallContext, systemId: number, method: string, 
   return { method: "fleet.call", params: [systemId, method, "********"], description: label, authenticated: !!ctx.session, authorized };
 }
 
-/** What a call needs from its audit: its entry made durable before the call is sent (`beforeSend`). */
+/** What a call needs from its audit: its entry made durable before the call is sent (`beforeSend`; a promise: await it first). */
 interface CallAuditing {
-  beforeSend(): Promise<void>;
+  beforeSend(): Promise<void> | undefined;
 }
 
 /**
@@ -174,16 +174,25 @@ export async function proxyCall(ctx: ProxyCallContext, systemId: number, method:
   let authorized = true;
   let entry: CallEntry | null = null;
   const auditing: CallAuditing = {
-    beforeSend: async () => {
-      entry ??= await audit.enter({
+    beforeSend: () => {
+      if (entry) return undefined;
+      const entered = audit.enter({
         event: "METHOD_CALL",
         eventData: { ...callEventData(ctx, systemId, method, label, authorized), answered: false },
         success: false,
         conn: ctx.conn,
         session: ctx.session,
       });
+      if (!(entered instanceof Promise)) {
+        entry = entered;
+        return undefined;
+      }
+      return entered.then((e) => {
+        entry = e;
+      });
     },
   };
+
   const outcome = (success: boolean) => {
     const eventData = callEventData(ctx, systemId, method, label, authorized);
     if (entry) audit.finish(entry, success, eventData);
@@ -207,7 +216,7 @@ export async function proxyCall(ctx: ProxyCallContext, systemId: number, method:
   }
 }
 
-/** `auditing.beforeSend` is awaited right before anything is sent to the system (the call's entry is durable then). */
+/** `auditing.beforeSend` runs (and is awaited when it answers a promise) right before anything is sent to the system (the call's entry is durable then). */
 async function forward(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[], setLabel: (l: string) => void, refused: () => void, auditing: CallAuditing): Promise<unknown> {
   const rt = fleetRuntime(ctx.app);
   const paramsJson = stringifyWire(params);
@@ -233,13 +242,15 @@ async function forward(ctx: ProxyCallContext, systemId: number, method: string, 
       }
       if (info.job) return { job: true as const };
       if (ep !== main) return { job: false as const };
-      await auditing.beforeSend();
+      const entered = auditing.beforeSend();
+      if (entered) await entered;
       return { job: false as const, result: await conn.callRaw(method, paramsJson, timeout) };
     });
     if ("result" in kind) return kind.result;
     if (!kind.job)
       return await rt.pool.run(row.id, ep, async (conn) => {
-        await auditing.beforeSend();
+        const entered = auditing.beforeSend();
+        if (entered) await entered;
         return conn.callRaw(method, paramsJson, timeout);
       });
     return await mirrorJob(ctx, rt, row, ep, method, params, timeout, auditing);
