@@ -287,7 +287,10 @@ export class CallAudit {
 
   /** The next fold: soon when outcomes or answered entries wait, else when the oldest entry still out is FOLD_OPEN_AFTER_MS old. */
   private reschedule(): void {
-    if (this.outcomes.length || this.pending.some((e) => e.finished)) return this.schedule(this.foldMs);
+    if (this.outcomes.length || this.pending.some((e) => e.finished)) {
+      this.schedule(this.foldMs);
+      return;
+    }
     if (!this.pending.length) return;
     let oldest = Number.POSITIVE_INFINITY;
     for (const e of this.pending) if (e.at < oldest) oldest = e.at;
