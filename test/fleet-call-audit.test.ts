@@ -59,14 +59,16 @@ forEachStore("fleet call audit", (store) => {
   test("an entry is in the journal when enter answers (before the call may be sent: at once for a call alone); folded with its outcome", async () => {
     const audit = fresh();
     const tag = `enter-${Date.now()}`;
-    const entered = audit.enter(input(tag, 0, { answered: false }));
+    const entered = audit.enter(input(tag, 0));
     assert.ok(!(entered instanceof Promise), "a call alone is journaled at once");
     const e = await entered;
     assert.ok(
       journalRows(dir).some((r) => r[0] === e.row[0]),
       "journaled before enter answered",
     );
-    audit.finish(e, true, { method: "test.journal", tag, i: 0 });
+    assert.equal(JSON.parse(e.row[9]).answered, false, "journaled as sent, not answered");
+    // No event data given: the entry's own, without "answered": false.
+    audit.finish(e, true);
     await audit.flush();
     const rows = await rowsOf(tag);
     assert.equal(rows.length, 1);
@@ -89,7 +91,7 @@ forEachStore("fleet call audit", (store) => {
     };
     const entries = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        Promise.resolve(audit.enter(input(tag, i, { answered: false }))).then((e) => {
+        Promise.resolve(audit.enter(input(tag, i))).then((e) => {
           assert.ok(
             journalRows(dir).some((r) => r[0] === e.row[0]),
             `entry ${i} journaled before it resolved`,
@@ -111,7 +113,7 @@ forEachStore("fleet call audit", (store) => {
   test('an entry folded before its answer says "answered": false; the outcome follows by an UPDATE of that row', async () => {
     const audit = fresh();
     const tag = `open-${Date.now()}`;
-    const e = await audit.enter(input(tag, 0, { answered: false }));
+    const e = await audit.enter(input(tag, 0));
     await audit.flush();
     const [open] = await rowsOf(tag);
     assert.deepEqual([Number(open!.success), JSON.parse(String(open!.event_data)).answered], [0, false], "sent, not answered yet");
@@ -127,7 +129,7 @@ forEachStore("fleet call audit", (store) => {
   test("a fold while a transaction is open on the store is not part of it (its rollback loses no entry)", async () => {
     const audit = fresh();
     const tag = `tx-${Date.now()}`;
-    const e = await audit.enter(input(tag, 0, { answered: false }));
+    const e = await audit.enter(input(tag, 0));
     audit.finish(e, true, { method: "test.journal", tag, i: 0 });
     let folding: Promise<void> | undefined;
     await ts.app.store.db

@@ -272,6 +272,8 @@ export interface AuditOutcome {
 }
 
 const AUDIT_ROWS_PER_STATEMENT = 256;
+/** The largest statement foldAuditRowsNow runs (a power of two). */
+const NOW_FOLD_CHUNK = 64;
 const nowOutcomes = new WeakMap<BetterSqlite.Database, BetterSqlite.Statement>();
 
 /** The row id of each of `rows`, in order, from the (id, audit_id) pairs an INSERT answered. */
@@ -295,11 +297,15 @@ export function foldAuditRowsNow(app: AuditContext, rows: readonly AuditRow[], o
   return raw.transaction(() => {
     for (const o of outcomes) st.run(o.success, o.eventData, o.id);
     const ids: number[] = [];
-    for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_STATEMENT) {
-      const part = rows.slice(i, i + AUDIT_ROWS_PER_STATEMENT);
+    for (let i = 0; i < rows.length; ) {
+      // Statements of 64, 32, ... 1 rows (a handful prepared, whatever the group sizes).
+      let n = NOW_FOLD_CHUNK;
+      while (n > rows.length - i) n >>= 1;
+      const part = rows.slice(i, i + n);
+      i += n;
       // One statement on one connection: its rows get consecutive ids (AUTOINCREMENT: the largest so far + 1 each), the last one answered.
-      const last = Number(nowInsertOf(raw, part.length).run(part.length === 1 ? part[0]! : part.flat()).lastInsertRowid);
-      for (let r = 0; r < part.length; r++) ids.push(last - part.length + 1 + r);
+      const last = Number(nowInsertOf(raw, n).run(n === 1 ? part[0]! : part.flat()).lastInsertRowid);
+      for (let r = 0; r < n; r++) ids.push(last - n + 1 + r);
     }
     return ids;
   })();

@@ -42,6 +42,8 @@ export interface CallEntry {
   finished: boolean;
   /** The row id once folded into the table (null before). */
   id: number | null;
+  /** The event data once answered, as text (null: given to `finish`). */
+  final: string | null;
   /** Folded before its outcome was known: `finish` records the outcome by an UPDATE. */
   foldedOpen: boolean;
 }
@@ -71,6 +73,8 @@ export class CallAudit {
   private retired: string[] = [];
   private timer: NodeJS.Timeout | null = null;
   private timerAt = 0;
+  /** The pending fold is due within foldMs of when it was set. */
+  private timerSoon = false;
   private folding: Promise<void> | null = null;
   private closed = false;
   private readonly foldMs = envFoldMs();
@@ -87,13 +91,13 @@ export class CallAudit {
   }
 
   /**
-   * The call's entry, durable: answered (or resolved) once its row is in the journal (or, when the
+   * The call's entry ("answered": false added to its event data), durable: answered (or resolved) once its row is in the journal (or, when the
    * journal cannot be written, committed to the table); rejects when neither could be done — the
    * call must then not be sent. A call while no other is out is written at once (answered, not a
    * promise: it waits for nothing); otherwise the entries of a turn share one write.
    */
   enter(input: AuditInput): CallEntry | Promise<CallEntry> {
-    const entry: CallEntry = { row: auditRows([input])[0]!, at: Date.now(), finished: false, id: null, foldedOpen: false };
+    const entry = openEntry(input);
     this.out++;
     if (this.out === 1 && !this.writeScheduled && !this.closed) {
       try {
@@ -115,10 +119,10 @@ export class CallAudit {
     });
   }
 
-  /** Record the outcome of an entered call (after its answer was passed on). */
-  finish(entry: CallEntry, success: boolean, eventData: Record<string, unknown>): void {
+  /** Record the outcome of an entered call (after its answer was passed on); no `eventData`: the entry's own, without "answered": false. */
+  finish(entry: CallEntry, success: boolean, eventData?: Record<string, unknown>): void {
     if (!entry.finished && this.out > 0) this.out--;
-    entry.row[9] = JSON.stringify(eventData);
+    entry.row[9] = eventData ? JSON.stringify(eventData) : (entry.final ?? entry.row[9]);
     entry.row[10] = success ? 1 : 0;
     entry.finished = true;
     // Folded before it was answered: the outcome is an UPDATE (an awaited fold still running records it when it ends).
@@ -128,7 +132,7 @@ export class CallAudit {
 
   /** The entry of a call that was never sent (refused, failed before sending), with its outcome: journaled at once. */
   record(input: AuditInput): void {
-    const entry: CallEntry = { row: auditRows([input])[0]!, at: Date.now(), finished: true, id: null, foldedOpen: false };
+    const entry: CallEntry = { row: auditRows([input])[0]!, at: Date.now(), finished: true, id: null, foldedOpen: false, final: null };
     try {
       this.journal.append(`${JSON.stringify(entry.row)}\n`);
     } catch (err) {
@@ -179,12 +183,15 @@ export class CallAudit {
   /** Fold in `ms` at the latest (a fold due earlier stays). */
   private schedule(ms: number): void {
     if (this.closed) return;
+    // The common case, at once: a fold due within the usual interval is pending already.
+    if (this.timer && ms >= this.foldMs && this.timerSoon) return;
     const at = Date.now() + ms;
     if (this.timer) {
       if (this.timerAt <= at) return;
       clearTimeout(this.timer);
     }
     this.timerAt = at;
+    this.timerSoon = ms <= this.foldMs;
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.fold(false);
@@ -332,6 +339,21 @@ export class CallAudit {
       CallJournal.remove(file);
     }
   }
+}
+
+/**
+ * The entry of a call about to be sent: its event data as given plus "answered": false; the text
+ * without it kept for `finish` (a caller's entry; an unauthenticated one's data is bounded first).
+ */
+function openEntry(input: AuditInput): CallEntry {
+  if (!input.session) {
+    const [open, done] = auditRows([{ ...input, eventData: { ...input.eventData, answered: false } }, input]);
+    return { row: open!, at: Date.now(), finished: false, id: null, foldedOpen: false, final: done![9] };
+  }
+  const row = auditRows([input])[0]!;
+  const final = row[9];
+  row[9] = `${final.slice(0, -1)}${final.length > 2 ? "," : ""}"answered":false}`;
+  return { row, at: Date.now(), finished: false, id: null, foldedOpen: false, final };
 }
 
 /** A journal line that is an audit row (its 11 columns, typed as written). */

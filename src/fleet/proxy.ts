@@ -176,13 +176,8 @@ export async function proxyCall(ctx: ProxyCallContext, systemId: number, method:
   const auditing: CallAuditing = {
     beforeSend: () => {
       if (entry) return undefined;
-      const entered = audit.enter({
-        event: "METHOD_CALL",
-        eventData: { ...callEventData(ctx, systemId, method, label, authorized), answered: false },
-        success: false,
-        conn: ctx.conn,
-        session: ctx.session,
-      });
+      // (the label and `authorized` are final by now: the outcome's event data is the same, without "answered": false)
+      const entered = audit.enter({ event: "METHOD_CALL", eventData: callEventData(ctx, systemId, method, label, authorized), success: false, conn: ctx.conn, session: ctx.session });
       if (!(entered instanceof Promise)) {
         entry = entered;
         return undefined;
@@ -194,9 +189,8 @@ export async function proxyCall(ctx: ProxyCallContext, systemId: number, method:
   };
 
   const outcome = (success: boolean) => {
-    const eventData = callEventData(ctx, systemId, method, label, authorized);
-    if (entry) audit.finish(entry, success, eventData);
-    else audit.record({ event: "METHOD_CALL", eventData, success, conn: ctx.conn, session: ctx.session });
+    if (entry) audit.finish(entry, success);
+    else audit.record({ event: "METHOD_CALL", eventData: callEventData(ctx, systemId, method, label, authorized), success, conn: ctx.conn, session: ctx.session });
   };
   try {
     const result = await forward(
