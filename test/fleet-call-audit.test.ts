@@ -37,11 +37,18 @@ forEachStore("fleet call audit", (store) => {
   before(async () => {
     ts = await startServer({ store });
   });
-  after(() => ts.stop());
-  const fresh = () => {
+  // Every journal dir made, removed at the end even when a test failed before its own cleanup.
+  const dirs: string[] = [];
+  after(async () => {
+    await ts.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  const journalDir = () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "gh-journal-"));
-    return new CallAudit(ts.app, new CallJournal(dir));
+    dirs.push(dir);
+    return dir;
   };
+  const fresh = () => new CallAudit(ts.app, new CallJournal(journalDir()));
   const cleanup = async (audit: CallAudit) => {
     await audit.close();
     rmSync(dir, { recursive: true, force: true });
@@ -147,7 +154,7 @@ forEachStore("fleet call audit", (store) => {
 
   test("a journal left by a stopped writer is folded at start: entries already in the table are skipped, a line cut short is ignored", async () => {
     const tag = `left-${Date.now()}`;
-    dir = mkdtempSync(path.join(os.tmpdir(), "gh-journal-"));
+    journalDir();
     const rows = auditRows([0, 1, 2].map((i) => input(tag, i, { answered: false })));
     // A writer that stopped after journaling three entries, the first of them folded already.
     const dead = new CallJournal(dir);
@@ -167,6 +174,7 @@ forEachStore("fleet call audit", (store) => {
   test("SIGKILL after proxied calls: a manager started on the same data dir has every call's entry, once each", { timeout: 180_000 }, async () => {
     const sys: ManagedSystem = await startManagedSystem();
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "gh-journal-proc-"));
+    dirs.push(dataDir);
     // No fold before the kill: the entries are only in the journal when the process dies.
     const env = { GATEHOUSE_FLEET_AUDIT_FOLD_MS: "3600000" };
     const first = await startServerProcess({ store, dataDir, env });
