@@ -524,6 +524,7 @@ forEachStore("provisioner on a store", (store) => {
       if (before === undefined) delete process.env.GATEHOUSE_PROVISION_DEBOUNCE_MS;
       else process.env.GATEHOUSE_PROVISION_DEBOUNCE_MS = before;
     });
+    let stopped = false;
     try {
       const app = ts.app;
       const p = provisionerOf(app);
@@ -547,11 +548,13 @@ forEachStore("provisioner on a store", (store) => {
       assert.equal(readFileSync(path.join(ts.config.hostRoot, "etc/passwd"), "utf8").match(/^b\d+:/gm)?.length, 50);
       const last = await insertUser(db, { username: "lastone", uid: 3299, group_id: g });
       app.changed(changeOf({ users: [last] }));
-    } finally {
+      stopped = true;
       await ts.stop();
+      assert.match(readFileSync(path.join(ts.config.hostRoot, "etc/passwd"), "utf8"), /^lastone:/m);
+    } finally {
+      if (!stopped) await ts.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     }
-    assert.match(readFileSync(path.join(ts.config.hostRoot, "etc/passwd"), "utf8"), /^lastone:/m);
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   test("refuses to write account files from a store without root", async () => {
