@@ -181,6 +181,10 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
   let store: Store;
   if (opts.url && /^postgres(ql)?:\/\//.test(opts.url)) {
     const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
+    // An idle pooled connection that dies (the server restarted, an administrator ended it) is
+    // reported here and dropped by the pool; the next query opens a new one. Unheeded, pg would
+    // throw it as an uncaught exception and end the process.
+    pool.on("error", () => {});
     const changes = new PgChangeFeed(opts.url);
     pool.on("connect", (client) => {
       instrumentPgClient(client, () => changes.localWrite());

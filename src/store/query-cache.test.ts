@@ -124,7 +124,8 @@ if (process.env.GATEHOUSE_TEST_PG) {
         // The NOTIFY is delivered at commit: allow it a moment to arrive.
         assert.equal(await settle(q, (v) => v === "After", 2000), "After", "the other connection's commit is seen");
         // Without the listening connection nothing is reused.
-        await other.query("select pg_terminate_backend(pid) from pg_stat_activity where query = 'LISTEN gatehouse_changes'");
+        // Only this test's database: other test files run beside this one on the same PostgreSQL.
+        await other.query("select pg_terminate_backend(pid) from pg_stat_activity where query = 'LISTEN gatehouse_changes' and datname = current_database()");
         assert.equal(
           await settle(
             async () => app.store.changes.stamp(),
