@@ -106,6 +106,7 @@ export const SENTENCES: Record<string, Sentence> = {
   "filesystem.vanished": "The folder disappeared right after it was made. Try again.",
   "fleet.access_not_held": "You can only give, change or take away access to systems that you have yourself.",
   "fleet.call_forbidden": "You can only read from this system, not change it.",
+  "fleet.call_not_audited": "The request was not sent: it could not be recorded in the audit log first.",
   "fleet.call_params_too_large": "The request to the system is too large.",
   "fleet.call_timeout": "The system did not answer in time.",
   "fleet.ca_not_found": "The certificate authority chosen for this system does not exist.",
