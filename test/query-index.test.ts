@@ -227,7 +227,7 @@ for (const kind of STORES) {
         const sent: string[] = [];
         const orig = store.db.executeQuery.bind(store.db);
         store.db.executeQuery = ((q: Parameters<typeof orig>[0], ...rest: unknown[]) => {
-          sent.push(q.sql);
+          sent.push("sql" in q ? q.sql : q.compile().sql);
           return (orig as (...a: unknown[]) => ReturnType<typeof orig>)(q, ...rest);
         }) as typeof orig;
         try {

@@ -234,7 +234,11 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     await admin.getByTestId("all-keys").getByTestId("add-api-key").click();
     const form = admin.getByTestId("api-key-form");
     // The dropdown fills from a query after the form opens ("Loading…" until then).
-    await form.getByLabel("Username", { exact: true }).locator("option", { hasText: /^admin/ }).first().waitFor({ state: "attached" });
+    await form
+      .getByLabel("Username", { exact: true })
+      .locator("option", { hasText: /^admin/ })
+      .first()
+      .waitFor({ state: "attached" });
     const options = await form.getByLabel("Username", { exact: true }).locator("option").allTextContents();
     ok(
       options.some((o) => o.startsWith("admin")),
