@@ -144,8 +144,12 @@ async function readIndex(db: Tx, stamp: string | null): Promise<FleetIndex> {
   return fillIndex(new FleetIndex(stamp), pairs(systems, "id", "name"), pairs(members, "system_group_id", "system_id"), pairs(groups, "id", "name"), pairs(teams, "id", "name"), grants);
 }
 
-/** SQLite: the index's statements on the store's connection (rows as arrays: 27,000 of them at the bench's size). */
-const indexStatements = new WeakMap<BetterSqlite.Database, Record<"systems" | "members" | "groups" | "teams" | "grants", BetterSqlite.Statement>>();
+/**
+ * SQLite: the index's read on the store's connection, made once per connection: its statements
+ * (rows as arrays: 27,000 of them at the bench's size) in one read transaction (better-sqlite3
+ * builds a transaction function's wrapper anew on each `transaction()` call).
+ */
+const indexReads = new WeakMap<BetterSqlite.Database, (stamp: string | null) => FleetIndex>();
 
 /**
  * SQLite, when no transaction is open on the store's connection: read the version at once, in
@@ -155,22 +159,22 @@ const indexStatements = new WeakMap<BetterSqlite.Database, Record<"systems" | "m
 function readIndexNow(db: Db, stamp: string | null): FleetIndex | undefined {
   const raw = freeSqliteHandle(db);
   if (!raw) return undefined;
-  let st = indexStatements.get(raw);
-  if (!st) {
-    st = {
+  let read = indexReads.get(raw);
+  if (!read) {
+    const s = {
       systems: raw.prepare('select "id", "name" from "fleet_systems" order by "id"').raw(true),
       members: raw.prepare('select "system_group_id", "system_id" from "fleet_system_group_members"').raw(true),
       groups: raw.prepare('select "id", "name" from "fleet_system_groups"').raw(true),
       teams: raw.prepare('select "id", "name" from "teams"').raw(true),
       grants: raw.prepare(`select "id", "owner_kind", "owner_id", "target_kind", "target_id", "access" from "fleet_access" where "owner_kind" = 'TEAM'`),
     };
-    indexStatements.set(raw, st);
+    type Pair = [unknown, unknown];
+    read = raw.transaction((at: string | null) =>
+      fillIndex(new FleetIndex(at), s.systems.all() as Pair[], s.members.all() as Pair[], s.groups.all() as Pair[], s.teams.all() as Pair[], s.grants.all() as GrantRow[]),
+    );
+    indexReads.set(raw, read);
   }
-  const s = st;
-  type Pair = [unknown, unknown];
-  return raw.transaction(() =>
-    fillIndex(new FleetIndex(stamp), s.systems.all() as Pair[], s.members.all() as Pair[], s.groups.all() as Pair[], s.teams.all() as Pair[], s.grants.all() as GrantRow[]),
-  )();
+  return read(stamp);
 }
 
 /** Build a version from its rows: systems (id, name), group members (group, system), groups and teams (id, name), teams' grants. */
