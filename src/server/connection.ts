@@ -29,7 +29,8 @@ export class Connection {
     readonly remoteAddress: string,
     readonly secure: boolean,
     readonly protocol: "WEBSOCKET" | "REST",
-    private readonly sendFn: (text: string) => void,
+    /** `alone`: the answer of the only call in flight (see `send`). */
+    private readonly sendFn: (text: string, alone: boolean) => void,
     private readonly closeFn: (code: number, reason: string) => void,
   ) {}
 
@@ -38,8 +39,13 @@ export class Connection {
     return a === "127.0.0.1" || a === "::1" || a === "::ffff:127.0.0.1" || a.startsWith("127.") || a.startsWith("::ffff:127.");
   }
 
-  send(text: string): void {
-    if (!this.closed) this.sendFn(text);
+  /**
+   * Send one message. `alone`: it answers the only call in flight on this connection, so no other
+   * answer of this turn can join its write — a WebSocket sends it at once instead of at the turn's
+   * end (src/server/http.ts).
+   */
+  send(text: string, alone = false): void {
+    if (!this.closed) this.sendFn(text, alone);
   }
 
   close(code = 1000, reason = ""): void {

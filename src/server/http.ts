@@ -34,12 +34,14 @@ export function webRoot(): string | null {
 }
 
 /**
- * Replies that complete in the same turn of the event loop (SQLite answers synchronously, so a
- * burst of pipelined calls often does) leave in one write instead of one syscall each.
+ * Messages sent in the same turn of the event loop (SQLite answers synchronously, so a burst of
+ * pipelined calls often does; events come in bursts) leave in one write instead of one syscall
+ * each. The answer of the only call in flight (`alone`) has no burst to wait for and leaves at
+ * once — unless the turn's write is already gathering, which it then joins (order is kept).
  */
-function sendCorked(socket: import("ws").WebSocket, text: string): void {
-  const raw = (socket as unknown as { _socket?: import("node:net").Socket })._socket;
-  if (raw && !raw.writableCorked) {
+export function sendCorked(socket: Pick<import("ws").WebSocket, "send">, text: string, alone = false): void {
+  const raw = (socket as unknown as { _socket?: Pick<import("node:net").Socket, "writableCorked" | "cork" | "uncork"> })._socket;
+  if (!alone && raw && !raw.writableCorked) {
     raw.cork();
     setImmediate(() => raw.uncork());
   }
@@ -99,7 +101,12 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
   (server as unknown as { gatehouseConnections: Set<Connection> }).gatehouseConnections = connections;
   const ignore = () => {};
   /** A connection for `req`'s client: its address and TLS as seen through a trusted proxy. */
-  const connectionFor = (req: import("fastify").FastifyRequest, protocol: "WEBSOCKET" | "REST", send: (text: string) => void = ignore, close: (code: number, reason: string) => void = ignore) => {
+  const connectionFor = (
+    req: import("fastify").FastifyRequest,
+    protocol: "WEBSOCKET" | "REST",
+    send: (text: string, alone: boolean) => void = ignore,
+    close: (code: number, reason: string) => void = ignore,
+  ) => {
     const remote = clientOf(req);
     return new Connection(randomUUID(), originOf(remote, req.socket.remotePort ?? 0), remote, secureOf(req), protocol, send, close);
   };
@@ -108,7 +115,7 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
     const conn = connectionFor(
       req,
       "WEBSOCKET",
-      (text) => sendCorked(socket, text),
+      (text, alone) => sendCorked(socket, text, alone),
       (code, reason) => socket.close(code, reason),
     );
     conn.apiVersion = version;

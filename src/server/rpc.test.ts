@@ -4,7 +4,8 @@ import { z } from "zod";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { App } from "../app.js";
-import { callMethod, redactResult } from "./rpc.js";
+import { callMethod, handleMessage, redactResult } from "./rpc.js";
+import { Connection } from "./connection.js";
 import { withTestApp } from "../../test/harness.js";
 import { testConnection, testSession } from "../../test/session-fixtures.js";
 import { accessFor } from "../access/authorize.js";
@@ -164,5 +165,38 @@ test("dispatcher: every outcome is a promise (never a synchronous throw), errors
     conn.session = { ...conn.session!, expiresAt: Date.now() - 1 };
     await assert.rejects(call("user.query"), (e: any) => e instanceof CallError && e.errname === "ENOTAUTHENTICATED", "an expired session is dropped first");
     assert.equal(conn.session, null, "and the connection has no session any more");
+  });
+});
+
+test("answers: the only call in flight is answered alone (sent at once), calls answered while others are out are not", async () => {
+  await withTestApp(undefined, async (app) => {
+    const sent: { id: unknown; alone: boolean }[] = [];
+    const conn = new Connection(
+      "c",
+      "127.0.0.1:2",
+      "127.0.0.1",
+      false,
+      "WEBSOCKET",
+      (text, alone) => sent.push({ id: JSON.parse(text).id, alone }),
+      () => {},
+    );
+    conn.session = app.auth.internalSession();
+    await handleMessage(app, conn, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "core.ping" }));
+    await handleMessage(app, conn, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "no.such_method" }));
+    assert.deepEqual(
+      sent,
+      [
+        { id: 1, alone: true },
+        { id: 2, alone: true },
+      ],
+      "a result and an error, each the only call in flight",
+    );
+    sent.length = 0;
+    await Promise.all([1, 2, 3].map((id) => handleMessage(app, conn, JSON.stringify({ jsonrpc: "2.0", id, method: "core.ping" }))));
+    assert.deepEqual(
+      sent.map((s) => s.alone),
+      [false, false, true],
+      "three at once: the first two answered while others were out, the last one alone",
+    );
   });
 });

@@ -91,14 +91,15 @@ function uncataloguedCode(err: unknown): string | null {
   return codes.find((c) => !isErrorCode(c)) ?? null;
 }
 
+// Answers go out while the call still counts in `conn.inflight`: 1 means it is the only one.
 function reply(conn: Connection, id: Id, result: unknown): void {
   // A result kept as wire text (a proxied system's answer) is spliced in as it came.
-  if (result instanceof RawWire) conn.send(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${result.json}}`);
-  else conn.send(stringifyWire({ jsonrpc: "2.0", id, result }));
+  if (result instanceof RawWire) conn.send(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${result.json}}`, conn.inflight === 1);
+  else conn.send(stringifyWire({ jsonrpc: "2.0", id, result }), conn.inflight === 1);
 }
 
 function replyError(conn: Connection, id: Id, err: unknown): void {
-  conn.send(JSON.stringify({ jsonrpc: "2.0", id, error: errorObject(err) }));
+  conn.send(JSON.stringify({ jsonrpc: "2.0", id, error: errorObject(err) }), conn.inflight === 1);
 }
 
 /** Handle one WebSocket text frame. Never throws. */
