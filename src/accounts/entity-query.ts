@@ -5,7 +5,7 @@
 
 import { CompiledQuery } from "kysely";
 import type BetterSqlite from "better-sqlite3";
-import { freeSqliteHandle, type Db } from "../store/db.js";
+import { freeSqliteHandle, readKeyLookup, type Db } from "../store/db.js";
 import { ValidationErrors } from "../server/errors.js";
 import {
   applyOptions,
@@ -131,7 +131,8 @@ function scheduleBatch<Row, Entry>(db: Db, spec: EntitySpec<Row, Entry>, column:
 
 async function runLookups<Row, Entry>(db: Db, spec: EntitySpec<Row, Entry>, column: Lookup["column"], queue: LookupQueue, batch: Map<string | number, Waiter[]>): Promise<void> {
   try {
-    const rows = (await db.executeQuery<Row>(CompiledQuery.raw(queue.text, [[...batch.keys()]]))).rows;
+    // A lookup by a unique key: its plan is the same whatever the values (generic, see readKeyLookup).
+    const rows = await readKeyLookup<Row>(db, queue.text, [[...batch.keys()]]);
     const entries = await spec.build(rows);
     const byValue = new Map<string | number, Entry[]>();
     rows.forEach((r, i) => {

@@ -6,7 +6,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from "kysely";
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type Transaction } from "kysely";
 import type { Database as Schema } from "./schema.js";
 import { runMigrations } from "./migrations/index.js";
 import { QueryCache } from "./query-cache.js";
@@ -148,6 +148,35 @@ function instrumentPgClient(client: pg.PoolClient, onWrite: () => void): void {
 }
 
 /**
+ * PostgreSQL: the pool for key lookups (readKeyLookup), by store. Its connections run named
+ * statements with generic plans (plan_cache_mode = force_generic_plan): a batched key lookup
+ * (`col = ANY($1)`) otherwise gets a custom plan every time — PostgreSQL's cost check never
+ * prefers the generic plan for an array of unknown length — and planning it (~0.4 ms: the user
+ * select's correlated subqueries) costs several times executing it (~0.1 ms). Only statements
+ * whose plan does not depend on their values go there; everything else keeps the main pool.
+ */
+const lookupPools = new WeakMap<Db, { open: () => pg.Pool; close: () => Promise<void> }>();
+/** Connections of a lookup pool: the batched lookups running at once (src/accounts/entity-query.ts). */
+const LOOKUP_POOL_SIZE = 2;
+
+/**
+ * Run a read whose best plan is the same for every value (a lookup by a unique key, values bound)
+ * outside any transaction: on PostgreSQL on the key-lookup pool (generic plans, see lookupPools),
+ * elsewhere — SQLite, or `db` a transaction — as any statement of `db`.
+ */
+export async function readKeyLookup<Row>(db: Db, text: string, params: unknown[]): Promise<Row[]> {
+  const lookups = lookupPools.get(db);
+  if (!lookups) return (await db.executeQuery<Row>(CompiledQuery.raw(text, params))).rows;
+  // A client of its own, asked as Kysely asks (text, values): a named statement (instrumentPgClient).
+  const client = await lookups.open().connect();
+  try {
+    return (await client.query(text, params)).rows as Row[];
+  } finally {
+    client.release();
+  }
+}
+
+/**
  * SQLite: the store's one connection, for reads that stream rows synchronously (provisioning's
  * full read, src/provision/snapshot.ts) — Kysely hands rows over as whole arrays or one async
  * step per row. Reads only; writes go through Kysely (the change feed watches them there).
@@ -177,6 +206,28 @@ export interface OpenOptions {
   sqliteFunctions?: (db: Database.Database) => void;
 }
 
+/** The key-lookup pool of a PostgreSQL store, opened at its first lookup (two connections more per process). */
+function lookupPoolOf(url: string, changes: PgChangeFeed): { open: () => pg.Pool; close: () => Promise<void> } {
+  let pool: pg.Pool | null = null;
+  let closed = false;
+  return {
+    open: () => {
+      if (pool) return pool;
+      if (closed) throw new Error("the store is closed");
+      pool = new pg.Pool({ connectionString: url, max: LOOKUP_POOL_SIZE, options: "-c plan_cache_mode=force_generic_plan" });
+      // As the main pool's (see there): a dead idle connection is dropped, not thrown.
+      pool.on("error", () => {});
+      pool.on("connect", (client) => instrumentPgClient(client, () => changes.localWrite()));
+      return pool;
+    },
+    close: async () => {
+      closed = true;
+      await pool?.end();
+      pool = null;
+    },
+  };
+}
+
 export async function openStore(opts: OpenOptions): Promise<Store> {
   let store: Store;
   if (opts.url && /^postgres(ql)?:\/\//.test(opts.url)) {
@@ -192,6 +243,8 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
     });
     pool.on("remove", (client) => changes.ownBackend((client as unknown as { processID?: number }).processID, false));
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+    const lookups = lookupPoolOf(opts.url, changes);
+    lookupPools.set(db, lookups);
     const u = new URL(opts.url);
     const queryCache = new QueryCache(() => changes.stamp());
     store = {
@@ -202,6 +255,7 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
       queryCache,
       close: async () => {
         await changes.close();
+        await lookups.close();
         await db.destroy();
       },
     };
