@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import * as OTPAuth from "otpauth";
 import { clientWithRoles } from "../harness.js";
 import { PASSWORD, go, heading, newPage, ok, shot, signIn, startEnv, stopEnv, type Env } from "./ui-helpers.js";
+import { codeWellInsideStep } from "./totp-code.js";
 
 let env: Env;
 
@@ -37,7 +38,7 @@ describe("issue 14: two-factor in the browser", { timeout: 5 * 60_000 }, () => {
     await shot(page, "profile-2fa-confirm");
 
     // A wrong code: a sentence under the field; still off.
-    const good = totp.generate();
+    const good = await codeWellInsideStep(totp, 10_000);
     await page.getByLabel("Code from the app").fill(good === "000000" ? "111111" : "000000");
     await page.getByTestId("confirm-2fa").click();
     await page.locator("[data-field=otp_token] .field-error, #otp_token-error, .field-error").filter({ hasText: /code/i }).first().waitFor();

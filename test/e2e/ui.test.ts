@@ -16,6 +16,7 @@ import { ADMIN_PASSWORD, clientWithRoles, startServer, type TestServer } from ".
 import type { RpcClient } from "../../src/cli/client.js";
 import { ROOT, ensureUiBuilt, insertUsers, launchChromium } from "./browser.js";
 import { decodeQr, modulesFromSvgPath } from "./qr-decode.js";
+import { codeWellInsideStep } from "./totp-code.js";
 
 /** assert.ok with a message: without one, a failure makes node:assert re-parse the transpiled
  * source to quote the expression, which can block the event loop for minutes. */
@@ -212,7 +213,7 @@ describe("web UI in a real browser", { timeout: 15 * 60_000 }, () => {
       await shot(page, "profile-2fa");
       const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
       // The new secret counts only once a code from it is confirmed (issue 14).
-      await page.getByLabel("Code from the app").fill(totp.generate());
+      await page.getByLabel("Code from the app").fill(await codeWellInsideStep(totp));
       await page.getByTestId("confirm-2fa").click();
       await page.getByTestId("twofactor-status").getByText("An authenticator is set up").waitFor();
       await api.call("auth.twofactor.update", { enabled: true, window: 1, services: { ssh: false } });
