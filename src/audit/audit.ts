@@ -8,7 +8,7 @@ import { freeSqliteHandle, type Store } from "../store/db.js";
 import type { Tx } from "../store/db.js";
 import type { Connection } from "../server/connection.js";
 import type { Session } from "../auth/session.js";
-import { param, prepare, type Prepared } from "../auth/prepared.js";
+import { param, prepare } from "../auth/prepared.js";
 import { bumpCounter } from "../auth/rate-limit.js";
 import { sourceKey } from "../auth/source.js";
 
@@ -137,23 +137,6 @@ function auditRowParams(r: number) {
 
 const insertAudit = prepare<AuditRow>()(AUDIT_COLUMNS, (db) => db.insertInto("audit").values(auditRowParams(0)).compile());
 
-/** INSERTs of `n` rows (n ≥ 2), by n: one compiled statement per group size seen. */
-const insertAuditRows = new Map<number, Prepared<unknown[], unknown>>();
-
-function insertOf(n: number): Prepared<unknown[], unknown> {
-  let p = insertAuditRows.get(n);
-  if (!p) {
-    p = prepare<unknown[]>()(n * AUDIT_COLUMNS, (db) =>
-      db
-        .insertInto("audit")
-        .values(Array.from({ length: n }, (_, r) => auditRowParams(r)))
-        .compile(),
-    );
-    insertAuditRows.set(n, p);
-  }
-  return p;
-}
-
 /** The service_data text of the last entry of a session (a session's calls come in series). */
 const serviceDataOf = new WeakMap<Session, { conn: Connection | null; origin: unknown; credentials: unknown; credentialsData: unknown; json: string }>();
 
@@ -238,30 +221,6 @@ function nowInsertOf(raw: BetterSqlite.Database, n: number): BetterSqlite.Statem
     byN.set(n, st);
   }
   return st;
-}
-
-/**
- * SQLite: write `rows` as ONE statement on the store's connection right now, synchronously, and
- * say whether it did. Outside a transaction SQLite commits the statement by itself before this
- * returns (the same WAL commit, durability and file as Kysely's path), without the driver's
- * connection lock and the promise hops around it — most of a lone entry's cost on the proxy's
- * path. It does not write (false: the caller takes the usual, awaited way, which waits for the
- * connection) when the store is PostgreSQL, when a transaction is open on the connection (the row
- * would join someone else's transaction and commit or roll back with it), or when the statement
- * fails (the connection busy with a streamed read, a constraint: a multi-row statement that
- * fails writes nothing, so the usual way writes the same rows without doubling any). The audit
- * table is not one the change feed watches (src/store/change-feed.ts), so nothing else needs
- * to hear of the write.
- */
-export function insertAuditRowsNow(app: AuditContext, rows: readonly AuditRow[]): boolean {
-  const raw = rows.length ? freeSqliteHandle(app.store.db) : undefined;
-  if (!raw) return false;
-  try {
-    nowInsertOf(raw, rows.length).run(rows.length === 1 ? rows[0]! : rows.flat());
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** An outcome to record on an entry already in the table (by its row id). */
@@ -370,27 +329,4 @@ export function onAuditRead(store: object, fold: () => Promise<void>): () => voi
 export async function foldPendingAudit(store: object): Promise<void> {
   const set = pendingFolds.get(store);
   if (set?.size) await Promise.all([...set].map((f) => f()));
-}
-
-/**
- * Write several entries with ONE multi-row INSERT: one statement, so all of them commit or none
- * does. When it fails, the same rows (same audit_id and timestamps) are written one by one, so one
- * bad entry loses only itself and none is written twice. Never rejects (failures are logged).
- */
-export async function writeAuditGroup(app: AuditContext, inputs: readonly AuditInput[]): Promise<void> {
-  const rows = auditRows(inputs);
-  if (insertAuditRowsNow(app, rows)) return;
-  await insertAuditRowsAwaited(app, rows);
-}
-
-/** writeAuditGroup's awaited way (rows built): one multi-row INSERT through Kysely, one by one if it fails. */
-export async function insertAuditRowsAwaited(app: AuditContext, rows: readonly AuditRow[]): Promise<void> {
-  if (rows.length === 1) return insertRow(app, rows[0]!);
-  if (rows.length === 0) return;
-  try {
-    await insertOf(rows.length).execute(app.store.db, ...rows.flat());
-  } catch (err) {
-    app.log.warn({ err, entries: rows.length }, "audit group write failed; writing its entries one by one");
-    for (const row of rows) await insertRow(app, row);
-  }
 }
