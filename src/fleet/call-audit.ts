@@ -1,22 +1,23 @@
 // Audit entries of proxied calls (fleet.call). The guarantee (docs/security/fleet-proxy-bypass.md):
 // a call's entry is durable BEFORE the call is sent to its system, so a call the manager forwarded
-// is in its log even if the manager dies while the system works; the outcome is recorded AFTER
-// the answer is passed on, and an entry whose outcome never got recorded says "answered": false.
+// is in its log even if the manager dies while the system works; the outcome is recorded AFTER the
+// answer is passed on, and an entry whose outcome never got recorded says "answered": false.
 //
 // How: `enter` writes the entry's row to the call journal (./call-journal.ts: one append of the
 // turn's entries, a write(2) — the calls of a burst wait for the same one) and resolves once it is
-// there (a call while no other is out: at once); only then does the proxy send the call. `finish` notes the outcome in memory. Every few
-// milliseconds `fold` puts the answered entries into the audit table with their outcomes (no
-// UPDATE), in ONE transaction; an entry still waiting for its system is folded with the first fold
-// after its answer, or once it is FOLD_OPEN_AFTER_MS old ("answered": false; its outcome is then
-// an UPDATE in a later fold). The journal is emptied when a fold leaves nothing waiting in it and
-// it holds 1 MB, and moved to a new file (the waiting entries written there first) at 4 MB; lines
-// of entries already in the table stay in it meanwhile (a restart skips them). Reading the log in this
-// process (audit.query, audit.export) folds everything first (src/audit/audit.ts onAuditRead);
-// another process sees an entry one fold later. A process that stopped without folding leaves its
-// journal file: the next one started on the data dir folds it at start (entries already in the
-// table are skipped). When the journal cannot be written, the entry is committed to the table
-// before the call is sent, or the call is refused (fleet.call_not_audited).
+// there (a call while no other is out: at once); only then does the proxy send the call. `finish`
+// notes the outcome in memory. Every few milliseconds `fold` puts the answered entries into the
+// audit table with their outcomes (no UPDATE), in ONE transaction; an entry still waiting for its
+// system is folded with the first fold after its answer, or once it is FOLD_OPEN_AFTER_MS old
+// ("answered": false; its outcome is then an UPDATE in a later fold). The journal is emptied when a
+// fold leaves nothing waiting in it and it holds 1 MB, and moved to a new file (the waiting entries
+// written there first) at 4 MB; lines of entries already in the table stay in it meanwhile (a
+// restart skips them). Reading the log in this process (audit.query, audit.export) folds everything
+// first (src/audit/audit.ts onAuditRead); another process sees an entry one fold later. A process
+// that stopped without folding leaves its journal file: the next one started on the data dir folds
+// it at start (entries already in the table are skipped). When the journal cannot be written, the
+// entry is committed to the table before the call is sent, or the call is refused
+// (fleet.call_not_audited).
 
 import { auditIdsPresent, auditRows, foldAuditRows, foldAuditRowsNow, onAuditRead, type AuditContext, type AuditInput, type AuditOutcome, type AuditRow } from "../audit/audit.js";
 import { CallError } from "../server/errors.js";
@@ -91,9 +92,9 @@ export class CallAudit {
   }
 
   /**
-   * The call's entry ("answered": false added to its event data), durable: answered (or resolved) once its row is in the journal (or, when the
-   * journal cannot be written, committed to the table); rejects when neither could be done — the
-   * call must then not be sent. A call while no other is out is written at once (answered, not a
+   * The call's entry ("answered": false added to its event data), durable: answered (or resolved)
+   * once its row is in the journal (or, when the journal cannot be written, committed to the
+   * table); rejects when neither could be done — the call must then not be sent. A call while no other is out is written at once (answered, not a
    * promise: it waits for nothing); otherwise the entries of a turn share one write.
    */
   enter(input: AuditInput): CallEntry | Promise<CallEntry> {

@@ -214,10 +214,7 @@ function lookupPoolOf(url: string, changes: PgChangeFeed): { open: () => pg.Pool
     open: () => {
       if (pool) return pool;
       if (closed) throw new Error("the store is closed");
-      pool = new pg.Pool({ connectionString: url, max: LOOKUP_POOL_SIZE, options: "-c plan_cache_mode=force_generic_plan" });
-      // As the main pool's (see there): a dead idle connection is dropped, not thrown.
-      pool.on("error", () => {});
-      pool.on("connect", (client) => instrumentPgClient(client, () => changes.localWrite()));
+      pool = storePool(url, changes, { max: LOOKUP_POOL_SIZE, options: "-c plan_cache_mode=force_generic_plan" });
       return pool;
     },
     close: async () => {
@@ -228,20 +225,26 @@ function lookupPoolOf(url: string, changes: PgChangeFeed): { open: () => pg.Pool
   };
 }
 
+/** A pool of this process's connections to the store: instrumented (instrumentPgClient), known to the change feed as its own. */
+function storePool(url: string, changes: PgChangeFeed, opts: { max: number; options?: string }): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, ...opts });
+  // An idle pooled connection that dies (the server restarted, an administrator ended it) is
+  // reported here and dropped by the pool; the next query opens a new one. Unheeded, pg would
+  // throw it as an uncaught exception and end the process.
+  pool.on("error", () => {});
+  pool.on("connect", (client) => {
+    instrumentPgClient(client, () => changes.localWrite());
+    changes.ownBackend((client as unknown as { processID?: number }).processID, true);
+  });
+  pool.on("remove", (client) => changes.ownBackend((client as unknown as { processID?: number }).processID, false));
+  return pool;
+}
+
 export async function openStore(opts: OpenOptions): Promise<Store> {
   let store: Store;
   if (opts.url && /^postgres(ql)?:\/\//.test(opts.url)) {
-    const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
-    // An idle pooled connection that dies (the server restarted, an administrator ended it) is
-    // reported here and dropped by the pool; the next query opens a new one. Unheeded, pg would
-    // throw it as an uncaught exception and end the process.
-    pool.on("error", () => {});
     const changes = new PgChangeFeed(opts.url);
-    pool.on("connect", (client) => {
-      instrumentPgClient(client, () => changes.localWrite());
-      changes.ownBackend((client as unknown as { processID?: number }).processID, true);
-    });
-    pool.on("remove", (client) => changes.ownBackend((client as unknown as { processID?: number }).processID, false));
+    const pool = storePool(opts.url, changes, { max: 10 });
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
     const lookups = lookupPoolOf(opts.url, changes);
     lookupPools.set(db, lookups);
