@@ -161,7 +161,7 @@ forEachStore("full runs and the change stamp", (store) => {
       const app = ts.app;
       await provisionerOf(app).whenIdle();
       // a feed whose stamp never moves, and one that cannot track changes
-      const frozen: ChangeFeed = { stamp: () => "frozen", onRemoteChange: () => () => {}, close: async () => {} };
+      const frozen: Pick<ChangeFeed, "stamp" | "onRemoteChange"> = { stamp: () => "frozen", onRemoteChange: () => () => {} };
       const p = new Provisioner({ ...contextOf(app), hostRoot: dir, changes: frozen }, { reconcileMs: 0, debounceMs: 0 });
       try {
         assert.equal((await p.provisionNow()).skippedRead, false, "first run reads");
@@ -180,7 +180,7 @@ forEachStore("full runs and the change stamp", (store) => {
       } finally {
         await p.stop();
       }
-      const blind: ChangeFeed = { stamp: () => null, onRemoteChange: () => () => {}, close: async () => {} };
+      const blind: Pick<ChangeFeed, "stamp" | "onRemoteChange"> = { stamp: () => null, onRemoteChange: () => () => {} };
       const q = new Provisioner({ ...contextOf(app), hostRoot: dir, changes: blind }, { reconcileMs: 0 });
       try {
         assert.equal((await q.provisionNow()).skippedRead, false, "no stamp: read");

@@ -13,6 +13,7 @@ import { grantOfLocalGroups, hasFleetAccess, type Grant } from "../access/privil
 import { grantAggregates, isPostgres, param, prepare } from "./prepared.js";
 import { SECURITY_KEY, securityFromStored } from "./policy.js";
 import { sha256 } from "./secrets.js";
+import type { ChangeEvent } from "../store/change-event.js";
 
 /** Why sessions end when their account changes (told to the connection, written to the audit log). */
 export const END_REASONS = {
@@ -54,6 +55,9 @@ export interface SessionCheckRow {
   u_unixhash: string | null;
   gid: number | null;
   aux_gids: string | null;
+  /** The account's group ids (primary; auxiliary, comma-separated): what change events name. */
+  u_group_id: number | null;
+  aux_group_ids: string | null;
   privileges: string | null;
   /** API key (null: none asked for, or deleted). */
   k_id: number | null;
@@ -65,6 +69,7 @@ export interface SessionCheckRow {
 const sessionCheck = prepare<[string, string, number, number]>()(4, (db) => {
   const pgsql = isPostgres(db);
   const { auxGids, privileges } = grantAggregates(pgsql);
+  const auxGroupIds = pgsql ? sql`string_agg(cast("m"."group_id" as text), ',')` : sql`group_concat("m"."group_id")`;
   return sql<SessionCheckRow>`select
       (select "value" from "settings" where "key" = ${param(0)}) as "security",
       "s"."id" as "s_id", "s"."terminated" as "s_terminated", "s"."expires_at" as "s_expires_at",
@@ -72,6 +77,8 @@ const sessionCheck = prepare<[string, string, number, number]>()(4, (db) => {
       "u"."unixhash" as "u_unixhash", "g"."gid" as "gid",
       (select ${auxGids} from "memberships" as "m" inner join "groups" as "mg" on "mg"."id" = "m"."group_id"
         where "m"."user_id" = "u"."id") as "aux_gids",
+      "u"."group_id" as "u_group_id",
+      (select ${auxGroupIds} from "memberships" as "m" where "m"."user_id" = "u"."id") as "aux_group_ids",
       (select ${privileges} from "privileges" as "p") as "privileges",
       "k"."id" as "k_id", "k"."revoked" as "k_revoked", "k"."expires_at" as "k_expires_at", "k"."roles" as "k_roles"
     from (select 1 as "one") as "base"
@@ -84,6 +91,31 @@ const sessionCheck = prepare<[string, string, number, number]>()(4, (db) => {
 /** Read everything a session's validity depends on (one statement). */
 export async function readSessionCheck(app: StoreContext, s: Pick<Session, "id" | "userId" | "apiKeyId">): Promise<SessionCheckRow> {
   return (await sessionCheck.first(app.store.db, SECURITY_KEY, s.id, s.userId ?? 0, s.apiKeyId ?? 0))!;
+}
+
+/** The account's group ids (primary and auxiliary) from the check row. */
+export function groupIdsOfCheckRow(row: Pick<SessionCheckRow, "u_group_id" | "aux_group_ids">): number[] {
+  const ids = row.aux_group_ids ? row.aux_group_ids.split(",").map(Number) : [];
+  if (row.u_group_id !== null && row.u_group_id !== undefined) ids.push(Number(row.u_group_id));
+  return ids;
+}
+
+/**
+ * Whether a commit of this process, described by `ev`, may concern the session checked with
+ * `groupIds`: change its account, its groups, its key, any privilege, the security settings, fleet
+ * access or directory settings. Errs towards yes (a yes only costs the usual read); a no lets the
+ * session skip re-reading the store (./service.ts refreshSession). Group events also name every
+ * member they touch (src/accounts/groups.ts); the group ids are checked as well all the same.
+ */
+export function changeConcernsSession(ev: ChangeEvent, s: Pick<Session, "userId" | "groupIds">): boolean {
+  if (ev.all || ev.settings.length || ev.privileges.length || ev.apiKeys.length || ev.directory.length) return true;
+  // Fleet access decides whether an account without privileges may stay signed in.
+  if (ev.systems.length || ev.systemGroups.length || ev.teams.length) return true;
+  if (s.userId === null) return false;
+  if (ev.users.includes(s.userId)) return true;
+  if (!ev.groups.length) return false;
+  const mine = s.groupIds;
+  return !mine || ev.groups.some((g) => mine.includes(g));
 }
 
 /** The grant from the check row: privileges naming the account's primary or auxiliary groups. */

@@ -13,7 +13,7 @@ import { destroyToken, destroyTokensOf, destroyTokensOfNow } from "./tokens.js";
 import { loginScram, type ScramLoginContext, type ScramRequest, type ScramResponse } from "./scram-login.js";
 import { freeSqliteHandle, type Tx } from "../store/db.js";
 import { param, prepare } from "./prepared.js";
-import { accountEndReason, applyRights, credentialStamp, END_REASONS, judgeSession, readAccountStates, readSessionCheck, rightsOf } from "./revalidate.js";
+import { accountEndReason, applyRights, changeConcernsSession, credentialStamp, END_REASONS, groupIdsOfCheckRow, judgeSession, readAccountStates, readSessionCheck, rightsOf } from "./revalidate.js";
 import { writeAudit, writeAuditNow, type AuditInput } from "../audit/audit.js";
 import type { ChangeEvent } from "../store/change-event.js";
 import { checkHttpAuthLimit, countHttpAuthFailure } from "./rate-limit.js";
@@ -431,12 +431,32 @@ export class AuthService {
     // One-shot HTTP sessions were authenticated against the store by this very request.
     if (s.ephemeral) return undefined;
     const stamp = this.authStamp();
-    if (stamp !== null && stamp === s.checkedStamp) {
+    if (stamp !== null && (stamp === s.checkedStamp || this.onlyOwnChangesElsewhere(s, stamp))) {
       if (now - (this.lastRefresh.get(conn) ?? 0) < REFRESH_MS) return undefined;
       this.lastRefresh.set(conn, now);
       return this.touchSession(s, now);
     }
     return this.revalidate(conn, s, stamp);
+  }
+
+  /**
+   * Whether everything committed since the session's last check was this process's own commits,
+   * each described by its typed event and none concerning the session (./revalidate.ts
+   * changeConcernsSession): then the session stays checked, as of `stamp`, without a read. Anything
+   * else — another process's commit, an undescribed write, a commit too long ago — answers no.
+   */
+  private onlyOwnChangesElsewhere(s: Session, stamp: string): boolean {
+    const seen = s.checkedView;
+    if (!seen || seen.stamp === null || (s.ownPasswordChanges ?? 0) > 0) return false;
+    const feed = this.app.store.changes;
+    const view = feed.view();
+    if (view.stamp !== seen.stamp) return false;
+    const commits = feed.ownSince(seen.seq);
+    if (commits === null) return false;
+    for (const ev of commits) if (changeConcernsSession(ev, s)) return false;
+    s.checkedView = view;
+    s.checkedStamp = stamp;
+    return true;
   }
 
   /** Record that the session is in use (shown by auth.sessions; stale rows are swept). */
@@ -451,6 +471,8 @@ export class AuthService {
   revalidate(conn: Connection, s: Session, stamp: string | null): Promise<void> {
     const running = this.checking.get(s);
     if (running && running.stamp === stamp && stamp !== null) return running.done;
+    // Taken before the read too: commits after it are looked at again on the next call.
+    const view = this.app.store.changes.view();
     const done = (async () => {
       const row = await readSessionCheck(this.app, s);
       const verdict = await judgeSession(this.app, s, row, { stored: true, keepCredentials: (s.ownPasswordChanges ?? 0) > 0 });
@@ -460,8 +482,12 @@ export class AuthService {
         return;
       }
       if (verdict.rights) applyRights(s, verdict.rights, verdict.keyRoles);
+      s.groupIds = groupIdsOfCheckRow(row);
       // A password change of its own in progress: checked again once it is over.
-      if (!(s.ownPasswordChanges ?? 0)) s.checkedStamp = stamp;
+      if (!(s.ownPasswordChanges ?? 0)) {
+        s.checkedStamp = stamp;
+        s.checkedView = view;
+      }
     })();
     this.checking.set(s, { stamp, done });
     void done
@@ -530,6 +556,7 @@ export class AuthService {
     if (stamp === s.credStamp) return;
     s.credStamp = stamp;
     s.checkedStamp = null;
+    s.checkedView = null;
     if (s.ephemeral) return;
     const tokens = await db.selectFrom("tokens").select(["token_hash", "attrs"]).where("session_id", "=", s.id).execute();
     for (const t of tokens) {
@@ -646,7 +673,7 @@ export class AuthService {
     // ends them, for all of them in two statements. (Their rights are recomputed by their next
     // call's own check, which this leaves due; so is ending one that lost all access.)
     const stamp = this.authStamp();
-    const stale = [...mine.values()].filter((c) => c.session && (stamp === null || c.session.checkedStamp !== stamp));
+    const stale = [...mine.values()].filter((c) => c.session && (stamp === null || (c.session.checkedStamp !== stamp && !this.onlyOwnChangesElsewhere(c.session, stamp))));
     if (stale.length) {
       const stateOf = await readAccountStates(
         this.app,

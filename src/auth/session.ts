@@ -2,6 +2,8 @@
 // process sharing a PostgreSQL accepts them); this object is the in-process view with the
 // caller's expanded roles and the precomputed set of methods they may call.
 
+import type { OwnCommitView } from "../store/own-commits.js";
+
 export type CredentialType = "LOGIN_PASSWORD" | "LOGIN_TWOFACTOR" | "LOGIN_ONETIME_PASSWORD" | "API_KEY" | "TOKEN" | "UNIX_SOCKET" | "INTERNAL";
 
 /** Sessions whose server process stopped confirming them for this long are not listed. */
@@ -54,6 +56,10 @@ export interface Session {
   grantFixed?: boolean;
   /** Change-feed stamp at which the session was last checked against its account (./service.ts). */
   checkedStamp?: string | null;
+  /** The feed's view (src/store/own-commits.ts) at that check: null until a check read the store. */
+  checkedView?: OwnCommitView | null;
+  /** Ids of the account's groups (primary and auxiliary) as that check read them. */
+  groupIds?: readonly number[];
   /** Password changes by this session on its own account in progress (it survives them). */
   ownPasswordChanges?: number;
 }

@@ -52,7 +52,7 @@ export interface ProvisionContext {
    * The store's change feed. With it a full run skips the store read when nothing changed since
    * the model was last read in full, and changes announced by other processes start a full run.
    */
-  changes?: ChangeFeed;
+  changes?: Pick<ChangeFeed, "stamp" | "onRemoteChange">;
   /**
    * Host files found edited behind the writer's back (they differ from what it last wrote) and
    * rewritten: log and audit them. Errors are logged, never fatal to the run.

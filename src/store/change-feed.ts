@@ -16,6 +16,7 @@ import { CHANGE_CHANNEL, WATCHED_TABLES } from "./migrations/004-change-notify.j
 import { SESSION_WATCHED_TABLES } from "./migrations/007-session-notify.js";
 import { changeOf, decodeChange, EVERYTHING, mergeChanges, type ChangeEvent } from "./change-event.js";
 import { FLEET_WATCHED_TABLES } from "./migrations/008-fleet-access.js";
+import { OwnCommitLog, type CommitSink, type OwnCommitView } from "./own-commits.js";
 
 export interface ChangeFeed {
   /** Differs after every change; null when changes cannot be tracked right now. */
@@ -26,6 +27,15 @@ export interface ChangeFeed {
    * announcement names only a table (a write that recorded no event).
    */
   onRemoteChange(listener: RemoteChangeListener): () => void;
+  /**
+   * Like `stamp`, except that it does not move for this process's own commits whose writes their
+   * recorded typed event describes (./own-commits.ts); those are numbered in `seq` and listed by
+   * `ownSince`. A session checked at a view can skip its next check when only such commits, none
+   * concerning it, came since (src/auth/service.ts).
+   */
+  view(): OwnCommitView;
+  /** This process's described commits after `seq`, oldest first; null when no longer known. */
+  ownSince(seq: number): readonly ChangeEvent[] | null;
   close(): Promise<void>;
 }
 
@@ -57,8 +67,11 @@ export function endsTransaction(text: string): boolean {
   return TX_END.test(text);
 }
 
-export class SqliteChangeFeed implements ChangeFeed {
+export class SqliteChangeFeed implements ChangeFeed, CommitSink {
   private local = 0;
+  /** Watched writes of this process that no recorded event describes. */
+  private undescribedWrites = 0;
+  private readonly own = new OwnCommitLog();
   /**
    * data_version as read earlier in this turn of the event loop. A stamp may be older than the
    * data read after it, never newer, so reusing it within a turn (where a burst of calls is
@@ -88,11 +101,27 @@ export class SqliteChangeFeed implements ChangeFeed {
     // Another connection's commit is only noticed when asked (data_version); nothing to push.
     return () => {};
   }
+  described(ev: ChangeEvent): void {
+    this.own.described(ev);
+  }
+  undescribed(): void {
+    this.undescribedWrites++;
+  }
+  view(): OwnCommitView {
+    this.stamp(); // data_version as of this turn
+    return { stamp: `${this.undescribedWrites}:${this.version}`, seq: this.own.current() };
+  }
+  ownSince(seq: number): readonly ChangeEvent[] | null {
+    return this.own.since(seq);
+  }
   async close(): Promise<void> {}
 }
 
-export class PgChangeFeed implements ChangeFeed {
+export class PgChangeFeed implements ChangeFeed, CommitSink {
   private counter = 0;
+  /** As `counter`, but not moved by this process's described commits (see ChangeFeed.view). */
+  private viewCounter = 0;
+  private readonly own = new OwnCommitLog();
   private listening = false;
   private client: pg.Client | null = null;
   private closed = false;
@@ -122,6 +151,7 @@ export class PgChangeFeed implements ChangeFeed {
       this.client = null;
       this.listening = false;
       this.counter++;
+      this.viewCounter++;
       client.end().catch(() => undefined);
       if (!this.closed) this.retry = setTimeout(() => void this.connect(), 500);
       this.retry?.unref?.();
@@ -133,6 +163,7 @@ export class PgChangeFeed implements ChangeFeed {
       this.counter++;
       // This process's own commits were counted when they completed; only others' are news.
       if (this.ownBackends.has(msg.processId)) return;
+      this.viewCounter++;
       this.announced(msg.payload ?? "");
     });
     this.client = client;
@@ -142,6 +173,7 @@ export class PgChangeFeed implements ChangeFeed {
       if (this.client !== client) return;
       // Whatever happened while nobody listened is unknown: everything counts as changed.
       this.counter++;
+      this.viewCounter++;
       this.listening = true;
     } catch {
       down();
@@ -151,6 +183,22 @@ export class PgChangeFeed implements ChangeFeed {
   /** A writing statement of this process completed. */
   localWrite(): void {
     this.counter++;
+  }
+
+  described(ev: ChangeEvent): void {
+    this.own.described(ev);
+  }
+
+  undescribed(): void {
+    this.viewCounter++;
+  }
+
+  view(): OwnCommitView {
+    return { stamp: this.listening ? String(this.viewCounter) : null, seq: this.own.current() };
+  }
+
+  ownSince(seq: number): readonly ChangeEvent[] | null {
+    return this.own.since(seq);
   }
 
   /** A pooled connection of this process opened (its backend's pid) or closed. */

@@ -11,6 +11,7 @@ import type { Database as Schema } from "./schema.js";
 import { runMigrations } from "./migrations/index.js";
 import { QueryCache } from "./query-cache.js";
 import { changesWatchedTables, endsTransaction, PgChangeFeed, SqliteChangeFeed, type ChangeFeed } from "./change-feed.js";
+import { CommitTracker, type CommitSink } from "./own-commits.js";
 import { ensurePrivateSqliteFile, sqlitePathOf } from "./private-dir.js";
 
 import type { Dialect } from "./migrations/migration.js";
@@ -38,7 +39,7 @@ pg.types.setTypeParser(20, (v) => Number(v));
  * better-sqlite3 compiles a statement on every `prepare`. Kysely prepares each query it runs, so
  * cache compiled statements by SQL text: the hot lookups then cost one bound execution.
  */
-function cachingSqlite(db: Database.Database, onWrite: () => void): Database.Database {
+function cachingSqlite(db: Database.Database, onWrite: () => void, commits: CommitTracker): Database.Database {
   // One connection, and Kysely runs nothing else while a transaction is open: counting a write
   // when it runs (even if it is rolled back later) is enough.
   const cache = new Map<string, Database.Statement>();
@@ -47,7 +48,10 @@ function cachingSqlite(db: Database.Database, onWrite: () => void): Database.Dat
     get(target, prop, receiver) {
       if (prop === "exec") {
         return (sql: string) => {
-          if (changesWatchedTables(sql)) onWrite();
+          if (changesWatchedTables(sql)) {
+            onWrite();
+            commits.write();
+          }
           return target.exec(sql);
         };
       }
@@ -59,14 +63,13 @@ function cachingSqlite(db: Database.Database, onWrite: () => void): Database.Dat
             if (!st.readonly && changesWatchedTables(sql)) {
               // Every statement that changes a watched table invalidates cached query results,
               // however it is run (INSERT … RETURNING is run with all()).
-              const target = st as unknown as Record<"run" | "all" | "get" | "iterate", (...a: unknown[]) => unknown>;
-              for (const m of ["run", "all", "get", "iterate"] as const) {
-                const original = target[m].bind(st);
-                target[m] = (...args: unknown[]) => {
-                  onWrite();
-                  return original(...args);
-                };
-              }
+              wrapRuns(st, () => {
+                onWrite();
+                commits.write();
+              });
+            } else if (CommitTracker.follows(sql)) {
+              // Transaction bounds and recorded events: told once the statement succeeded.
+              wrapRuns(st, undefined, (args) => commits.ran(sql, args[0]));
             }
             if (cache.size > 2000) cache.clear();
             cache.set(sql, st);
@@ -78,6 +81,20 @@ function cachingSqlite(db: Database.Database, onWrite: () => void): Database.Dat
       return typeof v === "function" ? v.bind(target) : v;
     },
   });
+}
+
+/** Make a statement's run/all/get/iterate call `before` first and `after` once they returned. */
+function wrapRuns(st: Database.Statement, before?: () => void, after?: (args: unknown[]) => void): void {
+  const target = st as unknown as Record<"run" | "all" | "get" | "iterate", (...a: unknown[]) => unknown>;
+  for (const m of ["run", "all", "get", "iterate"] as const) {
+    const original = target[m].bind(st);
+    target[m] = (...args: unknown[]) => {
+      before?.();
+      const r = original(...args);
+      after?.(args);
+      return r;
+    };
+  }
 }
 
 /** Statement kinds PostgreSQL can prepare under a name. */
@@ -106,8 +123,11 @@ function statementName(text: string): string {
  * - The change feed moves when a statement that changes a watched table completes, and again when
  *   the transaction it ran in ends (before the caller resumes): this process then never serves a
  *   cached result older than a write it has seen commit, even before the write's NOTIFY arrives.
+ *   At each commit the connection's CommitTracker tells the feed whether the transaction's writes
+ *   were described by the event it recorded (./own-commits.ts).
  */
-function instrumentPgClient(client: pg.PoolClient, onWrite: () => void): void {
+function instrumentPgClient(client: pg.PoolClient, onWrite: () => void, sink: CommitSink): void {
+  const commits = new CommitTracker(sink);
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   const named = new Set<string>();
   const unnamed = new Set<string>();
@@ -133,12 +153,24 @@ function instrumentPgClient(client: pg.PoolClient, onWrite: () => void): void {
     let after: (() => void) | null = null;
     if (text !== null && changesWatchedTables(text)) {
       dirty = true;
-      after = onWrite;
-    } else if (dirty && text !== null && endsTransaction(text)) {
       after = () => {
-        dirty = false;
         onWrite();
+        commits.write();
       };
+    } else if (text !== null) {
+      const ends = dirty && endsTransaction(text);
+      const follows = CommitTracker.follows(text);
+      if (ends || follows) {
+        const values = args[1];
+        after = () => {
+          if (ends) {
+            dirty = false;
+            onWrite();
+          }
+          // Told at completion: a session check that reads after this sees the commit.
+          if (follows) commits.ran(text, values);
+        };
+      }
     }
     if (!after) return result;
     if (result && typeof (result as Promise<unknown>).finally === "function") return (result as Promise<unknown>).finally(after);
@@ -233,7 +265,7 @@ function storePool(url: string, changes: PgChangeFeed, opts: { max: number; opti
   // throw it as an uncaught exception and end the process.
   pool.on("error", () => {});
   pool.on("connect", (client) => {
-    instrumentPgClient(client, () => changes.localWrite());
+    instrumentPgClient(client, () => changes.localWrite(), changes);
     changes.ownBackend((client as unknown as { processID?: number }).processID, true);
   });
   pool.on("remove", (client) => changes.ownBackend((client as unknown as { processID?: number }).processID, false));
@@ -278,7 +310,7 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
     opts.sqliteFunctions?.(raw);
     const dataVersion = raw.prepare("PRAGMA data_version").pluck();
     const changes = new SqliteChangeFeed(() => dataVersion.get() as number);
-    const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingSqlite(raw, () => changes.localWrite()) }) });
+    const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingSqlite(raw, () => changes.localWrite(), new CommitTracker(changes)) }) });
     sqliteHandles.set(db, raw);
     const queryCache = new QueryCache(() => changes.stamp());
     store = { db, dialect: "sqlite", describe: `sqlite:${file}`, changes, queryCache, close: () => db.destroy() };
