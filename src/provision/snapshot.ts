@@ -120,30 +120,133 @@ function groupFromCells(c: Cell[]): ProvGroup {
   return g;
 }
 
+/** A boolean column as bool() reads it (1 or 'true'; an integer column holds no text '1'), in SQL. */
+const sqlBool = (col: string) => `("${col}" in (1, 'true'))`;
+
+/**
+ * SQLite's full read of the users, packed for the driver, which costs some 50-100 ns per cell and
+ * more per string at 100,000 rows: the five flags in one integer (bit i = USER_FLAGS[i]), and the
+ * common values as null instead of a string each (no home, no sudo rules). userFromSqliteCells
+ * reads it back into what userFromCells makes of the plain columns.
+ */
+const USER_FLAGS = ["builtin", "smb", "password_disabled", "ssh_password_enabled", "locked"] as const;
+const SQLITE_USER_SELECT = [
+  "id",
+  "uid",
+  "username",
+  "unixhash",
+  "smbhash",
+  `nullif("home", '${NO_HOME}')`,
+  "shell",
+  "full_name",
+  "group_id",
+  // (SQLite's << and | bind alike, left to right: each shift in parentheses)
+  USER_FLAGS.map((f, i) => `(${sqlBool(f)} << ${i})`).join(" | "),
+  "sshpubkey",
+  `nullif("sudo_commands", '[]')`,
+  `nullif("sudo_commands_nopasswd", '[]')`,
+  "last_password_change",
+  "created_at",
+].join(", ");
+
+function userFromSqliteCells(c: Cell[]): ProvUser {
+  const flags = c[9] as number;
+  return {
+    id: num(c[0]),
+    uid: num(c[1]),
+    username: str(c[2]),
+    unixhash: strOrNull(c[3]),
+    smbhash: strOrNull(c[4]),
+    home: c[5] === null ? NO_HOME : str(c[5]),
+    shell: shellOf(c[6]),
+    full_name: str(c[7]),
+    builtin: (flags & 1) !== 0,
+    smb: (flags & 2) !== 0,
+    group_id: num(c[8]),
+    password_disabled: (flags & 4) !== 0,
+    ssh_password_enabled: (flags & 8) !== 0,
+    sshpubkey: strOrNull(c[10]),
+    locked: (flags & 16) !== 0,
+    sudo_commands: list(c[11]),
+    sudo_commands_nopasswd: list(c[12]),
+    last_password_change: numOrNull(c[13]),
+    created_at: num(c[14] ?? 0),
+  };
+}
+
+/** The groups for SQLite's full read, in GROUP_COLS order: the flag as 0/1, empty lists as null. */
+const SQLITE_GROUP_SELECT = ["id", "gid", "name", sqlBool("builtin"), `nullif("sudo_commands", '[]')`, `nullif("sudo_commands_nopasswd", '[]')`, `nullif("admins", '[]')`].join(", ");
+
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
 
 /**
- * SQLite: every row of `table` handed to `each`, in key order, read in chunks of ROWS_PER_CHUNK
- * by one prepared statement reused for every chunk (`where key > last order by key limit n`, a
- * seek on the primary key), inside the read transaction the caller opened on `raw`. A chunk comes
- * back from one call into the driver: about a third less CPU than stepping a cursor row by row,
- * and only one chunk of cells is held at a time besides what `each` keeps. With a `slicer` the
- * read pauses between chunks whenever its turn is used up (the event loop stays free); without
- * one it runs in one piece (an in-memory store, read on the store's own connection).
+ * SQLite: every row of `table` handed to `each`, in id order, read in chunks of ROWS_PER_CHUNK by
+ * one prepared statement reused for every chunk (`where id > last order by id limit n`, a seek on
+ * the primary key), inside the read transaction the caller opened on `raw`. `select` starts with
+ * the id, which is also the key to page on. A chunk comes back from one call into the driver:
+ * about a third less CPU than stepping a cursor row by row, and only one chunk of cells is held at
+ * a time besides what `each` keeps. With a `slicer` the read pauses between chunks whenever its
+ * turn is used up (the event loop stays free); without one it runs in one piece (an in-memory
+ * store, read on the store's own connection).
  */
-async function eachSqliteRow(raw: SqliteHandle, table: "users" | "groups" | "memberships", cols: readonly string[], each: (cells: Cell[]) => void, slicer: Slicer | null): Promise<void> {
-  // memberships has a composite primary key: its rowid is the cheap key to page on
-  const key = table === "memberships" ? "rowid" : "id";
-  const stmt = raw.prepare(`select ${cols.map((c) => `"${c}"`).join(", ")}, ${key} from "${table}" where ${key} > ? order by ${key} limit ${ROWS_PER_CHUNK}`).raw();
-  const k = cols.length;
+async function eachSqliteRow(raw: SqliteHandle, table: "users" | "groups", select: string, each: (cells: Cell[]) => void, slicer: Slicer | null): Promise<void> {
+  const stmt = raw.prepare(`select ${select} from "${table}" where id > ? order by id limit ${ROWS_PER_CHUNK}`).raw();
   let last = Number.MIN_SAFE_INTEGER;
   for (;;) {
     const rows = stmt.all(last) as Cell[][];
     for (let i = 0; i < rows.length; i++) each(rows[i]);
     if (rows.length < ROWS_PER_CHUNK) return;
-    last = rows[rows.length - 1][k] as number;
+    last = rows[rows.length - 1][0] as number;
     if (slicer) await slicer.maybePause();
   }
+}
+/**
+ * SQLite: the aux memberships into `members` (group id → user ids), read in chunks of
+ * MEMBERS_PER_CHUNK along the primary key (group_id, user_id), each chunk's members of one group
+ * coming back as one comma-separated text: a handful of cells per chunk instead of two per
+ * membership (every SMB user is in builtin_users).
+ */
+async function eachSqliteMembers(raw: SqliteHandle, members: Map<number, number[]>, slicer: Slicer | null): Promise<void> {
+  const stmt = raw
+    .prepare(
+      `select group_id, group_concat(user_id), max(user_id), count(*) from (select group_id, user_id from memberships where (group_id, user_id) > (?, ?) order by group_id, user_id limit ${MEMBERS_PER_CHUNK}) group by group_id order by group_id`,
+    )
+    .raw();
+  let lastGroup = Number.MIN_SAFE_INTEGER;
+  let lastUser = Number.MIN_SAFE_INTEGER;
+  for (;;) {
+    const rows = stmt.all(lastGroup, lastUser) as [number, string, number, number][];
+    let n = 0;
+    for (const [gid, ids, maxUser, count] of rows) {
+      let arr = members.get(gid);
+      if (!arr) members.set(gid, (arr = []));
+      pushIds(ids, arr);
+      lastGroup = gid;
+      lastUser = maxUser;
+      n += count;
+    }
+    if (n < MEMBERS_PER_CHUNK) return;
+    if (slicer) await slicer.maybePause();
+  }
+}
+
+/** Memberships aggregated by one call into the driver (about a millisecond of work). */
+const MEMBERS_PER_CHUNK = 16384;
+
+/** The ids of a comma-separated list of integers (group_concat of an integer column) onto `out`. */
+function pushIds(text: string, out: number[]): void {
+  let v = 0;
+  let neg = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44) {
+      out.push(neg ? -v : v);
+      v = 0;
+      neg = false;
+    } else if (c === 45) neg = true;
+    else v = v * 10 + (c - 48);
+  }
+  out.push(neg ? -v : v);
 }
 type SqliteHandle = NonNullable<ReturnType<typeof sqliteHandleOf>>;
 
@@ -247,10 +350,10 @@ export async function readSnapshot(db: Db, dialect: Dialect): Promise<Snapshot> 
 async function readSqliteSnapshot(raw: SqliteHandle, slicer: Slicer | null): Promise<Snapshot> {
   const users: ProvUser[] = [];
   const groups: ProvGroup[] = [];
-  const { members, member } = membershipCollector();
-  await eachSqliteRow(raw, "users", USER_COLS, (c) => users.push(userFromCells(c)), slicer);
-  await eachSqliteRow(raw, "groups", GROUP_COLS, (c) => groups.push(groupFromCells(c)), slicer);
-  await eachSqliteRow(raw, "memberships", ["group_id", "user_id"], member, slicer);
+  const members = new Map<number, number[]>();
+  await eachSqliteRow(raw, "users", SQLITE_USER_SELECT, (c) => users.push(userFromSqliteCells(c)), slicer);
+  await eachSqliteRow(raw, "groups", SQLITE_GROUP_SELECT, (c) => groups.push(groupFromCells(c)), slicer);
+  await eachSqliteMembers(raw, members, slicer);
   let policy = DEFAULT_POLICY;
   try {
     const row = raw.prepare(`select "value" from "settings" where "key" = ?`).get("system.security") as { value: unknown } | undefined;
