@@ -31,6 +31,18 @@ test("the SQLite full read gives what the plain per-row reads give", async () =>
       for (let i = 0; i < 40; i++) {
         groupIds.push(addGroup.get(50_000 + i, `g${i}`, BOOL[i % 3], lists[i % 5], lists[(i + 2) % 5], i % 4 === 0 ? "[]" : i % 4 === 1 ? "[1,2]" : i % 4 === 2 ? "junk" : "[]") as number);
       }
+      // plain groups (most of them: a user's own group), with names the packed text must keep whole
+      for (const [gid, name] of [
+        [-5, "neg"],
+        [70_000, "a,b"],
+        [70_001, "*star"],
+        [70_002, "grün,1,2"],
+        [70_003, "x"],
+      ] as const) {
+        groupIds.push(addGroup.get(gid, name, 0, "[]", "[]", "[]") as number);
+      }
+      groupIds.push(addGroup.get("abc", "textgid", 0, "[]", "[]", "[]") as number);
+      for (let i = 0; i < 3000; i++) addGroup.get(80_000 + i, `p${i}`, 0, "[]", "[]", "[]");
       const userIds: number[] = [];
       for (let i = 0; i < 20_000; i++) {
         const k = i % 32; // every combination of the five flags

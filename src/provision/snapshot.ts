@@ -174,8 +174,55 @@ function userFromSqliteCells(c: Cell[]): ProvUser {
   };
 }
 
-/** The groups for SQLite's full read, in GROUP_COLS order: the flag as 0/1, empty lists as null. */
-const SQLITE_GROUP_SELECT = ["id", "gid", "name", sqlBool("builtin"), `nullif("sudo_commands", '[]')`, `nullif("sudo_commands_nopasswd", '[]')`, `nullif("admins", '[]')`].join(", ");
+/**
+ * SQLite's full read of the groups, one text per group: `id,gid,name` (the name last, so it may
+ * hold anything). Most groups are plain (no built-in, no sudo rules, no administrators, an integer
+ * gid): their text is all there is to know. Any other starts with `*` and is read again in full.
+ */
+const SQLITE_GROUP_TEXT = `case when ${sqlBool("builtin")} = 0 and "sudo_commands" = '[]' and "sudo_commands_nopasswd" = '[]' and "admins" = '[]' and typeof("gid") = 'integer' then '' else '*' end || "id" || ',' || "gid" || ',' || "name"`;
+
+/**
+ * SQLite: every group into `out` in id order, in chunks like eachSqliteRow, each row one text
+ * (SQLITE_GROUP_TEXT; a text per row costs the driver no row array).
+ */
+async function eachSqliteGroup(raw: SqliteHandle, out: ProvGroup[], slicer: Slicer | null): Promise<void> {
+  const stmt = raw.prepare(`select ${SQLITE_GROUP_TEXT} from "groups" where id > ? order by id limit ${ROWS_PER_CHUNK}`).pluck();
+  const full = raw.prepare(`select ${GROUP_COLS.map((c) => `"${c}"`).join(", ")} from "groups" where id = ?`).raw();
+  let last = Number.MIN_SAFE_INTEGER;
+  for (;;) {
+    const rows = stmt.all(last) as string[];
+    for (let i = 0; i < rows.length; i++) {
+      const text = rows[i];
+      const special = text.charCodeAt(0) === 42; // *
+      const id = leadingInt(text, special ? 1 : 0);
+      last = id;
+      if (special) {
+        const c = full.get(id) as Cell[] | undefined;
+        if (c) out.push(groupFromCells(c));
+        continue;
+      }
+      const gidAt = text.indexOf(",") + 1;
+      const nameAt = text.indexOf(",", gidAt) + 1;
+      out.push({ id, gid: leadingInt(text, gidAt), name: text.slice(nameAt), builtin: false, sudo_commands: NO_COMMANDS, sudo_commands_nopasswd: NO_COMMANDS });
+    }
+    if (rows.length < ROWS_PER_CHUNK) return;
+    if (slicer) await slicer.maybePause();
+  }
+}
+
+/** The integer written in decimal at `from` in `text` (up to the next non-digit). */
+function leadingInt(text: string, from: number): number {
+  let i = from;
+  const neg = text.charCodeAt(i) === 45;
+  if (neg) i++;
+  let v = 0;
+  for (; i < text.length; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    v = v * 10 + d;
+  }
+  return neg ? -v : v;
+}
 
 const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
 
@@ -352,7 +399,7 @@ async function readSqliteSnapshot(raw: SqliteHandle, slicer: Slicer | null): Pro
   const groups: ProvGroup[] = [];
   const members = new Map<number, number[]>();
   await eachSqliteRow(raw, "users", SQLITE_USER_SELECT, (c) => users.push(userFromSqliteCells(c)), slicer);
-  await eachSqliteRow(raw, "groups", SQLITE_GROUP_SELECT, (c) => groups.push(groupFromCells(c)), slicer);
+  await eachSqliteGroup(raw, groups, slicer);
   await eachSqliteMembers(raw, members, slicer);
   let policy = DEFAULT_POLICY;
   try {
