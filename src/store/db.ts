@@ -13,6 +13,7 @@ import { QueryCache } from "./query-cache.js";
 import { changesWatchedTables, endsTransaction, PgChangeFeed, SqliteChangeFeed, type ChangeFeed } from "./change-feed.js";
 import { CommitTracker, type CommitSink } from "./own-commits.js";
 import { ensurePrivateSqliteFile, sqlitePathOf } from "./private-dir.js";
+import { rowMakerOf, runDescribed, type RowMaker } from "./pg-described.js";
 
 import type { Dialect } from "./migrations/migration.js";
 
@@ -113,6 +114,9 @@ function statementName(text: string): string {
   return name;
 }
 
+/** Per instrumented client: the texts it runs unnamed (a table changed under their prepared plan). */
+const unnamedTexts = new WeakMap<pg.PoolClient, Set<string>>();
+
 /**
  * Two things on every pooled PostgreSQL client:
  *
@@ -131,6 +135,7 @@ function instrumentPgClient(client: pg.PoolClient, onWrite: () => void, sink: Co
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   const named = new Set<string>();
   const unnamed = new Set<string>();
+  unnamedTexts.set(client, unnamed);
   let dirty = false;
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
     const first = args[0] as string | { text?: unknown } | undefined;
@@ -199,13 +204,44 @@ const LOOKUP_POOL_SIZE = 2;
 export async function readKeyLookup<Row>(db: Db, text: string, params: unknown[]): Promise<Row[]> {
   const lookups = lookupPools.get(db);
   if (!lookups) return (await db.executeQuery<Row>(CompiledQuery.raw(text, params))).rows;
-  // A client of its own, asked as Kysely asks (text, values): a named statement (instrumentPgClient).
   const client = await lookups.open().connect();
   try {
-    return (await client.query(text, params)).rows as Row[];
+    return (await lookupOn(client, text, params)) as Row[];
   } finally {
     client.release();
   }
+}
+
+/** Per lookup-pool client, by statement text: how its rows are made (null: node-pg's own way). */
+const rowMakers = new WeakMap<pg.PoolClient, Map<string, RowMaker | null>>();
+
+/**
+ * A key lookup on a client of the lookup pool. The first run of a text on a connection is asked as
+ * Kysely asks (text, values): a named statement (instrumentPgClient), described; later runs of
+ * that prepared statement skip the description (./pg-described.ts).
+ */
+async function lookupOn(client: pg.PoolClient, text: string, params: unknown[]): Promise<unknown[]> {
+  let makers = rowMakers.get(client);
+  if (!makers) rowMakers.set(client, (makers = new Map()));
+  const make = makers.get(text);
+  const name = statementName(text);
+  const prepared = (client as unknown as { connection: { parsedStatements: Record<string, string> } }).connection.parsedStatements[name] === text;
+  if (make && prepared && !unnamedTexts.get(client)?.has(text)) {
+    try {
+      return await runDescribed(client, name, make, params);
+    } catch (err) {
+      // A table changed under the prepared plan (another process migrated): from now on this text
+      // runs unnamed on this connection, as instrumentPgClient does after the same error.
+      if ((err as { code?: string })?.code === "0A000") {
+        unnamedTexts.get(client)?.add(text);
+        makers.set(text, null);
+      }
+      throw err;
+    }
+  }
+  const result = await client.query(text, params);
+  if (make === undefined) makers.set(text, rowMakerOf(result.fields));
+  return result.rows;
 }
 
 /**

@@ -50,3 +50,55 @@ if (process.env.GATEHOUSE_TEST_PG)
       await drop.end();
     }
   });
+
+// Later runs of a lookup's statement on a connection skip its row description (./pg-described.ts):
+// their rows must be node-pg's own, and a table changed under the statement must not leave it
+// failing.
+if (process.env.GATEHOUSE_TEST_PG)
+  test("[postgres] a key lookup's rows are node-pg's on every run, and a changed table is read again", async () => {
+    const url = await freshPgDatabase();
+    const store = await openStore({ url, dataDir: os.tmpdir() });
+    const plain = new pg.Client({ connectionString: url });
+    await plain.connect();
+    try {
+      await plain.query(`create table t (id bigint primary key, n int, s text, b boolean, j json, ts timestamptz, arr int[], "__x" text)`);
+      await plain.query(`insert into t values (1, 7, 'a"b\\c', true, '{"k":[1]}', '2020-01-02T03:04:05Z', '{1,2}', null), (2, null, null, null, null, null, null, 'y')`);
+      // Duplicate names: node-pg keeps the first place and the last value.
+      const text = `select *, n as "dup", s as "dup", 1::bigint as "one" from t where id = ANY($1::bigint[]) order by id`;
+      const expected = (await plain.query(text, [[1, 2, 3]])).rows;
+      for (let i = 0; i < 4; i++) {
+        const rows = await readKeyLookup<Record<string, unknown>>(store.db, text, [[1, 2, 3]]);
+        assert.deepEqual(rows, expected, `run ${i + 1}`);
+        assert.deepEqual(
+          rows.map((r) => Object.keys(r)),
+          expected.map((r) => Object.keys(r)),
+          `run ${i + 1}: key order`,
+        );
+      }
+      assert.deepEqual(await readKeyLookup(store.db, text, [[]]), [], "no values, no rows");
+      await assert.rejects(readKeyLookup(store.db, text, [["nan"]]), /invalid input syntax/, "a value PostgreSQL refuses fails the lookup");
+      assert.deepEqual(await readKeyLookup(store.db, text, [[2]]), expected.slice(1), "and the connection goes on");
+      // Another process changes the table under the prepared statement: at most one failure per
+      // connection (PostgreSQL's "cached plan must not change result type"), then the new rows.
+      await plain.query(`alter table t add column extra text default 'e'`);
+      const changed = (await plain.query(text, [[1, 2]])).rows;
+      let failures = 0;
+      for (let i = 0; i < 6; i++) {
+        try {
+          assert.deepEqual(await readKeyLookup(store.db, text, [[1, 2]]), changed);
+        } catch (err) {
+          assert.equal((err as { code?: string }).code, "0A000", String(err));
+          failures++;
+        }
+      }
+      assert.ok(failures <= 2, `${failures} failures`);
+      assert.deepEqual(await readKeyLookup(store.db, text, [[1, 2]]), changed);
+    } finally {
+      await plain.end();
+      await store.close();
+      const drop = new pg.Client({ connectionString: process.env.GATEHOUSE_TEST_PG });
+      await drop.connect();
+      await drop.query(`drop database if exists ${new URL(url).pathname.slice(1)} with (force)`);
+      await drop.end();
+    }
+  });
