@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { fromWire, toWire, WireSet } from "./ejson.js";
 
 test("datetimes and sets are encoded as $date and $set", () => {
@@ -60,4 +61,76 @@ test("inbound values without extended JSON come back as the same objects; a chan
   assert.equal(out[2], "s", "later elements follow");
   const late = { a: 1, b: 2, c: { $set: [3] } };
   assert.deepEqual(fromWire(late), { a: 1, b: 2, c: [3] }, "keys before the first change are copied");
+});
+
+// The encoding as it was written first (a changed object copied key by key): the reference for
+// the spread copy of plain objects.
+function referenceToWire(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (value instanceof Date) return { $date: value.getTime() };
+  if (Array.isArray(value)) {
+    let out: unknown[] | null = null;
+    value.forEach((v, i) => {
+      const w = referenceToWire(v);
+      if (w !== v && !out) out = value.slice(0, i);
+      if (out) out.push(w);
+    });
+    return out ?? value;
+  }
+  const src = value as Record<string, unknown>;
+  let out: Record<string, unknown> | null = null;
+  for (const key in src) {
+    const v = src[key];
+    if (v === undefined) continue;
+    const w = referenceToWire(v);
+    if (w !== v && !out) {
+      out = {};
+      for (const k in src) {
+        if (k === key) break;
+        if (src[k] !== undefined) out[k] = src[k];
+      }
+    }
+    if (out) out[key] = w;
+  }
+  return out ?? value;
+}
+
+test("an object copied for a changed value is the key-by-key copy: keys, order, undefined left out, prototype", () => {
+  const key = fc.constantFrom("a", "b", "1", "0", "10", "__proto__", "z");
+  const leaf = fc.oneof(
+    fc.integer(),
+    fc.constant(undefined),
+    fc.constant(null),
+    fc.string({ maxLength: 3 }),
+    fc.integer().map((n) => new Date(n)),
+  );
+  const tree = fc.letrec((tie) => ({
+    node: fc.oneof({ depthSize: "small" }, leaf, fc.array(tie("node"), { maxLength: 3 }), tie("obj")),
+    obj: fc.array(fc.tuple(key, tie("node")), { maxLength: 5 }).map((entries) => {
+      const o: Record<string, unknown> = {};
+      // defineProperty: an own "__proto__" key, as JSON.parse makes it.
+      for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+      return o;
+    }),
+  }));
+  fc.assert(
+    fc.property(tree.node, (v) => {
+      const got = toWire(v);
+      const want = referenceToWire(v);
+      // (Not deepEqual: a key-by-key copy makes an own "__proto__" value the copy's prototype, a new object each time.)
+      assert.equal(JSON.stringify(got), JSON.stringify(want));
+      if (got && typeof got === "object" && want && typeof want === "object") {
+        assert.deepEqual(Object.keys(got), Object.keys(want));
+        assert.equal(JSON.stringify(Object.getPrototypeOf(got)), JSON.stringify(Object.getPrototypeOf(want)));
+        assert.equal(got === v, want === v, "copied exactly when the reference copies");
+        for (const k of Object.keys(got))
+          assert.equal(
+            (got as Record<string, unknown>)[k] === (v as Record<string, unknown>)[k],
+            (want as Record<string, unknown>)[k] === (v as Record<string, unknown>)[k],
+            `${k}: shared exactly when the reference shares it`,
+          );
+      }
+    }),
+    { numRuns: 3000 },
+  );
 });

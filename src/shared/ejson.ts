@@ -62,20 +62,33 @@ function walk(value: object): unknown {
   }
   if (value instanceof Uint8Array) return base64(value);
   const src = value as Record<string, unknown>;
+  // A plain object's copy starts as a spread of it (one step, the same fast shape: a user entry
+  // copied key by key for its one Date became a dictionary, slower to build and to stringify).
+  // (Not with an own "__proto__" key, which a key-by-key copy turns into the copy's prototype.)
+  const plain = Object.getPrototypeOf(src) === Object.prototype && !Object.hasOwn(src, "__proto__");
   let out: Record<string, unknown> | null = null;
+  let undefinedSeen = false;
   for (const key in src) {
     const v = src[key];
-    if (v === undefined) continue;
+    if (v === undefined) {
+      undefinedSeen = true;
+      continue;
+    }
     const w = toWire(v);
     if (w !== v && !out) {
-      out = {};
-      for (const k in src) {
-        if (k === key) break;
-        if (src[k] !== undefined) out[k] = src[k];
+      if (plain) out = { ...src };
+      else {
+        out = {};
+        for (const k in src) {
+          if (k === key) break;
+          if (src[k] !== undefined) out[k] = src[k];
+        }
       }
     }
     if (out) out[key] = w;
   }
+  // The copy leaves out undefined values, as a key-by-key copy does.
+  if (out && plain && undefinedSeen) for (const k in out) if (out[k] === undefined) delete out[k];
   return out ?? value;
 }
 
