@@ -250,11 +250,13 @@ export async function runEntityQuery<Row, Entry>(db: Db, dialect: Dialect, spec:
   const filtersAttr = args.attrs?.filters ?? "filters";
   const filters = parseFilters(args.filters, filtersAttr);
   // A typo'd field would otherwise silently match nothing (or everything, with !=).
-  const unknown = new ValidationErrors();
-  filters.forEach((f, i) => {
-    for (const field of filterFields([f])) if (!spec.fields.has(field)) unknown.add(`${filtersAttr}.${i}`, `${field}: unknown field`, "query.unknown_field");
-  });
-  unknown.check();
+  let unknown: ValidationErrors | null = null;
+  for (let i = 0; i < filters.length; i++) {
+    for (const field of filterFields([filters[i]!])) {
+      if (!spec.fields.has(field)) (unknown ??= new ValidationErrors()).add(`${filtersAttr}.${i}`, `${field}: unknown field`, "query.unknown_field");
+    }
+  }
+  unknown?.check();
   const opts = parseOptions(args.options, args.attrs?.options ?? "options");
   const lookup = batchableLookup(spec, filters, opts);
   if (lookup && dialect === "postgres") return batchedLookup(db, spec, lookup.column, lookup.value);

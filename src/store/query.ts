@@ -63,6 +63,8 @@ export function parseOptions(raw: unknown, attr = "options"): QueryOptions {
   const opts = defaultQueryOptions();
   if (raw === undefined || raw === null) return opts;
   if (!isPlainObject(raw)) validationError(attr, "Input should be a valid dictionary", "query.invalid_options");
+  // No options (a lookup's, on every call): the defaults, without the checkers below.
+  if (Object.keys(raw).length === 0) return opts;
   const errors = new ValidationErrors();
   const err = (key: string, msg: string): void => void errors.add(`${attr}.${key}`, msg, "query.invalid_options");
   const bool = (key: "count" | "get" | "force_sql_filters", v: unknown): void => {
