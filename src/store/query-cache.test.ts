@@ -13,6 +13,7 @@ import { callMethod } from "../server/rpc.js";
 import { freshPgDatabase } from "../../test/harness.js";
 import { testConnection } from "../../test/session-fixtures.js";
 import { changesWatchedTables } from "./change-feed.js";
+import { QueryCache } from "./query-cache.js";
 
 async function withApp(fn: (app: App, dataDir: string, call: (m: string, ...p: unknown[]) => Promise<any>) => Promise<void>, database?: string) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "gh-qc-"));
@@ -173,4 +174,25 @@ test("a commit by another connection (the CLI, another process) invalidates thro
     await new Promise((r) => setImmediate(r));
     assert.equal((await q())[0].full_name, "After");
   });
+});
+
+test("the admission filter remembers a first asking for at least 2 × max and at most 4 × max other first askings", async () => {
+  const cache = new QueryCache(() => "stamp", 3);
+  let computed = 0;
+  const ask = (key: string) => cache.get(key, async () => ++computed);
+  const others = async (n: number, tag: string) => {
+    for (let i = 0; i < n; i++) await ask(`${tag}${i}`);
+  };
+  await ask("a");
+  await others(2 * 3 - 1, "x");
+  await ask("a"); // second asking, within 2 × max: kept
+  const before = computed;
+  await ask("a");
+  assert.equal(computed, before, "the third asking is a hit");
+  await ask("b");
+  await others(4 * 3 + 1, "y");
+  await ask("b"); // second asking beyond 4 × max: forgotten, counts as a first asking
+  const again = computed;
+  await ask("b");
+  assert.equal(computed, again + 1, "not kept: computed again");
 });
