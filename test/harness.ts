@@ -207,3 +207,28 @@ export async function rpcError(p: Promise<unknown>): Promise<import("../src/cli/
   }
   throw new Error("expected the call to fail, but it succeeded");
 }
+
+/**
+ * How long another server process on the same PostgreSQL may take to hear of a commit: its NOTIFY
+ * is sent at commit and arrives "well under a millisecond" later on one idle host; a call that
+ * reaches that process first is concurrent with the change (docs/security/session-lifecycle.md,
+ * docs/security/fleet-stale-access-after-revoke.md "Limit"). Generous for a loaded CI machine, far
+ * below any periodic sweep, so a process that never hears of a change still fails.
+ */
+export const NOTIFY_WINDOW_MS = 250;
+
+/**
+ * `check` passes, on a process that learns of a change by PostgreSQL's notification: asked again
+ * (every 5 ms) until it passes or NOTIFY_WINDOW_MS has gone by, then its last failure is thrown.
+ */
+export async function onceNotified<T>(check: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + NOTIFY_WINDOW_MS;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
