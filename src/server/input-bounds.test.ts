@@ -13,10 +13,10 @@ test("nesting up to the bound passes; one level more names the path; 200,000 lev
   assert.deepEqual(tooDeepPath(nest(MAX_PARAM_DEPTH + 1), MAX_PARAM_DEPTH), Array(MAX_PARAM_DEPTH).fill(0));
   assert.deepEqual(tooDeepPath({ a: [1, { b: nest(3) }] }, 4), ["a", 1, "b", 0]);
   assert.ok(tooDeepPath(nest(200_000), MAX_PARAM_DEPTH));
-  const err = paramsDepthError(["user_create"], [{ full_name: nest(100) }]);
+  const err = paramsDepthError([{ name: "user_create" }], [{ full_name: nest(100) }]);
   assert.equal(err?.errors[0][0], "user_create.full_name.0.0.0.…");
   assert.equal(err?.errors[0][2], 22);
-  assert.equal(paramsDepthError(["filters"], [[["a", "=", 1]]]), null);
+  assert.equal(paramsDepthError([{ name: "filters" }], [[["a", "=", 1]]]), null);
 });
 
 test("path bounds: PATH_MAX and NAME_MAX in bytes", () => {

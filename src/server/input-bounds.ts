@@ -78,7 +78,7 @@ export function tooDeepPath(value: unknown, max: number): (string | number)[] | 
  * A validation error for parameters nested deeper than MAX_PARAM_DEPTH (null when they are not).
  * The attribute is the argument's name followed by the first few keys of the path.
  */
-export function paramsDepthError(argNames: readonly string[], params: readonly unknown[]): ValidationErrors | null {
+export function paramsDepthError(args: readonly { readonly name: string }[], params: readonly unknown[]): ValidationErrors | null {
   for (let i = 0; i < params.length; i++) {
     const p = params[i];
     if (p === null || typeof p !== "object") continue;
@@ -87,7 +87,7 @@ export function paramsDepthError(argNames: readonly string[], params: readonly u
     const path = tooDeepPath(p, MAX_PARAM_DEPTH);
     if (path === null) continue;
     const shown = path.slice(0, 4).join(".");
-    const attr = [argNames[i] ?? String(i), shown].filter(Boolean).join(".") + (path.length > 4 ? ".…" : "");
+    const attr = [args[i]?.name ?? String(i), shown].filter(Boolean).join(".") + (path.length > 4 ? ".…" : "");
     return new ValidationErrors().add(attr, `Value is nested too deeply (at most ${MAX_PARAM_DEPTH} levels)`, "core.params_too_deep");
   }
   return null;

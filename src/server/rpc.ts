@@ -222,12 +222,7 @@ export function callMethod(app: HandlerApp, conn: Connection, name: string, rawP
     }
     const d = def;
     // Nesting bounded before any recursive walk (decoders, validators): EINVAL, not a stack overflow.
-    const tooDeep = rawParams.length
-      ? paramsDepthError(
-          d.args.map((a) => a.name),
-          rawParams,
-        )
-      : null;
+    const tooDeep = rawParams.length ? paramsDepthError(d.args, rawParams) : null;
     if (tooDeep) throw tooDeep;
     const refreshing = conn.session ? app.auth.refreshSession(conn) : undefined;
     let running = refreshing ? refreshing.then(() => dispatch(app, conn, d, rawParams, callId)) : dispatch(app, conn, d, rawParams, callId);
