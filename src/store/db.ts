@@ -41,6 +41,10 @@ pg.types.setTypeParser(20, (v) => Number(v));
  * cache compiled statements by SQL text: the hot lookups then cost one bound execution.
  */
 function cachingSqlite(db: Database.Database, onWrite: () => void, commits: CommitTracker): Database.Database {
+  const written = () => {
+    onWrite();
+    commits.write();
+  };
   // One connection, and Kysely runs nothing else while a transaction is open: counting a write
   // when it runs (even if it is rolled back later) is enough.
   const cache = new Map<string, Database.Statement>();
@@ -49,10 +53,7 @@ function cachingSqlite(db: Database.Database, onWrite: () => void, commits: Comm
     get(target, prop, receiver) {
       if (prop === "exec") {
         return (sql: string) => {
-          if (changesWatchedTables(sql)) {
-            onWrite();
-            commits.write();
-          }
+          if (changesWatchedTables(sql)) written();
           return target.exec(sql);
         };
       }
@@ -64,10 +65,7 @@ function cachingSqlite(db: Database.Database, onWrite: () => void, commits: Comm
             if (!st.readonly && changesWatchedTables(sql)) {
               // Every statement that changes a watched table invalidates cached query results,
               // however it is run (INSERT … RETURNING is run with all()).
-              wrapRuns(st, () => {
-                onWrite();
-                commits.write();
-              });
+              wrapRuns(st, written);
             } else if (CommitTracker.follows(sql)) {
               // Transaction bounds and recorded events: told once the statement succeeded.
               wrapRuns(st, undefined, (args) => commits.ran(sql, args[0]));

@@ -52,6 +52,8 @@ const ROLLBACK_TO = /^\s*rollback\s+to\b/i;
 const ROLLBACK = /^\s*rollback\b/i;
 /** recordChange's statement (Kysely's text): its first parameter is the encoded event. */
 const RECORD = /^\s*insert\s+into\s+"changes"\s*\(\s*"payload"/i;
+/** Any of the four above, in one test: PostgreSQL asks `follows` of every statement it runs. */
+const FOLLOWED = /^\s*(?:begin\b|commit\b|end\b|rollback\b|insert\s+into\s+"changes"\s*\(\s*"payload")/i;
 
 /** What a connection's tracker reports to its feed. */
 export interface CommitSink {
@@ -75,7 +77,7 @@ export class CommitTracker {
 
   /** Whether `text` is a statement this tracker must see besides watched writes. */
   static follows(text: string): boolean {
-    return BEGIN.test(text) || COMMIT.test(text) || ROLLBACK.test(text) || RECORD.test(text);
+    return FOLLOWED.test(text);
   }
 
   /** A watched write ran. */
