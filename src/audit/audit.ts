@@ -158,22 +158,29 @@ function serviceData(conn: Connection | null, session: Session | null): string {
 /** The row of one entry, stamped `now` (a fresh audit_id each time it is built). */
 function auditRow(input: AuditInput, now: number): AuditRow {
   const session = input.session;
-  const anonymous = !session;
-  const eventData = anonymous ? boundEventData(input.eventData) : input.eventData;
-  const username = session?.username ?? (input.username === null || input.username === undefined ? ".UNAUTHENTICATED" : anonymous ? boundString(input.username) : input.username);
+  if (session) return sessionAuditRow(input.conn, session, input.event, JSON.stringify(input.eventData), input.success, now);
+  const username = input.username === null || input.username === undefined ? ".UNAUTHENTICATED" : boundString(input.username);
   return [
     randomUUID(),
     Math.floor(now / 1000),
     now,
     input.conn?.remoteAddress ?? "",
     username,
-    session?.id ?? null,
+    null,
     "MIDDLEWARE",
-    serviceData(input.conn, session),
+    serviceData(input.conn, null),
     input.event,
-    JSON.stringify(eventData),
+    JSON.stringify(boundEventData(input.eventData)),
     input.success ? 1 : 0,
   ];
+}
+
+/**
+ * The row of an authenticated caller's entry whose event data is text already (the fleet proxy
+ * keeps it per target and method instead of encoding the same object on every call).
+ */
+export function sessionAuditRow(conn: Connection | null, session: Session, event: string, eventData: string, success: boolean, now = Date.now()): AuditRow {
+  return [randomUUID(), Math.floor(now / 1000), now, conn?.remoteAddress ?? "", session.username, session.id, "MIDDLEWARE", serviceData(conn, session), event, eventData, success ? 1 : 0];
 }
 
 /** Write one entry; `db` lets a caller put it in its own transaction (a failure then throws). */
@@ -260,14 +267,24 @@ export function foldAuditRowsNow(app: AuditContext, rows: readonly AuditRow[], o
       // Statements of 64, 32, ... 1 rows (a handful prepared, whatever the group sizes).
       let n = NOW_FOLD_CHUNK;
       while (n > rows.length - i) n >>= 1;
-      const part = rows.slice(i, i + n);
-      i += n;
       // One statement on one connection: its rows get consecutive ids (AUTOINCREMENT: the largest so far + 1 each), the last one answered.
-      const last = Number(nowInsertOf(raw, n).run(n === 1 ? part[0]! : part.flat()).lastInsertRowid);
+      const last = Number(nowInsertOf(raw, n).run(n === 1 ? rows[i]! : flatRows(rows, i, n)).lastInsertRowid);
+      i += n;
       for (let r = 0; r < n; r++) ids.push(last - n + 1 + r);
     }
     return ids;
   })();
+}
+
+/** The columns of rows `from` to `from + n - 1`, in one array (an INSERT's parameters). */
+function flatRows(rows: readonly AuditRow[], from: number, n: number): unknown[] {
+  const out = new Array<unknown>(n * AUDIT_COLUMNS);
+  let k = 0;
+  for (let r = from; r < from + n; r++) {
+    const row = rows[r]!;
+    for (let c = 0; c < AUDIT_COLUMNS; c++) out[k++] = row[c];
+  }
+  return out;
 }
 
 /** foldAuditRowsNow's awaited way (either store): one transaction; rejects when it failed (nothing of it written). */

@@ -19,7 +19,9 @@
 // entry is committed to the table before the call is sent, or the call is refused
 // (fleet.call_not_audited).
 
-import { auditIdsPresent, auditRows, foldAuditRows, foldAuditRowsNow, onAuditRead, type AuditContext, type AuditInput, type AuditOutcome, type AuditRow } from "../audit/audit.js";
+import { auditIdsPresent, auditRows, foldAuditRows, foldAuditRowsNow, onAuditRead, sessionAuditRow, type AuditContext, type AuditInput, type AuditOutcome, type AuditRow } from "../audit/audit.js";
+import type { Session } from "../auth/session.js";
+import type { Connection } from "../server/connection.js";
 import { CallError } from "../server/errors.js";
 import { CallJournal, readJournalLines } from "./call-journal.js";
 
@@ -49,10 +51,28 @@ export interface CallEntry {
   foldedOpen: boolean;
 }
 
+/** An entry's event data as text: as it ends (`final`), and as journaled before the answer (`open`, with "answered": false). */
+export interface EntryTexts {
+  final: string;
+  open: string;
+}
+
+/** The texts of event data `data` (an authenticated caller's: nothing to bound). */
+export function entryTexts(data: Record<string, unknown>): EntryTexts {
+  const final = JSON.stringify(data);
+  return { final, open: withAnsweredFalse(final) };
+}
+
+function withAnsweredFalse(final: string): string {
+  return `${final.slice(0, -1)}${final.length > 2 ? "," : ""}"answered":false}`;
+}
+
+/** Told once an entry is durable (`err` null: the call may be sent), or that it could not be made so (do not send). */
+export type EnteredFn = (entry: CallEntry, err: Error | null) => void;
+
 interface Waiting {
   entry: CallEntry;
-  resolve: (e: CallEntry) => void;
-  reject: (err: Error) => void;
+  done: EnteredFn;
 }
 
 function envFoldMs(): number {
@@ -79,6 +99,7 @@ export class CallAudit {
   private folding: Promise<void> | null = null;
   private closed = false;
   private readonly foldMs = envFoldMs();
+  private readonly lines = new JournalLines();
   private readonly unregister: () => void;
   /** Folding the journals left by stopped processes (started with the writer). */
   readonly recovered: Promise<void>;
@@ -99,25 +120,45 @@ export class CallAudit {
    */
   enter(input: AuditInput): CallEntry | Promise<CallEntry> {
     const entry = openEntry(input);
+    if (this.writeAlone(entry)) return entry;
+    return new Promise((resolve, reject) => this.wait(entry, (e, err) => (err ? reject(err) : resolve(e))));
+  }
+
+  /**
+   * `enter` for an authenticated caller whose event data is text already (the proxy keeps it per
+   * target and method), told through `done` instead of a promise: at once when no other call is
+   * out, else after the turn's shared write.
+   */
+  enterThen(conn: Connection | null, session: Session, texts: EntryTexts, done: EnteredFn): void {
+    const row = sessionAuditRow(conn, session, "METHOD_CALL", texts.open, false);
+    const entry: CallEntry = { row, at: row[2], finished: false, id: null, foldedOpen: false, final: texts.final };
+    if (this.writeAlone(entry)) done(entry, null);
+    else this.wait(entry, done);
+  }
+
+  /** A call while no other is out is journaled at once (it waits for nothing); true when it was. */
+  private writeAlone(entry: CallEntry): boolean {
     this.out++;
-    if (this.out === 1 && !this.writeScheduled && !this.closed) {
-      try {
-        this.journal.append(`${JSON.stringify(entry.row)}\n`);
-        this.pending.push(entry);
-        this.schedule(this.foldMs);
-        return entry;
-      } catch (err) {
-        this.app.log.error({ err }, "fleet call journal write failed; committing the entry to the table before sending");
-      }
+    if (this.out !== 1 || this.writeScheduled || this.closed) return false;
+    try {
+      this.journal.append(this.lines.of(entry.row));
+    } catch (err) {
+      this.app.log.error({ err }, "fleet call journal write failed; committing the entry to the table before sending");
+      return false;
     }
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ entry, resolve, reject });
-      if (!this.writeScheduled) {
-        this.writeScheduled = true;
-        // After the promise continuations queued now: the calls of the same read join this write.
-        process.nextTick(() => this.writeWaiting());
-      }
-    });
+    this.pending.push(entry);
+    this.schedule(this.foldMs);
+    return true;
+  }
+
+  /** Queue the entry for this turn's shared write. */
+  private wait(entry: CallEntry, done: EnteredFn): void {
+    this.waiting.push({ entry, done });
+    if (!this.writeScheduled) {
+      this.writeScheduled = true;
+      // After the continuations queued now: the calls of the same read join this write.
+      process.nextTick(() => this.writeWaiting());
+    }
   }
 
   /** Record the outcome of an entered call (after its answer was passed on); no `eventData`: the entry's own, without "answered": false. */
@@ -135,7 +176,7 @@ export class CallAudit {
   record(input: AuditInput): void {
     const entry: CallEntry = { row: auditRows([input])[0]!, at: Date.now(), finished: true, id: null, foldedOpen: false, final: null };
     try {
-      this.journal.append(`${JSON.stringify(entry.row)}\n`);
+      this.journal.append(this.lines.of(entry.row));
     } catch (err) {
       this.app.log.error({ err }, "fleet call journal write failed; the entry goes to the table at the next fold");
     }
@@ -148,7 +189,7 @@ export class CallAudit {
     const batch = this.waiting;
     this.waiting = [];
     let text = "";
-    for (const w of batch) text += `${JSON.stringify(w.entry.row)}\n`;
+    for (const w of batch) text += this.lines.of(w.entry.row);
     try {
       if (this.closed) throw new Error("the call journal is closed");
       this.journal.append(text);
@@ -159,7 +200,7 @@ export class CallAudit {
     }
     for (const w of batch) {
       this.pending.push(w.entry);
-      w.resolve(w.entry);
+      w.done(w.entry, null);
     }
     this.schedule(this.foldMs);
   }
@@ -172,12 +213,12 @@ export class CallAudit {
       batch.forEach((w, i) => {
         w.entry.id = ids[i]!;
         w.entry.foldedOpen = true;
-        w.resolve(w.entry);
+        w.done(w.entry, null);
       });
     } catch (err) {
       this.app.log.error({ err }, "fleet call audit entries could not be written: the calls are refused");
       this.out = Math.max(0, this.out - batch.length);
-      for (const w of batch) w.reject(new CallError("The call could not be audited, so it was not sent", "fleet.call_not_audited"));
+      for (const w of batch) w.done(w.entry, new CallError("The call could not be audited, so it was not sent", "fleet.call_not_audited"));
     }
   }
 
@@ -223,11 +264,14 @@ export class CallAudit {
     }
     this.pending = keep;
     this.outcomes = [];
-    // What is written now: an outcome noted while an awaited fold runs must not change it.
-    const rows = take.map((e) => [...e.row] as AuditRow);
     const answered = take.map((e) => e.finished);
     try {
-      const ids = foldAuditRowsNow(this.app, rows, outcomes);
+      // Written at once (nothing can note an outcome meanwhile): the rows as they stand.
+      const ids = foldAuditRowsNow(
+        this.app,
+        take.map((e) => e.row),
+        outcomes,
+      );
       if (ids) {
         this.folded(take, answered, ids, this.tidyJournal());
         return Promise.resolve();
@@ -236,6 +280,8 @@ export class CallAudit {
       this.foldFailed(take, outcomes, [], err);
       return Promise.resolve();
     }
+    // Awaited: what is written is copied now (an outcome noted meanwhile must not change it).
+    const rows = take.map((e) => [...e.row] as AuditRow);
     // Appends go on while the transaction is awaited: a new file, holding the entries kept, from now.
     const files = this.rotateKeeping();
     this.folding = foldAuditRows(this.app, rows, outcomes)
@@ -265,7 +311,7 @@ export class CallAudit {
   private rotateKeeping(): string[] {
     try {
       const old = this.journal.rotate();
-      if (this.pending.length) this.journal.append(this.pending.map((e) => `${JSON.stringify(e.row)}\n`).join(""));
+      if (this.pending.length) this.journal.append(this.pending.map((e) => this.lines.of(e.row)).join(""));
       return [...this.takeRetired(), ...(old ? [old] : [])];
     } catch (err) {
       // The files stay (they still hold the waiting entries): a restart folds what is not in the table.
@@ -353,8 +399,40 @@ function openEntry(input: AuditInput): CallEntry {
   }
   const row = auditRows([input])[0]!;
   const final = row[9];
-  row[9] = `${final.slice(0, -1)}${final.length > 2 ? "," : ""}"answered":false}`;
+  row[9] = withAnsweredFalse(final);
   return { row, at: Date.now(), finished: false, id: null, foldedOpen: false, final };
+}
+
+/**
+ * Journal lines (a row as JSON). The columns every call of one session and connection shares
+ * (address to event, service_data the longest) are encoded once and reused while the next row has
+ * the very same values; event data texts (the proxy reuses them per target and method) once each.
+ */
+class JournalLines {
+  private shared: { address: string; username: string; session: string | null; service: string; serviceData: string; event: string; json: string } | null = null;
+  private readonly texts = new Map<string, string>();
+
+  of(row: AuditRow): string {
+    return `[${JSON.stringify(row[0])},${row[1]},${row[2]},${this.sharedOf(row)},${this.textOf(row[9])},${row[10]}]\n`;
+  }
+
+  private sharedOf(row: AuditRow): string {
+    const s = this.shared;
+    if (s && s.address === row[3] && s.username === row[4] && s.session === row[5] && s.service === row[6] && s.serviceData === row[7] && s.event === row[8]) return s.json;
+    const json = JSON.stringify([row[3], row[4], row[5], row[6], row[7], row[8]]).slice(1, -1);
+    this.shared = { address: row[3], username: row[4], session: row[5], service: row[6], serviceData: row[7], event: row[8], json };
+    return json;
+  }
+
+  private textOf(text: string): string {
+    let json = this.texts.get(text);
+    if (json === undefined) {
+      json = JSON.stringify(text);
+      if (this.texts.size >= 1024) this.texts.clear();
+      this.texts.set(text, json);
+    }
+    return json;
+  }
 }
 
 /** A journal line that is an audit row (its 11 columns, typed as written). */

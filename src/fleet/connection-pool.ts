@@ -52,6 +52,21 @@ function endpointKey(systemId: number, ep: Endpoint): string {
   return `${systemId}|${h}`;
 }
 
+/** A call slot taken by `takeSlot`: its connection, given back once by `release` (later calls do nothing). */
+export class Slot {
+  private released = false;
+  constructor(
+    readonly conn: RemoteConnection,
+    private readonly giveBack: () => void,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.giveBack();
+  }
+}
+
 export class ConnectionPool {
   private readonly entries = new Map<string, PoolEntry>();
   private readonly bySystem = new Map<number, Set<string>>();
@@ -75,10 +90,24 @@ export class ConnectionPool {
     try {
       return await fn(conn);
     } finally {
-      const n = (entry.load.get(conn) ?? 1) - 1;
-      if (entry.load.has(conn)) entry.load.set(conn, n);
-      entry.waiters.shift()?.();
+      this.release(entry, conn);
     }
+  }
+
+  /**
+   * A call slot on an open connection to `ep` with room, taken now (the proxy's common call,
+   * without an await); null when none is free — use `run`, which opens, waits or fails as it must.
+   */
+  takeSlot(systemId: number, ep: Endpoint): Slot | null {
+    const entry = this.entry(systemId, ep);
+    const conn = this.takeFree(entry);
+    return conn ? new Slot(conn, () => this.release(entry, conn)) : null;
+  }
+
+  private release(entry: PoolEntry, conn: RemoteConnection): void {
+    const n = (entry.load.get(conn) ?? 1) - 1;
+    if (entry.load.has(conn)) entry.load.set(conn, n);
+    entry.waiters.shift()?.();
   }
 
   /** The last connection failure of the system's current pool, if it is in back-off. */

@@ -19,7 +19,7 @@ import { stringifyWire } from "../server/ejson.js";
 import type { Job, JobManager } from "../server/jobs.js";
 import type { Connection } from "../server/connection.js";
 import type { AuditContext } from "../audit/audit.js";
-import type { CallAudit, CallEntry } from "./call-audit.js";
+import { entryTexts, type CallAudit, type CallEntry, type EntryTexts } from "./call-audit.js";
 import { effectiveAccess, subjectOfSession, type EffectiveLevel, type FleetSubject } from "./effective-access.js";
 import { ConnectFailure, RemoteError, RemoteTimeout, type Endpoint, type RemoteConnection } from "./remote-connection.js";
 import { neverProxied } from "./remote-methods.js";
@@ -83,6 +83,8 @@ interface Target {
   main: Endpoint;
   /** The endpoint READ calls go through (the read-only key's, or main when there is none). */
   read: Endpoint;
+  /** The event data texts of this caller's sent calls on this system, by method (see fastCall). */
+  texts: Map<string, EntryTexts>;
 }
 
 /**
@@ -143,7 +145,7 @@ async function resolveTarget(rt: FleetRuntime, subject: FleetSubject | null, sys
   } catch (err) {
     throw fromRemote(system, err);
   }
-  const target: Target = { row, system, access, main, read };
+  const target: Target = { row, system, access, main, read, texts: new Map() };
   // Kept only when nothing was written meanwhile (the decision may already be stale otherwise).
   if (stamp !== null && changes.stamp() === stamp && cache.stamp === stamp) {
     if (cache.byKey.size >= TARGET_CACHE_MAX) cache.byKey.clear();
@@ -168,7 +170,75 @@ interface CallAuditing {
  * has its entry in the call journal first (./call-audit.ts), its outcome is recorded after the
  * answer; a call refused or failed before sending is journaled with its outcome before it answers.
  */
-export async function proxyCall(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[]): Promise<unknown> {
+export function proxyCall(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[]): Promise<unknown> {
+  return (ctx.session && fastCall(ctx, ctx.session, systemId, method, params)) || fullCall(ctx, systemId, method, params);
+}
+
+/** The event data of the caller's call of `method` on the target, as fullCall writes it for a call it sends (authorized). */
+function sentCallData(ctx: ProxyCallContext, target: Target, method: string): Record<string, unknown> {
+  return callEventData(ctx, target.row.id, method, `Fleet call ${method} on system ${target.row.name} with ${target.access} access`, true);
+}
+
+/** sentCallData's texts, kept on the target by method. */
+function textsOf(ctx: ProxyCallContext, target: Target, method: string): EntryTexts {
+  let texts = target.texts.get(method);
+  if (!texts) {
+    texts = entryTexts(sentCallData(ctx, target, method));
+    if (target.texts.size >= 1024) target.texts.clear();
+    target.texts.set(method, texts);
+  }
+  return texts;
+}
+
+/**
+ * The common call, sent without an await of its own: the caller's target decided while the
+ * store's stamp stood as it stands, the method's kind known, a free slot on the main key's
+ * connection, a read method or READ_WRITE access, not a job, parameters within the limit.
+ * Null: anything else — fullCall decides it, refuses it or opens what it needs, and audits it.
+ * Audited as fullCall audits a sent call: the entry durable before sending, the outcome after.
+ */
+function fastCall(ctx: ProxyCallContext, session: Session, systemId: number, method: string, params: unknown[]): Promise<unknown> | null {
+  const rt = fleetRuntime(ctx.app);
+  const target = cachedTarget(rt, subjectOfSession(session), systemId);
+  if (!target || neverProxied(method) || (target.access === "READ" && target.read !== target.main)) return null;
+  const slot = rt.pool.takeSlot(target.row.id, target.main);
+  if (!slot) return null;
+  const info = rt.methods.cachedInfo(target.row.id, slot.conn, method);
+  const paramsJson = info && !info.job && (info.read || target.access === "READ_WRITE") ? stringifyWire(params) : null;
+  // UTF-8 takes at most 3 bytes a UTF-16 unit: most parameters need no count.
+  if (paramsJson === null || (paramsJson.length * 3 > MAX_PROXY_PARAMS_BYTES && Buffer.byteLength(paramsJson) > MAX_PROXY_PARAMS_BYTES)) {
+    slot.release();
+    return null;
+  }
+  const texts = textsOf(ctx, target, method);
+  const audit = rt.audit;
+  return new Promise((resolve, reject) => {
+    audit.enterThen(ctx.conn, session, texts, (entry, notAudited) => {
+      if (notAudited) {
+        // Not sent: recorded as fullCall records a call that failed before sending.
+        slot.release();
+        audit.record({ event: "METHOD_CALL", eventData: sentCallData(ctx, target, method), success: false, conn: ctx.conn, session });
+        reject(notAudited);
+        return;
+      }
+      slot.conn.callRaw(method, paramsJson, callTimeoutMs()).then(
+        (result) => {
+          slot.release();
+          audit.finish(entry, true);
+          resolve(result);
+        },
+        (err) => {
+          slot.release();
+          audit.finish(entry, false);
+          reject(fromRemote(target.system, err));
+        },
+      );
+    });
+  });
+}
+
+/** Any call (fastCall's common one too): target, refusals, job mirroring, every branch audited. */
+async function fullCall(ctx: ProxyCallContext, systemId: number, method: string, params: unknown[]): Promise<unknown> {
   const audit: CallAudit = fleetRuntime(ctx.app).audit;
   let label = `Fleet call ${method} on system ${systemId}`;
   let authorized = true;

@@ -160,3 +160,45 @@ test("a thousand parallel calls to a dead system fail fast with its reason (one 
   // The manager still answers.
   assert.equal(await admin.call("core.ping"), "pong");
 });
+
+test("with every cache warm (the proxy's common path, sent without an await), READ still refuses writes and a lowered grant applies on the next call", async () => {
+  const before = await systemState();
+  const query = () => reader.client.call("fleet.call", systemId, "user.query", [[["username", "=", "admin"]], { select: ["username"] }]);
+  for (let i = 0; i < 5; i++) assert.deepEqual(await query(), [{ username: "admin" }]);
+  const refused = await rpcError(reader.client.call("fleet.call", systemId, "user.create", [newUser()]));
+  assert.equal(refused.errorCode, "fleet.call_forbidden");
+  assert.deepEqual(await systemState(), before, "a write reached the system after the caches were warm");
+
+  // READ_WRITE now: the write goes through; back to none: the system disappears on the very next call.
+  const grant = ts.app.store.db.updateTable("fleet_access").where("owner_kind", "=", "USER").where("owner_id", "=", reader.userId).where("target_id", "=", systemId);
+  await grant.set({ access: "READ_WRITE" }).execute();
+  for (let i = 0; i < 3; i++) await query();
+  const user = newUser();
+  await reader.client.call("fleet.call", systemId, "user.create", [user]);
+  await ts.app.store.db.deleteFrom("fleet_access").where("owner_kind", "=", "USER").where("owner_id", "=", reader.userId).where("target_id", "=", systemId).execute();
+  assert.deepEqual((await rpcError(query())).codes, ["fleet.system_not_found"]);
+  await ts.app.store.db.insertInto("fleet_access").values({ owner_kind: "USER", owner_id: reader.userId, target_kind: "SYSTEM", target_id: systemId, access: "READ" }).execute();
+  await sys.admin.call("user.delete", (await sys.admin.call("user.query", [["username", "=", user.username]], { get: true })).id, {});
+
+  // The entries of warm calls read exactly like the first call's (same description, access, outcome).
+  const entries: { event_data: { description: string; authorized: boolean; params: unknown[] }; success: boolean }[] = await admin.call("audit.query", {
+    services: ["MIDDLEWARE"],
+    "query-filters": [
+      ["username", "=", reader.username],
+      ["event_data.method", "=", "fleet.call"],
+    ],
+    "query-options": { limit: 5000 },
+  });
+  const systemName = (await admin.call("fleet.system.get_instance", systemId)).name;
+  const reads = entries.filter((e) => e.event_data.description === `Fleet call user.query on system ${systemName} with READ access`);
+  assert.ok(reads.length >= 5, `READ query entries: ${reads.length}`);
+  for (const e of reads) {
+    assert.deepEqual(e.event_data.params, [systemId, "user.query", "********"]);
+    assert.equal(e.event_data.authorized, true);
+    assert.equal(e.success, true);
+  }
+  assert.ok(
+    entries.some((e) => e.event_data.description.endsWith("with READ_WRITE access") && e.success),
+    JSON.stringify(entries.map((e) => [e.event_data.description, e.success])),
+  );
+});
