@@ -25,6 +25,7 @@ import { ConnectFailure, RemoteError, RemoteTimeout, type Endpoint, type RemoteC
 import { neverProxied } from "./remote-methods.js";
 import { fleetRuntime, type FleetRuntime } from "./runtime.js";
 import { endpointOf, systemRow, type SystemRow } from "./system-endpoint.js";
+import type { Slot } from "./connection-pool.js";
 
 /** Largest parameters forwarded (bytes of JSON); the system's own limit for a session is 64 KiB. */
 export const MAX_PROXY_PARAMS_BYTES = 60 * 1024;
@@ -213,27 +214,50 @@ function fastCall(ctx: ProxyCallContext, session: Session, systemId: number, met
   const texts = textsOf(ctx, target, method);
   const audit = rt.audit;
   return new Promise((resolve, reject) => {
-    audit.enterThen(ctx.conn, session, texts, (entry, notAudited) => {
-      if (notAudited) {
-        // Not sent: recorded as fullCall records a call that failed before sending.
+    // Whatever happens, the slot is given back (a slot kept would make the pool think the connection full).
+    const failed = (err: unknown) => {
+      slot.release();
+      reject(err);
+    };
+    try {
+      enterAndSend(ctx, session, audit, target, texts, slot, method, paramsJson, resolve, failed);
+    } catch (err) {
+      failed(err);
+    }
+  });
+}
+
+/** fastCall's send: the entry durable first, then the call on the slot's connection; the outcome recorded after the answer. */
+function enterAndSend(
+  ctx: ProxyCallContext,
+  session: Session,
+  audit: CallAudit,
+  target: Target,
+  texts: EntryTexts,
+  slot: Slot,
+  method: string,
+  paramsJson: string,
+  resolve: (result: unknown) => void,
+  failed: (err: unknown) => void,
+): void {
+  audit.enterThen(ctx.conn, session, texts, (entry, notAudited) => {
+    if (notAudited) {
+      // Not sent: recorded as fullCall records a call that failed before sending.
+      audit.record({ event: "METHOD_CALL", eventData: sentCallData(ctx, target, method), success: false, conn: ctx.conn, session });
+      failed(notAudited);
+      return;
+    }
+    slot.conn.callRaw(method, paramsJson, callTimeoutMs()).then(
+      (result) => {
         slot.release();
-        audit.record({ event: "METHOD_CALL", eventData: sentCallData(ctx, target, method), success: false, conn: ctx.conn, session });
-        reject(notAudited);
-        return;
-      }
-      slot.conn.callRaw(method, paramsJson, callTimeoutMs()).then(
-        (result) => {
-          slot.release();
-          audit.finish(entry, true);
-          resolve(result);
-        },
-        (err) => {
-          slot.release();
-          audit.finish(entry, false);
-          reject(fromRemote(target.system, err));
-        },
-      );
-    });
+        audit.finish(entry, true);
+        resolve(result);
+      },
+      (err) => {
+        audit.finish(entry, false);
+        failed(fromRemote(target.system, err));
+      },
+    );
   });
 }
 
