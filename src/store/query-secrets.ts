@@ -17,6 +17,8 @@ export interface SecretSet {
   top: ReadonlySet<string>;
   /** Dotted secret fields (e.g. `twofactor_config.provisioning_uri`), as path segments. */
   nested: { name: string; path: string[] }[];
+  /** Their first segments: a reference without a dot reaches one only by naming its parent (or by a wildcard). */
+  nestedHeads: ReadonlySet<string>;
 }
 
 const compiled = new WeakMap<readonly string[], SecretSet>();
@@ -25,7 +27,8 @@ const compiled = new WeakMap<readonly string[], SecretSet>();
 export function secretSet(fields: readonly string[]): SecretSet {
   let s = compiled.get(fields);
   if (!s) {
-    s = { top: new Set(fields.filter((f) => !f.includes("."))), nested: fields.filter((f) => f.includes(".")).map((name) => ({ name, path: splitPath(name) })) };
+    const nested = fields.filter((f) => f.includes(".")).map((name) => ({ name, path: splitPath(name) }));
+    s = { top: new Set(fields.filter((f) => !f.includes("."))), nested, nestedHeads: new Set(nested.map((n) => n.path[0]!)) };
     compiled.set(fields, s);
   }
   return s;
@@ -42,7 +45,8 @@ const anySegment = (seg: string): boolean => seg === "*" || /^[0-9]+$/.test(seg)
 function secretOfPath(set: SecretSet, raw: string): string | null {
   if (!raw.includes(".") && !raw.includes("\\")) {
     if (set.top.has(raw)) return raw;
-    if (!set.nested.length) return null;
+    // One segment, as splitPath would give it: it reaches a nested secret only as its parent or a wildcard.
+    if (!set.nestedHeads.has(raw) && !anySegment(raw)) return null;
   }
   return secretOfSegments(set, splitPath(raw));
 }

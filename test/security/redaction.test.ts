@@ -330,5 +330,10 @@ forEachStore("security: redaction", (store) => {
     assert.equal(findSecretReference(["servers.*.pass"], [["servers.3.pass", "^", "a"]], {}), "servers.*.pass");
     assert.equal(findSecretReference(fields, [["credentials.host", "=", "x"]], { select: ["credentials.host", "name"] }), null, "siblings stay queryable");
     assert.equal(findSecretReference(fields, [["name", "in", ["api_key", "x", "y"]]], {}), null, "a value is not a field");
+    // One segment, no dot: a nested secret is reached by its parent or a wildcard/index segment only.
+    assert.equal(findSecretReference(fields, [["*", "=", "x"]], {}), "credentials.bind_password", "a wildcard segment");
+    assert.equal(findSecretReference(fields, [], { order_by: ["0"] }), "credentials.bind_password", "an index segment");
+    assert.equal(findSecretReference(fields, [["credentials\\", "=", "x"]], {}), null, "a backslash without a dot is part of the name");
+    assert.equal(findSecretReference(fields, [["credential", "=", "x"]], { select: ["credentialsx"] }), null, "a near name");
   });
 });
