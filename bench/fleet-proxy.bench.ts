@@ -29,6 +29,40 @@ const STATUS_SYSTEMS = 1000;
 const load = (url: string, requests: Req[], calls: number, inflight: number, login: boolean): Promise<LoadResult> =>
   loadFromProcess(url, requests, calls, inflight, login ? { username: "admin", password: ADMIN_PASSWORD } : undefined);
 
+/**
+ * `load`, with the CPU this process spent per measured call (µs, user + system): the manager and
+ * the relay both run here, so it is what forwarding one call costs each of them. This process's
+ * CPU time is sampled every few ms and read at the load client's own start and end of the
+ * measured calls (its sign-in and warm-up calls left out), by linear interpolation.
+ */
+async function loadWithCpu(url: string, requests: Req[], calls: number, inflight: number, login: boolean): Promise<LoadResult & { cpuPerCall: number }> {
+  const samples: { at: bigint; cpu: number }[] = [];
+  const sample = () => {
+    const u = process.cpuUsage();
+    samples.push({ at: process.hrtime.bigint(), cpu: u.user + u.system });
+  };
+  sample();
+  const timer = setInterval(sample, 2);
+  try {
+    const result = await load(url, requests, calls, inflight, login);
+    sample();
+    if (!result.measuredFrom || !result.measuredTo) throw new Error("the load client did not say when its measured calls ran");
+    const cpu = cpuAt(samples, BigInt(result.measuredTo)) - cpuAt(samples, BigInt(result.measuredFrom));
+    return { ...result, cpuPerCall: cpu / calls };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** This process's CPU time (µs) at `at`, between the two samples around it. */
+function cpuAt(samples: { at: bigint; cpu: number }[], at: bigint): number {
+  const i = samples.findIndex((s) => s.at >= at);
+  if (i <= 0) return samples[Math.max(0, i)]!.cpu;
+  const a = samples[i - 1]!;
+  const b = samples[i]!;
+  return a.cpu + ((b.cpu - a.cpu) * Number(at - a.at)) / Number(b.at - a.at || 1n);
+}
+
 /** The bare relay: each client connection gets one upstream connection, logged in with the key once. */
 async function startRelay(upstreamUrl: string, apiKey: string): Promise<{ url: string; close: () => Promise<void> }> {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
@@ -79,8 +113,8 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
       direct: () => load(procs[0]!.url, [query], Math.min(calls, 1000), 1, true),
     });
     const throughput = await alternate(opts.rounds, {
-      proxy: () => load(manager.url, [viaProxy], calls, INFLIGHT, true),
-      relay: () => load(relay.url, [query], calls, INFLIGHT, false),
+      proxy: () => loadWithCpu(manager.url, [viaProxy], calls, INFLIGHT, true),
+      relay: () => loadWithCpu(relay.url, [query], calls, INFLIGHT, false),
     });
     await relay.close();
     // The status round never ends the run: a failure is reported beside the proxy's rows.
@@ -118,6 +152,16 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
         baselineUnit: "calls/s",
         better: "higher",
         aim: "≥ 80% of the relay",
+      }),
+      figure({
+        name: `CPU per forwarded call, ${INFLIGHT} in flight (this process: the manager, or the relay)`,
+        unit: "µs",
+        value: throughput.proxy.map((r) => r.cpuPerCall),
+        baseline: throughput.relay.map((r) => r.cpuPerCall),
+        baselineName: "bare relay",
+        baselineUnit: "µs",
+        ratioAsTimes: true,
+        better: "lower",
       }),
     ];
     if (status.seconds.length) {

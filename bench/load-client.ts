@@ -53,9 +53,10 @@ async function worker() {
   }
 }
 await Promise.all(Array.from({ length: spec.inflight }, worker));
-const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+const end = process.hrtime.bigint();
+const seconds = Number(end - start) / 1e9;
 const sorted = Array.from(latencies).sort((a, b) => a - b);
 const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-process.stdout.write(JSON.stringify({ callsPerSec: spec.calls / seconds, p50: pct(0.5), p99: pct(0.99), errors }));
+process.stdout.write(JSON.stringify({ callsPerSec: spec.calls / seconds, p50: pct(0.5), p99: pct(0.99), errors, measuredFrom: String(start), measuredTo: String(end) }));
 await client.close();
 process.exit(0);

@@ -16,6 +16,9 @@ export interface LoadResult {
   p50: number;
   p99: number;
   errors: number;
+  /** When the measured calls began and ended (process.hrtime.bigint() of the load process, as text: the clock is the host's monotonic one, the same in every process). */
+  measuredFrom?: string;
+  measuredTo?: string;
 }
 export type Req = { method: string; params: unknown[] };
 
