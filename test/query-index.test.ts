@@ -154,6 +154,22 @@ for (const kind of STORES) {
   });
 }
 
+test("SQLite: a count with a case-sensitive ^ is left to the column's plain index; C^, a GLOB character or a page still take candidates [sqlite]", async () => {
+  await withStore("sqlite", async (store) => {
+    const plan = (filters: unknown[], options: Record<string, unknown>) => {
+      const parsed = parseFilters(filters);
+      return planSearch(store.db, store.dialect, USER_SEARCH, planInput(parsed, parseOptions(options), USER_SEARCH));
+    };
+    assert.equal(await plan([["full_name", "^", "Ada Love"]], { count: true }), null);
+    assert.equal(await plan([["username", "^", "user01"]], { count: true }), null);
+    assert.ok((await plan([["full_name", "C^", "ada love"]], { count: true }))?.where, "C^: the lowercased index's candidates");
+    assert.ok((await plan([["full_name", "^", "Ada*"]], { count: true }))?.where, "a GLOB character: the candidates");
+    assert.ok((await plan([["full_name", "~", "Ada Love.*"]], { count: true }))?.where, "a regex prefix (its SQL wraps the column): the candidates");
+    const page = await plan([["full_name", "^", "Ada Love"]], { limit: 10, order_by: ["uid"] });
+    assert.ok(page !== null, "a page still chooses by selectivity");
+  });
+});
+
 /** Which plan a search took: candidates looked up by id, tested against a covering walk, a covering walk alone, or none. */
 function planKind(plan: SearchPlan | null): "lookup" | "set" | "cover" | "none" {
   if (!plan) return "none";

@@ -40,6 +40,11 @@ export interface SearchIndexes {
    * for a page in that order instead of reading the table's rows.
    */
   cover?: { index: string; field: string };
+  /**
+   * Fields whose column has a plain (BINARY) index: SQLite serves a case-sensitive
+   * `GLOB 'prefix*'` on it from that index itself.
+   */
+  binary: ReadonlySet<string>;
 }
 
 export const USER_SEARCH: SearchIndexes = {
@@ -48,6 +53,7 @@ export const USER_SEARCH: SearchIndexes = {
   columns: { username: "username", full_name: "full_name" },
   ordered: new Set(["id", "uid", "username", "full_name"]),
   cover: { index: SEARCH_COVER_INDEX, field: "uid" },
+  binary: new Set(["username", "full_name"]),
 };
 
 type TermKind = "prefix" | "equal" | "substring";
@@ -58,6 +64,8 @@ interface Term {
   text: string;
   /** Case-insensitive: rows with non-ASCII text are candidates too. */
   ci: boolean;
+  /** A case-sensitive `^` whose own SQL (`GLOB 'prefix*'`, no wildcard in the prefix) a plain index of the column serves (SQLite). */
+  glob?: boolean;
 }
 
 /** Trigram searches need three characters; shorter substrings scan. */
@@ -86,8 +94,11 @@ function termOf(leaf: FilterLeaf, idx: SearchIndexes): Term | null {
       const sub = substringPattern(src);
       return sub ? make("substring", sub.lit, sub.ci) : null;
     }
-    case "^":
-      return make("prefix", v, leaf.ci);
+    case "^": {
+      const t = make("prefix", v, leaf.ci);
+      if (t && !leaf.ci && idx.binary.has(leaf.path[0]) && !/[*?[\]]/.test(v)) t.glob = true;
+      return t;
+    }
     case "=":
       // Case-sensitive equality already has the column's own index.
       return leaf.ci ? make("equal", v, true) : null;
@@ -272,6 +283,10 @@ export function planInput(filters: Filter[], opts: QueryOptions, search: SearchI
 export async function planSearch(db: AnyDb, dialect: Dialect, idx: SearchIndexes, input: PlanInput): Promise<SearchPlan | null> {
   const best = pickBest(input.filters.map((f) => coveringTerms(f, idx)));
   if (!best) return null;
+  // Every match wanted, and the filter's own GLOB ranges over the column's plain index: SQLite
+  // reads just the matches from it; a candidate subquery from the lowercased index would only add
+  // a set to build and probe (a count: ~180 against ~150 µs at 100,000 users).
+  if (dialect === "sqlite" && !Number.isFinite(input.want) && best.length === 1 && best[0]!.glob) return null;
   const trigrams = best.some((t) => t.kind === "substring") ? await hasTrigrams(db, dialect, idx.table) : true;
   const terms = best.map((t) => candidateSql(t, idx, dialect, trigrams));
   if (terms.some((p) => p === null)) return null;
