@@ -7,26 +7,10 @@
 // file is one writev of its blocks. A block is rendered for every file in one pass over its ids
 // (users: passwd, shadow, smbpasswd, sudoers and the block's share of the sshd snippet's lists;
 // groups: group, gshadow, sudoers). The bytes are exactly those of the pure generators in
-// ./generate.ts, whose line renderers are used here (./model.test.ts compares the two).
+// ./generate.ts, whose lines ./lines.ts writes straight into bytes (./model.test.ts compares the two).
 
-import {
-  FILES,
-  SSHD_DENY,
-  SSHD_NO_PASSWORD,
-  SUDOERS_HEADER,
-  groupLine,
-  gshadowLine,
-  memberNames,
-  passwdLine,
-  shadowLine,
-  shadowGid,
-  smbpasswdLine,
-  sshdFlags,
-  sshdText,
-  sudoGroupLines,
-  sudoUserLines,
-  type FileId,
-} from "./generate.js";
+import { FILES, SSHD_DENY, SSHD_NO_PASSWORD, SUDOERS_HEADER, memberNames, shadowGid, sshdFlags, sshdText, type FileId } from "./generate.js";
+import { LineBuffer, writeGroup, writeUser, type UserLineBuffers } from "./lines.js";
 import { NO_HOME } from "./keys.js";
 import type { CandidateKeys, KnownAccounts } from "./drift.js";
 import { drain, type Slicer } from "./slice.js";
@@ -81,23 +65,25 @@ class Dirty {
 const SLAB = 1 << 20;
 
 /**
- * Where a block's text becomes bytes. Blocks rendered from scratch (the first render, after a
- * cold build) are packed into shared 1 MB slabs: one allocation per MB instead of one per block
- * per file, which the garbage collector notices. A slab lives while any block in it does, so
- * later re-renders (one block at a time) get buffers of their own.
+ * Where a block's bytes are kept. Blocks rendered from scratch (the first render, after a cold
+ * build) are packed into shared 1 MB slabs: one allocation per MB instead of one per block per
+ * file, which the garbage collector notices. A slab lives while any block in it does, so later
+ * re-renders (one block at a time) get buffers of their own.
  */
 class Bytes {
   private slab = EMPTY;
   private off = 0;
   constructor(private readonly packed: boolean) {}
-  of(s: string): Buffer {
-    if (s === "") return EMPTY;
-    if (!this.packed || s.length > SLAB / 8) return Buffer.from(s);
-    if (this.slab.length - this.off < s.length * 3) {
+  /** A copy of `src` (a LineBuffer's view, about to be written over). */
+  of(src: Buffer): Buffer {
+    const n = src.length;
+    if (n === 0) return EMPTY;
+    if (!this.packed || n > SLAB / 8) return Buffer.from(src);
+    if (this.slab.length - this.off < n) {
       this.slab = Buffer.allocUnsafe(SLAB);
       this.off = 0;
     }
-    const n = this.slab.write(s, this.off);
+    src.copy(this.slab, this.off);
     const out = this.slab.subarray(this.off, this.off + n);
     this.off += n;
     return out;
@@ -236,6 +222,8 @@ export class HostModel {
   private readonly groupDirty = new Dirty();
   private sshdBuf: Buffer | null = null;
   private readonly headerBuf = Buffer.from(SUDOERS_HEADER);
+  /** Where blocks are rendered into before they are copied out (made at the first render). */
+  private lines: UserLineBuffers | null = null;
 
   private constructor(policy: ProvPolicy) {
     this.policy = policy;
@@ -551,48 +539,54 @@ export class HostModel {
 
   /**
    * Render the users of one block into every user file at once (one pass, one lookup per id).
-   * Each line comes from the generators in ./generate.ts.
+   * Each line is written as bytes by ./lines.ts (generate.ts's lines, without the strings).
    */
   private renderUserBlock(b: number, bytes: Bytes): UserBlock {
     const users = this.users;
     const groups = this.groups;
     const policy = this.policy;
-    let passwd = "",
-      shadow = "",
-      smbpasswd = "",
-      sudoers = "",
-      deny = "",
+    const out = this.lineBuffers();
+    let deny = "",
       noPassword = "";
     const lo = b << SHIFT;
     for (let id = lo; id < lo + BLOCK; id++) {
       const u = users.get(id);
       if (u === undefined) continue;
-      passwd += passwdLine(u, groups.get(u.group_id)?.gid ?? 65534);
-      shadow += shadowLine(u, policy);
-      smbpasswd += smbpasswdLine(u, policy);
-      sudoers += sudoUserLines(u);
+      writeUser(out, u, groups.get(u.group_id)?.gid ?? 65534, policy);
       const f = sshdFlags(u);
       if (f & SSHD_DENY) deny = deny === "" ? u.username : `${deny} ${u.username}`;
       if (f & SSHD_NO_PASSWORD) noPassword = noPassword === "" ? u.username : `${noPassword},${u.username}`;
     }
-    return { passwd: bytes.of(passwd), shadow: bytes.of(shadow), smbpasswd: bytes.of(smbpasswd), sudoers: bytes.of(sudoers), deny, noPassword };
+    return {
+      passwd: bytes.of(out.passwd.take()),
+      shadow: bytes.of(out.shadow.take()),
+      smbpasswd: bytes.of(out.smbpasswd.take()),
+      sudoers: bytes.of(out.sudoers.take()),
+      deny,
+      noPassword,
+    };
+  }
+
+  /** The byte buffers blocks are rendered into (reused from block to block; `take` empties them). */
+  private lineBuffers(): UserLineBuffers {
+    return (this.lines ??= { passwd: new LineBuffer(), shadow: new LineBuffer(), smbpasswd: new LineBuffer(), sudoers: new LineBuffer() });
   }
 
   private renderGroupBlock(b: number, bytes: Bytes): GroupBlock {
     const groups = this.groups;
-    let group = "",
-      gshadow = "",
-      sudoers = "";
+    const out = this.lineBuffers();
+    // the user files' buffers are free between blocks: group, gshadow and sudoers lines use them
+    const group = out.passwd;
+    const gshadow = out.shadow;
+    const sudoers = out.sudoers;
     const lo = b << SHIFT;
     for (let id = lo; id < lo + BLOCK; id++) {
       const g = groups.get(id);
       if (g === undefined) continue;
       const members = this.memberNamesOf(id);
-      group += groupLine(g, members);
-      gshadow += gshadowLine(g, members, g.admins ? memberNames(g.admins, this.users).join(",") : "");
-      sudoers += sudoGroupLines(g);
+      writeGroup(group, gshadow, sudoers, g, members, g.admins ? memberNames(g.admins, this.users).join(",") : "");
     }
-    return { group: bytes.of(group), gshadow: bytes.of(gshadow), sudoers: bytes.of(sudoers) };
+    return { group: bytes.of(group.take()), gshadow: bytes.of(gshadow.take()), sudoers: bytes.of(sudoers.take()) };
   }
 
   /** Re-render the dirty user blocks; a block whose bytes did not change keeps its Buffers. */
