@@ -567,7 +567,11 @@ export class HostModel {
     };
   }
 
-  /** The byte buffers blocks are rendered into (reused from block to block; `take` empties them). */
+  /**
+   * The byte buffers blocks are rendered into, reused from block to block within one render pass
+   * (`take` empties them) and dropped after it: a block holding builtin_users grows two of them to
+   * its member list's size (some 11 MB at 1,000,000 users), which a model should not keep.
+   */
   private lineBuffers(): UserLineBuffers {
     return (this.lines ??= { passwd: new LineBuffer(), shadow: new LineBuffer(), smbpasswd: new LineBuffer(), sudoers: new LineBuffer() });
   }
@@ -626,6 +630,7 @@ export class HostModel {
       }
     }
     dirty.clear();
+    this.lines = null; // not kept between runs: a long member list grew them (see lineBuffers)
     if (sshdChanged) this.sshdBuf = null;
   }
 
@@ -655,6 +660,7 @@ export class HostModel {
       for (const b of this.groupOut.keys()) if (!live.has(b)) this.groupOut.delete(b);
     }
     dirty.clear();
+    this.lines = null;
   }
 
   private sshd(): Buffer {
