@@ -11,8 +11,9 @@
 //    to K = √(page end × rows) (the point where fetching every candidate costs about what an
 //    ordered walk that stops after the page costs); more than K, and the query walks the rows in
 //    order instead and stops when its page is full. Counts and unpaged queries always take the
-//    index. On SQLite the index's candidates stay a subquery of the page's query (never listed
-//    into JavaScript);
+//    index (on SQLite a case-sensitive `^` takes the column's plain index through its own GLOB,
+//    without candidates). On SQLite the index's candidates stay a subquery of the page's query
+//    (never listed into JavaScript);
 //  - SQLite, a page ordered by uid (the UI's order): migration 019's covering index (uid and the
 //    searched columns, in uid order) is walked instead of reading each candidate's users row (a
 //    random page read each: ~10 µs at 1,000,000 users). Few candidates (under K/8) are still
