@@ -36,6 +36,39 @@ describe("issue 14: the UI in a real browser", { timeout: 10 * 60_000 }, () => {
     await stopEnv(env);
   });
 
+  test("a reload shows the page from the kept method listing: its own calls are answered before the fresh listing is asked, which still comes", { timeout: 120_000 }, async (t) => {
+    const { admin } = await adminSession(env, t, "/users");
+    await admin.locator('[data-testid="table-users"] tr[data-row]').first().waitFor();
+    // Frames of the reload's socket, in order: what the page sent and which answers came back.
+    const frames: string[] = [];
+    admin.on("websocket", (ws) => {
+      const idOf = (text: string | Buffer) => {
+        try {
+          return JSON.parse(String(text)) as { id?: number; method?: string };
+        } catch {
+          return {};
+        }
+      };
+      const methodOf = new Map<number, string>();
+      ws.on("framesent", (f) => {
+        const m = idOf(f.payload);
+        if (m.method && m.id !== undefined) methodOf.set(m.id, m.method);
+        if (m.method) frames.push(`send ${m.method}`);
+      });
+      ws.on("framereceived", (f) => {
+        const m = idOf(f.payload);
+        if (m.id !== undefined && methodOf.has(m.id)) frames.push(`answer ${methodOf.get(m.id)}`);
+      });
+    });
+    await admin.reload();
+    await admin.locator('[data-testid="table-users"] tr[data-row]').first().waitFor();
+    for (let i = 0; i < 100 && !frames.includes("answer core.get_methods"); i++) await admin.waitForTimeout(50);
+    const listing = frames.indexOf("send core.get_methods");
+    ok(listing > 0 && frames.includes("answer core.get_methods"), `the fresh listing is asked and answered: ${frames.join(", ")}`);
+    const queries = frames.map((f, i) => (f === "answer user.query" ? i : -1)).filter((i) => i >= 0);
+    ok(queries.length > 0 && queries.every((i) => i < listing), `the page's queries were answered before the listing was asked: ${frames.join(", ")}`);
+  });
+
   test("a 750 home edited and saved untouched stays 750 on disk; touched, it changes", { timeout: 120_000 }, async (t) => {
     const mnt = env.ts.config.storageRoots[0];
     mkdirSync(path.join(mnt, "homes"), { recursive: true });

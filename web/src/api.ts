@@ -166,6 +166,8 @@ export class Api {
   private ws: WebSocket | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Told when the last pending call is answered (see answered). */
+  private readonly quietWaiters: (() => void)[] = [];
   private readonly subs = new Map<string, { handlers: Set<Handler>; serverId: string | null }>();
   private readonly stateListeners = new Set<(s: ConnState) => void>();
   private readonly lostListeners = new Set<(why: string) => void>();
@@ -244,6 +246,7 @@ export class Api {
           if (ev.code === SESSION_ENDED_CLOSE_CODE && ev.reason) this.endReason = ev.reason;
           for (const p of this.pending.values()) p.reject(new ConnectionLost());
           this.pending.clear();
+          for (const w of this.quietWaiters.splice(0)) w();
           for (const s of this.subs.values()) s.serverId = null;
           if (this.stopped) return;
           if (opened) {
@@ -282,6 +285,7 @@ export class Api {
     }
     for (const p of this.pending.values()) p.reject(new ConnectionLost());
     this.pending.clear();
+    for (const w of this.quietWaiters.splice(0)) w();
     for (const s of this.subs.values()) s.serverId = null;
     this.everConnected = false;
   }
@@ -296,6 +300,7 @@ export class Api {
     if (msg.id !== undefined && msg.id !== null && this.pending.has(msg.id)) {
       const p = this.pending.get(msg.id)!;
       this.pending.delete(msg.id);
+      if (!this.pending.size) for (const w of this.quietWaiters.splice(0)) w();
       if (msg.error) {
         const err = new RpcError(msg.error.code, msg.error.message, msg.error.data);
         if (err.errname === "ENOTAUTHENTICATED" || (err.errname === "EACCES" && /session is expired/i.test(err.reason))) {
@@ -317,6 +322,12 @@ export class Api {
       const s = name ? this.subs.get(name) : undefined;
       if (s) s.serverId = null;
     }
+  }
+
+  /** Resolved once no call is waiting for its answer (at once when none is). */
+  answered(): Promise<void> {
+    if (!this.pending.size) return Promise.resolve();
+    return new Promise((resolve) => this.quietWaiters.push(resolve));
   }
 
   /** Send without waiting for connect (used by the onConnected hook itself). */

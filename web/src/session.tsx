@@ -67,6 +67,16 @@ function cachedListing(m: Me): Record<string, MethodDoc> | null {
   }
 }
 
+/** Once the page rendered from a kept listing has made its first calls and had their answers. */
+function afterFirstCalls(): Promise<void> {
+  // Idle: rendered, and the page's effects have sent their calls (at most a second's wait).
+  const idle = new Promise<void>((resolve) => {
+    if (typeof requestIdleCallback === "function") requestIdleCallback(() => resolve(), { timeout: 1000 });
+    else setTimeout(resolve, 200);
+  });
+  return idle.then(() => api.answered());
+}
+
 function keepListing(m: Me, methods: Record<string, MethodDoc> | null): void {
   try {
     if (methods) sessionStorage.setItem(METHODS_KEY, JSON.stringify({ owner: listingOwner(m), methods }));
@@ -106,21 +116,27 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     m.privilege = m.privilege ?? { roles: [] };
     m.privilege.roles = Array.isArray(m.privilege.roles) ? m.privilege.roles : [];
     m.account_attributes = m.account_attributes ?? [];
-    const fetching = api.call("core.get_methods").then(
-      (r) => r,
-      () => null,
-    );
+    const fetchListing = () =>
+      api.call("core.get_methods").then(
+        (r) => r,
+        () => null,
+      );
     const cached = cachedListing(m);
     const generation = ++listingGeneration.current;
     if (cached) {
-      // Applied only if nothing newer (another sign-in, a sign-out) happened meanwhile.
-      void fetching.then((fresh) => {
-        if (generation !== listingGeneration.current || !fresh) return;
-        keepListing(m, fresh);
-        setMethods(fresh);
-      });
+      // The page shown from the kept listing asks for its data first; the fresh listing (~300 kB)
+      // is asked once those answers are in, so they do not wait behind it on the socket and in
+      // this thread's parsing. Applied only if nothing newer (another sign-in, a sign-out)
+      // happened meanwhile.
+      void afterFirstCalls()
+        .then(fetchListing)
+        .then((fresh) => {
+          if (generation !== listingGeneration.current || !fresh) return;
+          keepListing(m, fresh);
+          setMethods(fresh);
+        });
     }
-    const meths = cached ?? (await fetching);
+    const meths = cached ?? (await fetchListing());
     if (!cached) keepListing(m, meths);
     setMe(m);
     setMethods(meths);
