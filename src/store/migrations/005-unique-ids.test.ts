@@ -56,7 +56,12 @@ async function fixture(dialect: Dialect): Promise<Fixture> {
     return { dialect, db, open: () => openStore({ dataDir: dir, sqliteFile: file }), cleanup: async () => void (await db.destroy(), rmSync(dir, { recursive: true, force: true })) };
   }
   const url = await freshPgDatabase();
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }) });
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  // An idle connection the server ends (a CI run saw "terminating connection due to administrator
+  // command" here) is dropped by the pool and reopened on the next query; without a listener, pg
+  // throws it as an uncaught exception that ends the whole test file.
+  pool.on("error", () => {});
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
   const cleanup = async () => {
     await db.destroy();
     const admin = new pg.Client({ connectionString: process.env.GATEHOUSE_TEST_PG });
