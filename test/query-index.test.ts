@@ -214,8 +214,10 @@ for (const kind of STORES) {
         Object.assign(searchTuning, saved);
       }
       // Every plan ran: SQLite's three; PostgreSQL has no covering walk (migration 019 is SQLite's).
+      // The filters are random: a PostgreSQL lookup share of about a quarter came out at exactly
+      // RUNS / 5 once in CI, so the bound is RUNS / 10 (the check is that the plan runs at all).
       if (kind === "sqlite") assert.ok(plans.lookup > RUNS / 20 && plans.set > RUNS / 20 && plans.cover > RUNS / 20, JSON.stringify(plans));
-      else assert.ok(plans.lookup > RUNS / 5 && plans.set + plans.cover === 0, JSON.stringify(plans));
+      else assert.ok(plans.lookup > RUNS / 10 && plans.set + plans.cover === 0, JSON.stringify(plans));
     });
   });
 }
