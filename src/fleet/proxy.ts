@@ -155,6 +155,11 @@ async function resolveTarget(rt: FleetRuntime, subject: FleetSubject | null, sys
   return target;
 }
 
+/** The audit description of a call once the system and the caller's access are known (both paths write the same). */
+function accessLabel(method: string, systemName: string, access: string): string {
+  return `Fleet call ${method} on system ${systemName} with ${access} access`;
+}
+
 /** The event data of a proxied call's entry. The system's parameters may hold its secrets (a password for user.create): never audited. */
 function callEventData(ctx: ProxyCallContext, systemId: number, method: string, label: string, authorized: boolean): Record<string, unknown> {
   return { method: "fleet.call", params: [systemId, method, "********"], description: label, authenticated: !!ctx.session, authorized };
@@ -177,7 +182,7 @@ export function proxyCall(ctx: ProxyCallContext, systemId: number, method: strin
 
 /** The event data of the caller's call of `method` on the target, as fullCall writes it for a call it sends (authorized). */
 function sentCallData(ctx: ProxyCallContext, target: Target, method: string): Record<string, unknown> {
-  return callEventData(ctx, target.row.id, method, `Fleet call ${method} on system ${target.row.name} with ${target.access} access`, true);
+  return callEventData(ctx, target.row.id, method, accessLabel(method, target.row.name, target.access), true);
 }
 
 /** sentCallData's texts, kept on the target by method. */
@@ -312,7 +317,7 @@ async function forward(ctx: ProxyCallContext, systemId: number, method: string, 
   if (size > MAX_PROXY_PARAMS_BYTES) throw new CallError(`Parameters of ${size} bytes exceed the proxy's limit of ${MAX_PROXY_PARAMS_BYTES}`, "fleet.call_params_too_large");
   const found = targetOf(rt, ctx.session, systemId);
   const { row, system, access, main, read } = found instanceof Promise ? await found : found;
-  setLabel(`Fleet call ${method} on system ${row.name} with ${access} access`);
+  setLabel(accessLabel(method, row.name, access));
   if (neverProxied(method)) {
     refused();
     throw systemError(system, "fleet.method_not_proxied", ERRNO.EPERM, `${method} is a session method and is never forwarded`);
