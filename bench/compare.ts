@@ -3,9 +3,14 @@
 // For every figure in both, the new run's median ratio against the old run's ratio spread (min–max
 // across its rounds): WORSE when it moved the bad way (the row's `better`) beyond that spread.
 // Exit status 1 when a ratio is worse, 2 on bad input; figures in only one run are listed.
+//
+// Either side may name several runs of the same commit, comma-separated (old1.json,old2.json):
+// their rounds are pooled, per figure, into one run of that many rounds. With five rounds a side,
+// a figure drawn from one unchanged distribution lands its median beyond the old extreme about one
+// time in twelve; with ten pooled rounds a side, one in sixty; with fifteen, one in nine hundred.
 
 import { readFileSync } from "node:fs";
-import type { Row, Stat } from "./measure.js";
+import { type Row, type Stat, stat } from "./measure.js";
 import type { Section } from "./table.js";
 import { formatRatio } from "./table.js";
 
@@ -27,6 +32,32 @@ function load(file: string): Run {
 
 const key = (s: Section, r: Row) => `${s.title} ▸ ${r.name}`;
 
+/** One stat of the same figure from several runs: their samples, pooled. */
+function pooledStat(stats: (Stat | null)[]): Stat | null {
+  if (stats.some((st) => !st)) return null;
+  return stat(stats.flatMap((st) => st!.samples));
+}
+
+/** Several runs of one commit as one run: each figure's rounds pooled (a figure missing from a run is left out). */
+function pool(runs: Run[]): Run {
+  if (runs.length === 1) return runs[0]!;
+  const commits = new Set(runs.map((r) => (r.meta.commit ?? "?").split(" ")[0]));
+  if (commits.size > 1) process.stdout.write(`WARNING: pooled runs of different commits: ${[...commits].join(", ")}\n`);
+  const sections: Section[] = runs[0]!.sections.map((s) => ({
+    ...s,
+    rows: s.rows.flatMap((r) => {
+      const same = runs.map((run) => run.sections.find((x) => x.title === s.title)?.rows.find((x) => x.name === r.name));
+      if (same.some((x) => !x)) return [];
+      const rows = same as Row[];
+      const value = pooledStat(rows.map((x) => x.value))!;
+      return [{ ...r, value, baseline: pooledStat(rows.map((x) => x.baseline)), ratio: pooledStat(rows.map((x) => x.ratio)) }];
+    }),
+  }));
+  return { meta: { ...runs[0]!.meta, rounds: runs.reduce((n, r) => n + r.meta.rounds, 0) }, sections };
+}
+
+const loadAll = (files: string): Run => pool(files.split(",").map(load));
+
 export type Verdict = "worse" | "better" | "same";
 
 /** Worse: the new median is outside the old run's min–max on the bad side. */
@@ -38,11 +69,11 @@ export function verdict(better: Row["better"], old: Stat, now: Stat): Verdict {
 function main(): void {
   const [oldFile, newFile] = process.argv.slice(2);
   if (!oldFile || !newFile) {
-    process.stderr.write("usage: node --import tsx bench/compare.ts old.json new.json\n");
+    process.stderr.write("usage: node --import tsx bench/compare.ts old.json[,old2.json…] new.json[,new2.json…]\n");
     process.exit(2);
   }
-  const before = load(oldFile);
-  const after = load(newFile);
+  const before = loadAll(oldFile);
+  const after = loadAll(newFile);
   const describe = (r: Run) => `${r.meta.users.toLocaleString("en-US")} users, ${r.meta.rounds} rounds, commit ${r.meta.commit ?? "?"}, ${r.meta.started ?? ""}`;
   process.stdout.write(`old: ${oldFile} — ${describe(before)}\nnew: ${newFile} — ${describe(after)}\n`);
   if (before.meta.users !== after.meta.users || before.meta.pgUsers !== after.meta.pgUsers)

@@ -18,6 +18,7 @@ import { m012Scram } from "./012-scram.js";
 import { m015SearchIndexes } from "./015-search-indexes.js";
 import { m018GroupAdmins } from "./018-group-admins.js";
 import { m019SearchCover } from "./019-search-cover.js";
+import { m020CodePointOrder } from "./020-code-point-order.js";
 
 export type { Migration } from "./migration.js";
 
@@ -37,6 +38,7 @@ export const MIGRATIONS: Migration[] = [
   m016Changes,
   m018GroupAdmins,
   m019SearchCover,
+  m020CodePointOrder,
 ];
 
 export async function runMigrations(db: MigrationDb, dialect: Dialect): Promise<void> {
