@@ -11,8 +11,8 @@
 //    to K = √(page end × rows) (the point where fetching every candidate costs about what an
 //    ordered walk that stops after the page costs); more than K, and the query walks the rows in
 //    order instead and stops when its page is full. Counts and unpaged queries always take the
-//    index (on SQLite a case-sensitive `^` takes the column's plain index through its own GLOB,
-//    without candidates). On SQLite the index's candidates stay a subquery of the page's query
+//    index (a case-sensitive `^` takes the column's code-point index through its own GLOB or
+//    LIKE, without candidates). On SQLite the index's candidates stay a subquery of the page's query
 //    (never listed into JavaScript);
 //  - SQLite, a page ordered by uid (the UI's order): migration 019's covering index (uid and the
 //    searched columns, in uid order) is walked instead of reading each candidate's users row (a
@@ -42,10 +42,11 @@ export interface SearchIndexes {
    */
   cover?: { index: string; field: string };
   /**
-   * Fields whose column has a plain (BINARY) index: SQLite serves a case-sensitive
-   * `GLOB 'prefix*'` on it from that index itself.
+   * Per store, fields whose column has an index in code-point order — SQLite's plain (BINARY) one,
+   * PostgreSQL's `COLLATE "C"` one (migration 020): the store serves a case-sensitive prefix's own
+   * SQL (`GLOB 'prefix*'`, `LIKE 'prefix%'`) from that index itself.
    */
-  binary: ReadonlySet<string>;
+  binary: Readonly<Record<Dialect, ReadonlySet<string>>>;
 }
 
 export const USER_SEARCH: SearchIndexes = {
@@ -54,7 +55,7 @@ export const USER_SEARCH: SearchIndexes = {
   columns: { username: "username", full_name: "full_name" },
   ordered: new Set(["id", "uid", "username", "full_name"]),
   cover: { index: SEARCH_COVER_INDEX, field: "uid" },
-  binary: new Set(["username", "full_name"]),
+  binary: { sqlite: new Set(["username", "full_name"]), postgres: new Set(["username"]) },
 };
 
 type TermKind = "prefix" | "equal" | "substring";
@@ -65,8 +66,11 @@ interface Term {
   text: string;
   /** Case-insensitive: rows with non-ASCII text are candidates too. */
   ci: boolean;
-  /** A case-sensitive `^` whose own SQL (`GLOB 'prefix*'`, no wildcard in the prefix) a plain index of the column serves (SQLite). */
-  glob?: boolean;
+  /**
+   * A case-sensitive `^` (no GLOB wildcard in the prefix) on this field: its own SQL (`GLOB
+   * 'prefix*'`, `LIKE 'prefix%'`) ranges over the column's code-point index where the store has one.
+   */
+  glob?: string;
 }
 
 /** Trigram searches need three characters; shorter substrings scan. */
@@ -97,7 +101,7 @@ function termOf(leaf: FilterLeaf, idx: SearchIndexes): Term | null {
     }
     case "^": {
       const t = make("prefix", v, leaf.ci);
-      if (t && !leaf.ci && idx.binary.has(leaf.path[0]) && !/[*?[\]]/.test(v)) t.glob = true;
+      if (t && !leaf.ci && !/[*?[\]]/.test(v)) t.glob = leaf.path[0];
       return t;
     }
     case "=":
@@ -284,10 +288,11 @@ export function planInput(filters: Filter[], opts: QueryOptions, search: SearchI
 export async function planSearch(db: AnyDb, dialect: Dialect, idx: SearchIndexes, input: PlanInput): Promise<SearchPlan | null> {
   const best = pickBest(input.filters.map((f) => coveringTerms(f, idx)));
   if (!best) return null;
-  // Every match wanted, and the filter's own GLOB ranges over the column's plain index: SQLite
-  // reads just the matches from it; a candidate subquery from the lowercased index would only add
-  // a set to build and probe (a count: ~180 against ~150 µs at 100,000 users).
-  if (dialect === "sqlite" && !Number.isFinite(input.want) && best.length === 1 && best[0]!.glob) return null;
+  // Every match wanted, and the filter's own prefix SQL ranges over the column's code-point index:
+  // the store reads just the matches from it; a candidate subquery from the lowercased index would
+  // only add a set to build and probe (a count at 100,000 users: SQLite ~180 against ~150 µs).
+  const glob = best.length === 1 ? best[0]!.glob : undefined;
+  if (!Number.isFinite(input.want) && glob !== undefined && idx.binary[dialect].has(glob)) return null;
   const trigrams = best.some((t) => t.kind === "substring") ? await hasTrigrams(db, dialect, idx.table) : true;
   const terms = best.map((t) => candidateSql(t, idx, dialect, trigrams));
   if (terms.some((p) => p === null)) return null;
