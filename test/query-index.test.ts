@@ -155,12 +155,14 @@ for (const kind of STORES) {
   });
 }
 
+/** The search plan user.query's filters and options get on `store`. */
+function userSearchPlan(store: Store, filters: unknown[], options: Record<string, unknown>): Promise<SearchPlan | null> {
+  return planSearch(store.db, store.dialect, USER_SEARCH, planInput(parseFilters(filters), parseOptions(options), USER_SEARCH));
+}
+
 test("SQLite: a count with a case-sensitive ^ is left to the column's plain index; C^, a GLOB character or a page still take candidates [sqlite]", async () => {
   await withStore("sqlite", async (store) => {
-    const plan = (filters: unknown[], options: Record<string, unknown>) => {
-      const parsed = parseFilters(filters);
-      return planSearch(store.db, store.dialect, USER_SEARCH, planInput(parsed, parseOptions(options), USER_SEARCH));
-    };
+    const plan = (filters: unknown[], options: Record<string, unknown>) => userSearchPlan(store, filters, options);
     assert.equal(await plan([["full_name", "^", "Ada Love"]], { count: true }), null);
     assert.equal(await plan([["username", "^", "user01"]], { count: true }), null);
     assert.ok((await plan([["full_name", "C^", "ada love"]], { count: true }))?.where, "C^: the lowercased index's candidates");
@@ -174,10 +176,7 @@ test("SQLite: a count with a case-sensitive ^ is left to the column's plain inde
 if (STORES.includes("postgres")) {
   test("PostgreSQL: a count with a case-sensitive ^ on username is left to its code-point index; on full_name (no such index) it takes candidates [postgres]", async () => {
     await withStore("postgres", async (store) => {
-      const plan = (filters: unknown[], options: Record<string, unknown>) => {
-        const parsed = parseFilters(filters);
-        return planSearch(store.db, store.dialect, USER_SEARCH, planInput(parsed, parseOptions(options), USER_SEARCH));
-      };
+      const plan = (filters: unknown[], options: Record<string, unknown>) => userSearchPlan(store, filters, options);
       assert.equal(await plan([["username", "^", "user01"]], { count: true }), null);
       assert.ok((await plan([["full_name", "^", "Ada Love"]], { count: true }))?.where, "full_name: the lowercased index's candidates");
       assert.ok((await plan([["username", "C^", "USER01"]], { count: true }))?.where, "C^: the lowercased index's candidates");
