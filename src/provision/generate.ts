@@ -237,7 +237,7 @@ export function primaryGid(u: ProvUser, groupsById: Map<number, ProvGroup>): num
   return groupsById.get(u.group_id)?.gid ?? 65534;
 }
 
-export function memberNames(memberIds: readonly number[] | undefined, usersById: Map<number, ProvUser>): string[] {
+export function memberNames(memberIds: readonly number[] | undefined, usersById: { get(id: number): ProvUser | undefined }): string[] {
   const names: string[] = [];
   if (!memberIds) return names;
   for (const id of memberIds) {

@@ -13,6 +13,7 @@ import { FILES, SSHD_DENY, SSHD_NO_PASSWORD, SUDOERS_HEADER, memberNames, shadow
 import { LineBuffer, writeGroup, writeUser, type UserLineBuffers } from "./lines.js";
 import { NO_HOME } from "./keys.js";
 import type { CandidateKeys, KnownAccounts } from "./drift.js";
+import { IdMap } from "./id-map.js";
 import { drain, type Slicer } from "./slice.js";
 import type { ProvGroup, ProvPolicy, ProvUser, Snapshot } from "./types.js";
 
@@ -203,10 +204,10 @@ function setsEqualPolicy(a: ProvPolicy, b: ProvPolicy): boolean {
 }
 
 export class HostModel {
-  readonly users = new Map<number, ProvUser>();
+  readonly users = new IdMap<ProvUser>();
   /** Ids of users whose home is not NO_HOME. */
   private readonly withHome = new Set<number>();
-  readonly groups = new Map<number, ProvGroup>();
+  readonly groups = new IdMap<ProvGroup>();
   /** user id → aux group ids; derived from membersOfGroup when first needed (not by a full build) */
   private auxOfUser: AuxIndex | null = null;
   /** group id → aux member user ids */
