@@ -115,7 +115,20 @@ const FLAGS_DISABLED = "[DU         ]";
 
 /** The user has an entry in smbpasswd: an SMB user with a password (and not under STIG). */
 export function isSmbUser(u: ProvUser, policy: ProvPolicy): boolean {
-  return u.smb && !policy.enable_gpos_stig && !u.password_disabled && !!u.smbhash && /^[0-9A-Fa-f]{32}$/.test(u.smbhash);
+  return u.smb && !policy.enable_gpos_stig && !u.password_disabled && !!u.smbhash && isNtHash(u.smbhash);
+}
+
+/**
+ * /^[0-9A-Fa-f]{32}$/.test(s), as a loop: asked for every user of a full render (100,000 regular
+ * expression runs cost some 8 ms at 100,000 users).
+ */
+export function isNtHash(s: string): boolean {
+  if (s.length !== 32) return false;
+  for (let i = 0; i < 32; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }
 
 /** `name:uid:LM:NT:[flags]:LCT-XXXXXXXX:` — 32 X for "no LM hash", `D` for a locked account. */

@@ -110,6 +110,22 @@ export class LineBuffer {
     this.n += 8;
   }
 
+  /**
+   * `s.toUpperCase()` of a string of hex digits (isNtHash), without the upper-case copy a
+   * toUpperCase makes per user.
+   */
+  hexUpper(s: string): void {
+    const len = s.length;
+    this.reserve(len);
+    const buf = this.buf;
+    let n = this.n;
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      buf[n++] = c >= 97 ? c - 32 : c; // a-f to A-F
+    }
+    this.n = n;
+  }
+
   /** The bytes written since the last take (a view of this buffer: copy before writing on). */
   take(): Buffer {
     const out = this.buf.subarray(0, this.n);
@@ -160,7 +176,7 @@ export function writeSmbpasswd(w: LineBuffer, u: ProvUser): void {
   w.byte(COLON);
   w.text(LM_NONE);
   w.byte(COLON);
-  w.text(u.smbhash!.toUpperCase());
+  w.hexUpper(u.smbhash!);
   w.byte(COLON);
   w.text(u.locked ? FLAGS_DISABLED : FLAGS_ENABLED);
   w.text(":LCT-");
