@@ -70,13 +70,16 @@ test("the SQLite full read gives what the plain per-row reads give", async () =>
         );
       }
       // users the packed text cannot carry (read again in full) or must take care with
-      const odd: [unknown, string, string, string, unknown, unknown][] = [
+      const odd: [unknown, string, string | Buffer, string, unknown, unknown][] = [
         [90_000, "sep\x1fname", "/var/empty", "/bin/sh", 1, 2],
         [90_001, "rowsep", "/home/a\x1eb", "/bin/sh", 1, 2],
         [90_002, "textuid", "/var/empty2", "/bin/shx", 1, 2],
         ["90003x", "textuid2", "/var/emptyx", "/bin/sh", 1, 2],
         [-90_004, "neguid", "/var/empty", "", 1.5, -7],
         [90_005, "", "", "/usr/bin/bash", null, 0],
+        // the rare columns' JSON must give back any text exactly; a blob cannot go into it
+        [90_006, "quotes", '/home/"q"\\\t\u00e9\ud83d\ude00\x7f', "/bin/sh", 1, 2],
+        [90_007, "blobhome", Buffer.from("/home/blob"), "/bin/sh", 1, 2],
       ];
       for (const [uid, name, home, shell, lpc, created] of odd) {
         userIds.push(addUser.get(uid, name, "$6$h", null, home, shell, `${name} full\nname`, 0, 1, groupIds[0], 0, 0, null, 0, "[]", "[]", lpc, created) as number);
@@ -100,7 +103,7 @@ test("the SQLite full read gives what the plain per-row reads give", async () =>
     }
     for (const ids of want.values()) ids.sort((a, b) => a - b);
     assert.deepEqual(new Map([...snap.members].sort((a, b) => a[0] - b[0])), new Map([...want].sort((a, b) => a[0] - b[0])));
-    assert.equal(snap.members.get(groupIds.find((id) => snap.groups.find((g) => g.id === id)?.name === "g0")!)?.length, 20_006);
+    assert.equal(snap.members.get(groupIds.find((id) => snap.groups.find((g) => g.id === id)?.name === "g0")!)?.length, 20_008);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
