@@ -23,17 +23,43 @@ const FLAGS_DISABLED = "[DU         ]";
 const SHORT = 16;
 const LONG = 1 << 16;
 
-/** A growing byte buffer that lines are written into; `take` hands out what was written. */
+/** A packed LineBuffer's slabs (see there). */
+const SLAB = 1 << 20;
+
+/**
+ * A growing byte buffer that lines are written into; `take` hands out what was written.
+ *
+ * Reused (the default), `take` hands out a view that the next lines write over: the caller
+ * copies it. Packed, nothing is ever written over: lines go into 1 MB slabs one after the other
+ * and `take` hands out a view of its slab that stays as it is (a render from scratch keeps
+ * every block that way: no copy of each block's bytes, one allocation per MB). A slab then
+ * lives while any view of it does.
+ */
 export class LineBuffer {
   buf: Buffer;
   n = 0;
-  constructor(size = 1 << 16) {
-    this.buf = Buffer.allocUnsafe(size);
+  /** Packed: where the bytes not yet taken start. */
+  private start = 0;
+  constructor(
+    size = 1 << 16,
+    readonly packed = false,
+  ) {
+    this.buf = Buffer.allocUnsafe(packed ? Math.max(size, SLAB) : size);
   }
 
   /** Room for `k` more bytes. */
   private reserve(k: number): void {
     if (this.n + k <= this.buf.length) return;
+    if (this.packed) {
+      // a new slab, the bytes not yet taken moved to its start (the views taken keep the old one)
+      const pending = this.n - this.start;
+      const next = Buffer.allocUnsafe(Math.max(SLAB, (pending + k) * 2));
+      this.buf.copy(next, 0, this.start, this.n);
+      this.buf = next;
+      this.start = 0;
+      this.n = pending;
+      return;
+    }
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + k));
     this.buf.copy(next, 0, 0, this.n);
     this.buf = next;
@@ -126,8 +152,16 @@ export class LineBuffer {
     this.n = n;
   }
 
-  /** The bytes written since the last take (a view of this buffer: copy before writing on). */
+  /**
+   * The bytes written since the last take: a view of this buffer, which a reused buffer writes
+   * over next (copy it before writing on) and a packed one never does.
+   */
   take(): Buffer {
+    if (this.packed) {
+      const out = this.buf.subarray(this.start, this.n);
+      this.start = this.n;
+      return out;
+    }
     const out = this.buf.subarray(0, this.n);
     this.n = 0;
     return out;

@@ -63,31 +63,19 @@ class Dirty {
   }
 }
 
-const SLAB = 1 << 20;
-
 /**
  * Where a block's bytes are kept. Blocks rendered from scratch (the first render, after a cold
- * build) are packed into shared 1 MB slabs: one allocation per MB instead of one per block per
- * file, which the garbage collector notices. A slab lives while any block in it does, so later
- * re-renders (one block at a time) get buffers of their own.
+ * build) stay where a packed LineBuffer wrote them, in shared 1 MB slabs: one allocation per MB
+ * instead of one per block per file, which the garbage collector notices, and no copy. A slab
+ * lives while any block in it does, so later re-renders (one block at a time) get buffers of
+ * their own, copied out of reused line buffers.
  */
 class Bytes {
-  private slab = EMPTY;
-  private off = 0;
-  constructor(private readonly packed: boolean) {}
-  /** A copy of `src` (a LineBuffer's view, about to be written over). */
+  constructor(readonly packed: boolean) {}
+  /** `src` as the block keeps it (a LineBuffer's view; a reused one is about to be written over). */
   of(src: Buffer): Buffer {
-    const n = src.length;
-    if (n === 0) return EMPTY;
-    if (!this.packed || n > SLAB / 8) return Buffer.from(src);
-    if (this.slab.length - this.off < n) {
-      this.slab = Buffer.allocUnsafe(SLAB);
-      this.off = 0;
-    }
-    src.copy(this.slab, this.off);
-    const out = this.slab.subarray(this.off, this.off + n);
-    this.off += n;
-    return out;
+    if (src.length === 0) return EMPTY;
+    return this.packed ? src : Buffer.from(src);
   }
 }
 /** `fresh`, or `old` when it holds the same bytes (so unchanged blocks keep their object). */
@@ -546,7 +534,7 @@ export class HostModel {
     const users = this.users;
     const groups = this.groups;
     const policy = this.policy;
-    const out = this.lineBuffers();
+    const out = this.lineBuffers(bytes.packed);
     let deny = "",
       noPassword = "";
     const lo = b << SHIFT;
@@ -573,13 +561,18 @@ export class HostModel {
    * (`take` empties them) and dropped after it: a block holding builtin_users grows two of them to
    * its member list's size (some 11 MB at 1,000,000 users), which a model should not keep.
    */
-  private lineBuffers(): UserLineBuffers {
-    return (this.lines ??= { passwd: new LineBuffer(), shadow: new LineBuffer(), smbpasswd: new LineBuffer(), sudoers: new LineBuffer() });
+  private lineBuffers(packed: boolean): UserLineBuffers {
+    // packed or reused as the pass needs (a pass cut short by an error may have left the other kind)
+    if (this.lines?.passwd.packed !== packed) {
+      const make = () => new LineBuffer(1 << 16, packed);
+      this.lines = { passwd: make(), shadow: make(), smbpasswd: make(), sudoers: make() };
+    }
+    return this.lines;
   }
 
   private renderGroupBlock(b: number, bytes: Bytes): GroupBlock {
     const groups = this.groups;
-    const out = this.lineBuffers();
+    const out = this.lineBuffers(bytes.packed);
     // the user files' buffers are free between blocks: group, gshadow and sudoers lines use them
     const group = out.passwd;
     const gshadow = out.shadow;
