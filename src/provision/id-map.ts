@@ -103,7 +103,9 @@ export class IdMap<T> {
       if (!p) continue; // removed while iterating
       for (let i = 0; i < PAGE_SLOTS; i++) {
         const v = p.slots[i];
-        if (v !== undefined) yield [lo + i, v];
+        if (v === undefined) continue;
+        while (o < others.length && others[o][0] < lo + i) yield others[o++];
+        yield [lo + i, v];
       }
     }
     while (o < others.length) yield others[o++];
