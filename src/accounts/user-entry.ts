@@ -231,8 +231,9 @@ const USER_FROM = `FROM "users" INNER JOIN "groups" AS "g" ON "g"."id" = "users"
 /**
  * Counts join the primary group only for filters on its fields: every user has one (group_id is
  * NOT NULL with a foreign key, enforced on both stores), so a LEFT JOIN counts the same rows, and
- * both stores drop a LEFT JOIN to a unique key whose columns nothing reads — an inner join they
- * must probe for every matching user (a count by name prefix on PostgreSQL: 0.31 → 0.15 ms).
+ * PostgreSQL drops a LEFT JOIN to a unique key whose columns nothing reads — an inner join it must
+ * probe for every matching user (a count by name prefix: 0.31 → 0.15 ms at 100,000 users). SQLite
+ * probes either join alike (measured: the same time).
  */
 const USER_COUNT_SQL = `SELECT count(*) AS "n" FROM "users" LEFT JOIN "groups" AS "g" ON "g"."id" = "users"."group_id"`;
 
