@@ -406,9 +406,10 @@ async function readSqliteSnapshot(raw: SqliteHandle, slicer: Slicer | null): Pro
   const users: ProvUser[] = [];
   const groups: ProvGroup[] = [];
   const members = new Map<number, number[]>();
-  const fullUser = raw.prepare(`select ${USER_COLS.map((c) => `"${c}"`).join(", ")} from "users" where id = ?`).raw();
+  // A row with a blob in its rare columns is read again whole; the statement is made only if one is met.
+  let fullUser: ReturnType<SqliteHandle["prepare"]> | null = null;
   const eachUser = (c: Cell[]) => {
-    const u = userFromSqliteCells(c) ?? userFromCells(fullUser.get(c[0]) as Cell[]);
+    const u = userFromSqliteCells(c) ?? userFromCells((fullUser ??= raw.prepare(`select ${USER_COLS.map((col) => `"${col}"`).join(", ")} from "users" where id = ?`).raw()).get(c[0]) as Cell[]);
     users.push(u);
   };
   await eachSqliteRow(raw, "users", SQLITE_USER_SELECT, eachUser, slicer);
