@@ -17,6 +17,7 @@ import { fleetRuntime } from "../src/fleet/runtime.js";
 import { MAX_BACKGROUND_OPENS } from "../src/fleet/connection-pool.js";
 import { POLL_CONCURRENCY } from "../src/fleet/poller.js";
 import { API_KEY_PURPOSE, allSystemRows } from "../src/fleet/system-endpoint.js";
+import { startCheckedRelay } from "./checked-relay.js";
 import { alternate, figure, type BenchOptions, type Row } from "./measure.js";
 import { loadFromProcess, type LoadResult, type Req } from "./load.js";
 import type { Section } from "./table.js";
@@ -104,6 +105,7 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
     const admin = await manager.adminClient();
     const sys = await admin.call("fleet.system.create", { name: "bench-nas", url: procs[0]!.url, api_key: keys[0] });
     const relay = await startRelay(procs[0]!.url, keys[0]!);
+    const checked = await startCheckedRelay(manager.app, procs[0]!.url, keys[0]!, sys.id, "admin");
     const query: Req = { method: "user.query", params: [[["username", "=", "admin"]], { select: ["id", "username", "uid"] }] };
     const viaProxy: Req = { method: "fleet.call", params: [sys.id, query.method, query.params] };
     const calls = Math.min(opts.calls, 3000);
@@ -111,12 +113,15 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
       proxy: () => load(manager.url, [viaProxy], Math.min(calls, 1000), 1, true),
       relay: () => load(relay.url, [query], Math.min(calls, 1000), 1, false),
       direct: () => load(procs[0]!.url, [query], Math.min(calls, 1000), 1, true),
+      checked: () => load(checked.url, [viaProxy], Math.min(calls, 1000), 1, false),
     });
     const throughput = await alternate(opts.rounds, {
       proxy: () => loadWithCpu(manager.url, [viaProxy], calls, INFLIGHT, true),
       relay: () => loadWithCpu(relay.url, [query], calls, INFLIGHT, false),
+      checked: () => loadWithCpu(checked.url, [viaProxy], calls, INFLIGHT, false),
     });
     await relay.close();
+    await checked.close();
     // The status round never ends the run: a failure is reported beside the proxy's rows.
     const status = await statusRound(manager, procs, keys, opts.rounds).catch(
       (err: Error): StatusFigures => ({ seconds: [], warmupDown: null, downPerRound: [], warmupPasses: 0, note: `status round failed: ${err.message}` }),
@@ -163,6 +168,7 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
         ratioAsTimes: true,
         better: "lower",
       }),
+      ...checkedRows(latency, throughput),
     ];
     if (status.seconds.length) {
       rows.push(
@@ -189,6 +195,45 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
     await Promise.all(procs.map((p) => p.stop()));
     await manager.stop();
   }
+}
+
+type Latency = Record<"proxy" | "relay" | "direct" | "checked", LoadResult[]>;
+type Throughput = Record<"proxy" | "relay" | "checked", (LoadResult & { cpuPerCall: number })[]>;
+
+/** The checked relay's figures (./checked-relay.ts) beside the bare relay's, as the proxy's are shown. */
+function checkedRows(latency: Latency, throughput: Throughput): Row[] {
+  const what = "checked relay (the least the guarantees take: stamp read, access and method-kind lookups, entry journaled before forwarding, outcome folded into the audit table; no dispatcher)";
+  return [
+    figure({
+      name: `${what}: p50, 1 in flight`,
+      unit: "ms",
+      value: latency.checked.map((r) => r.p50),
+      baseline: latency.relay.map((r) => r.p50),
+      baselineName: "bare relay p50",
+      baselineUnit: "ms",
+      ratioAsTimes: true,
+      better: "lower",
+    }),
+    figure({
+      name: `${what}: throughput, ${INFLIGHT} in flight`,
+      unit: "calls/s",
+      value: throughput.checked.map((r) => r.callsPerSec),
+      baseline: throughput.relay.map((r) => r.callsPerSec),
+      baselineName: "bare relay",
+      baselineUnit: "calls/s",
+      better: "higher",
+    }),
+    figure({
+      name: `${what}: CPU per forwarded call, ${INFLIGHT} in flight`,
+      unit: "µs",
+      value: throughput.checked.map((r) => r.cpuPerCall),
+      baseline: throughput.relay.map((r) => r.cpuPerCall),
+      baselineName: "bare relay",
+      baselineUnit: "µs",
+      ratioAsTimes: true,
+      better: "lower",
+    }),
+  ];
 }
 
 interface StatusFigures {

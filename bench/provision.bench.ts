@@ -26,7 +26,8 @@ import { FILES } from "../src/provision/generate.js";
 import { HostModel } from "../src/provision/model.js";
 import { Provisioner, absPath } from "../src/provision/provisioner.js";
 import { contextOf, provisionerOf } from "../src/provision/index.js";
-import { readSnapshot } from "../src/provision/snapshot.js";
+import { GROUP_COLS, USER_COLS, readSnapshot } from "../src/provision/snapshot.js";
+import { sqliteHandleOf, type Db } from "../src/store/db.js";
 import { prepareReplace, fsyncDir } from "../src/provision/atomic.js";
 import { alternate, figure, DEFAULT_OPTIONS, type BenchOptions, type Row } from "./measure.js";
 import type { Section } from "./table.js";
@@ -88,6 +89,65 @@ async function db_groupId(app: App): Promise<number> {
 
 async function removeFiles(hostRoot: string): Promise<void> {
   for (const f of FILES) await rm(absPath(hostRoot, f.rel), { force: true });
+}
+
+/** The tables a full run reads, the columns the host files are made of, and each table's chunking key. */
+const READ_TABLES = [
+  ["users", USER_COLS, '"id"'],
+  ["groups", GROUP_COLS, '"id"'],
+  ["memberships", ["group_id", "user_id"], "rowid"],
+] as const;
+
+/**
+ * SQLite: two reads of what a full run reads (the three tables' rows, the columns the host files
+ * need), each in one read transaction on a read-only connection of its own, as the provisioner
+ * reads — to show where the cold regeneration's store read goes:
+ *  - `cells`: the plain columns through the driver, 1,024 rows a call (keyset pagination), every
+ *    row dropped at once: what the driver costs before any processing (the provisioner's own
+ *    read packs the rare and boolean columns into fewer cells: src/provision/snapshot.ts);
+ *  - `decode`: SQLite reading every one of those cells with no value handed to JavaScript (the
+ *    sum of their lengths): the part no reader through this database avoids.
+ * Null on PostgreSQL (and for an in-memory store).
+ */
+function storeReads(db: Db): { cells: () => Promise<number>; decode: () => Promise<number> } | null {
+  const raw = sqliteHandleOf(db);
+  if (!raw || raw.memory) return null;
+  const Ctor = raw.constructor as new (file: string, opts: { readonly: boolean; fileMustExist: boolean }) => NonNullable<typeof raw>;
+  const list = (cols: readonly string[]) => cols.map((c) => `"${c}"`).join(", ");
+  const timedRead = (readTable: (reader: NonNullable<typeof raw>, table: string, cols: readonly string[], key: string) => number) => async () => {
+    const reader = new Ctor(raw.name, { readonly: true, fileMustExist: true });
+    try {
+      const t = performance.now();
+      reader.exec("BEGIN");
+      let rows = 0;
+      for (const [table, cols, key] of READ_TABLES) rows += readTable(reader, table, cols, key);
+      reader.exec("COMMIT");
+      const ms = performance.now() - t;
+      if (rows === 0) throw new Error("store read: no rows");
+      return ms;
+    } finally {
+      reader.close();
+    }
+  };
+  return {
+    cells: timedRead((reader, table, cols, key) => {
+      const st = reader.prepare(`select ${key}, ${list(cols)} from "${table}" where ${key} > ? order by ${key} limit 1024`).raw();
+      let rows = 0;
+      for (let last: unknown = -1; ; ) {
+        const chunk = st.all(last) as unknown[][];
+        rows += chunk.length;
+        if (chunk.length < 1024) return rows;
+        last = chunk[chunk.length - 1]![0];
+      }
+    }),
+    decode: timedRead(
+      (reader, table, cols) =>
+        reader
+          .prepare(`select count(*) + coalesce(sum(${cols.map((c) => `length("${c}")`).join(" + ")}), 0) from "${table}"`)
+          .pluck()
+          .get() as number,
+    ),
+  };
 }
 
 /** Plain fs.writeFile of `bufs` into a fresh directory: ms. */
@@ -164,7 +224,9 @@ async function fullRows(c: ProvCtx): Promise<{ rows: Row[]; notes: string[] }> {
   // Seven full regenerations (or their parts) a round, every round: each figure is the median of
   // at least 5 runs (issue 15), at 1,000,000 users too.
   const rounds = c.rounds;
+  const reads = storeReads(app.store.db);
   const m = await alternate(rounds, {
+    ...(reads ?? {}),
     plain: () => plainWrite(path.join(dataDir, "plain"), bytes),
     cold: (r) => fullRun("cold", r),
     unchanged: (r) => fullRun("unchanged", r),
@@ -215,6 +277,12 @@ async function fullRows(c: ProvCtx): Promise<{ rows: Row[]; notes: string[] }> {
         "≤ 3×",
       ),
       row("provision: of which the store read alone (one read transaction: users, groups, memberships, policy)", m.read),
+      ...(m.cells && m.decode
+        ? [
+            row("provision: beside the store read: the same tables' plain columns through the driver, 1,024 rows a call, no processing", m.cells),
+            row("provision: beside the store read: SQLite decoding every one of those cells, no value handed to JavaScript", m.decode),
+          ]
+        : []),
       row("provision: of which the writer alone — atomic replace (temp file, writev, fsync, rename, directory fsync)", m.atomic),
       row("provision: model build + render of every block from scratch + atomic replace + fsync, rows already in memory (no store read)", m.renderWrite),
     ],

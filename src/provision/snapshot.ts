@@ -17,7 +17,8 @@ import { Slicer } from "./slice.js";
 import { NO_HOME } from "./keys.js";
 import { DEFAULT_POLICY, type ProvGroup, type ProvPolicy, type ProvUser, type Snapshot } from "./types.js";
 
-const USER_COLS = [
+/** Every users column the host files are made of (also what a bench's driver-floor read selects). */
+export const USER_COLS = [
   "id",
   "uid",
   "username",
@@ -38,7 +39,8 @@ const USER_COLS = [
   "last_password_change",
   "created_at",
 ] as const;
-const GROUP_COLS = ["id", "gid", "name", "builtin", "sudo_commands", "sudo_commands_nopasswd", "admins"] as const;
+/** Every groups column the host files are made of. */
+export const GROUP_COLS = ["id", "gid", "name", "builtin", "sudo_commands", "sudo_commands_nopasswd", "admins"] as const;
 
 type Cell = string | number | null;
 
