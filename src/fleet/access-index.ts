@@ -141,7 +141,10 @@ async function readIndex(db: Tx, stamp: string | null): Promise<FleetIndex> {
     db.selectFrom("fleet_access").select(["id", "owner_kind", "owner_id", "target_kind", "target_id", "access"]).where("owner_kind", "=", "TEAM").execute(),
   ]);
   const pairs = (rows: { [k: string]: unknown }[], a: string, b: string) => rows.map((r) => [r[a], r[b]] as [unknown, unknown]);
-  return fillIndex(new FleetIndex(stamp), pairs(systems, "id", "name"), pairs(members, "system_group_id", "system_id"), pairs(groups, "id", "name"), pairs(teams, "id", "name"), grants);
+  const ix = fillIndex(new FleetIndex(stamp), pairs(systems, "id", "name"), pairs(groups, "id", "name"), pairs(teams, "id", "name"));
+  for (const [g, sys] of pairs(members, "system_group_id", "system_id")) push(ix.systemsOfGroup, Number(g), Number(sys));
+  for (const r of grants) push(ix.teamGrants, Number(r.owner_id), toEntry(r));
+  return ix;
 }
 
 /**
@@ -161,31 +164,51 @@ function readIndexNow(db: Db, stamp: string | null): FleetIndex | undefined {
   if (!raw) return undefined;
   let read = indexReads.get(raw);
   if (!read) {
+    // Rows as arrays; each group's members as one text and the teams' grants without the owner
+    // kind they all share: a read right after a change (a matrix export's) is mostly these rows.
     const s = {
       systems: raw.prepare('select "id", "name" from "fleet_systems" order by "id"').raw(true),
-      members: raw.prepare('select "system_group_id", "system_id" from "fleet_system_group_members"').raw(true),
+      members: raw.prepare('select "system_group_id", group_concat("system_id") from "fleet_system_group_members" group by "system_group_id"').raw(true),
       groups: raw.prepare('select "id", "name" from "fleet_system_groups"').raw(true),
       teams: raw.prepare('select "id", "name" from "teams"').raw(true),
-      grants: raw.prepare(`select "id", "owner_kind", "owner_id", "target_kind", "target_id", "access" from "fleet_access" where "owner_kind" = 'TEAM'`),
+      grants: raw.prepare(`select "id", "owner_id", "target_kind", "target_id", "access" from "fleet_access" where "owner_kind" = 'TEAM'`).raw(true),
     };
     type Pair = [unknown, unknown];
-    read = raw.transaction((at: string | null) =>
-      fillIndex(new FleetIndex(at), s.systems.all() as Pair[], s.members.all() as Pair[], s.groups.all() as Pair[], s.teams.all() as Pair[], s.grants.all() as GrantRow[]),
-    );
+    read = raw.transaction((at: string | null) => {
+      const ix = fillIndex(new FleetIndex(at), s.systems.all() as Pair[], s.groups.all() as Pair[], s.teams.all() as Pair[]);
+      for (const [g, list] of s.members.all() as [number, string][]) ix.systemsOfGroup.set(Number(g), idsIn(String(list)));
+      for (const [id, owner, kind, target, access] of s.grants.all() as [number, number, string, number, string][]) {
+        push(ix.teamGrants, Number(owner), toEntry({ id, owner_kind: "TEAM", owner_id: owner, target_kind: kind, target_id: target, access }));
+      }
+      return ix;
+    });
     indexReads.set(raw, read);
   }
   return read(stamp);
 }
 
-/** Build a version from its rows: systems (id, name), group members (group, system), groups and teams (id, name), teams' grants. */
-function fillIndex(ix: FleetIndex, systems: [unknown, unknown][], members: [unknown, unknown][], groups: [unknown, unknown][], teams: [unknown, unknown][], grants: GrantRow[]): FleetIndex {
+/** Start a version from its named rows: systems, system groups and teams (id, name). */
+function fillIndex(ix: FleetIndex, systems: [unknown, unknown][], groups: [unknown, unknown][], teams: [unknown, unknown][]): FleetIndex {
   indexStats.reads++;
   for (const [id, name] of systems) ix.systems.set(Number(id), name as string);
-  for (const [g, sys] of members) push(ix.systemsOfGroup, Number(g), Number(sys));
   for (const [id, name] of groups) ix.groupNames.set(Number(id), name as string);
   for (const [id, name] of teams) ix.teamNames.set(Number(id), name as string);
-  for (const r of grants) push(ix.teamGrants, Number(r.owner_id), toEntry(r));
   return ix;
+}
+
+/** The integers of a comma-separated list ("12,15,18", as group_concat writes ids). */
+function idsIn(text: string): number[] {
+  const out: number[] = [];
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44) {
+      out.push(v);
+      v = 0;
+    } else v = v * 10 + (c - 48);
+  }
+  out.push(v);
+  return out;
 }
 
 function push<K, V>(map: Map<K, V[]>, k: K, v: V): void {
