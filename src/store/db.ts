@@ -61,7 +61,12 @@ function cachingSqlite(db: Database.Database, onWrite: () => void, commits: Comm
         return (sql: string) => {
           let st = cache.get(sql);
           if (!st) {
-            st = prepare(sql);
+            // Kysely opens every transaction with a deferred BEGIN. One that reads and then writes
+            // after another connection (another process, the CLI) committed meanwhile fails at once
+            // with SQLITE_BUSY ("database is locked"): busy_timeout cannot help a transaction
+            // whose snapshot is already stale. BEGIN IMMEDIATE takes the write lock first, so the
+            // transaction waits its turn instead. (Long reads use connections of their own.)
+            st = prepare(sql === "begin" ? "begin immediate" : sql);
             if (!st.readonly && changesWatchedTables(sql)) {
               // Every statement that changes a watched table invalidates cached query results,
               // however it is run (INSERT … RETURNING is run with all()).
