@@ -416,7 +416,15 @@ async function overheadRows(app: App, admin: RpcClient, rounds: number): Promise
       ...overhead,
       aim: "≤ 10% overhead",
     }),
-    figure({ name: "user.query (unaudited, cached) through authorization", value: mq.full, baseline: mq.bare, baselineName: "same handler called directly", ...overhead, aim: "≤ 10% overhead" }),
+    // No aim of its own: issue 15 moved the ≤ 10% aim (issue 3's, first measured here) to the audited
+    // method above. This row stays to show what authorization alone adds to a ~2 µs cached answer.
+    figure({
+      name: "user.query (unaudited, cached) through authorization alone (the ≤ 10% aim is the audited row's, issue 15)",
+      value: mq.full,
+      baseline: mq.bare,
+      baselineName: "same handler called directly",
+      ...overhead,
+    }),
   ];
 }
 
