@@ -16,6 +16,25 @@ import WebSocket, { WebSocketServer } from "ws";
 import { foldAuditRows, foldAuditRowsNow, type AuditContext, type AuditRow } from "../src/audit/audit.js";
 import { CallJournal } from "../src/fleet/call-journal.js";
 
+/**
+ * An upstream connection that signs in with the key (API_KEY_PLAIN) once; what is sent before
+ * the sign-in answered waits for it. Every other message goes to `onAnswer`, parsed. (The bare
+ * relay in ./fleet-proxy.bench.ts uses it too.)
+ */
+export function signedInUpstream(url: string, apiKey: string, onAnswer: (msg: { id?: unknown; result?: unknown; error?: unknown }) => void): { ws: WebSocket; send: (text: string) => void } {
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  const queued: string[] = [];
+  let ready = false;
+  ws.on("open", () => ws.send(JSON.stringify({ jsonrpc: "2.0", id: "relay-login", method: "auth.login_ex", params: [{ mechanism: "API_KEY_PLAIN", username: "", api_key: apiKey }] })));
+  ws.on("message", (data) => {
+    const msg = JSON.parse(data.toString());
+    if (msg.id !== "relay-login") return onAnswer(msg);
+    ready = true;
+    for (const q of queued.splice(0)) ws.send(q);
+  });
+  return { ws, send: (text) => (ready ? ws.send(text) : queued.push(text)) };
+}
+
 /** How often answered entries are folded into the audit table (the proxy's default). */
 const FOLD_MS = 10;
 
@@ -52,40 +71,27 @@ export async function startCheckedRelay(app: AuditContext, upstreamUrl: string, 
 
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   wss.on("connection", (client) => {
-    const up = new WebSocket(upstreamUrl, { perMessageDeflate: false });
-    const queued: string[] = [];
     const waiting = new Map<number, Waiting>();
     let nextId = 1;
-    let ready = false;
     let turn: { line: string; text: string }[] = [];
-    const sendTurn = () => {
-      const calls = turn;
-      turn = [];
-      let lines = "";
-      for (const c of calls) lines += c.line;
-      journal.append(lines);
-      for (const c of calls) {
-        if (ready) up.send(c.text);
-        else queued.push(c.text);
-      }
-    };
-    up.on("open", () => up.send(JSON.stringify({ jsonrpc: "2.0", id: "relay-login", method: "auth.login_ex", params: [{ mechanism: "API_KEY_PLAIN", username: "", api_key: apiKey }] })));
-    up.on("message", (data) => {
-      const msg = JSON.parse(data.toString());
-      if (msg.id === "relay-login") {
-        ready = true;
-        for (const q of queued.splice(0)) up.send(q);
-        return;
-      }
-      const w = waiting.get(msg.id);
+    const up = signedInUpstream(upstreamUrl, apiKey, (msg) => {
+      const w = waiting.get(msg.id as number);
       if (!w) return;
-      waiting.delete(msg.id);
+      waiting.delete(msg.id as number);
       client.send(JSON.stringify(msg.error ? { jsonrpc: "2.0", id: w.clientId, error: msg.error } : { jsonrpc: "2.0", id: w.clientId, result: msg.result }));
       w.row[9] = w.row[9].replace(',"answered":false', "");
       w.row[10] = msg.error ? 0 : 1;
       answered.push(w.row);
       foldTimer ??= setTimeout(fold, FOLD_MS);
     });
+    const sendTurn = () => {
+      const calls = turn;
+      turn = [];
+      let lines = "";
+      for (const c of calls) lines += c.line;
+      journal.append(lines);
+      for (const c of calls) up.send(c.text);
+    };
     client.on("message", (data) => {
       const msg = JSON.parse(data.toString());
       const [system, method, params] = msg.params as [number, string, unknown[]];
@@ -108,8 +114,8 @@ export async function startCheckedRelay(app: AuditContext, upstreamUrl: string, 
       turn.push({ line: `${JSON.stringify(row)}\n`, text: `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)},"params":${JSON.stringify(params)}}` });
       if (turn.length === 1) process.nextTick(sendTurn);
     });
-    client.on("close", () => up.close());
-    up.on("close", () => client.close());
+    client.on("close", () => up.ws.close());
+    up.ws.on("close", () => client.close());
   });
   await new Promise<void>((r) => wss.once("listening", () => r()));
   const addr = wss.address() as { port: number };

@@ -10,14 +10,14 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import WebSocket, { WebSocketServer } from "ws";
+import { WebSocketServer } from "ws";
 import { ADMIN_PASSWORD, startServer } from "../test/harness.js";
 import { startServerProcess, type ServerProcess } from "../test/process-harness.js";
 import { fleetRuntime } from "../src/fleet/runtime.js";
 import { MAX_BACKGROUND_OPENS } from "../src/fleet/connection-pool.js";
 import { POLL_CONCURRENCY } from "../src/fleet/poller.js";
 import { API_KEY_PURPOSE, allSystemRows } from "../src/fleet/system-endpoint.js";
-import { startCheckedRelay } from "./checked-relay.js";
+import { signedInUpstream, startCheckedRelay } from "./checked-relay.js";
 import { alternate, figure, type BenchOptions, type Row } from "./measure.js";
 import { loadFromProcess, type LoadResult, type Req } from "./load.js";
 import type { Section } from "./table.js";
@@ -68,26 +68,10 @@ function cpuAt(samples: { at: bigint; cpu: number }[], at: bigint): number {
 async function startRelay(upstreamUrl: string, apiKey: string): Promise<{ url: string; close: () => Promise<void> }> {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   wss.on("connection", (client) => {
-    const up = new WebSocket(upstreamUrl, { perMessageDeflate: false });
-    const queued: string[] = [];
-    let ready = false;
-    up.on("open", () => up.send(JSON.stringify({ jsonrpc: "2.0", id: "relay-login", method: "auth.login_ex", params: [{ mechanism: "API_KEY_PLAIN", username: "", api_key: apiKey }] })));
-    up.on("message", (data) => {
-      const msg = JSON.parse(data.toString());
-      if (msg.id === "relay-login") {
-        ready = true;
-        for (const q of queued.splice(0)) up.send(q);
-        return;
-      }
-      client.send(JSON.stringify(msg));
-    });
-    client.on("message", (data) => {
-      const text = JSON.stringify(JSON.parse(data.toString()));
-      if (ready) up.send(text);
-      else queued.push(text);
-    });
-    client.on("close", () => up.close());
-    up.on("close", () => client.close());
+    const up = signedInUpstream(upstreamUrl, apiKey, (msg) => client.send(JSON.stringify(msg)));
+    client.on("message", (data) => up.send(JSON.stringify(JSON.parse(data.toString()))));
+    client.on("close", () => up.ws.close());
+    up.ws.on("close", () => client.close());
   });
   await new Promise<void>((r) => wss.once("listening", () => r()));
   const addr = wss.address() as { port: number };
@@ -126,18 +110,16 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
     const status = await statusRound(manager, procs, keys, opts.rounds).catch(
       (err: Error): StatusFigures => ({ seconds: [], warmupDown: null, downPerRound: [], warmupPasses: 0, note: `status round failed: ${err.message}` }),
     );
+    const [p50, tput, cpu] = besideRelay(latency, throughput, "proxy", {
+      p50: "fleet.call user.query p50, 1 in flight",
+      throughput: `fleet.call user.query throughput, ${INFLIGHT} in flight`,
+      cpu: `CPU per forwarded call, ${INFLIGHT} in flight (this process: the manager, or the relay)`,
+      aims: { p50: "≤ 1.2× the relay", throughput: "≥ 80% of the relay" },
+    });
+    const checkedName =
+      "checked relay (the least the guarantees take: stamp read, access and method-kind lookups, entry journaled before forwarding, outcome folded into the audit table; no dispatcher)";
     const rows: Row[] = [
-      figure({
-        name: "fleet.call user.query p50, 1 in flight",
-        unit: "ms",
-        value: latency.proxy.map((r) => r.p50),
-        baseline: latency.relay.map((r) => r.p50),
-        baselineName: "bare relay p50",
-        baselineUnit: "ms",
-        ratioAsTimes: true,
-        better: "lower",
-        aim: "≤ 1.2× the relay",
-      }),
+      p50!,
       figure({
         name: "fleet.call user.query p50 added over direct",
         unit: "ms",
@@ -148,27 +130,13 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
         ratioNote: "added ÷ direct",
         better: "lower",
       }),
-      figure({
-        name: `fleet.call user.query throughput, ${INFLIGHT} in flight`,
-        unit: "calls/s",
-        value: throughput.proxy.map((r) => r.callsPerSec),
-        baseline: throughput.relay.map((r) => r.callsPerSec),
-        baselineName: "bare relay",
-        baselineUnit: "calls/s",
-        better: "higher",
-        aim: "≥ 80% of the relay",
+      tput!,
+      cpu!,
+      ...besideRelay(latency, throughput, "checked", {
+        p50: `${checkedName}: p50, 1 in flight`,
+        throughput: `${checkedName}: throughput, ${INFLIGHT} in flight`,
+        cpu: `${checkedName}: CPU per forwarded call, ${INFLIGHT} in flight`,
       }),
-      figure({
-        name: `CPU per forwarded call, ${INFLIGHT} in flight (this process: the manager, or the relay)`,
-        unit: "µs",
-        value: throughput.proxy.map((r) => r.cpuPerCall),
-        baseline: throughput.relay.map((r) => r.cpuPerCall),
-        baselineName: "bare relay",
-        baselineUnit: "µs",
-        ratioAsTimes: true,
-        better: "lower",
-      }),
-      ...checkedRows(latency, throughput),
     ];
     if (status.seconds.length) {
       rows.push(
@@ -200,33 +168,34 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
 type Latency = Record<"proxy" | "relay" | "direct" | "checked", LoadResult[]>;
 type Throughput = Record<"proxy" | "relay" | "checked", (LoadResult & { cpuPerCall: number })[]>;
 
-/** The checked relay's figures (./checked-relay.ts) beside the bare relay's, as the proxy's are shown. */
-function checkedRows(latency: Latency, throughput: Throughput): Row[] {
-  const what = "checked relay (the least the guarantees take: stamp read, access and method-kind lookups, entry journaled before forwarding, outcome folded into the audit table; no dispatcher)";
+/** p50 (1 in flight), throughput and CPU per call (16 in flight) of one way of forwarding, each beside the bare relay's. */
+function besideRelay(latency: Latency, throughput: Throughput, way: "proxy" | "checked", names: { p50: string; throughput: string; cpu: string; aims?: { p50: string; throughput: string } }): Row[] {
   return [
     figure({
-      name: `${what}: p50, 1 in flight`,
+      name: names.p50,
       unit: "ms",
-      value: latency.checked.map((r) => r.p50),
+      value: latency[way].map((r) => r.p50),
       baseline: latency.relay.map((r) => r.p50),
       baselineName: "bare relay p50",
       baselineUnit: "ms",
       ratioAsTimes: true,
       better: "lower",
+      aim: names.aims?.p50,
     }),
     figure({
-      name: `${what}: throughput, ${INFLIGHT} in flight`,
+      name: names.throughput,
       unit: "calls/s",
-      value: throughput.checked.map((r) => r.callsPerSec),
+      value: throughput[way].map((r) => r.callsPerSec),
       baseline: throughput.relay.map((r) => r.callsPerSec),
       baselineName: "bare relay",
       baselineUnit: "calls/s",
       better: "higher",
+      aim: names.aims?.throughput,
     }),
     figure({
-      name: `${what}: CPU per forwarded call, ${INFLIGHT} in flight`,
+      name: names.cpu,
       unit: "µs",
-      value: throughput.checked.map((r) => r.cpuPerCall),
+      value: throughput[way].map((r) => r.cpuPerCall),
       baseline: throughput.relay.map((r) => r.cpuPerCall),
       baselineName: "bare relay",
       baselineUnit: "µs",
