@@ -17,7 +17,7 @@ import { Slicer } from "./slice.js";
 import { NO_HOME } from "./keys.js";
 import { DEFAULT_POLICY, type ProvGroup, type ProvPolicy, type ProvUser, type Snapshot } from "./types.js";
 
-/** Every users column the host files are made of (also what a bench's driver-floor read selects). */
+/** Every users column the host files are made of (bench/provision.bench.ts reads them plain, beside the packed read). */
 export const USER_COLS = [
   "id",
   "uid",
