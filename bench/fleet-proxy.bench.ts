@@ -18,7 +18,7 @@ import { MAX_BACKGROUND_OPENS } from "../src/fleet/connection-pool.js";
 import { POLL_CONCURRENCY } from "../src/fleet/poller.js";
 import { API_KEY_PURPOSE, allSystemRows } from "../src/fleet/system-endpoint.js";
 import { signedInUpstream, startCheckedRelay } from "./checked-relay.js";
-import { alternate, figure, type BenchOptions, type Row } from "./measure.js";
+import { alternate, figure, type BenchOptions, type FigureSpec, type Row } from "./measure.js";
 import { loadFromProcess, type LoadResult, type Req } from "./load.js";
 import type { Section } from "./table.js";
 
@@ -170,38 +170,13 @@ type Throughput = Record<"proxy" | "relay" | "checked", (LoadResult & { cpuPerCa
 
 /** p50 (1 in flight), throughput and CPU per call (16 in flight) of one way of forwarding, each beside the bare relay's. */
 function besideRelay(latency: Latency, throughput: Throughput, way: "proxy" | "checked", names: { p50: string; throughput: string; cpu: string; aims?: { p50: string; throughput: string } }): Row[] {
+  // One figure: `of` picks the same measure from this way's runs and from the bare relay's.
+  const row = (name: string, unit: string, of: (w: typeof way | "relay") => number[], baselineName: string, more: Pick<FigureSpec, "ratioAsTimes" | "better" | "aim">) =>
+    figure({ name, unit, value: of(way), baseline: of("relay"), baselineName, baselineUnit: unit, ...more });
   return [
-    figure({
-      name: names.p50,
-      unit: "ms",
-      value: latency[way].map((r) => r.p50),
-      baseline: latency.relay.map((r) => r.p50),
-      baselineName: "bare relay p50",
-      baselineUnit: "ms",
-      ratioAsTimes: true,
-      better: "lower",
-      aim: names.aims?.p50,
-    }),
-    figure({
-      name: names.throughput,
-      unit: "calls/s",
-      value: throughput[way].map((r) => r.callsPerSec),
-      baseline: throughput.relay.map((r) => r.callsPerSec),
-      baselineName: "bare relay",
-      baselineUnit: "calls/s",
-      better: "higher",
-      aim: names.aims?.throughput,
-    }),
-    figure({
-      name: names.cpu,
-      unit: "µs",
-      value: throughput[way].map((r) => r.cpuPerCall),
-      baseline: throughput.relay.map((r) => r.cpuPerCall),
-      baselineName: "bare relay",
-      baselineUnit: "µs",
-      ratioAsTimes: true,
-      better: "lower",
-    }),
+    row(names.p50, "ms", (w) => latency[w].map((r) => r.p50), "bare relay p50", { ratioAsTimes: true, better: "lower", aim: names.aims?.p50 }),
+    row(names.throughput, "calls/s", (w) => throughput[w].map((r) => r.callsPerSec), "bare relay", { better: "higher", aim: names.aims?.throughput }),
+    row(names.cpu, "µs", (w) => throughput[w].map((r) => r.cpuPerCall), "bare relay", { ratioAsTimes: true, better: "lower" }),
   ];
 }
 
