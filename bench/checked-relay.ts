@@ -49,7 +49,17 @@ interface Waiting {
  * with the key once (as the bare relay's). Entries go to a journal in a directory of its own and
  * then to `app`'s audit table (SQLite).
  */
-export async function startCheckedRelay(app: AuditContext, upstreamUrl: string, apiKey: string, systemId: number, username: string): Promise<{ url: string; close: () => Promise<void> }> {
+export async function startCheckedRelay(
+  app: AuditContext,
+  upstreamUrl: string,
+  apiKey: string,
+  systemId: number,
+  username: string,
+  opts: { fold?: boolean } = {},
+): Promise<{ url: string; close: () => Promise<void> }> {
+  // fold: false measures what the audit table's writes take: entries are journaled, never folded
+  // (answered ones dropped) — a way no proxy may run, shown only to size that part of the cost.
+  const folding = opts.fold !== false;
   const dir = mkdtempSync(path.join(os.tmpdir(), "gh-bench-checked-"));
   const journal = new CallJournal(dir);
   // The decisions (what resolveTarget and the method list would have answered), by caller and system.
@@ -81,6 +91,7 @@ export async function startCheckedRelay(app: AuditContext, upstreamUrl: string, 
       client.send(JSON.stringify(msg.error ? { jsonrpc: "2.0", id: w.clientId, error: msg.error } : { jsonrpc: "2.0", id: w.clientId, result: msg.result }));
       w.row[9] = w.row[9].replace(',"answered":false', "");
       w.row[10] = msg.error ? 0 : 1;
+      if (!folding) return;
       answered.push(w.row);
       foldTimer ??= setTimeout(fold, FOLD_MS);
     });

@@ -90,22 +90,27 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
     const sys = await admin.call("fleet.system.create", { name: "bench-nas", url: procs[0]!.url, api_key: keys[0] });
     const relay = await startRelay(procs[0]!.url, keys[0]!);
     const checked = await startCheckedRelay(manager.app, procs[0]!.url, keys[0]!, sys.id, "admin");
+    const unfolded = await startCheckedRelay(manager.app, procs[0]!.url, keys[0]!, sys.id, "admin", { fold: false });
     const query: Req = { method: "user.query", params: [[["username", "=", "admin"]], { select: ["id", "username", "uid"] }] };
     const viaProxy: Req = { method: "fleet.call", params: [sys.id, query.method, query.params] };
-    const calls = Math.min(opts.calls, 3000);
+    // Throughput rounds take the bench's calls per round (--calls); latency rounds 1,000 calls each.
+    const calls = opts.calls;
+    const latencyCalls = Math.min(opts.calls, 1000);
     const latency = await alternate(opts.rounds, {
-      proxy: () => load(manager.url, [viaProxy], Math.min(calls, 1000), 1, true),
-      relay: () => load(relay.url, [query], Math.min(calls, 1000), 1, false),
-      direct: () => load(procs[0]!.url, [query], Math.min(calls, 1000), 1, true),
-      checked: () => load(checked.url, [viaProxy], Math.min(calls, 1000), 1, false),
+      proxy: () => load(manager.url, [viaProxy], latencyCalls, 1, true),
+      relay: () => load(relay.url, [query], latencyCalls, 1, false),
+      direct: () => load(procs[0]!.url, [query], latencyCalls, 1, true),
+      checked: () => load(checked.url, [viaProxy], latencyCalls, 1, false),
     });
     const throughput = await alternate(opts.rounds, {
       proxy: () => loadWithCpu(manager.url, [viaProxy], calls, INFLIGHT, true),
       relay: () => loadWithCpu(relay.url, [query], calls, INFLIGHT, false),
       checked: () => loadWithCpu(checked.url, [viaProxy], calls, INFLIGHT, false),
+      unfolded: () => loadWithCpu(unfolded.url, [viaProxy], calls, INFLIGHT, false),
     });
     await relay.close();
     await checked.close();
+    await unfolded.close();
     // The status round never ends the run: a failure is reported beside the proxy's rows.
     const status = await statusRound(manager, procs, keys, opts.rounds).catch(
       (err: Error): StatusFigures => ({ seconds: [], warmupDown: null, downPerRound: [], warmupPasses: 0, note: `status round failed: ${err.message}` }),
@@ -118,6 +123,7 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
     });
     const checkedName =
       "checked relay (the least the guarantees take: stamp read, access and method-kind lookups, entry journaled before forwarding, outcome folded into the audit table; no dispatcher)";
+    const unfoldedName = "checked relay without the audit table's writes (entries journaled, never folded into the table: a way no proxy may run, to size what those writes take)";
     const rows: Row[] = [
       p50!,
       figure({
@@ -136,6 +142,10 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
         p50: `${checkedName}: p50, 1 in flight`,
         throughput: `${checkedName}: throughput, ${INFLIGHT} in flight`,
         cpu: `${checkedName}: CPU per forwarded call, ${INFLIGHT} in flight`,
+      }),
+      ...besideRelay(latency, throughput, "unfolded", {
+        throughput: `${unfoldedName}: throughput, ${INFLIGHT} in flight`,
+        cpu: `${unfoldedName}: CPU per forwarded call, ${INFLIGHT} in flight`,
       }),
     ];
     if (status.seconds.length) {
@@ -166,15 +176,24 @@ export async function run(opts: BenchOptions): Promise<Section[]> {
 }
 
 type Latency = Record<"proxy" | "relay" | "direct" | "checked", LoadResult[]>;
-type Throughput = Record<"proxy" | "relay" | "checked", (LoadResult & { cpuPerCall: number })[]>;
+type Throughput = Record<"proxy" | "relay" | "checked" | "unfolded", (LoadResult & { cpuPerCall: number })[]>;
 
-/** p50 (1 in flight), throughput and CPU per call (16 in flight) of one way of forwarding, each beside the bare relay's. */
-function besideRelay(latency: Latency, throughput: Throughput, way: "proxy" | "checked", names: { p50: string; throughput: string; cpu: string; aims?: { p50: string; throughput: string } }): Row[] {
+/**
+ * p50 (1 in flight; only for a way measured there, i.e. with a `p50` name), throughput and CPU per
+ * call (16 in flight) of one way of forwarding, each beside the bare relay's.
+ */
+function besideRelay(
+  latency: Latency,
+  throughput: Throughput,
+  way: "proxy" | "checked" | "unfolded",
+  names: { p50?: string; throughput: string; cpu: string; aims?: { p50: string; throughput: string } },
+): Row[] {
   // One figure: `of` picks the same measure from this way's runs and from the bare relay's.
   const row = (name: string, unit: string, of: (w: typeof way | "relay") => number[], baselineName: string, more: Pick<FigureSpec, "ratioAsTimes" | "better" | "aim">) =>
     figure({ name, unit, value: of(way), baseline: of("relay"), baselineName, baselineUnit: unit, ...more });
+  const p50 = names.p50 ? [row(names.p50, "ms", (w) => latency[w as keyof Latency].map((r) => r.p50), "bare relay p50", { ratioAsTimes: true, better: "lower", aim: names.aims?.p50 })] : [];
   return [
-    row(names.p50, "ms", (w) => latency[w].map((r) => r.p50), "bare relay p50", { ratioAsTimes: true, better: "lower", aim: names.aims?.p50 }),
+    ...p50,
     row(names.throughput, "calls/s", (w) => throughput[w].map((r) => r.callsPerSec), "bare relay", { better: "higher", aim: names.aims?.throughput }),
     row(names.cpu, "µs", (w) => throughput[w].map((r) => r.cpuPerCall), "bare relay", { ratioAsTimes: true, better: "lower" }),
   ];
