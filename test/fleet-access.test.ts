@@ -11,6 +11,9 @@ import { forEachStore, rpcError, type TestServer } from "./harness.js";
 import { PASSWORD, loginAs, makeAdmin, makeUser, randomName, start, type TestUser } from "./auth-helpers.js";
 import type { RpcClient } from "../src/cli/client.js";
 import { addSystem } from "./fleet-access-helpers.js";
+import { Writable } from "node:stream";
+import { fleetIndex } from "../src/fleet/access-index.js";
+import { writeAccessMatrix } from "../src/fleet/matrix.js";
 
 async function grantRows(ts: TestServer, where: { owner_kind?: string; owner_id?: number; target_kind?: string; target_id?: number }): Promise<number> {
   let q = ts.app.store.db.selectFrom("fleet_access").select("id");
@@ -235,6 +238,55 @@ forEachStore("fleet access", (store) => {
       const rows = (await (await fetch(`${ts.httpUrl}${json.url}`)).json()) as any[];
       assert.equal(rows.length, json.pairs);
       assert.ok(rows.some((x) => x.user_id === u.id && x.system_id === sys[0] && x.access === "READ_WRITE"));
+    });
+
+    it("a version read after a change reuses the text pieces of teams whose grants and systems read the same, builds the others anew, and every export says what the store holds", async () => {
+      const u = await makeUser(ts);
+      const t = await a.call<any>("team.create", { name: randomName("team"), members: [u.id], systems: [{ system: sys[1], access: "READ" }] });
+      const other = await a.call<any>("team.create", { name: randomName("team"), systems: [{ system: sys[3], access: "READ" }] });
+      const exported = async () => {
+        let text = "";
+        const sink = new Writable({ write: (chunk, _enc, cb) => void ((text += String(chunk)), cb()) });
+        await writeAccessMatrix(ts.app.store, sink, { format: "CSV", users: [u.id] });
+        // user,user_id,system,system_id,access,level,grant_id → "system system_id access level"
+        return text
+          .trim()
+          .split("\n")
+          .slice(1)
+          .map((l) => l.split(",").slice(2, 6).join(" "))
+          .sort();
+      };
+      // The team's candidate list in the current version (exported first, so it is built).
+      const pieces = async (team: number) => ((await fleetIndex(ts.app.store)).derived.get("matrix.team.csv") as Map<number, unknown> | undefined)?.get(team);
+      const nameOf = async (id: number) => (await ts.app.store.db.selectFrom("fleet_systems").select("name").where("id", "=", id).executeTakeFirstOrThrow()).name;
+      const name1 = await nameOf(sys[1]!);
+      const name2 = await nameOf(sys[2]!);
+      assert.deepEqual(await exported(), [`${name1} ${sys[1]} READ TEAM_SYSTEM`]);
+      const first = await pieces(t.id);
+      assert.ok(first, "the export built the team's pieces");
+
+      // A user's own grant moves the stamp, and another team's change too: a new version, the team's pieces reused.
+      const before = await fleetIndex(ts.app.store);
+      await a.call("user.update", u.id, { systems: [{ system: sys[2], access: "READ_WRITE" }] });
+      await a.call("team.update", other.id, { systems: [{ system: sys[3], access: "READ_WRITE" }] });
+      assert.deepEqual(await exported(), [`${name1} ${sys[1]} READ TEAM_SYSTEM`, `${name2} ${sys[2]} READ_WRITE USER_SYSTEM`].sort());
+      assert.notEqual(await fleetIndex(ts.app.store), before, "a new version was read");
+      assert.equal(await pieces(t.id), first, "reused");
+
+      // The team's grant changed: built anew, and the export says READ_WRITE.
+      await a.call("team.update", t.id, { systems: [{ system: sys[1], access: "READ_WRITE" }] });
+      assert.deepEqual(await exported(), [`${name1} ${sys[1]} READ_WRITE TEAM_SYSTEM`, `${name2} ${sys[2]} READ_WRITE USER_SYSTEM`].sort());
+      const third = await pieces(t.id);
+      assert.notEqual(third, first);
+
+      // The system it reaches renamed (straight in the store): built anew, and the export names it so.
+      const renamed = randomName("renamed");
+      await ts.app.store.db.updateTable("fleet_systems").set({ name: renamed }).where("id", "=", sys[1]!).execute();
+      assert.deepEqual(await exported(), [`${renamed} ${sys[1]} READ_WRITE TEAM_SYSTEM`, `${name2} ${sys[2]} READ_WRITE USER_SYSTEM`].sort());
+      assert.notEqual(await pieces(t.id), third);
+      await ts.app.store.db.updateTable("fleet_systems").set({ name: name1 }).where("id", "=", sys[1]!).execute();
+      await a.call("team.delete", t.id);
+      await a.call("team.delete", other.id);
     });
   });
 });

@@ -73,8 +73,19 @@ export class FleetIndex {
   readonly teamGrants = new Map<number, AccessEntry[]>();
   /** User parts read at this version (most recently used last). */
   readonly users = new Map<number, UserPart>();
-  /** Per-version memo of derived data (the matrix's text pieces, explained users); see remember(). */
+  /** Per-version memo of derived data (explained users, listed systems); see remember(). */
   readonly memo = new Map<string, unknown>();
+  /**
+   * Data derived from this version's shared rows alone (systems, system groups and their members,
+   * teams and their grants): the matrix's text pieces.
+   */
+  readonly derived = new Map<string, unknown>();
+  /**
+   * The version read before this one: its derived data may be taken over where the rows it was
+   * made from read the same here (a change elsewhere — a user, a privilege, another team — moves
+   * the stamp too). Its own `previous` is dropped, so at most two versions are held.
+   */
+  previous: FleetIndex | null = null;
 
   constructor(readonly stamp: string | null) {}
 
@@ -250,7 +261,7 @@ export async function fleetIndex(store: FleetStore): Promise<FleetIndex> {
   const held = current.get(store);
   if (held && "index" in held && held.index.stamp === stamp) return held.index;
   if (held && "building" in held && held.stamp === stamp) return held.building;
-  const building = readConsistent(store, stamp);
+  const building = readConsistent(store, stamp).then((ix) => linkPrevious(store, ix));
   current.set(store, { building, stamp });
   try {
     const index = await building;
@@ -266,6 +277,42 @@ export async function fleetIndex(store: FleetStore): Promise<FleetIndex> {
     if (entry && "building" in entry && entry.building === building) current.delete(store);
     throw err;
   }
+}
+
+/** The last version read, by store (the next one's `previous`). */
+const lastRead = new WeakMap<FleetStore, FleetIndex>();
+
+/** `ix`, linked to the version read before it. */
+function linkPrevious(store: FleetStore, ix: FleetIndex): FleetIndex {
+  const prev = lastRead.get(store);
+  lastRead.set(store, ix);
+  if (prev && prev !== ix) {
+    prev.previous = null;
+    ix.previous = prev;
+  }
+  return ix;
+}
+
+/** Do the two maps hold the same keys with values `same` says are equal? */
+export function sameMap<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>, same: (x: V, y: V) => boolean = Object.is): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) {
+    const w = b.get(k);
+    if (w === undefined || !same(v, w)) return false;
+  }
+  return true;
+}
+
+/** Do the two lists hold, in order, values `same` says are equal? */
+export function sameList<T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boolean = Object.is): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!same(a[i]!, b[i]!)) return false;
+  return true;
+}
+
+/** Are the two grants the same row, field for field? */
+export function sameEntry(a: AccessEntry, b: AccessEntry): boolean {
+  return a.id === b.id && a.owner_kind === b.owner_kind && a.owner_id === b.owner_id && a.target_kind === b.target_kind && a.target_id === b.target_id && a.access === b.access;
 }
 
 /**

@@ -11,7 +11,7 @@ import { createWriteStream, rmSync } from "node:fs";
 import type { Db, Store, Tx } from "../store/db.js";
 import { downloadsOf } from "../server/downloads.js";
 import { ACCESS_LEVELS, levelOf, type AccessEntry } from "./effective-access.js";
-import { fleetIndex, idsOf, userParts, type FleetIndex, type FleetStore, type UserPart } from "./access-index.js";
+import { fleetIndex, idsOf, sameEntry, sameList, sameMap, userParts, type FleetIndex, type FleetStore, type UserPart } from "./access-index.js";
 import { sql } from "kysely";
 import { param, prepare } from "../auth/prepared.js";
 
@@ -52,19 +52,41 @@ function candidatesOf(ix: FleetIndex, text: PairText, e: AccessEntry, out: Candi
 
 const byPrecedence = (a: Candidate, b: Candidate) => a.system - b.system || a.order - b.order || a.id - b.id;
 
-/** Each team's candidates, once per index version and format. */
+/**
+ * Each team's candidates, once per index version and format; a team's list is taken over from the
+ * version read before when the team's grants, the systems they reach and those systems' names read
+ * the same there (a change elsewhere, or to another team, rebuilds nothing of it).
+ */
 function teamCandidates(ix: FleetIndex, text: PairText, json: boolean): Map<number, Candidate[]> {
   const key = json ? "matrix.team.json" : "matrix.team.csv";
-  let out = ix.memo.get(key) as Map<number, Candidate[]> | undefined;
+  let out = ix.derived.get(key) as Map<number, Candidate[]> | undefined;
   if (out) return out;
+  const prev = ix.previous;
+  const before = prev?.derived.get(key) as Map<number, Candidate[]> | undefined;
   out = new Map();
   for (const [team, grants] of ix.teamGrants) {
+    const kept = before?.get(team);
+    if (kept && sameReach(prev!, ix, prev!.teamGrants.get(team), grants)) {
+      out.set(team, kept);
+      continue;
+    }
     const list: Candidate[] = [];
     for (const e of grants) candidatesOf(ix, text, e, list);
     out.set(team, list);
   }
-  ix.memo.set(key, out);
+  ix.derived.set(key, out);
   return out;
+}
+
+/** Are `was` (in `prev`) and `now` (in `ix`) the same grants reaching the same systems, named the same? */
+function sameReach(prev: FleetIndex, ix: FleetIndex, was: readonly AccessEntry[] | undefined, now: readonly AccessEntry[]): boolean {
+  if (!was || !sameList(was, now, sameEntry)) return false;
+  for (const e of now) {
+    const reached = ix.systemsOf(e);
+    if (!sameList(prev.systemsOf(e), reached)) return false;
+    for (const s of reached) if (prev.systems.get(s) !== ix.systems.get(s)) return false;
+  }
+  return true;
 }
 
 /**
@@ -98,14 +120,23 @@ async function adminUsers(db: Tx): Promise<Set<number>> {
   return new Set([...primary, ...aux].map((r) => r.id));
 }
 
-/** The text of each system's part of a pair (escaped name and id), once per index version and format. */
+/**
+ * The text of each system's part of a pair (escaped name and id), once per index version and
+ * format; taken over from the version read before when its systems read the same.
+ */
 function systemTexts(ix: FleetIndex, json: boolean): Map<number, string> {
   const key = json ? "matrix.systems.json" : "matrix.systems.csv";
-  let out = ix.memo.get(key) as Map<number, string> | undefined;
+  let out = ix.derived.get(key) as Map<number, string> | undefined;
   if (out) return out;
+  const prev = ix.previous;
+  const before = prev?.derived.get(key) as Map<number, string> | undefined;
+  if (before && sameMap(prev!.systems, ix.systems)) {
+    ix.derived.set(key, before);
+    return before;
+  }
   out = new Map();
   for (const [id, name] of ix.systems) out.set(id, json ? `"system":${JSON.stringify(name)},"system_id":${id},` : `${csvCell(name)},${id},`);
-  ix.memo.set(key, out);
+  ix.derived.set(key, out);
   return out;
 }
 
