@@ -287,7 +287,10 @@ function linkPrevious(store: FleetStore, ix: FleetIndex): FleetIndex {
   const prev = lastRead.get(store);
   lastRead.set(store, ix);
   if (prev && prev !== ix) {
+    // Only its shared rows and derived data are of use now: its per-user caches are let go.
     prev.previous = null;
+    prev.users.clear();
+    prev.memo.clear();
     ix.previous = prev;
   }
   return ix;
