@@ -73,9 +73,12 @@ export class SqliteChangeFeed implements ChangeFeed, CommitSink {
   private undescribedWrites = 0;
   private readonly own = new OwnCommitLog();
   /**
-   * data_version as read earlier in this turn of the event loop. A stamp may be older than the
-   * data read after it, never newer, so reusing it within a turn (where a burst of calls is
-   * handled) is safe; asking SQLite costs microseconds per call.
+   * data_version as read earlier in the callback now running (and its microtasks): a burst of calls
+   * read from one socket is handled in one callback and shares one read (asking SQLite costs
+   * microseconds a call). A stamp may be older than the data read after it, never newer, so that
+   * reuse is safe. It is forgotten once the callback's microtasks are done, not at the end of the
+   * event loop's turn: a timer's read kept until then was reused by a request handled later in the
+   * same turn, which could be answered from before another process's commit it was sent after.
    */
   private version: number | null = null;
   private readonly forget = () => {
@@ -91,7 +94,7 @@ export class SqliteChangeFeed implements ChangeFeed, CommitSink {
   stamp(): string {
     if (this.version === null) {
       this.version = this.dataVersion();
-      setImmediate(this.forget);
+      queueMicrotask(this.forget);
     }
     const last = this.last;
     if (last.local !== this.local || last.version !== this.version) this.last = { local: this.local, version: this.version, stamp: `${this.local}:${this.version}` };
@@ -108,7 +111,7 @@ export class SqliteChangeFeed implements ChangeFeed, CommitSink {
     this.undescribedWrites++;
   }
   view(): OwnCommitView {
-    this.stamp(); // data_version as of this turn
+    this.stamp(); // data_version as of this callback
     return { stamp: `${this.undescribedWrites}:${this.version}`, seq: this.own.current() };
   }
   ownSince(seq: number): readonly ChangeEvent[] | null {
