@@ -175,6 +175,8 @@ export async function buildHttpServer(app: App): Promise<FastifyInstance> {
 
   function oneShot(version: string) {
     return async (req: import("fastify").FastifyRequest, reply: import("fastify").FastifyReply) => {
+      // Its credentials and rights are checked against every commit made before it arrived.
+      app.store.changes.callArrived();
       const conn = connectionFor(req, "REST");
       conn.apiVersion = version;
       const raw = req.body;

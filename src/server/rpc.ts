@@ -104,6 +104,8 @@ function replyError(conn: Connection, id: Id, err: unknown): void {
 
 /** Handle one WebSocket text frame. Never throws. */
 export async function handleMessage(app: DispatchApp, conn: Connection, text: string): Promise<void> {
+  // Whatever this request checks is checked against every commit made before it arrived.
+  app.store.changes.callArrived();
   const limit = conn.session ? MAX_AUTH_MESSAGE : MAX_ANON_MESSAGE;
   if (Buffer.byteLength(text) > limit) {
     if (conn.session) conn.close(1009, "Max message length is 64 kB");

@@ -36,6 +36,13 @@ export interface ChangeFeed {
   view(): OwnCommitView;
   /** This process's described commits after `seq`, oldest first; null when no longer known. */
   ownSince(seq: number): readonly ChangeEvent[] | null;
+  /**
+   * A request arrived (a WebSocket or Unix-socket frame: src/server/rpc.ts handleMessage; an HTTP
+   * call: src/server/http.ts): what `stamp` answers next reflects every commit
+   * made before it arrived, in any process (SQLite; PostgreSQL's counter always does, once the
+   * commit's notification is in).
+   */
+  callArrived(): void;
   close(): Promise<void>;
 }
 
@@ -73,16 +80,20 @@ export class SqliteChangeFeed implements ChangeFeed, CommitSink {
   private undescribedWrites = 0;
   private readonly own = new OwnCommitLog();
   /**
-   * data_version as read earlier in the callback now running (and its microtasks): a burst of calls
-   * read from one socket is handled in one callback and shares one read (asking SQLite costs
-   * microseconds a call). A stamp may be older than the data read after it, never newer, so that
-   * reuse is safe. It is forgotten once the callback's microtasks are done, not at the end of the
-   * event loop's turn: a timer's read kept until then was reused by a request handled later in the
-   * same turn, which could be answered from before another process's commit it was sent after.
+   * data_version as read earlier in this turn of the event loop. A stamp may be older than the
+   * data read after it, never newer, so reusing it within a turn (where a burst of calls is
+   * handled) is safe; asking SQLite costs microseconds per call. A call that arrives drops it
+   * (callArrived): a read made earlier in the turn — by a timer, say — may predate a commit the
+   * caller saw before sending the call, and the call must see it.
    */
   private version: number | null = null;
   private readonly forget = () => {
     this.version = null;
+  };
+  /** Calls handled in the callback now running (a burst read from one socket) share one read. */
+  private inBurst = false;
+  private readonly endBurst = () => {
+    this.inBurst = false;
   };
   constructor(private readonly dataVersion: () => number) {}
   /** A writing statement of this process ran (or is about to). */
@@ -94,7 +105,7 @@ export class SqliteChangeFeed implements ChangeFeed, CommitSink {
   stamp(): string {
     if (this.version === null) {
       this.version = this.dataVersion();
-      queueMicrotask(this.forget);
+      setImmediate(this.forget);
     }
     const last = this.last;
     if (last.local !== this.local || last.version !== this.version) this.last = { local: this.local, version: this.version, stamp: `${this.local}:${this.version}` };
@@ -110,8 +121,15 @@ export class SqliteChangeFeed implements ChangeFeed, CommitSink {
   undescribed(): void {
     this.undescribedWrites++;
   }
+  /** The first call of a callback drops the turn's earlier read; the calls after it in the same callback share the next one. */
+  callArrived(): void {
+    if (this.inBurst) return;
+    this.inBurst = true;
+    this.version = null;
+    queueMicrotask(this.endBurst);
+  }
   view(): OwnCommitView {
-    this.stamp(); // data_version as of this callback
+    this.stamp(); // data_version as of this turn
     return { stamp: `${this.undescribedWrites}:${this.version}`, seq: this.own.current() };
   }
   ownSince(seq: number): readonly ChangeEvent[] | null {
@@ -187,6 +205,9 @@ export class PgChangeFeed implements ChangeFeed, CommitSink {
   localWrite(): void {
     this.counter++;
   }
+
+  /** Nothing is held from before: the counter moves when a commit's notification arrives. */
+  callArrived(): void {}
 
   described(ev: ChangeEvent): void {
     this.own.described(ev);
