@@ -9,8 +9,8 @@
 // SQLite only. There the stamp is exact and synchronous: this process's writes to the watched tables
 // move it as they run, and PRAGMA data_version moves with every commit of any other connection or
 // process, read afresh for every request that arrives (src/store/change-feed.ts), so a key
-// revoked anywhere fails on the next login that arrives afterwards. On PostgreSQL another process's change reaches this one through a
-// NOTIFY a fraction of a millisecond later; a login arriving inside that window would still be
+// revoked anywhere fails on the next login that arrives afterwards. On PostgreSQL another
+// process's change reaches this one through a NOTIFY a fraction of a millisecond later; a login arriving inside that window would still be
 // answered from the entry, so PostgreSQL reads the row at every login instead.
 
 import type { Store } from "../store/db.js";

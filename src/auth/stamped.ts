@@ -3,8 +3,8 @@
 // read a moment before. Every write to a table these are built from (settings, users, groups,
 // memberships, privileges, api_keys, team_members, …) moves the stamp — in this process when the
 // statement runs, from another process through SQLite's data_version, read afresh for every request
-// that arrives (src/store/change-feed.ts) — so a changed setting, a locked account or a changed password is seen by the
-// next login that arrives after the change committed.
+// that arrives (src/store/change-feed.ts) — so a changed setting, a locked account or a changed
+// password is seen by the next login that arrives after the change committed.
 //
 // SQLite only, as ./api-key-login-cache.ts: on PostgreSQL another process's change reaches this
 // one through a NOTIFY a fraction of a millisecond later, so there every login reads afresh.

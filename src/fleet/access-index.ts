@@ -296,28 +296,6 @@ function linkPrevious(store: FleetStore, ix: FleetIndex): FleetIndex {
   return ix;
 }
 
-/** Do the two maps hold the same keys with values `same` says are equal? */
-export function sameMap<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>, same: (x: V, y: V) => boolean = Object.is): boolean {
-  if (a.size !== b.size) return false;
-  for (const [k, v] of a) {
-    const w = b.get(k);
-    if (w === undefined || !same(v, w)) return false;
-  }
-  return true;
-}
-
-/** Do the two lists hold, in order, values `same` says are equal? */
-export function sameList<T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boolean = Object.is): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (!same(a[i]!, b[i]!)) return false;
-  return true;
-}
-
-/** Are the two grants the same row, field for field? */
-export function sameEntry(a: AccessEntry, b: AccessEntry): boolean {
-  return a.id === b.id && a.owner_kind === b.owner_kind && a.owner_id === b.owner_id && a.target_kind === b.target_kind && a.target_id === b.target_id && a.access === b.access;
-}
-
 /**
  * One read of the shared part, in one transaction so the version is one snapshot (PostgreSQL:
  * REPEATABLE READ; SQLite: a read transaction on the one connection, at once when it is free).

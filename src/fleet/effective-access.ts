@@ -129,6 +129,11 @@ export function toEntry(r: Pick<EntryRow, "id" | "owner_kind" | "owner_id" | "ta
   };
 }
 
+/** Are the two grants the same row, field for field? */
+export function sameEntry(a: AccessEntry, b: AccessEntry): boolean {
+  return a.id === b.id && a.owner_kind === b.owner_kind && a.owner_id === b.owner_id && a.target_kind === b.target_kind && a.target_id === b.target_id && a.access === b.access;
+}
+
 /**
  * The entries that apply to (user, system), or null when the system does not exist. A user id of
  * null (no account) has no entries.

@@ -10,8 +10,8 @@ import { once } from "node:events";
 import { createWriteStream, rmSync } from "node:fs";
 import type { Db, Store, Tx } from "../store/db.js";
 import { downloadsOf } from "../server/downloads.js";
-import { ACCESS_LEVELS, levelOf, type AccessEntry } from "./effective-access.js";
-import { fleetIndex, idsOf, sameEntry, sameList, sameMap, userParts, type FleetIndex, type FleetStore, type UserPart } from "./access-index.js";
+import { ACCESS_LEVELS, levelOf, sameEntry, type AccessEntry } from "./effective-access.js";
+import { fleetIndex, idsOf, userParts, type FleetIndex, type FleetStore, type UserPart } from "./access-index.js";
 import { sql } from "kysely";
 import { param, prepare } from "../auth/prepared.js";
 
@@ -86,6 +86,23 @@ function sameReach(prev: FleetIndex, ix: FleetIndex, was: readonly AccessEntry[]
     if (!sameList(prev.systemsOf(e), reached)) return false;
     for (const s of reached) if (prev.systems.get(s) !== ix.systems.get(s)) return false;
   }
+  return true;
+}
+
+/** Do the two maps hold the same keys with values `same` says are equal? */
+function sameMap<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>, same: (x: V, y: V) => boolean = Object.is): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) {
+    const w = b.get(k);
+    if (w === undefined || !same(v, w)) return false;
+  }
+  return true;
+}
+
+/** Do the two lists hold, in order, values `same` says are equal? */
+function sameList<T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boolean = Object.is): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!same(a[i]!, b[i]!)) return false;
   return true;
 }
 

@@ -38,9 +38,9 @@ export interface ChangeFeed {
   ownSince(seq: number): readonly ChangeEvent[] | null;
   /**
    * A request arrived (a WebSocket or Unix-socket frame: src/server/rpc.ts handleMessage; an HTTP
-   * call: src/server/http.ts): what `stamp` answers next reflects every commit
-   * made before it arrived, in any process (SQLite; PostgreSQL's counter always does, once the
-   * commit's notification is in).
+   * call: src/server/http.ts): what `stamp` answers next reflects every commit made before it
+   * arrived, in any process (SQLite; PostgreSQL's counter always does, once the commit's
+   * notification is in).
    */
   callArrived(): void;
   close(): Promise<void>;
